@@ -1,0 +1,177 @@
+// Consistent-hash ring (Karger et al. 1997) with virtual nodes, in caller-sized linear-memory regions.
+//
+// Build: member m (members given in ascending id order) gets counts[m] points, point i being
+// hash(`${id}-${i}`) (xxh32, or the upper 32 bits of xxh64). Pairs (point, m) are LSD radix sorted on the
+// point (11+11+10 bits, stable), so equal points stay in ascending id order. A table indexed by the top
+// `bits` bits of a hash holds, for bucket t, the index of the first point >= t << (32 - bits).
+// Lookup: first point >= hash, wrapping to point 0. No allocation: TS owns and sizes every region.
+import { xxh32, xxh64 } from './xxhash';
+
+export const HASH_XXH32: u32 = 0;
+export const HASH_XXH64: u32 = 1;
+
+// @ts-ignore: decorator
+@inline function hashBytes(kind: u32, ptr: usize, len: usize, seed: u64): u32 {
+  return kind == HASH_XXH64 ? <u32>(xxh64(ptr, len, seed) >> 32) : xxh32(ptr, len, <u32>seed);
+}
+
+/** Bytes of scratch that ringBuild needs for `total` points. */
+export function ringScratchBytes(total: u32): usize {
+  return (<usize>total << 4) + 3 * 2048 * 4;
+}
+
+/**
+ * ids: UTF-8 ids back to back, idOffsets: u32[n + 1], counts: u32[n]; label: a buffer of at least
+ * (longest id + 11) bytes; points: u32[total], members: u16[total], table: u32[(1 << bits) + 1].
+ */
+export function ringBuild(
+  ids: usize,
+  idOffsets: usize,
+  counts: usize,
+  n: u32,
+  kind: u32,
+  seed: u64,
+  label: usize,
+  scratch: usize,
+  points: usize,
+  members: usize,
+  table: usize,
+  bits: u32,
+): u32 {
+  // 1. generate (point << 32 | member) in member order
+  let a = scratch;
+  let k: u32 = 0;
+  for (let m: u32 = 0; m < n; m++) {
+    const start = load<u32>(idOffsets + (<usize>m << 2));
+    const idLen = load<u32>(idOffsets + (<usize>(m + 1) << 2)) - start;
+    memory.copy(label, ids + start, idLen);
+    store<u8>(label + idLen, 0x2d); // '-'
+    const digits0 = label + idLen + 1;
+    const count = load<u32>(counts + (<usize>m << 2));
+    for (let i: u32 = 0; i < count; i++) {
+      // decimal i, no allocation
+      let nd: u32 = 1;
+      let x = i;
+      while (x >= 10) {
+        x /= 10;
+        nd++;
+      }
+      x = i;
+      for (let d = nd; d > 0; d--) {
+        store<u8>(digits0 + d - 1, 0x30 + (x % 10));
+        x /= 10;
+      }
+      const h = hashBytes(kind, label, idLen + 1 + nd, seed);
+      store<u64>(a + (<usize>k << 3), (<u64>h << 32) | m);
+      k++;
+    }
+  }
+  const total = k;
+  // 2. LSD radix sort on bits 32..63, three passes, histograms in one sweep
+  let b = scratch + (<usize>total << 3);
+  const hist = scratch + (<usize>total << 4);
+  memory.fill(hist, 0, 3 * 2048 * 4);
+  for (let i: u32 = 0; i < total; i++) {
+    const v = <u32>(load<u64>(a + (<usize>i << 3)) >> 32);
+    const h0 = hist + ((<usize>(v & 2047)) << 2);
+    const h1 = hist + 8192 + ((<usize>((v >> 11) & 2047)) << 2);
+    const h2 = hist + 16384 + ((<usize>(v >> 22)) << 2);
+    store<u32>(h0, load<u32>(h0) + 1);
+    store<u32>(h1, load<u32>(h1) + 1);
+    store<u32>(h2, load<u32>(h2) + 1);
+  }
+  for (let pass: u32 = 0; pass < 3; pass++) {
+    const hp = hist + (<usize>pass) * 8192;
+    let sum: u32 = 0;
+    for (let d: u32 = 0; d < 2048; d++) {
+      const c = load<u32>(hp + (<usize>d << 2));
+      store<u32>(hp + (<usize>d << 2), sum);
+      sum += c;
+    }
+    const shift = 32 + pass * 11;
+    for (let i: u32 = 0; i < total; i++) {
+      const v = load<u64>(a + (<usize>i << 3));
+      const slot = hp + ((<usize>(<u32>(v >> shift) & 2047)) << 2);
+      const pos = load<u32>(slot);
+      store<u32>(slot, pos + 1);
+      store<u64>(b + (<usize>pos << 3), v);
+    }
+    const t = a;
+    a = b;
+    b = t;
+  }
+  // 3. split into points / members
+  for (let i: u32 = 0; i < total; i++) {
+    const v = load<u64>(a + (<usize>i << 3));
+    store<u32>(points + (<usize>i << 2), <u32>(v >> 32));
+    store<u16>(members + (<usize>i << 1), <u16>v);
+  }
+  // 4. bucket table
+  const size: u32 = 1 << bits;
+  const shift: u64 = 32 - bits;
+  let j: u32 = 0;
+  for (let t: u32 = 0; t < size; t++) {
+    const bound: u64 = <u64>t << shift;
+    while (j < total && <u64>load<u32>(points + (<usize>j << 2)) < bound) j++;
+    store<u32>(table + (<usize>t << 2), j);
+  }
+  store<u32>(table + (<usize>size << 2), total);
+  return total;
+}
+
+// @ts-ignore: decorator
+@inline function lookupIndex(points: usize, table: usize, n: u32, shift: u32, h: u32): u32 {
+  const t = h >> shift;
+  let i = load<u32>(table + (<usize>t << 2));
+  const end = load<u32>(table + (<usize>t << 2), 4);
+  while (i < end && load<u32>(points + (<usize>i << 2)) < h) i++;
+  return i == n ? 0 : i;
+}
+
+/** Member index for one hash; n must be > 0. */
+export function ringLookup(points: usize, members: usize, table: usize, n: u32, bits: u32, h: u32): u32 {
+  return load<u16>(members + (<usize>lookupIndex(points, table, n, 32 - bits, h) << 1));
+}
+
+/** out[i] = member index for hashes[i] (u32 each); n must be > 0. */
+export function ringLookupMany(
+  points: usize,
+  members: usize,
+  table: usize,
+  n: u32,
+  bits: u32,
+  hashes: usize,
+  count: u32,
+  out: usize,
+): void {
+  const shift = 32 - bits;
+  for (let k: u32 = 0; k < count; k++) {
+    const h = load<u32>(hashes + (<usize>k << 2));
+    const i = lookupIndex(points, table, n, shift, h);
+    store<u32>(out + (<usize>k << 2), load<u16>(members + (<usize>i << 1)));
+  }
+}
+
+/** Keys as bytes back to back with u32 offsets[count + 1]; out[i] = member index of key i. */
+export function ringLookupManyBytes(
+  points: usize,
+  members: usize,
+  table: usize,
+  n: u32,
+  bits: u32,
+  kind: u32,
+  seed: u64,
+  bytes: usize,
+  offsets: usize,
+  count: u32,
+  out: usize,
+): void {
+  const shift = 32 - bits;
+  for (let k: u32 = 0; k < count; k++) {
+    const s = load<u32>(offsets + (<usize>k << 2));
+    const e = load<u32>(offsets + (<usize>k << 2), 4);
+    const h = hashBytes(kind, bytes + s, e - s, seed);
+    const i = lookupIndex(points, table, n, shift, h);
+    store<u32>(out + (<usize>k << 2), load<u16>(members + (<usize>i << 1)));
+  }
+}

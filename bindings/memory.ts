@@ -1,0 +1,106 @@
+// The one owner of the core's linear memory: hands out regions (first fit over a coalescing free list),
+// is the only caller of `memory.grow`, and re-creates the typed-array views after a grow. Consumers that
+// cache views compare `gen` with the value they saw and re-create theirs when it changed.
+
+const PAGE_BYTES = 65536;
+const ALIGN = 16;
+
+interface Block {
+  ptr: number;
+  size: number;
+}
+
+export class WasmMemory {
+  /** Bumped whenever the buffer is replaced (every grow). */
+  gen = 0;
+  u8!: Uint8Array;
+  u16!: Uint16Array;
+  u32!: Uint32Array;
+  private readonly free: Block[] = [];
+  private readonly used = new Map<number, number>();
+  private end: number;
+
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    heapBase: number,
+  ) {
+    const base = align(heapBase);
+    this.end = memory.buffer.byteLength;
+    if (this.end > base) this.free.push({ ptr: base, size: this.end - base });
+    this.views();
+  }
+
+  /** Bytes currently handed out. */
+  get allocatedBytes(): number {
+    let n = 0;
+    for (const s of this.used.values()) n += s;
+    return n;
+  }
+
+  get byteLength(): number {
+    return this.end;
+  }
+
+  alloc(bytes: number): number {
+    const size = align(Math.max(bytes, 1));
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      if (b.size >= size) return this.take(i, b, size);
+    }
+    // grow: extend the last free block if it touches the end
+    const last = this.free[this.free.length - 1];
+    const tail = last !== undefined && last.ptr + last.size === this.end ? last.size : 0;
+    const pages = Math.ceil((size - tail) / PAGE_BYTES);
+    this.memory.grow(pages);
+    const added = pages * PAGE_BYTES;
+    if (tail > 0) last!.size += added;
+    else this.free.push({ ptr: this.end, size: added });
+    this.end += added;
+    this.views();
+    const i = this.free.length - 1;
+    return this.take(i, this.free[i]!, size);
+  }
+
+  release(ptr: number): void {
+    const size = this.used.get(ptr);
+    if (size === undefined) return;
+    this.used.delete(ptr);
+    // insert sorted, coalesce with neighbours
+    let i = 0;
+    while (i < this.free.length && this.free[i]!.ptr < ptr) i++;
+    this.free.splice(i, 0, { ptr, size });
+    const next = this.free[i + 1];
+    if (next !== undefined && ptr + size === next.ptr) {
+      this.free[i]!.size += next.size;
+      this.free.splice(i + 1, 1);
+    }
+    const prev = this.free[i - 1];
+    if (prev !== undefined && prev.ptr + prev.size === ptr) {
+      prev.size += this.free[i]!.size;
+      this.free.splice(i, 1);
+    }
+  }
+
+  private take(i: number, b: Block, size: number): number {
+    const ptr = b.ptr;
+    if (b.size === size) this.free.splice(i, 1);
+    else {
+      b.ptr += size;
+      b.size -= size;
+    }
+    this.used.set(ptr, size);
+    return ptr;
+  }
+
+  private views(): void {
+    const buf = this.memory.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.u16 = new Uint16Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.gen++;
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}

@@ -1,0 +1,30 @@
+// Typed errors that name the field and the value.
+
+export function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return Object.prototype.toString.call(v);
+}
+
+export function typeError(field: string, expected: string, v: unknown): TypeError {
+  return new TypeError(`${field} must be ${expected}, got ${describe(v)}`);
+}
+
+export function rangeError(field: string, expected: string, v: unknown): RangeError {
+  return new RangeError(`${field} must be ${expected}, got ${describe(v)}`);
+}
+
+/** An integer in [min, max]. */
+export function intInRange(field: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number') throw typeError(field, `an integer in [${min}, ${max}]`, v);
+  if (!Number.isInteger(v) || v < min || v > max) throw rangeError(field, `an integer in [${min}, ${max}]`, v);
+  return v;
+}
+
+/** A finite number > 0. */
+export function positive(field: string, v: unknown): number {
+  if (typeof v !== 'number') throw typeError(field, 'a finite number > 0', v);
+  if (!Number.isFinite(v) || v <= 0) throw rangeError(field, 'a finite number > 0', v);
+  return v;
+}
