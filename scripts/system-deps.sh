@@ -4,6 +4,13 @@
 set -euo pipefail
 DEPS=(
   # "command-that-must-exist debian-package"
+  "nginx nginx"
+  "memcached memcached"
+  "nutcracker nutcracker"
+  "etcd etcd-server"
+  "etcdctl etcd-client"
+  "dnsmasq dnsmasq-base"
+  "chromium chromium"
 )
 missing=()
 for pair in "${DEPS[@]}"; do
