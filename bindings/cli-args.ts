@@ -11,7 +11,11 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-export function parseArgs(argv: readonly string[], known: readonly string[], flags: readonly string[] = []): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  known: readonly string[],
+  flags: readonly string[] = [],
+): ParsedArgs {
   const options = new Map<string, string>();
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -41,7 +45,8 @@ export function parseArgs(argv: readonly string[], known: readonly string[], fla
 
 /** `a,b=2,c` → members; weights must be finite numbers > 0. */
 export function parseNodes(spec: string | undefined, option: string): MemberInput[] {
-  if (spec === undefined || spec.trim() === '') throw new UsageError(`--${option} is required (e.g. --${option} a,b=2,c)`);
+  if (spec === undefined || spec.trim() === '')
+    throw new UsageError(`--${option} is required (e.g. --${option} a,b=2,c)`);
   return spec.split(',').map((part) => {
     const p = part.trim();
     const eq = p.lastIndexOf('=');
@@ -53,7 +58,9 @@ export function parseNodes(spec: string | undefined, option: string): MemberInpu
     const w = Number(p.slice(eq + 1));
     if (id === '') throw new UsageError(`--${option}: empty node id in ${JSON.stringify(p)}`);
     if (p.slice(eq + 1).trim() === '' || !Number.isFinite(w) || w <= 0) {
-      throw new UsageError(`--${option}: weight of ${JSON.stringify(id)} must be a number > 0, got ${JSON.stringify(p.slice(eq + 1))}`);
+      throw new UsageError(
+        `--${option}: weight of ${JSON.stringify(id)} must be a number > 0, got ${JSON.stringify(p.slice(eq + 1))}`,
+      );
     }
     return { id, weight: w };
   });
@@ -69,9 +76,14 @@ export function intOption(options: Map<string, string>, name: string, min: numbe
   return n;
 }
 
-export function choiceOption<T extends string>(options: Map<string, string>, name: string, choices: readonly T[]): T | undefined {
+export function choiceOption<T extends string>(
+  options: Map<string, string>,
+  name: string,
+  choices: readonly T[],
+): T | undefined {
   const v = options.get(name);
   if (v === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join('|')}, got ${JSON.stringify(v)}`);
+  if (!(choices as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${choices.join('|')}, got ${JSON.stringify(v)}`);
   return v as T;
 }

@@ -27,7 +27,8 @@ export async function routeCommand(argv: string[], io: CliIO): Promise<void> {
 
 export function planCommand(argv: string[], io: CliIO): void {
   const { options, positionals } = parseArgs(argv, ['from', 'to', 'keys', 'vnodes', 'hash', 'seed']);
-  if (positionals.length > 0) throw new RangeError(`plan takes no positional arguments, got ${JSON.stringify(positionals[0])}`);
+  if (positionals.length > 0)
+    throw new RangeError(`plan takes no positional arguments, got ${JSON.stringify(positionals[0])}`);
   const ro = ringOptions(options);
   const from = new HashRing(parseNodes(options.get('from'), 'from'), ro);
   const to = new HashRing(parseNodes(options.get('to'), 'to'), ro);

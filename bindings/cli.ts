@@ -6,6 +6,7 @@ type Command = (argv: string[], io: CliIO) => Promise<void> | void;
 
 export interface CliIO {
   out(line: string): void;
+  err(line: string): void;
   readLines(): AsyncIterable<string>;
 }
 
@@ -31,41 +32,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof TypeError || err instanceof RangeError) {
-      process.stderr.write(`switchyard: ${err.message}\n`);
+      io.err(`switchyard: ${err.message}`);
       return 2;
     }
     throw err;
   }
-}
-
-async function* stdinLines(): AsyncIterable<string> {
-  const { createInterface } = await import('node:readline');
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of rl) yield line;
-}
-
-const isMain = typeof process !== 'undefined' && process.argv[1] !== undefined && /cli\.(js|ts)$/.test(process.argv[1]);
-if (isMain) {
-  const lines: string[] = [];
-  const flush = () => {
-    if (lines.length > 0) process.stdout.write(lines.join('\n') + '\n');
-    lines.length = 0;
-  };
-  main(process.argv.slice(2), {
-    out(line) {
-      lines.push(line);
-      if (lines.length >= 4096) flush();
-    },
-    readLines: stdinLines,
-  }).then(
-    (code) => {
-      flush();
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      flush();
-      process.stderr.write(`switchyard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

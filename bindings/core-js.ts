@@ -86,7 +86,13 @@ function lookupMany(t: RingTable, hashes: Uint32Array, out: Uint32Array): void {
   for (let k = 0; k < hashes.length; k++) out[k] = members[ringIndex(points, table, shift, total, hashes[k]!)]!;
 }
 
-function lookupManyBytes(t: RingTable, spec: RingSpec, bytes: Uint8Array, offsets: Uint32Array, out: Uint32Array): void {
+function lookupManyBytes(
+  t: RingTable,
+  spec: RingSpec,
+  bytes: Uint8Array,
+  offsets: Uint32Array,
+  out: Uint32Array,
+): void {
   const { points, members, table, total } = t;
   const shift = 32 - t.bits;
   const is64 = spec.hash === 'xxh64';

@@ -11,13 +11,41 @@ interface Exports {
   xxh64(ptr: number, len: number, seed: bigint): bigint;
   ringScratchBytes(total: number): number;
   ringBuild(
-    ids: number, idOffsets: number, counts: number, n: number, kind: number, seed: bigint,
-    label: number, scratch: number, points: number, members: number, table: number, bits: number,
+    ids: number,
+    idOffsets: number,
+    counts: number,
+    n: number,
+    kind: number,
+    seed: bigint,
+    label: number,
+    scratch: number,
+    points: number,
+    members: number,
+    table: number,
+    bits: number,
   ): number;
-  ringLookupMany(points: number, members: number, table: number, n: number, bits: number, hashes: number, count: number, out: number): void;
+  ringLookupMany(
+    points: number,
+    members: number,
+    table: number,
+    n: number,
+    bits: number,
+    hashes: number,
+    count: number,
+    out: number,
+  ): void;
   ringLookupManyBytes(
-    points: number, members: number, table: number, n: number, bits: number, kind: number, seed: bigint,
-    bytes: number, offsets: number, count: number, out: number,
+    points: number,
+    members: number,
+    table: number,
+    n: number,
+    bits: number,
+    kind: number,
+    seed: bigint,
+    bytes: number,
+    offsets: number,
+    count: number,
+    out: number,
   ): void;
 }
 
@@ -97,14 +125,26 @@ export function createWasmCore(handle: WasmHandle): Core {
     const membersPtr = out + total * 4;
     const tablePtr = align16(out + total * 6);
     x.ringBuild(
-      tmp, tmp + tmpIds, tmp + tmpIds + tmpOffs, n, spec.hash === 'xxh64' ? 1 : 0, seed64(spec.seedHi, spec.seedLo),
-      tmp + tmpIds + tmpOffs + tmpCounts, tmp + tmpIds + tmpOffs + tmpCounts + tmpLabel,
-      pointsPtr, membersPtr, tablePtr, bits,
+      tmp,
+      tmp + tmpIds,
+      tmp + tmpIds + tmpOffs,
+      n,
+      spec.hash === 'xxh64' ? 1 : 0,
+      seed64(spec.seedHi, spec.seedLo),
+      tmp + tmpIds + tmpOffs + tmpCounts,
+      tmp + tmpIds + tmpOffs + tmpCounts + tmpLabel,
+      pointsPtr,
+      membersPtr,
+      tablePtr,
+      bits,
     );
     mem.release(tmp);
     const buf = mem.memory.buffer;
     return new RingTable(
-      total, bits, mem, out,
+      total,
+      bits,
+      mem,
+      out,
       new Uint32Array(buf, pointsPtr, total),
       new Uint16Array(buf, membersPtr, total),
       new Uint32Array(buf, tablePtr, (1 << bits) + 1),
@@ -115,7 +155,8 @@ export function createWasmCore(handle: WasmHandle): Core {
     kind: 'wasm',
     xxh32: (b, seed) => x.xxh32(put(b), b.length, seed) >>> 0,
     xxh64: (b, seed) => BigInt.asUintN(64, x.xxh64(put(b), b.length, BigInt.asIntN(64, seed))),
-    xxh64Hi: (b, hi, lo) => Number(BigInt.asUintN(64, x.xxh64(put(b), b.length, BigInt.asIntN(64, seed64(hi, lo)))) >> 32n),
+    xxh64Hi: (b, hi, lo) =>
+      Number(BigInt.asUintN(64, x.xxh64(put(b), b.length, BigInt.asIntN(64, seed64(hi, lo)))) >> 32n),
     buildRing,
     freeRing: (t) => mem.release(t.ptr),
     lookupMany(t, hashes, out) {
@@ -137,8 +178,17 @@ export function createWasmCore(handle: WasmHandle): Core {
       mem.u8.set(bytes, p);
       mem.u32.set(offsets, offPtr >>> 2);
       x.ringLookupManyBytes(
-        t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, spec.hash === 'xxh64' ? 1 : 0,
-        BigInt.asIntN(64, seed64(spec.seedHi, spec.seedLo)), p, offPtr, count, outPtr,
+        t.pointsPtr,
+        t.membersPtr,
+        t.tablePtr,
+        t.total,
+        t.bits,
+        spec.hash === 'xxh64' ? 1 : 0,
+        BigInt.asIntN(64, seed64(spec.seedHi, spec.seedLo)),
+        p,
+        offPtr,
+        count,
+        outPtr,
       );
       out.set(mem.u32.subarray(outPtr >>> 2, (outPtr >>> 2) + count));
     },

@@ -14,7 +14,8 @@ export type HashInput = string | Uint8Array;
 
 function seed32(seed: unknown): number {
   if (typeof seed !== 'number') throw typeError('seed', 'an integer in [0, 4294967295]', seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw rangeError('seed', 'an integer in [0, 4294967295]', seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw rangeError('seed', 'an integer in [0, 4294967295]', seed);
   return seed;
 }
 

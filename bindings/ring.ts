@@ -102,7 +102,11 @@ export class HashRing {
     this.core = getCore(options.backend);
     this.holder = { core: this.core, table: null };
     registry.register(this, this.holder, this.holder);
-    if (members === null || typeof (members as Iterable<MemberInput>)[Symbol.iterator] !== 'function') {
+    if (
+      members === null ||
+      typeof members === 'string' ||
+      typeof (members as Iterable<MemberInput>)[Symbol.iterator] !== 'function'
+    ) {
       throw typeError('members', 'an iterable of ids or { id, weight }', members);
     }
     let i = 0;
@@ -137,10 +141,15 @@ export class HashRing {
     if (typeof key === 'string') {
       if (!this.is64) return xxh32String(key, this.seedLo);
       const b = utf8Scratch(key);
-      return this.core.kind === 'wasm' ? this.core.xxh64Hi(b, this.seedHi, this.seedLo) : hi64(b, this.seedHi, this.seedLo);
+      return this.core.kind === 'wasm'
+        ? this.core.xxh64Hi(b, this.seedHi, this.seedLo)
+        : hi64(b, this.seedHi, this.seedLo);
     }
     if (key instanceof Uint8Array) {
-      if (this.is64) return this.core.kind === 'wasm' ? this.core.xxh64Hi(key, this.seedHi, this.seedLo) : hi64(key, this.seedHi, this.seedLo);
+      if (this.is64)
+        return this.core.kind === 'wasm'
+          ? this.core.xxh64Hi(key, this.seedHi, this.seedLo)
+          : hi64(key, this.seedHi, this.seedLo);
       return key.length < WASM_MIN_BYTES ? xxh32Bytes(key, this.seedLo) : this.core.xxh32(key, this.seedLo);
     }
     throw typeError('key', 'a string or a Uint8Array', key);
@@ -183,7 +192,8 @@ export class HashRing {
   /** Member indices for many hashes (NO_MEMBER on an empty ring), computed in one core call. */
   getManyByHash(hashes: Uint32Array, out: Uint32Array = new Uint32Array(hashes.length)): Uint32Array {
     if (!(hashes instanceof Uint32Array)) throw typeError('hashes', 'a Uint32Array', hashes);
-    if (!(out instanceof Uint32Array) || out.length < hashes.length) throw rangeError('out', `a Uint32Array of length >= ${hashes.length}`, out);
+    if (!(out instanceof Uint32Array) || out.length < hashes.length)
+      throw rangeError('out', `a Uint32Array of length >= ${hashes.length}`, out);
     const t = this.t;
     if (t === null) out.fill(NO_MEMBER, 0, hashes.length);
     else this.core.lookupMany(t, hashes, out);
@@ -199,7 +209,8 @@ export class HashRing {
     if (!(offsets instanceof Uint32Array)) throw typeError('offsets', 'a Uint32Array', offsets);
     for (let i = 0; i < offsets.length; i++) {
       const o = offsets[i]!;
-      if (o > bytes.length || (i > 0 && o < offsets[i - 1]!)) throw rangeError(`offsets[${i}]`, `non-decreasing and <= ${bytes.length}`, o);
+      if (o > bytes.length || (i > 0 && o < offsets[i - 1]!))
+        throw rangeError(`offsets[${i}]`, `non-decreasing and <= ${bytes.length}`, o);
     }
     const count = Math.max(0, offsets.length - 1);
     const out = new Uint32Array(count);
@@ -240,7 +251,8 @@ export class HashRing {
       const [id, w] = parseMember(m, Array.isArray(members) ? `members[${i}]` : 'member');
       const old = next.get(id);
       if (old === w) return;
-      if (old !== undefined) throw rangeError(`member ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
+      if (old !== undefined)
+        throw rangeError(`member ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
       next.set(id, w);
       changed = true;
     });
@@ -284,7 +296,12 @@ export class HashRing {
   }
 
   stats(): RingStats {
-    const members: RingMemberStats[] = this.ids.map((id) => ({ id, weight: this.weights.get(id)!, points: 0, share: 0 }));
+    const members: RingMemberStats[] = this.ids.map((id) => ({
+      id,
+      weight: this.weights.get(id)!,
+      points: 0,
+      share: 0,
+    }));
     const t = this.t;
     if (t !== null) {
       t.sync();
@@ -331,7 +348,13 @@ export class HashRing {
   }
 
   private spec(): RingSpec {
-    return { ids: this.ids, counts: this.ids.map((id) => this.count(id)), hash: this.hash, seedHi: this.seedHi, seedLo: this.seedLo };
+    return {
+      ids: this.ids,
+      counts: this.ids.map((id) => this.count(id)),
+      hash: this.hash,
+      seedHi: this.seedHi,
+      seedLo: this.seedLo,
+    };
   }
 
   private count(id: string): number {
@@ -344,10 +367,16 @@ export class HashRing {
     let total = 0;
     for (const id of ids) {
       const c = this.count(id);
-      if (c < 1) throw rangeError(`member ${JSON.stringify(id)} weight`, `large enough for at least one point (weight × vnodes >= 0.5)`, this.weights.get(id));
+      if (c < 1)
+        throw rangeError(
+          `member ${JSON.stringify(id)} weight`,
+          `large enough for at least one point (weight × vnodes >= 0.5)`,
+          this.weights.get(id),
+        );
       total += c;
     }
-    if (total > MAX_POINTS) throw rangeError('total points (sum of round(weight × vnodes))', `at most ${MAX_POINTS}`, total);
+    if (total > MAX_POINTS)
+      throw rangeError('total points (sum of round(weight × vnodes))', `at most ${MAX_POINTS}`, total);
     const old = this.t;
     this.ids = ids;
     this.t = ids.length === 0 ? null : this.core.buildRing(this.spec());

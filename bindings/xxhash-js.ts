@@ -122,11 +122,16 @@ function word(s: string, p: number): number {
 
 let H = 0;
 
-const P1H = 0x9e3779b1, P1L = 0x85ebca87;
-const P2H = 0xc2b2ae3d, P2L = 0x27d4eb4f;
-const P3H = 0x165667b1, P3L = 0x9e3779f9;
-const P4H = 0x85ebca77, P4L = 0xc2b2ae63;
-const P5H = 0x27d4eb2f, P5L = 0x165667c5;
+const P1H = 0x9e3779b1,
+  P1L = 0x85ebca87;
+const P2H = 0xc2b2ae3d,
+  P2L = 0x27d4eb4f;
+const P3H = 0x165667b1,
+  P3L = 0x9e3779f9;
+const P4H = 0x85ebca77,
+  P4L = 0xc2b2ae63;
+const P5H = 0x27d4eb2f,
+  P5L = 0x165667c5;
 
 function add64(ah: number, al: number, bh: number, bl: number): number {
   const lo = (al >>> 0) + (bl >>> 0);
@@ -137,8 +142,14 @@ function add64(ah: number, al: number, bh: number, bl: number): number {
 function mul64(ah: number, al: number, bh: number, bl: number): number {
   al >>>= 0;
   bl >>>= 0;
-  const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16;
-  const p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  const a0 = al & 0xffff,
+    a1 = al >>> 16,
+    b0 = bl & 0xffff,
+    b1 = bl >>> 16;
+  const p00 = a0 * b0,
+    p01 = a0 * b1,
+    p10 = a1 * b0,
+    p11 = a1 * b1;
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
   const lo = ((mid << 16) | (p00 & 0xffff)) >>> 0;
   const hi = p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
@@ -188,7 +199,8 @@ export function xxh64Pair(b: Uint8Array, seedHi: number, seedLo: number, len = b
     v1h = H;
     let v2l = add64(seedHi, seedLo, P2H, P2L);
     let v2h = H;
-    let v3h = seedHi >>> 0, v3l = seedLo >>> 0;
+    let v3h = seedHi >>> 0,
+      v3l = seedLo >>> 0;
     // seed - P1 = seed + (2^64 - P1)
     let v4l = add64(seedHi, seedLo, ~P1H >>> 0, (~P1L + 1) >>> 0);
     let v4h = H;

@@ -37,7 +37,17 @@ test('every length 0..300 around the stripe boundaries, seeds 0, 1, 2^32-1', (t)
 });
 
 test('non-ASCII and lone surrogates hash as TextEncoder encodes them', (t) => {
-  const samples = ['é', 'héllo wörld', '日本語のキー', '😀 emoji key', '\ud800', 'a\udc00b', 'x'.repeat(15) + 'é', 'ü'.repeat(40), 'abcd\ud83d'];
+  const samples = [
+    'é',
+    'héllo wörld',
+    '日本語のキー',
+    '😀 emoji key',
+    '\ud800',
+    'a\udc00b',
+    'x'.repeat(15) + 'é',
+    'ü'.repeat(40),
+    'abcd\ud83d',
+  ];
   for (const s of samples) for (const seed of [0, 42]) check(t, enc.encode(s), seed, s);
 });
 
@@ -54,14 +64,25 @@ test('property: random strings and bytes agree with xxhash-wasm', (t) => {
       const b = enc.encode(s);
       const r32 = ref.h32Raw(b, seed) >>> 0;
       const r64 = ref.h64Raw(b, BigInt(seed));
-      return xxh32(s, seed) === r32 && xxh32Bytes(b, seed) === r32 && xxh64(s, seed) === r64 && xxh64Bytes(b, BigInt(seed)) === r64 && wasm.xxh64(b, BigInt(seed)) === r64;
+      return (
+        xxh32(s, seed) === r32 &&
+        xxh32Bytes(b, seed) === r32 &&
+        xxh64(s, seed) === r64 &&
+        xxh64Bytes(b, BigInt(seed)) === r64 &&
+        wasm.xxh64(b, BigInt(seed)) === r64
+      );
     }),
     { numRuns: 3000 },
   );
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 600 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (b, seed) => {
       const r64 = ref.h64Raw(b, seed);
-      return xxh64(b, seed) === r64 && xxh64Bytes(b, seed) === r64 && wasm.xxh64(b, seed) === r64 && wasm.xxh32(b, 5) === ref.h32Raw(b, 5) >>> 0;
+      return (
+        xxh64(b, seed) === r64 &&
+        xxh64Bytes(b, seed) === r64 &&
+        wasm.xxh64(b, seed) === r64 &&
+        wasm.xxh32(b, 5) === ref.h32Raw(b, 5) >>> 0
+      );
     }),
     { numRuns: 2000 },
   );
