@@ -1,0 +1,105 @@
+// createProxy: a `node:http` request handler that forwards each request to a member through createFetch
+// (same picking, retries, timeouts and outcome reporting), streaming request and response bodies. Hop-by-hop
+// headers (RFC 9110 §7.6.1: Connection and the headers it names, Keep-Alive, Proxy-*, TE, Trailer,
+// Transfer-Encoding, Upgrade) are not forwarded in either direction; X-Forwarded-For/-Proto/-Host are set.
+// Request bodies are streamed, so requests with a body are not retried. fetch decodes compressed responses,
+// so Content-Encoding and Content-Length are dropped from such responses. Node only.
+//
+//   http.createServer(createProxy({ balancer, perTryTimeoutMs: 2000 })).listen(8080);
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { createFetch, DeadlineExceededError, type BalancedFetch, type CreateFetchOptions } from './fetch.js';
+import { UnsafeTargetError } from './url-guard.js';
+
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+];
+
+export type ProxyHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { fetch: BalancedFetch };
+
+function hopHeaders(connection: string | null | undefined): Set<string> {
+  const set = new Set(HOP_BY_HOP);
+  for (const name of (connection ?? '').split(',')) if (name.trim() !== '') set.add(name.trim().toLowerCase());
+  return set;
+}
+
+export function createProxy(options: CreateFetchOptions): ProxyHandler {
+  const f = createFetch(options);
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    void forward(f, req, res).catch((err: unknown) => {
+      if (!res.headersSent) {
+        res.statusCode =
+          err instanceof UnsafeTargetError
+            ? 400
+            : err instanceof DeadlineExceededError || (err as Error)?.name === 'TimeoutError'
+              ? 504
+              : 502;
+        res.setHeader('content-type', 'text/plain');
+        res.end(`switchyard proxy: ${(err as Error)?.message ?? String(err)}\n`);
+      } else res.destroy(err as Error);
+    });
+  };
+  return Object.assign(handler, { fetch: f });
+}
+
+async function forward(f: BalancedFetch, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const drop = hopHeaders(req.headers.connection);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || drop.has(name)) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  const peer = req.socket.remoteAddress ?? '';
+  const prior = req.headers['x-forwarded-for'];
+  headers.set('x-forwarded-for', prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer);
+  headers.set('x-forwarded-proto', 'encrypted' in req.socket ? 'https' : 'http');
+  if (req.headers.host !== undefined) headers.set('x-forwarded-host', req.headers.host);
+  const method = req.method ?? 'GET';
+  const hasBody =
+    method !== 'GET' &&
+    method !== 'HEAD' &&
+    (req.headers['content-length'] !== '0' || req.headers['transfer-encoding'] !== undefined);
+  const ctl = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) ctl.abort(new Error('client closed the connection'));
+  });
+  const upstream = await f(req.url ?? '/', {
+    method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+    signal: ctl.signal,
+  });
+  const back = hopHeaders(upstream.headers.get('connection'));
+  const decoded = upstream.headers.has('content-encoding');
+  res.statusCode = upstream.status;
+  upstream.headers.forEach((value, name) => {
+    if (
+      back.has(name) ||
+      (decoded && (name === 'content-encoding' || name === 'content-length')) ||
+      name === 'set-cookie'
+    )
+      return;
+    res.setHeader(name, value);
+  });
+  const cookies = upstream.headers.getSetCookie?.() ?? [];
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  if (upstream.body === null) {
+    res.end();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const body = Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('error', reject);
+    res.on('error', reject);
+    body.pipe(res).on('finish', () => resolve());
+  });
+}
