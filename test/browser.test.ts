@@ -2,9 +2,14 @@
 // as in Node (cross-runtime determinism); with a CSP that lacks 'wasm-unsafe-eval' it falls back to the
 // pure-TS backend and still routes identically.
 import test from 'ava';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { HashRing, xxh32, xxh64 } from '../bindings/index.js';
+import { build as viteBuild } from 'vite';
+import * as sy from '../bindings/index.js';
+import { ringRoutes } from './browser/ring-routes.js';
 import { bundle, launchChromium, servePage } from './helpers/chromium.js';
+import { removeDir, tempDir } from './helpers/process.js';
 
 let browser: Browser;
 let js = '';
@@ -18,21 +23,10 @@ test.after.always(async () => {
   await browser?.close();
 });
 
-function nodeResult() {
-  const ids = ['cache-a:11211', 'cache-b:11211', 'cache-c:11211', 'cache-d:11211'];
-  const ring = new HashRing([...ids.slice(0, 3), { id: ids[3]!, weight: 2 }]);
-  const ring64 = new HashRing(ids, { hash: 'xxh64', vnodes: 100 });
-  const keys = Array.from({ length: 10_000 }, (_, i) => (i % 7 === 0 ? `ключ-${i}-😀` : `user:${i}`));
-  return {
-    routes: keys.map((k) => ring.getIndex(k)).join(''),
-    routes64: keys.map((k) => ring64.getIndex(k)).join(''),
-    h32: xxh32('hello'),
-    h64: xxh64('hello').toString(),
-  };
-}
+const nodeResult = () => ringRoutes(sy);
 
-async function runPage(csp?: string) {
-  const server = await servePage(js, csp);
+async function runPage(csp?: string, code = js) {
+  const server = await servePage(code, csp);
   const page = await browser.newPage();
   try {
     await page.goto(server.url);
@@ -66,4 +60,37 @@ test("with a CSP lacking 'wasm-unsafe-eval' it falls back to pure TS and routes 
   t.is(r.h64, n.h64);
   const allowed = await runPage("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'");
   t.is(allowed.backend, 'wasm');
+});
+
+test('the packed package bundled by Vite (library build, package exports) routes identically in Chromium', async (t) => {
+  const root = resolve(import.meta.dirname, '..');
+  const dir = tempDir('vite');
+  try {
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules/switchyard'), 'dir');
+    const logic = join(root, 'test/browser/ring-routes.ts');
+    writeFileSync(
+      join(dir, 'main.ts'),
+      `import * as sy from 'switchyard';\nimport { ringRoutes } from ${JSON.stringify(logic)};\n` +
+        `(window as any).__result = { backend: sy.backend(), error: String(sy.backendError() ?? ''), ...ringRoutes(sy as any) };\n`,
+    );
+    await viteBuild({
+      root: dir,
+      configFile: false,
+      logLevel: 'silent',
+      build: {
+        outDir: join(dir, 'out'),
+        lib: { entry: join(dir, 'main.ts'), formats: ['es'], fileName: 'app' },
+        minify: true,
+      },
+    });
+    const out = readdirSync(join(dir, 'out')).find((f) => /\.m?js$/.test(f))!;
+    const code = readFileSync(join(dir, 'out', out), 'utf8');
+    t.false(code.includes('node:'), 'no Node built-ins in the browser bundle');
+    const r = await runPage(undefined, code);
+    t.is(r.backend, 'wasm');
+    t.deepEqual({ routes: r.routes, routes64: r.routes64, h32: r.h32, h64: r.h64 }, nodeResult());
+  } finally {
+    removeDir(dir);
+  }
 });
