@@ -11,6 +11,7 @@ DEPS=(
   "etcdctl etcd-client"
   "dnsmasq dnsmasq-base"
   "chromium chromium"
+  "redis-server redis-server"
 )
 missing=()
 for pair in "${DEPS[@]}"; do
