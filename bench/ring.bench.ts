@@ -155,7 +155,23 @@ function put(b: Uint8Array): number {
   return p;
 }
 
-save('ring', { rows, builds, memory });
+save('ring', {
+  rows,
+  builds,
+  memory,
+  tables: [
+    {
+      title: 'ring build, 160 vnodes per member (median ms)',
+      header: ['members', 'implementation', 'build ms'],
+      rows: builds.map((b) => [b.members, b.impl, b.ms.toFixed(2)]),
+    },
+    {
+      title: 'memory',
+      header: ['members', 'points', 'table bytes', 'bytes per vnode'],
+      rows: memory.map((m) => [m.members, m.points, m.bytes, m.bytesPerVnode.toFixed(2)]),
+    },
+  ],
+});
 console.log(`\nNode ${machine().node}, ${machine().cpu} (${machine().cores} cores)\n`);
 console.log('| suite | case | ops/s (median) |\n|---|---|---:|');
 for (const r of rows) console.log(`| ${r.suite} | ${r.name} | ${fmt(r.opsPerSec)} |`);
