@@ -2,6 +2,15 @@
 // memory, handed out by the bindings' allocator (bindings/memory.ts) from heapBase() upwards.
 export { xxh32, xxh64 } from './xxhash';
 export { ringScratchBytes, ringBuild, ringLookup, ringLookupMany, ringLookupManyBytes } from './ring';
+export { md5, md5Word0, md5Word0Pair, md5PairSecond } from './md5';
+export { ketamaScratchBytes, ketamaBuild, ketamaHash, ketamaLookupManyBytes } from './ketama';
+export { crc32, crc32Update } from './crc32';
+export { jumpHash, jumpHashPair, jumpHashBytes, jumpMany, jumpManyPairs, jumpManyBytes } from './jump';
+export { nginxChashScratchBytes, nginxChashBuild, nginxChashLookup, nginxChashLookupMany, nginxChashLookupManyBytes } from './nginx-hash';
+export { swrrStep, latencyAwareScan, peakEwmaCost, peakEwmaObserve, expNeg } from './policies';
+export { lnUnit, rendezvousPick, rendezvousPickBytes, rendezvousPickManyBytes, rendezvousScoresBytes } from './rendezvous';
+export { envoyMurmur2, envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingIndex, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from './envoy-ring';
+export { maglevScratchBytes, maglevBuild, maglevLookupManyBytes, maglevGet } from './maglev';
 
 /** First byte the bindings may allocate. */
 export function heapBase(): usize {

@@ -2,8 +2,11 @@
 import { createInterface } from 'node:readline';
 import { main } from './cli.js';
 
+// Lines are batched and written once per event-loop turn (fast for `route`, live for `demo`).
 const lines: string[] = [];
+let scheduled = false;
 const flush = () => {
+  scheduled = false;
   if (lines.length > 0) process.stdout.write(lines.join('\n') + '\n');
   lines.length = 0;
 };
@@ -17,6 +20,10 @@ main(process.argv.slice(2), {
   out(line) {
     lines.push(line);
     if (lines.length >= 4096) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   },
   err: (line) => process.stderr.write(`${line}\n`),
   readLines: stdinLines,

@@ -1,41 +1,51 @@
-// `switchyard route` and `switchyard plan`.
-import { choiceOption, intOption, parseArgs, parseNodes } from './cli-args.js';
+// `switchyard route` and `switchyard plan`, for every algorithm createHasher knows.
+import { choiceOption, intOption, parseArgs, parseNodes, UsageError } from './cli-args.js';
 import type { CliIO } from './cli.js';
+import { ALGORITHMS, createHasher, type HasherOptions } from './hasher.js';
+import { KETAMA_COMPATS } from './ketama.js';
 import { planChange } from './plan.js';
-import { HashRing, MAX_VNODES, type HashRingOptions } from './ring.js';
+import { MAX_VNODES } from './ring.js';
 
-const HASHES = ['xxh32', 'xxh64'] as const;
+const ROUTER_OPTIONS = ['algo', 'compat', 'hash', 'vnodes', 'seed', 'table-size'];
 
-function ringOptions(options: Map<string, string>): HashRingOptions {
-  const o: HashRingOptions = {};
+function hasherOptions(options: Map<string, string>): HasherOptions {
+  const o: HasherOptions = {
+    algorithm: choiceOption(options, 'algo', ALGORITHMS) ?? (options.has('compat') ? 'ketama' : 'ring'),
+  };
+  const compat = choiceOption(options, 'compat', KETAMA_COMPATS);
+  if (compat !== undefined) o.compat = compat;
+  const hash = options.get('hash');
+  if (hash !== undefined) o.hash = hash;
   const vnodes = intOption(options, 'vnodes', 1, MAX_VNODES);
   if (vnodes !== undefined) o.vnodes = vnodes;
-  const hash = choiceOption(options, 'hash', HASHES);
-  if (hash !== undefined) o.hash = hash;
   const seed = intOption(options, 'seed', 0, 0xffffffff);
   if (seed !== undefined) o.seed = seed;
+  const tableSize = intOption(options, 'table-size', 2, 5_000_011);
+  if (tableSize !== undefined) o.tableSize = tableSize;
   return o;
 }
 
 export async function routeCommand(argv: string[], io: CliIO): Promise<void> {
-  const { options, positionals } = parseArgs(argv, ['nodes', 'vnodes', 'hash', 'seed']);
-  const ring = new HashRing(parseNodes(options.get('nodes'), 'nodes'), ringOptions(options));
-  const emit = (key: string) => io.out(`${key}\t${ring.get(key) ?? ''}`);
+  const { options, positionals } = parseArgs(argv, ['nodes', ...ROUTER_OPTIONS]);
+  const router = createHasher(parseNodes(options.get('nodes'), 'nodes'), hasherOptions(options));
+  const emit = (key: string) => io.out(`${key}\t${router.get(key) ?? ''}`);
   if (positionals.length > 0) positionals.forEach(emit);
   else for await (const line of io.readLines()) emit(line);
 }
 
 export function planCommand(argv: string[], io: CliIO): void {
-  const { options, positionals } = parseArgs(argv, ['from', 'to', 'keys', 'vnodes', 'hash', 'seed']);
+  const { options, positionals } = parseArgs(argv, ['from', 'to', 'keys', ...ROUTER_OPTIONS]);
   if (positionals.length > 0)
-    throw new RangeError(`plan takes no positional arguments, got ${JSON.stringify(positionals[0])}`);
-  const ro = ringOptions(options);
-  const from = new HashRing(parseNodes(options.get('from'), 'from'), ro);
-  const to = new HashRing(parseNodes(options.get('to'), 'to'), ro);
+    throw new UsageError(`plan takes no positional arguments, got ${JSON.stringify(positionals[0])}`);
+  const ho = hasherOptions(options);
+  const from = createHasher(parseNodes(options.get('from'), 'from'), ho);
+  const to = createHasher(parseNodes(options.get('to'), 'to'), ho);
   const keys = intOption(options, 'keys', 1, 10_000_000) ?? 100_000;
   const plan = planChange(from, to, keys);
+  const ideal = Math.abs(to.size - from.size) / Math.max(to.size, from.size);
+  io.out(`algorithm\t${ho.algorithm}${ho.compat ? ` (${ho.compat})` : ''}`);
   io.out(`keys\t${plan.keys}`);
-  io.out(`moved\t${plan.moved}\t${(plan.movedFraction * 100).toFixed(2)}%`);
+  io.out(`moved\t${plan.moved}\t${(plan.movedFraction * 100).toFixed(2)}%\t(ideal ${(ideal * 100).toFixed(2)}%)`);
   const width = Math.max(...plan.members.map((m) => m.id.length), 6);
   const maxShare = Math.max(...plan.members.flatMap((m) => [m.before, m.after]));
   const bar = (x: number) => '#'.repeat(Math.round((x / maxShare) * 30)).padEnd(30);

@@ -1,6 +1,8 @@
 // The `switchyard` command: a thin layer over the library. Each subcommand lives in its own cli-*.ts.
 import { UsageError } from './cli-args.js';
 import { planCommand, routeCommand } from './cli-route.js';
+import { demoCommand } from './cli-demo.js';
+import { pickCommand } from './cli-pick.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<void> | void;
 
@@ -13,11 +15,17 @@ export interface CliIO {
 const COMMANDS: Record<string, Command> = {
   route: routeCommand,
   plan: planCommand,
+  demo: demoCommand,
+  pick: pickCommand,
 };
 
 const USAGE = `usage: switchyard <command> [options]
-  route --nodes a,b=2,c [--vnodes N] [--hash xxh32|xxh64] [--seed N] [key ...]   (keys from stdin if none)
-  plan  --from a,b,c --to a,b,c,d [--keys N] [--vnodes N] [--hash xxh32|xxh64]`;
+  route --nodes id[=weight],... [--algo ring|ketama|ring-hash|maglev|jump|nginx|rendezvous]
+        [--compat libketama|libmemcached|spymemcached|twemproxy|hashring] [--hash H] [--vnodes N] [--seed N]
+        [--table-size PRIME] [key ...]                     (keys from stdin if none; prints key<TAB>member)
+  plan  --from a,b,c --to a,b,c,d [--keys N] [same options as route]   (keys moved, shares before/after)
+  demo  [--duration SECONDS] [--concurrency N] [--plain]   (live demo on loopback backends)
+  pick  --policy NAME --nodes a=5,b=1,c [--count N] [--seed N] [key ...]   (one member per line)`;
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;

@@ -13,6 +13,14 @@
 //
 //   const fetch = createFetch({ balancer, service: 'http://api', perTryTimeoutMs: 2000 });
 //   const res = await fetch('/users/42');
+import { Balancer } from './balancer.js';
+import type { EndpointInput } from './endpoint.js';
+import { HealthChecker, type HealthCheckerOptions } from './health.js';
+import { httpProbe, type HttpProbeOptions } from './health-http.js';
+import { connectHealth } from './health-wiring.js';
+import { OutlierDetector, type OutlierDetectorOptions } from './outlier.js';
+import type { ResolverOptions } from './resolver.js';
+import { connectResolver } from './resolver-wiring.js';
 import { Backoff, RetryThrottle, retryAfterMs, type BackoffOptions, type ThrottleOptions } from './retry.js';
 import { memberUrl, originOf, targetPath, UnsafeTargetError } from './url-guard.js';
 import { intInRange, positive, rangeError, typeError } from './validate.js';
@@ -53,6 +61,8 @@ export interface HedgeOptions {
 
 export interface FetchEvent {
   type: 'try' | 'retry' | 'hedge' | 'give-up';
+  /** Sequence number of the request (from 1), to correlate the events of one request. */
+  request: number;
   member?: string;
   attempt: number;
   status?: number;
@@ -61,7 +71,18 @@ export interface FetchEvent {
 }
 
 export interface CreateFetchOptions {
-  balancer: PickSource;
+  /** Your own Balancer (or anything with pick()); otherwise one is built from the options below. */
+  balancer?: PickSource;
+  /** Resolver target feeding the built Balancer: 'etcd:///services/api', 'dns:///svc:80', 'static:///a:80,b:80', ... */
+  target?: string | ResolverOptions;
+  /** Static members for the built Balancer. */
+  endpoints?: readonly EndpointInput[];
+  /** Policy of the built Balancer (default 'round_robin'): a name, `{ name, ...options }` or service config. */
+  policy?: string | object;
+  /** Active HTTP health checks on the built Balancer (probe options plus checker options). */
+  healthCheck?: HttpProbeOptions & Omit<HealthCheckerOptions, 'probe'>;
+  /** Passive outlier detection on the built Balancer (Envoy defaults); false to disable. */
+  outlierDetection?: OutlierDetectorOptions | false;
   /** Logical origin requests may name, e.g. 'http://api'; paths ('/x') always work. */
   service?: string;
   scheme?: 'http' | 'https';
@@ -97,6 +118,10 @@ export interface FetchStats {
 
 export type BalancedFetch = ((input: string | URL | Request, init?: SwitchyardRequestInit) => Promise<Response>) & {
   stats(): FetchStats;
+  /** The Balancer requests are routed by. */
+  readonly balancer: PickSource;
+  /** Stops what createFetch started (resolver, health checks, outlier detection). */
+  close(): void;
 };
 
 export class NoMemberError extends Error {
@@ -118,9 +143,40 @@ type TryResult = { res: Response; member: string } | { err: unknown; member: str
 
 export function createFetch(options: CreateFetchOptions): BalancedFetch {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-  const { balancer } = options;
-  if (balancer === null || typeof balancer !== 'object' || typeof balancer.pick !== 'function') {
-    throw typeError('balancer', 'an object with pick()', balancer);
+  const closers: (() => void)[] = [];
+  let balancer: PickSource;
+  if (options.balancer !== undefined) {
+    balancer = options.balancer;
+    if (balancer === null || typeof balancer !== 'object' || typeof balancer.pick !== 'function') {
+      throw typeError('balancer', 'an object with pick()', balancer);
+    }
+  } else {
+    if (options.target === undefined && options.endpoints === undefined) {
+      throw typeError('options', 'a balancer, a target or endpoints', undefined);
+    }
+    const built = new Balancer({
+      ...(options.policy !== undefined && { policy: options.policy }),
+      ...(options.endpoints !== undefined && { endpoints: options.endpoints }),
+    });
+    balancer = built as unknown as PickSource;
+    closers.push(() => built.close());
+    if (options.target !== undefined) {
+      const resolver = connectResolver(options.target, built);
+      closers.unshift(() => resolver.close());
+    }
+    const checker =
+      options.healthCheck === undefined
+        ? undefined
+        : new HealthChecker({ ...options.healthCheck, probe: httpProbe(options.healthCheck) });
+    const detector =
+      options.outlierDetection === false ? undefined : new OutlierDetector(options.outlierDetection ?? {});
+    if (checker !== undefined || detector !== undefined) {
+      const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {
+        ...(checker && { checker }),
+        ...(detector && { detector }),
+      });
+      closers.unshift(() => wiring.close());
+    }
   }
   const scheme = options.scheme ?? 'http';
   if (scheme !== 'http' && scheme !== 'https') throw rangeError('scheme', "'http' or 'https'", scheme);
@@ -150,11 +206,12 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
     if (hedge.maxAttempts !== undefined) intInRange('hedge.maxAttempts', hedge.maxAttempts, 1, 10);
   }
   const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const emit = options.onEvent ?? (() => {});
+  const emitEvent = options.onEvent ?? (() => {});
   const stats: FetchStats = { requests: 0, tries: 0, retries: 0, hedges: 0, failures: 0 };
 
   async function balancedFetch(input: string | URL | Request, init: SwitchyardRequestInit = {}): Promise<Response> {
-    stats.requests++;
+    const request = ++stats.requests;
+    const emit = (e: Omit<FetchEvent, 'request'>) => emitEvent({ ...e, request });
     let rawUrl: string;
     let method = init.method;
     let headers = new Headers(init.headers);
@@ -375,7 +432,13 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
     }
   }
 
-  return Object.assign(balancedFetch, { stats: () => ({ ...stats }) });
+  return Object.assign(balancedFetch, {
+    stats: () => ({ ...stats }),
+    balancer,
+    close: () => {
+      for (const c of closers.splice(0)) c();
+    },
+  });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -16,3 +16,181 @@ export {
   type RingMemberStats,
 } from './ring.js';
 export { planChange, type Plan, type PlanMember } from './plan.js';
+export {
+  jumpHash,
+  JumpHash,
+  JUMP_MAX_BUCKETS,
+  JUMP_NO_MEMBER,
+  type U64,
+  type JumpHashOptions,
+  type JumpStats,
+  type JumpMemberStats,
+} from './jump.js';
+export {
+  NginxConsistentHash,
+  NGINX_POINTS_PER_WEIGHT,
+  NGINX_NO_MEMBER,
+  type NginxServerInput,
+  type NginxConsistentHashOptions,
+  type NginxStats,
+  type NginxMemberStats,
+} from './nginx-hash.js';
+export {
+  Rendezvous,
+  RENDEZVOUS_NO_MEMBER,
+  type RendezvousOptions,
+  type RendezvousStats,
+  type RendezvousMemberStats,
+} from './rendezvous.js';
+export {
+  Balancer,
+  createBalancer,
+  normalizeEndpoint,
+  NoHealthyMembersError,
+  type BalancerOptions,
+  type BalancerStats,
+  type MemberStats,
+  type Outcome,
+  type PickHandle,
+  type PickResult,
+  type Picked,
+  type PickContext,
+  type OutcomeEvent,
+  type MembershipEvent,
+  type AvailabilityEvent,
+  type PickerEvent,
+} from './balancer.js';
+export type { Policy, Picker, PolicyEnv } from './picker.js';
+export { registerPolicy, policyNames, type PolicyFactory, type ServiceConfigJson } from './service-config.js';
+export type { KeyHasher, HasherFactory } from './policy-hash.js';
+export { mulberry32, type Random } from './random.js';
+export { ManualClock, systemClock, type Clock } from './clock.js';
+export {
+  KetamaRing,
+  KETAMA_COMPATS,
+  KETAMA_KEY_HASHES,
+  MEMCACHED_DEFAULT_PORT,
+  type KetamaCompat,
+  type KetamaKeyHash,
+  type KetamaOptions,
+  type KetamaServer,
+  type KetamaKey,
+  type KetamaStats,
+  type KetamaMemberStats,
+  type KetamaLocation,
+} from './ketama.js';
+export {
+  HealthChecker,
+  VirtualClock,
+  systemTimerClock,
+  DEFAULT_INTERVAL_MS,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_HEALTHY_THRESHOLD,
+  DEFAULT_UNHEALTHY_THRESHOLD,
+  DEFAULT_MAX_CONCURRENT_PROBES,
+  type TimerClock,
+  type HealthCheckerOptions,
+  type HealthMember,
+  type HealthProbe,
+  type HealthState,
+  type HealthTransition,
+  type ProbeResult,
+  type HealthStats,
+  type MemberHealthStats,
+} from './health.js';
+export { httpProbe, type HttpProbeOptions, type StatusRange } from './health-http.js';
+export { tcpProbe, type TcpProbeOptions } from './health-tcp.js';
+export {
+  OutlierDetector,
+  isFailure as isOutlierFailure,
+  type OutlierDetectorOptions,
+  type OutlierOutcome,
+  type EjectionEvent,
+  type EjectionKind,
+  type OutlierStats,
+  type MemberOutlierStats,
+} from './outlier.js';
+export {
+  connectHealth,
+  type HealthWiring,
+  type HealthWiringOptions,
+  type HealthTarget,
+  type ObservedOutcome,
+} from './health-wiring.js';
+export {
+  EnvoyRingHash,
+  ENVOY_MIN_RING_SIZE,
+  ENVOY_MAX_RING_SIZE,
+  type EnvoyRingHashOptions,
+  type EnvoyRingHashFunction,
+  type EnvoyMemberInput,
+  type EnvoyRingStats,
+  type EnvoyRingMemberStats,
+} from './ring-hash-envoy.js';
+export {
+  Maglev,
+  MAGLEV_DEFAULT_TABLE_SIZE,
+  MAGLEV_MAX_TABLE_SIZE,
+  maglevOffsetSkip,
+  type MaglevOptions,
+  type MaglevStats,
+  type MaglevMemberStats,
+} from './maglev.js';
+export {
+  BoundedLoad,
+  boundedCapacity,
+  EnvoyBoundedLoad,
+  type BoundedLoadOptions,
+  type BoundedLoadTarget,
+  type BoundedPick,
+  type EnvoyBoundedLoadOptions,
+  type EnvoyHashingTarget,
+} from './bounded-load.js';
+export {
+  createResolver,
+  parseTarget,
+  type Resolver,
+  type ResolverListener,
+  type ResolverOptions,
+  type Timers,
+  type FetchLike,
+} from './resolver.js';
+export { StaticResolver } from './resolver-static.js';
+export { DnsResolver, type DnsResolverOptions, type DnsLookup } from './resolver-dns.js';
+export { dohLookup, type DohOptions } from './resolver-doh.js';
+export {
+  EtcdResolver,
+  EtcdRegistration,
+  registerEtcd,
+  type EtcdResolverOptions,
+  type EtcdRegistrationOptions,
+  type EtcdResolverStats,
+} from './resolver-etcd.js';
+export { ConsulResolver, type ConsulResolverOptions } from './resolver-consul.js';
+export { connectResolver, type ConnectOptions, type ResettableMembership } from './resolver-wiring.js';
+export { RoundRobinPolicy, type RoundRobinConfig } from './policy-round-robin.js';
+export { WeightedRoundRobinPolicy, type WeightedRoundRobinConfig } from './policy-weighted-round-robin.js';
+export { LeastRequestPolicy, type LeastRequestConfig } from './policy-least-request.js';
+export { PeakEwmaPolicy, type PeakEwmaConfig } from './policy-peak-ewma.js';
+export { LatencyAwarePolicy, type LatencyAwareConfig } from './policy-latency-aware.js';
+export { HashPolicy, type HashConfig } from './policy-hash.js';
+export type { LoadReport, Weighting } from './policy-dynamic-weights.js';
+export type { SlowStartConfig } from './slow-start.js';
+export { EdfScheduler } from './edf.js';
+export { createHasher, ALGORITHMS, type Algorithm, type HasherOptions, type KeyRouter } from './hasher.js';
+export {
+  createFetch,
+  NoMemberError,
+  DeadlineExceededError,
+  type BalancedFetch,
+  type CreateFetchOptions,
+  type SwitchyardRequestInit,
+  type RetryOptions,
+  type HedgeOptions,
+  type FetchEvent,
+  type FetchStats,
+  type PickSource,
+} from './fetch.js';
+export { UnsafeTargetError } from './url-guard.js';
+export { Backoff, RetryThrottle, type BackoffOptions, type ThrottleOptions } from './retry.js';
+export type { Endpoint, EndpointInput } from './endpoint.js';

@@ -86,11 +86,49 @@ test('the packed package bundled by Vite (library build, package exports) routes
     });
     const out = readdirSync(join(dir, 'out')).find((f) => /\.m?js$/.test(f))!;
     const code = readFileSync(join(dir, 'out', out), 'utf8');
-    t.false(code.includes('node:'), 'no Node built-ins in the browser bundle');
+    t.notRegex(
+      code,
+      /from\s*["']node:|import\(\s*["']node:|require\(\s*["']node:/,
+      'no static Node built-in imports in the browser bundle',
+    );
     const r = await runPage(undefined, code);
     t.is(r.backend, 'wasm');
     t.deepEqual({ routes: r.routes, routes64: r.routes64, h32: r.h32, h64: r.h64 }, nodeResult());
   } finally {
     removeDir(dir);
+  }
+});
+
+test('in Chromium, createFetch balances over three loopback backends and survives one being killed mid-run', async (t) => {
+  const { startBackend } = await import('./helpers/backends.js');
+  const backends = await Promise.all(['a', 'b', 'c'].map((n) => startBackend(n)));
+  const code = await bundle(new URL('./browser/page-fetch.ts', import.meta.url).pathname);
+  const server = await servePage(code);
+  const page = await browser.newPage();
+  type Progress = {
+    done: number;
+    failed: number;
+    served: Record<string, number>;
+    after: Record<string, number>;
+    backend: string;
+  };
+  const progress = () => page.evaluate(() => window.__progress as unknown as Progress);
+  try {
+    await page.goto(`${server.url}?n=300&ports=${backends.map((b) => b.port).join(',')}`);
+    await page.waitForFunction(() => (window.__progress?.done ?? 0) >= 100, undefined, { timeout: 60_000 });
+    await backends[1]!.stop();
+    await page.evaluate(() => window.__kill!());
+    await page.waitForFunction(() => (window.__progress?.done ?? 0) >= 300, undefined, { timeout: 60_000 });
+    const p = await progress();
+    t.is(p.backend, 'wasm');
+    t.is(p.failed, 0);
+    t.is(p.done, 300);
+    t.deepEqual(Object.keys(p.served).sort(), ['a', 'b', 'c']);
+    t.is(p.after['b'] ?? 0, 0);
+    t.true((p.after['a'] ?? 0) > 50 && (p.after['c'] ?? 0) > 50, JSON.stringify(p.after));
+  } finally {
+    await page.close();
+    await server.close();
+    await Promise.all([backends[0]!.stop(), backends[2]!.stop()]);
   }
 });

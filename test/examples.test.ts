@@ -1,6 +1,7 @@
 // Each example runs against the real servers it starts, and its results are checked (uses the built package:
 // the examples import 'switchyard' as users do).
 import test from 'ava';
+import { run as memcachedKetama } from '../examples/memcached-ketama.js';
 import { run as redisSharding } from '../examples/redis-sharding.js';
 
 test('redis sharding: adding a 4th server moves about 1/4 of keys (modulo ~3/4), all to it; none misplaced', async (t) => {
@@ -17,4 +18,11 @@ test('redis sharding: adding a 4th server moves about 1/4 of keys (modulo ~3/4),
     8000,
   );
   t.is(r.misplaced, 0);
+});
+
+test('memcached ketama: keys stored via twemproxy and the memcached npm client are where KetamaRing says', async (t) => {
+  const r = await memcachedKetama(1500, () => {});
+  t.deepEqual(r.twemproxy, { onNamedServer: 1500, elsewhere: 0 });
+  t.deepEqual(r.npmClient, { onNamedServer: 1500, elsewhere: 0 });
+  t.true(Object.values(r.perServer).every((n) => n > 300));
 });

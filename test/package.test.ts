@@ -45,22 +45,25 @@ const ring = new HashRing(['a', { id: 'b', weight: 2 }, 'c']);
 const out = ['k1', 'k2', 'user:42'].map((k) => ring.get(k)).join(',');
 const wasmPath = createRequire(import.meta.url).resolve('switchyard/wasm');
 const bytes = readFileSync(wasmPath);
-console.log(JSON.stringify({ out, backend: backend(), wasm: WebAssembly.validate(bytes), init: await init(bytes) }));`,
+const node = await import('switchyard/node');
+console.log(JSON.stringify({ out, backend: backend(), wasm: WebAssembly.validate(bytes), init: await init(bytes), proxy: typeof node.createProxy, fetch: typeof node.createFetch }));`,
   );
   const r = JSON.parse(execFileSync(process.execPath, ['esm.mjs'], { cwd: app, encoding: 'utf8' }));
-  t.deepEqual(r, { out: expected(), backend: 'wasm', wasm: true, init: 'wasm' });
+  t.deepEqual(r, { out: expected(), backend: 'wasm', wasm: true, init: 'wasm', proxy: 'function', fetch: 'function' });
 });
 
 test('CJS require routes keys the same way', (t) => {
   const app = join(dir, 'app');
   writeFileSync(
     join(app, 'cjs.cjs'),
-    `const { HashRing, backend, xxh32 } = require('switchyard');
+    `const { HashRing, backend, xxh32, createHasher } = require('switchyard');
+const { createProxy } = require('switchyard/node');
 const ring = new HashRing(['a', { id: 'b', weight: 2 }, 'c']);
-console.log(JSON.stringify({ out: ['k1', 'k2', 'user:42'].map((k) => ring.get(k)).join(','), backend: backend(), h: xxh32('abc') }));`,
+const k = createHasher(['127.0.0.1:11211'], { algorithm: 'ketama', compat: 'twemproxy' }).get('x');
+console.log(JSON.stringify({ out: ['k1', 'k2', 'user:42'].map((k) => ring.get(k)).join(','), backend: backend(), h: xxh32('abc'), k, proxy: typeof createProxy }));`,
   );
   const r = JSON.parse(execFileSync(process.execPath, ['cjs.cjs'], { cwd: app, encoding: 'utf8' }));
-  t.deepEqual(r, { out: expected(), backend: 'wasm', h: 0x32d153ff });
+  t.deepEqual(r, { out: expected(), backend: 'wasm', h: 0x32d153ff, k: '127.0.0.1:11211', proxy: 'function' });
 });
 
 test('type declarations resolve for ESM and CJS consumers (node16)', (t) => {

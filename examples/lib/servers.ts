@@ -1,6 +1,6 @@
 // Starts throwaway servers on free loopback ports for the examples, and stops them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,35 @@ export async function startMemcached(): Promise<Daemon> {
     stdio: 'ignore',
   });
   return daemon(proc, port);
+}
+
+/** Starts twemproxy (`nutcracker`) in the foreground with one ketama pool over `servers` (`host:port:weight`). */
+export async function startTwemproxy(servers: string[], hash = 'md5'): Promise<Daemon> {
+  const port = await freePort();
+  const statsPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-twemproxy-'));
+  const conf = join(dir, 'nutcracker.yml');
+  writeFileSync(
+    conf,
+    `pool:\n  listen: 127.0.0.1:${port}\n  hash: ${hash}\n  distribution: ketama\n  auto_eject_hosts: false\n  timeout: 5000\n  servers:\n${servers.map((s) => `    - ${s}\n`).join('')}`,
+  );
+  const proc = spawn(
+    'nutcracker',
+    [
+      '-c',
+      conf,
+      '-o',
+      join(dir, 'nutcracker.log'),
+      '-s',
+      String(statsPort),
+      '-a',
+      '127.0.0.1',
+      '-p',
+      join(dir, 'nutcracker.pid'),
+    ],
+    { stdio: 'ignore' },
+  );
+  return daemon(proc, port, dir);
 }
 
 async function daemon(proc: ChildProcess, port: number, dir?: string): Promise<Daemon> {

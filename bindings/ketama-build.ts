@@ -1,0 +1,155 @@
+// Building a ketama continuum, twice: in the WASM core (`ketamaBuild`, assembly/ketama.ts) and in pure TS,
+// bit for bit. Server m (in the order given) contributes digests[m] MD5 digests of `<prefix_m><i>`, i from
+// 0 in decimal, each giving `perDigest` points (digest words 0..perDigest-1, little-endian). Points are
+// sorted stably, so equal points keep server order (then digest, then word order): libmemcached's
+// (value, server index) order, and what hashring's stable Array#sort and glibc's merge-sort qsort give.
+// The result uses the ring layout of core.ts (`RingTable`), so lookups share `ringIndex`.
+import { RingTable, align16, tableBits } from './core.js';
+import type { WasmHandle } from './core-wasm.js';
+import { md5Words } from './md5-js.js';
+
+export interface KetamaSpec {
+  /** UTF-8 label prefix per server, e.g. `10.0.1.1-` or `/10.0.1.1:11211-`. */
+  prefixes: readonly Uint8Array[];
+  /** MD5 digests per server. */
+  digests: readonly number[];
+  /** Points taken from each digest (1..4). */
+  perDigest: number;
+}
+
+export function ketamaTotal(spec: KetamaSpec): number {
+  let total = 0;
+  for (const d of spec.digests) total += d * spec.perDigest;
+  return total;
+}
+
+export function buildKetamaJs(spec: KetamaSpec): RingTable {
+  const { prefixes, digests, perDigest } = spec;
+  const total = ketamaTotal(spec);
+  let maxLen = 0;
+  for (const p of prefixes) maxLen = Math.max(maxLen, p.length);
+  const label = new Uint8Array(maxLen + 11);
+  const words = new Uint32Array(4);
+  let keys = new Uint32Array(total);
+  let vals = new Uint16Array(total);
+  let k = 0;
+  for (let m = 0; m < prefixes.length; m++) {
+    const prefix = prefixes[m]!;
+    label.set(prefix);
+    const d0 = prefix.length;
+    const count = digests[m]!;
+    for (let i = 0; i < count; i++) {
+      let nd = 1;
+      for (let x = i; x >= 10; x = Math.floor(x / 10)) nd++;
+      for (let d = nd, x = i; d > 0; d--, x = Math.floor(x / 10)) label[d0 + d - 1] = 0x30 + (x % 10);
+      md5Words(label, d0 + nd, words);
+      for (let h = 0; h < perDigest; h++) {
+        keys[k] = words[h]!;
+        vals[k] = m;
+        k++;
+      }
+    }
+  }
+  // stable LSD radix sort on the point: 11 + 11 + 10 bits
+  let keys2 = new Uint32Array(total);
+  let vals2 = new Uint16Array(total);
+  const hist = new Uint32Array(3 * 2048);
+  for (let i = 0; i < total; i++) {
+    const v = keys[i]!;
+    hist[v & 2047]!++;
+    hist[2048 + ((v >>> 11) & 2047)]!++;
+    hist[4096 + (v >>> 22)]!++;
+  }
+  for (let pass = 0; pass < 3; pass++) {
+    const base = pass * 2048;
+    let sum = 0;
+    for (let d = 0; d < 2048; d++) {
+      const c = hist[base + d]!;
+      hist[base + d] = sum;
+      sum += c;
+    }
+    const shift = pass * 11;
+    for (let i = 0; i < total; i++) {
+      const v = keys[i]!;
+      const pos = hist[base + ((v >>> shift) & 2047)]!++;
+      keys2[pos] = v;
+      vals2[pos] = vals[i]!;
+    }
+    [keys, keys2] = [keys2, keys];
+    [vals, vals2] = [vals2, vals];
+  }
+  const bits = tableBits(total);
+  const size = 2 ** bits;
+  const table = new Uint32Array(size + 1);
+  const shift = 32 - bits;
+  let j = 0;
+  for (let t = 0; t < size; t++) {
+    const bound = t * 2 ** shift;
+    while (j < total && keys[j]! < bound) j++;
+    table[t] = j;
+  }
+  table[size] = total;
+  return new RingTable(total, bits, null, 0, keys, vals, table);
+}
+
+type BuildFn = (
+  prefixes: number,
+  prefixOffsets: number,
+  digests: number,
+  n: number,
+  perDigest: number,
+  label: number,
+  scratch: number,
+  points: number,
+  members: number,
+  table: number,
+  bits: number,
+) => number;
+
+export function buildKetamaWasm(handle: WasmHandle, spec: KetamaSpec): RingTable {
+  const { mem } = handle;
+  const x = handle.exports as { ketamaBuild: BuildFn; ketamaScratchBytes(total: number): number };
+  const n = spec.prefixes.length;
+  const total = ketamaTotal(spec);
+  let bytes = 0;
+  let maxLen = 0;
+  for (const p of spec.prefixes) {
+    bytes += p.length;
+    maxLen = Math.max(maxLen, p.length);
+  }
+  const bits = tableBits(total);
+  const out = mem.alloc(align16(total * 6) + ((1 << bits) + 1) * 4);
+  const szPrefix = align16(bytes);
+  const szOffs = align16((n + 1) * 4);
+  const szDigests = align16(n * 4);
+  const szLabel = align16(maxLen + 11);
+  const tmp = mem.alloc(szPrefix + szOffs + szDigests + szLabel + x.ketamaScratchBytes(total));
+  const { u8, u32 } = mem; // current after the last alloc
+  const offs = tmp + szPrefix;
+  const digests = offs + szOffs;
+  const label = digests + szDigests;
+  let o = 0;
+  for (let m = 0; m < n; m++) {
+    const p = spec.prefixes[m]!;
+    u8.set(p, tmp + o);
+    u32[(offs >>> 2) + m] = o;
+    u32[(digests >>> 2) + m] = spec.digests[m]!;
+    o += p.length;
+  }
+  u32[(offs >>> 2) + n] = o;
+  const pointsPtr = out;
+  const membersPtr = out + total * 4;
+  const tablePtr = align16(out + total * 6);
+  x.ketamaBuild(tmp, offs, digests, n, spec.perDigest, label, label + szLabel, pointsPtr, membersPtr, tablePtr, bits);
+  mem.release(tmp);
+  const buf = mem.memory.buffer;
+  return new RingTable(
+    total,
+    bits,
+    mem,
+    out,
+    new Uint32Array(buf, pointsPtr, total),
+    new Uint16Array(buf, membersPtr, total),
+    new Uint32Array(buf, tablePtr, (1 << bits) + 1),
+  );
+}

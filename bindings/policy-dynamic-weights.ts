@@ -1,0 +1,155 @@
+// Weights learned at run time, an option of the weighted policies:
+//
+// - `dynamicWeights` (design notes §2.4): after each completion, score = 0.7 × accuracy + 0.3 × (1 − delay)
+//   with accuracy = 1 for ok, 0 for a failure and delay = min(1, rttMs / maxRttMs); the member's factor
+//   w ← (1 − α) w + α × score (α = 0.1), clamped to [0.1, 1]; its weight is the configured weight × w.
+// - `loadReports` (gRPC A58 weighted_round_robin, grpc-js `load-balancer-weighted-round-robin.ts`): backends
+//   report { qps, eps, utilization } (ORCA); weight = qps / (utilization + eps / qps × errorUtilizationPenalty).
+//   A member's weight counts only after `blackoutPeriodMs` of continuous reports and until
+//   `weightExpirationPeriodMs` after the last one; members without a usable weight get the mean of the others
+//   (or their configured weight when no member has one).
+//
+// The Balancer applies new weights every `weightUpdatePeriodMs` (rebuilding the picker if any changed).
+import { asObject, checkKeys, durationMs, num } from './policy-config.js';
+import { parseSlowStart, type SlowStartConfig } from './slow-start.js';
+
+export interface DynamicWeightsConfig {
+  alpha: number;
+  accuracyWeight: number;
+  delayWeight: number;
+  maxRttMs: number;
+  minFactor: number;
+  maxFactor: number;
+}
+
+export interface LoadReportConfig {
+  blackoutPeriodMs: number;
+  weightExpirationPeriodMs: number;
+  errorUtilizationPenalty: number;
+}
+
+export interface LoadReport {
+  qps: number;
+  /** Errors per second (default 0). */
+  eps?: number;
+  /** application_utilization if > 0, else cpu_utilization (A58). */
+  utilization: number;
+}
+
+export function parseDynamicWeights(json: unknown, field: string): DynamicWeightsConfig {
+  const o = asObject(field, json === true ? {} : json);
+  checkKeys(field, o, [
+    'alpha',
+    'accuracyWeight',
+    'accuracy_weight',
+    'delayWeight',
+    'delay_weight',
+    'maxRttMs',
+    'max_rtt',
+  ]);
+  return {
+    alpha: num(field, o, 'alpha', 'alpha', 0.1, Number.MIN_VALUE, 1),
+    accuracyWeight: num(field, o, 'accuracyWeight', 'accuracy_weight', 0.7, 0, 1),
+    delayWeight: num(field, o, 'delayWeight', 'delay_weight', 0.3, 0, 1),
+    maxRttMs: durationMs(field, o, 'maxRttMs', 'max_rtt', 500, Number.MIN_VALUE),
+    minFactor: 0.1,
+    maxFactor: 1,
+  };
+}
+
+/** gRPC A58 field names (blackout_period, weight_expiration_period, error_utilization_penalty). */
+export function parseLoadReports(json: unknown, field: string): LoadReportConfig {
+  const o = asObject(field, json === true ? {} : json);
+  checkKeys(field, o, [
+    'blackoutPeriodMs',
+    'blackout_period',
+    'weightExpirationPeriodMs',
+    'weight_expiration_period',
+    'errorUtilizationPenalty',
+    'error_utilization_penalty',
+  ]);
+  return {
+    blackoutPeriodMs: durationMs(field, o, 'blackoutPeriodMs', 'blackout_period', 10_000),
+    weightExpirationPeriodMs: durationMs(field, o, 'weightExpirationPeriodMs', 'weight_expiration_period', 180_000),
+    errorUtilizationPenalty: num(field, o, 'errorUtilizationPenalty', 'error_utilization_penalty', 1, 0, 1e9),
+  };
+}
+
+/** §2.4 update of a factor after one completion. */
+export function updateDynamicFactor(c: DynamicWeightsConfig, factor: number, ok: boolean, rttMs: number): number {
+  const delay = rttMs === rttMs ? Math.min(1, rttMs / c.maxRttMs) : 0;
+  const score = c.accuracyWeight * (ok ? 1 : 0) + c.delayWeight * (1 - delay);
+  const w = (1 - c.alpha) * factor + c.alpha * score;
+  return Math.max(c.minFactor, Math.min(c.maxFactor, w));
+}
+
+/** A58 weight of one report (0 when it carries no usable signal). */
+export function loadReportWeight(c: LoadReportConfig, r: LoadReport): number {
+  const eps = r.eps ?? 0;
+  if (!(r.qps > 0) || !(r.utilization > 0)) return 0;
+  const penalty = (eps / r.qps) * c.errorUtilizationPenalty;
+  return r.qps / (r.utilization + penalty);
+}
+
+/** How a weighted policy's weights change at run time (all optional). */
+export interface Weighting {
+  slowStart?: SlowStartConfig;
+  dynamic?: DynamicWeightsConfig;
+  loadReports?: LoadReportConfig;
+  /** How often new weights are applied (gRPC weight_update_period, default 1 s; min 100 ms). */
+  updatePeriodMs: number;
+}
+
+/** Option keys a weighted policy accepts for its Weighting. */
+export const WEIGHTING_KEYS = [
+  'slowStart',
+  'slow_start_config',
+  'dynamicWeights',
+  'dynamic_weights',
+  'loadReports',
+  'load_reports',
+  'blackout_period',
+  'blackoutPeriodMs',
+  'weight_expiration_period',
+  'weightExpirationPeriodMs',
+  'error_utilization_penalty',
+  'errorUtilizationPenalty',
+  'enable_oob_load_report',
+  'oob_reporting_period',
+  'weight_update_period',
+  'weightUpdatePeriodMs',
+];
+
+/** The Weighting in a policy's options, or undefined when none is asked for. */
+export function parseWeighting(o: Record<string, unknown>, field: string): Weighting | undefined {
+  const w: Weighting = {
+    updatePeriodMs: durationMs(field, o, 'weightUpdatePeriodMs', 'weight_update_period', 1000, 100),
+  };
+  const ss = o.slowStart ?? o.slow_start_config;
+  if (ss !== undefined)
+    w.slowStart = parseSlowStart(ss, `${field}.${o.slowStart !== undefined ? 'slowStart' : 'slow_start_config'}`);
+  const dw = o.dynamicWeights ?? o.dynamic_weights;
+  if (dw !== undefined && dw !== false)
+    w.dynamic = parseDynamicWeights(
+      dw,
+      `${field}.${o.dynamicWeights !== undefined ? 'dynamicWeights' : 'dynamic_weights'}`,
+    );
+  const lr = o.loadReports ?? o.load_reports;
+  const a58 = [
+    'blackout_period',
+    'blackoutPeriodMs',
+    'weight_expiration_period',
+    'weightExpirationPeriodMs',
+    'error_utilization_penalty',
+    'errorUtilizationPenalty',
+    'enable_oob_load_report',
+  ];
+  if (lr !== undefined && lr !== false)
+    w.loadReports = parseLoadReports(lr, `${field}.${o.loadReports !== undefined ? 'loadReports' : 'load_reports'}`);
+  else if (a58.some((k) => o[k] !== undefined)) {
+    const sub: Record<string, unknown> = {};
+    for (const k of a58) if (o[k] !== undefined && k !== 'enable_oob_load_report') sub[k] = o[k];
+    w.loadReports = parseLoadReports(sub, field);
+  }
+  return w.slowStart === undefined && w.dynamic === undefined && w.loadReports === undefined ? undefined : w;
+}

@@ -1,0 +1,25 @@
+// Injectable random sources. Policies take `random: () => number` (uniform in [0, 1)); tests pass a seeded
+// generator so that every pick is reproducible.
+//
+//   const random = mulberry32(42);
+//   random(); // 0.6011037519201636, the same on every run
+
+/** A uniform random number in [0, 1). */
+export type Random = () => number;
+
+/**
+ * mulberry32 (Tommy Ettinger, public domain): a 32-bit state generator, fast and good enough for picking.
+ * Not for anything security related.
+ */
+export function mulberry32(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The default source: Math.random. */
+export const defaultRandom: Random = Math.random;

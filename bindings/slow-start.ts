@@ -1,0 +1,43 @@
+// Slow start (Envoy `slow_start_config`, load_balancing_policies/common): a member added after the balancer's
+// first membership, or available again after being excluded, ramps up its weight over `windowMs`:
+//   weight × max(minWeightPercent / 100, (t / windowMs)^(1 / aggression)),  t = time since it was added
+// (defaults: aggression 1, minWeightPercent 10). Applies to weighted policies (weighted_round_robin,
+// least_request); the Balancer re-evaluates weights every `updateIntervalMs` while a member is warming up.
+import { asObject, checkKeys, durationMs, num, type Json } from './policy-config.js';
+
+export interface SlowStartConfig {
+  windowMs: number;
+  aggression: number;
+  minWeightPercent: number;
+}
+
+/** Envoy JSON (`slow_start_window: "30s"`, `aggression: { default_value: 1 }`, `min_weight_percent: { value: 10 }`) or camelCase. */
+export function parseSlowStart(json: unknown, field: string): SlowStartConfig {
+  const o = asObject(field, json);
+  checkKeys(field, o, ['windowMs', 'slow_start_window', 'aggression', 'minWeightPercent', 'min_weight_percent']);
+  const unwrap = (k: string, inner: string): Json => {
+    const v = o[k];
+    return v !== null && typeof v === 'object' ? { [k]: (v as Json)[inner] } : o;
+  };
+  return {
+    windowMs: durationMs(field, o, 'windowMs', 'slow_start_window', 0, Number.MIN_VALUE),
+    aggression: num(field, unwrap('aggression', 'default_value'), 'aggression', 'aggression', 1, Number.MIN_VALUE, 1e6),
+    minWeightPercent: num(
+      field,
+      unwrap('min_weight_percent', 'value'),
+      'minWeightPercent',
+      'min_weight_percent',
+      10,
+      0,
+      100,
+    ),
+  };
+}
+
+/** The weight multiplier at `sinceMs` after the member was added (1 once the window has passed). */
+export function slowStartFactor(c: SlowStartConfig, sinceMs: number): number {
+  if (!(sinceMs < c.windowMs)) return 1;
+  const t = sinceMs <= 0 ? 0 : sinceMs / c.windowMs;
+  const f = c.aggression === 1 ? t : Math.pow(t, 1 / c.aggression);
+  return Math.max(c.minWeightPercent / 100, f);
+}
