@@ -11,12 +11,12 @@ const here = new URL('.', import.meta.url).pathname;
 const root = join(here, '..');
 const only = process.argv.slice(2);
 const scripts = readdirSync(here)
-  .filter((f) => f.endsWith('.bench.ts') || ['tail-latency.ts', 'health.ts', 'discovery.ts'].includes(f))
+  .filter((f) => f.endsWith('.bench.ts') || ['tail-latency.ts', 'health.ts', 'discovery.ts', 'fetch-overhead.ts'].includes(f))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 scripts.forEach((f, i) => {
   process.stderr.write(`[${i + 1}/${scripts.length}] ${f}\n`);
-  execFileSync(process.execPath, ['--import', 'tsx', join(here, f)], {
+  execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, f)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     cwd: root,
   });

@@ -2,6 +2,7 @@
 import { UsageError } from './cli-args.js';
 import { planCommand, routeCommand } from './cli-route.js';
 import { demoCommand } from './cli-demo.js';
+import { benchCommand } from './cli-bench.js';
 import { pickCommand } from './cli-pick.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<void> | void;
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   route: routeCommand,
   plan: planCommand,
   demo: demoCommand,
+  bench: benchCommand,
   pick: pickCommand,
 };
 
@@ -25,6 +27,7 @@ const USAGE = `usage: switchyard <command> [options]
         [--table-size PRIME] [key ...]                     (keys from stdin if none; prints key<TAB>member)
   plan  --from a,b,c --to a,b,c,d [--keys N] [same options as route]   (keys moved, shares before/after)
   demo  [--duration SECONDS] [--concurrency N] [--plain]   (live demo on loopback backends)
+  bench [suite ...]                                       (from a checkout: run benchmarks, update README)
   pick  --policy NAME --nodes a=5,b=1,c [--count N] [--seed N] [key ...]   (one member per line)`;
 
 export async function main(argv: string[], io: CliIO): Promise<number> {

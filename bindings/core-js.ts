@@ -1,7 +1,7 @@
 // The pure-TS core: the same algorithms as assembly/ (ring build with a stable 3-pass LSD radix sort,
 // bucket table, lookups), bit for bit. Fallback where WebAssembly is unavailable, benchmark baseline and
 // the oracle in differential tests.
-import { type Core, type RingSpec, RingTable, ringIndex, tableBits } from './core.js';
+import { type Core, type RingSpec, RingTable, bucketTable, radixSortPairs, ringIndex, tableBits } from './core.js';
 import { utf8 } from './utf8.js';
 import { xxh32Bytes, xxh64Bytes, xxh64Hi, xxh64Pair } from './xxhash-js.js';
 
@@ -16,7 +16,7 @@ function buildRing(spec: RingSpec): RingTable {
     maxId = Math.max(maxId, encoded[m]!.length);
   }
   const label = new Uint8Array(maxId + 11);
-  let keys = new Uint32Array(total);
+  let keys: Uint32Array = new Uint32Array(total);
   let vals = new Uint16Array(total);
   let k = 0;
   for (let m = 0; m < ids.length; m++) {
@@ -38,45 +38,9 @@ function buildRing(spec: RingSpec): RingTable {
       k++;
     }
   }
-  // stable LSD radix sort on the point: 11 + 11 + 10 bits
-  let keys2 = new Uint32Array(total);
-  let vals2 = new Uint16Array(total);
-  const hist = new Uint32Array(3 * 2048);
-  for (let i = 0; i < total; i++) {
-    const v = keys[i]!;
-    hist[v & 2047]!++;
-    hist[2048 + ((v >>> 11) & 2047)]!++;
-    hist[4096 + (v >>> 22)]!++;
-  }
-  for (let pass = 0; pass < 3; pass++) {
-    const base = pass * 2048;
-    let sum = 0;
-    for (let d = 0; d < 2048; d++) {
-      const c = hist[base + d]!;
-      hist[base + d] = sum;
-      sum += c;
-    }
-    const shift = pass * 11;
-    for (let i = 0; i < total; i++) {
-      const v = keys[i]!;
-      const pos = hist[base + ((v >>> shift) & 2047)]!++;
-      keys2[pos] = v;
-      vals2[pos] = vals[i]!;
-    }
-    [keys, keys2] = [keys2, keys];
-    [vals, vals2] = [vals2, vals];
-  }
+  [keys, vals] = radixSortPairs(keys, vals);
   const bits = tableBits(total);
-  const size = 2 ** bits;
-  const table = new Uint32Array(size + 1);
-  const shift = 32 - bits;
-  let j = 0;
-  for (let t = 0; t < size; t++) {
-    const bound = t * 2 ** shift;
-    while (j < total && keys[j]! < bound) j++;
-    table[t] = j;
-  }
-  table[size] = total;
+  const table = bucketTable(keys, bits);
   return new RingTable(total, bits, null, 0, keys, vals, table);
 }
 

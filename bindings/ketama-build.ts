@@ -4,7 +4,7 @@
 // sorted stably, so equal points keep server order (then digest, then word order): libmemcached's
 // (value, server index) order, and what hashring's stable Array#sort and glibc's merge-sort qsort give.
 // The result uses the ring layout of core.ts (`RingTable`), so lookups share `ringIndex`.
-import { RingTable, align16, tableBits } from './core.js';
+import { RingTable, align16, bucketTable, radixSortPairs, tableBits } from './core.js';
 import type { WasmHandle } from './core-wasm.js';
 import { md5Words } from './md5-js.js';
 
@@ -30,7 +30,7 @@ export function buildKetamaJs(spec: KetamaSpec): RingTable {
   for (const p of prefixes) maxLen = Math.max(maxLen, p.length);
   const label = new Uint8Array(maxLen + 11);
   const words = new Uint32Array(4);
-  let keys = new Uint32Array(total);
+  let keys: Uint32Array = new Uint32Array(total);
   let vals = new Uint16Array(total);
   let k = 0;
   for (let m = 0; m < prefixes.length; m++) {
@@ -50,45 +50,9 @@ export function buildKetamaJs(spec: KetamaSpec): RingTable {
       }
     }
   }
-  // stable LSD radix sort on the point: 11 + 11 + 10 bits
-  let keys2 = new Uint32Array(total);
-  let vals2 = new Uint16Array(total);
-  const hist = new Uint32Array(3 * 2048);
-  for (let i = 0; i < total; i++) {
-    const v = keys[i]!;
-    hist[v & 2047]!++;
-    hist[2048 + ((v >>> 11) & 2047)]!++;
-    hist[4096 + (v >>> 22)]!++;
-  }
-  for (let pass = 0; pass < 3; pass++) {
-    const base = pass * 2048;
-    let sum = 0;
-    for (let d = 0; d < 2048; d++) {
-      const c = hist[base + d]!;
-      hist[base + d] = sum;
-      sum += c;
-    }
-    const shift = pass * 11;
-    for (let i = 0; i < total; i++) {
-      const v = keys[i]!;
-      const pos = hist[base + ((v >>> shift) & 2047)]!++;
-      keys2[pos] = v;
-      vals2[pos] = vals[i]!;
-    }
-    [keys, keys2] = [keys2, keys];
-    [vals, vals2] = [vals2, vals];
-  }
+  [keys, vals] = radixSortPairs(keys, vals);
   const bits = tableBits(total);
-  const size = 2 ** bits;
-  const table = new Uint32Array(size + 1);
-  const shift = 32 - bits;
-  let j = 0;
-  for (let t = 0; t < size; t++) {
-    const bound = t * 2 ** shift;
-    while (j < total && keys[j]! < bound) j++;
-    table[t] = j;
-  }
-  table[size] = total;
+  const table = bucketTable(keys, bits);
   return new RingTable(total, bits, null, 0, keys, vals, table);
 }
 

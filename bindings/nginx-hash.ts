@@ -24,7 +24,7 @@
 // Paths (bench/jump-nginx.bench.ts): single keys in TS (crc32 from charCodeAt, binary search over the
 // table, which the WASM backend keeps in linear memory); builds and batches in WASM.
 import { getCore, wasmHandle } from './backend.js';
-import type { Backend } from './core.js';
+import { radixSortPairs, type Backend } from './core.js';
 import type { WasmHandle } from './core-wasm.js';
 import { crc32Byte, crc32Bytes, crc32String, crc32Update } from './crc32-js.js';
 import { checkOffsets, packKeys } from './jump.js';
@@ -117,7 +117,7 @@ export function buildNginxRing(
 ): { points: Uint32Array; servers: Uint32Array } {
   let total = 0;
   for (const w of weights) total += w * NGINX_POINTS_PER_WEIGHT;
-  let keys = new Uint32Array(total);
+  let keys: Uint32Array = new Uint32Array(total);
   let vals = new Uint32Array(total);
   let k = 0;
   for (let m = 0; m < names.length; m++) {
@@ -139,34 +139,7 @@ export function buildNginxRing(
       k++;
     }
   }
-  // stable LSD radix sort on the point: 11 + 11 + 10 bits
-  let keys2 = new Uint32Array(total);
-  let vals2 = new Uint32Array(total);
-  const hist = new Uint32Array(3 * 2048);
-  for (let i = 0; i < total; i++) {
-    const v = keys[i]!;
-    hist[v & 2047]!++;
-    hist[2048 + ((v >>> 11) & 2047)]!++;
-    hist[4096 + (v >>> 22)]!++;
-  }
-  for (let pass = 0; pass < 3; pass++) {
-    const o = pass * 2048;
-    let sum = 0;
-    for (let d = 0; d < 2048; d++) {
-      const c = hist[o + d]!;
-      hist[o + d] = sum;
-      sum += c;
-    }
-    const shift = pass * 11;
-    for (let i = 0; i < total; i++) {
-      const v = keys[i]!;
-      const pos = hist[o + ((v >>> shift) & 2047)]!++;
-      keys2[pos] = v;
-      vals2[pos] = vals[i]!;
-    }
-    [keys, keys2] = [keys2, keys];
-    [vals, vals2] = [vals2, vals];
-  }
+  [keys, vals] = radixSortPairs(keys, vals);
   let w = 0;
   for (let i = 0; i < total; i++) {
     const p = keys[i]!;
