@@ -284,7 +284,8 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
       emit({ type: 'try', member: member.id, attempt });
       const budget = Math.min(perTryTimeoutMs ?? Infinity, deadlineAt - now());
       // An AbortController only when something can abort this try: passing a signal costs undici ~20 µs.
-      const ctl = signal !== undefined || abortOthers !== undefined || Number.isFinite(budget) ? new AbortController() : null;
+      const ctl =
+        signal !== undefined || abortOthers !== undefined || Number.isFinite(budget) ? new AbortController() : null;
       const onCaller = () => ctl!.abort(signal!.reason);
       signal?.addEventListener('abort', onCaller, { once: true });
       const onOther = () => ctl!.abort(new DOMException('hedge lost', 'AbortError'));
