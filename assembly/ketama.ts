@@ -6,6 +6,7 @@
 // Key hashes: MD5 word 0 and the other twemproxy hashkit functions (src/hashkit/nc_*.c), including their
 // x86 `char` sign extension. No allocation: TS owns and sizes every region.
 import { md5, md5PairSecond, md5Word0, md5Word0Pair } from './md5';
+import { sortHigh32, splitAndTable } from './radix';
 
 export const KEY_MD5: u32 = 0;
 export const KEY_ONE_AT_A_TIME: u32 = 1;
@@ -40,7 +41,7 @@ export function ketamaBuild(
   table: usize,
   bits: u32,
 ): u32 {
-  let a = scratch;
+  const a = scratch;
   let k: u32 = 0;
   let total: u32 = 0;
   for (let m: u32 = 0; m < n; m++) total += load<u32>(digests + (<usize>m << 2)) * perDigest;
@@ -71,53 +72,9 @@ export function ketamaBuild(
       }
     }
   }
-  // LSD radix sort on bits 32..63 (11 + 11 + 10), stable
-  let b = scratch + (<usize>total << 3);
-  const hist = scratch + (<usize>total << 4);
-  memory.fill(hist, 0, 3 * 2048 * 4);
-  for (let i: u32 = 0; i < total; i++) {
-    const v = <u32>(load<u64>(a + (<usize>i << 3)) >> 32);
-    const h0 = hist + (<usize>(v & 2047) << 2);
-    const h1 = hist + 8192 + (<usize>((v >> 11) & 2047) << 2);
-    const h2 = hist + 16384 + (<usize>(v >> 22) << 2);
-    store<u32>(h0, load<u32>(h0) + 1);
-    store<u32>(h1, load<u32>(h1) + 1);
-    store<u32>(h2, load<u32>(h2) + 1);
-  }
-  for (let pass: u32 = 0; pass < 3; pass++) {
-    const hp = hist + (<usize>pass) * 8192;
-    let sum: u32 = 0;
-    for (let d: u32 = 0; d < 2048; d++) {
-      const c = load<u32>(hp + (<usize>d << 2));
-      store<u32>(hp + (<usize>d << 2), sum);
-      sum += c;
-    }
-    const shift = 32 + pass * 11;
-    for (let i: u32 = 0; i < total; i++) {
-      const v = load<u64>(a + (<usize>i << 3));
-      const slot = hp + (<usize>(<u32>(v >> shift) & 2047) << 2);
-      const pos = load<u32>(slot);
-      store<u32>(slot, pos + 1);
-      store<u64>(b + (<usize>pos << 3), v);
-    }
-    const t = a;
-    a = b;
-    b = t;
-  }
-  for (let i: u32 = 0; i < total; i++) {
-    const v = load<u64>(a + (<usize>i << 3));
-    store<u32>(points + (<usize>i << 2), <u32>(v >> 32));
-    store<u16>(members + (<usize>i << 1), <u16>v);
-  }
-  const size: u32 = 1 << bits;
-  const shift: u64 = 32 - bits;
-  let j: u32 = 0;
-  for (let t: u32 = 0; t < size; t++) {
-    const bound: u64 = <u64>t << shift;
-    while (j < total && <u64>load<u32>(points + (<usize>j << 2)) < bound) j++;
-    store<u32>(table + (<usize>t << 2), j);
-  }
-  store<u32>(table + (<usize>size << 2), total);
+  // stable sort on the point, split, bucket table (assembly/radix.ts)
+  const sorted = sortHigh32(a, scratch + (<usize>total << 3), scratch + (<usize>total << 4), total);
+  splitAndTable(sorted, total, points, members, table, bits);
   return total;
 }
 

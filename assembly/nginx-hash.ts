@@ -9,6 +9,7 @@
 // - a key goes to the first point >= crc32(key), index taken modulo the point count (wraps to 0).
 // No allocation: TS sizes every region.
 import { crc32Byte, crc32Update } from './crc32';
+import { sortHigh32 } from './radix';
 
 /** Bytes of scratch nginxChashBuild needs for `total` generated points. */
 export function nginxChashScratchBytes(total: u32): usize {
@@ -40,7 +41,7 @@ export function nginxChashBuild(
   points: usize,
   servers: usize,
 ): u32 {
-  let a = scratch;
+  const a = scratch;
   let k: u32 = 0;
   for (let m: u32 = 0; m < n; m++) {
     const start = names + load<u32>(nameOffsets + (<usize>m << 2));
@@ -80,43 +81,12 @@ export function nginxChashBuild(
     }
   }
   const total = k;
-  // stable LSD radix sort on the point (bits 32..63): 11 + 11 + 10 bits
-  let b = scratch + (<usize>total << 3);
-  const hist = scratch + (<usize>total << 4);
-  memory.fill(hist, 0, 3 * 2048 * 4);
-  for (let i: u32 = 0; i < total; i++) {
-    const v = <u32>(load<u64>(a + (<usize>i << 3)) >> 32);
-    const h0 = hist + (<usize>(v & 2047) << 2);
-    const h1 = hist + 8192 + (<usize>((v >> 11) & 2047) << 2);
-    const h2 = hist + 16384 + (<usize>(v >> 22) << 2);
-    store<u32>(h0, load<u32>(h0) + 1);
-    store<u32>(h1, load<u32>(h1) + 1);
-    store<u32>(h2, load<u32>(h2) + 1);
-  }
-  for (let pass: u32 = 0; pass < 3; pass++) {
-    const hp = hist + <usize>pass * 8192;
-    let sum: u32 = 0;
-    for (let d: u32 = 0; d < 2048; d++) {
-      const c = load<u32>(hp + (<usize>d << 2));
-      store<u32>(hp + (<usize>d << 2), sum);
-      sum += c;
-    }
-    const shift = 32 + pass * 11;
-    for (let i: u32 = 0; i < total; i++) {
-      const v = load<u64>(a + (<usize>i << 3));
-      const slot = hp + (<usize>(<u32>(v >> shift) & 2047) << 2);
-      const pos = load<u32>(slot);
-      store<u32>(slot, pos + 1);
-      store<u64>(b + (<usize>pos << 3), v);
-    }
-    const t = a;
-    a = b;
-    b = t;
-  }
+  // stable sort on the point (assembly/radix.ts)
+  const sorted = sortHigh32(a, scratch + (<usize>total << 3), scratch + (<usize>total << 4), total);
   // collapse equal points to the first, split into points / servers
   let w: u32 = 0;
   for (let i: u32 = 0; i < total; i++) {
-    const v = load<u64>(a + (<usize>i << 3));
+    const v = load<u64>(sorted + (<usize>i << 3));
     const p = <u32>(v >> 32);
     if (w > 0 && load<u32>(points + (<usize>(w - 1) << 2)) == p) continue;
     store<u32>(points + (<usize>w << 2), p);

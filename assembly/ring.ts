@@ -5,6 +5,7 @@
 // point (11+11+10 bits, stable), so equal points stay in ascending id order. A table indexed by the top
 // `bits` bits of a hash holds, for bucket t, the index of the first point >= t << (32 - bits).
 // Lookup: first point >= hash, wrapping to point 0. No allocation: TS owns and sizes every region.
+import { sortHigh32, splitAndTable } from './radix';
 import { xxh32, xxh64 } from './xxhash';
 
 export const HASH_XXH32: u32 = 0;
@@ -39,7 +40,7 @@ export function ringBuild(
   bits: u32,
 ): u32 {
   // 1. generate (point << 32 | member) in member order
-  let a = scratch;
+  const a = scratch;
   let k: u32 = 0;
   for (let m: u32 = 0; m < n; m++) {
     const start = load<u32>(idOffsets + (<usize>m << 2));
@@ -67,55 +68,9 @@ export function ringBuild(
     }
   }
   const total = k;
-  // 2. LSD radix sort on bits 32..63, three passes, histograms in one sweep
-  let b = scratch + (<usize>total << 3);
-  const hist = scratch + (<usize>total << 4);
-  memory.fill(hist, 0, 3 * 2048 * 4);
-  for (let i: u32 = 0; i < total; i++) {
-    const v = <u32>(load<u64>(a + (<usize>i << 3)) >> 32);
-    const h0 = hist + ((<usize>(v & 2047)) << 2);
-    const h1 = hist + 8192 + ((<usize>((v >> 11) & 2047)) << 2);
-    const h2 = hist + 16384 + ((<usize>(v >> 22)) << 2);
-    store<u32>(h0, load<u32>(h0) + 1);
-    store<u32>(h1, load<u32>(h1) + 1);
-    store<u32>(h2, load<u32>(h2) + 1);
-  }
-  for (let pass: u32 = 0; pass < 3; pass++) {
-    const hp = hist + (<usize>pass) * 8192;
-    let sum: u32 = 0;
-    for (let d: u32 = 0; d < 2048; d++) {
-      const c = load<u32>(hp + (<usize>d << 2));
-      store<u32>(hp + (<usize>d << 2), sum);
-      sum += c;
-    }
-    const shift = 32 + pass * 11;
-    for (let i: u32 = 0; i < total; i++) {
-      const v = load<u64>(a + (<usize>i << 3));
-      const slot = hp + ((<usize>(<u32>(v >> shift) & 2047)) << 2);
-      const pos = load<u32>(slot);
-      store<u32>(slot, pos + 1);
-      store<u64>(b + (<usize>pos << 3), v);
-    }
-    const t = a;
-    a = b;
-    b = t;
-  }
-  // 3. split into points / members
-  for (let i: u32 = 0; i < total; i++) {
-    const v = load<u64>(a + (<usize>i << 3));
-    store<u32>(points + (<usize>i << 2), <u32>(v >> 32));
-    store<u16>(members + (<usize>i << 1), <u16>v);
-  }
-  // 4. bucket table
-  const size: u32 = 1 << bits;
-  const shift: u64 = 32 - bits;
-  let j: u32 = 0;
-  for (let t: u32 = 0; t < size; t++) {
-    const bound: u64 = <u64>t << shift;
-    while (j < total && <u64>load<u32>(points + (<usize>j << 2)) < bound) j++;
-    store<u32>(table + (<usize>t << 2), j);
-  }
-  store<u32>(table + (<usize>size << 2), total);
+  // 2. sort on the point (stable: equal points stay in member = id order); 3. split; 4. bucket table
+  const sorted = sortHigh32(a, scratch + (<usize>total << 3), scratch + (<usize>total << 4), total);
+  splitAndTable(sorted, total, points, members, table, bits);
   return total;
 }
 
