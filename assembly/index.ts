@@ -1,6 +1,6 @@
 // switchyard core: the exports the TypeScript bindings call. Pointers are offsets into this module's
 // memory, handed out by the bindings' allocator (bindings/memory.ts) from heapBase() upwards.
-export { xxh32, xxh64 } from './xxhash';
+export { xxh32, xxh64, xxh64Hi } from './xxhash';
 export { ringScratchBytes, ringBuild, ringLookup, ringLookupMany, ringLookupManyBytes } from './ring';
 export { md5, md5Word0, md5Word0Pair, md5PairSecond } from './md5';
 export { ketamaScratchBytes, ketamaBuild, ketamaHash, ketamaLookupManyBytes } from './ketama';

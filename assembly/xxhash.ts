@@ -116,3 +116,8 @@ export function xxh64(ptr: usize, len: usize, seed: u64): u64 {
   h ^= h >> 32;
   return h;
 }
+
+/** Upper 32 bits of xxh64 with the seed given as two halves: no i64 (BigInt) crosses the boundary. */
+export function xxh64Hi(ptr: usize, len: usize, seedLo: u32, seedHi: u32): u32 {
+  return <u32>(xxh64(ptr, len, (<u64>seedHi << 32) | <u64>seedLo) >> 32);
+}

@@ -9,6 +9,7 @@ interface Exports {
   heapBase(): number;
   xxh32(ptr: number, len: number, seed: number): number;
   xxh64(ptr: number, len: number, seed: bigint): bigint;
+  xxh64Hi(ptr: number, len: number, seedLo: number, seedHi: number): number;
   ringScratchBytes(total: number): number;
   ringBuild(
     ids: number,
@@ -155,8 +156,8 @@ export function createWasmCore(handle: WasmHandle): Core {
     kind: 'wasm',
     xxh32: (b, seed) => x.xxh32(put(b), b.length, seed) >>> 0,
     xxh64: (b, seed) => BigInt.asUintN(64, x.xxh64(put(b), b.length, BigInt.asIntN(64, seed))),
-    xxh64Hi: (b, hi, lo) =>
-      Number(BigInt.asUintN(64, x.xxh64(put(b), b.length, BigInt.asIntN(64, seed64(hi, lo)))) >> 32n),
+    // upper half only, seed as two u32: no BigInt on the ring's per-key path
+    xxh64Hi: (b, hi, lo) => x.xxh64Hi(put(b), b.length, lo, hi) >>> 0,
     buildRing,
     freeRing: (t) => mem.release(t.ptr),
     lookupMany(t, hashes, out) {
