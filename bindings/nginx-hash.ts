@@ -29,6 +29,7 @@ import type { WasmHandle } from './core-wasm.js';
 import { crc32Byte, crc32Bytes, crc32String, crc32Update } from './crc32-js.js';
 import { checkOffsets, packKeys } from './jump.js';
 import { utf8 } from './utf8.js';
+import { parseMembership, withAdded, withRemoved, withWeight, type Names } from './membership.js';
 import { intInRange, rangeError, typeError } from './validate.js';
 
 export type Key = string | Uint8Array;
@@ -194,20 +195,7 @@ export class NginxConsistentHash {
     this.wasm = this.kind === 'wasm' ? wasmHandle() : null;
     this.holder = this.wasm === null ? null : { w: this.wasm, ptr: 0 };
     if (this.holder !== null) registry.register(this, this.holder, this.holder);
-    if (
-      servers === null ||
-      typeof servers === 'string' ||
-      typeof (servers as Iterable<NginxServerInput>)[Symbol.iterator] !== 'function'
-    ) {
-      throw typeError('servers', 'an iterable of server names or { id, weight }', servers);
-    }
-    let i = 0;
-    for (const s of servers) {
-      const [id, w] = parseServer(s, `servers[${i}]`);
-      if (this.weights.has(id)) throw rangeError(`servers[${i}].id`, 'unique', id);
-      this.weights.set(id, w);
-      i++;
-    }
+    for (const [id, w] of parseMembership(servers, parseServer, SERVERS)) this.weights.set(id, w);
     this.rebuild();
   }
 
@@ -338,42 +326,26 @@ export class NginxConsistentHash {
 
   /** Appends servers (as new lines at the end of the upstream block); true if anything changed. */
   add(servers: NginxServerInput | readonly NginxServerInput[]): boolean {
-    const list = Array.isArray(servers) ? servers : [servers as NginxServerInput];
-    const next = new Map(this.weights);
-    let changed = false;
-    list.forEach((s, i) => {
-      const [id, w] = parseServer(s, Array.isArray(servers) ? `servers[${i}]` : 'server');
-      const old = next.get(id);
-      if (old === w) return;
-      if (old !== undefined)
-        throw rangeError(`server ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
-      next.set(id, w);
-      changed = true;
-    });
-    return changed && this.commit(next);
+    const next = withAdded(this.weights, servers, parseServer, SERVERS);
+    return next !== null && this.commit(next);
   }
 
   /** Removes servers by name; true if any was present. */
   remove(ids: string | readonly string[]): boolean {
-    const list = typeof ids === 'string' ? [ids] : ids;
-    if (!Array.isArray(list)) throw typeError('ids', 'a server name or an array of names', ids);
-    const next = new Map(this.weights);
-    let changed = false;
-    for (const id of list) {
-      if (typeof id !== 'string') throw typeError('id', 'a string', id);
-      changed = next.delete(id) || changed;
-    }
-    return changed && this.commit(next);
+    const next = withRemoved(this.weights, ids, SERVERS);
+    return next !== null && this.commit(next);
   }
 
   /** Sets a server's weight (keeping its place in the block); true if it changed. */
   setWeight(id: string, weight: number): boolean {
-    if (!this.weights.has(id)) throw rangeError('id', 'a server of this upstream', id);
-    const w = intInRange('weight', weight, 1, NGINX_MAX_WEIGHT);
-    if (this.weights.get(id) === w) return false;
-    const next = new Map(this.weights);
-    next.set(id, w);
-    return this.commit(next);
+    const next = withWeight(
+      this.weights,
+      id,
+      weight,
+      (w) => intInRange('weight', w, 1, NGINX_MAX_WEIGHT),
+      'a server of this upstream',
+    );
+    return next !== null && this.commit(next);
   }
 
   stats(): NginxStats {
@@ -488,6 +460,8 @@ export class NginxConsistentHash {
     };
   }
 }
+
+const SERVERS: Names = { list: 'servers', one: 'server', expected: 'an iterable of server names or { id, weight }' };
 
 function parseServer(s: unknown, field: string): [string, number] {
   if (typeof s === 'string') {

@@ -24,6 +24,7 @@ import type { Backend } from './core.js';
 import type { WasmHandle } from './core-wasm.js';
 import { checkOffsets, packKeys } from './jump.js';
 import { utf8, utf8Scratch } from './utf8.js';
+import { parseMembership, parseWeightedMember, sameWeights, withAdded, withRemoved, withWeight } from './membership.js';
 import { intInRange, positive, rangeError, typeError } from './validate.js';
 import { xxh64Hi, xxh64Pair } from './xxhash-js.js';
 
@@ -212,20 +213,7 @@ export class Rendezvous {
     this.wasm = this.kind === 'wasm' ? wasmHandle() : null;
     this.holder = this.wasm === null ? null : { w: this.wasm, ptr: 0 };
     if (this.holder !== null) registry.register(this, this.holder, this.holder);
-    if (
-      members === null ||
-      typeof members === 'string' ||
-      typeof (members as Iterable<MemberInput>)[Symbol.iterator] !== 'function'
-    ) {
-      throw typeError('members', 'an iterable of ids or { id, weight }', members);
-    }
-    let i = 0;
-    for (const m of members) {
-      const [id, w] = parseMember(m, `members[${i}]`);
-      if (this.weightOf.has(id)) throw rangeError(`members[${i}].id`, 'unique', id);
-      this.weightOf.set(id, w);
-      i++;
-    }
+    for (const [id, w] of parseMembership(members, parseWeightedMember)) this.weightOf.set(id, w);
     this.rebuild();
   }
 
@@ -362,56 +350,26 @@ export class Rendezvous {
 
   /** Adds members; true if anything changed. An existing id with the same weight is a no-op. */
   add(members: MemberInput | readonly MemberInput[]): boolean {
-    const list = Array.isArray(members) ? members : [members as MemberInput];
-    const next = new Map(this.weightOf);
-    let changed = false;
-    list.forEach((m, i) => {
-      const [id, w] = parseMember(m, Array.isArray(members) ? `members[${i}]` : 'member');
-      const old = next.get(id);
-      if (old === w) return;
-      if (old !== undefined)
-        throw rangeError(`member ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
-      next.set(id, w);
-      changed = true;
-    });
-    return changed && this.commit(next);
+    const next = withAdded(this.weightOf, members, parseWeightedMember);
+    return next !== null && this.commit(next);
   }
 
   /** Removes members by id; true if any was present. */
   remove(ids: string | readonly string[]): boolean {
-    const list = typeof ids === 'string' ? [ids] : ids;
-    if (!Array.isArray(list)) throw typeError('ids', 'an id or an array of ids', ids);
-    const next = new Map(this.weightOf);
-    let changed = false;
-    for (const id of list) {
-      if (typeof id !== 'string') throw typeError('id', 'a string', id);
-      changed = next.delete(id) || changed;
-    }
-    return changed && this.commit(next);
+    const next = withRemoved(this.weightOf, ids);
+    return next !== null && this.commit(next);
   }
 
   /** Sets a member's weight; true if it changed. */
   setWeight(id: string, weight: number): boolean {
-    if (!this.weightOf.has(id)) throw rangeError('id', 'a member', id);
-    const w = positive('weight', weight);
-    if (this.weightOf.get(id) === w) return false;
-    const next = new Map(this.weightOf);
-    next.set(id, w);
-    return this.commit(next);
+    const next = withWeight(this.weightOf, id, weight, (w) => positive('weight', w), 'a member');
+    return next !== null && this.commit(next);
   }
 
   /** Replaces the membership; true if it changed. */
   reset(members: Iterable<MemberInput>): boolean {
-    const next = new Map<string, number>();
-    let i = 0;
-    for (const m of members) {
-      const [id, w] = parseMember(m, `members[${i}]`);
-      if (next.has(id)) throw rangeError(`members[${i}].id`, 'unique', id);
-      next.set(id, w);
-      i++;
-    }
-    if (next.size === this.weightOf.size && [...next].every(([id, w]) => this.weightOf.get(id) === w)) return false;
-    return this.commit(next);
+    const next = parseMembership(members, parseWeightedMember);
+    return !sameWeights(next, this.weightOf) && this.commit(next);
   }
 
   stats(): RendezvousStats {
@@ -462,18 +420,6 @@ export class Rendezvous {
     this.ids = ids;
     this.s = { n, uniform, seeds, weights, ptr };
   }
-}
-
-function parseMember(m: unknown, field: string): [string, number] {
-  if (typeof m === 'string') {
-    if (m.length === 0) throw rangeError(field, 'a non-empty id', m);
-    return [m, 1];
-  }
-  if (m === null || typeof m !== 'object') throw typeError(field, 'an id string or { id, weight }', m);
-  const { id, weight } = m as { id: unknown; weight?: unknown };
-  if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
-  if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty string', id);
-  return [id, weight === undefined ? 1 : positive(`${field}.weight`, weight)];
 }
 
 function align16(n: number): number {

@@ -12,6 +12,7 @@ import { getCore } from './backend.js';
 import { type Backend, type Core, type RingHash, type RingSpec, RingTable, ringIndex } from './core.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
 import { utf8Scratch } from './utf8.js';
+import { parseMembership, parseWeightedMember, sameWeights, withAdded, withRemoved, withWeight } from './membership.js';
 import { intInRange, positive, rangeError, typeError } from './validate.js';
 import { xxh32Bytes, xxh32String, xxh64Hi, xxh64Pair } from './xxhash-js.js';
 
@@ -102,20 +103,7 @@ export class HashRing {
     this.core = getCore(options.backend);
     this.holder = { core: this.core, table: null };
     registry.register(this, this.holder, this.holder);
-    if (
-      members === null ||
-      typeof members === 'string' ||
-      typeof (members as Iterable<MemberInput>)[Symbol.iterator] !== 'function'
-    ) {
-      throw typeError('members', 'an iterable of ids or { id, weight }', members);
-    }
-    let i = 0;
-    for (const m of members) {
-      const [id, w] = parseMember(m, `members[${i}]`);
-      if (this.weights.has(id)) throw rangeError(`members[${i}].id`, 'unique', id);
-      this.weights.set(id, w);
-      i++;
-    }
+    for (const [id, w] of parseMembership(members, parseWeightedMember)) this.weights.set(id, w);
     this.rebuild();
   }
 
@@ -244,55 +232,26 @@ export class HashRing {
 
   /** Adds members; true if the ring changed. An existing id with the same weight is a no-op. */
   add(members: MemberInput | readonly MemberInput[]): boolean {
-    const list = Array.isArray(members) ? members : [members as MemberInput];
-    const next = new Map(this.weights);
-    let changed = false;
-    list.forEach((m, i) => {
-      const [id, w] = parseMember(m, Array.isArray(members) ? `members[${i}]` : 'member');
-      const old = next.get(id);
-      if (old === w) return;
-      if (old !== undefined)
-        throw rangeError(`member ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
-      next.set(id, w);
-      changed = true;
-    });
-    return changed && this.commit(next);
+    const next = withAdded(this.weights, members, parseWeightedMember);
+    return next !== null && this.commit(next);
   }
 
   /** Removes members by id; true if any was present. */
   remove(ids: string | readonly string[]): boolean {
-    const list = typeof ids === 'string' ? [ids] : ids;
-    const next = new Map(this.weights);
-    let changed = false;
-    for (const id of list) {
-      if (typeof id !== 'string') throw typeError('id', 'a string', id);
-      changed = next.delete(id) || changed;
-    }
-    return changed && this.commit(next);
+    const next = withRemoved(this.weights, ids);
+    return next !== null && this.commit(next);
   }
 
   /** Sets a member's weight; true if it changed. */
   setWeight(id: string, weight: number): boolean {
-    if (!this.weights.has(id)) throw rangeError('id', 'a member of the ring', id);
-    const w = positive('weight', weight);
-    if (this.weights.get(id) === w) return false;
-    const next = new Map(this.weights);
-    next.set(id, w);
-    return this.commit(next);
+    const next = withWeight(this.weights, id, weight, (w) => positive('weight', w), 'a member of the ring');
+    return next !== null && this.commit(next);
   }
 
   /** Replaces the membership; true if it changed (nothing is rebuilt otherwise). */
   reset(members: Iterable<MemberInput>): boolean {
-    const next = new Map<string, number>();
-    let i = 0;
-    for (const m of members) {
-      const [id, w] = parseMember(m, `members[${i}]`);
-      if (next.has(id)) throw rangeError(`members[${i}].id`, 'unique', id);
-      next.set(id, w);
-      i++;
-    }
-    if (next.size === this.weights.size && [...next].every(([id, w]) => this.weights.get(id) === w)) return false;
-    return this.commit(next);
+    const next = parseMembership(members, parseWeightedMember);
+    return !sameWeights(next, this.weights) && this.commit(next);
   }
 
   stats(): RingStats {
@@ -389,16 +348,4 @@ export class HashRing {
 function hi64(b: Uint8Array, hi: number, lo: number): number {
   xxh64Pair(b, hi, lo);
   return xxh64Hi();
-}
-
-function parseMember(m: unknown, field: string): [string, number] {
-  if (typeof m === 'string') {
-    if (m.length === 0) throw rangeError(field, 'a non-empty id', m);
-    return [m, 1];
-  }
-  if (m === null || typeof m !== 'object') throw typeError(field, 'an id string or { id, weight }', m);
-  const { id, weight } = m as { id: unknown; weight?: unknown };
-  if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
-  if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty string', id);
-  return [id, weight === undefined ? 1 : positive(`${field}.weight`, weight)];
 }
