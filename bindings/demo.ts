@@ -155,7 +155,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const reviveAt = durationS * 0.55;
   let failures = 0;
 
+  let renderedAt = -Infinity;
   const render = () => {
+    renderedAt = performance.now();
     const st = balancer.stats();
     const total = [...served.values()].reduce((s, n) => s + n, 0) || 1;
     const lines = [
@@ -203,7 +205,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const ticker = setInterval(render, tty ? 250 : Math.max(1000, (durationS * 1000) / 6));
   try {
     await Promise.all([scenario(), ...Array.from({ length: concurrency }, worker)]);
-    render();
+    if (tty || performance.now() - renderedAt > 500) render(); // no second identical table in plain output
   } finally {
     clearInterval(ticker);
     wiring.close();
