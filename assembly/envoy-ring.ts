@@ -7,6 +7,7 @@
 // xxHash64 (seed 0) or libstdc++'s 64-bit std::hash (MurmurHash2-based `_Hash_bytes`, seed 0xc70f6907).
 // Entries are sorted by hash (stable LSD radix sort, so equal hashes keep build order).
 // Lookup: the first entry with hash >= h, wrapping to entry 0 (Envoy's ketama-style binary search).
+import { writeDecimal } from './label';
 import { xxh64 } from './xxhash';
 
 export const ENVOY_XX_HASH: u32 = 0;
@@ -100,17 +101,7 @@ export function envoyRingBuild(
     const digits0 = label + keyLen + 1;
     const count = load<u32>(counts + (<usize>m << 2));
     for (let i: u32 = 0; i < count; i++) {
-      let nd: u32 = 1;
-      let x = i;
-      while (x >= 10) {
-        x /= 10;
-        nd++;
-      }
-      x = i;
-      for (let d = nd; d > 0; d--) {
-        store<u8>(digits0 + d - 1, 0x30 + (x % 10));
-        x /= 10;
-      }
+      const nd = writeDecimal(digits0, i);
       const len = keyLen + 1 + nd;
       const h = hashKind == ENVOY_MURMUR_HASH_2 ? envoyMurmur2(label, len, STD_HASH_SEED) : xxh64(label, len, 0);
       store<u64>(hashes + (<usize>k << 3), h);

@@ -5,6 +5,7 @@
 // layout of assembly/ring.ts: points u32[total], members u16[total], table u32[(1 << bits) + 1].
 // Key hashes: MD5 word 0 and the other twemproxy hashkit functions (src/hashkit/nc_*.c), including their
 // x86 `char` sign extension. No allocation: TS owns and sizes every region.
+import { writeDecimal } from './label';
 import { md5, md5PairSecond, md5Word0, md5Word0Pair } from './md5';
 import { sortHigh32, splitAndTable } from './radix';
 
@@ -53,17 +54,7 @@ export function ketamaBuild(
     const digits0 = label + plen;
     const count = load<u32>(digests + (<usize>m << 2));
     for (let i: u32 = 0; i < count; i++) {
-      let nd: u32 = 1;
-      let x = i;
-      while (x >= 10) {
-        x /= 10;
-        nd++;
-      }
-      x = i;
-      for (let d = nd; d > 0; d--) {
-        store<u8>(digits0 + d - 1, 0x30 + (x % 10));
-        x /= 10;
-      }
+      const nd = writeDecimal(digits0, i);
       md5(label, plen + nd, digest);
       for (let h: u32 = 0; h < perDigest; h++) {
         const p = load<u32>(digest + (<usize>h << 2));

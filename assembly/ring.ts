@@ -5,6 +5,7 @@
 // point (11+11+10 bits, stable), so equal points stay in ascending id order. A table indexed by the top
 // `bits` bits of a hash holds, for bucket t, the index of the first point >= t << (32 - bits).
 // Lookup: first point >= hash, wrapping to point 0. No allocation: TS owns and sizes every region.
+import { writeDecimal } from './label';
 import { sortHigh32, splitAndTable } from './radix';
 import { xxh32, xxh64 } from './xxhash';
 
@@ -51,17 +52,7 @@ export function ringBuild(
     const count = load<u32>(counts + (<usize>m << 2));
     for (let i: u32 = 0; i < count; i++) {
       // decimal i, no allocation
-      let nd: u32 = 1;
-      let x = i;
-      while (x >= 10) {
-        x /= 10;
-        nd++;
-      }
-      x = i;
-      for (let d = nd; d > 0; d--) {
-        store<u8>(digits0 + d - 1, 0x30 + (x % 10));
-        x /= 10;
-      }
+      const nd = writeDecimal(digits0, i);
       const h = hashBytes(kind, label, idLen + 1 + nd, seed);
       store<u64>(a + (<usize>k << 3), (<u64>h << 32) | m);
       k++;

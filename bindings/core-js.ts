@@ -1,7 +1,16 @@
 // The pure-TS core: the same algorithms as assembly/ (ring build with a stable 3-pass LSD radix sort,
 // bucket table, lookups), bit for bit. Fallback where WebAssembly is unavailable, benchmark baseline and
 // the oracle in differential tests.
-import { type Core, type RingSpec, RingTable, bucketTable, radixSortPairs, ringIndex, tableBits } from './core.js';
+import {
+  type Core,
+  type RingSpec,
+  RingTable,
+  bucketTable,
+  radixSortPairs,
+  ringIndex,
+  tableBits,
+  writeDecimal,
+} from './core.js';
 import { utf8 } from './utf8.js';
 import { xxh32Bytes, xxh64Bytes, xxh64Hi, xxh64Pair } from './xxhash-js.js';
 
@@ -26,9 +35,7 @@ function buildRing(spec: RingSpec): RingTable {
     const d0 = id.length + 1;
     const count = counts[m]!;
     for (let i = 0; i < count; i++) {
-      let nd = 1;
-      for (let x = i; x >= 10; x = Math.floor(x / 10)) nd++;
-      for (let d = nd, x = i; d > 0; d--, x = Math.floor(x / 10)) label[d0 + d - 1] = 0x30 + (x % 10);
+      const nd = writeDecimal(label, d0, i);
       const len = d0 + nd;
       if (is64) {
         xxh64Pair(label, seedHi, seedLo, len);

@@ -131,6 +131,14 @@ export function bucketTable(points: Uint32Array, bits: number): Uint32Array {
   return table;
 }
 
+/** Writes `x` in decimal ASCII into `buf` at `at` (the vnode index of a label); returns the digits written. */
+export function writeDecimal(buf: Uint8Array, at: number, x: number): number {
+  let nd = 1;
+  for (let y = x; y >= 10; y = Math.floor(y / 10)) nd++;
+  for (let d = nd; d > 0; d--, x = Math.floor(x / 10)) buf[at + d - 1] = 0x30 + (x % 10);
+  return nd;
+}
+
 /** Index of the first point >= h (wrapping to 0); total must be > 0. Shared by every lookup in TS. */
 export function ringIndex(points: Uint32Array, table: Uint32Array, shift: number, total: number, h: number): number {
   const t = h >>> shift;

@@ -4,7 +4,7 @@
 // sorted stably, so equal points keep server order (then digest, then word order): libmemcached's
 // (value, server index) order, and what hashring's stable Array#sort and glibc's merge-sort qsort give.
 // The result uses the ring layout of core.ts (`RingTable`), so lookups share `ringIndex`.
-import { RingTable, align16, bucketTable, radixSortPairs, tableBits } from './core.js';
+import { RingTable, align16, bucketTable, radixSortPairs, tableBits, writeDecimal } from './core.js';
 import type { WasmHandle } from './core-wasm.js';
 import { md5Words } from './md5-js.js';
 
@@ -39,9 +39,7 @@ export function buildKetamaJs(spec: KetamaSpec): RingTable {
     const d0 = prefix.length;
     const count = digests[m]!;
     for (let i = 0; i < count; i++) {
-      let nd = 1;
-      for (let x = i; x >= 10; x = Math.floor(x / 10)) nd++;
-      for (let d = nd, x = i; d > 0; d--, x = Math.floor(x / 10)) label[d0 + d - 1] = 0x30 + (x % 10);
+      const nd = writeDecimal(label, d0, i);
       md5Words(label, d0 + nd, words);
       for (let h = 0; h < perDigest; h++) {
         keys[k] = words[h]!;
