@@ -9,7 +9,7 @@ export { jumpHash, jumpHashPair, jumpHashBytes, jumpMany, jumpManyPairs, jumpMan
 export { nginxChashScratchBytes, nginxChashBuild, nginxChashLookup, nginxChashLookupMany, nginxChashLookupManyBytes } from './nginx-hash';
 export { swrrStep, latencyAwareScan, peakEwmaCost, peakEwmaObserve, expNeg } from './policies';
 export { lnUnit, rendezvousPick, rendezvousPickBytes, rendezvousPickManyBytes, rendezvousScoresBytes } from './rendezvous';
-export { envoyMurmur2, envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingIndex, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from './envoy-ring';
+export { envoyMurmur2, envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingIndex, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from './ring-hash';
 export { maglevScratchBytes, maglevBuild, maglevLookupManyBytes, maglevGet } from './maglev';
 
 /** First byte the bindings may allocate. */

@@ -2,7 +2,7 @@
 // table memory, keys moved when one member is added or removed against the ideal 1/(n+1) and 1/n, and max/mean
 // key load over 100 000 keys. Peers from npm where one does the same thing (hashring: ketama).
 import HashRingNpm from 'hashring';
-import { ALGORITHMS, createHasher, type Algorithm, type HasherOptions } from '../bindings/hasher.js';
+import { ALGORITHMS, createHasher, type Algorithm, type HasherOptions } from '../bindings/hashing/create-hasher.js';
 import { consume, fmt, measure, medianMs, save, type Row } from './common.js';
 
 const KEYS = 1 << 16;

@@ -4,10 +4,10 @@
 // installed for these three (candidates: @subspace/jump-consistent-hash, jump-gouache, skeleton-rendezvous).
 // Run: npx tsx bench/jump-nginx.bench.ts (BENCH_SECONDS=0.5 for a quick pass). Writes bench/results/jump-nginx.json.
 import { JumpHash, NginxConsistentHash, Rendezvous } from '../bindings/index.js';
-import { wasmHandle } from '../bindings/backend.js';
-import { jumpPair, keyHalves } from '../bindings/jump.js';
-import { crc32String } from '../bindings/crc32-js.js';
-import { findChashPoint } from '../bindings/nginx-hash.js';
+import { wasmHandle } from '../bindings/core/backend.js';
+import { jumpPair, keyHalves } from '../bindings/hashing/jump.js';
+import { crc32String } from '../bindings/hashing/ketama/crc32.js';
+import { findChashPoint } from '../bindings/hashing/nginx-hash.js';
 import { consume, fmt, machine, measure, medianMs, save, type Row } from './common.js';
 
 const rows: Row[] = [];

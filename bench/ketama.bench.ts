@@ -4,7 +4,7 @@
 // with the same continuum (compat 'hashring'). Also keys moved when one server is added (ideal 1/(n+1))
 // and max/mean load. Run: npx tsx bench/ketama.bench.ts
 import HashRingNpm from 'hashring';
-import { KetamaRing } from '../bindings/ketama.js';
+import { KetamaRing } from '../bindings/hashing/ketama/ketama.js';
 import { consume, fmt, machine, measure, medianMs, save, type Row } from './common.js';
 
 const rows: Row[] = [];

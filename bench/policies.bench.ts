@@ -3,12 +3,12 @@
 // kernels themselves, WASM call vs TS twin, which decide the path each policy takes (see the policy headers).
 // Standalone: npx tsx bench/policies.bench.ts (BENCH_SECONDS=0.5 for a quick run).
 import { Balancer, type Picked } from '../bindings/index.js';
-import { wasmHandle } from '../bindings/backend.js';
-import { COL_ACTIVE, COL_AVG_RTT, COL_EW, COL_WEIGHT, COLS } from '../bindings/picker.js';
-import { latencyAwareScanTs, parseLatencyAware } from '../bindings/policy-latency-aware.js';
-import { peakEwmaCostTs, PENALTY_MS } from '../bindings/policy-peak-ewma.js';
-import { swrrStepTs } from '../bindings/policy-weighted-round-robin.js';
-import { mulberry32 } from '../bindings/random.js';
+import { wasmHandle } from '../bindings/core/backend.js';
+import { COL_ACTIVE, COL_AVG_RTT, COL_EW, COL_WEIGHT, COLS } from '../bindings/balancing/picker.js';
+import { latencyAwareScanTs, parseLatencyAware } from '../bindings/balancing/policies/latency-aware.js';
+import { peakEwmaCostTs, PENALTY_MS } from '../bindings/balancing/policies/peak-ewma.js';
+import { swrrStepTs } from '../bindings/balancing/policies/weighted-round-robin.js';
+import { mulberry32 } from '../bindings/util/random.js';
 import { consume, fmt, machine, measure, save, type Row } from './common.js';
 
 const rows: Row[] = [];

@@ -4,9 +4,9 @@ import ConsistentHash from 'consistent-hash';
 import HashRingNpm from 'hashring';
 import xxhashWasm from 'xxhash-wasm';
 import { HashRing, xxh32, xxh64 } from '../bindings/index.js';
-import { wasmHandle } from '../bindings/backend.js';
-import { utf8Scratch } from '../bindings/utf8.js';
-import { xxh32String, xxh64Bytes, xxh32Bytes } from '../bindings/xxhash-js.js';
+import { wasmHandle } from '../bindings/core/backend.js';
+import { utf8Scratch } from '../bindings/core/utf8.js';
+import { xxh32String, xxh64Bytes, xxh32Bytes } from '../bindings/core/xxhash.js';
 import { consume, fmt, machine, measure, medianMs, save, type Row } from './common.js';
 
 const rows: Row[] = [];

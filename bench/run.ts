@@ -11,9 +11,7 @@ const here = new URL('.', import.meta.url).pathname;
 const root = join(here, '..');
 const only = process.argv.slice(2);
 const scripts = readdirSync(here)
-  .filter(
-    (f) => f.endsWith('.bench.ts') || ['tail-latency.ts', 'health.ts', 'discovery.ts', 'fetch-overhead.ts'].includes(f),
-  )
+  .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 scripts.forEach((f, i) => {

@@ -1,7 +1,7 @@
 // switchyard: exact, fast traffic routing with a WebAssembly core and a pure-TS twin.
-export { init, initSync, backend, backendError, setBackend, type WasmSource } from './backend.js';
-export type { Backend, RingHash } from './core.js';
-export { xxh32, xxh64, type HashInput } from './hash.js';
+export { init, initSync, backend, backendError, setBackend, type WasmSource } from './core/backend.js';
+export type { Backend, RingHash } from './core/core.js';
+export { xxh32, xxh64, type HashInput } from './hashing/hash.js';
 export {
   HashRing,
   NO_MEMBER,
@@ -14,8 +14,8 @@ export {
   type Key,
   type RingStats,
   type RingMemberStats,
-} from './ring.js';
-export { planChange, type Plan, type PlanMember } from './plan.js';
+} from './hashing/ring.js';
+export { planChange, type Plan, type PlanMember } from './hashing/plan.js';
 export {
   jumpHash,
   JumpHash,
@@ -25,7 +25,7 @@ export {
   type JumpHashOptions,
   type JumpStats,
   type JumpMemberStats,
-} from './jump.js';
+} from './hashing/jump.js';
 export {
   NginxConsistentHash,
   NGINX_POINTS_PER_WEIGHT,
@@ -34,14 +34,14 @@ export {
   type NginxConsistentHashOptions,
   type NginxStats,
   type NginxMemberStats,
-} from './nginx-hash.js';
+} from './hashing/nginx-hash.js';
 export {
   Rendezvous,
   RENDEZVOUS_NO_MEMBER,
   type RendezvousOptions,
   type RendezvousStats,
   type RendezvousMemberStats,
-} from './rendezvous.js';
+} from './hashing/rendezvous.js';
 export {
   Balancer,
   createBalancer,
@@ -59,12 +59,12 @@ export {
   type MembershipEvent,
   type AvailabilityEvent,
   type PickerEvent,
-} from './balancer.js';
-export type { Policy, Picker, PolicyEnv } from './picker.js';
-export { registerPolicy, policyNames, type PolicyFactory, type ServiceConfigJson } from './service-config.js';
-export type { KeyHasher, HasherFactory } from './policy-hash.js';
-export { mulberry32, type Random } from './random.js';
-export { ManualClock, systemClock, type Clock } from './clock.js';
+} from './balancing/balancer.js';
+export type { Policy, Picker, PolicyEnv } from './balancing/picker.js';
+export { registerPolicy, policyNames, type PolicyFactory, type ServiceConfigJson } from './balancing/service-config.js';
+export type { KeyHasher, HasherFactory } from './balancing/policies/hash.js';
+export { mulberry32, type Random } from './util/random.js';
+export { ManualClock, systemClock, type Clock } from './util/clock.js';
 export {
   KetamaRing,
   KETAMA_COMPATS,
@@ -78,7 +78,7 @@ export {
   type KetamaStats,
   type KetamaMemberStats,
   type KetamaLocation,
-} from './ketama.js';
+} from './hashing/ketama/ketama.js';
 export {
   HealthChecker,
   VirtualClock,
@@ -97,9 +97,9 @@ export {
   type ProbeResult,
   type HealthStats,
   type MemberHealthStats,
-} from './health.js';
-export { httpProbe, type HttpProbeOptions, type StatusRange } from './health-http.js';
-export { tcpProbe, type TcpProbeOptions } from './health-tcp.js';
+} from './health/checker.js';
+export { httpProbe, type HttpProbeOptions, type StatusRange } from './health/http-probe.js';
+export { tcpProbe, type TcpProbeOptions } from './health/tcp-probe.js';
 export {
   OutlierDetector,
   isFailure as isOutlierFailure,
@@ -109,14 +109,14 @@ export {
   type EjectionKind,
   type OutlierStats,
   type MemberOutlierStats,
-} from './outlier.js';
+} from './health/outlier.js';
 export {
   connectHealth,
   type HealthWiring,
   type HealthWiringOptions,
   type HealthTarget,
   type ObservedOutcome,
-} from './health-wiring.js';
+} from './health/connect.js';
 export {
   EnvoyRingHash,
   ENVOY_MIN_RING_SIZE,
@@ -126,7 +126,7 @@ export {
   type EnvoyMemberInput,
   type EnvoyRingStats,
   type EnvoyRingMemberStats,
-} from './ring-hash-envoy.js';
+} from './hashing/envoy/ring-hash.js';
 export {
   Maglev,
   MAGLEV_DEFAULT_TABLE_SIZE,
@@ -135,7 +135,7 @@ export {
   type MaglevOptions,
   type MaglevStats,
   type MaglevMemberStats,
-} from './maglev.js';
+} from './hashing/envoy/maglev.js';
 export {
   BoundedLoad,
   boundedCapacity,
@@ -145,7 +145,7 @@ export {
   type BoundedPick,
   type EnvoyBoundedLoadOptions,
   type EnvoyHashingTarget,
-} from './bounded-load.js';
+} from './hashing/bounded-load.js';
 export {
   createResolver,
   parseTarget,
@@ -154,10 +154,10 @@ export {
   type ResolverOptions,
   type Timers,
   type FetchLike,
-} from './resolver.js';
-export { StaticResolver } from './resolver-static.js';
-export { DnsResolver, type DnsResolverOptions, type DnsLookup } from './resolver-dns.js';
-export { dohLookup, type DohOptions } from './resolver-doh.js';
+} from './discovery/resolver.js';
+export { StaticResolver } from './discovery/static.js';
+export { DnsResolver, type DnsResolverOptions, type DnsLookup } from './discovery/dns.js';
+export { dohLookup, type DohOptions } from './discovery/doh.js';
 export {
   EtcdResolver,
   EtcdRegistration,
@@ -165,19 +165,25 @@ export {
   type EtcdResolverOptions,
   type EtcdRegistrationOptions,
   type EtcdResolverStats,
-} from './resolver-etcd.js';
-export { ConsulResolver, type ConsulResolverOptions } from './resolver-consul.js';
-export { connectResolver, type ConnectOptions, type ResettableMembership } from './resolver-wiring.js';
-export { RoundRobinPolicy, type RoundRobinConfig } from './policy-round-robin.js';
-export { WeightedRoundRobinPolicy, type WeightedRoundRobinConfig } from './policy-weighted-round-robin.js';
-export { LeastRequestPolicy, type LeastRequestConfig } from './policy-least-request.js';
-export { PeakEwmaPolicy, type PeakEwmaConfig } from './policy-peak-ewma.js';
-export { LatencyAwarePolicy, type LatencyAwareConfig } from './policy-latency-aware.js';
-export { HashPolicy, type HashConfig } from './policy-hash.js';
-export type { LoadReport, Weighting } from './policy-dynamic-weights.js';
-export type { SlowStartConfig } from './slow-start.js';
-export { EdfScheduler } from './edf.js';
-export { createHasher, ALGORITHMS, type Algorithm, type HasherOptions, type KeyRouter } from './hasher.js';
+} from './discovery/etcd/resolver.js';
+export { ConsulResolver, type ConsulResolverOptions } from './discovery/consul.js';
+export { connectResolver, type ConnectOptions, type ResettableMembership } from './discovery/connect.js';
+export { RoundRobinPolicy, type RoundRobinConfig } from './balancing/policies/round-robin.js';
+export { WeightedRoundRobinPolicy, type WeightedRoundRobinConfig } from './balancing/policies/weighted-round-robin.js';
+export { LeastRequestPolicy, type LeastRequestConfig } from './balancing/policies/least-request.js';
+export { PeakEwmaPolicy, type PeakEwmaConfig } from './balancing/policies/peak-ewma.js';
+export { LatencyAwarePolicy, type LatencyAwareConfig } from './balancing/policies/latency-aware.js';
+export { HashPolicy, type HashConfig } from './balancing/policies/hash.js';
+export type { LoadReport, Weighting } from './balancing/dynamic-weights.js';
+export type { SlowStartConfig } from './balancing/slow-start.js';
+export { EdfScheduler } from './balancing/edf.js';
+export {
+  createHasher,
+  ALGORITHMS,
+  type Algorithm,
+  type HasherOptions,
+  type KeyRouter,
+} from './hashing/create-hasher.js';
 export {
   createFetch,
   NoMemberError,
@@ -190,7 +196,7 @@ export {
   type FetchEvent,
   type FetchStats,
   type PickSource,
-} from './fetch.js';
-export { UnsafeTargetError } from './url-guard.js';
-export { Backoff, RetryThrottle, type BackoffOptions, type ThrottleOptions } from './retry.js';
-export type { Endpoint, EndpointInput } from './endpoint.js';
+} from './http/fetch.js';
+export { UnsafeTargetError } from './http/url-guard.js';
+export { Backoff, RetryThrottle, type BackoffOptions, type ThrottleOptions } from './http/retry.js';
+export type { Endpoint, EndpointInput } from './util/endpoint.js';

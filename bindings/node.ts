@@ -1,4 +1,4 @@
 // `switchyard/node`: the parts that need Node built-ins (kept out of the main entry so browser bundles stay clean).
 export * from './index.js';
-export { createProxy, type ProxyHandler } from './proxy.js';
-export { runDemo, type DemoOptions, type DemoSummary } from './demo.js';
+export { createProxy, type ProxyHandler } from './http/proxy.js';
+export { runDemo, type DemoOptions, type DemoSummary } from './cli/demo.js';

@@ -10,7 +10,7 @@ tsc('tsconfig.cjs.json');
 writeFileSync('dist/cjs/package.json', '{ "type": "commonjs" }\n');
 mkdirSync('dist', { recursive: true });
 copyFileSync('build/switchyard.wasm', 'dist/switchyard.wasm');
-const cli = 'dist/esm/bin.js';
+const cli = 'dist/esm/cli/bin.js';
 const src = readFileSync(cli, 'utf8');
 if (!src.startsWith('#!')) writeFileSync(cli, `#!/usr/bin/env node\n${src}`);
 chmodSync(cli, 0o755);

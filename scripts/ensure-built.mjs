@@ -11,7 +11,7 @@ const newest = (dir) =>
     return e.name.endsWith('.generated.ts') ? m : Math.max(m, statSync(p).mtimeMs);
   }, 0);
 
-const out = ['dist/esm/bin.js', 'dist/cjs/index.js', 'dist/switchyard.wasm'];
+const out = ['dist/esm/cli/bin.js', 'dist/cjs/index.js', 'dist/switchyard.wasm'];
 const built = out.every((f) => existsSync(f)) ? Math.min(...out.map((f) => statSync(f).mtimeMs)) : 0;
 if (built < Math.max(newest('assembly'), newest('bindings'), statSync('package.json').mtimeMs)) {
   execSync('npm run build', { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -1,0 +1,158 @@
+// Pickers and the per-member state they read.
+//
+// A `Picker` is the immutable snapshot of one membership/availability version (grpc-js: "a proxy object
+// representing the momentary state of a load balancer"): the rows it may pick from, in member order. It is
+// rebuilt by the Balancer on every membership, availability or weight change and swapped in whole.
+//
+// The numbers a policy learns from (current weights, in-flight counts, RTT estimates, timestamps) are not
+// part of the snapshot: they live in a `StateTable` owned by the Balancer, one row per member, column-major
+// f64. Where WebAssembly is available the table is a region of the core's linear memory (allocated with
+// `wasmHandle().mem`), so WASM policy functions read and write the same numbers the TS twin does; otherwise
+// it is a plain Float64Array. Picking never allocates.
+import type { WasmHandle } from '../core/core-wasm.js';
+import type { Weighting } from './dynamic-weights.js';
+
+/** Columns of the state table (f64 each). */
+export const COL_WEIGHT = 0; // the weight policies use (configured × slow start × dynamic factor)
+export const COL_CW = 1; // nginx current_weight
+export const COL_EW = 2; // nginx effective_weight
+export const COL_ACTIVE = 3; // requests in flight
+export const COL_EST = 4; // Peak-EWMA RTT estimate, ms
+export const COL_STAMP = 5; // time of the last estimate update, ms
+export const COL_FAILS = 6; // nginx fails
+export const COL_CHECKED = 7; // nginx checked, ms
+export const COL_ACCESSED = 8; // nginx accessed, ms
+export const COL_AVG_RTT = 9; // latency_aware / dynamic weights: smoothed RTT, ms
+export const COL_SAMPLES = 10; // completed requests with an RTT
+export const COL_ADDED_AT = 11; // when the member was added or became available again (slow start), ms
+export const COL_DYN = 12; // dynamic weight factor in [0.1, 1]
+export const COL_PICKS = 13; // picks handed out
+export const COL_FAILURES = 14; // completions with ok: false
+export const COL_BASE_WEIGHT = 15; // the endpoint's configured weight
+export const COL_LOAD_WEIGHT = 16; // weight from load reports (gRPC A58), 0 = none yet
+export const COL_LOAD_AT = 17; // time of the last load report, ms
+export const COL_LOAD_SINCE = 18; // start of the current run of non-expired reports (blackout), ms
+export const COLS = 24;
+
+export interface PickContext {
+  /** Request key for hash-based policies. */
+  key?: string;
+  /** Member ids not to pick (retry on a different member). */
+  exclude?: ReadonlySet<string>;
+}
+
+/**
+ * One membership version. `pick` returns a row of the state table, or -1 when nothing is eligible. `now` is the
+ * clock reading the Balancer took for this pick, or NaN when it took none (reading the clock costs more than a
+ * whole round-robin pick): a picker that needs the time then calls `env.now()`.
+ */
+export interface Picker {
+  /** Rows eligible for picking, in member order. */
+  readonly rows: Int32Array;
+  pick(ctx: PickContext | undefined, now: number): number;
+}
+
+/** Per-member numbers, column-major: column c of row r is `f[c * cap + r]`. */
+export class StateTable {
+  readonly cap: number;
+  /** Byte offset in WASM memory, or -1 for a JS-heap table. */
+  readonly ptr: number;
+  private arr: Float64Array;
+  private gen: number;
+
+  constructor(
+    readonly n: number,
+    private readonly wasm: WasmHandle | null,
+  ) {
+    this.cap = Math.max(n, 1);
+    if (wasm !== null) {
+      this.ptr = wasm.mem.alloc(this.cap * COLS * 8);
+      this.gen = wasm.mem.gen;
+      this.arr = new Float64Array(wasm.mem.memory.buffer, this.ptr, this.cap * COLS);
+      this.arr.fill(0);
+    } else {
+      this.ptr = -1;
+      this.gen = 0;
+      this.arr = new Float64Array(this.cap * COLS);
+    }
+  }
+
+  /** The current view (re-created after the WASM memory grew). Re-read after any allocation. */
+  get f(): Float64Array {
+    const w = this.wasm;
+    if (w !== null && w.mem.gen !== this.gen) {
+      this.gen = w.mem.gen;
+      this.arr = new Float64Array(w.mem.memory.buffer, this.ptr, this.cap * COLS);
+    }
+    return this.arr;
+  }
+
+  get(col: number, row: number): number {
+    return this.f[col * this.cap + row]!;
+  }
+
+  set(col: number, row: number, v: number): void {
+    this.f[col * this.cap + row] = v;
+  }
+
+  /** Copies every column of `row` in `from` to `toRow` here. */
+  copyRow(from: StateTable, row: number, toRow: number): void {
+    const a = from.f;
+    const b = this.f;
+    for (let c = 0; c < COLS; c++) b[c * this.cap + toRow] = a[c * from.cap + row]!;
+  }
+
+  free(): void {
+    if (this.wasm !== null && this.ptr >= 0) this.wasm.mem.release(this.ptr);
+  }
+}
+
+/** Rows of `rows` not in `exclude`, written to `scratch`; returns how many. */
+export function filterExcluded(
+  rows: Int32Array,
+  ids: readonly string[],
+  exclude: ReadonlySet<string>,
+  scratch: Int32Array,
+): number {
+  let m = 0;
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    if (!exclude.has(ids[r]!)) scratch[m++] = r;
+  }
+  return m;
+}
+
+/** What a policy sees of its Balancer. `table` and `ids` are replaced (never mutated) on membership changes. */
+export interface PolicyEnv {
+  readonly table: StateTable;
+  /** Member id of each row. */
+  readonly ids: readonly string[];
+  readonly random: () => number;
+  /** The injected clock, ms. */
+  now(): number;
+  /** Set when the policy should run its WASM functions (backend 'wasm'); null for the pure-TS twin. */
+  readonly wasm: WasmHandle | null;
+}
+
+/**
+ * A balancing policy: builds pickers and learns from completions. The Balancer keeps COL_ACTIVE, COL_PICKS,
+ * COL_FAILURES, COL_WEIGHT and COL_BASE_WEIGHT; a policy owns the other columns it uses.
+ */
+export interface Policy {
+  readonly name: string;
+  /** The policy learns from RTTs: the Balancer then times every pick (otherwise only when someone listens). */
+  readonly usesRtt?: boolean;
+  /** Run-time weights (slow start, dynamic weights, load reports), applied by the Balancer to COL_WEIGHT. */
+  readonly weighting?: Weighting;
+  build(rows: Int32Array, env: PolicyEnv): Picker;
+  /** The membership changed: `env.table` is new, surviving rows were copied by id, `added` rows are zeroed. */
+  onMembership?(env: PolicyEnv, added: readonly number[], now: number): void;
+  /** A pick was handed out (after COL_ACTIVE was incremented). */
+  onStart?(env: PolicyEnv, row: number, now: number): void;
+  /** A pick completed (after COL_ACTIVE was decremented). `rttMs` and `now` are NaN when not measured. */
+  onDone?(env: PolicyEnv, row: number, ok: boolean, rttMs: number, now: number): void;
+  /** Extra per-member fields for `stats()`. */
+  stats?(env: PolicyEnv, row: number, now: number): Record<string, number>;
+  /** True if the weights the policy picks with changed since the last build (slow start, dynamic weights). */
+  weightsChanged?(env: PolicyEnv, now: number): boolean;
+}

@@ -1,0 +1,239 @@
+// peak_ewma: Peak-EWMA load with power of two choices (Finagle `PeakEwma`, linkerd, tower
+// `tower/src/load/peak_ewma.rs` + `balance/p2c`). Each member keeps an RTT estimate: a sample higher than the
+// estimate replaces it at once (the peak), a lower one is averaged in with weight 1 − exp(−Δt/decayMs), and
+// reading the load decays the estimate toward 0 the same way (tower's `load()` is an update with RTT 0).
+// cost = estimate × (in-flight + 1); a member with requests in flight and a zero estimate (no sample, no
+// default RTT) costs `PENALTY + in-flight` (Finagle). Two distinct members are sampled; the cheaper wins.
+//
+// Measured (bench/policies.bench.ts, provisional, shared 2-core machine): one peakEwmaCost call takes WASM
+// 51 ns vs TS 48 ns at 64 and 1024 members (the call boundary eats the arithmetic's gain), and a pick needs
+// two; so picks and completions run in TS over the state table (which lives in WASM memory under 'wasm'). The WASM kernels (assembly/policies.ts
+// peakEwmaCost/peakEwmaObserve) are kept identical and differential-tested; `expNeg` below replaces Math.exp
+// so both agree bit for bit.
+//
+//   new Balancer({ policy: { name: 'peak_ewma', decayMs: 10_000, defaultRttMs: 0 } })
+import { asObject, checkKeys, durationMs, int } from '../policy-config.js';
+import {
+  COL_ACTIVE,
+  COL_EST,
+  COL_SAMPLES,
+  COL_STAMP,
+  filterExcluded,
+  type Picker,
+  type PickContext,
+  type Policy,
+  type PolicyEnv,
+} from '../picker.js';
+
+export interface PeakEwmaConfig {
+  /** Time constant of the decay (default 10 000 ms). */
+  decayMs: number;
+  /**
+   * Estimate for a member before its first sample (default 0, Finagle's: a new member is tried at once, and
+   * penalized while its first requests are in flight). linkerd uses 30 ms; tower takes it as a parameter. A
+   * default far above the real RTT holds for about `decayMs` (measured in bench/tail-latency.bench.ts: with 30 ms vs
+   * 5 ms backends the slow member kept 3% of the traffic over a 1 s run).
+   */
+  defaultRttMs: number;
+  /** Members sampled per pick (default 2). */
+  choiceCount: number;
+}
+
+export const DEFAULT_DECAY_MS = 10_000;
+export const DEFAULT_RTT_MS = 0;
+/** Finagle's penalty, Long.MaxValue >> 16 nanoseconds, in ms. */
+export const PENALTY_MS = 2 ** 47 / 1e6;
+
+export function parsePeakEwma(json: unknown, field = 'peak_ewma'): PeakEwmaConfig {
+  const o = asObject(field, json);
+  checkKeys(field, o, ['decayMs', 'decay', 'defaultRttMs', 'default_rtt', 'choiceCount', 'choice_count']);
+  return {
+    decayMs: durationMs(field, o, 'decayMs', 'decay', DEFAULT_DECAY_MS, Number.MIN_VALUE),
+    defaultRttMs: durationMs(field, o, 'defaultRttMs', 'default_rtt', DEFAULT_RTT_MS),
+    choiceCount: int(field, o, 'choiceCount', 'choice_count', 2, 2, 0x7fffffff),
+  };
+}
+
+/** exp(−t) for t >= 0, operation for operation the same as assembly/policies.ts `expNeg`. */
+export function expNeg(t: number): number {
+  if (!(t > 0)) return 1;
+  if (t >= 708) return 0;
+  let x = -t;
+  let hi: number;
+  let lo = 0;
+  let k = 0;
+  if (t > 0.34657359027997264) {
+    k = t >= 1.0397207708399179 ? Math.trunc(1.4426950408889634 * x - 0.5) : -1;
+    hi = x - k * 0.6931471803691238;
+    lo = k * 1.9082149292705877e-10;
+    x = hi - lo;
+  } else if (t > 3.725290298461914e-9) {
+    hi = x;
+  } else return 1.0 + x;
+  const xs = x * x;
+  const xq = xs * xs;
+  const c =
+    x -
+    (xs * 0.16666666666666602 +
+      xq *
+        (-0.0027777777777015593 +
+          xs * 0.00006613756321437934 +
+          xq * (-0.0000016533902205465252 + xs * 4.1381367970572385e-8)));
+  const y = 1.0 + ((x * c) / (2 - c) - lo + hi);
+  return k === 0 ? y : y * POW2_NEG[-k]!;
+}
+
+/** 2^-k for k in [0, 1022], exact (built from the bit pattern). */
+const POW2_NEG = (() => {
+  const t = new Float64Array(1023);
+  const dv = new DataView(new ArrayBuffer(8));
+  for (let k = 0; k < 1023; k++) {
+    dv.setUint32(0, (0x3ff - k) << 20);
+    dv.setUint32(4, 0);
+    t[k] = dv.getFloat64(0);
+  }
+  return t;
+})();
+
+/** TS twin of assembly/policies.ts peakEwmaCost. */
+export function peakEwmaCostTs(f: Float64Array, cap: number, r: number, now: number, decayMs: number): number {
+  const iEst = COL_EST * cap + r;
+  const iStamp = COL_STAMP * cap + r;
+  let est = f[iEst]!;
+  const elapsed = now - f[iStamp]!;
+  if (elapsed > 0) {
+    est = est * expNeg(elapsed / decayMs);
+    f[iEst] = est;
+    f[iStamp] = now;
+  }
+  const active = f[COL_ACTIVE * cap + r]!;
+  if (est === 0 && active > 0) return PENALTY_MS + active;
+  return est * (active + 1);
+}
+
+/** TS twin of assembly/policies.ts peakEwmaObserve. */
+export function peakEwmaObserveTs(
+  f: Float64Array,
+  cap: number,
+  r: number,
+  now: number,
+  rttMs: number,
+  decayMs: number,
+): number {
+  const iEst = COL_EST * cap + r;
+  const iStamp = COL_STAMP * cap + r;
+  let est = f[iEst]!;
+  if (est < rttMs) est = rttMs;
+  else {
+    let elapsed = now - f[iStamp]!;
+    if (elapsed < 0) elapsed = 0;
+    const decay = expNeg(elapsed / decayMs);
+    est = est * decay + rttMs * (1 - decay);
+  }
+  f[iEst] = est;
+  f[iStamp] = now;
+  return est;
+}
+
+class PeakEwmaPicker implements Picker {
+  private readonly scratch: Int32Array;
+  private readonly chosen: Int32Array;
+  constructor(
+    readonly rows: Int32Array,
+    private readonly env: PolicyEnv,
+    private readonly config: PeakEwmaConfig,
+  ) {
+    this.scratch = new Int32Array(rows.length);
+    this.chosen = new Int32Array(config.choiceCount);
+  }
+
+  pick(ctx: PickContext | undefined, now: number): number {
+    let cand = this.rows;
+    let m = cand.length;
+    const ex = ctx?.exclude;
+    if (ex !== undefined && ex.size > 0) {
+      m = filterExcluded(cand, this.env.ids, ex, this.scratch);
+      cand = this.scratch;
+    }
+    if (m <= 1) return m === 0 ? -1 : cand[0]!;
+    if (now !== now) now = this.env.now();
+    const t = this.env.table;
+    const f = t.f;
+    const d = this.config.decayMs;
+    const random = this.env.random;
+    const k = this.config.choiceCount;
+    if (k === 2 || m === 2) {
+      const a = Math.floor(random() * m);
+      let b = Math.floor(random() * (m - 1));
+      if (b >= a) b++;
+      const ra = cand[a]!;
+      const rb = cand[b]!;
+      return peakEwmaCostTs(f, t.cap, rb, now, d) < peakEwmaCostTs(f, t.cap, ra, now, d) ? rb : ra;
+    }
+    const c = sampleDistinct(random, m, k, this.chosen);
+    let best = cand[this.chosen[0]!]!;
+    let bestCost = peakEwmaCostTs(f, t.cap, best, now, d);
+    for (let i = 1; i < c; i++) {
+      const r = cand[this.chosen[i]!]!;
+      const cost = peakEwmaCostTs(f, t.cap, r, now, d);
+      if (cost < bestCost) {
+        best = r;
+        bestCost = cost;
+      }
+    }
+    return best;
+  }
+}
+
+/**
+ * min(k, m) distinct indices in [0, m), in `out` (Floyd's algorithm; no allocation). Returns the count.
+ * For k >= m every index, in order.
+ */
+export function sampleDistinct(random: () => number, m: number, k: number, out: Int32Array): number {
+  if (k >= m) {
+    for (let i = 0; i < m; i++) out[i] = i;
+    return m;
+  }
+  let c = 0;
+  for (let j = m - k; j < m; j++) {
+    const t = Math.floor(random() * (j + 1));
+    let seen = false;
+    for (let i = 0; i < c; i++) if (out[i] === t) seen = true;
+    out[c++] = seen ? j : t;
+  }
+  return c;
+}
+
+export class PeakEwmaPolicy implements Policy {
+  readonly name = 'peak_ewma';
+  readonly usesRtt = true;
+  constructor(readonly config: PeakEwmaConfig = parsePeakEwma({})) {}
+
+  build(rows: Int32Array, env: PolicyEnv): Picker {
+    return new PeakEwmaPicker(rows, env, this.config);
+  }
+
+  onMembership(env: PolicyEnv, added: readonly number[], now: number): void {
+    for (const r of added) {
+      env.table.set(COL_EST, r, this.config.defaultRttMs);
+      env.table.set(COL_STAMP, r, now);
+    }
+  }
+
+  onDone(env: PolicyEnv, row: number, _ok: boolean, rttMs: number, now: number): void {
+    if (rttMs !== rttMs) return; // not measured (measureRtt: false)
+    if (now !== now) now = env.now();
+    const t = env.table;
+    peakEwmaObserveTs(t.f, t.cap, row, now, rttMs, this.config.decayMs);
+    t.set(COL_SAMPLES, row, t.get(COL_SAMPLES, row) + 1);
+  }
+
+  /** The estimate and the cost a pick would see now (computed without decaying the stored estimate). */
+  stats(env: PolicyEnv, row: number, now: number): Record<string, number> {
+    const t = env.table;
+    const elapsed = now - t.get(COL_STAMP, row);
+    const est = elapsed > 0 ? t.get(COL_EST, row) * expNeg(elapsed / this.config.decayMs) : t.get(COL_EST, row);
+    const active = t.get(COL_ACTIVE, row);
+    return { rttEstimateMs: est, costMs: est === 0 && active > 0 ? PENALTY_MS + active : est * (active + 1) };
+  }
+}

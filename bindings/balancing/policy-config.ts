@@ -1,0 +1,96 @@
+// Reading policy options. Each option can be given in camelCase with units in the name (`decayMs: 10000`,
+// the TS API) or in snake_case as gRPC service configs spell it (`decay: "10s"`, `choice_count: 2`).
+// Durations in snake_case follow protobuf JSON: "1.5s", or { seconds, nanos }; a bare number is seconds.
+import { intInRange, rangeError, typeError } from '../util/validate.js';
+
+export type Json = Record<string, unknown>;
+
+export function asObject(field: string, v: unknown): Json {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(field, 'an object', v);
+  return v as Json;
+}
+
+/** Throws on keys not in `known` (camel or snake spellings), naming the first unknown one. */
+export function checkKeys(field: string, o: Json, known: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (k !== 'name' && !known.includes(k)) throw rangeError(`${field}.${k}`, `one of ${known.join(', ')}`, k);
+  }
+}
+
+function pickKey(o: Json, camel: string, snake: string): [string, unknown] | undefined {
+  if (o[camel] !== undefined) return [camel, o[camel]];
+  if (o[snake] !== undefined) return [snake, o[snake]];
+  return undefined;
+}
+
+/** A finite number in [min, max]. */
+export function num(
+  field: string,
+  o: Json,
+  camel: string,
+  snake: string,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
+  const kv = pickKey(o, camel, snake);
+  if (kv === undefined) return dflt;
+  const [k, v] = kv;
+  if (typeof v !== 'number') throw typeError(`${field}.${k}`, `a number in [${min}, ${max}]`, v);
+  if (!Number.isFinite(v) || v < min || v > max) throw rangeError(`${field}.${k}`, `a number in [${min}, ${max}]`, v);
+  return v;
+}
+
+export function int(
+  field: string,
+  o: Json,
+  camel: string,
+  snake: string,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
+  const kv = pickKey(o, camel, snake);
+  if (kv === undefined) return dflt;
+  // gRPC JSON may carry integers as strings (uint32 wrappers)
+  const v = typeof kv[1] === 'string' && /^\d+$/.test(kv[1]) ? Number(kv[1]) : kv[1];
+  return intInRange(`${field}.${kv[0]}`, v, min, max);
+}
+
+export function bool(field: string, o: Json, camel: string, snake: string, dflt: boolean): boolean {
+  const kv = pickKey(o, camel, snake);
+  if (kv === undefined) return dflt;
+  if (typeof kv[1] !== 'boolean') throw typeError(`${field}.${kv[0]}`, 'a boolean', kv[1]);
+  return kv[1];
+}
+
+/** Milliseconds from `<camel>` (a number of ms) or `<snake>` (a protobuf Duration). */
+export function durationMs(field: string, o: Json, camelMs: string, snake: string, dfltMs: number, minMs = 0): number {
+  let ms: number;
+  if (o[camelMs] !== undefined) {
+    const v = o[camelMs];
+    if (typeof v !== 'number') throw typeError(`${field}.${camelMs}`, `a number of milliseconds >= ${minMs}`, v);
+    ms = v;
+    if (!Number.isFinite(ms) || ms < minMs)
+      throw rangeError(`${field}.${camelMs}`, `a number of milliseconds >= ${minMs}`, v);
+    return ms;
+  }
+  const v = o[snake];
+  if (v === undefined) return dfltMs;
+  const f = `${field}.${snake}`;
+  if (typeof v === 'number') ms = v * 1000;
+  else if (typeof v === 'string') {
+    const m = /^(-?\d+(?:\.\d{1,9})?)s$/.exec(v);
+    if (m === null) throw rangeError(f, 'a duration like "10s" or "0.5s"', v);
+    ms = Number(m[1]) * 1000;
+  } else if (v !== null && typeof v === 'object') {
+    const d = v as { seconds?: unknown; nanos?: unknown };
+    const s = d.seconds === undefined ? 0 : Number(d.seconds);
+    const n = d.nanos === undefined ? 0 : Number(d.nanos);
+    if (!Number.isFinite(s) || !Number.isFinite(n)) throw rangeError(f, 'a Duration { seconds, nanos }', v);
+    ms = s * 1000 + n / 1e6;
+  } else throw typeError(f, 'a duration like "10s"', v);
+  if (!Number.isFinite(ms) || ms < minMs) throw rangeError(f, `a duration >= ${minMs / 1000}s`, v);
+  return ms;
+}

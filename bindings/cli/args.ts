@@ -1,0 +1,89 @@
+// Argument parsing for the CLI: `--name value`, `--name=value`, flags, positionals. Bad arguments raise
+// UsageError, which the CLI prints as one line and exits with code 2.
+import type { MemberInput } from '../hashing/ring.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface ParsedArgs {
+  options: Map<string, string>;
+  positionals: string[];
+}
+
+export function parseArgs(
+  argv: readonly string[],
+  known: readonly string[],
+  flags: readonly string[] = [],
+): ParsedArgs {
+  const options = new Map<string, string>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('--')) {
+      positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq < 0 ? undefined : eq);
+    if (flags.includes(name)) {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+      options.set(name, 'true');
+      continue;
+    }
+    if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
+    const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    options.set(name, value);
+  }
+  return { options, positionals };
+}
+
+/** `a,b=2,c` → members; weights must be finite numbers > 0. */
+export function parseNodes(spec: string | undefined, option: string): MemberInput[] {
+  if (spec === undefined || spec.trim() === '')
+    throw new UsageError(`--${option} is required (e.g. --${option} a,b=2,c)`);
+  return spec.split(',').map((part) => {
+    const p = part.trim();
+    const eq = p.lastIndexOf('=');
+    if (eq < 0) {
+      if (p === '') throw new UsageError(`--${option}: empty node id in ${JSON.stringify(spec)}`);
+      return p;
+    }
+    const id = p.slice(0, eq);
+    const w = Number(p.slice(eq + 1));
+    if (id === '') throw new UsageError(`--${option}: empty node id in ${JSON.stringify(p)}`);
+    if (p.slice(eq + 1).trim() === '' || !Number.isFinite(w) || w <= 0) {
+      throw new UsageError(
+        `--${option}: weight of ${JSON.stringify(id)} must be a number > 0, got ${JSON.stringify(p.slice(eq + 1))}`,
+      );
+    }
+    return { id, weight: w };
+  });
+}
+
+export function intOption(options: Map<string, string>, name: string, min: number, max: number): number | undefined {
+  const v = options.get(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+export function choiceOption<T extends string>(
+  options: Map<string, string>,
+  name: string,
+  choices: readonly T[],
+): T | undefined {
+  const v = options.get(name);
+  if (v === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${choices.join('|')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}

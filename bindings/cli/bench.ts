@@ -1,0 +1,17 @@
+// `switchyard bench`: runs the benchmark suites of a switchyard checkout (bench/run.ts, with tsx), which write
+// bench/results.json, bench/charts/*.svg and the README's benchmark section. Suites need the dev dependencies
+// (the npm peers they compare against), so this works from a clone, not from an installed package.
+import { UsageError } from './args.js';
+import type { CliIO } from './cli.js';
+
+export async function benchCommand(argv: string[], _io: CliIO): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  const { spawnSync } = await import('node:child_process');
+  if (!existsSync('bench/run.ts') || !existsSync('node_modules/tsx')) {
+    throw new UsageError(
+      'bench runs from a switchyard checkout with dev dependencies installed (npm ci), in its top folder',
+    );
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...argv], { stdio: 'inherit' });
+  if (r.status !== 0) process.exitCode = r.status ?? 1;
+}

@@ -1,0 +1,51 @@
+// The `switchyard` command: a thin layer over the library. Each subcommand lives in its own cli-*.ts.
+import { UsageError } from './args.js';
+import { planCommand, routeCommand } from './route.js';
+import { demoCommand } from './demo-command.js';
+import { benchCommand } from './bench.js';
+import { pickCommand } from './pick.js';
+
+type Command = (argv: string[], io: CliIO) => Promise<void> | void;
+
+export interface CliIO {
+  out(line: string): void;
+  err(line: string): void;
+  readLines(): AsyncIterable<string>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  route: routeCommand,
+  plan: planCommand,
+  demo: demoCommand,
+  bench: benchCommand,
+  pick: pickCommand,
+};
+
+const USAGE = `usage: switchyard <command> [options]
+  route --nodes id[=weight],... [--algo ring|ketama|ring-hash|maglev|jump|nginx|rendezvous]
+        [--compat libketama|libmemcached|spymemcached|twemproxy|hashring] [--hash H] [--vnodes N] [--seed N]
+        [--table-size PRIME] [key ...]                     (keys from stdin if none; prints key<TAB>member)
+  plan  --from a,b,c --to a,b,c,d [--keys N] [same options as route]   (keys moved, shares before/after)
+  demo  [--duration SECONDS] [--concurrency N] [--plain]   (live demo on loopback backends)
+  bench [suite ...]                                       (from a checkout: run benchmarks, update README)
+  pick  --policy NAME --nodes a=5,b=1,c [--count N] [--seed N] [key ...]   (one member per line)`;
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[name];
+  try {
+    if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)} (try --help)`);
+    await cmd(rest, io);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof TypeError || err instanceof RangeError) {
+      io.err(`switchyard: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}

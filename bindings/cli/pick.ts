@@ -1,0 +1,29 @@
+// `switchyard pick`: runs a policy over a node list and prints one member per line. Each pick completes at
+// once (ok, RTT 0). Deterministic policies need nothing more; random ones take --seed. With ring_hash, keys
+// come from the arguments (one pick per key).
+//
+//   switchyard pick --policy weighted_round_robin --nodes a=5,b=1,c=1 --count 14
+import { Balancer } from '../balancing/balancer.js';
+import { intOption, parseArgs, parseNodes, UsageError } from './args.js';
+import type { CliIO } from './cli.js';
+import { mulberry32 } from '../util/random.js';
+import { policyNames } from '../balancing/service-config.js';
+
+export function pickCommand(argv: string[], io: CliIO): void {
+  const { options, positionals } = parseArgs(argv, ['policy', 'nodes', 'count', 'seed']);
+  const policy = options.get('policy') ?? 'round_robin';
+  if (!policyNames().includes(policy)) {
+    throw new UsageError(`--policy must be one of ${policyNames().join('|')}, got ${JSON.stringify(policy)}`);
+  }
+  const nodes = parseNodes(options.get('nodes'), 'nodes').map((m) => (typeof m === 'string' ? { id: m } : m));
+  const seed = intOption(options, 'seed', 0, 0xffffffff);
+  const lb = new Balancer({ policy, endpoints: nodes, random: seed === undefined ? Math.random : mulberry32(seed) });
+  const keys = positionals.length > 0 ? positionals : undefined;
+  const count = intOption(options, 'count', 1, 10_000_000) ?? keys?.length ?? nodes.length;
+  for (let i = 0; i < count; i++) {
+    const key = keys?.[i % keys.length];
+    const p = lb.pickOrThrow(key === undefined ? undefined : { key });
+    io.out(key === undefined ? p.member.id : `${key}\t${p.member.id}`);
+    p.handle.done({ ok: true, rttMs: 0 });
+  }
+}

@@ -1,0 +1,58 @@
+// `switchyard route` and `switchyard plan`, for every algorithm createHasher knows.
+import { choiceOption, intOption, parseArgs, parseNodes, UsageError } from './args.js';
+import type { CliIO } from './cli.js';
+import { ALGORITHMS, createHasher, type HasherOptions } from '../hashing/create-hasher.js';
+import { KETAMA_COMPATS } from '../hashing/ketama/ketama.js';
+import { planChange } from '../hashing/plan.js';
+import { MAX_VNODES } from '../hashing/ring.js';
+
+const ROUTER_OPTIONS = ['algo', 'compat', 'hash', 'vnodes', 'seed', 'table-size'];
+
+function hasherOptions(options: Map<string, string>): HasherOptions {
+  const o: HasherOptions = {
+    algorithm: choiceOption(options, 'algo', ALGORITHMS) ?? (options.has('compat') ? 'ketama' : 'ring'),
+  };
+  const compat = choiceOption(options, 'compat', KETAMA_COMPATS);
+  if (compat !== undefined) o.compat = compat;
+  const hash = options.get('hash');
+  if (hash !== undefined) o.hash = hash;
+  const vnodes = intOption(options, 'vnodes', 1, MAX_VNODES);
+  if (vnodes !== undefined) o.vnodes = vnodes;
+  const seed = intOption(options, 'seed', 0, 0xffffffff);
+  if (seed !== undefined) o.seed = seed;
+  const tableSize = intOption(options, 'table-size', 2, 5_000_011);
+  if (tableSize !== undefined) o.tableSize = tableSize;
+  return o;
+}
+
+export async function routeCommand(argv: string[], io: CliIO): Promise<void> {
+  const { options, positionals } = parseArgs(argv, ['nodes', ...ROUTER_OPTIONS]);
+  const router = createHasher(parseNodes(options.get('nodes'), 'nodes'), hasherOptions(options));
+  const emit = (key: string) => io.out(`${key}\t${router.get(key) ?? ''}`);
+  if (positionals.length > 0) positionals.forEach(emit);
+  else for await (const line of io.readLines()) emit(line);
+}
+
+export function planCommand(argv: string[], io: CliIO): void {
+  const { options, positionals } = parseArgs(argv, ['from', 'to', 'keys', ...ROUTER_OPTIONS]);
+  if (positionals.length > 0)
+    throw new UsageError(`plan takes no positional arguments, got ${JSON.stringify(positionals[0])}`);
+  const ho = hasherOptions(options);
+  const from = createHasher(parseNodes(options.get('from'), 'from'), ho);
+  const to = createHasher(parseNodes(options.get('to'), 'to'), ho);
+  const keys = intOption(options, 'keys', 1, 10_000_000) ?? 100_000;
+  const plan = planChange(from, to, keys);
+  const ideal = Math.abs(to.size - from.size) / Math.max(to.size, from.size);
+  io.out(`algorithm\t${ho.algorithm}${ho.compat ? ` (${ho.compat})` : ''}`);
+  io.out(`keys\t${plan.keys}`);
+  io.out(`moved\t${plan.moved}\t${(plan.movedFraction * 100).toFixed(2)}%\t(ideal ${(ideal * 100).toFixed(2)}%)`);
+  const width = Math.max(...plan.members.map((m) => m.id.length), 6);
+  const maxShare = Math.max(...plan.members.flatMap((m) => [m.before, m.after]));
+  const bar = (x: number) => '#'.repeat(Math.round((x / maxShare) * 30)).padEnd(30);
+  io.out(`${'member'.padEnd(width)}  before   after    before${' '.repeat(25)}  after`);
+  for (const m of plan.members) {
+    io.out(
+      `${m.id.padEnd(width)}  ${(m.before * 100).toFixed(2).padStart(6)}%  ${(m.after * 100).toFixed(2).padStart(6)}%  ${bar(m.before)}  ${bar(m.after)}`,
+    );
+  }
+}

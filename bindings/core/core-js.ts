@@ -1,0 +1,93 @@
+// The pure-TS core: the same algorithms as assembly/ (ring build with a stable 3-pass LSD radix sort,
+// bucket table, lookups), bit for bit. Fallback where WebAssembly is unavailable, benchmark baseline and
+// the oracle in differential tests.
+import {
+  type Core,
+  type RingSpec,
+  RingTable,
+  bucketTable,
+  radixSortPairs,
+  ringIndex,
+  tableBits,
+  writeDecimal,
+} from './core.js';
+import { utf8 } from './utf8.js';
+import { xxh32Bytes, xxh64Bytes, xxh64Hi, xxh64Pair } from './xxhash.js';
+
+function buildRing(spec: RingSpec): RingTable {
+  const { ids, counts, seedHi, seedLo } = spec;
+  const is64 = spec.hash === 'xxh64';
+  let total = 0;
+  let maxId = 0;
+  const encoded = ids.map((id) => utf8(id));
+  for (let m = 0; m < ids.length; m++) {
+    total += counts[m]!;
+    maxId = Math.max(maxId, encoded[m]!.length);
+  }
+  const label = new Uint8Array(maxId + 11);
+  let keys: Uint32Array = new Uint32Array(total);
+  let vals = new Uint16Array(total);
+  let k = 0;
+  for (let m = 0; m < ids.length; m++) {
+    const id = encoded[m]!;
+    label.set(id);
+    label[id.length] = 0x2d; // '-'
+    const d0 = id.length + 1;
+    const count = counts[m]!;
+    for (let i = 0; i < count; i++) {
+      const nd = writeDecimal(label, d0, i);
+      const len = d0 + nd;
+      if (is64) {
+        xxh64Pair(label, seedHi, seedLo, len);
+        keys[k] = xxh64Hi();
+      } else keys[k] = xxh32Bytes(label, seedLo, len);
+      vals[k] = m;
+      k++;
+    }
+  }
+  [keys, vals] = radixSortPairs(keys, vals);
+  const bits = tableBits(total);
+  const table = bucketTable(keys, bits);
+  return new RingTable(total, bits, null, 0, keys, vals, table);
+}
+
+function lookupMany(t: RingTable, hashes: Uint32Array, out: Uint32Array): void {
+  const { points, members, table, total } = t;
+  const shift = 32 - t.bits;
+  for (let k = 0; k < hashes.length; k++) out[k] = members[ringIndex(points, table, shift, total, hashes[k]!)]!;
+}
+
+function lookupManyBytes(
+  t: RingTable,
+  spec: RingSpec,
+  bytes: Uint8Array,
+  offsets: Uint32Array,
+  out: Uint32Array,
+): void {
+  const { points, members, table, total } = t;
+  const shift = 32 - t.bits;
+  const is64 = spec.hash === 'xxh64';
+  for (let k = 0; k + 1 < offsets.length; k++) {
+    const key = bytes.subarray(offsets[k], offsets[k + 1]);
+    let h: number;
+    if (is64) {
+      xxh64Pair(key, spec.seedHi, spec.seedLo);
+      h = xxh64Hi();
+    } else h = xxh32Bytes(key, spec.seedLo);
+    out[k] = members[ringIndex(points, table, shift, total, h)]!;
+  }
+}
+
+export const jsCore: Core = {
+  kind: 'js',
+  xxh32: (b, seed) => xxh32Bytes(b, seed),
+  xxh64: (b, seed) => xxh64Bytes(b, seed),
+  xxh64Hi(b, seedHi, seedLo) {
+    xxh64Pair(b, seedHi, seedLo);
+    return xxh64Hi();
+  },
+  buildRing,
+  freeRing: () => {},
+  lookupMany,
+  lookupManyBytes,
+};

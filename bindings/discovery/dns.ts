@@ -1,0 +1,284 @@
+// The DNS resolver: A + AAAA records (`dns:///host:port`) or SRV records (`dns+srv:///_svc._tcp.name`),
+// re-resolved when the shortest TTL expires, clamped to [minTtlMs, maxTtlMs] (default floor 30 s, the
+// minimum re-resolution interval of grpc-js's resolver-dns.ts). SRV (RFC 2782): each record's priority
+// becomes the endpoint's `priority` (lower is preferred; the Balancer serves the lowest class first) and
+// its weight the endpoint's `weight` (weight 0, "very small chance", becomes 1, the smallest integer
+// weight); each SRV target is resolved to its addresses. Failures (NXDOMAIN, timeouts, a dead server)
+// keep the last good list, report `onError` and retry with exponential backoff.
+//
+// Lookups go through the `DnsLookup` seam: in Node, `node:dns`'s `Resolver` (servers configurable,
+// imported lazily so browser bundles never load it); in browsers, `dohLookup` (resolver-doh.ts).
+//
+//   new DnsResolver({ target: 'api.internal:8080', servers: ['127.0.0.1:5353'] }, listener);
+import type { Endpoint } from '../util/endpoint.js';
+import {
+  commonOptions,
+  Delivery,
+  msOption,
+  normalizeEndpoints,
+  parseHostPort,
+  RefreshLimiter,
+  type CommonResolverOptions,
+  type Resolver,
+  type ResolverListener,
+  type Timers,
+} from './resolver.js';
+import type { Clock } from '../util/clock.js';
+import { intInRange, typeError } from '../util/validate.js';
+
+export interface AddressRecord {
+  address: string;
+  ttlS: number;
+}
+
+export interface SrvRecord {
+  name: string;
+  port: number;
+  priority: number;
+  weight: number;
+  ttlS?: number;
+}
+
+/** One DNS client. Errors carry `code` ('ENOTFOUND' for NXDOMAIN, 'ENODATA' for no record of that type). */
+export interface DnsLookup {
+  a(name: string): Promise<AddressRecord[]>;
+  aaaa(name: string): Promise<AddressRecord[]>;
+  srv(name: string): Promise<SrvRecord[]>;
+  /** Aborts outstanding queries (close()). */
+  cancel?(): void;
+}
+
+export interface DnsResolverOptions extends CommonResolverOptions {
+  /** `host:port` (A/AAAA) or an SRV name (`srv: true`). */
+  target: string;
+  srv?: boolean;
+  /** DNS servers (`ip` or `ip:port`, `[v6]:port`) for the node:dns lookup; system servers when absent. */
+  servers?: string[];
+  /** Port used when the target has none; without it a port is required. */
+  defaultPort?: number;
+  /** Floor of the TTL-driven re-resolution interval (default 30 s). */
+  minTtlMs?: number;
+  /** Ceiling of the re-resolution interval (default 300 s). */
+  maxTtlMs?: number;
+  /** Per-query timeout of the node:dns lookup (default 2 s) and its tries (default 2). */
+  queryTimeoutMs?: number;
+  queryTries?: number;
+  /** Retry backoff after a failure: initial (default 1 s), doubled up to `maxTtlMs`. */
+  errorBackoffMs?: number;
+  /** Replaces the node:dns lookup (DoH, tests). */
+  lookup?: DnsLookup;
+}
+
+export const DEFAULT_DNS_MIN_TTL_MS = 30_000;
+export const DEFAULT_DNS_MAX_TTL_MS = 300_000;
+export const DEFAULT_DNS_QUERY_TIMEOUT_MS = 2_000;
+export const DEFAULT_DNS_ERROR_BACKOFF_MS = 1_000;
+
+const IPV4_RE = /^(?:\d{1,3}\.){3}\d{1,3}$/;
+
+function isIpLiteral(host: string): boolean {
+  return IPV4_RE.test(host) || host.includes(':');
+}
+
+function codeOf(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null ? ((e as { code?: string }).code ?? undefined) : undefined;
+}
+
+/** node:dns, loaded on first use. The specifier is kept out of static analysis so bundlers leave it alone. */
+export function nodeDnsLookup(servers: string[] | undefined, timeoutMs: number, tries: number): DnsLookup {
+  const specifier = 'node:dns';
+  let resolver: Promise<import('node:dns').promises.Resolver> | undefined;
+  const get = () =>
+    (resolver ??= (import(/* @vite-ignore */ specifier) as Promise<typeof import('node:dns')>).then((dns) => {
+      const r = new dns.promises.Resolver({ timeout: timeoutMs, tries });
+      if (servers !== undefined && servers.length > 0) r.setServers(servers);
+      return r;
+    }));
+  return {
+    a: async (name) =>
+      (await (await get()).resolve4(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
+    aaaa: async (name) =>
+      (await (await get()).resolve6(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
+    srv: async (name) => (await get()).resolveSrv(name),
+    cancel: () => {
+      void resolver?.then((r) => r.cancel());
+    },
+  };
+}
+
+export class DnsResolver implements Resolver {
+  private readonly out: Delivery;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
+  private readonly limiter: RefreshLimiter;
+  private readonly lookup: DnsLookup;
+  private readonly srv: boolean;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly minTtlMs: number;
+  private readonly maxTtlMs: number;
+  private readonly errorBackoffMs: number;
+  private backoffMs: number;
+  private timer: unknown;
+  private inFlight = false;
+  private again = false;
+  private closed = false;
+  /** Resolutions started (for tests and stats). */
+  resolutions = 0;
+
+  constructor(opts: DnsResolverOptions, listener: ResolverListener) {
+    if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object', opts);
+    const c = commonOptions(opts);
+    this.clock = c.clock;
+    this.timers = c.timers;
+    this.srv = opts.srv === true;
+    if (typeof opts.target !== 'string' || opts.target.length === 0)
+      throw typeError('target', 'a DNS name', opts.target);
+    if (this.srv) {
+      this.host = opts.target;
+      this.port = 0;
+    } else {
+      const dflt = opts.defaultPort === undefined ? undefined : intInRange('defaultPort', opts.defaultPort, 1, 65535);
+      const hp = parseHostPort('target', opts.target, dflt);
+      this.host = hp.host;
+      this.port = hp.port;
+    }
+    this.minTtlMs = msOption('minTtlMs', opts.minTtlMs, DEFAULT_DNS_MIN_TTL_MS);
+    this.maxTtlMs = Math.max(this.minTtlMs, msOption('maxTtlMs', opts.maxTtlMs, DEFAULT_DNS_MAX_TTL_MS));
+    this.errorBackoffMs = msOption('errorBackoffMs', opts.errorBackoffMs, DEFAULT_DNS_ERROR_BACKOFF_MS);
+    this.backoffMs = this.errorBackoffMs;
+    if (opts.servers !== undefined) {
+      if (!Array.isArray(opts.servers)) throw typeError('servers', 'an array of "ip[:port]"', opts.servers);
+      opts.servers.forEach((s, i) => parseHostPort(`servers[${i}]`, s, 53));
+    }
+    const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DNS_QUERY_TIMEOUT_MS);
+    const tries = opts.queryTries === undefined ? 2 : intInRange('queryTries', opts.queryTries, 1, 10);
+    this.lookup = opts.lookup ?? nodeDnsLookup(opts.servers, timeoutMs, tries);
+    this.out = new Delivery(listener);
+    this.limiter = new RefreshLimiter(c.minRefreshIntervalMs, this.clock, this.timers, () => this.resolveNow());
+    this.limiter.ran();
+    this.schedule(0);
+  }
+
+  refresh(): void {
+    this.limiter.request();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.out.close();
+    this.limiter.close();
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lookup.cancel?.();
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = undefined;
+      this.limiter.ran();
+      this.resolveNow();
+    }, ms);
+  }
+
+  private resolveNow(): void {
+    if (this.closed) return;
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.inFlight = true;
+    this.resolutions++;
+    void this.resolveOnce().then(
+      ({ endpoints, ttlS }) => this.done(undefined, endpoints, ttlS),
+      (e: unknown) => this.done(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+
+  private done(err: Error | undefined, endpoints?: Endpoint[], ttlS?: number): void {
+    this.inFlight = false;
+    if (this.closed) return;
+    if (err !== undefined) {
+      this.out.error(err);
+      const wait = this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, this.maxTtlMs);
+      this.schedule(wait);
+    } else {
+      this.backoffMs = this.errorBackoffMs;
+      this.out.endpoints(endpoints!);
+      const ttlMs = Math.min(this.maxTtlMs, Math.max(this.minTtlMs, (ttlS ?? Infinity) * 1000));
+      this.schedule(ttlMs);
+    }
+    if (this.again) {
+      this.again = false;
+      this.resolveNow();
+    }
+  }
+
+  /** Addresses of one name, A and AAAA in parallel; fails only when both fail or both are empty. */
+  private async addresses(name: string): Promise<AddressRecord[]> {
+    if (isIpLiteral(name)) return [{ address: name, ttlS: Infinity }];
+    const [v4, v6] = await Promise.allSettled([this.lookup.a(name), this.lookup.aaaa(name)]);
+    const out: AddressRecord[] = [];
+    if (v4.status === 'fulfilled') out.push(...v4.value);
+    if (v6.status === 'fulfilled') out.push(...v6.value);
+    if (out.length > 0) return out;
+    const reasons = [v4, v6].filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    // Prefer the informative failure: NXDOMAIN or a timeout over "no record of this type".
+    const e = reasons.find((r) => codeOf(r) !== 'ENODATA') ?? reasons[0];
+    if (e !== undefined) throw e instanceof Error ? e : new Error(String(e));
+    const none = new Error(`dns: no A/AAAA records for ${JSON.stringify(name)}`);
+    (none as Error & { code: string }).code = 'ENODATA';
+    throw none;
+  }
+
+  private async resolveOnce(): Promise<{ endpoints: Endpoint[]; ttlS: number }> {
+    const onError = (e: Error) => this.out.error(e);
+    if (!this.srv) {
+      const recs = await this.addresses(this.host);
+      const ttlS = Math.min(...recs.map((r) => r.ttlS));
+      const inputs = recs
+        .map((r) => ({ host: r.address, port: this.port, metadata: { name: this.host } }))
+        .sort((x, y) => (x.host < y.host ? -1 : x.host > y.host ? 1 : 0));
+      return { endpoints: normalizeEndpoints('dns', inputs, onError), ttlS };
+    }
+    const srvs = await this.lookup.srv(this.host);
+    if (srvs.length === 0) {
+      const e = new Error(`dns: no SRV records for ${JSON.stringify(this.host)}`);
+      (e as Error & { code: string }).code = 'ENODATA';
+      throw e;
+    }
+    let ttlS = Math.min(...srvs.map((s) => s.ttlS ?? Infinity));
+    const resolved = await Promise.allSettled(srvs.map((s) => this.addresses(s.name)));
+    const inputs = [];
+    let failures = 0;
+    for (let i = 0; i < srvs.length; i++) {
+      const s = srvs[i]!;
+      const r = resolved[i]!;
+      if (r.status === 'rejected') {
+        failures++;
+        onError(r.reason instanceof Error ? r.reason : new Error(String(r.reason)));
+        continue;
+      }
+      for (const a of r.value) {
+        ttlS = Math.min(ttlS, a.ttlS);
+        inputs.push({
+          host: a.address,
+          port: s.port,
+          priority: s.priority,
+          weight: s.weight > 0 ? s.weight : 1,
+          metadata: { target: s.name, srvWeight: s.weight },
+        });
+      }
+    }
+    if (failures === srvs.length) throw new Error(`dns: no SRV target of ${JSON.stringify(this.host)} resolved`);
+    // Stable order: priority class, then address, so identical answers compare equal.
+    inputs.sort((x, y) => x.priority - y.priority || (x.host < y.host ? -1 : x.host > y.host ? 1 : x.port - y.port));
+    return { endpoints: normalizeEndpoints('dns+srv', inputs, onError), ttlS };
+  }
+}

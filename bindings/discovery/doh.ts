@@ -1,0 +1,106 @@
+// DNS-over-HTTPS with the JSON API (`application/dns-json`, as served by Cloudflare's and Google's
+// resolvers: GET ?name=<n>&type=<A|AAAA|SRV>, answer `{ Status, Answer: [{ name, type, TTL, data }] }`,
+// Status 3 = NXDOMAIN, SRV data = "priority weight port target."). A `DnsLookup` for the DNS resolver
+// (resolver-dns.ts) where node:dns does not exist: browsers, workers, edge runtimes. `fetch` only.
+//
+//   createResolver({ target: 'doh:///api.example.com:443', dohUrl: 'https://cloudflare-dns.com/dns-query' }, l);
+import type { AddressRecord, DnsLookup, SrvRecord } from './dns.js';
+import type { FetchLike } from './resolver.js';
+import { typeError } from '../util/validate.js';
+
+export interface DohOptions {
+  /** The JSON endpoint, e.g. https://cloudflare-dns.com/dns-query. */
+  url: string;
+  fetch?: FetchLike;
+  headers?: Record<string, string>;
+}
+
+const TYPE_A = 1;
+const TYPE_AAAA = 28;
+const TYPE_SRV = 33;
+const RCODE_NAMES: Record<number, string> = { 1: 'EFORMERR', 2: 'ESERVFAIL', 3: 'ENOTFOUND', 5: 'EREFUSED' };
+
+interface DohAnswer {
+  name?: unknown;
+  type?: unknown;
+  TTL?: unknown;
+  data?: unknown;
+}
+
+function dnsError(code: string, msg: string): Error {
+  const e = new Error(msg);
+  (e as Error & { code: string }).code = code;
+  return e;
+}
+
+export function dohLookup(opts: DohOptions): DnsLookup {
+  if (typeof opts.url !== 'string') throw typeError('dohUrl', 'an http(s) URL', opts.url);
+  let base: URL;
+  try {
+    base = new URL(opts.url);
+  } catch {
+    throw typeError('dohUrl', 'an http(s) URL', opts.url);
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') throw typeError('dohUrl', 'an http(s) URL', opts.url);
+  const doFetch: FetchLike = opts.fetch ?? ((u, i) => fetch(u, i));
+  const controllers = new Set<AbortController>();
+
+  async function query(name: string, type: string, want: number): Promise<DohAnswer[]> {
+    const u = new URL(base.href);
+    u.searchParams.set('name', name);
+    u.searchParams.set('type', type);
+    const ac = new AbortController();
+    controllers.add(ac);
+    try {
+      const res = await doFetch(u.href, {
+        headers: { accept: 'application/dns-json', ...opts.headers },
+        signal: ac.signal,
+      });
+      if (!res.ok) throw dnsError('ESERVFAIL', `doh: HTTP ${res.status} for ${type} ${name}`);
+      const body = (await res.json()) as { Status?: unknown; Answer?: unknown };
+      if (typeof body !== 'object' || body === null || typeof body.Status !== 'number')
+        throw dnsError('EBADRESP', `doh: malformed answer for ${type} ${name}`);
+      if (body.Status !== 0) {
+        const code = RCODE_NAMES[body.Status] ?? 'ESERVFAIL';
+        throw dnsError(code, `doh: ${code} (rcode ${body.Status}) for ${type} ${name}`);
+      }
+      const answers = (Array.isArray(body.Answer) ? body.Answer : []) as DohAnswer[];
+      // CNAME chains come back in the same Answer section; keep the records of the asked type.
+      const out = answers.filter((a) => a !== null && typeof a === 'object' && a.type === want);
+      if (out.length === 0) throw dnsError('ENODATA', `doh: no ${type} records for ${name}`);
+      return out;
+    } finally {
+      controllers.delete(ac);
+    }
+  }
+
+  const addresses = async (name: string, type: string, want: number): Promise<AddressRecord[]> =>
+    (await query(name, type, want))
+      .filter((a) => typeof a.data === 'string')
+      .map((a) => ({ address: a.data as string, ttlS: typeof a.TTL === 'number' ? a.TTL : 0 }));
+
+  return {
+    a: (name) => addresses(name, 'A', TYPE_A),
+    aaaa: (name) => addresses(name, 'AAAA', TYPE_AAAA),
+    async srv(name): Promise<SrvRecord[]> {
+      const out: SrvRecord[] = [];
+      for (const a of await query(name, 'SRV', TYPE_SRV)) {
+        const m = typeof a.data === 'string' ? /^(\d+)\s+(\d+)\s+(\d+)\s+(\S+?)\.?$/.exec(a.data) : null;
+        if (m === null) continue;
+        out.push({
+          priority: Number(m[1]),
+          weight: Number(m[2]),
+          port: Number(m[3]),
+          name: m[4]!,
+          ttlS: typeof a.TTL === 'number' ? a.TTL : 0,
+        });
+      }
+      if (out.length === 0) throw dnsError('ENODATA', `doh: no valid SRV records for ${name}`);
+      return out;
+    },
+    cancel() {
+      for (const ac of controllers) ac.abort();
+      controllers.clear();
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// One selector for every consistent-hash scheme switchyard speaks. Each algorithm lives in its own module;
+// this file only maps a name and options to an instance with the common `KeyRouter` surface.
+//
+//   const h = createHasher(['127.0.0.1:11211', '127.0.0.1:11212'], { algorithm: 'ketama', compat: 'twemproxy' });
+//   h.get('user:42');
+//
+// Differences: `jump` has no weights and only the last member can be removed (bucket i is the i-th member as
+// given); `maglev`'s preference order is switchyard's (see maglev.ts); `ring-hash` and `maglev` hash keys with
+// xxHash64 as Envoy does for request hashes.
+import type { Backend } from '../core/core.js';
+import { EnvoyRingHash, type EnvoyRingHashFunction } from './envoy/ring-hash.js';
+import { JumpHash } from './jump.js';
+import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from './ketama/ketama.js';
+import { KETAMA_KEY_HASHES, type KetamaKeyHash } from './ketama/key-hash.js';
+import { Maglev } from './envoy/maglev.js';
+import { NginxConsistentHash } from './nginx-hash.js';
+import { Rendezvous } from './rendezvous.js';
+import { HashRing, type MemberInput } from './ring.js';
+import { rangeError, typeError } from '../util/validate.js';
+
+export const ALGORITHMS = ['ring', 'ketama', 'ring-hash', 'maglev', 'jump', 'nginx', 'rendezvous'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+/** The surface every hasher shares. */
+export interface KeyRouter {
+  readonly members: readonly string[];
+  readonly size: number;
+  get(key: string | Uint8Array): string | undefined;
+  getMany(keys: readonly (string | Uint8Array)[]): (string | undefined)[];
+  stats(): object;
+}
+
+export interface HasherOptions {
+  algorithm: Algorithm;
+  /** ketama: whose continuum (libketama, libmemcached, spymemcached, twemproxy, hashring). */
+  compat?: KetamaCompat;
+  /** ring: 'xxh32' | 'xxh64'; ketama/twemproxy: the key hash (md5, fnv1a_64, ...); ring-hash: 'XX_HASH' | 'MURMUR_HASH_2'. */
+  hash?: string;
+  /** ring: points per unit of weight. */
+  vnodes?: number;
+  /** ring: hash seed. */
+  seed?: number | bigint;
+  /** maglev: prime table size. */
+  tableSize?: number;
+  /** ring-hash: Envoy minimum/maximum ring size. */
+  minimumRingSize?: number;
+  maximumRingSize?: number;
+  backend?: Backend;
+}
+
+const ONLY: Partial<Record<keyof HasherOptions, Algorithm[]>> = {
+  compat: ['ketama'],
+  vnodes: ['ring'],
+  seed: ['ring'],
+  tableSize: ['maglev'],
+  minimumRingSize: ['ring-hash'],
+  maximumRingSize: ['ring-hash'],
+  hash: ['ring', 'ketama', 'ring-hash'],
+};
+
+export function createHasher(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter {
+  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  const { algorithm } = options;
+  if (!(ALGORITHMS as readonly string[]).includes(algorithm))
+    throw rangeError('algorithm', ALGORITHMS.join(' | '), algorithm);
+  for (const [key, algos] of Object.entries(ONLY) as [keyof HasherOptions, Algorithm[]][]) {
+    if (options[key] !== undefined && !algos.includes(algorithm))
+      throw rangeError(key, `unset for algorithm '${algorithm}' (it applies to ${algos.join(', ')})`, options[key]);
+  }
+  const backend = options.backend === undefined ? {} : { backend: options.backend };
+  switch (algorithm) {
+    case 'ring': {
+      const hash = options.hash;
+      if (hash !== undefined && hash !== 'xxh32' && hash !== 'xxh64')
+        throw rangeError('hash', "'xxh32' or 'xxh64' for algorithm 'ring'", hash);
+      return new HashRing(nodes, {
+        ...backend,
+        ...(hash && { hash }),
+        ...(options.vnodes !== undefined && { vnodes: options.vnodes }),
+        ...(options.seed !== undefined && { seed: options.seed }),
+      });
+    }
+    case 'ketama': {
+      const compat = options.compat ?? 'libketama';
+      if (!(KETAMA_COMPATS as readonly string[]).includes(compat))
+        throw rangeError('compat', KETAMA_COMPATS.join(' | '), compat);
+      if (options.hash !== undefined && !(KETAMA_KEY_HASHES as readonly string[]).includes(options.hash))
+        throw rangeError('hash', KETAMA_KEY_HASHES.join(' | '), options.hash);
+      return new KetamaRing(nodes, {
+        ...backend,
+        compat,
+        ...(options.hash !== undefined && { hash: options.hash as KetamaKeyHash }),
+      });
+    }
+    case 'ring-hash': {
+      const hash = options.hash;
+      if (hash !== undefined && hash !== 'XX_HASH' && hash !== 'MURMUR_HASH_2')
+        throw rangeError('hash', "'XX_HASH' or 'MURMUR_HASH_2' for algorithm 'ring-hash'", hash);
+      return new EnvoyRingHash(nodes, {
+        ...backend,
+        ...(hash !== undefined && { hashFunction: hash as EnvoyRingHashFunction }),
+        ...(options.minimumRingSize !== undefined && { minimumRingSize: options.minimumRingSize }),
+        ...(options.maximumRingSize !== undefined && { maximumRingSize: options.maximumRingSize }),
+      });
+    }
+    case 'maglev':
+      return new Maglev(nodes, {
+        ...backend,
+        ...(options.tableSize !== undefined && { tableSize: options.tableSize }),
+      });
+    case 'jump':
+      return new JumpHash(
+        nodes.map((n, i) => {
+          if (typeof n === 'string') return n;
+          if (n.weight !== undefined && n.weight !== 1)
+            throw rangeError(`nodes[${i}].weight`, "1: algorithm 'jump' has no weights", n.weight);
+          return n.id;
+        }),
+        backend,
+      );
+    case 'nginx':
+      return new NginxConsistentHash(nodes, backend);
+    case 'rendezvous':
+      return new Rendezvous(nodes, backend);
+  }
+}

@@ -1,0 +1,52 @@
+// Public xxHash functions. Each call takes the path measured fastest (bench/hash.bench.ts, README):
+// - strings: TS over charCodeAt; encoding a short string into WASM memory costs more than hashing it;
+// - bytes: TS below WASM_MIN_BYTES, WASM from there (the copy is a memcpy, the WASM loop is ~3x faster);
+// - xxh64: WASM (native i64 beats 32-bit-half emulation) for bytes of any length and for strings.
+import { getCore } from '../core/backend.js';
+import { typeError, rangeError } from '../util/validate.js';
+import { utf8Scratch } from '../core/utf8.js';
+import { xxh32Bytes, xxh32String, xxh64Bytes } from '../core/xxhash.js';
+
+/** Byte length from which hashing bytes in WASM beats TS, measured (bench/hash.bench.ts). */
+export const WASM_MIN_BYTES = 64;
+
+export type HashInput = string | Uint8Array;
+
+function seed32(seed: unknown): number {
+  if (typeof seed !== 'number') throw typeError('seed', 'an integer in [0, 4294967295]', seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw rangeError('seed', 'an integer in [0, 4294967295]', seed);
+  return seed;
+}
+
+export function seed64(seed: unknown): bigint {
+  if (typeof seed === 'bigint') {
+    if (seed < 0n || seed > 0xffffffffffffffffn) throw rangeError('seed', 'a bigint in [0, 2^64 - 1]', seed);
+    return seed;
+  }
+  if (typeof seed === 'number') {
+    if (!Number.isSafeInteger(seed) || seed < 0) throw rangeError('seed', 'a safe integer >= 0 or a bigint', seed);
+    return BigInt(seed);
+  }
+  throw typeError('seed', 'a bigint or a non-negative integer', seed);
+}
+
+/** xxHash32 of a string (as UTF-8) or bytes. */
+export function xxh32(input: HashInput, seed: number = 0): number {
+  const s = seed32(seed);
+  if (typeof input === 'string') return xxh32String(input, s);
+  if (!(input instanceof Uint8Array)) throw typeError('input', 'a string or a Uint8Array', input);
+  if (input.length < WASM_MIN_BYTES) return xxh32Bytes(input, s);
+  return getCore().xxh32(input, s);
+}
+
+/** xxHash64 of a string (as UTF-8) or bytes, as an unsigned bigint. */
+export function xxh64(input: HashInput, seed: bigint | number = 0n): bigint {
+  const s = seed64(seed);
+  let bytes: Uint8Array;
+  if (typeof input === 'string') bytes = utf8Scratch(input);
+  else if (input instanceof Uint8Array) bytes = input;
+  else throw typeError('input', 'a string or a Uint8Array', input);
+  const core = getCore();
+  return core.kind === 'wasm' ? core.xxh64(bytes, s) : xxh64Bytes(bytes, s);
+}

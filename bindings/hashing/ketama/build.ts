@@ -1,0 +1,117 @@
+// Building a ketama continuum, twice: in the WASM core (`ketamaBuild`, assembly/ketama.ts) and in pure TS,
+// bit for bit. Server m (in the order given) contributes digests[m] MD5 digests of `<prefix_m><i>`, i from
+// 0 in decimal, each giving `perDigest` points (digest words 0..perDigest-1, little-endian). Points are
+// sorted stably, so equal points keep server order (then digest, then word order): libmemcached's
+// (value, server index) order, and what hashring's stable Array#sort and glibc's merge-sort qsort give.
+// The result uses the ring layout of core.ts (`RingTable`), so lookups share `ringIndex`.
+import { RingTable, align16, bucketTable, radixSortPairs, tableBits, writeDecimal } from '../../core/core.js';
+import type { WasmHandle } from '../../core/core-wasm.js';
+import { md5Words } from './md5.js';
+
+export interface KetamaSpec {
+  /** UTF-8 label prefix per server, e.g. `10.0.1.1-` or `/10.0.1.1:11211-`. */
+  prefixes: readonly Uint8Array[];
+  /** MD5 digests per server. */
+  digests: readonly number[];
+  /** Points taken from each digest (1..4). */
+  perDigest: number;
+}
+
+export function ketamaTotal(spec: KetamaSpec): number {
+  let total = 0;
+  for (const d of spec.digests) total += d * spec.perDigest;
+  return total;
+}
+
+export function buildKetamaJs(spec: KetamaSpec): RingTable {
+  const { prefixes, digests, perDigest } = spec;
+  const total = ketamaTotal(spec);
+  let maxLen = 0;
+  for (const p of prefixes) maxLen = Math.max(maxLen, p.length);
+  const label = new Uint8Array(maxLen + 11);
+  const words = new Uint32Array(4);
+  let keys: Uint32Array = new Uint32Array(total);
+  let vals = new Uint16Array(total);
+  let k = 0;
+  for (let m = 0; m < prefixes.length; m++) {
+    const prefix = prefixes[m]!;
+    label.set(prefix);
+    const d0 = prefix.length;
+    const count = digests[m]!;
+    for (let i = 0; i < count; i++) {
+      const nd = writeDecimal(label, d0, i);
+      md5Words(label, d0 + nd, words);
+      for (let h = 0; h < perDigest; h++) {
+        keys[k] = words[h]!;
+        vals[k] = m;
+        k++;
+      }
+    }
+  }
+  [keys, vals] = radixSortPairs(keys, vals);
+  const bits = tableBits(total);
+  const table = bucketTable(keys, bits);
+  return new RingTable(total, bits, null, 0, keys, vals, table);
+}
+
+type BuildFn = (
+  prefixes: number,
+  prefixOffsets: number,
+  digests: number,
+  n: number,
+  perDigest: number,
+  label: number,
+  scratch: number,
+  points: number,
+  members: number,
+  table: number,
+  bits: number,
+) => number;
+
+export function buildKetamaWasm(handle: WasmHandle, spec: KetamaSpec): RingTable {
+  const { mem } = handle;
+  const x = handle.exports as { ketamaBuild: BuildFn; ketamaScratchBytes(total: number): number };
+  const n = spec.prefixes.length;
+  const total = ketamaTotal(spec);
+  let bytes = 0;
+  let maxLen = 0;
+  for (const p of spec.prefixes) {
+    bytes += p.length;
+    maxLen = Math.max(maxLen, p.length);
+  }
+  const bits = tableBits(total);
+  const out = mem.alloc(align16(total * 6) + ((1 << bits) + 1) * 4);
+  const szPrefix = align16(bytes);
+  const szOffs = align16((n + 1) * 4);
+  const szDigests = align16(n * 4);
+  const szLabel = align16(maxLen + 11);
+  const tmp = mem.alloc(szPrefix + szOffs + szDigests + szLabel + x.ketamaScratchBytes(total));
+  const { u8, u32 } = mem; // current after the last alloc
+  const offs = tmp + szPrefix;
+  const digests = offs + szOffs;
+  const label = digests + szDigests;
+  let o = 0;
+  for (let m = 0; m < n; m++) {
+    const p = spec.prefixes[m]!;
+    u8.set(p, tmp + o);
+    u32[(offs >>> 2) + m] = o;
+    u32[(digests >>> 2) + m] = spec.digests[m]!;
+    o += p.length;
+  }
+  u32[(offs >>> 2) + n] = o;
+  const pointsPtr = out;
+  const membersPtr = out + total * 4;
+  const tablePtr = align16(out + total * 6);
+  x.ketamaBuild(tmp, offs, digests, n, spec.perDigest, label, label + szLabel, pointsPtr, membersPtr, tablePtr, bits);
+  mem.release(tmp);
+  const buf = mem.memory.buffer;
+  return new RingTable(
+    total,
+    bits,
+    mem,
+    out,
+    new Uint32Array(buf, pointsPtr, total),
+    new Uint16Array(buf, membersPtr, total),
+    new Uint32Array(buf, tablePtr, (1 << bits) + 1),
+  );
+}

@@ -1,0 +1,106 @@
+// Membership bookkeeping shared by the hashers that keep an id → weight map (HashRing, Rendezvous,
+// NginxConsistentHash): parsing with typed errors, and the add / remove / setWeight / reset diffs. Each
+// returns the next map, or null when nothing would change (the caller then rebuilds nothing).
+import { positive, rangeError, typeError } from '../util/validate.js';
+
+export type Weights = Map<string, number>;
+export type ParseMember = (m: unknown, field: string) => [string, number];
+
+/** How errors name the list and one element ('members'/'member', 'servers'/'server'). */
+export interface Names {
+  list: string;
+  one: string;
+  /** What the list must be, for the TypeError. */
+  expected: string;
+}
+
+export const MEMBERS: Names = { list: 'members', one: 'member', expected: 'an iterable of ids or { id, weight }' };
+
+/** An id string (weight 1) or `{ id, weight }` with a finite weight > 0. */
+export function parseWeightedMember(m: unknown, field: string): [string, number] {
+  if (typeof m === 'string') {
+    if (m.length === 0) throw rangeError(field, 'a non-empty id', m);
+    return [m, 1];
+  }
+  if (m === null || typeof m !== 'object') throw typeError(field, 'an id string or { id, weight }', m);
+  const { id, weight } = m as { id: unknown; weight?: unknown };
+  if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
+  if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty string', id);
+  return [id, weight === undefined ? 1 : positive(`${field}.weight`, weight)];
+}
+
+/** Parses a whole membership, rejecting duplicate ids. */
+export function parseMembership(input: unknown, parse: ParseMember, names: Names = MEMBERS): Weights {
+  if (
+    input === null ||
+    typeof input === 'string' ||
+    typeof (input as Iterable<unknown>)?.[Symbol.iterator] !== 'function'
+  ) {
+    throw typeError(names.list, names.expected, input);
+  }
+  const out: Weights = new Map();
+  let i = 0;
+  for (const m of input as Iterable<unknown>) {
+    const [id, w] = parse(m, `${names.list}[${i}]`);
+    if (out.has(id)) throw rangeError(`${names.list}[${i}].id`, 'unique', id);
+    out.set(id, w);
+    i++;
+  }
+  return out;
+}
+
+/** `current` plus the members given; an existing id with the same weight is a no-op, another weight an error. */
+export function withAdded(
+  current: Weights,
+  input: unknown,
+  parse: ParseMember,
+  names: Names = MEMBERS,
+): Weights | null {
+  const list = Array.isArray(input) ? input : [input];
+  const next = new Map(current);
+  let changed = false;
+  list.forEach((m, i) => {
+    const [id, w] = parse(m, Array.isArray(input) ? `${names.list}[${i}]` : names.one);
+    const old = next.get(id);
+    if (old === w) return;
+    if (old !== undefined)
+      throw rangeError(`${names.one} ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
+    next.set(id, w);
+    changed = true;
+  });
+  return changed ? next : null;
+}
+
+/** `current` without the ids given (a string or an array of strings); null if none was present. */
+export function withRemoved(current: Weights, ids: unknown, names: Names = MEMBERS): Weights | null {
+  const list = typeof ids === 'string' ? [ids] : ids;
+  if (!Array.isArray(list)) throw typeError('ids', `a ${names.one} id or an array of ids`, ids);
+  const next = new Map(current);
+  let changed = false;
+  for (const id of list) {
+    if (typeof id !== 'string') throw typeError('id', 'a string', id);
+    changed = next.delete(id) || changed;
+  }
+  return changed ? next : null;
+}
+
+/** `current` with one weight changed; `notMember` completes "id must be …" for unknown ids. */
+export function withWeight(
+  current: Weights,
+  id: string,
+  weight: unknown,
+  validate: (w: unknown) => number,
+  notMember: string,
+): Weights | null {
+  if (!current.has(id)) throw rangeError('id', notMember, id);
+  const w = validate(weight);
+  if (current.get(id) === w) return null;
+  const next = new Map(current);
+  next.set(id, w);
+  return next;
+}
+
+/** Whether two memberships have the same ids with the same weights. */
+export function sameWeights(a: Weights, b: Weights): boolean {
+  return a.size === b.size && [...a].every(([id, w]) => b.get(id) === w);
+}

@@ -1,0 +1,480 @@
+// nginx `hash $key consistent` (ngx_http_upstream_hash_module.c; the point scheme is
+// Cache::Memcached::Fast's), reproduced exactly so that a client places keys on the server nginx picks.
+//
+// Ring: for each server, in the order of the upstream block, 160 × weight points. The server name is the
+// string written after `server` (e.g. "127.0.0.1:8080"); a "unix:" prefix is dropped, otherwise a trailing
+// run of digits after the last ':' is the port. base = crc32 state over HOST, one zero byte, PORT; point j
+// = crc32 of base followed by the 4 little-endian bytes of point j - 1 (0 before the first). Points are
+// sorted and equal points collapse to the first in declaration order (nginx's qsort is glibc's merge
+// sort, which is stable; on a libc with an unstable qsort nginx could keep another of the equal points).
+// Lookup: crc32 of the key as nginx evaluated it (for `$arg_k`: the raw, still percent-encoded query
+// argument), then the first point >= it, wrapping to the first point.
+//
+// Not modelled: failures. With every server up nginx's choice is the point above; when the chosen server
+// is down or failed (max_fails/fail_timeout) or already tried, nginx walks to the next point (hp->hash++)
+// for up to `points` steps; `preference(key, n)` gives that walk's order of distinct servers. When a
+// server name resolves to several addresses they share its points and nginx rotates among them by weight.
+// Servers marked `down` keep their points (nginx skips them at pick time): keep them here and take the
+// first of `preference(key, n)` that is up. An empty key is not hashed at all: nginx falls back to its
+// weighted round robin (seen live with nginx 1.22.1), while get('') answers the owner of crc32('') = 0.
+//
+//   const h = new NginxConsistentHash(['10.0.0.1:80', { id: '10.0.0.2:80', weight: 2 }]);
+//   h.get('user:42'); // '10.0.0.1:80' or '10.0.0.2:80'
+//
+// Paths (bench/jump-nginx.bench.ts): single keys in TS (crc32 from charCodeAt, binary search over the
+// table, which the WASM backend keeps in linear memory); builds and batches in WASM.
+import { getCore, wasmHandle } from '../core/backend.js';
+import { radixSortPairs, type Backend } from '../core/core.js';
+import type { WasmHandle } from '../core/core-wasm.js';
+import { crc32Byte, crc32Bytes, crc32String, crc32Update } from './ketama/crc32.js';
+import { checkOffsets, packKeys } from './jump.js';
+import { utf8 } from '../core/utf8.js';
+import { parseMembership, withAdded, withRemoved, withWeight, type Names } from './membership.js';
+import { intInRange, rangeError, typeError } from '../util/validate.js';
+
+export type Key = string | Uint8Array;
+export type NginxServerInput = string | { id: string; weight?: number };
+
+/** Points per unit of weight, as nginx. */
+export const NGINX_POINTS_PER_WEIGHT = 160;
+/** Returned in index arrays for keys looked up with no servers. */
+export const NGINX_NO_MEMBER = 0xffffffff;
+export const NGINX_MAX_POINTS = 1 << 24;
+/** Largest weight: 160 × weight points must fit in NGINX_MAX_POINTS. */
+export const NGINX_MAX_WEIGHT = Math.floor(NGINX_MAX_POINTS / NGINX_POINTS_PER_WEIGHT);
+const BATCH = 65536;
+
+export interface NginxConsistentHashOptions {
+  /** Force a backend for this instance; by default the active one (`backend()`). */
+  backend?: Backend;
+}
+
+export interface NginxMemberStats {
+  id: string;
+  weight: number;
+  /** Distinct points this server keeps after duplicates were dropped. */
+  points: number;
+  /** Fraction of the 32-bit crc32 space that maps to this server. */
+  share: number;
+}
+
+export interface NginxStats {
+  backend: Backend;
+  points: number;
+  bytes: number;
+  members: NginxMemberStats[];
+}
+
+interface NginxExports {
+  nginxChashScratchBytes(total: number): number;
+  nginxChashBuild(
+    names: number,
+    offsets: number,
+    weights: number,
+    n: number,
+    scratch: number,
+    points: number,
+    servers: number,
+  ): number;
+  nginxChashLookupManyBytes(
+    points: number,
+    servers: number,
+    n: number,
+    bytes: number,
+    offsets: number,
+    count: number,
+    out: number,
+  ): void;
+  nginxChashLookupMany(points: number, servers: number, n: number, hashes: number, count: number, out: number): void;
+}
+
+/** Where HOST and PORT lie in a server name (nginx's split). */
+export function splitServerName(
+  name: Uint8Array,
+): [hostStart: number, hostEnd: number, portStart: number, portEnd: number] {
+  const len = name.length;
+  if (
+    len >= 5 &&
+    (name[0]! | 0x20) === 0x75 &&
+    (name[1]! | 0x20) === 0x6e &&
+    (name[2]! | 0x20) === 0x69 &&
+    (name[3]! | 0x20) === 0x78 &&
+    name[4] === 0x3a
+  ) {
+    return [5, len, 0, 0];
+  }
+  for (let j = 0; j < len; j++) {
+    const c = name[len - j - 1]!;
+    if (c === 0x3a) return [0, len - j - 1, len - j, len];
+    if (c < 0x30 || c > 0x39) break;
+  }
+  return [0, len, 0, 0];
+}
+
+/** The pure-TS build, twin of nginxChashBuild: distinct sorted points and their server indices. */
+export function buildNginxRing(
+  names: readonly Uint8Array[],
+  weights: readonly number[],
+): { points: Uint32Array; servers: Uint32Array } {
+  let total = 0;
+  for (const w of weights) total += w * NGINX_POINTS_PER_WEIGHT;
+  let keys: Uint32Array = new Uint32Array(total);
+  let vals = new Uint32Array(total);
+  let k = 0;
+  for (let m = 0; m < names.length; m++) {
+    const name = names[m]!;
+    const [hs, he, ps, pe] = splitServerName(name);
+    let base = crc32Update(-1, name, hs, he);
+    base = crc32Byte(base, 0);
+    base = crc32Update(base, name, ps, pe);
+    const count = weights[m]! * NGINX_POINTS_PER_WEIGHT;
+    let prev = 0;
+    for (let j = 0; j < count; j++) {
+      let h = crc32Byte(base, prev & 0xff);
+      h = crc32Byte(h, (prev >>> 8) & 0xff);
+      h = crc32Byte(h, (prev >>> 16) & 0xff);
+      h = ~crc32Byte(h, prev >>> 24) >>> 0;
+      keys[k] = h;
+      vals[k] = m;
+      prev = h;
+      k++;
+    }
+  }
+  [keys, vals] = radixSortPairs(keys, vals);
+  let w = 0;
+  for (let i = 0; i < total; i++) {
+    const p = keys[i]!;
+    if (w > 0 && keys[w - 1] === p) continue;
+    keys[w] = p;
+    vals[w] = vals[i]!;
+    w++;
+  }
+  return { points: keys.slice(0, w), servers: vals.slice(0, w) };
+}
+
+/** Index of the first point >= h, wrapping to 0 (nginx's binary search then `% number`); n > 0. */
+export function findChashPoint(points: Uint32Array, n: number, h: number): number {
+  let i = 0;
+  let j = n;
+  while (i < j) {
+    const k = (i + j) >>> 1;
+    const p = points[k]!;
+    if (h > p) i = k + 1;
+    else if (h < p) j = k;
+    else return k;
+  }
+  return i === n ? 0 : i;
+}
+
+interface Table {
+  total: number;
+  ptr: number; // 0 for the TS backend
+  gen: number;
+  points: Uint32Array;
+  servers: Uint32Array;
+}
+
+const registry = new FinalizationRegistry<{ w: WasmHandle; ptr: number }>((h) => {
+  if (h.ptr !== 0) h.w.mem.release(h.ptr);
+});
+
+export class NginxConsistentHash {
+  private readonly kind: Backend;
+  private readonly wasm: WasmHandle | null;
+  private readonly weights = new Map<string, number>();
+  private ids: string[] = [];
+  private t: Table | null = null;
+  private readonly holder: { w: WasmHandle; ptr: number } | null;
+
+  constructor(servers: Iterable<NginxServerInput> = [], options: NginxConsistentHashOptions = {}) {
+    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+    if (options.backend !== undefined && options.backend !== 'wasm' && options.backend !== 'js') {
+      throw rangeError('backend', "'wasm' or 'js'", options.backend);
+    }
+    this.kind = getCore(options.backend).kind;
+    this.wasm = this.kind === 'wasm' ? wasmHandle() : null;
+    this.holder = this.wasm === null ? null : { w: this.wasm, ptr: 0 };
+    if (this.holder !== null) registry.register(this, this.holder, this.holder);
+    for (const [id, w] of parseMembership(servers, parseServer, SERVERS)) this.weights.set(id, w);
+    this.rebuild();
+  }
+
+  /** Server names in declaration order; indices from getManyBytes index this. */
+  get members(): readonly string[] {
+    return this.ids;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  get backend(): Backend {
+    return this.kind;
+  }
+
+  weight(id: string): number | undefined {
+    return this.weights.get(id);
+  }
+
+  /** crc32 of the key (UTF-8 for strings), as nginx hashes the evaluated `hash` expression. */
+  hashOf(key: Key): number {
+    if (typeof key === 'string') return crc32String(key);
+    if (key instanceof Uint8Array) return crc32Bytes(key);
+    throw typeError('key', 'a string or a Uint8Array', key);
+  }
+
+  get(key: Key): string | undefined {
+    const h = this.hashOf(key);
+    const t = this.table();
+    return t === null ? undefined : this.ids[t.servers[findChashPoint(t.points, t.total, h)]!];
+  }
+
+  /** Index into `members` of the owner of `key`, or -1 with no servers. */
+  getIndex(key: Key): number {
+    const h = this.hashOf(key);
+    const t = this.table();
+    return t === null ? -1 : t.servers[findChashPoint(t.points, t.total, h)]!;
+  }
+
+  /** The server whose point is the first >= hash (an unsigned 32-bit crc32 value). */
+  getByHash(hash: number): string | undefined {
+    const h = intInRange('hash', hash, 0, 0xffffffff);
+    const t = this.table();
+    return t === null ? undefined : this.ids[t.servers[findChashPoint(t.points, t.total, h)]!];
+  }
+
+  getMany(keys: readonly Key[]): (string | undefined)[] {
+    const { bytes, offsets } = packKeys(keys);
+    const idx = this.getManyBytes(bytes, offsets);
+    const out = new Array<string | undefined>(keys.length);
+    for (let i = 0; i < keys.length; i++) out[i] = this.ids[idx[i]!];
+    return out;
+  }
+
+  /** Server indices for many crc32 hashes (NGINX_NO_MEMBER with no servers). */
+  getManyByHash(hashes: Uint32Array, out: Uint32Array = new Uint32Array(hashes.length)): Uint32Array {
+    if (!(hashes instanceof Uint32Array)) throw typeError('hashes', 'a Uint32Array', hashes);
+    if (!(out instanceof Uint32Array) || out.length < hashes.length)
+      throw rangeError('out', `a Uint32Array of length >= ${hashes.length}`, out);
+    const t = this.table();
+    const count = hashes.length;
+    if (t === null) return out.fill(NGINX_NO_MEMBER, 0, count);
+    const w = this.wasm;
+    if (w === null) {
+      for (let i = 0; i < count; i++) out[i] = t.servers[findChashPoint(t.points, t.total, hashes[i]!)]!;
+      return out;
+    }
+    const x = w.exports as unknown as NginxExports;
+    for (let k = 0; k < count; k += BATCH) {
+      const c = Math.min(BATCH, count - k);
+      const p = w.io(c * 8);
+      w.mem.u32.set(hashes.subarray(k, k + c), p >>> 2);
+      x.nginxChashLookupMany(t.ptr, t.ptr + t.total * 4, t.total, p, c, p + c * 4);
+      out.set(w.mem.u32.subarray((p >>> 2) + c, (p >>> 2) + 2 * c), k);
+    }
+    return out;
+  }
+
+  /** Server indices for keys as bytes back to back: key i is bytes[offsets[i] .. offsets[i + 1]). */
+  getManyBytes(bytes: Uint8Array, offsets: Uint32Array): Uint32Array {
+    checkOffsets(bytes, offsets);
+    const count = Math.max(0, offsets.length - 1);
+    const out = new Uint32Array(count);
+    const t = this.table();
+    if (t === null) return out.fill(NGINX_NO_MEMBER);
+    const w = this.wasm;
+    if (w === null) {
+      for (let i = 0; i < count; i++)
+        out[i] = t.servers[findChashPoint(t.points, t.total, crc32Bytes(bytes, offsets[i]!, offsets[i + 1]!))]!;
+      return out;
+    }
+    if (count === 0) return out;
+    const x = w.exports as unknown as NginxExports;
+    const offAt = align16(bytes.length);
+    const outAt = offAt + align16(offsets.length * 4);
+    const p = w.io(outAt + count * 4);
+    w.mem.u8.set(bytes, p);
+    w.mem.u32.set(offsets, (p + offAt) >>> 2);
+    x.nginxChashLookupManyBytes(t.ptr, t.ptr + t.total * 4, t.total, p, p + offAt, count, p + outAt);
+    out.set(w.mem.u32.subarray((p + outAt) >>> 2, ((p + outAt) >>> 2) + count));
+    return out;
+  }
+
+  /**
+   * Up to n distinct servers in the order nginx tries them when earlier ones are down or failed: the
+   * owner, then the servers of the following points.
+   */
+  preference(key: Key, n: number): string[] {
+    const h = this.hashOf(key);
+    intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
+    const t = this.table();
+    const want = Math.min(n, this.ids.length);
+    const out: string[] = [];
+    if (t === null || want === 0) return out;
+    const seen = new Uint8Array(this.ids.length);
+    let i = findChashPoint(t.points, t.total, h);
+    for (let step = 0; step < t.total && out.length < want; step++) {
+      const m = t.servers[i]!;
+      if (seen[m] === 0) {
+        seen[m] = 1;
+        out.push(this.ids[m]!);
+      }
+      if (++i === t.total) i = 0;
+    }
+    return out;
+  }
+
+  /** Appends servers (as new lines at the end of the upstream block); true if anything changed. */
+  add(servers: NginxServerInput | readonly NginxServerInput[]): boolean {
+    const next = withAdded(this.weights, servers, parseServer, SERVERS);
+    return next !== null && this.commit(next);
+  }
+
+  /** Removes servers by name; true if any was present. */
+  remove(ids: string | readonly string[]): boolean {
+    const next = withRemoved(this.weights, ids, SERVERS);
+    return next !== null && this.commit(next);
+  }
+
+  /** Sets a server's weight (keeping its place in the block); true if it changed. */
+  setWeight(id: string, weight: number): boolean {
+    const next = withWeight(
+      this.weights,
+      id,
+      weight,
+      (w) => intInRange('weight', w, 1, NGINX_MAX_WEIGHT),
+      'a server of this upstream',
+    );
+    return next !== null && this.commit(next);
+  }
+
+  stats(): NginxStats {
+    const members: NginxMemberStats[] = this.ids.map((id) => ({
+      id,
+      weight: this.weights.get(id)!,
+      points: 0,
+      share: 0,
+    }));
+    const t = this.table();
+    if (t !== null) {
+      const { points, servers, total } = t;
+      for (let i = 0; i < total; i++) {
+        const arc = i === 0 ? points[0]! + 2 ** 32 - points[total - 1]! : points[i]! - points[i - 1]!;
+        const m = members[servers[i]!]!;
+        m.points++;
+        m.share += arc / 2 ** 32;
+      }
+    }
+    return { backend: this.kind, points: t === null ? 0 : t.total, bytes: t === null ? 0 : t.total * 8, members };
+  }
+
+  /** Frees the WebAssembly memory now (otherwise freed when this object is collected). */
+  dispose(): void {
+    this.free();
+    this.t = null;
+    this.ids = [];
+    this.weights.clear();
+  }
+
+  private free(): void {
+    if (this.t !== null && this.t.ptr !== 0) this.wasm!.mem.release(this.t.ptr);
+    if (this.holder !== null) this.holder.ptr = 0;
+  }
+
+  /** The current table with views valid for the current memory buffer. */
+  private table(): Table | null {
+    const t = this.t;
+    if (t === null || t.ptr === 0) return t;
+    const mem = this.wasm!.mem;
+    if (t.gen !== mem.gen) {
+      t.points = new Uint32Array(mem.memory.buffer, t.ptr, t.total);
+      t.servers = new Uint32Array(mem.memory.buffer, t.ptr + t.total * 4, t.total);
+      t.gen = mem.gen;
+    }
+    return t;
+  }
+
+  private commit(next: Map<string, number>): boolean {
+    const prev = new Map(this.weights);
+    this.weights.clear();
+    for (const [id, w] of next) this.weights.set(id, w);
+    try {
+      this.rebuild();
+    } catch (err) {
+      this.weights.clear();
+      for (const [id, w] of prev) this.weights.set(id, w);
+      throw err;
+    }
+    return true;
+  }
+
+  private rebuild(): void {
+    const ids = [...this.weights.keys()];
+    const weights = ids.map((id) => this.weights.get(id)!);
+    const total = weights.reduce((s, w) => s + w * NGINX_POINTS_PER_WEIGHT, 0);
+    if (total > NGINX_MAX_POINTS)
+      throw rangeError('total points (160 × sum of weights)', `at most ${NGINX_MAX_POINTS}`, total);
+    const names = ids.map((id) => utf8(id));
+    let t: Table | null = null;
+    if (ids.length > 0) {
+      if (this.wasm === null) {
+        const { points, servers } = buildNginxRing(names, weights);
+        t = { total: points.length, ptr: 0, gen: 0, points, servers };
+      } else t = this.buildWasm(this.wasm, names, weights, total);
+    }
+    this.free();
+    this.ids = ids;
+    this.t = t;
+    if (this.holder !== null) this.holder.ptr = t === null ? 0 : t.ptr;
+  }
+
+  private buildWasm(w: WasmHandle, names: Uint8Array[], weights: number[], total: number): Table {
+    const x = w.exports as unknown as NginxExports;
+    const n = names.length;
+    const nameBytes = names.reduce((s, b) => s + b.length, 0);
+    const offAt = align16(nameBytes);
+    const wAt = offAt + align16((n + 1) * 4);
+    const scratchAt = wAt + align16(n * 4);
+    const tmp = w.mem.alloc(scratchAt + x.nginxChashScratchBytes(total));
+    const out = w.mem.alloc(total * 8);
+    const { u8, u32 } = w.mem;
+    let o = 0;
+    for (let m = 0; m < n; m++) {
+      u8.set(names[m]!, tmp + o);
+      u32[((tmp + offAt) >>> 2) + m] = o;
+      o += names[m]!.length;
+      u32[((tmp + wAt) >>> 2) + m] = weights[m]!;
+    }
+    u32[((tmp + offAt) >>> 2) + n] = o;
+    const count = x.nginxChashBuild(tmp, tmp + offAt, tmp + wAt, n, tmp + scratchAt, out, out + total * 4);
+    // compact: servers were written after `total` points; move them right after `count` points
+    w.mem.u32.copyWithin((out >>> 2) + count, (out >>> 2) + total, (out >>> 2) + total + count);
+    w.mem.release(tmp);
+    const buf = w.mem.memory.buffer;
+    return {
+      total: count,
+      ptr: out,
+      gen: w.mem.gen,
+      points: new Uint32Array(buf, out, count),
+      servers: new Uint32Array(buf, out + count * 4, count),
+    };
+  }
+}
+
+const SERVERS: Names = { list: 'servers', one: 'server', expected: 'an iterable of server names or { id, weight }' };
+
+function parseServer(s: unknown, field: string): [string, number] {
+  if (typeof s === 'string') {
+    if (s.length === 0) throw rangeError(field, 'a non-empty server name', s);
+    return [s, 1];
+  }
+  if (s === null || typeof s !== 'object') throw typeError(field, 'a server name or { id, weight }', s);
+  const { id, weight } = s as { id: unknown; weight?: unknown };
+  if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
+  if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty server name', id);
+  return [id, weight === undefined ? 1 : intInRange(`${field}.weight`, weight, 1, NGINX_MAX_WEIGHT)];
+}
+
+function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
+}

@@ -1,0 +1,44 @@
+// What a membership change does to key placement: the fraction of keys that move and each member's
+// share before and after. Operators run this (via `switchyard plan`) before adding or removing a server.
+import { intInRange } from '../util/validate.js';
+
+/** Anything that maps a key to a member id. */
+export interface Router {
+  get(key: string): string | undefined;
+}
+
+export interface PlanMember {
+  id: string;
+  before: number;
+  after: number;
+}
+
+export interface Plan {
+  keys: number;
+  moved: number;
+  movedFraction: number;
+  members: PlanMember[];
+}
+
+/** Routes `keys` sample keys (`key:0`, `key:1`, …) through both routers and compares. */
+export function planChange(from: Router, to: Router, keys = 100_000): Plan {
+  intInRange('keys', keys, 1, 100_000_000);
+  const before = new Map<string, number>();
+  const after = new Map<string, number>();
+  let moved = 0;
+  for (let i = 0; i < keys; i++) {
+    const k = `key:${i}`;
+    const a = from.get(k);
+    const b = to.get(k);
+    if (a !== b) moved++;
+    if (a !== undefined) before.set(a, (before.get(a) ?? 0) + 1);
+    if (b !== undefined) after.set(b, (after.get(b) ?? 0) + 1);
+  }
+  const ids = [...new Set([...before.keys(), ...after.keys()])].sort();
+  return {
+    keys,
+    moved,
+    movedFraction: moved / keys,
+    members: ids.map((id) => ({ id, before: (before.get(id) ?? 0) / keys, after: (after.get(id) ?? 0) / keys })),
+  };
+}

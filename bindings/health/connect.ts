@@ -1,0 +1,187 @@
+// Connects a HealthChecker (active) and an OutlierDetector (passive) to a Balancer: members follow the
+// Balancer's membership, request outcomes reported through pick handles feed the detector, and every change
+// of "may receive traffic" is pushed to the Balancer with `setAvailable(id, available, reason)`; the Balancer
+// rebuilds its picker and applies panic mode. Nothing polls: everything is driven by events.
+//
+// A member is available when the checker says healthy or suspect (not pending, failed or draining) and the
+// detector has not ejected it. A successful active probe un-ejects (Envoy
+// `successful_active_health_check_uneject_host`, an option of the detector).
+//
+//   const hc = new HealthChecker({ probe: httpProbe({ path: '/healthz' }), intervalMs: 5000, timeoutMs: 1000 });
+//   const od = new OutlierDetector();
+//   const wiring = connectHealth(balancer, { checker: hc, detector: od }); // starts both
+//   ...; wiring.close(); // unsubscribes and stops them
+import { type HealthChecker, type HealthMember, systemTimerClock, type TimerClock, validateClock } from './checker.js';
+import type { OutlierDetector, OutlierOutcome } from './outlier.js';
+import { positive, typeError } from '../util/validate.js';
+
+/** The part of the Balancer this module uses (bindings/balancer.ts). */
+export interface HealthTarget<M extends HealthMember = HealthMember> {
+  readonly members: readonly M[];
+  setAvailable(id: string, available: boolean, reason?: string): boolean;
+  remove?(id: string): boolean;
+  // Same order as Balancer's overloads, so that a Balancer is assignable.
+  on(event: 'outcome', fn: (e: ObservedOutcome) => void): () => void;
+  on(event: 'membership', fn: (e: unknown) => void): () => void;
+}
+
+export interface ObservedOutcome extends OutlierOutcome {
+  id: string;
+}
+
+export interface HealthWiringOptions<M extends HealthMember = HealthMember> {
+  checker?: HealthChecker<M>;
+  detector?: OutlierDetector;
+  /** Start the checker and detector now and stop them on close() (default true). */
+  start?: boolean;
+  /** Timers for drain grace periods (default the system clock). */
+  clock?: TimerClock;
+}
+
+export interface HealthWiring {
+  /** What the wiring last told the Balancer about a member. */
+  isAvailable(id: string): boolean;
+  /** Why, as last told. */
+  reason(id: string): string | undefined;
+  /**
+   * Takes a member out of picking (checker state `draining`) and, after `graceMs` if given, removes it from
+   * the Balancer. False if the member is unknown.
+   */
+  drain(id: string, graceMs?: number): boolean;
+  /** Unsubscribes everything and cancels drain timers; stops checker and detector if it started them. */
+  close(): void;
+}
+
+export function connectHealth<M extends HealthMember>(
+  balancer: HealthTarget<M>,
+  options: HealthWiringOptions<M> = {},
+): HealthWiring {
+  if (typeof balancer !== 'object' || balancer === null || typeof balancer.setAvailable !== 'function')
+    throw typeError('balancer', 'a Balancer (members, setAvailable, on)', balancer);
+  if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
+  const { checker, detector } = options;
+  const start = options.start ?? true;
+  if (typeof start !== 'boolean') throw typeError('start', 'a boolean', start);
+  const clock = validateClock('clock', options.clock ?? systemTimerClock);
+
+  const told = new Map<string, { available: boolean; reason: string }>();
+  const members = new Map<string, M>();
+  const draining = new Set<string>();
+  const drainTimers = new Map<string, unknown>();
+  const offs: Array<() => void> = [];
+  let closed = false;
+
+  const verdict = (id: string): { available: boolean; reason: string } => {
+    if (draining.has(id)) return { available: false, reason: 'draining' };
+    if (checker !== undefined && !checker.isAvailable(id)) {
+      const last = checker.lastReason(id);
+      return {
+        available: false,
+        reason: `health check: ${checker.state(id) ?? 'unknown'}${last !== null ? ` (${last})` : ''}`,
+      };
+    }
+    if (detector !== undefined && detector.isEjected(id)) return { available: false, reason: 'outlier: ejected' };
+    return { available: true, reason: checker?.state(id) === 'suspect' ? 'health check: suspect' : 'healthy' };
+  };
+
+  const apply = (id: string) => {
+    if (closed || !told.has(id)) return;
+    const v = verdict(id);
+    const last = told.get(id)!;
+    if (last.available === v.available) {
+      last.reason = v.reason;
+      return;
+    }
+    told.set(id, v);
+    balancer.setAvailable(id, v.available, v.reason);
+  };
+
+  const sync = () => {
+    if (closed) return;
+    const now = new Map<string, M>();
+    for (const m of balancer.members) now.set(m.id, m);
+    for (const id of [...told.keys()])
+      if (!now.has(id)) {
+        told.delete(id);
+        members.delete(id);
+        draining.delete(id);
+        const t = drainTimers.get(id);
+        if (t !== undefined) clock.clearTimeout(t);
+        drainTimers.delete(id);
+        checker?.remove(id);
+        detector?.remove(id);
+      }
+    for (const [id, m] of now)
+      if (told.has(id)) {
+        if (checker !== undefined && members.get(id) !== m) {
+          const prev = members.get(id);
+          checker.update(m);
+          if (prev !== undefined && (prev.host !== m.host || prev.port !== m.port)) apply(id);
+        }
+        members.set(id, m);
+      } else {
+        members.set(id, m);
+        checker?.add(m);
+        detector?.add(id);
+        // The Balancer adds members available; say otherwise at once if needed.
+        told.set(id, { available: true, reason: 'added' });
+        apply(id);
+      }
+  };
+
+  if (checker !== undefined) {
+    offs.push(checker.on('transition', (e) => apply(e.member.id)));
+    offs.push(
+      checker.on('probe', (e) => {
+        if (e.ok && detector !== undefined) detector.onActiveCheckSuccess(e.member.id);
+      }),
+    );
+  }
+  if (detector !== undefined) {
+    offs.push(detector.on('ejection', (e) => apply(e.id)));
+    offs.push(
+      balancer.on('outcome', (e: ObservedOutcome) => {
+        if (!closed) detector.record(e.id, e);
+      }),
+    );
+  }
+  offs.push(balancer.on('membership', () => sync()));
+  sync();
+  if (start) {
+    checker?.start();
+    detector?.start();
+  }
+
+  return {
+    isAvailable: (id) => told.get(id)?.available ?? false,
+    reason: (id) => told.get(id)?.reason,
+    drain(id, graceMs) {
+      if (closed || !told.has(id)) return false;
+      if (graceMs !== undefined) positive('graceMs', graceMs);
+      draining.add(id);
+      checker?.drain(id);
+      apply(id);
+      if (graceMs !== undefined && !drainTimers.has(id)) {
+        drainTimers.set(
+          id,
+          clock.setTimeout(() => {
+            drainTimers.delete(id);
+            if (!closed) balancer.remove?.(id);
+          }, graceMs),
+        );
+      }
+      return true;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const off of offs) off();
+      for (const t of drainTimers.values()) clock.clearTimeout(t);
+      drainTimers.clear();
+      if (start) {
+        checker?.stop();
+        detector?.stop();
+      }
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// The CLI as a thin layer: route (arguments and stdin), plan, and bad arguments (one line, exit code 2).
+import test from 'ava';
+import { main } from '../../bindings/cli/cli.js';
+import { HashRing } from '../../bindings/index.js';
+import { ALGORITHMS, createHasher, type Algorithm } from '../../bindings/hashing/create-hasher.js';
+
+async function run(argv: string[], stdin: string[] = []) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    async *readLines() {
+      yield* stdin;
+    },
+  });
+  return { code, out, err };
+}
+
+test('route prints key<TAB>member for argument keys and stdin keys', async (t) => {
+  const ring = new HashRing(['a', { id: 'b', weight: 2 }, 'c'], { vnodes: 50, hash: 'xxh64' });
+  const keys = ['k1', 'k2', 'user:42', 'é'];
+  const want = keys.map((k) => `${k}\t${ring.get(k)}`);
+  const args = ['route', '--nodes', 'a,b=2,c', '--vnodes', '50', '--hash', 'xxh64'];
+  t.deepEqual(await run([...args, ...keys]), { code: 0, out: want, err: [] });
+  t.deepEqual(await run(args, keys), { code: 0, out: want, err: [] });
+  t.deepEqual((await run(['route', '--nodes=x', 'k'])).out, ['k\tx']);
+});
+
+test('plan reports the fraction moved and shares before/after', async (t) => {
+  const r = await run(['plan', '--from', 'a,b,c', '--to', 'a,b,c,d', '--keys', '20000']);
+  t.is(r.code, 0);
+  const moved = Number(r.out.find((l) => l.startsWith('moved'))!.split('\t')[1]) / 20000;
+  t.true(moved > 0.18 && moved < 0.32, `moved ${moved}`);
+  const d = r.out.find((l) => l.startsWith('d '))!;
+  t.regex(d, /^d\s+0\.00%\s+\d+\.\d+%/);
+  t.is(r.out.filter((l) => /^[abcd] /.test(l)).length, 4);
+});
+
+test('bad arguments: one line on stderr, exit code 2', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['route'], /--nodes is required/],
+    [['route', '--nodes', 'a,,b'], /empty node id/],
+    [['route', '--nodes', 'a,b=0'], /weight of "b".*"0"/],
+    [['route', '--nodes', 'a,b=x'], /weight of "b"/],
+    [['route', '--nodes', 'a,a'], /unique.*"a"/],
+    [['route', '--nodes', 'a', '--vnodes', '0'], /--vnodes.*"0"/],
+    [['route', '--nodes', 'a', '--vnodes', 'abc'], /--vnodes/],
+    [['route', '--nodes', 'a', '--hash', 'md5'], /hash must be 'xxh32' or 'xxh64' for algorithm 'ring', got "md5"/],
+    [
+      ['route', '--nodes', 'a', '--algo', 'crush'],
+      /--algo must be one of ring\|ketama\|ring-hash\|maglev\|jump\|nginx\|rendezvous, got "crush"/,
+    ],
+    [['route', '--nodes', 'a', '--compat', 'memcachedx'], /--compat must be one of/],
+    [['route', '--nodes', 'a', '--algo', 'ring', '--compat', 'twemproxy'], /compat must be unset for algorithm 'ring'/],
+    [['route', '--nodes', 'a,b=2', '--algo', 'jump'], /nodes\[1\]\.weight.*jump/],
+    [['route', '--nodes', 'a', '--algo', 'maglev', '--table-size', '100'], /tableSize.*100/],
+    [['route', '--nodes', 'a', '--algo', 'ketama', '--compat', 'twemproxy', '--hash', 'sha1'], /hash must be/],
+    [['route', '--nodes', 'a', '--bogus', '1'], /unknown option --bogus/],
+    [['route', '--nodes'], /--nodes needs a value/],
+    [['plan', '--from', 'a'], /--to is required/],
+    [['plan', '--from', 'a', '--to', 'b', '--keys', '0'], /--keys/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+  ];
+  for (const [argv, re] of cases) {
+    const r = await run(argv);
+    t.is(r.code, 2, argv.join(' '));
+    t.is(r.err.length, 1);
+    t.regex(r.err[0]!, re);
+    t.false(r.err[0]!.includes('\n'));
+  }
+  t.is((await run([])).code, 2);
+  t.is((await run(['--help'])).code, 0);
+});
+
+test('route and plan work for every algorithm, as the library routes', async (t) => {
+  const nodes = ['127.0.0.1:21311', '127.0.0.1:21312', '127.0.0.1:21313'];
+  const keys = ['alpha', 'beta', 'user:42', 'ключ'];
+  const variants: [Algorithm, string[]][] = [
+    ['ring', []],
+    ['ketama', ['--compat', 'libketama']],
+    ['ketama', ['--compat', 'libmemcached']],
+    ['ketama', ['--compat', 'spymemcached']],
+    ['ketama', ['--compat', 'twemproxy', '--hash', 'fnv1a_64']],
+    ['ketama', ['--compat', 'hashring']],
+    ['ring-hash', []],
+    ['maglev', ['--table-size', '251']],
+    ['jump', []],
+    ['nginx', []],
+    ['rendezvous', []],
+  ];
+  t.deepEqual([...new Set(variants.map(([a]) => a))].sort(), [...ALGORITHMS].sort());
+  for (const [algo, extra] of variants) {
+    const opts: Record<string, string> = {};
+    for (let i = 0; i < extra.length; i += 2) opts[extra[i]!.slice(2)] = extra[i + 1]!;
+    const h = createHasher(nodes, {
+      algorithm: algo,
+      ...(opts.compat && { compat: opts.compat as 'libketama' }),
+      ...(opts.hash && { hash: opts.hash }),
+      ...(opts['table-size'] && { tableSize: Number(opts['table-size']) }),
+    });
+    const r = await run(['route', '--algo', algo, ...extra, '--nodes', nodes.join(','), ...keys]);
+    t.deepEqual(r, { code: 0, out: keys.map((k) => `${k}\t${h.get(k)}`), err: [] }, `${algo} ${extra.join(' ')}`);
+    const p = await run([
+      'plan',
+      '--algo',
+      algo,
+      ...extra,
+      '--from',
+      nodes.join(','),
+      '--to',
+      [...nodes, '127.0.0.1:21314'].join(','),
+      '--keys',
+      '5000',
+    ]);
+    t.is(p.code, 0);
+    const moved = Number(p.out.find((l) => l.startsWith('moved'))!.split('\t')[1]) / 5000;
+    t.true(moved > 0.15 && moved < 0.45, `${algo}: moved ${moved}`);
+  }
+});

@@ -1,0 +1,248 @@
+// The etcd resolver's protocol handling against a scripted gateway (an injected fetch): a resumed watch
+// that replays events already applied, watch lines split across chunks, PUT events without `type`,
+// in-stream errors, failover order and backoff on a manual clock, and close() aborting the stream.
+import test from 'ava';
+import { ManualClock } from '../../bindings/util/clock.js';
+import type { Endpoint } from '../../bindings/util/endpoint.js';
+import type { FetchLike, Timers } from '../../bindings/discovery/resolver.js';
+import { EtcdResolver } from '../../bindings/discovery/etcd/resolver.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const kv = (key: string, value: string, rev: number) => ({
+  key: b64(key),
+  value: b64(value),
+  mod_revision: String(rev),
+  create_revision: String(rev),
+  version: '1',
+});
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 30; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/** A watch response body the test feeds line by line (or in arbitrary chunks), then ends or errors. */
+function streamBody() {
+  let ctl!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (ctl = c) });
+  const enc = new TextEncoder();
+  return {
+    body,
+    send: (obj: unknown) => ctl.enqueue(enc.encode(JSON.stringify(obj) + '\n')),
+    raw: (s: string) => ctl.enqueue(enc.encode(s)),
+    end: () => ctl.close(),
+    fail: () => ctl.error(new TypeError('terminated')),
+  };
+}
+
+function gateway() {
+  const calls: Array<{ url: string; body: Record<string, unknown> }> = [];
+  const watches: Array<ReturnType<typeof streamBody> & { url: string; start: string; aborted: boolean }> = [];
+  let rangeAnswer: unknown = { header: { revision: '10' }, kvs: [kv('s/a', '10.0.0.1:80', 5)] };
+  const down = new Set<string>();
+  const fetchFn: FetchLike = async (url, init) => {
+    const body = JSON.parse(String(init?.body ?? '{}')) as Record<string, unknown>;
+    calls.push({ url, body });
+    const host = new URL(url).host;
+    if (down.has(host)) throw new TypeError('fetch failed: ECONNREFUSED');
+    if (url.endsWith('/v3/kv/range')) return new Response(JSON.stringify(rangeAnswer), { status: 200 });
+    if (url.endsWith('/v3/watch')) {
+      const s = streamBody();
+      const start = String((body.create_request as { start_revision: string }).start_revision);
+      const w = { ...s, url, start, aborted: false };
+      init?.signal?.addEventListener('abort', () => {
+        w.aborted = true;
+        try {
+          s.fail();
+        } catch {
+          // already closed
+        }
+      });
+      watches.push(w);
+      return new Response(s.body, { status: 200 });
+    }
+    return new Response('{}', { status: 404 });
+  };
+  return { fetchFn, calls, watches, down, setRange: (v: unknown) => (rangeAnswer = v) };
+}
+
+class ManualTimers implements Timers {
+  private seq = 0;
+  readonly pending = new Map<number, { at: number; fn: () => void }>();
+  constructor(readonly clock: ManualClock) {}
+  setTimeout(fn: () => void, ms: number): unknown {
+    this.pending.set(++this.seq, { at: this.clock.now() + ms, fn });
+    return this.seq;
+  }
+  clearTimeout(h: unknown): void {
+    this.pending.delete(h as number);
+  }
+  async advance(ms: number): Promise<void> {
+    this.clock.advance(ms);
+    for (const [id, t] of [...this.pending]) {
+      if (t.at <= this.clock.now()) {
+        this.pending.delete(id);
+        t.fn();
+      }
+    }
+    await flush();
+  }
+}
+
+function recorder() {
+  const lists: Endpoint[][] = [];
+  const errors: Error[] = [];
+  return {
+    lists,
+    errors,
+    listener: { onEndpoints: (l: Endpoint[]) => lists.push(l), onError: (e: Error) => errors.push(e) },
+    ids: () => (lists.at(-1) ?? []).map((e) => e.id),
+  };
+}
+
+test('a resumed watch starts at revision + 1 on the next member and skips replayed events', async (t) => {
+  const g = gateway();
+  const clock = new ManualClock(0);
+  const timers = new ManualTimers(clock);
+  const r = recorder();
+  const res = new EtcdResolver(
+    { endpoints: ['http://m0:2379', 'http://m1:2379'], prefix: 's', fetch: g.fetchFn, clock, timers },
+    r.listener,
+  );
+  await flush();
+  t.deepEqual(r.ids(), ['10.0.0.1:80']);
+  t.is(g.watches.length, 1);
+  const w0 = g.watches[0]!;
+  t.is(w0.start, '11');
+  w0.send({ result: { header: { revision: '10' }, created: true } });
+  // A PUT without `type` (etcd 3.4), split across two chunks.
+  const line = JSON.stringify({
+    result: { header: { revision: '11' }, events: [{ kv: kv('s/b', '10.0.0.2:80', 11) }] },
+  });
+  w0.raw(line.slice(0, 25));
+  await flush();
+  w0.raw(line.slice(25) + '\n');
+  await flush();
+  t.deepEqual(r.ids(), ['10.0.0.1:80', '10.0.0.2:80']);
+  // The member dies mid-stream.
+  w0.fail();
+  await flush();
+  t.is(r.errors.length, 1);
+  t.is(g.watches.length, 2, 'failed over at once, no backoff for the first failure of a round');
+  const w1 = g.watches[1]!;
+  t.is(w1.url, 'http://m1:2379/v3/watch');
+  t.is(w1.start, '12', 'resumes after the last applied revision');
+  t.is(g.calls.filter((c) => c.url.endsWith('/range')).length, 1, 'no second list');
+  // A member that replays revision 11 (overlap) and then 12: 11 is skipped, 12 applied.
+  w1.send({ result: { header: { revision: '12' }, created: true } });
+  w1.send({
+    result: {
+      header: { revision: '12' },
+      events: [{ kv: kv('s/b', '10.0.0.2:80', 11) }, { type: 'DELETE', kv: { key: b64('s/a'), mod_revision: '12' } }],
+    },
+  });
+  await flush();
+  t.deepEqual(r.ids(), ['10.0.0.2:80']);
+  t.deepEqual(
+    { ...res.stats(), endpoint: undefined },
+    { revision: 12, eventsApplied: 2, eventsSkipped: 1, lists: 1, watchesOpened: 2, endpoint: undefined },
+  );
+  res.close();
+  await flush();
+  t.true(w1.aborted, 'close() aborts the open stream');
+});
+
+test('every member down: exponential backoff between rounds; an in-stream error fails over', async (t) => {
+  const g = gateway();
+  const clock = new ManualClock(0);
+  const timers = new ManualTimers(clock);
+  const r = recorder();
+  g.down.add('m0:2379');
+  g.down.add('m1:2379');
+  const res = new EtcdResolver(
+    {
+      endpoints: ['http://m0:2379', 'http://m1:2379'],
+      prefix: 's',
+      fetch: g.fetchFn,
+      clock,
+      timers,
+      backoffMs: 100,
+      maxBackoffMs: 400,
+    },
+    r.listener,
+  );
+  await flush();
+  t.is(g.calls.length, 2, 'one round: both members tried');
+  t.is(r.lists.length, 0);
+  await timers.advance(99);
+  t.is(g.calls.length, 2);
+  await timers.advance(1);
+  t.is(g.calls.length, 4, 'second round after 100 ms');
+  await timers.advance(199);
+  t.is(g.calls.length, 4);
+  await timers.advance(1);
+  t.is(g.calls.length, 6, 'third round after 200 ms more');
+  await timers.advance(400);
+  t.is(g.calls.length, 8, 'capped at 400 ms');
+  g.down.clear();
+  await timers.advance(400);
+  t.deepEqual(r.ids(), ['10.0.0.1:80']);
+  const w = g.watches.at(-1)!;
+  w.send({ result: { created: true } });
+  w.send({ error: { grpc_code: 14, http_code: 503, message: 'etcdserver: no leader', code: 14 } });
+  await flush();
+  t.regex(r.errors.at(-1)!.message, /no leader/);
+  t.is(g.watches.length, 2);
+  t.not(g.watches[1]!.url, w.url, 'moved to the other member');
+  res.close();
+});
+
+test('malformed watch lines are errors that fail over, never crashes', async (t) => {
+  const g = gateway();
+  const r = recorder();
+  const res = new EtcdResolver(
+    { endpoints: ['http://m0:2379', 'http://m1:2379'], prefix: 's', fetch: g.fetchFn },
+    r.listener,
+  );
+  await flush();
+  g.watches[0]!.raw('{"result": nope}\n');
+  await flush();
+  t.is(r.errors.length, 1);
+  t.is(g.watches.length, 2);
+  t.deepEqual(r.ids(), ['10.0.0.1:80'], 'the last good list stands');
+  res.close();
+});
+
+test('refresh() cuts a backoff short, at most once per minRefreshIntervalMs', async (t) => {
+  const g = gateway();
+  const clock = new ManualClock(0);
+  const timers = new ManualTimers(clock);
+  const r = recorder();
+  g.down.add('m0:2379');
+  const res = new EtcdResolver(
+    {
+      endpoints: ['http://m0:2379'],
+      prefix: 's',
+      fetch: g.fetchFn,
+      clock,
+      timers,
+      backoffMs: 10_000,
+      minRefreshIntervalMs: 1_000,
+    },
+    r.listener,
+  );
+  await flush();
+  t.is(g.calls.length, 1);
+  res.refresh();
+  await flush();
+  t.is(g.calls.length, 2, 'the first refresh retries at once');
+  res.refresh();
+  await flush();
+  t.is(g.calls.length, 2, 'a second refresh within 1 s waits');
+  await timers.advance(1_000);
+  t.is(g.calls.length, 3, '... until the interval has passed');
+  g.down.clear();
+  res.refresh();
+  await timers.advance(1_000);
+  t.deepEqual(r.ids(), ['10.0.0.1:80']);
+  res.close();
+});

@@ -1,0 +1,208 @@
+// connectHealth on a virtual clock against a minimal object with the Balancer's methods (members,
+// setAvailable, remove, on('membership' | 'outcome')): availability follows the checker and the detector,
+// outcomes feed the detector, active successes un-eject, drain removes after a grace period, close detaches;
+// then the same against the real Balancer (picks, panic, an address change).
+import test from 'ava';
+import type { Endpoint } from '../../bindings/util/endpoint.js';
+import { HealthChecker, VirtualClock, type HealthProbe } from '../../bindings/health/checker.js';
+import { connectHealth, type ObservedOutcome } from '../../bindings/health/connect.js';
+import { OutlierDetector } from '../../bindings/health/outlier.js';
+import { Balancer } from '../../bindings/balancing/balancer.js';
+
+class FakeBalancer {
+  members: Endpoint[] = [];
+  readonly calls: string[] = [];
+  private readonly fns = new Map<string, Set<(e: unknown) => void>>();
+  add(id: string): boolean {
+    if (this.members.some((m) => m.id === id)) return false;
+    this.members = [
+      ...this.members,
+      { id, host: '127.0.0.1', port: 1000 + this.members.length, weight: 1, priority: 0, metadata: {} },
+    ];
+    this.emit('membership', { added: [id] });
+    return true;
+  }
+  remove(id: string): boolean {
+    const before = this.members.length;
+    this.members = this.members.filter((m) => m.id !== id);
+    if (this.members.length === before) return false;
+    this.calls.push(`remove ${id}`);
+    this.emit('membership', { removed: [id] });
+    return true;
+  }
+  setAvailable(id: string, available: boolean, reason?: string): boolean {
+    this.calls.push(`${id} ${available} ${reason}`);
+    return true;
+  }
+  done(e: ObservedOutcome) {
+    this.emit('outcome', e);
+  }
+  on(event: 'membership' | 'outcome', fn: (e: never) => void): () => void {
+    let s = this.fns.get(event);
+    if (s === undefined) this.fns.set(event, (s = new Set()));
+    s.add(fn as (e: unknown) => void);
+    return () => s.delete(fn as (e: unknown) => void);
+  }
+  listeners(): number {
+    let n = 0;
+    for (const s of this.fns.values()) n += s.size;
+    return n;
+  }
+  private emit(event: string, e: unknown) {
+    for (const fn of this.fns.get(event) ?? []) fn(e);
+  }
+}
+
+function setup() {
+  const clock = new VirtualClock(0);
+  const healthy = new Map<string, boolean>();
+  const probe: HealthProbe = async (m) => healthy.get(m.id) ?? true;
+  const checker = new HealthChecker<Endpoint>({ probe, clock, intervalMs: 1000, timeoutMs: 100, random: () => 0 });
+  const detector = new OutlierDetector({ clock, intervalMs: 1000, maxEjectionPercent: 50 });
+  const lb = new FakeBalancer();
+  lb.add('a');
+  return { clock, healthy, checker, detector, lb };
+}
+
+test('members start unavailable until their first successful probe; failures and recovery are pushed', async (t) => {
+  const { clock, healthy, checker, detector, lb } = setup();
+  const w = connectHealth(lb, { checker, detector, clock });
+  t.deepEqual(lb.calls, ['a false health check: pending']);
+  lb.add('b');
+  await clock.advance(0);
+  t.deepEqual(lb.calls.slice(1), ['b false health check: pending', 'a true healthy', 'b true healthy']);
+  t.true(w.isAvailable('a'));
+  healthy.set('b', false);
+  await clock.advance(1000); // b: suspect (still available) and re-checked at once
+  t.true(w.isAvailable('b'));
+  await clock.advance(1000); // third failure: failed
+  t.is(lb.calls.at(-1), 'b false health check: failed (probe returned false)');
+  t.is(w.reason('b'), 'health check: failed (probe returned false)');
+  healthy.set('b', true);
+  await clock.advance(2000);
+  t.false(w.isAvailable('b'), 'two successes are not enough');
+  await clock.advance(1000);
+  t.is(lb.calls.at(-1), 'b true healthy');
+  w.close();
+});
+
+test('outcomes feed the detector; ejection makes a member unavailable; a successful active probe returns it', async (t) => {
+  const { clock, checker, detector, lb } = setup();
+  lb.add('b');
+  const w = connectHealth(lb, { checker, detector, clock });
+  await clock.advance(0);
+  lb.calls.length = 0;
+  for (let i = 0; i < 5; i++) lb.done({ id: 'a', ok: false, status: 502 });
+  t.deepEqual(lb.calls, ['a false outlier: ejected']);
+  t.true(detector.isEjected('a'));
+  await clock.advance(1000); // the next active probe of a succeeds -> un-ejected
+  t.deepEqual(lb.calls, ['a false outlier: ejected', 'a true healthy']);
+  t.false(detector.isEjected('a'));
+  w.close();
+});
+
+test('without a checker, ejection alone drives availability; it returns after the ejection time', async (t) => {
+  const clock = new VirtualClock(0);
+  const detector = new OutlierDetector({ clock, intervalMs: 1000, baseEjectionTimeMs: 3000, maxEjectionPercent: 50 });
+  const lb = new FakeBalancer();
+  lb.add('a');
+  lb.add('b');
+  const w = connectHealth(lb, { detector, clock });
+  t.deepEqual(lb.calls, []);
+  for (let i = 0; i < 5; i++) lb.done({ id: 'b', ok: false, error: new Error('ECONNREFUSED') });
+  t.deepEqual(lb.calls, ['b false outlier: ejected']);
+  await clock.advance(2999);
+  t.false(w.isAvailable('b'));
+  await clock.advance(1);
+  t.deepEqual(lb.calls, ['b false outlier: ejected', 'b true healthy']);
+  w.close();
+});
+
+test('drain: unavailable at once, removed from the balancer after the grace period, then unwatched', async (t) => {
+  const { clock, checker, detector, lb } = setup();
+  lb.add('b');
+  const w = connectHealth(lb, { checker, detector, clock });
+  await clock.advance(0);
+  t.true(w.drain('b', 500));
+  t.false(w.drain('zzz'));
+  t.is(lb.calls.at(-1), 'b false draining');
+  t.is(checker.state('b'), 'draining');
+  await clock.advance(499);
+  t.true(lb.members.some((m) => m.id === 'b'));
+  await clock.advance(1);
+  t.is(lb.calls.at(-1), 'remove b');
+  t.false(checker.has('b'));
+  t.false(detector.has('b'));
+  t.throws(() => w.drain('a', -1), { instanceOf: RangeError, message: /graceMs/ });
+  w.close();
+});
+
+test('close() unsubscribes, stops what it started, and ignores later events', async (t) => {
+  const { clock, checker, detector, lb } = setup();
+  const before = lb.listeners();
+  const w = connectHealth(lb, { checker, detector, clock });
+  t.true(checker.isRunning);
+  t.true(detector.isRunning);
+  w.close();
+  w.close();
+  t.is(lb.listeners(), before);
+  t.false(checker.isRunning);
+  t.false(detector.isRunning);
+  t.is(clock.pending, 0);
+  t.throws(() => connectHealth(null as never), { instanceOf: TypeError, message: /balancer/ });
+});
+
+test('with the real Balancer on a virtual clock: picks follow health and ejection; panic; address change', async (t) => {
+  const clock = new VirtualClock(0);
+  const up = new Map<string, boolean>();
+  const probe: HealthProbe = async (m) => up.get(m.id) ?? true;
+  const checker = new HealthChecker<Endpoint>({ probe, clock, intervalMs: 1000, timeoutMs: 100, random: () => 0 });
+  const detector = new OutlierDetector({ clock, intervalMs: 1000, maxEjectionPercent: 50 });
+  const lb = new Balancer({
+    clock,
+    endpoints: ['a', 'b', 'c', 'd'].map((id, i) => ({ id, host: '10.0.0.1', port: 80 + i })),
+  });
+  const w = connectHealth(lb, { checker, detector, clock });
+  const picked = (n = 40) => {
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const p = lb.pick();
+      if (p.type === 'pick') {
+        seen.add(p.member.id);
+        p.handle.done({ ok: true });
+      } else seen.add(`none:${p.reason}`);
+    }
+    return [...seen].sort();
+  };
+  // All pending: 0 of 4 available -> panic 'all' picks over every member.
+  t.deepEqual(picked(), ['a', 'b', 'c', 'd']);
+  t.true(lb.stats().panic);
+  await clock.advance(0);
+  t.false(lb.stats().panic);
+  up.set('d', false);
+  await clock.advance(2000);
+  t.is(checker.state('d'), 'failed');
+  t.deepEqual(picked(), ['a', 'b', 'c']);
+  // Ejection through pick handles: c fails 5 requests in a row.
+  for (let i = 0, bad = 0; i < 100 && bad < 5; i++) {
+    const p = lb.pick();
+    if (p.type !== 'pick') continue;
+    if (p.member.id === 'c') bad++;
+    p.handle.done({ ok: p.member.id !== 'c', status: p.member.id === 'c' ? 500 : 200 });
+  }
+  t.true(detector.isEjected('c'));
+  t.deepEqual(picked(), ['a', 'b']);
+  t.false(lb.stats().panic, '2 of 4 is not below 50 %');
+  up.set('b', false);
+  await clock.advance(2000); // b fails; c is un-ejected by its next good probe: a and c (2 of 4, no panic)
+  t.false(detector.isEjected('c'));
+  t.deepEqual(picked(), ['a', 'c']);
+  // A member whose address changes starts over as a new target (pending, unavailable).
+  lb.add({ id: 'a', host: '10.0.0.2', port: 80 });
+  t.is(checker.state('a'), 'pending');
+  t.false(lb.isAvailable('a'));
+  await clock.advance(0);
+  t.true(lb.isAvailable('a'));
+  w.close();
+  lb.close();
+});

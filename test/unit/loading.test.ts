@@ -1,0 +1,123 @@
+// Loading: nothing compiles at import time; init(source) accepts a Module, bytes, a URL and a Response and is
+// memoized; initSync works; without WebAssembly the pure-TS backend is used and routes identically. Each case
+// runs in a fresh Node process (plain node on the built dist/, as users load it) so module state starts clean.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { HashRing } from '../../bindings/index.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const wasmPath = resolve(root, 'build/switchyard.wasm');
+const expected = ['k1', 'k2', 'k3', 'user:42'].map((k) => new HashRing(['a', 'b', 'c']).get(k)).join(',');
+
+function run(script: string, env: Record<string, string> = {}): Record<string, unknown> {
+  const code = `
+    const compiled = [];
+    const M = WebAssembly.Module, C = WebAssembly.compile;
+    WebAssembly.Module = function (b) { compiled.push('Module'); return new M(b); };
+    WebAssembly.Module.prototype = M.prototype;
+    Object.setPrototypeOf(WebAssembly.Module, M);
+    WebAssembly.compile = (b) => { compiled.push('compile'); return C(b); };
+    const sy = await import(${JSON.stringify(resolve(root, 'dist/esm/index.js'))});
+    const atImport = compiled.length;
+    const route = () => ['k1', 'k2', 'k3', 'user:42'].map((k) => new sy.HashRing(['a', 'b', 'c']).get(k)).join(',');
+    ${script}
+  `;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
+test('nothing is compiled at import time; the first use compiles synchronously once', (t) => {
+  const r = run(
+    `const b = sy.backend(); const r1 = route(); route(); console.log(JSON.stringify({ atImport, b, r1, compiled }));`,
+  );
+  t.deepEqual(r, { atImport: 0, b: 'wasm', r1: expected, compiled: ['Module'] });
+});
+
+test('init() with no source, with bytes, and with a compiled Module; memoized', (t) => {
+  const none = run(
+    `const a = await sy.init(); const b = await sy.init(); console.log(JSON.stringify({ a, b, compiled, r: route() }));`,
+  );
+  t.deepEqual(none, { a: 'wasm', b: 'wasm', compiled: ['compile'], r: expected });
+  const bytes = run(
+    `const fs = await import('node:fs'); const a = await sy.init(fs.readFileSync(${JSON.stringify(wasmPath)})); console.log(JSON.stringify({ a, r: route() }));`,
+  );
+  t.deepEqual(bytes, { a: 'wasm', r: expected });
+  const mod = run(
+    `const fs = await import('node:fs'); const m = new M(fs.readFileSync(${JSON.stringify(wasmPath)})); compiled.length = 0; const a = await sy.init(m); console.log(JSON.stringify({ a, compiled, r: route() }));`,
+  );
+  t.deepEqual(mod, { a: 'wasm', compiled: [], r: expected });
+  const sync = run(
+    `const fs = await import('node:fs'); const a = sy.initSync(fs.readFileSync(${JSON.stringify(wasmPath)})); console.log(JSON.stringify({ a, r: route() }));`,
+  );
+  t.deepEqual(sync, { a: 'wasm', r: expected });
+});
+
+test('init() with a URL and with a Response fetched over loopback', async (t) => {
+  const bytes = readFileSync(wasmPath);
+  const server = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/wasm');
+    res.end(bytes);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/switchyard.wasm`;
+  try {
+    // execFileSync would block the server's event loop: run the child asynchronously
+    const { execFile } = await import('node:child_process');
+    const runAsync = (script: string) =>
+      new Promise<Record<string, unknown>>((resolve2, reject) => {
+        const code = `const sy = await import(${JSON.stringify(resolve(root, 'dist/esm/index.js'))}); ${script}`;
+        execFile(process.execPath, ['--input-type=module', '-e', code], { cwd: root }, (err, out) =>
+          err ? reject(err) : resolve2(JSON.parse(out.trim())),
+        );
+      });
+    t.deepEqual(await runAsync(`console.log(JSON.stringify({ a: await sy.init(new URL(${JSON.stringify(url)})) }));`), {
+      a: 'wasm',
+    });
+    t.deepEqual(await runAsync(`console.log(JSON.stringify({ a: await sy.init(fetch(${JSON.stringify(url)})) }));`), {
+      a: 'wasm',
+    });
+    t.deepEqual(
+      await runAsync(`console.log(JSON.stringify({ a: await sy.init(await fetch(${JSON.stringify(url)})) }));`),
+      { a: 'wasm' },
+    );
+  } finally {
+    server.close();
+  }
+});
+
+test('without WebAssembly the pure-TS backend is used and routes identically', (t) => {
+  const code = `delete globalThis.WebAssembly; const sy = await import(${JSON.stringify(resolve(root, 'dist/esm/index.js'))});
+    const route = () => ['k1', 'k2', 'k3', 'user:42'].map((k) => new sy.HashRing(['a', 'b', 'c']).get(k)).join(',');
+    console.log(JSON.stringify({ b: sy.backend(), r: route(), init: await sy.init(), err: String(sy.backendError()) }));`;
+  const out = JSON.parse(
+    execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, encoding: 'utf8' }).trim(),
+  );
+  t.is(out.b, 'js');
+  t.is(out.init, 'js');
+  t.is(out.r, expected);
+  t.regex(out.err, /WebAssembly is not available/);
+});
+
+test("a corrupt module falls back to 'js' with the reason; setBackend('wasm') retries with the inlined bytes", (t) => {
+  const r = run(
+    `const a = sy.initSync(new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]));
+     const b = sy.backend(), r = route(), err = String(sy.backendError());
+     sy.setBackend('wasm');
+     console.log(JSON.stringify({ a, b, r, err, after: sy.backend(), r2: route() }));`,
+  );
+  t.is(r.a, 'js');
+  t.is(r.b, 'js');
+  t.is(r.r, expected);
+  t.regex(String(r.err), /CompileError/);
+  // an explicit setBackend('wasm') retries with the inlined bytes
+  t.is(r.after, 'wasm');
+  t.is(r.r2, expected);
+});

@@ -1,0 +1,184 @@
+// least_request (P2C over in-flight requests, Envoy's weighted form) and latency_aware (design notes §2.3).
+import test from 'ava';
+import fc from 'fast-check';
+import { Balancer, ManualClock, mulberry32 } from '../../bindings/index.js';
+import { wasmHandle } from '../../bindings/core/backend.js';
+import { COL_ACTIVE, COL_AVG_RTT, COLS } from '../../bindings/balancing/picker.js';
+import { latencyAwareScanTs, parseLatencyAware } from '../../bindings/balancing/policies/latency-aware.js';
+import { parseLeastRequest } from '../../bindings/balancing/policies/least-request.js';
+
+test('P2C never compares a member with itself: of two members the less loaded always wins, for any random source', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.double({ min: 0, max: 0.9999999, noNaN: true }), { minLength: 2, maxLength: 200 }),
+      (rs) => {
+        for (const policy of ['least_request', 'peak_ewma']) {
+          let i = 0;
+          const lb = new Balancer({
+            policy,
+            endpoints: ['busy:1', 'idle:1'],
+            random: () => rs[i++ % rs.length]!,
+            clock: new ManualClock(),
+          });
+          // load 'busy' with 3 requests (picks that land on idle are ended at once)
+          let busy = 0;
+          for (let k = 0; k < 100 && busy < 3; k++) {
+            const p = lb.pickOrThrow({ exclude: new Set(['idle:1']) });
+            if (p.member.id === 'busy:1') busy++;
+          }
+          for (let k = 0; k < 20; k++) {
+            const p = lb.pickOrThrow();
+            if (p.member.id !== 'idle:1') return false;
+            p.handle.done({ ok: true, rttMs: 30 });
+          }
+        }
+        return true;
+      },
+    ),
+    { numRuns: 200 },
+  );
+  t.pass();
+});
+
+test('least_request keeps in-flight counts balanced under a constant load', (t) => {
+  const lb = new Balancer({ policy: 'least_request', endpoints: ['a:1', 'b:1', 'c:1', 'd:1'], random: mulberry32(9) });
+  const open = Array.from({ length: 400 }, () => lb.pickOrThrow());
+  const active = lb.stats().members.map((m) => m.active);
+  t.true(Math.max(...active) - Math.min(...active) <= 2, JSON.stringify(active));
+  for (const p of open) p.handle.done({ ok: true });
+});
+
+test("least_request with differing weights: Envoy's weight / (active + 1)^bias", (t) => {
+  const lb = new Balancer({
+    policy: { name: 'least_request', choiceCount: 4 },
+    endpoints: [
+      { id: 'big', weight: 3 },
+      { id: 'small', weight: 1 },
+    ],
+    random: mulberry32(2),
+  });
+  Array.from({ length: 400 }, () => lb.pickOrThrow());
+  const [big, small] = lb.stats().members.map((m) => m.active);
+  // equal weight/(active+1): big ≈ 3 × small
+  t.true(Math.abs(big! - 3 * small!) <= 4, `${big} ${small}`);
+  // bias 0: weights only → always the heavier member
+  const lb0 = new Balancer({
+    policy: { least_request: { active_request_bias: 0 } },
+    endpoints: [{ id: 'big', weight: 3 }, 'small'],
+    random: mulberry32(2),
+  });
+  t.true(Array.from({ length: 50 }, () => lb0.pickOrThrow().member.id).every((id) => id === 'big'));
+});
+
+test('least_request config: choiceCount >= 2, bias >= 0', (t) => {
+  t.deepEqual(parseLeastRequest({}), { choiceCount: 2, activeRequestBias: 1 });
+  t.throws(() => parseLeastRequest({ choiceCount: 1 }), { instanceOf: RangeError, message: /choiceCount.*1/ });
+  t.throws(() => parseLeastRequest({ choiceCount: 2.5 }), { instanceOf: RangeError, message: /choiceCount/ });
+  t.throws(() => parseLeastRequest({ active_request_bias: -1 }), {
+    instanceOf: RangeError,
+    message: /active_request_bias/,
+  });
+});
+
+test('latency_aware: the lowest 0.6·active/1000 + 0.4·avgRtt/500 wins', (t) => {
+  const lb = new Balancer({ policy: 'latency_aware', endpoints: ['a:1', 'b:1'], clock: new ManualClock() });
+  // a: avgRtt 100 → 0.08; b: avgRtt 20 → 0.016
+  const pa = lb.pickOrThrow();
+  const pb = lb.pickOrThrow();
+  t.deepEqual([pa.member.id, pb.member.id], ['a:1', 'b:1']);
+  pa.handle.done({ ok: true, rttMs: 100 });
+  pb.handle.done({ ok: true, rttMs: 20 });
+  // b wins until its connections outweigh: 0.6·k/1000 + 0.016 > 0.08 → k > 106
+  const open = Array.from({ length: 106 }, () => lb.pickOrThrow());
+  t.true(open.every((p) => p.member.id === 'b:1'));
+  t.is(lb.pickOrThrow().member.id, 'b:1'); // k = 106 ties at 0.0796 < 0.08
+  t.is(lb.pickOrThrow().member.id, 'a:1');
+  t.deepEqual(parseLatencyAware({ max_rtt: '0.2s', conn_weight: 0.5 }), {
+    connWeight: 0.5,
+    maxConn: 1000,
+    rttWeight: 0.4,
+    maxRttMs: 200,
+    rttSmoothing: 0.2,
+  });
+  t.throws(() => parseLatencyAware({ maxConn: 0 }), { instanceOf: RangeError, message: /maxConn/ });
+});
+
+test('latency_aware: WASM latencyAwareScan = TS twin (differential), and a large WASM balancer agrees with JS', (t) => {
+  const h = wasmHandle()!;
+  const scan = h.exports.latencyAwareScan as (...a: number[]) => number;
+  const c = parseLatencyAware({});
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ a: fc.nat(50), r: fc.nat(1000), ex: fc.boolean() }), { minLength: 1, maxLength: 60 }),
+      fc.nat(),
+      (ms, s) => {
+        const n = ms.length;
+        const start = s % n;
+        const ptr = h.mem.alloc(n * COLS * 8 + n * 4 + n);
+        const wf = new Float64Array(h.mem.memory.buffer, ptr, n * COLS).fill(0);
+        const tf = new Float64Array(n * COLS);
+        const mask = Uint8Array.from(ms, (m) => (m.ex ? 1 : 0));
+        ms.forEach((m, i) => {
+          for (const f of [wf, tf]) {
+            f[COL_ACTIVE * n + i] = m.a;
+            f[COL_AVG_RTT * n + i] = m.r;
+          }
+        });
+        const rows = Int32Array.from(ms, (_, i) => n - 1 - i);
+        new Int32Array(h.mem.memory.buffer, ptr + n * COLS * 8, n).set(rows);
+        new Uint8Array(h.mem.memory.buffer, ptr + n * COLS * 8 + n * 4, n).set(mask);
+        const a = scan(
+          ptr,
+          n,
+          ptr + n * COLS * 8,
+          n,
+          ptr + n * COLS * 8 + n * 4,
+          start,
+          c.connWeight,
+          c.maxConn,
+          c.rttWeight,
+          c.maxRttMs,
+        );
+        const b = latencyAwareScanTs(tf, n, rows, n, mask, start, c);
+        h.mem.release(ptr);
+        return a === b;
+      },
+    ),
+    { numRuns: 500 },
+  );
+  // 300 members: the WASM backend runs the scan in WASM (>= WASM_MIN_MEMBERS); same picks as JS
+  const endpoints = Array.from({ length: 300 }, (_, i) => `m${i}:1`);
+  const seq = (backend: 'js' | 'wasm') => {
+    const lb = new Balancer({ policy: 'latency_aware', backend, endpoints, clock: new ManualClock() });
+    const rnd = mulberry32(5);
+    const out: string[] = [];
+    const open = [];
+    for (let i = 0; i < 2000; i++) {
+      const p = lb.pickOrThrow(i % 7 === 0 ? { exclude: new Set([`m${i % 300}:1`]) } : undefined);
+      out.push(p.member.id);
+      open.push(p);
+      if (rnd() < 0.7)
+        open.splice(Math.floor(rnd() * open.length), 1)[0]!.handle.done({ ok: true, rttMs: Math.floor(rnd() * 200) });
+    }
+    return out;
+  };
+  t.deepEqual(seq('wasm'), seq('js'));
+});
+
+test('weighted_round_robin: a 300-member WASM balancer (live WASM step) agrees with JS through failures', (t) => {
+  const endpoints = Array.from({ length: 300 }, (_, i) => ({ id: `m${i}`, weight: 1 + (i % 5) }));
+  const seq = (backend: 'js' | 'wasm') => {
+    const clock = new ManualClock(0);
+    const lb = new Balancer({ policy: 'weighted_round_robin', backend, endpoints, clock });
+    const rnd = mulberry32(11);
+    const out: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const p = lb.pickOrThrow();
+      out.push(p.member.id);
+      clock.advance(5);
+      p.handle.done({ ok: rnd() > 0.02 });
+    }
+    return out;
+  };
+  t.deepEqual(seq('wasm'), seq('js'));
+});

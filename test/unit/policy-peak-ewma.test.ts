@@ -1,0 +1,185 @@
+// peak_ewma: tower's peak_ewma.rs tests (test/vectors/peak_ewma_tower.json) on a virtual clock with exact
+// decayed values, P2C behaviour, Finagle's penalty, and the WASM kernels = the TS twins bit for bit.
+import test from 'ava';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { Balancer, ManualClock, mulberry32, type Picked } from '../../bindings/index.js';
+import { wasmHandle } from '../../bindings/core/backend.js';
+import { COL_ACTIVE, COL_EST, COL_STAMP, COLS } from '../../bindings/balancing/picker.js';
+import {
+  expNeg,
+  parsePeakEwma,
+  peakEwmaCostTs,
+  peakEwmaObserveTs,
+  PENALTY_MS,
+  sampleDistinct,
+} from '../../bindings/balancing/policies/peak-ewma.js';
+
+interface Step {
+  t_ms: number;
+  event?: string;
+  expect_cost_ns?: number;
+  expect_cost_ns_range?: [number, number];
+  expect_cost_gt_ns?: number;
+  expect_cost_lt_ns?: number;
+}
+const vectors = JSON.parse(readFileSync(new URL('../vectors/peak_ewma_tower.json', import.meta.url), 'utf8')) as {
+  vectors: { test: string; default_rtt_ms: number; decay_ms: number; steps: Step[] }[];
+};
+
+const costNs = (lb: Balancer) => (lb.stats().members[0]!.costMs as number) * 1e6;
+
+for (const backend of ['js', 'wasm'] as const) {
+  test(`${backend}: tower default_decay and compound_decay vectors on a virtual clock`, (t) => {
+    for (const v of vectors.vectors) {
+      const clock = new ManualClock(0);
+      const lb = new Balancer({
+        policy: { name: 'peak_ewma', defaultRttMs: v.default_rtt_ms, decayMs: v.decay_ms },
+        clock,
+        backend,
+        endpoints: ['svc:80'],
+      });
+      const pending: Picked[] = [];
+      for (const s of v.steps) {
+        clock.set(s.t_ms);
+        if (s.event?.startsWith('start')) pending.push(lb.pickOrThrow());
+        else if (s.event?.includes('completes')) pending.shift()!.handle.done({ ok: true }); // RTT from the clock
+        const c = costNs(lb);
+        const at = `${v.test} t=${s.t_ms}`;
+        if (s.expect_cost_ns !== undefined) t.is(c, s.expect_cost_ns, at);
+        if (s.expect_cost_ns_range !== undefined)
+          t.true(c >= s.expect_cost_ns_range[0] && c <= s.expect_cost_ns_range[1], at);
+        if (s.expect_cost_gt_ns !== undefined) t.true(c > s.expect_cost_gt_ns, at);
+        if (s.expect_cost_lt_ns !== undefined) t.true(c < s.expect_cost_lt_ns, at);
+      }
+    }
+  });
+}
+
+test('exact decayed values: 10 ms default decays to 10·e^-0.1 at 100 ms and 10·e^-0.2 at 200 ms', (t) => {
+  const clock = new ManualClock(0);
+  const lb = new Balancer({ policy: { peak_ewma: { default_rtt: '0.01s', decay: '1s' } }, clock, endpoints: ['a:1'] });
+  clock.set(100);
+  t.is(lb.stats().members[0]!.costMs, 10 * expNeg(0.1));
+  t.true(Math.abs((lb.stats().members[0]!.costMs as number) - 9.04837418) < 1e-8);
+  clock.set(200);
+  t.true(Math.abs((lb.stats().members[0]!.costMs as number) - 8.18730753) < 1e-8);
+});
+
+test('a higher sample replaces the estimate at once; a lower one is averaged by elapsed time', (t) => {
+  const clock = new ManualClock(0);
+  const lb = new Balancer({
+    policy: { name: 'peak_ewma', defaultRttMs: 10, decayMs: 1000 },
+    clock,
+    endpoints: ['a:1'],
+  });
+  lb.pickOrThrow().handle.done({ ok: true, rttMs: 50 });
+  t.is(lb.stats().members[0]!.rttEstimateMs, 50);
+  clock.set(500);
+  lb.pickOrThrow().handle.done({ ok: true, rttMs: 10 });
+  const d = expNeg(0.5);
+  t.is(lb.stats().members[0]!.rttEstimateMs, 50 * d + 10 * (1 - d));
+});
+
+test('P2C prefers the member with the lower cost; a slow member stops getting picks', (t) => {
+  const clock = new ManualClock(0);
+  const lb = new Balancer({
+    policy: 'peak_ewma',
+    clock,
+    random: mulberry32(7),
+    endpoints: ['fast:1', 'slow:1', 'fast2:1'],
+  });
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 3000; i++) {
+    const p = lb.pickOrThrow();
+    counts.set(p.member.host, (counts.get(p.member.host) ?? 0) + 1);
+    clock.advance(1);
+    p.handle.done({ ok: true, rttMs: p.member.host === 'slow' ? 100 : 10 });
+  }
+  t.true((counts.get('slow') ?? 0) < 300, JSON.stringify([...counts]));
+});
+
+test("Finagle's penalty: no estimate and requests in flight", (t) => {
+  const clock = new ManualClock(0);
+  const lb = new Balancer({ policy: { name: 'peak_ewma', defaultRttMs: 0 }, clock, endpoints: ['a:1'] });
+  t.is(lb.stats().members[0]!.costMs, 0);
+  lb.pickOrThrow();
+  lb.pickOrThrow();
+  t.is(lb.stats().members[0]!.costMs, PENALTY_MS + 2);
+});
+
+test('sampleDistinct: k distinct indices in range, never the same twice (property)', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 2, max: 60 }), fc.integer(), (m, k, seed) => {
+      const out = new Int32Array(k);
+      const c = sampleDistinct(mulberry32(seed), m, k, out);
+      const s = new Set(out.subarray(0, c));
+      return c === Math.min(m, k) && s.size === c && [...s].every((x) => x >= 0 && x < m);
+    }),
+  );
+  t.pass();
+});
+
+test('WASM expNeg/peakEwmaCost/peakEwmaObserve = TS twins bit for bit (differential)', (t) => {
+  const h = wasmHandle()!;
+  const x = h.exports as Record<string, (...a: number[]) => number>;
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 800, noNaN: true }), (v) => Object.is(x.expNeg!(v), expNeg(v))),
+    { numRuns: 20_000 },
+  );
+  fc.assert(
+    fc.property(
+      fc.double({ min: 0, max: 1e4, noNaN: true }),
+      fc.integer({ min: 0, max: 5 }),
+      fc.double({ min: 0, max: 1e5, noNaN: true }),
+      fc.double({ min: 0, max: 1e5, noNaN: true }),
+      fc.double({ min: 0, max: 1e4, noNaN: true }),
+      fc.double({ min: 1, max: 1e5, noNaN: true }),
+      (est, active, stamp, now, rtt, decay) => {
+        const ptr = h.mem.alloc(COLS * 8);
+        const wf = () => new Float64Array(h.mem.memory.buffer, ptr, COLS);
+        const tf = new Float64Array(COLS);
+        for (const f of [wf(), tf]) {
+          f.fill(0);
+          f[COL_EST] = est;
+          f[COL_ACTIVE] = active;
+          f[COL_STAMP] = stamp;
+        }
+        const a1 = x.peakEwmaCost!(ptr, 1, 0, now, decay, PENALTY_MS);
+        const b1 = peakEwmaCostTs(tf, 1, 0, now, decay);
+        const a2 = x.peakEwmaObserve!(ptr, 1, 0, now + 5, rtt, decay);
+        const b2 = peakEwmaObserveTs(tf, 1, 0, now + 5, rtt, decay);
+        const ok = Object.is(a1, b1) && Object.is(a2, b2) && wf().every((v, i) => Object.is(v, tf[i]));
+        h.mem.release(ptr);
+        return ok;
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  t.pass();
+});
+
+test('expNeg is within 2 ulp of Math.exp', (t) => {
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 700, noNaN: true }), (v) => {
+      const a = expNeg(v);
+      const b = Math.exp(-v);
+      return Math.abs(a - b) <= 4.5e-16 * b;
+    }),
+    { numRuns: 20_000 },
+  );
+  t.is(expNeg(0), 1);
+  t.is(expNeg(1000), 0);
+});
+
+test('config: defaults, snake_case durations, typed errors', (t) => {
+  t.deepEqual(parsePeakEwma({}), { decayMs: 10_000, defaultRttMs: 0, choiceCount: 2 });
+  t.deepEqual(parsePeakEwma({ decay: { seconds: 5, nanos: 500_000_000 }, default_rtt: '0.1s' }), {
+    decayMs: 5500,
+    defaultRttMs: 100,
+    choiceCount: 2,
+  });
+  t.throws(() => parsePeakEwma({ decayMs: 0 }), { instanceOf: RangeError, message: /decayMs/ });
+  t.throws(() => parsePeakEwma({ decayMs: NaN }), { instanceOf: RangeError, message: /decayMs.*NaN/ });
+  t.throws(() => parsePeakEwma({ choice_count: 1 }), { instanceOf: RangeError, message: /choice_count.*1/ });
+});

@@ -1,0 +1,268 @@
+// weighted_round_robin = nginx smooth weighted round robin: the vectors of test/vectors/swrr_nginx.json,
+// one period hands out exactly the weights, the failure rule against a literal nginx model (helpers), and the
+// WASM kernel = the TS kernel.
+import test from 'ava';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { Balancer, ManualClock } from '../../bindings/index.js';
+import { wasmHandle } from '../../bindings/core/backend.js';
+import { COL_CHECKED, COL_CW, COL_EW, COL_FAILS, COL_WEIGHT, COLS } from '../../bindings/balancing/picker.js';
+import { parseWeightedRoundRobin, swrrStepTs } from '../../bindings/balancing/policies/weighted-round-robin.js';
+import { NginxRoundRobin } from '../helpers/nginx-swrr.js';
+
+interface Seq {
+  weights: Record<string, number>;
+  picks: number;
+  sequence: string[];
+  current_weight_after_each_pick: Record<string, number>[];
+  initial_effective_weight?: Record<string, number>;
+}
+const vectors = JSON.parse(readFileSync(new URL('../vectors/swrr_nginx.json', import.meta.url), 'utf8')) as {
+  upstream_vector: { weights: Record<string, number>; sequence: string[]; current_weight_after_each_pick: number[][] };
+  derived_vectors: { sequences: Seq[]; recovery_after_failure: Seq };
+};
+
+function endpoints(weights: Record<string, number>) {
+  return Object.entries(weights).map(([id, weight]) => ({ id, weight }));
+}
+
+for (const backend of ['js', 'wasm'] as const) {
+  test(`${backend}: nginx commit 52327e062 vector a=5 b=1 c=1 → a a b a c a a, with current weights`, (t) => {
+    const v = vectors.upstream_vector;
+    const lb = new Balancer({ policy: 'weighted_round_robin', backend, endpoints: endpoints(v.weights) });
+    v.sequence.forEach((want, i) => {
+      t.is(lb.pickOrThrow().member.id, want);
+      t.deepEqual(
+        lb.stats().members.map((m) => m.currentWeight),
+        v.current_weight_after_each_pick[i],
+      );
+    });
+  });
+
+  test(`${backend}: derived sequences (twice through the period, table mode)`, (t) => {
+    for (const s of vectors.derived_vectors.sequences) {
+      const lb = new Balancer({ policy: 'weighted_round_robin', backend, endpoints: endpoints(s.weights) });
+      const got = Array.from({ length: s.picks * 2 }, () => lb.pickOrThrow().member.id);
+      t.deepEqual(got, [...s.sequence, ...s.sequence], JSON.stringify(s.weights));
+    }
+  });
+}
+
+test('recovery after failure: the kernel from effective_weight a=0 reproduces the vector, TS and WASM', (t) => {
+  const v = vectors.derived_vectors.recovery_after_failure;
+  const ids = Object.keys(v.weights);
+  for (const kind of ['js', 'wasm'] as const) {
+    const n = ids.length;
+    const h = wasmHandle()!;
+    const ptr = kind === 'wasm' ? h.mem.alloc(n * COLS * 8 + n * 4) : -1;
+    const f =
+      kind === 'wasm' ? new Float64Array(h.mem.memory.buffer, ptr, n * COLS).fill(0) : new Float64Array(n * COLS);
+    const rows = Int32Array.from(ids, (_, i) => i);
+    ids.forEach((id, i) => {
+      f[COL_WEIGHT * n + i] = v.weights[id]!;
+      f[COL_EW * n + i] = v.initial_effective_weight![id]!;
+    });
+    let rowsPtr = 0;
+    if (kind === 'wasm') {
+      rowsPtr = ptr + n * COLS * 8;
+      new Int32Array(h.mem.memory.buffer, rowsPtr, n).set(rows);
+    }
+    const step = h.exports.swrrStep as (...a: number[]) => number;
+    v.sequence.forEach((want, i) => {
+      const r =
+        kind === 'wasm' ? step(ptr, n, rowsPtr, n, 0, 1, 10_000, 0) : swrrStepTs(f, n, rows, n, null, 1, 10_000, 0);
+      t.is(ids[r], want);
+      const view = kind === 'wasm' ? new Float64Array(h.mem.memory.buffer, ptr, n * COLS) : f;
+      t.deepEqual(
+        Object.fromEntries(ids.map((id, k) => [id, view[COL_CW * n + k]])),
+        v.current_weight_after_each_pick[i],
+      );
+    });
+    if (kind === 'wasm') h.mem.release(ptr);
+  }
+});
+
+test('one period hands out exactly the weights, in any weight set (property)', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 12 }), (ws) => {
+      const lb = new Balancer({
+        policy: 'weighted_round_robin',
+        backend: 'js',
+        endpoints: ws.map((weight, i) => ({ id: `m${i}`, weight })),
+      });
+      const period = ws.reduce((a, b) => a + b, 0);
+      const counts = new Map<string, number>();
+      for (let i = 0; i < period; i++) {
+        const id = lb.pickOrThrow().member.id;
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      ws.forEach((w, i) => t.is(counts.get(`m${i}`) ?? 0, w));
+      // and current weights are back at 0
+      t.true(lb.stats().members.every((m) => m.currentWeight === 0));
+    }),
+    { numRuns: 100 },
+  );
+});
+
+// pick/done/clock/exclude operations applied to the Balancer (both backends) and the literal nginx model
+const op = fc.oneof(
+  fc.record({
+    kind: fc.constant('pick' as const),
+    ok: fc.boolean(),
+    exclude: fc.option(fc.nat(15), { nil: undefined }),
+  }),
+  fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 8000 }) }),
+  fc.record({ kind: fc.constant('down' as const), who: fc.nat(15), available: fc.boolean() }),
+);
+
+test('failures, fail_timeout, recovery and exclusions match the nginx model (property, TS and WASM)', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 7 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.array(op, { maxLength: 120 }),
+      (ws, maxFails, ops) => {
+        const ids = ws.map((_, i) => `m${i}`);
+        const model = new NginxRoundRobin(
+          ws.map((w, i) => [ids[i]!, w]),
+          maxFails,
+          5000,
+        );
+        const clock = new ManualClock(1_000_000);
+        const lbs = (['js', 'wasm'] as const).map(
+          (backend) =>
+            new Balancer({
+              policy: { name: 'weighted_round_robin', maxFails, failTimeoutMs: 5000 },
+              backend,
+              clock,
+              panicThresholdPercent: 0,
+              endpoints: ws.map((weight, i) => ({ id: ids[i]!, weight })),
+            }),
+        );
+        for (const o of ops) {
+          if (o.kind === 'advance') clock.advance(o.ms);
+          else if (o.kind === 'down') {
+            const id = ids[o.who % ids.length]!;
+            model.peers.find((p) => p.id === id)!.down = !o.available;
+            for (const lb of lbs) lb.setAvailable(id, o.available);
+          } else {
+            const ex = o.exclude === undefined ? undefined : new Set([ids[o.exclude % ids.length]!]);
+            const want = model.get(clock.now(), ex);
+            for (const lb of lbs) {
+              const got = lb.pick(ex === undefined ? undefined : { exclude: ex });
+              if (want === null) {
+                if (got.type !== 'none') return false;
+              } else {
+                if (got.type !== 'pick' || got.member.id !== want.id) return false;
+                got.handle.done({ ok: o.ok });
+              }
+            }
+            if (want !== null) model.free(want, o.ok, clock.now());
+          }
+        }
+        for (const lb of lbs) {
+          const s = lb.stats().members;
+          for (const [i, p] of model.peers.entries()) {
+            if (s[i]!.currentWeight !== p.currentWeight || s[i]!.effectiveWeight !== p.effectiveWeight) return false;
+            if (s[i]!.fails !== p.fails) return false;
+          }
+        }
+        t.pass();
+        return true;
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('WASM swrrStep = TS swrrStepTs on random state tables (differential)', (t) => {
+  const h = wasmHandle()!;
+  const step = h.exports.swrrStep as (...a: number[]) => number;
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          w: fc.integer({ min: 1, max: 100 }),
+          cw: fc.integer({ min: -500, max: 500 }),
+          ew: fc.integer({ min: 0, max: 100 }),
+          fails: fc.integer({ min: 0, max: 3 }),
+          checked: fc.integer({ min: 0, max: 20_000 }),
+          ex: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 40 },
+      ),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 30_000 }),
+      (ms, maxFails, now) => {
+        const n = ms.length;
+        const ptr = h.mem.alloc(n * COLS * 8 + n * 4 + n);
+        const wf = new Float64Array(h.mem.memory.buffer, ptr, n * COLS).fill(0);
+        const tf = new Float64Array(n * COLS);
+        const mask = new Uint8Array(n);
+        ms.forEach((m, i) => {
+          for (const f of [wf, tf]) {
+            f[COL_WEIGHT * n + i] = m.w;
+            f[COL_CW * n + i] = m.cw;
+            f[COL_EW * n + i] = m.ew;
+            f[COL_FAILS * n + i] = m.fails;
+            f[COL_CHECKED * n + i] = m.checked;
+          }
+          mask[i] = m.ex ? 1 : 0;
+        });
+        const rows = Int32Array.from(ms, (_, i) => i);
+        new Int32Array(h.mem.memory.buffer, ptr + n * COLS * 8, n).set(rows);
+        new Uint8Array(h.mem.memory.buffer, ptr + n * COLS * 8 + n * 4, n).set(mask);
+        const a = step(ptr, n, ptr + n * COLS * 8, n, ptr + n * COLS * 8 + n * 4, maxFails, 10_000, now);
+        const b = swrrStepTs(tf, n, rows, n, mask, maxFails, 10_000, now);
+        const same =
+          a === b && new Float64Array(h.mem.memory.buffer, ptr, n * COLS).every((x, i) => Object.is(x, tf[i]));
+        h.mem.release(ptr);
+        return same;
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass();
+});
+
+test('config: snake_case and camelCase, typed errors naming the field', (t) => {
+  t.deepEqual(parseWeightedRoundRobin({ max_fails: 3, fail_timeout: '30s' }), { maxFails: 3, failTimeoutMs: 30_000 });
+  t.deepEqual(parseWeightedRoundRobin({ maxFails: 0, failTimeoutMs: 5 }), { maxFails: 0, failTimeoutMs: 5 });
+  t.throws(() => parseWeightedRoundRobin({ max_fails: -1 }), { instanceOf: RangeError, message: /max_fails.*-1/ });
+  t.throws(() => parseWeightedRoundRobin({ fail_timeout: 'soon' }), {
+    instanceOf: RangeError,
+    message: /fail_timeout/,
+  });
+  t.throws(() => parseWeightedRoundRobin({ maxFails: '2x' }), { instanceOf: TypeError, message: /maxFails/ });
+  t.throws(() => parseWeightedRoundRobin({ bogus: 1 }), { instanceOf: RangeError, message: /bogus/ });
+});
+
+test("scheduler 'edf' (Envoy): earliest deadline first, FIFO on ties; one period hands out the weights", (t) => {
+  const lb = new Balancer({
+    policy: { name: 'weighted_round_robin', scheduler: 'edf' },
+    endpoints: endpoints({ a: 5, b: 1, c: 1 }),
+  });
+  t.deepEqual(
+    Array.from({ length: 7 }, () => lb.pickOrThrow().member.id),
+    [...'aaaabca'],
+  );
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 12 }), (ws) => {
+      const e = new Balancer({
+        policy: { name: 'weighted_round_robin', scheduler: 'edf' },
+        endpoints: ws.map((weight, i) => ({ id: `m${i}`, weight })),
+      });
+      const counts = new Map<string, number>();
+      const period = ws.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < period; i++) {
+        const id = e.pickOrThrow().member.id;
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      return ws.every((w, i) => Math.abs((counts.get(`m${i}`) ?? 0) - w) <= 1);
+    }),
+    { numRuns: 100 },
+  );
+  const ex = lb.pickOrThrow({ exclude: new Set(['a']) });
+  t.not(ex.member.id, 'a');
+  t.throws(() => parseWeightedRoundRobin({ scheduler: 'wfq' }), { instanceOf: RangeError, message: /scheduler/ });
+});

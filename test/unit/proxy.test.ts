@@ -1,0 +1,132 @@
+// createProxy: a real node:http proxy in front of loopback backends: forwards paths, streams bodies, keeps
+// hop-by-hop headers out, retries idempotent requests on another member, answers 502/400 on failure.
+import test from 'ava';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FetchPick, PickSource } from '../../bindings/http/fetch.js';
+import { createProxy } from '../../bindings/http/proxy.js';
+import { startBackend, type Backend } from '../helpers/backends.js';
+
+class Rotate implements PickSource {
+  i = 0;
+  constructor(readonly backends: Backend[]) {}
+  pick(ctx: { exclude?: ReadonlySet<string> } = {}): FetchPick {
+    for (let j = 0; j < this.backends.length; j++) {
+      const b = this.backends[(this.i + j) % this.backends.length]!;
+      if (ctx.exclude?.has(b.name)) continue;
+      this.i = (this.i + j + 1) % this.backends.length;
+      return { type: 'pick', member: { id: b.name, host: '127.0.0.1', port: b.port }, handle: { done() {} } };
+    }
+    return { type: 'none', reason: 'empty' };
+  }
+}
+
+let backends: Backend[] = [];
+let proxy: Server;
+let port = 0;
+let seenHeaders: IncomingHttpHeaders[] = [];
+let echo: Server;
+let echoPort = 0;
+
+test.before(async () => {
+  backends = await Promise.all(['a', 'b'].map((n) => startBackend(n)));
+  echo = createServer((req, res) => {
+    seenHeaders.push(req.headers);
+    res.setHeader('connection', 'keep-alive, x-hop');
+    res.setHeader('x-hop', 'secret');
+    res.setHeader('x-end', 'kept');
+    req.pipe(res);
+  });
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+  echoPort = (echo.address() as AddressInfo).port;
+  proxy = createServer(
+    createProxy({ balancer: new Rotate(backends), retry: { initialBackoffMs: 1, maxBackoffMs: 2 } }),
+  );
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  port = (proxy.address() as AddressInfo).port;
+});
+
+test.after.always(async () => {
+  await Promise.all(backends.map((b) => b.stop()));
+  proxy.close();
+  echo.close();
+});
+
+function call(
+  p: number,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+) {
+  return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port: p, path, method: opts.method ?? 'GET', headers: opts.headers },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+test.serial('forwards to members, retrying an idempotent request on another member', async (t) => {
+  backends[0]!.mode = { kind: 'status', status: 502 };
+  const r = await call(port, '/v1/items?id=3');
+  t.is(r.status, 200);
+  t.is(r.body, 'b');
+  t.is(backends[1]!.requests.at(-1)!.url, '/v1/items?id=3');
+  backends[0]!.mode = { kind: 'ok' };
+});
+
+test.serial('streams bodies, drops hop-by-hop headers both ways, sets X-Forwarded-*', async (t) => {
+  seenHeaders = [];
+  const px = createServer(
+    createProxy({
+      balancer: {
+        pick: () => ({
+          type: 'pick',
+          member: { id: 'echo', host: '127.0.0.1', port: echoPort },
+          handle: { done() {} },
+        }),
+      },
+    }),
+  );
+  await new Promise<void>((r) => px.listen(0, '127.0.0.1', () => r()));
+  const p = (px.address() as AddressInfo).port;
+  const body = 'x'.repeat(200_000);
+  const r = await call(p, '/echo', {
+    method: 'POST',
+    body,
+    headers: {
+      connection: 'x-client-hop',
+      'x-client-hop': '1',
+      'proxy-authorization': 'Basic abc',
+      'x-keep': 'yes',
+      te: 'trailers',
+    },
+  });
+  t.is(r.status, 200);
+  t.is(r.body.length, body.length);
+  const h = seenHeaders[0]!;
+  t.is(h['x-keep'], 'yes');
+  t.is(h['x-client-hop'], undefined);
+  t.is(h['proxy-authorization'], undefined);
+  t.is(h['x-forwarded-for'], '127.0.0.1');
+  t.is(h['x-forwarded-host'], `127.0.0.1:${p}`);
+  t.is(r.headers['x-hop'], undefined);
+  t.is(r.headers['x-end'], 'kept');
+  px.close();
+});
+
+test.serial('hostile targets get 400, dead members 502', async (t) => {
+  t.is((await call(port, '//evil.example/x')).status, 400);
+  const dead = await startBackend('dead');
+  await dead.stop();
+  const px = createServer(createProxy({ balancer: new Rotate([dead]), retry: false }));
+  await new Promise<void>((r) => px.listen(0, '127.0.0.1', () => r()));
+  const r = await call((px.address() as AddressInfo).port, '/x');
+  t.is(r.status, 502);
+  px.close();
+});

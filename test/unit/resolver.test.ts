@@ -1,0 +1,425 @@
+// The resolver contract (async delivery, last good list kept, refresh rate limit, close), target parsing,
+// input validation, the static resolver, DNS scheduling on a manual clock with a scripted lookup, the
+// DoH JSON lookup against a loopback server, and the Balancer wiring.
+import test from 'ava';
+import { createServer, type Server } from 'node:http';
+import { ManualClock } from '../../bindings/util/clock.js';
+import type { Endpoint, EndpointInput } from '../../bindings/util/endpoint.js';
+import {
+  createResolver,
+  normalizeEndpoints,
+  parseHostPort,
+  parseTarget,
+  type ResolverListener,
+  type Timers,
+} from '../../bindings/discovery/resolver.js';
+import { StaticResolver } from '../../bindings/discovery/static.js';
+import { DnsResolver, type DnsLookup } from '../../bindings/discovery/dns.js';
+import { dohLookup } from '../../bindings/discovery/doh.js';
+import { parseEtcdValue, prefixRangeEnd, encodeKey } from '../../bindings/discovery/etcd/resolver.js';
+import { connectResolver } from '../../bindings/discovery/connect.js';
+
+/** Timers driven by a ManualClock: `advance(ms)` fires what is due, in order. */
+class ManualTimers implements Timers {
+  private seq = 0;
+  private readonly pending = new Map<number, { at: number; fn: () => void }>();
+  constructor(readonly clock: ManualClock) {}
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.pending.set(id, { at: this.clock.now() + ms, fn });
+    return id;
+  }
+  clearTimeout(h: unknown): void {
+    this.pending.delete(h as number);
+  }
+  get size(): number {
+    return this.pending.size;
+  }
+  async advance(ms: number): Promise<void> {
+    const end = this.clock.now() + ms;
+    for (let guard = 0; guard < 10_000; guard++) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.pending) if (e[1].at <= end && (next === undefined || e[1].at < next[1].at)) next = e;
+      if (next === undefined) break;
+      this.pending.delete(next[0]);
+      this.clock.set(Math.max(this.clock.now(), next[1].at));
+      next[1].fn();
+      await flush();
+    }
+    this.clock.set(end);
+    await flush();
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+function recorder() {
+  const lists: Endpoint[][] = [];
+  const errors: Error[] = [];
+  const listener: ResolverListener = { onEndpoints: (l) => lists.push(l), onError: (e) => errors.push(e) };
+  return { lists, errors, listener, ids: (i = lists.length - 1) => lists[i]?.map((e) => e.id) };
+}
+
+test('parseTarget splits scheme, authority, path and query; malformed targets are TypeErrors naming target', (t) => {
+  t.deepEqual(
+    { ...parseTarget('consul://10.0.0.1:8500/api?passing=true&tag=x'), query: undefined },
+    { scheme: 'consul', authority: '10.0.0.1:8500', path: 'api', query: undefined },
+  );
+  t.is(parseTarget('etcd:///prefix/service-name').path, 'prefix/service-name');
+  t.is(parseTarget('consul:///api?tag=a&tag=b').query.getAll('tag').join(), 'a,b');
+  for (const bad of ['', 'static:/a:80', 'no-scheme', '://x/y', 'dns:///%zz', 42 as unknown as string]) {
+    const e = t.throws(() => parseTarget(bad), { instanceOf: TypeError });
+    t.regex(e.message, /^target must be/);
+  }
+  t.throws(() => createResolver('gopher:///x', recorder().listener), { instanceOf: TypeError, message: /scheme/ });
+});
+
+test('parseHostPort: ports required and in range, IPv6 in brackets', (t) => {
+  t.deepEqual(parseHostPort('a', 'h:80'), { host: 'h', port: 80 });
+  t.deepEqual(parseHostPort('a', '[::1]:443'), { host: '::1', port: 443 });
+  t.deepEqual(parseHostPort('a', 'h', 8080), { host: 'h', port: 8080 });
+  t.throws(() => parseHostPort('addr', 'h'), { instanceOf: TypeError, message: /addr must be .*port.*"h"/ });
+  t.throws(() => parseHostPort('addr', 'h:0'), { instanceOf: RangeError, message: /addr port .*got 0/ });
+  t.throws(() => parseHostPort('addr', 'h:65536'), { instanceOf: RangeError, message: /65536/ });
+  t.throws(() => parseHostPort('addr', 'h:http'), { instanceOf: TypeError });
+  t.throws(() => parseHostPort('addr', ':80'), { instanceOf: TypeError });
+});
+
+test('normalizeEndpoints skips bad entries and duplicates with one error each, keeping the rest in order', (t) => {
+  const errors: Error[] = [];
+  const inputs: EndpointInput[] = [
+    'a:80',
+    'b',
+    'c:99999',
+    'a:80',
+    { host: 'd', port: 81, weight: 2, priority: 1 },
+    { host: 'e', port: 82, weight: -1 },
+  ];
+  const out = normalizeEndpoints('endpoints', inputs, (e) => errors.push(e));
+  t.deepEqual(
+    out.map((e) => [e.id, e.weight, e.priority]),
+    [
+      ['a:80', 1, 0],
+      ['d:81', 2, 1],
+    ],
+  );
+  t.deepEqual(
+    errors.map((e) => [e.constructor.name, e.message.split(' ')[0]]),
+    [
+      ['TypeError', 'endpoints[1]'],
+      ['RangeError', 'endpoints[2]'],
+      ['TypeError', 'endpoints[3].id'],
+      ['RangeError', 'endpoints[5].weight'],
+    ],
+  );
+});
+
+test('static: delivery is asynchronous, never from the constructor; set() replaces; close() silences', async (t) => {
+  const r = recorder();
+  const s = new StaticResolver(['a:80', 'b:80'], r.listener);
+  t.is(r.lists.length, 0, 'nothing synchronously');
+  await flush();
+  t.deepEqual(r.ids(), ['a:80', 'b:80']);
+  s.refresh();
+  await flush();
+  t.is(r.lists.length, 1, 'an identical list is not re-reported');
+  s.set(['b:80', 'c:80', 'c:80']);
+  t.is(r.lists.length, 1);
+  await flush();
+  t.deepEqual(r.ids(), ['b:80', 'c:80']);
+  t.is(r.errors.length, 1);
+  s.close();
+  s.set(['z:1']);
+  await flush();
+  t.is(r.lists.length, 2);
+});
+
+test('createResolver static:/// target; a throwing listener does not break later deliveries', async (t) => {
+  const seen: string[][] = [];
+  const errors: string[] = [];
+  let first = true;
+  const r = createResolver('static:///a:80,[::1]:81', {
+    onEndpoints(l) {
+      seen.push(l.map((e) => e.id));
+      if (first) {
+        first = false;
+        throw new Error('listener bug');
+      }
+    },
+    onError: (e) => errors.push(e.message),
+  }) as StaticResolver;
+  await flush();
+  r.set(['x:1']);
+  await flush();
+  t.deepEqual(seen, [['a:80', '[::1]:81'], ['x:1']]);
+  t.deepEqual(errors, ['listener bug'], 'an exception from onEndpoints goes to onError');
+  r.close();
+});
+
+test('wiring: each list becomes balancer.reset(list); errors keep the membership', async (t) => {
+  const resets: string[][] = [];
+  const errors: Error[] = [];
+  const balancer = {
+    members: [] as string[],
+    reset(list: EndpointInput[]) {
+      const ids = list.map((e) => (typeof e === 'string' ? e : e.id!));
+      const changed = ids.join() !== this.members.join();
+      this.members = ids;
+      resets.push(ids);
+      return changed;
+    },
+  };
+  const r = connectResolver('static:///a:80,b:80,bad', balancer, { onError: (e) => errors.push(e) }) as StaticResolver;
+  await flush();
+  t.deepEqual(balancer.members, ['a:80', 'b:80']);
+  t.is(errors.length, 1);
+  r.set(['b:80']);
+  await flush();
+  t.deepEqual(resets, [['a:80', 'b:80'], ['b:80']]);
+  r.close();
+  t.throws(() => connectResolver('static:///a:1', {} as never), { instanceOf: TypeError, message: /balancer/ });
+});
+
+function scriptedLookup() {
+  const state = {
+    a: new Map<string, string[] | Error>(),
+    aaaa: new Map<string, string[] | Error>(),
+    srv: new Map<string, Array<{ name: string; port: number; priority: number; weight: number }> | Error>(),
+    ttlS: 60,
+    calls: 0,
+  };
+  const err = (code: string) => Object.assign(new Error(code), { code });
+  const get = <T>(m: Map<string, T | Error>, name: string): T => {
+    state.calls++;
+    const v = m.get(name);
+    if (v === undefined) throw err('ENODATA');
+    if (v instanceof Error) throw v;
+    return v;
+  };
+  const lookup: DnsLookup = {
+    a: async (n) => get(state.a, n).map((address) => ({ address, ttlS: state.ttlS })),
+    aaaa: async (n) => get(state.aaaa, n).map((address) => ({ address, ttlS: state.ttlS })),
+    srv: async (n) => get(state.srv, n),
+  };
+  return { state, lookup, err };
+}
+
+test('dns: TTL drives re-resolution, clamped to [minTtlMs, maxTtlMs]; failures keep the last list', async (t) => {
+  const clock = new ManualClock(0);
+  const timers = new ManualTimers(clock);
+  const { state, lookup, err } = scriptedLookup();
+  state.a.set('svc', ['10.0.0.2', '10.0.0.1']);
+  state.aaaa.set('svc', ['::1']);
+  const r = recorder();
+  const d = new DnsResolver(
+    { target: 'svc:8080', lookup, clock, timers, minTtlMs: 30_000, maxTtlMs: 120_000, errorBackoffMs: 1000 },
+    r.listener,
+  );
+  t.is(r.lists.length, 0);
+  await timers.advance(0);
+  t.deepEqual(r.ids(), ['10.0.0.1:8080', '10.0.0.2:8080', '[::1]:8080']);
+  t.is(d.resolutions, 1);
+  // TTL 60 s: nothing at 59.999 s, a re-resolution at 60 s.
+  state.a.set('svc', ['10.0.0.3']);
+  await timers.advance(59_999);
+  t.is(d.resolutions, 1);
+  await timers.advance(1);
+  t.is(d.resolutions, 2);
+  t.deepEqual(r.ids(), ['10.0.0.3:8080', '[::1]:8080']);
+  // TTL 0 is floored at 30 s, TTL 1 day capped at 120 s.
+  state.ttlS = 0;
+  await timers.advance(60_000);
+  t.is(d.resolutions, 3);
+  await timers.advance(29_999);
+  t.is(d.resolutions, 3);
+  await timers.advance(1);
+  t.is(d.resolutions, 4);
+  state.ttlS = 86_400;
+  await timers.advance(30_000);
+  t.is(d.resolutions, 5);
+  await timers.advance(120_000);
+  t.is(d.resolutions, 6);
+  // NXDOMAIN: error, last list kept, retries back off 1 s, 2 s, 4 s.
+  const listsBefore = r.lists.length;
+  state.a.set('svc', err('ENOTFOUND'));
+  state.aaaa.set('svc', err('ENOTFOUND'));
+  await timers.advance(120_000);
+  t.is(r.errors.length, 1);
+  t.is((r.errors[0] as Error & { code: string }).code, 'ENOTFOUND');
+  await timers.advance(1000);
+  t.is(r.errors.length, 2);
+  await timers.advance(1999);
+  t.is(r.errors.length, 2);
+  await timers.advance(1);
+  t.is(r.errors.length, 3);
+  t.is(r.lists.length, listsBefore, 'no empty list reported');
+  state.a.set('svc', ['10.0.0.3']);
+  state.aaaa.set('svc', ['::1']);
+  await timers.advance(4000);
+  t.deepEqual(r.ids(), ['10.0.0.3:8080', '[::1]:8080'], 'the same list is re-reported after errors');
+  t.is(r.lists.length, listsBefore + 1);
+  d.close();
+  t.is(timers.size, 0, 'close() clears every timer');
+});
+
+test('dns: refresh() is rate-limited to one resolution per minRefreshIntervalMs', async (t) => {
+  const clock = new ManualClock(0);
+  const timers = new ManualTimers(clock);
+  const { state, lookup } = scriptedLookup();
+  state.a.set('svc', ['10.0.0.1']);
+  const r = recorder();
+  const d = new DnsResolver({ target: 'svc:80', lookup, clock, timers, minRefreshIntervalMs: 10_000 }, r.listener);
+  await timers.advance(0);
+  t.is(d.resolutions, 1);
+  for (let i = 0; i < 5; i++) d.refresh();
+  await timers.advance(9_999);
+  t.is(d.resolutions, 1);
+  await timers.advance(1);
+  t.is(d.resolutions, 2, 'the burst collapsed into one resolution at the end of the interval');
+  await timers.advance(10_000);
+  d.refresh();
+  await flush();
+  t.is(d.resolutions, 3, 'after the interval a refresh runs at once');
+  d.close();
+});
+
+test('dns+srv: priorities and weights from SRV, weight 0 becomes 1, unresolvable targets skipped', async (t) => {
+  const clock = new ManualClock(0);
+  const timers = new ManualTimers(clock);
+  const { state, lookup, err } = scriptedLookup();
+  state.srv.set('_http._tcp.svc', [
+    { name: 'b.svc', port: 81, priority: 10, weight: 5 },
+    { name: 'a.svc', port: 80, priority: 0, weight: 0 },
+    { name: '10.9.9.9', port: 82, priority: 0, weight: 3 },
+    { name: 'gone.svc', port: 80, priority: 0, weight: 1 },
+    { name: 'c.svc', port: 70000, priority: 0, weight: 1 },
+  ]);
+  state.a.set('a.svc', ['10.0.0.1']);
+  state.a.set('b.svc', ['10.0.0.2']);
+  state.a.set('c.svc', ['10.0.0.3']);
+  state.a.set('gone.svc', err('ENOTFOUND'));
+  state.aaaa.set('gone.svc', err('ENOTFOUND'));
+  const r = recorder();
+  const d = createResolver(
+    { target: 'dns+srv:///_http._tcp.svc', lookup, clock, timers } as Parameters<typeof createResolver>[0],
+    r.listener,
+  );
+  await timers.advance(0);
+  t.deepEqual(
+    r.lists.at(-1)!.map((e) => [e.id, e.priority, e.weight]),
+    [
+      ['10.0.0.1:80', 0, 1],
+      ['10.9.9.9:82', 0, 3],
+      ['10.0.0.2:81', 10, 5],
+    ],
+  );
+  t.deepEqual(
+    r.errors.map((e) => e.constructor.name),
+    ['Error', 'RangeError'],
+    'NXDOMAIN target and port out of range',
+  );
+  d.close();
+});
+
+test('dns: bad options are typed errors naming the field', (t) => {
+  const l = recorder().listener;
+  t.throws(() => new DnsResolver({ target: 'svc' }, l), { instanceOf: TypeError, message: /^target must be/ });
+  t.throws(() => new DnsResolver({ target: 'svc:0' }, l), { instanceOf: RangeError, message: /^target port/ });
+  t.throws(() => new DnsResolver({ target: 'svc:80', minTtlMs: -1 }, l), {
+    instanceOf: RangeError,
+    message: /minTtlMs/,
+  });
+  t.throws(() => new DnsResolver({ target: 'svc:80', servers: ['1.2.3.4:99999'] }, l), {
+    instanceOf: RangeError,
+    message: /servers\[0\]/,
+  });
+  t.throws(() => createResolver('doh:///svc:80', l), { instanceOf: TypeError, message: /dohUrl/ });
+});
+
+test('etcd values: naming-convention JSON and host:port; non-JSON, missing ports, bad ports are typed errors', (t) => {
+  t.deepEqual(parseEtcdValue('s/a', '{"Op":0,"Addr":"10.0.0.1:80","Metadata":{"weight":3,"zone":"b"}}'), {
+    id: '10.0.0.1:80',
+    host: '10.0.0.1',
+    port: 80,
+    weight: 3,
+    priority: 0,
+    metadata: { weight: 3, zone: 'b', key: 's/a' },
+  });
+  t.is(parseEtcdValue('s/a', '{"Op":1,"Addr":"10.0.0.1:80"}'), null);
+  t.is(parseEtcdValue('s/b', '10.0.0.2:81')!.id, '10.0.0.2:81');
+  t.throws(() => parseEtcdValue('s/c', '{not json'), { instanceOf: TypeError, message: /etcd value of "s\/c"/ });
+  t.throws(() => parseEtcdValue('s/c', '{"Addr":5}'), { instanceOf: TypeError, message: /Addr/ });
+  t.throws(() => parseEtcdValue('s/c', '10.0.0.3'), { instanceOf: TypeError, message: /port/ });
+  t.throws(() => parseEtcdValue('s/c', '10.0.0.3:0'), { instanceOf: RangeError });
+  t.throws(() => parseEtcdValue('s/c', '{"Op":0,"Addr":"h:1","Metadata":{"weight":0}}'), { instanceOf: RangeError });
+  t.is(prefixRangeEnd('a/'), encodeKey('a0'));
+  t.is(
+    Buffer.from(prefixRangeEnd('a\xff'), 'base64').toString('latin1'),
+    'a\xc3\xc0',
+    'UTF-8 bytes, last one incremented',
+  );
+});
+
+async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address() as { port: number };
+  return { server, url: `http://127.0.0.1:${addr.port}` };
+}
+
+test('doh: JSON answers for A, AAAA and SRV; NXDOMAIN keeps the last list; HTTP 500 is an error', async (t) => {
+  const zone: Record<string, { Status: number; Answer?: unknown[] }> = {
+    'A svc.example': {
+      Status: 0,
+      Answer: [
+        { name: 'svc.example', type: 5, TTL: 30, data: 'real.example.' },
+        { name: 'real.example', type: 1, TTL: 30, data: '10.0.0.1' },
+      ],
+    },
+    'AAAA svc.example': { Status: 0, Answer: [] },
+    'SRV _h._tcp.svc.example': {
+      Status: 0,
+      Answer: [
+        { name: '_h._tcp.svc.example', type: 33, TTL: 30, data: '1 7 8080 svc.example.' },
+        { name: '_h._tcp.svc.example', type: 33, TTL: 30, data: 'garbage' },
+      ],
+    },
+  };
+  let fail500 = false;
+  const accepts: string[] = [];
+  const { server, url } = await listen((req, res) => {
+    const u = new URL(req.url!, 'http://x');
+    accepts.push(String(req.headers.accept));
+    if (fail500) {
+      res.writeHead(500).end('oops');
+      return;
+    }
+    const ans = zone[`${u.searchParams.get('type')} ${u.searchParams.get('name')}`] ?? { Status: 3 };
+    res.writeHead(200, { 'content-type': 'application/dns-json' }).end(JSON.stringify(ans));
+  });
+  t.teardown(() => server.close());
+  const r = recorder();
+  const d = createResolver(
+    { target: 'doh:///svc.example:443', dohUrl: `${url}/dns-query`, minTtlMs: 50, maxTtlMs: 100 },
+    r.listener,
+  );
+  for (let i = 0; i < 200 && r.lists.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+  t.deepEqual(r.ids(), ['10.0.0.1:443']);
+  t.true(accepts.every((a) => a === 'application/dns-json'));
+  fail500 = true;
+  for (let i = 0; i < 300 && r.errors.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+  t.regex(r.errors[0]!.message, /HTTP 500/);
+  t.deepEqual(r.ids(), ['10.0.0.1:443']);
+  d.close();
+
+  fail500 = false;
+  const lookup = dohLookup({ url });
+  t.deepEqual(await lookup.srv('_h._tcp.svc.example'), [
+    { priority: 1, weight: 7, port: 8080, name: 'svc.example', ttlS: 30 },
+  ]);
+  await t.throwsAsync(lookup.a('nope.example'), { message: /ENOTFOUND/ });
+  await t.throwsAsync(lookup.aaaa('svc.example'), { message: /no AAAA/ });
+  t.throws(() => dohLookup({ url: 'ftp://x' }), { instanceOf: TypeError, message: /dohUrl/ });
+});
