@@ -1,15 +1,187 @@
-// An endpoint as resolvers report it and the Balancer holds it. `id` is the identity used for diffs
-// (by default `host:port`); two endpoints with the same id are the same member.
+// Endpoints: one parser and one equality rule for the Balancer, the resolvers and everything that takes a
+// member list. `id` is the identity used for diffs (by default `host:port`): two endpoints with the same id
+// are the same member, and an endpoint whose fields (weight, priority, address or metadata) differ from the
+// one held under its id is an update.
+//
+//   parseEndpoint('10.0.0.1:8080')                   // { id: '10.0.0.1:8080', host: '10.0.0.1', port: 8080, ... }
+//   parseEndpoint({ host: '::1', port: 9, weight: 3 }) // id '[::1]:9'
+//   parseEndpoint('cache-a')                         // a name without an address: host 'cache-a', port 0
+//   parseEndpoint('cache-a', 'endpoints[0]', { address: 'required' }) // TypeError: needs "host:port"
+//
+// Rules: a port, when given, is an integer in [1, 65535]; a string with a ':' is an address ("host:port" or
+// "[v6]:port") and is parsed strictly; a string without one is a name (port 0 = no address), accepted only
+// where the address is optional (the Balancer, key routing) and rejected where it is required (resolvers,
+// which report dialable addresses). Weight: finite and > 0 (default 1). Priority: an integer >= 0 (default 0,
+// lower is preferred). Metadata: a plain object (default {}), compared by value.
+import { rangeError, typeError } from './validate.js';
 
 export interface Endpoint {
   id: string;
   host: string;
+  /** 1-65535, or 0 for a member named without an address. */
   port: number;
   /** Relative weight, finite and > 0 (default 1). */
   weight: number;
-  /** Lower is preferred (SRV priority, locality); default 0. */
+  /** Lower is preferred (SRV priority, locality); an integer >= 0, default 0. */
   priority: number;
   metadata: Readonly<Record<string, unknown>>;
 }
 
 export type EndpointInput = string | (Partial<Endpoint> & ({ id: string } | { host: string; port: number }));
+
+export interface ParseEndpointOptions {
+  /** 'required': the endpoint must carry a dialable host and port. Default 'optional'. */
+  address?: 'required' | 'optional';
+}
+
+/** Splits "host:port" / "[v6]:port"; `defaultPort` applies when the port is absent. */
+export function parseHostPort(field: string, s: string, defaultPort?: number): { host: string; port: number } {
+  if (typeof s !== 'string' || s.length === 0) throw typeError(field, 'a "host:port" string', s);
+  let host: string;
+  let portStr: string | undefined;
+  if (s.startsWith('[')) {
+    const end = s.indexOf(']');
+    if (end < 0) throw typeError(field, 'a "[v6]:port" address', s);
+    host = s.slice(1, end);
+    const rest = s.slice(end + 1);
+    if (rest.length > 0) {
+      if (!rest.startsWith(':')) throw typeError(field, 'a "[v6]:port" address', s);
+      portStr = rest.slice(1);
+    }
+  } else {
+    const colon = s.lastIndexOf(':');
+    if (colon >= 0 && s.indexOf(':') !== colon) {
+      // A bare IPv6 literal: no port possible.
+      host = s;
+    } else if (colon >= 0) {
+      host = s.slice(0, colon);
+      portStr = s.slice(colon + 1);
+    } else host = s;
+  }
+  if (host.length === 0 || /[\s/?#@]/.test(host)) throw typeError(field, 'an address with a host', s);
+  if (portStr === undefined) {
+    if (defaultPort === undefined) throw typeError(field, 'an address with a port ("host:port")', s);
+    return { host, port: defaultPort };
+  }
+  if (!/^\d{1,5}$/.test(portStr)) throw typeError(field, 'an address with a numeric port', s);
+  const port = Number(portStr);
+  if (port < 1 || port > 65535) throw rangeError(`${field} port`, 'an integer in [1, 65535]', port);
+  return { host, port };
+}
+
+/** "host:port", with IPv6 hosts in brackets. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A string id: an address when it has a ':' (parsed strictly), otherwise a name without one (port 0). */
+function fromId(field: string, id: string, required: boolean): { host: string; port: number } {
+  if (id.includes(':') || required) return parseHostPort(field, id);
+  return { host: id, port: 0 };
+}
+
+/** Validates one endpoint; throws a TypeError/RangeError naming `field` and the value. */
+export function parseEndpoint(input: EndpointInput, field = 'endpoint', options: ParseEndpointOptions = {}): Endpoint {
+  const required = options.address === 'required';
+  if (typeof input === 'string') {
+    if (input === '') throw rangeError(field, 'a non-empty string', input);
+    const { host, port } = fromId(field, input, required);
+    return { id: port === 0 ? input : formatHostPort(host, port), host, port, weight: 1, priority: 0, metadata: {} };
+  }
+  if (input === null || typeof input !== 'object')
+    throw typeError(field, '"host:port", a name, or { id | host, port, weight, priority, metadata }', input);
+  const o = input as Partial<Record<keyof Endpoint, unknown>>;
+  if (o.id !== undefined && (typeof o.id !== 'string' || o.id === ''))
+    throw typeError(`${field}.id`, 'a non-empty string', o.id);
+  if (o.host !== undefined && (typeof o.host !== 'string' || o.host === ''))
+    throw typeError(`${field}.host`, 'a non-empty string', o.host);
+  if (o.port !== undefined) {
+    if (typeof o.port !== 'number') throw typeError(`${field}.port`, 'an integer in [1, 65535]', o.port);
+    if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+      throw rangeError(`${field}.port`, 'an integer in [1, 65535]', o.port);
+  }
+  let host = o.host as string | undefined;
+  let port = o.port as number | undefined;
+  if (host === undefined || port === undefined) {
+    if (o.id === undefined) throw typeError(field, 'an object with id, or with host and port', input);
+    const fromIdAddr = fromId(`${field}.id`, o.id as string, required);
+    host ??= fromIdAddr.host;
+    port ??= fromIdAddr.port;
+  }
+  const id = (o.id as string | undefined) ?? formatHostPort(host, port);
+  const weight = o.weight ?? 1;
+  if (typeof weight !== 'number') throw typeError(`${field}.weight`, 'a finite number > 0', weight);
+  if (!Number.isFinite(weight) || weight <= 0) throw rangeError(`${field}.weight`, 'a finite number > 0', weight);
+  const priority = o.priority ?? 0;
+  if (typeof priority !== 'number') throw typeError(`${field}.priority`, 'an integer >= 0', priority);
+  if (!Number.isInteger(priority) || priority < 0) throw rangeError(`${field}.priority`, 'an integer >= 0', priority);
+  const metadata = o.metadata ?? {};
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
+    throw typeError(`${field}.metadata`, 'an object', metadata);
+  return { id, host, port, weight, priority, metadata: metadata as Record<string, unknown> };
+}
+
+/**
+ * Validates a list: bad entries and duplicate ids (the first one wins) are skipped, each reported to
+ * `onError`. Never throws. For resolvers, which must not fail a whole update for one bad record.
+ */
+export function parseEndpoints(
+  field: string,
+  inputs: readonly EndpointInput[],
+  onError: (e: Error) => void,
+  options: ParseEndpointOptions = { address: 'required' },
+): Endpoint[] {
+  const out: Endpoint[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < inputs.length; i++) {
+    let ep: Endpoint;
+    try {
+      ep = parseEndpoint(inputs[i]!, `${field}[${i}]`, options);
+    } catch (e) {
+      onError(e as Error);
+      continue;
+    }
+    if (seen.has(ep.id)) {
+      onError(typeError(`${field}[${i}].id`, 'unique (duplicate endpoint skipped)', ep.id));
+      continue;
+    }
+    seen.add(ep.id);
+    out.push(ep);
+  }
+  return out;
+}
+
+/** Whether two endpoints are the same member in the same state: every field, metadata by value. */
+export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  if (a === b) return true;
+  return (
+    a.id === b.id &&
+    a.host === b.host &&
+    a.port === b.port &&
+    a.weight === b.weight &&
+    a.priority === b.priority &&
+    sameValue(a.metadata, b.metadata)
+  );
+}
+
+/** Whether two endpoint lists are equal element by element (same order). */
+export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!sameEndpoint(a[i]!, b[i]!)) return false;
+  return true;
+}
+
+/** Structural equality of JSON-like values (metadata from resolvers: objects, arrays, primitives). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}

@@ -1,7 +1,6 @@
 // The etcd resolver running in headless Chromium (fetch + streamed response bodies) against a real etcd
 // 3.4 started with `--cors '*'`, from a page served on another loopback origin, so the CORS preflight of
 // the JSON POSTs is part of the test. The module is bundled with esbuild for the browser platform.
-import test from 'ava';
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -10,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { removeDir, tempDir } from '../helpers/process.js';
 import { etcdDelete, etcdPut, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['chromium', 'etcd'], import.meta.url);
 
 let etcd: EtcdCluster;
 let browser: Browser;

@@ -2,7 +2,6 @@
 // bindings/health-http.ts bundled by esbuild for the browser, plus health-tcp.ts to prove it does not pull
 // node:net) probes loopback backends on other origins (they send CORS headers); the transitions observed in the
 // page follow the backends: healthy, failing (HTTP 500), hanging (timeout), recovering after 3 successes.
-import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import {
@@ -13,6 +12,9 @@ import {
   type HealthBackend,
   type PageHost,
 } from '../helpers/browser.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['chromium'], import.meta.url);
 
 const PAGE = `
 import { HealthChecker } from '../../bindings/health/checker.ts';

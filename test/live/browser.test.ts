@@ -1,7 +1,6 @@
 // The library in headless Chromium: the WASM backend loads from the inlined bytes; 10 000 keys route exactly
 // as in Node (cross-runtime determinism); with a CSP that lacks 'wasm-unsafe-eval' it falls back to the
 // pure-TS backend and still routes identically.
-import test from 'ava';
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -10,6 +9,9 @@ import * as sy from '../../bindings/index.js';
 import { ringRoutes } from './browser/ring-routes.js';
 import { bundle, launchChromium, servePage } from '../helpers/chromium.js';
 import { removeDir, tempDir } from '../helpers/process.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['chromium'], import.meta.url);
 
 let browser: Browser;
 let js = '';

@@ -1,7 +1,6 @@
 // The DNS resolver (node:dns Resolver with configured servers) against a real dnsmasq on a loopback port:
 // A/AAAA records changing live, SRV priorities and weights, NXDOMAIN and a dead server keeping the last
 // good list, and the Balancer fed from dns+srv.
-import test from 'ava';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import type { Endpoint } from '../../bindings/util/endpoint.js';
 import { createResolver } from '../../bindings/discovery/resolver.js';
@@ -9,6 +8,9 @@ import { DnsResolver } from '../../bindings/discovery/dns.js';
 import { connectResolver } from '../../bindings/discovery/connect.js';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { until } from '../helpers/etcd.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['dnsmasq'], import.meta.url);
 
 let dns: Dnsmasq;
 

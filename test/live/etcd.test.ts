@@ -2,7 +2,6 @@
 // registration under a lease (expiry when the registrant is SIGKILLed), compaction, and failover when the
 // member carrying the watch is SIGKILLed during a stream of updates, ending in a Balancer whose
 // membership equals etcd's with every event applied exactly once.
-import test from 'ava';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Balancer } from '../../bindings/balancing/balancer.js';
@@ -20,6 +19,9 @@ import {
   until,
   type EtcdCluster,
 } from '../helpers/etcd.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['etcd'], import.meta.url);
 
 let cluster: EtcdCluster;
 

@@ -1,8 +1,10 @@
 // Each example runs against the real servers it starts, and its results are checked (uses the built package:
 // the examples import 'switchyard' as users do).
-import test from 'ava';
 import { run as memcachedKetama } from '../../examples/memcached-ketama.js';
 import { run as redisSharding } from '../../examples/redis-sharding.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['memcached', 'nutcracker', 'redis-server'], import.meta.url);
 
 test('redis sharding: adding a 4th server moves about 1/4 of keys (modulo ~3/4), all to it; none misplaced', async (t) => {
   const r = await redisSharding(8000, () => {});

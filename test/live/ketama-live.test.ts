@@ -2,11 +2,13 @@
 // through twemproxy must be found, reading each memcached directly, on exactly the member KetamaRing
 // names (compat 'twemproxy', for md5 and every other twemproxy hash, with weights and node names).
 // Likewise keys stored with the `memcached` npm client (which places keys with npm `hashring`).
-import test from 'ava';
 import { createRequire } from 'node:module';
 import { KetamaRing, type KetamaKeyHash } from '../../bindings/hashing/ketama/ketama.js';
 import { McConn, startMemcached, startTwemproxy, type Memcached as Mc, type Twemproxy } from '../helpers/memcached.js';
 import { removeDir, tempDir } from '../helpers/process.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['memcached', 'nutcracker'], import.meta.url);
 
 // the memcached npm client ships no types: the part used here
 interface MemcachedClient {

@@ -2,9 +2,11 @@
 // must send every key to the server NginxConsistentHash names: several random weight sets, thousands of
 // random keys (raw, percent-escapes included: nginx hashes $arg_k undecoded), servers marked `down`
 // (nginx walks to the next points: `preference`), and the empty key (nginx falls back to round robin).
-import test from 'ava';
 import { NginxConsistentHash } from '../../bindings/index.js';
 import { startNginx, type NginxInstance, type NginxUpstream } from '../helpers/nginx.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['nginx'], import.meta.url);
 
 const KEYS_PER_UPSTREAM = 2500;
 const BACKENDS = 8;

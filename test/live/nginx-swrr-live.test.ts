@@ -2,9 +2,11 @@
 // for random weight sets the sequence of serving backends must be the Balancer's sequence, and with dead
 // backends (connection refused → nginx marks the failure and retries on another peer) the Balancer driven
 // the same way (done({ ok: false }), then a pick excluding the failed member) must serve the same sequence.
-import test from 'ava';
 import { Balancer, ManualClock, mulberry32 } from '../../bindings/index.js';
 import { startSwrrNginx, type SwrrNginx, type SwrrUpstream } from '../helpers/nginx-swrr.js';
+import { live } from '../helpers/live.js';
+
+const test = live(['nginx'], import.meta.url);
 
 const LIVE = 6;
 const DEAD = 2;
