@@ -1,5 +1,5 @@
 // switchyard core: the exports the TypeScript bindings call. Pointers are offsets into this module's
-// memory, handed out by the bindings' allocator (bindings/memory.ts) from heapBase() upwards.
+// memory, handed out by the bindings' allocator (bindings/core/memory.ts) from heapBase() upwards.
 export { xxh32, xxh64, xxh64Hi } from './xxhash';
 export { ringScratchBytes, ringBuild, ringLookup, ringLookupMany, ringLookupManyBytes } from './ring';
 export { md5, md5Word0, md5Word0Pair, md5PairSecond } from './md5';
@@ -9,7 +9,8 @@ export { jumpHash, jumpHashPair, jumpHashBytes, jumpMany, jumpManyPairs, jumpMan
 export { nginxChashScratchBytes, nginxChashBuild, nginxChashLookup, nginxChashLookupMany, nginxChashLookupManyBytes } from './nginx-hash';
 export { swrrStep, latencyAwareScan, peakEwmaCost, peakEwmaObserve, expNeg } from './policies';
 export { lnUnit, rendezvousPick, rendezvousPickBytes, rendezvousPickManyBytes, rendezvousScoresBytes } from './rendezvous';
-export { envoyMurmur2, envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingIndex, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from './ring-hash';
+export { envoyMurmur2 } from './murmur2';
+export { envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingIndex, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from './ring-hash';
 export { maglevScratchBytes, maglevBuild, maglevLookupManyBytes, maglevGet } from './maglev';
 
 /** First byte the bindings may allocate. */

@@ -1,9 +1,9 @@
-// Balancing policy kernels over the Balancer's state table (bindings/picker.ts): one f64 column-major
+// Balancing policy kernels over the Balancer's state table (bindings/balancing/picker.ts): one f64 column-major
 // table per balancer, column c of row r at base + (c * cap + r) * 8; `rows` is an i32 list of eligible rows.
-// No allocation. Each function has a TS twin in bindings/policy-*.ts giving identical results.
+// No allocation. Each function has a TS twin in bindings/balancing/policies/*.ts giving identical results.
 //
 // swrrStep: nginx smooth weighted round robin, one selection round (nginx commit 52327e062,
-//   ngx_http_upstream_get_peer). latencyAwareScan: the design notes' weighted score (§2.3).
+//   ngx_http_upstream_get_peer). latencyAwareScan: the latency-aware score of docs/design.md.
 // peakEwmaCost / peakEwmaObserve: tower's Peak-EWMA (tower/src/load/peak_ewma.rs) with Finagle's penalty.
 
 const COL_WEIGHT: usize = 0;
@@ -141,7 +141,7 @@ export function peakEwmaObserve(base: usize, cap: u32, row: u32, now: f64, rttMs
 }
 
 /**
- * exp(-t) for t >= 0, computed the same way as the TS twin (`expNeg` in bindings/policy-peak-ewma.ts) so the
+ * exp(-t) for t >= 0, computed the same way as the TS twin (`expNeg` in bindings/balancing/policies/peak-ewma.ts) so the
  * two agree bit for bit (Math.exp differs between V8 and AssemblyScript in the last bit for ~7% of inputs).
  * The fdlibm/musl reduction exp(x) = 2^k × exp(r), |r| <= ln2/2, with its degree-5 rational approximation.
  */

@@ -1,6 +1,6 @@
 // Shared by the ring builders: a stable LSD radix sort of packed (point << 32 | payload) u64 values on the
 // point (11 + 11 + 10 bits), and the split into points + 16-bit member indices + bucket table that
-// bindings/core.ts describes (TS twins: radixSortPairs, bucketTable). No allocation.
+// bindings/core/core.ts describes (TS twin: bindings/core/radix.ts radixSortPairs, bucketTable). No allocation.
 
 /** Bytes of histogram `sortHigh32` needs (besides a second array of 8 × total bytes). */
 export const SORT_HIST_BYTES: usize = 3 * 2048 * 4;

@@ -1,7 +1,7 @@
 // Rendezvous (highest random weight) hashing, Thaler and Ravishankar 1998 ("Using name-based mappings to
 // increase hit rates", IEEE/ACM ToN 6(1)), weighted with the logarithmic method (Schindelhauer and
 // Schomaker 2005, "Weighted distributed hash tables"; score = -weight / ln(u)).
-// Exact definition (the TS twin in bindings/rendezvous.ts is bit-identical):
+// Exact definition (the TS twin in bindings/hashing/rendezvous.ts is bit-identical):
 //   k = xxh64(key, seed 0); s_i = xxh64(UTF-8 id_i, seed 0)
 //   h = avalanche(k ^ s_i) with xxh64's final avalanche (>>33, *P2, >>29, *P3, >>32)
 //   x = h >> 12 (top 52 bits), u = (2x + 1) / 2^53, strictly inside (0, 1)

@@ -8,40 +8,16 @@
 // Entries are sorted by hash (stable LSD radix sort, so equal hashes keep build order).
 // Lookup: the first entry with hash >= h, wrapping to entry 0 (Envoy's ketama-style binary search).
 import { writeDecimal } from './label';
+import { envoyMurmur2 } from './murmur2';
 import { xxh64 } from './xxhash';
 
 export const ENVOY_XX_HASH: u32 = 0;
 export const ENVOY_MURMUR_HASH_2: u32 = 1;
 
-const MURMUR_MUL: u64 = 0xc6a4a7935bd1e995;
 const STD_HASH_SEED: u64 = 0xc70f6907;
 const RADIX_BITS: u32 = 11;
 const RADIX: u32 = 1 << RADIX_BITS;
 const PASSES: u32 = 6; // 6 × 11 bits >= 64
-
-// @ts-ignore: decorator
-@inline function shiftMix(v: u64): u64 {
-  return v ^ (v >> 47);
-}
-
-/** libstdc++ `_Hash_bytes` for 64-bit size_t (Envoy's MurmurHash::murmurHash2). */
-export function envoyMurmur2(ptr: usize, len: usize, seed: u64): u64 {
-  const aligned = len & ~(<usize>7);
-  let h: u64 = seed ^ (<u64>len * MURMUR_MUL);
-  for (let p: usize = 0; p < aligned; p += 8) {
-    h ^= shiftMix(load<u64>(ptr + p) * MURMUR_MUL) * MURMUR_MUL;
-    h *= MURMUR_MUL;
-  }
-  const rest = len & 7;
-  if (rest != 0) {
-    let d: u64 = 0;
-    for (let i = <isize>rest - 1; i >= 0; i--) d = (d << 8) | <u64>load<u8>(ptr + aligned + <usize>i);
-    h ^= d;
-    h *= MURMUR_MUL;
-  }
-  h = shiftMix(h) * MURMUR_MUL;
-  return shiftMix(h);
-}
 
 /**
  * Entries per host (counts: u32[n]) from integer weights (u32[n], each >= 1, sum < 2^32), as Envoy's

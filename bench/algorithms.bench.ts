@@ -37,7 +37,7 @@ for (const n of [10, 100, 1000]) {
       ),
     );
     const buildMs = medianMs(() => createHasher(ids, opts), n >= 1000 ? 5 : 11);
-    const stats = h.stats() as { bytes?: number };
+    const { bytes } = h.stats();
     // keys moved when adding a member / removing the last one
     const before = loadKeys.map((x) => h.get(x));
     const added = createHasher([...ids, '10.9.9.9:11211'], opts);
@@ -52,7 +52,7 @@ for (const n of [10, 100, 1000]) {
       name,
       fmt(rows.at(-1)!.opsPerSec),
       buildMs.toFixed(2),
-      stats.bytes ?? '-',
+      bytes,
       `${(movedAdd * 100).toFixed(2)}% (ideal ${((1 / (n + 1)) * 100).toFixed(2)}%)`,
       `${(movedRemove * 100).toFixed(2)}% (ideal ${((1 / n) * 100).toFixed(2)}%)`,
       maxOverMean.toFixed(3),

@@ -22,7 +22,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 const USAGE = `usage: switchyard <command> [options]
-  route --nodes id[=weight],... [--algo ring|ketama|ring-hash|maglev|jump|nginx|rendezvous]
+  route --nodes id[=weight],... [--algo xxhash-ring|ketama|ring-hash|maglev|jump|nginx|rendezvous]
         [--compat libketama|libmemcached|spymemcached|twemproxy|hashring] [--hash H] [--vnodes N] [--seed N]
         [--table-size PRIME] [key ...]                     (keys from stdin if none; prints key<TAB>member)
   plan  --from a,b,c --to a,b,c,d [--keys N] [same options as route]   (keys moved, shares before/after)

@@ -10,7 +10,7 @@ const ROUTER_OPTIONS = ['algo', 'compat', 'hash', 'vnodes', 'seed', 'table-size'
 
 function hasherOptions(options: Map<string, string>): HasherOptions {
   const o: HasherOptions = {
-    algorithm: choiceOption(options, 'algo', ALGORITHMS) ?? (options.has('compat') ? 'ketama' : 'ring'),
+    algorithm: choiceOption(options, 'algo', ALGORITHMS) ?? (options.has('compat') ? 'ketama' : 'xxhash-ring'),
   };
   const compat = choiceOption(options, 'compat', KETAMA_COMPATS);
   if (compat !== undefined) o.compat = compat;

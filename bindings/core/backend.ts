@@ -7,6 +7,7 @@ import { jsCore } from './core-js.js';
 import { createWasmCore, createWasmHandle, type WasmHandle } from './core-wasm.js';
 import { decodeBase64 } from './base64.js';
 import { WASM_BASE64 } from './wasm-bytes.generated.js';
+import { rangeError } from '../util/validate.js';
 
 export type WasmSource = WebAssembly.Module | BufferSource | URL | Response | PromiseLike<Response>;
 
@@ -102,4 +103,19 @@ function requireWasm(): Core {
   if (wasm === null) initSync();
   if (wasm === null) throw new Error(`switchyard: WebAssembly backend unavailable: ${String(wasmError)}`);
   return wasm;
+}
+
+/**
+ * The backend an object builds with, from its options: `backend` 'wasm' (throws where WebAssembly cannot be
+ * used) or 'js', else the active one. A RangeError names `backend` for anything else.
+ */
+export function parseBackend(options: { backend?: unknown }): Backend {
+  const b = options.backend;
+  if (b !== undefined && b !== 'wasm' && b !== 'js') throw rangeError('backend', "'wasm' or 'js'", b);
+  return getCore(b).kind;
+}
+
+/** The WASM instance's handle for the 'wasm' backend, null for 'js'. */
+export function handleFor(kind: Backend): WasmHandle | null {
+  return kind === 'wasm' ? wasmHandle() : null;
 }

@@ -1,16 +1,9 @@
 // The pure-TS core: the same algorithms as assembly/ (ring build with a stable 3-pass LSD radix sort,
 // bucket table, lookups), bit for bit. Fallback where WebAssembly is unavailable, benchmark baseline and
 // the oracle in differential tests.
-import {
-  type Core,
-  type RingSpec,
-  RingTable,
-  bucketTable,
-  radixSortPairs,
-  ringIndex,
-  tableBits,
-  writeDecimal,
-} from './core.js';
+import { type Core, type RingSpec, RingTable, ringIndex } from './core.js';
+import { writeDecimal } from './label.js';
+import { bucketTable, radixSortPairs, tableBits } from './radix.js';
 import { utf8 } from './utf8.js';
 import { xxh32Bytes, xxh64Bytes, xxh64Hi, xxh64Pair } from './xxhash.js';
 
@@ -87,7 +80,6 @@ export const jsCore: Core = {
     return xxh64Hi();
   },
   buildRing,
-  freeRing: () => {},
   lookupMany,
   lookupManyBytes,
 };

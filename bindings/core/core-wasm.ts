@@ -1,7 +1,8 @@
 // The WebAssembly core: `createWasmCore(instance)` turns an instance of build/switchyard.wasm into a
 // `Core`. It knows nothing of how the instance was obtained (inlined bytes, a URL, a caller's module).
-import { type Core, type RingSpec, RingTable, align16, tableBits } from './core.js';
-import { WasmMemory } from './memory.js';
+import { type Core, type RingSpec, RingTable } from './core.js';
+import { WasmMemory, align16 } from './memory.js';
+import { tableBits } from './radix.js';
 import { utf8 } from './utf8.js';
 
 interface Exports {
@@ -50,8 +51,8 @@ interface Exports {
   ): void;
 }
 
-/** Lookups per WASM call in batch paths: bounds the I/O scratch (8 bytes per key). */
-const BATCH = 65536;
+/** Keys per WASM call in batch paths: bounds the I/O region. */
+export const BATCH = 65536;
 
 /**
  * Raw access for feature modules that add their own exports to the core (one per algorithm file):
@@ -62,6 +63,129 @@ export interface WasmHandle {
   readonly exports: Record<string, unknown>;
   readonly mem: WasmMemory;
   io(bytes: number): number;
+}
+
+/**
+ * One WASM batch over u32 inputs (hashes): copies up to BATCH of them at a time into the io region and lets
+ * `call(input, count, out)` write one u32 per input; the results land in `out` from index 0.
+ */
+export function batchU32(
+  h: WasmHandle,
+  input: Uint32Array,
+  out: Uint32Array,
+  call: (input: number, count: number, out: number) => void,
+): void {
+  for (let k = 0; k < input.length; k += BATCH) {
+    const c = Math.min(BATCH, input.length - k);
+    const p = h.io(c * 8);
+    h.mem.u32.set(input.subarray(k, k + c), p >>> 2);
+    call(p, c, p + c * 4);
+    out.set(h.mem.u32.subarray((p >>> 2) + c, (p >>> 2) + 2 * c), k);
+  }
+}
+
+/**
+ * One WASM batch over keys given as bytes back to back (key i is bytes[offsets[i] .. offsets[i + 1])): copies
+ * up to BATCH keys at a time, offsets rebased to the chunk, and lets `call(bytes, offsets, count, out)` write
+ * one u32 per key into `out`.
+ */
+export function batchBytes(
+  h: WasmHandle,
+  bytes: Uint8Array,
+  offsets: Uint32Array,
+  out: Uint32Array,
+  call: (bytes: number, offsets: number, count: number, out: number) => void,
+): void {
+  const count = Math.max(0, offsets.length - 1);
+  for (let k = 0; k < count; k += BATCH) {
+    const c = Math.min(BATCH, count - k);
+    const start = offsets[k]!;
+    const end = offsets[k + c]!;
+    const offAt = align16(end - start);
+    const outAt = offAt + align16((c + 1) * 4);
+    const p = h.io(outAt + c * 4);
+    h.mem.u8.set(bytes.subarray(start, end), p);
+    const u32 = h.mem.u32;
+    const o = (p + offAt) >>> 2;
+    for (let i = 0; i <= c; i++) u32[o + i] = offsets[k + i]! - start;
+    call(p, p + offAt, c, p + outAt);
+    out.set(h.mem.u32.subarray((p + outAt) >>> 2, ((p + outAt) >>> 2) + c), k);
+  }
+}
+
+const encoder = new TextEncoder();
+let putLength = 0;
+
+/** Writes the UTF-8 of `s` at `at` (room for 3 bytes per code unit), ASCII straight from charCodeAt. */
+function writeString(u8: Uint8Array, at: number, s: string): number {
+  const n = s.length;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127) break;
+    u8[at + i] = c;
+  }
+  return i === n ? n : i + encoder.encodeInto(s.slice(i), u8.subarray(at + i, at + n * 3)).written;
+}
+
+/**
+ * Copies one key (a string as UTF-8, or bytes; validated by the caller) into the io region with `pad` spare
+ * bytes after it. Returns its pointer; its length is `putKeyLength()` until the next call.
+ */
+export function putKey(h: WasmHandle, key: string | Uint8Array, pad = 0): number {
+  if (typeof key !== 'string') {
+    const p = h.io(key.length + pad);
+    h.mem.u8.set(key, p);
+    putLength = key.length;
+    return p;
+  }
+  const p = h.io(key.length * 3 + pad);
+  putLength = writeString(h.mem.u8, p, key);
+  return p;
+}
+
+export function putKeyLength(): number {
+  return putLength;
+}
+
+const KEYS_PER_CALL = 4096;
+
+/**
+ * One WASM batch over keys (strings or bytes; validated by the caller), packed back to back with u32 offsets
+ * into the io region KEYS_PER_CALL at a time; `call(bytes, offsets, count, out)` writes one u32 per key into `out`.
+ */
+export function batchKeys(
+  h: WasmHandle,
+  keys: readonly (string | Uint8Array)[],
+  out: Uint32Array,
+  call: (bytes: number, offsets: number, count: number, out: number) => void,
+): void {
+  for (let start = 0; start < keys.length; start += KEYS_PER_CALL) {
+    const count = Math.min(KEYS_PER_CALL, keys.length - start);
+    let bound = 0;
+    for (let i = start; i < start + count; i++) {
+      const k = keys[i]!;
+      bound += typeof k === 'string' ? k.length * 3 : k.length;
+    }
+    const offAt = align16(bound);
+    const outAt = offAt + align16((count + 1) * 4);
+    const p = h.io(outAt + count * 4);
+    const { u8, u32 } = h.mem; // current after io()
+    const offs = (p + offAt) >>> 2;
+    let o = 0;
+    for (let i = 0; i < count; i++) {
+      u32[offs + i] = o;
+      const k = keys[start + i]!;
+      if (typeof k === 'string') o += writeString(u8, p + o, k);
+      else {
+        u8.set(k, p + o);
+        o += k.length;
+      }
+    }
+    u32[offs + count] = o;
+    call(p, p + offAt, count, p + outAt);
+    out.set(h.mem.u32.subarray((p + outAt) >>> 2, ((p + outAt) >>> 2) + count), start);
+  }
 }
 
 export function createWasmHandle(instance: WebAssembly.Instance): WasmHandle {
@@ -159,39 +283,17 @@ export function createWasmCore(handle: WasmHandle): Core {
     // upper half only, seed as two u32: no BigInt on the ring's per-key path
     xxh64Hi: (b, hi, lo) => x.xxh64Hi(put(b), b.length, lo, hi) >>> 0,
     buildRing,
-    freeRing: (t) => mem.release(t.ptr),
     lookupMany(t, hashes, out) {
-      const count = hashes.length;
-      for (let k = 0; k < count; k += BATCH) {
-        const c = Math.min(BATCH, count - k);
-        const p = io(c * 8);
-        mem.u32.set(hashes.subarray(k, k + c), p >>> 2);
-        x.ringLookupMany(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, p, c, p + c * 4);
-        out.set(mem.u32.subarray((p >>> 2) + c, (p >>> 2) + 2 * c), k);
-      }
+      batchU32(handle, hashes, out, (p, c, o) =>
+        x.ringLookupMany(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, p, c, o),
+      );
     },
     lookupManyBytes(t, spec, bytes, offsets, out) {
-      const count = offsets.length - 1;
-      const need = align16(bytes.length) + align16(offsets.length * 4) + count * 4;
-      const p = io(need);
-      const offPtr = p + align16(bytes.length);
-      const outPtr = offPtr + align16(offsets.length * 4);
-      mem.u8.set(bytes, p);
-      mem.u32.set(offsets, offPtr >>> 2);
-      x.ringLookupManyBytes(
-        t.pointsPtr,
-        t.membersPtr,
-        t.tablePtr,
-        t.total,
-        t.bits,
-        spec.hash === 'xxh64' ? 1 : 0,
-        BigInt.asIntN(64, seed64(spec.seedHi, spec.seedLo)),
-        p,
-        offPtr,
-        count,
-        outPtr,
+      const kind = spec.hash === 'xxh64' ? 1 : 0;
+      const seed = BigInt.asIntN(64, seed64(spec.seedHi, spec.seedLo));
+      batchBytes(handle, bytes, offsets, out, (b, o, c, r) =>
+        x.ringLookupManyBytes(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, seed, b, o, c, r),
       );
-      out.set(mem.u32.subarray(outPtr >>> 2, (outPtr >>> 2) + count));
     },
   };
 }

@@ -3,7 +3,6 @@
 // cache views compare `gen` with the value they saw and re-create theirs when it changed.
 
 const PAGE_BYTES = 65536;
-const ALIGN = 16;
 
 interface Block {
   ptr: number;
@@ -24,7 +23,7 @@ export class WasmMemory {
     readonly memory: WebAssembly.Memory,
     heapBase: number,
   ) {
-    const base = align(heapBase);
+    const base = align16(heapBase);
     this.end = memory.buffer.byteLength;
     if (this.end > base) this.free.push({ ptr: base, size: this.end - base });
     this.views();
@@ -42,7 +41,7 @@ export class WasmMemory {
   }
 
   alloc(bytes: number): number {
-    const size = align(Math.max(bytes, 1));
+    const size = align16(Math.max(bytes, 1));
     for (let i = 0; i < this.free.length; i++) {
       const b = this.free[i]!;
       if (b.size >= size) return this.take(i, b, size);
@@ -101,6 +100,7 @@ export class WasmMemory {
   }
 }
 
-function align(n: number): number {
-  return Math.ceil(n / ALIGN) * ALIGN;
+/** `n` rounded up to a multiple of 16: every region and every sub-array of a call's I/O starts aligned. */
+export function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
 }

@@ -8,8 +8,8 @@
 //
 // Envoy's `hash_balance_factor` (percent: 125 means c = 1.25) applies a similar bound but, once the owner is
 // over capacity, probes the other hosts in an order shuffled by the request hash (mt19937) rather than in
-// ring order. `BoundedLoad` follows the paper's preference-order walk; `EnvoyBoundedLoad` (below) reproduces
-// Envoy's rule decision for decision.
+// ring order. `BoundedLoad` follows the paper's preference-order walk; `EnvoyBoundedLoad`
+// (envoy/hash-balance.ts) reproduces Envoy's rule decision for decision.
 //
 //   const lb = new BoundedLoad(new Maglev(hosts), { factor: 1.25 });
 //   const pick = lb.acquire('user:42'); // ... then pick.done()
@@ -17,15 +17,15 @@
 // Loads come from `options.load(id)` (e.g. in-flight requests your client tracks; lower is better), or, when
 // no callback is given, from counters kept here: `acquire` adds one and its handle's `done()` removes it,
 // `setLoad` overrides a member's count.
+//
+// `BoundedLoad` is a `KeyLookup` (key-router.ts), not a `KeyRouter`: it answers lookups over a table it does
+// not own, so the table's memory (its stats and dispose) stays with the table; its own stats are loads.
+import type { Key, KeyLookup, OrderedKeyRouter } from './key-router.js';
+import { checkKeys, MemberPositions } from './shared.js';
 import { positive, rangeError, typeError } from '../util/validate.js';
 
-export type Key = string | Uint8Array;
-
-/** What the decorator needs from a consistent-hash table. */
-export interface BoundedLoadTarget {
-  readonly members: readonly string[];
-  get(key: Key): string | undefined;
-  preference(key: Key, n: number): string[];
+/** What the decorator needs from a consistent-hash table: an OrderedKeyRouter's lookups and order, weights if any. */
+export interface BoundedLoadTarget extends Pick<OrderedKeyRouter, 'members' | 'get' | 'preference'> {
   weight?(id: string): number | undefined;
 }
 
@@ -49,7 +49,7 @@ export function boundedCapacity(factor: number, total: number, share: number): n
   return Math.ceil(factor * total * share);
 }
 
-export class BoundedLoad {
+export class BoundedLoad implements KeyLookup {
   readonly factor: number;
   readonly target: BoundedLoadTarget;
   private readonly loadFn: ((id: string) => number) | undefined;
@@ -58,6 +58,7 @@ export class BoundedLoad {
   private counted = 0;
   private sumFor: readonly string[] | null = null;
   private weightSum = 0;
+  private readonly positions = new MemberPositions();
 
   constructor(target: BoundedLoadTarget, options: BoundedLoadOptions) {
     if (
@@ -81,6 +82,15 @@ export class BoundedLoad {
     this.loadFn = options.load;
     this.weighted = options.weighted ?? true;
     this.target = target;
+  }
+
+  /** The target's members. */
+  get members(): readonly string[] {
+    return this.target.members;
+  }
+
+  get size(): number {
+    return this.target.members.length;
   }
 
   /** A member's current load. */
@@ -135,8 +145,13 @@ export class BoundedLoad {
     return best;
   }
 
+  /** Index into `members` of `get(key)`, or -1 with no members. */
+  getIndex(key: Key): number {
+    return this.positions.of(this.target.members, this.get(key));
+  }
+
   getMany(keys: readonly Key[]): (string | undefined)[] {
-    if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
+    checkKeys(keys);
     return keys.map((k) => this.get(k));
   }
 
@@ -205,149 +220,9 @@ export class BoundedLoad {
   }
 }
 
-// ---- Envoy's hash_balance_factor, exactly (BoundedLoadHashingLoadBalancer::chooseHost) ----
-
-/** std::mt19937 (Matsumoto & Nishimura 1998), 32-bit outputs; seeded as the C++ standard specifies. */
-export class Mt19937 {
-  private readonly mt = new Uint32Array(624);
-  private i = 624;
-
-  constructor(seed: number) {
-    const mt = this.mt;
-    mt[0] = seed >>> 0;
-    for (let k = 1; k < 624; k++) {
-      const prev = mt[k - 1]! ^ (mt[k - 1]! >>> 30);
-      // 1812433253 × prev + k mod 2^32, exact on 16-bit halves
-      mt[k] = ((((prev >>> 16) * 1812433253) << 16) + (prev & 0xffff) * 1812433253 + k) >>> 0;
-    }
-  }
-
-  next(): number {
-    const mt = this.mt;
-    if (this.i >= 624) {
-      for (let k = 0; k < 624; k++) {
-        const y = (mt[k]! & 0x80000000) | (mt[(k + 1) % 624]! & 0x7fffffff);
-        mt[k] = mt[(k + 397) % 624]! ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
-      }
-      this.i = 0;
-    }
-    let y = mt[this.i++]!;
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
-  }
-}
-
-/** A table that answers Envoy's chooseHost(hash, attempt) and lists hosts in Envoy's host-set order. */
-export interface EnvoyHashingTarget {
-  readonly members: readonly string[];
-  /** Envoy's host-set order (the order given); defaults to `members`. */
-  readonly hosts?: readonly string[];
-  getByHash(hash: bigint | number, attempt?: number): string | undefined;
-  weight?(id: string): number | undefined;
-}
-
-export interface EnvoyBoundedLoadOptions {
-  /** Envoy `hash_balance_factor`, an integer percent >= 100 (125 means c = 1.25). */
-  hashBalanceFactor: number;
-  /** Active requests of a host (Envoy's rq_active). */
-  load: (id: string) => number;
-  /** Active requests in the cluster (Envoy's upstream_rq_active); default: the sum of `load` over hosts. */
-  totalLoad?: () => number;
-}
-
-/**
- * Envoy's `hash_balance_factor` decorator over EnvoyRingHash or Maglev, decision for decision: with A active
- * requests in the cluster, a host of normalized weight w may hold slots = max(ceil(floor(((A + 1) × f + 99)
- * / 100) × w), 1) and is overloaded when its active count exceeds slots. An overloaded owner makes Envoy
- * walk all hosts in a Fisher-Yates shuffle drawn from std::mt19937 seeded with the request hash (its low
- * 32 bits), taking the first host that is not overloaded, else the least overloaded.
- */
-export class EnvoyBoundedLoad {
-  readonly hashBalanceFactor: number;
-  readonly target: EnvoyHashingTarget;
-  private readonly loadFn: (id: string) => number;
-  private readonly totalFn: (() => number) | undefined;
-  private hosts: readonly string[] = [];
-  private weights: number[] = [];
-  private position = new Map<string, number>();
-
-  constructor(target: EnvoyHashingTarget, options: EnvoyBoundedLoadOptions) {
-    if (target === null || typeof target !== 'object' || typeof target.getByHash !== 'function')
-      throw typeError('target', 'a table with getByHash(hash, attempt) (EnvoyRingHash, Maglev)', target);
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    const f = options.hashBalanceFactor;
-    if (typeof f !== 'number') throw typeError('hashBalanceFactor', 'an integer >= 100', f);
-    if (!Number.isInteger(f) || f < 100 || f > 0xffffffff)
-      throw rangeError('hashBalanceFactor', 'an integer >= 100', f);
-    if (typeof options.load !== 'function') throw typeError('load', 'a function (id) => number', options.load);
-    this.hashBalanceFactor = f;
-    if (options.totalLoad !== undefined && typeof options.totalLoad !== 'function')
-      throw typeError('totalLoad', 'a function () => number', options.totalLoad);
-    this.loadFn = options.load;
-    this.totalFn = options.totalLoad;
-    this.target = target;
-  }
-
-  /** The host Envoy picks for a 64-bit request hash (attempt 0), or undefined with no hosts. */
-  getByHash(hash: bigint | number): string | undefined {
-    const host = this.target.getByHash(hash, 0);
-    if (host === undefined) return undefined;
-    this.refresh();
-    const hosts = this.hosts;
-    const loadOf = (id: string): number => {
-      const v = this.loadFn(id);
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-        throw rangeError(`load(${JSON.stringify(id)})`, 'an integer >= 0', v);
-      return v;
-    };
-    let active: number;
-    if (this.totalFn !== undefined) active = this.totalFn();
-    else {
-      active = 0;
-      for (const id of hosts) active += loadOf(id);
-    }
-    const totalSlots = Math.floor(((((active + 1) * this.hashBalanceFactor) % 2 ** 32) + 99) / 100);
-    const weights = this.weights;
-    const factor = (k: number) => loadOf(hosts[k]!) / Math.max(Math.ceil(totalSlots * weights[k]!), 1);
-    const owner = this.position.get(host)!;
-    let least = owner;
-    let leastFactor = factor(owner);
-    if (leastFactor <= 1.0) return host;
-    const n = hosts.length;
-    const index = Array.from({ length: n }, (_, i) => i);
-    const rng = new Mt19937(Number(BigInt.asUintN(32, BigInt(hash))));
-    for (let i = 0; i < n; i++) {
-      const span = n - i;
-      const bucket = Math.floor(4294967296 / span);
-      let j = span;
-      while (j >= span) j = Math.floor(rng.next() / bucket);
-      const t = index[i]!;
-      index[i] = index[i + j]!;
-      index[i + j] = t;
-      const k = index[i]!;
-      if (k === owner) continue;
-      const fk = factor(k);
-      if (fk <= 1.0) return hosts[k];
-      if (leastFactor > fk) {
-        least = k;
-        leastFactor = fk;
-      }
-    }
-    return hosts[least];
-  }
-
-  /** Normalized weights and host positions, recomputed when the target's host list is replaced. */
-  private refresh(): void {
-    const hosts = this.target.hosts ?? this.target.members;
-    if (hosts === this.hosts) return;
-    const w = hosts.map((id) => this.target.weight?.(id) ?? 1);
-    let sum = 0;
-    for (const x of w) sum += x;
-    this.weights = w.map((x) => x / sum);
-    this.position = new Map(hosts.map((id, i) => [id, i]));
-    this.hosts = hosts;
-  }
-}
+export {
+  EnvoyBoundedLoad,
+  Mt19937,
+  type EnvoyBoundedLoadOptions,
+  type EnvoyHashingTarget,
+} from './envoy/hash-balance.js';

@@ -1,44 +1,52 @@
 // One selector for every consistent-hash scheme switchyard speaks. Each algorithm lives in its own module;
-// this file only maps a name and options to an instance with the common `KeyRouter` surface.
+// this file only maps a name and options to an instance. The result is typed by the algorithm (`HasherTypes`):
+// every one is a `KeyRouter` (key-router.ts), and what else it can do (preference, mutation) is in its type.
 //
 //   const h = createHasher(['127.0.0.1:11211', '127.0.0.1:11212'], { algorithm: 'ketama', compat: 'twemproxy' });
 //   h.get('user:42');
 //
 // Differences: `jump` has no weights and only the last member can be removed (bucket i is the i-th member as
 // given); `maglev`'s preference order is switchyard's (see maglev.ts); `ring-hash` and `maglev` hash keys with
-// xxHash64 as Envoy does for request hashes.
+// xxHash64 as Envoy does for request hashes. `xxhash-ring` is switchyard's own ring (ring.ts), `ring-hash`
+// Envoy's.
 import type { Backend } from '../core/core.js';
 import { EnvoyRingHash, type EnvoyRingHashFunction } from './envoy/ring-hash.js';
 import { JumpHash } from './jump.js';
 import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from './ketama/ketama.js';
 import { KETAMA_KEY_HASHES, type KetamaKeyHash } from './ketama/key-hash.js';
+import type { KeyRouter, MemberInput } from './key-router.js';
 import { Maglev } from './envoy/maglev.js';
 import { NginxConsistentHash } from './nginx-hash.js';
 import { Rendezvous } from './rendezvous.js';
-import { HashRing, type MemberInput } from './ring.js';
+import { HashRing } from './ring.js';
 import { rangeError, typeError } from '../util/validate.js';
 
-export const ALGORITHMS = ['ring', 'ketama', 'ring-hash', 'maglev', 'jump', 'nginx', 'rendezvous'] as const;
+export const ALGORITHMS = ['xxhash-ring', 'ketama', 'ring-hash', 'maglev', 'jump', 'nginx', 'rendezvous'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
-/** The surface every hasher shares. */
-export interface KeyRouter {
-  readonly members: readonly string[];
-  readonly size: number;
-  get(key: string | Uint8Array): string | undefined;
-  getMany(keys: readonly (string | Uint8Array)[]): (string | undefined)[];
-  stats(): object;
+/** The class `createHasher` returns for each algorithm. */
+export interface HasherTypes {
+  'xxhash-ring': HashRing;
+  ketama: KetamaRing;
+  'ring-hash': EnvoyRingHash;
+  maglev: Maglev;
+  jump: JumpHash;
+  nginx: NginxConsistentHash;
+  rendezvous: Rendezvous;
 }
 
-export interface HasherOptions {
-  algorithm: Algorithm;
+export interface HasherOptions<A extends Algorithm = Algorithm> {
+  algorithm: A;
   /** ketama: whose continuum (libketama, libmemcached, spymemcached, twemproxy, hashring). */
   compat?: KetamaCompat;
-  /** ring: 'xxh32' | 'xxh64'; ketama/twemproxy: the key hash (md5, fnv1a_64, ...); ring-hash: 'XX_HASH' | 'MURMUR_HASH_2'. */
+  /**
+   * xxhash-ring: 'xxh32' | 'xxh64'; ketama/twemproxy: the key hash (md5, fnv1a_64, ...);
+   * ring-hash: 'XX_HASH' | 'MURMUR_HASH_2'.
+   */
   hash?: string;
-  /** ring: points per unit of weight. */
+  /** xxhash-ring: points per unit of weight. */
   vnodes?: number;
-  /** ring: hash seed. */
+  /** xxhash-ring: hash seed. */
   seed?: number | bigint;
   /** maglev: prime table size. */
   tableSize?: number;
@@ -50,29 +58,35 @@ export interface HasherOptions {
 
 const ONLY: Partial<Record<keyof HasherOptions, Algorithm[]>> = {
   compat: ['ketama'],
-  vnodes: ['ring'],
-  seed: ['ring'],
+  vnodes: ['xxhash-ring'],
+  seed: ['xxhash-ring'],
   tableSize: ['maglev'],
   minimumRingSize: ['ring-hash'],
   maximumRingSize: ['ring-hash'],
-  hash: ['ring', 'ketama', 'ring-hash'],
+  hash: ['xxhash-ring', 'ketama', 'ring-hash'],
 };
 
+export function createHasher<A extends Algorithm>(
+  nodes: readonly MemberInput[],
+  options: HasherOptions<A>,
+): HasherTypes[A];
 export function createHasher(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const { algorithm } = options;
-  if (!(ALGORITHMS as readonly string[]).includes(algorithm))
-    throw rangeError('algorithm', ALGORITHMS.join(' | '), algorithm);
+  if (!(ALGORITHMS as readonly string[]).includes(algorithm)) {
+    const renamed = (algorithm as string) === 'ring' ? " ('ring' is now 'xxhash-ring')" : '';
+    throw rangeError('algorithm', ALGORITHMS.join(' | ') + renamed, algorithm);
+  }
   for (const [key, algos] of Object.entries(ONLY) as [keyof HasherOptions, Algorithm[]][]) {
     if (options[key] !== undefined && !algos.includes(algorithm))
       throw rangeError(key, `unset for algorithm '${algorithm}' (it applies to ${algos.join(', ')})`, options[key]);
   }
   const backend = options.backend === undefined ? {} : { backend: options.backend };
   switch (algorithm) {
-    case 'ring': {
+    case 'xxhash-ring': {
       const hash = options.hash;
       if (hash !== undefined && hash !== 'xxh32' && hash !== 'xxh64')
-        throw rangeError('hash', "'xxh32' or 'xxh64' for algorithm 'ring'", hash);
+        throw rangeError('hash', "'xxh32' or 'xxh64' for algorithm 'xxhash-ring'", hash);
       return new HashRing(nodes, {
         ...backend,
         ...(hash && { hash }),

@@ -3,6 +3,7 @@
 // - bytes: TS below WASM_MIN_BYTES, WASM from there (the copy is a memcpy, the WASM loop is ~3x faster);
 // - xxh64: WASM (native i64 beats 32-bit-half emulation) for bytes of any length and for strings.
 import { getCore } from '../core/backend.js';
+import type { Key } from './key-router.js';
 import { typeError, rangeError } from '../util/validate.js';
 import { utf8Scratch } from '../core/utf8.js';
 import { xxh32Bytes, xxh32String, xxh64Bytes } from '../core/xxhash.js';
@@ -10,7 +11,8 @@ import { xxh32Bytes, xxh32String, xxh64Bytes } from '../core/xxhash.js';
 /** Byte length from which hashing bytes in WASM beats TS, measured (bench/hash.bench.ts). */
 export const WASM_MIN_BYTES = 64;
 
-export type HashInput = string | Uint8Array;
+/** A string (hashed as its UTF-8 bytes) or bytes: the hashing `Key` (key-router.ts). */
+export type HashInput = Key;
 
 function seed32(seed: unknown): number {
   if (typeof seed !== 'number') throw typeError('seed', 'an integer in [0, 4294967295]', seed);

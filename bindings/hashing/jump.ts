@@ -2,10 +2,11 @@
 // 2014, arXiv:1406.2294): a 64-bit key to a bucket in [0, n) with no table at all. Growing from n to n + 1
 // buckets moves exactly the keys that land on the new bucket (about 1/(n + 1)), and only to it.
 //
-// Buckets have no names: `JumpHash` maps bucket i to the i-th member id, in the order given or added.
-// Only the last bucket can be removed (removing bucket i < n - 1 would renumber every later bucket and move
-// their keys); to take a middle member out of service, keep its bucket and route around it. There is no
-// `preference` (Jump defines no failover order; use Rendezvous where replicas or failover are needed).
+// Buckets have no names: `JumpHash` maps bucket i to the i-th member id, in the order given or appended.
+// It is a `BucketKeyRouter` (key-router.ts): members are appended and only the last buckets can be removed
+// (removing bucket i < n - 1 would renumber every later bucket and move their keys); to take a middle member
+// out of service, keep its bucket and route around it. It is not an `OrderedKeyRouter`: Jump defines no
+// failover order (use Rendezvous where replicas or failover are needed).
 // String and byte keys are hashed with xxh64, seed 0, to the u64 key (as `switchyard route --algo jump`).
 //
 //   jumpHash(0xdeadbeefn, 10); // 5
@@ -17,28 +18,26 @@
 // string key is copied in and hashed there (xxh64 on 32-bit halves in TS is 2.5-4x slower); batches
 // (getMany, getManyByHash, getManyBytes) are one call per 65536 keys, u64 keys jumped four at a time
 // (assembly/jump.ts `jump4`). `jumpPair` is the pure-TS twin; the 'js' backend uses it throughout.
-import { getCore, wasmHandle } from '../core/backend.js';
+import { getCore, handleFor, parseBackend, wasmHandle } from '../core/backend.js';
 import type { Backend } from '../core/core.js';
-import type { WasmHandle } from '../core/core-wasm.js';
-import { utf8Scratch } from '../core/utf8.js';
+import { BATCH, batchBytes, type WasmHandle } from '../core/core-wasm.js';
+import { type BucketKeyRouter, type Key, type RouterMemberStats, NO_MEMBER, type RouterStats } from './key-router.js';
+import { checkOffsets, idsOf, keyBytes, packKeys } from './shared.js';
 import { intInRange, rangeError, typeError } from '../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
-export type Key = string | Uint8Array;
 /** A u64 key: a bigint, or its [high, low] unsigned 32-bit halves. */
 export type U64 = bigint | readonly [number, number];
 
 /** Largest bucket count (the reference takes an int32). */
 export const JUMP_MAX_BUCKETS = 0x7fffffff;
-/** Returned in index arrays for keys looked up with no members. */
-export const JUMP_NO_MEMBER = 0xffffffff;
+/** @deprecated the one sentinel is `NO_MEMBER` (key-router.ts). */
+export const JUMP_NO_MEMBER = NO_MEMBER;
 
 const M_HI = 0x27bb2ee6; // 2862933555777941757 = 0x27bb2ee6_87b0b0fd
 const M_LO0 = 0xb0fd;
 const M_LO1 = 0x87b0;
 const M_LO = 0x87b0b0fd;
-/** Keys per WASM batch call (bounds the I/O region). */
-const BATCH = 65536;
 
 /** Pure-TS jump on the key's 32-bit halves; the twin of assembly/jump.ts, bit for bit. buckets >= 1. */
 export function jumpPair(hi: number, lo: number, buckets: number): number {
@@ -94,49 +93,8 @@ export function jumpHash(key: U64, buckets: number): number {
 
 /** xxh64 (seed 0) halves of a string (UTF-8) or bytes key. */
 export function keyHalves(key: unknown): [number, number] {
-  let b: Uint8Array;
-  if (typeof key === 'string') b = utf8Scratch(key);
-  else if (key instanceof Uint8Array) b = key;
-  else throw typeError('key', 'a string or a Uint8Array', key);
-  const lo = xxh64Pair(b, 0, 0);
+  const lo = xxh64Pair(keyBytes(key), 0, 0);
   return [xxh64Hi(), lo];
-}
-
-/**
- * Keys as UTF-8/bytes back to back with offsets[count + 1], for the batch WASM calls. Validates each key.
- */
-export function packKeys(keys: readonly Key[]): { bytes: Uint8Array; offsets: Uint32Array } {
-  if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
-  const offsets = new Uint32Array(keys.length + 1);
-  let bytes = new Uint8Array(Math.max(256, keys.length * 16));
-  let o = 0;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i];
-    let b: Uint8Array;
-    if (typeof k === 'string') b = utf8Scratch(k);
-    else if (k instanceof Uint8Array) b = k;
-    else throw typeError(`keys[${i}]`, 'a string or a Uint8Array', k);
-    if (o + b.length > bytes.length) {
-      const next = new Uint8Array(Math.max(bytes.length * 2, o + b.length));
-      next.set(bytes.subarray(0, o));
-      bytes = next;
-    }
-    bytes.set(b, o);
-    o += b.length;
-    offsets[i + 1] = o;
-  }
-  return { bytes: bytes.subarray(0, o), offsets };
-}
-
-/** Validates a (bytes, offsets) batch: offsets non-decreasing and within bytes. */
-export function checkOffsets(bytes: unknown, offsets: unknown): void {
-  if (!(bytes instanceof Uint8Array)) throw typeError('bytes', 'a Uint8Array', bytes);
-  if (!(offsets instanceof Uint32Array)) throw typeError('offsets', 'a Uint32Array', offsets);
-  for (let i = 0; i < offsets.length; i++) {
-    const o = offsets[i]!;
-    if (o > bytes.length || (i > 0 && o < offsets[i - 1]!))
-      throw rangeError(`offsets[${i}]`, `non-decreasing and <= ${bytes.length}`, o);
-  }
 }
 
 interface JumpExports {
@@ -152,21 +110,21 @@ export interface JumpHashOptions {
   backend?: Backend;
 }
 
-export interface JumpMemberStats {
-  id: string;
+export interface JumpMemberStats extends RouterMemberStats {
   bucket: number;
   /** Expected fraction of keys: exactly 1/n for Jump. */
   share: number;
 }
 
-export interface JumpStats {
-  backend: Backend;
+export interface JumpStats extends RouterStats {
   buckets: number;
+  /** Always 0: Jump has no table. */
+  bytes: number;
   members: JumpMemberStats[];
 }
 
 /** Jump consistent hash over named members: bucket i is `members[i]`. */
-export class JumpHash {
+export class JumpHash implements BucketKeyRouter {
   private ids: string[] = [];
   private readonly index = new Map<string, number>();
   private readonly kind: Backend;
@@ -174,11 +132,8 @@ export class JumpHash {
 
   constructor(members: Iterable<string> = [], options: JumpHashOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    if (options.backend !== undefined && options.backend !== 'wasm' && options.backend !== 'js') {
-      throw rangeError('backend', "'wasm' or 'js'", options.backend);
-    }
-    this.kind = getCore(options.backend).kind;
-    this.wasm = this.kind === 'wasm' ? wasmHandle() : null;
+    this.kind = parseBackend(options);
+    this.wasm = handleFor(this.kind);
     if (
       members === null ||
       typeof members === 'string' ||
@@ -210,10 +165,7 @@ export class JumpHash {
 
   /** Bucket of `key` (a string or bytes, hashed with xxh64 seed 0), or -1 with no members. */
   getIndex(key: Key): number {
-    let b: Uint8Array;
-    if (typeof key === 'string') b = utf8Scratch(key);
-    else if (key instanceof Uint8Array) b = key;
-    else throw typeError('key', 'a string or a Uint8Array', key);
+    const b = keyBytes(key);
     const n = this.ids.length;
     if (n === 0) return -1;
     const w = this.wasm;
@@ -242,15 +194,12 @@ export class JumpHash {
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
     const { bytes, offsets } = packKeys(keys);
-    const idx = this.getManyBytes(bytes, offsets);
-    const out = new Array<string | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = this.ids[idx[i]!];
-    return out;
+    return idsOf(this.getManyBytes(bytes, offsets), this.ids);
   }
 
   /**
    * Buckets for many u64 keys: a BigUint64Array, or a Uint32Array of [high, low] pairs (key i is
-   * hashes[2i], hashes[2i + 1]). JUMP_NO_MEMBER with no members.
+   * hashes[2i], hashes[2i + 1]). NO_MEMBER with no members.
    */
   getManyByHash(hashes: BigUint64Array | Uint32Array, out?: Uint32Array): Uint32Array {
     const pairs = hashes instanceof Uint32Array;
@@ -262,7 +211,7 @@ export class JumpHash {
     if (!(out instanceof Uint32Array) || out.length < count)
       throw rangeError('out', `a Uint32Array of length >= ${count}`, out);
     const n = this.ids.length;
-    if (n === 0) return out.fill(JUMP_NO_MEMBER, 0, count);
+    if (n === 0) return out.fill(NO_MEMBER, 0, count);
     const w = this.wasm;
     if (w === null) {
       if (pairs) for (let i = 0; i < count; i++) out[i] = jumpPair(hashes[2 * i]!, hashes[2 * i + 1]!, n);
@@ -291,7 +240,7 @@ export class JumpHash {
     const count = Math.max(0, offsets.length - 1);
     const out = new Uint32Array(count);
     const n = this.ids.length;
-    if (n === 0) return out.fill(JUMP_NO_MEMBER);
+    if (n === 0) return out.fill(NO_MEMBER);
     const w = this.wasm;
     if (w === null) {
       for (let i = 0; i < count; i++) {
@@ -300,20 +249,13 @@ export class JumpHash {
       }
       return out;
     }
-    if (count === 0) return out;
     const x = w.exports as unknown as JumpExports;
-    const offBytes = align16(bytes.length);
-    const p = w.io(offBytes + align16(offsets.length * 4) + count * 4);
-    const outPtr = p + offBytes + align16(offsets.length * 4);
-    w.mem.u8.set(bytes, p);
-    w.mem.u32.set(offsets, (p + offBytes) >>> 2);
-    x.jumpManyBytes(p, p + offBytes, count, n, outPtr);
-    out.set(w.mem.u32.subarray(outPtr >>> 2, (outPtr >>> 2) + count));
+    batchBytes(w, bytes, offsets, out, (b, o, c, r) => x.jumpManyBytes(b, o, c, n, r));
     return out;
   }
 
   /** Appends members as new last buckets, in order; true if any was new. Existing ids are left in place. */
-  add(ids: string | readonly string[]): boolean {
+  append(ids: string | readonly string[]): boolean {
     const list = typeof ids === 'string' ? [ids] : ids;
     if (!Array.isArray(list)) throw typeError('ids', 'a member id or an array of ids', ids);
     list.forEach((id, i) => checkId(id, typeof ids === 'string' ? 'id' : `ids[${i}]`));
@@ -324,9 +266,24 @@ export class JumpHash {
     return true;
   }
 
+  /** @deprecated use `append` (the same: members join as new last buckets). */
+  add(ids: string | readonly string[]): boolean {
+    return this.append(ids);
+  }
+
+  /** Removes the last `count` buckets (default 1, at most `size`); returns their ids, last bucket last. */
+  removeLast(count = 1): string[] {
+    const c = intInRange('count', count, 0, this.ids.length);
+    const end = this.ids.length - c;
+    const gone = this.ids.slice(end);
+    for (const id of gone) this.index.delete(id);
+    if (c > 0) this.ids = this.ids.slice(0, end);
+    return gone;
+  }
+
   /**
-   * Removes members, each of which must be the last bucket when its turn comes (Jump can only shrink
-   * from the end); true if any was present. Throws a RangeError, changing nothing, for any other member.
+   * @deprecated use `removeLast`. Removes members by id, each of which must be the last bucket when its turn
+   * comes; true if any was present. Throws a RangeError, changing nothing, for any other member.
    */
   remove(ids: string | readonly string[]): boolean {
     const list = typeof ids === 'string' ? [ids] : ids;
@@ -355,10 +312,21 @@ export class JumpHash {
 
   stats(): JumpStats {
     const n = this.ids.length;
-    return { backend: this.kind, buckets: n, members: this.ids.map((id, bucket) => ({ id, bucket, share: 1 / n })) };
+    return {
+      backend: this.kind,
+      buckets: n,
+      bytes: 0,
+      members: this.ids.map((id, bucket) => ({ id, bucket, share: 1 / n })),
+    };
   }
 
-  /** Appends in place: callers hand out `ids` only after copying (see add). */
+  /** Jump holds no table: empties the membership. */
+  dispose(): void {
+    this.ids = [];
+    this.index.clear();
+  }
+
+  /** Appends in place: callers hand out `ids` only after copying (see append). */
   private push(id: string): void {
     if (this.ids.length >= JUMP_MAX_BUCKETS)
       throw rangeError('members.length', `at most ${JUMP_MAX_BUCKETS}`, this.ids.length + 1);
@@ -370,8 +338,4 @@ export class JumpHash {
 function checkId(id: unknown, field: string): asserts id is string {
   if (typeof id !== 'string') throw typeError(field, 'a string', id);
   if (id.length === 0) throw rangeError(field, 'a non-empty id', id);
-}
-
-function align16(n: number): number {
-  return Math.ceil(n / 16) * 16;
 }

@@ -23,34 +23,44 @@
 //
 // Paths (bench/jump-nginx.bench.ts): single keys in TS (crc32 from charCodeAt, binary search over the
 // table, which the WASM backend keeps in linear memory); builds and batches in WASM.
-import { getCore, wasmHandle } from '../core/backend.js';
-import { radixSortPairs, type Backend } from '../core/core.js';
-import type { WasmHandle } from '../core/core-wasm.js';
+import { handleFor, parseBackend } from '../core/backend.js';
+import type { Backend } from '../core/core.js';
+import { batchBytes, batchU32, type WasmHandle } from '../core/core-wasm.js';
+import { align16 } from '../core/memory.js';
+import { radixSortPairs } from '../core/radix.js';
 import { crc32Byte, crc32Bytes, crc32String, crc32Update } from './ketama/crc32.js';
-import { checkOffsets, packKeys } from './jump.js';
 import { utf8 } from '../core/utf8.js';
-import { parseMembership, withAdded, withRemoved, withWeight, type Names } from './membership.js';
+import {
+  type Key,
+  keyError,
+  type MemberInput,
+  type RouterMemberStats,
+  type MutableKeyRouter,
+  NO_MEMBER,
+  type OrderedKeyRouter,
+  type RouterStats,
+} from './key-router.js';
+import { parseMembership, sameWeights, withAdded, withRemoved, withWeight, type Names } from './membership.js';
+import { addArcs, checkOffsets, commit, distinctFrom, idsOf, packKeys, TableRegion } from './shared.js';
 import { intInRange, rangeError, typeError } from '../util/validate.js';
 
-export type Key = string | Uint8Array;
-export type NginxServerInput = string | { id: string; weight?: number };
+/** A server name (weight 1) or `{ id, weight }` with an integer weight in [1, NGINX_MAX_WEIGHT]. */
+export type NginxServerInput = MemberInput;
 
 /** Points per unit of weight, as nginx. */
 export const NGINX_POINTS_PER_WEIGHT = 160;
-/** Returned in index arrays for keys looked up with no servers. */
-export const NGINX_NO_MEMBER = 0xffffffff;
+/** @deprecated the one sentinel is `NO_MEMBER` (key-router.ts). */
+export const NGINX_NO_MEMBER = NO_MEMBER;
 export const NGINX_MAX_POINTS = 1 << 24;
 /** Largest weight: 160 × weight points must fit in NGINX_MAX_POINTS. */
 export const NGINX_MAX_WEIGHT = Math.floor(NGINX_MAX_POINTS / NGINX_POINTS_PER_WEIGHT);
-const BATCH = 65536;
 
 export interface NginxConsistentHashOptions {
   /** Force a backend for this instance; by default the active one (`backend()`). */
   backend?: Backend;
 }
 
-export interface NginxMemberStats {
-  id: string;
+export interface NginxMemberStats extends RouterMemberStats {
   weight: number;
   /** Distinct points this server keeps after duplicates were dropped. */
   points: number;
@@ -58,8 +68,7 @@ export interface NginxMemberStats {
   share: number;
 }
 
-export interface NginxStats {
-  backend: Backend;
+export interface NginxStats extends RouterStats {
   points: number;
   bytes: number;
   members: NginxMemberStats[];
@@ -174,28 +183,19 @@ interface Table {
   servers: Uint32Array;
 }
 
-const registry = new FinalizationRegistry<{ w: WasmHandle; ptr: number }>((h) => {
-  if (h.ptr !== 0) h.w.mem.release(h.ptr);
-});
-
-export class NginxConsistentHash {
+export class NginxConsistentHash implements OrderedKeyRouter, MutableKeyRouter<NginxServerInput> {
   private readonly kind: Backend;
   private readonly wasm: WasmHandle | null;
-  private readonly weights = new Map<string, number>();
+  private weights = new Map<string, number>();
   private ids: string[] = [];
   private t: Table | null = null;
-  private readonly holder: { w: WasmHandle; ptr: number } | null;
+  private readonly region = new TableRegion(this);
 
   constructor(servers: Iterable<NginxServerInput> = [], options: NginxConsistentHashOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    if (options.backend !== undefined && options.backend !== 'wasm' && options.backend !== 'js') {
-      throw rangeError('backend', "'wasm' or 'js'", options.backend);
-    }
-    this.kind = getCore(options.backend).kind;
-    this.wasm = this.kind === 'wasm' ? wasmHandle() : null;
-    this.holder = this.wasm === null ? null : { w: this.wasm, ptr: 0 };
-    if (this.holder !== null) registry.register(this, this.holder, this.holder);
-    for (const [id, w] of parseMembership(servers, parseServer, SERVERS)) this.weights.set(id, w);
+    this.kind = parseBackend(options);
+    this.wasm = handleFor(this.kind);
+    this.weights = parseMembership(servers, parseServer, SERVERS);
     this.rebuild();
   }
 
@@ -220,7 +220,7 @@ export class NginxConsistentHash {
   hashOf(key: Key): number {
     if (typeof key === 'string') return crc32String(key);
     if (key instanceof Uint8Array) return crc32Bytes(key);
-    throw typeError('key', 'a string or a Uint8Array', key);
+    throw keyError(key);
   }
 
   get(key: Key): string | undefined {
@@ -245,33 +245,24 @@ export class NginxConsistentHash {
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
     const { bytes, offsets } = packKeys(keys);
-    const idx = this.getManyBytes(bytes, offsets);
-    const out = new Array<string | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = this.ids[idx[i]!];
-    return out;
+    return idsOf(this.getManyBytes(bytes, offsets), this.ids);
   }
 
-  /** Server indices for many crc32 hashes (NGINX_NO_MEMBER with no servers). */
+  /** Server indices for many crc32 hashes (NO_MEMBER with no servers). */
   getManyByHash(hashes: Uint32Array, out: Uint32Array = new Uint32Array(hashes.length)): Uint32Array {
     if (!(hashes instanceof Uint32Array)) throw typeError('hashes', 'a Uint32Array', hashes);
     if (!(out instanceof Uint32Array) || out.length < hashes.length)
       throw rangeError('out', `a Uint32Array of length >= ${hashes.length}`, out);
     const t = this.table();
     const count = hashes.length;
-    if (t === null) return out.fill(NGINX_NO_MEMBER, 0, count);
+    if (t === null) return out.fill(NO_MEMBER, 0, count);
     const w = this.wasm;
     if (w === null) {
       for (let i = 0; i < count; i++) out[i] = t.servers[findChashPoint(t.points, t.total, hashes[i]!)]!;
       return out;
     }
     const x = w.exports as unknown as NginxExports;
-    for (let k = 0; k < count; k += BATCH) {
-      const c = Math.min(BATCH, count - k);
-      const p = w.io(c * 8);
-      w.mem.u32.set(hashes.subarray(k, k + c), p >>> 2);
-      x.nginxChashLookupMany(t.ptr, t.ptr + t.total * 4, t.total, p, c, p + c * 4);
-      out.set(w.mem.u32.subarray((p >>> 2) + c, (p >>> 2) + 2 * c), k);
-    }
+    batchU32(w, hashes, out, (p, c, o) => x.nginxChashLookupMany(t.ptr, t.ptr + t.total * 4, t.total, p, c, o));
     return out;
   }
 
@@ -281,22 +272,17 @@ export class NginxConsistentHash {
     const count = Math.max(0, offsets.length - 1);
     const out = new Uint32Array(count);
     const t = this.table();
-    if (t === null) return out.fill(NGINX_NO_MEMBER);
+    if (t === null) return out.fill(NO_MEMBER);
     const w = this.wasm;
     if (w === null) {
       for (let i = 0; i < count; i++)
         out[i] = t.servers[findChashPoint(t.points, t.total, crc32Bytes(bytes, offsets[i]!, offsets[i + 1]!))]!;
       return out;
     }
-    if (count === 0) return out;
     const x = w.exports as unknown as NginxExports;
-    const offAt = align16(bytes.length);
-    const outAt = offAt + align16(offsets.length * 4);
-    const p = w.io(outAt + count * 4);
-    w.mem.u8.set(bytes, p);
-    w.mem.u32.set(offsets, (p + offAt) >>> 2);
-    x.nginxChashLookupManyBytes(t.ptr, t.ptr + t.total * 4, t.total, p, p + offAt, count, p + outAt);
-    out.set(w.mem.u32.subarray((p + outAt) >>> 2, ((p + outAt) >>> 2) + count));
+    batchBytes(w, bytes, offsets, out, (b, o, c, r) =>
+      x.nginxChashLookupManyBytes(t.ptr, t.ptr + t.total * 4, t.total, b, o, c, r),
+    );
     return out;
   }
 
@@ -308,20 +294,7 @@ export class NginxConsistentHash {
     const h = this.hashOf(key);
     intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
     const t = this.table();
-    const want = Math.min(n, this.ids.length);
-    const out: string[] = [];
-    if (t === null || want === 0) return out;
-    const seen = new Uint8Array(this.ids.length);
-    let i = findChashPoint(t.points, t.total, h);
-    for (let step = 0; step < t.total && out.length < want; step++) {
-      const m = t.servers[i]!;
-      if (seen[m] === 0) {
-        seen[m] = 1;
-        out.push(this.ids[m]!);
-      }
-      if (++i === t.total) i = 0;
-    }
-    return out;
+    return t === null ? [] : distinctFrom(t.servers, findChashPoint(t.points, t.total, h), this.ids, n);
   }
 
   /** Appends servers (as new lines at the end of the upstream block); true if anything changed. */
@@ -348,6 +321,12 @@ export class NginxConsistentHash {
     return next !== null && this.commit(next);
   }
 
+  /** Replaces the upstream block; true if it changed (nothing is rebuilt otherwise). */
+  reset(servers: Iterable<NginxServerInput>): boolean {
+    const next = parseMembership(servers, parseServer, SERVERS);
+    return !sameWeights(next, this.weights) && this.commit(next);
+  }
+
   stats(): NginxStats {
     const members: NginxMemberStats[] = this.ids.map((id) => ({
       id,
@@ -356,29 +335,16 @@ export class NginxConsistentHash {
       share: 0,
     }));
     const t = this.table();
-    if (t !== null) {
-      const { points, servers, total } = t;
-      for (let i = 0; i < total; i++) {
-        const arc = i === 0 ? points[0]! + 2 ** 32 - points[total - 1]! : points[i]! - points[i - 1]!;
-        const m = members[servers[i]!]!;
-        m.points++;
-        m.share += arc / 2 ** 32;
-      }
-    }
+    if (t !== null) addArcs(t.points, t.servers, members);
     return { backend: this.kind, points: t === null ? 0 : t.total, bytes: t === null ? 0 : t.total * 8, members };
   }
 
-  /** Frees the WebAssembly memory now (otherwise freed when this object is collected). */
+  /** Frees the WebAssembly memory now (otherwise freed when this object is collected); then empty. */
   dispose(): void {
-    this.free();
+    this.region.free();
     this.t = null;
     this.ids = [];
-    this.weights.clear();
-  }
-
-  private free(): void {
-    if (this.t !== null && this.t.ptr !== 0) this.wasm!.mem.release(this.t.ptr);
-    if (this.holder !== null) this.holder.ptr = 0;
+    this.weights = new Map();
   }
 
   /** The current table with views valid for the current memory buffer. */
@@ -395,17 +361,12 @@ export class NginxConsistentHash {
   }
 
   private commit(next: Map<string, number>): boolean {
-    const prev = new Map(this.weights);
-    this.weights.clear();
-    for (const [id, w] of next) this.weights.set(id, w);
-    try {
-      this.rebuild();
-    } catch (err) {
-      this.weights.clear();
-      for (const [id, w] of prev) this.weights.set(id, w);
-      throw err;
-    }
-    return true;
+    return commit(
+      this.weights,
+      next,
+      (w) => (this.weights = w),
+      () => this.rebuild(),
+    );
   }
 
   private rebuild(): void {
@@ -422,10 +383,9 @@ export class NginxConsistentHash {
         t = { total: points.length, ptr: 0, gen: 0, points, servers };
       } else t = this.buildWasm(this.wasm, names, weights, total);
     }
-    this.free();
+    this.region.replace(this.wasm === null ? null : this.wasm.mem, t === null ? 0 : t.ptr);
     this.ids = ids;
     this.t = t;
-    if (this.holder !== null) this.holder.ptr = t === null ? 0 : t.ptr;
   }
 
   private buildWasm(w: WasmHandle, names: Uint8Array[], weights: number[], total: number): Table {
@@ -473,8 +433,4 @@ function parseServer(s: unknown, field: string): [string, number] {
   if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
   if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty server name', id);
   return [id, weight === undefined ? 1 : intInRange(`${field}.weight`, weight, 1, NGINX_MAX_WEIGHT)];
-}
-
-function align16(n: number): number {
-  return Math.ceil(n / 16) * 16;
 }

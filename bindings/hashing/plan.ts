@@ -1,11 +1,10 @@
 // What a membership change does to key placement: the fraction of keys that move and each member's
 // share before and after. Operators run this (via `switchyard plan`) before adding or removing a server.
+import type { KeyLookup } from './key-router.js';
 import { intInRange } from '../util/validate.js';
 
-/** Anything that maps a key to a member id. */
-export interface Router {
-  get(key: string): string | undefined;
-}
+/** Anything that maps a key to a member id: every KeyRouter and bounded-load decorator. */
+export type Router = Pick<KeyLookup, 'get'>;
 
 export interface PlanMember {
   id: string;

@@ -19,36 +19,41 @@
 // Paths (bench/jump-nginx.bench.ts): with the WASM backend a lookup copies the key into linear memory and
 // hashes and scores there (native i64 beats 32-bit-half emulation from 10 members up); the TS backend
 // does the same on 32-bit halves.
-import { getCore, wasmHandle } from '../core/backend.js';
+import { handleFor, parseBackend } from '../core/backend.js';
 import type { Backend } from '../core/core.js';
-import type { WasmHandle } from '../core/core-wasm.js';
-import { checkOffsets, packKeys } from './jump.js';
-import { utf8, utf8Scratch } from '../core/utf8.js';
+import { batchBytes, type WasmHandle } from '../core/core-wasm.js';
+import { align16 } from '../core/memory.js';
+import { utf8 } from '../core/utf8.js';
+import {
+  type Key,
+  type MemberInput,
+  type RouterMemberStats,
+  type MutableKeyRouter,
+  NO_MEMBER,
+  type OrderedKeyRouter,
+  type RouterStats,
+} from './key-router.js';
 import { parseMembership, parseWeightedMember, sameWeights, withAdded, withRemoved, withWeight } from './membership.js';
+import { checkOffsets, commit, idsOf, keyBytes, packKeys, TableRegion } from './shared.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
-export type Key = string | Uint8Array;
-export type MemberInput = string | { id: string; weight?: number };
-
-export const RENDEZVOUS_NO_MEMBER = 0xffffffff;
+/** @deprecated the one sentinel is `NO_MEMBER` (key-router.ts). */
+export const RENDEZVOUS_NO_MEMBER = NO_MEMBER;
 export const RENDEZVOUS_MAX_MEMBERS = 1 << 20;
-const BATCH = 65536;
 
 export interface RendezvousOptions {
   /** Force a backend for this instance; by default the active one (`backend()`). */
   backend?: Backend;
 }
 
-export interface RendezvousMemberStats {
-  id: string;
+export interface RendezvousMemberStats extends RouterMemberStats {
   weight: number;
   /** Expected fraction of keys: weight / total weight. */
   share: number;
 }
 
-export interface RendezvousStats {
-  backend: Backend;
+export interface RendezvousStats extends RouterStats {
   uniform: boolean;
   bytes: number;
   members: RendezvousMemberStats[];
@@ -177,12 +182,6 @@ function pickJs(
   return best;
 }
 
-function keyBytes(key: unknown): Uint8Array {
-  if (typeof key === 'string') return utf8Scratch(key);
-  if (key instanceof Uint8Array) return key;
-  throw typeError('key', 'a string or a Uint8Array', key);
-}
-
 interface State {
   n: number;
   uniform: boolean;
@@ -192,28 +191,19 @@ interface State {
   ptr: number; // WASM region: seeds (8n bytes) then weights (8n bytes); 0 for TS
 }
 
-const registry = new FinalizationRegistry<{ w: WasmHandle; ptr: number }>((h) => {
-  if (h.ptr !== 0) h.w.mem.release(h.ptr);
-});
-
-export class Rendezvous {
+export class Rendezvous implements OrderedKeyRouter, MutableKeyRouter {
   private readonly kind: Backend;
   private readonly wasm: WasmHandle | null;
-  private readonly weightOf = new Map<string, number>();
+  private weightOf = new Map<string, number>();
   private ids: string[] = [];
   private s: State = { n: 0, uniform: true, seeds: new Uint32Array(0), weights: new Float64Array(0), ptr: 0 };
-  private readonly holder: { w: WasmHandle; ptr: number } | null;
+  private readonly region = new TableRegion(this);
 
   constructor(members: Iterable<MemberInput> = [], options: RendezvousOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    if (options.backend !== undefined && options.backend !== 'wasm' && options.backend !== 'js') {
-      throw rangeError('backend', "'wasm' or 'js'", options.backend);
-    }
-    this.kind = getCore(options.backend).kind;
-    this.wasm = this.kind === 'wasm' ? wasmHandle() : null;
-    this.holder = this.wasm === null ? null : { w: this.wasm, ptr: 0 };
-    if (this.holder !== null) registry.register(this, this.holder, this.holder);
-    for (const [id, w] of parseMembership(members, parseWeightedMember)) this.weightOf.set(id, w);
+    this.kind = parseBackend(options);
+    this.wasm = handleFor(this.kind);
+    this.weightOf = parseMembership(members, parseWeightedMember);
     this.rebuild();
   }
 
@@ -264,10 +254,7 @@ export class Rendezvous {
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
     const { bytes, offsets } = packKeys(keys);
-    const idx = this.getManyBytes(bytes, offsets);
-    const out = new Array<string | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = this.ids[idx[i]!];
-    return out;
+    return idsOf(this.getManyBytes(bytes, offsets), this.ids);
   }
 
   /** Winner indices for keys as bytes back to back: key i is bytes[offsets[i] .. offsets[i + 1]). */
@@ -276,7 +263,7 @@ export class Rendezvous {
     const count = Math.max(0, offsets.length - 1);
     const out = new Uint32Array(count);
     const s = this.s;
-    if (s.n === 0) return out.fill(RENDEZVOUS_NO_MEMBER);
+    if (s.n === 0) return out.fill(NO_MEMBER);
     const w = this.wasm;
     if (w === null) {
       for (let i = 0; i < count; i++) {
@@ -286,20 +273,10 @@ export class Rendezvous {
       return out;
     }
     const x = w.exports as unknown as RendezvousExports;
-    // batches of at most BATCH keys bound the I/O region
-    for (let k = 0; k < count; k += BATCH) {
-      const c = Math.min(BATCH, count - k);
-      const start = offsets[k]!;
-      const end = offsets[k + c]!;
-      const offAt = align16(end - start);
-      const outAt = offAt + align16((c + 1) * 4);
-      const p = w.io(outAt + c * 4);
-      w.mem.u8.set(bytes.subarray(start, end), p);
-      const u32 = w.mem.u32;
-      for (let i = 0; i <= c; i++) u32[((p + offAt) >>> 2) + i] = offsets[k + i]! - start;
-      x.rendezvousPickManyBytes(p, p + offAt, c, s.ptr, s.ptr + s.n * 8, s.n, s.uniform ? 1 : 0, p + outAt);
-      out.set(w.mem.u32.subarray((p + outAt) >>> 2, ((p + outAt) >>> 2) + c), k);
-    }
+    const uniform = s.uniform ? 1 : 0;
+    batchBytes(w, bytes, offsets, out, (b, o, c, r) =>
+      x.rendezvousPickManyBytes(b, o, c, s.ptr, s.ptr + s.n * 8, s.n, uniform, r),
+    );
     return out;
   }
 
@@ -383,16 +360,18 @@ export class Rendezvous {
     };
   }
 
-  /** Frees the WebAssembly memory now (otherwise freed when this object is collected). */
+  /** Frees the WebAssembly memory now (otherwise freed when this object is collected); then empty. */
   dispose(): void {
     this.commit(new Map());
   }
 
   private commit(next: Map<string, number>): boolean {
-    this.weightOf.clear();
-    for (const [id, w] of next) this.weightOf.set(id, w);
-    this.rebuild();
-    return true;
+    return commit(
+      this.weightOf,
+      next,
+      (w) => (this.weightOf = w),
+      () => this.rebuild(),
+    );
   }
 
   private rebuild(): void {
@@ -415,13 +394,8 @@ export class Rendezvous {
       w.mem.u32.set(seeds, ptr >>> 2);
       new Float64Array(w.mem.memory.buffer, ptr + 8 * n, n).set(weights);
     }
-    if (w !== null && this.s.ptr !== 0) w.mem.release(this.s.ptr);
-    if (this.holder !== null) this.holder.ptr = ptr;
+    this.region.replace(w === null ? null : w.mem, ptr);
     this.ids = ids;
     this.s = { n, uniform, seeds, weights, ptr };
   }
-}
-
-function align16(n: number): number {
-  return Math.ceil(n / 16) * 16;
 }

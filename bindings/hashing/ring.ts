@@ -8,16 +8,27 @@
 //
 //   const ring = new HashRing(['a', { id: 'b', weight: 2 }]);
 //   ring.get('user:42'); // 'a' or 'b'
-import { getCore } from '../core/backend.js';
-import { type Backend, type Core, type RingHash, type RingSpec, RingTable, ringIndex } from '../core/core.js';
+import { getCore, parseBackend } from '../core/backend.js';
+import { type Backend, type Core, type RingHash, type RingSpec, type RingTable, ringIndex } from '../core/core.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
 import { utf8Scratch } from '../core/utf8.js';
+import {
+  type Key,
+  keyError,
+  type MemberInput,
+  type RouterMemberStats,
+  type MutableKeyRouter,
+  NO_MEMBER,
+  type OrderedKeyRouter,
+  type RouterStats,
+} from './key-router.js';
 import { parseMembership, parseWeightedMember, sameWeights, withAdded, withRemoved, withWeight } from './membership.js';
+import { addArcs, checkKeys, checkOffsets, commit, distinctFrom, TableRegion } from './shared.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import { xxh32Bytes, xxh32String, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
-export type MemberInput = string | { id: string; weight?: number };
-export type Key = string | Uint8Array;
+/** Re-exported for existing imports; the type is key-router.ts's. */
+export type { MemberInput };
 
 export interface HashRingOptions {
   /** Points for a member of weight 1 (default 160). */
@@ -30,16 +41,14 @@ export interface HashRingOptions {
   backend?: Backend;
 }
 
-export interface RingMemberStats {
-  id: string;
+export interface RingMemberStats extends RouterMemberStats {
   weight: number;
   points: number;
   /** Fraction of the 32-bit hash space that maps to this member. */
   share: number;
 }
 
-export interface RingStats {
-  backend: Backend;
+export interface RingStats extends RouterStats {
   hash: RingHash;
   vnodes: number;
   points: number;
@@ -48,24 +57,13 @@ export interface RingStats {
   members: RingMemberStats[];
 }
 
-/** Returned in index arrays for keys looked up on an empty ring. */
-export const NO_MEMBER = 0xffffffff;
 export const DEFAULT_VNODES = 160;
 export const MAX_VNODES = 65536;
 /** Member indices are 16-bit in the table. */
 export const MAX_MEMBERS = 65536;
 export const MAX_POINTS = 1 << 24;
 
-interface Holder {
-  core: Core;
-  table: RingTable | null;
-}
-
-const registry = new FinalizationRegistry<Holder>((h) => {
-  if (h.table !== null) h.core.freeRing(h.table);
-});
-
-export class HashRing {
+export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
   readonly vnodes: number;
   readonly hash: RingHash;
   readonly seed: number | bigint;
@@ -73,11 +71,11 @@ export class HashRing {
   private readonly seedHi: number;
   private readonly seedLo: number;
   private readonly is64: boolean;
-  private readonly weights = new Map<string, number>();
+  private weights = new Map<string, number>();
   private ids: string[] = [];
   private t: RingTable | null = null;
   private shift = 31;
-  private readonly holder: Holder;
+  private readonly region = new TableRegion(this);
 
   constructor(members: Iterable<MemberInput> = [], options: HashRingOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
@@ -97,13 +95,8 @@ export class HashRing {
       this.seedHi = 0;
     }
     this.seed = seed;
-    if (options.backend !== undefined && options.backend !== 'wasm' && options.backend !== 'js') {
-      throw rangeError('backend', "'wasm' or 'js'", options.backend);
-    }
-    this.core = getCore(options.backend);
-    this.holder = { core: this.core, table: null };
-    registry.register(this, this.holder, this.holder);
-    for (const [id, w] of parseMembership(members, parseWeightedMember)) this.weights.set(id, w);
+    this.core = getCore(parseBackend(options));
+    this.weights = parseMembership(members, parseWeightedMember);
     this.rebuild();
   }
 
@@ -140,7 +133,7 @@ export class HashRing {
           : hi64(key, this.seedHi, this.seedLo);
       return key.length < WASM_MIN_BYTES ? xxh32Bytes(key, this.seedLo) : this.core.xxh32(key, this.seedLo);
     }
-    throw typeError('key', 'a string or a Uint8Array', key);
+    throw keyError(key);
   }
 
   /** The member that owns `key`, or undefined if the ring is empty. */
@@ -162,7 +155,7 @@ export class HashRing {
   }
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
-    if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
+    checkKeys(keys);
     const out = new Array<string | undefined>(keys.length);
     for (let i = 0; i < keys.length; i++) out[i] = this.get(keys[i]!);
     return out;
@@ -193,13 +186,7 @@ export class HashRing {
    * bytes[offsets[i] .. offsets[i + 1]). Hashing and lookup run in one core call.
    */
   getManyBytes(bytes: Uint8Array, offsets: Uint32Array): Uint32Array {
-    if (!(bytes instanceof Uint8Array)) throw typeError('bytes', 'a Uint8Array', bytes);
-    if (!(offsets instanceof Uint32Array)) throw typeError('offsets', 'a Uint32Array', offsets);
-    for (let i = 0; i < offsets.length; i++) {
-      const o = offsets[i]!;
-      if (o > bytes.length || (i > 0 && o < offsets[i - 1]!))
-        throw rangeError(`offsets[${i}]`, `non-decreasing and <= ${bytes.length}`, o);
-    }
+    checkOffsets(bytes, offsets);
     const count = Math.max(0, offsets.length - 1);
     const out = new Uint32Array(count);
     const t = this.t;
@@ -213,21 +200,9 @@ export class HashRing {
     const h = this.hashOf(key);
     intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
     const t = this.t;
-    const want = Math.min(n, this.ids.length);
-    const out: string[] = [];
-    if (t === null || want === 0) return out;
+    if (t === null) return [];
     t.sync();
-    const seen = new Uint8Array(this.ids.length);
-    let i = ringIndex(t.points, t.table, this.shift, t.total, h);
-    for (let step = 0; step < t.total && out.length < want; step++) {
-      const m = t.members[i]!;
-      if (seen[m] === 0) {
-        seen[m] = 1;
-        out.push(this.ids[m]!);
-      }
-      if (++i === t.total) i = 0;
-    }
-    return out;
+    return distinctFrom(t.members, ringIndex(t.points, t.table, this.shift, t.total, h), this.ids, n);
   }
 
   /** Adds members; true if the ring changed. An existing id with the same weight is a no-op. */
@@ -264,13 +239,7 @@ export class HashRing {
     const t = this.t;
     if (t !== null) {
       t.sync();
-      const { points, members: idx, total } = t;
-      for (let i = 0; i < total; i++) {
-        const arc = i === 0 ? points[0]! + 2 ** 32 - points[total - 1]! : points[i]! - points[i - 1]!;
-        const m = members[idx[i]!]!;
-        m.points++;
-        m.share += arc / 2 ** 32;
-      }
+      addArcs(t.points, t.members, members);
     }
     return {
       backend: this.core.kind,
@@ -282,34 +251,27 @@ export class HashRing {
     };
   }
 
-  /** Frees the ring's WebAssembly memory now (otherwise freed when the ring is collected). */
+  /** Frees the ring's WebAssembly memory now (otherwise freed when the ring is collected); the ring is then empty. */
   dispose(): void {
-    registry.unregister(this.holder);
-    if (this.t !== null) this.core.freeRing(this.t);
+    this.region.free();
     this.t = null;
-    this.holder.table = null;
     this.ids = [];
-    this.weights.clear();
+    this.weights = new Map();
   }
 
   private commit(next: Map<string, number>): boolean {
-    const prev = new Map(this.weights);
-    this.weights.clear();
-    for (const [id, w] of next) this.weights.set(id, w);
-    try {
-      this.rebuild();
-    } catch (err) {
-      this.weights.clear();
-      for (const [id, w] of prev) this.weights.set(id, w);
-      throw err;
-    }
-    return true;
+    return commit(
+      this.weights,
+      next,
+      (w) => (this.weights = w),
+      () => this.rebuild(),
+    );
   }
 
-  private spec(): RingSpec {
+  private spec(ids: string[] = this.ids): RingSpec {
     return {
-      ids: this.ids,
-      counts: this.ids.map((id) => this.count(id)),
+      ids,
+      counts: ids.map((id) => this.count(id)),
       hash: this.hash,
       seedHi: this.seedHi,
       seedLo: this.seedLo,
@@ -336,12 +298,11 @@ export class HashRing {
     }
     if (total > MAX_POINTS)
       throw rangeError('total points (sum of round(weight × vnodes))', `at most ${MAX_POINTS}`, total);
-    const old = this.t;
+    const t = ids.length === 0 ? null : this.core.buildRing(this.spec(ids));
+    this.region.replace(t === null ? null : t.mem, t === null ? 0 : t.ptr);
     this.ids = ids;
-    this.t = ids.length === 0 ? null : this.core.buildRing(this.spec());
-    this.shift = this.t === null ? 31 : 32 - this.t.bits;
-    this.holder.table = this.t;
-    if (old !== null) this.core.freeRing(old);
+    this.t = t;
+    this.shift = t === null ? 31 : 32 - t.bits;
   }
 }
 

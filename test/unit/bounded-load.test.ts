@@ -7,10 +7,9 @@ import {
   BoundedLoad,
   type BoundedLoadTarget,
   type BoundedPick,
-  EnvoyBoundedLoad,
-  Mt19937,
   boundedCapacity,
 } from '../../bindings/hashing/bounded-load.js';
+import { EnvoyBoundedLoad, Mt19937 } from '../../bindings/hashing/envoy/hash-balance.js';
 import { HashRing } from '../../bindings/index.js';
 import { Maglev } from '../../bindings/hashing/envoy/maglev.js';
 import { EnvoyRingHash } from '../../bindings/hashing/envoy/ring-hash.js';

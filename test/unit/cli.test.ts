@@ -46,13 +46,19 @@ test('bad arguments: one line on stderr, exit code 2', async (t) => {
     [['route', '--nodes', 'a,a'], /unique.*"a"/],
     [['route', '--nodes', 'a', '--vnodes', '0'], /--vnodes.*"0"/],
     [['route', '--nodes', 'a', '--vnodes', 'abc'], /--vnodes/],
-    [['route', '--nodes', 'a', '--hash', 'md5'], /hash must be 'xxh32' or 'xxh64' for algorithm 'ring', got "md5"/],
+    [
+      ['route', '--nodes', 'a', '--hash', 'md5'],
+      /hash must be 'xxh32' or 'xxh64' for algorithm 'xxhash-ring', got "md5"/,
+    ],
     [
       ['route', '--nodes', 'a', '--algo', 'crush'],
-      /--algo must be one of ring\|ketama\|ring-hash\|maglev\|jump\|nginx\|rendezvous, got "crush"/,
+      /--algo must be one of xxhash-ring\|ketama\|ring-hash\|maglev\|jump\|nginx\|rendezvous, got "crush"/,
     ],
     [['route', '--nodes', 'a', '--compat', 'memcachedx'], /--compat must be one of/],
-    [['route', '--nodes', 'a', '--algo', 'ring', '--compat', 'twemproxy'], /compat must be unset for algorithm 'ring'/],
+    [
+      ['route', '--nodes', 'a', '--algo', 'xxhash-ring', '--compat', 'twemproxy'],
+      /compat must be unset for algorithm 'xxhash-ring'/,
+    ],
     [['route', '--nodes', 'a,b=2', '--algo', 'jump'], /nodes\[1\]\.weight.*jump/],
     [['route', '--nodes', 'a', '--algo', 'maglev', '--table-size', '100'], /tableSize.*100/],
     [['route', '--nodes', 'a', '--algo', 'ketama', '--compat', 'twemproxy', '--hash', 'sha1'], /hash must be/],
@@ -77,7 +83,7 @@ test('route and plan work for every algorithm, as the library routes', async (t)
   const nodes = ['127.0.0.1:21311', '127.0.0.1:21312', '127.0.0.1:21313'];
   const keys = ['alpha', 'beta', 'user:42', 'ключ'];
   const variants: [Algorithm, string[]][] = [
-    ['ring', []],
+    ['xxhash-ring', []],
     ['ketama', ['--compat', 'libketama']],
     ['ketama', ['--compat', 'libmemcached']],
     ['ketama', ['--compat', 'spymemcached']],

@@ -4,7 +4,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import xxhashWasm from 'xxhash-wasm';
-import { Rendezvous, RENDEZVOUS_NO_MEMBER } from '../../bindings/index.js';
+import { Rendezvous, NO_MEMBER } from '../../bindings/index.js';
 import { lnUnit } from '../../bindings/hashing/rendezvous.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 
@@ -151,7 +151,7 @@ for (const backend of ['wasm', 'js'] as const) {
     t.is(r.get('k'), undefined);
     t.is(r.getIndex('k'), -1);
     t.deepEqual(r.getMany(['a', 'b']), [undefined, undefined]);
-    t.deepEqual([...r.getManyBytes(new Uint8Array(1), new Uint32Array([0, 1]))], [RENDEZVOUS_NO_MEMBER]);
+    t.deepEqual([...r.getManyBytes(new Uint8Array(1), new Uint32Array([0, 1]))], [NO_MEMBER]);
     t.deepEqual(r.preference('k', 3), []);
     t.deepEqual(r.scores('k').length, 0);
     t.true(r.add('solo'));
@@ -240,4 +240,31 @@ test('batches larger than one WASM call (65536 keys) agree with single lookups',
   const many = a.getMany(keys);
   t.deepEqual(b.getMany(keys), many);
   for (let i = 65530; i < 65545; i++) t.is(a.get(keys[i]!), many[i]);
+});
+
+test('a failing rebuild (WASM memory exhausted) leaves the membership and every answer unchanged', (t) => {
+  const r = new Rendezvous(['a', { id: 'b', weight: 2 }, 'c'], { backend: 'wasm' });
+  const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+  const before = r.getMany(keys);
+  const stats = r.stats();
+  const mem = wasmHandle()!.mem;
+  mem.alloc = () => {
+    throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded');
+  };
+  try {
+    t.throws(() => r.add('d'), { instanceOf: RangeError, message: /grow/ });
+    t.throws(() => r.setWeight('a', 5), { instanceOf: RangeError });
+    t.throws(() => r.remove('c'), { instanceOf: RangeError });
+    t.throws(() => r.reset(['x']), { instanceOf: RangeError });
+  } finally {
+    delete (mem as { alloc?: unknown }).alloc;
+  }
+  t.deepEqual(r.members, ['a', 'b', 'c']);
+  t.is(r.weight('a'), 1);
+  t.is(r.weight('d'), undefined);
+  t.deepEqual(r.stats(), stats);
+  t.deepEqual(r.getMany(keys), before);
+  for (const k of keys.slice(0, 20)) t.is(r.get(k), before[keys.indexOf(k)]);
+  t.true(r.add('d'), 'the next change works');
+  t.deepEqual(r.members, ['a', 'b', 'c', 'd']);
 });

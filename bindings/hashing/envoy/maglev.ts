@@ -20,26 +20,16 @@
 // hosts in ~2.5 ms on a quiet core) or the pure-TS twin. `get(key)` on a WASM-built table hashes and looks up
 // in one WASM call (xxh64 on emulated 32-bit halves in TS is ~4x slower than the copy plus call);
 // `getByHash` and the pure-TS backend look up in TS, the u64 modulo computed on 32-bit halves.
+import { handleFor, parseBackend } from '../../core/backend.js';
 import type { Backend } from '../../core/core.js';
-import type { WasmHandle } from '../../core/core-wasm.js';
-import { wasmHandle } from '../../core/backend.js';
-import {
-  type EnvoyMemberInput,
-  type Key,
-  keyHash,
-  keyHashHi,
-  keyHashLo,
-  keyLen,
-  lookupManyWasm,
-  parseBackend,
-  parseEnvoyMembers,
-  putKey,
-  u64Hi,
-  u64Lo,
-} from './ring-hash.js';
+import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
+import { align16 } from '../../core/memory.js';
 import { utf8 } from '../../core/utf8.js';
 import { intInRange, rangeError, typeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
+import { type Key, keyError, type RouterMemberStats, type OrderedKeyRouter, type RouterStats } from '../key-router.js';
+import { checkKeys, distinctFrom, idsOf, TableRegion } from '../shared.js';
+import { type EnvoyMemberInput, keyHash, keyHashHi, keyHashLo, parseEnvoyMembers, u64Hi, u64Lo } from './common.js';
 
 export const MAGLEV_DEFAULT_TABLE_SIZE = 65537;
 /** Envoy's limit on `table_size`. */
@@ -52,8 +42,7 @@ export interface MaglevOptions {
   backend?: Backend;
 }
 
-export interface MaglevMemberStats {
-  id: string;
+export interface MaglevMemberStats extends RouterMemberStats {
   weight: number;
   /** Table slots of this member. */
   slots: number;
@@ -61,8 +50,7 @@ export interface MaglevMemberStats {
   share: number;
 }
 
-export interface MaglevStats {
-  backend: Backend;
+export interface MaglevStats extends RouterStats {
   tableSize: number;
   minSlotsPerMember: number;
   maxSlotsPerMember: number;
@@ -190,19 +178,18 @@ interface Table {
   gen: number;
 }
 
-const registry = new FinalizationRegistry<{ w: WasmHandle; ptr: number }>(({ w, ptr }) => w.mem.release(ptr));
-
-export class Maglev {
+/** Envoy's Maglev table. Immutable, as in Envoy (which rebuilds it on every host-set change): not mutable. */
+export class Maglev implements OrderedKeyRouter {
   readonly tableSize: number;
   private readonly kind: Backend;
   private readonly wasm: WasmHandle | null;
-  private readonly ids: string[];
-  private readonly given: string[];
+  private ids: string[];
+  private given: string[];
   private readonly weightList: number[];
   private readonly index = new Map<string, number>();
   private readonly pow32: number;
   private t: Table | null = null;
-  private readonly token = {};
+  private readonly region = new TableRegion(this);
 
   constructor(members: Iterable<EnvoyMemberInput> = [], options: MaglevOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
@@ -214,7 +201,7 @@ export class Maglev {
     this.tableSize = M;
     this.pow32 = 4294967296 % M;
     this.kind = parseBackend(options);
-    this.wasm = this.kind === 'wasm' ? wasmHandle() : null;
+    this.wasm = handleFor(this.kind);
     const parsed = parseEnvoyMembers(members);
     // Envoy sorts hosts by key bytes before filling the table
     const encoded = parsed.ids.map((id, i) => ({ id, key: utf8(id), weight: parsed.weights[i]! }));
@@ -231,12 +218,12 @@ export class Maglev {
     } else this.t = this.buildWasm(this.wasm, keys);
   }
 
-  /** Member ids in table index order (sorted by UTF-8 bytes, as Envoy orders them). */
   /** Member ids in the order given: Envoy's host-set order (what its bounded-load probe shuffles). */
   get hosts(): readonly string[] {
     return this.given;
   }
 
+  /** Member ids in table index order (sorted by UTF-8 bytes, as Envoy orders them). */
   get members(): readonly string[] {
     return this.ids;
   }
@@ -256,39 +243,38 @@ export class Maglev {
 
   /** The member that owns `key` (table[xxHash64(key, 0) % M]), or undefined with no members. */
   get(key: Key): string | undefined {
+    const i = this.getIndex(key);
+    return i < 0 ? undefined : this.ids[i];
+  }
+
+  /** Index into `members` of the owner of `key`, or -1 with no members. */
+  getIndex(key: Key): number {
     const w = this.wasm;
     if (w !== null) {
       // WASM-built table: hash (native u64) and modulo in one call, measured faster than xxh64 in TS
       // checked here, not only in putKey: V8 (Node 20) crashed deoptimizing the inlined throw (see tests)
-      if (typeof key !== 'string' && !(key instanceof Uint8Array))
-        throw typeError('key', 'a string or a Uint8Array', key);
+      if (typeof key !== 'string' && !(key instanceof Uint8Array)) throw keyError(key);
       const p = putKey(w, key);
       const t = this.t;
-      if (t === null) return undefined;
-      return this.ids[(w.exports as unknown as MaglevExports).maglevGet(t.ptr, this.tableSize, p, keyLen())];
+      if (t === null) return -1;
+      return (w.exports as unknown as MaglevExports).maglevGet(t.ptr, this.tableSize, p, putKeyLength());
     }
     const lo = keyHashLo(key);
     const t = this.t;
-    if (t === null) return undefined;
-    return this.ids[t.table[mod64(keyHashHi(), lo, this.tableSize, this.pow32)]!];
+    if (t === null) return -1;
+    return t.table[mod64(keyHashHi(), lo, this.tableSize, this.pow32)]!;
   }
 
   /** Owners of many keys; on a WASM-built table hashed and looked up in batched WASM calls. */
   getMany(keys: readonly Key[]): (string | undefined)[] {
-    if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
-    const out = new Array<string | undefined>(keys.length);
+    checkKeys(keys);
     const w = this.wasm;
     const t = this.t;
-    if (w !== null) {
-      const x = w.exports as unknown as MaglevExports;
-      const idx = lookupManyWasm(w, keys, (b, o, c, r) => {
-        if (t !== null) x.maglevLookupManyBytes(t.ptr, this.tableSize, b, o, c, r);
-      });
-      for (let i = 0; i < keys.length; i++) out[i] = t === null ? undefined : this.ids[idx[i]!];
-      return out;
-    }
-    for (let i = 0; i < keys.length; i++) out[i] = this.get(keys[i]!);
-    return out;
+    if (w === null || t === null) return keys.map((k) => this.get(k));
+    const x = w.exports as unknown as MaglevExports;
+    const idx = new Uint32Array(keys.length);
+    batchKeys(w, keys, idx, (b, o, c, r) => x.maglevLookupManyBytes(t.ptr, this.tableSize, b, o, c, r));
+    return idsOf(idx, this.ids);
   }
 
   /**
@@ -329,21 +315,7 @@ export class Maglev {
     const start = this.slotOf(key);
     intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
     const t = this.table();
-    const out: string[] = [];
-    const want = Math.min(n, this.ids.length);
-    if (t === null || want === 0) return out;
-    const seen = new Uint8Array(this.ids.length);
-    const M = this.tableSize;
-    let s = start;
-    for (let step = 0; step < M && out.length < want; step++) {
-      const m = t.table[s]!;
-      if (seen[m] === 0) {
-        seen[m] = 1;
-        out.push(this.ids[m]!);
-      }
-      if (++s === M) s = 0;
-    }
-    return out;
+    return t === null ? [] : distinctFrom(t.table, start, this.ids, n);
   }
 
   /** The table as member indices (a copy): slot i is owned by members[table[i]]. */
@@ -369,13 +341,13 @@ export class Maglev {
     };
   }
 
-  /** Frees the WASM table now (otherwise when collected). Lookups then return undefined. */
+  /** Frees the WASM table now (otherwise when collected); the table is then empty. */
   dispose(): void {
-    if (this.t !== null && this.wasm !== null) {
-      registry.unregister(this.token);
-      this.wasm.mem.release(this.t.ptr);
-    }
+    this.region.free();
     this.t = null;
+    this.ids = [];
+    this.given = [];
+    this.index.clear();
   }
 
   private table(): Table | null {
@@ -412,11 +384,7 @@ export class Maglev {
     x.maglevBuild(tmp, tmp + offOffsets, tmp + offWeights, n, this.tableSize, tmp + offScratch, out, tmp + offCounts);
     const counts = w.mem.u32.slice((tmp + offCounts) >>> 2, ((tmp + offCounts) >>> 2) + n);
     w.mem.release(tmp);
-    registry.register(this, { w, ptr: out }, this.token);
+    this.region.replace(w.mem, out);
     return { table: new Uint32Array(w.mem.memory.buffer, out, this.tableSize), counts, ptr: out, gen: w.mem.gen };
   }
-}
-
-function align16(n: number): number {
-  return Math.ceil(n / 16) * 16;
 }

@@ -19,15 +19,21 @@
 // the pure-TS twin. `get(key)` on a WASM-built ring hashes and binary-searches in one WASM call (xxh64 on
 // emulated 32-bit halves in TS is ~4x slower than copying the key in); `getByHash` and the pure-TS backend
 // search in TS over 32-bit views of the table.
-import { getCore, wasmHandle } from '../../core/backend.js';
+import { handleFor, parseBackend } from '../../core/backend.js';
 import type { Backend } from '../../core/core.js';
-import type { WasmHandle } from '../../core/core-wasm.js';
-import { utf8, utf8Scratch } from '../../core/utf8.js';
+import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
+import { writeDecimal } from '../../core/label.js';
+import { align16 } from '../../core/memory.js';
+import { utf8 } from '../../core/utf8.js';
 import { intInRange, rangeError, typeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
+import { type Key, keyError, type RouterMemberStats, type OrderedKeyRouter, type RouterStats } from '../key-router.js';
+import { checkKeys, distinctFrom, idsOf, TableRegion } from '../shared.js';
+import { type EnvoyMemberInput, keyHash, keyHashLo, parseEnvoyMembers, u64Hi, u64Lo } from './common.js';
+import { envoyMurmur2Pair, murmurHi } from './murmur2.js';
 
-export type Key = string | Uint8Array;
-export type EnvoyMemberInput = string | { id: string; weight?: number };
+export type { EnvoyMemberInput };
+export { envoyMurmur2Pair, murmurHi };
 export type EnvoyRingHashFunction = 'XX_HASH' | 'MURMUR_HASH_2';
 
 export interface EnvoyRingHashOptions {
@@ -41,8 +47,7 @@ export interface EnvoyRingHashOptions {
   backend?: Backend;
 }
 
-export interface EnvoyRingMemberStats {
-  id: string;
+export interface EnvoyRingMemberStats extends RouterMemberStats {
   weight: number;
   /** Ring entries of this member. */
   points: number;
@@ -50,8 +55,7 @@ export interface EnvoyRingMemberStats {
   share: number;
 }
 
-export interface EnvoyRingStats {
-  backend: Backend;
+export interface EnvoyRingStats extends RouterStats {
   hashFunction: EnvoyRingHashFunction;
   points: number;
   minPointsPerMember: number;
@@ -63,7 +67,6 @@ export interface EnvoyRingStats {
 
 export const ENVOY_MIN_RING_SIZE = 1024;
 export const ENVOY_MAX_RING_SIZE = 8388608;
-const MAX_WEIGHT_SUM = 0xffffffff;
 
 interface RingExports {
   envoyRingLookupManyBytes(
@@ -89,268 +92,6 @@ interface RingExports {
     hashes: number,
     hosts: number,
   ): number;
-}
-
-// ---- shared by the Envoy-compatible tables (this file and maglev.ts) ----
-
-/** Parses members into ids and integer weights (Envoy's load_balancing_weight: >= 1, sum < 2^32). */
-export function parseEnvoyMembers(members: unknown): { ids: string[]; weights: number[] } {
-  if (
-    members === null ||
-    typeof members !== 'object' ||
-    typeof (members as Iterable<unknown>)[Symbol.iterator] !== 'function'
-  ) {
-    throw typeError('members', "an iterable of 'host:port' ids or { id, weight }", members);
-  }
-  const ids: string[] = [];
-  const weights: number[] = [];
-  const seen = new Set<string>();
-  let sum = 0;
-  let i = 0;
-  for (const m of members as Iterable<unknown>) {
-    const field = `members[${i}]`;
-    let id: unknown;
-    let weight: unknown = 1;
-    if (typeof m === 'string') id = m;
-    else if (m !== null && typeof m === 'object') {
-      id = (m as { id?: unknown }).id;
-      weight = (m as { weight?: unknown }).weight ?? 1;
-      if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
-    } else throw typeError(field, "a 'host:port' id or { id, weight }", m);
-    if ((id as string).length === 0)
-      throw rangeError(typeof m === 'string' ? field : `${field}.id`, 'a non-empty id', id);
-    if (seen.has(id as string)) throw rangeError(typeof m === 'string' ? field : `${field}.id`, 'unique', id);
-    const w = intInRange(`${field}.weight`, weight, 1, MAX_WEIGHT_SUM);
-    sum += w;
-    if (sum > MAX_WEIGHT_SUM) throw rangeError('sum of members weights', `at most ${MAX_WEIGHT_SUM}`, sum);
-    seen.add(id as string);
-    ids.push(id as string);
-    weights.push(w);
-    i++;
-  }
-  return { ids, weights };
-}
-
-export function parseBackend(options: { backend?: unknown }): Backend {
-  if (options.backend !== undefined && options.backend !== 'wasm' && options.backend !== 'js') {
-    throw rangeError('backend', "'wasm' or 'js'", options.backend);
-  }
-  return getCore(options.backend as Backend | undefined).kind;
-}
-
-/** xxHash64 (seed 0) of a key: returns the low 32 bits, the high 32 bits in `keyHashHi()` afterwards. */
-export function keyHashLo(key: Key): number {
-  if (typeof key === 'string') return xxh64Pair(utf8Scratch(key), 0, 0);
-  if (key instanceof Uint8Array) return xxh64Pair(key, 0, 0);
-  throw typeError('key', 'a string or a Uint8Array', key);
-}
-
-export const keyHashHi = xxh64Hi;
-
-let HI = 0;
-
-let KEY_LEN = 0;
-
-/**
- * Copies a key into the WASM io region (ASCII straight from charCodeAt, else its UTF-8 encoding), with 8
- * aligned bytes after it for a u64 result at `keyOutPtr(ptr)`. Returns the pointer; the length is `KEY_LEN`.
- */
-export function putKey(w: WasmHandle, key: Key): number {
-  if (typeof key === 'string') {
-    const n = key.length;
-    const p = w.io(n * 3 + 16);
-    const u8 = w.mem.u8;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = key.charCodeAt(i);
-      if (c > 127) break;
-      u8[p + i] = c;
-    }
-    if (i === n) {
-      KEY_LEN = n;
-      return p;
-    }
-    const b = utf8Scratch(key);
-    u8.set(b, p);
-    KEY_LEN = b.length;
-    return p;
-  }
-  if (key instanceof Uint8Array) {
-    const p = w.io(key.length + 16);
-    w.mem.u8.set(key, p);
-    KEY_LEN = key.length;
-    return p;
-  }
-  throw typeError('key', 'a string or a Uint8Array', key);
-}
-
-export function keyLen(): number {
-  return KEY_LEN;
-}
-
-const MANY_CHUNK = 4096;
-
-/**
- * Batch lookups in WASM: packs keys (UTF-8 / bytes back to back, u32 offsets) into the io region in chunks
- * and lets `call(bytes, offsets, count, out)` write one u32 member index per key. Validates every key.
- */
-export function lookupManyWasm(
-  w: WasmHandle,
-  keys: readonly Key[],
-  call: (bytes: number, offsets: number, count: number, out: number) => void,
-): Uint32Array {
-  const result = new Uint32Array(keys.length);
-  for (let start = 0; start < keys.length; start += MANY_CHUNK) {
-    const count = Math.min(MANY_CHUNK, keys.length - start);
-    let bound = 0;
-    for (let i = start; i < start + count; i++) {
-      const k = keys[i];
-      if (typeof k === 'string') bound += k.length * 3;
-      else if (k instanceof Uint8Array) bound += k.length;
-      else throw typeError(`keys[${i}]`, 'a string or a Uint8Array', k);
-    }
-    const offBytes = (bound + 15) & ~15;
-    const outBytes = ((count + 1) * 4 + 15) & ~15;
-    const p = w.io(offBytes + outBytes + count * 4);
-    const u8 = w.mem.u8;
-    const u32 = w.mem.u32;
-    const offs = (p + offBytes) >>> 2;
-    let o = 0;
-    for (let i = 0; i < count; i++) {
-      u32[offs + i] = o;
-      const k = keys[start + i]!;
-      if (typeof k === 'string') {
-        const n = k.length;
-        let j = 0;
-        for (; j < n; j++) {
-          const c = k.charCodeAt(j);
-          if (c > 127) break;
-          u8[p + o + j] = c;
-        }
-        if (j === n) o += n;
-        else {
-          const b = utf8Scratch(k);
-          u8.set(b, p + o);
-          o += b.length;
-        }
-      } else {
-        u8.set(k, p + o);
-        o += k.length;
-      }
-    }
-    u32[offs + count] = o;
-    const out = p + offBytes + outBytes;
-    call(p, p + offBytes, count, out);
-    result.set(w.mem.u32.subarray(out >>> 2, (out >>> 2) + count), start);
-  }
-  return result;
-}
-
-function keyOutPtr(p: number): number {
-  return (p + KEY_LEN + 7) & ~7;
-}
-
-/**
- * xxHash64 (seed 0) of a key, in WASM when a handle is given (native u64: ~4x the TS emulation), else in
- * TS. Returns the low half, the high half in `u64Hi()`.
- */
-export function keyHash(w: WasmHandle | null, key: Key): number {
-  if (w === null) {
-    const lo = keyHashLo(key);
-    HI = xxh64Hi();
-    return lo;
-  }
-  if (typeof key !== 'string' && !(key instanceof Uint8Array)) throw typeError('key', 'a string or a Uint8Array', key);
-  const p = putKey(w, key);
-  const out = keyOutPtr(p);
-  (w.exports as unknown as { envoyKeyHash(p: number, len: number, out: number): void }).envoyKeyHash(p, KEY_LEN, out);
-  const u32 = w.mem.u32;
-  HI = u32[(out >>> 2) + 1]!;
-  return u32[out >>> 2]!;
-}
-
-/** A u64 hash (bigint in [0, 2^64), or a non-negative safe integer): returns the low half, high in u64Hi(). */
-export function u64Lo(hash: unknown, field = 'hash'): number {
-  if (typeof hash === 'bigint') {
-    if (hash < 0n || hash > 0xffffffffffffffffn) throw rangeError(field, 'a bigint in [0, 2^64 - 1]', hash);
-    HI = Number(hash >> 32n);
-    return Number(hash & 0xffffffffn);
-  }
-  if (typeof hash === 'number') {
-    if (!Number.isSafeInteger(hash) || hash < 0)
-      throw rangeError(field, 'a non-negative safe integer or a bigint in [0, 2^64 - 1]', hash);
-    HI = Math.floor(hash / 4294967296);
-    return hash >>> 0;
-  }
-  throw typeError(field, 'a bigint or a non-negative safe integer', hash);
-}
-
-export function u64Hi(): number {
-  return HI;
-}
-
-// ---- MurmurHash2, libstdc++ 64-bit `_Hash_bytes`, on 32-bit halves (twin of envoyMurmur2) ----
-
-const MUL_H = 0xc6a4a793;
-const MUL_L = 0x5bd1e995;
-let MH = 0;
-
-/** (ah, al) × (bh, bl) mod 2^64: returns the low word, high in MH. */
-function mul64(ah: number, al: number, bh: number, bl: number): number {
-  const a0 = al & 0xffff;
-  const a1 = al >>> 16;
-  const b0 = bl & 0xffff;
-  const b1 = bl >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  const hi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
-  MH = (hi + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
-  return ((mid << 16) | (p00 & 0xffff)) >>> 0;
-}
-
-function le32(b: Uint8Array, p: number): number {
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-}
-
-/** Envoy's MurmurHash::murmurHash2 (seed 0xc70f6907 by default): returns the low word, high in murmurHi(). */
-export function envoyMurmur2Pair(b: Uint8Array, len = b.length, seedHi = 0, seedLo = 0xc70f6907): number {
-  let l = mul64(0, len, MUL_H, MUL_L);
-  let h = (seedHi ^ MH) >>> 0;
-  l = (seedLo ^ l) >>> 0;
-  const aligned = len & ~7;
-  for (let p = 0; p < aligned; p += 8) {
-    let dl = mul64(le32(b, p + 4), le32(b, p), MUL_H, MUL_L);
-    let dh = MH;
-    dl = (dl ^ (dh >>> 15)) >>> 0;
-    dl = mul64(dh, dl, MUL_H, MUL_L);
-    dh = MH;
-    l = mul64((h ^ dh) >>> 0, (l ^ dl) >>> 0, MUL_H, MUL_L);
-    h = MH;
-  }
-  const rest = len & 7;
-  if (rest !== 0) {
-    let dl = 0;
-    let dh = 0;
-    for (let i = 0; i < rest; i++) {
-      const v = b[aligned + i]!;
-      if (i < 4) dl = (dl | (v << (8 * i))) >>> 0;
-      else dh = (dh | (v << (8 * (i - 4)))) >>> 0;
-    }
-    l = mul64((h ^ dh) >>> 0, (l ^ dl) >>> 0, MUL_H, MUL_L);
-    h = MH;
-  }
-  l = (l ^ (h >>> 15)) >>> 0;
-  l = mul64(h, l, MUL_H, MUL_L);
-  h = MH;
-  l = (l ^ (h >>> 15)) >>> 0;
-  MH = h;
-  return l;
-}
-
-export function murmurHi(): number {
-  return MH;
 }
 
 /** Entries per host as Envoy's running sums assign them (twin of envoyRingCounts). */
@@ -407,12 +148,10 @@ export function buildEnvoyRingJs(
     const label = new Uint8Array(prefix.length + 10);
     label.set(prefix);
     for (let i = 0; i < counts[m]!; i++) {
-      let len = prefix.length;
-      const digits = String(i);
-      for (let d = 0; d < digits.length; d++) label[len++] = digits.charCodeAt(d);
+      const len = prefix.length + writeDecimal(label, prefix.length, i);
       if (murmur) {
         lo[k] = envoyMurmur2Pair(label, len);
-        hi[k] = MH;
+        hi[k] = murmurHi();
       } else {
         lo[k] = xxh64Pair(label, 0, 0, len);
         hi[k] = xxh64Hi();
@@ -447,20 +186,19 @@ function lowerBound(hashes: Uint32Array, size: number, hi: number, lo: number): 
   return a === size ? 0 : a;
 }
 
-const registry = new FinalizationRegistry<{ w: WasmHandle; ptr: number }>(({ w, ptr }) => w.mem.release(ptr));
-
-export class EnvoyRingHash {
+/** Envoy's ring_hash table. Immutable, as in Envoy (which rebuilds it on every host-set change): not mutable. */
+export class EnvoyRingHash implements OrderedKeyRouter {
   readonly minimumRingSize: number;
   readonly maximumRingSize: number;
   readonly hashFunction: EnvoyRingHashFunction;
   private readonly kind: Backend;
   private readonly wasm: WasmHandle | null;
-  private readonly ids: string[];
+  private ids: string[];
   private readonly weightList: number[];
   private readonly index = new Map<string, number>();
   private readonly counts: number[];
   private t: Table | null = null;
-  private readonly token = {};
+  private readonly region = new TableRegion(this);
 
   constructor(members: Iterable<EnvoyMemberInput> = [], options: EnvoyRingHashOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
@@ -479,7 +217,7 @@ export class EnvoyRingHash {
       throw rangeError('hashFunction', "'XX_HASH' or 'MURMUR_HASH_2'", hf);
     this.hashFunction = hf;
     this.kind = parseBackend(options);
-    this.wasm = this.kind === 'wasm' ? wasmHandle() : null;
+    this.wasm = handleFor(this.kind);
     const { ids, weights } = parseEnvoyMembers(members);
     this.ids = ids;
     this.weightList = weights;
@@ -518,41 +256,40 @@ export class EnvoyRingHash {
 
   /** The member that owns `key` (xxHash64 seed 0 of its bytes), or undefined with no members. */
   get(key: Key): string | undefined {
+    const i = this.getIndex(key);
+    return i < 0 ? undefined : this.ids[i];
+  }
+
+  /** Index into `members` of the owner of `key`, or -1 with no members. */
+  getIndex(key: Key): number {
     const w = this.wasm;
     if (w !== null) {
       // WASM-built ring: hash (native u64) and binary search in one call, measured faster than TS
       // checked here, not only in putKey: V8 (Node 20.20) segfaulted deoptimizing the inlined throw when
       // a hot get() first met a bad key on a new ring (test 'bad input', after the property tests)
-      if (typeof key !== 'string' && !(key instanceof Uint8Array))
-        throw typeError('key', 'a string or a Uint8Array', key);
+      if (typeof key !== 'string' && !(key instanceof Uint8Array)) throw keyError(key);
       const p = putKey(w, key);
       const t = this.t;
-      if (t === null) return undefined;
+      if (t === null) return -1;
       const x = w.exports as unknown as RingExports;
-      return this.ids[x.envoyRingGet(t.ptr, t.ptr + t.size * 8, t.size, p, KEY_LEN)];
+      return x.envoyRingGet(t.ptr, t.ptr + t.size * 8, t.size, p, putKeyLength());
     }
     const lo = keyHashLo(key);
     const t = this.t;
-    if (t === null) return undefined;
-    return this.ids[t.hosts[lowerBound(t.hashes, t.size, xxh64Hi(), lo)]!];
+    if (t === null) return -1;
+    return t.hosts[lowerBound(t.hashes, t.size, xxh64Hi(), lo)]!;
   }
 
   /** Owners of many keys; on a WASM-built ring hashed and searched in batched WASM calls. */
   getMany(keys: readonly Key[]): (string | undefined)[] {
-    if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
-    const out = new Array<string | undefined>(keys.length);
+    checkKeys(keys);
     const w = this.wasm;
     const t = this.t;
-    if (w !== null) {
-      const x = w.exports as unknown as RingExports;
-      const idx = lookupManyWasm(w, keys, (b, o, c, r) => {
-        if (t !== null) x.envoyRingLookupManyBytes(t.ptr, t.ptr + t.size * 8, t.size, b, o, c, r);
-      });
-      for (let i = 0; i < keys.length; i++) out[i] = t === null ? undefined : this.ids[idx[i]!];
-      return out;
-    }
-    for (let i = 0; i < keys.length; i++) out[i] = this.get(keys[i]!);
-    return out;
+    if (w === null || t === null) return keys.map((k) => this.get(k));
+    const x = w.exports as unknown as RingExports;
+    const idx = new Uint32Array(keys.length);
+    batchKeys(w, keys, idx, (b, o, c, r) => x.envoyRingLookupManyBytes(t.ptr, t.ptr + t.size * 8, t.size, b, o, c, r));
+    return idsOf(idx, this.ids);
   }
 
   /**
@@ -561,7 +298,7 @@ export class EnvoyRingHash {
    */
   getByHash(hash: bigint | number, attempt = 0): string | undefined {
     const lo = u64Lo(hash);
-    const hi = HI;
+    const hi = u64Hi();
     intInRange('attempt', attempt, 0, 0xffffffff);
     const t = this.table();
     if (t === null) return undefined;
@@ -572,23 +309,10 @@ export class EnvoyRingHash {
   /** Up to n distinct members in ring order starting at the key's owner: replicas and failover order. */
   preference(key: Key, n: number): string[] {
     const lo = keyHash(this.wasm, key);
-    const hi = HI;
+    const hi = u64Hi();
     intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
     const t = this.table();
-    const out: string[] = [];
-    const want = Math.min(n, this.ids.length);
-    if (t === null || want === 0) return out;
-    const seen = new Uint8Array(this.ids.length);
-    let i = lowerBound(t.hashes, t.size, hi, lo);
-    for (let step = 0; step < t.size && out.length < want; step++) {
-      const m = t.hosts[i]!;
-      if (seen[m] === 0) {
-        seen[m] = 1;
-        out.push(this.ids[m]!);
-      }
-      if (++i === t.size) i = 0;
-    }
-    return out;
+    return t === null ? [] : distinctFrom(t.hosts, lowerBound(t.hashes, t.size, hi, lo), this.ids, n);
   }
 
   /** Ring entries as (hash, member), in ring order: what Envoy's trace log prints. */
@@ -627,13 +351,12 @@ export class EnvoyRingHash {
     };
   }
 
-  /** Frees the WASM table now (otherwise when the ring is collected). Lookups then return undefined. */
+  /** Frees the WASM table now (otherwise when the ring is collected); the ring is then empty. */
   dispose(): void {
-    if (this.t !== null && this.wasm !== null) {
-      registry.unregister(this.token);
-      this.wasm.mem.release(this.t.ptr);
-    }
+    this.region.free();
     this.t = null;
+    this.ids = [];
+    this.index.clear();
   }
 
   /** The table with views current for the memory's buffer. */
@@ -705,7 +428,7 @@ export class EnvoyRingHash {
     );
     w.mem.release(scratch);
     w.mem.release(tmp);
-    registry.register(this, { w, ptr: out }, this.token);
+    this.region.replace(w.mem, out);
     const buf = w.mem.memory.buffer;
     return {
       size,
@@ -715,8 +438,4 @@ export class EnvoyRingHash {
       gen: w.mem.gen,
     };
   }
-}
-
-function align16(n: number): number {
-  return Math.ceil(n / 16) * 16;
 }

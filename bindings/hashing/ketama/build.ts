@@ -4,7 +4,10 @@
 // sorted stably, so equal points keep server order (then digest, then word order): libmemcached's
 // (value, server index) order, and what hashring's stable Array#sort and glibc's merge-sort qsort give.
 // The result uses the ring layout of core.ts (`RingTable`), so lookups share `ringIndex`.
-import { RingTable, align16, bucketTable, radixSortPairs, tableBits, writeDecimal } from '../../core/core.js';
+import { RingTable } from '../../core/core.js';
+import { writeDecimal } from '../../core/label.js';
+import { align16 } from '../../core/memory.js';
+import { bucketTable, radixSortPairs, tableBits } from '../../core/radix.js';
 import type { WasmHandle } from '../../core/core-wasm.js';
 import { md5Words } from './md5.js';
 

@@ -32,22 +32,47 @@
 //
 //   const ring = new KetamaRing(['10.0.1.1:11211', '10.0.1.2:11211'], { compat: 'libmemcached' });
 //   ring.get('user:42'); // '10.0.1.1:11211' or '10.0.1.2:11211'
-import { getCore, wasmHandle } from '../../core/backend.js';
-import { type Backend, type RingTable, align16, ringIndex } from '../../core/core.js';
-import type { WasmHandle } from '../../core/core-wasm.js';
+import { handleFor, parseBackend } from '../../core/backend.js';
+import { type Backend, type RingTable, ringIndex } from '../../core/core.js';
+import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
 import { buildKetamaJs, buildKetamaWasm, type KetamaSpec } from './build.js';
 import { KETAMA_KEY_HASHES, type KetamaKeyHash, keyHashKind, ketamaHashBytes, ketamaHashString } from './key-hash.js';
 import { md5Word0String } from './md5.js';
 import { utf8 } from '../../core/utf8.js';
-import { intInRange, positive, rangeError, typeError } from '../../util/validate.js';
+import { intInRange, rangeError, typeError } from '../../util/validate.js';
+import {
+  type Key,
+  keyError,
+  type RouterMemberStats,
+  type MutableKeyRouter,
+  NO_MEMBER,
+  type OrderedKeyRouter,
+  type RouterStats,
+} from '../key-router.js';
+import { addArcs, checkKeys, commit, distinctFrom, idsOf, TableRegion } from '../shared.js';
 
-export { KETAMA_KEY_HASHES, type KetamaKeyHash };
+import {
+  idCarriesWeight,
+  KETAMA_COMPATS,
+  type KetamaCompat,
+  type KetamaServer,
+  type KetamaServerSpec,
+  MEMCACHED_DEFAULT_PORT,
+  parseServer,
+  serverDigests,
+  serverWeight,
+} from './presets.js';
 
-export const KETAMA_COMPATS = ['libketama', 'libmemcached', 'spymemcached', 'twemproxy', 'hashring'] as const;
-export type KetamaCompat = (typeof KETAMA_COMPATS)[number];
-
-export type KetamaServer = string | { id: string; weight?: number; name?: string; vnodes?: number };
-export type KetamaKey = string | Uint8Array;
+export {
+  KETAMA_COMPATS,
+  KETAMA_KEY_HASHES,
+  MEMCACHED_DEFAULT_PORT,
+  type KetamaCompat,
+  type KetamaKeyHash,
+  type KetamaServer,
+};
+/** @deprecated the one key type is `Key` (key-router.ts). */
+export type KetamaKey = Key;
 
 export interface KetamaOptions {
   /** Whose continuum to reproduce (default 'libketama'). */
@@ -66,8 +91,7 @@ export interface KetamaOptions {
   backend?: Backend;
 }
 
-export interface KetamaMemberStats {
-  id: string;
+export interface KetamaMemberStats extends RouterMemberStats {
   weight: number;
   /** The label the digests are taken of, without the `-i` suffix. */
   label: string;
@@ -76,8 +100,7 @@ export interface KetamaMemberStats {
   share: number;
 }
 
-export interface KetamaStats {
-  backend: Backend;
+export interface KetamaStats extends RouterStats {
   compat: KetamaCompat;
   hash: KetamaKeyHash;
   points: number;
@@ -95,29 +118,11 @@ export interface KetamaLocation {
   member: string;
 }
 
-/** libmemcached and twemproxy leave the port out of labels when it is memcached's default. */
-export const MEMCACHED_DEFAULT_PORT = 11211;
 /** Member indices are 16-bit in the continuum. */
 export const KETAMA_MAX_MEMBERS = 65536;
 export const KETAMA_MAX_POINTS = 1 << 24;
-const MAX_INT_WEIGHT = 0x7fffffff;
-/** Returned in index arrays for keys looked up on a ring without points. */
-export const NO_MEMBER = 0xffffffff;
-/** Keys per WASM call in getManyIndex: bounds the I/O scratch. */
-const BATCH_KEYS = 4096;
-const encoder = new TextEncoder();
 
-interface Server {
-  id: string;
-  weight: number;
-  label: string;
-  /** hashring per-server vnodes, 0 if unset. */
-  vnodes: number;
-}
-
-const registry = new FinalizationRegistry<{ free: () => void }>((h) => h.free());
-
-export class KetamaRing {
+export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServer> {
   readonly compat: KetamaCompat;
   readonly hash: KetamaKeyHash;
   readonly vnodeCount: number;
@@ -125,14 +130,14 @@ export class KetamaRing {
   readonly defaultPort: number | null;
   readonly hashTag: string | null;
   private readonly kind: number;
-  private readonly useWasm: boolean;
+  private readonly backendKind: Backend;
   private readonly wasm: WasmHandle | null;
   private readonly md5Wasm: ((ptr: number, len: number) => number) | null;
-  private servers: Server[] = [];
+  private servers: KetamaServerSpec[] = [];
   private ids: string[] = [];
   private t: RingTable | null = null;
   private shift = 31;
-  private readonly holder = { free: () => {} };
+  private readonly region = new TableRegion(this);
 
   constructor(servers: Iterable<KetamaServer> = [], options: KetamaOptions = {}) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
@@ -168,24 +173,11 @@ export class KetamaRing {
       options.defaultPort === undefined || options.defaultPort === null
         ? null
         : intInRange('defaultPort', options.defaultPort, 0, 65535);
-    if (options.backend !== undefined && options.backend !== 'wasm' && options.backend !== 'js') {
-      throw rangeError('backend', "'wasm' or 'js'", options.backend);
-    }
-    this.useWasm = getCore(options.backend).kind === 'wasm';
-    this.wasm = this.useWasm ? wasmHandle() : null;
+    this.backendKind = parseBackend(options);
+    this.wasm = handleFor(this.backendKind);
     this.md5Wasm = this.wasm === null ? null : (this.wasm.exports.md5Word0 as (ptr: number, len: number) => number);
-    registry.register(this, this.holder, this.holder);
-    if (
-      servers === null ||
-      typeof servers === 'string' ||
-      typeof (servers as Iterable<KetamaServer>)[Symbol.iterator] !== 'function'
-    ) {
-      throw typeError('servers', 'an iterable of server strings or { id, weight }', servers);
-    }
-    const list: Server[] = [];
-    let i = 0;
-    for (const s of servers) list.push(this.parse(s, `servers[${i++}]`));
-    this.commit(list);
+    this.servers = this.parseList(servers);
+    this.rebuild();
   }
 
   /** Member ids in server order (the order given; `add` appends). */
@@ -198,7 +190,7 @@ export class KetamaRing {
   }
 
   get backend(): Backend {
-    return this.useWasm ? 'wasm' : 'js';
+    return this.backendKind;
   }
 
   weight(id: string): number | undefined {
@@ -206,16 +198,15 @@ export class KetamaRing {
   }
 
   /** The key's 32-bit hash (md5 word 0, or the twemproxy `hash`). */
-  hashOf(key: KetamaKey): number {
-    if (typeof key !== 'string' && !(key instanceof Uint8Array))
-      throw typeError('key', 'a string or a Uint8Array', key);
+  hashOf(key: Key): number {
+    if (typeof key !== 'string' && !(key instanceof Uint8Array)) throw keyError(key);
     if (this.compat !== 'twemproxy') return this.rawHash(key);
     const k = this.tagged(key);
     return k.length === 0 ? 0 : this.rawHash(k); // twemproxy server_pool_hash: an empty key hashes to 0
   }
 
   /** twemproxy `hash_tag`: the part between the first tag[0] and the next tag[1], if non-empty. */
-  private tagged(key: KetamaKey): KetamaKey {
+  private tagged(key: Key): Key {
     const tag = this.hashTag;
     if (tag === null || (typeof key !== 'string' && !(key instanceof Uint8Array))) return key;
     const a = typeof key === 'string' ? key.indexOf(tag[0]!) : key.indexOf(tag.charCodeAt(0));
@@ -224,36 +215,25 @@ export class KetamaRing {
     return b - a > 1 ? (typeof key === 'string' ? key.slice(a + 1, b) : key.subarray(a + 1, b)) : key;
   }
 
-  private rawHash(key: KetamaKey): number {
+  private rawHash(key: Key): number {
     const w = this.wasm;
     if (typeof key === 'string') {
       if (this.kind !== 0) return ketamaHashString(this.kind, key);
       // md5: copying the key into WASM memory and hashing there measured ~15% faster than TS md5 even for
       // short keys (bench/ketama.bench.ts); the cheap twemproxy hashes stay in TS (the copy would dominate)
       if (w === null) return md5Word0String(key);
-      const n = key.length;
-      const p = w.io(n * 3);
-      const u8 = w.mem.u8;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = key.charCodeAt(i);
-        if (c > 127) break;
-        u8[p + i] = c;
-      }
-      if (i < n) i += encoder.encodeInto(key.slice(i), u8.subarray(p + i, p + n * 3)).written;
-      return this.md5Wasm!(p, i) >>> 0;
+      const p = putKey(w, key);
+      return this.md5Wasm!(p, putKeyLength()) >>> 0;
     }
     if (key instanceof Uint8Array) {
       if (this.kind !== 0 || w === null || key.length < 16) return ketamaHashBytes(this.kind, key, key.length);
-      const p = w.io(key.length);
-      w.mem.u8.set(key, p);
-      return this.md5Wasm!(p, key.length) >>> 0;
+      return this.md5Wasm!(putKey(w, key), key.length) >>> 0;
     }
-    throw typeError('key', 'a string or a Uint8Array', key);
+    throw keyError(key);
   }
 
   /** The member that owns `key`, or undefined if the ring has no points. */
-  get(key: KetamaKey): string | undefined {
+  get(key: Key): string | undefined {
     const h = this.hashOf(key);
     const t = this.t;
     if (t === null) return undefined;
@@ -262,7 +242,7 @@ export class KetamaRing {
   }
 
   /** Index into `members` of the owner of `key`, or -1. */
-  getIndex(key: KetamaKey): number {
+  getIndex(key: Key): number {
     const h = this.hashOf(key);
     const t = this.t;
     if (t === null) return -1;
@@ -270,23 +250,20 @@ export class KetamaRing {
     return t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!;
   }
 
-  getMany(keys: readonly KetamaKey[]): (string | undefined)[] {
-    const idx = this.getManyIndex(keys);
-    const out = new Array<string | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = idx[i] === NO_MEMBER ? undefined : this.ids[idx[i]!];
-    return out;
+  getMany(keys: readonly Key[]): (string | undefined)[] {
+    return idsOf(this.getManyIndex(keys), this.ids);
   }
 
   /**
    * Member indices for many keys (NO_MEMBER when the ring has no points). With the WASM backend, keys are
    * copied into linear memory and hashed + looked up in one core call per chunk (bench/ketama.bench.ts).
    */
-  getManyIndex(keys: readonly KetamaKey[]): Uint32Array {
-    if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
+  getManyIndex(keys: readonly Key[]): Uint32Array {
+    checkKeys(keys);
     const out = new Uint32Array(keys.length);
     const t = this.t;
     if (t === null) return out.fill(NO_MEMBER);
-    const handle = this.useWasm && t.mem !== null ? wasmHandle() : null;
+    const handle = t.mem !== null ? this.wasm : null;
     if (handle === null) {
       t.sync();
       for (let i = 0; i < keys.length; i++)
@@ -296,42 +273,9 @@ export class KetamaRing {
     const lookup = handle.exports.ketamaLookupManyBytes as (...a: number[]) => void;
     const twem = this.compat === 'twemproxy';
     const kind = twem ? this.kind | 256 : this.kind;
-    for (let start = 0; start < keys.length; start += BATCH_KEYS) {
-      const end = Math.min(keys.length, start + BATCH_KEYS);
-      const count = end - start;
-      let maxBytes = 0;
-      for (let i = start; i < end; i++) {
-        const k = keys[i];
-        if (typeof k === 'string') maxBytes += k.length * 3;
-        else if (k instanceof Uint8Array) maxBytes += k.length;
-        else throw typeError(`keys[${i}]`, 'a string or a Uint8Array', k);
-      }
-      const offPtr = align16(maxBytes);
-      const outPtr = offPtr + align16((count + 1) * 4);
-      const p = handle.io(outPtr + count * 4);
-      const { u8, u32 } = handle.mem; // current after io()
-      let o = 0;
-      for (let i = 0; i < count; i++) {
-        u32[((p + offPtr) >>> 2) + i] = o;
-        const k = twem ? this.tagged(keys[start + i]!) : keys[start + i]!;
-        if (typeof k === 'string') {
-          const n = k.length;
-          let j = 0;
-          for (; j < n; j++) {
-            const c = k.charCodeAt(j);
-            if (c > 127) break;
-            u8[p + o + j] = c;
-          }
-          o += j === n ? n : j + encoder.encodeInto(k.slice(j), u8.subarray(p + o + j, p + offPtr)).written;
-        } else {
-          u8.set(k, p + o);
-          o += k.length;
-        }
-      }
-      u32[((p + offPtr) >>> 2) + count] = o;
-      lookup(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, p, p + offPtr, count, p + outPtr);
-      out.set(handle.mem.u32.subarray((p + outPtr) >>> 2, ((p + outPtr) >>> 2) + count), start);
-    }
+    batchKeys(handle, twem ? keys.map((k) => this.tagged(k)) : keys, out, (b, o, c, r) =>
+      lookup(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, b, o, c, r),
+    );
     return out;
   }
 
@@ -345,7 +289,7 @@ export class KetamaRing {
   }
 
   /** Hash, continuum point and member for a key (what libketama's test output and libmemcached's fixtures list). */
-  locate(key: KetamaKey): KetamaLocation | undefined {
+  locate(key: Key): KetamaLocation | undefined {
     const h = this.hashOf(key);
     const t = this.t;
     if (t === null) return undefined;
@@ -355,25 +299,13 @@ export class KetamaRing {
   }
 
   /** Up to n distinct members in continuum order from the key's owner: replicas and failover order. */
-  preference(key: KetamaKey, n: number): string[] {
+  preference(key: Key, n: number): string[] {
     const h = this.hashOf(key);
     intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
     const t = this.t;
-    const out: string[] = [];
-    if (t === null) return out;
+    if (t === null) return [];
     t.sync();
-    const want = Math.min(n, this.ids.length);
-    const seen = new Uint8Array(this.ids.length);
-    let i = ringIndex(t.points, t.table, this.shift, t.total, h);
-    for (let step = 0; step < t.total && out.length < want; step++) {
-      const m = t.members[i]!;
-      if (seen[m] === 0) {
-        seen[m] = 1;
-        out.push(this.ids[m]!);
-      }
-      if (++i === t.total) i = 0;
-    }
-    return out;
+    return distinctFrom(t.members, ringIndex(t.points, t.table, this.shift, t.total, h), this.ids, n);
   }
 
   /** Appends servers; true if the ring changed. An id already present with the same spelling is a no-op. */
@@ -382,7 +314,7 @@ export class KetamaRing {
     const next = [...this.servers];
     let changed = false;
     list.forEach((s, i) => {
-      const p = this.parse(s, Array.isArray(servers) ? `servers[${i}]` : 'server');
+      const p = parseServer(s, Array.isArray(servers) ? `servers[${i}]` : 'server', this.compat, this.defaultPort);
       const old = next.find((o) => o.id === p.id);
       if (old !== undefined) {
         if (old.weight === p.weight && old.label === p.label && old.vnodes === p.vnodes) return;
@@ -395,18 +327,41 @@ export class KetamaRing {
       next.push(p);
       changed = true;
     });
-    if (changed) this.commit(next);
-    return changed;
+    return changed && this.commit(next);
   }
 
   /** Removes servers by id; true if any was present. */
   remove(ids: string | readonly string[]): boolean {
     const list = typeof ids === 'string' ? [ids] : ids;
+    if (!Array.isArray(list)) throw typeError('ids', 'a server id or an array of ids', ids);
     for (const id of list) if (typeof id !== 'string') throw typeError('id', 'a string', id);
     const next = this.servers.filter((s) => !list.includes(s.id));
-    if (next.length === this.servers.length) return false;
-    this.commit(next);
-    return true;
+    return next.length !== this.servers.length && this.commit(next);
+  }
+
+  /** Sets a server's weight, keeping its place; true if it changed. */
+  setWeight(id: string, weight: number): boolean {
+    const i = this.servers.findIndex((s) => s.id === id);
+    if (i < 0) throw rangeError('id', 'a server of this ring', id);
+    if (idCarriesWeight(this.compat, id))
+      throw rangeError('id', 'a server whose id does not carry its weight (host:port:weight)', id);
+    const w = serverWeight(this.compat, 'weight', weight);
+    if (this.servers[i]!.weight === w) return false;
+    const next = [...this.servers];
+    next[i] = { ...next[i]!, weight: w };
+    return this.commit(next);
+  }
+
+  /** Replaces the servers; true if anything changed (nothing is rebuilt otherwise). */
+  reset(servers: Iterable<KetamaServer>): boolean {
+    const next = this.parseList(servers);
+    const same =
+      next.length === this.servers.length &&
+      next.every((s, i) => {
+        const o = this.servers[i]!;
+        return s.id === o.id && s.weight === o.weight && s.label === o.label && s.vnodes === o.vnodes;
+      });
+    return !same && this.commit(next);
   }
 
   stats(): KetamaStats {
@@ -420,13 +375,7 @@ export class KetamaRing {
     const t = this.t;
     if (t !== null) {
       t.sync();
-      const { points, members: idx, total } = t;
-      for (let i = 0; i < total; i++) {
-        const arc = i === 0 ? points[0]! + 2 ** 32 - points[total - 1]! : points[i]! - points[i - 1]!;
-        const m = members[idx[i]!]!;
-        m.points++;
-        m.share += arc / 2 ** 32;
-      }
+      addArcs(t.points, t.members, members);
     }
     return {
       backend: this.backend,
@@ -446,48 +395,25 @@ export class KetamaRing {
     return { points: t.points.slice(), members: t.members.slice() };
   }
 
-  /** Frees the continuum's WebAssembly memory now (otherwise when the ring is collected). */
+  /** Frees the continuum's WebAssembly memory now (otherwise when the ring is collected); then empty. */
   dispose(): void {
-    registry.unregister(this.holder);
-    this.holder.free();
-    this.holder.free = () => {};
+    this.region.free();
     this.t = null;
     this.servers = [];
     this.ids = [];
   }
 
-  /** Digests per server for the preset (the float rounding of each upstream, reproduced step by step). */
-  private digests(list: readonly Server[]): number[] {
-    const n = list.length;
-    let total = 0;
-    for (const s of list) total += s.weight;
-    const f = Math.fround;
-    switch (this.compat) {
-      case 'libketama':
-        // float pct = (float)mem / (float)total; floorf(pct * 40.0 * (float)n): double product, float argument
-        return list.map((s) => Math.floor(f(f(f(s.weight) / f(total)) * 40.0 * n)));
-      case 'libmemcached':
-      case 'spymemcached':
-        // floor((float)(pct * 160 / 4 * (float)n + 0.0000000001F)) * 4, all in float
-        return list.map((s) => {
-          const pct = f(f(s.weight) / f(total));
-          return Math.floor(f(f(f(f(pct * 160) / 4) * n) + f(1e-10)));
-        });
-      case 'twemproxy':
-        // floorf((float)(pct * 160 / 4 * (float)n + 0.0000000001)): float product, double sum, float cast
-        return list.map((s) => {
-          const pct = f(f(s.weight) / f(total));
-          return Math.floor(f(f(f(f(pct * 160) / 4) * n) + 1e-10));
-        });
-      case 'hashring':
-        return list.map((s) => {
-          const vnodes = s.vnodes || this.vnodeCount;
-          return vnodes !== this.vnodeCount ? vnodes : Math.floor((s.weight / total) * this.vnodeCount * n);
-        });
-    }
+  private commit(list: KetamaServerSpec[]): boolean {
+    return commit(
+      this.servers,
+      list,
+      (l) => (this.servers = l),
+      () => this.rebuild(),
+    );
   }
 
-  private commit(list: Server[]): void {
+  private rebuild(): void {
+    const list = this.servers;
     if (list.length > KETAMA_MAX_MEMBERS)
       throw rangeError('servers.length', `at most ${KETAMA_MAX_MEMBERS}`, list.length);
     const seen = new Set<string>();
@@ -495,130 +421,34 @@ export class KetamaRing {
       if (seen.has(s.id)) throw rangeError('server id', 'unique', s.id);
       seen.add(s.id);
     }
-    const digests = this.digests(list);
+    const digests = serverDigests(list, this.compat, this.vnodeCount);
     const perDigest = this.compat === 'hashring' ? this.replicas : 4;
     let total = 0;
     for (const d of digests) total += d * perDigest;
     if (total > KETAMA_MAX_POINTS) throw rangeError('total points', `at most ${KETAMA_MAX_POINTS}`, total);
     let t: RingTable | null = null;
-    let free = () => {};
     if (total > 0) {
       const spec: KetamaSpec = { prefixes: list.map((s) => utf8(`${s.label}-`)), digests, perDigest };
-      const handle = this.useWasm ? wasmHandle() : null;
-      if (handle !== null) {
-        const built = buildKetamaWasm(handle, spec);
-        t = built;
-        free = () => handle.mem.release(built.ptr);
-      } else t = buildKetamaJs(spec);
+      t = this.wasm === null ? buildKetamaJs(spec) : buildKetamaWasm(this.wasm, spec);
     }
-    this.holder.free();
-    this.holder.free = free;
+    this.region.replace(t === null ? null : t.mem, t === null ? 0 : t.ptr);
     this.t = t;
     this.shift = t === null ? 31 : 32 - t.bits;
-    this.servers = list;
     this.ids = list.map((s) => s.id);
   }
 
-  private parse(s: unknown, field: string): Server {
-    let id: string;
-    let weight: number | undefined;
-    let name: string | undefined;
-    let vnodes = 0;
-    if (typeof s === 'string') id = s;
-    else if (s !== null && typeof s === 'object') {
-      const o = s as { id?: unknown; weight?: unknown; name?: unknown; vnodes?: unknown };
-      if (typeof o.id !== 'string') throw typeError(`${field}.id`, 'a string', o.id);
-      id = o.id;
-      if (o.weight !== undefined) {
-        if (this.compat === 'hashring') weight = positive(`${field}.weight`, o.weight);
-        else weight = intInRange(`${field}.weight`, o.weight, 1, MAX_INT_WEIGHT);
-      }
-      if (o.name !== undefined) {
-        if (this.compat !== 'twemproxy')
-          throw rangeError(`${field}.name`, `unset for compat '${this.compat}' (a twemproxy node name)`, o.name);
-        if (typeof o.name !== 'string' || o.name.length === 0 || /\s/.test(o.name))
-          throw typeError(`${field}.name`, 'a non-empty string without spaces', o.name);
-        name = o.name;
-      }
-      if (o.vnodes !== undefined) {
-        if (this.compat !== 'hashring')
-          throw rangeError(`${field}.vnodes`, `unset for compat '${this.compat}' (a hashring option)`, o.vnodes);
-        vnodes = intInRange(`${field}.vnodes`, o.vnodes, 1, 1 << 20);
-      }
-    } else throw typeError(field, 'a server string or { id, weight }', s);
-    const idField = typeof s === 'string' ? field : `${field}.id`;
-    if (id.length === 0) throw rangeError(idField, 'a non-empty server id', id);
-    switch (this.compat) {
-      case 'libketama':
-        if (/\s/.test(id)) throw rangeError(idField, "an address without whitespace, e.g. '10.0.1.1:11211'", id);
-        return { id, weight: weight ?? 1, label: id, vnodes };
-      case 'libmemcached':
-      case 'spymemcached': {
-        const [host, port] = hostPort(id, idField, MEMCACHED_DEFAULT_PORT);
-        const label =
-          this.compat === 'spymemcached'
-            ? `/${host}:${port}`
-            : port === MEMCACHED_DEFAULT_PORT
-              ? host
-              : `${host}:${port}`;
-        return { id, weight: weight ?? 1, label, vnodes };
-      }
-      case 'twemproxy': {
-        // a nutcracker.yml servers line: "host:port:weight [name]"
-        const line = /^(\S+):(\d+):(\d+)(?: (\S+))?$/.exec(id);
-        let host: string;
-        let port: number;
-        if (line !== null) {
-          if (weight !== undefined)
-            throw rangeError(`${field}.weight`, 'unset when the id carries a weight (host:port:weight)', weight);
-          if (name !== undefined && line[4] !== undefined)
-            throw rangeError(`${field}.name`, 'unset when the id carries a name', name);
-          host = line[1]!;
-          port = intInRange(`${idField} port`, Number(line[2]), 1, 65535);
-          weight = intInRange(`${idField} weight`, Number(line[3]), 1, MAX_INT_WEIGHT);
-          name ??= line[4];
-        } else {
-          [host, port] = hostPort(id, idField, null);
-        }
-        return {
-          id,
-          weight: weight ?? 1,
-          label: name ?? (port === MEMCACHED_DEFAULT_PORT ? host : `${host}:${port}`),
-          vnodes,
-        };
-      }
-      case 'hashring': {
-        // connection-parse: host = text before the first ':', port = +(text after it)
-        const parts = id.split(':');
-        const port = Number(parts[1]);
-        const label = this.defaultPort !== null && port === this.defaultPort ? parts[0]! : id;
-        return { id, weight: weight ?? 1, label, vnodes };
-      }
+  private parseList(servers: unknown): KetamaServerSpec[] {
+    if (
+      servers === null ||
+      typeof servers === 'string' ||
+      typeof (servers as Iterable<KetamaServer>)[Symbol.iterator] !== 'function'
+    ) {
+      throw typeError('servers', 'an iterable of server strings or { id, weight }', servers);
     }
+    const list: KetamaServerSpec[] = [];
+    let i = 0;
+    for (const s of servers as Iterable<unknown>)
+      list.push(parseServer(s, `servers[${i++}]`, this.compat, this.defaultPort));
+    return list;
   }
-}
-
-/** 'host', 'host:port' or '[v6]:port' -> [host, port]; port falls back to `dflt` (an error if null). */
-function hostPort(id: string, field: string, dflt: number | null): [string, number] {
-  let host: string;
-  let portText: string | undefined;
-  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(id);
-  if (v6 !== null) {
-    host = v6[1]!;
-    portText = v6[2];
-  } else {
-    const i = id.lastIndexOf(':');
-    if (i >= 0 && id.indexOf(':') !== i) throw rangeError(field, "'host', 'host:port' or '[ipv6]:port'", id);
-    host = i < 0 ? id : id.slice(0, i);
-    portText = i < 0 ? undefined : id.slice(i + 1);
-  }
-  if (host.length === 0 || /\s/.test(host))
-    throw rangeError(field, "'host', 'host:port' or '[ipv6]:port' with a non-empty host", id);
-  if (portText === undefined) {
-    if (dflt === null) throw rangeError(field, "'host:port' or 'host:port:weight [name]'", id);
-    return [host, dflt];
-  }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
-    throw rangeError(`${field} port`, 'an integer in [1, 65535]', portText);
-  return [host, Number(portText)];
 }

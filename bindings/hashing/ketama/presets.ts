@@ -1,0 +1,175 @@
+// The ketama presets' server rules (the table in ketama.ts): how each upstream spells a server, which label
+// its digests are taken of, and how many digests it gets, with the float rounding of each upstream reproduced
+// step by step. Sources: RJ/ketama libketama/ketama.c; awesomized/libmemcached src/libmemcached/hosts.cc
+// (update_continuum); twitter/twemproxy src/hashkit/nc_ketama.c and src/nc_conf.c (conf_add_server);
+// 3rd-Eden/node-hashring index.js with connection-parse.
+import { intInRange, positive, rangeError, typeError } from '../../util/validate.js';
+
+export const KETAMA_COMPATS = ['libketama', 'libmemcached', 'spymemcached', 'twemproxy', 'hashring'] as const;
+export type KetamaCompat = (typeof KETAMA_COMPATS)[number];
+
+export type KetamaServer = string | { id: string; weight?: number; name?: string; vnodes?: number };
+
+/** libmemcached and twemproxy leave the port out of labels when it is memcached's default. */
+export const MEMCACHED_DEFAULT_PORT = 11211;
+const MAX_INT_WEIGHT = 0x7fffffff;
+/** A nutcracker.yml `servers:` line: "host:port:weight [name]". */
+const TWEMPROXY_LINE = /^(\S+):(\d+):(\d+)(?: (\S+))?$/;
+
+/** A parsed server: the id as given, its weight, the label its digests are taken of, hashring's own vnodes. */
+export interface KetamaServerSpec {
+  id: string;
+  weight: number;
+  label: string;
+  /** hashring per-server vnodes, 0 if unset. */
+  vnodes: number;
+}
+
+/** A weight as `compat` takes it: a finite number > 0 for hashring, an integer in [1, 2^31 - 1] otherwise. */
+export function serverWeight(compat: KetamaCompat, field: string, weight: unknown): number {
+  return compat === 'hashring' ? positive(field, weight) : intInRange(field, weight, 1, MAX_INT_WEIGHT);
+}
+
+/** Whether the id itself carries the weight (a twemproxy `host:port:weight` line), so setWeight cannot change it. */
+export function idCarriesWeight(compat: KetamaCompat, id: string): boolean {
+  return compat === 'twemproxy' && TWEMPROXY_LINE.test(id);
+}
+
+/**
+ * One server as `compat` spells it (see the table in ketama.ts): its id, weight, label prefix and, for
+ * hashring, its own vnodes. `defaultPort` is hashring's `default port` option.
+ */
+export function parseServer(
+  s: unknown,
+  field: string,
+  compat: KetamaCompat,
+  defaultPort: number | null,
+): KetamaServerSpec {
+  let id: string;
+  let weight: number | undefined;
+  let name: string | undefined;
+  let vnodes = 0;
+  if (typeof s === 'string') id = s;
+  else if (s !== null && typeof s === 'object') {
+    const o = s as { id?: unknown; weight?: unknown; name?: unknown; vnodes?: unknown };
+    if (typeof o.id !== 'string') throw typeError(`${field}.id`, 'a string', o.id);
+    id = o.id;
+    if (o.weight !== undefined) {
+      if (compat === 'hashring') weight = positive(`${field}.weight`, o.weight);
+      else weight = intInRange(`${field}.weight`, o.weight, 1, MAX_INT_WEIGHT);
+    }
+    if (o.name !== undefined) {
+      if (compat !== 'twemproxy')
+        throw rangeError(`${field}.name`, `unset for compat '${compat}' (a twemproxy node name)`, o.name);
+      if (typeof o.name !== 'string' || o.name.length === 0 || /\s/.test(o.name))
+        throw typeError(`${field}.name`, 'a non-empty string without spaces', o.name);
+      name = o.name;
+    }
+    if (o.vnodes !== undefined) {
+      if (compat !== 'hashring')
+        throw rangeError(`${field}.vnodes`, `unset for compat '${compat}' (a hashring option)`, o.vnodes);
+      vnodes = intInRange(`${field}.vnodes`, o.vnodes, 1, 1 << 20);
+    }
+  } else throw typeError(field, 'a server string or { id, weight }', s);
+  const idField = typeof s === 'string' ? field : `${field}.id`;
+  if (id.length === 0) throw rangeError(idField, 'a non-empty server id', id);
+  switch (compat) {
+    case 'libketama':
+      if (/\s/.test(id)) throw rangeError(idField, "an address without whitespace, e.g. '10.0.1.1:11211'", id);
+      return { id, weight: weight ?? 1, label: id, vnodes };
+    case 'libmemcached':
+    case 'spymemcached': {
+      const [host, port] = hostPort(id, idField, MEMCACHED_DEFAULT_PORT);
+      const label =
+        compat === 'spymemcached' ? `/${host}:${port}` : port === MEMCACHED_DEFAULT_PORT ? host : `${host}:${port}`;
+      return { id, weight: weight ?? 1, label, vnodes };
+    }
+    case 'twemproxy': {
+      // a nutcracker.yml servers line: "host:port:weight [name]"
+      const line = TWEMPROXY_LINE.exec(id);
+      let host: string;
+      let port: number;
+      if (line !== null) {
+        if (weight !== undefined)
+          throw rangeError(`${field}.weight`, 'unset when the id carries a weight (host:port:weight)', weight);
+        if (name !== undefined && line[4] !== undefined)
+          throw rangeError(`${field}.name`, 'unset when the id carries a name', name);
+        host = line[1]!;
+        port = intInRange(`${idField} port`, Number(line[2]), 1, 65535);
+        weight = intInRange(`${idField} weight`, Number(line[3]), 1, MAX_INT_WEIGHT);
+        name ??= line[4];
+      } else {
+        [host, port] = hostPort(id, idField, null);
+      }
+      return {
+        id,
+        weight: weight ?? 1,
+        label: name ?? (port === MEMCACHED_DEFAULT_PORT ? host : `${host}:${port}`),
+        vnodes,
+      };
+    }
+    case 'hashring': {
+      // connection-parse: host = text before the first ':', port = +(text after it)
+      const parts = id.split(':');
+      const port = Number(parts[1]);
+      const label = defaultPort !== null && port === defaultPort ? parts[0]! : id;
+      return { id, weight: weight ?? 1, label, vnodes };
+    }
+  }
+}
+
+/** 'host', 'host:port' or '[v6]:port' -> [host, port]; port falls back to `dflt` (an error if null). */
+function hostPort(id: string, field: string, dflt: number | null): [string, number] {
+  let host: string;
+  let portText: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(id);
+  if (v6 !== null) {
+    host = v6[1]!;
+    portText = v6[2];
+  } else {
+    const i = id.lastIndexOf(':');
+    if (i >= 0 && id.indexOf(':') !== i) throw rangeError(field, "'host', 'host:port' or '[ipv6]:port'", id);
+    host = i < 0 ? id : id.slice(0, i);
+    portText = i < 0 ? undefined : id.slice(i + 1);
+  }
+  if (host.length === 0 || /\s/.test(host))
+    throw rangeError(field, "'host', 'host:port' or '[ipv6]:port' with a non-empty host", id);
+  if (portText === undefined) {
+    if (dflt === null) throw rangeError(field, "'host:port' or 'host:port:weight [name]'", id);
+    return [host, dflt];
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
+    throw rangeError(`${field} port`, 'an integer in [1, 65535]', portText);
+  return [host, Number(portText)];
+}
+
+/** Digests per server for the preset (the float rounding of each upstream, reproduced step by step). */
+export function serverDigests(list: readonly KetamaServerSpec[], compat: KetamaCompat, vnodeCount: number): number[] {
+  const n = list.length;
+  let total = 0;
+  for (const s of list) total += s.weight;
+  const f = Math.fround;
+  switch (compat) {
+    case 'libketama':
+      // float pct = (float)mem / (float)total; floorf(pct * 40.0 * (float)n): double product, float argument
+      return list.map((s) => Math.floor(f(f(f(s.weight) / f(total)) * 40.0 * n)));
+    case 'libmemcached':
+    case 'spymemcached':
+      // floor((float)(pct * 160 / 4 * (float)n + 0.0000000001F)) * 4, all in float
+      return list.map((s) => {
+        const pct = f(f(s.weight) / f(total));
+        return Math.floor(f(f(f(f(pct * 160) / 4) * n) + f(1e-10)));
+      });
+    case 'twemproxy':
+      // floorf((float)(pct * 160 / 4 * (float)n + 0.0000000001)): float product, double sum, float cast
+      return list.map((s) => {
+        const pct = f(f(s.weight) / f(total));
+        return Math.floor(f(f(f(f(pct * 160) / 4) * n) + 1e-10));
+      });
+    case 'hashring':
+      return list.map((s) => {
+        const vnodes = s.vnodes || vnodeCount;
+        return vnodes !== vnodeCount ? vnodes : Math.floor((s.weight / total) * vnodeCount * n);
+      });
+  }
+}

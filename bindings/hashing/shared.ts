@@ -1,0 +1,178 @@
+// The parts every router in hashing/ shares, written once: the holder that frees a table's WASM region (when
+// replaced, disposed or garbage collected), the all-or-nothing membership commit, key validation and packing
+// for batch calls, the failover walk and arc shares of ring-like tables, and member positions for decorators.
+// (The backend option is parsed by core/backend.ts `parseBackend`; WASM batch staging is in core/core-wasm.ts.)
+import type { WasmMemory } from '../core/memory.js';
+import { utf8Scratch } from '../core/utf8.js';
+import { rangeError, typeError } from '../util/validate.js';
+import { type Key, keyError } from './key-router.js';
+
+interface Region {
+  mem: WasmMemory | null;
+  ptr: number;
+}
+
+const regions = new FinalizationRegistry<Region>((r) => {
+  if (r.mem !== null && r.ptr !== 0) r.mem.release(r.ptr);
+});
+
+/**
+ * The WASM region of a router's current table (none for a table in JS memory). `replace` takes the new
+ * table's region and frees the previous one; whatever is held when the router is collected is freed then.
+ */
+export class TableRegion {
+  private readonly r: Region = { mem: null, ptr: 0 };
+
+  constructor(owner: object) {
+    regions.register(owner, this.r);
+  }
+
+  /** Holds the region at `ptr` of `mem` (null / 0: none) and frees the one held before. */
+  replace(mem: WasmMemory | null, ptr: number): void {
+    const old = this.r.mem;
+    const oldPtr = this.r.ptr;
+    this.r.mem = mem;
+    this.r.ptr = ptr;
+    if (old !== null && oldPtr !== 0 && (old !== mem || oldPtr !== ptr)) old.release(oldPtr);
+  }
+
+  /** Frees the region now. */
+  free(): void {
+    this.replace(null, 0);
+  }
+}
+
+/**
+ * One membership change, all or nothing: installs `next`, then rebuilds; if the rebuild throws, `prev` is
+ * put back before the error propagates. Rebuilds replace the table only once the new one is built, so a
+ * failed change leaves the router answering exactly as before. Returns true (the table changed).
+ */
+export function commit<S>(prev: S, next: S, install: (state: S) => void, rebuild: () => void): true {
+  install(next);
+  try {
+    rebuild();
+  } catch (err) {
+    install(prev);
+    throw err;
+  }
+  return true;
+}
+
+/** The bytes of a key: UTF-8 for a string (shared scratch, valid until the next call), the bytes given. */
+export function keyBytes(key: unknown): Uint8Array {
+  if (typeof key === 'string') return utf8Scratch(key);
+  if (key instanceof Uint8Array) return key;
+  throw keyError(key);
+}
+
+/** Validates a batch of keys: an array of strings and Uint8Arrays (errors name `keys` or `keys[i]`). */
+export function checkKeys(keys: unknown): asserts keys is readonly Key[] {
+  if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
+  for (let i = 0; i < keys.length; i++) {
+    const k: unknown = keys[i];
+    if (typeof k !== 'string' && !(k instanceof Uint8Array))
+      throw typeError(`keys[${i}]`, 'a string or a Uint8Array', k);
+  }
+}
+
+/** Keys as UTF-8/bytes back to back with offsets[count + 1], for the batch WASM calls. Validates each key. */
+export function packKeys(keys: readonly Key[]): { bytes: Uint8Array; offsets: Uint32Array } {
+  if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
+  const offsets = new Uint32Array(keys.length + 1);
+  let bytes = new Uint8Array(Math.max(256, keys.length * 16));
+  let o = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    let b: Uint8Array;
+    if (typeof k === 'string') b = utf8Scratch(k);
+    else if (k instanceof Uint8Array) b = k;
+    else throw typeError(`keys[${i}]`, 'a string or a Uint8Array', k);
+    if (o + b.length > bytes.length) {
+      const next = new Uint8Array(Math.max(bytes.length * 2, o + b.length));
+      next.set(bytes.subarray(0, o));
+      bytes = next;
+    }
+    bytes.set(b, o);
+    o += b.length;
+    offsets[i + 1] = o;
+  }
+  return { bytes: bytes.subarray(0, o), offsets };
+}
+
+/** Validates a (bytes, offsets) batch: offsets non-decreasing and within bytes. */
+export function checkOffsets(bytes: unknown, offsets: unknown): void {
+  if (!(bytes instanceof Uint8Array)) throw typeError('bytes', 'a Uint8Array', bytes);
+  if (!(offsets instanceof Uint32Array)) throw typeError('offsets', 'a Uint32Array', offsets);
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i]!;
+    if (o > bytes.length || (i > 0 && o < offsets[i - 1]!))
+      throw rangeError(`offsets[${i}]`, `non-decreasing and <= ${bytes.length}`, o);
+  }
+}
+
+/** Member ids of an index array (NO_MEMBER gives undefined). */
+export function idsOf(idx: Uint32Array, ids: readonly string[]): (string | undefined)[] {
+  const out = new Array<string | undefined>(idx.length);
+  for (let i = 0; i < idx.length; i++) out[i] = ids[idx[i]!];
+  return out;
+}
+
+/**
+ * Up to `n` distinct ids of owners[start], owners[start + 1], ... (wrapping): the failover order of a ring
+ * (owner of each point) or a table (owner of each slot). Members that own nothing never appear.
+ */
+export function distinctFrom(
+  owners: Uint16Array | Uint32Array,
+  start: number,
+  ids: readonly string[],
+  n: number,
+): string[] {
+  const want = Math.min(n, ids.length);
+  const out: string[] = [];
+  if (want === 0) return out;
+  const seen = new Uint8Array(ids.length);
+  const total = owners.length;
+  let i = start;
+  for (let step = 0; step < total && out.length < want; step++) {
+    const m = owners[i]!;
+    if (seen[m] === 0) {
+      seen[m] = 1;
+      out.push(ids[m]!);
+    }
+    if (++i === total) i = 0;
+  }
+  return out;
+}
+
+/**
+ * Points and hash-space share per member of a 32-bit ring: each point owns the arc from the previous point
+ * (the first one wraps around from the last), and `owners[i]` is the member index of point i.
+ */
+export function addArcs(
+  points: Uint32Array,
+  owners: Uint16Array | Uint32Array,
+  members: { points: number; share: number }[],
+): void {
+  const total = points.length;
+  for (let i = 0; i < total; i++) {
+    const arc = i === 0 ? points[0]! + 2 ** 32 - points[total - 1]! : points[i]! - points[i - 1]!;
+    const m = members[owners[i]!]!;
+    m.points++;
+    m.share += arc / 2 ** 32;
+  }
+}
+
+/** Index of an id in a members array, cached per array (tables replace the array on every rebuild). */
+export class MemberPositions {
+  private for: readonly string[] | null = null;
+  private map = new Map<string, number>();
+
+  of(members: readonly string[], id: string | undefined): number {
+    if (id === undefined) return -1;
+    if (this.for !== members) {
+      this.map = new Map(members.map((m, i) => [m, i]));
+      this.for = members;
+    }
+    return this.map.get(id) ?? -1;
+  }
+}
