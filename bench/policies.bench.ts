@@ -2,7 +2,7 @@
 // plus completion, with the state table in WASM memory ('wasm' backend) or on the JS heap ('js'); and the
 // kernels themselves, WASM call vs TS twin, which decide the path each policy takes (see the policy headers).
 // Standalone: npx tsx bench/policies.bench.ts (BENCH_SECONDS=0.5 for a quick run).
-import { Balancer, type Picked } from '../bindings/index.js';
+import { Balancer, type Clock, type Picked, systemClock } from '../bindings/index.js';
 import { wasmHandle } from '../bindings/core/backend.js';
 import { COL_ACTIVE, COL_AVG_RTT, COL_EW, COL_WEIGHT, COLS } from '../bindings/balancing/picker.js';
 import { latencyAwareScanTs, parseLatencyAware } from '../bindings/balancing/policies/latency-aware.js';
@@ -22,6 +22,7 @@ const POLICIES: (string | { name: string; [k: string]: unknown })[] = [
   'peak_ewma',
   'latency_aware',
   'ring_hash',
+  'xxhash_ring',
 ];
 const label = (p: (typeof POLICIES)[number]) =>
   typeof p === 'string'
@@ -31,12 +32,9 @@ const label = (p: (typeof POLICIES)[number]) =>
         .map((k) => `${k}=${String(p[k])}`)
         .join(',')})`;
 const LOOP = 1000;
-const clock = {
-  t: 0,
-  now() {
-    return (this.t += 0.01);
-  },
-};
+// a clock that moves 10 µs per reading, so RTT-driven policies see time pass
+let tMs = 0;
+const clock: Clock = { ...systemClock, now: () => (tMs += 0.01) };
 const keys = Array.from({ length: 4096 }, (_, i) => `user:${i}`);
 
 for (const n of SIZES) {
@@ -50,7 +48,7 @@ for (const n of SIZES) {
       const suite = `${label(policy)} ${n}`;
       let k = 0;
       const ctx = { key: '' };
-      const useKey = policy === 'ring_hash';
+      const useKey = policy === 'ring_hash' || policy === 'xxhash_ring';
       // pick + done: the steady state of a client (in-flight stays near 0..1)
       rows.push(
         measure(

@@ -1,17 +1,31 @@
 // Weights learned at run time, an option of the weighted policies:
 //
-// - `dynamicWeights` (design notes §2.4): after each completion, score = 0.7 × accuracy + 0.3 × (1 − delay)
-//   with accuracy = 1 for ok, 0 for a failure and delay = min(1, rttMs / maxRttMs); the member's factor
-//   w ← (1 − α) w + α × score (α = 0.1), clamped to [0.1, 1]; its weight is the configured weight × w.
+// - `dynamicWeights` (docs/design.md, "Dynamic weights"): after each completion, score = 0.7 × accuracy +
+//   0.3 × (1 − delay) with accuracy = 1 for ok, 0 for a failure and delay = min(1, rttMs / maxRttMs); the
+//   member's factor w ← (1 − α) w + α × score (α = 0.1), clamped to [0.1, 1]; its weight is the configured
+//   weight × w.
 // - `loadReports` (gRPC A58 weighted_round_robin, grpc-js `load-balancer-weighted-round-robin.ts`): backends
 //   report { qps, eps, utilization } (ORCA); weight = qps / (utilization + eps / qps × errorUtilizationPenalty).
 //   A member's weight counts only after `blackoutPeriodMs` of continuous reports and until
 //   `weightExpirationPeriodMs` after the last one; members without a usable weight get the mean of the others
 //   (or their configured weight when no member has one).
+// - `slowStart` (Envoy, slow-start.ts): a member added or recovered ramps its weight up over a window.
 //
-// The Balancer applies new weights every `weightUpdatePeriodMs` (rebuilding the picker if any changed).
+// The Balancer applies new weights (`applyWeights`: configured or load-report weight × dynamic factor × slow
+// start) every `weightUpdatePeriodMs`, rebuilding the picker if any changed.
 import { asObject, checkKeys, durationMs, num } from './policy-config.js';
-import { parseSlowStart, type SlowStartConfig } from './slow-start.js';
+import {
+  COL_ADDED_AT,
+  COL_BASE_WEIGHT,
+  COL_DYN,
+  COL_LOAD_AT,
+  COL_LOAD_SINCE,
+  COL_LOAD_WEIGHT,
+  COL_WEIGHT,
+  type StateTable,
+} from './picker.js';
+import { parseSlowStart, slowStartFactor, type SlowStartConfig } from './slow-start.js';
+import { rangeError, typeError } from '../util/validate.js';
 
 export interface DynamicWeightsConfig {
   alpha: number;
@@ -75,7 +89,7 @@ export function parseLoadReports(json: unknown, field: string): LoadReportConfig
   };
 }
 
-/** §2.4 update of a factor after one completion. */
+/** The docs/design.md "Dynamic weights" update of a factor after one completion. */
 export function updateDynamicFactor(c: DynamicWeightsConfig, factor: number, ok: boolean, rttMs: number): number {
   const delay = rttMs === rttMs ? Math.min(1, rttMs / c.maxRttMs) : 0;
   const score = c.accuracyWeight * (ok ? 1 : 0) + c.delayWeight * (1 - delay);
@@ -152,4 +166,73 @@ export function parseWeighting(o: Record<string, unknown>, field: string): Weigh
     w.loadReports = parseLoadReports(sub, field);
   }
   return w.slowStart === undefined && w.dynamic === undefined && w.loadReports === undefined ? undefined : w;
+}
+
+/** Checks a load report: { qps, eps?, utilization }, each a finite number >= 0. */
+export function validateLoadReport(field: string, report: unknown): LoadReport {
+  if (report === null || typeof report !== 'object')
+    throw typeError(field, 'an object { qps, eps?, utilization }', report);
+  const r = report as Record<string, unknown>;
+  for (const k of ['qps', 'utilization', 'eps'] as const) {
+    const v = r[k];
+    if (v === undefined && k === 'eps') continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw rangeError(`${field}.${k}`, 'a finite number >= 0', v);
+  }
+  return report as LoadReport;
+}
+
+/** Records a load report's weight for `row` (A58: the blackout starts with the first of a run of reports). */
+export function recordLoadReport(c: LoadReportConfig, t: StateTable, row: number, r: LoadReport, now: number): void {
+  const w = loadReportWeight(c, r);
+  if (w <= 0) return; // no usable signal (A58 ignores it)
+  if (t.get(COL_LOAD_WEIGHT, row) === 0) t.set(COL_LOAD_SINCE, row, now);
+  t.set(COL_LOAD_WEIGHT, row, w);
+  t.set(COL_LOAD_AT, row, now);
+}
+
+/** A row's load-report weight if usable now: past the blackout, not expired (an expired one is cleared). */
+function usableLoadWeight(c: LoadReportConfig, t: StateTable, r: number, now: number): number {
+  const w = t.get(COL_LOAD_WEIGHT, r);
+  if (w === 0) return 0;
+  if (now - t.get(COL_LOAD_AT, r) >= c.weightExpirationPeriodMs) {
+    t.set(COL_LOAD_WEIGHT, r, 0); // expired: the blackout starts again with the next report
+    return 0;
+  }
+  if (c.blackoutPeriodMs > 0 && now - t.get(COL_LOAD_SINCE, r) < c.blackoutPeriodMs) return 0;
+  return w;
+}
+
+/**
+ * Sets COL_WEIGHT of rows [0, n) from the configured weight (or the load-report weight; A58: rows without
+ * one get the mean of those with one), × the dynamic factor, × the slow-start factor. True if any changed.
+ */
+export function applyWeights(wt: Weighting, t: StateTable, n: number, now: number): boolean {
+  let loadSum = 0;
+  let loadCount = 0;
+  const lr = wt.loadReports;
+  if (lr !== undefined) {
+    for (let r = 0; r < n; r++) {
+      const w = usableLoadWeight(lr, t, r, now);
+      if (w > 0) {
+        loadSum += w;
+        loadCount++;
+      }
+    }
+  }
+  let changed = false;
+  for (let r = 0; r < n; r++) {
+    let w = t.get(COL_BASE_WEIGHT, r);
+    if (lr !== undefined && loadCount > 0) {
+      const lw = usableLoadWeight(lr, t, r, now);
+      w = lw > 0 ? lw : loadSum / loadCount;
+    }
+    if (wt.dynamic !== undefined) w *= t.get(COL_DYN, r);
+    if (wt.slowStart !== undefined) w *= slowStartFactor(wt.slowStart, now - t.get(COL_ADDED_AT, r));
+    if (t.get(COL_WEIGHT, r) !== w) {
+      t.set(COL_WEIGHT, r, w);
+      changed = true;
+    }
+  }
+  return changed;
 }

@@ -11,6 +11,7 @@
 // it is a plain Float64Array. Picking never allocates.
 import type { WasmHandle } from '../core/core-wasm.js';
 import type { Weighting } from './dynamic-weights.js';
+import type { Random } from '../util/random.js';
 
 /** Columns of the state table (f64 each). */
 export const COL_WEIGHT = 0; // the weight policies use (configured × slow start × dynamic factor)
@@ -127,7 +128,7 @@ export interface PolicyEnv {
   readonly table: StateTable;
   /** Member id of each row. */
   readonly ids: readonly string[];
-  readonly random: () => number;
+  readonly random: Random;
   /** The injected clock, ms. */
   now(): number;
   /** Set when the policy should run its WASM functions (backend 'wasm'); null for the pure-TS twin. */

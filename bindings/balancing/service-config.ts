@@ -8,8 +8,15 @@
 // `policy: { peak_ewma: { decay: '5s' } }` or a `Policy` object.
 import type { Policy } from './picker.js';
 import { asObject } from './policy-config.js';
-import { HashPolicy, parseHash } from './policies/hash.js';
-import { ketamaPolicy, maglevPolicy, parseKetamaPolicy, parseMaglevPolicy } from './policies/hash-tables.js';
+import { HashPolicy, parseXxhashRing } from './policies/hash.js';
+import {
+  ketamaPolicy,
+  maglevPolicy,
+  parseKetamaPolicy,
+  parseMaglevPolicy,
+  parseRingHashPolicy,
+  ringHashPolicy,
+} from './policies/hash-tables.js';
 import { LatencyAwarePolicy, parseLatencyAware } from './policies/latency-aware.js';
 import { LeastRequestPolicy, parseLeastRequest } from './policies/least-request.js';
 import { parsePeakEwma, PeakEwmaPolicy } from './policies/peak-ewma.js';
@@ -43,7 +50,8 @@ registerPolicy('weighted_round_robin', {
 registerPolicy('least_request', { parse: parseLeastRequest, create: (c) => new LeastRequestPolicy(c as never) });
 registerPolicy('peak_ewma', { parse: parsePeakEwma, create: (c) => new PeakEwmaPolicy(c as never) });
 registerPolicy('latency_aware', { parse: parseLatencyAware, create: (c) => new LatencyAwarePolicy(c as never) });
-registerPolicy('ring_hash', { parse: parseHash, create: (c) => new HashPolicy(c as never) });
+registerPolicy('ring_hash', { parse: parseRingHashPolicy, create: (c) => ringHashPolicy(c as never) });
+registerPolicy('xxhash_ring', { parse: parseXxhashRing, create: (c) => new HashPolicy(c as never, 'xxhash_ring') });
 registerPolicy('maglev', { parse: parseMaglevPolicy, create: (c) => maglevPolicy(c as never) });
 registerPolicy('ketama', { parse: parseKetamaPolicy, create: (c) => ketamaPolicy(c as never) });
 

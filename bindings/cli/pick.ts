@@ -1,8 +1,10 @@
 // `switchyard pick`: runs a policy over a node list and prints one member per line. Each pick completes at
-// once (ok, RTT 0). Deterministic policies need nothing more; random ones take --seed. With ring_hash, keys
-// come from the arguments (one pick per key).
+// once (ok, RTT 0). Deterministic policies need nothing more; random ones take --seed. With a hash policy
+// (ring_hash = Envoy's ring, xxhash_ring, maglev, ketama), keys come from the arguments (one pick per key).
+// Nodes are Balancer endpoints: 'host:port' or a plain name, optionally '=weight'.
 //
 //   switchyard pick --policy weighted_round_robin --nodes a=5,b=1,c=1 --count 14
+//   switchyard pick --policy ring_hash --nodes 10.0.0.1:80,10.0.0.2:80 user:1 user:2
 import { Balancer } from '../balancing/balancer.js';
 import { intOption, parseArgs, parseNodes, UsageError } from './args.js';
 import type { CliIO } from './cli.js';

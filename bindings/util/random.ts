@@ -1,8 +1,10 @@
-// Injectable random sources. Policies take `random: () => number` (uniform in [0, 1)); tests pass a seeded
-// generator so that every pick is reproducible.
+// Injectable random sources. Everything random (P2C samples, round-robin starts, keyless hash picks, jitter)
+// takes `random: () => number`, uniform in [0, 1); tests pass a seeded generator so that every pick is
+// reproducible.
 //
 //   const random = mulberry32(42);
 //   random(); // 0.6011037519201636, the same on every run
+import { typeError } from './validate.js';
 
 /** A uniform random number in [0, 1). */
 export type Random = () => number;
@@ -23,3 +25,9 @@ export function mulberry32(seed: number): Random {
 
 /** The default source: Math.random. */
 export const defaultRandom: Random = Math.random;
+
+/** Checks that `r` is a function (a Random); throws a TypeError naming `field`. */
+export function validateRandom(field: string, r: unknown): Random {
+  if (typeof r !== 'function') throw typeError(field, 'a function returning a number in [0, 1)', r);
+  return r as Random;
+}

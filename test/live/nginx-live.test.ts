@@ -2,7 +2,7 @@
 // must send every key to the server NginxConsistentHash names: several random weight sets, thousands of
 // random keys (raw, percent-escapes included: nginx hashes $arg_k undecoded), servers marked `down`
 // (nginx walks to the next points: `preference`), and the empty key (nginx falls back to round robin).
-import { NginxConsistentHash } from '../../bindings/index.js';
+import { mulberry32, NginxConsistentHash } from '../../bindings/index.js';
 import { startNginx, type NginxInstance, type NginxUpstream } from '../helpers/nginx.js';
 import { live } from '../helpers/live.js';
 
@@ -11,19 +11,7 @@ const test = live(['nginx'], import.meta.url);
 const KEYS_PER_UPSTREAM = 2500;
 const BACKENDS = 8;
 
-/** mulberry32: a small seeded PRNG, so weights and keys are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = rng(20140605);
+const random = mulberry32(20140605); // the same weights and keys on every run
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:/@!$()*,;+';
 const ESCAPES = ['%20', '%2F', '%C3%A9', '%E6%97%A5', '%25', '%26', '%3D'];

@@ -2,7 +2,7 @@
 // for random weight sets the sequence of serving backends must be the Balancer's sequence, and with dead
 // backends (connection refused → nginx marks the failure and retries on another peer) the Balancer driven
 // the same way (done({ ok: false }), then a pick excluding the failed member) must serve the same sequence.
-import { Balancer, ManualClock, mulberry32 } from '../../bindings/index.js';
+import { Balancer, VirtualClock, mulberry32 } from '../../bindings/index.js';
 import { startSwrrNginx, type SwrrNginx, type SwrrUpstream } from '../helpers/nginx-swrr.js';
 import { live } from '../helpers/live.js';
 
@@ -42,7 +42,7 @@ test.after.always(async () => {
 function balancerFor(u: SwrrUpstream): Balancer {
   return new Balancer({
     policy: { name: 'weighted_round_robin', maxFails: u.servers[0]!.maxFails ?? 1, failTimeoutMs: 60_000 },
-    clock: new ManualClock(1e9), // the test ends well within fail_timeout, as nginx sees it
+    clock: new VirtualClock(1e9), // the test ends well within fail_timeout, as nginx sees it
     panicThresholdPercent: 0,
     endpoints: u.servers.map((s) => ({ id: nginx.backends[s.backend]!, weight: s.weight })),
   });

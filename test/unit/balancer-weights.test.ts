@@ -1,7 +1,7 @@
-// Run-time weights on weighted policies: Envoy slow start, the design notes' dynamic weights (§2.4), gRPC
-// A58 load-report weights with blackout and expiry; exact values on a virtual clock.
+// Run-time weights on weighted policies: Envoy slow start, dynamic weights (docs/design.md, "Dynamic
+// weights"), gRPC A58 load-report weights with blackout and expiry; exact values on a VirtualClock.
 import test from 'ava';
-import { Balancer, ManualClock, mulberry32 } from '../../bindings/index.js';
+import { Balancer, VirtualClock, mulberry32 } from '../../bindings/index.js';
 import { parseDynamicWeights, updateDynamicFactor } from '../../bindings/balancing/dynamic-weights.js';
 import { parseSlowStart, slowStartFactor } from '../../bindings/balancing/slow-start.js';
 
@@ -24,7 +24,7 @@ test("slow start: Envoy's weight × max(minWeightPercent, (t/window)^(1/aggressi
 });
 
 test('slow start on weighted_round_robin: new and recovered members ramp up; initial members start warm', (t) => {
-  const clock = new ManualClock(0);
+  const clock = new VirtualClock(0);
   const lb = new Balancer({
     policy: {
       name: 'weighted_round_robin',
@@ -56,20 +56,20 @@ test('slow start on weighted_round_robin: new and recovered members ramp up; ini
   // over a ramp the new member gets less than its share
   const counts = new Map<string, number>();
   for (let i = 0; i < 300; i++) {
-    clock.advance(1);
+    clock.tick(1);
     const id = lb.pickOrThrow().member.id;
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   t.true((counts.get('a') ?? 0) < (counts.get('b') ?? 0), JSON.stringify([...counts]));
 });
 
-test('dynamic weights (§2.4): w ← 0.9 w + 0.1 (0.7 accuracy + 0.3 (1 − delay)), clamped to [0.1, 1]', (t) => {
+test('dynamic weights (docs/design.md): w ← 0.9 w + 0.1 (0.7 accuracy + 0.3 (1 − delay)), clamped to [0.1, 1]', (t) => {
   const c = parseDynamicWeights({}, 'dw');
   t.is(updateDynamicFactor(c, 1, true, 0), 1);
   t.is(updateDynamicFactor(c, 1, false, 500), 0.9);
   t.is(updateDynamicFactor(c, 0.5, true, 250), 0.9 * 0.5 + 0.1 * (0.7 + 0.3 * 0.5));
   t.is(updateDynamicFactor(c, 0.1, false, 1e9), 0.1);
-  const clock = new ManualClock(0);
+  const clock = new VirtualClock(0);
   const lb = new Balancer({
     policy: { name: 'least_request', dynamicWeights: true, weightUpdatePeriodMs: 100 },
     clock,
@@ -81,17 +81,17 @@ test('dynamic weights (§2.4): w ← 0.9 w + 0.1 (0.7 accuracy + 0.3 (1 − dela
   });
   for (let i = 0; i < 200; i++) {
     const p = lb.pickOrThrow();
-    clock.advance(1);
+    clock.tick(1);
     p.handle.done({ ok: p.member.id === 'good', rttMs: p.member.id === 'good' ? 10 : 400 });
   }
-  clock.advance(100);
+  clock.tick(100);
   lb.pickOrThrow();
   const w = weights(lb);
   t.true(w.good! > 3.5 && w.bad! < 1.5, JSON.stringify(w));
 });
 
 test('load reports (gRPC A58): qps / (utilization + eps/qps × penalty), blackout, expiry, mean for the rest', (t) => {
-  const clock = new ManualClock(0);
+  const clock = new VirtualClock(0);
   const lb = new Balancer({
     loadBalancingConfig: [
       {

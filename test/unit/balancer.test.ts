@@ -7,12 +7,13 @@ import {
   HashPolicy,
   policyNames,
   registerPolicy,
-  ManualClock,
+  VirtualClock,
   mulberry32,
   NoHealthyMembersError,
   normalizeEndpoint,
   type OutcomeEvent,
 } from '../../bindings/index.js';
+import { parseEndpoint } from '../../bindings/util/endpoint.js';
 
 const ids = (lb: Balancer) => lb.members.map((m) => m.id);
 
@@ -60,6 +61,45 @@ test('membership diffs: add/remove/reset report changes; nothing rebuilds when n
   ]);
 });
 
+test('endpoints follow util/endpoint.ts: ports in [1, 65535], integer priorities >= 0, names without an address', (t) => {
+  const lb = new Balancer();
+  t.deepEqual(normalizeEndpoint({ id: 'a:1', priority: 2 }), parseEndpoint({ id: 'a:1', priority: 2 }, 'endpoint'));
+  t.true(lb.reset(['cache-a', '10.0.0.1:80', { host: '::1', port: 9 }]));
+  t.like(lb.members[0], { id: 'cache-a', host: 'cache-a', port: 0 });
+  t.is(lb.members[2]!.id, '[::1]:9');
+  t.throws(() => lb.reset(['a:0']), { instanceOf: RangeError, message: /endpoints\[0\] port.*0/ });
+  t.throws(() => lb.add('a:65536'), { instanceOf: RangeError, message: /^endpoint port.*65536/ });
+  t.throws(() => lb.reset([{ host: 'h', port: 0 }]), { instanceOf: RangeError, message: /endpoints\[0\]\.port.*0/ });
+  t.throws(() => lb.reset([{ id: 'a', priority: 1.5 }]), {
+    instanceOf: RangeError,
+    message: /endpoints\[0\]\.priority.*1\.5/,
+  });
+  t.throws(() => lb.reset([{ id: 'a', priority: -1 }]), { instanceOf: RangeError, message: /priority.*-1/ });
+  t.deepEqual(ids(lb), ['cache-a', '10.0.0.1:80', '[::1]:9']); // a rejected list changes nothing
+});
+
+test('a metadata-only change is an update: a membership event and a new picker; the member keeps its state', (t) => {
+  const lb = new Balancer({ endpoints: [{ id: 'a:1', metadata: { zone: 'x', tags: ['p'] } }, 'b:1'] });
+  const p = lb.pickOrThrow();
+  const events: unknown[] = [];
+  let pickers = 0;
+  lb.on('membership', (e) => events.push(e));
+  lb.on('picker', () => pickers++);
+  t.false(lb.reset([{ id: 'a:1', metadata: { tags: ['p'], zone: 'x' } }, 'b:1'])); // equal by value
+  t.true(lb.reset([{ id: 'a:1', metadata: { zone: 'y', tags: ['p'] } }, 'b:1']));
+  t.deepEqual(events, [{ added: [], removed: [], updated: ['a:1'] }]);
+  t.is(pickers, 1);
+  t.deepEqual(lb.members[0]!.metadata, { zone: 'y', tags: ['p'] });
+  t.is(lb.stats().members.find((m) => m.id === p.member.id)!.active, 1);
+});
+
+test('clock and random are validated: a Clock { now, setTimeout, clearTimeout } and a function', (t) => {
+  t.throws(() => new Balancer({ clock: { now: () => 0 } as never }), { instanceOf: TypeError, message: /^clock/ });
+  t.throws(() => new Balancer({ random: 0.5 as never }), { instanceOf: TypeError, message: /^random/ });
+  const clock = new VirtualClock(7);
+  t.is(new Balancer({ clock }).now(), 7);
+});
+
 test('empty and no-healthy are named results; pickOrThrow throws NoHealthyMembersError', (t) => {
   const lb = new Balancer({ panicThresholdPercent: 0 });
   t.deepEqual(lb.pick(), { type: 'none', reason: 'empty' });
@@ -104,6 +144,9 @@ test('exclude: a retry goes to a different member, for every policy', (t) => {
     'peak_ewma',
     'latency_aware',
     'ring_hash',
+    'xxhash_ring',
+    'maglev',
+    'ketama',
   ]) {
     const lb = new Balancer({ policy, endpoints: ['a:1', 'b:1', 'c:1'], random: mulberry32(3) });
     for (let i = 0; i < 30; i++) {
@@ -122,13 +165,13 @@ test('exclude: a retry goes to a different member, for every policy', (t) => {
 });
 
 test('handles: done() feeds in-flight counts and outcome events; a second call is a no-op', (t) => {
-  const clock = new ManualClock(5);
+  const clock = new VirtualClock(5);
   const lb = new Balancer({ endpoints: ['a:1'], clock });
   const outcomes: OutcomeEvent[] = [];
   lb.on('outcome', (e) => outcomes.push(e));
   const p = lb.pickOrThrow();
   t.is(lb.stats().members[0]!.active, 1);
-  clock.advance(12);
+  clock.tick(12);
   p.handle.done({ ok: false, status: 503 });
   p.handle.done({ ok: true });
   t.like(lb.stats().members[0], { active: 0, picks: 1, failures: 1 });
@@ -228,7 +271,7 @@ test('stats(): per-member picks, in-flight, failures, weights, policy fields', (
   const lb = new Balancer({
     endpoints: [{ id: 'a', weight: 2 }],
     policy: { name: 'peak_ewma', defaultRttMs: 30 },
-    clock: new ManualClock(),
+    clock: new VirtualClock(),
   });
   lb.pickOrThrow();
   const s = lb.stats();
@@ -245,8 +288,8 @@ test('stats(): per-member picks, in-flight, failures, weights, policy fields', (
   });
 });
 
-test('ring_hash: a key sticks to its member; an unavailable member’s keys move to their next preference and come back', (t) => {
-  const lb = new Balancer({ policy: { name: 'ring_hash', vnodes: 50 }, endpoints: ['a:1', 'b:1', 'c:1', 'd:1'] });
+test('xxhash_ring: a key sticks to its member; an unavailable member’s keys move to their next preference and come back', (t) => {
+  const lb = new Balancer({ policy: { name: 'xxhash_ring', vnodes: 50 }, endpoints: ['a:1', 'b:1', 'c:1', 'd:1'] });
   const keys = Array.from({ length: 200 }, (_, i) => `user:${i}`);
   const owner = new Map(keys.map((k) => [k, lb.pickOrThrow({ key: k }).member.id]));
   t.true(keys.every((k) => lb.pickOrThrow({ key: k }).member.id === owner.get(k)));

@@ -1,7 +1,8 @@
-// least_request (P2C over in-flight requests, Envoy's weighted form) and latency_aware (design notes §2.3).
+// least_request (P2C over in-flight requests, Envoy's weighted form) and latency_aware (docs/design.md,
+// "Latency-aware score").
 import test from 'ava';
 import fc from 'fast-check';
-import { Balancer, ManualClock, mulberry32 } from '../../bindings/index.js';
+import { Balancer, VirtualClock, mulberry32 } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { COL_ACTIVE, COL_AVG_RTT, COLS } from '../../bindings/balancing/picker.js';
 import { latencyAwareScanTs, parseLatencyAware } from '../../bindings/balancing/policies/latency-aware.js';
@@ -18,7 +19,7 @@ test('P2C never compares a member with itself: of two members the less loaded al
             policy,
             endpoints: ['busy:1', 'idle:1'],
             random: () => rs[i++ % rs.length]!,
-            clock: new ManualClock(),
+            clock: new VirtualClock(),
           });
           // load 'busy' with 3 requests (picks that land on idle are ended at once)
           let busy = 0;
@@ -81,7 +82,7 @@ test('least_request config: choiceCount >= 2, bias >= 0', (t) => {
 });
 
 test('latency_aware: the lowest 0.6·active/1000 + 0.4·avgRtt/500 wins', (t) => {
-  const lb = new Balancer({ policy: 'latency_aware', endpoints: ['a:1', 'b:1'], clock: new ManualClock() });
+  const lb = new Balancer({ policy: 'latency_aware', endpoints: ['a:1', 'b:1'], clock: new VirtualClock() });
   // a: avgRtt 100 → 0.08; b: avgRtt 20 → 0.016
   const pa = lb.pickOrThrow();
   const pb = lb.pickOrThrow();
@@ -149,7 +150,7 @@ test('latency_aware: WASM latencyAwareScan = TS twin (differential), and a large
   // 300 members: the WASM backend runs the scan in WASM (>= WASM_MIN_MEMBERS); same picks as JS
   const endpoints = Array.from({ length: 300 }, (_, i) => `m${i}:1`);
   const seq = (backend: 'js' | 'wasm') => {
-    const lb = new Balancer({ policy: 'latency_aware', backend, endpoints, clock: new ManualClock() });
+    const lb = new Balancer({ policy: 'latency_aware', backend, endpoints, clock: new VirtualClock() });
     const rnd = mulberry32(5);
     const out: string[] = [];
     const open = [];
@@ -168,14 +169,14 @@ test('latency_aware: WASM latencyAwareScan = TS twin (differential), and a large
 test('weighted_round_robin: a 300-member WASM balancer (live WASM step) agrees with JS through failures', (t) => {
   const endpoints = Array.from({ length: 300 }, (_, i) => ({ id: `m${i}`, weight: 1 + (i % 5) }));
   const seq = (backend: 'js' | 'wasm') => {
-    const clock = new ManualClock(0);
+    const clock = new VirtualClock(0);
     const lb = new Balancer({ policy: 'weighted_round_robin', backend, endpoints, clock });
     const rnd = mulberry32(11);
     const out: string[] = [];
     for (let i = 0; i < 3000; i++) {
       const p = lb.pickOrThrow();
       out.push(p.member.id);
-      clock.advance(5);
+      clock.tick(5);
       p.handle.done({ ok: rnd() > 0.02 });
     }
     return out;

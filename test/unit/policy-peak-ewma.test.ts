@@ -3,7 +3,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { Balancer, ManualClock, mulberry32, type Picked } from '../../bindings/index.js';
+import { Balancer, VirtualClock, mulberry32, type Picked } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { COL_ACTIVE, COL_EST, COL_STAMP, COLS } from '../../bindings/balancing/picker.js';
 import {
@@ -12,8 +12,8 @@ import {
   peakEwmaCostTs,
   peakEwmaObserveTs,
   PENALTY_MS,
-  sampleDistinct,
 } from '../../bindings/balancing/policies/peak-ewma.js';
+import { sampleDistinct } from '../../bindings/balancing/p2c.js';
 
 interface Step {
   t_ms: number;
@@ -32,7 +32,7 @@ const costNs = (lb: Balancer) => (lb.stats().members[0]!.costMs as number) * 1e6
 for (const backend of ['js', 'wasm'] as const) {
   test(`${backend}: tower default_decay and compound_decay vectors on a virtual clock`, (t) => {
     for (const v of vectors.vectors) {
-      const clock = new ManualClock(0);
+      const clock = new VirtualClock(0);
       const lb = new Balancer({
         policy: { name: 'peak_ewma', defaultRttMs: v.default_rtt_ms, decayMs: v.decay_ms },
         clock,
@@ -57,7 +57,7 @@ for (const backend of ['js', 'wasm'] as const) {
 }
 
 test('exact decayed values: 10 ms default decays to 10·e^-0.1 at 100 ms and 10·e^-0.2 at 200 ms', (t) => {
-  const clock = new ManualClock(0);
+  const clock = new VirtualClock(0);
   const lb = new Balancer({ policy: { peak_ewma: { default_rtt: '0.01s', decay: '1s' } }, clock, endpoints: ['a:1'] });
   clock.set(100);
   t.is(lb.stats().members[0]!.costMs, 10 * expNeg(0.1));
@@ -67,7 +67,7 @@ test('exact decayed values: 10 ms default decays to 10·e^-0.1 at 100 ms and 10�
 });
 
 test('a higher sample replaces the estimate at once; a lower one is averaged by elapsed time', (t) => {
-  const clock = new ManualClock(0);
+  const clock = new VirtualClock(0);
   const lb = new Balancer({
     policy: { name: 'peak_ewma', defaultRttMs: 10, decayMs: 1000 },
     clock,
@@ -82,7 +82,7 @@ test('a higher sample replaces the estimate at once; a lower one is averaged by 
 });
 
 test('P2C prefers the member with the lower cost; a slow member stops getting picks', (t) => {
-  const clock = new ManualClock(0);
+  const clock = new VirtualClock(0);
   const lb = new Balancer({
     policy: 'peak_ewma',
     clock,
@@ -93,14 +93,14 @@ test('P2C prefers the member with the lower cost; a slow member stops getting pi
   for (let i = 0; i < 3000; i++) {
     const p = lb.pickOrThrow();
     counts.set(p.member.host, (counts.get(p.member.host) ?? 0) + 1);
-    clock.advance(1);
+    clock.tick(1);
     p.handle.done({ ok: true, rttMs: p.member.host === 'slow' ? 100 : 10 });
   }
   t.true((counts.get('slow') ?? 0) < 300, JSON.stringify([...counts]));
 });
 
 test("Finagle's penalty: no estimate and requests in flight", (t) => {
-  const clock = new ManualClock(0);
+  const clock = new VirtualClock(0);
   const lb = new Balancer({ policy: { name: 'peak_ewma', defaultRttMs: 0 }, clock, endpoints: ['a:1'] });
   t.is(lb.stats().members[0]!.costMs, 0);
   lb.pickOrThrow();

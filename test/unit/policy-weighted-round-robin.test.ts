@@ -4,7 +4,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { Balancer, ManualClock } from '../../bindings/index.js';
+import { Balancer, VirtualClock } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { COL_CHECKED, COL_CW, COL_EW, COL_FAILS, COL_WEIGHT, COLS } from '../../bindings/balancing/picker.js';
 import { parseWeightedRoundRobin, swrrStepTs } from '../../bindings/balancing/policies/weighted-round-robin.js';
@@ -128,7 +128,7 @@ test('failures, fail_timeout, recovery and exclusions match the nginx model (pro
           maxFails,
           5000,
         );
-        const clock = new ManualClock(1_000_000);
+        const clock = new VirtualClock(1_000_000);
         const lbs = (['js', 'wasm'] as const).map(
           (backend) =>
             new Balancer({
@@ -140,7 +140,7 @@ test('failures, fail_timeout, recovery and exclusions match the nginx model (pro
             }),
         );
         for (const o of ops) {
-          if (o.kind === 'advance') clock.advance(o.ms);
+          if (o.kind === 'advance') clock.tick(o.ms);
           else if (o.kind === 'down') {
             const id = ids[o.who % ids.length]!;
             model.peers.find((p) => p.id === id)!.down = !o.available;

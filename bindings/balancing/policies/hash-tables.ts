@@ -1,13 +1,102 @@
-// `maglev` and `ketama` policies: the ring_hash policy (policy-hash.ts) over an Envoy Maglev table or a ketama
-// continuum, so requests with a key go to the member those systems would pick, and retries walk the
-// table's preference order.
-//   new Balancer({ policy: { maglev: { table_size: 65537 } } }).pick({ key: 'user:42' })
+// The hash policies that reproduce other systems' tables (policies/hash.ts does the picking), so a keyed
+// request goes to the member those systems would pick for the same hosts, and retries walk the table's
+// preference order:
+// - `ring_hash`: Envoy's ring hash (bindings/hashing/envoy/ring-hash.ts, Envoy `ring_hash_lb.cc`), which gRPC's
+//   ring_hash (gRFC A42) builds the same way. Options as Envoy spells them (`minimum_ring_size`,
+//   `maximum_ring_size`, `hash_function`: XX_HASH | MURMUR_HASH_2), as gRPC A42 does (`minRingSize`,
+//   `maxRingSize`; proto `min_ring_size`, `max_ring_size`) or camelCase (`minimumRingSize`, ...). Defaults are
+//   Envoy's (1024, 8388608, XX_HASH); gRPC caps the ring at 4096 entries by default: pass maxRingSize 4096 to
+//   match a gRPC client exactly. Keys are hashed as Envoy hashes a request hash policy's value (xxHash64,
+//   seed 0, of the key's UTF-8 bytes), whatever the hash_function of the ring entries.
+// - `maglev`: Envoy's Maglev table (bindings/hashing/envoy/maglev.ts), `table_size` (default 65537).
+// - `ketama`: a ketama continuum (bindings/hashing/ketama/ketama.ts), `compat` naming whose.
+// Envoy's weights are integers >= 1 (load_balancing_weight): for ring_hash and maglev a fractional member
+// weight is rounded to the nearest integer (at least 1). Each table is immutable and built over the eligible
+// members; it is rebuilt only when they or their weights change, and the previous one is freed then.
+//
+//   new Balancer({ policy: { ring_hash: { minimum_ring_size: 4096 } } }).pick({ key: 'user:42' })
+//   new Balancer({ policy: { maglev: { table_size: 65537 } } })
 //   new Balancer({ policy: { name: 'ketama', compat: 'twemproxy' } })
+import { ENVOY_MAX_RING_SIZE, ENVOY_MIN_RING_SIZE, EnvoyRingHash } from '../../hashing/envoy/ring-hash.js';
 import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from '../../hashing/ketama/ketama.js';
 import { Maglev, MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE } from '../../hashing/envoy/maglev.js';
-import { asObject, checkKeys, int } from '../policy-config.js';
-import { HashPolicy } from './hash.js';
+import { asObject, checkKeys, int, type Json } from '../policy-config.js';
+import { HashPolicy, type HasherFactory, type KeyHasher } from './hash.js';
 import { rangeError } from '../../util/validate.js';
+
+type Members = readonly { id: string; weight: number }[];
+
+/** Rebuilds the table only when the members or weights change; frees the one it replaces. */
+function memoized<T extends KeyHasher & { dispose(): void }>(
+  build: (members: Members, backend: 'wasm' | 'js') => T,
+): HasherFactory {
+  let last: { key: string; table: T } | null = null;
+  return (members, { backend }) => {
+    const key = `${backend} ${JSON.stringify(members)}`;
+    if (last !== null && last.key === key) return last.table;
+    const table = build(members, backend);
+    last?.table.dispose();
+    last = { key, table };
+    return table;
+  };
+}
+
+/** Envoy's integer load_balancing_weight: nearest integer, at least 1. */
+function envoyWeights(members: Members): { id: string; weight: number }[] {
+  return members.map((m) => ({ id: m.id, weight: Math.max(1, Math.round(m.weight)) }));
+}
+
+export interface RingHashPolicyConfig {
+  minimumRingSize: number;
+  maximumRingSize: number;
+  hashFunction: 'XX_HASH' | 'MURMUR_HASH_2';
+}
+
+/** The first of `names` present in `o`, as [key, value]. */
+function firstKey(o: Json, names: readonly string[]): [string, unknown] | undefined {
+  for (const k of names) if (o[k] !== undefined) return [k, o[k]];
+  return undefined;
+}
+
+const MIN_NAMES = ['minimumRingSize', 'minimum_ring_size', 'minRingSize', 'min_ring_size'] as const;
+const MAX_NAMES = ['maximumRingSize', 'maximum_ring_size', 'maxRingSize', 'max_ring_size'] as const;
+
+export function parseRingHashPolicy(json: unknown, field = 'ring_hash'): RingHashPolicyConfig {
+  const o = asObject(field, json);
+  checkKeys(field, o, [...MIN_NAMES, ...MAX_NAMES, 'hashFunction', 'hash_function']);
+  const size = (names: readonly string[], dflt: number): number => {
+    const kv = firstKey(o, names);
+    return kv === undefined ? dflt : int(field, o, kv[0], kv[0], dflt, 1, ENVOY_MAX_RING_SIZE);
+  };
+  const minimumRingSize = size(MIN_NAMES, ENVOY_MIN_RING_SIZE);
+  const maximumRingSize = size(MAX_NAMES, ENVOY_MAX_RING_SIZE);
+  if (minimumRingSize > maximumRingSize) {
+    const k = firstKey(o, MIN_NAMES)![0];
+    throw rangeError(`${field}.${k}`, `<= the maximum ring size (${maximumRingSize})`, minimumRingSize);
+  }
+  const hf = firstKey(o, ['hashFunction', 'hash_function']);
+  let hashFunction: RingHashPolicyConfig['hashFunction'] = 'XX_HASH';
+  if (hf !== undefined) {
+    // Envoy: DEFAULT_HASH is XX_HASH
+    if (hf[1] === 'MURMUR_HASH_2') hashFunction = 'MURMUR_HASH_2';
+    else if (hf[1] !== 'XX_HASH' && hf[1] !== 'DEFAULT_HASH')
+      throw rangeError(`${field}.${hf[0]}`, "'XX_HASH' or 'MURMUR_HASH_2'", hf[1]);
+  }
+  return { minimumRingSize, maximumRingSize, hashFunction };
+}
+
+export function ringHashPolicy(c: RingHashPolicyConfig = parseRingHashPolicy({})): HashPolicy {
+  const hasher = memoized(
+    (members, backend) =>
+      new EnvoyRingHash(envoyWeights(members), {
+        minimumRingSize: c.minimumRingSize,
+        maximumRingSize: c.maximumRingSize,
+        hashFunction: c.hashFunction,
+        backend,
+      }),
+  );
+  return new HashPolicy({ hasher }, 'ring_hash');
+}
 
 export interface MaglevPolicyConfig {
   tableSize: number;
@@ -20,7 +109,8 @@ export function parseMaglevPolicy(json: unknown, field = 'maglev'): MaglevPolicy
 }
 
 export function maglevPolicy(c: MaglevPolicyConfig): HashPolicy {
-  return new HashPolicy({ hasher: (members) => new Maglev(members, { tableSize: c.tableSize }) }, 'maglev');
+  const hasher = memoized((members, backend) => new Maglev(envoyWeights(members), { tableSize: c.tableSize, backend }));
+  return new HashPolicy({ hasher }, 'maglev');
 }
 
 export interface KetamaPolicyConfig {
@@ -37,5 +127,6 @@ export function parseKetamaPolicy(json: unknown, field = 'ketama'): KetamaPolicy
 }
 
 export function ketamaPolicy(c: KetamaPolicyConfig): HashPolicy {
-  return new HashPolicy({ hasher: (members) => new KetamaRing(members, { compat: c.compat }) }, 'ketama');
+  const hasher = memoized((members, backend) => new KetamaRing(members, { compat: c.compat, backend }));
+  return new HashPolicy({ hasher }, 'ketama');
 }

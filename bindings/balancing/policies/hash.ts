@@ -1,11 +1,17 @@
-// ring_hash (and any other key → member table): picks the member a request key hashes to, walking the
-// hasher's preference order past excluded members (retries go to the key's next replica). The table is built
-// over the eligible members only, so an unavailable member's keys move to their next preference and come back
-// when it recovers. A pick without a key picks uniformly at random (as Envoy's ring_hash does without a hash).
+// Hash policies: a request key picks the member a key → member table names (consistent hashing, Karger et
+// al. 1997). Any table with `preference(key, n)` plugs in: the built-in ones are `ring_hash` (Envoy's and
+// gRPC's ring), `maglev`, `ketama` (policies/hash-tables.ts) and `xxhash_ring` (this file, our HashRing).
 //
-// Any hasher with `preference(key, n)` plugs in (HashRing from ring.ts by default; maglev/ketama/jump
-// implementations via `hasher: (members) => table`), e.g.
-//   new Balancer({ policy: { name: 'ring_hash', vnodes: 100 } }).pick({ key: 'user:42' })
+// A keyed pick returns the table's owner of the key; `ctx.exclude` walks the key's preference order past the
+// excluded members (a retry goes to the key's next replica). The table is built over the eligible members
+// only, so an unavailable member's keys move to their next preference and come back when it recovers. A pick
+// without a key picks uniformly at random (as Envoy's ring_hash does without a request hash).
+//
+// `xxhash_ring`: bindings/hashing/ring.ts's HashRing (points xxh32 of `${id}-${i}`, `vnodes` per unit of
+// weight; `hash: 'xxh64'` for the upper half of xxh64), kept across pickers and diffed on each change.
+//
+//   new Balancer({ policy: { name: 'xxhash_ring', vnodes: 100 } }).pick({ key: 'user:42' })
+//   new HashPolicy({ hasher: (members) => myTable(members) }, 'my_table')
 import { asObject, checkKeys, int } from '../policy-config.js';
 import { COL_WEIGHT, type Picker, type PickContext, type Policy, type PolicyEnv } from '../picker.js';
 import { HashRing, MAX_VNODES } from '../../hashing/ring.js';
@@ -18,17 +24,22 @@ export interface KeyHasher {
   get?(key: string): string | undefined;
 }
 
-export type HasherFactory = (members: readonly { id: string; weight: number }[]) => KeyHasher;
+/** Builds the table for the eligible members (in member order); `backend` is the Balancer's. */
+export type HasherFactory = (
+  members: readonly { id: string; weight: number }[],
+  options: { backend: 'wasm' | 'js' },
+) => KeyHasher;
 
 export interface HashConfig {
-  /** Points per unit weight for the default HashRing (default 160). */
+  /** xxhash_ring: points per unit weight (default 160). */
   vnodes?: number;
+  /** xxhash_ring: point and key hash (default 'xxh32'). */
   hash?: 'xxh32' | 'xxh64';
-  /** Builds the table for a member list; default a HashRing. */
+  /** Builds the table for a member list; default our HashRing (xxhash_ring). */
   hasher?: HasherFactory;
 }
 
-export function parseHash(json: unknown, field = 'ring_hash'): HashConfig {
+export function parseXxhashRing(json: unknown, field = 'xxhash_ring'): HashConfig {
   const o = asObject(field, json);
   checkKeys(field, o, ['vnodes', 'hash', 'hasher']);
   const c: HashConfig = {};
@@ -42,6 +53,21 @@ export function parseHash(json: unknown, field = 'ring_hash'): HashConfig {
     c.hasher = o.hasher as HasherFactory;
   }
   return c;
+}
+
+/** One HashRing per policy, diffed: a change that keeps the members and weights rebuilds nothing. */
+function xxhashRing(c: HashConfig): HasherFactory {
+  let ring: HashRing | null = null;
+  return (members, { backend }) => {
+    if (ring === null) {
+      ring = new HashRing(members, {
+        backend,
+        ...(c.vnodes !== undefined && { vnodes: c.vnodes }),
+        ...(c.hash !== undefined && { hash: c.hash }),
+      });
+    } else ring.reset(members);
+    return ring;
+  };
 }
 
 class HashPicker implements Picker {
@@ -80,30 +106,20 @@ class HashPicker implements Picker {
   }
 }
 
+/** A hash policy over `config.hasher`'s tables (default: our HashRing, the `xxhash_ring` policy). */
 export class HashPolicy implements Policy {
   readonly name: string;
-  private ring: HashRing | null = null;
+  private readonly hasher: HasherFactory;
   constructor(
     readonly config: HashConfig = {},
-    name = 'ring_hash',
+    name = 'xxhash_ring',
   ) {
     this.name = name;
+    this.hasher = config.hasher ?? xxhashRing(config);
   }
 
   build(rows: Int32Array, env: PolicyEnv): Picker {
     const members = Array.from(rows, (r) => ({ id: env.ids[r]!, weight: env.table.get(COL_WEIGHT, r) }));
-    let hasher: KeyHasher;
-    if (this.config.hasher !== undefined) hasher = this.config.hasher(members);
-    else {
-      // one ring, diffed: a reset that changes nothing rebuilds nothing
-      if (this.ring === null) {
-        const o: { vnodes?: number; hash?: 'xxh32' | 'xxh64' } = {};
-        if (this.config.vnodes !== undefined) o.vnodes = this.config.vnodes;
-        if (this.config.hash !== undefined) o.hash = this.config.hash;
-        this.ring = new HashRing(members, o);
-      } else this.ring.reset(members);
-      hasher = this.ring;
-    }
-    return new HashPicker(rows, env, hasher);
+    return new HashPicker(rows, env, this.hasher(members, { backend: env.wasm === null ? 'js' : 'wasm' }));
   }
 }

@@ -1,13 +1,14 @@
-// latency_aware: the weighted score of our design notes (../shared/seed/load-balancing-notes.zh.md §2.3):
+// latency_aware: the weighted score of docs/design.md ("Latency-aware score"):
 // score = connWeight × active / maxConn + rttWeight × avgRtt / maxRttMs (defaults 0.6, 1000, 0.4, 500 ms);
 // the lowest score wins. avgRtt is an EWMA of completed requests' RTTs (`rttSmoothing`, the weight of a new
 // sample; the first sample sets it; 0 before any). Ties go to the first member scanned; the scan starts one
 // member further on each pick, so equal scores rotate.
 //
-// The pick scans every eligible member. Measured (bench/policies.bench.ts, provisional, shared 2-core
-// machine): the latencyAwareScan kernel takes TS 30 ns vs WASM 35 ns at 8 members, TS 532 vs WASM 375 ns at
-// 64, TS 7.9 vs WASM 5.5 µs at 1024; so sets of >= WASM_MIN_MEMBERS (32) scan in WASM when the balancer's
-// backend is 'wasm', smaller ones in TS.
+// The pick scans every eligible member (not a power-of-d-choices sample). Measured (bench/policies.bench.ts,
+// provisional, shared 2-core machine): the latencyAwareScan kernel takes TS 30 ns vs WASM 35 ns at 8
+// members, TS 532 vs WASM 375 ns at 64, TS 7.9 vs WASM 5.5 µs at 1024; so sets of >= WASM_MIN_MEMBERS (32)
+// scan in WASM when the balancer's backend is 'wasm', smaller ones in TS (assembly/policies.ts
+// latencyAwareScan and latencyAwareScanTs below are differential-tested).
 //
 //   new Balancer({ policy: { name: 'latency_aware', maxRttMs: 200 } })
 import type { WasmHandle } from '../../core/core-wasm.js';

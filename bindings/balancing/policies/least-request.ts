@@ -1,9 +1,8 @@
-// least_request: power of d choices over in-flight requests (Mitzenmacher, "The Power of Two Choices in
-// Randomized Load Balancing"; Envoy `load_balancing_policies/least_request`). `choiceCount` distinct members
-// are sampled (Envoy samples with replacement and may compare a member with itself; we never do) and the
-// one with the fewest active requests wins, the first sampled on ties. When the eligible members' weights
-// differ, members compare by Envoy's weighted form: the higher `weight / (active + 1)^activeRequestBias`
-// wins (Envoy feeds that weight to an EDF scheduler; here it is the P2C metric, so a pick stays O(1)).
+// least_request: power of d choices (bindings/balancing/p2c.ts) over requests in flight (Envoy
+// `load_balancing_policies/least_request`). `choiceCount` distinct members are sampled and the one with the
+// fewest active requests wins, the first sampled on ties. When the eligible members' weights differ, members
+// compare by Envoy's weighted form: the higher `weight / (active + 1)^activeRequestBias` wins (Envoy feeds
+// that weight to an EDF scheduler; here it is the P2C load, so a pick stays O(1)).
 //
 // A pick reads two cells of the state table; a JS→WASM call alone costs about as much as a whole TS pick
 // (bench/policies.bench.ts, the peakEwmaCost kernel rows), so picks run in TS over the table (which lives
@@ -12,16 +11,8 @@
 //   new Balancer({ policy: { name: 'least_request', choiceCount: 2 } })
 import { asObject, checkKeys, int, num } from '../policy-config.js';
 import { parseWeighting, WEIGHTING_KEYS, type Weighting } from '../dynamic-weights.js';
-import {
-  COL_ACTIVE,
-  COL_WEIGHT,
-  filterExcluded,
-  type Picker,
-  type PickContext,
-  type Policy,
-  type PolicyEnv,
-} from '../picker.js';
-import { sampleDistinct } from './peak-ewma.js';
+import { COL_ACTIVE, COL_WEIGHT, type Picker, type Policy, type PolicyEnv } from '../picker.js';
+import { type LoadMetric, P2CPicker } from '../p2c.js';
 
 export interface LeastRequestConfig {
   /** Members sampled per pick, >= 2 (default 2). */
@@ -44,60 +35,28 @@ export function parseLeastRequest(json: unknown, field = 'least_request'): Least
   return c;
 }
 
-class LeastRequestPicker implements Picker {
-  private readonly scratch: Int32Array;
-  private readonly chosen: Int32Array;
+/** Requests in flight; with differing weights Envoy's (active + 1)^bias / weight (lower is better). */
+class ActiveRequests implements LoadMetric {
+  private f: Float64Array = new Float64Array(0);
+  private cap = 0;
   constructor(
-    readonly rows: Int32Array,
     private readonly env: PolicyEnv,
-    private readonly config: LeastRequestConfig,
     private readonly weighted: boolean,
-  ) {
-    this.scratch = new Int32Array(rows.length);
-    this.chosen = new Int32Array(config.choiceCount);
-  }
+    private readonly bias: number,
+  ) {}
 
-  /** Lower is better. */
-  private cost(f: Float64Array, cap: number, r: number): number {
-    const active = f[COL_ACTIVE * cap + r]!;
-    if (!this.weighted) return active;
-    const bias = this.config.activeRequestBias;
-    const load = bias === 1 ? active + 1 : bias === 0 ? 1 : Math.pow(active + 1, bias);
-    return load / f[COL_WEIGHT * cap + r]!;
-  }
-
-  pick(ctx: PickContext | undefined): number {
-    let cand = this.rows;
-    let m = cand.length;
-    const ex = ctx?.exclude;
-    if (ex !== undefined && ex.size > 0) {
-      m = filterExcluded(cand, this.env.ids, ex, this.scratch);
-      cand = this.scratch;
-    }
-    if (m <= 1) return m === 0 ? -1 : cand[0]!;
+  prepare(): void {
     const t = this.env.table;
-    const f = t.f;
-    const random = this.env.random;
-    if (this.config.choiceCount === 2 || m === 2) {
-      const a = Math.floor(random() * m);
-      let b = Math.floor(random() * (m - 1));
-      if (b >= a) b++;
-      const ra = cand[a]!;
-      const rb = cand[b]!;
-      return this.cost(f, t.cap, rb) < this.cost(f, t.cap, ra) ? rb : ra;
-    }
-    const c = sampleDistinct(random, m, this.config.choiceCount, this.chosen);
-    let best = cand[this.chosen[0]!]!;
-    let bestCost = this.cost(f, t.cap, best);
-    for (let i = 1; i < c; i++) {
-      const r = cand[this.chosen[i]!]!;
-      const cost = this.cost(f, t.cap, r);
-      if (cost < bestCost) {
-        best = r;
-        bestCost = cost;
-      }
-    }
-    return best;
+    this.f = t.f;
+    this.cap = t.cap;
+  }
+
+  load(r: number): number {
+    const active = this.f[COL_ACTIVE * this.cap + r]!;
+    if (!this.weighted) return active;
+    const bias = this.bias;
+    const load = bias === 1 ? active + 1 : bias === 0 ? 1 : Math.pow(active + 1, bias);
+    return load / this.f[COL_WEIGHT * this.cap + r]!;
   }
 }
 
@@ -115,6 +74,7 @@ export class LeastRequestPolicy implements Policy {
     for (let k = 1; k < rows.length; k++) {
       if (env.table.get(COL_WEIGHT, rows[k]!) !== env.table.get(COL_WEIGHT, rows[0]!)) weighted = true;
     }
-    return new LeastRequestPicker(rows, env, this.config, weighted);
+    const metric = new ActiveRequests(env, weighted, this.config.activeRequestBias);
+    return new P2CPicker(rows, env, this.config.choiceCount, metric);
   }
 }

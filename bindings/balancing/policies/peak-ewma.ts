@@ -3,27 +3,19 @@
 // estimate replaces it at once (the peak), a lower one is averaged in with weight 1 − exp(−Δt/decayMs), and
 // reading the load decays the estimate toward 0 the same way (tower's `load()` is an update with RTT 0).
 // cost = estimate × (in-flight + 1); a member with requests in flight and a zero estimate (no sample, no
-// default RTT) costs `PENALTY + in-flight` (Finagle). Two distinct members are sampled; the cheaper wins.
+// default RTT) costs `PENALTY + in-flight` (Finagle). The cost is the load of the shared power-of-d-choices
+// picker (bindings/balancing/p2c.ts): `choiceCount` distinct members are sampled, the cheapest wins.
 //
 // Measured (bench/policies.bench.ts, provisional, shared 2-core machine): one peakEwmaCost call takes WASM
 // 51 ns vs TS 48 ns at 64 and 1024 members (the call boundary eats the arithmetic's gain), and a pick needs
-// two; so picks and completions run in TS over the state table (which lives in WASM memory under 'wasm'). The WASM kernels (assembly/policies.ts
-// peakEwmaCost/peakEwmaObserve) are kept identical and differential-tested; `expNeg` below replaces Math.exp
-// so both agree bit for bit.
+// two; so picks and completions run in TS over the state table (which lives in WASM memory under 'wasm').
+// The WASM kernels (assembly/policies.ts peakEwmaCost/peakEwmaObserve) are kept identical and
+// differential-tested; `expNeg` below replaces Math.exp so both agree bit for bit.
 //
 //   new Balancer({ policy: { name: 'peak_ewma', decayMs: 10_000, defaultRttMs: 0 } })
 import { asObject, checkKeys, durationMs, int } from '../policy-config.js';
-import {
-  COL_ACTIVE,
-  COL_EST,
-  COL_SAMPLES,
-  COL_STAMP,
-  filterExcluded,
-  type Picker,
-  type PickContext,
-  type Policy,
-  type PolicyEnv,
-} from '../picker.js';
+import { COL_ACTIVE, COL_EST, COL_SAMPLES, COL_STAMP, type Picker, type Policy, type PolicyEnv } from '../picker.js';
+import { type LoadMetric, P2CPicker } from '../p2c.js';
 
 export interface PeakEwmaConfig {
   /** Time constant of the decay (default 10 000 ms). */
@@ -135,73 +127,26 @@ export function peakEwmaObserveTs(
   return est;
 }
 
-class PeakEwmaPicker implements Picker {
-  private readonly scratch: Int32Array;
-  private readonly chosen: Int32Array;
+/** Peak-EWMA cost at the pick's time (decays the stored estimates it reads, as tower's `load()` does). */
+class PeakEwmaLoad implements LoadMetric {
+  private f: Float64Array = new Float64Array(0);
+  private cap = 0;
+  private now = 0;
   constructor(
-    readonly rows: Int32Array,
     private readonly env: PolicyEnv,
-    private readonly config: PeakEwmaConfig,
-  ) {
-    this.scratch = new Int32Array(rows.length);
-    this.chosen = new Int32Array(config.choiceCount);
-  }
+    private readonly decayMs: number,
+  ) {}
 
-  pick(ctx: PickContext | undefined, now: number): number {
-    let cand = this.rows;
-    let m = cand.length;
-    const ex = ctx?.exclude;
-    if (ex !== undefined && ex.size > 0) {
-      m = filterExcluded(cand, this.env.ids, ex, this.scratch);
-      cand = this.scratch;
-    }
-    if (m <= 1) return m === 0 ? -1 : cand[0]!;
-    if (now !== now) now = this.env.now();
+  prepare(now: number): void {
+    this.now = now === now ? now : this.env.now();
     const t = this.env.table;
-    const f = t.f;
-    const d = this.config.decayMs;
-    const random = this.env.random;
-    const k = this.config.choiceCount;
-    if (k === 2 || m === 2) {
-      const a = Math.floor(random() * m);
-      let b = Math.floor(random() * (m - 1));
-      if (b >= a) b++;
-      const ra = cand[a]!;
-      const rb = cand[b]!;
-      return peakEwmaCostTs(f, t.cap, rb, now, d) < peakEwmaCostTs(f, t.cap, ra, now, d) ? rb : ra;
-    }
-    const c = sampleDistinct(random, m, k, this.chosen);
-    let best = cand[this.chosen[0]!]!;
-    let bestCost = peakEwmaCostTs(f, t.cap, best, now, d);
-    for (let i = 1; i < c; i++) {
-      const r = cand[this.chosen[i]!]!;
-      const cost = peakEwmaCostTs(f, t.cap, r, now, d);
-      if (cost < bestCost) {
-        best = r;
-        bestCost = cost;
-      }
-    }
-    return best;
+    this.f = t.f;
+    this.cap = t.cap;
   }
-}
 
-/**
- * min(k, m) distinct indices in [0, m), in `out` (Floyd's algorithm; no allocation). Returns the count.
- * For k >= m every index, in order.
- */
-export function sampleDistinct(random: () => number, m: number, k: number, out: Int32Array): number {
-  if (k >= m) {
-    for (let i = 0; i < m; i++) out[i] = i;
-    return m;
+  load(r: number): number {
+    return peakEwmaCostTs(this.f, this.cap, r, this.now, this.decayMs);
   }
-  let c = 0;
-  for (let j = m - k; j < m; j++) {
-    const t = Math.floor(random() * (j + 1));
-    let seen = false;
-    for (let i = 0; i < c; i++) if (out[i] === t) seen = true;
-    out[c++] = seen ? j : t;
-  }
-  return c;
 }
 
 export class PeakEwmaPolicy implements Policy {
@@ -210,7 +155,7 @@ export class PeakEwmaPolicy implements Policy {
   constructor(readonly config: PeakEwmaConfig = parsePeakEwma({})) {}
 
   build(rows: Int32Array, env: PolicyEnv): Picker {
-    return new PeakEwmaPicker(rows, env, this.config);
+    return new P2CPicker(rows, env, this.config.choiceCount, new PeakEwmaLoad(env, this.config.decayMs));
   }
 
   onMembership(env: PolicyEnv, added: readonly number[], now: number): void {

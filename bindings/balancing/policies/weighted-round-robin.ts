@@ -17,7 +17,7 @@
 // the live step (swrrStep kernel) takes WASM 33 ns vs TS 40 ns at 8 members, 399 vs 677 ns at 64, 5.9 vs
 // 10.5 µs at 1024; a table pick is O(1). So the live step runs in WASM when `env.wasm` is set and the set has
 // >= WASM_MIN_MEMBERS (32) members, in TS below that (where the call overhead eats the gain).
-// `scheduler: 'edf'` swaps in Envoy's EDF (bindings/edf.ts): O(log n), no nginx failure accounting.
+// `scheduler: 'edf'` swaps in Envoy's EDF (bindings/balancing/edf.ts): O(log n), no nginx failure accounting.
 //
 //   weights a=5 b=1 c=1 → a a b a c a a (then again)
 import type { WasmHandle } from '../../core/core-wasm.js';

@@ -1,0 +1,102 @@
+// What the Balancer hands out and reports: pick results and completion outcomes, the events ('picker',
+// 'membership', 'availability', 'outcome') and the stats snapshot, plus the listener lists behind `on()`.
+// Times are milliseconds on the Balancer's clock.
+import type { Endpoint } from '../util/endpoint.js';
+import type { LoadReport } from './dynamic-weights.js';
+import { rangeError, typeError } from '../util/validate.js';
+
+export interface Outcome {
+  ok: boolean;
+  /** Round-trip time; when absent, measured from the pick on the balancer's clock (if it timed the pick, see measureRtt; else NaN). */
+  rttMs?: number;
+  status?: number;
+  error?: unknown;
+  /** A per-call load report (ORCA), for policies with load-report weights. */
+  load?: LoadReport;
+}
+
+export interface PickHandle {
+  /** Ends the request. A second call is a no-op. */
+  done(outcome: Outcome): void;
+}
+
+export type PickResult =
+  | { type: 'pick'; member: Endpoint; index: number; handle: PickHandle }
+  | { type: 'none'; reason: 'empty' | 'no-healthy' };
+
+export type Picked = Extract<PickResult, { type: 'pick' }>;
+
+export interface OutcomeEvent {
+  id: string;
+  ok: boolean;
+  rttMs: number;
+  status: number | undefined;
+  /** When the request completed (the clock reading, ms). */
+  at: number;
+}
+export interface MembershipEvent {
+  added: string[];
+  removed: string[];
+  /** Members whose weight, priority, address or metadata changed. */
+  updated: string[];
+}
+export interface AvailabilityEvent {
+  id: string;
+  available: boolean;
+  reason: string | undefined;
+}
+export interface PickerEvent {
+  version: number;
+  eligible: number;
+  panic: boolean;
+}
+
+export type EventName = 'picker' | 'membership' | 'availability' | 'outcome';
+
+export interface MemberStats {
+  id: string;
+  weight: number;
+  available: boolean;
+  active: number;
+  picks: number;
+  failures: number;
+  [policyField: string]: unknown;
+}
+
+export interface BalancerStats {
+  policy: string;
+  backend: 'wasm' | 'js';
+  version: number;
+  eligible: number;
+  panic: boolean;
+  members: MemberStats[];
+}
+
+/** Listener lists by event; `emit` calls a snapshot of the list, so listeners may unsubscribe while called. */
+export class Listeners {
+  readonly picker: ((ev: PickerEvent) => void)[] = [];
+  readonly membership: ((ev: MembershipEvent) => void)[] = [];
+  readonly availability: ((ev: AvailabilityEvent) => void)[] = [];
+  readonly outcome: ((ev: OutcomeEvent) => void)[] = [];
+
+  /** Adds a listener; returns the function that removes it. */
+  on(event: EventName, fn: (ev: never) => void): () => void {
+    const l = this.list(event);
+    if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
+    l.push(fn);
+    return () => {
+      const i = l.indexOf(fn);
+      if (i >= 0) l.splice(i, 1);
+    };
+  }
+
+  emit(event: EventName, ev: unknown): void {
+    for (const fn of this.list(event).slice()) fn(ev as never);
+  }
+
+  private list(event: EventName): ((ev: never) => void)[] {
+    if (event !== 'picker' && event !== 'membership' && event !== 'availability' && event !== 'outcome')
+      throw rangeError('event', "'picker', 'membership', 'availability' or 'outcome'", event);
+    return this[event] as ((ev: never) => void)[];
+  }
+}

@@ -1,0 +1,88 @@
+// Balancer options: names, defaults and validation. Each bad option is a TypeError/RangeError naming it and
+// the value (util/validate.ts). The policy comes from `policy` or, in a gRPC service config, from
+// `loadBalancingConfig` / `loadBalancingPolicy` (service-config.ts), never from both.
+import { getCore, wasmHandle } from '../core/backend.js';
+import type { WasmHandle } from '../core/core-wasm.js';
+import { type Clock, systemClock, validateClock } from '../util/clock.js';
+import type { EndpointInput } from '../util/endpoint.js';
+import { defaultRandom, type Random, validateRandom } from '../util/random.js';
+import { rangeError, typeError } from '../util/validate.js';
+import type { Policy } from './picker.js';
+import { isServiceConfig, policyFrom, policyFromServiceConfig, type ServiceConfigJson } from './service-config.js';
+
+export interface BalancerOptions {
+  /** A policy name, `{ name, ...options }`, `{ <name>: options }` or a Policy object (default round_robin). */
+  policy?: string | object;
+  /** Initial members. */
+  endpoints?: readonly EndpointInput[];
+  /** Time source for RTTs, EWMA decay, fail timeouts and run-time weights (default systemClock). */
+  clock?: Clock;
+  /** Uniform in [0, 1): random starts, P2C samples, keyless hash picks (default Math.random). */
+  random?: Random;
+  /** Envoy's healthy panic threshold, 0..100 (default 50). */
+  panicThresholdPercent?: number;
+  /** What to do in panic: pick over all members (default, Envoy) or return/throw "no healthy". */
+  panicMode?: 'all' | 'fail';
+  /** Where the state table and policy kernels live (default: 'wasm' when available). */
+  backend?: 'wasm' | 'js';
+  /**
+   * Time every pick so that done() without rttMs still reports one. Default: only when the policy uses RTTs
+   * or an 'outcome' listener is registered (a clock read costs more than a round-robin pick).
+   */
+  measureRtt?: boolean;
+}
+
+/** A gRPC service config selecting the policy, with the other Balancer options beside it. */
+export type ServiceConfigOptions = ServiceConfigJson & Omit<BalancerOptions, 'policy'>;
+
+export interface ResolvedOptions {
+  policy: Policy;
+  clock: Clock;
+  random: Random;
+  panicThresholdPercent: number;
+  panicMode: 'all' | 'fail';
+  backend: 'wasm' | 'js';
+  /** The WASM core when `backend` is 'wasm'. */
+  wasm: WasmHandle | null;
+  /** Whether every pick is timed (see measureRtt). */
+  timed: boolean;
+  endpoints: readonly EndpointInput[] | undefined;
+}
+
+/** Validates `options` and fills in the defaults. */
+export function resolveOptions(options: BalancerOptions | ServiceConfigOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  const o = options as BalancerOptions & ServiceConfigJson;
+  const sc = isServiceConfig(o);
+  if (sc && o.policy !== undefined)
+    throw typeError('policy', 'absent when a service config selects the policy', o.policy);
+  const policy = sc ? policyFromServiceConfig(o) : policyFrom(o.policy);
+  const clock = o.clock === undefined ? systemClock : validateClock('clock', o.clock);
+  const random = o.random === undefined ? defaultRandom : validateRandom('random', o.random);
+  const pt = o.panicThresholdPercent ?? 50;
+  if (typeof pt !== 'number' || !(pt >= 0 && pt <= 100))
+    throw rangeError('panicThresholdPercent', 'a number in [0, 100]', pt);
+  const pm = o.panicMode ?? 'all';
+  if (pm !== 'all' && pm !== 'fail') throw rangeError('panicMode', "'all' or 'fail'", pm);
+  if (o.backend !== undefined && o.backend !== 'wasm' && o.backend !== 'js')
+    throw rangeError('backend', "'wasm' or 'js'", o.backend);
+  // default: where the core runs in WASM, the table lives in its memory
+  const backend = o.backend ?? getCore().kind;
+  const wasm = backend === 'wasm' ? wasmHandle() : null;
+  if (backend === 'wasm' && wasm === null) throw new Error('switchyard: WebAssembly backend unavailable');
+  if (o.measureRtt !== undefined && typeof o.measureRtt !== 'boolean')
+    throw typeError('measureRtt', 'a boolean', o.measureRtt);
+  const timed = o.measureRtt ?? (policy.usesRtt === true || policy.weighting !== undefined);
+  if (o.endpoints !== undefined && !Array.isArray(o.endpoints)) throw typeError('endpoints', 'an array', o.endpoints);
+  return {
+    policy,
+    clock,
+    random,
+    panicThresholdPercent: pt,
+    panicMode: pm,
+    backend,
+    wasm,
+    timed,
+    endpoints: o.endpoints,
+  };
+}
