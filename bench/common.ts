@@ -12,7 +12,18 @@ export interface Row {
   samples: number;
 }
 
-export const machine = () => ({ node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length });
+/** Where a result was measured; every results file records it. */
+export interface Machine {
+  node: string;
+  cpu: string;
+  cores: number;
+}
+
+export const machine = (): Machine => ({
+  node: process.version,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+});
 
 /** Runs `fn` (which performs `opsPerCall` operations) and returns median ops/s. */
 export function measure(

@@ -7,7 +7,8 @@
 // Prints a markdown table and writes bench/results/health.json. Numbers are provisional (shared machine).
 import { spawn } from 'node:child_process';
 import { machine, save } from './common.js';
-import { HealthChecker, VirtualClock, type HealthMember, type HealthProbe } from '../bindings/health/checker.js';
+import { VirtualClock } from '../bindings/util/clock.js';
+import { HealthChecker, type HealthMember, type HealthProbe } from '../bindings/health/checker.js';
 import { httpProbe } from '../bindings/health/http-probe.js';
 import { tcpProbe } from '../bindings/health/tcp-probe.js';
 

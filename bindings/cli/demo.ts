@@ -12,6 +12,7 @@ import { HealthChecker, type HealthState } from '../health/checker.js';
 import { httpProbe } from '../health/http-probe.js';
 import { connectHealth } from '../health/connect.js';
 import { OutlierDetector } from '../health/outlier.js';
+import { systemClock } from '../util/clock.js';
 import { positive } from '../util/validate.js';
 
 export interface DemoOptions {
@@ -52,7 +53,7 @@ async function listen(b: Backend): Promise<void> {
       return;
     }
     const [lo, hi] = b.latencyMs;
-    setTimeout(() => res.end(b.id), lo + Math.random() * (hi - lo));
+    systemClock.setTimeout(() => res.end(b.id), lo + Math.random() * (hi - lo));
   });
   await new Promise<void>((resolve, reject) => {
     b.server.once('error', reject);
@@ -81,8 +82,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const concurrency = options.concurrency ?? 8;
   const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const tty = options.tty ?? process.stdout.isTTY === true;
-  const started = performance.now();
-  const elapsed = () => (performance.now() - started) / 1000;
+  // One clock for the Balancer, health checks, outlier detection, fetch and the demo's own timeline.
+  const clock = systemClock;
+  const sleep = (ms: number) => new Promise<void>((r) => clock.setTimeout(r, ms));
+  const started = clock.now();
+  const elapsed = () => (clock.now() - started) / 1000;
   const events: string[] = [];
   const event = (msg: string) => {
     const line = `${elapsed().toFixed(1).padStart(5)}s  ${msg}`;
@@ -100,6 +104,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
   const balancer = new Balancer({
     policy: 'peak_ewma',
+    clock,
     endpoints: backends.map((b) => ({ id: b.id, host: '127.0.0.1', port: b.port })),
   });
   const checker = new HealthChecker({
@@ -107,14 +112,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     intervalMs: 500,
     timeoutMs: 250,
     startHealthy: true,
+    clock,
   });
   const detector = new OutlierDetector({
     consecutive5xx: 3,
     intervalMs: 500,
     baseEjectionTimeMs: 2000,
     maxEjectionPercent: 50,
+    clock,
   });
-  const wiring = connectHealth(balancer as unknown as Parameters<typeof connectHealth>[0], { checker, detector });
+  const wiring = connectHealth(balancer as unknown as Parameters<typeof connectHealth>[0], {
+    checker,
+    detector,
+    clock,
+  });
   const states = new Map<string, HealthState | 'ejected'>(backends.map((b) => [b.id, 'healthy']));
   const removed = new Set<string>();
   const readmitted = new Set<string>();
@@ -148,8 +159,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     perTryTimeoutMs: 1000,
     retry: { maxAttempts: 4, initialBackoffMs: 5, maxBackoffMs: 50 },
     retryThrottling: { maxTokens: 100, tokenRatio: 0.5 },
+    clock,
   });
-  const endAt = performance.now() + durationS * 1000;
+  const endAt = clock.now() + durationS * 1000;
   const dying = backends[3]!;
   const killAt = durationS * 0.25;
   const reviveAt = durationS * 0.55;
@@ -157,7 +169,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
   let renderedAt = -Infinity;
   const render = () => {
-    renderedAt = performance.now();
+    renderedAt = clock.now();
     const st = balancer.stats();
     const total = [...served.values()].reduce((s, n) => s + n, 0) || 1;
     const lines = [
@@ -182,7 +194,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   };
 
   const worker = async () => {
-    while (performance.now() < endAt) {
+    while (clock.now() < endAt) {
       try {
         const res = await f('/work');
         const who = await res.text();
@@ -191,21 +203,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       } catch {
         failures++;
       }
-      await new Promise((r) => setTimeout(r, 2));
+      await sleep(2);
     }
   };
   const scenario = async () => {
-    await new Promise((r) => setTimeout(r, killAt * 1000));
+    await sleep(killAt * 1000);
     event(`chaos: ${dying.id} is killed`);
     await close(dying);
-    await new Promise((r) => setTimeout(r, (reviveAt - killAt) * 1000));
+    await sleep((reviveAt - killAt) * 1000);
     await listen(dying);
     event(`chaos: ${dying.id} is back on the same port`);
   };
   const ticker = setInterval(render, tty ? 250 : Math.max(1000, (durationS * 1000) / 6));
   try {
     await Promise.all([scenario(), ...Array.from({ length: concurrency }, worker)]);
-    if (tty || performance.now() - renderedAt > 500) render(); // no second identical table in plain output
+    if (tty || clock.now() - renderedAt > 500) render(); // no second identical table in plain output
   } finally {
     clearInterval(ticker);
     wiring.close();

@@ -13,18 +13,16 @@
 //
 //   new ConsulResolver({ address: 'http://127.0.0.1:8500', service: 'api', passing: true, tags: ['v2'] }, l);
 import type { Clock } from '../util/clock.js';
-import type { Endpoint } from '../util/endpoint.js';
+import { parseEndpoints, type Endpoint } from '../util/endpoint.js';
 import {
   commonOptions,
   Delivery,
   msOption,
-  normalizeEndpoints,
   RefreshLimiter,
   type CommonResolverOptions,
   type FetchLike,
   type Resolver,
   type ResolverListener,
-  type Timers,
 } from './resolver.js';
 import { intInRange, typeError } from '../util/validate.js';
 
@@ -78,7 +76,6 @@ export interface ConsulResolverStats {
 export class ConsulResolver implements Resolver {
   private readonly out: Delivery;
   private readonly clock: Clock;
-  private readonly timers: Timers;
   private readonly limiter: RefreshLimiter;
   private readonly fetch: FetchLike;
   private readonly baseUrl: string;
@@ -98,7 +95,6 @@ export class ConsulResolver implements Resolver {
     if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object', opts);
     const c = commonOptions(opts);
     this.clock = c.clock;
-    this.timers = c.timers;
     if (typeof opts.service !== 'string' || !/^[^/?#\s]+$/.test(opts.service))
       throw typeError('service', 'a Consul service name', opts.service);
     const address = (opts.address ?? DEFAULT_CONSUL_ADDRESS).replace(/\/+$/, '');
@@ -129,7 +125,7 @@ export class ConsulResolver implements Resolver {
     this.maxBackoffMs = msOption('maxBackoffMs', opts.maxBackoffMs, DEFAULT_CONSUL_MAX_BACKOFF_MS);
     this.fetch = opts.fetch ?? ((u, i) => fetch(u, i));
     this.out = new Delivery(listener);
-    this.limiter = new RefreshLimiter(c.minRefreshIntervalMs, c.clock, c.timers, () => this.wake?.());
+    this.limiter = new RefreshLimiter(c.minRefreshIntervalMs, c.clock, () => this.wake?.());
     queueMicrotask(() => void this.run());
   }
 
@@ -155,13 +151,13 @@ export class ConsulResolver implements Resolver {
     if (ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        if (this.sleepTimer !== undefined) this.timers.clearTimeout(this.sleepTimer);
+        if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
         this.sleepTimer = undefined;
         this.wake = undefined;
         resolve();
       };
       this.wake = done;
-      this.sleepTimer = this.timers.setTimeout(done, ms);
+      this.sleepTimer = this.clock.setTimeout(done, ms, { background: true });
     });
   }
 
@@ -189,7 +185,7 @@ export class ConsulResolver implements Resolver {
     this.ac = ac;
     // Consul adds up to wait/16 of jitter; allow that plus slack before giving up on the request.
     const timeoutMs = this.index > 0 ? this.waitS * 1000 * (17 / 16) + 5_000 : 30_000;
-    const timer = this.timers.setTimeout(() => ac.abort(), timeoutMs);
+    const timer = this.clock.setTimeout(() => ac.abort(), timeoutMs, { background: true });
     this.counters.queries++;
     let res: Response;
     let body: unknown;
@@ -205,7 +201,7 @@ export class ConsulResolver implements Resolver {
         throw new Error(`consul: response is not JSON: ${text.slice(0, 80)}`);
       }
     } finally {
-      this.timers.clearTimeout(timer);
+      this.clock.clearTimeout(timer);
       this.ac = undefined;
     }
     if (this.closed) return;
@@ -244,6 +240,6 @@ export class ConsulResolver implements Resolver {
     inputs.sort((a, b) =>
       String(a.host) < String(b.host) ? -1 : String(a.host) > String(b.host) ? 1 : a.port - b.port,
     );
-    return normalizeEndpoints('consul entry', inputs, (e) => this.out.error(e));
+    return parseEndpoints('consul entry', inputs, (e) => this.out.error(e), { address: 'required' });
   }
 }

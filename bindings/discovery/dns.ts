@@ -7,21 +7,18 @@
 // keep the last good list, report `onError` and retry with exponential backoff.
 //
 // Lookups go through the `DnsLookup` seam: in Node, `node:dns`'s `Resolver` (servers configurable,
-// imported lazily so browser bundles never load it); in browsers, `dohLookup` (resolver-doh.ts).
+// imported lazily so browser bundles never load it); in browsers, `dohLookup` (doh.ts).
 //
 //   new DnsResolver({ target: 'api.internal:8080', servers: ['127.0.0.1:5353'] }, listener);
-import type { Endpoint } from '../util/endpoint.js';
+import { parseEndpoints, parseHostPort, type Endpoint } from '../util/endpoint.js';
 import {
   commonOptions,
   Delivery,
   msOption,
-  normalizeEndpoints,
-  parseHostPort,
   RefreshLimiter,
   type CommonResolverOptions,
   type Resolver,
   type ResolverListener,
-  type Timers,
 } from './resolver.js';
 import type { Clock } from '../util/clock.js';
 import { intInRange, typeError } from '../util/validate.js';
@@ -109,7 +106,6 @@ export function nodeDnsLookup(servers: string[] | undefined, timeoutMs: number, 
 export class DnsResolver implements Resolver {
   private readonly out: Delivery;
   private readonly clock: Clock;
-  private readonly timers: Timers;
   private readonly limiter: RefreshLimiter;
   private readonly lookup: DnsLookup;
   private readonly srv: boolean;
@@ -130,7 +126,6 @@ export class DnsResolver implements Resolver {
     if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object', opts);
     const c = commonOptions(opts);
     this.clock = c.clock;
-    this.timers = c.timers;
     this.srv = opts.srv === true;
     if (typeof opts.target !== 'string' || opts.target.length === 0)
       throw typeError('target', 'a DNS name', opts.target);
@@ -155,7 +150,7 @@ export class DnsResolver implements Resolver {
     const tries = opts.queryTries === undefined ? 2 : intInRange('queryTries', opts.queryTries, 1, 10);
     this.lookup = opts.lookup ?? nodeDnsLookup(opts.servers, timeoutMs, tries);
     this.out = new Delivery(listener);
-    this.limiter = new RefreshLimiter(c.minRefreshIntervalMs, this.clock, this.timers, () => this.resolveNow());
+    this.limiter = new RefreshLimiter(c.minRefreshIntervalMs, this.clock, () => this.resolveNow());
     this.limiter.ran();
     this.schedule(0);
   }
@@ -169,19 +164,23 @@ export class DnsResolver implements Resolver {
     this.closed = true;
     this.out.close();
     this.limiter.close();
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.lookup.cancel?.();
   }
 
   private schedule(ms: number): void {
     if (this.closed) return;
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
-    this.timer = this.timers.setTimeout(() => {
-      this.timer = undefined;
-      this.limiter.ran();
-      this.resolveNow();
-    }, ms);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.limiter.ran();
+        this.resolveNow();
+      },
+      ms,
+      { background: true },
+    );
   }
 
   private resolveNow(): void {
@@ -190,7 +189,7 @@ export class DnsResolver implements Resolver {
       this.again = true;
       return;
     }
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.inFlight = true;
     this.resolutions++;
@@ -245,7 +244,7 @@ export class DnsResolver implements Resolver {
       const inputs = recs
         .map((r) => ({ host: r.address, port: this.port, metadata: { name: this.host } }))
         .sort((x, y) => (x.host < y.host ? -1 : x.host > y.host ? 1 : 0));
-      return { endpoints: normalizeEndpoints('dns', inputs, onError), ttlS };
+      return { endpoints: parseEndpoints('dns', inputs, onError, { address: 'required' }), ttlS };
     }
     const srvs = await this.lookup.srv(this.host);
     if (srvs.length === 0) {
@@ -279,6 +278,6 @@ export class DnsResolver implements Resolver {
     if (failures === srvs.length) throw new Error(`dns: no SRV target of ${JSON.stringify(this.host)} resolved`);
     // Stable order: priority class, then address, so identical answers compare equal.
     inputs.sort((x, y) => x.priority - y.priority || (x.host < y.host ? -1 : x.host > y.host ? 1 : x.port - y.port));
-    return { endpoints: normalizeEndpoints('dns+srv', inputs, onError), ttlS };
+    return { endpoints: parseEndpoints('dns+srv', inputs, onError, { address: 'required' }), ttlS };
   }
 }

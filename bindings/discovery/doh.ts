@@ -1,7 +1,7 @@
 // DNS-over-HTTPS with the JSON API (`application/dns-json`, as served by Cloudflare's and Google's
 // resolvers: GET ?name=<n>&type=<A|AAAA|SRV>, answer `{ Status, Answer: [{ name, type, TTL, data }] }`,
 // Status 3 = NXDOMAIN, SRV data = "priority weight port target."). A `DnsLookup` for the DNS resolver
-// (resolver-dns.ts) where node:dns does not exist: browsers, workers, edge runtimes. `fetch` only.
+// (dns.ts) where node:dns does not exist: browsers, workers, edge runtimes. `fetch` only.
 //
 //   createResolver({ target: 'doh:///api.example.com:443', dohUrl: 'https://cloudflare-dns.com/dns-query' }, l);
 import type { AddressRecord, DnsLookup, SrvRecord } from './dns.js';

@@ -3,10 +3,13 @@
 //
 // The contract follows @grpc/grpc-js's `Resolver` (packages/grpc-js/src/resolver.ts):
 //  - listener calls are asynchronous, never made from the constructor (nor from `refresh()`/`close()`);
-//  - `onEndpoints` always carries the complete list, never a delta; an identical list is not re-reported;
+//  - `onEndpoints` always carries the complete list, never a delta; an identical list (`sameEndpoints`:
+//    every field, metadata by value) is not re-reported;
 //  - on a failure the last good list is kept (nothing is reported empty because a server is down) and
 //    `onError` is called; bad entries (malformed values, ports out of range, duplicates) are skipped, each
-//    reported through `onError` as a TypeError/RangeError naming the field and the value;
+//    reported through `onError` as a TypeError/RangeError naming the field and the value. Entries go through
+//    the one endpoint parser (bindings/util/endpoint.ts) with `address: 'required'`: resolvers report
+//    dialable addresses, so a port in [1, 65535] is required;
 //  - `refresh()` asks for a re-resolution (after connection failures, say); it is rate-limited;
 //  - `close()` stops everything: open streams, pending requests, timers. No listener call follows it.
 //
@@ -20,8 +23,8 @@
 //
 //   const r = createResolver('dns:///api.internal:8080', { onEndpoints: (l) => balancer.reset(l), onError });
 //   r.close();
-import type { Endpoint, EndpointInput } from '../util/endpoint.js';
-import { systemClock, type Clock } from '../util/clock.js';
+import { sameEndpoints, type Endpoint, type EndpointInput } from '../util/endpoint.js';
+import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { StaticResolver } from './static.js';
 import { DnsResolver, type DnsResolverOptions } from './dns.js';
@@ -43,37 +46,37 @@ export interface Resolver {
   close(): void;
 }
 
-/** setTimeout/clearTimeout, injectable so tests drive time by hand. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const h = setTimeout(fn, ms);
-    // Resolver timers must not keep a Node process alive on their own.
-    (h as { unref?: () => void }).unref?.();
-    return h;
-  },
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
 /** Options shared by every resolver. */
 export interface CommonResolverOptions {
+  /**
+   * Time and timers (default `systemClock`). Resolver timers (polls, re-watches, back-off between
+   * reconnects) are background timers: they never keep a Node process alive on their own.
+   */
   clock?: Clock;
-  timers?: Timers;
   /** Minimum time between two resolutions triggered by `refresh()` (grpc-js: 30 s). */
   minRefreshIntervalMs?: number;
 }
 
 /** `createResolver` options: a target URI plus the options of the scheme it names. */
 export type ResolverOptions = { target: string } & CommonResolverOptions &
-  Partial<Omit<DnsResolverOptions, 'target'>> &
-  Partial<Omit<DohOptions, 'url'>> & { dohUrl?: string } & Partial<Omit<EtcdResolverOptions, 'prefix'>> &
-  Partial<Omit<ConsulResolverOptions, 'service'>> & { endpointsStatic?: EndpointInput[] };
+  ResolverRetryOptions &
+  Partial<Omit<DnsResolverOptions, 'target' | keyof CommonResolverOptions | keyof ResolverRetryOptions>> &
+  Partial<Omit<DohOptions, 'url' | keyof CommonResolverOptions | keyof ResolverRetryOptions>> & {
+    dohUrl?: string;
+  } & Partial<Omit<EtcdResolverOptions, 'prefix' | keyof CommonResolverOptions | keyof ResolverRetryOptions>> &
+  Partial<Omit<ConsulResolverOptions, 'service' | keyof CommonResolverOptions | keyof ResolverRetryOptions>> & {
+    endpointsStatic?: EndpointInput[];
+  };
+
+/** Retry delays that several schemes take, declared once for `createResolver`. */
+export interface ResolverRetryOptions {
+  /** etcd, consul: first retry delay after a failure, doubled on each failure up to `maxBackoffMs`. */
+  backoffMs?: number;
+  /** etcd, consul: the cap of the retry delay. */
+  maxBackoffMs?: number;
+}
 
 export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
 
@@ -101,119 +104,6 @@ export function parseTarget(target: string): ParsedTarget {
   return { scheme: m[1]!.toLowerCase(), authority: m[2]!, path, query: new URLSearchParams(m[4] ?? '') };
 }
 
-/** Splits `host:port` / `[v6]:port`; `defaultPort` applies when the port is absent. */
-export function parseHostPort(field: string, s: string, defaultPort?: number): { host: string; port: number } {
-  if (typeof s !== 'string' || s.length === 0) throw typeError(field, 'a "host:port" string', s);
-  let host: string;
-  let portStr: string | undefined;
-  if (s.startsWith('[')) {
-    const end = s.indexOf(']');
-    if (end < 0) throw typeError(field, 'a "[v6]:port" address', s);
-    host = s.slice(1, end);
-    const rest = s.slice(end + 1);
-    if (rest.length > 0) {
-      if (!rest.startsWith(':')) throw typeError(field, 'a "[v6]:port" address', s);
-      portStr = rest.slice(1);
-    }
-  } else {
-    const colon = s.lastIndexOf(':');
-    if (colon >= 0 && s.indexOf(':') !== colon) {
-      // A bare IPv6 literal: no port possible.
-      host = s;
-    } else if (colon >= 0) {
-      host = s.slice(0, colon);
-      portStr = s.slice(colon + 1);
-    } else host = s;
-  }
-  if (host.length === 0 || /[\s/?#@]/.test(host)) throw typeError(field, 'an address with a host', s);
-  if (portStr === undefined) {
-    if (defaultPort === undefined) throw typeError(field, 'an address with a port ("host:port")', s);
-    return { host, port: defaultPort };
-  }
-  if (!/^\d{1,5}$/.test(portStr)) throw typeError(field, 'an address with a numeric port', s);
-  const port = Number(portStr);
-  if (port < 1 || port > 65535) throw rangeError(`${field} port`, 'an integer in [1, 65535]', port);
-  return { host, port };
-}
-
-function formatId(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Validates one endpoint; throws a TypeError/RangeError naming `field`. */
-export function toEndpoint(field: string, input: EndpointInput): Endpoint {
-  if (typeof input === 'string') {
-    const { host, port } = parseHostPort(field, input);
-    return { id: formatId(host, port), host, port, weight: 1, priority: 0, metadata: {} };
-  }
-  if (input === null || typeof input !== 'object') throw typeError(field, 'an endpoint object or "host:port"', input);
-  let host = input.host;
-  let port = input.port;
-  if (host === undefined || port === undefined) {
-    if (typeof input.id !== 'string') throw typeError(`${field}.host`, 'a string', host);
-    const hp = parseHostPort(`${field}.id`, input.id);
-    host ??= hp.host;
-    port ??= hp.port;
-  }
-  if (typeof host !== 'string' || host.length === 0) throw typeError(`${field}.host`, 'a non-empty string', host);
-  if (typeof port !== 'number') throw typeError(`${field}.port`, 'an integer in [1, 65535]', port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw rangeError(`${field}.port`, 'an integer in [1, 65535]', port);
-  const weight = input.weight ?? 1;
-  if (typeof weight !== 'number') throw typeError(`${field}.weight`, 'a finite number > 0', weight);
-  if (!Number.isFinite(weight) || weight <= 0) throw rangeError(`${field}.weight`, 'a finite number > 0', weight);
-  const priority = input.priority ?? 0;
-  if (typeof priority !== 'number') throw typeError(`${field}.priority`, 'an integer >= 0', priority);
-  if (!Number.isInteger(priority) || priority < 0) throw rangeError(`${field}.priority`, 'an integer >= 0', priority);
-  const metadata = input.metadata ?? {};
-  if (metadata === null || typeof metadata !== 'object') throw typeError(`${field}.metadata`, 'an object', metadata);
-  const id = input.id ?? formatId(host, port);
-  if (typeof id !== 'string' || id.length === 0) throw typeError(`${field}.id`, 'a non-empty string', id);
-  return { id, host, port, weight, priority, metadata };
-}
-
-/**
- * Validates a list: bad entries and duplicate ids (the first one wins) are skipped, each reported to
- * `onError`. Never throws.
- */
-export function normalizeEndpoints(
-  field: string,
-  inputs: readonly EndpointInput[],
-  onError: (e: Error) => void,
-): Endpoint[] {
-  const out: Endpoint[] = [];
-  const seen = new Set<string>();
-  for (let i = 0; i < inputs.length; i++) {
-    let ep: Endpoint;
-    try {
-      ep = toEndpoint(`${field}[${i}]`, inputs[i]!);
-    } catch (e) {
-      onError(e as Error);
-      continue;
-    }
-    if (seen.has(ep.id)) {
-      onError(typeError(`${field}[${i}].id`, 'unique (duplicate endpoint skipped)', ep.id));
-      continue;
-    }
-    seen.add(ep.id);
-    out.push(ep);
-  }
-  return out;
-}
-
-function sameList(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    // Resolvers reuse the Endpoint objects of unchanged members: most entries compare by reference.
-    if (x === y) continue;
-    if (x.id !== y.id || x.host !== y.host || x.port !== y.port || x.weight !== y.weight) return false;
-    if (x.priority !== y.priority || JSON.stringify(x.metadata) !== JSON.stringify(y.metadata)) return false;
-  }
-  return true;
-}
-
 /**
  * Listener delivery shared by all resolvers: asynchronous (a microtask), in order, nothing after close(),
  * identical consecutive lists reported once (unless an error came between them).
@@ -239,7 +129,7 @@ export class Delivery {
 
   endpoints(list: Endpoint[]): void {
     if (this.closed) return;
-    if (this.last !== undefined && !this.errorSinceLast && sameList(this.last, list)) return;
+    if (this.last !== undefined && !this.errorSinceLast && sameEndpoints(this.last, list)) return;
     this.last = list;
     this.errorSinceLast = false;
     const copy = list.slice();
@@ -296,7 +186,6 @@ export class RefreshLimiter {
   constructor(
     private readonly minIntervalMs: number,
     private readonly clock: Clock,
-    private readonly timers: Timers,
     private readonly fn: () => void,
   ) {}
   /** Records that a resolution just started (for resolutions not triggered by `request`). */
@@ -311,16 +200,20 @@ export class RefreshLimiter {
       this.fn();
       return;
     }
-    this.pending = this.timers.setTimeout(() => {
-      this.pending = undefined;
-      if (this.closed) return;
-      this.lastRunMs = this.clock.now();
-      this.fn();
-    }, waitMs);
+    this.pending = this.clock.setTimeout(
+      () => {
+        this.pending = undefined;
+        if (this.closed) return;
+        this.lastRunMs = this.clock.now();
+        this.fn();
+      },
+      waitMs,
+      { background: true },
+    );
   }
   close(): void {
     this.closed = true;
-    if (this.pending !== undefined) this.timers.clearTimeout(this.pending);
+    if (this.pending !== undefined) this.clock.clearTimeout(this.pending);
     this.pending = undefined;
   }
 }
@@ -333,14 +226,9 @@ export function msOption(field: string, v: unknown, dflt: number): number {
   return v;
 }
 
-export function commonOptions(o: CommonResolverOptions): {
-  clock: Clock;
-  timers: Timers;
-  minRefreshIntervalMs: number;
-} {
+export function commonOptions(o: CommonResolverOptions): { clock: Clock; minRefreshIntervalMs: number } {
   return {
-    clock: o.clock ?? systemClock,
-    timers: o.timers ?? systemTimers,
+    clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
     minRefreshIntervalMs: msOption('minRefreshIntervalMs', o.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS),
   };
 }

@@ -1,11 +1,11 @@
 // The static resolver: a fixed list, replaceable by hand with `set()`. It follows the resolver contract
-// (bindings/resolver.ts, after grpc-js): reports are asynchronous, bad entries and duplicates are
-// skipped with an error event.
+// (discovery/resolver.ts, after grpc-js): reports are asynchronous, bad entries and duplicates are
+// skipped with an error event (util/endpoint.ts `parseEndpoints`, addresses required).
 //
 //   const r = new StaticResolver(['a:80', 'b:80'], listener);
 //   r.set(['a:80', 'c:80']);
-import type { EndpointInput } from '../util/endpoint.js';
-import { Delivery, normalizeEndpoints, type Resolver, type ResolverListener } from './resolver.js';
+import { parseEndpoints, type EndpointInput } from '../util/endpoint.js';
+import { Delivery, type Resolver, type ResolverListener } from './resolver.js';
 import { typeError } from '../util/validate.js';
 
 export class StaticResolver implements Resolver {
@@ -36,6 +36,6 @@ export class StaticResolver implements Resolver {
   }
 
   private publish(): void {
-    this.out.endpoints(normalizeEndpoints('endpoints', this.list, (e) => this.out.error(e)));
+    this.out.endpoints(parseEndpoints('endpoints', this.list, (e) => this.out.error(e), { address: 'required' }));
   }
 }

@@ -11,11 +11,12 @@
 //   const od = new OutlierDetector();
 //   const wiring = connectHealth(balancer, { checker: hc, detector: od }); // starts both
 //   ...; wiring.close(); // unsubscribes and stops them
-import { type HealthChecker, type HealthMember, systemTimerClock, type TimerClock, validateClock } from './checker.js';
+import { systemClock, validateClock, type Clock } from '../util/clock.js';
+import type { HealthChecker, HealthMember } from './checker.js';
 import type { OutlierDetector, OutlierOutcome } from './outlier.js';
 import { positive, typeError } from '../util/validate.js';
 
-/** The part of the Balancer this module uses (bindings/balancer.ts). */
+/** The part of the Balancer this module uses (balancing/balancer.ts). */
 export interface HealthTarget<M extends HealthMember = HealthMember> {
   readonly members: readonly M[];
   setAvailable(id: string, available: boolean, reason?: string): boolean;
@@ -34,8 +35,8 @@ export interface HealthWiringOptions<M extends HealthMember = HealthMember> {
   detector?: OutlierDetector;
   /** Start the checker and detector now and stop them on close() (default true). */
   start?: boolean;
-  /** Timers for drain grace periods (default the system clock). */
-  clock?: TimerClock;
+  /** Timers for drain grace periods (default `systemClock`; background timers). */
+  clock?: Clock;
 }
 
 export interface HealthWiring {
@@ -62,7 +63,7 @@ export function connectHealth<M extends HealthMember>(
   const { checker, detector } = options;
   const start = options.start ?? true;
   if (typeof start !== 'boolean') throw typeError('start', 'a boolean', start);
-  const clock = validateClock('clock', options.clock ?? systemTimerClock);
+  const clock = options.clock === undefined ? systemClock : validateClock('clock', options.clock);
 
   const told = new Map<string, { available: boolean; reason: string }>();
   const members = new Map<string, M>();
@@ -164,10 +165,14 @@ export function connectHealth<M extends HealthMember>(
       if (graceMs !== undefined && !drainTimers.has(id)) {
         drainTimers.set(
           id,
-          clock.setTimeout(() => {
-            drainTimers.delete(id);
-            if (!closed) balancer.remove?.(id);
-          }, graceMs),
+          clock.setTimeout(
+            () => {
+              drainTimers.delete(id);
+              if (!closed) balancer.remove?.(id);
+            },
+            graceMs,
+            { background: true },
+          ),
         );
       }
       return true;

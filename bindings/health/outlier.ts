@@ -25,7 +25,8 @@
 //   const od = new OutlierDetector({ consecutive5xx: 5 });
 //   od.add('a'); od.start();
 //   od.record('a', { ok: false, status: 503 });
-import { errorMessage, systemTimerClock, type TimerClock, validateClock, validateRandom } from './checker.js';
+import { systemClock, validateClock, type Clock } from '../util/clock.js';
+import { errorMessage, validateRandom } from './options.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 
 export interface OutlierOutcome {
@@ -74,7 +75,8 @@ export interface OutlierDetectorOptions {
   successRateStdevFactor?: number;
   /** Envoy `successful_active_health_check_uneject_host` (default true). */
   successfulActiveHealthCheckUnejectHost?: boolean;
-  clock?: TimerClock;
+  /** Time and timers (default `systemClock`); the sweep is a background timer. */
+  clock?: Clock;
   /** Uniform in [0, 1), for the enforcing percentages (default Math.random). */
   random?: () => number;
 }
@@ -112,6 +114,8 @@ export interface OutlierStats {
   successRateThreshold: number | null;
   listenerErrors: number;
 }
+
+const BACKGROUND = { background: true } as const;
 
 export const DEFAULT_CONSECUTIVE_5XX = 5;
 export const DEFAULT_OUTLIER_INTERVAL_MS = 10_000;
@@ -163,7 +167,7 @@ export class OutlierDetector {
   readonly alwaysEjectOneHost: boolean;
   private readonly enforcingConsecutive5xx: number;
   private readonly enforcingSuccessRate: number;
-  private readonly clock: TimerClock;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly monitors = new Map<string, Monitor>();
   private readonly fns = new Set<(e: EjectionEvent) => void>();
@@ -215,7 +219,7 @@ export class OutlierDetector {
     const one = o.alwaysEjectOneHost ?? true;
     if (typeof one !== 'boolean') throw typeError('alwaysEjectOneHost', 'a boolean', one);
     this.alwaysEjectOneHost = one;
-    this.clock = validateClock('clock', o.clock ?? systemTimerClock);
+    this.clock = o.clock === undefined ? systemClock : validateClock('clock', o.clock);
     this.random = validateRandom('random', o.random ?? Math.random);
   }
 
@@ -227,10 +231,10 @@ export class OutlierDetector {
   start(): void {
     if (this.timer !== null) return;
     const tick = () => {
-      this.timer = this.clock.setTimeout(tick, this.intervalMs);
+      this.timer = this.clock.setTimeout(tick, this.intervalMs, BACKGROUND);
       this.sweep();
     };
-    this.timer = this.clock.setTimeout(tick, this.intervalMs);
+    this.timer = this.clock.setTimeout(tick, this.intervalMs, BACKGROUND);
   }
 
   stop(): void {

@@ -10,110 +10,40 @@
 // Hedging (optional, idempotent requests): a second try starts after `delayMs` on another member; the first
 // acceptable answer wins and the others are aborted.
 // Redirects are never followed (`redirect: 'manual'`): following one could leave the member set.
+// Deadlines, per-try timeouts, back-off and hedging delays run on the injected `clock` (util/clock.ts) as
+// ordinary (not background) timers: the caller awaits them. Options, their validation and the Balancer built
+// from them when none is given: fetch-options.ts.
 //
 //   const fetch = createFetch({ balancer, service: 'http://api', perTryTimeoutMs: 2000 });
 //   const res = await fetch('/users/42');
-import { Balancer } from '../balancing/balancer.js';
-import type { EndpointInput } from '../util/endpoint.js';
-import { HealthChecker, type HealthCheckerOptions } from '../health/checker.js';
-import { httpProbe, type HttpProbeOptions } from '../health/http-probe.js';
-import { connectHealth } from '../health/connect.js';
-import { OutlierDetector, type OutlierDetectorOptions } from '../health/outlier.js';
-import type { ResolverOptions } from '../discovery/resolver.js';
-import { connectResolver } from '../discovery/connect.js';
-import { Backoff, RetryThrottle, retryAfterMs, type BackoffOptions, type ThrottleOptions } from './retry.js';
+import { typeError } from '../util/validate.js';
+import {
+  parseFetchOptions,
+  type CreateFetchOptions,
+  type FetchEvent,
+  type FetchStats,
+  type PickSource,
+} from './fetch-options.js';
+import { retryAfterMs, sleepMs } from './retry.js';
 import { memberUrl, originOf, targetPath, UnsafeTargetError } from './url-guard.js';
-import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 
-export interface FetchOutcome {
-  ok: boolean;
-  rttMs?: number;
-  status?: number;
-  error?: unknown;
-}
-
-export interface FetchMember {
-  id: string;
-  host: string;
-  port: number;
-}
-
-export type FetchPick =
-  { type: 'pick'; member: FetchMember; handle: { done(o: FetchOutcome): void } } | { type: 'none'; reason: string };
-
-/** What createFetch needs from a Balancer. */
-export interface PickSource {
-  pick(ctx?: { key?: string; exclude?: ReadonlySet<string> }): FetchPick;
-}
-
-export interface RetryOptions extends BackoffOptions {
-  /** Tries in all, the first included (default 3, at most 10). */
-  maxAttempts?: number;
-  /** Statuses that are retried (default 502, 503, 504). */
-  retryOn?: readonly number[];
-}
-
-export interface HedgeOptions {
-  delayMs: number;
-  /** Concurrent tries at most, the first included (default 2). */
-  maxAttempts?: number;
-}
-
-export interface FetchEvent {
-  type: 'try' | 'retry' | 'hedge' | 'give-up';
-  /** Sequence number of the request (from 1), to correlate the events of one request. */
-  request: number;
-  member?: string;
-  attempt: number;
-  status?: number;
-  error?: unknown;
-  delayMs?: number;
-}
-
-export interface CreateFetchOptions {
-  /** Your own Balancer (or anything with pick()); otherwise one is built from the options below. */
-  balancer?: PickSource;
-  /** Resolver target feeding the built Balancer: 'etcd:///services/api', 'dns:///svc:80', 'static:///a:80,b:80', ... */
-  target?: string | ResolverOptions;
-  /** Static members for the built Balancer. */
-  endpoints?: readonly EndpointInput[];
-  /** Policy of the built Balancer (default 'round_robin'): a name, `{ name, ...options }` or service config. */
-  policy?: string | object;
-  /** Active HTTP health checks on the built Balancer (probe options plus checker options). */
-  healthCheck?: HttpProbeOptions & Omit<HealthCheckerOptions, 'probe'>;
-  /** Passive outlier detection on the built Balancer (Envoy defaults); false to disable. */
-  outlierDetection?: OutlierDetectorOptions | false;
-  /** Logical origin requests may name, e.g. 'http://api'; paths ('/x') always work. */
-  service?: string;
-  scheme?: 'http' | 'https';
-  /** Routing key for hash policies, e.g. (req) => req.headers.get('x-user'). */
-  key?: (request: Request) => string | undefined;
-  perTryTimeoutMs?: number;
-  deadlineMs?: number;
-  retry?: RetryOptions | false;
-  retryThrottling?: ThrottleOptions | false;
-  hedge?: HedgeOptions;
-  /** URLs the caller explicitly allows to bypass balancing (sent as given, never retried). */
-  passThrough?: (url: URL) => boolean;
-  fetch?: typeof globalThis.fetch;
-  random?: () => number;
-  now?: () => number;
-  onEvent?: (ev: FetchEvent) => void;
-}
+export type {
+  CreateFetchOptions,
+  FetchEvent,
+  FetchMember,
+  FetchOutcome,
+  FetchPick,
+  FetchStats,
+  HedgeOptions,
+  PickSource,
+  RetryOptions,
+} from './fetch-options.js';
 
 export interface SwitchyardRequestInit extends RequestInit {
   /** Treat this request as idempotent (retryable) whatever its method. */
   idempotent?: boolean;
   /** Routing key for this request (overrides options.key). */
   key?: string;
-}
-
-export interface FetchStats {
-  requests: number;
-  tries: number;
-  retries: number;
-  hedges: number;
-  failures: number;
 }
 
 export type BalancedFetch = ((input: string | URL | Request, init?: SwitchyardRequestInit) => Promise<Response>) & {
@@ -137,82 +67,19 @@ class TryTimeoutError extends Error {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const DEFAULT_RETRY_ON = [502, 503, 504];
 
 type TryResult = { res: Response; member: string } | { err: unknown; member: string };
 
 export function createFetch(options: CreateFetchOptions): BalancedFetch {
-  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-  const closers: (() => void)[] = [];
-  let balancer: PickSource;
-  if (options.balancer !== undefined) {
-    balancer = options.balancer;
-    if (balancer === null || typeof balancer !== 'object' || typeof balancer.pick !== 'function') {
-      throw typeError('balancer', 'an object with pick()', balancer);
-    }
-  } else {
-    if (options.target === undefined && options.endpoints === undefined) {
-      throw typeError('options', 'a balancer, a target or endpoints', undefined);
-    }
-    const built = new Balancer({
-      ...(options.policy !== undefined && { policy: options.policy }),
-      ...(options.endpoints !== undefined && { endpoints: options.endpoints }),
-    });
-    balancer = built as unknown as PickSource;
-    closers.push(() => built.close());
-    if (options.target !== undefined) {
-      const resolver = connectResolver(options.target, built);
-      closers.unshift(() => resolver.close());
-    }
-    const checker =
-      options.healthCheck === undefined
-        ? undefined
-        : new HealthChecker({ ...options.healthCheck, probe: httpProbe(options.healthCheck) });
-    const detector =
-      options.outlierDetection === false ? undefined : new OutlierDetector(options.outlierDetection ?? {});
-    if (checker !== undefined || detector !== undefined) {
-      const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {
-        ...(checker && { checker }),
-        ...(detector && { detector }),
-      });
-      closers.unshift(() => wiring.close());
-    }
-  }
-  const scheme = options.scheme ?? 'http';
-  if (scheme !== 'http' && scheme !== 'https') throw rangeError('scheme', "'http' or 'https'", scheme);
-  let serviceOrigin: string | undefined;
-  if (options.service !== undefined) {
-    const s = options.service.includes('://') ? options.service : `${scheme}://${options.service}`;
-    try {
-      serviceOrigin = new URL(s).origin;
-    } catch {
-      throw rangeError('service', "an origin such as 'http://api'", options.service);
-    }
-  }
-  const perTryTimeoutMs =
-    options.perTryTimeoutMs === undefined ? undefined : positive('perTryTimeoutMs', options.perTryTimeoutMs);
-  const deadlineMs = options.deadlineMs === undefined ? undefined : positive('deadlineMs', options.deadlineMs);
-  const retry = options.retry === false ? { maxAttempts: 1 } : (options.retry ?? {});
-  const maxAttempts = retry.maxAttempts === undefined ? 3 : intInRange('retry.maxAttempts', retry.maxAttempts, 1, 10);
-  const retryOn = new Set(retry.retryOn ?? DEFAULT_RETRY_ON);
-  for (const s of retryOn) intInRange('retry.retryOn[]', s, 100, 599);
-  const random = options.random ?? Math.random;
-  const now = options.now ?? (() => performance.now());
-  const backoff = new Backoff(retry, random);
-  const throttle = options.retryThrottling === false ? null : new RetryThrottle(options.retryThrottling);
-  const hedge = options.hedge;
-  if (hedge !== undefined) {
-    positive('hedge.delayMs', hedge.delayMs);
-    if (hedge.maxAttempts !== undefined) intInRange('hedge.maxAttempts', hedge.maxAttempts, 1, 10);
-  }
-  const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const emitEvent = options.onEvent ?? (() => {});
+  const cfg = parseFetchOptions(options);
+  const { balancer, scheme, serviceOrigin, perTryTimeoutMs, deadlineMs, maxAttempts, retryOn } = cfg;
+  const { backoff, throttle, hedge, baseFetch, clock } = cfg;
   const stats: FetchStats = { requests: 0, tries: 0, retries: 0, hedges: 0, failures: 0 };
   const origins = new Map<string, string>(); // host:port → checked origin
 
   async function balancedFetch(input: string | URL | Request, init: SwitchyardRequestInit = {}): Promise<Response> {
     const request = ++stats.requests;
-    const emit = (e: Omit<FetchEvent, 'request'>) => emitEvent({ ...e, request });
+    const emit = (e: Omit<FetchEvent, 'request'>) => cfg.onEvent({ ...e, request });
     let rawUrl: string;
     let method = init.method;
     let headers = new Headers(init.headers);
@@ -233,14 +100,14 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
         `redirect: ${JSON.stringify(init.redirect)} could leave the member set; use 'manual' or 'error'`,
       );
     }
-    if (options.passThrough !== undefined && !rawUrl.startsWith('/')) {
+    if (cfg.passThrough !== undefined && !rawUrl.startsWith('/')) {
       let abs: URL | undefined;
       try {
         abs = new URL(rawUrl);
       } catch {
         abs = undefined;
       }
-      if (abs !== undefined && abs.origin !== serviceOrigin && options.passThrough(abs)) return baseFetch(input, init);
+      if (abs !== undefined && abs.origin !== serviceOrigin && cfg.passThrough(abs)) return baseFetch(input, init);
     }
     const path = targetPath(rawUrl, serviceOrigin);
     const replayable =
@@ -254,13 +121,12 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
       (typeof FormData !== 'undefined' && body instanceof FormData);
     const idempotent = init.idempotent ?? IDEMPOTENT.has(method);
     let key = init.key;
-    if (key === undefined && options.key !== undefined) {
+    if (key === undefined && cfg.key !== undefined) {
       key =
-        options.key(new Request(new URL(path, serviceOrigin ?? 'http://switchyard.invalid'), { method, headers })) ??
+        cfg.key(new Request(new URL(path, serviceOrigin ?? 'http://switchyard.invalid'), { method, headers })) ??
         undefined;
     }
-    const start = now();
-    const deadlineAt = deadlineMs === undefined ? Infinity : start + deadlineMs;
+    const deadlineAt = clock.now() + deadlineMs;
     const tried = new Set<string>();
     const requestInit: RequestInit = { ...init, method, headers, redirect: init.redirect ?? 'manual' };
     if (body !== undefined) requestInit.body = body;
@@ -282,7 +148,7 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
       tried.add(member.id);
       stats.tries++;
       emit({ type: 'try', member: member.id, attempt });
-      const budget = Math.min(perTryTimeoutMs ?? Infinity, deadlineAt - now());
+      const budget = Math.min(perTryTimeoutMs ?? Infinity, deadlineAt - clock.now());
       // An AbortController only when something can abort this try: passing a signal costs undici ~20 µs.
       const ctl =
         signal !== undefined || abortOthers !== undefined || Number.isFinite(budget) ? new AbortController() : null;
@@ -291,26 +157,26 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
       const onOther = () => ctl!.abort(new DOMException('hedge lost', 'AbortError'));
       abortOthers?.addEventListener('abort', onOther, { once: true });
       const timer = Number.isFinite(budget)
-        ? setTimeout(
+        ? clock.setTimeout(
             () => ctl!.abort(new TryTimeoutError(`try timed out after ${Math.round(budget)} ms`)),
             Math.max(0, budget),
           )
         : undefined;
-      const t0 = now();
+      const t0 = clock.now();
       try {
         const hostPort = `${member.host}:${member.port}`;
         let origin = origins.get(hostPort);
         if (origin === undefined) origins.set(hostPort, (origin = originOf(scheme, member.host, member.port)));
         const url = memberUrl(origin, path);
         const res = await baseFetch(url, ctl === null ? requestInit : { ...requestInit, signal: ctl.signal });
-        handle.done({ ok: res.status < 500, rttMs: now() - t0, status: res.status });
+        handle.done({ ok: res.status < 500, rttMs: clock.now() - t0, status: res.status });
         return { res, member: member.id };
       } catch (err) {
         const reason = ctl?.signal.aborted ? ctl.signal.reason : err;
-        handle.done({ ok: false, rttMs: now() - t0, error: reason });
+        handle.done({ ok: false, rttMs: clock.now() - t0, error: reason });
         return { err: reason, member: member.id };
       } finally {
-        if (timer !== undefined) clearTimeout(timer);
+        if (timer !== undefined) clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onCaller);
         abortOthers?.removeEventListener('abort', onOther);
       }
@@ -331,12 +197,12 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
       throw err;
     };
 
-    if (hedge !== undefined && idempotent && replayable) return hedged();
+    if (hedge !== undefined && idempotent && replayable) return hedged(hedge);
 
     let last: TryResult | undefined;
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return fail(signal.reason);
-      if (now() >= deadlineAt)
+      if (clock.now() >= deadlineAt)
         return fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt - 1} tries`));
       last = await tryOnce(attempt);
       if (signal?.aborted) {
@@ -352,18 +218,19 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
         }
         throttle?.onFailure();
         if (!idempotent || !replayable) return res;
+        // Retry-After may be an HTTP date: compared with the wall clock, not the monotonic one.
         wait = Math.max(backoff.delayMs(attempt), retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? 0);
-        if (attempt >= maxAttempts || !(throttle?.allowRetry() ?? true) || now() + wait >= deadlineAt) return res;
+        if (attempt >= maxAttempts || !(throttle?.allowRetry() ?? true) || clock.now() + wait >= deadlineAt) return res;
         await res.body?.cancel().catch(() => {});
       } else {
         if (!(last.err instanceof NoMemberError)) throttle?.onFailure();
-        if (now() >= deadlineAt && !(signal?.aborted ?? false)) {
+        if (clock.now() >= deadlineAt && !(signal?.aborted ?? false)) {
           return fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt} tries`));
         }
         if (!retryableError(last.err) || attempt >= maxAttempts || !(throttle?.allowRetry() ?? true))
           return fail(last.err);
         wait = backoff.delayMs(attempt);
-        if (now() + wait >= deadlineAt)
+        if (clock.now() + wait >= deadlineAt)
           return fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms would pass before the next try`));
       }
       stats.retries++;
@@ -375,14 +242,14 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
         ...('res' in last ? { status: last.res.status } : { error: last.err }),
       });
       try {
-        await sleep(wait, signal);
+        await sleepMs(clock, wait, signal);
       } catch {
         return fail(signal!.reason);
       }
     }
 
-    async function hedged(): Promise<Response> {
-      const n = hedge!.maxAttempts ?? 2;
+    async function hedged(h: { delayMs: number; maxAttempts: number }): Promise<Response> {
+      const n = h.maxAttempts;
       const losers = new AbortController();
       const running = new Set<Promise<TryResult>>();
       let started = 0;
@@ -400,9 +267,9 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
       };
       launch();
       while (running.size > 0) {
-        const canHedge = started < n && (throttle?.allowRetry() ?? true) && now() < deadlineAt;
+        const canHedge = started < n && (throttle?.allowRetry() ?? true) && clock.now() < deadlineAt;
         const delay = canHedge
-          ? sleep(hedge!.delayMs, signal).then(
+          ? sleepMs(clock, h.delayMs, signal).then(
               () => 'hedge' as const,
               () => 'aborted' as const,
             )
@@ -429,7 +296,7 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
           return fail(signal.reason);
         }
         if ('res' in winner && running.size > 0) await winner.res.body?.cancel().catch(() => {});
-        if (running.size === 0 && started < n && (throttle?.allowRetry() ?? true) && now() < deadlineAt) launch();
+        if (running.size === 0 && started < n && (throttle?.allowRetry() ?? true) && clock.now() < deadlineAt) launch();
       }
       if (lastResult !== undefined && 'res' in lastResult) return lastResult.res;
       return fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);
@@ -439,23 +306,6 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
   return Object.assign(balancedFetch, {
     stats: () => ({ ...stats }),
     balancer,
-    close: () => {
-      for (const c of closers.splice(0)) c();
-    },
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    close: () => cfg.close(),
   });
 }

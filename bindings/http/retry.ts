@@ -3,7 +3,9 @@
 // - throttling: a token bucket starting full at maxTokens; each failed attempt takes 1, each success adds
 //   tokenRatio; retries (and hedges) are allowed only while tokens > maxTokens / 2, so retries cannot
 //   multiply load during an outage;
-// - `Retry-After` (seconds or an HTTP date) raises the wait, and a wait past the deadline ends the retries.
+// - `Retry-After` (seconds or an HTTP date) raises the wait, and a wait past the deadline ends the retries;
+// - the wait itself runs on the injected clock (`sleepMs`).
+import type { Clock } from '../util/clock.js';
 import { intInRange, positive, rangeError } from '../util/validate.js';
 
 export interface BackoffOptions {
@@ -84,4 +86,20 @@ export function retryAfterMs(value: string | null, nowMs: number): number | unde
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** Waits `ms` on `clock` (an ordinary timer: the caller awaits it); rejects with the signal's reason on abort. */
+export function sleepMs(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clock.clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

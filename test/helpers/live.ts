@@ -10,22 +10,17 @@
 // - otherwise the suite's tests are registered as skipped (its hooks do not run), and the suite is appended to
 //   the skip log that `scripts/test.mjs` prints, loudly, at the end of `npm test` with the install command.
 import anyTest, { type TestFn } from 'ava';
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** A binary a live suite needs, with the Debian package that provides it. */
-export const BINARIES = {
-  nginx: 'nginx',
-  memcached: 'memcached',
-  nutcracker: 'nutcracker',
-  'redis-server': 'redis-server',
-  etcd: 'etcd-server',
-  etcdctl: 'etcd-client',
-  dnsmasq: 'dnsmasq-base',
-  chromium: 'chromium',
-} as const;
-export type Binary = keyof typeof BINARIES;
+/** The binaries live suites may need, each with the Debian package that provides it (scripts/system-deps.sh
+ * installs from the same list). */
+export const BINARIES: Readonly<Record<string, string>> = JSON.parse(
+  readFileSync(new URL('../live/binaries.json', import.meta.url), 'utf8'),
+);
+export type Binary =
+  'nginx' | 'memcached' | 'nutcracker' | 'redis-server' | 'etcd' | 'etcdctl' | 'dnsmasq' | 'chromium';
 
 const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin'];
 

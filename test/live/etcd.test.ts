@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import type { Endpoint } from '../../bindings/util/endpoint.js';
-import { EtcdResolver, registerEtcd } from '../../bindings/discovery/etcd/resolver.js';
+import { EtcdResolver } from '../../bindings/discovery/etcd/resolver.js';
+import { registerEtcd } from '../../bindings/discovery/etcd/registration.js';
 import { connectResolver } from '../../bindings/discovery/connect.js';
 import type { FetchLike } from '../../bindings/discovery/resolver.js';
 import {
@@ -139,7 +140,7 @@ test.serial(
     await until('revoked member gone', () => !r.ids().includes('10.2.0.1:8080'), 10_000);
 
     // A registrant in its own process, killed without any chance to clean up: its lease expires.
-    const mod = new URL('../../bindings/discovery/etcd/resolver.ts', import.meta.url).href;
+    const mod = new URL('../../bindings/discovery/etcd/registration.ts', import.meta.url).href;
     const code = `import { registerEtcd } from ${JSON.stringify(mod)};
     const reg = registerEtcd({ endpoints: ${JSON.stringify(urls)}, prefix: 'reg/api', addr: '10.2.0.2:8080', ttlS: 2 });
     await reg.ready; console.log('registered');`;

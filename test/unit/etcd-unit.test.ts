@@ -1,10 +1,10 @@
 // The etcd resolver's protocol handling against a scripted gateway (an injected fetch): a resumed watch
 // that replays events already applied, watch lines split across chunks, PUT events without `type`,
-// in-stream errors, failover order and backoff on a manual clock, and close() aborting the stream.
+// in-stream errors, failover order and backoff on a VirtualClock, and close() aborting the stream.
 import test from 'ava';
-import { ManualClock } from '../../bindings/util/clock.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
 import type { Endpoint } from '../../bindings/util/endpoint.js';
-import type { FetchLike, Timers } from '../../bindings/discovery/resolver.js';
+import type { FetchLike } from '../../bindings/discovery/resolver.js';
 import { EtcdResolver } from '../../bindings/discovery/etcd/resolver.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -65,27 +65,10 @@ function gateway() {
   return { fetchFn, calls, watches, down, setRange: (v: unknown) => (rangeAnswer = v) };
 }
 
-class ManualTimers implements Timers {
-  private seq = 0;
-  readonly pending = new Map<number, { at: number; fn: () => void }>();
-  constructor(readonly clock: ManualClock) {}
-  setTimeout(fn: () => void, ms: number): unknown {
-    this.pending.set(++this.seq, { at: this.clock.now() + ms, fn });
-    return this.seq;
-  }
-  clearTimeout(h: unknown): void {
-    this.pending.delete(h as number);
-  }
-  async advance(ms: number): Promise<void> {
-    this.clock.advance(ms);
-    for (const [id, t] of [...this.pending]) {
-      if (t.at <= this.clock.now()) {
-        this.pending.delete(id);
-        t.fn();
-      }
-    }
-    await flush();
-  }
+/** Moves the virtual clock, then lets the scripted gateway's responses settle. */
+async function advance(clock: VirtualClock, ms: number): Promise<void> {
+  await clock.advance(ms);
+  await flush();
 }
 
 function recorder() {
@@ -101,11 +84,10 @@ function recorder() {
 
 test('a resumed watch starts at revision + 1 on the next member and skips replayed events', async (t) => {
   const g = gateway();
-  const clock = new ManualClock(0);
-  const timers = new ManualTimers(clock);
+  const clock = new VirtualClock(0);
   const r = recorder();
   const res = new EtcdResolver(
-    { endpoints: ['http://m0:2379', 'http://m1:2379'], prefix: 's', fetch: g.fetchFn, clock, timers },
+    { endpoints: ['http://m0:2379', 'http://m1:2379'], prefix: 's', fetch: g.fetchFn, clock },
     r.listener,
   );
   await flush();
@@ -153,8 +135,7 @@ test('a resumed watch starts at revision + 1 on the next member and skips replay
 
 test('every member down: exponential backoff between rounds; an in-stream error fails over', async (t) => {
   const g = gateway();
-  const clock = new ManualClock(0);
-  const timers = new ManualTimers(clock);
+  const clock = new VirtualClock(0);
   const r = recorder();
   g.down.add('m0:2379');
   g.down.add('m1:2379');
@@ -164,7 +145,6 @@ test('every member down: exponential backoff between rounds; an in-stream error 
       prefix: 's',
       fetch: g.fetchFn,
       clock,
-      timers,
       backoffMs: 100,
       maxBackoffMs: 400,
     },
@@ -173,18 +153,18 @@ test('every member down: exponential backoff between rounds; an in-stream error 
   await flush();
   t.is(g.calls.length, 2, 'one round: both members tried');
   t.is(r.lists.length, 0);
-  await timers.advance(99);
+  await advance(clock, 99);
   t.is(g.calls.length, 2);
-  await timers.advance(1);
+  await advance(clock, 1);
   t.is(g.calls.length, 4, 'second round after 100 ms');
-  await timers.advance(199);
+  await advance(clock, 199);
   t.is(g.calls.length, 4);
-  await timers.advance(1);
+  await advance(clock, 1);
   t.is(g.calls.length, 6, 'third round after 200 ms more');
-  await timers.advance(400);
+  await advance(clock, 400);
   t.is(g.calls.length, 8, 'capped at 400 ms');
   g.down.clear();
-  await timers.advance(400);
+  await advance(clock, 400);
   t.deepEqual(r.ids(), ['10.0.0.1:80']);
   const w = g.watches.at(-1)!;
   w.send({ result: { created: true } });
@@ -214,8 +194,7 @@ test('malformed watch lines are errors that fail over, never crashes', async (t)
 
 test('refresh() cuts a backoff short, at most once per minRefreshIntervalMs', async (t) => {
   const g = gateway();
-  const clock = new ManualClock(0);
-  const timers = new ManualTimers(clock);
+  const clock = new VirtualClock(0);
   const r = recorder();
   g.down.add('m0:2379');
   const res = new EtcdResolver(
@@ -224,7 +203,6 @@ test('refresh() cuts a backoff short, at most once per minRefreshIntervalMs', as
       prefix: 's',
       fetch: g.fetchFn,
       clock,
-      timers,
       backoffMs: 10_000,
       minRefreshIntervalMs: 1_000,
     },
@@ -238,11 +216,11 @@ test('refresh() cuts a backoff short, at most once per minRefreshIntervalMs', as
   res.refresh();
   await flush();
   t.is(g.calls.length, 2, 'a second refresh within 1 s waits');
-  await timers.advance(1_000);
+  await advance(clock, 1_000);
   t.is(g.calls.length, 3, '... until the interval has passed');
   g.down.clear();
   res.refresh();
-  await timers.advance(1_000);
+  await advance(clock, 1_000);
   t.deepEqual(r.ids(), ['10.0.0.1:80']);
   res.close();
 });

@@ -1,10 +1,12 @@
 // createFetch against real loopback backends: routing, retries on another member, idempotency rules,
-// Retry-After, timeouts and deadline, caller aborts, hedging, the retry budget, and the SSRF table.
+// Retry-After, timeouts and deadline, caller aborts, hedging, the retry budget, and the SSRF table; then the
+// same timers on a VirtualClock with a scripted fetch, at exact virtual times.
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createFetch, type FetchOutcome, type FetchPick, type PickSource } from '../../bindings/http/fetch.js';
 import { UnsafeTargetError } from '../../bindings/http/url-guard.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 
 /** Round robin with exclusion, recording each completed outcome: enough to drive the wrapper. */
@@ -297,4 +299,74 @@ test('bad options: typed errors naming the field', (t) => {
     instanceOf: RangeError,
     message: /hedge\.delayMs/,
   });
+  t.throws(() => createFetch({ balancer: bal, clock: { now: () => 0 } as never }), {
+    instanceOf: TypeError,
+    message: /^clock must be a Clock/,
+  });
+});
+
+/** A fetch that hangs until its signal aborts, recording when each request started on `clock`. */
+function hangingFetch(clock: VirtualClock, calls: number[], answer?: (n: number) => Response | undefined) {
+  return ((_input: string, init?: RequestInit) => {
+    calls.push(clock.now());
+    const res = answer?.(calls.length);
+    if (res !== undefined) return Promise.resolve(res);
+    return new Promise<Response>((_resolve, reject) => {
+      const signal = init!.signal!;
+      signal.addEventListener('abort', () => reject(signal.reason));
+    });
+  }) as typeof globalThis.fetch;
+}
+
+test('per-try timeouts, back-off and the deadline run on the injected clock, at exact virtual times', async (t) => {
+  const clock = new VirtualClock(0);
+  const calls: number[] = [];
+  const bal = new RoundRobin(backends);
+  const f = createFetch({
+    balancer: bal,
+    fetch: hangingFetch(clock, calls),
+    clock,
+    random: () => 0.5,
+    perTryTimeoutMs: 100,
+    deadlineMs: 350,
+    retry: { initialBackoffMs: 10, maxBackoffMs: 40, maxAttempts: 10 },
+  });
+  let error: Error | undefined;
+  const done = f('/v').catch((e: Error) => void (error = e));
+  // try 1 at 0, cut at 100, back-off 0.5 × 10; try 2 at 105, cut at 205, back-off 0.5 × 20; try 3 at 215,
+  // cut at 315, back-off 0.5 × 40; try 4 at 335 gets what is left of the deadline (15 ms).
+  await clock.advance(349);
+  t.deepEqual(calls, [0, 105, 215, 335]);
+  t.is(error, undefined, 'still running one tick before the deadline');
+  await clock.advance(1);
+  await done;
+  t.is(error?.name, 'DeadlineExceededError');
+  t.regex(error!.message, /deadline of 350 ms exceeded after 4 tries/);
+  t.deepEqual(
+    bal.outcomes.map((o) => o.rttMs),
+    [100, 100, 100, 15],
+  );
+  t.is(clock.pending, 0, 'no timer left behind');
+});
+
+test('hedging waits delayMs on the injected clock; the loser is aborted', async (t) => {
+  const clock = new VirtualClock(1000);
+  const calls: number[] = [];
+  const bal = new RoundRobin(backends);
+  const f = createFetch({
+    balancer: bal,
+    fetch: hangingFetch(clock, calls, (n) => (n === 2 ? new Response('second') : undefined)),
+    clock,
+    hedge: { delayMs: 50 },
+  });
+  const res = f('/h');
+  await clock.advance(49);
+  t.deepEqual(calls, [1000]);
+  await clock.advance(1);
+  t.is(await (await res).text(), 'second');
+  t.deepEqual(calls, [1000, 1050]);
+  t.is(f.stats().hedges, 1);
+  await clock.advance(0);
+  t.is((bal.outcomes.find((o) => o.rttMs === 50)?.error as Error | undefined)?.name, 'AbortError', 'hedge lost');
+  t.is(clock.pending, 0);
 });

@@ -4,7 +4,8 @@
 // then the same against the real Balancer (picks, panic, an address change).
 import test from 'ava';
 import type { Endpoint } from '../../bindings/util/endpoint.js';
-import { HealthChecker, VirtualClock, type HealthProbe } from '../../bindings/health/checker.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
+import { HealthChecker, type HealthProbe } from '../../bindings/health/checker.js';
 import { connectHealth, type ObservedOutcome } from '../../bindings/health/connect.js';
 import { OutlierDetector } from '../../bindings/health/outlier.js';
 import { Balancer } from '../../bindings/balancing/balancer.js';

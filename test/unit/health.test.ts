@@ -2,9 +2,9 @@
 // jitter bounds, timeouts, no overlapping probes, draining, stats and bad input.
 import test from 'ava';
 import fc from 'fast-check';
+import { VirtualClock } from '../../bindings/util/clock.js';
 import {
   HealthChecker,
-  VirtualClock,
   type HealthCheckerOptions,
   type HealthMember,
   type HealthProbe,

@@ -2,7 +2,7 @@
 // maxEjectionPercent (always at least one), success-rate ejection (exact threshold), enforcing rolls,
 // un-ejection by an active check, bad input.
 import test from 'ava';
-import { VirtualClock } from '../../bindings/health/checker.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
 import {
   OutlierDetector,
   isFailure,

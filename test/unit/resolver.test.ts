@@ -1,55 +1,17 @@
 // The resolver contract (async delivery, last good list kept, refresh rate limit, close), target parsing,
-// input validation, the static resolver, DNS scheduling on a manual clock with a scripted lookup, the
-// DoH JSON lookup against a loopback server, and the Balancer wiring.
+// the static resolver, DNS scheduling on a VirtualClock with a scripted lookup, the DoH JSON lookup against
+// a loopback server, and the Balancer wiring. Endpoint parsing and equality: endpoint.test.ts.
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
-import { ManualClock } from '../../bindings/util/clock.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
 import type { Endpoint, EndpointInput } from '../../bindings/util/endpoint.js';
-import {
-  createResolver,
-  normalizeEndpoints,
-  parseHostPort,
-  parseTarget,
-  type ResolverListener,
-  type Timers,
-} from '../../bindings/discovery/resolver.js';
+import { createResolver, parseTarget, type ResolverListener } from '../../bindings/discovery/resolver.js';
 import { StaticResolver } from '../../bindings/discovery/static.js';
 import { DnsResolver, type DnsLookup } from '../../bindings/discovery/dns.js';
 import { dohLookup } from '../../bindings/discovery/doh.js';
-import { parseEtcdValue, prefixRangeEnd, encodeKey } from '../../bindings/discovery/etcd/resolver.js';
+import { parseEtcdValue } from '../../bindings/discovery/etcd/members.js';
+import { prefixRangeEnd, encodeKey } from '../../bindings/discovery/etcd/client.js';
 import { connectResolver } from '../../bindings/discovery/connect.js';
-
-/** Timers driven by a ManualClock: `advance(ms)` fires what is due, in order. */
-class ManualTimers implements Timers {
-  private seq = 0;
-  private readonly pending = new Map<number, { at: number; fn: () => void }>();
-  constructor(readonly clock: ManualClock) {}
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.pending.set(id, { at: this.clock.now() + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.pending.delete(h as number);
-  }
-  get size(): number {
-    return this.pending.size;
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.clock.now() + ms;
-    for (let guard = 0; guard < 10_000; guard++) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.pending) if (e[1].at <= end && (next === undefined || e[1].at < next[1].at)) next = e;
-      if (next === undefined) break;
-      this.pending.delete(next[0]);
-      this.clock.set(Math.max(this.clock.now(), next[1].at));
-      next[1].fn();
-      await flush();
-    }
-    this.clock.set(end);
-    await flush();
-  }
-}
 
 async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
@@ -74,46 +36,6 @@ test('parseTarget splits scheme, authority, path and query; malformed targets ar
     t.regex(e.message, /^target must be/);
   }
   t.throws(() => createResolver('gopher:///x', recorder().listener), { instanceOf: TypeError, message: /scheme/ });
-});
-
-test('parseHostPort: ports required and in range, IPv6 in brackets', (t) => {
-  t.deepEqual(parseHostPort('a', 'h:80'), { host: 'h', port: 80 });
-  t.deepEqual(parseHostPort('a', '[::1]:443'), { host: '::1', port: 443 });
-  t.deepEqual(parseHostPort('a', 'h', 8080), { host: 'h', port: 8080 });
-  t.throws(() => parseHostPort('addr', 'h'), { instanceOf: TypeError, message: /addr must be .*port.*"h"/ });
-  t.throws(() => parseHostPort('addr', 'h:0'), { instanceOf: RangeError, message: /addr port .*got 0/ });
-  t.throws(() => parseHostPort('addr', 'h:65536'), { instanceOf: RangeError, message: /65536/ });
-  t.throws(() => parseHostPort('addr', 'h:http'), { instanceOf: TypeError });
-  t.throws(() => parseHostPort('addr', ':80'), { instanceOf: TypeError });
-});
-
-test('normalizeEndpoints skips bad entries and duplicates with one error each, keeping the rest in order', (t) => {
-  const errors: Error[] = [];
-  const inputs: EndpointInput[] = [
-    'a:80',
-    'b',
-    'c:99999',
-    'a:80',
-    { host: 'd', port: 81, weight: 2, priority: 1 },
-    { host: 'e', port: 82, weight: -1 },
-  ];
-  const out = normalizeEndpoints('endpoints', inputs, (e) => errors.push(e));
-  t.deepEqual(
-    out.map((e) => [e.id, e.weight, e.priority]),
-    [
-      ['a:80', 1, 0],
-      ['d:81', 2, 1],
-    ],
-  );
-  t.deepEqual(
-    errors.map((e) => [e.constructor.name, e.message.split(' ')[0]]),
-    [
-      ['TypeError', 'endpoints[1]'],
-      ['RangeError', 'endpoints[2]'],
-      ['TypeError', 'endpoints[3].id'],
-      ['RangeError', 'endpoints[5].weight'],
-    ],
-  );
 });
 
 test('static: delivery is asynchronous, never from the constructor; set() replaces; close() silences', async (t) => {
@@ -207,78 +129,76 @@ function scriptedLookup() {
 }
 
 test('dns: TTL drives re-resolution, clamped to [minTtlMs, maxTtlMs]; failures keep the last list', async (t) => {
-  const clock = new ManualClock(0);
-  const timers = new ManualTimers(clock);
+  const clock = new VirtualClock(0);
   const { state, lookup, err } = scriptedLookup();
   state.a.set('svc', ['10.0.0.2', '10.0.0.1']);
   state.aaaa.set('svc', ['::1']);
   const r = recorder();
   const d = new DnsResolver(
-    { target: 'svc:8080', lookup, clock, timers, minTtlMs: 30_000, maxTtlMs: 120_000, errorBackoffMs: 1000 },
+    { target: 'svc:8080', lookup, clock, minTtlMs: 30_000, maxTtlMs: 120_000, errorBackoffMs: 1000 },
     r.listener,
   );
   t.is(r.lists.length, 0);
-  await timers.advance(0);
+  await clock.advance(0);
   t.deepEqual(r.ids(), ['10.0.0.1:8080', '10.0.0.2:8080', '[::1]:8080']);
   t.is(d.resolutions, 1);
   // TTL 60 s: nothing at 59.999 s, a re-resolution at 60 s.
   state.a.set('svc', ['10.0.0.3']);
-  await timers.advance(59_999);
+  await clock.advance(59_999);
   t.is(d.resolutions, 1);
-  await timers.advance(1);
+  await clock.advance(1);
   t.is(d.resolutions, 2);
   t.deepEqual(r.ids(), ['10.0.0.3:8080', '[::1]:8080']);
   // TTL 0 is floored at 30 s, TTL 1 day capped at 120 s.
   state.ttlS = 0;
-  await timers.advance(60_000);
+  await clock.advance(60_000);
   t.is(d.resolutions, 3);
-  await timers.advance(29_999);
+  await clock.advance(29_999);
   t.is(d.resolutions, 3);
-  await timers.advance(1);
+  await clock.advance(1);
   t.is(d.resolutions, 4);
   state.ttlS = 86_400;
-  await timers.advance(30_000);
+  await clock.advance(30_000);
   t.is(d.resolutions, 5);
-  await timers.advance(120_000);
+  await clock.advance(120_000);
   t.is(d.resolutions, 6);
   // NXDOMAIN: error, last list kept, retries back off 1 s, 2 s, 4 s.
   const listsBefore = r.lists.length;
   state.a.set('svc', err('ENOTFOUND'));
   state.aaaa.set('svc', err('ENOTFOUND'));
-  await timers.advance(120_000);
+  await clock.advance(120_000);
   t.is(r.errors.length, 1);
   t.is((r.errors[0] as Error & { code: string }).code, 'ENOTFOUND');
-  await timers.advance(1000);
+  await clock.advance(1000);
   t.is(r.errors.length, 2);
-  await timers.advance(1999);
+  await clock.advance(1999);
   t.is(r.errors.length, 2);
-  await timers.advance(1);
+  await clock.advance(1);
   t.is(r.errors.length, 3);
   t.is(r.lists.length, listsBefore, 'no empty list reported');
   state.a.set('svc', ['10.0.0.3']);
   state.aaaa.set('svc', ['::1']);
-  await timers.advance(4000);
+  await clock.advance(4000);
   t.deepEqual(r.ids(), ['10.0.0.3:8080', '[::1]:8080'], 'the same list is re-reported after errors');
   t.is(r.lists.length, listsBefore + 1);
   d.close();
-  t.is(timers.size, 0, 'close() clears every timer');
+  t.is(clock.pending, 0, 'close() clears every timer');
 });
 
 test('dns: refresh() is rate-limited to one resolution per minRefreshIntervalMs', async (t) => {
-  const clock = new ManualClock(0);
-  const timers = new ManualTimers(clock);
+  const clock = new VirtualClock(0);
   const { state, lookup } = scriptedLookup();
   state.a.set('svc', ['10.0.0.1']);
   const r = recorder();
-  const d = new DnsResolver({ target: 'svc:80', lookup, clock, timers, minRefreshIntervalMs: 10_000 }, r.listener);
-  await timers.advance(0);
+  const d = new DnsResolver({ target: 'svc:80', lookup, clock, minRefreshIntervalMs: 10_000 }, r.listener);
+  await clock.advance(0);
   t.is(d.resolutions, 1);
   for (let i = 0; i < 5; i++) d.refresh();
-  await timers.advance(9_999);
+  await clock.advance(9_999);
   t.is(d.resolutions, 1);
-  await timers.advance(1);
+  await clock.advance(1);
   t.is(d.resolutions, 2, 'the burst collapsed into one resolution at the end of the interval');
-  await timers.advance(10_000);
+  await clock.advance(10_000);
   d.refresh();
   await flush();
   t.is(d.resolutions, 3, 'after the interval a refresh runs at once');
@@ -286,8 +206,7 @@ test('dns: refresh() is rate-limited to one resolution per minRefreshIntervalMs'
 });
 
 test('dns+srv: priorities and weights from SRV, weight 0 becomes 1, unresolvable targets skipped', async (t) => {
-  const clock = new ManualClock(0);
-  const timers = new ManualTimers(clock);
+  const clock = new VirtualClock(0);
   const { state, lookup, err } = scriptedLookup();
   state.srv.set('_http._tcp.svc', [
     { name: 'b.svc', port: 81, priority: 10, weight: 5 },
@@ -303,10 +222,10 @@ test('dns+srv: priorities and weights from SRV, weight 0 becomes 1, unresolvable
   state.aaaa.set('gone.svc', err('ENOTFOUND'));
   const r = recorder();
   const d = createResolver(
-    { target: 'dns+srv:///_http._tcp.svc', lookup, clock, timers } as Parameters<typeof createResolver>[0],
+    { target: 'dns+srv:///_http._tcp.svc', lookup, clock } as Parameters<typeof createResolver>[0],
     r.listener,
   );
-  await timers.advance(0);
+  await clock.advance(0);
   t.deepEqual(
     r.lists.at(-1)!.map((e) => [e.id, e.priority, e.weight]),
     [

@@ -1,0 +1,160 @@
+// HealthChecker options: the public option shape, its defaults (Envoy's active health checking,
+// `config.core.v3.HealthCheck`, plus the 3 s timeout of docs/design.md, "Health states") and their
+// validation into a resolved config. Every bad value is a TypeError/RangeError naming the field and the
+// value (util/validate.ts). Delays are capped at setTimeout's limit, 2^31 - 1 ms (~24.8 days).
+//
+//   parseHealthOptions({ probe, intervalMs: 1000, timeoutMs: 1000 }); // RangeError: timeoutMs must be less than intervalMs (1000), got 1000
+import { systemClock, validateClock, type Clock } from '../util/clock.js';
+import type { Endpoint } from '../util/endpoint.js';
+import { describe, intInRange, positive, rangeError, typeError } from '../util/validate.js';
+
+/** What a health checker needs of a member; Balancer `Endpoint`s qualify. */
+export type HealthMember = Pick<Endpoint, 'id' | 'host' | 'port'>;
+
+/**
+ * A probe: resolve `true` when the member is healthy. `false`, a rejection (its message becomes the reason),
+ * a synchronous throw, a non-boolean result or not settling within `timeoutMs` are failures.
+ * Stop work when `signal` aborts.
+ */
+export type HealthProbe<M extends HealthMember = HealthMember> = (member: M, signal: AbortSignal) => Promise<boolean>;
+
+export interface HealthCheckerOptions<M extends HealthMember = HealthMember> {
+  /** The probe: `httpProbe(...)`, `tcpProbe(...)` (Node) or your own function. */
+  probe: HealthProbe<M>;
+  /** Base period between the end of one probe and the start of the next (default 10 000). */
+  intervalMs?: number;
+  /**
+   * Abort and fail a probe after this long (default min(3000, intervalMs / 2); 3 s is from docs/design.md).
+   * Must be less than every interval (RangeError otherwise).
+   */
+  timeoutMs?: number;
+  /** Base period while `failed` (Envoy `unhealthy_interval`; default `intervalMs`). */
+  unhealthyIntervalMs?: number;
+  /** Delay of the re-check scheduled on entering `suspect` (default 0: immediately). */
+  recheckDelayMs?: number;
+  /** First probe after a uniform random delay in [0, initialJitterMs) (Envoy `initial_jitter`; default 0). */
+  initialJitterMs?: number;
+  /** Each interval gets a uniform random extra in [0, intervalJitterMs) (Envoy `interval_jitter`; default 0). */
+  intervalJitterMs?: number;
+  /** And a further [0, interval × percent / 100) (Envoy `interval_jitter_percent`; default 0). */
+  intervalJitterPercent?: number;
+  /** Consecutive failures from healthy to failed, counting the one that made it suspect (default 3). */
+  unhealthyThreshold?: number;
+  /** Consecutive successes from failed to healthy (default 3). */
+  healthyThreshold?: number;
+  /** New members are `healthy` at once instead of `pending` until their first successful probe (default false). */
+  startHealthy?: boolean;
+  /**
+   * Probes in flight at once, across members (default 128). Further due probes wait in FIFO order and their
+   * wait counts as lag, not against `timeoutMs`: an overloaded checker falls behind instead of failing
+   * healthy members with timeouts.
+   */
+  maxConcurrentProbes?: number;
+  /**
+   * Time and timers (default `systemClock`); probe schedules and timeouts are background timers. Inject a
+   * `VirtualClock` (util/clock.ts) in tests.
+   */
+  clock?: Clock;
+  /** Uniform in [0, 1) (default Math.random). */
+  random?: () => number;
+}
+
+export const DEFAULT_INTERVAL_MS = 10_000;
+export const DEFAULT_TIMEOUT_MS = 3_000;
+export const DEFAULT_UNHEALTHY_THRESHOLD = 3;
+export const DEFAULT_HEALTHY_THRESHOLD = 3;
+export const DEFAULT_MAX_CONCURRENT_PROBES = 128;
+const MAX_THRESHOLD = 1_000_000;
+/** setTimeout's limit (2^31 - 1 ms, ~24.8 days). */
+const MAX_DELAY_MS = 2_147_483_647;
+
+/** The validated options, every default applied. */
+export interface HealthConfig<M extends HealthMember> {
+  probe: HealthProbe<M>;
+  intervalMs: number;
+  timeoutMs: number;
+  unhealthyIntervalMs: number;
+  recheckDelayMs: number;
+  initialJitterMs: number;
+  intervalJitterMs: number;
+  intervalJitterPercent: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+  startHealthy: boolean;
+  maxConcurrentProbes: number;
+  clock: Clock;
+  random: () => number;
+}
+
+function nonNegative(field: string, v: unknown, max = MAX_DELAY_MS): number {
+  if (typeof v !== 'number') throw typeError(field, `a number in [0, ${max}]`, v);
+  if (!Number.isFinite(v) || v < 0 || v > max) throw rangeError(field, `a number in [0, ${max}]`, v);
+  return v;
+}
+
+function delay(field: string, v: unknown): number {
+  const x = positive(field, v);
+  if (x > MAX_DELAY_MS) throw rangeError(field, `a finite number > 0 and <= ${MAX_DELAY_MS}`, v);
+  return x;
+}
+
+function bool(field: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw typeError(field, 'a boolean', v);
+  return v;
+}
+
+/** A random source: a function returning a number in [0, 1); a TypeError naming `field` otherwise. */
+export function validateRandom(field: string, r: unknown): () => number {
+  if (typeof r !== 'function') throw typeError(field, 'a function returning a number in [0, 1)', r);
+  return r as () => number;
+}
+
+export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptions<M>): HealthConfig<M> {
+  if (typeof o !== 'object' || o === null) throw typeError('options', 'an object', o);
+  if (typeof o.probe !== 'function')
+    throw typeError('probe', 'a function (member, signal) => Promise<boolean>', o.probe);
+  const intervalMs = delay('intervalMs', o.intervalMs ?? DEFAULT_INTERVAL_MS);
+  const unhealthyIntervalMs = delay('unhealthyIntervalMs', o.unhealthyIntervalMs ?? intervalMs);
+  const timeoutMs = delay('timeoutMs', o.timeoutMs ?? Math.min(DEFAULT_TIMEOUT_MS, intervalMs / 2));
+  if (timeoutMs >= intervalMs) throw rangeError('timeoutMs', `less than intervalMs (${intervalMs})`, timeoutMs);
+  if (timeoutMs >= unhealthyIntervalMs)
+    throw rangeError('timeoutMs', `less than unhealthyIntervalMs (${unhealthyIntervalMs})`, timeoutMs);
+  const threshold = (field: string, v: unknown) => intInRange(field, v, 1, MAX_THRESHOLD);
+  return {
+    probe: o.probe,
+    intervalMs,
+    timeoutMs,
+    unhealthyIntervalMs,
+    recheckDelayMs: nonNegative('recheckDelayMs', o.recheckDelayMs ?? 0),
+    initialJitterMs: nonNegative('initialJitterMs', o.initialJitterMs ?? 0),
+    intervalJitterMs: nonNegative('intervalJitterMs', o.intervalJitterMs ?? 0),
+    intervalJitterPercent: nonNegative('intervalJitterPercent', o.intervalJitterPercent ?? 0, 100),
+    unhealthyThreshold: threshold('unhealthyThreshold', o.unhealthyThreshold ?? DEFAULT_UNHEALTHY_THRESHOLD),
+    healthyThreshold: threshold('healthyThreshold', o.healthyThreshold ?? DEFAULT_HEALTHY_THRESHOLD),
+    startHealthy: bool('startHealthy', o.startHealthy ?? false),
+    maxConcurrentProbes: intInRange(
+      'maxConcurrentProbes',
+      o.maxConcurrentProbes ?? DEFAULT_MAX_CONCURRENT_PROBES,
+      1,
+      1_000_000,
+    ),
+    clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
+    random: validateRandom('random', o.random ?? Math.random),
+  };
+}
+
+/** Checks `{ id, host, port }` (port 0 allowed: a member named without an address). */
+export function validateMember(field: string, m: unknown): HealthMember {
+  const o = m as Partial<HealthMember> | null;
+  if (typeof o !== 'object' || o === null) throw typeError(field, 'an object { id, host, port }', m);
+  if (typeof o.id !== 'string' || o.id.length === 0) throw typeError(`${field}.id`, 'a non-empty string', o.id);
+  if (typeof o.host !== 'string') throw typeError(`${field}.host`, 'a string', o.host);
+  intInRange(`${field}.port`, o.port, 0, 65535);
+  return o as HealthMember;
+}
+
+/** A failure reason: an Error's message (or name), any other value described. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message || e.name;
+  return describe(e);
+}
