@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'build/', 'assembly/', 'scratch/', 'bindings/**/*.generated.ts'] },
+  { ignores: ['node_modules/', 'dist/', 'build/', 'assembly/', 'scratch/', 'bindings/**/*.generated.ts', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

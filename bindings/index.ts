@@ -1,21 +1,32 @@
 // switchyard: exact, fast traffic routing with a WebAssembly core and a pure-TS twin.
 export { init, initSync, backend, backendError, setBackend, type WasmSource } from './core/backend.js';
 export type { Backend, RingHash } from './core/core.js';
+export type { WasmHandle } from './core/core-wasm.js';
+export type { WasmMemory } from './core/memory.js';
 export { xxh32, xxh64, type HashInput } from './hashing/hash.js';
 export {
-  HashRing,
   NO_MEMBER,
+  type Key,
+  type MemberInput,
+  type RouterMemberStats,
+  type RouterStats,
+  type KeyLookup,
+  type KeyRouter,
+  type OrderedKeyRouter,
+  type MutableKeyRouter,
+  type BucketKeyRouter,
+} from './hashing/key-router.js';
+export {
+  HashRing,
   DEFAULT_VNODES,
   MAX_VNODES,
   MAX_MEMBERS,
   MAX_POINTS,
   type HashRingOptions,
-  type MemberInput,
-  type Key,
   type RingStats,
   type RingMemberStats,
 } from './hashing/ring.js';
-export { planChange, type Plan, type PlanMember } from './hashing/plan.js';
+export { planChange, type Plan, type PlanMember, type Router } from './hashing/plan.js';
 export {
   jumpHash,
   JumpHash,
@@ -42,29 +53,33 @@ export {
   type RendezvousStats,
   type RendezvousMemberStats,
 } from './hashing/rendezvous.js';
-export {
-  Balancer,
-  createBalancer,
-  normalizeEndpoint,
-  NoHealthyMembersError,
-  type BalancerOptions,
-  type BalancerStats,
-  type MemberStats,
-  type Outcome,
-  type PickHandle,
-  type PickResult,
-  type Picked,
-  type PickContext,
-  type OutcomeEvent,
-  type MembershipEvent,
-  type AvailabilityEvent,
-  type PickerEvent,
-} from './balancing/balancer.js';
-export type { Policy, Picker, PolicyEnv } from './balancing/picker.js';
+export { Balancer, createBalancer, normalizeEndpoint } from './balancing/balancer.js';
+export { NoHealthyMembersError } from './balancing/errors.js';
+export type { BalancerOptions, ServiceConfigOptions } from './balancing/options.js';
+export type {
+  BalancerStats,
+  MemberStats,
+  Outcome,
+  PickHandle,
+  PickResult,
+  Picked,
+  OutcomeEvent,
+  MembershipEvent,
+  AvailabilityEvent,
+  PickerEvent,
+} from './balancing/events.js';
+export type { Policy, Picker, PolicyEnv, PickContext, StateTable } from './balancing/picker.js';
 export { registerPolicy, policyNames, type PolicyFactory, type ServiceConfigJson } from './balancing/service-config.js';
 export type { KeyHasher, HasherFactory } from './balancing/policies/hash.js';
-export { mulberry32, type Random } from './util/random.js';
-export { ManualClock, systemClock, type Clock } from './util/clock.js';
+export { mulberry32, validateRandom, type Random } from './util/random.js';
+export {
+  systemClock,
+  VirtualClock,
+  validateClock,
+  type Clock,
+  type TimerHandle,
+  type TimerOptions,
+} from './util/clock.js';
 export {
   KetamaRing,
   KETAMA_COMPATS,
@@ -81,14 +96,12 @@ export {
 } from './hashing/ketama/ketama.js';
 export {
   HealthChecker,
-  VirtualClock,
-  systemTimerClock,
+  type HealthListener,
   DEFAULT_INTERVAL_MS,
   DEFAULT_TIMEOUT_MS,
   DEFAULT_HEALTHY_THRESHOLD,
   DEFAULT_UNHEALTHY_THRESHOLD,
   DEFAULT_MAX_CONCURRENT_PROBES,
-  type TimerClock,
   type HealthCheckerOptions,
   type HealthMember,
   type HealthProbe,
@@ -139,34 +152,39 @@ export {
 export {
   BoundedLoad,
   boundedCapacity,
-  EnvoyBoundedLoad,
   type BoundedLoadOptions,
   type BoundedLoadTarget,
   type BoundedPick,
+} from './hashing/bounded-load.js';
+export {
+  EnvoyBoundedLoad,
   type EnvoyBoundedLoadOptions,
   type EnvoyHashingTarget,
-} from './hashing/bounded-load.js';
+} from './hashing/envoy/hash-balance.js';
 export {
   createResolver,
   parseTarget,
   type Resolver,
   type ResolverListener,
   type ResolverOptions,
-  type Timers,
+  type CommonResolverOptions,
+  type ResolverRetryOptions,
+  type ParsedTarget,
   type FetchLike,
 } from './discovery/resolver.js';
 export { StaticResolver } from './discovery/static.js';
-export { DnsResolver, type DnsResolverOptions, type DnsLookup } from './discovery/dns.js';
-export { dohLookup, type DohOptions } from './discovery/doh.js';
 export {
-  EtcdResolver,
-  EtcdRegistration,
-  registerEtcd,
-  type EtcdResolverOptions,
-  type EtcdRegistrationOptions,
-  type EtcdResolverStats,
-} from './discovery/etcd/resolver.js';
-export { ConsulResolver, type ConsulResolverOptions } from './discovery/consul.js';
+  DnsResolver,
+  type DnsResolverOptions,
+  type DnsLookup,
+  type AddressRecord,
+  type SrvRecord,
+} from './discovery/dns.js';
+export { dohLookup, type DohOptions } from './discovery/doh.js';
+export { EtcdResolver, type EtcdResolverOptions, type EtcdResolverStats } from './discovery/etcd/resolver.js';
+export type { EtcdAuth } from './discovery/etcd/client.js';
+export { EtcdRegistration, registerEtcd, type EtcdRegistrationOptions } from './discovery/etcd/registration.js';
+export { ConsulResolver, type ConsulResolverOptions, type ConsulResolverStats } from './discovery/consul.js';
 export { connectResolver, type ConnectOptions, type ResettableMembership } from './discovery/connect.js';
 export { RoundRobinPolicy, type RoundRobinConfig } from './balancing/policies/round-robin.js';
 export { WeightedRoundRobinPolicy, type WeightedRoundRobinConfig } from './balancing/policies/weighted-round-robin.js';
@@ -174,7 +192,8 @@ export { LeastRequestPolicy, type LeastRequestConfig } from './balancing/policie
 export { PeakEwmaPolicy, type PeakEwmaConfig } from './balancing/policies/peak-ewma.js';
 export { LatencyAwarePolicy, type LatencyAwareConfig } from './balancing/policies/latency-aware.js';
 export { HashPolicy, type HashConfig } from './balancing/policies/hash.js';
-export type { LoadReport, Weighting } from './balancing/dynamic-weights.js';
+export { P2CPicker, type LoadMetric } from './balancing/p2c.js';
+export type { LoadReport, Weighting, DynamicWeightsConfig, LoadReportConfig } from './balancing/dynamic-weights.js';
 export type { SlowStartConfig } from './balancing/slow-start.js';
 export { EdfScheduler } from './balancing/edf.js';
 export {
@@ -182,7 +201,7 @@ export {
   ALGORITHMS,
   type Algorithm,
   type HasherOptions,
-  type KeyRouter,
+  type HasherTypes,
 } from './hashing/create-hasher.js';
 export {
   createFetch,
@@ -196,6 +215,9 @@ export {
   type FetchEvent,
   type FetchStats,
   type PickSource,
+  type FetchPick,
+  type FetchMember,
+  type FetchOutcome,
 } from './http/fetch.js';
 export { UnsafeTargetError } from './http/url-guard.js';
 export { Backoff, RetryThrottle, type BackoffOptions, type ThrottleOptions } from './http/retry.js';

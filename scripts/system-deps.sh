@@ -1,27 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests start for real (run by `npm test` via pretest, and by .ci/run).
-# Idempotent: only what is missing is installed. One "command package" pair per line.
+# Installs the Debian packages the live tests start for real, as listed in test/live/binaries.json (binary →
+# package; test/helpers/live.ts reads the same file). Run by .ci/run, never by `npm test`: a user's test run
+# skips live suites whose binaries are missing and ends by printing the install command instead.
+# Idempotent: only what is missing is installed.
 set -euo pipefail
-DEPS=(
-  # "command-that-must-exist debian-package"
-  "nginx nginx"
-  "memcached memcached"
-  "nutcracker nutcracker"
-  "etcd etcd-server"
-  "etcdctl etcd-client"
-  "dnsmasq dnsmasq-base"
-  "chromium chromium"
-  "redis-server redis-server"
-)
+cd "$(dirname "$0")/.."
 missing=()
-for pair in "${DEPS[@]}"; do
-  cmd=${pair%% *}
-  pkg=${pair##* }
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || missing+=("$pkg")
-done
+while read -r cmd pkg; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+done < <(node -e 'for (const [b, p] of Object.entries(require("./test/live/binaries.json"))) console.log(b, p)')
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  echo "switchyard tests need these Debian packages: ${missing[*]} (install them as root with apt-get)" >&2
+  echo "switchyard's live tests need these Debian packages: ${missing[*]} (install them as root with apt-get)" >&2
   exit 1
 fi
 echo "installing: ${missing[*]}" >&2
