@@ -168,7 +168,6 @@ export {
   type ResolverListener,
   type ResolverOptions,
   type CommonResolverOptions,
-  type ResolverRetryOptions,
   type ParsedTarget,
   type FetchLike,
 } from './discovery/resolver.js';
@@ -220,5 +219,15 @@ export {
   type FetchOutcome,
 } from './http/fetch.js';
 export { UnsafeTargetError } from './http/url-guard.js';
-export { Backoff, RetryThrottle, type BackoffOptions, type ThrottleOptions } from './http/retry.js';
-export type { Endpoint, EndpointInput } from './util/endpoint.js';
+export { RetryThrottle, type ThrottleOptions } from './http/retry.js';
+export { Backoff, type BackoffOptions } from './util/backoff.js';
+export {
+  parseEndpoint,
+  parseEndpoints,
+  parseHostPort,
+  formatHostPort,
+  sameEndpoint,
+  type Endpoint,
+  type EndpointInput,
+  type ParseEndpointOptions,
+} from './util/endpoint.js';

@@ -114,6 +114,20 @@ export interface Weighting {
   updatePeriodMs: number;
 }
 
+/**
+ * Load-report options given flat beside the policy's, as gRPC A58's weighted_round_robin config spells them
+ * (`enable_oob_load_report` is accepted and ignored: reports arrive through `reportLoad` / `done({ load })`).
+ */
+const A58_KEYS = [
+  'blackout_period',
+  'blackoutPeriodMs',
+  'weight_expiration_period',
+  'weightExpirationPeriodMs',
+  'error_utilization_penalty',
+  'errorUtilizationPenalty',
+  'enable_oob_load_report',
+];
+
 /** Option keys a weighted policy accepts for its Weighting. */
 export const WEIGHTING_KEYS = [
   'slowStart',
@@ -122,13 +136,7 @@ export const WEIGHTING_KEYS = [
   'dynamic_weights',
   'loadReports',
   'load_reports',
-  'blackout_period',
-  'blackoutPeriodMs',
-  'weight_expiration_period',
-  'weightExpirationPeriodMs',
-  'error_utilization_penalty',
-  'errorUtilizationPenalty',
-  'enable_oob_load_report',
+  ...A58_KEYS,
   'oob_reporting_period',
   'weight_update_period',
   'weightUpdatePeriodMs',
@@ -149,20 +157,11 @@ export function parseWeighting(o: Record<string, unknown>, field: string): Weigh
       `${field}.${o.dynamicWeights !== undefined ? 'dynamicWeights' : 'dynamic_weights'}`,
     );
   const lr = o.loadReports ?? o.load_reports;
-  const a58 = [
-    'blackout_period',
-    'blackoutPeriodMs',
-    'weight_expiration_period',
-    'weightExpirationPeriodMs',
-    'error_utilization_penalty',
-    'errorUtilizationPenalty',
-    'enable_oob_load_report',
-  ];
   if (lr !== undefined && lr !== false)
     w.loadReports = parseLoadReports(lr, `${field}.${o.loadReports !== undefined ? 'loadReports' : 'load_reports'}`);
-  else if (a58.some((k) => o[k] !== undefined)) {
+  else if (A58_KEYS.some((k) => o[k] !== undefined)) {
     const sub: Record<string, unknown> = {};
-    for (const k of a58) if (o[k] !== undefined && k !== 'enable_oob_load_report') sub[k] = o[k];
+    for (const k of A58_KEYS) if (o[k] !== undefined && k !== 'enable_oob_load_report') sub[k] = o[k];
     w.loadReports = parseLoadReports(sub, field);
   }
   return w.slowStart === undefined && w.dynamic === undefined && w.loadReports === undefined ? undefined : w;

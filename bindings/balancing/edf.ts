@@ -4,35 +4,38 @@
 // picks, with O(log n) per pick and fractional weights. Used by weighted_round_robin with `scheduler: 'edf'`
 // (large sets with changing weights, where nginx's O(n) step is the bottleneck: see bench/policies.bench.ts).
 //
-// A binary min-heap over typed arrays; picking never allocates.
+// A binary min-heap of entry indices over typed arrays (each entry's deadline and insertion number live in
+// arrays indexed by entry, so heap moves swap one index); picking never allocates.
 export class EdfScheduler {
+  /** The item of each entry (a copy of the constructor's). */
+  private readonly items: Int32Array;
+  /** Entry indices, a min-heap by (deadline, seq). */
+  private readonly heap: Int32Array;
   private readonly deadline: Float64Array;
+  /** Insertion number of each entry's current deadline: ties go to the earliest inserted. */
   private readonly seq: Float64Array;
-  private readonly item: Int32Array;
+  /** Entries `skip` passed over during one pick, put back after it. */
+  private readonly parked: Int32Array;
   private size = 0;
   private nextSeq = 0;
   private now = 0;
-  private readonly parked: Int32Array;
-  private readonly parkedDeadline: Float64Array;
-  private readonly parkedSeq: Float64Array;
-  private readonly parkedW: Int32Array;
-  /** Index into `weights` of each heap slot's item. */
-  private readonly widx: Int32Array;
-  private readonly weights: Float64Array;
 
   /** `items[k]` with weight `weights[k]` (> 0); initial deadlines 1/weight, in order. */
-  constructor(items: Int32Array, weights: Float64Array) {
+  constructor(
+    items: Int32Array,
+    private readonly weights: Float64Array,
+  ) {
     const n = items.length;
+    this.items = items.slice();
+    this.heap = new Int32Array(n);
     this.deadline = new Float64Array(n);
     this.seq = new Float64Array(n);
-    this.item = new Int32Array(n);
     this.parked = new Int32Array(n);
-    this.parkedDeadline = new Float64Array(n);
-    this.parkedSeq = new Float64Array(n);
-    this.parkedW = new Int32Array(n);
-    this.widx = new Int32Array(n);
-    this.weights = weights;
-    for (let k = 0; k < n; k++) this.push(items[k]!, 1 / weights[k]!, this.nextSeq++, k);
+    for (let k = 0; k < n; k++) {
+      this.deadline[k] = 1 / weights[k]!;
+      this.seq[k] = this.nextSeq++;
+      this.push(k);
+    }
   }
 
   get length(): number {
@@ -44,56 +47,41 @@ export class EdfScheduler {
     let parked = 0;
     let out = -1;
     while (this.size > 0) {
-      const it = this.item[0]!;
-      if (skip !== undefined && skip(it)) {
-        this.parked[parked] = it;
-        this.parkedDeadline[parked] = this.deadline[0]!;
-        this.parkedSeq[parked] = this.seq[0]!;
-        this.parkedW[parked] = this.widx[0]!;
-        parked++;
-        this.popTop();
+      const k = this.heap[0]!;
+      this.popTop();
+      if (skip !== undefined && skip(this.items[k]!)) {
+        this.parked[parked++] = k;
         continue;
       }
-      const d = this.deadline[0]!;
-      const w = this.widx[0]!;
-      this.now = d;
-      this.popTop();
-      this.push(it, this.now + 1 / this.weights[w]!, this.nextSeq++, w);
-      out = it;
+      this.now = this.deadline[k]!;
+      this.deadline[k] = this.now + 1 / this.weights[k]!;
+      this.seq[k] = this.nextSeq++;
+      this.push(k);
+      out = this.items[k]!;
       break;
     }
-    for (let k = 0; k < parked; k++)
-      this.push(this.parked[k]!, this.parkedDeadline[k]!, this.parkedSeq[k]!, this.parkedW[k]!);
+    for (let i = 0; i < parked; i++) this.push(this.parked[i]!);
     return out;
   }
 
+  /** Heap slot a before slot b. */
   private less(a: number, b: number): boolean {
-    const da = this.deadline[a]!;
-    const db = this.deadline[b]!;
-    return da < db || (da === db && this.seq[a]! < this.seq[b]!);
+    const ka = this.heap[a]!;
+    const kb = this.heap[b]!;
+    const da = this.deadline[ka]!;
+    const db = this.deadline[kb]!;
+    return da < db || (da === db && this.seq[ka]! < this.seq[kb]!);
   }
 
   private swap(a: number, b: number): void {
-    const d = this.deadline[a]!;
-    this.deadline[a] = this.deadline[b]!;
-    this.deadline[b] = d;
-    const s = this.seq[a]!;
-    this.seq[a] = this.seq[b]!;
-    this.seq[b] = s;
-    const i = this.item[a]!;
-    this.item[a] = this.item[b]!;
-    this.item[b] = i;
-    const w = this.widx[a]!;
-    this.widx[a] = this.widx[b]!;
-    this.widx[b] = w;
+    const k = this.heap[a]!;
+    this.heap[a] = this.heap[b]!;
+    this.heap[b] = k;
   }
 
-  private push(item: number, deadline: number, seq: number, w: number): void {
+  private push(k: number): void {
     let i = this.size++;
-    this.item[i] = item;
-    this.deadline[i] = deadline;
-    this.seq[i] = seq;
-    this.widx[i] = w;
+    this.heap[i] = k;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.less(i, p)) break;

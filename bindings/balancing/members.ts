@@ -3,8 +3,11 @@
 //
 // A membership change is a diff by id with util/endpoint.ts's equality (every field, metadata by value):
 // members that stay keep their state (their rows are copied into a new table, renumbered to the new order),
-// added members start with zeroed rows, and a member whose fields changed is reported as updated.
+// added members start with zeroed rows, and a member whose fields changed is reported as updated. The
+// table's WASM region is held by core/memory.ts's TableRegion: freed when replaced, by `free()`, or when
+// the Members (its Balancer) is collected.
 import type { WasmHandle } from '../core/core-wasm.js';
+import { TableRegion } from '../core/memory.js';
 import { type Endpoint, sameEndpoint } from '../util/endpoint.js';
 import { COL_ADDED_AT, COL_BASE_WEIGHT, COL_DYN, COL_WEIGHT, StateTable } from './picker.js';
 
@@ -13,8 +16,6 @@ export interface MembershipChange {
   removed: string[];
   updated: string[];
 }
-
-const registry = new FinalizationRegistry<{ t: StateTable | null }>((h) => h.t?.free());
 
 export class Members {
   /** The members in order; row r of `table` is list[r]. Replaced on change, never mutated. */
@@ -28,12 +29,17 @@ export class Members {
   table: StateTable;
   /** Bumped whenever rows are renumbered (a new table). */
   gen = 0;
-  private readonly holder: { t: StateTable | null };
+  private readonly region = new TableRegion(this);
 
   constructor(private readonly wasm: WasmHandle | null) {
-    this.table = new StateTable(0, wasm);
-    this.holder = { t: this.table };
-    registry.register(this, this.holder, this);
+    this.table = this.hold(new StateTable(0, wasm));
+  }
+
+  /** Makes `t` the held table, freeing the previous one. */
+  private hold(t: StateTable): StateTable {
+    if (t.ptr >= 0) this.region.replace(this.wasm!.mem, t.ptr);
+    else this.region.free();
+    return t;
   }
 
   /** What replacing the members with `next` changes; all lists empty when nothing does. */
@@ -75,9 +81,7 @@ export class Members {
       t.set(COL_BASE_WEIGHT, r, m.weight);
       t.set(COL_WEIGHT, r, m.weight);
     });
-    old.free();
-    this.table = t;
-    this.holder.t = t;
+    this.table = this.hold(t);
     this.gen++;
     this.list = next;
     this.index = index;
@@ -105,10 +109,7 @@ export class Members {
 
   /** Frees the table now (it is also freed when this is garbage collected) and empties the membership. */
   free(): void {
-    this.table.free();
-    this.holder.t = null;
-    registry.unregister(this);
-    this.table = new StateTable(0, null);
+    this.table = this.hold(new StateTable(0, null));
     this.list = [];
     this.ids = [];
     this.index = new Map();

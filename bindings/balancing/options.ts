@@ -1,7 +1,7 @@
 // Balancer options: names, defaults and validation. Each bad option is a TypeError/RangeError naming it and
 // the value (util/validate.ts). The policy comes from `policy` or, in a gRPC service config, from
 // `loadBalancingConfig` / `loadBalancingPolicy` (service-config.ts), never from both.
-import { getCore, wasmHandle } from '../core/backend.js';
+import { handleFor, parseBackend } from '../core/backend.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import type { EndpointInput } from '../util/endpoint.js';
@@ -64,12 +64,9 @@ export function resolveOptions(options: BalancerOptions | ServiceConfigOptions):
     throw rangeError('panicThresholdPercent', 'a number in [0, 100]', pt);
   const pm = o.panicMode ?? 'all';
   if (pm !== 'all' && pm !== 'fail') throw rangeError('panicMode', "'all' or 'fail'", pm);
-  if (o.backend !== undefined && o.backend !== 'wasm' && o.backend !== 'js')
-    throw rangeError('backend', "'wasm' or 'js'", o.backend);
   // default: where the core runs in WASM, the table lives in its memory
-  const backend = o.backend ?? getCore().kind;
-  const wasm = backend === 'wasm' ? wasmHandle() : null;
-  if (backend === 'wasm' && wasm === null) throw new Error('switchyard: WebAssembly backend unavailable');
+  const backend = parseBackend(o);
+  const wasm = handleFor(backend);
   if (o.measureRtt !== undefined && typeof o.measureRtt !== 'boolean')
     throw typeError('measureRtt', 'a boolean', o.measureRtt);
   const timed = o.measureRtt ?? (policy.usesRtt === true || policy.weighting !== undefined);

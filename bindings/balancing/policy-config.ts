@@ -24,46 +24,38 @@ function pickKey(o: Json, camel: string, snake: string): [string, unknown] | und
   return undefined;
 }
 
+/**
+ * Reads a bounded number option: `o[camel]` or else `o[snake]`, `dflt` when neither is given; errors name
+ * `field.<the key given>`.
+ */
+export type BoundedOption = (
+  field: string,
+  o: Json,
+  camel: string,
+  snake: string,
+  dflt: number,
+  min: number,
+  max: number,
+) => number;
+
+function bounded(check: (name: string, v: unknown, min: number, max: number) => number): BoundedOption {
+  return (field, o, camel, snake, dflt, min, max) => {
+    const kv = pickKey(o, camel, snake);
+    return kv === undefined ? dflt : check(`${field}.${kv[0]}`, kv[1], min, max);
+  };
+}
+
 /** A finite number in [min, max]. */
-export function num(
-  field: string,
-  o: Json,
-  camel: string,
-  snake: string,
-  dflt: number,
-  min: number,
-  max: number,
-): number {
-  const kv = pickKey(o, camel, snake);
-  if (kv === undefined) return dflt;
-  const [k, v] = kv;
-  if (typeof v !== 'number') throw typeError(`${field}.${k}`, `a number in [${min}, ${max}]`, v);
-  if (!Number.isFinite(v) || v < min || v > max) throw rangeError(`${field}.${k}`, `a number in [${min}, ${max}]`, v);
+export const num: BoundedOption = bounded((name, v, min, max) => {
+  if (typeof v !== 'number') throw typeError(name, `a number in [${min}, ${max}]`, v);
+  if (!Number.isFinite(v) || v < min || v > max) throw rangeError(name, `a number in [${min}, ${max}]`, v);
   return v;
-}
+});
 
-export function int(
-  field: string,
-  o: Json,
-  camel: string,
-  snake: string,
-  dflt: number,
-  min: number,
-  max: number,
-): number {
-  const kv = pickKey(o, camel, snake);
-  if (kv === undefined) return dflt;
-  // gRPC JSON may carry integers as strings (uint32 wrappers)
-  const v = typeof kv[1] === 'string' && /^\d+$/.test(kv[1]) ? Number(kv[1]) : kv[1];
-  return intInRange(`${field}.${kv[0]}`, v, min, max);
-}
-
-export function bool(field: string, o: Json, camel: string, snake: string, dflt: boolean): boolean {
-  const kv = pickKey(o, camel, snake);
-  if (kv === undefined) return dflt;
-  if (typeof kv[1] !== 'boolean') throw typeError(`${field}.${kv[0]}`, 'a boolean', kv[1]);
-  return kv[1];
-}
+/** An integer in [min, max]; gRPC JSON may carry integers as strings (uint32 wrappers), so "42" is read too. */
+export const int: BoundedOption = bounded((name, v, min, max) =>
+  intInRange(name, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v, min, max),
+);
 
 /** Milliseconds from `<camel>` (a number of ms) or `<snake>` (a protobuf Duration). */
 export function durationMs(field: string, o: Json, camelMs: string, snake: string, dfltMs: number, minMs = 0): number {

@@ -1,5 +1,5 @@
 // `switchyard bench`: runs the benchmark suites of a switchyard checkout (bench/run.ts, with tsx), which write
-// bench/results.json, bench/charts/*.svg and the README's benchmark section. Suites need the dev dependencies
+// bench/results.json, bench/charts/*.svg and docs/benchmarks.md. Suites need the dev dependencies
 // (the npm peers they compare against), so this works from a clone, not from an installed package.
 import { UsageError } from './args.js';
 import type { CliIO } from './cli.js';

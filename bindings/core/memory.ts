@@ -104,3 +104,38 @@ export class WasmMemory {
 export function align16(n: number): number {
   return Math.ceil(n / 16) * 16;
 }
+
+interface Region {
+  mem: WasmMemory | null;
+  ptr: number;
+}
+
+const regions = new FinalizationRegistry<Region>((r) => {
+  if (r.mem !== null && r.ptr !== 0) r.mem.release(r.ptr);
+});
+
+/**
+ * The WASM region an owner's current table lives in (none for a table in JS memory). `replace` takes the new
+ * table's region and frees the previous one; whatever is held when the owner is collected is freed then.
+ */
+export class TableRegion {
+  private readonly r: Region = { mem: null, ptr: 0 };
+
+  constructor(owner: object) {
+    regions.register(owner, this.r);
+  }
+
+  /** Holds the region at `ptr` of `mem` (null / 0: none) and frees the one held before. */
+  replace(mem: WasmMemory | null, ptr: number): void {
+    const old = this.r.mem;
+    const oldPtr = this.r.ptr;
+    this.r.mem = mem;
+    this.r.ptr = ptr;
+    if (old !== null && oldPtr !== 0 && (old !== mem || oldPtr !== ptr)) old.release(oldPtr);
+  }
+
+  /** Frees the region now. */
+  free(): void {
+    this.replace(null, 0);
+  }
+}

@@ -9,22 +9,15 @@
 // Each entry `{Node, Service, Checks}` becomes an endpoint: host = `Service.Address`, falling back to
 // `Node.Address` when empty; port = `Service.Port`; weight = `Service.Weights.Passing` (or `.Warning` when
 // a check is in warning; an instance whose weight is 0 is left out, as Consul DNS does); metadata
-// carries node, service id, tags and meta. `fetch` only: runs in Node and browsers.
+// carries node, service id, tags and meta. A failed query is reported and retried after a back-off
+// (1 s, doubled up to 30 s by default). `fetch` only: runs in Node and browsers.
 //
 //   new ConsulResolver({ address: 'http://127.0.0.1:8500', service: 'api', passing: true, tags: ['v2'] }, l);
-import type { Clock } from '../util/clock.js';
 import { parseEndpoints, type Endpoint } from '../util/endpoint.js';
-import {
-  commonOptions,
-  Delivery,
-  msOption,
-  RefreshLimiter,
-  type CommonResolverOptions,
-  type FetchLike,
-  type Resolver,
-  type ResolverListener,
-} from './resolver.js';
 import { intInRange, typeError } from '../util/validate.js';
+import { Backoff, type BackoffOptions } from '../util/backoff.js';
+import type { CommonResolverOptions, FetchLike, ResolverListener } from './resolver.js';
+import { msOption, Pause, ResolverBase } from './base.js';
 
 export interface ConsulResolverOptions extends CommonResolverOptions {
   service: string;
@@ -41,17 +34,18 @@ export interface ConsulResolverOptions extends CommonResolverOptions {
   waitS?: number;
   /** Minimum time between two queries of the loop (default 100 ms). */
   minQueryIntervalMs?: number;
-  /** Retry delay after a failure (default 1 s), doubled up to `maxBackoffMs` (default 30 s). */
-  backoffMs?: number;
-  maxBackoffMs?: number;
   fetch?: FetchLike;
 }
 
 export const DEFAULT_CONSUL_ADDRESS = 'http://127.0.0.1:8500';
 export const DEFAULT_CONSUL_WAIT_S = 300;
 export const DEFAULT_CONSUL_MIN_QUERY_INTERVAL_MS = 100;
-export const DEFAULT_CONSUL_BACKOFF_MS = 1_000;
-export const DEFAULT_CONSUL_MAX_BACKOFF_MS = 30_000;
+/** Back-off after a failed query: 1 s, doubled up to 30 s. */
+export const DEFAULT_CONSUL_BACKOFF: Readonly<Required<BackoffOptions>> = Object.freeze({
+  initialBackoffMs: 1_000,
+  maxBackoffMs: 30_000,
+  backoffMultiplier: 2,
+});
 
 interface HealthEntry {
   Node?: { Node?: unknown; Address?: unknown; Datacenter?: unknown };
@@ -73,28 +67,20 @@ export interface ConsulResolverStats {
   resets: number;
 }
 
-export class ConsulResolver implements Resolver {
-  private readonly out: Delivery;
-  private readonly clock: Clock;
-  private readonly limiter: RefreshLimiter;
+export class ConsulResolver extends ResolverBase {
   private readonly fetch: FetchLike;
   private readonly baseUrl: string;
   private readonly token: string | undefined;
   private readonly waitS: number;
   private readonly minQueryIntervalMs: number;
-  private readonly backoffMs: number;
-  private readonly maxBackoffMs: number;
+  private readonly backoff: Backoff;
+  private readonly pause = new Pause(this.clock);
   private index = 0;
-  private closed = false;
   private ac: AbortController | undefined;
-  private sleepTimer: unknown;
-  private wake: (() => void) | undefined;
   private readonly counters = { queries: 0, resets: 0 };
 
   constructor(opts: ConsulResolverOptions, listener: ResolverListener) {
-    if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object', opts);
-    const c = commonOptions(opts);
-    this.clock = c.clock;
+    super(opts, listener);
     if (typeof opts.service !== 'string' || !/^[^/?#\s]+$/.test(opts.service))
       throw typeError('service', 'a Consul service name', opts.service);
     const address = (opts.address ?? DEFAULT_CONSUL_ADDRESS).replace(/\/+$/, '');
@@ -121,60 +107,38 @@ export class ConsulResolver implements Resolver {
       opts.minQueryIntervalMs,
       DEFAULT_CONSUL_MIN_QUERY_INTERVAL_MS,
     );
-    this.backoffMs = msOption('backoffMs', opts.backoffMs, DEFAULT_CONSUL_BACKOFF_MS);
-    this.maxBackoffMs = msOption('maxBackoffMs', opts.maxBackoffMs, DEFAULT_CONSUL_MAX_BACKOFF_MS);
+    this.backoff = new Backoff(opts, undefined, DEFAULT_CONSUL_BACKOFF);
     this.fetch = opts.fetch ?? ((u, i) => fetch(u, i));
-    this.out = new Delivery(listener);
-    this.limiter = new RefreshLimiter(c.minRefreshIntervalMs, c.clock, () => this.wake?.());
     queueMicrotask(() => void this.run());
-  }
-
-  /** Ends a pending backoff early (rate-limited); a blocking query in progress already watches. */
-  refresh(): void {
-    this.limiter.request();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.out.close();
-    this.limiter.close();
-    this.ac?.abort();
-    this.wake?.();
   }
 
   stats(): ConsulResolverStats {
     return { index: this.index, ...this.counters };
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
-        this.sleepTimer = undefined;
-        this.wake = undefined;
-        resolve();
-      };
-      this.wake = done;
-      this.sleepTimer = this.clock.setTimeout(done, ms, { background: true });
-    });
+  /** Ends a pending back-off early; a blocking query in progress already watches. */
+  protected onRefresh(): void {
+    this.pause.wake();
+  }
+
+  protected onClose(): void {
+    this.ac?.abort();
+    this.pause.wake();
   }
 
   private async run(): Promise<void> {
-    let backoff = this.backoffMs;
+    let failures = 0;
     while (!this.closed) {
       const startedMs = this.clock.now();
       try {
         await this.query();
-        backoff = this.backoffMs;
+        failures = 0;
         // Rate limit: at most one query per minQueryIntervalMs, however fast the server answers.
-        await this.sleep(startedMs + this.minQueryIntervalMs - this.clock.now());
+        await this.pause.sleep(startedMs + this.minQueryIntervalMs - this.clock.now());
       } catch (e) {
         if (this.closed) return;
         this.out.error(e instanceof Error ? e : new Error(String(e)));
-        await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, this.maxBackoffMs);
+        await this.pause.sleep(this.backoff.capMs(++failures));
       }
     }
   }

@@ -4,24 +4,19 @@
 // becomes the endpoint's `priority` (lower is preferred; the Balancer serves the lowest class first) and
 // its weight the endpoint's `weight` (weight 0, "very small chance", becomes 1, the smallest integer
 // weight); each SRV target is resolved to its addresses. Failures (NXDOMAIN, timeouts, a dead server)
-// keep the last good list, report `onError` and retry with exponential backoff.
+// keep the last good list, report `onError` and retry with exponential back-off (1 s, doubled up to
+// `maxTtlMs` by default).
 //
 // Lookups go through the `DnsLookup` seam: in Node, `node:dns`'s `Resolver` (servers configurable,
 // imported lazily so browser bundles never load it); in browsers, `dohLookup` (doh.ts).
 //
 //   new DnsResolver({ target: 'api.internal:8080', servers: ['127.0.0.1:5353'] }, listener);
 import { parseEndpoints, parseHostPort, type Endpoint } from '../util/endpoint.js';
-import {
-  commonOptions,
-  Delivery,
-  msOption,
-  RefreshLimiter,
-  type CommonResolverOptions,
-  type Resolver,
-  type ResolverListener,
-} from './resolver.js';
-import type { Clock } from '../util/clock.js';
+import type { TimerHandle } from '../util/clock.js';
 import { intInRange, typeError } from '../util/validate.js';
+import { Backoff } from '../util/backoff.js';
+import type { CommonResolverOptions, ResolverListener } from './resolver.js';
+import { msOption, ResolverBase } from './base.js';
 
 export interface AddressRecord {
   address: string;
@@ -55,13 +50,11 @@ export interface DnsResolverOptions extends CommonResolverOptions {
   defaultPort?: number;
   /** Floor of the TTL-driven re-resolution interval (default 30 s). */
   minTtlMs?: number;
-  /** Ceiling of the re-resolution interval (default 300 s). */
+  /** Ceiling of the re-resolution interval (default 300 s), and of the back-off unless `maxBackoffMs` is set. */
   maxTtlMs?: number;
   /** Per-query timeout of the node:dns lookup (default 2 s) and its tries (default 2). */
   queryTimeoutMs?: number;
   queryTries?: number;
-  /** Retry backoff after a failure: initial (default 1 s), doubled up to `maxTtlMs`. */
-  errorBackoffMs?: number;
   /** Replaces the node:dns lookup (DoH, tests). */
   lookup?: DnsLookup;
 }
@@ -69,7 +62,8 @@ export interface DnsResolverOptions extends CommonResolverOptions {
 export const DEFAULT_DNS_MIN_TTL_MS = 30_000;
 export const DEFAULT_DNS_MAX_TTL_MS = 300_000;
 export const DEFAULT_DNS_QUERY_TIMEOUT_MS = 2_000;
-export const DEFAULT_DNS_ERROR_BACKOFF_MS = 1_000;
+/** First back-off after a failed resolution (then doubled, up to `maxTtlMs`). */
+export const DEFAULT_DNS_INITIAL_BACKOFF_MS = 1_000;
 
 const IPV4_RE = /^(?:\d{1,3}\.){3}\d{1,3}$/;
 
@@ -103,29 +97,24 @@ export function nodeDnsLookup(servers: string[] | undefined, timeoutMs: number, 
   };
 }
 
-export class DnsResolver implements Resolver {
-  private readonly out: Delivery;
-  private readonly clock: Clock;
-  private readonly limiter: RefreshLimiter;
+export class DnsResolver extends ResolverBase {
   private readonly lookup: DnsLookup;
   private readonly srv: boolean;
   private readonly host: string;
   private readonly port: number;
   private readonly minTtlMs: number;
   private readonly maxTtlMs: number;
-  private readonly errorBackoffMs: number;
-  private backoffMs: number;
-  private timer: unknown;
+  private readonly backoff: Backoff;
+  /** Consecutive failed resolutions. */
+  private failures = 0;
+  private timer: TimerHandle | undefined;
   private inFlight = false;
   private again = false;
-  private closed = false;
   /** Resolutions started (for tests and stats). */
   resolutions = 0;
 
   constructor(opts: DnsResolverOptions, listener: ResolverListener) {
-    if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object', opts);
-    const c = commonOptions(opts);
-    this.clock = c.clock;
+    super(opts, listener);
     this.srv = opts.srv === true;
     if (typeof opts.target !== 'string' || opts.target.length === 0)
       throw typeError('target', 'a DNS name', opts.target);
@@ -140,8 +129,11 @@ export class DnsResolver implements Resolver {
     }
     this.minTtlMs = msOption('minTtlMs', opts.minTtlMs, DEFAULT_DNS_MIN_TTL_MS);
     this.maxTtlMs = Math.max(this.minTtlMs, msOption('maxTtlMs', opts.maxTtlMs, DEFAULT_DNS_MAX_TTL_MS));
-    this.errorBackoffMs = msOption('errorBackoffMs', opts.errorBackoffMs, DEFAULT_DNS_ERROR_BACKOFF_MS);
-    this.backoffMs = this.errorBackoffMs;
+    this.backoff = new Backoff(opts, undefined, {
+      initialBackoffMs: DEFAULT_DNS_INITIAL_BACKOFF_MS,
+      maxBackoffMs: this.maxTtlMs,
+      backoffMultiplier: 2,
+    });
     if (opts.servers !== undefined) {
       if (!Array.isArray(opts.servers)) throw typeError('servers', 'an array of "ip[:port]"', opts.servers);
       opts.servers.forEach((s, i) => parseHostPort(`servers[${i}]`, s, 53));
@@ -149,21 +141,15 @@ export class DnsResolver implements Resolver {
     const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DNS_QUERY_TIMEOUT_MS);
     const tries = opts.queryTries === undefined ? 2 : intInRange('queryTries', opts.queryTries, 1, 10);
     this.lookup = opts.lookup ?? nodeDnsLookup(opts.servers, timeoutMs, tries);
-    this.out = new Delivery(listener);
-    this.limiter = new RefreshLimiter(c.minRefreshIntervalMs, this.clock, () => this.resolveNow());
     this.limiter.ran();
     this.schedule(0);
   }
 
-  refresh(): void {
-    this.limiter.request();
+  protected onRefresh(): void {
+    this.resolveNow();
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.out.close();
-    this.limiter.close();
+  protected onClose(): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.lookup.cancel?.();
@@ -204,11 +190,9 @@ export class DnsResolver implements Resolver {
     if (this.closed) return;
     if (err !== undefined) {
       this.out.error(err);
-      const wait = this.backoffMs;
-      this.backoffMs = Math.min(this.backoffMs * 2, this.maxTtlMs);
-      this.schedule(wait);
+      this.schedule(this.backoff.capMs(++this.failures));
     } else {
-      this.backoffMs = this.errorBackoffMs;
+      this.failures = 0;
       this.out.endpoints(endpoints!);
       const ttlMs = Math.min(this.maxTtlMs, Math.max(this.minTtlMs, (ttlS ?? Infinity) * 1000));
       this.schedule(ttlMs);

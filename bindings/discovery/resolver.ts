@@ -12,6 +12,7 @@
 //    dialable addresses, so a port in [1, 65535] is required;
 //  - `refresh()` asks for a re-resolution (after connection failures, say); it is rate-limited;
 //  - `close()` stops everything: open streams, pending requests, timers. No listener call follows it.
+// The contract is implemented once, in base.ts (Delivery, RefreshLimiter, ResolverBase).
 //
 // Targets are URIs, `scheme://authority/path?query`:
 //   static:///a:80,b:80                        a fixed list (StaticResolver.set() replaces it)
@@ -23,9 +24,10 @@
 //
 //   const r = createResolver('dns:///api.internal:8080', { onEndpoints: (l) => balancer.reset(l), onError });
 //   r.close();
-import { sameEndpoints, type Endpoint, type EndpointInput } from '../util/endpoint.js';
-import { systemClock, validateClock, type Clock } from '../util/clock.js';
-import { rangeError, typeError } from '../util/validate.js';
+import type { Endpoint, EndpointInput } from '../util/endpoint.js';
+import type { Clock } from '../util/clock.js';
+import type { BackoffOptions } from '../util/backoff.js';
+import { typeError } from '../util/validate.js';
 import { StaticResolver } from './static.js';
 import { DnsResolver, type DnsResolverOptions } from './dns.js';
 import { dohLookup, type DohOptions } from './doh.js';
@@ -48,8 +50,12 @@ export interface Resolver {
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
-/** Options shared by every resolver. */
-export interface CommonResolverOptions {
+/**
+ * Options shared by the polling resolvers (dns, etcd, consul). Back-off after failures takes the fetch
+ * retry's options (http/retry.ts), without jitter: the n-th consecutive failure waits
+ * min(initialBackoffMs × backoffMultiplier^(n−1), maxBackoffMs); each resolver states its defaults.
+ */
+export interface CommonResolverOptions extends BackoffOptions {
   /**
    * Time and timers (default `systemClock`). Resolver timers (polls, re-watches, back-off between
    * reconnects) are background timers: they never keep a Node process alive on their own.
@@ -61,24 +67,13 @@ export interface CommonResolverOptions {
 
 /** `createResolver` options: a target URI plus the options of the scheme it names. */
 export type ResolverOptions = { target: string } & CommonResolverOptions &
-  ResolverRetryOptions &
-  Partial<Omit<DnsResolverOptions, 'target' | keyof CommonResolverOptions | keyof ResolverRetryOptions>> &
-  Partial<Omit<DohOptions, 'url' | keyof CommonResolverOptions | keyof ResolverRetryOptions>> & {
+  Partial<Omit<DnsResolverOptions, 'target' | keyof CommonResolverOptions>> &
+  Partial<Omit<DohOptions, 'url' | keyof CommonResolverOptions>> & {
     dohUrl?: string;
-  } & Partial<Omit<EtcdResolverOptions, 'prefix' | keyof CommonResolverOptions | keyof ResolverRetryOptions>> &
-  Partial<Omit<ConsulResolverOptions, 'service' | keyof CommonResolverOptions | keyof ResolverRetryOptions>> & {
+  } & Partial<Omit<EtcdResolverOptions, 'prefix' | keyof CommonResolverOptions>> &
+  Partial<Omit<ConsulResolverOptions, 'service' | keyof CommonResolverOptions>> & {
     endpointsStatic?: EndpointInput[];
   };
-
-/** Retry delays that several schemes take, declared once for `createResolver`. */
-export interface ResolverRetryOptions {
-  /** etcd, consul: first retry delay after a failure, doubled on each failure up to `maxBackoffMs`. */
-  backoffMs?: number;
-  /** etcd, consul: the cap of the retry delay. */
-  maxBackoffMs?: number;
-}
-
-export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
 
 export interface ParsedTarget {
   scheme: string;
@@ -102,135 +97,6 @@ export function parseTarget(target: string): ParsedTarget {
     throw typeError('target', 'a URI with valid percent-encoding', target);
   }
   return { scheme: m[1]!.toLowerCase(), authority: m[2]!, path, query: new URLSearchParams(m[4] ?? '') };
-}
-
-/**
- * Listener delivery shared by all resolvers: asynchronous (a microtask), in order, nothing after close(),
- * identical consecutive lists reported once (unless an error came between them).
- */
-export class Delivery {
-  private last: Endpoint[] | undefined;
-  private errorSinceLast = false;
-  private closed = false;
-  private readonly queue: Array<() => void> = [];
-  private scheduled = false;
-
-  constructor(private readonly listener: ResolverListener) {
-    if (listener === null || typeof listener !== 'object') throw typeError('listener', 'a ResolverListener', listener);
-    if (typeof listener.onEndpoints !== 'function')
-      throw typeError('listener.onEndpoints', 'a function', listener.onEndpoints);
-    if (typeof listener.onError !== 'function') throw typeError('listener.onError', 'a function', listener.onError);
-  }
-
-  /** The last list reported (or queued), if any. */
-  get current(): readonly Endpoint[] | undefined {
-    return this.last;
-  }
-
-  endpoints(list: Endpoint[]): void {
-    if (this.closed) return;
-    if (this.last !== undefined && !this.errorSinceLast && sameEndpoints(this.last, list)) return;
-    this.last = list;
-    this.errorSinceLast = false;
-    const copy = list.slice();
-    const listener = this.listener;
-    this.push(function onEndpoints(this: void) {
-      listener.onEndpoints(copy);
-    });
-  }
-
-  error(e: Error): void {
-    if (this.closed) return;
-    this.errorSinceLast = true;
-    const listener = this.listener;
-    this.push(function onError() {
-      listener.onError(e);
-    });
-  }
-
-  close(): void {
-    this.closed = true;
-    this.queue.length = 0;
-  }
-
-  private push(fn: () => void): void {
-    this.queue.push(fn);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    queueMicrotask(() => {
-      this.scheduled = false;
-      // A throwing listener must not stop the resolver or drop later calls: an exception from
-      // onEndpoints is handed to onError; one from onError is dropped.
-      while (this.queue.length > 0 && !this.closed) {
-        const f = this.queue.shift()!;
-        try {
-          f();
-        } catch (err) {
-          if (f.name === 'onError') continue;
-          try {
-            this.listener.onError(err instanceof Error ? err : new Error(String(err)));
-          } catch {
-            // dropped
-          }
-        }
-      }
-    });
-  }
-}
-
-/** A rate limit for `refresh()`: runs `fn` now, or once when the interval since the last run has passed. */
-export class RefreshLimiter {
-  private lastRunMs = -Infinity;
-  private pending: unknown;
-  private closed = false;
-  constructor(
-    private readonly minIntervalMs: number,
-    private readonly clock: Clock,
-    private readonly fn: () => void,
-  ) {}
-  /** Records that a resolution just started (for resolutions not triggered by `request`). */
-  ran(): void {
-    this.lastRunMs = this.clock.now();
-  }
-  request(): void {
-    if (this.closed || this.pending !== undefined) return;
-    const waitMs = this.lastRunMs + this.minIntervalMs - this.clock.now();
-    if (waitMs <= 0) {
-      this.lastRunMs = this.clock.now();
-      this.fn();
-      return;
-    }
-    this.pending = this.clock.setTimeout(
-      () => {
-        this.pending = undefined;
-        if (this.closed) return;
-        this.lastRunMs = this.clock.now();
-        this.fn();
-      },
-      waitMs,
-      { background: true },
-    );
-  }
-  close(): void {
-    this.closed = true;
-    if (this.pending !== undefined) this.clock.clearTimeout(this.pending);
-    this.pending = undefined;
-  }
-}
-
-/** A non-negative finite number option, or its default. */
-export function msOption(field: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number') throw typeError(field, 'a finite number >= 0', v);
-  if (!Number.isFinite(v) || v < 0) throw rangeError(field, 'a finite number >= 0', v);
-  return v;
-}
-
-export function commonOptions(o: CommonResolverOptions): { clock: Clock; minRefreshIntervalMs: number } {
-  return {
-    clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    minRefreshIntervalMs: msOption('minRefreshIntervalMs', o.minRefreshIntervalMs, DEFAULT_MIN_REFRESH_INTERVAL_MS),
-  };
 }
 
 function boolParam(field: string, v: string | null): boolean | undefined {

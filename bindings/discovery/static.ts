@@ -5,7 +5,8 @@
 //   const r = new StaticResolver(['a:80', 'b:80'], listener);
 //   r.set(['a:80', 'c:80']);
 import { parseEndpoints, type EndpointInput } from '../util/endpoint.js';
-import { Delivery, type Resolver, type ResolverListener } from './resolver.js';
+import type { Resolver, ResolverListener } from './resolver.js';
+import { Delivery } from './base.js';
 import { typeError } from '../util/validate.js';
 
 export class StaticResolver implements Resolver {

@@ -1,4 +1,6 @@
-// Public xxHash functions. Each call takes the path measured fastest (bench/hash.bench.ts, README):
+// Public xxHash functions (xxHash32 and xxHash64, github.com/Cyan4973/xxHash, doc/xxhash_spec.md; the twins
+// are core/xxhash.ts and assembly/xxhash.ts). Each call takes the path measured fastest (the 'hash' suite of
+// bench/ring.bench.ts; docs/performance.md):
 // - strings: TS over charCodeAt; encoding a short string into WASM memory costs more than hashing it;
 // - bytes: TS below WASM_MIN_BYTES, WASM from there (the copy is a memcpy, the WASM loop is ~3x faster);
 // - xxh64: WASM (native i64 beats 32-bit-half emulation) for bytes of any length and for strings.
@@ -8,7 +10,7 @@ import { typeError, rangeError } from '../util/validate.js';
 import { utf8Scratch } from '../core/utf8.js';
 import { xxh32Bytes, xxh32String, xxh64Bytes } from '../core/xxhash.js';
 
-/** Byte length from which hashing bytes in WASM beats TS, measured (bench/hash.bench.ts). */
+/** Byte length from which hashing bytes in WASM beats TS, measured (bench/ring.bench.ts, 'hash' suite). */
 export const WASM_MIN_BYTES = 64;
 
 /** A string (hashed as its UTF-8 bytes) or bytes: the hashing `Key` (key-router.ts). */

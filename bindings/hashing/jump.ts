@@ -18,9 +18,10 @@
 // string key is copied in and hashed there (xxh64 on 32-bit halves in TS is 2.5-4x slower); batches
 // (getMany, getManyByHash, getManyBytes) are one call per 65536 keys, u64 keys jumped four at a time
 // (assembly/jump.ts `jump4`). `jumpPair` is the pure-TS twin; the 'js' backend uses it throughout.
-import { getCore, handleFor, parseBackend, wasmHandle } from '../core/backend.js';
+import { getCore, wasmHandle } from '../core/backend.js';
 import type { Backend } from '../core/core.js';
-import { BATCH, batchBytes, type WasmHandle } from '../core/core-wasm.js';
+import { BATCH, batchBytes } from '../core/core-wasm.js';
+import { checkOptions, RouterBase } from './base.js';
 import { type BucketKeyRouter, type Key, type RouterMemberStats, NO_MEMBER, type RouterStats } from './key-router.js';
 import { checkOffsets, idsOf, keyBytes, packKeys } from './shared.js';
 import { intInRange, rangeError, typeError } from '../util/validate.js';
@@ -123,17 +124,12 @@ export interface JumpStats extends RouterStats {
   members: JumpMemberStats[];
 }
 
-/** Jump consistent hash over named members: bucket i is `members[i]`. */
-export class JumpHash implements BucketKeyRouter {
-  private ids: string[] = [];
+/** Jump consistent hash over named members: bucket i is `members[i]` (`members` is in bucket order). */
+export class JumpHash extends RouterBase implements BucketKeyRouter {
   private readonly index = new Map<string, number>();
-  private readonly kind: Backend;
-  private readonly wasm: WasmHandle | null;
 
   constructor(members: Iterable<string> = [], options: JumpHashOptions = {}) {
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    this.kind = parseBackend(options);
-    this.wasm = handleFor(this.kind);
+    super(checkOptions(options));
     if (
       members === null ||
       typeof members === 'string' ||
@@ -148,19 +144,6 @@ export class JumpHash implements BucketKeyRouter {
       this.push(id);
       i++;
     }
-  }
-
-  /** Member ids in bucket order: bucket i is members[i]. */
-  get members(): readonly string[] {
-    return this.ids;
-  }
-
-  get size(): number {
-    return this.ids.length;
-  }
-
-  get backend(): Backend {
-    return this.kind;
   }
 
   /** Bucket of `key` (a string or bytes, hashed with xxh64 seed 0), or -1 with no members. */

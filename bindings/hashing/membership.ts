@@ -1,10 +1,22 @@
-// Membership bookkeeping shared by the hashers that keep an id → weight map (HashRing, Rendezvous,
-// NginxConsistentHash): parsing with typed errors, and the add / remove / setWeight / reset diffs. Each
-// returns the next map, or null when nothing would change (the caller then rebuilds nothing).
+// Membership bookkeeping: the rules a MutableRouter (base.ts) changes its membership by, and the rules of
+// the routers that keep an id → weight map (HashRing, Rendezvous, NginxConsistentHash): parsing with typed
+// errors, and the add / remove / setWeight / reset diffs. Each diff returns the next membership, or null
+// when nothing would change (the router then rebuilds nothing).
 import { positive, rangeError, typeError } from '../util/validate.js';
 
 export type Weights = Map<string, number>;
 export type ParseMember = (m: unknown, field: string) => [string, number];
+
+/** How a router parses and changes a membership S; a change returns the next S, or null for no change. */
+export interface MembershipRules<S> {
+  /** A whole membership (constructor, reset). */
+  parse(input: unknown): S;
+  add(current: S, input: unknown): S | null;
+  remove(current: S, ids: unknown): S | null;
+  setWeight(current: S, id: string, weight: unknown): S | null;
+  same(a: S, b: S): boolean;
+  weight(current: S, id: string): number | undefined;
+}
 
 /** How errors name the list and one element ('members'/'member', 'servers'/'server'). */
 export interface Names {
@@ -103,4 +115,24 @@ export function withWeight(
 /** Whether two memberships have the same ids with the same weights. */
 export function sameWeights(a: Weights, b: Weights): boolean {
   return a.size === b.size && [...a].every(([id, w]) => b.get(id) === w);
+}
+
+/**
+ * The rules of an id → weight membership: members parsed by `parse`, errors naming `names`, weights set by
+ * setWeight checked by `validate`, and `notMember` completing "id must be …" for an unknown id.
+ */
+export function weightRules(
+  parse: ParseMember,
+  names: Names,
+  validate: (w: unknown) => number,
+  notMember: string,
+): MembershipRules<Weights> {
+  return {
+    parse: (input) => parseMembership(input, parse, names),
+    add: (current, input) => withAdded(current, input, parse, names),
+    remove: (current, ids) => withRemoved(current, ids, names),
+    setWeight: (current, id, weight) => withWeight(current, id, weight, validate, notMember),
+    same: sameWeights,
+    weight: (current, id) => current.get(id),
+  };
 }

@@ -23,25 +23,17 @@
 //
 // Paths (bench/jump-nginx.bench.ts): single keys in TS (crc32 from charCodeAt, binary search over the
 // table, which the WASM backend keeps in linear memory); builds and batches in WASM.
-import { handleFor, parseBackend } from '../core/backend.js';
 import type { Backend } from '../core/core.js';
 import { batchBytes, batchU32, type WasmHandle } from '../core/core-wasm.js';
 import { align16 } from '../core/memory.js';
 import { radixSortPairs } from '../core/radix.js';
 import { crc32Byte, crc32Bytes, crc32String, crc32Update } from './ketama/crc32.js';
 import { utf8 } from '../core/utf8.js';
-import {
-  type Key,
-  keyError,
-  type MemberInput,
-  type RouterMemberStats,
-  type MutableKeyRouter,
-  NO_MEMBER,
-  type OrderedKeyRouter,
-  type RouterStats,
-} from './key-router.js';
-import { parseMembership, sameWeights, withAdded, withRemoved, withWeight, type Names } from './membership.js';
-import { addArcs, checkOffsets, commit, distinctFrom, idsOf, packKeys, TableRegion } from './shared.js';
+import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
+import { keyError, NO_MEMBER } from './key-router.js';
+import { checkOptions, MutableRouter } from './base.js';
+import { type Names, weightRules, type Weights } from './membership.js';
+import { addArcs, checkOffsets, distinctFrom, idsOf, packKeys } from './shared.js';
 import { intInRange, rangeError, typeError } from '../util/validate.js';
 
 /** A server name (weight 1) or `{ id, weight }` with an integer weight in [1, NGINX_MAX_WEIGHT]. */
@@ -183,37 +175,17 @@ interface Table {
   servers: Uint32Array;
 }
 
-export class NginxConsistentHash implements OrderedKeyRouter, MutableKeyRouter<NginxServerInput> {
-  private readonly kind: Backend;
-  private readonly wasm: WasmHandle | null;
-  private weights = new Map<string, number>();
-  private ids: string[] = [];
+/**
+ * nginx's `hash $key consistent` upstream. `members` are the server names in declaration order (which
+ * getManyBytes indexes); `add` appends servers as new lines at the end of the upstream block, `setWeight`
+ * keeps a server's place in the block.
+ */
+export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput> implements OrderedKeyRouter {
   private t: Table | null = null;
-  private readonly region = new TableRegion(this);
 
   constructor(servers: Iterable<NginxServerInput> = [], options: NginxConsistentHashOptions = {}) {
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    this.kind = parseBackend(options);
-    this.wasm = handleFor(this.kind);
-    this.weights = parseMembership(servers, parseServer, SERVERS);
+    super(checkOptions(options), RULES, servers);
     this.rebuild();
-  }
-
-  /** Server names in declaration order; indices from getManyBytes index this. */
-  get members(): readonly string[] {
-    return this.ids;
-  }
-
-  get size(): number {
-    return this.ids.length;
-  }
-
-  get backend(): Backend {
-    return this.kind;
-  }
-
-  weight(id: string): number | undefined {
-    return this.weights.get(id);
   }
 
   /** crc32 of the key (UTF-8 for strings), as nginx hashes the evaluated `hash` expression. */
@@ -297,54 +269,16 @@ export class NginxConsistentHash implements OrderedKeyRouter, MutableKeyRouter<N
     return t === null ? [] : distinctFrom(t.servers, findChashPoint(t.points, t.total, h), this.ids, n);
   }
 
-  /** Appends servers (as new lines at the end of the upstream block); true if anything changed. */
-  add(servers: NginxServerInput | readonly NginxServerInput[]): boolean {
-    const next = withAdded(this.weights, servers, parseServer, SERVERS);
-    return next !== null && this.commit(next);
-  }
-
-  /** Removes servers by name; true if any was present. */
-  remove(ids: string | readonly string[]): boolean {
-    const next = withRemoved(this.weights, ids, SERVERS);
-    return next !== null && this.commit(next);
-  }
-
-  /** Sets a server's weight (keeping its place in the block); true if it changed. */
-  setWeight(id: string, weight: number): boolean {
-    const next = withWeight(
-      this.weights,
-      id,
-      weight,
-      (w) => intInRange('weight', w, 1, NGINX_MAX_WEIGHT),
-      'a server of this upstream',
-    );
-    return next !== null && this.commit(next);
-  }
-
-  /** Replaces the upstream block; true if it changed (nothing is rebuilt otherwise). */
-  reset(servers: Iterable<NginxServerInput>): boolean {
-    const next = parseMembership(servers, parseServer, SERVERS);
-    return !sameWeights(next, this.weights) && this.commit(next);
-  }
-
   stats(): NginxStats {
     const members: NginxMemberStats[] = this.ids.map((id) => ({
       id,
-      weight: this.weights.get(id)!,
+      weight: this.membership.get(id)!,
       points: 0,
       share: 0,
     }));
     const t = this.table();
     if (t !== null) addArcs(t.points, t.servers, members);
     return { backend: this.kind, points: t === null ? 0 : t.total, bytes: t === null ? 0 : t.total * 8, members };
-  }
-
-  /** Frees the WebAssembly memory now (otherwise freed when this object is collected); then empty. */
-  dispose(): void {
-    this.region.free();
-    this.t = null;
-    this.ids = [];
-    this.weights = new Map();
   }
 
   /** The current table with views valid for the current memory buffer. */
@@ -360,18 +294,9 @@ export class NginxConsistentHash implements OrderedKeyRouter, MutableKeyRouter<N
     return t;
   }
 
-  private commit(next: Map<string, number>): boolean {
-    return commit(
-      this.weights,
-      next,
-      (w) => (this.weights = w),
-      () => this.rebuild(),
-    );
-  }
-
-  private rebuild(): void {
-    const ids = [...this.weights.keys()];
-    const weights = ids.map((id) => this.weights.get(id)!);
+  protected rebuild(): void {
+    const ids = [...this.membership.keys()];
+    const weights = ids.map((id) => this.membership.get(id)!);
     const total = weights.reduce((s, w) => s + w * NGINX_POINTS_PER_WEIGHT, 0);
     if (total > NGINX_MAX_POINTS)
       throw rangeError('total points (160 × sum of weights)', `at most ${NGINX_MAX_POINTS}`, total);
@@ -434,3 +359,10 @@ function parseServer(s: unknown, field: string): [string, number] {
   if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty server name', id);
   return [id, weight === undefined ? 1 : intInRange(`${field}.weight`, weight, 1, NGINX_MAX_WEIGHT)];
 }
+
+const RULES = weightRules(
+  parseServer,
+  SERVERS,
+  (w) => intInRange('weight', w, 1, NGINX_MAX_WEIGHT),
+  'a server of this upstream',
+);

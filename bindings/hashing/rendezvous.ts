@@ -19,23 +19,16 @@
 // Paths (bench/jump-nginx.bench.ts): with the WASM backend a lookup copies the key into linear memory and
 // hashes and scores there (native i64 beats 32-bit-half emulation from 10 members up); the TS backend
 // does the same on 32-bit halves.
-import { handleFor, parseBackend } from '../core/backend.js';
 import type { Backend } from '../core/core.js';
-import { batchBytes, type WasmHandle } from '../core/core-wasm.js';
+import { batchBytes } from '../core/core-wasm.js';
 import { align16 } from '../core/memory.js';
 import { utf8 } from '../core/utf8.js';
-import {
-  type Key,
-  type MemberInput,
-  type RouterMemberStats,
-  type MutableKeyRouter,
-  NO_MEMBER,
-  type OrderedKeyRouter,
-  type RouterStats,
-} from './key-router.js';
-import { parseMembership, parseWeightedMember, sameWeights, withAdded, withRemoved, withWeight } from './membership.js';
-import { checkOffsets, commit, idsOf, keyBytes, packKeys, TableRegion } from './shared.js';
-import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
+import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
+import { NO_MEMBER } from './key-router.js';
+import { checkOptions, MutableRouter } from './base.js';
+import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
+import { checkOffsets, idsOf, keyBytes, packKeys } from './shared.js';
+import { intInRange, positive, rangeError } from '../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
 /** @deprecated the one sentinel is `NO_MEMBER` (key-router.ts). */
@@ -191,37 +184,15 @@ interface State {
   ptr: number; // WASM region: seeds (8n bytes) then weights (8n bytes); 0 for TS
 }
 
-export class Rendezvous implements OrderedKeyRouter, MutableKeyRouter {
-  private readonly kind: Backend;
-  private readonly wasm: WasmHandle | null;
-  private weightOf = new Map<string, number>();
-  private ids: string[] = [];
+const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => positive('weight', w), 'a member');
+
+/** Rendezvous hashing; `members` is in ascending `<` order, which getManyBytes indexes. */
+export class Rendezvous extends MutableRouter<Weights, MemberInput> implements OrderedKeyRouter {
   private s: State = { n: 0, uniform: true, seeds: new Uint32Array(0), weights: new Float64Array(0), ptr: 0 };
-  private readonly region = new TableRegion(this);
 
   constructor(members: Iterable<MemberInput> = [], options: RendezvousOptions = {}) {
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    this.kind = parseBackend(options);
-    this.wasm = handleFor(this.kind);
-    this.weightOf = parseMembership(members, parseWeightedMember);
+    super(checkOptions(options), RULES, members);
     this.rebuild();
-  }
-
-  /** Member ids in ascending `<` order; indices from getManyBytes index this. */
-  get members(): readonly string[] {
-    return this.ids;
-  }
-
-  get size(): number {
-    return this.ids.length;
-  }
-
-  get backend(): Backend {
-    return this.kind;
-  }
-
-  weight(id: string): number | undefined {
-    return this.weightOf.get(id);
   }
 
   /** Index into `members` of the winner for `key`, or -1 with no members. */
@@ -325,57 +296,23 @@ export class Rendezvous implements OrderedKeyRouter, MutableKeyRouter {
     return order.slice(0, want).map((i) => this.ids[i]!);
   }
 
-  /** Adds members; true if anything changed. An existing id with the same weight is a no-op. */
-  add(members: MemberInput | readonly MemberInput[]): boolean {
-    const next = withAdded(this.weightOf, members, parseWeightedMember);
-    return next !== null && this.commit(next);
-  }
-
-  /** Removes members by id; true if any was present. */
-  remove(ids: string | readonly string[]): boolean {
-    const next = withRemoved(this.weightOf, ids);
-    return next !== null && this.commit(next);
-  }
-
-  /** Sets a member's weight; true if it changed. */
-  setWeight(id: string, weight: number): boolean {
-    const next = withWeight(this.weightOf, id, weight, (w) => positive('weight', w), 'a member');
-    return next !== null && this.commit(next);
-  }
-
-  /** Replaces the membership; true if it changed. */
-  reset(members: Iterable<MemberInput>): boolean {
-    const next = parseMembership(members, parseWeightedMember);
-    return !sameWeights(next, this.weightOf) && this.commit(next);
-  }
-
   stats(): RendezvousStats {
     let total = 0;
-    for (const w of this.weightOf.values()) total += w;
+    for (const w of this.membership.values()) total += w;
     return {
       backend: this.kind,
       uniform: this.s.uniform,
       bytes: this.s.n * 16,
-      members: this.ids.map((id) => ({ id, weight: this.weightOf.get(id)!, share: this.weightOf.get(id)! / total })),
+      members: this.ids.map((id) => ({
+        id,
+        weight: this.membership.get(id)!,
+        share: this.membership.get(id)! / total,
+      })),
     };
   }
 
-  /** Frees the WebAssembly memory now (otherwise freed when this object is collected); then empty. */
-  dispose(): void {
-    this.commit(new Map());
-  }
-
-  private commit(next: Map<string, number>): boolean {
-    return commit(
-      this.weightOf,
-      next,
-      (w) => (this.weightOf = w),
-      () => this.rebuild(),
-    );
-  }
-
-  private rebuild(): void {
-    const ids = [...this.weightOf.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  protected rebuild(): void {
+    const ids = [...this.membership.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     if (ids.length > RENDEZVOUS_MAX_MEMBERS)
       throw rangeError('members.length', `at most ${RENDEZVOUS_MAX_MEMBERS}`, ids.length);
     const n = ids.length;
@@ -384,7 +321,7 @@ export class Rendezvous implements OrderedKeyRouter, MutableKeyRouter {
     for (let i = 0; i < n; i++) {
       seeds[2 * i] = xxh64Pair(utf8(ids[i]!), 0, 0);
       seeds[2 * i + 1] = xxh64Hi();
-      weights[i] = this.weightOf.get(ids[i]!)!;
+      weights[i] = this.membership.get(ids[i]!)!;
     }
     const uniform = weights.every((w) => w === weights[0]);
     let ptr = 0;

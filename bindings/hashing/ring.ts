@@ -8,22 +8,15 @@
 //
 //   const ring = new HashRing(['a', { id: 'b', weight: 2 }]);
 //   ring.get('user:42'); // 'a' or 'b'
-import { getCore, parseBackend } from '../core/backend.js';
-import { type Backend, type Core, type RingHash, type RingSpec, type RingTable, ringIndex } from '../core/core.js';
+import { getCore } from '../core/backend.js';
+import { type Backend, type Core, type RingHash, type RingSpec, type RingTable } from '../core/core.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
 import { utf8Scratch } from '../core/utf8.js';
-import {
-  type Key,
-  keyError,
-  type MemberInput,
-  type RouterMemberStats,
-  type MutableKeyRouter,
-  NO_MEMBER,
-  type OrderedKeyRouter,
-  type RouterStats,
-} from './key-router.js';
-import { parseMembership, parseWeightedMember, sameWeights, withAdded, withRemoved, withWeight } from './membership.js';
-import { addArcs, checkKeys, checkOffsets, commit, distinctFrom, TableRegion } from './shared.js';
+import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
+import { keyError, NO_MEMBER } from './key-router.js';
+import { checkOptions, MutableRouter } from './base.js';
+import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
+import { addArcs, checkKeys, checkOffsets, distinctFrom, ringOwner, ringPoint } from './shared.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import { xxh32Bytes, xxh32String, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
@@ -63,7 +56,10 @@ export const MAX_VNODES = 65536;
 export const MAX_MEMBERS = 65536;
 export const MAX_POINTS = 1 << 24;
 
-export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
+const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => positive('weight', w), 'a member of the ring');
+
+/** A consistent-hash ring; `members` is in ring index order (ascending `<`), which getManyByHash indexes. */
+export class HashRing extends MutableRouter<Weights, MemberInput> implements OrderedKeyRouter {
   readonly vnodes: number;
   readonly hash: RingHash;
   readonly seed: number | bigint;
@@ -71,50 +67,34 @@ export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
   private readonly seedHi: number;
   private readonly seedLo: number;
   private readonly is64: boolean;
-  private weights = new Map<string, number>();
-  private ids: string[] = [];
   private t: RingTable | null = null;
   private shift = 31;
-  private readonly region = new TableRegion(this);
 
   constructor(members: Iterable<MemberInput> = [], options: HashRingOptions = {}) {
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    this.vnodes = options.vnodes === undefined ? DEFAULT_VNODES : intInRange('vnodes', options.vnodes, 1, MAX_VNODES);
+    checkOptions(options);
+    const vnodes = options.vnodes === undefined ? DEFAULT_VNODES : intInRange('vnodes', options.vnodes, 1, MAX_VNODES);
     const hash = options.hash ?? 'xxh32';
     if (hash !== 'xxh32' && hash !== 'xxh64') throw rangeError('hash', "'xxh32' or 'xxh64'", hash);
-    this.hash = hash;
-    this.is64 = hash === 'xxh64';
     const seed = options.seed ?? 0;
-    if (this.is64) {
+    let seedHi = 0;
+    let seedLo: number;
+    if (hash === 'xxh64') {
       const s = seed64(seed);
-      this.seedHi = Number(s >> 32n);
-      this.seedLo = Number(s & 0xffffffffn);
+      seedHi = Number(s >> 32n);
+      seedLo = Number(s & 0xffffffffn);
     } else {
       if (typeof seed !== 'number') throw typeError('seed', 'an integer in [0, 4294967295] for xxh32', seed);
-      this.seedLo = intInRange('seed', seed, 0, 0xffffffff);
-      this.seedHi = 0;
+      seedLo = intInRange('seed', seed, 0, 0xffffffff);
     }
+    super(options, RULES, members);
+    this.vnodes = vnodes;
+    this.hash = hash;
+    this.is64 = hash === 'xxh64';
+    this.seedHi = seedHi;
+    this.seedLo = seedLo;
     this.seed = seed;
-    this.core = getCore(parseBackend(options));
-    this.weights = parseMembership(members, parseWeightedMember);
+    this.core = getCore(this.kind);
     this.rebuild();
-  }
-
-  /** Member ids in ring index order (ascending `<`); indices from getManyByHash index this. */
-  get members(): readonly string[] {
-    return this.ids;
-  }
-
-  get size(): number {
-    return this.ids.length;
-  }
-
-  get backend(): Backend {
-    return this.core.kind;
-  }
-
-  weight(id: string): number | undefined {
-    return this.weights.get(id);
   }
 
   /** The 32-bit hash this ring uses for a key. */
@@ -140,18 +120,14 @@ export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
   get(key: Key): string | undefined {
     const h = this.hashOf(key);
     const t = this.t;
-    if (t === null) return undefined;
-    t.sync();
-    return this.ids[t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!];
+    return t === null ? undefined : this.ids[ringOwner(t, this.shift, h)];
   }
 
   /** Index into `members` of the owner of `key`, or -1 if the ring is empty. */
   getIndex(key: Key): number {
     const h = this.hashOf(key);
     const t = this.t;
-    if (t === null) return -1;
-    t.sync();
-    return t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!;
+    return t === null ? -1 : ringOwner(t, this.shift, h);
   }
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
@@ -165,9 +141,7 @@ export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
   getByHash(hash: number): string | undefined {
     const h = intInRange('hash', hash, 0, 0xffffffff);
     const t = this.t;
-    if (t === null) return undefined;
-    t.sync();
-    return this.ids[t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!];
+    return t === null ? undefined : this.ids[ringOwner(t, this.shift, h)];
   }
 
   /** Member indices for many hashes (NO_MEMBER on an empty ring), computed in one core call. */
@@ -201,38 +175,14 @@ export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
     intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
     const t = this.t;
     if (t === null) return [];
-    t.sync();
-    return distinctFrom(t.members, ringIndex(t.points, t.table, this.shift, t.total, h), this.ids, n);
-  }
-
-  /** Adds members; true if the ring changed. An existing id with the same weight is a no-op. */
-  add(members: MemberInput | readonly MemberInput[]): boolean {
-    const next = withAdded(this.weights, members, parseWeightedMember);
-    return next !== null && this.commit(next);
-  }
-
-  /** Removes members by id; true if any was present. */
-  remove(ids: string | readonly string[]): boolean {
-    const next = withRemoved(this.weights, ids);
-    return next !== null && this.commit(next);
-  }
-
-  /** Sets a member's weight; true if it changed. */
-  setWeight(id: string, weight: number): boolean {
-    const next = withWeight(this.weights, id, weight, (w) => positive('weight', w), 'a member of the ring');
-    return next !== null && this.commit(next);
-  }
-
-  /** Replaces the membership; true if it changed (nothing is rebuilt otherwise). */
-  reset(members: Iterable<MemberInput>): boolean {
-    const next = parseMembership(members, parseWeightedMember);
-    return !sameWeights(next, this.weights) && this.commit(next);
+    const start = ringPoint(t, this.shift, h); // syncs t's views: read t.members after it
+    return distinctFrom(t.members, start, this.ids, n);
   }
 
   stats(): RingStats {
     const members: RingMemberStats[] = this.ids.map((id) => ({
       id,
-      weight: this.weights.get(id)!,
+      weight: this.membership.get(id)!,
       points: 0,
       share: 0,
     }));
@@ -242,30 +192,13 @@ export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
       addArcs(t.points, t.members, members);
     }
     return {
-      backend: this.core.kind,
+      backend: this.kind,
       hash: this.hash,
       vnodes: this.vnodes,
       points: t === null ? 0 : t.total,
       bytes: t === null ? 0 : t.byteLength,
       members,
     };
-  }
-
-  /** Frees the ring's WebAssembly memory now (otherwise freed when the ring is collected); the ring is then empty. */
-  dispose(): void {
-    this.region.free();
-    this.t = null;
-    this.ids = [];
-    this.weights = new Map();
-  }
-
-  private commit(next: Map<string, number>): boolean {
-    return commit(
-      this.weights,
-      next,
-      (w) => (this.weights = w),
-      () => this.rebuild(),
-    );
   }
 
   private spec(ids: string[] = this.ids): RingSpec {
@@ -279,11 +212,11 @@ export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
   }
 
   private count(id: string): number {
-    return Math.round(this.weights.get(id)! * this.vnodes);
+    return Math.round(this.membership.get(id)! * this.vnodes);
   }
 
-  private rebuild(): void {
-    const ids = [...this.weights.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  protected rebuild(): void {
+    const ids = [...this.membership.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     if (ids.length > MAX_MEMBERS) throw rangeError('members.length', `at most ${MAX_MEMBERS}`, ids.length);
     let total = 0;
     for (const id of ids) {
@@ -292,7 +225,7 @@ export class HashRing implements OrderedKeyRouter, MutableKeyRouter {
         throw rangeError(
           `member ${JSON.stringify(id)} weight`,
           `large enough for at least one point (weight × vnodes >= 0.5)`,
-          this.weights.get(id),
+          this.membership.get(id),
         );
       total += c;
     }

@@ -1,46 +1,11 @@
-// The parts every router in hashing/ shares, written once: the holder that frees a table's WASM region (when
-// replaced, disposed or garbage collected), the all-or-nothing membership commit, key validation and packing
-// for batch calls, the failover walk and arc shares of ring-like tables, and member positions for decorators.
-// (The backend option is parsed by core/backend.ts `parseBackend`; WASM batch staging is in core/core-wasm.ts.)
-import type { WasmMemory } from '../core/memory.js';
+// The parts every router in hashing/ shares, written once: the all-or-nothing membership commit, key
+// validation and packing for batch calls, the point lookup, failover walk and arc shares of ring-like tables,
+// and member positions for decorators. Elsewhere, once: the backend option (core/backend.ts `parseBackend`),
+// the WASM table holder (core/memory.ts `TableRegion`), WASM batch staging (core/core-wasm.ts).
+import { type RingTable, ringIndex } from '../core/core.js';
 import { utf8Scratch } from '../core/utf8.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { type Key, keyError } from './key-router.js';
-
-interface Region {
-  mem: WasmMemory | null;
-  ptr: number;
-}
-
-const regions = new FinalizationRegistry<Region>((r) => {
-  if (r.mem !== null && r.ptr !== 0) r.mem.release(r.ptr);
-});
-
-/**
- * The WASM region of a router's current table (none for a table in JS memory). `replace` takes the new
- * table's region and frees the previous one; whatever is held when the router is collected is freed then.
- */
-export class TableRegion {
-  private readonly r: Region = { mem: null, ptr: 0 };
-
-  constructor(owner: object) {
-    regions.register(owner, this.r);
-  }
-
-  /** Holds the region at `ptr` of `mem` (null / 0: none) and frees the one held before. */
-  replace(mem: WasmMemory | null, ptr: number): void {
-    const old = this.r.mem;
-    const oldPtr = this.r.ptr;
-    this.r.mem = mem;
-    this.r.ptr = ptr;
-    if (old !== null && oldPtr !== 0 && (old !== mem || oldPtr !== ptr)) old.release(oldPtr);
-  }
-
-  /** Frees the region now. */
-  free(): void {
-    this.replace(null, 0);
-  }
-}
 
 /**
  * One membership change, all or nothing: installs `next`, then rebuilds; if the rebuild throws, `prev` is
@@ -115,6 +80,21 @@ export function idsOf(idx: Uint32Array, ids: readonly string[]): (string | undef
   const out = new Array<string | undefined>(idx.length);
   for (let i = 0; i < idx.length; i++) out[i] = ids[idx[i]!];
   return out;
+}
+
+/**
+ * Index of the point of a ring table (HashRing, KetamaRing) that owns the 32-bit hash `h`. Syncs the table's
+ * views first: read `t.members` (or any array of `t`) only after this call, never in the same expression.
+ */
+export function ringPoint(t: RingTable, shift: number, h: number): number {
+  t.sync();
+  return ringIndex(t.points, t.table, shift, t.total, h);
+}
+
+/** Member index of the point that owns `h` (views synced first). */
+export function ringOwner(t: RingTable, shift: number, h: number): number {
+  t.sync();
+  return t.members[ringIndex(t.points, t.table, shift, t.total, h)]!;
 }
 
 /**

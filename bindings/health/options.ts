@@ -1,12 +1,17 @@
-// HealthChecker options: the public option shape, its defaults (Envoy's active health checking,
-// `config.core.v3.HealthCheck`, plus the 3 s timeout of docs/design.md, "Health states") and their
-// validation into a resolved config. Every bad value is a TypeError/RangeError naming the field and the
-// value (util/validate.ts). Delays are capped at setTimeout's limit, 2^31 - 1 ms (~24.8 days).
+// Options of the health subsystem: the public option shapes, their defaults and their validation into
+// resolved configs, for the HealthChecker (checker.ts; Envoy's active health checking,
+// `config.core.v3.HealthCheck`, plus the 3 s timeout of docs/design.md, "Health states") and the
+// OutlierDetector (outlier.ts; Envoy's `config.cluster.v3.OutlierDetection`, names in camelCase with
+// units). Every bad value is a TypeError/RangeError naming the field and the value (util/validate.ts).
+// Timer delays are capped at setTimeout's limit, 2^31 - 1 ms (~24.8 days).
 //
 //   parseHealthOptions({ probe, intervalMs: 1000, timeoutMs: 1000 }); // RangeError: timeoutMs must be less than intervalMs (1000), got 1000
 import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import type { Endpoint } from '../util/endpoint.js';
+import { defaultRandom, validateRandom, type Random } from '../util/random.js';
 import { describe, intInRange, positive, rangeError, typeError } from '../util/validate.js';
+
+// Kept for callers that imported it from here (http/fetch-options.ts); the one definition is util/random.ts.
 
 /** What a health checker needs of a member; Balancer `Endpoint`s qualify. */
 export type HealthMember = Pick<Endpoint, 'id' | 'host' | 'port'>;
@@ -56,7 +61,7 @@ export interface HealthCheckerOptions<M extends HealthMember = HealthMember> {
    */
   clock?: Clock;
   /** Uniform in [0, 1) (default Math.random). */
-  random?: () => number;
+  random?: Random;
 }
 
 export const DEFAULT_INTERVAL_MS = 10_000;
@@ -83,7 +88,7 @@ export interface HealthConfig<M extends HealthMember> {
   startHealthy: boolean;
   maxConcurrentProbes: number;
   clock: Clock;
-  random: () => number;
+  random: Random;
 }
 
 function nonNegative(field: string, v: unknown, max = MAX_DELAY_MS): number {
@@ -103,14 +108,13 @@ function bool(field: string, v: unknown): boolean {
   return v;
 }
 
-/** A random source: a function returning a number in [0, 1); a TypeError naming `field` otherwise. */
-export function validateRandom(field: string, r: unknown): () => number {
-  if (typeof r !== 'function') throw typeError(field, 'a function returning a number in [0, 1)', r);
-  return r as () => number;
+const percent = (field: string, v: unknown) => nonNegative(field, v, 100);
+function requireObject(o: unknown): void {
+  if (typeof o !== 'object' || o === null) throw typeError('options', 'an object', o);
 }
 
 export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptions<M>): HealthConfig<M> {
-  if (typeof o !== 'object' || o === null) throw typeError('options', 'an object', o);
+  requireObject(o);
   if (typeof o.probe !== 'function')
     throw typeError('probe', 'a function (member, signal) => Promise<boolean>', o.probe);
   const intervalMs = delay('intervalMs', o.intervalMs ?? DEFAULT_INTERVAL_MS);
@@ -128,7 +132,7 @@ export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptio
     recheckDelayMs: nonNegative('recheckDelayMs', o.recheckDelayMs ?? 0),
     initialJitterMs: nonNegative('initialJitterMs', o.initialJitterMs ?? 0),
     intervalJitterMs: nonNegative('intervalJitterMs', o.intervalJitterMs ?? 0),
-    intervalJitterPercent: nonNegative('intervalJitterPercent', o.intervalJitterPercent ?? 0, 100),
+    intervalJitterPercent: percent('intervalJitterPercent', o.intervalJitterPercent ?? 0),
     unhealthyThreshold: threshold('unhealthyThreshold', o.unhealthyThreshold ?? DEFAULT_UNHEALTHY_THRESHOLD),
     healthyThreshold: threshold('healthyThreshold', o.healthyThreshold ?? DEFAULT_HEALTHY_THRESHOLD),
     startHealthy: bool('startHealthy', o.startHealthy ?? false),
@@ -139,7 +143,94 @@ export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptio
       1_000_000,
     ),
     clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: validateRandom('random', o.random ?? Math.random),
+    random: validateRandom('random', o.random ?? defaultRandom),
+  };
+}
+
+export interface OutlierDetectorOptions {
+  /** Consecutive failures before ejection (Envoy `consecutive_5xx`, default 5). */
+  consecutive5xx?: number;
+  /** % chance a consecutive-failure outlier is really ejected (default 100; 0 disables). */
+  enforcingConsecutive5xx?: number;
+  /** Sweep period: un-ejections, multiplier decay, success-rate analysis (Envoy `interval`, default 10 000). */
+  intervalMs?: number;
+  /** Envoy `base_ejection_time` (default 30 000). */
+  baseEjectionTimeMs?: number;
+  /** Envoy `max_ejection_time` (default 300 000; >= baseEjectionTimeMs). */
+  maxEjectionTimeMs?: number;
+  /** Envoy `max_ejection_percent` (default 10). */
+  maxEjectionPercent?: number;
+  /** Envoy `always_eject_one_host`: one member can be ejected whatever the percentage (default true). */
+  alwaysEjectOneHost?: boolean;
+  /** % chance a success-rate outlier is really ejected (Envoy `enforcing_success_rate`, default 100). */
+  enforcingSuccessRate?: number;
+  /** Envoy `success_rate_minimum_hosts` (default 5). */
+  successRateMinimumHosts?: number;
+  /** Envoy `success_rate_request_volume` (default 100). */
+  successRateRequestVolume?: number;
+  /** Envoy `success_rate_stdev_factor`, divided by 1000 (default 1900 → 1.9). */
+  successRateStdevFactor?: number;
+  /** Envoy `successful_active_health_check_uneject_host` (default true). */
+  successfulActiveHealthCheckUnejectHost?: boolean;
+  /** Time and timers (default `systemClock`); the sweep is a background timer. */
+  clock?: Clock;
+  /** Uniform in [0, 1), for the enforcing percentages (default Math.random). */
+  random?: Random;
+}
+
+export const DEFAULT_CONSECUTIVE_5XX = 5;
+export const DEFAULT_OUTLIER_INTERVAL_MS = 10_000;
+export const DEFAULT_BASE_EJECTION_TIME_MS = 30_000;
+export const DEFAULT_MAX_EJECTION_TIME_MS = 300_000;
+export const DEFAULT_MAX_EJECTION_PERCENT = 10;
+export const DEFAULT_SUCCESS_RATE_MINIMUM_HOSTS = 5;
+export const DEFAULT_SUCCESS_RATE_REQUEST_VOLUME = 100;
+export const DEFAULT_SUCCESS_RATE_STDEV_FACTOR = 1900;
+
+/** The validated outlier options, every default applied. */
+export type OutlierConfig = Required<OutlierDetectorOptions>;
+
+export function parseOutlierOptions(o: OutlierDetectorOptions): OutlierConfig {
+  requireObject(o);
+  const baseEjectionTimeMs = positive('baseEjectionTimeMs', o.baseEjectionTimeMs ?? DEFAULT_BASE_EJECTION_TIME_MS);
+  const maxEjectionTimeMs = positive(
+    'maxEjectionTimeMs',
+    o.maxEjectionTimeMs ?? Math.max(DEFAULT_MAX_EJECTION_TIME_MS, baseEjectionTimeMs),
+  );
+  if (maxEjectionTimeMs < baseEjectionTimeMs)
+    throw rangeError('maxEjectionTimeMs', `>= baseEjectionTimeMs (${baseEjectionTimeMs})`, maxEjectionTimeMs);
+  const count = (field: string, v: unknown, min: number, max = 1_000_000) => intInRange(field, v, min, max);
+  return {
+    consecutive5xx: count('consecutive5xx', o.consecutive5xx ?? DEFAULT_CONSECUTIVE_5XX, 1),
+    enforcingConsecutive5xx: percent('enforcingConsecutive5xx', o.enforcingConsecutive5xx ?? 100),
+    intervalMs: delay('intervalMs', o.intervalMs ?? DEFAULT_OUTLIER_INTERVAL_MS),
+    baseEjectionTimeMs,
+    maxEjectionTimeMs,
+    maxEjectionPercent: percent('maxEjectionPercent', o.maxEjectionPercent ?? DEFAULT_MAX_EJECTION_PERCENT),
+    alwaysEjectOneHost: bool('alwaysEjectOneHost', o.alwaysEjectOneHost ?? true),
+    enforcingSuccessRate: percent('enforcingSuccessRate', o.enforcingSuccessRate ?? 100),
+    successRateMinimumHosts: count(
+      'successRateMinimumHosts',
+      o.successRateMinimumHosts ?? DEFAULT_SUCCESS_RATE_MINIMUM_HOSTS,
+      1,
+    ),
+    successRateRequestVolume: count(
+      'successRateRequestVolume',
+      o.successRateRequestVolume ?? DEFAULT_SUCCESS_RATE_REQUEST_VOLUME,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
+    successRateStdevFactor: count(
+      'successRateStdevFactor',
+      o.successRateStdevFactor ?? DEFAULT_SUCCESS_RATE_STDEV_FACTOR,
+      0,
+    ),
+    successfulActiveHealthCheckUnejectHost: bool(
+      'successfulActiveHealthCheckUnejectHost',
+      o.successfulActiveHealthCheckUnejectHost ?? true,
+    ),
+    clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
+    random: validateRandom('random', o.random ?? defaultRandom),
   };
 }
 

@@ -21,13 +21,17 @@
 //   first sweep after their time is up (Envoy checks on the interval timer too), or at once on a successful
 //   active health check when `successfulActiveHealthCheckUnejectHost` (default true).
 // - Every ejection and un-ejection is an `ejection` event; `stats()` has counters per member.
+// Options, defaults and their validation: options.ts.
 //
 //   const od = new OutlierDetector({ consecutive5xx: 5 });
 //   od.add('a'); od.start();
 //   od.record('a', { ok: false, status: 503 });
-import { systemClock, validateClock, type Clock } from '../util/clock.js';
-import { errorMessage, validateRandom } from './options.js';
-import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
+import type { Clock } from '../util/clock.js';
+import type { Random } from '../util/random.js';
+import { rangeError, typeError } from '../util/validate.js';
+import { errorMessage, parseOutlierOptions, type OutlierDetectorOptions } from './options.js';
+
+export type { OutlierDetectorOptions } from './options.js';
 
 export interface OutlierOutcome {
   ok: boolean;
@@ -48,37 +52,6 @@ export interface EjectionEvent {
   at: number;
   /** For ejections: how long it lasts (before the sweep that returns it). */
   ejectionMs: number;
-}
-
-export interface OutlierDetectorOptions {
-  /** Consecutive failures before ejection (Envoy `consecutive_5xx`, default 5). */
-  consecutive5xx?: number;
-  /** % chance a consecutive-failure outlier is really ejected (default 100; 0 disables). */
-  enforcingConsecutive5xx?: number;
-  /** Sweep period: un-ejections, multiplier decay, success-rate analysis (Envoy `interval`, default 10 000). */
-  intervalMs?: number;
-  /** Envoy `base_ejection_time` (default 30 000). */
-  baseEjectionTimeMs?: number;
-  /** Envoy `max_ejection_time` (default 300 000; >= baseEjectionTimeMs). */
-  maxEjectionTimeMs?: number;
-  /** Envoy `max_ejection_percent` (default 10). */
-  maxEjectionPercent?: number;
-  /** Envoy `always_eject_one_host`: one member can be ejected whatever the percentage (default true). */
-  alwaysEjectOneHost?: boolean;
-  /** % chance a success-rate outlier is really ejected (Envoy `enforcing_success_rate`, default 100). */
-  enforcingSuccessRate?: number;
-  /** Envoy `success_rate_minimum_hosts` (default 5). */
-  successRateMinimumHosts?: number;
-  /** Envoy `success_rate_request_volume` (default 100). */
-  successRateRequestVolume?: number;
-  /** Envoy `success_rate_stdev_factor`, divided by 1000 (default 1900 → 1.9). */
-  successRateStdevFactor?: number;
-  /** Envoy `successful_active_health_check_uneject_host` (default true). */
-  successfulActiveHealthCheckUnejectHost?: boolean;
-  /** Time and timers (default `systemClock`); the sweep is a background timer. */
-  clock?: Clock;
-  /** Uniform in [0, 1), for the enforcing percentages (default Math.random). */
-  random?: () => number;
 }
 
 export interface MemberOutlierStats {
@@ -117,15 +90,6 @@ export interface OutlierStats {
 
 const BACKGROUND = { background: true } as const;
 
-export const DEFAULT_CONSECUTIVE_5XX = 5;
-export const DEFAULT_OUTLIER_INTERVAL_MS = 10_000;
-export const DEFAULT_BASE_EJECTION_TIME_MS = 30_000;
-export const DEFAULT_MAX_EJECTION_TIME_MS = 300_000;
-export const DEFAULT_MAX_EJECTION_PERCENT = 10;
-export const DEFAULT_SUCCESS_RATE_MINIMUM_HOSTS = 5;
-export const DEFAULT_SUCCESS_RATE_REQUEST_VOLUME = 100;
-export const DEFAULT_SUCCESS_RATE_STDEV_FACTOR = 1900;
-
 interface Monitor {
   id: string;
   ejected: boolean;
@@ -148,12 +112,6 @@ export function isFailure(o: OutlierOutcome): boolean {
   );
 }
 
-function percent(field: string, v: unknown): number {
-  if (typeof v !== 'number') throw typeError(field, 'a number in [0, 100]', v);
-  if (!Number.isFinite(v) || v < 0 || v > 100) throw rangeError(field, 'a number in [0, 100]', v);
-  return v;
-}
-
 export class OutlierDetector {
   readonly consecutive5xx: number;
   readonly intervalMs: number;
@@ -168,7 +126,7 @@ export class OutlierDetector {
   private readonly enforcingConsecutive5xx: number;
   private readonly enforcingSuccessRate: number;
   private readonly clock: Clock;
-  private readonly random: () => number;
+  private readonly random: Random;
   private readonly monitors = new Map<string, Monitor>();
   private readonly fns = new Set<(e: EjectionEvent) => void>();
   private timer: unknown = null;
@@ -177,50 +135,21 @@ export class OutlierDetector {
   private threshold: number | null = null;
 
   constructor(options: OutlierDetectorOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
-    const o = options;
-    this.consecutive5xx = intInRange('consecutive5xx', o.consecutive5xx ?? DEFAULT_CONSECUTIVE_5XX, 1, 1_000_000);
-    this.enforcingConsecutive5xx = percent('enforcingConsecutive5xx', o.enforcingConsecutive5xx ?? 100);
-    this.intervalMs = positive('intervalMs', o.intervalMs ?? DEFAULT_OUTLIER_INTERVAL_MS);
-    this.baseEjectionTimeMs = positive('baseEjectionTimeMs', o.baseEjectionTimeMs ?? DEFAULT_BASE_EJECTION_TIME_MS);
-    this.maxEjectionTimeMs = positive(
-      'maxEjectionTimeMs',
-      o.maxEjectionTimeMs ?? Math.max(DEFAULT_MAX_EJECTION_TIME_MS, this.baseEjectionTimeMs),
-    );
-    if (this.maxEjectionTimeMs < this.baseEjectionTimeMs)
-      throw rangeError(
-        'maxEjectionTimeMs',
-        `>= baseEjectionTimeMs (${this.baseEjectionTimeMs})`,
-        this.maxEjectionTimeMs,
-      );
-    this.maxEjectionPercent = percent('maxEjectionPercent', o.maxEjectionPercent ?? DEFAULT_MAX_EJECTION_PERCENT);
-    this.enforcingSuccessRate = percent('enforcingSuccessRate', o.enforcingSuccessRate ?? 100);
-    this.successRateMinimumHosts = intInRange(
-      'successRateMinimumHosts',
-      o.successRateMinimumHosts ?? DEFAULT_SUCCESS_RATE_MINIMUM_HOSTS,
-      1,
-      1_000_000,
-    );
-    this.successRateRequestVolume = intInRange(
-      'successRateRequestVolume',
-      o.successRateRequestVolume ?? DEFAULT_SUCCESS_RATE_REQUEST_VOLUME,
-      1,
-      Number.MAX_SAFE_INTEGER,
-    );
-    this.successRateStdevFactor = intInRange(
-      'successRateStdevFactor',
-      o.successRateStdevFactor ?? DEFAULT_SUCCESS_RATE_STDEV_FACTOR,
-      0,
-      1_000_000,
-    );
-    const u = o.successfulActiveHealthCheckUnejectHost ?? true;
-    if (typeof u !== 'boolean') throw typeError('successfulActiveHealthCheckUnejectHost', 'a boolean', u);
-    this.successfulActiveHealthCheckUnejectHost = u;
-    const one = o.alwaysEjectOneHost ?? true;
-    if (typeof one !== 'boolean') throw typeError('alwaysEjectOneHost', 'a boolean', one);
-    this.alwaysEjectOneHost = one;
-    this.clock = o.clock === undefined ? systemClock : validateClock('clock', o.clock);
-    this.random = validateRandom('random', o.random ?? Math.random);
+    const c = parseOutlierOptions(options);
+    this.consecutive5xx = c.consecutive5xx;
+    this.enforcingConsecutive5xx = c.enforcingConsecutive5xx;
+    this.intervalMs = c.intervalMs;
+    this.baseEjectionTimeMs = c.baseEjectionTimeMs;
+    this.maxEjectionTimeMs = c.maxEjectionTimeMs;
+    this.maxEjectionPercent = c.maxEjectionPercent;
+    this.alwaysEjectOneHost = c.alwaysEjectOneHost;
+    this.enforcingSuccessRate = c.enforcingSuccessRate;
+    this.successRateMinimumHosts = c.successRateMinimumHosts;
+    this.successRateRequestVolume = c.successRateRequestVolume;
+    this.successRateStdevFactor = c.successRateStdevFactor;
+    this.successfulActiveHealthCheckUnejectHost = c.successfulActiveHealthCheckUnejectHost;
+    this.clock = c.clock;
+    this.random = c.random;
   }
 
   get isRunning(): boolean {

@@ -10,13 +10,14 @@ import { Balancer } from '../balancing/balancer.js';
 import type { EndpointInput } from '../util/endpoint.js';
 import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import { HealthChecker, type HealthCheckerOptions } from '../health/checker.js';
-import { validateRandom } from '../health/options.js';
+import { validateRandom } from '../util/random.js';
 import { httpProbe, type HttpProbeOptions } from '../health/http-probe.js';
 import { connectHealth } from '../health/connect.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../health/outlier.js';
 import type { ResolverOptions } from '../discovery/resolver.js';
 import { connectResolver } from '../discovery/connect.js';
-import { Backoff, RetryThrottle, type BackoffOptions, type ThrottleOptions } from './retry.js';
+import { Backoff, type BackoffOptions } from '../util/backoff.js';
+import { RetryThrottle, type ThrottleOptions } from './retry.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 
 export interface FetchOutcome {
@@ -154,6 +155,8 @@ export function parseFetchOptions(options: CreateFetchOptions): FetchConfig {
   const retryOn = new Set(retry.retryOn ?? DEFAULT_RETRY_ON);
   for (const s of retryOn) intInRange('retry.retryOn[]', s, 100, 599);
   const random = options.random === undefined ? Math.random : validateRandom('random', options.random);
+  const was = (options as { now?: unknown }).now;
+  if (was !== undefined) throw typeError('now', 'unset: it was replaced by clock (a Clock)', was);
   const clock = options.clock === undefined ? systemClock : validateClock('clock', options.clock);
   const hedge = options.hedge;
   let hedgeCfg: FetchConfig['hedge'];

@@ -1,50 +1,12 @@
-// Retry policy pieces for the fetch wrapper, after gRPC A6 (client-side retries):
-// - back-off: attempt n waits random(0, min(initialBackoffMs × multiplier^(n−1), maxBackoffMs));
+// Retry policy pieces, after gRPC A6 (client-side retries):
+// - back-off: util/backoff.ts (full jitter, shared with the resolvers' reconnects);
 // - throttling: a token bucket starting full at maxTokens; each failed attempt takes 1, each success adds
 //   tokenRatio; retries (and hedges) are allowed only while tokens > maxTokens / 2, so retries cannot
 //   multiply load during an outage;
 // - `Retry-After` (seconds or an HTTP date) raises the wait, and a wait past the deadline ends the retries;
 // - the wait itself runs on the injected clock (`sleepMs`).
 import type { Clock } from '../util/clock.js';
-import { intInRange, positive, rangeError } from '../util/validate.js';
-
-export interface BackoffOptions {
-  initialBackoffMs?: number;
-  maxBackoffMs?: number;
-  backoffMultiplier?: number;
-}
-
-export const DEFAULT_INITIAL_BACKOFF_MS = 50;
-export const DEFAULT_MAX_BACKOFF_MS = 1000;
-export const DEFAULT_BACKOFF_MULTIPLIER = 2;
-
-export class Backoff {
-  readonly initialBackoffMs: number;
-  readonly maxBackoffMs: number;
-  readonly backoffMultiplier: number;
-
-  constructor(
-    o: BackoffOptions = {},
-    private readonly random: () => number = Math.random,
-  ) {
-    this.initialBackoffMs =
-      o.initialBackoffMs === undefined ? DEFAULT_INITIAL_BACKOFF_MS : positive('initialBackoffMs', o.initialBackoffMs);
-    this.maxBackoffMs =
-      o.maxBackoffMs === undefined ? DEFAULT_MAX_BACKOFF_MS : positive('maxBackoffMs', o.maxBackoffMs);
-    this.backoffMultiplier =
-      o.backoffMultiplier === undefined
-        ? DEFAULT_BACKOFF_MULTIPLIER
-        : positive('backoffMultiplier', o.backoffMultiplier);
-    if (this.maxBackoffMs < this.initialBackoffMs)
-      throw rangeError('maxBackoffMs', `>= initialBackoffMs (${this.initialBackoffMs})`, this.maxBackoffMs);
-  }
-
-  /** Delay before retry number `retry` (1 for the first retry). */
-  delayMs(retry: number): number {
-    const cap = Math.min(this.initialBackoffMs * this.backoffMultiplier ** (retry - 1), this.maxBackoffMs);
-    return this.random() * cap;
-  }
-}
+import { intInRange, positive } from '../util/validate.js';
 
 export interface ThrottleOptions {
   maxTokens?: number;

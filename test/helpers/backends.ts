@@ -1,11 +1,15 @@
-// Loopback HTTP backends for tests: each answers with its own name, and its behaviour can be switched at
-// run time (ok, fail with a status, hang, delay, close the socket). They send CORS headers for page tests.
+// Loopback HTTP backends for tests (fetch, proxy, health probes, pages in Chromium): each answers with its
+// own name, and its behaviour can be switched at run time (ok, fail with a status, flap, hang, delay, close
+// the socket). They send CORS headers and `cache-control: no-store` for page tests. `stop()` closes every
+// connection, hanging ones too; `start()` listens again on the same port.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type Mode =
   | { kind: 'ok' }
   | { kind: 'status'; status: number; retryAfter?: string }
+  /** 200 and 503 alternately (by request count). */
+  | { kind: 'flap' }
   | { kind: 'hang' }
   | { kind: 'delay'; ms: number }
   | { kind: 'reset' };
@@ -21,6 +25,7 @@ export interface Backend {
 }
 
 export async function startBackend(name: string, port = 0): Promise<Backend> {
+  let flaps = 0;
   const b: Backend = {
     name,
     port,
@@ -34,7 +39,7 @@ export async function startBackend(name: string, port = 0): Promise<Backend> {
       });
     },
     async start() {
-      b.server = createServer((req, res) => handle(b, req, res));
+      b.server = createServer((req, res) => handle(b, req, res, () => flaps++ % 2 === 0));
       await new Promise<void>((resolve, reject) => {
         b.server.once('error', reject);
         b.server.listen(b.port, '127.0.0.1', () => resolve());
@@ -46,14 +51,16 @@ export async function startBackend(name: string, port = 0): Promise<Backend> {
   return b;
 }
 
-function handle(b: Backend, req: IncomingMessage, res: ServerResponse): void {
+function handle(b: Backend, req: IncomingMessage, res: ServerResponse, flapOk: () => boolean): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     b.requests.push({ method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString() });
     res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('cache-control', 'no-store');
     res.setHeader('x-backend', b.name);
-    const m = b.mode;
+    let m: Mode = b.mode;
+    if (m.kind === 'flap') m = flapOk() ? { kind: 'ok' } : { kind: 'status', status: 503 };
     if (m.kind === 'hang') return;
     if (m.kind === 'reset') {
       req.socket.destroy();

@@ -1,27 +1,30 @@
-// Headless Debian Chromium via playwright-core, and a loopback page server for bundles built with esbuild.
+// Pages in headless Chromium for the browser tests: the one launcher (Debian's /usr/bin/chromium through
+// playwright-core), the one esbuild bundler for browser code (a file, or an inline source), and the one
+// loopback page server (`/` loads `/app.js`, the bundle, as a module script).
 import { build } from 'esbuild';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-sync',
-];
+/** Flags beyond playwright's defaults: no sandbox (containers, root) and no GPU (headless servers). */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu'];
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
 }
 
-/** Bundles `entry` for browsers (ESM, one file) and returns the code. */
-export async function bundle(entry: string, define: Record<string, string> = {}): Promise<string> {
+/** An inline TypeScript module whose imports resolve from `resolveDir`. */
+export interface InlineSource {
+  contents: string;
+  resolveDir: string;
+}
+
+/** Bundles `entry` (a file path or an inline source) for browsers (ESM, one file) and returns the code. */
+export async function bundle(entry: string | InlineSource, define: Record<string, string> = {}): Promise<string> {
   const out = await build({
-    entryPoints: [entry],
+    ...(typeof entry === 'string'
+      ? { entryPoints: [entry] }
+      : { stdin: { contents: entry.contents, resolveDir: entry.resolveDir, loader: 'ts', sourcefile: 'page.ts' } }),
     bundle: true,
     format: 'esm',
     platform: 'browser',

@@ -151,12 +151,3 @@ export async function etcdRange(
 export async function etcdCompact(urls: string[], revision: number): Promise<void> {
   await etcdCall(urls, '/v3/kv/compaction', { revision: String(revision), physical: true });
 }
-
-/** Polls `cond` every 20 ms for up to `timeoutMs`; throws with `what` when it never holds. */
-export async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

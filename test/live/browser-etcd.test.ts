@@ -1,13 +1,9 @@
 // The etcd resolver running in headless Chromium (fetch + streamed response bodies) against a real etcd
 // 3.4 started with `--cors '*'`, from a page served on another loopback origin, so the CORS preflight of
 // the JSON POSTs is part of the test. The module is bundled with esbuild for the browser platform.
-import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
-import { removeDir, tempDir } from '../helpers/process.js';
+import type { Browser } from 'playwright-core';
+import { bundle, launchChromium, servePage, type PageServer } from '../helpers/chromium.js';
 import { etcdDelete, etcdPut, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
 import { live } from '../helpers/live.js';
 
@@ -15,53 +11,23 @@ const test = live(['chromium', 'etcd'], import.meta.url);
 
 let etcd: EtcdCluster;
 let browser: Browser;
-let page: Server;
+let page: PageServer;
 let pageUrl = '';
-let dir = '';
 
 test.before(async () => {
   etcd = await startEtcdCluster(1);
-  dir = tempDir('browser-etcd');
-  await build({
-    entryPoints: [fileURLToPath(new URL('../../bindings/discovery/etcd/resolver.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    outfile: join(dir, 'resolver-etcd.js'),
-    logLevel: 'silent',
-  });
-  const bundle = readFileSync(join(dir, 'resolver-etcd.js'), 'utf8');
-  page = createServer((req, res) => {
-    if (req.url === '/resolver-etcd.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-      return;
-    }
-    res
-      .writeHead(200, { 'content-type': 'text/html' })
-      .end('<!doctype html><title>etcd</title><body>etcd resolver</body>');
-  });
-  await new Promise<void>((r) => page.listen(0, '127.0.0.1', r));
-  pageUrl = `http://127.0.0.1:${(page.address() as { port: number }).port}/`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-  });
+  // The page loads the bundle (the resolver module) as /app.js; the test imports it again by that URL.
+  page = await servePage(
+    await bundle(fileURLToPath(new URL('../../bindings/discovery/etcd/resolver.ts', import.meta.url))),
+  );
+  pageUrl = page.url;
+  browser = await launchChromium();
 });
 
 test.after.always(async () => {
   await browser?.close();
-  await new Promise<void>((r) => (page ? page.close(() => r()) : r()));
+  await page?.close();
   await etcd?.stop();
-  if (dir) removeDir(dir);
 });
 
 test('Chromium: list, then watched puts and deletes, cross-origin against etcd --cors', async (t) => {
@@ -76,9 +42,7 @@ test('Chromium: list, then watched puts and deletes, cross-origin against etcd -
   await p.goto(pageUrl);
   t.not(new URL(pageUrl).origin, new URL(urls[0]!).origin, 'cross-origin');
   await p.evaluate(async (endpoints) => {
-    const mod = (await import(
-      '/resolver-etcd.js' as string
-    )) as typeof import('../../bindings/discovery/etcd/resolver.js');
+    const mod = (await import('/app.js' as string)) as typeof import('../../bindings/discovery/etcd/resolver.js');
     const w = window as unknown as {
       lists: string[][];
       errors: string[];

@@ -4,14 +4,8 @@
 // page follow the backends: healthy, failing (HTTP 500), hanging (timeout), recovering after 3 successes.
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import {
-  bundleForBrowser,
-  hostPage,
-  launchBrowser,
-  startHealthBackend,
-  type HealthBackend,
-  type PageHost,
-} from '../helpers/browser.js';
+import { startBackend, type Backend } from '../helpers/backends.js';
+import { bundle, launchChromium, servePage, type PageServer } from '../helpers/chromium.js';
 import { live } from '../helpers/live.js';
 
 const test = live(['chromium'], import.meta.url);
@@ -39,20 +33,20 @@ tcpProbe()({ id: 'x', host: '127.0.0.1', port: 1 }, new AbortController().signal
 `;
 
 let browser: Browser;
-let host: PageHost;
-const backends: HealthBackend[] = [];
+let host: PageServer;
+const backends: Backend[] = [];
 
 test.before(async () => {
-  const js = await bundleForBrowser(PAGE, fileURLToPath(new URL('.', import.meta.url)));
-  host = await hostPage(js);
-  browser = await launchBrowser();
-  for (let i = 0; i < 3; i++) backends.push(await startHealthBackend());
+  const js = await bundle({ contents: PAGE, resolveDir: fileURLToPath(new URL('.', import.meta.url)) });
+  host = await servePage(js);
+  browser = await launchChromium();
+  for (let i = 0; i < 3; i++) backends.push(await startBackend(`b${i}`));
 });
 
 test.after.always(async () => {
   await browser?.close();
   await host?.close();
-  await Promise.all(backends.map((b) => b.kill().catch(() => undefined)));
+  await Promise.all(backends.map((b) => b.stop().catch(() => undefined)));
 });
 
 type Ev = { id: string; from: string; to: string; reason: string };
@@ -74,15 +68,15 @@ test('in Chromium: healthy, failing, hanging and recovering backends produce the
   const consoleErrors: string[] = [];
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   try {
-    const [ok, failing, hanging] = backends as [HealthBackend, HealthBackend, HealthBackend];
+    const [ok, failing, hanging] = backends as [Backend, Backend, Backend];
     await page.goto(`${host.url}?ports=${ok.port},${failing.port},${hanging.port}`);
     for (const id of ['b0', 'b1', 'b2']) await until(page, id, 'healthy');
     const mark = await page.evaluate(() => (window as unknown as PageGlobals).__events.length);
-    failing.mode = 'fail';
-    hanging.mode = 'hang';
+    failing.mode = { kind: 'status', status: 500 };
+    hanging.mode = { kind: 'hang' };
     await until(page, 'b1', 'failed');
     await until(page, 'b2', 'failed');
-    failing.mode = 'ok';
+    failing.mode = { kind: 'ok' };
     await until(page, 'b1', 'healthy');
     const events = (await page.evaluate(() => (window as unknown as PageGlobals).__events)) as Ev[];
     const of = (id: string) => events.filter((e) => e.id === id);

@@ -2,12 +2,12 @@
 // A/AAAA records changing live, SRV priorities and weights, NXDOMAIN and a dead server keeping the last
 // good list, and the Balancer fed from dns+srv.
 import { Balancer } from '../../bindings/balancing/balancer.js';
-import type { Endpoint } from '../../bindings/util/endpoint.js';
 import { createResolver } from '../../bindings/discovery/resolver.js';
 import { DnsResolver } from '../../bindings/discovery/dns.js';
 import { connectResolver } from '../../bindings/discovery/connect.js';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
-import { until } from '../helpers/etcd.js';
+import { recorder } from '../helpers/resolver.js';
+import { until } from '../helpers/wait.js';
 import { live } from '../helpers/live.js';
 
 const test = live(['dnsmasq'], import.meta.url);
@@ -37,21 +37,10 @@ test.after.always(async () => {
   await dns?.stop();
 });
 
-function recorder() {
-  const lists: Endpoint[][] = [];
-  const errors: Error[] = [];
-  return {
-    lists,
-    errors,
-    listener: { onEndpoints: (l: Endpoint[]) => lists.push(l), onError: (e: Error) => errors.push(e) },
-    ids: () => (lists.at(-1) ?? []).map((e) => e.id),
-  };
-}
-
 const fast = {
   minTtlMs: 100,
   maxTtlMs: 200,
-  errorBackoffMs: 100,
+  initialBackoffMs: 100,
   queryTimeoutMs: 500,
   queryTries: 1,
   minRefreshIntervalMs: 0,

@@ -17,9 +17,10 @@ import {
   etcdPut,
   etcdRange,
   startEtcdCluster,
-  until,
   type EtcdCluster,
 } from '../helpers/etcd.js';
+import { recorder } from '../helpers/resolver.js';
+import { until } from '../helpers/wait.js';
 import { live } from '../helpers/live.js';
 
 const test = live(['etcd'], import.meta.url);
@@ -34,23 +35,12 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-function recorder() {
-  const lists: Endpoint[][] = [];
-  const errors: Error[] = [];
-  return {
-    lists,
-    errors,
-    listener: { onEndpoints: (l: Endpoint[]) => lists.push(l), onError: (e: Error) => errors.push(e) },
-    ids: () => (lists.at(-1) ?? []).map((e) => e.id).sort(),
-  };
-}
-
 test.serial('lists the prefix, then watches puts and deletes; bad values are skipped with an error', async (t) => {
   const urls = cluster.clientUrls;
   await etcdPut(urls, 'svc/web/10.0.0.1:80', JSON.stringify({ Op: 0, Addr: '10.0.0.1:80', Metadata: { weight: 2 } }));
   await etcdPut(urls, 'svc/web/b', '10.0.0.2:80');
   await etcdPut(urls, 'svc/webx/other', '10.9.9.9:80'); // outside the prefix `svc/web/`
-  const r = recorder();
+  const r = recorder({ sortIds: true });
   const res = new EtcdResolver({ endpoints: urls, prefix: 'svc/web' }, r.listener);
   t.is(r.lists.length, 0, 'nothing from the constructor');
   await until('first list', () => r.lists.length >= 1);
@@ -98,7 +88,7 @@ test.serial('createResolver etcd:/// target with endpoints in the authority', as
   const urls = cluster.clientUrls;
   await etcdPut(urls, 'auth-less/api/x', '10.1.0.1:80');
   const hosts = urls.map((u) => u.replace('http://', '')).join(',');
-  const r = recorder();
+  const r = recorder({ sortIds: true });
   const balancer = new Balancer();
   const res = connectResolver(`etcd://${hosts}/auth-less/api`, balancer, { onError: (e) => r.errors.push(e) });
   await until('balancer filled', () => balancer.members.length === 1);
@@ -110,7 +100,7 @@ test.serial(
   'registration: a member under a lease appears, and disappears when its registrant is SIGKILLed',
   async (t) => {
     const urls = cluster.clientUrls;
-    const r = recorder();
+    const r = recorder({ sortIds: true });
     const res = new EtcdResolver({ endpoints: urls, prefix: 'reg/api' }, r.listener);
     const reg = registerEtcd({
       endpoints: urls,
@@ -177,7 +167,7 @@ test.serial('a compacted start revision triggers a fresh list; nothing is missed
     if (url.endsWith('/v3/watch') && watches++ === 0) await gate;
     return fetch(url, init);
   };
-  const r = recorder();
+  const r = recorder({ sortIds: true });
   const res = new EtcdResolver({ endpoints: urls, prefix: 'cmp/api', fetch: gatedFetch }, r.listener);
   await until('first list', () => r.lists.length === 1);
   await etcdPut(urls, 'cmp/api/b', '10.3.0.2:80');
@@ -215,7 +205,7 @@ test.serial('token auth: authenticate, then list and watch with the token; a wro
     const anon = await fetch(`${urls[0]}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: 'AA==' }) });
     t.not(anon.status, 200, 'without a token etcd refuses');
 
-    const r = recorder();
+    const r = recorder({ sortIds: true });
     const res = new EtcdResolver(
       { endpoints: urls, prefix: 'sec/api', auth: { username: 'root', password: 'pw' } },
       r.listener,
@@ -234,7 +224,7 @@ test.serial('token auth: authenticate, then list and watch with the token; a wro
     await until('authenticated watch', () => r.ids().length === 2);
     res.close();
 
-    const bad = recorder();
+    const bad = recorder({ sortIds: true });
     const res2 = new EtcdResolver(
       { endpoints: urls, prefix: 'sec/api', auth: { username: 'root', password: 'no' } },
       bad.listener,
@@ -253,9 +243,9 @@ test.serial(
   async (t) => {
     const urls = cluster.clientUrls;
     const order = [urls[1]!, urls[0]!, urls[2]!];
-    const r = recorder();
+    const r = recorder({ sortIds: true });
     const res = new EtcdResolver(
-      { endpoints: order, prefix: 'hang/api', probeIntervalMs: 300, requestTimeoutMs: 1000, backoffMs: 50 },
+      { endpoints: order, prefix: 'hang/api', probeIntervalMs: 300, requestTimeoutMs: 1000, initialBackoffMs: 50 },
       r.listener,
     );
     await until('watch', () => res.stats().watchesOpened >= 1);
@@ -292,7 +282,7 @@ test.serial('SIGKILL of the member carrying the watch during updates: no update 
   let last: Endpoint[] = [];
   // The watch starts on member 0 (the first endpoint).
   const res = new EtcdResolver(
-    { endpoints: urls, prefix, backoffMs: 50, maxBackoffMs: 500 },
+    { endpoints: urls, prefix, initialBackoffMs: 50, maxBackoffMs: 500 },
     {
       onEndpoints: (l) => {
         resets++;

@@ -2,23 +2,12 @@
 // blocking-query semantics (test/helpers/consul-fake.ts; no real Consul server is available here).
 import test from 'ava';
 import { Balancer } from '../../bindings/balancing/balancer.js';
-import type { Endpoint } from '../../bindings/util/endpoint.js';
 import { createResolver } from '../../bindings/discovery/resolver.js';
 import { ConsulResolver } from '../../bindings/discovery/consul.js';
 import { connectResolver } from '../../bindings/discovery/connect.js';
 import { startConsulFake, type ConsulFake, type FakeInstance } from '../helpers/consul-fake.js';
-import { until } from '../helpers/etcd.js';
-
-function recorder() {
-  const lists: Endpoint[][] = [];
-  const errors: Error[] = [];
-  return {
-    lists,
-    errors,
-    listener: { onEndpoints: (l: Endpoint[]) => lists.push(l), onError: (e: Error) => errors.push(e) },
-    ids: () => (lists.at(-1) ?? []).map((e) => e.id),
-  };
-}
+import { recorder } from '../helpers/resolver.js';
+import { until } from '../helpers/wait.js';
 
 const web = (i: number, extra: Partial<FakeInstance> = {}): FakeInstance => ({
   node: `n${i}`,
@@ -28,7 +17,7 @@ const web = (i: number, extra: Partial<FakeInstance> = {}): FakeInstance => ({
   ...extra,
 });
 
-const fast = { minQueryIntervalMs: 10, backoffMs: 50, maxBackoffMs: 200, waitS: 5 };
+const fast = { minQueryIntervalMs: 10, initialBackoffMs: 50, maxBackoffMs: 200, waitS: 5 };
 
 let consul: ConsulFake;
 test.beforeEach(async () => {

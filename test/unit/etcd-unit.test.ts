@@ -3,9 +3,9 @@
 // in-stream errors, failover order and backoff on a VirtualClock, and close() aborting the stream.
 import test from 'ava';
 import { VirtualClock } from '../../bindings/util/clock.js';
-import type { Endpoint } from '../../bindings/util/endpoint.js';
 import type { FetchLike } from '../../bindings/discovery/resolver.js';
 import { EtcdResolver } from '../../bindings/discovery/etcd/resolver.js';
+import { recorder } from '../helpers/resolver.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const kv = (key: string, value: string, rev: number) => ({
@@ -71,17 +71,6 @@ async function advance(clock: VirtualClock, ms: number): Promise<void> {
   await flush();
 }
 
-function recorder() {
-  const lists: Endpoint[][] = [];
-  const errors: Error[] = [];
-  return {
-    lists,
-    errors,
-    listener: { onEndpoints: (l: Endpoint[]) => lists.push(l), onError: (e: Error) => errors.push(e) },
-    ids: () => (lists.at(-1) ?? []).map((e) => e.id),
-  };
-}
-
 test('a resumed watch starts at revision + 1 on the next member and skips replayed events', async (t) => {
   const g = gateway();
   const clock = new VirtualClock(0);
@@ -145,7 +134,7 @@ test('every member down: exponential backoff between rounds; an in-stream error 
       prefix: 's',
       fetch: g.fetchFn,
       clock,
-      backoffMs: 100,
+      initialBackoffMs: 100,
       maxBackoffMs: 400,
     },
     r.listener,
@@ -203,7 +192,7 @@ test('refresh() cuts a backoff short, at most once per minRefreshIntervalMs', as
       prefix: 's',
       fetch: g.fetchFn,
       clock,
-      backoffMs: 10_000,
+      initialBackoffMs: 10_000,
       minRefreshIntervalMs: 1_000,
     },
     r.listener,

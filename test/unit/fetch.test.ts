@@ -370,3 +370,10 @@ test('hedging waits delayMs on the injected clock; the loser is aborted', async 
   t.is((bal.outcomes.find((o) => o.rttMs === 50)?.error as Error | undefined)?.name, 'AbortError', 'hedge lost');
   t.is(clock.pending, 0);
 });
+
+test('the replaced `now` option is a TypeError pointing to `clock`', (t) => {
+  t.throws(() => createFetch({ endpoints: ['127.0.0.1:1'], now: () => 0 } as never), {
+    instanceOf: TypeError,
+    message: /now must be unset: it was replaced by clock/,
+  });
+});

@@ -15,8 +15,9 @@ import { httpProbe } from '../../bindings/health/http-probe.js';
 import { tcpProbe } from '../../bindings/health/tcp-probe.js';
 import { connectHealth, type HealthWiring } from '../../bindings/health/connect.js';
 import { OutlierDetector } from '../../bindings/health/outlier.js';
-import { startHealthBackend, waitFor, type HealthBackend } from '../helpers/browser.js';
+import { startBackend, type Backend, type Mode } from '../helpers/backends.js';
 import { freePort } from '../helpers/process.js';
+import { until } from '../helpers/wait.js';
 
 const INTERVAL_MS = 600;
 const TIMEOUT_MS = 500; // generous: a loaded machine must not turn a slow answer into a failure
@@ -24,21 +25,23 @@ const HANG_TIMEOUT_MS = 300;
 const SLACK_MS = 5; // timer granularity
 const LIMIT_MS = 20_000; // generous upper bound for anything on a loaded machine
 
-const backends: HealthBackend[] = [];
+const backends: Backend[] = [];
 const cleanups: Array<() => void> = [];
 
-async function backend(): Promise<HealthBackend> {
-  const b = await startHealthBackend();
+async function backend(): Promise<Backend> {
+  const b = await startBackend(`h${backends.length}`);
   backends.push(b);
   return b;
 }
 
 test.after.always(async () => {
   for (const c of cleanups) c();
-  await Promise.all(backends.map((b) => b.kill().catch(() => undefined)));
+  await Promise.all(backends.map((b) => b.stop().catch(() => undefined)));
 });
 
-const idOf = (b: HealthBackend) => `127.0.0.1:${b.port}`;
+const idOf = (b: Backend) => `127.0.0.1:${b.port}`;
+const OK: Mode = { kind: 'ok' };
+const FAIL: Mode = { kind: 'status', status: 500 };
 
 interface Scenario {
   lb: Balancer;
@@ -53,7 +56,7 @@ interface Scenario {
 }
 
 async function scenario(
-  members: HealthBackend[],
+  members: Backend[],
   opts: Partial<HealthCheckerOptions<Endpoint>> = {},
   detector?: OutlierDetector,
   panicMode: 'all' | 'fail' = 'all',
@@ -71,7 +74,7 @@ async function scenario(
   hc.on('probe', (e) => probes.push(e));
   const wiring = connectHealth(lb, { checker: hc, detector });
   cleanups.push(() => wiring.close());
-  await waitFor('all members healthy', () => members.every((b) => hc.isAvailable(idOf(b))), LIMIT_MS);
+  await until('all members healthy', () => members.every((b) => hc.isAvailable(idOf(b))), LIMIT_MS);
   const of = (id: string, since = 0) => transitions.slice(since).filter((e) => e.member.id === id);
   const log = (id: string, since = 0) => of(id, since).map((e) => `${e.from}->${e.to}`);
   return { lb, hc, wiring, transitions, probes, log, of };
@@ -96,10 +99,10 @@ test.serial(
     const s = await scenario([a, b, x]);
     const id = idOf(x);
     t.true(pickedIds(s.lb).has(id));
-    await waitFor('healthy, not suspect', () => s.hc.state(id) === 'healthy', LIMIT_MS);
+    await until('healthy, not suspect', () => s.hc.state(id) === 'healthy', LIMIT_MS);
     const mark = s.transitions.length;
-    x.mode = 'fail';
-    const failedAfter = await waitFor('failed', () => s.hc.state(id) === 'failed', LIMIT_MS);
+    x.mode = FAIL;
+    const failedAfter = await until('failed', () => s.hc.state(id) === 'failed', LIMIT_MS);
     // The first failure may come at once, the immediate re-check right after; the third waits an interval.
     t.true(failedAfter >= INTERVAL_MS - SLACK_MS, `failed after ${failedAfter} ms`);
     t.deepEqual(s.log(id, mark), ['healthy->suspect', 'suspect->failed']);
@@ -107,8 +110,8 @@ test.serial(
     t.is(s.of(id, mark)[1]!.reason, '3 consecutive failed probes, last: HTTP 500');
     t.false(s.lb.isAvailable(id));
     t.deepEqual([...pickedIds(s.lb)].sort(), [idOf(a), idOf(b)].sort());
-    x.mode = 'ok';
-    const backAfter = await waitFor('healthy again', () => s.hc.state(id) === 'healthy', LIMIT_MS);
+    x.mode = OK;
+    const backAfter = await until('healthy again', () => s.hc.state(id) === 'healthy', LIMIT_MS);
     t.true(backAfter >= 2 * INTERVAL_MS - SLACK_MS, `healthy after ${backAfter} ms`);
     t.true(pickedIds(s.lb).has(id));
     t.deepEqual(s.log(id, mark), ['healthy->suspect', 'suspect->failed', 'failed->healthy']);
@@ -120,11 +123,11 @@ test.serial('a backend that hangs: the probe timeout fires, suspect then failed;
   const [a, b, x] = [await backend(), await backend(), await backend()];
   const s = await scenario([a, b, x], { timeoutMs: HANG_TIMEOUT_MS });
   const id = idOf(x);
-  await waitFor('healthy, not suspect', () => s.hc.state(id) === 'healthy', LIMIT_MS);
+  await until('healthy, not suspect', () => s.hc.state(id) === 'healthy', LIMIT_MS);
   const mark = s.transitions.length;
   const probeMark = s.probes.length;
-  x.mode = 'hang';
-  await waitFor('failed', () => s.hc.state(id) === 'failed', LIMIT_MS);
+  x.mode = { kind: 'hang' };
+  await until('failed', () => s.hc.state(id) === 'failed', LIMIT_MS);
   const timeouts = s.probes.slice(probeMark).filter((p) => p.member.id === id && !p.ok);
   t.true(timeouts.length >= 3);
   for (const p of timeouts) {
@@ -141,24 +144,20 @@ test.serial('a backend that hangs: the probe timeout fires, suspect then failed;
 
 test.serial('a backend that flaps stays out (hysteresis) until 3 consecutive successes', async (t) => {
   const [a, b, x] = [await backend(), await backend(), await backend()];
-  x.mode = 'fail';
+  x.mode = FAIL;
   const lbMembers = [a, b];
   const s = await scenario(lbMembers); // x joins later, failing from its first probe
   s.lb.add(idOf(x));
   const id = idOf(x);
-  await waitFor('x failed', () => s.hc.state(id) === 'failed', LIMIT_MS);
+  await until('x failed', () => s.hc.state(id) === 'failed', LIMIT_MS);
   t.deepEqual(s.log(id), ['pending->failed']);
-  x.mode = 'flap';
+  x.mode = { kind: 'flap' };
   const start = s.probes.length;
-  await waitFor(
-    '8 flapping probes',
-    () => s.probes.slice(start).filter((p) => p.member.id === id).length >= 8,
-    LIMIT_MS,
-  );
+  await until('8 flapping probes', () => s.probes.slice(start).filter((p) => p.member.id === id).length >= 8, LIMIT_MS);
   t.is(s.hc.state(id), 'failed');
   t.false(pickedIds(s.lb).has(id));
-  x.mode = 'ok';
-  await waitFor('healthy', () => s.hc.state(id) === 'healthy', LIMIT_MS);
+  x.mode = OK;
+  await until('healthy', () => s.hc.state(id) === 'healthy', LIMIT_MS);
   t.deepEqual(s.log(id), ['pending->failed', 'failed->healthy']);
   const mine = s.probes.filter((p) => p.member.id === id);
   const i = mine.findIndex((p) => p.state === 'healthy');
@@ -175,14 +174,14 @@ test.serial('a backend killed and restarted on the same port: failed while down,
   const [a, b, x] = [await backend(), await backend(), await backend()];
   const s = await scenario([a, b, x], { intervalMs: 800, unhealthyIntervalMs: 700 });
   const id = idOf(x);
-  await waitFor('healthy, not suspect', () => s.hc.state(id) === 'healthy', LIMIT_MS);
+  await until('healthy, not suspect', () => s.hc.state(id) === 'healthy', LIMIT_MS);
   const mark = s.transitions.length;
-  await x.kill();
-  await waitFor('failed', () => s.hc.state(id) === 'failed', LIMIT_MS);
+  await x.stop();
+  await until('failed', () => s.hc.state(id) === 'failed', LIMIT_MS);
   t.regex(s.of(id, mark)[0]!.reason, /fetch failed|ECONNREFUSED|ECONNRESET|socket/i);
   t.false(pickedIds(s.lb).has(id));
-  await x.restart();
-  const backAfter = await waitFor('healthy', () => s.hc.state(id) === 'healthy', LIMIT_MS);
+  await x.start();
+  const backAfter = await until('healthy', () => s.hc.state(id) === 'healthy', LIMIT_MS);
   // Three successes at the unhealthy interval: at least two intervals after the first.
   t.true(backAfter >= 2 * 700 - SLACK_MS, `healthy after ${backAfter} ms`);
   t.deepEqual(s.log(id, mark), ['healthy->suspect', 'suspect->failed', 'failed->healthy']);
@@ -206,7 +205,7 @@ test.serial('outlier ejection through pick handles; the next successful active p
   t.false(s.lb.isAvailable(id));
   t.is(s.wiring.reason(id), 'outlier: ejected');
   t.false(pickedIds(s.lb).has(id));
-  const back = await waitFor('un-ejected', () => !od.isEjected(id), LIMIT_MS);
+  const back = await until('un-ejected', () => !od.isEjected(id), LIMIT_MS);
   t.true(back < 1000 + 5000);
   t.true(s.lb.isAvailable(id));
 });
@@ -214,12 +213,12 @@ test.serial('outlier ejection through pick handles; the next successful active p
 test.serial('panic: with most members failed the Balancer picks over all (Envoy) or fails fast', async (t) => {
   const [a, x, y] = [await backend(), await backend(), await backend()];
   for (const panicMode of ['all', 'fail'] as const) {
-    x.mode = 'ok';
-    y.mode = 'ok';
+    x.mode = OK;
+    y.mode = OK;
     const s = await scenario([a, x, y], { unhealthyThreshold: 1 }, undefined, panicMode);
-    x.mode = 'fail';
-    y.mode = 'fail';
-    await waitFor('two failed', () => s.hc.state(idOf(x)) === 'failed' && s.hc.state(idOf(y)) === 'failed', LIMIT_MS);
+    x.mode = FAIL;
+    y.mode = FAIL;
+    await until('two failed', () => s.hc.state(idOf(x)) === 'failed' && s.hc.state(idOf(y)) === 'failed', LIMIT_MS);
     if (panicMode === 'all') t.is(pickedIds(s.lb, 60).size, 3);
     else t.deepEqual(s.lb.pick(), { type: 'none', reason: 'no-healthy' });
     s.wiring.close();
@@ -240,7 +239,7 @@ test.serial('tcpProbe: connects to a live backend, fails with the errno on a clo
   hc.add({ id: 'dead', host: '127.0.0.1', port });
   hc.start();
   cleanups.push(() => hc.stop());
-  await waitFor('both decided', () => hc.state('live') === 'healthy' && hc.state('dead') === 'failed', LIMIT_MS);
+  await until('both decided', () => hc.state('live') === 'healthy' && hc.state('dead') === 'failed', LIMIT_MS);
   hc.stop();
   t.pass();
 });

@@ -325,6 +325,25 @@ test('preference, add/remove return values, stats, empty ring', (t) => {
   t.is(new KetamaRing([], { compat: 'hashring' }).get('x'), undefined);
 });
 
+test('each lookup, first after another allocation grows WASM memory, reads the new buffer', (t) => {
+  const ring = new KetamaRing(['10.0.0.1:11211', '10.0.0.2:11211', '10.0.0.3:11211'], { backend: 'wasm' });
+  const lookups: [string, (k: string) => unknown][] = [
+    ['get', (k) => ring.get(k)],
+    ['getIndex', (k) => ring.getIndex(k)],
+    ['getByHash', (k) => ring.getByHash(ring.hashOf(k))],
+    ['preference', (k) => ring.preference(k, 3)],
+    ['locate', (k) => ring.locate(k)],
+  ];
+  for (const [name, look] of lookups) {
+    const want = look('user:42');
+    const gen = handle.mem.gen;
+    const p = handle.mem.alloc(handle.mem.byteLength); // larger than any free block: forces memory.grow
+    t.true(handle.mem.gen > gen);
+    t.deepEqual(look('user:42'), want, name);
+    handle.mem.release(p);
+  }
+});
+
 test('labels: port rules, twemproxy names and config lines', (t) => {
   const label = (s: KetamaServer, compat: KetamaCompat, o = {}) =>
     new KetamaRing([s], { compat, ...o }).stats().members[0]!.label;

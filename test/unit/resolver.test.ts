@@ -4,24 +4,18 @@
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import { VirtualClock } from '../../bindings/util/clock.js';
-import type { Endpoint, EndpointInput } from '../../bindings/util/endpoint.js';
-import { createResolver, parseTarget, type ResolverListener } from '../../bindings/discovery/resolver.js';
+import type { EndpointInput } from '../../bindings/util/endpoint.js';
+import { createResolver, parseTarget } from '../../bindings/discovery/resolver.js';
 import { StaticResolver } from '../../bindings/discovery/static.js';
 import { DnsResolver, type DnsLookup } from '../../bindings/discovery/dns.js';
 import { dohLookup } from '../../bindings/discovery/doh.js';
 import { parseEtcdValue } from '../../bindings/discovery/etcd/members.js';
 import { prefixRangeEnd, encodeKey } from '../../bindings/discovery/etcd/client.js';
 import { connectResolver } from '../../bindings/discovery/connect.js';
+import { recorder } from '../helpers/resolver.js';
 
 async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-function recorder() {
-  const lists: Endpoint[][] = [];
-  const errors: Error[] = [];
-  const listener: ResolverListener = { onEndpoints: (l) => lists.push(l), onError: (e) => errors.push(e) };
-  return { lists, errors, listener, ids: (i = lists.length - 1) => lists[i]?.map((e) => e.id) };
 }
 
 test('parseTarget splits scheme, authority, path and query; malformed targets are TypeErrors naming target', (t) => {
@@ -135,7 +129,7 @@ test('dns: TTL drives re-resolution, clamped to [minTtlMs, maxTtlMs]; failures k
   state.aaaa.set('svc', ['::1']);
   const r = recorder();
   const d = new DnsResolver(
-    { target: 'svc:8080', lookup, clock, minTtlMs: 30_000, maxTtlMs: 120_000, errorBackoffMs: 1000 },
+    { target: 'svc:8080', lookup, clock, minTtlMs: 30_000, maxTtlMs: 120_000, initialBackoffMs: 1000 },
     r.listener,
   );
   t.is(r.lists.length, 0);
@@ -183,6 +177,33 @@ test('dns: TTL drives re-resolution, clamped to [minTtlMs, maxTtlMs]; failures k
   t.is(r.lists.length, listsBefore + 1);
   d.close();
   t.is(clock.pending, 0, 'close() clears every timer');
+});
+
+test('dns: back-off takes the fetch retry options (initialBackoffMs, backoffMultiplier, maxBackoffMs)', async (t) => {
+  const clock = new VirtualClock(0);
+  const { state, lookup, err } = scriptedLookup();
+  state.a.set('svc', err('ENOTFOUND'));
+  state.aaaa.set('svc', err('ENOTFOUND'));
+  const r = recorder();
+  const opts = { target: 'svc:80', lookup, clock, initialBackoffMs: 100, backoffMultiplier: 3, maxBackoffMs: 500 };
+  const d = new DnsResolver(opts, r.listener);
+  // Every failure is reported when it happens; sample the error count every 50 ms of virtual time.
+  const errorsAt: number[] = [];
+  for (let step = 0; clock.now() < 1_500; step = 50) {
+    await clock.advance(step);
+    while (errorsAt.length < r.errors.length) errorsAt.push(clock.now());
+  }
+  t.deepEqual(errorsAt, [0, 100, 400, 900, 1400], 'waits 100, 300, then capped at 500');
+  d.close();
+  const l = recorder().listener;
+  t.throws(() => new DnsResolver({ target: 'svc:80', initialBackoffMs: 0 }, l), {
+    instanceOf: RangeError,
+    message: /^initialBackoffMs/,
+  });
+  t.throws(() => new DnsResolver({ target: 'svc:80', initialBackoffMs: 10, maxBackoffMs: 5 }, l), {
+    instanceOf: RangeError,
+    message: /^maxBackoffMs/,
+  });
 });
 
 test('dns: refresh() is rate-limited to one resolution per minRefreshIntervalMs', async (t) => {
@@ -341,4 +362,17 @@ test('doh: JSON answers for A, AAAA and SRV; NXDOMAIN keeps the last list; HTTP 
   await t.throwsAsync(lookup.a('nope.example'), { message: /ENOTFOUND/ });
   await t.throwsAsync(lookup.aaaa('svc.example'), { message: /no AAAA/ });
   t.throws(() => dohLookup({ url: 'ftp://x' }), { instanceOf: TypeError, message: /dohUrl/ });
+});
+
+test('renamed options are TypeErrors naming the old field, never silently ignored', (t) => {
+  const r = recorder();
+  const dns = (extra: object) => () =>
+    new DnsResolver({ target: 'example.test:80', lookup: async () => [], ...extra } as never, r.listener);
+  t.throws(dns({ errorBackoffMs: 10 }), { instanceOf: TypeError, message: /errorBackoffMs .*initialBackoffMs.*10/ });
+  t.throws(dns({ backoffMs: 10 }), { instanceOf: TypeError, message: /backoffMs .*initialBackoffMs.*10/ });
+  t.throws(dns({ timers: {} }), { instanceOf: TypeError, message: /timers .*renamed clock/ });
+  t.throws(() => createResolver({ target: 'consul:///api', backoffMs: 5 } as never, r.listener), {
+    instanceOf: TypeError,
+    message: /backoffMs .*initialBackoffMs/,
+  });
 });

@@ -301,6 +301,26 @@ test('views stay valid when another allocation grows memory', (t) => {
   handle.mem.release(p);
 });
 
+test('each lookup, first after another allocation grows memory, reads the new buffer', (t) => {
+  const ring = new HashRing(['a', 'b', 'c'], { backend: 'wasm' });
+  const handle = wasmHandle()!;
+  const lookups: [string, (k: string) => unknown][] = [
+    ['get', (k) => ring.get(k)],
+    ['getIndex', (k) => ring.getIndex(k)],
+    ['getByHash', (k) => ring.getByHash(ring.hashOf(k))],
+    ['preference', (k) => ring.preference(k, 3)],
+    ['stats', () => ring.stats()],
+  ];
+  for (const [name, look] of lookups) {
+    const want = look('user:42');
+    const gen = handle.mem.gen;
+    const p = handle.mem.alloc(handle.mem.byteLength); // larger than any free block: forces memory.grow
+    t.true(handle.mem.gen > gen);
+    t.deepEqual(look('user:42'), want, name);
+    handle.mem.release(p);
+  }
+});
+
 test('mutators report whether anything changed; reset with the same set rebuilds nothing', (t) => {
   const ring = new HashRing(['a', { id: 'b', weight: 2 }]);
   const table = (ring as unknown as { t: object }).t;

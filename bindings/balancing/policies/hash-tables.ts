@@ -17,19 +17,18 @@
 //   new Balancer({ policy: { ring_hash: { minimum_ring_size: 4096 } } }).pick({ key: 'user:42' })
 //   new Balancer({ policy: { maglev: { table_size: 65537 } } })
 //   new Balancer({ policy: { name: 'ketama', compat: 'twemproxy' } })
+import type { OrderedKeyRouter } from '../../hashing/key-router.js';
 import { ENVOY_MAX_RING_SIZE, ENVOY_MIN_RING_SIZE, EnvoyRingHash } from '../../hashing/envoy/ring-hash.js';
 import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from '../../hashing/ketama/ketama.js';
 import { Maglev, MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE } from '../../hashing/envoy/maglev.js';
 import { asObject, checkKeys, int, type Json } from '../policy-config.js';
-import { HashPolicy, type HasherFactory, type KeyHasher } from './hash.js';
+import { HashPolicy, type HasherFactory } from './hash.js';
 import { rangeError } from '../../util/validate.js';
 
 type Members = readonly { id: string; weight: number }[];
 
 /** Rebuilds the table only when the members or weights change; frees the one it replaces. */
-function memoized<T extends KeyHasher & { dispose(): void }>(
-  build: (members: Members, backend: 'wasm' | 'js') => T,
-): HasherFactory {
+function memoized<T extends OrderedKeyRouter>(build: (members: Members, backend: 'wasm' | 'js') => T): HasherFactory {
   let last: { key: string; table: T } | null = null;
   return (members, { backend }) => {
     const key = `${backend} ${JSON.stringify(members)}`;

@@ -1,6 +1,7 @@
 // Hash policies: a request key picks the member a key → member table names (consistent hashing, Karger et
-// al. 1997). Any table with `preference(key, n)` plugs in: the built-in ones are `ring_hash` (Envoy's and
-// gRPC's ring), `maglev`, `ketama` (policies/hash-tables.ts) and `xxhash_ring` (this file, our HashRing).
+// al. 1997). The tables are hashing/key-router.ts's `OrderedKeyRouter`s: the built-in ones are `ring_hash`
+// (Envoy's and gRPC's ring), `maglev`, `ketama` (policies/hash-tables.ts) and `xxhash_ring` (this file, our
+// HashRing). A custom table needs only the part of that contract a pick uses (`KeyHasher`): `preference`.
 //
 // A keyed pick returns the table's owner of the key; `ctx.exclude` walks the key's preference order past the
 // excluded members (a retry goes to the key's next replica). The table is built over the eligible members
@@ -14,15 +15,15 @@
 //   new HashPolicy({ hasher: (members) => myTable(members) }, 'my_table')
 import { asObject, checkKeys, int } from '../policy-config.js';
 import { COL_WEIGHT, type Picker, type PickContext, type Policy, type PolicyEnv } from '../picker.js';
+import type { OrderedKeyRouter } from '../../hashing/key-router.js';
 import { HashRing, MAX_VNODES } from '../../hashing/ring.js';
 import { typeError } from '../../util/validate.js';
 
-/** What a hash table must offer: up to n distinct member ids, the key's owner first. */
-export interface KeyHasher {
-  preference(key: string, n: number): string[];
-  /** Optional fast path for the owner alone (no array allocated), e.g. HashRing.get. */
-  get?(key: string): string | undefined;
-}
+/**
+ * What a hash policy uses of a table (hashing/key-router.ts `OrderedKeyRouter`, which every built-in table
+ * is): `preference(key, n)`, and `get(key)` when present as the fast path for the owner alone.
+ */
+export type KeyHasher = Pick<OrderedKeyRouter, 'preference'> & Partial<Pick<OrderedKeyRouter, 'get'>>;
 
 /** Builds the table for the eligible members (in member order); `backend` is the Balancer's. */
 export type HasherFactory = (

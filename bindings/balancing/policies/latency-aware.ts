@@ -8,11 +8,12 @@
 // provisional, shared 2-core machine): the latencyAwareScan kernel takes TS 30 ns vs WASM 35 ns at 8
 // members, TS 532 vs WASM 375 ns at 64, TS 7.9 vs WASM 5.5 µs at 1024; so sets of >= WASM_MIN_MEMBERS (32)
 // scan in WASM when the balancer's backend is 'wasm', smaller ones in TS (assembly/policies.ts
-// latencyAwareScan and latencyAwareScanTs below are differential-tested).
+// latencyAwareScan and latencyAwareScanTs below are differential-tested; the rows and the exclusion mask reach
+// the kernel through kernel-rows.ts).
 //
 //   new Balancer({ policy: { name: 'latency_aware', maxRttMs: 200 } })
-import type { WasmHandle } from '../../core/core-wasm.js';
 import { asObject, checkKeys, durationMs, num } from '../policy-config.js';
+import { KernelRows } from '../kernel-rows.js';
 import {
   COL_ACTIVE,
   COL_AVG_RTT,
@@ -104,52 +105,36 @@ export function latencyAwareScanTs(
 
 class LatencyAwarePicker implements Picker {
   private start = 0;
-  private readonly mask: Uint8Array;
-  private rowsPtr = -1;
+  private readonly k: KernelRows;
   constructor(
     readonly rows: Int32Array,
     private readonly env: PolicyEnv,
     private readonly config: LatencyAwareConfig,
   ) {
-    this.mask = new Uint8Array(env.table.cap);
-    if (env.wasm !== null && rows.length >= WASM_MIN_MEMBERS) {
-      this.rowsPtr = env.wasm.mem.alloc(rows.length * 4);
-      new Int32Array(env.wasm.mem.memory.buffer, this.rowsPtr, rows.length).set(rows);
-    }
+    this.k = new KernelRows(rows, env, WASM_MIN_MEMBERS);
   }
 
   release(): void {
-    if (this.rowsPtr >= 0) this.env.wasm!.mem.release(this.rowsPtr);
-    this.rowsPtr = -1;
+    this.k.release();
   }
 
   pick(ctx: PickContext | undefined): number {
     const rows = this.rows;
     const n = rows.length;
     if (n === 0) return -1;
-    const ex = ctx?.exclude;
-    let mask: Uint8Array | null = null;
-    if (ex !== undefined && ex.size > 0) {
-      mask = this.mask;
-      mask.fill(0);
-      for (let k = 0; k < n; k++) if (ex.has(this.env.ids[rows[k]!]!)) mask[rows[k]!] = 1;
-    }
+    const mask = this.k.mask(ctx?.exclude);
     const start = this.start;
     if (++this.start >= n) this.start = 0;
     const t = this.env.table;
     const c = this.config;
-    if (this.rowsPtr >= 0) {
-      const w = this.env.wasm as WasmHandle;
-      let maskPtr = 0;
-      if (mask !== null) {
-        maskPtr = w.io(mask.length);
-        w.mem.u8.set(mask, maskPtr);
-      }
+    const w = this.k.wasm;
+    if (w !== null) {
+      const maskPtr = this.k.stage(mask);
       const x = w.exports as unknown as LatencyExports;
       return x.latencyAwareScan(
         t.ptr,
         t.cap,
-        this.rowsPtr,
+        this.k.ptr,
         n,
         maskPtr,
         start,

@@ -20,9 +20,9 @@
 // `scheduler: 'edf'` swaps in Envoy's EDF (bindings/balancing/edf.ts): O(log n), no nginx failure accounting.
 //
 //   weights a=5 b=1 c=1 → a a b a c a a (then again)
-import type { WasmHandle } from '../../core/core-wasm.js';
 import { asObject, checkKeys, durationMs, int } from '../policy-config.js';
 import { EdfScheduler } from '../edf.js';
+import { KernelRows } from '../kernel-rows.js';
 import { parseWeighting, WEIGHTING_KEYS, type Weighting } from '../dynamic-weights.js';
 import { rangeError } from '../../util/validate.js';
 import {
@@ -135,8 +135,7 @@ export class SwrrPicker implements Picker {
   private live: boolean;
   private cycle: Int32Array | null = null;
   private cycleTried = false;
-  private readonly mask: Uint8Array;
-  private rowsPtr = -1;
+  private readonly k: KernelRows;
 
   constructor(
     readonly rows: Int32Array,
@@ -145,16 +144,11 @@ export class SwrrPicker implements Picker {
     live: boolean,
   ) {
     this.live = live;
-    this.mask = new Uint8Array(env.table.cap);
-    if (env.wasm !== null && rows.length >= WASM_MIN_MEMBERS) {
-      this.rowsPtr = env.wasm.mem.alloc(rows.length * 4);
-      new Int32Array(env.wasm.mem.memory.buffer, this.rowsPtr, rows.length).set(rows);
-    }
+    this.k = new KernelRows(rows, env, WASM_MIN_MEMBERS);
   }
 
   release(): void {
-    if (this.rowsPtr >= 0) this.env.wasm!.mem.release(this.rowsPtr);
-    this.rowsPtr = -1;
+    this.k.release();
   }
 
   pick(ctx: PickContext | undefined, now: number): number {
@@ -174,28 +168,18 @@ export class SwrrPicker implements Picker {
     this.goLive();
     if (now !== now) now = this.env.now();
     const t = this.env.table;
-    let mask: Uint8Array | null = null;
-    if (excluding) {
-      mask = this.mask;
-      mask.fill(0);
-      for (let k = 0; k < rows.length; k++) if (ex.has(this.env.ids[rows[k]!]!)) mask[rows[k]!] = 1;
-    }
-    const r = this.step(t, mask, now);
+    const r = this.step(t, this.k.mask(ex), now);
     this.maybeCycle(t);
     return r;
   }
 
   private step(t: StateTable, mask: Uint8Array | null, now: number): number {
     const { maxFails, failTimeoutMs } = this.config;
-    if (this.rowsPtr >= 0) {
-      const w = this.env.wasm as WasmHandle;
-      let maskPtr = 0;
-      if (mask !== null) {
-        maskPtr = w.io(mask.length);
-        w.mem.u8.set(mask, maskPtr);
-      }
+    const w = this.k.wasm;
+    if (w !== null) {
+      const maskPtr = this.k.stage(mask);
       const x = w.exports as unknown as SwrrExports;
-      return x.swrrStep(t.ptr, t.cap, this.rowsPtr, this.rows.length, maskPtr, maxFails, failTimeoutMs, now);
+      return x.swrrStep(t.ptr, t.cap, this.k.ptr, this.rows.length, maskPtr, maxFails, failTimeoutMs, now);
     }
     return swrrStepTs(t.f, t.cap, this.rows, this.rows.length, mask, maxFails, failTimeoutMs, now);
   }

@@ -16,7 +16,8 @@
 import { decodeBase64 } from '../../core/base64.js';
 import { systemClock, validateClock, type Clock } from '../../util/clock.js';
 import { typeError } from '../../util/validate.js';
-import { msOption, type FetchLike } from '../resolver.js';
+import type { FetchLike } from '../resolver.js';
+import { msOption } from '../base.js';
 
 export interface EtcdAuth {
   username: string;

@@ -15,23 +15,16 @@
 //
 // Failover: with several endpoints, a watch that breaks (member killed, connection reset) resumes on the
 // next member from the last applied revision + 1, and events at or below it are ignored, so no update is
-// missed and none is applied twice. Rounds over all members that all fail back off exponentially. A hung
-// member (SIGSTOP, a partition) never closes its TCP connection: the member carrying the watch is probed
-// every `probeIntervalMs` and a failed probe fails over.
+// missed and none is applied twice. Rounds over all members that all fail back off exponentially (100 ms,
+// doubled up to 5 s by default). A hung member (SIGSTOP, a partition) never closes its TCP connection: the
+// member carrying the watch is probed every `probeIntervalMs` and a failed probe fails over.
 //
 //   const r = new EtcdResolver({ endpoints: ['http://10.0.0.1:2379'], prefix: 'services/api' }, listener);
 import type { Endpoint } from '../../util/endpoint.js';
-import type { Clock } from '../../util/clock.js';
 import { typeError } from '../../util/validate.js';
-import {
-  commonOptions,
-  Delivery,
-  msOption,
-  RefreshLimiter,
-  type CommonResolverOptions,
-  type Resolver,
-  type ResolverListener,
-} from '../resolver.js';
+import { Backoff, type BackoffOptions } from '../../util/backoff.js';
+import type { CommonResolverOptions, ResolverListener } from '../resolver.js';
+import { msOption, Pause, ResolverBase } from '../base.js';
 import {
   decodeText,
   encodeKey,
@@ -48,9 +41,6 @@ import { Membership, parseEtcdValue } from './members.js';
 export interface EtcdResolverOptions extends CommonResolverOptions, EtcdClientOptions {
   /** Key prefix; a trailing '/' is added when missing (`services/api` watches `services/api/`). */
   prefix: string;
-  /** First retry delay after every member failed (default 100 ms), doubled up to `maxBackoffMs` (5 s). */
-  backoffMs?: number;
-  maxBackoffMs?: number;
   /**
    * Sends `Grpc-Metadata-hasleader: true` so a member that lost its leader cancels the watch (and we fail
    * over). Off by default: the custom header fails etcd 3.4's CORS preflight in browsers.
@@ -64,8 +54,12 @@ export interface EtcdResolverOptions extends CommonResolverOptions, EtcdClientOp
   probeIntervalMs?: number;
 }
 
-export const DEFAULT_ETCD_BACKOFF_MS = 100;
-export const DEFAULT_ETCD_MAX_BACKOFF_MS = 5_000;
+/** Back-off after a round in which every member failed: 100 ms, doubled up to 5 s. */
+export const DEFAULT_ETCD_BACKOFF: Readonly<Required<BackoffOptions>> = Object.freeze({
+  initialBackoffMs: 100,
+  maxBackoffMs: 5_000,
+  backoffMultiplier: 2,
+});
 export const DEFAULT_ETCD_PROBE_INTERVAL_MS = 10_000;
 
 class Compacted extends Error {
@@ -86,80 +80,53 @@ export interface EtcdResolverStats {
   endpoint: string;
 }
 
-export class EtcdResolver implements Resolver {
-  private readonly out: Delivery;
+export class EtcdResolver extends ResolverBase {
   private readonly client: EtcdClient;
-  private readonly clock: Clock;
-  private readonly limiter: RefreshLimiter;
   private readonly prefix: string;
   private readonly keyB64: string;
   private readonly endB64: string;
-  private readonly backoffMs: number;
-  private readonly maxBackoffMs: number;
+  private readonly backoff: Backoff;
   private readonly requireLeader: boolean;
   private readonly probeIntervalMs: number;
+  private readonly pause = new Pause(this.clock);
   private members: Membership;
   private revision = -1;
-  private closed = false;
-  private sleepTimer: unknown;
-  private wake: (() => void) | undefined;
   private readonly counters = { eventsApplied: 0, eventsSkipped: 0, lists: 0, watchesOpened: 0 };
 
   constructor(opts: EtcdResolverOptions, listener: ResolverListener) {
-    if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object', opts);
-    const c = commonOptions(opts);
-    this.clock = c.clock;
+    super(opts, listener);
     if (typeof opts.prefix !== 'string' || opts.prefix.replace(/\/+$/, '').length === 0)
       throw typeError('prefix', 'a non-empty key prefix', opts.prefix);
     this.prefix = opts.prefix.endsWith('/') ? opts.prefix : `${opts.prefix}/`;
     this.keyB64 = encodeKey(this.prefix);
     this.endB64 = prefixRangeEnd(this.prefix);
-    this.backoffMs = msOption('backoffMs', opts.backoffMs, DEFAULT_ETCD_BACKOFF_MS);
-    this.maxBackoffMs = msOption('maxBackoffMs', opts.maxBackoffMs, DEFAULT_ETCD_MAX_BACKOFF_MS);
+    this.backoff = new Backoff(opts, undefined, DEFAULT_ETCD_BACKOFF);
     this.requireLeader = opts.requireLeader === true;
     this.probeIntervalMs = msOption('probeIntervalMs', opts.probeIntervalMs, DEFAULT_ETCD_PROBE_INTERVAL_MS);
-    this.client = new EtcdClient({ ...opts, clock: c.clock });
-    this.out = new Delivery(listener);
+    this.client = new EtcdClient({ ...opts, clock: this.clock });
     this.members = new Membership((e) => this.out.error(e));
-    this.limiter = new RefreshLimiter(c.minRefreshIntervalMs, c.clock, () => this.wake?.());
     queueMicrotask(() => void this.run());
-  }
-
-  /** Wakes a resolver waiting out its backoff (rate-limited); a live watch needs no refresh. */
-  refresh(): void {
-    this.limiter.request();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.out.close();
-    this.limiter.close();
-    this.client.abortAll();
-    this.wake?.();
   }
 
   stats(): EtcdResolverStats {
     return { revision: this.revision, ...this.counters, endpoint: this.client.current };
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        if (this.sleepTimer !== undefined) this.clock.clearTimeout(this.sleepTimer);
-        this.sleepTimer = undefined;
-        this.wake = undefined;
-        resolve();
-      };
-      this.wake = done;
-      this.sleepTimer = this.clock.setTimeout(done, ms, { background: true });
-    });
+  /** Wakes a resolver waiting out its back-off; a live watch needs no refresh. */
+  protected onRefresh(): void {
+    this.pause.wake();
+  }
+
+  protected onClose(): void {
+    this.client.abortAll();
+    this.pause.wake();
   }
 
   private async run(): Promise<void> {
     let needList = true;
+    // Members that failed in this round; rounds in which every member failed (they set the back-off).
     let failures = 0;
-    let backoff = this.backoffMs;
+    let failedRounds = 0;
     while (!this.closed) {
       try {
         if (needList) {
@@ -168,7 +135,7 @@ export class EtcdResolver implements Resolver {
         }
         await this.watch(() => {
           failures = 0;
-          backoff = this.backoffMs;
+          failedRounds = 0;
         });
         // The server ended the stream: treat it as a failure of this member and resume elsewhere.
         if (!this.closed) throw new EtcdError('watch stream ended', undefined, this.client.current);
@@ -183,8 +150,7 @@ export class EtcdResolver implements Resolver {
         this.client.failover();
         if (++failures >= this.client.endpoints.length) {
           failures = 0;
-          await this.sleep(backoff);
-          backoff = Math.min(backoff * 2, this.maxBackoffMs);
+          await this.pause.sleep(this.backoff.capMs(++failedRounds));
         }
       }
     }

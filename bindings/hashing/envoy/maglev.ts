@@ -20,7 +20,6 @@
 // hosts in ~2.5 ms on a quiet core) or the pure-TS twin. `get(key)` on a WASM-built table hashes and looks up
 // in one WASM call (xxh64 on emulated 32-bit halves in TS is ~4x slower than the copy plus call);
 // `getByHash` and the pure-TS backend look up in TS, the u64 modulo computed on 32-bit halves.
-import { handleFor, parseBackend } from '../../core/backend.js';
 import type { Backend } from '../../core/core.js';
 import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
 import { align16 } from '../../core/memory.js';
@@ -28,7 +27,8 @@ import { utf8 } from '../../core/utf8.js';
 import { intInRange, rangeError, typeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
 import { type Key, keyError, type RouterMemberStats, type OrderedKeyRouter, type RouterStats } from '../key-router.js';
-import { checkKeys, distinctFrom, idsOf, TableRegion } from '../shared.js';
+import { checkOptions, FixedRouter } from '../base.js';
+import { checkKeys, distinctFrom, idsOf } from '../shared.js';
 import { type EnvoyMemberInput, keyHash, keyHashHi, keyHashLo, parseEnvoyMembers, u64Hi, u64Lo } from './common.js';
 
 export const MAGLEV_DEFAULT_TABLE_SIZE = 65537;
@@ -178,38 +178,34 @@ interface Table {
   gen: number;
 }
 
-/** Envoy's Maglev table. Immutable, as in Envoy (which rebuilds it on every host-set change): not mutable. */
-export class Maglev implements OrderedKeyRouter {
+/**
+ * Envoy's Maglev table. Immutable, as in Envoy (which rebuilds it on every host-set change): not mutable.
+ * `members` are in table index order (sorted by UTF-8 bytes, as Envoy orders them).
+ */
+export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
   readonly tableSize: number;
-  private readonly kind: Backend;
-  private readonly wasm: WasmHandle | null;
-  private ids: string[];
   private given: string[];
-  private readonly weightList: number[];
-  private readonly index = new Map<string, number>();
   private readonly pow32: number;
-  private t: Table | null = null;
-  private readonly region = new TableRegion(this);
 
   constructor(members: Iterable<EnvoyMemberInput> = [], options: MaglevOptions = {}) {
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+    checkOptions(options);
     const M =
       options.tableSize === undefined
         ? MAGLEV_DEFAULT_TABLE_SIZE
         : intInRange('tableSize', options.tableSize, 2, MAGLEV_MAX_TABLE_SIZE);
     if (!isPrime(M)) throw rangeError('tableSize', 'a prime number (e.g. 65537, 131071, 5000011)', M);
+    super(options);
     this.tableSize = M;
     this.pow32 = 4294967296 % M;
-    this.kind = parseBackend(options);
-    this.wasm = handleFor(this.kind);
     const parsed = parseEnvoyMembers(members);
     // Envoy sorts hosts by key bytes before filling the table
     const encoded = parsed.ids.map((id, i) => ({ id, key: utf8(id), weight: parsed.weights[i]! }));
     encoded.sort((a, b) => compareBytes(a.key, b.key));
     this.given = parsed.ids;
-    this.ids = encoded.map((e) => e.id);
-    this.weightList = encoded.map((e) => e.weight);
-    this.ids.forEach((id, i) => this.index.set(id, i));
+    this.setHosts(
+      encoded.map((e) => e.id),
+      encoded.map((e) => e.weight),
+    );
     if (encoded.length === 0) return;
     const keys = encoded.map((e) => e.key);
     if (this.wasm === null) {
@@ -221,24 +217,6 @@ export class Maglev implements OrderedKeyRouter {
   /** Member ids in the order given: Envoy's host-set order (what its bounded-load probe shuffles). */
   get hosts(): readonly string[] {
     return this.given;
-  }
-
-  /** Member ids in table index order (sorted by UTF-8 bytes, as Envoy orders them). */
-  get members(): readonly string[] {
-    return this.ids;
-  }
-
-  get size(): number {
-    return this.ids.length;
-  }
-
-  get backend(): Backend {
-    return this.kind;
-  }
-
-  weight(id: string): number | undefined {
-    const i = this.index.get(id);
-    return i === undefined ? undefined : this.weightList[i];
   }
 
   /** The member that owns `key` (table[xxHash64(key, 0) % M]), or undefined with no members. */
@@ -341,13 +319,9 @@ export class Maglev implements OrderedKeyRouter {
     };
   }
 
-  /** Frees the WASM table now (otherwise when collected); the table is then empty. */
-  dispose(): void {
-    this.region.free();
-    this.t = null;
-    this.ids = [];
+  override dispose(): void {
+    super.dispose();
     this.given = [];
-    this.index.clear();
   }
 
   private table(): Table | null {

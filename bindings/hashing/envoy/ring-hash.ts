@@ -19,16 +19,16 @@
 // the pure-TS twin. `get(key)` on a WASM-built ring hashes and binary-searches in one WASM call (xxh64 on
 // emulated 32-bit halves in TS is ~4x slower than copying the key in); `getByHash` and the pure-TS backend
 // search in TS over 32-bit views of the table.
-import { handleFor, parseBackend } from '../../core/backend.js';
 import type { Backend } from '../../core/core.js';
 import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
 import { writeDecimal } from '../../core/label.js';
 import { align16 } from '../../core/memory.js';
 import { utf8 } from '../../core/utf8.js';
-import { intInRange, rangeError, typeError } from '../../util/validate.js';
+import { intInRange, rangeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
 import { type Key, keyError, type RouterMemberStats, type OrderedKeyRouter, type RouterStats } from '../key-router.js';
-import { checkKeys, distinctFrom, idsOf, TableRegion } from '../shared.js';
+import { checkOptions, FixedRouter } from '../base.js';
+import { checkKeys, distinctFrom, idsOf } from '../shared.js';
 import { type EnvoyMemberInput, keyHash, keyHashLo, parseEnvoyMembers, u64Hi, u64Lo } from './common.js';
 import { envoyMurmur2Pair, murmurHi } from './murmur2.js';
 
@@ -186,49 +186,38 @@ function lowerBound(hashes: Uint32Array, size: number, hi: number, lo: number): 
   return a === size ? 0 : a;
 }
 
-/** Envoy's ring_hash table. Immutable, as in Envoy (which rebuilds it on every host-set change): not mutable. */
-export class EnvoyRingHash implements OrderedKeyRouter {
+/**
+ * Envoy's ring_hash table. Immutable, as in Envoy (which rebuilds it on every host-set change): not mutable.
+ * `members` are in the order given (the build order Envoy uses).
+ */
+export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRouter {
   readonly minimumRingSize: number;
   readonly maximumRingSize: number;
   readonly hashFunction: EnvoyRingHashFunction;
-  private readonly kind: Backend;
-  private readonly wasm: WasmHandle | null;
-  private ids: string[];
-  private readonly weightList: number[];
-  private readonly index = new Map<string, number>();
   private readonly counts: number[];
-  private t: Table | null = null;
-  private readonly region = new TableRegion(this);
 
   constructor(members: Iterable<EnvoyMemberInput> = [], options: EnvoyRingHashOptions = {}) {
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    this.minimumRingSize =
+    checkOptions(options);
+    const min =
       options.minimumRingSize === undefined
         ? ENVOY_MIN_RING_SIZE
         : intInRange('minimumRingSize', options.minimumRingSize, 1, ENVOY_MAX_RING_SIZE);
-    this.maximumRingSize =
+    const max =
       options.maximumRingSize === undefined
         ? ENVOY_MAX_RING_SIZE
         : intInRange('maximumRingSize', options.maximumRingSize, 1, ENVOY_MAX_RING_SIZE);
-    if (this.minimumRingSize > this.maximumRingSize)
-      throw rangeError('minimumRingSize', `<= maximumRingSize (${this.maximumRingSize})`, this.minimumRingSize);
+    if (min > max) throw rangeError('minimumRingSize', `<= maximumRingSize (${max})`, min);
     const hf = options.hashFunction ?? 'XX_HASH';
     if (hf !== 'XX_HASH' && hf !== 'MURMUR_HASH_2')
       throw rangeError('hashFunction', "'XX_HASH' or 'MURMUR_HASH_2'", hf);
+    super(options);
+    this.minimumRingSize = min;
+    this.maximumRingSize = max;
     this.hashFunction = hf;
-    this.kind = parseBackend(options);
-    this.wasm = handleFor(this.kind);
     const { ids, weights } = parseEnvoyMembers(members);
-    this.ids = ids;
-    this.weightList = weights;
-    ids.forEach((id, i) => this.index.set(id, i));
-    this.counts = this.wasm === null ? envoyRingCounts(weights, this.minimumRingSize, this.maximumRingSize) : [];
+    this.setHosts(ids, weights);
+    this.counts = this.wasm === null ? envoyRingCounts(weights, min, max) : [];
     if (ids.length > 0) this.t = this.wasm === null ? this.buildJs() : this.buildWasm(this.wasm);
-  }
-
-  /** Member ids in the order given (the build order Envoy uses). */
-  get members(): readonly string[] {
-    return this.ids;
   }
 
   /** Same as `members`: the order given, Envoy's host-set order. */
@@ -236,22 +225,9 @@ export class EnvoyRingHash implements OrderedKeyRouter {
     return this.ids;
   }
 
-  get size(): number {
-    return this.ids.length;
-  }
-
-  get backend(): Backend {
-    return this.kind;
-  }
-
   /** Ring entries. */
   get points(): number {
     return this.t === null ? 0 : this.t.size;
-  }
-
-  weight(id: string): number | undefined {
-    const i = this.index.get(id);
-    return i === undefined ? undefined : this.weightList[i];
   }
 
   /** The member that owns `key` (xxHash64 seed 0 of its bytes), or undefined with no members. */
@@ -349,14 +325,6 @@ export class EnvoyRingHash implements OrderedKeyRouter {
       bytes: t === null ? 0 : t.size * 12,
       members,
     };
-  }
-
-  /** Frees the WASM table now (otherwise when the ring is collected); the ring is then empty. */
-  dispose(): void {
-    this.region.free();
-    this.t = null;
-    this.ids = [];
-    this.index.clear();
   }
 
   /** The table with views current for the memory's buffer. */

@@ -32,35 +32,25 @@
 //
 //   const ring = new KetamaRing(['10.0.1.1:11211', '10.0.1.2:11211'], { compat: 'libmemcached' });
 //   ring.get('user:42'); // '10.0.1.1:11211' or '10.0.1.2:11211'
-import { handleFor, parseBackend } from '../../core/backend.js';
-import { type Backend, type RingTable, ringIndex } from '../../core/core.js';
-import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
+import { type Backend, type RingTable } from '../../core/core.js';
+import { batchKeys, putKey, putKeyLength } from '../../core/core-wasm.js';
 import { buildKetamaJs, buildKetamaWasm, type KetamaSpec } from './build.js';
 import { KETAMA_KEY_HASHES, type KetamaKeyHash, keyHashKind, ketamaHashBytes, ketamaHashString } from './key-hash.js';
 import { md5Word0String } from './md5.js';
 import { utf8 } from '../../core/utf8.js';
-import { intInRange, rangeError, typeError } from '../../util/validate.js';
+import { intInRange, rangeError } from '../../util/validate.js';
+import type { Key, OrderedKeyRouter, RouterMemberStats, RouterStats } from '../key-router.js';
+import { keyError, NO_MEMBER } from '../key-router.js';
+import { checkOptions, MutableRouter } from '../base.js';
+import { addArcs, checkKeys, distinctFrom, idsOf, ringOwner, ringPoint } from '../shared.js';
 import {
-  type Key,
-  keyError,
-  type RouterMemberStats,
-  type MutableKeyRouter,
-  NO_MEMBER,
-  type OrderedKeyRouter,
-  type RouterStats,
-} from '../key-router.js';
-import { addArcs, checkKeys, commit, distinctFrom, idsOf, TableRegion } from '../shared.js';
-
-import {
-  idCarriesWeight,
   KETAMA_COMPATS,
   type KetamaCompat,
   type KetamaServer,
   type KetamaServerSpec,
   MEMCACHED_DEFAULT_PORT,
-  parseServer,
   serverDigests,
-  serverWeight,
+  serverRules,
 } from './presets.js';
 
 export {
@@ -122,79 +112,35 @@ export interface KetamaLocation {
 export const KETAMA_MAX_MEMBERS = 65536;
 export const KETAMA_MAX_POINTS = 1 << 24;
 
-export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServer> {
+/**
+ * The ketama continuum of a preset; `members` are the server ids in the order given (`add` appends). `add`
+ * takes a server already present, spelled as before, as a no-op; `setWeight` keeps a server's place.
+ */
+export class KetamaRing extends MutableRouter<KetamaServerSpec[], KetamaServer> implements OrderedKeyRouter {
   readonly compat: KetamaCompat;
   readonly hash: KetamaKeyHash;
   readonly vnodeCount: number;
   readonly replicas: number;
   readonly defaultPort: number | null;
   readonly hashTag: string | null;
-  private readonly kind: number;
-  private readonly backendKind: Backend;
-  private readonly wasm: WasmHandle | null;
+  /** keyHashKind(hash). */
+  private readonly hashKind: number;
   private readonly md5Wasm: ((ptr: number, len: number) => number) | null;
-  private servers: KetamaServerSpec[] = [];
-  private ids: string[] = [];
   private t: RingTable | null = null;
   private shift = 31;
-  private readonly region = new TableRegion(this);
 
   constructor(servers: Iterable<KetamaServer> = [], options: KetamaOptions = {}) {
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-    const compat = options.compat ?? 'libketama';
-    if (!(KETAMA_COMPATS as readonly string[]).includes(compat))
-      throw rangeError('compat', KETAMA_COMPATS.map((c) => `'${c}'`).join(', '), compat);
-    this.compat = compat;
-    const hash = options.hash ?? 'md5';
-    if (!(KETAMA_KEY_HASHES as readonly string[]).includes(hash))
-      throw rangeError('hash', KETAMA_KEY_HASHES.map((c) => `'${c}'`).join(', '), hash);
-    if (hash !== 'md5' && compat !== 'twemproxy')
-      throw rangeError('hash', `'md5' for compat '${compat}' (only twemproxy selects a key hash)`, hash);
-    this.hash = hash;
-    this.kind = keyHashKind(hash);
-    if (options.hashTag !== undefined && compat !== 'twemproxy')
-      throw rangeError('options.hashTag', `unset for compat '${compat}' (a twemproxy option)`, options.hashTag);
-    if (
-      options.hashTag !== undefined &&
-      (typeof options.hashTag !== 'string' || options.hashTag.length !== 2 || /[^ -~]/.test(options.hashTag))
-    ) {
-      throw rangeError('hashTag', "two printable ASCII characters, e.g. '{}'", options.hashTag);
-    }
-    this.hashTag = options.hashTag ?? null;
-    if (compat !== 'hashring') {
-      for (const k of ['vnodeCount', 'replicas', 'defaultPort'] as const) {
-        if (options[k] !== undefined)
-          throw rangeError(`options.${k}`, `unset for compat '${compat}' (a hashring option)`, options[k]);
-      }
-    }
-    this.vnodeCount = options.vnodeCount === undefined ? 40 : intInRange('vnodeCount', options.vnodeCount, 1, 1 << 20);
-    this.replicas = options.replicas === undefined ? 4 : intInRange('replicas', options.replicas, 1, 4);
-    this.defaultPort =
-      options.defaultPort === undefined || options.defaultPort === null
-        ? null
-        : intInRange('defaultPort', options.defaultPort, 0, 65535);
-    this.backendKind = parseBackend(options);
-    this.wasm = handleFor(this.backendKind);
+    const o = settings(checkOptions(options));
+    super(options, serverRules(o.compat, o.defaultPort), servers);
+    this.compat = o.compat;
+    this.hash = o.hash;
+    this.hashKind = keyHashKind(o.hash);
+    this.hashTag = o.hashTag;
+    this.vnodeCount = o.vnodeCount;
+    this.replicas = o.replicas;
+    this.defaultPort = o.defaultPort;
     this.md5Wasm = this.wasm === null ? null : (this.wasm.exports.md5Word0 as (ptr: number, len: number) => number);
-    this.servers = this.parseList(servers);
     this.rebuild();
-  }
-
-  /** Member ids in server order (the order given; `add` appends). */
-  get members(): readonly string[] {
-    return this.ids;
-  }
-
-  get size(): number {
-    return this.ids.length;
-  }
-
-  get backend(): Backend {
-    return this.backendKind;
-  }
-
-  weight(id: string): number | undefined {
-    return this.servers.find((s) => s.id === id)?.weight;
   }
 
   /** The key's 32-bit hash (md5 word 0, or the twemproxy `hash`). */
@@ -218,7 +164,7 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
   private rawHash(key: Key): number {
     const w = this.wasm;
     if (typeof key === 'string') {
-      if (this.kind !== 0) return ketamaHashString(this.kind, key);
+      if (this.hashKind !== 0) return ketamaHashString(this.hashKind, key);
       // md5: copying the key into WASM memory and hashing there measured ~15% faster than TS md5 even for
       // short keys (bench/ketama.bench.ts); the cheap twemproxy hashes stay in TS (the copy would dominate)
       if (w === null) return md5Word0String(key);
@@ -226,7 +172,7 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
       return this.md5Wasm!(p, putKeyLength()) >>> 0;
     }
     if (key instanceof Uint8Array) {
-      if (this.kind !== 0 || w === null || key.length < 16) return ketamaHashBytes(this.kind, key, key.length);
+      if (this.hashKind !== 0 || w === null || key.length < 16) return ketamaHashBytes(this.hashKind, key, key.length);
       return this.md5Wasm!(putKey(w, key), key.length) >>> 0;
     }
     throw keyError(key);
@@ -236,18 +182,14 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
   get(key: Key): string | undefined {
     const h = this.hashOf(key);
     const t = this.t;
-    if (t === null) return undefined;
-    t.sync();
-    return this.ids[t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!];
+    return t === null ? undefined : this.ids[ringOwner(t, this.shift, h)];
   }
 
   /** Index into `members` of the owner of `key`, or -1. */
   getIndex(key: Key): number {
     const h = this.hashOf(key);
     const t = this.t;
-    if (t === null) return -1;
-    t.sync();
-    return t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!;
+    return t === null ? -1 : ringOwner(t, this.shift, h);
   }
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
@@ -265,14 +207,12 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
     if (t === null) return out.fill(NO_MEMBER);
     const handle = t.mem !== null ? this.wasm : null;
     if (handle === null) {
-      t.sync();
-      for (let i = 0; i < keys.length; i++)
-        out[i] = t.members[ringIndex(t.points, t.table, this.shift, t.total, this.hashOf(keys[i]!))]!;
+      for (let i = 0; i < keys.length; i++) out[i] = ringOwner(t, this.shift, this.hashOf(keys[i]!));
       return out;
     }
     const lookup = handle.exports.ketamaLookupManyBytes as (...a: number[]) => void;
     const twem = this.compat === 'twemproxy';
-    const kind = twem ? this.kind | 256 : this.kind;
+    const kind = twem ? this.hashKind | 256 : this.hashKind;
     batchKeys(handle, twem ? keys.map((k) => this.tagged(k)) : keys, out, (b, o, c, r) =>
       lookup(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, b, o, c, r),
     );
@@ -283,9 +223,7 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
   getByHash(hash: number): string | undefined {
     const h = intInRange('hash', hash, 0, 0xffffffff);
     const t = this.t;
-    if (t === null) return undefined;
-    t.sync();
-    return this.ids[t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!];
+    return t === null ? undefined : this.ids[ringOwner(t, this.shift, h)];
   }
 
   /** Hash, continuum point and member for a key (what libketama's test output and libmemcached's fixtures list). */
@@ -293,8 +231,7 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
     const h = this.hashOf(key);
     const t = this.t;
     if (t === null) return undefined;
-    t.sync();
-    const index = ringIndex(t.points, t.table, this.shift, t.total, h);
+    const index = ringPoint(t, this.shift, h);
     return { hash: h, index, point: t.points[index]!, member: this.ids[t.members[index]!]! };
   }
 
@@ -304,68 +241,12 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
     intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
     const t = this.t;
     if (t === null) return [];
-    t.sync();
-    return distinctFrom(t.members, ringIndex(t.points, t.table, this.shift, t.total, h), this.ids, n);
-  }
-
-  /** Appends servers; true if the ring changed. An id already present with the same spelling is a no-op. */
-  add(servers: KetamaServer | readonly KetamaServer[]): boolean {
-    const list = Array.isArray(servers) ? servers : [servers as KetamaServer];
-    const next = [...this.servers];
-    let changed = false;
-    list.forEach((s, i) => {
-      const p = parseServer(s, Array.isArray(servers) ? `servers[${i}]` : 'server', this.compat, this.defaultPort);
-      const old = next.find((o) => o.id === p.id);
-      if (old !== undefined) {
-        if (old.weight === p.weight && old.label === p.label && old.vnodes === p.vnodes) return;
-        throw rangeError(
-          `server ${JSON.stringify(p.id)}`,
-          'absent, or given as before (remove it first to change it)',
-          s,
-        );
-      }
-      next.push(p);
-      changed = true;
-    });
-    return changed && this.commit(next);
-  }
-
-  /** Removes servers by id; true if any was present. */
-  remove(ids: string | readonly string[]): boolean {
-    const list = typeof ids === 'string' ? [ids] : ids;
-    if (!Array.isArray(list)) throw typeError('ids', 'a server id or an array of ids', ids);
-    for (const id of list) if (typeof id !== 'string') throw typeError('id', 'a string', id);
-    const next = this.servers.filter((s) => !list.includes(s.id));
-    return next.length !== this.servers.length && this.commit(next);
-  }
-
-  /** Sets a server's weight, keeping its place; true if it changed. */
-  setWeight(id: string, weight: number): boolean {
-    const i = this.servers.findIndex((s) => s.id === id);
-    if (i < 0) throw rangeError('id', 'a server of this ring', id);
-    if (idCarriesWeight(this.compat, id))
-      throw rangeError('id', 'a server whose id does not carry its weight (host:port:weight)', id);
-    const w = serverWeight(this.compat, 'weight', weight);
-    if (this.servers[i]!.weight === w) return false;
-    const next = [...this.servers];
-    next[i] = { ...next[i]!, weight: w };
-    return this.commit(next);
-  }
-
-  /** Replaces the servers; true if anything changed (nothing is rebuilt otherwise). */
-  reset(servers: Iterable<KetamaServer>): boolean {
-    const next = this.parseList(servers);
-    const same =
-      next.length === this.servers.length &&
-      next.every((s, i) => {
-        const o = this.servers[i]!;
-        return s.id === o.id && s.weight === o.weight && s.label === o.label && s.vnodes === o.vnodes;
-      });
-    return !same && this.commit(next);
+    const start = ringPoint(t, this.shift, h); // syncs t's views: read t.members after it
+    return distinctFrom(t.members, start, this.ids, n);
   }
 
   stats(): KetamaStats {
-    const members: KetamaMemberStats[] = this.servers.map((s) => ({
+    const members: KetamaMemberStats[] = this.membership.map((s) => ({
       id: s.id,
       weight: s.weight,
       label: s.label,
@@ -378,7 +259,7 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
       addArcs(t.points, t.members, members);
     }
     return {
-      backend: this.backend,
+      backend: this.kind,
       compat: this.compat,
       hash: this.hash,
       points: t === null ? 0 : t.total,
@@ -395,25 +276,8 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
     return { points: t.points.slice(), members: t.members.slice() };
   }
 
-  /** Frees the continuum's WebAssembly memory now (otherwise when the ring is collected); then empty. */
-  dispose(): void {
-    this.region.free();
-    this.t = null;
-    this.servers = [];
-    this.ids = [];
-  }
-
-  private commit(list: KetamaServerSpec[]): boolean {
-    return commit(
-      this.servers,
-      list,
-      (l) => (this.servers = l),
-      () => this.rebuild(),
-    );
-  }
-
-  private rebuild(): void {
-    const list = this.servers;
+  protected rebuild(): void {
+    const list = this.membership;
     if (list.length > KETAMA_MAX_MEMBERS)
       throw rangeError('servers.length', `at most ${KETAMA_MAX_MEMBERS}`, list.length);
     const seen = new Set<string>();
@@ -436,19 +300,41 @@ export class KetamaRing implements OrderedKeyRouter, MutableKeyRouter<KetamaServ
     this.shift = t === null ? 31 : 32 - t.bits;
     this.ids = list.map((s) => s.id);
   }
+}
 
-  private parseList(servers: unknown): KetamaServerSpec[] {
-    if (
-      servers === null ||
-      typeof servers === 'string' ||
-      typeof (servers as Iterable<KetamaServer>)[Symbol.iterator] !== 'function'
-    ) {
-      throw typeError('servers', 'an iterable of server strings or { id, weight }', servers);
-    }
-    const list: KetamaServerSpec[] = [];
-    let i = 0;
-    for (const s of servers as Iterable<unknown>)
-      list.push(parseServer(s, `servers[${i++}]`, this.compat, this.defaultPort));
-    return list;
+/** The options of a KetamaRing, validated (each preset takes only its own). */
+function settings(options: KetamaOptions) {
+  const compat = options.compat ?? 'libketama';
+  if (!(KETAMA_COMPATS as readonly string[]).includes(compat))
+    throw rangeError('compat', KETAMA_COMPATS.map((c) => `'${c}'`).join(', '), compat);
+  const hash = options.hash ?? 'md5';
+  if (!(KETAMA_KEY_HASHES as readonly string[]).includes(hash))
+    throw rangeError('hash', KETAMA_KEY_HASHES.map((c) => `'${c}'`).join(', '), hash);
+  if (hash !== 'md5' && compat !== 'twemproxy')
+    throw rangeError('hash', `'md5' for compat '${compat}' (only twemproxy selects a key hash)`, hash);
+  if (options.hashTag !== undefined && compat !== 'twemproxy')
+    throw rangeError('options.hashTag', `unset for compat '${compat}' (a twemproxy option)`, options.hashTag);
+  if (
+    options.hashTag !== undefined &&
+    (typeof options.hashTag !== 'string' || options.hashTag.length !== 2 || /[^ -~]/.test(options.hashTag))
+  ) {
+    throw rangeError('hashTag', "two printable ASCII characters, e.g. '{}'", options.hashTag);
   }
+  if (compat !== 'hashring') {
+    for (const k of ['vnodeCount', 'replicas', 'defaultPort'] as const) {
+      if (options[k] !== undefined)
+        throw rangeError(`options.${k}`, `unset for compat '${compat}' (a hashring option)`, options[k]);
+    }
+  }
+  return {
+    compat,
+    hash,
+    hashTag: options.hashTag ?? null,
+    vnodeCount: options.vnodeCount === undefined ? 40 : intInRange('vnodeCount', options.vnodeCount, 1, 1 << 20),
+    replicas: options.replicas === undefined ? 4 : intInRange('replicas', options.replicas, 1, 4),
+    defaultPort:
+      options.defaultPort === undefined || options.defaultPort === null
+        ? null
+        : intInRange('defaultPort', options.defaultPort, 0, 65535),
+  };
 }

@@ -1,9 +1,10 @@
 // The ketama presets' server rules (the table in ketama.ts): how each upstream spells a server, which label
 // its digests are taken of, and how many digests it gets, with the float rounding of each upstream reproduced
-// step by step. Sources: RJ/ketama libketama/ketama.c; awesomized/libmemcached src/libmemcached/hosts.cc
+// step by step; and the membership rules of a KetamaRing (servers in the order given, `add` appends). Sources: RJ/ketama libketama/ketama.c; awesomized/libmemcached src/libmemcached/hosts.cc
 // (update_continuum); twitter/twemproxy src/hashkit/nc_ketama.c and src/nc_conf.c (conf_add_server);
 // 3rd-Eden/node-hashring index.js with connection-parse.
 import { intInRange, positive, rangeError, typeError } from '../../util/validate.js';
+import type { MembershipRules } from '../membership.js';
 
 export const KETAMA_COMPATS = ['libketama', 'libmemcached', 'spymemcached', 'twemproxy', 'hashring'] as const;
 export type KetamaCompat = (typeof KETAMA_COMPATS)[number];
@@ -141,6 +142,70 @@ function hostPort(id: string, field: string, dflt: number | null): [string, numb
   if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
     throw rangeError(`${field} port`, 'an integer in [1, 65535]', portText);
   return [host, Number(portText)];
+}
+
+const sameServer = (a: KetamaServerSpec, b: KetamaServerSpec): boolean =>
+  a.id === b.id && a.weight === b.weight && a.label === b.label && a.vnodes === b.vnodes;
+
+/** A KetamaRing's membership rules: a list of servers in the order given, each spelled as `compat` spells it. */
+export function serverRules(compat: KetamaCompat, defaultPort: number | null): MembershipRules<KetamaServerSpec[]> {
+  return {
+    parse(input) {
+      if (
+        input === null ||
+        typeof input === 'string' ||
+        typeof (input as Iterable<KetamaServer>)[Symbol.iterator] !== 'function'
+      ) {
+        throw typeError('servers', 'an iterable of server strings or { id, weight }', input);
+      }
+      const list: KetamaServerSpec[] = [];
+      let i = 0;
+      for (const s of input as Iterable<unknown>) list.push(parseServer(s, `servers[${i++}]`, compat, defaultPort));
+      return list;
+    },
+    // appends; a server already present is a no-op when spelled as before, an error otherwise
+    add(current, input) {
+      const list: unknown[] = Array.isArray(input) ? input : [input];
+      const next = [...current];
+      let changed = false;
+      list.forEach((s, i) => {
+        const p = parseServer(s, Array.isArray(input) ? `servers[${i}]` : 'server', compat, defaultPort);
+        const old = next.find((o) => o.id === p.id);
+        if (old !== undefined) {
+          if (sameServer(old, p)) return;
+          throw rangeError(
+            `server ${JSON.stringify(p.id)}`,
+            'absent, or given as before (remove it first to change it)',
+            s,
+          );
+        }
+        next.push(p);
+        changed = true;
+      });
+      return changed ? next : null;
+    },
+    remove(current, ids) {
+      const list = typeof ids === 'string' ? [ids] : ids;
+      if (!Array.isArray(list)) throw typeError('ids', 'a server id or an array of ids', ids);
+      for (const id of list) if (typeof id !== 'string') throw typeError('id', 'a string', id);
+      const next = current.filter((s) => !list.includes(s.id));
+      return next.length !== current.length ? next : null;
+    },
+    // keeps the server's place
+    setWeight(current, id, weight) {
+      const i = current.findIndex((s) => s.id === id);
+      if (i < 0) throw rangeError('id', 'a server of this ring', id);
+      if (idCarriesWeight(compat, id))
+        throw rangeError('id', 'a server whose id does not carry its weight (host:port:weight)', id);
+      const w = serverWeight(compat, 'weight', weight);
+      if (current[i]!.weight === w) return null;
+      const next = [...current];
+      next[i] = { ...next[i]!, weight: w };
+      return next;
+    },
+    same: (a, b) => a.length === b.length && a.every((s, i) => sameServer(s, b[i]!)),
+    weight: (current, id) => current.find((s) => s.id === id)?.weight,
+  };
 }
 
 /** Digests per server for the preset (the float rounding of each upstream, reproduced step by step). */

@@ -1,0 +1,224 @@
+// What every resolver is built from, so that the contract of resolver.ts (after @grpc/grpc-js's Resolver)
+// is implemented once:
+// - Delivery: listener calls asynchronous (a microtask), in order, none after close(); an identical list
+//   is reported once unless an error came between;
+// - RefreshLimiter: `refresh()` runs a resolution at most once per `minRefreshIntervalMs` (grpc-js: 30 s);
+// - Pause: a background wait that `refresh()` and `close()` cut short (consul, etcd);
+// - ResolverBase: the options every polling resolver takes (clock, minRefreshIntervalMs) and its
+//   `refresh()`/`close()`;
+// - msOption: the reader of every millisecond option.
+// Back-off after failures is http/retry.ts's `Backoff` (the fetch retry's options), used without jitter:
+// the n-th consecutive failure waits `capMs(n)` = min(initialBackoffMs × backoffMultiplier^(n−1), maxBackoffMs).
+//
+//   class PollResolver extends ResolverBase {
+//     private readonly pause = new Pause(this.clock);
+//     protected onRefresh() { this.pause.wake(); }
+//     protected onClose() { this.pause.wake(); }
+//   }
+import { systemClock, validateClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { sameEndpoints, type Endpoint } from '../util/endpoint.js';
+import { rangeError, typeError } from '../util/validate.js';
+import type { CommonResolverOptions, Resolver, ResolverListener } from './resolver.js';
+
+export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
+
+/** A non-negative finite number of milliseconds, or `dflt` when undefined; TypeError/RangeError naming `field`. */
+export function msOption(field: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number') throw typeError(field, 'a finite number >= 0', v);
+  if (!Number.isFinite(v) || v < 0) throw rangeError(field, 'a finite number >= 0', v);
+  return v;
+}
+
+/**
+ * Listener delivery shared by all resolvers: asynchronous (a microtask), in order, nothing after close(),
+ * identical consecutive lists reported once (unless an error came between them).
+ */
+export class Delivery {
+  private last: Endpoint[] | undefined;
+  private errorSinceLast = false;
+  private closed = false;
+  private readonly queue: Array<() => void> = [];
+  private scheduled = false;
+
+  constructor(private readonly listener: ResolverListener) {
+    if (listener === null || typeof listener !== 'object') throw typeError('listener', 'a ResolverListener', listener);
+    if (typeof listener.onEndpoints !== 'function')
+      throw typeError('listener.onEndpoints', 'a function', listener.onEndpoints);
+    if (typeof listener.onError !== 'function') throw typeError('listener.onError', 'a function', listener.onError);
+  }
+
+  /** The last list reported (or queued), if any. */
+  get current(): readonly Endpoint[] | undefined {
+    return this.last;
+  }
+
+  endpoints(list: Endpoint[]): void {
+    if (this.closed) return;
+    if (this.last !== undefined && !this.errorSinceLast && sameEndpoints(this.last, list)) return;
+    this.last = list;
+    this.errorSinceLast = false;
+    const copy = list.slice();
+    const listener = this.listener;
+    this.push(function onEndpoints(this: void) {
+      listener.onEndpoints(copy);
+    });
+  }
+
+  error(e: Error): void {
+    if (this.closed) return;
+    this.errorSinceLast = true;
+    const listener = this.listener;
+    this.push(function onError() {
+      listener.onError(e);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+  }
+
+  private push(fn: () => void): void {
+    this.queue.push(fn);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      // A throwing listener must not stop the resolver or drop later calls: an exception from
+      // onEndpoints is handed to onError; one from onError is dropped.
+      while (this.queue.length > 0 && !this.closed) {
+        const f = this.queue.shift()!;
+        try {
+          f();
+        } catch (err) {
+          if (f.name === 'onError') continue;
+          try {
+            this.listener.onError(err instanceof Error ? err : new Error(String(err)));
+          } catch {
+            // dropped
+          }
+        }
+      }
+    });
+  }
+}
+
+/** A rate limit for `refresh()`: runs `fn` now, or once when the interval since the last run has passed. */
+export class RefreshLimiter {
+  private lastRunMs = -Infinity;
+  private pending: TimerHandle | undefined;
+  private closed = false;
+  constructor(
+    private readonly minIntervalMs: number,
+    private readonly clock: Clock,
+    private readonly fn: () => void,
+  ) {}
+  /** Records that a resolution just started (for resolutions not triggered by `request`). */
+  ran(): void {
+    this.lastRunMs = this.clock.now();
+  }
+  request(): void {
+    if (this.closed || this.pending !== undefined) return;
+    const waitMs = this.lastRunMs + this.minIntervalMs - this.clock.now();
+    if (waitMs <= 0) {
+      this.lastRunMs = this.clock.now();
+      this.fn();
+      return;
+    }
+    this.pending = this.clock.setTimeout(
+      () => {
+        this.pending = undefined;
+        if (this.closed) return;
+        this.lastRunMs = this.clock.now();
+        this.fn();
+      },
+      waitMs,
+      { background: true },
+    );
+  }
+  close(): void {
+    this.closed = true;
+    if (this.pending !== undefined) this.clock.clearTimeout(this.pending);
+    this.pending = undefined;
+  }
+}
+
+/** A background wait on `clock` that `wake()` ends early (a refresh, close). One wait at a time. */
+export class Pause {
+  private timer: TimerHandle | undefined;
+  private done: (() => void) | undefined;
+  constructor(private readonly clock: Clock) {}
+  /** Resolves after `ms` (at once when `ms` <= 0) or at the next `wake()`. */
+  sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+        this.timer = undefined;
+        this.done = undefined;
+        resolve();
+      };
+      this.done = done;
+      this.timer = this.clock.setTimeout(done, ms, { background: true });
+    });
+  }
+  /** Ends the current wait, if any. */
+  wake(): void {
+    this.done?.();
+  }
+}
+
+/**
+ * A polling resolver's shared half: validates the common options and the listener, rate-limits
+ * `refresh()` into `onRefresh()`, and on the first `close()` silences the listener, drops a pending
+ * refresh and calls `onClose()` to stop streams, requests and timers.
+ */
+/** Options renamed when the resolvers took the retry back-off's names; a stale name is an error, not ignored. */
+const RENAMED: ReadonlyArray<[string, string]> = [
+  ['backoffMs', 'initialBackoffMs'],
+  ['errorBackoffMs', 'initialBackoffMs'],
+  ['timers', 'clock'],
+];
+
+export abstract class ResolverBase implements Resolver {
+  protected readonly out: Delivery;
+  protected readonly clock: Clock;
+  protected readonly limiter: RefreshLimiter;
+  protected closed = false;
+
+  constructor(opts: CommonResolverOptions, listener: ResolverListener) {
+    if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object', opts);
+    for (const [was, now] of RENAMED) {
+      const v = (opts as Record<string, unknown>)[was];
+      if (v !== undefined) throw typeError(was, `unset: it was renamed ${now}`, v);
+    }
+    this.clock = opts.clock === undefined ? systemClock : validateClock('clock', opts.clock);
+    const minRefreshIntervalMs = msOption(
+      'minRefreshIntervalMs',
+      opts.minRefreshIntervalMs,
+      DEFAULT_MIN_REFRESH_INTERVAL_MS,
+    );
+    this.out = new Delivery(listener);
+    this.limiter = new RefreshLimiter(minRefreshIntervalMs, this.clock, () => this.onRefresh());
+  }
+
+  /** Re-resolve soon: at most once per `minRefreshIntervalMs`. */
+  refresh(): void {
+    this.limiter.request();
+  }
+
+  /** Stops everything; no listener call follows. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.out.close();
+    this.limiter.close();
+    this.onClose();
+  }
+
+  /** A rate-limited refresh is due. */
+  protected abstract onRefresh(): void;
+  /** Stop streams, requests and timers (called once, after the listener is silenced). */
+  protected abstract onClose(): void;
+}
