@@ -31,7 +31,7 @@ export function hasBinary(bin: string): boolean {
 
 /** The command that installs the Debian packages providing `bins`. */
 export function installCommand(bins: readonly Binary[]): string {
-  return `sudo apt-get install -y ${[...new Set(bins.map((b) => BINARIES[b]))].join(' ')}`;
+  return `sudo apt-get install -y ${[...new Set(bins.map((b) => BINARIES[b] ?? b))].join(' ')}`;
 }
 
 export function live(bins: readonly Binary[], moduleUrl: string): TestFn {
