@@ -1,4 +1,4 @@
-// `switchyard demo`: the live loopback demo (bindings/demo.ts), loaded only when asked for.
+// `switchyard demo`: the live loopback demo (cli/demo.ts), loaded only when asked for.
 import { intOption, parseArgs, UsageError } from './args.js';
 import type { CliIO } from './cli.js';
 

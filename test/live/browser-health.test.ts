@@ -1,5 +1,5 @@
-// The HealthChecker with the fetch probe in headless Chromium: a page (bindings/health.ts and
-// bindings/health-http.ts bundled by esbuild for the browser, plus health-tcp.ts to prove it does not pull
+// The HealthChecker with the fetch probe in headless Chromium: a page (bindings/health/checker.ts and
+// bindings/health/http-probe.ts bundled by esbuild for the browser, plus tcp-probe.ts to prove it does not pull
 // node:net) probes loopback backends on other origins (they send CORS headers); the transitions observed in the
 // page follow the backends: healthy, failing (HTTP 500), hanging (timeout), recovering after 3 successes.
 import { fileURLToPath } from 'node:url';
