@@ -1,10 +1,11 @@
-// The eligible rows as a policy's WASM kernel reads them (latency_aware's latencyAwareScan, weighted_round_robin's
-// swrrStep; assembly/policies.ts). Under the 'wasm' backend a picker whose set has at least the kernel's measured
-// crossover of members copies its rows once into the core's linear memory and runs the kernel over the state
-// table in place; smaller sets (where the JS→WASM call costs more than it saves) and the 'js' backend run the TS
-// twin. Excluded members (ctx.exclude) reach either as a byte mask over rows, staged in the core's io area for
-// each WASM call. The copied rows are freed by `release()` (the policy calls it when it replaces the picker)
-// or, failing that, when the picker is collected (core/memory.ts TableRegion).
+// The eligible rows as a policy's WASM kernel reads them (latency_aware's latencyAwareScan in
+// assembly/latency-aware.ts, weighted_round_robin's swrrStep in assembly/weighted-round-robin.ts). Under the
+// 'wasm' backend a picker whose set has at least the kernel's measured crossover of members copies its rows
+// once into the core's linear memory and runs the kernel over the state table in place; smaller sets (where the
+// JS→WASM call costs more than it saves) and the 'js' backend run the TS twin. Excluded members (ctx.exclude)
+// reach either as a byte mask over rows, staged in the core's io area for each WASM call. The copied rows are
+// freed by `release()` (the policy calls it when it replaces the picker) or, failing that, when the picker is
+// collected (core/memory.ts TableRegion).
 import type { WasmHandle } from '../core/core-wasm.js';
 import { TableRegion } from '../core/memory.js';
 import type { PolicyEnv } from './picker.js';

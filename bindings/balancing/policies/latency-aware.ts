@@ -7,7 +7,7 @@
 // The pick scans every eligible member (not a power-of-d-choices sample). Measured (bench/policies.bench.ts,
 // provisional, shared 2-core machine): the latencyAwareScan kernel takes TS 30 ns vs WASM 35 ns at 8
 // members, TS 532 vs WASM 375 ns at 64, TS 7.9 vs WASM 5.5 µs at 1024; so sets of >= WASM_MIN_MEMBERS (32)
-// scan in WASM when the balancer's backend is 'wasm', smaller ones in TS (assembly/policies.ts
+// scan in WASM when the balancer's backend is 'wasm', smaller ones in TS (assembly/latency-aware.ts
 // latencyAwareScan and latencyAwareScanTs below are differential-tested; the rows and the exclusion mask reach
 // the kernel through kernel-rows.ts).
 //
@@ -75,7 +75,7 @@ interface LatencyExports {
   ): number;
 }
 
-/** TS twin of assembly/policies.ts latencyAwareScan. */
+/** TS twin of assembly/latency-aware.ts latencyAwareScan. */
 export function latencyAwareScanTs(
   f: Float64Array,
   cap: number,

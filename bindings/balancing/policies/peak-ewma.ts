@@ -9,7 +9,7 @@
 // Measured (bench/policies.bench.ts, provisional, shared 2-core machine): one peakEwmaCost call takes WASM
 // 51 ns vs TS 48 ns at 64 and 1024 members (the call boundary eats the arithmetic's gain), and a pick needs
 // two; so picks and completions run in TS over the state table (which lives in WASM memory under 'wasm').
-// The WASM kernels (assembly/policies.ts peakEwmaCost/peakEwmaObserve) are kept identical and
+// The WASM kernels (assembly/peak-ewma.ts peakEwmaCost/peakEwmaObserve) are kept identical and
 // differential-tested; `expNeg` below replaces Math.exp so both agree bit for bit.
 //
 //   new Balancer({ policy: { name: 'peak_ewma', decayMs: 10_000, defaultRttMs: 0 } })
@@ -46,7 +46,7 @@ export function parsePeakEwma(json: unknown, field = 'peak_ewma'): PeakEwmaConfi
   };
 }
 
-/** exp(−t) for t >= 0, operation for operation the same as assembly/policies.ts `expNeg`. */
+/** exp(−t) for t >= 0, operation for operation the same as assembly/peak-ewma.ts `expNeg`. */
 export function expNeg(t: number): number {
   if (!(t > 0)) return 1;
   if (t >= 708) return 0;
@@ -87,7 +87,7 @@ const POW2_NEG = (() => {
   return t;
 })();
 
-/** TS twin of assembly/policies.ts peakEwmaCost. */
+/** TS twin of assembly/peak-ewma.ts peakEwmaCost. */
 export function peakEwmaCostTs(f: Float64Array, cap: number, r: number, now: number, decayMs: number): number {
   const iEst = COL_EST * cap + r;
   const iStamp = COL_STAMP * cap + r;
@@ -103,7 +103,7 @@ export function peakEwmaCostTs(f: Float64Array, cap: number, r: number, now: num
   return est * (active + 1);
 }
 
-/** TS twin of assembly/policies.ts peakEwmaObserve. */
+/** TS twin of assembly/peak-ewma.ts peakEwmaObserve. */
 export function peakEwmaObserveTs(
   f: Float64Array,
   cap: number,

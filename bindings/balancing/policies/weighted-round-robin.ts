@@ -89,7 +89,7 @@ interface SwrrExports {
   ): number;
 }
 
-/** One nginx selection round over `rows` (TS twin of assembly/policies.ts swrrStep). */
+/** One nginx selection round over `rows` (TS twin of assembly/weighted-round-robin.ts swrrStep). */
 export function swrrStepTs(
   f: Float64Array,
   cap: number,
