@@ -139,7 +139,8 @@ function add64(ah: number, al: number, bh: number, bl: number): number {
   return lo >>> 0;
 }
 
-function mul64(ah: number, al: number, bh: number, bl: number): number {
+/** (ah, al) × (bh, bl) mod 2^64 on 32-bit halves: returns the low word; the high word is read with `xxh64Hi()`. */
+export function mul64(ah: number, al: number, bh: number, bl: number): number {
   al >>>= 0;
   bl >>>= 0;
   const a0 = al & 0xffff,

@@ -29,7 +29,7 @@ import { checkOptions, MutableRouter } from './base.js';
 import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
 import { checkOffsets, idsOf, keyBytes, packKeys } from './shared.js';
 import { intInRange, positive, rangeError } from '../util/validate.js';
-import { xxh64Hi, xxh64Pair } from '../core/xxhash.js';
+import { mul64, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
 /** @deprecated the one sentinel is `NO_MEMBER` (key-router.ts). */
 export const RENDEZVOUS_NO_MEMBER = NO_MEMBER;
@@ -76,22 +76,6 @@ interface RendezvousExports {
 }
 
 // ---- the pure-TS twin ----
-
-let H = 0;
-
-/** Low word of (ah, al) * (bh, bl) mod 2^64; high word left in H. */
-function mul64(ah: number, al: number, bh: number, bl: number): number {
-  const a0 = al & 0xffff;
-  const a1 = al >>> 16;
-  const b0 = bl & 0xffff;
-  const b1 = bl >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  H = (a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16) + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
-  return ((mid << 16) | (p00 & 0xffff)) >>> 0;
-}
 
 const P2H = 0xc2b2ae3d;
 const P2L = 0x27d4eb4f;
@@ -144,11 +128,11 @@ export function rendezvousScore(
   let lo = (kLo ^ sLo) >>> 0;
   lo = (lo ^ (hi >>> 1)) >>> 0;
   lo = mul64(hi, lo, P2H, P2L);
-  hi = H;
+  hi = xxh64Hi();
   lo = (lo ^ ((lo >>> 29) | (hi << 3))) >>> 0;
   hi = (hi ^ (hi >>> 29)) >>> 0;
   lo = mul64(hi, lo, P3H, P3L);
-  hi = H;
+  hi = xxh64Hi();
   lo = (lo ^ hi) >>> 0;
   const xHi = hi >>> 12;
   const xLo = (((hi & 0xfff) << 20) | (lo >>> 12)) >>> 0;
