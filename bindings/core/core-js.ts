@@ -3,7 +3,6 @@
 // the oracle in differential tests.
 import { type Core, type RingSpec, RingTable, ringIndex } from './core.js';
 import { writeDecimal } from './label.js';
-import { bucketTable, radixSortPairs, tableBits } from './radix.js';
 import { utf8 } from './utf8.js';
 import { xxh32Bytes, xxh64Bytes, xxh64Hi, xxh64Pair } from './xxhash.js';
 
@@ -18,8 +17,8 @@ function buildRing(spec: RingSpec): RingTable {
     maxId = Math.max(maxId, encoded[m]!.length);
   }
   const label = new Uint8Array(maxId + 11);
-  let keys: Uint32Array = new Uint32Array(total);
-  let vals = new Uint16Array(total);
+  const keys: Uint32Array = new Uint32Array(total);
+  const vals = new Uint16Array(total);
   let k = 0;
   for (let m = 0; m < ids.length; m++) {
     const id = encoded[m]!;
@@ -38,10 +37,7 @@ function buildRing(spec: RingSpec): RingTable {
       k++;
     }
   }
-  [keys, vals] = radixSortPairs(keys, vals);
-  const bits = tableBits(total);
-  const table = bucketTable(keys, bits);
-  return new RingTable(total, bits, null, 0, keys, vals, table);
+  return RingTable.fromPairs(keys, vals);
 }
 
 function lookupMany(t: RingTable, hashes: Uint32Array, out: Uint32Array): void {

@@ -2,7 +2,6 @@
 // `Core`. It knows nothing of how the instance was obtained (inlined bytes, a URL, a caller's module).
 import { type Core, type RingSpec, RingTable } from './core.js';
 import { WasmMemory, align16 } from './memory.js';
-import { tableBits } from './radix.js';
 import { utf8 } from './utf8.js';
 
 interface Exports {
@@ -228,9 +227,7 @@ export function createWasmCore(handle: WasmHandle): Core {
       maxId = Math.max(maxId, encoded[m]!.length);
       total += spec.counts[m]!;
     }
-    const bits = tableBits(total);
-    const outBytes = align16(total * 6) + ((1 << bits) + 1) * 4;
-    const out = mem.alloc(outBytes);
+    const t = RingTable.allocate(mem, total);
     const tmpIds = align16(idBytes);
     const tmpOffs = align16((n + 1) * 4);
     const tmpCounts = align16(n * 4);
@@ -246,9 +243,6 @@ export function createWasmCore(handle: WasmHandle): Core {
       u32[((tmp + tmpIds + tmpOffs) >>> 2) + m] = spec.counts[m]!;
     }
     u32[offs + n] = o;
-    const pointsPtr = out;
-    const membersPtr = out + total * 4;
-    const tablePtr = align16(out + total * 6);
     x.ringBuild(
       tmp,
       tmp + tmpIds,
@@ -258,22 +252,14 @@ export function createWasmCore(handle: WasmHandle): Core {
       seed64(spec.seedHi, spec.seedLo),
       tmp + tmpIds + tmpOffs + tmpCounts,
       tmp + tmpIds + tmpOffs + tmpCounts + tmpLabel,
-      pointsPtr,
-      membersPtr,
-      tablePtr,
-      bits,
+      t.pointsPtr,
+      t.membersPtr,
+      t.tablePtr,
+      t.bits,
     );
     mem.release(tmp);
-    const buf = mem.memory.buffer;
-    return new RingTable(
-      total,
-      bits,
-      mem,
-      out,
-      new Uint32Array(buf, pointsPtr, total),
-      new Uint16Array(buf, membersPtr, total),
-      new Uint32Array(buf, tablePtr, (1 << bits) + 1),
-    );
+    t.sync();
+    return t;
   }
 
   return {

@@ -3,6 +3,7 @@
 // layout (`RingTable`) and its lookup (`ringIndex`, twin of assembly/ring.ts `ringLookup`) live here because
 // HashRing and the ketama continuum share them; the sort and bucket table are in radix.ts.
 import { align16, type WasmMemory } from './memory.js';
+import { bucketTable, radixSortPairs, tableBits } from './radix.js';
 
 export type Backend = 'wasm' | 'js';
 export type RingHash = 'xxh32' | 'xxh64';
@@ -20,7 +21,7 @@ export interface RingSpec {
  * A built ring table: sorted points, the member index of each point, and the bucket table indexed by the
  * top `bits` bits of a hash. For the WASM core the arrays are views of linear memory: call `sync()`
  * (cheap) before reading them, since a memory grow replaces the buffer. The region at `ptr` (0 and `mem`
- * null for the TS core) belongs to the router that built the table, which frees it (hashing/shared.ts).
+ * null for the TS core) belongs to the router that built the table, which frees it (core/memory.ts TableRegion).
  */
 export class RingTable {
   points: Uint32Array;
@@ -41,6 +42,25 @@ export class RingTable {
     this.members = members;
     this.table = table;
     this.gen = mem === null ? 0 : mem.gen;
+  }
+
+  /** A table in JS memory from (point, member) pairs in any order: stable radix sort, then the bucket table. */
+  static fromPairs(points: Uint32Array, members: Uint16Array): RingTable {
+    const [keys, vals] = radixSortPairs(points, members);
+    const bits = tableBits(keys.length);
+    return new RingTable(keys.length, bits, null, 0, keys, vals, bucketTable(keys, bits));
+  }
+
+  /**
+   * A region for `total` points allocated in `mem`, for a WASM build to fill at `pointsPtr`, `membersPtr` and
+   * `tablePtr`; its views are made by the first `sync()` (call it once the build is done).
+   */
+  static allocate(mem: WasmMemory, total: number): RingTable {
+    const bits = tableBits(total);
+    const ptr = mem.alloc(align16(total * 6) + ((1 << bits) + 1) * 4);
+    const t = new RingTable(total, bits, mem, ptr, new Uint32Array(0), new Uint16Array(0), new Uint32Array(0));
+    t.gen = -1;
+    return t;
   }
 
   get pointsPtr(): number {

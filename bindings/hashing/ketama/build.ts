@@ -7,7 +7,6 @@
 import { RingTable } from '../../core/core.js';
 import { writeDecimal } from '../../core/label.js';
 import { align16 } from '../../core/memory.js';
-import { bucketTable, radixSortPairs, tableBits } from '../../core/radix.js';
 import type { WasmHandle } from '../../core/core-wasm.js';
 import { md5Words } from './md5.js';
 
@@ -33,8 +32,8 @@ export function buildKetamaJs(spec: KetamaSpec): RingTable {
   for (const p of prefixes) maxLen = Math.max(maxLen, p.length);
   const label = new Uint8Array(maxLen + 11);
   const words = new Uint32Array(4);
-  let keys: Uint32Array = new Uint32Array(total);
-  let vals = new Uint16Array(total);
+  const keys: Uint32Array = new Uint32Array(total);
+  const vals = new Uint16Array(total);
   let k = 0;
   for (let m = 0; m < prefixes.length; m++) {
     const prefix = prefixes[m]!;
@@ -51,10 +50,7 @@ export function buildKetamaJs(spec: KetamaSpec): RingTable {
       }
     }
   }
-  [keys, vals] = radixSortPairs(keys, vals);
-  const bits = tableBits(total);
-  const table = bucketTable(keys, bits);
-  return new RingTable(total, bits, null, 0, keys, vals, table);
+  return RingTable.fromPairs(keys, vals);
 }
 
 type BuildFn = (
@@ -82,8 +78,7 @@ export function buildKetamaWasm(handle: WasmHandle, spec: KetamaSpec): RingTable
     bytes += p.length;
     maxLen = Math.max(maxLen, p.length);
   }
-  const bits = tableBits(total);
-  const out = mem.alloc(align16(total * 6) + ((1 << bits) + 1) * 4);
+  const t = RingTable.allocate(mem, total);
   const szPrefix = align16(bytes);
   const szOffs = align16((n + 1) * 4);
   const szDigests = align16(n * 4);
@@ -102,19 +97,20 @@ export function buildKetamaWasm(handle: WasmHandle, spec: KetamaSpec): RingTable
     o += p.length;
   }
   u32[(offs >>> 2) + n] = o;
-  const pointsPtr = out;
-  const membersPtr = out + total * 4;
-  const tablePtr = align16(out + total * 6);
-  x.ketamaBuild(tmp, offs, digests, n, spec.perDigest, label, label + szLabel, pointsPtr, membersPtr, tablePtr, bits);
-  mem.release(tmp);
-  const buf = mem.memory.buffer;
-  return new RingTable(
-    total,
-    bits,
-    mem,
-    out,
-    new Uint32Array(buf, pointsPtr, total),
-    new Uint16Array(buf, membersPtr, total),
-    new Uint32Array(buf, tablePtr, (1 << bits) + 1),
+  x.ketamaBuild(
+    tmp,
+    offs,
+    digests,
+    n,
+    spec.perDigest,
+    label,
+    label + szLabel,
+    t.pointsPtr,
+    t.membersPtr,
+    t.tablePtr,
+    t.bits,
   );
+  mem.release(tmp);
+  t.sync();
+  return t;
 }
