@@ -21,7 +21,7 @@ const skipped = existsSync(log)
   : [];
 rmSync(dir, { recursive: true, force: true });
 if (skipped.length > 0) {
-  const packages = new Set(skipped.flatMap((s) => s.install.replace(/^.*install -y /, '').split(' ')));
+  const packages = new Set(skipped.flatMap((s) => s.packages));
   const bar = '!'.repeat(78);
   const out = process.stderr;
   out.write(`\n${bar}\n!! ${skipped.length} live suite(s) SKIPPED: their binaries are not installed.\n`);

@@ -7,7 +7,7 @@
 // - ResolverBase: the options every polling resolver takes (clock, minRefreshIntervalMs) and its
 //   `refresh()`/`close()`;
 // - msOption: the reader of every millisecond option.
-// Back-off after failures is http/retry.ts's `Backoff` (the fetch retry's options), used without jitter:
+// Back-off after failures is util/backoff.ts's `Backoff` (the fetch retry's options), used without jitter:
 // the n-th consecutive failure waits `capMs(n)` = min(initialBackoffMs × backoffMultiplier^(n−1), maxBackoffMs).
 //
 //   class PollResolver extends ResolverBase {
@@ -169,11 +169,6 @@ export class Pause {
   }
 }
 
-/**
- * A polling resolver's shared half: validates the common options and the listener, rate-limits
- * `refresh()` into `onRefresh()`, and on the first `close()` silences the listener, drops a pending
- * refresh and calls `onClose()` to stop streams, requests and timers.
- */
 /** Options renamed when the resolvers took the retry back-off's names; a stale name is an error, not ignored. */
 const RENAMED: ReadonlyArray<[string, string]> = [
   ['backoffMs', 'initialBackoffMs'],
@@ -181,6 +176,11 @@ const RENAMED: ReadonlyArray<[string, string]> = [
   ['timers', 'clock'],
 ];
 
+/**
+ * A polling resolver's shared half: validates the common options and the listener, rate-limits
+ * `refresh()` into `onRefresh()`, and on the first `close()` silences the listener, drops a pending
+ * refresh and calls `onClose()` to stop streams, requests and timers.
+ */
 export abstract class ResolverBase implements Resolver {
   protected readonly out: Delivery;
   protected readonly clock: Clock;

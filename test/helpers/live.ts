@@ -29,21 +29,22 @@ export function hasBinary(bin: string): boolean {
   return SEARCH.some((dir) => dir !== '' && existsSync(join(dir, bin)));
 }
 
-/** The command that installs the Debian packages providing `bins`. */
-export function installCommand(bins: readonly Binary[]): string {
-  return `sudo apt-get install -y ${[...new Set(bins.map((b) => BINARIES[b] ?? b))].join(' ')}`;
+/** The Debian packages that provide `bins` (a binary with no known package stands for itself). */
+function packagesFor(bins: readonly Binary[]): string[] {
+  return [...new Set(bins.map((b) => BINARIES[b] ?? b))];
 }
 
 export function live(bins: readonly Binary[], moduleUrl: string): TestFn {
   const suite = suiteName(moduleUrl);
   const missing = bins.filter((b) => !hasBinary(b));
   if (missing.length === 0) return anyTest;
-  const why = `needs ${missing.join(', ')}: ${installCommand(missing)}`;
+  const packages = packagesFor(missing);
+  const why = `needs ${missing.join(', ')}: sudo apt-get install -y ${packages.join(' ')}`;
   if (process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') {
     anyTest(`${suite}: required binaries are installed`, (t) => t.fail(`CI is set and ${suite} ${why}`));
   } else {
     const log = process.env.SWITCHYARD_SKIP_LOG;
-    if (log) appendFileSync(log, `${JSON.stringify({ suite, missing, install: installCommand(missing) })}\n`);
+    if (log) appendFileSync(log, `${JSON.stringify({ suite, missing, packages })}\n`);
   }
   return skipping();
 }
