@@ -12,7 +12,8 @@
 // "[v6]:port") and is parsed strictly; a string without one is a name (port 0 = no address), accepted only
 // where the address is optional (the Balancer, key routing) and rejected where it is required (resolvers,
 // which report dialable addresses). Weight: finite and > 0 (default 1). Priority: an integer >= 0 (default 0,
-// lower is preferred). Metadata: a plain object (default {}), compared by value.
+// lower is preferred). Metadata: a plain object (default {}), compared by value. Locality: optional, see
+// `Locality`.
 import { rangeError, typeError } from './validate.js';
 
 export interface Endpoint {
@@ -25,6 +26,46 @@ export interface Endpoint {
   /** Lower is preferred (SRV priority, locality); an integer >= 0, default 0. */
   priority: number;
   metadata: Readonly<Record<string, unknown>>;
+  /** Where the member runs (Envoy/xDS Locality); absent when unknown. */
+  locality?: Locality;
+}
+
+/**
+ * Envoy's Locality: region, zone and sub-zone ('' when not known). Members with equal localities share a
+ * locality; locality-weighted and zone-aware balancing group members by it. Accepted as an object or as
+ * "region/zone/subZone" (trailing parts optional).
+ */
+export interface Locality {
+  readonly region: string;
+  readonly zone: string;
+  readonly subZone: string;
+}
+
+/** Validates a locality: { region?, zone?, subZone? } or "region/zone/subZone". */
+export function parseLocality(input: unknown, field = 'locality'): Locality {
+  if (typeof input === 'string') {
+    const parts = input.split('/');
+    if (parts.length > 3) throw rangeError(field, '"region/zone/subZone" (at most 3 parts)', input);
+    return { region: parts[0] ?? '', zone: parts[1] ?? '', subZone: parts[2] ?? '' };
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    throw typeError(field, 'an object { region, zone, subZone } or "region/zone/subZone"', input);
+  const o = input as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (k !== 'region' && k !== 'zone' && k !== 'subZone')
+      throw rangeError(`${field}.${k}`, 'one of region, zone, subZone', k);
+  }
+  const part = (k: 'region' | 'zone' | 'subZone'): string => {
+    const v = o[k] ?? '';
+    if (typeof v !== 'string') throw typeError(`${field}.${k}`, 'a string', v);
+    return v;
+  };
+  return { region: part('region'), zone: part('zone'), subZone: part('subZone') };
+}
+
+/** "region/zone/subZone" (the key members of one locality share); '' for none. */
+export function localityKey(l: Locality | undefined): string {
+  return l === undefined ? '' : `${l.region}/${l.zone}/${l.subZone}`;
 }
 
 export type EndpointInput = string | (Partial<Endpoint> & ({ id: string } | { host: string; port: number }));
@@ -118,7 +159,9 @@ export function parseEndpoint(input: EndpointInput, field = 'endpoint', options:
   const metadata = o.metadata ?? {};
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
     throw typeError(`${field}.metadata`, 'an object', metadata);
-  return { id, host, port, weight, priority, metadata: metadata as Record<string, unknown> };
+  const ep: Endpoint = { id, host, port, weight, priority, metadata: metadata as Record<string, unknown> };
+  if (o.locality !== undefined) ep.locality = parseLocality(o.locality, `${field}.locality`);
+  return ep;
 }
 
 /**
@@ -160,6 +203,7 @@ export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
     a.port === b.port &&
     a.weight === b.weight &&
     a.priority === b.priority &&
+    localityKey(a.locality) === localityKey(b.locality) &&
     sameValue(a.metadata, b.metadata)
   );
 }

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
-const ORDER = ['util', 'core', 'hashing', 'balancing', 'discovery', 'health', 'http', 'cli'];
+const ORDER = ['util', 'core', 'hashing', 'balancing', 'discovery', 'health', 'http', 'observability', 'grpc', 'cli'];
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const f of readdirSync(dir)) {
