@@ -75,3 +75,69 @@ export let sink = 0;
 export function consume(x: unknown): void {
   sink = (sink + (typeof x === 'number' ? x : typeof x === 'string' ? x.length : 1)) | 0;
 }
+
+/** One case of an interleaved comparison: `fn` performs `ops` operations per call. */
+export interface Case {
+  name: string;
+  fn: () => void;
+  ops?: number;
+}
+
+/**
+ * Interleaved measurement, for ratios on a noisy shared machine: every round runs each case once for about
+ * `roundMs` (A, B, C, A, B, C, ...), so a slow spell hits all cases alike; each case's ops/s is the median
+ * over `rounds` rounds. Calls per round are calibrated once per case after a warm-up. Returns one Row per
+ * case (rmePercent: half the interquartile range, as % of the median); `ratio` divides two of them.
+ */
+export function interleave(
+  suite: string,
+  cases: Case[],
+  { rounds = Number(process.env.BENCH_ROUNDS ?? 25), roundMs = Number(process.env.BENCH_ROUND_MS ?? 10) } = {},
+): Row[] {
+  const calls = cases.map((c) => {
+    let n = 1;
+    for (;;) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) c.fn();
+      const dt = performance.now() - t0;
+      if (dt >= roundMs / 4) return Math.max(1, Math.round((n * roundMs) / dt));
+      n *= 2;
+    }
+  });
+  const rates: number[][] = cases.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    cases.forEach((c, i) => {
+      const n = calls[i]!;
+      const t0 = performance.now();
+      for (let k = 0; k < n; k++) c.fn();
+      const dt = performance.now() - t0;
+      rates[i]!.push((n * (c.ops ?? 1) * 1000) / dt);
+    });
+  }
+  return cases.map((c, i) => {
+    const s = rates[i]!.sort((a, b) => a - b);
+    const q = (f: number) => s[Math.min(s.length - 1, Math.floor(s.length * f))]!;
+    const median = q(0.5);
+    const row = {
+      suite,
+      name: c.name,
+      opsPerSec: median,
+      rmePercent: ((q(0.75) - q(0.25)) / 2 / median) * 100,
+      samples: s.length,
+    };
+    process.stderr.write(`  ${suite} | ${c.name}: ${fmt(median)} ops/s ±${row.rmePercent.toFixed(1)}% (interleaved)\n`);
+    return row;
+  });
+}
+
+/** Interleaved one-shot timings (builds): `runs` rounds of A, B, ...; the median ms of each. */
+export function interleaveMs(cases: { name: string; fn: () => void }[], runs = 9): number[] {
+  const times: number[][] = cases.map(() => []);
+  for (let r = 0; r < runs; r++)
+    cases.forEach((c, i) => {
+      const t0 = process.hrtime.bigint();
+      c.fn();
+      times[i]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    });
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+}

@@ -1,7 +1,8 @@
-// Balancing policy benchmarks (issue 4): picks/s for each policy at 8/64/1024 members, pick only and pick
-// plus completion, with the state table in WASM memory ('wasm' backend) or on the JS heap ('js'); and the
-// kernels themselves, WASM call vs TS twin, which decide the path each policy takes (see the policy headers).
-// Standalone: npx tsx bench/policies.bench.ts (BENCH_SECONDS=0.5 for a quick run).
+// Balancing policy benchmarks (issues 4 and 16): pick + done of every policy at 8/64/1024 members, interleaved
+// with round robin's in the same run (bench/common.ts `interleave`), so each is read as a ratio to round robin
+// (goal: within 3x); state table in WASM memory ('wasm' backend) or on the JS heap ('js'); pick alone for the
+// round-robin family; and the kernels, TS twin against the WASM call, which decide the path each policy takes
+// (see the policy headers). Standalone: npx tsx bench/policies.bench.ts (BENCH_ROUNDS=5 for a quick run).
 import { Balancer, type Clock, type Picked, systemClock } from '../bindings/index.js';
 import { wasmHandle } from '../bindings/core/backend.js';
 import { COL_ACTIVE, COL_AVG_RTT, COL_EW, COL_WEIGHT, COLS } from '../bindings/balancing/picker.js';
@@ -9,7 +10,7 @@ import { latencyAwareScanTs, parseLatencyAware } from '../bindings/balancing/pol
 import { peakEwmaCostTs, PENALTY_MS } from '../bindings/balancing/policies/peak-ewma.js';
 import { swrrStepTs } from '../bindings/balancing/policies/weighted-round-robin.js';
 import { mulberry32 } from '../bindings/util/random.js';
-import { consume, fmt, machine, measure, save, type Row } from './common.js';
+import { type Case, consume, fmt, interleave, machine, save, type Row } from './common.js';
 
 const rows: Row[] = [];
 const SIZES = [8, 64, 1024];
@@ -37,64 +38,61 @@ let tMs = 0;
 const clock: Clock = { ...systemClock, now: () => (tMs += 0.01) };
 const keys = Array.from({ length: 4096 }, (_, i) => `user:${i}`);
 
+// pick + done of every policy, interleaved with round robin's in the same run (its ratio is the one to read)
 for (const n of SIZES) {
-  for (const policy of POLICIES) {
-    for (const backend of ['wasm', 'js'] as const) {
-      const endpoints = Array.from({ length: n }, (_, i) => ({
-        id: `10.0.${i >> 8}.${i & 255}:80`,
-        weight: 1 + (i % 4),
-      }));
+  for (const backend of ['wasm', 'js'] as const) {
+    const endpoints = Array.from({ length: n }, (_, i) => ({
+      id: `10.0.${i >> 8}.${i & 255}:80`,
+      weight: 1 + (i % 4),
+    }));
+    const balancers: Balancer[] = [];
+    const cases: Case[] = POLICIES.map((policy) => {
       const lb = new Balancer({ policy, backend, endpoints, clock, random: mulberry32(1) });
-      const suite = `${label(policy)} ${n}`;
-      let k = 0;
-      const ctx = { key: '' };
+      balancers.push(lb);
       const useKey = policy === 'ring_hash' || policy === 'xxhash_ring';
+      const ctx = { key: '' };
+      let k = 0;
       // pick + done: the steady state of a client (in-flight stays near 0..1)
-      rows.push(
-        measure(
-          suite,
-          `${backend} pick+done`,
-          () => {
-            for (let i = 0; i < LOOP; i++) {
-              let p: Picked;
-              if (useKey) {
+      return {
+        name: label(policy),
+        ops: LOOP,
+        fn: useKey
+          ? () => {
+              for (let i = 0; i < LOOP; i++) {
                 ctx.key = keys[k++ & 4095]!;
-                p = lb.pickOrThrow(ctx);
-              } else p = lb.pickOrThrow();
-              p.handle.done({ ok: true, rttMs: 1 + (i & 7) });
+                lb.pickOrThrow(ctx).handle.done({ ok: true, rttMs: 1 + (i & 7) });
+              }
             }
-          },
-          LOOP,
-        ),
-      );
-      if (typeof policy === 'string' && (policy === 'weighted_round_robin' || policy === 'round_robin')) {
-        rows.push(
-          measure(
-            suite,
-            `${backend} pick`,
-            () => {
-              for (let i = 0; i < LOOP; i++) consume(lb.pick());
+          : () => {
+              for (let i = 0; i < LOOP; i++) {
+                const p: Picked = lb.pickOrThrow();
+                p.handle.done({ ok: true, rttMs: 1 + (i & 7) });
+              }
             },
-            LOOP,
-          ),
-        );
-      }
-      if (!useKey) {
-        // the allocation-free pair (no handle object)
-        rows.push(
-          measure(
-            suite,
-            `${backend} pickIndex+completeIndex`,
-            () => {
-              for (let i = 0; i < LOOP; i++) lb.completeIndex(lb.pickIndex(), true, 1 + (i & 7));
-            },
-            LOOP,
-          ),
-        );
-      }
-      lb.close();
-    }
+      };
+    });
+    rows.push(...interleave(`pick+done ${backend} ${n}`, cases));
+    // pick alone, and the allocation-free pair (no handle object), for the round-robin family
+    const rr = balancers[0]!;
+    const wrr = balancers[1]!;
+    rows.push(
+      ...interleave(`pick ${backend} ${n}`, [
+        { name: 'round_robin pick', fn: () => pickLoop(rr), ops: LOOP },
+        { name: 'weighted_round_robin pick', fn: () => pickLoop(wrr), ops: LOOP },
+        { name: 'round_robin pickIndex+completeIndex', fn: () => indexLoop(rr), ops: LOOP },
+        { name: 'weighted_round_robin pickIndex+completeIndex', fn: () => indexLoop(wrr), ops: LOOP },
+      ]),
+    );
+    for (const lb of balancers) lb.close();
   }
+}
+
+function pickLoop(lb: Balancer): void {
+  for (let i = 0; i < LOOP; i++) consume(lb.pick());
+}
+
+function indexLoop(lb: Balancer): void {
+  for (let i = 0; i < LOOP; i++) lb.completeIndex(lb.pickIndex(), true, 1 + (i & 7));
 }
 
 // kernels: WASM call vs TS twin
@@ -115,69 +113,70 @@ for (const n of SIZES) {
       f[COL_AVG_RTT * n + i] = 10 + (i % 17);
     }
   const suite = `kernel ${n}`;
-  rows.push(
-    measure(
-      suite,
-      'swrrStep wasm',
-      () => {
-        for (let i = 0; i < 100; i++) consume(x.swrrStep!(ptr, n, rowsPtr, n, 0, 1, 10_000, 0));
-      },
-      100,
-    ),
-  );
-  rows.push(
-    measure(
-      suite,
-      'swrrStep ts',
-      () => {
-        for (let i = 0; i < 100; i++) consume(swrrStepTs(tf, n, r, n, null, 1, 10_000, 0));
-      },
-      100,
-    ),
-  );
-  rows.push(
-    measure(
-      suite,
-      'latencyAwareScan wasm',
-      () => {
-        for (let i = 0; i < 100; i++)
-          consume(
-            x.latencyAwareScan!(ptr, n, rowsPtr, n, 0, i % n, lac.connWeight, lac.maxConn, lac.rttWeight, lac.maxRttMs),
-          );
-      },
-      100,
-    ),
-  );
-  rows.push(
-    measure(
-      suite,
-      'latencyAwareScan ts',
-      () => {
-        for (let i = 0; i < 100; i++) consume(latencyAwareScanTs(tf, n, r, n, null, i % n, lac));
-      },
-      100,
-    ),
-  );
   let t = 0;
   rows.push(
-    measure(
-      suite,
-      'peakEwmaCost wasm',
-      () => {
-        for (let i = 0; i < LOOP; i++) consume(x.peakEwmaCost!(ptr, n, i % n, (t += 0.01), 10_000, PENALTY_MS));
+    ...interleave(suite, [
+      {
+        name: 'swrrStep: ts',
+        fn: () => {
+          for (let i = 0; i < 100; i++) consume(swrrStepTs(tf, n, r, n, null, 1, 10_000, 0));
+        },
+        ops: 100,
       },
-      LOOP,
-    ),
-  );
-  rows.push(
-    measure(
-      suite,
-      'peakEwmaCost ts',
-      () => {
-        for (let i = 0; i < LOOP; i++) consume(peakEwmaCostTs(tf, n, i % n, (t += 0.01), 10_000));
+      {
+        name: 'swrrStep: wasm',
+        fn: () => {
+          for (let i = 0; i < 100; i++) consume(x.swrrStep!(ptr, n, rowsPtr, n, 0, 1, 10_000, 0));
+        },
+        ops: 100,
       },
-      LOOP,
-    ),
+    ]),
+    ...interleave(suite, [
+      {
+        name: 'latencyAwareScan: ts',
+        fn: () => {
+          for (let i = 0; i < 100; i++) consume(latencyAwareScanTs(tf, n, r, n, null, i % n, lac));
+        },
+        ops: 100,
+      },
+      {
+        name: 'latencyAwareScan: wasm',
+        fn: () => {
+          for (let i = 0; i < 100; i++)
+            consume(
+              x.latencyAwareScan!(
+                ptr,
+                n,
+                rowsPtr,
+                n,
+                0,
+                i % n,
+                lac.connWeight,
+                lac.maxConn,
+                lac.rttWeight,
+                lac.maxRttMs,
+              ),
+            );
+        },
+        ops: 100,
+      },
+    ]),
+    ...interleave(suite, [
+      {
+        name: 'peakEwmaCost: ts',
+        fn: () => {
+          for (let i = 0; i < LOOP; i++) consume(peakEwmaCostTs(tf, n, i % n, (t += 0.01), 10_000));
+        },
+        ops: LOOP,
+      },
+      {
+        name: 'peakEwmaCost: wasm',
+        fn: () => {
+          for (let i = 0; i < LOOP; i++) consume(x.peakEwmaCost!(ptr, n, i % n, (t += 0.01), 10_000, PENALTY_MS));
+        },
+        ops: LOOP,
+      },
+    ]),
   );
   h.mem.release(ptr);
 }

@@ -73,6 +73,8 @@ interface Table {
   keys?: number;
   /** A line printed under the table. */
   note?: string;
+  /** A suite's own table of ratios: shown under Ratios, not under the absolute numbers. */
+  ratio?: boolean;
 }
 
 const MAX_TABLE_CHARS = 110;
@@ -185,14 +187,42 @@ interface RatioSpec {
 const RATIOS: Record<string, RatioSpec[]> = {
   ring: [
     {
+      title: 'single string-key lookups, × the reference ring (plain JS, bench/reference-ring.ts)',
+      suites: /^ring \d/,
+      reference: /^reference ring/,
+    },
+    {
       title: 'single string-key lookups, × hashring (npm, uncached keys)',
       suites: /^ring \d/,
       reference: /^hashring \(npm\)/,
-      include: /^get\(string\)|^consistent-hash/,
+    },
+    {
+      title: '`group(keys)` for 1000 keys, × looping `get` into a Map (same backend)',
+      suites: /^group \d/,
+      reference: /loop get/,
+      by: 'prefix',
+    },
+    {
+      title: 'batched lookups by hash, × a plain JS loop over the same table',
+      suites: /^by hash \d/,
+      reference: /^plain JS loop/,
     },
     { title: 'xxHash, × xxhash-wasm', suites: /^hash$/, reference: /xxhash-wasm/, by: 'prefix' },
   ],
   algorithms: [{ title: 'lookups, × hashring (npm, uncached keys)', suites: /./, reference: /^hashring/ }],
+  policies: [
+    {
+      title: "pick + done, WASM state table, × round_robin's pick + done in the same run",
+      suites: /^pick\+done wasm/,
+      reference: /^round_robin$/,
+    },
+    {
+      title: "pick + done, JS state table, × round_robin's pick + done in the same run",
+      suites: /^pick\+done js/,
+      reference: /^round_robin$/,
+    },
+    { title: 'policy kernels, WASM call × TS twin', suites: /^kernel/, reference: /: ts$/, by: 'prefix' },
+  ],
   ketama: [{ title: 'lookups, × hashring (npm, uncached keys)', suites: /./, reference: /^hashring/ }],
   envoy: [
     {
@@ -211,11 +241,13 @@ function ratioTables(rows: Row[], specs: RatioSpec[]): Table[] {
     if (s.by === 'prefix') {
       const groupOf = (r: Row) => `${r.suite}\u0000${r.name.split(': ')[0]}`;
       const refs = new Map(picked.filter((r) => s.reference.test(r.name)).map((r) => [groupOf(r), r]));
+      const multi = new Set(picked.map((r) => r.suite)).size > 1; // then the suite names the row too
       const body = picked
         .filter((r) => !s.reference.test(r.name) && refs.has(groupOf(r)))
         .map((r) => {
           const [input, ...rest] = r.name.split(': ');
-          return [input!, rest.join(': '), ratio(r.opsPerSec / refs.get(groupOf(r))!.opsPerSec)];
+          const first = multi ? `${r.suite}, ${input!}` : input!;
+          return [first, rest.join(': '), ratio(r.opsPerSec / refs.get(groupOf(r))!.opsPerSec)];
         });
       if (body.length > 0) out.push({ title: s.title, header: ['input', 'case', 'ratio'], rows: body });
       continue;
@@ -464,7 +496,19 @@ function discovery(d: Result): Table[] {
 
 // ---- the page ------------------------------------------------------------------------------------------
 
-const ORDER = ['ring', 'algorithms', 'ketama', 'envoy', 'jump-nginx', 'policies', 'tail-latency', 'fetch'];
+const ORDER = [
+  'ring',
+  'algorithms',
+  'ketama',
+  'envoy',
+  'jump-nginx',
+  'policies',
+  'tail-latency',
+  'fetch',
+  'undici-load',
+  'observability',
+  'grpc',
+];
 const ABOUT: Record<string, string> = {
   ring: '`HashRing` (160 vnodes per member) against the npm rings `hashring` and `consistent-hash`; xxHash.',
   algorithms: 'Every `createHasher` algorithm side by side: lookups, build, memory, keys moved, balance.',
@@ -474,6 +518,9 @@ const ABOUT: Record<string, string> = {
   policies: 'Balancer policies: `pick` + `done` per request, and the WASM/TS policy kernels.',
   'tail-latency': 'Loopback HTTP backends, one ten times slower than the others, through each policy.',
   fetch: '`createFetch` against a plain `fetch` to the same loopback backend.',
+  'undici-load': '`createDispatcher`, `createFetch` and undici `BalancedPool` under load, × raw undici Pool.',
+  observability: '`createFetch` with Prometheus metrics, OpenTelemetry metrics and tracing, × bare `createFetch`.',
+  grpc: 'gRPC calls through grpc-js with its own policies and with switchyard policies, on loopback servers.',
   health: '`HealthChecker` probing many members at once in real time, and its heap over many rounds.',
   discovery: 'The etcd resolver against a real etcd: update latency and the cost of a large watch.',
 };
@@ -502,7 +549,9 @@ const md: string[] = [
   '',
   `Machine: ${m.cpu ?? 'unknown CPU'}, ${m.cores ?? '?'} cores, Node ${m.node ?? '?'}` +
     (machines.length > 1 ? ` (and ${machines.length - 1} other machine(s): see bench/results.json)` : '') +
-    `; measured${span}. ops/s are medians of benchmark.js samples; a ratio is ops/s over the reference's ops/s ` +
+    `; measured${span}. ops/s are medians (of benchmark.js samples, or of interleaved rounds where a case ` +
+    "is compared with a reference: A, B, A, B ..., so the machine's slow spells hit both); a ratio is ops/s " +
+    "over the reference's ops/s " +
     '(above 1: faster). Sections: ' +
     names.map((n) => `[${n}](#${n})`).join(', ') +
     '.',
@@ -531,7 +580,8 @@ for (const name of names) {
   const tables = (d.tables as Table[] | undefined) ?? [];
   // Tables a suite wrote itself; its build table is already rendered from the raw `builds` above.
   for (const t of tables)
-    if (!(builds.length > 0 && /build/.test(t.title)))
+    if (t.ratio === true) ratios.push({ ...t, title: `${name}: ${t.title}`, keys: 1 });
+    else if (!(builds.length > 0 && /build/.test(t.title)))
       abs.push({ ...t, title: `${name}: ${t.title}`, keys: Math.min(2, t.header.length) });
   if (tables.length === 0) {
     for (const k of ['balance', 'exact', 'memory'] as const)

@@ -1,6 +1,7 @@
 // Route cache keys across three real memcached servers exactly as the fleet's other clients do: keys stored
 // through twemproxy (ketama, md5) and by the `memcached` npm client (npm hashring) are found on exactly the
-// server that switchyard's KetamaRing names with the matching preset.
+// server that switchyard's KetamaRing names with the matching preset. Then a multi-get the way a cache
+// client does one: `ring.group(keys)` splits the keys by server, one pipelined batch per server.
 // Run: npx tsx examples/memcached-ketama.ts [--keys N]   (starts its own memcached and nutcracker on loopback)
 import { KetamaRing } from 'switchyard';
 import { createRequire } from 'node:module';
@@ -13,6 +14,8 @@ export interface KetamaExampleResult {
   twemproxy: { onNamedServer: number; elsewhere: number };
   npmClient: { onNamedServer: number; elsewhere: number };
   perServer: Record<string, number>;
+  /** The multi-get through `group`: keys found, keys asked per server. */
+  multiGet: { found: number; perServer: Record<string, number> };
 }
 
 interface NpmMemcached {
@@ -74,13 +77,20 @@ export async function run(keyCount = 3000, log: (line: string) => void = console
       `memcached npm client (hashring): ${npm.onNamedServer}/${keyCount} keys on the server KetamaRing('hashring') names, ${npm.elsewhere} elsewhere`,
     );
 
-    const perServer = Object.fromEntries(ids.map((id) => [id, keys.filter((k) => twemproxy.get(k) === id).length]));
+    // 3. a multi-get: the keys grouped by server, each server's keys in one pipelined batch
+    const groups = twemproxy.group(keys);
+    const replies = await Promise.all(
+      [...groups].map(([id, ks]) => Promise.all(ks.map((k) => conns[ids.indexOf(id)]!.get(k)))),
+    );
+    const values = new Map([...groups.values()].flatMap((ks, s) => ks.map((k, i) => [k, replies[s]![i]] as const)));
+    const found = keys.filter((k) => values.get(k) === `tw-${k}`).length;
+    const perServer = Object.fromEntries(ids.map((id) => [id, groups.get(id)?.length ?? 0]));
     log(
-      `twemproxy's split: ${Object.entries(perServer)
+      `multi-get via group(): ${found}/${keyCount} keys found; per server ${Object.entries(perServer)
         .map(([id, n]) => `${id}=${n}`)
         .join(', ')}`,
     );
-    return { keys: keyCount, twemproxy: tw, npmClient: npm, perServer };
+    return { keys: keyCount, twemproxy: tw, npmClient: npm, perServer, multiGet: { found, perServer } };
   } finally {
     for (const c of conns) c.close();
     await Promise.all(daemons.map((d) => d.stop()));

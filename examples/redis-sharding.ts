@@ -1,5 +1,6 @@
 // Shard keys across three real Redis servers with a consistent-hash ring, add a fourth, and migrate only the
-// keys whose owner changed (about 1/4), compared with naive modulo hashing (about 3/4 would move).
+// keys whose owner changed (about 1/4), compared with naive modulo hashing (about 3/4 would move). Every
+// batch goes to Redis as one pipeline per server, with the keys grouped by owner by `ring.group(keys)`.
 // Run: npx tsx examples/redis-sharding.ts [--keys N]   (starts its own redis-server processes on loopback)
 import { HashRing, xxh32 } from 'switchyard';
 import { pathToFileURL } from 'node:url';
@@ -26,7 +27,7 @@ export async function run(keyCount = 10_000, log: (line: string) => void = conso
 
     // 1. three servers: write every key to its owner
     const ring = new HashRing(ids.slice(0, 3));
-    await writeAll(keys, (k) => ring.get(k)!, clients);
+    await writeAll(ring.group(keys), clients);
     log(`wrote ${keyCount} keys across ${ids.slice(0, 3).join(', ')}`);
 
     // 2. add the fourth: which keys move, and to where
@@ -57,8 +58,9 @@ export async function run(keyCount = 10_000, log: (line: string) => void = conso
     // 4. verify: every key is on exactly the server the ring names, with its value
     let misplaced = 0;
     const perServer: Record<string, number> = {};
+    const owners = ring.group(keys);
     for (const id of ids) {
-      const owned = keys.filter((k) => ring.get(k) === id);
+      const owned = owners.get(id) ?? [];
       const got = await clients.get(id)!.pipeline(owned.map((k) => ['GET', k]));
       misplaced += got.filter((v, i) => v !== `value-of-${owned[i]}`).length;
       perServer[id] = Number(await clients.get(id)!.command('DBSIZE'));
@@ -77,10 +79,11 @@ export async function run(keyCount = 10_000, log: (line: string) => void = conso
   }
 }
 
-async function writeAll(keys: string[], owner: (k: string) => string, clients: Map<string, Redis>): Promise<void> {
-  const groups = new Map<string, string[]>();
-  for (const k of keys) groups.set(owner(k), [...(groups.get(owner(k)) ?? []), k]);
-  for (const [id, ks] of groups) await clients.get(id)!.pipeline(ks.map((k) => ['SET', k, `value-of-${k}`]));
+/** One pipeline of SETs per server, each with the keys `group` gave it. */
+async function writeAll(groups: Map<string, string[]>, clients: Map<string, Redis>): Promise<void> {
+  await Promise.all(
+    [...groups].map(([id, ks]) => clients.get(id)!.pipeline(ks.map((k) => ['SET', k, `value-of-${k}`]))),
+  );
 }
 
 const pct = (n: number, d: number) => `${((n / d) * 100).toFixed(1)}%`;

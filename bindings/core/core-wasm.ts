@@ -152,6 +152,9 @@ const KEYS_PER_CALL = 4096;
 /**
  * One WASM batch over keys (strings or bytes; validated by the caller), packed back to back with u32 offsets
  * into the io region KEYS_PER_CALL at a time; `call(bytes, offsets, count, out)` writes one u32 per key into `out`.
+ * A chunk of strings is joined and encoded by one `encodeInto` (native, vectorized): when it is all ASCII
+ * the offsets are the string lengths, which costs about half of encoding key by key (bench/ring.bench.ts,
+ * 'group' suite); otherwise the chunk is written key by key.
  */
 export function batchKeys(
   h: WasmHandle,
@@ -162,29 +165,51 @@ export function batchKeys(
   for (let start = 0; start < keys.length; start += KEYS_PER_CALL) {
     const count = Math.min(KEYS_PER_CALL, keys.length - start);
     let bound = 0;
+    let chars = 0;
     for (let i = start; i < start + count; i++) {
       const k = keys[i]!;
-      bound += typeof k === 'string' ? k.length * 3 : k.length;
+      if (typeof k === 'string') chars += k.length;
+      else bound += k.length;
     }
+    const strings = bound === 0 && chars > 0 && allStrings(keys, start, count);
+    bound += chars * 3;
     const offAt = align16(bound);
     const outAt = offAt + align16((count + 1) * 4);
     const p = h.io(outAt + count * 4);
     const { u8, u32 } = h.mem; // current after io()
     const offs = (p + offAt) >>> 2;
     let o = 0;
-    for (let i = 0; i < count; i++) {
-      u32[offs + i] = o;
-      const k = keys[start + i]!;
-      if (typeof k === 'string') o += writeString(u8, p + o, k);
-      else {
-        u8.set(k, p + o);
-        o += k.length;
+    if (strings && asciiInto(u8, p, keys as readonly string[], start, count, chars)) {
+      for (let i = 0; i < count; i++) {
+        u32[offs + i] = o;
+        o += (keys[start + i] as string).length;
+      }
+    } else {
+      for (let i = 0; i < count; i++) {
+        u32[offs + i] = o;
+        const k = keys[start + i]!;
+        if (typeof k === 'string') o += writeString(u8, p + o, k);
+        else {
+          u8.set(k, p + o);
+          o += k.length;
+        }
       }
     }
     u32[offs + count] = o;
     call(p, p + offAt, count, p + outAt);
     out.set(h.mem.u32.subarray((p + outAt) >>> 2, ((p + outAt) >>> 2) + count), start);
   }
+}
+
+function allStrings(keys: readonly (string | Uint8Array)[], start: number, count: number): boolean {
+  for (let i = start; i < start + count; i++) if (typeof keys[i] !== 'string') return false;
+  return true;
+}
+
+/** Encodes keys[start .. start + count) joined at `at`; true if they were all ASCII (one byte per code unit). */
+function asciiInto(u8: Uint8Array, at: number, keys: readonly string[], start: number, count: number, chars: number) {
+  const s = (start === 0 && count === keys.length ? keys : keys.slice(start, start + count)).join('');
+  return encoder.encodeInto(s, u8.subarray(at, at + chars * 3)).written === chars;
 }
 
 export function createWasmHandle(instance: WebAssembly.Instance): WasmHandle {

@@ -65,11 +65,16 @@ export function xxh32Bytes(b: Uint8Array, seed: number, len = b.length): number 
   return avalanche32(h);
 }
 
-/** xxh32 of the UTF-8 encoding of `s`. */
+/**
+ * xxh32 of the UTF-8 encoding of `s`. Reads code units as bytes and ORs them together on the way; if any was
+ * not ASCII (> 127) the result is discarded and the exact UTF-8 bytes are hashed instead. One OR per code
+ * unit instead of a branch per word: about 5% faster on ASCII keys (bench/ring.bench.ts, 'hash' suite).
+ */
 export function xxh32String(s: string, seed: number): number {
   const len = s.length;
   let p = 0;
   let h: number;
+  let any = 0;
   if (len >= 16) {
     const limit = len - 16;
     let v1 = (seed + P32_1 + P32_2) | 0;
@@ -77,15 +82,27 @@ export function xxh32String(s: string, seed: number): number {
     let v3 = seed | 0;
     let v4 = (seed - P32_1) | 0;
     do {
-      const w1 = word(s, p);
-      const w2 = word(s, p + 4);
-      const w3 = word(s, p + 8);
-      const w4 = word(s, p + 12);
-      if ((w1 | w2 | w3 | w4) < 0) return xxh32Bytes(utf8Scratch(s), seed);
-      v1 = round32(v1, w1);
-      v2 = round32(v2, w2);
-      v3 = round32(v3, w3);
-      v4 = round32(v4, w4);
+      const a0 = s.charCodeAt(p);
+      const a1 = s.charCodeAt(p + 1);
+      const a2 = s.charCodeAt(p + 2);
+      const a3 = s.charCodeAt(p + 3);
+      const b0 = s.charCodeAt(p + 4);
+      const b1 = s.charCodeAt(p + 5);
+      const b2 = s.charCodeAt(p + 6);
+      const b3 = s.charCodeAt(p + 7);
+      const c0 = s.charCodeAt(p + 8);
+      const c1 = s.charCodeAt(p + 9);
+      const c2 = s.charCodeAt(p + 10);
+      const c3 = s.charCodeAt(p + 11);
+      const d0 = s.charCodeAt(p + 12);
+      const d1 = s.charCodeAt(p + 13);
+      const d2 = s.charCodeAt(p + 14);
+      const d3 = s.charCodeAt(p + 15);
+      any |= a0 | a1 | a2 | a3 | b0 | b1 | b2 | b3 | c0 | c1 | c2 | c3 | d0 | d1 | d2 | d3;
+      v1 = round32(v1, a0 | (a1 << 8) | (a2 << 16) | (a3 << 24));
+      v2 = round32(v2, b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
+      v3 = round32(v3, c0 | (c1 << 8) | (c2 << 16) | (c3 << 24));
+      v4 = round32(v4, d0 | (d1 << 8) | (d2 << 16) | (d3 << 24));
       p += 16;
     } while (p <= limit);
     h = (rotl32(v1, 1) + rotl32(v2, 7) + rotl32(v3, 12) + rotl32(v4, 18)) | 0;
@@ -94,28 +111,21 @@ export function xxh32String(s: string, seed: number): number {
   }
   h = (h + len) | 0;
   for (; p + 4 <= len; p += 4) {
-    const w = word(s, p);
-    if (w < 0) return xxh32Bytes(utf8Scratch(s), seed);
-    h = (h + imul(w, P32_3)) | 0;
+    const a0 = s.charCodeAt(p);
+    const a1 = s.charCodeAt(p + 1);
+    const a2 = s.charCodeAt(p + 2);
+    const a3 = s.charCodeAt(p + 3);
+    any |= a0 | a1 | a2 | a3;
+    h = (h + imul(a0 | (a1 << 8) | (a2 << 16) | (a3 << 24), P32_3)) | 0;
     h = imul(rotl32(h, 17), P32_4);
   }
   for (; p < len; p++) {
     const c = s.charCodeAt(p);
-    if (c > 127) return xxh32Bytes(utf8Scratch(s), seed);
+    any |= c;
     h = (h + imul(c, P32_5)) | 0;
     h = imul(rotl32(h, 11), P32_1);
   }
-  return avalanche32(h);
-}
-
-/** Four ASCII code units as a little-endian word, or -1 if any is not ASCII. */
-function word(s: string, p: number): number {
-  const a = s.charCodeAt(p);
-  const b = s.charCodeAt(p + 1);
-  const c = s.charCodeAt(p + 2);
-  const d = s.charCodeAt(p + 3);
-  if ((a | b | c | d) > 127) return -1;
-  return a | (b << 8) | (c << 16) | (d << 24);
+  return any > 127 ? xxh32Bytes(utf8Scratch(s), seed) : avalanche32(h);
 }
 
 // ---- xxh64 on (hi, lo) pairs; functions return the low word and leave the high word in `H` ----

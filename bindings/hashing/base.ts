@@ -5,6 +5,8 @@
 //   or puts the old membership back;
 // - FixedRouter: hosts and integer weights fixed at construction, a table in a WASM region (Envoy's tables,
 //   which Envoy rebuilds rather than changes).
+// `group(keys)` is written once here over `indexMany(keys)` (owner indices for a batch), which each class with a
+// faster batch path overrides (WASM calls per chunk, an inlined TS loop).
 // Lookups (`get`, `getIndex`) stay in each class: one class behind each hot call site keeps them
 // monomorphic and allocation-free (bench/ring.bench.ts, docs/performance.md). Constructors check `options` first
 // (`checkOptions`), validate their own options, then pass `options` to super, which parses the backend:
@@ -13,10 +15,17 @@ import { handleFor, parseBackend } from '../core/backend.js';
 import type { Backend } from '../core/core.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { typeError } from '../util/validate.js';
-import type { Key, KeyRouter, MutableKeyRouter, RouterStats } from './key-router.js';
+import {
+  type Key,
+  type KeyRouter,
+  type MutableKeyRouter,
+  NO_MEMBER,
+  noMemberError,
+  type RouterStats,
+} from './key-router.js';
 import type { MembershipRules } from './membership.js';
 import { TableRegion } from '../core/memory.js';
-import { commit } from './shared.js';
+import { checkKeys, commit } from './shared.js';
 
 /** A constructor's `options`: an object (TypeError naming `options` otherwise), returned as given. */
 export function checkOptions<T>(options: T): T {
@@ -51,11 +60,66 @@ export abstract class RouterBase implements KeyRouter {
     return this.kind;
   }
 
+  /** Keys grouped by owner, in input order within each member (key-router.ts states the contract). */
+  group<K extends Key>(keys: readonly K[]): Map<string, K[]> {
+    const idx = this.indexMany(keys); // validates; read `ids` only after it (a rebuild replaces the array)
+    return groupByIndex(keys, idx, this.ids);
+  }
+
+  /**
+   * Owner index of each key (NO_MEMBER with no members), validating the batch (errors name `keys`/`keys[i]`).
+   * This default loops `getIndex`; classes with a batch path override it.
+   */
+  protected indexMany(keys: readonly Key[]): Uint32Array {
+    checkKeys(keys);
+    const out = new Uint32Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const m = this.getIndex(keys[i]!);
+      out[i] = m < 0 ? NO_MEMBER : m;
+    }
+    return out;
+  }
+
   abstract get(key: Key): string | undefined;
   abstract getIndex(key: Key): number;
   abstract getMany(keys: readonly Key[]): (string | undefined)[];
   abstract stats(): RouterStats;
   abstract dispose(): void;
+}
+
+/**
+ * `keys` grouped by `idx[i]`, an index into `ids`: one list per member in input order, Map entries in `ids`
+ * order. NO_MEMBER (an empty router) is a RangeError: no key is dropped without a word.
+ */
+export function groupByIndex<K>(keys: readonly K[], idx: Uint32Array, ids: readonly string[]): Map<string, K[]> {
+  const out = new Map<string, K[]>();
+  const n = ids.length;
+  if (n > 4 * idx.length) {
+    // few keys over many members: lists by index in a Map, then the owners in index order
+    const lists = new Map<number, K[]>();
+    for (let i = 0; i < idx.length; i++) {
+      const m = idx[i]!;
+      if (m >= n) throw noMemberError(keys.length);
+      const l = lists.get(m);
+      if (l === undefined) lists.set(m, [keys[i]!]);
+      else l.push(keys[i]!);
+    }
+    for (const m of Uint32Array.from(lists.keys()).sort()) out.set(ids[m]!, lists.get(m)!);
+    return out;
+  }
+  const lists = new Array<K[] | undefined>(n);
+  for (let i = 0; i < idx.length; i++) {
+    const m = idx[i]!;
+    if (m >= n) throw noMemberError(keys.length);
+    const l = lists[m];
+    if (l === undefined) lists[m] = [keys[i]!];
+    else l.push(keys[i]!);
+  }
+  for (let m = 0; m < n; m++) {
+    const l = lists[m];
+    if (l !== undefined) out.set(ids[m]!, l);
+  }
+  return out;
 }
 
 /**

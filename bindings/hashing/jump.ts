@@ -176,8 +176,12 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
   }
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
+    return idsOf(this.indexMany(keys), this.ids);
+  }
+
+  protected override indexMany(keys: readonly Key[]): Uint32Array {
     const { bytes, offsets } = packKeys(keys);
-    return idsOf(this.getManyBytes(bytes, offsets), this.ids);
+    return this.getManyBytes(bytes, offsets);
   }
 
   /**

@@ -57,6 +57,14 @@ export interface KeyLookup {
 /** A consistent-hash table built by a backend: lookups, stats, and its memory freed by `dispose`. */
 export interface KeyRouter extends KeyLookup {
   readonly backend: Backend;
+  /**
+   * Keys grouped by owner, the shape a multi-get (memcached `get k1 k2 ...`, a Redis pipeline per shard)
+   * needs: member id -> its keys, in input order (duplicates kept). Entries are in `members` order and only
+   * for members that own at least one key. Hashing and lookup run in one pass (one WASM call per chunk
+   * where the backend has a batch path). No keys: an empty Map. Keys but no members: a RangeError naming
+   * `members` (a key never goes missing silently). Bad keys: a TypeError naming `keys[i]`.
+   */
+  group<K extends Key>(keys: readonly K[]): Map<string, K[]>;
   stats(): RouterStats;
   /** Frees the table now (otherwise when collected); the router is then empty. */
   dispose(): void;
@@ -83,6 +91,11 @@ export interface BucketKeyRouter extends KeyRouter {
   append(ids: string | readonly string[]): boolean;
   /** Removes the last `count` buckets (default 1); returns their ids, last bucket last. */
   removeLast(count?: number): string[];
+}
+
+/** The RangeError `group` throws for keys on a router with no members. */
+export function noMemberError(keys: number): RangeError {
+  return new RangeError(`members must be non-empty to group keys, got 0 members for ${keys} key(s)`);
 }
 
 /** The TypeError for a key that is neither a string nor a Uint8Array. */

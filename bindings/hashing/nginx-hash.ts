@@ -216,8 +216,12 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
   }
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
+    return idsOf(this.indexMany(keys), this.ids);
+  }
+
+  protected override indexMany(keys: readonly Key[]): Uint32Array {
     const { bytes, offsets } = packKeys(keys);
-    return idsOf(this.getManyBytes(bytes, offsets), this.ids);
+    return this.getManyBytes(bytes, offsets);
   }
 
   /** Server indices for many crc32 hashes (NO_MEMBER with no servers). */

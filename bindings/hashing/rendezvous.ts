@@ -208,8 +208,12 @@ export class Rendezvous extends MutableRouter<Weights, MemberInput> implements O
   }
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
+    return idsOf(this.indexMany(keys), this.ids);
+  }
+
+  protected override indexMany(keys: readonly Key[]): Uint32Array {
     const { bytes, offsets } = packKeys(keys);
-    return idsOf(this.getManyBytes(bytes, offsets), this.ids);
+    return this.getManyBytes(bytes, offsets);
   }
 
   /** Winner indices for keys as bytes back to back: key i is bytes[offsets[i] .. offsets[i + 1]). */

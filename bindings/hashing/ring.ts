@@ -9,14 +9,15 @@
 //   const ring = new HashRing(['a', { id: 'b', weight: 2 }]);
 //   ring.get('user:42'); // 'a' or 'b'
 import { getCore } from '../core/backend.js';
-import { type Backend, type Core, type RingHash, type RingSpec, type RingTable } from '../core/core.js';
+import { type Backend, type Core, type RingHash, type RingSpec, type RingTable, ringIndex } from '../core/core.js';
+import { batchKeys } from '../core/core-wasm.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
 import { utf8Scratch } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
 import { keyError, NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
 import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
-import { addArcs, checkKeys, checkOffsets, distinctFrom, ringOwner, ringPoint } from './shared.js';
+import { addArcs, checkKeys, checkOffsets, distinctFrom, idsOf, ringOwner, ringPoint } from './shared.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import { xxh32Bytes, xxh32String, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
@@ -131,9 +132,33 @@ export class HashRing extends MutableRouter<Weights, MemberInput> implements Ord
   }
 
   getMany(keys: readonly Key[]): (string | undefined)[] {
+    return idsOf(this.indexMany(keys), this.ids);
+  }
+
+  /**
+   * Owners of a batch in one pass: with the WASM backend one core call per chunk hashes and looks up keys
+   * copied into linear memory (ASCII strings by one native encode); in TS, hash and lookup inlined.
+   */
+  protected override indexMany(keys: readonly Key[]): Uint32Array {
     checkKeys(keys);
-    const out = new Array<string | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) out[i] = this.get(keys[i]!);
+    const out = new Uint32Array(keys.length);
+    const t = this.t;
+    if (t === null) return out.fill(NO_MEMBER);
+    const w = this.wasm;
+    if (w !== null && t.mem !== null) {
+      const lookup = w.exports.ringLookupManyBytes as (...a: (number | bigint)[]) => void;
+      const kind = this.is64 ? 1 : 0;
+      const seed = BigInt.asIntN(64, (BigInt(this.seedHi >>> 0) << 32n) | BigInt(this.seedLo >>> 0));
+      batchKeys(w, keys, out, (b, o, c, r) =>
+        lookup(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, seed, b, o, c, r),
+      );
+      return out;
+    }
+    for (let i = 0; i < keys.length; i++) {
+      const h = this.hashOf(keys[i]!);
+      t.sync();
+      out[i] = t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!;
+    }
     return out;
   }
 

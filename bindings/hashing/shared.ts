@@ -7,6 +7,8 @@ import { utf8Scratch } from '../core/utf8.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { type Key, keyError } from './key-router.js';
 
+const encoder = new TextEncoder();
+
 /**
  * One membership change, all or nothing: installs `next`, then rebuilds; if the rebuild throws, `prev` is
  * put back before the error propagates. Rebuilds replace the table only once the new one is built, so a
@@ -44,6 +46,19 @@ export function checkKeys(keys: unknown): asserts keys is readonly Key[] {
 export function packKeys(keys: readonly Key[]): { bytes: Uint8Array; offsets: Uint32Array } {
   if (!Array.isArray(keys)) throw typeError('keys', 'an array of strings or Uint8Arrays', keys);
   const offsets = new Uint32Array(keys.length + 1);
+  // all strings, all ASCII: one native encode of the joined keys, offsets from the lengths
+  let chars = 0;
+  let n = 0;
+  for (; n < keys.length; n++) {
+    const k = keys[n];
+    if (typeof k !== 'string') break;
+    chars += k.length;
+    offsets[n + 1] = chars;
+  }
+  if (n === keys.length) {
+    const bytes = encoder.encode(keys.join(''));
+    if (bytes.length === chars) return { bytes, offsets };
+  }
   let bytes = new Uint8Array(Math.max(256, keys.length * 16));
   let o = 0;
   for (let i = 0; i < keys.length; i++) {

@@ -27,4 +27,6 @@ test('memcached ketama: keys stored via twemproxy and the memcached npm client a
   t.deepEqual(r.twemproxy, { onNamedServer: 1500, elsewhere: 0 });
   t.deepEqual(r.npmClient, { onNamedServer: 1500, elsewhere: 0 });
   t.true(Object.values(r.perServer).every((n) => n > 300));
+  // a multi-get grouped by group(): every key found on the server its group names
+  t.deepEqual(r.multiGet, { found: 1500, perServer: r.perServer });
 });

@@ -1,7 +1,7 @@
 // The hashing contract (key-router.ts), checked on every router createHasher builds, on both backends:
 // empty routers, member order, getIndex and getMany against get, UTF-8 strings = their bytes, preference
 // where the algorithm has an order (and only Jump has none), stats, dispose freeing WASM memory, typed key
-// errors, and mutations (all or nothing when a rebuild fails; Jump's append / removeLast).
+// errors, group(keys) against get, and mutations (all or nothing when a rebuild fails; Jump's append / removeLast).
 import test from 'ava';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { ALGORITHMS, createHasher, type Algorithm, type HasherOptions } from '../../bindings/hashing/create-hasher.js';
@@ -157,6 +157,67 @@ for (const algorithm of ALGORITHMS) {
       });
     }
 
+    test(`${name}: group(keys) = the keys of each owner by get, in input order, entries in members order`, (t) => {
+      const r = make(algorithm, NODES, backend);
+      // what a caller would write with get(): the reference group() must equal
+      const byGet = <K extends string | Uint8Array>(keys: readonly K[]) => {
+        const m = new Map<string, K[]>();
+        for (const k of keys) {
+          const o = r.get(k)!;
+          m.set(o, [...(m.get(o) ?? []), k]);
+        }
+        return new Map(r.members.filter((id) => m.has(id)).map((id) => [id, m.get(id)!]));
+      };
+      const check = <K extends string | Uint8Array>(keys: readonly K[], what: string) => {
+        const g = r.group(keys);
+        const want = byGet(keys);
+        t.deepEqual([...g.keys()], [...want.keys()], `${what}: owners in members order`);
+        for (const [id, ks] of want) t.deepEqual(g.get(id), ks, `${what}: keys of ${id}`);
+        t.is(
+          [...g.values()].reduce((a, l) => a + l.length, 0),
+          keys.length,
+          `${what}: no key lost or added`,
+        );
+      };
+      const ascii = MANY.slice(0, 300);
+      check(ascii, 'ASCII strings');
+      check([...ascii, ...ascii.slice(0, 50)], 'duplicates kept');
+      check(KEYS, 'UTF-8, empty and long strings');
+      check(['', '', 'a'], 'empty strings');
+      const bytes = ascii.slice(0, 100).map((k) => enc.encode(k));
+      check(bytes, 'bytes');
+      const g = r.group(bytes);
+      t.true(
+        [...g.values()].flat().every((b) => bytes.includes(b)),
+        'the key objects given are returned',
+      );
+      check([...KEYS, ...bytes.slice(0, 20), 'tail'], 'strings and bytes mixed');
+      check(['only-one'], 'one key (few keys, many members)');
+      const big = Array.from({ length: 9000 }, (_, i) => `big:${i}`);
+      check(big, 'more keys than one WASM chunk');
+      // a string key and its UTF-8 bytes land on the same member
+      const gs = r.group(ascii);
+      const gb = r.group(ascii.map((k) => enc.encode(k)));
+      t.deepEqual(
+        [...gb].map(([id, ks]) => [id, ks.map((b) => new TextDecoder().decode(b))]),
+        [...gs],
+      );
+      t.deepEqual(r.group([]), new Map());
+      r.dispose();
+    });
+
+    test(`${name}: group on an empty router: RangeError naming members for keys, empty Map for none`, (t) => {
+      const r = make(algorithm, [], backend);
+      t.deepEqual(r.group([]), new Map());
+      t.throws(() => r.group(['a', 'b']), {
+        instanceOf: RangeError,
+        message: 'members must be non-empty to group keys, got 0 members for 2 key(s)',
+      });
+      const full = make(algorithm, NODES, backend);
+      full.dispose();
+      t.throws(() => full.group(['a']), { instanceOf: RangeError, message: /^members must be non-empty/ });
+    });
+
     test(`${name}: dispose frees the table and empties the router`, (t) => {
       const mem = backend === 'wasm' ? wasmHandle()!.mem : null;
       const r = make(algorithm, NODES, backend);
@@ -191,6 +252,13 @@ for (const algorithm of ALGORITHMS) {
         }
         t.throws(() => r.getMany(['ok', 7] as never), { instanceOf: TypeError, message: /^keys\[1\] must be/ });
         t.throws(() => r.getMany('abc' as never), { instanceOf: TypeError, message: /^keys must be/ });
+        t.throws(() => r.group(['ok', 7] as never), { instanceOf: TypeError, message: /^keys\[1\] must be/ });
+        t.throws(() => r.group(['ok', new Uint8Array(1), null] as never), {
+          instanceOf: TypeError,
+          message: /^keys\[2\] must be a string or a Uint8Array, got null/,
+        });
+        t.throws(() => r.group('abc' as never), { instanceOf: TypeError, message: /^keys must be/ });
+        t.throws(() => r.group(undefined as never), { instanceOf: TypeError, message: /^keys must be/ });
         r.dispose();
       }
     });

@@ -245,14 +245,18 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
 
   /** Owners of many keys; on a WASM-built table hashed and looked up in batched WASM calls. */
   getMany(keys: readonly Key[]): (string | undefined)[] {
-    checkKeys(keys);
+    return idsOf(this.indexMany(keys), this.ids);
+  }
+
+  protected override indexMany(keys: readonly Key[]): Uint32Array {
     const w = this.wasm;
     const t = this.t;
-    if (w === null || t === null) return keys.map((k) => this.get(k));
+    if (w === null || t === null) return super.indexMany(keys);
+    checkKeys(keys);
     const x = w.exports as unknown as MaglevExports;
     const idx = new Uint32Array(keys.length);
     batchKeys(w, keys, idx, (b, o, c, r) => x.maglevLookupManyBytes(t.ptr, this.tableSize, b, o, c, r));
-    return idsOf(idx, this.ids);
+    return idx;
   }
 
   /**

@@ -258,14 +258,18 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
 
   /** Owners of many keys; on a WASM-built ring hashed and searched in batched WASM calls. */
   getMany(keys: readonly Key[]): (string | undefined)[] {
-    checkKeys(keys);
+    return idsOf(this.indexMany(keys), this.ids);
+  }
+
+  protected override indexMany(keys: readonly Key[]): Uint32Array {
     const w = this.wasm;
     const t = this.t;
-    if (w === null || t === null) return keys.map((k) => this.get(k));
+    if (w === null || t === null) return super.indexMany(keys);
+    checkKeys(keys);
     const x = w.exports as unknown as RingExports;
     const idx = new Uint32Array(keys.length);
     batchKeys(w, keys, idx, (b, o, c, r) => x.envoyRingLookupManyBytes(t.ptr, t.ptr + t.size * 8, t.size, b, o, c, r));
-    return idsOf(idx, this.ids);
+    return idx;
   }
 
   /**

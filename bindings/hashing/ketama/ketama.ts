@@ -196,6 +196,10 @@ export class KetamaRing extends MutableRouter<KetamaServerSpec[], KetamaServer> 
     return idsOf(this.getManyIndex(keys), this.ids);
   }
 
+  protected override indexMany(keys: readonly Key[]): Uint32Array {
+    return this.getManyIndex(keys);
+  }
+
   /**
    * Member indices for many keys (NO_MEMBER when the ring has no points). With the WASM backend, keys are
    * copied into linear memory and hashed + looked up in one core call per chunk (bench/ketama.bench.ts).
