@@ -4,8 +4,8 @@
 //   is reported once unless an error came between;
 // - RefreshLimiter: `refresh()` runs a resolution at most once per `minRefreshIntervalMs` (grpc-js: 30 s);
 // - Pause: a background wait that `refresh()` and `close()` cut short (consul, etcd);
-// - ResolverBase: the options every polling resolver takes (clock, minRefreshIntervalMs) and its
-//   `refresh()`/`close()`;
+// - ResolverBase: the options every polling resolver takes (clock, minRefreshIntervalMs, uri), its
+//   `refresh()`/`close()`, and `fail()`, which reports a failure as a `ResolverError` naming the target;
 // - msOption: the reader of every millisecond option.
 // Back-off after failures is util/backoff.ts's `Backoff` (the fetch retry's options), used without jitter:
 // the n-th consecutive failure waits `capMs(n)` = min(initialBackoffMs × backoffMultiplier^(n−1), maxBackoffMs).
@@ -19,6 +19,7 @@ import { systemClock, validateClock, type Clock, type TimerHandle } from '../uti
 import { sameEndpoints, type Endpoint } from '../util/endpoint.js';
 import { rangeError, typeError } from '../util/validate.js';
 import type { CommonResolverOptions, Resolver, ResolverListener } from './resolver.js';
+import { ResolverError } from './errors.js';
 
 export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
 
@@ -46,6 +47,8 @@ export class Delivery {
     if (typeof listener.onEndpoints !== 'function')
       throw typeError('listener.onEndpoints', 'a function', listener.onEndpoints);
     if (typeof listener.onError !== 'function') throw typeError('listener.onError', 'a function', listener.onError);
+    if (listener.onServiceConfig !== undefined && typeof listener.onServiceConfig !== 'function')
+      throw typeError('listener.onServiceConfig', 'a function', listener.onServiceConfig);
   }
 
   /** The last list reported (or queued), if any. */
@@ -62,6 +65,15 @@ export class Delivery {
     const listener = this.listener;
     this.push(function onEndpoints(this: void) {
       listener.onEndpoints(copy);
+    });
+  }
+
+  /** A service config for the listener's `onServiceConfig` (dropped when it has none). */
+  serviceConfig(config: Record<string, unknown>): void {
+    if (this.closed || this.listener.onServiceConfig === undefined) return;
+    const listener = this.listener;
+    this.push(function onServiceConfig() {
+      listener.onServiceConfig!(config);
     });
   }
 
@@ -86,7 +98,7 @@ export class Delivery {
     queueMicrotask(() => {
       this.scheduled = false;
       // A throwing listener must not stop the resolver or drop later calls: an exception from
-      // onEndpoints is handed to onError; one from onError is dropped.
+      // onEndpoints or onServiceConfig is handed to onError; one from onError is dropped.
       while (this.queue.length > 0 && !this.closed) {
         const f = this.queue.shift()!;
         try {
@@ -182,13 +194,18 @@ const RENAMED: ReadonlyArray<[string, string]> = [
  * refresh and calls `onClose()` to stop streams, requests and timers.
  */
 export abstract class ResolverBase implements Resolver {
+  /** The target URI, as named in this resolver's `ResolverError`s. */
+  readonly uri: string;
   protected readonly out: Delivery;
   protected readonly clock: Clock;
   protected readonly limiter: RefreshLimiter;
   protected closed = false;
 
-  constructor(opts: CommonResolverOptions, listener: ResolverListener) {
+  /** `defaultUri`: the target URI when `opts.uri` is not given. */
+  constructor(opts: CommonResolverOptions, listener: ResolverListener, defaultUri: string) {
     if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object', opts);
+    if (opts.uri !== undefined && typeof opts.uri !== 'string') throw typeError('uri', 'a target URI string', opts.uri);
+    this.uri = opts.uri ?? defaultUri;
     for (const [was, now] of RENAMED) {
       const v = (opts as Record<string, unknown>)[was];
       if (v !== undefined) throw typeError(was, `unset: it was renamed ${now}`, v);
@@ -215,6 +232,11 @@ export abstract class ResolverBase implements Resolver {
     this.out.close();
     this.limiter.close();
     this.onClose();
+  }
+
+  /** Reports a failure of the resolution (the last good list stays) as a ResolverError naming the target. */
+  protected fail(e: unknown): void {
+    this.out.error(ResolverError.wrap(this.uri, e));
   }
 
   /** A rate-limited refresh is due. */

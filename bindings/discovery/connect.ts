@@ -1,41 +1,173 @@
-// Connects a resolver to a Balancer: every full list a resolver reports becomes `balancer.reset(list)`
-// (the Balancer diffs it into adds and removes and rebuilds nothing when nothing changed, as tower's
-// discover stream feeds its balancer); errors leave the membership as it was and go to `onError`.
+// Connects a resolver to a Balancer, as grpc-js's resolving load balancer feeds its child policy:
+//  - every full list becomes `balancer.reset(list)` (the Balancer diffs it into adds and removes and
+//    rebuilds nothing when nothing changed, as tower's discover stream feeds its balancer), preceded by
+//    `setResolverError(null)`: the resolver is fine again;
+//  - a resolver FAILURE (a `ResolverError`, errors.ts) becomes `setResolverError(error)`: the membership
+//    stays, and while no list has arrived yet the Balancer fails its queued picks with that error (grpc-js:
+//    UNAVAILABLE with the resolution error). Skipped entries and other notices are only reported;
+//  - a service config (gRFC A2 TXT record, etcd key) becomes `applyServiceConfig(config)`; an error it
+//    returns (a bad policy) is reported and the Balancer keeps its policy.
+// The Balancer methods other than `reset` are used when present. The result is the resolver plus events
+// and counters for metrics: `on('update')`, `on('error')`, `updates`, `errors`, `lastUpdateAtMs`.
 //
 //   const r = connectResolver('etcd:///services/api', balancer, { endpoints: ['http://10.0.0.1:2379'] });
-//   r.close();
+//   r.on('error', (e) => log(e)); ... r.close();
 import type { Endpoint, EndpointInput } from '../util/endpoint.js';
-import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
+import { systemClock, validateClock } from '../util/clock.js';
 import { typeError } from '../util/validate.js';
+import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
+import { ResolverError } from './errors.js';
 
-/** What the wiring needs from a Balancer. */
+/** What the wiring needs from a Balancer: `reset`, and the resolver-facing methods when it has them. */
 export interface ResettableMembership {
   reset(list: EndpointInput[]): boolean;
+  /** The resolver's failure state; null once a list arrives. */
+  setResolverError?(error: Error | null): void;
+  /** A resolver-delivered gRPC service config; returns the typed error when it is rejected. */
+  applyServiceConfig?(json: unknown): Error | null;
+}
+
+export interface ResolverUpdate {
+  /** The complete list, as passed to `reset`. */
+  endpoints: Endpoint[];
+  /** Whether the membership changed. */
+  changed: boolean;
+  /** When it was applied (the clock's milliseconds). */
+  atMs: number;
 }
 
 export interface ConnectOptions extends Partial<ResolverOptions> {
   onError?: (error: Error) => void;
   /** Called after each reset with the list and whether the membership changed. */
   onUpdate?: (endpoints: Endpoint[], changed: boolean) => void;
+  /** Called after each service config was handed to the Balancer, with the error it returned (or null). */
+  onServiceConfig?: (config: Record<string, unknown>, error: Error | null) => void;
+}
+
+/** A resolver wired to a Balancer, with events and counters. */
+export interface ConnectedResolver extends Resolver {
+  /** The target URI. */
+  readonly target: string;
+  /** The resolver itself (for `stats()` of the etcd and Consul resolvers). */
+  readonly resolver: Resolver;
+  /** Lists applied. */
+  readonly updates: number;
+  /** Errors reported: failures, skipped entries, rejected service configs. */
+  readonly errors: number;
+  /** Resolver failures (`ResolverError`s) among them. */
+  readonly failures: number;
+  /** Service configs handed to the Balancer. */
+  readonly serviceConfigs: number;
+  /** When the last list was applied (the clock's milliseconds); undefined before the first. */
+  readonly lastUpdateAtMs: number | undefined;
+  readonly lastError: Error | undefined;
+  /** Subscribes; returns the unsubscribe function. A throwing 'update' listener is reported as an 'error'. */
+  on(event: 'update', fn: (update: ResolverUpdate) => void): () => void;
+  on(event: 'error', fn: (error: Error) => void): () => void;
+}
+
+class Connected implements ConnectedResolver {
+  resolver!: Resolver;
+  updates = 0;
+  errors = 0;
+  failures = 0;
+  serviceConfigs = 0;
+  lastUpdateAtMs: number | undefined;
+  lastError: Error | undefined;
+  private readonly updateFns = new Set<(u: ResolverUpdate) => void>();
+  private readonly errorFns = new Set<(e: Error) => void>();
+
+  constructor(readonly target: string) {}
+
+  on(event: 'update', fn: (update: ResolverUpdate) => void): () => void;
+  on(event: 'error', fn: (error: Error) => void): () => void;
+  on(event: 'update' | 'error', fn: ((u: ResolverUpdate) => void) | ((e: Error) => void)): () => void {
+    if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
+    const set = event === 'update' ? this.updateFns : event === 'error' ? this.errorFns : undefined;
+    if (set === undefined) throw typeError('event', '"update" or "error"', event);
+    const f = fn as never;
+    (set as Set<unknown>).add(f);
+    return () => void (set as Set<unknown>).delete(f);
+  }
+
+  emitUpdate(u: ResolverUpdate): void {
+    for (const fn of [...this.updateFns]) {
+      try {
+        fn(u);
+      } catch (e) {
+        this.emitError(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+  }
+
+  emitError(e: Error): void {
+    this.errors++;
+    this.lastError = e;
+    for (const fn of [...this.errorFns]) {
+      try {
+        fn(e);
+      } catch {
+        // dropped: an error listener's failure has nowhere to go
+      }
+    }
+  }
+
+  refresh(): void {
+    this.resolver.refresh();
+  }
+
+  close(): void {
+    this.resolver.close();
+    this.updateFns.clear();
+    this.errorFns.clear();
+  }
 }
 
 export function connectResolver(
   target: string | ResolverOptions,
   balancer: ResettableMembership,
   options: ConnectOptions = {},
-): Resolver {
+): ConnectedResolver {
   if (balancer === null || typeof balancer !== 'object' || typeof balancer.reset !== 'function')
     throw typeError('balancer', 'an object with reset(list)', balancer);
-  const { onError, onUpdate, ...rest } = options;
+  const { onError, onUpdate, onServiceConfig, ...rest } = options;
   const opts: ResolverOptions =
     typeof target === 'string' ? ({ ...rest, target } as ResolverOptions) : { ...rest, ...target };
-  return createResolver(opts, {
+  const clock = opts.clock === undefined ? systemClock : validateClock('clock', opts.clock);
+  const c = new Connected(typeof opts.target === 'string' ? (opts.uri ?? opts.target) : String(opts.target));
+  if (onUpdate !== undefined) c.on('update', (u) => onUpdate(u.endpoints, u.changed));
+  if (onError !== undefined) c.on('error', onError);
+  const setResolverError = (e: Error | null) => {
+    if (typeof balancer.setResolverError === 'function') balancer.setResolverError(e);
+  };
+  c.resolver = createResolver(opts, {
     onEndpoints(endpoints) {
+      setResolverError(null);
       const changed = balancer.reset(endpoints);
-      onUpdate?.(endpoints, changed);
+      c.updates++;
+      c.lastUpdateAtMs = clock.now();
+      c.emitUpdate({ endpoints, changed, atMs: c.lastUpdateAtMs });
     },
     onError(error) {
-      onError?.(error);
+      if (error instanceof ResolverError) {
+        c.failures++;
+        setResolverError(error);
+      }
+      c.emitError(error);
+    },
+    onServiceConfig(config) {
+      let err: Error | null = null;
+      if (typeof balancer.applyServiceConfig === 'function') {
+        try {
+          err = balancer.applyServiceConfig(config);
+        } catch (e) {
+          err = e instanceof Error ? e : new Error(String(e));
+        }
+      }
+      c.serviceConfigs++;
+      if (err !== null && err !== undefined) c.emitError(err);
+      onServiceConfig?.(config, err ?? null);
     },
   });
+  return c;
 }

@@ -9,11 +9,15 @@
 // Each entry `{Node, Service, Checks}` becomes an endpoint: host = `Service.Address`, falling back to
 // `Node.Address` when empty; port = `Service.Port`; weight = `Service.Weights.Passing` (or `.Warning` when
 // a check is in warning; an instance whose weight is 0 is left out, as Consul DNS does); metadata
-// carries node, service id, tags and meta. A failed query is reported and retried after a back-off
-// (1 s, doubled up to 30 s by default). `fetch` only: runs in Node and browsers.
+// carries node, service id, tags and meta. Locality (Envoy's region/zone/subZone): region = the meta key
+// `region`, else the node's `Datacenter`; zone = `zone`; subZone = `sub_zone`; each meta key read from
+// `Service.Meta` first, then `Node.Meta` (Consul meta values are strings; anything else skips the entry
+// with a TypeError). No datacenter and no such keys: no locality. A failed query is reported as a
+// `ResolverError` and retried after a back-off (1 s, doubled up to 30 s by default). `fetch` only: runs
+// in Node and browsers.
 //
 //   new ConsulResolver({ address: 'http://127.0.0.1:8500', service: 'api', passing: true, tags: ['v2'] }, l);
-import { parseEndpoints, type Endpoint } from '../util/endpoint.js';
+import { parseEndpoints, type Endpoint, type EndpointInput } from '../util/endpoint.js';
 import { intInRange, typeError } from '../util/validate.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import type { CommonResolverOptions, FetchLike, ResolverListener } from './resolver.js';
@@ -48,7 +52,7 @@ export const DEFAULT_CONSUL_BACKOFF: Readonly<Required<BackoffOptions>> = Object
 });
 
 interface HealthEntry {
-  Node?: { Node?: unknown; Address?: unknown; Datacenter?: unknown };
+  Node?: { Node?: unknown; Address?: unknown; Datacenter?: unknown; Meta?: unknown };
   Service?: {
     ID?: unknown;
     Service?: unknown;
@@ -80,7 +84,7 @@ export class ConsulResolver extends ResolverBase {
   private readonly counters = { queries: 0, resets: 0 };
 
   constructor(opts: ConsulResolverOptions, listener: ResolverListener) {
-    super(opts, listener);
+    super(opts, listener, `consul:///${String(opts?.service)}`);
     if (typeof opts.service !== 'string' || !/^[^/?#\s]+$/.test(opts.service))
       throw typeError('service', 'a Consul service name', opts.service);
     const address = (opts.address ?? DEFAULT_CONSUL_ADDRESS).replace(/\/+$/, '');
@@ -137,7 +141,7 @@ export class ConsulResolver extends ResolverBase {
         await this.pause.sleep(startedMs + this.minQueryIntervalMs - this.clock.now());
       } catch (e) {
         if (this.closed) return;
-        this.out.error(e instanceof Error ? e : new Error(String(e)));
+        this.fail(e);
         await this.pause.sleep(this.backoff.capMs(++failures));
       }
     }
@@ -182,7 +186,7 @@ export class ConsulResolver extends ResolverBase {
   }
 
   private toEndpoints(entries: HealthEntry[]): Endpoint[] {
-    const inputs = [];
+    const inputs: Array<EndpointInput & { host: string; port: number }> = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       const svc = e?.Service;
@@ -194,11 +198,13 @@ export class ConsulResolver extends ResolverBase {
       const warning = Array.isArray(e?.Checks) && e.Checks.some((c) => c?.Status === 'warning');
       const w = warning ? svc.Weights?.Warning : svc.Weights?.Passing;
       if (w === 0) continue;
+      const locality = consulLocality(e!);
       inputs.push({
         host: host as string,
         port: svc.Port as number,
         weight: (w ?? 1) as number,
         metadata: { node: e?.Node?.Node, serviceId: svc.ID, tags: svc.Tags ?? [], meta: svc.Meta ?? {} },
+        ...(locality !== undefined && { locality: locality as never }),
       });
     }
     inputs.sort((a, b) =>
@@ -206,4 +212,26 @@ export class ConsulResolver extends ResolverBase {
     );
     return parseEndpoints('consul entry', inputs, (e) => this.out.error(e), { address: 'required' });
   }
+}
+
+/** Meta key → locality field (see the module header). */
+const LOCALITY_KEYS = [
+  ['region', 'region'],
+  ['zone', 'zone'],
+  ['sub_zone', 'subZone'],
+] as const;
+
+/** The entry's locality input (validated by parseEndpoint), or undefined when nothing is known. */
+function consulLocality(e: HealthEntry): Record<string, unknown> | undefined {
+  const meta = (m: unknown) => (m !== null && typeof m === 'object' ? (m as Record<string, unknown>) : {});
+  const svcMeta = meta(e.Service?.Meta);
+  const nodeMeta = meta(e.Node?.Meta);
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of LOCALITY_KEYS) {
+    const v = svcMeta[key] ?? nodeMeta[key];
+    if (v !== undefined && v !== '') out[field] = v;
+  }
+  const dc = e.Node?.Datacenter;
+  if (out.region === undefined && dc !== undefined && dc !== '') out.region = dc;
+  return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -3,9 +3,17 @@
 // minimum re-resolution interval of grpc-js's resolver-dns.ts). SRV (RFC 2782): each record's priority
 // becomes the endpoint's `priority` (lower is preferred; the Balancer serves the lowest class first) and
 // its weight the endpoint's `weight` (weight 0, "very small chance", becomes 1, the smallest integer
-// weight); each SRV target is resolved to its addresses. Failures (NXDOMAIN, timeouts, a dead server)
-// keep the last good list, report `onError` and retry with exponential back-off (1 s, doubled up to
-// `maxTtlMs` by default).
+// weight); each SRV target is resolved to its addresses. SRV carries no locality: endpoints have none.
+// Failures (NXDOMAIN, timeouts, a dead server) keep the last good list, report a `ResolverError` and retry
+// with exponential back-off (1 s, doubled up to `maxTtlMs` by default); an SRV target that does not resolve
+// is a skipped entry (its error is reported, the others are delivered).
+//
+// Service config (gRFC A2, service-config.ts): each resolution also looks up the TXT record
+// `_grpc_config.<name>` (not for IP literals; off with `disableServiceConfig`); a `grpc_config=` record's
+// chosen config goes to `onServiceConfig` when it changed, before the list (which waits for the TXT answer
+// of its resolution, at most the query timeout, so first picks run on the configured policy). As in
+// grpc-js, a failed TXT lookup (none published, a timeout) changes nothing and fails nothing; a malformed
+// one is reported once (a TypeError naming `grpc_config`) and the config in force stays.
 //
 // Lookups go through the `DnsLookup` seam: in Node, `node:dns`'s `Resolver` (servers configurable,
 // imported lazily so browser bundles never load it); in browsers, `dohLookup` (doh.ts).
@@ -17,6 +25,12 @@ import { intInRange, typeError } from '../util/validate.js';
 import { Backoff } from '../util/backoff.js';
 import type { CommonResolverOptions, ResolverListener } from './resolver.js';
 import { msOption, ResolverBase } from './base.js';
+import {
+  GRPC_CONFIG_TXT_PREFIX,
+  serviceConfigFromTxt,
+  ServiceConfigTracker,
+  type ServiceConfigResolverOptions,
+} from './service-config.js';
 
 export interface AddressRecord {
   address: string;
@@ -36,11 +50,13 @@ export interface DnsLookup {
   a(name: string): Promise<AddressRecord[]>;
   aaaa(name: string): Promise<AddressRecord[]>;
   srv(name: string): Promise<SrvRecord[]>;
+  /** TXT records, each an array of its strings (node:dns `resolveTxt`); optional (no service configs). */
+  txt?(name: string): Promise<string[][]>;
   /** Aborts outstanding queries (close()). */
   cancel?(): void;
 }
 
-export interface DnsResolverOptions extends CommonResolverOptions {
+export interface DnsResolverOptions extends CommonResolverOptions, ServiceConfigResolverOptions {
   /** `host:port` (A/AAAA) or an SRV name (`srv: true`). */
   target: string;
   srv?: boolean;
@@ -91,6 +107,7 @@ export function nodeDnsLookup(servers: string[] | undefined, timeoutMs: number, 
     aaaa: async (name) =>
       (await (await get()).resolve6(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
     srv: async (name) => (await get()).resolveSrv(name),
+    txt: async (name) => (await get()).resolveTxt(name),
     cancel: () => {
       void resolver?.then((r) => r.cancel());
     },
@@ -105,6 +122,7 @@ export class DnsResolver extends ResolverBase {
   private readonly minTtlMs: number;
   private readonly maxTtlMs: number;
   private readonly backoff: Backoff;
+  private readonly serviceConfig: ServiceConfigTracker;
   /** Consecutive failed resolutions. */
   private failures = 0;
   private timer: TimerHandle | undefined;
@@ -114,7 +132,7 @@ export class DnsResolver extends ResolverBase {
   resolutions = 0;
 
   constructor(opts: DnsResolverOptions, listener: ResolverListener) {
-    super(opts, listener);
+    super(opts, listener, `${opts?.srv === true ? 'dns+srv' : 'dns'}:///${String(opts?.target)}`);
     this.srv = opts.srv === true;
     if (typeof opts.target !== 'string' || opts.target.length === 0)
       throw typeError('target', 'a DNS name', opts.target);
@@ -141,6 +159,7 @@ export class DnsResolver extends ResolverBase {
     const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DNS_QUERY_TIMEOUT_MS);
     const tries = opts.queryTries === undefined ? 2 : intInRange('queryTries', opts.queryTries, 1, 10);
     this.lookup = opts.lookup ?? nodeDnsLookup(opts.servers, timeoutMs, tries);
+    this.serviceConfig = new ServiceConfigTracker(opts);
     this.limiter.ran();
     this.schedule(0);
   }
@@ -179,20 +198,44 @@ export class DnsResolver extends ResolverBase {
     this.timer = undefined;
     this.inFlight = true;
     this.resolutions++;
+    const txt = this.txtLookup();
     void this.resolveOnce().then(
-      ({ endpoints, ttlS }) => this.done(undefined, endpoints, ttlS),
+      async ({ endpoints, ttlS }) => this.done(undefined, endpoints, ttlS, await txt),
       (e: unknown) => this.done(e instanceof Error ? e : new Error(String(e))),
     );
   }
 
-  private done(err: Error | undefined, endpoints?: Endpoint[], ttlS?: number): void {
+  /** The TXT answer for the service config, undefined when disabled, unsupported or failed. */
+  private txtLookup(): Promise<string[][] | undefined> {
+    const txt = this.lookup.txt;
+    if (!this.serviceConfig.enabled || txt === undefined || isIpLiteral(this.host)) return Promise.resolve(undefined);
+    return Promise.resolve()
+      .then(() => txt.call(this.lookup, GRPC_CONFIG_TXT_PREFIX + this.host))
+      .then(
+        (r) => (Array.isArray(r) ? r : undefined),
+        () => undefined,
+      );
+  }
+
+  private deliverServiceConfig(records: string[][]): void {
+    if (this.serviceConfig.seen(JSON.stringify(records))) return;
+    try {
+      const sc = serviceConfigFromTxt(records, this.serviceConfig.ctx);
+      if (sc !== null && sc !== undefined && this.serviceConfig.changed(sc)) this.out.serviceConfig(sc);
+    } catch (e) {
+      this.out.error(e as Error);
+    }
+  }
+
+  private done(err: Error | undefined, endpoints?: Endpoint[], ttlS?: number, txt?: string[][]): void {
     this.inFlight = false;
     if (this.closed) return;
     if (err !== undefined) {
-      this.out.error(err);
+      this.fail(err);
       this.schedule(this.backoff.capMs(++this.failures));
     } else {
       this.failures = 0;
+      if (txt !== undefined) this.deliverServiceConfig(txt);
       this.out.endpoints(endpoints!);
       const ttlMs = Math.min(this.maxTtlMs, Math.max(this.minTtlMs, (ttlS ?? Infinity) * 1000));
       this.schedule(ttlMs);

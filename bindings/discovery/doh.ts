@@ -1,6 +1,7 @@
 // DNS-over-HTTPS with the JSON API (`application/dns-json`, as served by Cloudflare's and Google's
-// resolvers: GET ?name=<n>&type=<A|AAAA|SRV>, answer `{ Status, Answer: [{ name, type, TTL, data }] }`,
-// Status 3 = NXDOMAIN, SRV data = "priority weight port target."). A `DnsLookup` for the DNS resolver
+// resolvers: GET ?name=<n>&type=<A|AAAA|SRV|TXT>, answer `{ Status, Answer: [{ name, type, TTL, data }] }`,
+// Status 3 = NXDOMAIN, SRV data = "priority weight port target.", TXT data = its strings, each quoted
+// (`"a" "b"`; Google's resolver leaves a single string unquoted)). A `DnsLookup` for the DNS resolver
 // (dns.ts) where node:dns does not exist: browsers, workers, edge runtimes. `fetch` only.
 //
 //   createResolver({ target: 'doh:///api.example.com:443', dohUrl: 'https://cloudflare-dns.com/dns-query' }, l);
@@ -18,6 +19,7 @@ export interface DohOptions {
 const TYPE_A = 1;
 const TYPE_AAAA = 28;
 const TYPE_SRV = 33;
+const TYPE_TXT = 16;
 const RCODE_NAMES: Record<number, string> = { 1: 'EFORMERR', 2: 'ESERVFAIL', 3: 'ENOTFOUND', 5: 'EREFUSED' };
 
 interface DohAnswer {
@@ -31,6 +33,40 @@ function dnsError(code: string, msg: string): Error {
   const e = new Error(msg);
   (e as Error & { code: string }).code = code;
   return e;
+}
+
+/**
+ * The strings of a TXT answer's `data`: quoted strings (RFC 1035 zone-file form: `\"` and `\\` escape
+ * a character, `\DDD` a byte), or the whole text when it is not quoted.
+ */
+export function parseTxtData(data: string): string[] {
+  const s = data.trim();
+  if (!s.startsWith('"')) return [data];
+  const out: string[] = [];
+  let i = 0;
+  while (i < s.length) {
+    while (s[i] === ' ' || s[i] === '\t') i++;
+    if (i >= s.length) break;
+    if (s[i] !== '"') return [data];
+    let cur = '';
+    i++;
+    while (i < s.length && s[i] !== '"') {
+      if (s[i] === '\\' && i + 1 < s.length) {
+        const dec = /^\d{3}/.exec(s.slice(i + 1, i + 4));
+        if (dec !== null) {
+          cur += String.fromCharCode(Number(dec[0]));
+          i += 4;
+        } else {
+          cur += s[i + 1];
+          i += 2;
+        }
+      } else cur += s[i++];
+    }
+    if (i >= s.length) return [data];
+    i++;
+    out.push(cur);
+  }
+  return out;
 }
 
 export function dohLookup(opts: DohOptions): DnsLookup {
@@ -97,6 +133,11 @@ export function dohLookup(opts: DohOptions): DnsLookup {
       }
       if (out.length === 0) throw dnsError('ENODATA', `doh: no valid SRV records for ${name}`);
       return out;
+    },
+    async txt(name): Promise<string[][]> {
+      return (await query(name, 'TXT', TYPE_TXT))
+        .filter((a) => typeof a.data === 'string')
+        .map((a) => parseTxtData(a.data as string));
     },
     cancel() {
       for (const ac of controllers) ac.abort();

@@ -6,10 +6,12 @@
 //  - `onEndpoints` always carries the complete list, never a delta; an identical list (`sameEndpoints`:
 //    every field, metadata by value) is not re-reported;
 //  - on a failure the last good list is kept (nothing is reported empty because a server is down) and
-//    `onError` is called; bad entries (malformed values, ports out of range, duplicates) are skipped, each
+//    `onError` is called with a `ResolverError` naming the target (errors.ts); bad entries (malformed values, ports out of range, duplicates) are skipped, each
 //    reported through `onError` as a TypeError/RangeError naming the field and the value. Entries go through
 //    the one endpoint parser (bindings/util/endpoint.ts) with `address: 'required'`: resolvers report
 //    dialable addresses, so a port in [1, 65535] is required;
+//  - a service config for the target (gRFC A2: DNS TXT `grpc_config=`, or an etcd key; service-config.ts)
+//    goes to `onServiceConfig` when it changes, before the list it came with;
 //  - `refresh()` asks for a re-resolution (after connection failures, say); it is rate-limited;
 //  - `close()` stops everything: open streams, pending requests, timers. No listener call follows it.
 // The contract is implemented once, in base.ts (Delivery, RefreshLimiter, ResolverBase).
@@ -37,8 +39,16 @@ import { ConsulResolver, type ConsulResolverOptions } from './consul.js';
 export interface ResolverListener {
   /** The complete current list. Called asynchronously, never from the constructor. */
   onEndpoints(endpoints: Endpoint[]): void;
-  /** A failure or a skipped entry. The last good list stays in force. */
+  /**
+   * A failure (a `ResolverError`, errors.ts) or a skipped entry (TypeError/RangeError) or a bad service
+   * config. The last good list stays in force.
+   */
   onError(error: Error): void;
+  /**
+   * The target's gRPC service config (`{"loadBalancingConfig": [...]}`), chosen per gRFC A2
+   * (service-config.ts), when it changes; delivered before the list resolved with it. Optional.
+   */
+  onServiceConfig?(config: Record<string, unknown>): void;
 }
 
 export interface Resolver {
@@ -63,6 +73,8 @@ export interface CommonResolverOptions extends BackoffOptions {
   clock?: Clock;
   /** Minimum time between two resolutions triggered by `refresh()` (grpc-js: 30 s). */
   minRefreshIntervalMs?: number;
+  /** The target URI named in `ResolverError`s (createResolver sets it; default: built from the options). */
+  uri?: string;
 }
 
 /** `createResolver` options: a target URI plus the options of the scheme it names. */
@@ -114,6 +126,7 @@ export function createResolver(target: string | ResolverOptions, listener: Resol
   const opts: ResolverOptions = typeof target === 'string' ? { target } : target;
   if (opts === null || typeof opts !== 'object') throw typeError('target', 'a URI string or options', target);
   const t = parseTarget(opts.target);
+  const uri = opts.uri ?? opts.target;
   switch (t.scheme) {
     case 'static': {
       const list = t.path.length === 0 ? [] : t.path.split(',');
@@ -131,12 +144,12 @@ export function createResolver(target: string | ResolverOptions, listener: Resol
         if (typeof url !== 'string') throw typeError('dohUrl', 'a DNS-over-HTTPS JSON URL', url);
         lookup = dohLookup({ ...opts, url });
       }
-      return new DnsResolver({ ...opts, target: t.path, srv, servers, lookup }, listener);
+      return new DnsResolver({ ...opts, uri, target: t.path, srv, servers, lookup }, listener);
     }
     case 'etcd': {
       const endpoints = t.authority.length > 0 ? t.authority.split(',').map((a) => `http://${a}`) : opts.endpoints;
       if (endpoints === undefined) throw typeError('endpoints', 'a list of etcd client URLs', endpoints);
-      return new EtcdResolver({ ...opts, endpoints, prefix: t.path }, listener);
+      return new EtcdResolver({ ...opts, uri, endpoints, prefix: t.path }, listener);
     }
     case 'consul': {
       const address = t.authority.length > 0 ? `http://${t.authority}` : opts.address;
@@ -144,7 +157,7 @@ export function createResolver(target: string | ResolverOptions, listener: Resol
       const tags = t.query.getAll('tag');
       const dc = t.query.get('dc') ?? opts.dc;
       return new ConsulResolver(
-        { ...opts, address, service: t.path, passing, tags: tags.length > 0 ? tags : opts.tags, dc },
+        { ...opts, uri, address, service: t.path, passing, tags: tags.length > 0 ? tags : opts.tags, dc },
         listener,
       );
     }

@@ -19,6 +19,8 @@ export interface FakeInstance {
   port: number;
   tags?: string[];
   meta?: Record<string, string>;
+  /** The node's meta (`Node.Meta`). */
+  nodeMeta?: Record<string, string>;
   weights?: { Passing: number; Warning: number };
   /** Service check status (a node-level serfHealth check, passing, is added). */
   status?: 'passing' | 'warning' | 'critical';
@@ -75,7 +77,7 @@ export async function startConsulFake(): Promise<ConsulFake> {
           Address: i.nodeAddress,
           Datacenter: dc,
           TaggedAddresses: { lan: i.nodeAddress, wan: i.nodeAddress },
-          Meta: {},
+          Meta: i.nodeMeta ?? {},
           CreateIndex: 1,
           ModifyIndex: index,
         },

@@ -1,6 +1,7 @@
 // The DNS resolver (node:dns Resolver with configured servers) against a real dnsmasq on a loopback port:
 // A/AAAA records changing live, SRV priorities and weights, NXDOMAIN and a dead server keeping the last
-// good list, and the Balancer fed from dns+srv.
+// good list, the Balancer fed from dns+srv, and gRPC service configs in TXT `_grpc_config.<name>` records
+// (gRFC A2) switching a connected Balancer's policy.
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { createResolver } from '../../bindings/discovery/resolver.js';
 import { DnsResolver } from '../../bindings/discovery/dns.js';
@@ -9,6 +10,7 @@ import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
 import { recorder } from '../helpers/resolver.js';
 import { until } from '../helpers/wait.js';
 import { live } from '../helpers/live.js';
+import { ResolverError } from '../../bindings/discovery/errors.js';
 
 const test = live(['dnsmasq'], import.meta.url);
 
@@ -132,3 +134,94 @@ test.serial('a dead DNS server: errors, the last good list is kept, close() stop
     await own.stop();
   }
 });
+
+const lbConfig = (policy: string, options: Record<string, unknown> = {}) => ({
+  loadBalancingConfig: [{ [policy]: options }],
+});
+/** A TXT text `grpc_config=[choices]`. */
+const grpcConfig = (choices: unknown[]) => `grpc_config=${JSON.stringify(choices)}`;
+
+test.serial(
+  'TXT grpc_config switches the policy of a connected Balancer; changes follow; bad ones keep it',
+  async (t) => {
+    const hosts = { h: ['10.0.4.1 cfg.svc.test', '10.0.4.2 bad.svc.test', '10.0.4.3 broken.svc.test'] };
+    // A first choice for Go clients only, then ours: longer than 255 bytes, so split into several strings.
+    const first = grpcConfig([
+      { clientLanguage: ['go'], serviceConfig: lbConfig('round_robin') },
+      { clientLanguage: ['node'], percentage: 100, serviceConfig: lbConfig('least_request', { choice_count: 3 }) },
+      { serviceConfig: { ...lbConfig('pick_first'), methodConfig: [{ name: [{ service: 'x'.repeat(200) }] }] } },
+    ]);
+    t.true(first.length > 255);
+    const txt = {
+      '_grpc_config.cfg.svc.test': [first],
+      '_grpc_config.bad.svc.test': [grpcConfig([{ serviceConfig: lbConfig('no_such_policy') }])],
+      '_grpc_config.broken.svc.test': ['grpc_config=[{"serviceConfig": {"loadBalancingConfig": ['],
+    };
+    let own = await startDnsmasq({ hosts, txt });
+    const port = own.port;
+    try {
+      const balancer = new Balancer({ policy: 'round_robin' });
+      t.is(balancer.policy.name, 'round_robin');
+      const errors: Error[] = [];
+      const res = connectResolver(`dns://${own.address}/cfg.svc.test:8080`, balancer, {
+        ...fast,
+        onError: (e) => errors.push(e),
+      });
+      await until('policy from TXT', () => balancer.policy.name === 'least_request' && balancer.members.length === 1);
+      t.deepEqual(
+        balancer.members.map((m) => m.id),
+        ['10.0.4.1:8080'],
+      );
+      t.is(res.serviceConfigs, 1);
+      // The record changes (dnsmasq reads TXT records at start: restart it on the same port).
+      await own.stop();
+      own = await startDnsmasq({
+        hosts,
+        txt: { ...txt, '_grpc_config.cfg.svc.test': [grpcConfig([{ serviceConfig: lbConfig('peak_ewma') }])] },
+        port,
+      });
+      await until('policy follows the record', () => balancer.policy.name === 'peak_ewma', 20_000);
+      t.deepEqual(
+        balancer.members.map((m) => m.id),
+        ['10.0.4.1:8080'],
+        'the members stay',
+      );
+      // Failures while dnsmasq was down were ResolverErrors; with a list in place they fail nothing.
+      t.true(
+        errors.every((e) => e instanceof ResolverError),
+        errors.map((e) => e.message).join('\n'),
+      );
+      res.close();
+
+      // A config the Balancer rejects (unknown policy): the policy stays, the error is reported.
+      const b2 = new Balancer({ policy: 'round_robin' });
+      const errs2: Error[] = [];
+      const r2 = connectResolver(`dns://${own.address}/bad.svc.test:8080`, b2, {
+        ...fast,
+        onError: (e) => errs2.push(e),
+      });
+      await until('rejected config reported', () => errs2.length >= 1 && b2.members.length === 1);
+      t.is(b2.policy.name, 'round_robin');
+      t.regex(errs2[0]!.message, /no_such_policy/);
+      t.false(errs2[0] instanceof ResolverError);
+      r2.close();
+
+      // Malformed JSON: a TypeError naming grpc_config, once; the policy stays.
+      const b3 = new Balancer({ policy: 'round_robin' });
+      const errs3: Error[] = [];
+      const r3 = connectResolver(`dns://${own.address}/broken.svc.test:8080`, b3, {
+        ...fast,
+        onError: (e) => errs3.push(e),
+      });
+      await until('malformed config reported', () => errs3.length >= 1 && b3.members.length === 1);
+      await new Promise((resolve) => setTimeout(resolve, 400)); // a few more resolutions (TTL floor 100 ms)
+      t.is(b3.policy.name, 'round_robin');
+      t.is(errs3.length, 1, errs3.map((e) => e.message).join('\n'));
+      t.true(errs3[0] instanceof TypeError);
+      t.regex(errs3[0]!.message, /^grpc_config must be/);
+      r3.close();
+    } finally {
+      await own.stop();
+    }
+  },
+);

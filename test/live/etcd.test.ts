@@ -1,7 +1,8 @@
 // The etcd v3 resolver against a real 3-member etcd 3.4 cluster on loopback: list + watch, bad values,
 // registration under a lease (expiry when the registrant is SIGKILLed), compaction, and failover when the
 // member carrying the watch is SIGKILLed during a stream of updates, ending in a Balancer whose
-// membership equals etcd's with every event applied exactly once.
+// membership equals etcd's with every event applied exactly once; the `<prefix>/_grpc_config` key switching
+// a connected Balancer's policy; localities and priorities from `Metadata`.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Balancer } from '../../bindings/balancing/balancer.js';
@@ -93,6 +94,56 @@ test.serial('createResolver etcd:/// target with endpoints in the authority', as
   const res = connectResolver(`etcd://${hosts}/auth-less/api`, balancer, { onError: (e) => r.errors.push(e) });
   await until('balancer filled', () => balancer.members.length === 1);
   t.is(balancer.members[0]!.id, '10.1.0.1:80');
+  res.close();
+});
+
+test.serial("the <prefix>/_grpc_config key switches a connected Balancer's policy; a bad one keeps it", async (t) => {
+  const urls = cluster.clientUrls;
+  const cfg = (policy: string) => JSON.stringify({ loadBalancingConfig: [{ [policy]: {} }] });
+  await etcdPut(urls, 'cfg/api/_grpc_config', cfg('least_request'));
+  await etcdPut(
+    urls,
+    'cfg/api/10.2.0.1:80',
+    JSON.stringify({ Op: 0, Addr: '10.2.0.1:80', Metadata: { locality: 'us-east/us-east-1a', priority: 0 } }),
+  );
+  await etcdPut(
+    urls,
+    'cfg/api/10.2.0.2:80',
+    JSON.stringify({ Op: 0, Addr: '10.2.0.2:80', Metadata: { region: 'us-west', zone: 'us-west-2b', priority: 1 } }),
+  );
+  const balancer = new Balancer({ policy: 'round_robin' });
+  const errors: Error[] = [];
+  const res = connectResolver(`etcd://${urls.map((u) => u.slice('http://'.length)).join(',')}/cfg/api`, balancer, {
+    onError: (e) => errors.push(e),
+  });
+  await until('config and members', () => balancer.policy.name === 'least_request' && balancer.members.length === 2);
+  t.deepEqual(
+    balancer.members.map((m) => [m.id, m.priority, m.locality]),
+    [
+      ['10.2.0.1:80', 0, { region: 'us-east', zone: 'us-east-1a', subZone: '' }],
+      ['10.2.0.2:80', 1, { region: 'us-west', zone: 'us-west-2b', subZone: '' }],
+    ],
+    'the config key is not an endpoint',
+  );
+  // A watched change: A2's choice list works too.
+  await etcdPut(
+    urls,
+    'cfg/api/_grpc_config',
+    JSON.stringify([{ clientLanguage: ['node'], serviceConfig: JSON.parse(cfg('peak_ewma')) }]),
+  );
+  await until('policy switched', () => balancer.policy.name === 'peak_ewma');
+  // An unknown policy: rejected by the Balancer, reported, the policy stays.
+  await etcdPut(urls, 'cfg/api/_grpc_config', cfg('no_such_policy'));
+  await until('rejection reported', () => errors.some((e) => /no_such_policy/.test(e.message)));
+  // Malformed: a TypeError naming the key.
+  await etcdPut(urls, 'cfg/api/_grpc_config', '{"loadBalancingConfig": [');
+  await until('malformed reported', () =>
+    errors.some((e) => e instanceof TypeError && /cfg\/api\/_grpc_config/.test(e.message)),
+  );
+  t.is(balancer.policy.name, 'peak_ewma');
+  t.is(res.serviceConfigs, 3);
+  t.is(res.failures, 0);
+  t.is(balancer.members.length, 2);
   res.close();
 });
 

@@ -151,6 +151,40 @@ test.serial(
   },
 );
 
+test.serial(
+  'locality: region from meta or the datacenter, zone and sub_zone from service then node meta',
+  async (t) => {
+    consul.setService('web', [
+      web(1, { nodeMeta: { zone: 'dc1-a' } }),
+      web(2, { nodeMeta: { zone: 'dc1-a', region: 'eu' }, meta: { zone: 'dc1-b', sub_zone: 'rack2' } }),
+    ]);
+    const r = recorder();
+    const res = new ConsulResolver({ address: consul.url, service: 'web', ...fast }, r.listener);
+    await until('list', () => r.lists.length === 1);
+    t.deepEqual(
+      r.lists[0]!.map((e) => [e.id, e.locality]),
+      [
+        ['10.0.0.1:8001', { region: 'dc1', zone: 'dc1-a', subZone: '' }],
+        ['10.0.0.2:8002', { region: 'eu', zone: 'dc1-b', subZone: 'rack2' }],
+      ],
+    );
+    res.close();
+  },
+);
+
+test.serial('failures are ResolverErrors naming the target URI', async (t) => {
+  consul.failNext(1, 503);
+  consul.setService('web', [web(1)]);
+  const r = recorder();
+  const target = `consul://${new URL(consul.url).host}/web`;
+  const res = createResolver({ target, ...fast }, r.listener);
+  await until('error and list', () => r.errors.length >= 1 && r.lists.length >= 1);
+  t.is(r.errors[0]!.name, 'ResolverError');
+  t.is((r.errors[0] as Error & { target: string }).target, target);
+  t.regex(r.errors[0]!.message, /HTTP 503/);
+  res.close();
+});
+
 test.serial('bad entries and bad options', async (t) => {
   consul.setService('web', [web(1), web(2, { port: 0 }), web(3, { address: '10.0.0.1', port: 8001 })]);
   const r = recorder();

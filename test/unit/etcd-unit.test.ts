@@ -5,6 +5,7 @@ import test from 'ava';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import type { FetchLike } from '../../bindings/discovery/resolver.js';
 import { EtcdResolver } from '../../bindings/discovery/etcd/resolver.js';
+import { ResolverError } from '../../bindings/discovery/errors.js';
 import { recorder } from '../helpers/resolver.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -212,4 +213,77 @@ test('refresh() cuts a backoff short, at most once per minRefreshIntervalMs', as
   await advance(clock, 1_000);
   t.deepEqual(r.ids(), ['10.0.0.1:80']);
   res.close();
+});
+
+test('the <prefix>/_grpc_config key is the service config, never an endpoint; delivered before its list', async (t) => {
+  const g = gateway();
+  const RR = { loadBalancingConfig: [{ round_robin: {} }] };
+  const LR = { loadBalancingConfig: [{ least_request: {} }] };
+  g.setRange({
+    header: { revision: '10' },
+    kvs: [kv('s/_grpc_config', JSON.stringify(RR), 4), kv('s/a', '10.0.0.1:80', 5)],
+  });
+  const log: string[] = [];
+  const errors: Error[] = [];
+  const res = new EtcdResolver(
+    { endpoints: ['http://m0:2379'], prefix: 's', fetch: g.fetchFn },
+    {
+      onEndpoints: (l) => log.push(`list ${l.map((e) => e.id).join()}`),
+      onError: (e) => errors.push(e),
+      onServiceConfig: (c) => log.push(`config ${JSON.stringify(c)}`),
+    },
+  );
+  await flush();
+  t.deepEqual(log, [`config ${JSON.stringify(RR)}`, 'list 10.0.0.1:80']);
+  t.deepEqual(errors, []);
+  const w = g.watches[0]!;
+  w.send({ result: { created: true } });
+  // A choice list (gRFC A2) in a watch event: delivered; the members are untouched.
+  const put = (value: string, rev: number) =>
+    w.send({ result: { events: [{ kv: kv('s/_grpc_config', value, rev) }] } });
+  put(JSON.stringify([{ clientLanguage: ['node'], serviceConfig: LR }]), 11);
+  await flush();
+  t.deepEqual(log.slice(2), [`config ${JSON.stringify(LR)}`]);
+  // The same config again: nothing. A malformed one: a TypeError naming the key, nothing delivered.
+  put(JSON.stringify(LR), 12);
+  put('{"loadBalancingConfig": [', 13);
+  await flush();
+  t.is(log.length, 3);
+  t.is(errors.length, 1);
+  t.true(errors[0] instanceof TypeError);
+  t.regex(errors[0]!.message, /^etcd key "s\/_grpc_config" must be/);
+  // Deleting the key changes nothing; a new endpoint still flows.
+  w.send({ result: { events: [{ type: 'DELETE', kv: { key: b64('s/_grpc_config'), mod_revision: '14' } }] } });
+  w.send({ result: { events: [{ kv: kv('s/b', '10.0.0.2:80', 15) }] } });
+  await flush();
+  t.deepEqual(log.slice(3), ['list 10.0.0.1:80,10.0.0.2:80']);
+  t.is(errors.length, 1);
+  res.close();
+});
+
+test('failures are ResolverErrors naming the target; a compaction notice is not', async (t) => {
+  const g = gateway();
+  g.down.add('m0:2379');
+  const r = recorder();
+  const res = new EtcdResolver({ endpoints: ['http://m0:2379'], prefix: 'svc/api', fetch: g.fetchFn }, r.listener);
+  await flush();
+  const e = r.errors[0] as ResolverError;
+  t.true(e instanceof ResolverError);
+  t.is(e.target, 'etcd:///svc/api');
+  t.regex(e.message, /ECONNREFUSED/);
+  res.close();
+  const g2 = gateway();
+  const r2 = recorder();
+  const res2 = new EtcdResolver(
+    { endpoints: ['http://m0:2379'], prefix: 's', fetch: g2.fetchFn, uri: 'etcd://m0:2379/s' },
+    r2.listener,
+  );
+  await flush();
+  g2.watches[0]!.send({ result: { created: true } });
+  g2.watches[0]!.send({ result: { canceled: true, compact_revision: '20' } });
+  await flush();
+  t.is(r2.errors.length, 1);
+  t.false(r2.errors[0] instanceof ResolverError);
+  t.regex(r2.errors[0]!.message, /compacted/);
+  res2.close();
 });

@@ -87,11 +87,11 @@ test('wiring: each list becomes balancer.reset(list); errors keep the membership
       return changed;
     },
   };
-  const r = connectResolver('static:///a:80,b:80,bad', balancer, { onError: (e) => errors.push(e) }) as StaticResolver;
+  const r = connectResolver('static:///a:80,b:80,bad', balancer, { onError: (e) => errors.push(e) });
   await flush();
   t.deepEqual(balancer.members, ['a:80', 'b:80']);
   t.is(errors.length, 1);
-  r.set(['b:80']);
+  (r.resolver as StaticResolver).set(['b:80']);
   await flush();
   t.deepEqual(resets, [['a:80', 'b:80'], ['b:80']]);
   r.close();
@@ -294,6 +294,33 @@ test('etcd values: naming-convention JSON and host:port; non-JSON, missing ports
   t.throws(() => parseEtcdValue('s/c', '10.0.0.3'), { instanceOf: TypeError, message: /port/ });
   t.throws(() => parseEtcdValue('s/c', '10.0.0.3:0'), { instanceOf: RangeError });
   t.throws(() => parseEtcdValue('s/c', '{"Op":0,"Addr":"h:1","Metadata":{"weight":0}}'), { instanceOf: RangeError });
+  // Locality (Envoy's region/zone/subZone) from Metadata.locality, or region (+ zone, subZone); priority.
+  const loc = (md: unknown) => parseEtcdValue('s/l', JSON.stringify({ Op: 0, Addr: '10.0.0.5:80', Metadata: md }));
+  t.deepEqual(loc({ locality: 'us-east/us-east-1a', priority: 1 })!.locality, {
+    region: 'us-east',
+    zone: 'us-east-1a',
+    subZone: '',
+  });
+  t.is(loc({ locality: 'us-east/us-east-1a', priority: 1 })!.priority, 1);
+  t.deepEqual(loc({ locality: { region: 'eu', zone: 'eu-1b', subZone: 'rack7' } })!.locality, {
+    region: 'eu',
+    zone: 'eu-1b',
+    subZone: 'rack7',
+  });
+  t.deepEqual(loc({ region: 'eu', zone: 'eu-1c' })!.locality, { region: 'eu', zone: 'eu-1c', subZone: '' });
+  t.is(loc({ zone: 'eu-1c' })!.locality, undefined, 'a zone without a region stays metadata');
+  t.is(loc({})!.locality, undefined);
+  // Bad values skip the entry with a typed error naming the key and the field (never a silent default).
+  t.throws(() => loc({ locality: 'a/b/c/d' }), { instanceOf: RangeError, message: /^etcd value of "s\/l"\.locality/ });
+  t.throws(() => loc({ locality: { region: 'eu', planet: 'earth' } }), {
+    instanceOf: RangeError,
+    message: /locality\.planet/,
+  });
+  t.throws(() => loc({ region: 7 }), { instanceOf: TypeError, message: /locality\.region must be a string/ });
+  t.throws(() => loc({ priority: -1 }), { instanceOf: RangeError, message: /\.priority/ });
+  t.throws(() => loc({ priority: '1' }), { instanceOf: TypeError, message: /\.priority/ });
+  t.throws(() => loc({ weight: '3' }), { instanceOf: TypeError, message: /\.weight/ });
+  t.throws(() => loc([1]), { instanceOf: TypeError, message: /\.Metadata must be an object/ });
   t.is(prefixRangeEnd('a/'), encodeKey('a0'));
   t.is(
     Buffer.from(prefixRangeEnd('a\xff'), 'base64').toString('latin1'),

@@ -2,6 +2,12 @@
 // (go.etcd.io/etcd/client/v3/naming/endpoints, `{"Op":0,"Addr":"host:port","Metadata":{...}}`, or a plain
 // `host:port`) parsed by the one endpoint parser (util/endpoint.ts, address required), and the key → endpoint
 // bookkeeping the resolver (resolver.ts) updates from its list and watch events.
+//
+// Metadata keys read (the rest is kept in `metadata`): `weight` (a number > 0, default 1), `priority` (an
+// integer >= 0, default 0), and the locality: `locality` ({ region, zone, subZone } or
+// "region/zone/subZone"), else `region` with the optional `zone` and `subZone` beside it (a `zone` without
+// a `region` stays plain metadata). A value of the wrong type skips the entry with a TypeError/RangeError
+// naming the key and the field.
 import { parseEndpoint, parseHostPort, type Endpoint } from '../../util/endpoint.js';
 import { typeError } from '../../util/validate.js';
 
@@ -23,14 +29,22 @@ export function parseEtcdValue(key: string, value: string): Endpoint | null {
     if (o.Op !== undefined && o.Op !== 0) throw typeError(`${field}.Op`, '0 (Add) or 1 (Delete)', o.Op);
     if (typeof o.Addr !== 'string') throw typeError(`${field}.Addr`, 'a "host:port" string', o.Addr);
     const { host, port } = parseHostPort(`${field}.Addr`, o.Addr);
-    const md = o.Metadata !== null && typeof o.Metadata === 'object' ? (o.Metadata as Record<string, unknown>) : {};
+    if (
+      o.Metadata !== undefined &&
+      o.Metadata !== null &&
+      (typeof o.Metadata !== 'object' || Array.isArray(o.Metadata))
+    )
+      throw typeError(`${field}.Metadata`, 'an object', o.Metadata);
+    const md = (o.Metadata ?? {}) as Record<string, unknown>;
+    const locality = metadataLocality(md);
     return parseEndpoint(
       {
         host,
         port,
-        weight: typeof md.weight === 'number' ? md.weight : 1,
-        priority: typeof md.priority === 'number' ? md.priority : 0,
+        weight: (md.weight ?? 1) as number,
+        priority: (md.priority ?? 0) as number,
         metadata: { ...md, key },
+        ...(locality !== undefined && { locality: locality as never }),
       },
       field,
       REQUIRED,
@@ -38,6 +52,15 @@ export function parseEtcdValue(key: string, value: string): Endpoint | null {
   }
   const { host, port } = parseHostPort(field, v);
   return parseEndpoint({ host, port, metadata: { key } }, field, REQUIRED);
+}
+
+/** `Metadata.locality`, else `region` (+ `zone`, `subZone`); undefined when neither is set. */
+function metadataLocality(md: Record<string, unknown>): unknown {
+  if (md.locality !== undefined) return md.locality;
+  if (md.region === undefined) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of ['region', 'zone', 'subZone'] as const) if (md[k] !== undefined) out[k] = md[k];
+  return out;
 }
 
 /**

@@ -9,14 +9,19 @@
 //
 // Values follow etcd's naming convention (go.etcd.io/etcd/client/v3/naming/endpoints):
 // `{"Op":0,"Addr":"host:port","Metadata":{...}}` under `<prefix>/<addr>`; a plain `host:port` value is
-// accepted too. `Metadata.weight` / `Metadata.priority` become the endpoint's weight and priority; the
-// endpoint is validated by util/endpoint.ts (address required). Values that are neither are skipped with an
-// error event.
+// accepted too. `Metadata.weight` / `Metadata.priority` / `Metadata.locality` (or `region`, `zone`,
+// `subZone`) become the endpoint's weight, priority and locality (members.ts); the endpoint is validated by
+// util/endpoint.ts (address required). Values that are neither are skipped with an error event.
+//
+// Service config: the key `<prefix>/_grpc_config` (never read as an endpoint) holds the target's gRPC
+// service config, as a JSON object or as gRFC A2's list of choices (service-config.ts). It goes to
+// `onServiceConfig` when it changes, before the list it came with; a malformed value is reported (a
+// TypeError naming the key) and the config in force stays; deleting the key changes nothing.
 //
 // Failover: with several endpoints, a watch that breaks (member killed, connection reset) resumes on the
 // next member from the last applied revision + 1, and events at or below it are ignored, so no update is
 // missed and none is applied twice. Rounds over all members that all fail back off exponentially (100 ms,
-// doubled up to 5 s by default). A hung member (SIGSTOP, a partition) never closes its TCP connection: the
+// doubled up to 5 s by default); every failure is reported as a `ResolverError` naming the target. A hung member (SIGSTOP, a partition) never closes its TCP connection: the
 // member carrying the watch is probed every `probeIntervalMs` and a failed probe fails over.
 //
 //   const r = new EtcdResolver({ endpoints: ['http://10.0.0.1:2379'], prefix: 'services/api' }, listener);
@@ -37,8 +42,14 @@ import {
   type Kv,
 } from './client.js';
 import { Membership, parseEtcdValue } from './members.js';
+import {
+  ETCD_SERVICE_CONFIG_KEY,
+  serviceConfigFromValue,
+  ServiceConfigTracker,
+  type ServiceConfigResolverOptions,
+} from '../service-config.js';
 
-export interface EtcdResolverOptions extends CommonResolverOptions, EtcdClientOptions {
+export interface EtcdResolverOptions extends CommonResolverOptions, EtcdClientOptions, ServiceConfigResolverOptions {
   /** Key prefix; a trailing '/' is added when missing (`services/api` watches `services/api/`). */
   prefix: string;
   /**
@@ -89,15 +100,19 @@ export class EtcdResolver extends ResolverBase {
   private readonly requireLeader: boolean;
   private readonly probeIntervalMs: number;
   private readonly pause = new Pause(this.clock);
+  private readonly serviceConfig: ServiceConfigTracker;
+  private readonly configKey: string;
   private members: Membership;
   private revision = -1;
   private readonly counters = { eventsApplied: 0, eventsSkipped: 0, lists: 0, watchesOpened: 0 };
 
   constructor(opts: EtcdResolverOptions, listener: ResolverListener) {
-    super(opts, listener);
+    super(opts, listener, `etcd:///${String(opts?.prefix)}`);
     if (typeof opts.prefix !== 'string' || opts.prefix.replace(/\/+$/, '').length === 0)
       throw typeError('prefix', 'a non-empty key prefix', opts.prefix);
     this.prefix = opts.prefix.endsWith('/') ? opts.prefix : `${opts.prefix}/`;
+    this.configKey = this.prefix + ETCD_SERVICE_CONFIG_KEY;
+    this.serviceConfig = new ServiceConfigTracker(opts);
     this.keyB64 = encodeKey(this.prefix);
     this.endB64 = prefixRangeEnd(this.prefix);
     this.backoff = new Backoff(opts, undefined, DEFAULT_ETCD_BACKOFF);
@@ -142,11 +157,11 @@ export class EtcdResolver extends ResolverBase {
       } catch (e) {
         if (this.closed) return;
         if (e instanceof Compacted) {
-          this.out.error(e);
+          this.out.error(e); // a notice, not a failure
           needList = true;
           continue;
         }
-        this.out.error(e instanceof Error ? e : new Error(String(e)));
+        this.fail(e);
         this.client.failover();
         if (++failures >= this.client.endpoints.length) {
           failures = 0;
@@ -165,7 +180,14 @@ export class EtcdResolver extends ResolverBase {
     const rev = int64(r.header?.revision);
     if (rev < 0) throw new EtcdError('range answer without header.revision', undefined, this.client.current);
     const next = new Membership((e) => this.out.error(e));
-    for (const kv of r.kvs ?? []) this.put(next, decodeText(kv.key), decodeText(kv.value));
+    let config: string | undefined;
+    for (const kv of r.kvs ?? []) {
+      const key = decodeText(kv.key);
+      if (key === this.configKey) config = decodeText(kv.value);
+      else this.put(next, key, decodeText(kv.value));
+    }
+    if (config !== undefined) this.onConfig(config);
+    else this.serviceConfig.forget();
     this.members = next;
     this.revision = rev;
     this.counters.lists++;
@@ -266,11 +288,25 @@ export class EtcdResolver extends ResolverBase {
       top = Math.max(top, rev);
       const key = decodeText(ev.kv?.key);
       this.counters.eventsApplied++;
-      if (ev.type === 'DELETE') changed = this.members.delete(key) || changed;
+      if (key === this.configKey) {
+        if (ev.type === 'DELETE') this.serviceConfig.forget();
+        else this.onConfig(decodeText(ev.kv?.value));
+      } else if (ev.type === 'DELETE') changed = this.members.delete(key) || changed;
       else changed = this.put(this.members, key, decodeText(ev.kv?.value)) || changed;
     }
     this.revision = top;
     if (changed) this.publish();
+  }
+
+  /** A value of the service config key: delivered when it changed; a bad one reported, the old one kept. */
+  private onConfig(value: string): void {
+    if (!this.serviceConfig.enabled || this.serviceConfig.seen(value)) return;
+    try {
+      const sc = serviceConfigFromValue(value, this.serviceConfig.ctx, `etcd key ${JSON.stringify(this.configKey)}`);
+      if (sc !== null && this.serviceConfig.changed(sc)) this.out.serviceConfig(sc);
+    } catch (e) {
+      this.out.error(e as Error);
+    }
   }
 
   private publish(): void {

@@ -1,0 +1,34 @@
+// Resolver failures, told apart from skipped entries.
+//
+// A resolver's listener hears two kinds of errors (resolver.ts):
+//  - a FAILURE: the resolution itself failed (NXDOMAIN, a timeout, etcd or Consul unreachable, an HTTP
+//    error, a broken watch). Nothing new was learnt; the last good list stays in force. Always a
+//    `ResolverError` naming the target URI, with the underlying error as `cause` (and its `code`, e.g.
+//    'ENOTFOUND'). The Balancer hears it through `setResolverError` (connect.ts): while no list has arrived,
+//    queued picks fail with it, like grpc-js's UNAVAILABLE carrying the resolution error.
+//  - anything else: a skipped entry (a TypeError/RangeError naming the field and value), a bad service
+//    config, or a notice (an etcd watch compacted, listing afresh). The resolution succeeded otherwise.
+//
+//   if (e instanceof ResolverError) console.warn(e.target, e.cause);
+import { describe } from '../util/validate.js';
+
+export class ResolverError extends Error {
+  override readonly name = 'ResolverError';
+  /** The target URI (`dns:///api.internal:8080`, `etcd://127.0.0.1:2379/services/api`, ...). */
+  readonly target: string;
+  /** The underlying error's code, when it has one ('ENOTFOUND', 'ECONNREFUSED', an etcd gRPC status...). */
+  readonly code: string | number | undefined;
+
+  constructor(target: string, cause: unknown) {
+    const msg = cause instanceof Error ? cause.message : describe(cause);
+    super(`resolver ${target}: ${msg}`, { cause });
+    this.target = target;
+    const c = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
+    this.code = typeof c === 'string' || typeof c === 'number' ? c : undefined;
+  }
+
+  /** `e` when it already is a ResolverError, else `e` wrapped as one. */
+  static wrap(target: string, e: unknown): ResolverError {
+    return e instanceof ResolverError ? e : new ResolverError(target, e);
+  }
+}
