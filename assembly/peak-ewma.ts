@@ -23,8 +23,20 @@ export function peakEwmaCost(base: usize, cap: u32, row: u32, now: f64, decayMs:
   return est * (active + 1);
 }
 
-/** Records an RTT: a higher sample replaces the estimate, a lower one is averaged in by elapsed time. */
-export function peakEwmaObserve(base: usize, cap: u32, row: u32, now: f64, rttMs: f64, decayMs: f64): f64 {
+/**
+ * Records an RTT: a higher sample replaces the estimate, a lower one is averaged in by elapsed time with weight
+ * 1 - exp(-elapsed/decay), raised to `minWeight` when that is larger (the warm-up rule of docs/design.md;
+ * 0 or NaN: tower's rule unchanged).
+ */
+export function peakEwmaObserve(
+  base: usize,
+  cap: u32,
+  row: u32,
+  now: f64,
+  rttMs: f64,
+  decayMs: f64,
+  minWeight: f64,
+): f64 {
   const c = <usize>cap;
   const r = <usize>row;
   const pEst = cell(base, c, COL_EST, r);
@@ -35,7 +47,8 @@ export function peakEwmaObserve(base: usize, cap: u32, row: u32, now: f64, rttMs
     let elapsed = now - load<f64>(pStamp);
     if (elapsed < 0) elapsed = 0;
     const decay = expNeg(elapsed / decayMs);
-    est = est * decay + rttMs * (1 - decay);
+    if (1 - decay < minWeight) est = est * (1 - minWeight) + rttMs * minWeight;
+    else est = est * decay + rttMs * (1 - decay);
   }
   store<f64>(pEst, est);
   store<f64>(pStamp, now);

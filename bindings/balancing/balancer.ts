@@ -9,8 +9,23 @@
 //
 // Contracts:
 // - `pick(ctx)` is synchronous, returns `{ type: 'pick', member, index, handle }` or
-//   `{ type: 'none', reason: 'empty' | 'no-healthy' }`; `pickOrThrow()` throws NoHealthyMembersError instead.
-//   `ctx.key` feeds hash policies; `ctx.exclude` (member ids) makes a retry go to a different member.
+//   `{ type: 'none', reason: 'empty' | 'no-healthy' | 'pending' }`; `pickOrThrow()` throws NoHealthyMembersError
+//   instead. `ctx.key` feeds hash policies; `ctx.exclude` (member ids) makes a retry go to a different member.
+// - Waiting (ready.ts; grpc-js queues picks until the first resolution): `pickAsync(ctx, { timeoutMs, signal })`
+//   is `pick()` when that succeeds now, else the pick waits for the next picker publication that can serve it
+//   (the first list, members re-added, a first health result), at most `timeoutMs` (default `readyTimeoutMs`,
+//   10 s) on the injected clock; `ready()` waits the same way until a pick can succeed. They reject with the
+//   resolver's error when `setResolverError(err)` reports a failure before any list arrived (queued picks fail
+//   at once), with UnavailableError (`target` named, the resolver's last error as `cause`) at the deadline or
+//   on `close()`, with the signal's reason on abort.
+// - Health warming (Envoy cluster warming and excluded hosts): a member awaiting its first health result
+//   (`setAvailable(id, false, reason, true)`, from health/connect.ts) is unavailable but "pending": it does not
+//   count in the panic ratio, and while no member is available and some are pending nothing is picked
+//   (`pick()` returns reason 'pending', waiting picks wait) instead of entering panic. It ends when a member
+//   passes its first probe or every member has a first result; the checker's probe timeout bounds it.
+// - `setPolicy(spec)` / `applyServiceConfig(json)` switch the policy at run time (grpc-js's graceful switch):
+//   the new policy starts from the current members (fresh policy columns, `onMembership` for every row) and
+//   its picker takes over for new picks; each pick handle completes on the policy that issued it.
 // - `handle.done({ ok, rttMs?, status? })` ends the request: in-flight count, RTT and failures feed the
 //   policy; a second call is a no-op; a handle whose member was removed meanwhile is ignored. Without `rttMs`
 //   the RTT is measured on the injected clock from the pick, if the pick was timed: when the policy uses RTTs,
@@ -24,9 +39,14 @@
 //   'updated'. Members are kept in insertion (or reset-list) order; per-member state survives every change
 //   for members that stay. A list naming an id twice keeps the last entry.
 // - Availability (`setAvailable`, used by health checking and outlier ejection) excludes a member from picks.
-//   Panic mode (Envoy): when available / all < panicThresholdPercent (default 50), 'all' (default) picks over
-//   all members, 'fail' returns { type: 'none', reason: 'no-healthy' }. A threshold of 0 disables panic.
-// - Events (events.ts): 'picker' (a new picker was published), 'membership', 'availability', 'outcome'.
+//   Panic mode (Envoy): when available / (all - pending) < panicThresholdPercent (default 50), 'all' (default)
+//   picks over all members, 'fail' returns { type: 'none', reason: 'no-healthy' }. A threshold of 0 disables
+//   panic.
+// - Priorities and localities: when some member has a priority other than 0 or a locality, publish() builds
+//   through priority.ts (Envoy levels, overprovisioning spill, whole-set panic, locality routing; option
+//   `priority`), one policy picker per subset, pending members left out; otherwise the single-level path.
+// - Events (events.ts): 'picker' (a new picker was published: membership, availability, weights or policy
+//   changed), 'membership', 'availability', 'outcome'.
 // - `pickIndex()` / `completeIndex()` are the allocation-free pair for hot loops (no handle object).
 // - Weighted policies may carry run-time weights (slow start, dynamic weights, load reports): the Balancer
 //   applies them to the state table every `weightUpdatePeriodMs` and republishes the picker when they change.
@@ -36,14 +56,19 @@ import type { WasmHandle } from '../core/core-wasm.js';
 import { type Endpoint, type EndpointInput, parseEndpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
 import { rangeError, typeError } from '../util/validate.js';
-import { NoHealthyMembersError } from './errors.js';
+import { NoHealthyMembersError, UnavailableError } from './errors.js';
 import {
   COL_ACTIVE,
   COL_ADDED_AT,
+  COL_BASE_WEIGHT,
   COL_DYN,
   COL_FAILURES,
+  COL_LOAD_AT,
+  COL_LOAD_SINCE,
+  COL_LOAD_WEIGHT,
   COL_PICKS,
   COL_WEIGHT,
+  COLS,
   type PickContext,
   type Picker,
   type Policy,
@@ -73,8 +98,12 @@ import {
 } from './events.js';
 import { Members, upsert } from './members.js';
 import { type BalancerOptions, resolveOptions, type ServiceConfigOptions } from './options.js';
+import { buildPriorityPicker, type PriorityLevelStats, type PriorityOptions } from './priority.js';
+import { WaitQueue, type WaitOptions, waitTimeout } from './ready.js';
+import { isServiceConfig, policyFrom, policyFromServiceConfig, type ServiceConfigJson } from './service-config.js';
 
-export { NoHealthyMembersError } from './errors.js';
+export { NoHealthyMembersError, UnavailableError } from './errors.js';
+export type { WaitOptions } from './ready.js';
 
 /**
  * The Balancer's endpoint rule: util/endpoint.ts `parseEndpoint` with the address optional.
@@ -86,6 +115,20 @@ export function normalizeEndpoint(input: EndpointInput, field = 'endpoint'): End
 
 const NONE_EMPTY: PickResult = Object.freeze({ type: 'none', reason: 'empty' });
 const NONE_UNHEALTHY: PickResult = Object.freeze({ type: 'none', reason: 'no-healthy' });
+const NONE_PENDING: PickResult = Object.freeze({ type: 'none', reason: 'pending' });
+/** Columns the Balancer keeps across a policy change (the others belong to the policy). */
+const KEPT_COLUMNS = new Set([
+  COL_WEIGHT,
+  COL_ACTIVE,
+  COL_PICKS,
+  COL_FAILURES,
+  COL_BASE_WEIGHT,
+  COL_ADDED_AT,
+  COL_DYN,
+  COL_LOAD_WEIGHT,
+  COL_LOAD_AT,
+  COL_LOAD_SINCE,
+]);
 
 class Pick {
   readonly type = 'pick' as const;
@@ -97,6 +140,8 @@ class Pick {
     readonly index: number,
     readonly gen: number,
     readonly startedAt: number,
+    /** The policy that issued the pick: its completion goes there. */
+    readonly policy: Policy,
   ) {}
 
   done(outcome: Outcome): void {
@@ -105,26 +150,43 @@ class Pick {
 }
 
 export class Balancer implements PolicyEnv {
-  readonly policy: Policy;
   readonly clock: Clock;
   readonly random: Random;
   readonly panicThresholdPercent: number;
   readonly panicMode: 'all' | 'fail';
   readonly backend: 'wasm' | 'js';
   readonly wasm: WasmHandle | null;
-  private readonly timed: boolean;
-  private readonly weighting: Weighting | undefined;
+  /** What the balancer serves, named in UnavailableError messages. */
+  readonly target: string | undefined;
+  /** Default wait of `ready()` / `pickAsync()`, ms. */
+  readonly readyTimeoutMs: number;
+  private pol: Policy;
+  private readonly measureRtt: boolean | undefined;
+  private readonly priorityOptions: PriorityOptions;
+  /** Some member has a priority other than 0 or a locality: publish through priority.ts. */
+  private leveled = false;
+  private levels: PriorityLevelStats[] | undefined;
+  private timed: boolean;
+  private weighting: Weighting | undefined;
   private nextWeightAt = -Infinity;
   private readonly m: Members;
   private version = 0;
   private picker: Picker;
   private panic = false;
   private failClosed = false;
+  private warming = false;
   private readonly listeners = new Listeners();
+  private readonly queue: WaitQueue;
+  /** A list (reset/add, or initial endpoints) has arrived. */
+  private resolved = false;
+  private resolverError: Error | null = null;
+  /** The policy part of the last service config applied (JSON), to ignore repeats. */
+  private lastServiceConfig: string | undefined;
+  private closed = false;
 
   constructor(options: BalancerOptions | ServiceConfigOptions = {}) {
     const o = resolveOptions(options);
-    this.policy = o.policy;
+    this.pol = o.policy;
     this.clock = o.clock;
     this.random = o.random;
     this.panicThresholdPercent = o.panicThresholdPercent;
@@ -132,10 +194,20 @@ export class Balancer implements PolicyEnv {
     this.backend = o.backend;
     this.wasm = o.wasm;
     this.timed = o.timed;
-    this.weighting = this.policy.weighting;
+    this.measureRtt = o.measureRtt;
+    this.target = o.target;
+    this.readyTimeoutMs = o.readyTimeoutMs;
+    this.priorityOptions = o.priority;
+    this.weighting = this.pol.weighting;
+    this.queue = new WaitQueue(this.clock);
     this.m = new Members(this.wasm);
-    this.picker = this.policy.build(new Int32Array(0), this);
+    this.picker = this.pol.build(new Int32Array(0), this);
     if (o.endpoints !== undefined) this.reset(o.endpoints);
+  }
+
+  /** The current policy (replaced by `setPolicy` / `applyServiceConfig`). */
+  get policy(): Policy {
+    return this.pol;
   }
 
   // PolicyEnv
@@ -157,7 +229,7 @@ export class Balancer implements PolicyEnv {
     const next = this.m.list.slice();
     const pos = new Map(this.m.index);
     inputs.forEach((x, i) => upsert(next, pos, parseEndpoint(x, many ? `endpoints[${i}]` : 'endpoint')));
-    return this.commit(next);
+    return this.commit(next, true);
   }
 
   remove(ids: string | readonly string[]): boolean {
@@ -167,7 +239,10 @@ export class Balancer implements PolicyEnv {
       if (typeof id !== 'string') throw typeError(typeof ids === 'string' ? 'id' : `ids[${i}]`, 'a string', id);
       drop.add(id);
     });
-    return this.commit(this.m.list.filter((m) => !drop.has(m.id)));
+    return this.commit(
+      this.m.list.filter((m) => !drop.has(m.id)),
+      false,
+    );
   }
 
   /** Replaces the membership; returns false (and rebuilds nothing) when nothing changed. */
@@ -176,26 +251,40 @@ export class Balancer implements PolicyEnv {
     const next: Endpoint[] = [];
     const pos = new Map<string, number>();
     list.forEach((x, i) => upsert(next, pos, parseEndpoint(x, `endpoints[${i}]`)));
-    return this.commit(next);
+    return this.commit(next, true);
   }
 
-  /** Health checking / outlier ejection: true if the member's availability changed. Unknown ids: false. */
-  setAvailable(id: string, available: boolean, reason?: string): boolean {
+  /**
+   * Health checking / outlier ejection: true if the member's availability (or pending flag) changed. Unknown
+   * ids: false. `pending` (with `available` false): the member awaits its first health result (see the header).
+   */
+  setAvailable(id: string, available: boolean, reason?: string, pending = false): boolean {
     if (typeof id !== 'string') throw typeError('id', 'a string', id);
     if (typeof available !== 'boolean') throw typeError('available', 'a boolean', available);
+    if (typeof pending !== 'boolean') throw typeError('pending', 'a boolean', pending);
     const row = this.m.index.get(id);
     if (row === undefined) return false;
     const unavailable = this.m.unavailable;
-    if (!unavailable.has(id) === available) return false;
+    const pendingSet = this.m.pending;
+    const isPending = !available && pending;
+    const availabilityChanged = !unavailable.has(id) !== available;
+    if (!availabilityChanged && pendingSet.has(id) === isPending) return false;
+    if (isPending) pendingSet.add(id);
+    else pendingSet.delete(id);
     if (available) {
       unavailable.delete(id);
       const now = this.clock.now();
       this.m.table.set(COL_ADDED_AT, row, now); // slow start restarts on recovery
       if (this.weighting !== undefined) this.computeWeights(now);
     } else unavailable.set(id, reason);
-    this.listeners.emit('availability', { id, available, reason } satisfies AvailabilityEvent);
+    if (availabilityChanged) this.listeners.emit('availability', { id, available, reason } satisfies AvailabilityEvent);
     this.publish();
     return true;
+  }
+
+  /** Whether the member awaits its first health result. */
+  isPending(id: string): boolean {
+    return this.m.pending.has(id);
   }
 
   isAvailable(id: string): boolean {
@@ -211,13 +300,90 @@ export class Balancer implements PolicyEnv {
     const list = this.m.list;
     if (list.length === 0) return NONE_EMPTY;
     if (this.failClosed) return NONE_UNHEALTHY;
+    if (this.warming) return NONE_PENDING;
     // the clock is read only when an RTT will be used: by the policy, a listener, or options.measureRtt
     const now = this.timed || this.listeners.outcome.length > 0 ? this.clock.now() : NaN;
     if (now >= this.nextWeightAt && this.weighting !== undefined && this.computeWeights(now)) this.publish();
     const row = this.picker.pick(ctx, now);
     if (row < 0) return NONE_UNHEALTHY;
     this.started(row, now);
-    return new Pick(this, list[row]!, row, this.m.gen, now);
+    return new Pick(this, list[row]!, row, this.m.gen, now, this.pol);
+  }
+
+  /**
+   * `pick()` when it succeeds now; otherwise the pick waits for a picker that can serve it (see the header),
+   * at most `timeoutMs` (default `readyTimeoutMs`).
+   */
+  pickAsync(ctx?: PickContext, opts?: WaitOptions): Promise<Picked> {
+    const timeoutMs = waitTimeout(opts, this.readyTimeoutMs);
+    const p = this.tryPick(ctx);
+    if (p !== undefined) return Promise.resolve(p);
+    const failed = this.waitError();
+    if (failed !== undefined) return Promise.reject(failed);
+    return this.queue.wait(
+      () => this.tryPick(ctx),
+      timeoutMs,
+      opts?.signal,
+      () => this.timeoutError(timeoutMs),
+    );
+  }
+
+  /** Resolves once a pick can succeed (see the header); rejects like `pickAsync`. */
+  ready(opts?: WaitOptions): Promise<void> {
+    const timeoutMs = waitTimeout(opts, this.readyTimeoutMs);
+    if (this.canPick()) return Promise.resolve();
+    const failed = this.waitError();
+    if (failed !== undefined) return Promise.reject(failed);
+    return this.queue
+      .wait(
+        () => (this.canPick() ? true : undefined),
+        timeoutMs,
+        opts?.signal,
+        () => this.timeoutError(timeoutMs),
+      )
+      .then(() => undefined);
+  }
+
+  /**
+   * The resolver's failure state (null: it resolved fine). While no list has arrived, an error fails every
+   * waiting pick at once with that error, and later waits reject with it until a list arrives.
+   */
+  setResolverError(error: Error | null): void {
+    if (error !== null && !(error instanceof Error)) throw typeError('error', 'an Error or null', error);
+    this.resolverError = error;
+    if (error !== null && !this.resolved) this.queue.failAll(error);
+  }
+
+  /**
+   * Switches the policy (a name, `{ name, ...options }`, `{ <name>: options }` or a Policy object): the new
+   * policy builds its picker from the current members and takes over for new picks; picks in flight complete
+   * on the policy that issued them. A bad spec throws a TypeError/RangeError naming `policy` and keeps the
+   * current policy.
+   */
+  setPolicy(spec: string | object | Policy): void {
+    this.install(policyFrom(spec, 'policy'));
+  }
+
+  /**
+   * Applies a gRPC service config delivered by a resolver (`loadBalancingConfig` / `loadBalancingPolicy`):
+   * switches the policy as `setPolicy` does. Returns null when applied (also when it selects no policy, or the
+   * same policy config as last time: nothing changes), or the typed error of a bad config, keeping the current
+   * policy.
+   */
+  applyServiceConfig(json: unknown): Error | null {
+    try {
+      if (json === null || typeof json !== 'object' || Array.isArray(json))
+        throw typeError('serviceConfig', 'a service config object', json);
+      if (!isServiceConfig(json)) return null;
+      const sc = json as ServiceConfigJson;
+      const key = JSON.stringify([sc.loadBalancingConfig, sc.loadBalancingPolicy]);
+      if (key === this.lastServiceConfig) return null;
+      this.install(policyFromServiceConfig(sc));
+      this.lastServiceConfig = key;
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e : new TypeError(String(e));
+    }
   }
 
   /**
@@ -241,7 +407,7 @@ export class Balancer implements PolicyEnv {
     if (typeof ok !== 'boolean') throw typeError('ok', 'a boolean', ok);
     const listening = this.listeners.outcome.length > 0;
     const now = listening || this.timed ? this.clock.now() : NaN;
-    this.finish(index, this.m.list[index]!.id, ok, rttMs, now, undefined, undefined, listening);
+    this.finish(index, this.m.list[index]!.id, ok, rttMs, now, undefined, undefined, listening, this.pol);
   }
 
   pickOrThrow(ctx?: PickContext): Picked {
@@ -262,28 +428,39 @@ export class Balancer implements PolicyEnv {
     const now = this.clock.now();
     const t = this.m.table;
     const unavailable = this.m.unavailable;
-    return {
-      policy: this.policy.name,
+    const stats: BalancerStats = {
+      policy: this.pol.name,
       backend: this.backend,
       version: this.version,
       eligible: this.picker.rows.length,
       panic: this.panic,
+      warming: this.warming,
+      waiting: this.queue.size,
+      ...(this.levels === undefined ? {} : { levels: this.levels }),
       members: this.m.list.map((m, r) => ({
         id: m.id,
         weight: t.get(COL_WEIGHT, r),
         available: !unavailable.has(m.id),
+        pending: this.m.pending.has(m.id),
+        priority: m.priority,
         active: t.get(COL_ACTIVE, r),
         picks: t.get(COL_PICKS, r),
         failures: t.get(COL_FAILURES, r),
-        ...this.policy.stats?.(this, r, now),
+        ...this.pol.stats?.(this, r, now),
       })),
     };
+    return stats;
   }
 
   /** Frees the state table now (it is also freed when the balancer is garbage collected). */
   close(): void {
+    this.closed = true;
     this.m.free();
     this.picker = { rows: new Int32Array(0), pick: () => -1 };
+    this.warming = false;
+    this.queue.failAll(
+      new UnavailableError(`switchyard: the balancer${this.forTarget()} was closed`, this.errorInfo()),
+    );
   }
 
   /** Recomputes run-time weights now and rebuilds the picker. */
@@ -311,7 +488,72 @@ export class Balancer implements PolicyEnv {
     const f = t.f;
     f[COL_ACTIVE * t.cap + row]! += 1;
     f[COL_PICKS * t.cap + row]! += 1;
-    this.policy.onStart?.(this, row, now);
+    this.pol.onStart?.(this, row, now);
+  }
+
+  /** `pick()` as a Picked, or undefined when it cannot be served now (warming counts as not now). */
+  private tryPick(ctx: PickContext | undefined): Picked | undefined {
+    if (this.closed) return undefined;
+    const r = this.pick(ctx);
+    return r.type === 'pick' ? r : undefined;
+  }
+
+  private canPick(): boolean {
+    return !this.closed && this.m.list.length > 0 && !this.failClosed && !this.warming && this.picker.rows.length > 0;
+  }
+
+  /** Why a wait fails at once: closed, or the resolver failed before any list arrived. */
+  private waitError(): Error | undefined {
+    if (this.closed)
+      return new UnavailableError(`switchyard: the balancer${this.forTarget()} was closed`, this.errorInfo());
+    if (this.resolverError !== null && !this.resolved) return this.resolverError;
+    return undefined;
+  }
+
+  private forTarget(): string {
+    return this.target === undefined ? '' : ` for ${this.target}`;
+  }
+
+  private errorInfo(): { target?: string; cause?: unknown } {
+    const info: { target?: string; cause?: unknown } = {};
+    if (this.target !== undefined) info.target = this.target;
+    if (this.resolverError !== null) info.cause = this.resolverError;
+    return info;
+  }
+
+  private timeoutError(ms: number): UnavailableError {
+    const why = !this.resolved
+      ? 'no endpoint list has arrived'
+      : this.m.list.length === 0
+        ? 'the balancer has no members'
+        : this.warming
+          ? 'no member has passed its first health check'
+          : 'no member could be picked';
+    return new UnavailableError(
+      `switchyard: no member available${this.forTarget()} within ${ms} ms (${why})`,
+      this.errorInfo(),
+    );
+  }
+
+  /** Installs `p` as the policy (see setPolicy). */
+  private install(p: Policy): void {
+    if (p === this.pol) return;
+    const now = this.clock.now();
+    const t = this.m.table;
+    const n = this.m.list.length;
+    // the new policy starts from zeroed columns of its own, as members just added do
+    const f = t.f;
+    for (let c = 0; c < COLS; c++) if (!KEPT_COLUMNS.has(c)) f.fill(0, c * t.cap, c * t.cap + n);
+    for (let r = 0; r < n; r++) f[COL_WEIGHT * t.cap + r] = f[COL_BASE_WEIGHT * t.cap + r]!;
+    this.pol = p;
+    this.weighting = p.weighting;
+    this.timed = this.measureRtt ?? (p.usesRtt === true || p.weighting !== undefined);
+    this.nextWeightAt = -Infinity;
+    if (this.weighting !== undefined) this.computeWeights(now);
+    const all: number[] = [];
+    for (let r = 0; r < n; r++) all.push(r);
+    p.onMembership?.(this, all, now);
+    this.publish();
   }
 
   /** Applies run-time weights (dynamic-weights.ts) to COL_WEIGHT; true if any changed. */
@@ -339,7 +581,7 @@ export class Balancer implements PolicyEnv {
     if (now !== now && (listening || this.timed)) now = this.clock.now();
     let row = p.index;
     if (p.gen !== this.m.gen) row = this.m.index.get(p.member.id) ?? -1;
-    this.finish(row, p.member.id, outcome.ok, rtt, now, outcome.status, outcome.load, listening);
+    this.finish(row, p.member.id, outcome.ok, rtt, now, outcome.status, outcome.load, listening, p.policy);
   }
 
   /** Completion bookkeeping; row -1: the member was removed meanwhile (only the event is emitted). */
@@ -352,6 +594,7 @@ export class Balancer implements PolicyEnv {
     status: number | undefined,
     load: LoadReport | undefined,
     listening: boolean,
+    policy: Policy,
   ): void {
     if (row >= 0) {
       const t = this.m.table;
@@ -360,38 +603,91 @@ export class Balancer implements PolicyEnv {
       const a = f[ia]!;
       f[ia] = a > 0 ? a - 1 : 0;
       if (!ok) f[COL_FAILURES * t.cap + row]! += 1;
-      const dyn = this.weighting?.dynamic;
+      const dyn = policy.weighting?.dynamic;
       if (dyn !== undefined) t.set(COL_DYN, row, updateDynamicFactor(dyn, t.get(COL_DYN, row), ok, rtt));
       if (load !== undefined) this.reportLoad(id, load);
-      this.policy.onDone?.(this, row, ok, rtt, now);
+      policy.onDone?.(this, row, ok, rtt, now, status);
     }
     if (listening) this.listeners.emit('outcome', { id, ok, rttMs: rtt, status, at: now } satisfies OutcomeEvent);
   }
 
-  private commit(next: Endpoint[]): boolean {
+  private commit(next: Endpoint[], list: boolean): boolean {
+    if (list && !this.resolved) {
+      this.resolved = true;
+      this.queue.wake(); // an empty first list: waits continue, to their deadline
+    }
     const change = this.m.diff(next);
     if (change.added.length === 0 && change.removed.length === 0 && change.updated.length === 0) return false;
     const now = this.clock.now();
     const addedRows = this.m.replace(next, change.removed, now);
+    this.leveled = next.some((m) => m.priority !== 0 || m.locality !== undefined);
     if (this.weighting !== undefined) this.computeWeights(now);
-    this.policy.onMembership?.(this, addedRows, now);
+    this.pol.onMembership?.(this, addedRows, now);
     this.listeners.emit('membership', change satisfies MembershipEvent);
     this.publish();
     return true;
   }
 
   private publish(): void {
-    const { rows, panic } = this.m.eligible(this.panicThresholdPercent, this.panicMode);
-    this.panic = panic;
-    this.failClosed = panic && this.panicMode === 'fail';
-    this.picker = this.policy.build(rows, this);
+    const m = this.m;
+    let eligible: number;
+    if (!this.leveled) {
+      // one level, no localities: the panic rule of members.ts, one picker
+      const { rows, panic, warming } = m.eligible(
+        this.panicThresholdPercent,
+        this.panicMode,
+        this.priorityOptions.overprovisioningFactor,
+      );
+      this.panic = panic;
+      this.warming = warming;
+      this.failClosed = panic && this.panicMode === 'fail';
+      this.picker = this.pol.build(rows, this, '');
+      this.pol.releaseSlots?.(WHOLE_SET);
+      this.levels = undefined;
+      eligible = rows.length;
+    } else {
+      // priority levels and localities (priority.ts); pending members are left out (Envoy excluded hosts)
+      const n = m.list.length;
+      const rows = new Int32Array(n - m.pending.size);
+      let k = 0;
+      for (let r = 0; r < n; r++) if (!m.pending.has(m.ids[r]!)) rows[k++] = r;
+      this.warming = n > 0 && m.unavailable.size === n && m.pending.size > 0;
+      const slots = new Set<string>();
+      const out = buildPriorityPicker({
+        rows: this.warming ? new Int32Array(0) : rows,
+        members: m.list,
+        available: (row) => m.isAvailableRow(row),
+        options: this.priorityOptions,
+        build: (subset, slot) => {
+          slots.add(slot);
+          return this.pol.build(subset, this, slot);
+        },
+        random: this.random,
+      });
+      this.pol.releaseSlots?.(slots);
+      this.picker = out.picker;
+      this.panic = out.panic;
+      this.failClosed = false; // a level failing in panic 'fail' is the picker's answer
+      this.levels = out.levels;
+      eligible = out.picker.rows.length;
+    }
     this.version++;
     if (this.listeners.picker.length > 0) {
-      const ev: PickerEvent = { version: this.version, eligible: rows.length, panic: this.panic };
+      const ev: PickerEvent = {
+        version: this.version,
+        eligible,
+        panic: this.panic,
+        warming: this.warming,
+        policy: this.pol.name,
+      };
       this.listeners.emit('picker', ev);
     }
+    this.queue.wake();
   }
 }
+
+/** The one slot of a single-level publication (picker.ts `Policy.build`). */
+const WHOLE_SET: ReadonlySet<string> = new Set(['']);
 
 /** `new Balancer(options | serviceConfig)`. */
 export function createBalancer(options?: BalancerOptions | ServiceConfigOptions): Balancer {

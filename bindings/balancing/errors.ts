@@ -1,15 +1,33 @@
 // Named errors of the balancing API. "No member available" is normally a typed result
-// (`{ type: 'none', reason }`); `Balancer.pickOrThrow()` turns it into one of these.
+// (`{ type: 'none', reason }`); `Balancer.pickOrThrow()` turns it into one of these, and the waiting picks
+// (`pickAsync()`, `ready()`) reject with UnavailableError when their deadline passes (grpc-js: a queued pick
+// fails with UNAVAILABLE).
 
 /** Thrown by `pickOrThrow()` when no member can be picked (empty set, all unavailable, or panic mode 'fail'). */
 export class NoHealthyMembersError extends Error {
   override name = 'NoHealthyMembersError';
   constructor(
-    readonly reason: 'empty' | 'no-healthy',
+    readonly reason: 'empty' | 'no-healthy' | 'pending',
     message = reason === 'empty'
       ? 'switchyard: the balancer has no members'
-      : 'switchyard: no healthy member available',
+      : reason === 'pending'
+        ? 'switchyard: no member has passed its first health check yet'
+        : 'switchyard: no healthy member available',
   ) {
     super(message);
+  }
+}
+
+/**
+ * A waiting pick (`pickAsync`, `ready`) found no member within its time, or the balancer was closed. `cause`
+ * is the resolver's last error, if any (gRPC: UNAVAILABLE carrying the resolution error).
+ */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+  readonly code = 'UNAVAILABLE' as const;
+  readonly target: string | undefined;
+  constructor(message: string, options: { target?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.target = options.target;
   }
 }

@@ -3,6 +3,7 @@
 // Times are milliseconds on the Balancer's clock.
 import type { Endpoint } from '../util/endpoint.js';
 import type { LoadReport } from './dynamic-weights.js';
+import type { PriorityLevelStats } from './priority.js';
 import { rangeError, typeError } from '../util/validate.js';
 
 export interface Outcome {
@@ -20,9 +21,15 @@ export interface PickHandle {
   done(outcome: Outcome): void;
 }
 
+/**
+ * Why nothing was picked: 'empty' (no members: none listed yet, or all removed), 'no-healthy' (every member
+ * unavailable, or panic mode 'fail'), 'pending' (warming: no member available yet and some await their first
+ * health result).
+ */
+export type NoneReason = 'empty' | 'no-healthy' | 'pending';
+
 export type PickResult =
-  | { type: 'pick'; member: Endpoint; index: number; handle: PickHandle }
-  | { type: 'none'; reason: 'empty' | 'no-healthy' };
+  { type: 'pick'; member: Endpoint; index: number; handle: PickHandle } | { type: 'none'; reason: NoneReason };
 
 export type Picked = Extract<PickResult, { type: 'pick' }>;
 
@@ -49,6 +56,10 @@ export interface PickerEvent {
   version: number;
   eligible: number;
   panic: boolean;
+  /** No member available yet and some await their first health result (see Balancer). */
+  warming: boolean;
+  /** The policy that built the picker. */
+  policy: string;
 }
 
 export type EventName = 'picker' | 'membership' | 'availability' | 'outcome';
@@ -60,6 +71,10 @@ export interface MemberStats {
   active: number;
   picks: number;
   failures: number;
+  /** Awaiting its first health result (unavailable, not counted for panic). */
+  pending: boolean;
+  /** Priority level (0 = preferred). */
+  priority: number;
   [policyField: string]: unknown;
 }
 
@@ -69,6 +84,12 @@ export interface BalancerStats {
   version: number;
   eligible: number;
   panic: boolean;
+  /** See PickerEvent.warming. */
+  warming: boolean;
+  /** Picks waiting in `pickAsync()` / `ready()`. */
+  waiting: number;
+  /** Per priority level (priority.ts), when members have priorities other than 0 or localities (else absent). */
+  levels?: PriorityLevelStats[];
   members: MemberStats[];
 }
 

@@ -1,6 +1,11 @@
 // The Balancer's membership and per-member state: the members in order, id → row, availability, and the
 // StateTable (policies' numbers, one row per member; in WASM memory under the 'wasm' backend).
 //
+// Availability: a member is available unless `unavailable` holds it; an unavailable member may also be
+// `pending` (health checking has not produced its first result). Pending members are Envoy's "excluded" hosts:
+// they do not count in the panic ratio, and while no member is available and some are pending the set is
+// "warming" (Envoy cluster warming): nothing is picked and waiting picks wait, instead of entering panic.
+//
 // A membership change is a diff by id with util/endpoint.ts's equality (every field, metadata by value):
 // members that stay keep their state (their rows are copied into a new table, renumbered to the new order),
 // added members start with zeroed rows, and a member whose fields changed is reported as updated. The
@@ -26,6 +31,8 @@ export class Members {
   ids: string[] = [];
   /** Unavailable member ids, with the reason given. */
   readonly unavailable = new Map<string, string | undefined>();
+  /** Unavailable members awaiting their first health result (a subset of `unavailable`). */
+  readonly pending = new Set<string>();
   table: StateTable;
   /** Bumped whenever rows are renumbered (a new table). */
   gen = 0;
@@ -86,25 +93,52 @@ export class Members {
     this.list = next;
     this.index = index;
     this.ids = next.map((m) => m.id);
-    for (const id of removed) this.unavailable.delete(id);
+    for (const id of removed) {
+      this.unavailable.delete(id);
+      this.pending.delete(id);
+    }
     return addedRows;
   }
 
   /**
-   * The rows to pick from, in member order, and whether the balancer is in panic (Envoy: available members
-   * below `thresholdPercent` of all): in panic, mode 'all' picks over every member, 'fail' over none.
+   * The rows to pick from, in member order, whether the balancer is in panic and whether it is warming.
+   * Panic (Envoy): available members below `thresholdPercent` of the members that are not pending; mode 'all' then picks over every member, 'fail' over none. Warming: no member is
+   * available and some are pending; nothing is picked (no panic) until a first health result arrives.
    */
-  eligible(thresholdPercent: number, mode: 'all' | 'fail'): { rows: Int32Array; panic: boolean } {
+  /**
+   * The rows a single-level picker may use. Panic as Envoy decides it for one priority level: never while the
+   * level's health, min(100, ⌊overprovisioningFactor × 100 × available / counted⌋), is 100; otherwise when
+   * available / counted < thresholdPercent (pending members are not counted, as Envoy's excluded hosts).
+   */
+  eligible(
+    thresholdPercent: number,
+    mode: 'all' | 'fail',
+    overprovisioningFactor: number,
+  ): { rows: Int32Array; panic: boolean; warming: boolean } {
     const list = this.list;
     const n = list.length;
-    let available = 0;
-    for (const m of list) if (!this.unavailable.has(m.id)) available++;
-    const panic = n > 0 && available * 100 < thresholdPercent * n;
+    const available = n - this.unavailable.size;
+    const pending = this.pending.size;
+    const warming = n > 0 && available === 0 && pending > 0;
+    const counted = n - pending;
+    const panic =
+      !warming &&
+      n > 0 &&
+      Math.floor((overprovisioningFactor * 100 * available) / counted) < 100 &&
+      available * 100 < thresholdPercent * counted;
     const all = panic && mode === 'all';
     const rows = new Int32Array(all ? n : available);
-    let k = 0;
-    for (let r = 0; r < n; r++) if (all || !this.unavailable.has(list[r]!.id)) rows[k++] = r;
-    return { rows, panic };
+    if (all) for (let r = 0; r < n; r++) rows[r] = r;
+    else if (available > 0) {
+      let k = 0;
+      for (let r = 0; r < n; r++) if (!this.unavailable.has(list[r]!.id)) rows[k++] = r;
+    }
+    return { rows, panic, warming };
+  }
+
+  /** Whether `row` is available (not excluded by health checking or ejection). */
+  isAvailableRow(row: number): boolean {
+    return !this.unavailable.has(this.ids[row]!);
   }
 
   /** Frees the table now (it is also freed when this is garbage collected) and empties the membership. */
@@ -113,6 +147,8 @@ export class Members {
     this.list = [];
     this.ids = [];
     this.index = new Map();
+    this.unavailable.clear();
+    this.pending.clear();
   }
 }
 

@@ -8,6 +8,7 @@ import type { EndpointInput } from '../util/endpoint.js';
 import { defaultRandom, type Random, validateRandom } from '../util/random.js';
 import { rangeError, typeError } from '../util/validate.js';
 import type { Policy } from './picker.js';
+import { parsePriorityOptions, type PriorityOptions } from './priority.js';
 import { isServiceConfig, policyFrom, policyFromServiceConfig, type ServiceConfigJson } from './service-config.js';
 
 export interface BalancerOptions {
@@ -30,7 +31,20 @@ export interface BalancerOptions {
    * or an 'outcome' listener is registered (a clock read costs more than a round-robin pick).
    */
   measureRtt?: boolean;
+  /**
+   * Priority levels and localities (priority.ts, Envoy): `overprovisioningFactor` (default 1.4),
+   * `localityWeighted`, `zoneAware: { localZone, minClusterSize, ... }`, or Envoy's snake_case fields. Used when
+   * members carry priorities other than 0 or localities; the panic settings above are its defaults.
+   */
+  priority?: Record<string, unknown>;
+  /** What the balancer serves (e.g. the resolver target), named in UnavailableError messages. */
+  target?: string;
+  /** How long `ready()` and `pickAsync()` wait by default, ms (default 10 000; Infinity: no limit). */
+  readyTimeoutMs?: number;
 }
+
+/** Default wait of `ready()` / `pickAsync()`. */
+export const DEFAULT_READY_TIMEOUT_MS = 10_000;
 
 /** A gRPC service config selecting the policy, with the other Balancer options beside it. */
 export type ServiceConfigOptions = ServiceConfigJson & Omit<BalancerOptions, 'policy'>;
@@ -46,6 +60,11 @@ export interface ResolvedOptions {
   wasm: WasmHandle | null;
   /** Whether every pick is timed (see measureRtt). */
   timed: boolean;
+  /** `measureRtt` as given (undefined: follow the policy). */
+  measureRtt: boolean | undefined;
+  target: string | undefined;
+  readyTimeoutMs: number;
+  priority: PriorityOptions;
   endpoints: readonly EndpointInput[] | undefined;
 }
 
@@ -71,6 +90,10 @@ export function resolveOptions(options: BalancerOptions | ServiceConfigOptions):
     throw typeError('measureRtt', 'a boolean', o.measureRtt);
   const timed = o.measureRtt ?? (policy.usesRtt === true || policy.weighting !== undefined);
   if (o.endpoints !== undefined && !Array.isArray(o.endpoints)) throw typeError('endpoints', 'an array', o.endpoints);
+  if (o.target !== undefined && typeof o.target !== 'string') throw typeError('target', 'a string', o.target);
+  const rt = o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+  if (typeof rt !== 'number') throw typeError('readyTimeoutMs', 'a number of milliseconds >= 0', rt);
+  if (!(rt >= 0)) throw rangeError('readyTimeoutMs', 'a number of milliseconds >= 0', rt);
   return {
     policy,
     clock,
@@ -80,6 +103,10 @@ export function resolveOptions(options: BalancerOptions | ServiceConfigOptions):
     backend,
     wasm,
     timed,
+    measureRtt: o.measureRtt,
+    target: o.target,
+    readyTimeoutMs: rt,
+    priority: parsePriorityOptions(o.priority, 'priority', { panicThresholdPercent: pt, panicMode: pm }),
     endpoints: o.endpoints,
   };
 }

@@ -12,6 +12,8 @@
 import type { WasmHandle } from '../core/core-wasm.js';
 import type { Weighting } from './dynamic-weights.js';
 import type { Random } from '../util/random.js';
+import type { Clock } from '../util/clock.js';
+import type { Endpoint } from '../util/endpoint.js';
 
 /** Columns of the state table (f64 each). */
 export const COL_WEIGHT = 0; // the weight policies use (configured × slow start × dynamic factor)
@@ -128,6 +130,10 @@ export interface PolicyEnv {
   readonly table: StateTable;
   /** Member id of each row. */
   readonly ids: readonly string[];
+  /** The member of each row (policies that talk to members, such as prequal's probes, need the address). */
+  readonly members: readonly Endpoint[];
+  /** The injected clock, for policies with timers of their own (prequal's probe timeouts). */
+  readonly clock: Clock;
   readonly random: Random;
   /** The injected clock, ms. */
   now(): number;
@@ -145,13 +151,27 @@ export interface Policy {
   readonly usesRtt?: boolean;
   /** Run-time weights (slow start, dynamic weights, load reports), applied by the Balancer to COL_WEIGHT. */
   readonly weighting?: Weighting;
-  build(rows: Int32Array, env: PolicyEnv): Picker;
-  /** The membership changed: `env.table` is new, surviving rows were copied by id, `added` rows are zeroed. */
+  /**
+   * Builds the picker over `rows`. With priority levels or localities the Balancer builds one picker per
+   * subset, all alive at once: `slot` names the subset ('' or absent for the whole set; stable across
+   * rebuilds), and a picker built for a slot replaces only the previous picker of that slot.
+   */
+  build(rows: Int32Array, env: PolicyEnv, slot?: string): Picker;
+  /** After a publication: the slots built in it; state kept for any other slot may be freed. */
+  releaseSlots?(keep: ReadonlySet<string>): void;
+  /**
+   * The membership changed: `env.table` is new, surviving rows were copied by id, `added` rows are zeroed.
+   * Also called when the policy is installed by `setPolicy`, with every row added (its columns zeroed).
+   */
   onMembership?(env: PolicyEnv, added: readonly number[], now: number): void;
   /** A pick was handed out (after COL_ACTIVE was incremented). */
   onStart?(env: PolicyEnv, row: number, now: number): void;
-  /** A pick completed (after COL_ACTIVE was decremented). `rttMs` and `now` are NaN when not measured. */
-  onDone?(env: PolicyEnv, row: number, ok: boolean, rttMs: number, now: number): void;
+  /**
+   * A pick this policy issued completed (after COL_ACTIVE was decremented); after a policy change the old
+   * policy still receives the completions of its picks. `rttMs` and `now` are NaN when not measured; `status`
+   * is the response status, undefined when there was none (a connection-level failure when `ok` is false).
+   */
+  onDone?(env: PolicyEnv, row: number, ok: boolean, rttMs: number, now: number, status?: number): void;
   /** Extra per-member fields for `stats()`. */
   stats?(env: PolicyEnv, row: number, now: number): Record<string, number>;
   /** True if the weights the policy picks with changed since the last build (slow start, dynamic weights). */

@@ -20,6 +20,8 @@ import {
 import { LatencyAwarePolicy, parseLatencyAware } from './policies/latency-aware.js';
 import { LeastRequestPolicy, parseLeastRequest } from './policies/least-request.js';
 import { parsePeakEwma, PeakEwmaPolicy } from './policies/peak-ewma.js';
+import { parsePrequal, PrequalPolicy } from './policies/prequal.js';
+import { parsePickFirst, PickFirstPolicy } from './policies/pick-first.js';
 import { parseRoundRobin, RoundRobinPolicy } from './policies/round-robin.js';
 import { parseWeightedRoundRobin, WeightedRoundRobinPolicy } from './policies/weighted-round-robin.js';
 import { rangeError, typeError } from '../util/validate.js';
@@ -50,10 +52,12 @@ registerPolicy('weighted_round_robin', {
 registerPolicy('least_request', { parse: parseLeastRequest, create: (c) => new LeastRequestPolicy(c as never) });
 registerPolicy('peak_ewma', { parse: parsePeakEwma, create: (c) => new PeakEwmaPolicy(c as never) });
 registerPolicy('latency_aware', { parse: parseLatencyAware, create: (c) => new LatencyAwarePolicy(c as never) });
+registerPolicy('prequal', { parse: parsePrequal, create: (c) => new PrequalPolicy(c as never) });
 registerPolicy('ring_hash', { parse: parseRingHashPolicy, create: (c) => ringHashPolicy(c as never) });
 registerPolicy('xxhash_ring', { parse: parseXxhashRing, create: (c) => new HashPolicy(c as never, 'xxhash_ring') });
 registerPolicy('maglev', { parse: parseMaglevPolicy, create: (c) => maglevPolicy(c as never) });
 registerPolicy('ketama', { parse: parseKetamaPolicy, create: (c) => ketamaPolicy(c as never) });
+registerPolicy('pick_first', { parse: parsePickFirst, create: (c) => new PickFirstPolicy(c as never) });
 
 export interface ServiceConfigJson {
   loadBalancingConfig?: readonly Record<string, unknown>[];

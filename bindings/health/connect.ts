@@ -5,7 +5,10 @@
 //
 // A member is available when the checker says healthy or suspect (not pending, failed or draining) and the
 // detector has not ejected it. A successful active probe un-ejects (Envoy
-// `successful_active_health_check_uneject_host`, an option of the detector).
+// `successful_active_health_check_uneject_host`, an option of the detector). A member whose first probe has
+// not finished is reported pending (`setAvailable(id, false, reason, true)`): the Balancer does not count it
+// for panic and, while no member is available yet, waits for first results instead of panicking (Envoy's
+// excluded hosts and cluster warming; see balancing/balancer.ts).
 //
 //   const hc = new HealthChecker({ probe: httpProbe({ path: '/healthz' }), intervalMs: 5000, timeoutMs: 1000 });
 //   const od = new OutlierDetector();
@@ -19,7 +22,8 @@ import { positive, typeError } from '../util/validate.js';
 /** The part of the Balancer this module uses (balancing/balancer.ts). */
 export interface HealthTarget<M extends HealthMember = HealthMember> {
   readonly members: readonly M[];
-  setAvailable(id: string, available: boolean, reason?: string): boolean;
+  /** `pending`: unavailable because the member awaits its first health result. */
+  setAvailable(id: string, available: boolean, reason?: string, pending?: boolean): boolean;
   remove?(id: string): boolean;
   // Same order as Balancer's overloads, so that a Balancer is assignable.
   on(event: 'outcome', fn: (e: ObservedOutcome) => void): () => void;
@@ -65,36 +69,45 @@ export function connectHealth<M extends HealthMember>(
   if (typeof start !== 'boolean') throw typeError('start', 'a boolean', start);
   const clock = options.clock === undefined ? systemClock : validateClock('clock', options.clock);
 
-  const told = new Map<string, { available: boolean; reason: string }>();
+  type Verdict = { available: boolean; reason: string; pending: boolean };
+  const told = new Map<string, Verdict>();
   const members = new Map<string, M>();
   const draining = new Set<string>();
   const drainTimers = new Map<string, unknown>();
   const offs: Array<() => void> = [];
   let closed = false;
 
-  const verdict = (id: string): { available: boolean; reason: string } => {
-    if (draining.has(id)) return { available: false, reason: 'draining' };
+  const verdict = (id: string): Verdict => {
+    if (draining.has(id)) return { available: false, reason: 'draining', pending: false };
     if (checker !== undefined && !checker.isAvailable(id)) {
       const last = checker.lastReason(id);
+      const state = checker.state(id);
       return {
         available: false,
-        reason: `health check: ${checker.state(id) ?? 'unknown'}${last !== null ? ` (${last})` : ''}`,
+        reason: `health check: ${state ?? 'unknown'}${last !== null ? ` (${last})` : ''}`,
+        pending: state === 'pending',
       };
     }
-    if (detector !== undefined && detector.isEjected(id)) return { available: false, reason: 'outlier: ejected' };
-    return { available: true, reason: checker?.state(id) === 'suspect' ? 'health check: suspect' : 'healthy' };
+    if (detector !== undefined && detector.isEjected(id))
+      return { available: false, reason: 'outlier: ejected', pending: false };
+    return {
+      available: true,
+      reason: checker?.state(id) === 'suspect' ? 'health check: suspect' : 'healthy',
+      pending: false,
+    };
   };
 
   const apply = (id: string) => {
     if (closed || !told.has(id)) return;
     const v = verdict(id);
     const last = told.get(id)!;
-    if (last.available === v.available) {
+    if (last.available === v.available && last.pending === v.pending) {
       last.reason = v.reason;
       return;
     }
     told.set(id, v);
-    balancer.setAvailable(id, v.available, v.reason);
+    if (v.pending) balancer.setAvailable(id, false, v.reason, true);
+    else balancer.setAvailable(id, v.available, v.reason);
   };
 
   const sync = () => {
@@ -125,7 +138,7 @@ export function connectHealth<M extends HealthMember>(
         checker?.add(m);
         detector?.add(id);
         // The Balancer adds members available; say otherwise at once if needed.
-        told.set(id, { available: true, reason: 'added' });
+        told.set(id, { available: true, reason: 'added', pending: false });
         apply(id);
       }
   };

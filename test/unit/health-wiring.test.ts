@@ -175,10 +175,12 @@ test('with the real Balancer on a virtual clock: picks follow health and ejectio
     }
     return [...seen].sort();
   };
-  // All pending: 0 of 4 available -> panic 'all' picks over every member.
-  t.deepEqual(picked(), ['a', 'b', 'c', 'd']);
-  t.true(lb.stats().panic);
+  // All pending: warming -> nothing picked, no panic (pickAsync/ready wait for the first results).
+  t.deepEqual(picked(), ['none:pending']);
+  t.false(lb.stats().panic);
+  t.true(lb.stats().warming);
   await clock.advance(0);
+  t.false(lb.stats().warming);
   t.false(lb.stats().panic);
   up.set('d', false);
   await clock.advance(2000);

@@ -1,5 +1,6 @@
 // peak_ewma: tower's peak_ewma.rs tests (test/vectors/peak_ewma_tower.json) on a virtual clock with exact
-// decayed values, P2C behaviour, Finagle's penalty, and the WASM kernels = the TS twins bit for bit.
+// decayed values, P2C behaviour, Finagle's penalty, the WASM kernels = the TS twins bit for bit, and the
+// warm-up rule shared with latency_aware.
 import test from 'ava';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import {
   peakEwmaCostTs,
   peakEwmaObserveTs,
   PENALTY_MS,
+  warmupWeight,
 } from '../../bindings/balancing/policies/peak-ewma.js';
 import { sampleDistinct } from '../../bindings/balancing/p2c.js';
 
@@ -182,4 +184,89 @@ test('config: defaults, snake_case durations, typed errors', (t) => {
   t.throws(() => parsePeakEwma({ decayMs: 0 }), { instanceOf: RangeError, message: /decayMs/ });
   t.throws(() => parsePeakEwma({ decayMs: NaN }), { instanceOf: RangeError, message: /decayMs.*NaN/ });
   t.throws(() => parsePeakEwma({ choice_count: 1 }), { instanceOf: RangeError, message: /choice_count.*1/ });
+});
+
+// ---- warm-up (docs/design.md "Warm-up of RTT estimates") ----------------------------------------------------
+
+/** One member, one sample per ms: the estimate after each sample (no pick reads decay it: one member). */
+function estimates(policy: Record<string, unknown>, samples: number[]): number[] {
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({ policy, clock, endpoints: ['a:1'] });
+  return samples.map((rtt) => {
+    clock.tick(1);
+    lb.pickOrThrow().handle.done({ ok: true, rttMs: rtt });
+    const m = lb.stats().members[0]!;
+    return (m.rttEstimateMs ?? m.avgRttMs) as number;
+  });
+}
+
+test('warm-up: an early 30 ms peak among 5 ms samples is averaged out, where tower keeps it for ~decayMs', (t) => {
+  const seq = [30, ...Array<number>(15).fill(5)];
+  const warm = estimates({ name: 'peak_ewma' }, seq);
+  const mean = (30 + 15 * 5) / 16;
+  t.true(Math.abs(warm[15]! - mean) < 1e-9, String(warm[15]));
+  const tower = estimates({ name: 'peak_ewma', warmupSamples: 0 }, seq);
+  t.true(tower[15]! > 29.9, String(tower[15])); // 30·e^(−15/10000) + …: the peak holds
+  // after the warm-up the rule is tower's exactly
+  const after = estimates({ name: 'peak_ewma' }, [...seq, 5]);
+  const d = expNeg(1 / 10_000);
+  t.is(after[16], warm[15]! * d + 5 * (1 - d));
+  // a higher sample still replaces the estimate at once, during the warm-up too
+  t.is(estimates({ name: 'peak_ewma' }, [5, 5, 40])[2], 40);
+});
+
+test('warm-up: a configured default RTT counts as one sample', (t) => {
+  const e = estimates({ name: 'peak_ewma', defaultRttMs: 30 }, [5, 5, 5]);
+  t.true(Math.abs(e[0]! - 17.5) < 1e-9, String(e[0]));
+  t.true(Math.abs(e[2]! - (30 + 15) / 4) < 1e-9, String(e[2]));
+});
+
+test('warm-up: latency_aware averages its first samples the same way, then its own smoothing', (t) => {
+  const e = estimates({ name: 'latency_aware' }, [100, 20, 20, 20, 20, 20]);
+  t.is(e[1], 60); // weight max(0.2, 1/2)
+  t.true(Math.abs(e[3]! - 40) < 1e-9); // the mean of 100, 20, 20, 20
+  t.true(Math.abs(e[5]! - (0.8 * e[4]! + 0.2 * 20)) < 1e-9); // n = 5: 1/6 < 0.2
+  t.is(estimates({ name: 'latency_aware', warmupSamples: 0 }, [100, 20])[1], 84); // the old rule
+});
+
+test('warm-up config: warmupSamples / warmup_samples, typed errors', (t) => {
+  t.is(parsePeakEwma({ warmup_samples: 4 }).warmupSamples, 4);
+  t.is(parsePeakEwma({}).warmupSamples, undefined); // default DEFAULT_WARMUP_SAMPLES, applied by the policy
+  t.throws(() => parsePeakEwma({ warmupSamples: -1 }), { instanceOf: RangeError, message: /warmupSamples/ });
+  t.throws(() => new Balancer({ policy: { latency_aware: { warmup_samples: 1.5 } } }), {
+    instanceOf: RangeError,
+    message: /warmup_samples/,
+  });
+});
+
+test('WASM peakEwmaObserve with the warm-up floor = TS twin bit for bit (differential)', (t) => {
+  const h = wasmHandle()!;
+  const x = h.exports as Record<string, (...a: number[]) => number>;
+  fc.assert(
+    fc.property(
+      fc.double({ min: 0, max: 1e4, noNaN: true }),
+      fc.double({ min: 0, max: 1e5, noNaN: true }),
+      fc.double({ min: 0, max: 1e4, noNaN: true }),
+      fc.double({ min: 1, max: 1e5, noNaN: true }),
+      fc.integer({ min: 0, max: 40 }),
+      (est, stamp, rtt, decay, n) => {
+        const floor = warmupWeight(n, 16);
+        const ptr = h.mem.alloc(COLS * 8);
+        const wf = () => new Float64Array(h.mem.memory.buffer, ptr, COLS);
+        const tf = new Float64Array(COLS);
+        for (const f of [wf(), tf]) {
+          f.fill(0);
+          f[COL_EST] = est;
+          f[COL_STAMP] = stamp;
+        }
+        const a = x.peakEwmaObserve!(ptr, 1, 0, stamp + 3, rtt, decay, floor);
+        const b = peakEwmaObserveTs(tf, 1, 0, stamp + 3, rtt, decay, floor);
+        const ok = Object.is(a, b) && wf().every((v, i) => Object.is(v, tf[i]));
+        h.mem.release(ptr);
+        return ok;
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  t.pass();
 });

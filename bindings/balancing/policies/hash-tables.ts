@@ -22,21 +22,31 @@ import { ENVOY_MAX_RING_SIZE, ENVOY_MIN_RING_SIZE, EnvoyRingHash } from '../../h
 import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from '../../hashing/ketama/ketama.js';
 import { Maglev, MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE } from '../../hashing/envoy/maglev.js';
 import { asObject, checkKeys, int, type Json } from '../policy-config.js';
-import { HashPolicy, type HasherFactory } from './hash.js';
+import { HashPolicy, type SlotHasher } from './hash.js';
 import { rangeError } from '../../util/validate.js';
 
 type Members = readonly { id: string; weight: number }[];
 
 /** Rebuilds the table only when the members or weights change; frees the one it replaces. */
-function memoized<T extends OrderedKeyRouter>(build: (members: Members, backend: 'wasm' | 'js') => T): HasherFactory {
-  let last: { key: string; table: T } | null = null;
-  return (members, { backend }) => {
-    const key = `${backend} ${JSON.stringify(members)}`;
-    if (last !== null && last.key === key) return last.table;
-    const table = build(members, backend);
-    last?.table.dispose();
-    last = { key, table };
-    return table;
+function memoized<T extends OrderedKeyRouter>(
+  build: (members: Members, backend: 'wasm' | 'js') => T,
+): () => SlotHasher {
+  return () => {
+    let last: { key: string; table: T } | null = null;
+    return {
+      get: (members, { backend }) => {
+        const key = `${backend} ${JSON.stringify(members)}`;
+        if (last !== null && last.key === key) return last.table;
+        const table = build(members, backend);
+        last?.table.dispose();
+        last = { key, table };
+        return table;
+      },
+      dispose: () => {
+        last?.table.dispose();
+        last = null;
+      },
+    };
   };
 }
 
@@ -94,7 +104,7 @@ export function ringHashPolicy(c: RingHashPolicyConfig = parseRingHashPolicy({})
         backend,
       }),
   );
-  return new HashPolicy({ hasher }, 'ring_hash');
+  return new HashPolicy({}, 'ring_hash', hasher);
 }
 
 export interface MaglevPolicyConfig {
@@ -109,7 +119,7 @@ export function parseMaglevPolicy(json: unknown, field = 'maglev'): MaglevPolicy
 
 export function maglevPolicy(c: MaglevPolicyConfig): HashPolicy {
   const hasher = memoized((members, backend) => new Maglev(envoyWeights(members), { tableSize: c.tableSize, backend }));
-  return new HashPolicy({ hasher }, 'maglev');
+  return new HashPolicy({}, 'maglev', hasher);
 }
 
 export interface KetamaPolicyConfig {
@@ -127,5 +137,5 @@ export function parseKetamaPolicy(json: unknown, field = 'ketama'): KetamaPolicy
 
 export function ketamaPolicy(c: KetamaPolicyConfig): HashPolicy {
   const hasher = memoized((members, backend) => new KetamaRing(members, { compat: c.compat, backend }));
-  return new HashPolicy({ hasher }, 'ketama');
+  return new HashPolicy({}, 'ketama', hasher);
 }

@@ -56,18 +56,33 @@ export function parseXxhashRing(json: unknown, field = 'xxhash_ring'): HashConfi
   return c;
 }
 
-/** One HashRing per policy, diffed: a change that keeps the members and weights rebuilds nothing. */
-function xxhashRing(c: HashConfig): HasherFactory {
+/**
+ * A table source for one slot (picker.ts): `get` builds or updates the table for a member list, `dispose`
+ * frees it when the slot is gone.
+ */
+export interface SlotHasher {
+  get: HasherFactory;
+  dispose(): void;
+}
+
+/** One HashRing per slot, diffed: a change that keeps the members and weights rebuilds nothing. */
+function xxhashRing(c: HashConfig): SlotHasher {
   let ring: HashRing | null = null;
-  return (members, { backend }) => {
-    if (ring === null) {
-      ring = new HashRing(members, {
-        backend,
-        ...(c.vnodes !== undefined && { vnodes: c.vnodes }),
-        ...(c.hash !== undefined && { hash: c.hash }),
-      });
-    } else ring.reset(members);
-    return ring;
+  return {
+    get: (members, { backend }) => {
+      if (ring === null) {
+        ring = new HashRing(members, {
+          backend,
+          ...(c.vnodes !== undefined && { vnodes: c.vnodes }),
+          ...(c.hash !== undefined && { hash: c.hash }),
+        });
+      } else ring.reset(members);
+      return ring;
+    },
+    dispose: () => {
+      ring?.dispose();
+      ring = null;
+    },
   };
 }
 
@@ -107,20 +122,40 @@ class HashPicker implements Picker {
   }
 }
 
-/** A hash policy over `config.hasher`'s tables (default: our HashRing, the `xxhash_ring` policy). */
+/**
+ * A hash policy over `config.hasher`'s tables (default: our HashRing, the `xxhash_ring` policy). Each slot
+ * (priority level or locality) has its own table from `newHasher`; a user-given `config.hasher` is shared by
+ * every slot, so it must not invalidate the tables it returned earlier.
+ */
 export class HashPolicy implements Policy {
   readonly name: string;
-  private readonly hasher: HasherFactory;
+  private readonly newHasher: () => SlotHasher;
+  private readonly slots = new Map<string, SlotHasher>();
   constructor(
     readonly config: HashConfig = {},
     name = 'xxhash_ring',
+    newHasher?: () => SlotHasher,
   ) {
     this.name = name;
-    this.hasher = config.hasher ?? xxhashRing(config);
+    const given = config.hasher;
+    this.newHasher =
+      newHasher ?? (given !== undefined ? () => ({ get: given, dispose: () => {} }) : () => xxhashRing(config));
   }
 
-  build(rows: Int32Array, env: PolicyEnv): Picker {
+  build(rows: Int32Array, env: PolicyEnv, slot = ''): Picker {
+    let h = this.slots.get(slot);
+    if (h === undefined) this.slots.set(slot, (h = this.newHasher()));
     const members = Array.from(rows, (r) => ({ id: env.ids[r]!, weight: env.table.get(COL_WEIGHT, r) }));
-    return new HashPicker(rows, env, this.hasher(members, { backend: env.wasm === null ? 'js' : 'wasm' }));
+    return new HashPicker(rows, env, h.get(members, { backend: env.wasm === null ? 'js' : 'wasm' }));
+  }
+
+  releaseSlots(keep: ReadonlySet<string>): void {
+    if (this.slots.size <= 1 && keep.size === 1 && this.slots.has([...keep][0]!)) return;
+    for (const [slot, h] of this.slots) {
+      if (!keep.has(slot)) {
+        h.dispose();
+        this.slots.delete(slot);
+      }
+    }
   }
 }

@@ -2,7 +2,9 @@
 // score = connWeight × active / maxConn + rttWeight × avgRtt / maxRttMs (defaults 0.6, 1000, 0.4, 500 ms);
 // the lowest score wins. avgRtt is an EWMA of completed requests' RTTs (`rttSmoothing`, the weight of a new
 // sample; the first sample sets it; 0 before any). Ties go to the first member scanned; the scan starts one
-// member further on each pick, so equal scores rotate.
+// member further on each pick, so equal scores rotate. Warm-up (the rule peak_ewma uses, docs/design.md): while
+// a member has fewer than `warmupSamples` (default 16) samples, a new sample's weight is at least 1/(n+1), so
+// the first samples count as their mean and one early peak does not outweigh the next few samples.
 //
 // The pick scans every eligible member (not a power-of-d-choices sample). Measured (bench/policies.bench.ts,
 // provisional, shared 2-core machine): the latencyAwareScan kernel takes TS 30 ns vs WASM 35 ns at 8
@@ -12,7 +14,8 @@
 // the kernel through kernel-rows.ts).
 //
 //   new Balancer({ policy: { name: 'latency_aware', maxRttMs: 200 } })
-import { asObject, checkKeys, durationMs, num } from '../policy-config.js';
+import { asObject, checkKeys, durationMs, int, num } from '../policy-config.js';
+import { DEFAULT_WARMUP_SAMPLES, warmupWeight } from './peak-ewma.js';
 import { KernelRows } from '../kernel-rows.js';
 import {
   COL_ACTIVE,
@@ -31,6 +34,8 @@ export interface LatencyAwareConfig {
   maxRttMs: number;
   /** EWMA weight of a new RTT sample, in (0, 1] (default 0.2). */
   rttSmoothing: number;
+  /** Samples under the warm-up rule (default DEFAULT_WARMUP_SAMPLES; 0: the first sample sets the average). */
+  warmupSamples?: number;
 }
 
 export const WASM_MIN_MEMBERS = 32;
@@ -48,16 +53,21 @@ export function parseLatencyAware(json: unknown, field = 'latency_aware'): Laten
     'max_rtt',
     'rttSmoothing',
     'rtt_smoothing',
+    'warmupSamples',
+    'warmup_samples',
   ]);
   const maxConn = num(field, o, 'maxConn', 'max_conn', 1000, Number.MIN_VALUE, Number.MAX_VALUE);
   const maxRttMs = durationMs(field, o, 'maxRttMs', 'max_rtt', 500, Number.MIN_VALUE);
-  return {
+  const c: LatencyAwareConfig = {
     connWeight: num(field, o, 'connWeight', 'conn_weight', 0.6, 0, 1e9),
     maxConn,
     rttWeight: num(field, o, 'rttWeight', 'rtt_weight', 0.4, 0, 1e9),
     maxRttMs,
     rttSmoothing: num(field, o, 'rttSmoothing', 'rtt_smoothing', 0.2, Number.MIN_VALUE, 1),
   };
+  if (o.warmupSamples !== undefined || o.warmup_samples !== undefined)
+    c.warmupSamples = int(field, o, 'warmupSamples', 'warmup_samples', DEFAULT_WARMUP_SAMPLES, 0, 1e9);
+  return c;
 }
 
 interface LatencyExports {
@@ -151,24 +161,38 @@ class LatencyAwarePicker implements Picker {
 export class LatencyAwarePolicy implements Policy {
   readonly name = 'latency_aware';
   readonly usesRtt = true;
-  private last: LatencyAwarePicker | null = null;
+  /** The live picker of each slot (picker.ts): its WASM rows are released when it is replaced. */
+  private readonly last = new Map<string, LatencyAwarePicker>();
   constructor(readonly config: LatencyAwareConfig = parseLatencyAware({})) {}
 
-  build(rows: Int32Array, env: PolicyEnv): Picker {
-    this.last?.release();
-    return (this.last = new LatencyAwarePicker(rows, env, this.config));
+  build(rows: Int32Array, env: PolicyEnv, slot = ''): Picker {
+    this.last.get(slot)?.release();
+    const p = new LatencyAwarePicker(rows, env, this.config);
+    this.last.set(slot, p);
+    return p;
+  }
+
+  releaseSlots(keep: ReadonlySet<string>): void {
+    for (const [slot, p] of this.last) {
+      if (!keep.has(slot)) {
+        p.release();
+        this.last.delete(slot);
+      }
+    }
   }
 
   onMembership(): void {
-    this.last?.release();
-    this.last = null;
+    for (const p of this.last.values()) p.release();
+    this.last.clear();
   }
 
   onDone(env: PolicyEnv, row: number, _ok: boolean, rttMs: number): void {
     if (rttMs !== rttMs) return; // not measured (measureRtt: false)
     const t = env.table;
     const n = t.get(COL_SAMPLES, row);
-    const a = this.config.rttSmoothing;
+    let a = this.config.rttSmoothing;
+    const floor = warmupWeight(n, this.config.warmupSamples ?? DEFAULT_WARMUP_SAMPLES);
+    if (floor > a) a = floor;
     t.set(COL_AVG_RTT, row, n === 0 ? rttMs : (1 - a) * t.get(COL_AVG_RTT, row) + a * rttMs);
     t.set(COL_SAMPLES, row, n + 1);
   }

@@ -6,6 +6,13 @@
 // default RTT) costs `PENALTY + in-flight` (Finagle). The cost is the load of the shared power-of-d-choices
 // picker (bindings/balancing/p2c.ts): `choiceCount` distinct members are sampled, the cheapest wins.
 //
+// Warm-up (ours, docs/design.md "Warm-up of RTT estimates", shared with latency_aware): while a member has fewer
+// than `warmupSamples` (default 16) samples, a lower sample's weight is at least 1/(n+1), n = the samples before
+// it, the default RTT counting as one when it is > 0. tower and Finagle average by elapsed time only, so an early
+// peak (a TCP connect, a cold JIT) set by the first sample held for about `decayMs` while hundreds of fast
+// samples arrived within a second; now the first samples are averaged (their mean at worst), and after the
+// warm-up the rule is tower's exactly. `warmupSamples: 0` turns it off.
+//
 // Measured (bench/policies.bench.ts, provisional, shared 2-core machine): one peakEwmaCost call takes WASM
 // 51 ns vs TS 48 ns at 64 and 1024 members (the call boundary eats the arithmetic's gain), and a pick needs
 // two; so picks and completions run in TS over the state table (which lives in WASM memory under 'wasm').
@@ -29,21 +36,46 @@ export interface PeakEwmaConfig {
   defaultRttMs: number;
   /** Members sampled per pick (default 2). */
   choiceCount: number;
+  /** Samples under the warm-up rule (default DEFAULT_WARMUP_SAMPLES; 0: tower's rule from the first sample). */
+  warmupSamples?: number;
 }
 
 export const DEFAULT_DECAY_MS = 10_000;
 export const DEFAULT_RTT_MS = 0;
+/** Samples averaged at least as their mean before the plain EWMA takes over (docs/design.md, warm-up). */
+export const DEFAULT_WARMUP_SAMPLES = 16;
+
+/**
+ * The warm-up rule shared by peak_ewma and latency_aware: the least weight of a new sample when `n` samples
+ * (counting a prior estimate as one) came before it, or 0 once `n >= warmupSamples`.
+ */
+export function warmupWeight(n: number, warmupSamples: number): number {
+  return n < warmupSamples ? 1 / (n + 1) : 0;
+}
 /** Finagle's penalty, Long.MaxValue >> 16 nanoseconds, in ms. */
 export const PENALTY_MS = 2 ** 47 / 1e6;
 
 export function parsePeakEwma(json: unknown, field = 'peak_ewma'): PeakEwmaConfig {
   const o = asObject(field, json);
-  checkKeys(field, o, ['decayMs', 'decay', 'defaultRttMs', 'default_rtt', 'choiceCount', 'choice_count']);
-  return {
+  checkKeys(field, o, [
+    'decayMs',
+    'decay',
+    'defaultRttMs',
+    'default_rtt',
+    'choiceCount',
+    'choice_count',
+    'warmupSamples',
+    'warmup_samples',
+  ]);
+  const c: PeakEwmaConfig = {
     decayMs: durationMs(field, o, 'decayMs', 'decay', DEFAULT_DECAY_MS, Number.MIN_VALUE),
     defaultRttMs: durationMs(field, o, 'defaultRttMs', 'default_rtt', DEFAULT_RTT_MS),
     choiceCount: int(field, o, 'choiceCount', 'choice_count', 2, 2, 0x7fffffff),
   };
+  // only present when given, so that the parsed defaults stay the three tower options
+  if (o.warmupSamples !== undefined || o.warmup_samples !== undefined)
+    c.warmupSamples = int(field, o, 'warmupSamples', 'warmup_samples', DEFAULT_WARMUP_SAMPLES, 0, 1e9);
+  return c;
 }
 
 /** exp(−t) for t >= 0, operation for operation the same as assembly/peak-ewma.ts `expNeg`. */
@@ -103,7 +135,7 @@ export function peakEwmaCostTs(f: Float64Array, cap: number, r: number, now: num
   return est * (active + 1);
 }
 
-/** TS twin of assembly/peak-ewma.ts peakEwmaObserve. */
+/** TS twin of assembly/peak-ewma.ts peakEwmaObserve (`minWeight`: the warm-up floor, 0 = tower's rule). */
 export function peakEwmaObserveTs(
   f: Float64Array,
   cap: number,
@@ -111,6 +143,7 @@ export function peakEwmaObserveTs(
   now: number,
   rttMs: number,
   decayMs: number,
+  minWeight = 0,
 ): number {
   const iEst = COL_EST * cap + r;
   const iStamp = COL_STAMP * cap + r;
@@ -120,7 +153,8 @@ export function peakEwmaObserveTs(
     let elapsed = now - f[iStamp]!;
     if (elapsed < 0) elapsed = 0;
     const decay = expNeg(elapsed / decayMs);
-    est = est * decay + rttMs * (1 - decay);
+    if (1 - decay < minWeight) est = est * (1 - minWeight) + rttMs * minWeight;
+    else est = est * decay + rttMs * (1 - decay);
   }
   f[iEst] = est;
   f[iStamp] = now;
@@ -152,7 +186,12 @@ class PeakEwmaLoad implements LoadMetric {
 export class PeakEwmaPolicy implements Policy {
   readonly name = 'peak_ewma';
   readonly usesRtt = true;
-  constructor(readonly config: PeakEwmaConfig = parsePeakEwma({})) {}
+  private readonly warmup: number;
+  private readonly prior: number;
+  constructor(readonly config: PeakEwmaConfig = parsePeakEwma({})) {
+    this.warmup = config.warmupSamples ?? DEFAULT_WARMUP_SAMPLES;
+    this.prior = config.defaultRttMs > 0 ? 1 : 0;
+  }
 
   build(rows: Int32Array, env: PolicyEnv): Picker {
     return new P2CPicker(rows, env, this.config.choiceCount, new PeakEwmaLoad(env, this.config.decayMs));
@@ -169,8 +208,10 @@ export class PeakEwmaPolicy implements Policy {
     if (rttMs !== rttMs) return; // not measured (measureRtt: false)
     if (now !== now) now = env.now();
     const t = env.table;
-    peakEwmaObserveTs(t.f, t.cap, row, now, rttMs, this.config.decayMs);
-    t.set(COL_SAMPLES, row, t.get(COL_SAMPLES, row) + 1);
+    const n = t.get(COL_SAMPLES, row);
+    const floor = warmupWeight(n + this.prior, this.warmup);
+    peakEwmaObserveTs(t.f, t.cap, row, now, rttMs, this.config.decayMs, floor);
+    t.set(COL_SAMPLES, row, n + 1);
   }
 
   /** The estimate and the cost a pick would see now (computed without decaying the stored estimate). */

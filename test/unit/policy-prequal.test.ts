@@ -1,0 +1,267 @@
+// prequal (bindings/balancing/policies/prequal.ts): probing rate, the hot-cold lexicographic rule, pool ageing
+// and reuse, worst-answer removal, the P2C fallback, and hostile or missing probe answers, on a virtual clock
+// with a fake prober (the HTTP prober and the server side: prequal-handler.test.ts).
+import test from 'ava';
+import fc from 'fast-check';
+import { Balancer, VirtualClock, mulberry32, type Endpoint } from '../../bindings/index.js';
+import { parsePrequal, PrequalPolicy, readProbeAnswer } from '../../bindings/balancing/policies/prequal.js';
+
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+function setup(options: Record<string, unknown>, endpoints = ['a:1', 'b:1', 'c:1', 'd:1']) {
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({
+    policy: { name: 'prequal', ...options },
+    clock,
+    random: mulberry32(3),
+    endpoints,
+  });
+  return { clock, lb, policy: lb.policy as PrequalPolicy };
+}
+
+test('config: defaults, snake_case, typed errors naming the option', (t) => {
+  const c = parsePrequal({});
+  t.like(c, {
+    probeRate: 1,
+    poolSize: 16,
+    maxAgeMs: 1000,
+    reuseBudget: 6,
+    rifQuantile: 0.84,
+    probeTimeoutMs: 1000,
+    maxProbesInFlight: 64,
+  });
+  t.is(c.removeRate, (1 - 1 / 6) / 2); // half the surplus of answers over uses: the pool still fills
+  t.is(parsePrequal({ probe_rate: 0.1 }).removeRate, 0);
+  t.like(parsePrequal({ max_age: '0.5s', rif_quantile: 0.9, pool_size: '8' }), {
+    maxAgeMs: 500,
+    rifQuantile: 0.9,
+    poolSize: 8,
+  });
+  t.throws(() => parsePrequal({ probeRate: -1 }), { instanceOf: RangeError, message: /probeRate.*-1/ });
+  t.throws(() => parsePrequal({ rifQuantile: 1.5 }), { instanceOf: RangeError, message: /rifQuantile/ });
+  t.throws(() => parsePrequal({ probe: 'http' }), { instanceOf: TypeError, message: /prequal\.probe/ });
+  t.throws(() => parsePrequal({ poolsize: 3 }), { instanceOf: RangeError, message: /prequal\.poolsize/ });
+  t.throws(() => new Balancer({ policy: { prequal: { pool_size: 0 } } }), {
+    instanceOf: RangeError,
+    message: /policy\.prequal\.pool_size/,
+  });
+});
+
+test('without a prober every pick is P2C over our own requests in flight', (t) => {
+  const { lb, policy } = setup({});
+  const picks = Array.from({ length: 40 }, () => lb.pickOrThrow());
+  const active = lb.stats().members.map((m) => m.active);
+  t.true(Math.max(...active) - Math.min(...active) <= 2, JSON.stringify(active));
+  t.is(policy.probeStats().fallbackPicks, 40);
+  for (const p of picks) p.handle.done({ ok: true });
+});
+
+test('probing rate: ⌊r⌋ distinct members per pick plus one with probability r − ⌊r⌋, never awaited', async (t) => {
+  const seen: string[][] = [];
+  let current: string[] = [];
+  const probe = (m: Endpoint) => {
+    current.push(m.id);
+    return new Promise<unknown>(() => {}); // never answers
+  };
+  const { lb, policy, clock } = setup({ probe, probeRate: 3, maxProbesInFlight: 1000 });
+  for (let i = 0; i < 10; i++) {
+    current = [];
+    lb.pickOrThrow().handle.done({ ok: true });
+    seen.push(current);
+  }
+  t.true(seen.every((s) => s.length === 3 && new Set(s).size === 3));
+  t.is(policy.probeStats().sent, 30);
+  clock.tick(1000); // every probe times out on the balancer's clock
+  t.like(policy.probeStats(), { timedOut: 30, inFlight: 0 });
+
+  const half = setup({
+    probe: () => Promise.resolve({ rif: 0, latencyMs: 1 }),
+    probeRate: 0.5,
+    maxProbesInFlight: 1e5,
+  });
+  for (let i = 0; i < 2000; i++) half.lb.pickOrThrow().handle.done({ ok: true });
+  const sent = half.policy.probeStats().sent;
+  t.true(sent > 900 && sent < 1100, String(sent));
+  await flush();
+});
+
+test('in-flight probes are bounded; the surplus is skipped and counted', (t) => {
+  const { lb, policy } = setup({ probe: () => new Promise(() => {}), probeRate: 3, maxProbesInFlight: 5 });
+  for (let i = 0; i < 4; i++) lb.pickOrThrow().handle.done({ ok: true });
+  t.like(policy.probeStats(), { sent: 5, skipped: 7, inFlight: 5 });
+});
+
+test('HCL: the cold answer with the lowest latency wins, a cold slow one beats a hot fast one', (t) => {
+  const { lb, policy } = setup({ probeRate: 0, rifQuantile: 0.5, reuseBudget: 1, removeRate: 1 });
+  // recent RIFs 1, 0, 9, 5 → the 0.5 quantile (nearest rank) is 1: c and d are hot
+  policy.addAnswer('a:1', { rif: 1, latencyMs: 5 }, 0);
+  policy.addAnswer('b:1', { rif: 0, latencyMs: 50 }, 0);
+  policy.addAnswer('c:1', { rif: 9, latencyMs: 1 }, 0);
+  policy.addAnswer('d:1', { rif: 5, latencyMs: 2 }, 0);
+  t.is(policy.rifThreshold(), 1);
+  t.is(lb.pickOrThrow().member.id, 'a:1'); // cold, 5 ms; used once (budget 1); then the worst (c, hottest) goes
+  t.is(policy.probeStats().pool, 2);
+  t.is(policy.rifThreshold(), 2); // a's reuse at RIF 2 joined the distribution: 0, 1, 2, 5, 9
+  t.is(lb.pickOrThrow().member.id, 'b:1'); // cold 50 ms beats hot d at 2 ms
+  t.is(lb.pickOrThrow().member.id, 'd:1'); // the last answer left, hot
+  t.like(policy.probeStats(), { coldPicks: 2, hotPicks: 1, pool: 0 });
+});
+
+test('HCL: with every answer hot, the lowest RIF wins (ties: the lower latency)', (t) => {
+  const { lb, policy } = setup({ probeRate: 0, rifQuantile: 0, removeRate: 0, reuseBudget: 1 });
+  // quantile 0 → the threshold is the lowest RIF seen (0), and these answers are all above it
+  policy.addAnswer('a:1', { rif: 0, latencyMs: 1 }, 0);
+  lb.pickOrThrow(); // uses a's answer
+  policy.addAnswer('b:1', { rif: 7, latencyMs: 1 }, 0);
+  policy.addAnswer('c:1', { rif: 3, latencyMs: 9 }, 0);
+  policy.addAnswer('d:1', { rif: 3, latencyMs: 4 }, 0);
+  t.is(lb.pickOrThrow().member.id, 'd:1');
+  t.is(lb.pickOrThrow().member.id, 'c:1');
+  t.is(lb.pickOrThrow().member.id, 'b:1');
+  t.is(policy.probeStats().hotPicks, 3);
+});
+
+test('reuse budget: an answer serves `reuseBudget` picks, its RIF rising by one per use', (t) => {
+  const { lb, policy } = setup({ probeRate: 0, reuseBudget: 3, removeRate: 0 });
+  policy.addAnswer('c:1', { rif: 0, latencyMs: 1 }, 0);
+  t.deepEqual(
+    [0, 1, 2].map(() => lb.pickOrThrow().member.id),
+    ['c:1', 'c:1', 'c:1'],
+  );
+  t.is(policy.probeStats().pool, 0);
+  lb.pickOrThrow();
+  t.is(policy.probeStats().fallbackPicks, 1);
+});
+
+test('answers older than maxAgeMs are not used; answers of removed members go', (t) => {
+  const { lb, policy, clock } = setup({ probeRate: 0, maxAgeMs: 500 });
+  policy.addAnswer('b:1', { rif: 0, latencyMs: 1 }, 0);
+  clock.set(501);
+  lb.pickOrThrow();
+  t.like(policy.probeStats(), { fallbackPicks: 1, pool: 0 });
+  policy.addAnswer('b:1', { rif: 0, latencyMs: 1 }, 501);
+  lb.remove('b:1');
+  t.is(policy.probeStats().pool, 0);
+});
+
+test('excluded members are not picked from the pool; unknown latency explores one request at a time', (t) => {
+  const { lb, policy } = setup({ probeRate: 0, removeRate: 0, reuseBudget: 10 }, ['a:1', 'b:1']);
+  policy.addAnswer('a:1', { rif: 0, latencyMs: 1 }, 0);
+  policy.addAnswer('b:1', { rif: 0, latencyMs: NaN }, 0);
+  // b has no estimate and nothing in flight: it ranks as 0 ms and is tried once
+  const first = lb.pickOrThrow();
+  t.is(first.member.id, 'b:1');
+  // while that request is in flight, b ranks after every known answer
+  t.is(lb.pickOrThrow().member.id, 'a:1');
+  t.is(lb.pickOrThrow({ exclude: new Set(['a:1']) }).member.id, 'b:1');
+  first.handle.done({ ok: true });
+});
+
+test('a pool with the slow member ranks it last: over many picks it gets (almost) nothing', async (t) => {
+  const lat: Record<string, number> = { 'a:1': 5, 'b:1': 5, 'c:1': 5, 'd:1': 50 };
+  const active = new Map<string, number>();
+  const probe = (m: Endpoint) => Promise.resolve({ rif: active.get(m.id) ?? 0, latencyMs: lat[m.id] });
+  const { lb, policy } = setup({ probe });
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 2000; i++) {
+    const p = lb.pickOrThrow();
+    counts.set(p.member.id, (counts.get(p.member.id) ?? 0) + 1);
+    active.set(p.member.id, (active.get(p.member.id) ?? 0) + 1);
+    await flush(); // the probe answers arrive between picks
+    p.handle.done({ ok: true });
+    active.set(p.member.id, active.get(p.member.id)! - 1);
+  }
+  const slow = counts.get('d:1') ?? 0;
+  t.true(slow <= 10, `slow member got ${slow} of 2000: ${JSON.stringify([...counts])}`);
+  t.true(policy.probeStats().answered > 1000);
+});
+
+test('readProbeAnswer: valid forms, hostile values named', (t) => {
+  t.deepEqual(readProbeAnswer({ rif: 3, latencyMs: 2.5 }), { rif: 3, latencyMs: 2.5 });
+  t.deepEqual(readProbeAnswer('{"rif":0,"latency_ms":0}'), { rif: 0, latencyMs: 0 });
+  t.deepEqual(readProbeAnswer({ rif: 1, latencyMs: null }), { rif: 1, latencyMs: NaN });
+  t.is(readProbeAnswer({ rif: -1, latencyMs: 1 }), 'rif');
+  t.is(readProbeAnswer({ rif: 1.5, latencyMs: 1 }), 'rif');
+  t.is(readProbeAnswer({ rif: 1e12, latencyMs: 1 }), 'rif');
+  t.is(readProbeAnswer({ rif: '3', latencyMs: 1 }), 'rif');
+  t.is(readProbeAnswer({ rif: 1, latencyMs: NaN }), 'latency');
+  t.is(readProbeAnswer({ rif: 1, latencyMs: -1 }), 'latency');
+  t.is(readProbeAnswer({ rif: 1, latencyMs: Infinity }), 'latency');
+  t.is(readProbeAnswer({ rif: 1, latencyMs: 1e12 }), 'latency');
+  t.is(readProbeAnswer('{"rif":1,'), 'malformed');
+  t.is(readProbeAnswer(`{"rif":1,"pad":"${'x'.repeat(5000)}"}`), 'oversized');
+  t.is(readProbeAnswer(null), 'malformed');
+  t.is(readProbeAnswer([1, 2]), 'malformed');
+  t.is(readProbeAnswer(42), 'malformed');
+});
+
+test('hostile, failing, throwing and silent probers: ignored and counted, picks never throw or wait', async (t) => {
+  const bad: unknown[] = [
+    { rif: -1, latencyMs: 1 },
+    { rif: 2 ** 40, latencyMs: 1 },
+    { rif: 1, latencyMs: NaN },
+    'x'.repeat(10_000),
+    '<html>',
+    undefined,
+  ];
+  let i = 0;
+  const probe = (): Promise<unknown> => {
+    const k = i++ % 9;
+    if (k < bad.length) return Promise.resolve(bad[k]);
+    if (k === 6) return Promise.reject(new Error('refused'));
+    if (k === 7) throw new Error('sync throw');
+    return new Promise(() => {}); // silent
+  };
+  const { lb, policy, clock } = setup({ probe, probeRate: 3, probeTimeoutMs: 100, maxProbesInFlight: 1000 });
+  for (let n = 0; n < 30; n++) {
+    const p = lb.pick();
+    t.is(p.type, 'pick');
+    if (p.type === 'pick') p.handle.done({ ok: true });
+    await flush();
+  }
+  clock.tick(100);
+  const s = policy.probeStats();
+  t.is(s.answered, 0);
+  t.is(s.sent, 90);
+  t.is(s.rejected + s.failed + s.timedOut, 90);
+  t.is(s.timedOut, 10);
+  t.is(s.failed, 20);
+  t.is(s.inFlight, 0);
+  t.is(s.fallbackPicks, 30);
+});
+
+test('property: whatever the prober answers, every pick returns an eligible member', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.anything(), { minLength: 1, maxLength: 20 }), async (answers) => {
+      let k = 0;
+      const { lb } = setup({ probe: () => Promise.resolve(answers[k++ % answers.length]) });
+      for (let n = 0; n < 20; n++) {
+        const p = lb.pick();
+        if (p.type !== 'pick' || !['a:1', 'b:1', 'c:1', 'd:1'].includes(p.member.id)) return false;
+        p.handle.done({ ok: true });
+        await Promise.resolve();
+      }
+      return true;
+    }),
+    { numRuns: 50 },
+  );
+  t.pass();
+});
+
+test('setProbe replaces the prober; the registry builds prequal from a service config', (t) => {
+  const { lb, policy } = setup({});
+  t.false(policy.hasProbe);
+  let calls = 0;
+  policy.setProbe(() => {
+    calls++;
+    return new Promise(() => {});
+  });
+  lb.pickOrThrow();
+  t.is(calls, 1); // probeRate 1
+  t.throws(() => policy.setProbe(42 as never), { instanceOf: TypeError, message: /probe/ });
+  policy.abortProbes();
+  t.is(policy.probeStats().inFlight, 0);
+  const sc = new Balancer({ loadBalancingConfig: [{ prequal: { probe_rate: 2 } }] });
+  t.is(sc.policy.name, 'prequal');
+  t.is((sc.policy as PrequalPolicy).config.probeRate, 2);
+});
