@@ -1,14 +1,20 @@
-// Wrapper overhead (issue 7): raw `fetch` to one loopback backend against createFetch over a one-member
-// Balancer, sequentially (added µs per request) and with 16 concurrent loops (throughput loss); then the
-// tail-latency run of the policies issue, through the wrapper. The backend runs in a child process so its CPU
-// is not the client's. Standalone: npx tsx bench/fetch-overhead.bench.ts [requests]; writes bench/results/fetch.json.
+// Wrapper overhead (issues 7, 14 and 16): raw `fetch` to one loopback keep-alive backend against createFetch
+// over a one-member round_robin Balancer, and against createFetch with a no-op instrumentation attached (what
+// tracing costs before a tracer does any work), sequentially and with 16 concurrent loops. The variants run
+// interleaved, in short rounds (raw, wrapped, traced, then rotated), so the machine's slow spells hit all of
+// them; each round gives a throughput ratio to raw, and the table reports the median ratio and the median
+// req/s, plus the client's CPU time per request as a ratio (steadier on a shared machine). Then the
+// tail-latency run of the policies issue, through the wrapper. The backend runs in a child process so its
+// CPU is not the client's. Standalone: npx tsx bench/fetch-overhead.bench.ts [requests per round] [rounds];
+// writes bench/results/fetch.json.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Balancer } from '../bindings/balancing/balancer.js';
-import { createFetch } from '../bindings/http/fetch.js';
-import { save } from './common.js';
+import { createFetch, type FetchInstrumentation } from '../bindings/http/fetch.js';
+import { machine, save } from './common.js';
 
-const N = Number(process.argv[2] ?? 4000);
+const N = Number(process.argv[2] ?? 500);
+const ROUNDS = Number(process.argv[3] ?? 15);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -46,6 +52,7 @@ async function startBackends(specs: [number, number][]) {
 async function loop(f: (u: string) => Promise<Response>, url: string, total: number, concurrency: number) {
   let next = 0;
   const lat: number[] = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -59,45 +66,102 @@ async function loop(f: (u: string) => Promise<Response>, url: string, total: num
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
   return {
     rps: total / seconds,
     p50: lat[Math.floor(lat.length / 2)]!,
     p99: lat[Math.floor(lat.length * 0.99)]!,
-    meanUs: (seconds * 1e6 * concurrency) / total,
+    cpuUs: (cpu.user + cpu.system) / total,
   };
 }
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
 const port = await freePort();
 const stop = await startBackends([[port, 0]]);
 const balancer = new Balancer({ endpoints: [{ id: 'one', host: '127.0.0.1', port }] });
-const wrapped = createFetch({ balancer, retryThrottling: false });
-const raw = (u: string) => fetch(`http://127.0.0.1:${port}${u}`);
-const rows: (string | number)[][] = [];
+const noop: FetchInstrumentation = { request: () => ({ try: () => ({ end() {} }), end() {} }) };
+const variants = {
+  raw: (u: string) => fetch(`http://127.0.0.1:${port}${u}`),
+  wrapped: createFetch({ balancer, retryThrottling: false }),
+  traced: createFetch({ balancer, retryThrottling: false, instrumentation: noop }),
+};
+type Variant = keyof typeof variants;
+const names = Object.keys(variants) as Variant[];
+const ratioRows: (string | number)[][] = [];
+const absRows: (string | number)[][] = [];
 for (const concurrency of [1, 16]) {
-  await loop(raw, '/', 500, concurrency); // warm both
-  await loop(wrapped, '/', 500, concurrency);
-  const results = { raw: [] as Awaited<ReturnType<typeof loop>>[], wrapped: [] as Awaited<ReturnType<typeof loop>>[] };
-  for (let round = 0; round < 3; round++) {
-    results.raw.push(await loop(raw, '/', N, concurrency));
-    results.wrapped.push(await loop(wrapped, '/', N, concurrency));
+  for (const n of names) await loop(variants[n], '/', 300, concurrency); // warm every variant
+  const rps = { raw: [] as number[], wrapped: [] as number[], traced: [] as number[] };
+  const cpu = { raw: [] as number[], wrapped: [] as number[], traced: [] as number[] };
+  const ratio = { wrapped: [] as number[], traced: [] as number[] };
+  const cpuRatio = { wrapped: [] as number[], traced: [] as number[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const got = {} as Record<Variant, Awaited<ReturnType<typeof loop>>>;
+    for (let i = 0; i < names.length; i++) {
+      const n = names[(i + round) % names.length]!;
+      got[n] = await loop(variants[n], '/', N, concurrency);
+    }
+    for (const n of names) {
+      rps[n].push(got[n].rps);
+      cpu[n].push(got[n].cpuUs);
+    }
+    for (const n of ['wrapped', 'traced'] as const) {
+      ratio[n].push(got[n].rps / got.raw.rps);
+      cpuRatio[n].push(got[n].cpuUs / got.raw.cpuUs);
+    }
   }
-  const med = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
-  const rawRps = med(results.raw.map((r) => r.rps));
-  const wRps = med(results.wrapped.map((r) => r.rps));
-  const addedUs = med(results.wrapped.map((r) => r.meanUs)) - med(results.raw.map((r) => r.meanUs));
-  rows.push([
+  for (const n of ['wrapped', 'traced'] as const) {
+    const r = median(ratio[n]);
+    ratioRows.push([
+      concurrency,
+      n === 'wrapped' ? 'createFetch' : 'createFetch + no-op instrumentation',
+      `${r.toFixed(3)}x`,
+      `${((1 - r) * 100).toFixed(1)}%`,
+      `${median(cpuRatio[n]).toFixed(3)}x`,
+    ]);
+  }
+  absRows.push([
     concurrency,
-    rawRps.toFixed(0),
-    wRps.toFixed(0),
-    `${(((rawRps - wRps) / rawRps) * 100).toFixed(1)}%`,
-    (addedUs / concurrency).toFixed(1),
+    ...names.map((n) => median(rps[n]).toFixed(0)),
+    ...names.map((n) => median(cpu[n]).toFixed(1)),
   ]);
   console.log(
-    `concurrency ${concurrency}: raw ${rawRps.toFixed(0)} req/s, wrapped ${wRps.toFixed(0)} req/s, added ${(addedUs / concurrency).toFixed(1)} µs/request`,
+    `concurrency ${concurrency}: ` +
+      names.map((n) => `${n} ${median(rps[n]).toFixed(0)} req/s ${median(cpu[n]).toFixed(1)} µs CPU`).join(', ') +
+      `; wrapped/raw ${median(ratio.wrapped).toFixed(3)}x, traced/raw ${median(ratio.traced).toFixed(3)}x`,
   );
 }
 stop();
+
+// The wrapper's own CPU per request, without the network: a stub fetch that answers at once, called directly
+// and through createFetch (plain and with the no-op instrumentation), interleaved rounds, median ns/request.
+const stubResponse = new Response(null);
+const stub = (() => Promise.resolve(stubResponse)) as unknown as typeof fetch;
+const stubbed = {
+  direct: (u: string) => stub(`http://127.0.0.1:${port}${u}`),
+  wrapped: createFetch({ balancer, retryThrottling: false, fetch: stub }),
+  traced: createFetch({ balancer, retryThrottling: false, fetch: stub, instrumentation: noop }),
+};
+const stubNs = { direct: [] as number[], wrapped: [] as number[], traced: [] as number[] };
+const STUB_N = 20_000;
+for (let round = 0; round < 11; round++) {
+  for (const n of Object.keys(stubbed) as (keyof typeof stubbed)[]) {
+    const f = stubbed[n];
+    const t0 = performance.now();
+    for (let i = 0; i < STUB_N; i++) await f('/');
+    if (round > 0) stubNs[n].push(((performance.now() - t0) * 1e6) / STUB_N); // round 0 warms up
+  }
+}
+const stubRows = (['wrapped', 'traced'] as const).map((n) => [
+  n === 'wrapped' ? 'createFetch' : 'createFetch + no-op instrumentation',
+  (median(stubNs[n]) - median(stubNs.direct)).toFixed(0),
+]);
+console.log(`wrapper CPU per request (stub fetch): ${stubRows.map((r) => `${r[0]} +${r[1]} ns`).join(', ')}`);
 
 // tail latency through the wrapper: 4 backends, one 10x slower
 const ports = [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -113,7 +177,7 @@ for (const policy of ['round_robin', 'least_request', 'peak_ewma', 'latency_awar
   const counts = new Map<string, number>();
   let next = 0;
   const lat: number[] = [];
-  const total = Math.min(N, 3000);
+  const total = 2000;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       while (next < total) {
@@ -138,12 +202,36 @@ for (const policy of ['round_robin', 'least_request', 'peak_ewma', 'latency_awar
 }
 stop2();
 
+const m = machine();
 save('fetch', {
+  notes:
+    `Interleaved rounds (${ROUNDS} × ${N} requests per variant and concurrency; raw, wrapped, traced, rotated each ` +
+    `round); the ratio is the median of the per-round ratios to raw \`fetch\`. Node ${m.node}, ${m.cpu}, ` +
+    `${m.cores} cores shared with other work.`,
   tables: [
     {
-      title: `wrapper overhead vs raw fetch, one loopback backend (${N} requests × 3 rounds, medians)`,
-      header: ['concurrency', 'raw req/s', 'wrapped req/s', 'throughput loss', 'added µs per request'],
-      rows,
+      title: 'throughput and client CPU against raw fetch, one loopback backend (median of interleaved rounds)',
+      header: ['concurrency', 'client', 'req/s ratio', 'throughput loss', 'CPU per request ratio'],
+      rows: ratioRows,
+      ratio: true,
+    },
+    {
+      title: 'req/s and client CPU µs per request (medians)',
+      header: [
+        'concurrency',
+        'raw req/s',
+        'wrapped req/s',
+        'traced req/s',
+        'raw CPU µs',
+        'wrapped CPU µs',
+        'traced CPU µs',
+      ],
+      rows: absRows,
+    },
+    {
+      title: 'the wrapper alone: ns added per request over calling a stub fetch directly (median of 10 rounds)',
+      header: ['client', 'ns added per request'],
+      rows: stubRows,
     },
     {
       title: 'tail latency through createFetch, 8 concurrent loops, backends 5 ms and one at 50 ms',

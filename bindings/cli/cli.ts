@@ -26,7 +26,7 @@ const USAGE = `usage: switchyard <command> [options]
         [--compat libketama|libmemcached|spymemcached|twemproxy|hashring] [--hash H] [--vnodes N] [--seed N]
         [--table-size PRIME] [key ...]                     (keys from stdin if none; prints key<TAB>member)
   plan  --from a,b,c --to a,b,c,d [--keys N] [same options as route]   (keys moved, shares before/after)
-  demo  [--duration SECONDS] [--concurrency N] [--plain]   (live demo on loopback backends)
+  demo  [--duration SECONDS] [--concurrency N] [--plain] [--metrics-port N] [--no-metrics]   (live demo on loopback backends)
   bench [suite ...]                                       (from a checkout: run benchmarks, write docs/benchmarks.md)
   pick  --policy NAME --nodes a=5,b=1,c [--count N] [--seed N] [key ...]   (one member per line)`;
 

@@ -1,8 +1,8 @@
-// createFetch options (fetch.ts): the public option and event types, their validation into a resolved
-// config (TypeError/RangeError naming the field and the value), and, when no Balancer is given, the stack
-// built from the options: a Balancer fed by a resolver target or static endpoints, with active HTTP health
-// checks and passive outlier detection wired in (connectHealth). One injected `clock` (and `random`, when
-// given) reaches every part of that stack, so a test drives it all with one VirtualClock.
+// createFetch options (fetch.ts): the public option, event and instrumentation types, their validation into a
+// resolved config (TypeError/RangeError naming the field and the value), and, when no Balancer is given, the
+// stack built from the options: a Balancer fed by a resolver target or static endpoints, with active HTTP
+// health checks and passive outlier detection wired in (connectHealth). One injected `clock` (and `random`,
+// when given) reaches every part of that stack, so a test drives it all with one VirtualClock.
 //
 //   const cfg = parseFetchOptions({ target: 'dns:///api.internal:8080', healthCheck: { path: '/healthz' } });
 //   cfg.close(); // stops the resolver, the health checks and the Balancer
@@ -15,9 +15,11 @@ import { httpProbe, type HttpProbeOptions } from '../health/http-probe.js';
 import { connectHealth } from '../health/connect.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../health/outlier.js';
 import type { ResolverOptions } from '../discovery/resolver.js';
-import { connectResolver } from '../discovery/connect.js';
+import { connectResolver, type ConnectedResolver } from '../discovery/connect.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import { RetryThrottle, type ThrottleOptions } from './retry.js';
+import { createHttpProber } from './prequal-probe.js';
+import type { PrequalProbe } from '../balancing/policies/prequal.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 
 export interface FetchOutcome {
@@ -36,9 +38,23 @@ export interface FetchMember {
 export type FetchPick =
   { type: 'pick'; member: FetchMember; handle: { done(o: FetchOutcome): void } } | { type: 'none'; reason: string };
 
-/** What createFetch needs from a Balancer. */
+/** Options of a waiting pick (Balancer.pickAsync). */
+export interface PickWaitOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * What createFetch needs from a Balancer: `pick()`, and optionally `pickAsync()`, which waits for a member
+ * when none can be picked now (first resolution, members re-added, first health results) and rejects with the
+ * resolver's error, an UnavailableError at its timeout, or the signal's reason (the Balancer's contract).
+ */
 export interface PickSource {
   pick(ctx?: { key?: string; exclude?: ReadonlySet<string> }): FetchPick;
+  pickAsync?(
+    ctx?: { key?: string; exclude?: ReadonlySet<string> },
+    opts?: PickWaitOptions,
+  ): Promise<Extract<FetchPick, { type: 'pick' }>>;
 }
 
 export interface RetryOptions extends BackoffOptions {
@@ -54,8 +70,15 @@ export interface HedgeOptions {
   maxAttempts?: number;
 }
 
+/**
+ * One step of a request. 'try': a try is sent; 'retry': a retry is scheduled after `delayMs`; 'hedge': a
+ * hedged try starts; 'throttled': the retry budget refused a retry or hedge (at most once per request);
+ * 'give-up': the request fails with `error`; 'request-end': the request is over (exactly one per request,
+ * passThrough URLs aside), `ok` when a response with a status below 500 was returned, `status` when any
+ * response was, `tries` the tries sent.
+ */
 export interface FetchEvent {
-  type: 'try' | 'retry' | 'hedge' | 'give-up';
+  type: 'try' | 'retry' | 'hedge' | 'throttled' | 'give-up' | 'request-end';
   /** Sequence number of the request (from 1), to correlate the events of one request. */
   request: number;
   member?: string;
@@ -63,6 +86,67 @@ export interface FetchEvent {
   status?: number;
   error?: unknown;
   delayMs?: number;
+  /** 'request-end' only. */
+  ok?: boolean;
+  /** 'request-end' only. */
+  tries?: number;
+}
+
+/** What a request is, when it starts (FetchInstrumentation.request). */
+export interface FetchRequestInfo {
+  /** Upper-case method. */
+  method: string;
+  /** The request target as the caller named it (a path or a URL on the service origin). */
+  url: string;
+  /** The checked path, query and fragment sent to the member. */
+  path: string;
+  /** The logical service: `service`'s origin, else the resolver target, else ''. */
+  service: string;
+  /** The Balancer's current policy name ('' when unknown). */
+  policy: string;
+}
+
+export interface FetchTryInfo {
+  member: FetchMember;
+  /** 1 for the first try. */
+  attempt: number;
+  /** Whether this try was started by hedging (not the first try, not a retry). */
+  hedge: boolean;
+  /** The request headers of this try; set headers here (e.g. W3C traceparent). */
+  headers: Headers;
+}
+
+export interface FetchRequestResult {
+  /** The status of the response returned, if one was. */
+  status?: number;
+  /** What the request threw, if it did. */
+  error?: unknown;
+  /** Tries sent (retries and hedges included). */
+  tries: number;
+  /** Retries scheduled (hedges not included). */
+  retries: number;
+}
+
+export interface FetchTryResult {
+  status?: number;
+  error?: unknown;
+  rttMs: number;
+}
+
+/** Observes requests and their tries (tracing, metrics). Nothing is called, nor allocated, without one. */
+export interface FetchInstrumentation {
+  /** Called once per request before its first pick; the scope, if any, hears the request's tries and end. */
+  request(info: FetchRequestInfo): RequestScope | undefined;
+}
+
+export interface RequestScope {
+  /** Called before each try is sent; may set request headers (e.g. W3C traceparent). */
+  try(info: FetchTryInfo): TryScope | undefined;
+  end(result: FetchRequestResult): void;
+}
+
+export interface TryScope {
+  end(result: FetchTryResult): void;
 }
 
 export interface CreateFetchOptions {
@@ -99,6 +183,14 @@ export interface CreateFetchOptions {
    */
   clock?: Clock;
   onEvent?: (ev: FetchEvent) => void;
+  /**
+   * How long a request waits for a member when none can be picked (the first resolution, members re-added,
+   * first health results), within its deadline. Default: `deadlineMs`, else 10 000. Needs a PickSource with
+   * `pickAsync()` (the Balancer has it); also the built Balancer's `readyTimeoutMs`.
+   */
+  readyTimeoutMs?: number;
+  /** Tracing or metrics hooks (see FetchInstrumentation); several are called in order. */
+  instrumentation?: FetchInstrumentation | readonly FetchInstrumentation[];
 }
 
 export interface FetchStats {
@@ -128,10 +220,49 @@ export interface FetchConfig {
   key: ((request: Request) => string | undefined) | undefined;
   baseFetch: typeof globalThis.fetch;
   clock: Clock;
-  onEvent: (ev: FetchEvent) => void;
+  onEvent: ((ev: FetchEvent) => void) | undefined;
+  /** Bound of a wait for a member (PickSource.pickAsync). */
+  readyTimeoutMs: number;
+  /** One instrumentation (several are combined into one), undefined when none. */
+  instrumentation: FetchInstrumentation | undefined;
+  /** `service` origin, else the resolver target, else '' (FetchRequestInfo.service). */
+  serviceName: string;
+  /** What the built stack holds (undefined with a caller's Balancer). */
+  resolver: ConnectedResolver | undefined;
+  checker: HealthChecker | undefined;
+  detector: OutlierDetector | undefined;
 }
 
+/** The default bound of a wait for a member when there is no deadline (gRPC waits for the deadline). */
+export const DEFAULT_READY_TIMEOUT_MS = 10_000;
+
 const DEFAULT_RETRY_ON = [502, 503, 504];
+
+function parseInstrumentation(v: unknown): FetchInstrumentation | undefined {
+  if (v === undefined) return undefined;
+  const list = Array.isArray(v) ? (v as unknown[]) : [v];
+  list.forEach((x, i) => {
+    if (x === null || typeof x !== 'object' || typeof (x as FetchInstrumentation).request !== 'function')
+      throw typeError(Array.isArray(v) ? `instrumentation[${i}]` : 'instrumentation', 'an object with request()', x);
+  });
+  const all = list as FetchInstrumentation[];
+  if (all.length === 0) return undefined;
+  if (all.length === 1) return all[0];
+  return { request: (info) => fanOut(all.map((x) => x.request(info))) };
+}
+
+/** One RequestScope over several (instrumentations in order; absent scopes skipped). */
+function fanOut(scopes: (RequestScope | undefined)[]): RequestScope | undefined {
+  const live = scopes.filter((s): s is RequestScope => s !== undefined);
+  if (live.length <= 1) return live[0];
+  return {
+    try(info) {
+      const tries = live.map((s) => s.try(info)).filter((t): t is TryScope => t !== undefined);
+      return tries.length === 0 ? undefined : { end: (r) => tries.forEach((t) => t.end(r)) };
+    },
+    end: (r) => live.forEach((s) => s.end(r)),
+  };
+}
 
 function optionalFunction<T>(field: string, v: T | undefined): T | undefined {
   if (v !== undefined && typeof v !== 'function') throw typeError(field, 'a function', v);
@@ -167,12 +298,21 @@ export function parseFetchOptions(options: CreateFetchOptions): FetchConfig {
       maxAttempts: hedge.maxAttempts === undefined ? 2 : intInRange('hedge.maxAttempts', hedge.maxAttempts, 1, 10),
     };
   }
-  const cfg: Omit<FetchConfig, 'balancer' | 'close'> = {
+  const deadlineMs = options.deadlineMs === undefined ? Infinity : positive('deadlineMs', options.deadlineMs);
+  const readyTimeoutMs =
+    options.readyTimeoutMs === undefined
+      ? Number.isFinite(deadlineMs)
+        ? deadlineMs
+        : DEFAULT_READY_TIMEOUT_MS
+      : nonNegative('readyTimeoutMs', options.readyTimeoutMs);
+  const target = options.target;
+  const targetName = typeof target === 'string' ? target : typeof target?.target === 'string' ? target.target : '';
+  const cfg: Omit<FetchConfig, 'balancer' | 'close' | 'resolver' | 'checker' | 'detector'> = {
     scheme,
     serviceOrigin,
     perTryTimeoutMs:
       options.perTryTimeoutMs === undefined ? undefined : positive('perTryTimeoutMs', options.perTryTimeoutMs),
-    deadlineMs: options.deadlineMs === undefined ? Infinity : positive('deadlineMs', options.deadlineMs),
+    deadlineMs,
     maxAttempts: retry.maxAttempts === undefined ? 3 : intInRange('retry.maxAttempts', retry.maxAttempts, 1, 10),
     retryOn,
     backoff: new Backoff(retry, random),
@@ -182,16 +322,27 @@ export function parseFetchOptions(options: CreateFetchOptions): FetchConfig {
     key: optionalFunction('key', options.key),
     baseFetch: optionalFunction('fetch', options.fetch) ?? globalThis.fetch.bind(globalThis),
     clock,
-    onEvent: optionalFunction('onEvent', options.onEvent) ?? (() => {}),
+    onEvent: optionalFunction('onEvent', options.onEvent),
+    readyTimeoutMs,
+    instrumentation: parseInstrumentation(options.instrumentation),
+    serviceName: serviceOrigin ?? targetName,
   };
   if (options.balancer !== undefined) {
     const balancer = options.balancer;
     if (balancer === null || typeof balancer !== 'object' || typeof balancer.pick !== 'function')
       throw typeError('balancer', 'an object with pick()', balancer);
-    return { ...cfg, balancer, close: () => {} };
+    if (balancer.pickAsync !== undefined && typeof balancer.pickAsync !== 'function')
+      throw typeError('balancer.pickAsync', 'a function', balancer.pickAsync);
+    return { ...cfg, balancer, close: () => {}, resolver: undefined, checker: undefined, detector: undefined };
   }
   // Built last, once every option is known to be valid: nothing is started and then leaked by a throw.
-  return { ...cfg, ...buildStack(options, clock, options.random) };
+  return { ...cfg, ...buildStack(options, clock, options.random, readyTimeoutMs, targetName) };
+}
+
+function nonNegative(field: string, v: unknown): number {
+  if (typeof v !== 'number') throw typeError(field, 'a number of milliseconds >= 0', v);
+  if (!(v >= 0)) throw rangeError(field, 'a number of milliseconds >= 0', v);
+  return v;
 }
 
 /** A Balancer from `target`/`endpoints`/`policy`, with health checks and outlier detection wired in. */
@@ -199,7 +350,9 @@ function buildStack(
   options: CreateFetchOptions,
   clock: Clock,
   random: (() => number) | undefined,
-): { balancer: PickSource; close(): void } {
+  readyTimeoutMs: number,
+  targetName: string,
+): Pick<FetchConfig, 'balancer' | 'close' | 'resolver' | 'checker' | 'detector'> {
   if (options.target === undefined && options.endpoints === undefined)
     throw typeError('options', 'a balancer, a target or endpoints', undefined);
   const shared = { clock, ...(random !== undefined && { random }) };
@@ -210,10 +363,25 @@ function buildStack(
   try {
     const built = new Balancer({
       ...shared,
+      readyTimeoutMs,
+      ...(targetName !== '' && { target: targetName }),
       ...(options.policy !== undefined && { policy: options.policy }),
       ...(options.endpoints !== undefined && { endpoints: options.endpoints }),
     });
     closers.push(() => built.close());
+    // prequal (and any policy that probes members) gets an HTTP prober unless it was given one; the policy may
+    // also arrive later, by setPolicy or a resolver's service config
+    const prober = (): void => {
+      const p = built.policy as { setProbe?: (fn: PrequalProbe) => void; hasProbe?: boolean; abortProbes?: () => void };
+      if (typeof p.setProbe === 'function' && p.hasProbe === false)
+        p.setProbe(
+          createHttpProber({ scheme: options.scheme ?? 'http', ...(options.fetch && { fetch: options.fetch }) }),
+        );
+    };
+    prober();
+    closers.push(built.on('picker', prober), () => {
+      (built.policy as { abortProbes?: () => void }).abortProbes?.();
+    });
     const checker =
       options.healthCheck === undefined
         ? undefined
@@ -222,9 +390,11 @@ function buildStack(
       options.outlierDetection === false
         ? undefined
         : new OutlierDetector({ ...shared, ...(options.outlierDetection ?? {}) });
+    let resolver: ConnectedResolver | undefined;
     if (options.target !== undefined) {
-      const resolver = connectResolver(options.target, built, { clock });
-      closers.unshift(() => resolver.close());
+      const r = connectResolver(options.target, built, { clock });
+      resolver = r;
+      closers.unshift(() => r.close());
     }
     if (checker !== undefined || detector !== undefined) {
       const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {
@@ -234,7 +404,7 @@ function buildStack(
       });
       closers.unshift(() => wiring.close());
     }
-    return { balancer: built as unknown as PickSource, close };
+    return { balancer: built as unknown as PickSource, close, resolver, checker, detector };
   } catch (e) {
     close();
     throw e;

@@ -2,6 +2,10 @@
 // a Balancer, rewriting only the origin, and learns from every try (the pick handle's `done()` carries
 // outcome and latency to Peak-EWMA, least-request and outlier detection).
 //
+// No request fails because discovery has not answered yet: when no member can be picked and the Balancer
+// has `pickAsync()`, the try waits for one (the first resolution, members re-added, first health results)
+// within the request's deadline, its signal and `readyTimeoutMs`, as grpc-js queues picks until the first
+// resolution; a resolver failure before any list fails the request at once with the resolver's error.
 // Retries follow gRPC A6: only idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) unless the caller
 // says `idempotent: true`; on network errors, per-try timeouts and `retryOn` statuses (502, 503, 504); each
 // try on a member not tried yet; exponential back-off with full jitter; a token-bucket retry budget; and
@@ -13,16 +17,27 @@
 // Deadlines, per-try timeouts, back-off and hedging delays run on the injected `clock` (util/clock.ts) as
 // ordinary (not background) timers: the caller awaits them. Options, their validation and the Balancer built
 // from them when none is given: fetch-options.ts.
+// Observers: `onEvent` / `on('event')` (FetchEvent) and `instrumentation` (per-request and per-try scopes, for
+// tracing). The hot path allocates nothing for them when there are none: one object per request (Call) holds
+// the request's state, and its methods are shared, so no closure is made per request.
 //
 //   const fetch = createFetch({ balancer, service: 'http://api', perTryTimeoutMs: 2000 });
 //   const res = await fetch('/users/42');
-import { typeError } from '../util/validate.js';
+import type { HealthChecker } from '../health/checker.js';
+import type { OutlierDetector } from '../health/outlier.js';
+import { rangeError, typeError } from '../util/validate.js';
+import type { ConnectedResolver } from '../discovery/connect.js';
 import {
   parseFetchOptions,
   type CreateFetchOptions,
+  type FetchConfig,
   type FetchEvent,
+  type FetchMember,
+  type FetchPick,
   type FetchStats,
   type PickSource,
+  type RequestScope,
+  type TryScope,
 } from './fetch-options.js';
 import { retryAfterMs, sleepMs } from './retry.js';
 import { memberUrl, originOf, targetPath, UnsafeTargetError } from './url-guard.js';
@@ -30,13 +45,21 @@ import { memberUrl, originOf, targetPath, UnsafeTargetError } from './url-guard.
 export type {
   CreateFetchOptions,
   FetchEvent,
+  FetchInstrumentation,
   FetchMember,
   FetchOutcome,
   FetchPick,
+  FetchRequestInfo,
+  FetchRequestResult,
   FetchStats,
+  FetchTryInfo,
+  FetchTryResult,
   HedgeOptions,
   PickSource,
+  PickWaitOptions,
+  RequestScope,
   RetryOptions,
+  TryScope,
 } from './fetch-options.js';
 
 export interface SwitchyardRequestInit extends RequestInit {
@@ -50,10 +73,19 @@ export type BalancedFetch = ((input: string | URL | Request, init?: SwitchyardRe
   stats(): FetchStats;
   /** The Balancer requests are routed by. */
   readonly balancer: PickSource;
+  /** The connected resolver createFetch built from `target` (undefined otherwise). */
+  readonly resolver?: ConnectedResolver;
+  /** The health checker createFetch built from `healthCheck` (undefined otherwise). */
+  readonly checker?: HealthChecker;
+  /** The outlier detector createFetch built (undefined with `outlierDetection: false` or a given balancer). */
+  readonly detector?: OutlierDetector;
+  /** Adds an event listener (the same events as `onEvent`); returns the function that removes it. */
+  on(event: 'event', fn: (e: FetchEvent) => void): () => void;
   /** Stops what createFetch started (resolver, health checks, outlier detection). */
   close(): void;
 };
 
+/** No member could be picked and the PickSource cannot wait for one (it has no `pickAsync`). */
 export class NoMemberError extends Error {
   override name = 'NoMemberError';
 }
@@ -68,36 +100,130 @@ class TryTimeoutError extends Error {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-type TryResult = { res: Response; member: string } | { err: unknown; member: string };
+type Picked = Extract<FetchPick, { type: 'pick' }>;
+/** A try's result; `noMember`: no member was found (nothing was sent, not retried). */
+type TryResult = { res: Response; member: string } | { err: unknown; member: string; noMember?: boolean };
 
-export function createFetch(options: CreateFetchOptions): BalancedFetch {
-  const cfg = parseFetchOptions(options);
-  const { balancer, scheme, serviceOrigin, perTryTimeoutMs, deadlineMs, maxAttempts, retryOn } = cfg;
-  const { backoff, throttle, hedge, baseFetch, clock } = cfg;
-  const stats: FetchStats = { requests: 0, tries: 0, retries: 0, hedges: 0, failures: 0 };
-  const origins = new Map<string, string>(); // host:port → checked origin
+/** An observer's exception must not break a request: it is rethrown on its own (an uncaught error). */
+function report(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
+}
 
-  async function balancedFetch(input: string | URL | Request, init: SwitchyardRequestInit = {}): Promise<Response> {
-    const request = ++stats.requests;
-    const emit = (e: Omit<FetchEvent, 'request'>) => cfg.onEvent({ ...e, request });
+/** What every request of one createFetch shares. */
+class Shared {
+  readonly stats: FetchStats = { requests: 0, tries: 0, retries: 0, hedges: 0, failures: 0 };
+  readonly listeners: ((e: FetchEvent) => void)[] = [];
+  /** Whether anyone hears events (onEvent or a listener): events are not even built otherwise. */
+  observed: boolean;
+  private readonly byMember = new WeakMap<FetchMember, string>();
+  private readonly byHostPort = new Map<string, string>();
+
+  constructor(readonly cfg: FetchConfig) {
+    this.observed = cfg.onEvent !== undefined;
+  }
+
+  emit(e: FetchEvent): void {
+    const on = this.cfg.onEvent;
+    if (on !== undefined) {
+      try {
+        on(e);
+      } catch (err) {
+        report(err);
+      }
+    }
+    const ls = this.listeners;
+    if (ls.length === 0) return;
+    for (const fn of ls.length === 1 ? ls : ls.slice()) {
+      try {
+        fn(e);
+      } catch (err) {
+        report(err);
+      }
+    }
+  }
+
+  on(event: 'event', fn: (e: FetchEvent) => void): () => void {
+    if (event !== 'event') throw rangeError('event', "'event'", event);
+    if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
+    this.listeners.push(fn);
+    this.observed = true;
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+      this.observed = this.cfg.onEvent !== undefined || this.listeners.length > 0;
+    };
+  }
+
+  /** The checked origin of a member (cached by member object, then by host:port). */
+  originOf(m: FetchMember): string {
+    let o = this.byMember.get(m);
+    if (o !== undefined) return o;
+    const hostPort = `${m.host}:${m.port}`;
+    o = this.byHostPort.get(hostPort);
+    if (o === undefined) this.byHostPort.set(hostPort, (o = originOf(this.cfg.scheme, m.host, m.port)));
+    this.byMember.set(m, o);
+    return o;
+  }
+}
+
+/** One request: its parsed input and its state across tries. */
+class Call {
+  readonly request: number;
+  readonly rawUrl: string;
+  readonly method: string;
+  /** The init sent on each try (signal added per try when something can abort it). */
+  readonly init: RequestInit;
+  readonly path: string = '';
+  readonly signal: AbortSignal | undefined;
+  readonly idempotent: boolean = false;
+  readonly replayable: boolean = true;
+  readonly key: string | undefined;
+  readonly deadlineAt: number = Infinity;
+  /** A Request input whose body is buffered before the first try. */
+  readonly bodyOf: Request | undefined;
+  /** The caller's input, sent as given (passThrough). */
+  readonly passInput: string | URL | Request | undefined;
+  readonly passInit: SwitchyardRequestInit | undefined;
+  /** The headers sent, when instrumentation may set some (one per request; hedges copy them). */
+  readonly headers: Headers | undefined;
+  scope: RequestScope | undefined;
+  /** Ids of the members tried, once a second try is made (the first is `first`). */
+  tried: Set<string> | undefined;
+  first = '';
+  tries = 0;
+  retries = 0;
+  throttled = false;
+
+  constructor(
+    readonly sh: Shared,
+    input: string | URL | Request,
+    init: SwitchyardRequestInit | undefined,
+  ) {
+    const cfg = sh.cfg;
+    this.request = ++sh.stats.requests;
     let rawUrl: string;
-    let method = init.method;
-    let headers = new Headers(init.headers);
-    let body: BodyInit | null | undefined = init.body;
-    let signal = init.signal ?? undefined;
-    if (input instanceof Request) {
+    let method = init?.method;
+    let headers: HeadersInit | undefined = init?.headers;
+    const body: BodyInit | null | undefined = init?.body;
+    let signal = init?.signal ?? undefined;
+    if (typeof input === 'string') rawUrl = input;
+    else if (input instanceof URL) rawUrl = input.href;
+    else if (input instanceof Request) {
       rawUrl = input.url;
       method ??= input.method;
-      if (init.headers === undefined) headers = new Headers(input.headers);
-      if (body === undefined && input.body !== null) body = await input.arrayBuffer(); // buffered: retryable
+      headers ??= input.headers;
+      if (body === undefined && input.body !== null) this.bodyOf = input; // buffered: retryable
       signal ??= input.signal;
-    } else if (input instanceof URL) rawUrl = input.href;
-    else if (typeof input === 'string') rawUrl = input;
-    else throw typeError('input', 'a string, URL or Request', input);
-    method = (method ?? 'GET').toUpperCase();
-    if (init.redirect !== undefined && init.redirect !== 'manual' && init.redirect !== 'error') {
+    } else throw typeError('input', 'a string, URL or Request', input);
+    this.rawUrl = rawUrl;
+    this.method = method = method === undefined ? 'GET' : method.toUpperCase();
+    this.signal = signal;
+    const redirect = init?.redirect;
+    if (redirect !== undefined && redirect !== 'manual' && redirect !== 'error') {
       throw new UnsafeTargetError(
-        `redirect: ${JSON.stringify(init.redirect)} could leave the member set; use 'manual' or 'error'`,
+        `redirect: ${JSON.stringify(redirect)} could leave the member set; use 'manual' or 'error'`,
       );
     }
     if (cfg.passThrough !== undefined && !rawUrl.startsWith('/')) {
@@ -107,10 +233,15 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
       } catch {
         abs = undefined;
       }
-      if (abs !== undefined && abs.origin !== serviceOrigin && cfg.passThrough(abs)) return baseFetch(input, init);
+      if (abs !== undefined && abs.origin !== cfg.serviceOrigin && cfg.passThrough(abs)) {
+        this.passInput = input;
+        this.passInit = init;
+        this.init = {};
+        return;
+      }
     }
-    const path = targetPath(rawUrl, serviceOrigin);
-    const replayable =
+    this.path = targetPath(rawUrl, cfg.serviceOrigin);
+    this.replayable =
       body === undefined ||
       body === null ||
       typeof body === 'string' ||
@@ -119,155 +250,319 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
       body instanceof URLSearchParams ||
       (typeof Blob !== 'undefined' && body instanceof Blob) ||
       (typeof FormData !== 'undefined' && body instanceof FormData);
-    const idempotent = init.idempotent ?? IDEMPOTENT.has(method);
-    let key = init.key;
+    this.idempotent = init?.idempotent ?? IDEMPOTENT.has(method);
+    let key = init?.key;
     if (key === undefined && cfg.key !== undefined) {
-      key =
-        cfg.key(new Request(new URL(path, serviceOrigin ?? 'http://switchyard.invalid'), { method, headers })) ??
-        undefined;
+      const url = new URL(this.path, cfg.serviceOrigin ?? 'http://switchyard.invalid');
+      key = cfg.key(new Request(url, headers === undefined ? { method } : { method, headers })) ?? undefined;
     }
-    const deadlineAt = clock.now() + deadlineMs;
-    const tried = new Set<string>();
-    const requestInit: RequestInit = { ...init, method, headers, redirect: init.redirect ?? 'manual' };
-    if (body !== undefined) requestInit.body = body;
-    if (!replayable) (requestInit as { duplex?: string }).duplex = 'half';
-    delete (requestInit as SwitchyardRequestInit).idempotent;
-    delete (requestInit as SwitchyardRequestInit).key;
-
-    const pickMember = () => {
-      let p = balancer.pick(key === undefined ? { exclude: tried } : { key, exclude: tried });
-      if (p.type === 'none' && tried.size > 0) p = balancer.pick(key === undefined ? {} : { key });
-      return p;
-    };
-
-    /** One try: never throws; ends its pick handle. */
-    const tryOnce = async (attempt: number, abortOthers?: AbortSignal): Promise<TryResult> => {
-      const p = pickMember();
-      if (p.type === 'none') return { err: new NoMemberError(`no member available (${p.reason})`), member: '' };
-      const { member, handle } = p;
-      tried.add(member.id);
-      stats.tries++;
-      emit({ type: 'try', member: member.id, attempt });
-      const budget = Math.min(perTryTimeoutMs ?? Infinity, deadlineAt - clock.now());
-      // An AbortController only when something can abort this try: passing a signal costs undici ~20 µs.
-      const ctl =
-        signal !== undefined || abortOthers !== undefined || Number.isFinite(budget) ? new AbortController() : null;
-      const onCaller = () => ctl!.abort(signal!.reason);
-      signal?.addEventListener('abort', onCaller, { once: true });
-      const onOther = () => ctl!.abort(new DOMException('hedge lost', 'AbortError'));
-      abortOthers?.addEventListener('abort', onOther, { once: true });
-      const timer = Number.isFinite(budget)
-        ? clock.setTimeout(
-            () => ctl!.abort(new TryTimeoutError(`try timed out after ${Math.round(budget)} ms`)),
-            Math.max(0, budget),
-          )
-        : undefined;
-      const t0 = clock.now();
+    this.key = key;
+    if (cfg.deadlineMs !== Infinity) this.deadlineAt = cfg.clock.now() + cfg.deadlineMs;
+    const instrumentation = cfg.instrumentation;
+    if (instrumentation !== undefined) this.headers = headers = new Headers(headers);
+    if (init === undefined && headers === undefined && this.bodyOf === undefined) {
+      // the common case: a plain GET by URL or path
+      this.init = { redirect: 'manual' };
+      if (method !== 'GET') this.init.method = method;
+    } else {
+      // eslint-disable-next-line @typescript-eslint/no-unused-vars
+      const { idempotent, key: _key, ...rest } = init ?? {};
+      const out: RequestInit = rest;
+      out.method = method;
+      out.redirect = redirect ?? 'manual';
+      if (headers !== undefined) out.headers = headers;
+      if (body !== undefined) out.body = body;
+      if (!this.replayable) (out as { duplex?: string }).duplex = 'half';
+      this.init = out;
+    }
+    if (instrumentation !== undefined) {
       try {
-        const hostPort = `${member.host}:${member.port}`;
-        let origin = origins.get(hostPort);
-        if (origin === undefined) origins.set(hostPort, (origin = originOf(scheme, member.host, member.port)));
-        const url = memberUrl(origin, path);
-        const res = await baseFetch(url, ctl === null ? requestInit : { ...requestInit, signal: ctl.signal });
-        handle.done({ ok: res.status < 500, rttMs: clock.now() - t0, status: res.status });
-        return { res, member: member.id };
+        const policy = (cfg.balancer as { policy?: { name?: unknown } }).policy?.name;
+        this.scope =
+          instrumentation.request({
+            method,
+            url: rawUrl,
+            path: this.path,
+            service: cfg.serviceName,
+            policy: typeof policy === 'string' ? policy : '',
+          }) ?? undefined;
       } catch (err) {
-        const reason = ctl?.signal.aborted ? ctl.signal.reason : err;
-        handle.done({ ok: false, rttMs: clock.now() - t0, error: reason });
-        return { err: reason, member: member.id };
-      } finally {
-        if (timer !== undefined) clock.clearTimeout(timer);
-        signal?.removeEventListener('abort', onCaller);
-        abortOthers?.removeEventListener('abort', onOther);
+        report(err);
       }
-    };
+    }
+  }
 
-    const connectionRefused = (err: unknown) => {
-      const cause = (err as { cause?: { code?: string } } | null)?.cause;
-      return cause?.code === 'ECONNREFUSED';
-    };
-    const retryableError = (err: unknown) =>
-      !(err instanceof NoMemberError) &&
-      !(err instanceof UnsafeTargetError) &&
-      (idempotent ? true : connectionRefused(err)) &&
-      replayable;
-    const fail = (err: unknown): never => {
-      stats.failures++;
-      emit({ type: 'give-up', attempt: 0, error: err });
-      throw err;
-    };
+  private pickNow(): FetchPick {
+    const balancer = this.sh.cfg.balancer;
+    const key = this.key;
+    if (this.tries === 0) return balancer.pick(key === undefined ? undefined : { key });
+    if (this.tried === undefined) this.tried = new Set([this.first]);
+    let p = balancer.pick(key === undefined ? { exclude: this.tried } : { key, exclude: this.tried });
+    if (p.type === 'none') p = balancer.pick(key === undefined ? undefined : { key });
+    return p;
+  }
 
-    if (hedge !== undefined && idempotent && replayable) return hedged(hedge);
+  /** One try: picks (waiting for a member when none can be picked now), sends, ends its pick handle. Never throws. */
+  tryOnce(attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
+    const p = this.pickNow();
+    return p.type === 'pick' ? this.send(p, attempt, hedge, losers) : this.waitAndSend(p, attempt, hedge, losers);
+  }
 
-    let last: TryResult | undefined;
+  /** No member now: waits for one with the Balancer's pickAsync (NoMemberError without it), then sends. */
+  private async waitAndSend(
+    none: Extract<FetchPick, { type: 'none' }>,
+    attempt: number,
+    hedge: boolean,
+    losers: AbortSignal | undefined,
+  ): Promise<TryResult> {
+    const { balancer, clock, readyTimeoutMs } = this.sh.cfg;
+    if (balancer.pickAsync === undefined)
+      return { err: new NoMemberError(`no member available (${none.reason})`), member: '', noMember: true };
+    const left = this.deadlineAt === Infinity ? Infinity : Math.max(0, this.deadlineAt - clock.now());
+    // a hedge's wait also ends when another try wins (losers is aborted by the caller's signal too)
+    const signal = losers ?? this.signal;
+    let p: Picked;
+    try {
+      p = await balancer.pickAsync(this.key === undefined ? undefined : { key: this.key }, {
+        timeoutMs: Math.min(readyTimeoutMs, left),
+        ...(signal !== undefined && { signal }),
+      });
+    } catch (err) {
+      return { err, member: '', noMember: true };
+    }
+    if (signal?.aborted === true) {
+      // served in the same tick as the abort: nothing is sent, the member is not blamed
+      p.handle.done({ ok: true });
+      return { err: signal.reason, member: p.member.id, noMember: true };
+    }
+    return this.send(p, attempt, hedge, losers);
+  }
+
+  private async send(p: Picked, attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
+    const sh = this.sh;
+    const cfg = sh.cfg;
+    const clock = cfg.clock;
+    const { member, handle } = p;
+    if (this.tries === 0) this.first = member.id;
+    else (this.tried ??= new Set([this.first])).add(member.id);
+    this.tries++;
+    sh.stats.tries++;
+    if (sh.observed) sh.emit({ type: 'try', request: this.request, member: member.id, attempt });
+    let init = this.init;
+    let tryScope: TryScope | undefined;
+    if (this.scope !== undefined) {
+      // concurrent hedges each get their own copy of the headers
+      const headers = hedge ? new Headers(this.headers) : this.headers!;
+      if (hedge) init = { ...init, headers };
+      try {
+        tryScope = this.scope.try({ member, attempt, hedge, headers }) ?? undefined;
+      } catch (err) {
+        report(err);
+      }
+    }
+    const signal = this.signal;
+    const perTry = cfg.perTryTimeoutMs;
+    const budget =
+      this.deadlineAt === Infinity ? (perTry ?? Infinity) : Math.min(perTry ?? Infinity, this.deadlineAt - clock.now());
+    // An AbortController only when something can abort this try: passing a signal costs undici ~20 µs.
+    let ctl: AbortController | undefined;
+    let onCaller: (() => void) | undefined;
+    let onOther: (() => void) | undefined;
+    let timer: unknown;
+    if (signal !== undefined || losers !== undefined || budget !== Infinity) {
+      const c = (ctl = new AbortController());
+      init = { ...init, signal: c.signal };
+      if (signal !== undefined) {
+        onCaller = () => c.abort(signal.reason);
+        signal.addEventListener('abort', onCaller, { once: true });
+      }
+      if (losers !== undefined) {
+        onOther = () => c.abort(new DOMException('hedge lost', 'AbortError'));
+        losers.addEventListener('abort', onOther, { once: true });
+      }
+      if (budget !== Infinity) {
+        timer = clock.setTimeout(
+          () => c.abort(new TryTimeoutError(`try timed out after ${Math.round(budget)} ms`)),
+          Math.max(0, budget),
+        );
+      }
+    }
+    const t0 = clock.now();
+    try {
+      const res = await cfg.baseFetch(memberUrl(sh.originOf(member), this.path), init);
+      const rttMs = clock.now() - t0;
+      handle.done({ ok: res.status < 500, rttMs, status: res.status });
+      if (tryScope !== undefined) endTry(tryScope, res.status, undefined, rttMs);
+      return { res, member: member.id };
+    } catch (err) {
+      const reason = ctl?.signal.aborted === true ? ctl.signal.reason : err;
+      const rttMs = clock.now() - t0;
+      handle.done({ ok: false, rttMs, error: reason });
+      if (tryScope !== undefined) endTry(tryScope, undefined, reason, rttMs);
+      return { err: reason, member: member.id };
+    } finally {
+      if (ctl !== undefined) {
+        if (timer !== undefined) clock.clearTimeout(timer);
+        if (onCaller !== undefined) signal!.removeEventListener('abort', onCaller);
+        if (onOther !== undefined) losers!.removeEventListener('abort', onOther);
+      }
+    }
+  }
+
+  /** Whether the retry budget allows one more try; the first refusal is a 'throttled' event. */
+  private budgetAllows(): boolean {
+    const throttle = this.sh.cfg.throttle;
+    if (throttle === null || throttle.allowRetry()) return true;
+    if (!this.throttled) {
+      this.throttled = true;
+      if (this.sh.observed) this.sh.emit({ type: 'throttled', request: this.request, attempt: this.tries + 1 });
+    }
+    return false;
+  }
+
+  private retryableError(err: unknown): boolean {
+    if (err instanceof UnsafeTargetError || !this.replayable) return false;
+    if (this.idempotent) return true;
+    return (err as { cause?: { code?: string } } | null)?.cause?.code === 'ECONNREFUSED'; // nothing was sent
+  }
+
+  /** The request returns `res`. */
+  private ok(res: Response): Response {
+    if (this.scope !== undefined) endRequest(this.scope, res.status, undefined, this.tries, this.retries);
+    if (this.sh.observed) {
+      const status = res.status;
+      this.sh.emit({
+        type: 'request-end',
+        request: this.request,
+        attempt: this.tries,
+        ok: status < 500,
+        status,
+        tries: this.tries,
+      });
+    }
+    return res;
+  }
+
+  /** The request fails with `err`. */
+  private fail(err: unknown): never {
+    const sh = this.sh;
+    sh.stats.failures++;
+    if (this.scope !== undefined) endRequest(this.scope, undefined, err, this.tries, this.retries);
+    if (sh.observed) {
+      sh.emit({ type: 'give-up', request: this.request, attempt: 0, error: err });
+      sh.emit({
+        type: 'request-end',
+        request: this.request,
+        attempt: this.tries,
+        ok: false,
+        error: err,
+        tries: this.tries,
+      });
+    }
+    throw err;
+  }
+
+  async run(): Promise<Response> {
+    const sh = this.sh;
+    const cfg = sh.cfg;
+    if (this.passInput !== undefined) return cfg.baseFetch(this.passInput, this.passInit);
+    if (this.bodyOf !== undefined) {
+      try {
+        this.init.body = await this.bodyOf.arrayBuffer();
+      } catch (err) {
+        return this.fail(err);
+      }
+    }
+    if (cfg.hedge !== undefined && this.idempotent && this.replayable) return this.hedged(cfg.hedge);
+    const { clock, retryOn, backoff, throttle, maxAttempts, deadlineMs } = cfg;
+    const signal = this.signal;
+    const deadlineAt = this.deadlineAt;
     for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) return fail(signal.reason);
-      if (clock.now() >= deadlineAt)
-        return fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt - 1} tries`));
-      last = await tryOnce(attempt);
+      if (signal?.aborted) return this.fail(signal.reason);
+      if (deadlineAt !== Infinity && clock.now() >= deadlineAt)
+        return this.fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt - 1} tries`));
+      const last = await this.tryOnce(attempt, false, undefined);
       if (signal?.aborted) {
         if ('res' in last) await last.res.body?.cancel().catch(() => {});
-        return fail(signal.reason);
+        return this.fail(signal.reason);
       }
-      let wait: number | undefined;
+      let wait: number;
       if ('res' in last) {
         const { res } = last;
         if (!retryOn.has(res.status)) {
           throttle?.onSuccess();
-          return res;
+          return this.ok(res);
         }
         throttle?.onFailure();
-        if (!idempotent || !replayable) return res;
+        if (!this.idempotent || !this.replayable) return this.ok(res);
         // Retry-After may be an HTTP date: compared with the wall clock, not the monotonic one.
         wait = Math.max(backoff.delayMs(attempt), retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? 0);
-        if (attempt >= maxAttempts || !(throttle?.allowRetry() ?? true) || clock.now() + wait >= deadlineAt) return res;
+        if (attempt >= maxAttempts || !this.budgetAllows() || clock.now() + wait >= deadlineAt) return this.ok(res);
         await res.body?.cancel().catch(() => {});
       } else {
-        if (!(last.err instanceof NoMemberError)) throttle?.onFailure();
-        if (clock.now() >= deadlineAt && !(signal?.aborted ?? false)) {
-          return fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt} tries`));
+        const noMember = last.noMember === true;
+        if (!noMember) throttle?.onFailure();
+        if (deadlineAt !== Infinity && clock.now() >= deadlineAt) {
+          return this.fail(
+            new DeadlineExceededError(
+              `deadline of ${deadlineMs} ms exceeded after ${this.tries} tries`,
+              noMember ? { cause: last.err } : undefined,
+            ),
+          );
         }
-        if (!retryableError(last.err) || attempt >= maxAttempts || !(throttle?.allowRetry() ?? true))
-          return fail(last.err);
+        if (noMember || !this.retryableError(last.err) || attempt >= maxAttempts || !this.budgetAllows())
+          return this.fail(last.err);
         wait = backoff.delayMs(attempt);
         if (clock.now() + wait >= deadlineAt)
-          return fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms would pass before the next try`));
+          return this.fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms would pass before the next try`));
       }
-      stats.retries++;
-      emit({
-        type: 'retry',
-        member: last.member,
-        attempt: attempt + 1,
-        delayMs: wait,
-        ...('res' in last ? { status: last.res.status } : { error: last.err }),
-      });
+      this.retries++;
+      sh.stats.retries++;
+      if (sh.observed) {
+        sh.emit({
+          type: 'retry',
+          request: this.request,
+          member: last.member,
+          attempt: attempt + 1,
+          delayMs: wait,
+          ...('res' in last ? { status: last.res.status } : { error: last.err }),
+        });
+      }
       try {
         await sleepMs(clock, wait, signal);
       } catch {
-        return fail(signal!.reason);
+        return this.fail(signal!.reason);
       }
     }
+  }
 
-    async function hedged(h: { delayMs: number; maxAttempts: number }): Promise<Response> {
-      const n = h.maxAttempts;
-      const losers = new AbortController();
-      const running = new Set<Promise<TryResult>>();
-      let started = 0;
-      let lastResult: TryResult | undefined;
-      const launch = () => {
-        started++;
-        if (started > 1) {
-          stats.hedges++;
-          emit({ type: 'hedge', attempt: started });
-        }
-        const p = tryOnce(started, losers.signal);
-        running.add(p);
-        void p.then(() => running.delete(p));
-        return p;
-      };
+  private async hedged(h: { delayMs: number; maxAttempts: number }): Promise<Response> {
+    const sh = this.sh;
+    const { clock, throttle, retryOn } = sh.cfg;
+    const signal = this.signal;
+    const n = h.maxAttempts;
+    const losers = new AbortController();
+    // the caller's abort also ends tries still waiting for a member
+    const onCaller = () => losers.abort(signal!.reason);
+    signal?.addEventListener('abort', onCaller, { once: true });
+    const running = new Set<Promise<TryResult>>();
+    let started = 0;
+    let lastResult: TryResult | undefined;
+    const launch = () => {
+      started++;
+      if (started > 1) {
+        sh.stats.hedges++;
+        if (sh.observed) sh.emit({ type: 'hedge', request: this.request, attempt: started });
+      }
+      const p = this.tryOnce(started, started > 1, losers.signal);
+      running.add(p);
+      void p.then(() => running.delete(p));
+      return p;
+    };
+    try {
       launch();
       while (running.size > 0) {
-        const canHedge = started < n && (throttle?.allowRetry() ?? true) && clock.now() < deadlineAt;
+        const canHedge = started < n && this.budgetAllows() && clock.now() < this.deadlineAt;
         const delay = canHedge
           ? sleepMs(clock, h.delayMs, signal).then(
               () => 'hedge' as const,
@@ -277,7 +572,7 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
         const winner = await Promise.race([...running, delay]);
         if (winner === 'aborted') {
           losers.abort();
-          return fail(signal!.reason);
+          return this.fail(signal!.reason);
         }
         if (winner === 'hedge') {
           launch();
@@ -288,24 +583,70 @@ export function createFetch(options: CreateFetchOptions): BalancedFetch {
         if (acceptable) {
           throttle?.onSuccess();
           losers.abort();
-          return winner.res;
+          return this.ok(winner.res);
         }
-        if (!('err' in winner && winner.err instanceof NoMemberError)) throttle?.onFailure();
+        if (!('err' in winner && winner.noMember === true)) throttle?.onFailure();
         if (signal?.aborted) {
           losers.abort();
-          return fail(signal.reason);
+          return this.fail(signal.reason);
         }
         if ('res' in winner && running.size > 0) await winner.res.body?.cancel().catch(() => {});
-        if (running.size === 0 && started < n && (throttle?.allowRetry() ?? true) && clock.now() < deadlineAt) launch();
+        if (running.size === 0 && started < n && this.budgetAllows() && clock.now() < this.deadlineAt) launch();
       }
-      if (lastResult !== undefined && 'res' in lastResult) return lastResult.res;
-      return fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);
+      if (lastResult !== undefined && 'res' in lastResult) return this.ok(lastResult.res);
+      return this.fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);
+    } finally {
+      signal?.removeEventListener('abort', onCaller);
     }
+  }
+}
+
+function endTry(scope: TryScope, status: number | undefined, error: unknown, rttMs: number): void {
+  try {
+    scope.end(status === undefined ? { error, rttMs } : { status, rttMs });
+  } catch (err) {
+    report(err);
+  }
+}
+
+function endRequest(
+  scope: RequestScope,
+  status: number | undefined,
+  error: unknown,
+  tries: number,
+  retries: number,
+): void {
+  try {
+    scope.end(status === undefined ? { error, tries, retries } : { status, tries, retries });
+  } catch (err) {
+    report(err);
+  }
+}
+
+export function createFetch(options: CreateFetchOptions): BalancedFetch {
+  const cfg = parseFetchOptions(options);
+  const sh = new Shared(cfg);
+
+  function balancedFetch(input: string | URL | Request, init?: SwitchyardRequestInit): Promise<Response> {
+    let call: Call;
+    try {
+      call = new Call(sh, input, init);
+    } catch (err) {
+      // refused before any pick (bad input, unsafe target, a throwing `key`): no try, not a failure
+      if (sh.observed)
+        sh.emit({ type: 'request-end', request: sh.stats.requests, attempt: 0, ok: false, error: err, tries: 0 });
+      return Promise.reject(err);
+    }
+    return call.run();
   }
 
   return Object.assign(balancedFetch, {
-    stats: () => ({ ...stats }),
-    balancer,
+    stats: (): FetchStats => ({ ...sh.stats }),
+    balancer: cfg.balancer,
+    resolver: cfg.resolver,
+    checker: cfg.checker,
+    detector: cfg.detector,
+    on: (event: 'event', fn: (e: FetchEvent) => void) => sh.on(event, fn),
     close: () => cfg.close(),
   });
 }

@@ -3,12 +3,23 @@
 // headers (RFC 9110 §7.6.1: Connection and the headers it names, Keep-Alive, Proxy-*, TE, Trailer,
 // Transfer-Encoding, Upgrade) are not forwarded in either direction; X-Forwarded-For/-Proto/-Host are set.
 // Request bodies are streamed, so requests with a body are not retried. fetch decodes compressed responses,
-// so Content-Encoding and Content-Length are dropped from such responses. Node only.
+// so Content-Encoding and Content-Length are dropped from such responses. Requests arriving before discovery
+// has answered wait for a member like createFetch's (within the deadline and `readyTimeoutMs`). Errors answer
+// 400 (unsafe target), 503 (no member: none within the wait, or the resolver failed, as Envoy's "no healthy
+// upstream"), 504 (deadline or per-try timeout) or 502 (the member failed). Node only.
 //
 //   http.createServer(createProxy({ balancer, perTryTimeoutMs: 2000 })).listen(8080);
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { createFetch, DeadlineExceededError, type BalancedFetch, type CreateFetchOptions } from './fetch.js';
+import { UnavailableError } from '../balancing/errors.js';
+import { ResolverError } from '../discovery/errors.js';
+import {
+  createFetch,
+  DeadlineExceededError,
+  NoMemberError,
+  type BalancedFetch,
+  type CreateFetchOptions,
+} from './fetch.js';
 import { UnsafeTargetError } from './url-guard.js';
 
 const HOP_BY_HOP = [
@@ -37,18 +48,20 @@ export function createProxy(options: CreateFetchOptions): ProxyHandler {
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     void forward(f, req, res).catch((err: unknown) => {
       if (!res.headersSent) {
-        res.statusCode =
-          err instanceof UnsafeTargetError
-            ? 400
-            : err instanceof DeadlineExceededError || (err as Error)?.name === 'TimeoutError'
-              ? 504
-              : 502;
+        res.statusCode = statusFor(err);
         res.setHeader('content-type', 'text/plain');
         res.end(`switchyard proxy: ${(err as Error)?.message ?? String(err)}\n`);
       } else res.destroy(err as Error);
     });
   };
   return Object.assign(handler, { fetch: f });
+}
+
+function statusFor(err: unknown): number {
+  if (err instanceof UnsafeTargetError) return 400;
+  if (err instanceof NoMemberError || err instanceof UnavailableError || err instanceof ResolverError) return 503;
+  if (err instanceof DeadlineExceededError || (err as Error | null)?.name === 'TimeoutError') return 504;
+  return 502;
 }
 
 async function forward(f: BalancedFetch, req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -3,7 +3,8 @@
 // request elsewhere is rejected: other hosts, protocol-relative `//host`, userinfo (`@`), backslashes (which
 // WHATWG URL treats as slashes), ASCII control characters and whitespace (which the URL parser strips, so
 // `/\t/evil` would become `//evil`), and encoded slashes or dots at the start of the path. The final check is
-// structural: the rewritten URL's origin must equal the member's origin.
+// structural: the rewritten URL's origin must equal the member's origin (by construction for a plain path,
+// see memberUrl).
 
 export class UnsafeTargetError extends TypeError {
   override name = 'UnsafeTargetError';
@@ -45,13 +46,20 @@ export function targetPath(input: string, serviceOrigin: string | undefined): st
 }
 
 function checkPath(path: string): void {
-  const lower = path.toLowerCase();
-  if (lower.startsWith('/%2f') || lower.startsWith('/%5c'))
+  if (path.charCodeAt(1) !== 0x25) return; // no '%' right after the leading '/'
+  const lower = path.slice(0, 4).toLowerCase();
+  if (lower === '/%2f' || lower === '/%5c')
     throw new UnsafeTargetError(`encoded slash at the start of ${JSON.stringify(path)}`);
 }
 
-/** Joins a checked path to a member origin and verifies the result stays on that origin. */
+/**
+ * Joins a checked path to a member origin and verifies the result stays on that origin. A path that starts
+ * with exactly one '/' and holds no backslash, control character or whitespace cannot change the authority of
+ * the URL it is appended to (WHATWG URL: after the host, '/' starts the path), so it is appended as is and
+ * parsed once, by fetch; anything else is parsed here and checked.
+ */
 export function memberUrl(origin: string, path: string): string {
+  if (path.charCodeAt(0) === 0x2f && path.charCodeAt(1) !== 0x2f && !FORBIDDEN.test(path)) return origin + path;
   const url = new URL(path, origin);
   if (url.origin !== origin) throw new UnsafeTargetError(`request ${JSON.stringify(path)} would leave ${origin}`);
   return url.href;

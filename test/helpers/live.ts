@@ -20,7 +20,7 @@ export const BINARIES: Readonly<Record<string, string>> = JSON.parse(
   readFileSync(new URL('../live/binaries.json', import.meta.url), 'utf8'),
 );
 export type Binary =
-  'nginx' | 'memcached' | 'nutcracker' | 'redis-server' | 'etcd' | 'etcdctl' | 'dnsmasq' | 'chromium';
+  'nginx' | 'memcached' | 'nutcracker' | 'redis-server' | 'etcd' | 'etcdctl' | 'dnsmasq' | 'chromium' | 'prometheus';
 
 const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/bin'];
 

@@ -1,0 +1,464 @@
+// What switchyard measures and where each figure comes from, independent of the metrics library: a catalogue
+// of instruments (name, kind, unit, labels) and `wireSources`, which subscribes to the events of a Balancer,
+// a HealthChecker, an OutlierDetector, a connected resolver and a BalancedFetch and feeds a `Sink`.
+// metrics.ts (prom-client) and otel-metrics.ts (OpenTelemetry) are the two sinks. Nothing here polls:
+// counters and histograms follow events, gauges read the sources' `stats()` snapshots when scraped.
+//
+// Labels are bounded: member ids (series of a removed member are dropped), outcomes, states; never keys,
+// paths or URLs. Metric names follow the Prometheus naming guide (base units, `_total` for counters,
+// `_seconds` for durations).
+//
+//   const src = resolveSources(options);            // fetch → its balancer, checker, detector, resolver
+//   const off = wireSources(src, sink);              // subscribe
+//   off();                                           // unsubscribe
+import type {
+  AvailabilityEvent,
+  BalancerStats,
+  MembershipEvent,
+  OutcomeEvent,
+  PickerEvent,
+} from '../balancing/events.js';
+import type { HealthStats, HealthState, HealthTransition, ProbeResult } from '../health/checker.js';
+import type { EjectionEvent, OutlierStats } from '../health/outlier.js';
+import { typeError } from '../util/validate.js';
+
+export type Labels = Record<string, string>;
+
+export interface InstrumentSpec {
+  /** Prometheus name without the prefix, e.g. 'tries_total'. */
+  prom: string;
+  /** OpenTelemetry instrument name, e.g. 'switchyard.tries'. */
+  otel: string;
+  kind: 'counter' | 'histogram' | 'gauge';
+  help: string;
+  /** UCUM unit for OpenTelemetry ('s', '1', '{try}'); Prometheus names carry the unit instead. */
+  unit: string;
+  labels: readonly string[];
+}
+
+const spec = (
+  prom: string,
+  otel: string,
+  kind: InstrumentSpec['kind'],
+  unit: string,
+  labels: readonly string[],
+  help: string,
+): InstrumentSpec => ({ prom, otel, kind, unit, labels, help });
+
+/** Every instrument, by key. Outcomes: success, failure (a response counted as failed, e.g. 5xx), error (no response). */
+export const INSTRUMENTS = {
+  requests: spec(
+    'requests_total',
+    'switchyard.requests',
+    'counter',
+    '{request}',
+    ['outcome'],
+    'Requests through the balanced fetch, by final outcome (success, failure: a failed response was returned, error: thrown).',
+  ),
+  retries: spec('retries_total', 'switchyard.retries', 'counter', '{retry}', [], 'Retries sent by the balanced fetch.'),
+  hedges: spec(
+    'hedges_total',
+    'switchyard.hedges',
+    'counter',
+    '{hedge}',
+    [],
+    'Hedged tries started by the balanced fetch.',
+  ),
+  throttled: spec(
+    'retries_throttled_total',
+    'switchyard.retries.throttled',
+    'counter',
+    '{retry}',
+    [],
+    'Retries or hedges not sent because the retry budget (token bucket) was exhausted.',
+  ),
+  tries: spec(
+    'tries_total',
+    'switchyard.tries',
+    'counter',
+    '{try}',
+    ['member', 'outcome'],
+    'Tries (picks ended with done()) by member and outcome (success, failure: a failed response, error: no response).',
+  ),
+  tryDuration: spec(
+    'try_duration_seconds',
+    'switchyard.try.duration',
+    'histogram',
+    's',
+    ['member'],
+    'Try round-trip time by member, in seconds.',
+  ),
+  inFlight: spec('in_flight', 'switchyard.in_flight', 'gauge', '{try}', ['member'], 'Tries in flight by member.'),
+  available: spec(
+    'member_available',
+    'switchyard.member.available',
+    'gauge',
+    '1',
+    ['member'],
+    '1 if the member may be picked (not failed by health checks nor ejected), else 0.',
+  ),
+  weight: spec(
+    'member_weight',
+    'switchyard.member.weight',
+    'gauge',
+    '1',
+    ['member'],
+    'Effective weight of the member (after slow start and dynamic weights).',
+  ),
+  members: spec('members', 'switchyard.members', 'gauge', '{member}', [], 'Members (endpoints) of the balancer.'),
+  eligible: spec(
+    'members_eligible',
+    'switchyard.members.eligible',
+    'gauge',
+    '{member}',
+    [],
+    'Members the current picker picks from.',
+  ),
+  panic: spec(
+    'panic',
+    'switchyard.panic',
+    'gauge',
+    '1',
+    [],
+    '1 while the balancer is in panic mode (too few available members), else 0.',
+  ),
+  rebuilds: spec(
+    'picker_rebuilds_total',
+    'switchyard.picker.rebuilds',
+    'counter',
+    '{rebuild}',
+    [],
+    'Pickers published (membership, availability or weight changes).',
+  ),
+  membership: spec(
+    'membership_changes_total',
+    'switchyard.membership.changes',
+    'counter',
+    '{member}',
+    ['change'],
+    'Members added, removed or updated.',
+  ),
+  availability: spec(
+    'availability_changes_total',
+    'switchyard.availability.changes',
+    'counter',
+    '{change}',
+    ['member', 'to'],
+    'Members taken out of rotation (to="unavailable") or put back (to="available").',
+  ),
+  healthState: spec(
+    'health_state',
+    'switchyard.health.state',
+    'gauge',
+    '1',
+    ['member', 'state'],
+    'Active health state per member: 1 for the current state, 0 for the others.',
+  ),
+  healthTransitions: spec(
+    'health_transitions_total',
+    'switchyard.health.transitions',
+    'counter',
+    '{transition}',
+    ['member', 'from', 'to'],
+    'Health state transitions.',
+  ),
+  probes: spec(
+    'health_probes_total',
+    'switchyard.health.probes',
+    'counter',
+    '{probe}',
+    ['member', 'outcome'],
+    'Active health probes by member and outcome (success, failure).',
+  ),
+  probeDuration: spec(
+    'health_probe_duration_seconds',
+    'switchyard.health.probe.duration',
+    'histogram',
+    's',
+    ['member'],
+    'Health probe duration by member, in seconds.',
+  ),
+  ejections: spec(
+    'outlier_ejections_total',
+    'switchyard.outlier.ejections',
+    'counter',
+    '{ejection}',
+    ['member', 'kind'],
+    'Outlier ejections by member and kind (consecutive-5xx, success-rate).',
+  ),
+  ejected: spec(
+    'outlier_ejected',
+    'switchyard.outlier.ejected',
+    'gauge',
+    '1',
+    ['member'],
+    '1 while the member is ejected by outlier detection, else 0.',
+  ),
+  resolverUpdates: spec(
+    'resolver_updates_total',
+    'switchyard.resolver.updates',
+    'counter',
+    '{update}',
+    [],
+    'Endpoint lists delivered by the resolver.',
+  ),
+  resolverErrors: spec(
+    'resolver_errors_total',
+    'switchyard.resolver.errors',
+    'counter',
+    '{error}',
+    [],
+    'Resolver failures.',
+  ),
+  resolverLastUpdate: spec(
+    'resolver_last_update_timestamp_seconds',
+    'switchyard.resolver.last_update',
+    'gauge',
+    's',
+    [],
+    'Unix time of the last endpoint list delivered by the resolver (0: none yet).',
+  ),
+  resolverEndpoints: spec(
+    'resolver_endpoints',
+    'switchyard.resolver.endpoints',
+    'gauge',
+    '{endpoint}',
+    [],
+    'Endpoints in the last list delivered by the resolver.',
+  ),
+} as const satisfies Record<string, InstrumentSpec>;
+
+export type InstrumentKey = keyof typeof INSTRUMENTS;
+
+/** Default latency buckets in seconds: loopback and LAN round trips up to slow WAN calls. */
+export const DEFAULT_BUCKETS_S: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Where a sink sends values. Gauge readers are called on every collection (scrape or export). */
+export interface Sink {
+  add(key: InstrumentKey, labels: Labels, n: number): void;
+  observe(key: InstrumentKey, labels: Labels, value: number): void;
+  gauge(key: InstrumentKey, read: (set: (labels: Labels, value: number) => void) => void): void;
+  /** A member left the membership: drop its series where the library allows it. */
+  forget?(member: string): void;
+}
+
+// The parts of each source that are used, so any object with these methods works (and tests can pass fakes).
+type Off = () => void;
+export interface BalancerSource {
+  on(event: 'outcome', fn: (e: OutcomeEvent) => void): Off;
+  on(event: 'picker', fn: (e: PickerEvent) => void): Off;
+  on(event: 'membership', fn: (e: MembershipEvent) => void): Off;
+  on(event: 'availability', fn: (e: AvailabilityEvent) => void): Off;
+  stats(): BalancerStats;
+}
+export interface CheckerSource {
+  on(event: 'transition', fn: (e: HealthTransition) => void): Off;
+  on(event: 'probe', fn: (e: ProbeResult) => void): Off;
+  stats(): HealthStats;
+}
+export interface DetectorSource {
+  on(event: 'ejection', fn: (e: EjectionEvent) => void): Off;
+  stats(): OutlierStats;
+}
+/** A connected resolver (discovery/connect.ts): 'update' and 'error' events and its own counters. */
+export interface ResolverSource {
+  on(event: 'update', fn: (e: { endpoints: readonly unknown[] }) => void): Off;
+  on(event: 'error', fn: (e: Error) => void): Off;
+  readonly updates?: number;
+  readonly errors?: number;
+}
+/** The fetch event fields used here (http/fetch-options.ts FetchEvent). */
+export interface FetchEventLike {
+  type: string;
+  ok?: boolean;
+  status?: number;
+}
+export interface FetchSource {
+  on?(event: 'event', fn: (e: FetchEventLike) => void): Off;
+  stats?(): { retries: number; hedges: number };
+  readonly balancer?: unknown;
+  readonly checker?: unknown;
+  readonly detector?: unknown;
+  readonly resolver?: unknown;
+}
+
+export interface SourceOptions {
+  balancer?: BalancerSource;
+  checker?: CheckerSource;
+  detector?: DetectorSource;
+  resolver?: ResolverSource;
+  /** A BalancedFetch (or proxy's `.fetch`): request metrics, and the stack it built unless given above. */
+  fetch?: FetchSource;
+}
+
+export interface Sources {
+  balancer: BalancerSource | undefined;
+  checker: CheckerSource | undefined;
+  detector: DetectorSource | undefined;
+  resolver: ResolverSource | undefined;
+  fetch: FetchSource | undefined;
+}
+
+const hasMethods = (v: unknown, names: readonly string[]): boolean =>
+  v !== null &&
+  (typeof v === 'object' || typeof v === 'function') &&
+  names.every((n) => typeof (v as Record<string, unknown>)[n] === 'function');
+
+function pick<T>(
+  field: string,
+  given: unknown,
+  fromFetch: unknown,
+  methods: readonly string[],
+  what: string,
+): T | undefined {
+  if (given !== undefined) {
+    if (!hasMethods(given, methods)) throw typeError(field, what, given);
+    return given as T;
+  }
+  // taken from the fetch only when it is the real thing (a PickSource without events is skipped)
+  return hasMethods(fromFetch, methods) ? (fromFetch as T) : undefined;
+}
+
+/** Validates the sources (TypeError naming the field) and takes the missing ones from `fetch`. */
+export function resolveSources(o: SourceOptions): Sources {
+  if (o === null || typeof o !== 'object') throw typeError('options', 'an object', o);
+  const f = o.fetch;
+  if (f !== undefined && typeof f !== 'function' && (f === null || typeof f !== 'object'))
+    throw typeError('fetch', 'a BalancedFetch (createFetch)', f);
+  const s: Sources = {
+    fetch: f,
+    balancer: pick('balancer', o.balancer, f?.balancer, ['on', 'stats'], 'a Balancer (on, stats)'),
+    checker: pick('checker', o.checker, f?.checker, ['on', 'stats'], 'a HealthChecker (on, stats)'),
+    detector: pick('detector', o.detector, f?.detector, ['on', 'stats'], 'an OutlierDetector (on, stats)'),
+    resolver: pick('resolver', o.resolver, f?.resolver, ['on'], "a connected resolver (on('update'|'error'))"),
+  };
+  if (s.balancer === undefined && f === undefined)
+    throw typeError('balancer', 'a Balancer (on, stats), or give fetch', o.balancer);
+  return s;
+}
+
+const OUTCOME_SUCCESS = 'success';
+const tryOutcome = (ok: boolean, status: number | undefined): string =>
+  ok ? OUTCOME_SUCCESS : status === undefined ? 'error' : 'failure';
+const STATES: readonly HealthState[] = ['pending', 'healthy', 'suspect', 'failed', 'draining'];
+const NO_LABELS: Labels = Object.freeze({}) as Labels;
+
+/**
+ * Subscribes `sink` to every source and registers the gauge readers; returns the function that unsubscribes.
+ * Unlabelled totals kept by a source itself (fetch retries and hedges, resolver updates and errors) start at
+ * the source's own count, so they equal its `stats()` even when collection starts late.
+ */
+export function wireSources(s: Sources, sink: Sink): () => void {
+  const offs: Off[] = [];
+  const b = s.balancer;
+  if (b !== undefined) {
+    offs.push(
+      b.on('outcome', (e) => {
+        sink.add('tries', { member: e.id, outcome: tryOutcome(e.ok, e.status) }, 1);
+        if (e.rttMs === e.rttMs) sink.observe('tryDuration', { member: e.id }, e.rttMs / 1000);
+      }),
+      b.on('picker', () => sink.add('rebuilds', NO_LABELS, 1)),
+      b.on('membership', (e) => {
+        if (e.added.length > 0) sink.add('membership', { change: 'added' }, e.added.length);
+        if (e.removed.length > 0) sink.add('membership', { change: 'removed' }, e.removed.length);
+        if (e.updated.length > 0) sink.add('membership', { change: 'updated' }, e.updated.length);
+        if (sink.forget !== undefined) for (const id of e.removed) sink.forget(id);
+      }),
+      b.on('availability', (e) =>
+        sink.add('availability', { member: e.id, to: e.available ? 'available' : 'unavailable' }, 1),
+      ),
+    );
+    // one stats() snapshot per collection: readers running in the same tick share it
+    let cached: BalancerStats | undefined;
+    const stats = (): BalancerStats => {
+      if (cached === undefined) {
+        cached = b.stats();
+        queueMicrotask(() => (cached = undefined));
+      }
+      return cached;
+    };
+    sink.gauge('members', (set) => set(NO_LABELS, stats().members.length));
+    sink.gauge('eligible', (set) => set(NO_LABELS, stats().eligible));
+    sink.gauge('panic', (set) => set(NO_LABELS, stats().panic ? 1 : 0));
+    sink.gauge('inFlight', (set) => {
+      for (const m of stats().members) set({ member: m.id }, m.active);
+    });
+    sink.gauge('weight', (set) => {
+      for (const m of stats().members) set({ member: m.id }, m.weight);
+    });
+    sink.gauge('available', (set) => {
+      for (const m of stats().members) set({ member: m.id }, m.available ? 1 : 0);
+    });
+  }
+  const c = s.checker;
+  if (c !== undefined) {
+    offs.push(
+      c.on('transition', (e) => sink.add('healthTransitions', { member: e.member.id, from: e.from, to: e.to }, 1)),
+      c.on('probe', (e) => {
+        sink.add('probes', { member: e.member.id, outcome: e.ok ? OUTCOME_SUCCESS : 'failure' }, 1);
+        sink.observe('probeDuration', { member: e.member.id }, e.durationMs / 1000);
+      }),
+    );
+    sink.gauge('healthState', (set) => {
+      for (const m of c.stats().members)
+        for (const st of STATES) set({ member: m.id, state: st }, m.state === st ? 1 : 0);
+    });
+  }
+  const d = s.detector;
+  if (d !== undefined) {
+    offs.push(
+      d.on('ejection', (e) => {
+        if (e.ejected) sink.add('ejections', { member: e.id, kind: e.kind }, 1);
+      }),
+    );
+    sink.gauge('ejected', (set) => {
+      for (const m of d.stats().members) set({ member: m.id }, m.ejected ? 1 : 0);
+    });
+  }
+  const r = s.resolver;
+  if (r !== undefined) {
+    let lastUpdateS = 0;
+    let endpoints = 0;
+    if (typeof r.updates === 'number' && r.updates > 0) sink.add('resolverUpdates', NO_LABELS, r.updates);
+    if (typeof r.errors === 'number' && r.errors > 0) sink.add('resolverErrors', NO_LABELS, r.errors);
+    offs.push(
+      r.on('update', (e) => {
+        lastUpdateS = Date.now() / 1000;
+        endpoints = e.endpoints.length;
+        sink.add('resolverUpdates', NO_LABELS, 1);
+      }),
+      r.on('error', () => sink.add('resolverErrors', NO_LABELS, 1)),
+    );
+    sink.gauge('resolverLastUpdate', (set) => set(NO_LABELS, lastUpdateS));
+    sink.gauge('resolverEndpoints', (set) => set(NO_LABELS, endpoints));
+  }
+  const f = s.fetch;
+  if (f !== undefined && typeof f.on === 'function') {
+    const st = typeof f.stats === 'function' ? f.stats() : undefined;
+    if (st !== undefined && st.retries > 0) sink.add('retries', NO_LABELS, st.retries);
+    if (st !== undefined && st.hedges > 0) sink.add('hedges', NO_LABELS, st.hedges);
+    offs.push(
+      f.on('event', (e) => {
+        switch (e.type) {
+          case 'request-end':
+            sink.add('requests', { outcome: tryOutcome(e.ok === true, e.status) }, 1);
+            break;
+          case 'retry':
+            sink.add('retries', NO_LABELS, 1);
+            break;
+          case 'hedge':
+            sink.add('hedges', NO_LABELS, 1);
+            break;
+          case 'throttled':
+            sink.add('throttled', NO_LABELS, 1);
+            break;
+        }
+      }),
+    );
+  }
+  return () => {
+    for (const off of offs.splice(0)) off();
+  };
+}

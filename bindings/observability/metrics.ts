@@ -1,0 +1,259 @@
+// Prometheus metrics through prom-client (an optional peer dependency, loaded only by this entry point):
+// `collectMetrics` registers the instruments of collect.ts on a prom-client Registry (default: prom-client's
+// global `register`) and keeps them current from the sources' events; gauges read `stats()` at scrape time.
+// Several collectors may share a registry (one per upstream service, told apart by constant `labels`):
+// they share each metric family, and closing one removes its series only. Series of a member that leaves
+// the membership are removed, so member labels stay bounded under churn. Names follow the Prometheus naming
+// guide (https://prometheus.io/docs/practices/naming/); queries to start from: docs/observability.md.
+//
+//   const collector = collectMetrics({ fetch, labels: { service: 'api' } });
+//   http.createServer(metricsHandler()).listen(9464, '127.0.0.1');
+//   collector.close();
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, register as globalRegistry, Registry } from 'prom-client';
+import { rangeError, typeError } from '../util/validate.js';
+import {
+  DEFAULT_BUCKETS_S,
+  INSTRUMENTS,
+  resolveSources,
+  wireSources,
+  type InstrumentKey,
+  type InstrumentSpec,
+  type Labels,
+  type Sink,
+  type SourceOptions,
+} from './collect.js';
+
+export { INSTRUMENTS, DEFAULT_BUCKETS_S, type InstrumentSpec, type Labels, type SourceOptions } from './collect.js';
+
+export interface CollectMetricsOptions extends SourceOptions {
+  /** Where to register (default: prom-client's global `register`). */
+  registry?: Registry;
+  /** Prefix of every metric name (default 'switchyard_'). */
+  prefix?: string;
+  /** Constant labels on every series of this collector, e.g. { service: 'api' } (label names, string values). */
+  labels?: Labels;
+  /** Histogram buckets in seconds (default DEFAULT_BUCKETS_S). */
+  buckets?: readonly number[];
+}
+
+export interface MetricsCollector {
+  readonly registry: Registry;
+  /** Unsubscribes from the sources and removes this collector's series (and families no one else uses). */
+  close(): void;
+}
+
+type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+type Reader = (g: Gauge<string>) => void;
+
+/** A metric family shared by the collectors of one registry. */
+interface Family {
+  name: string;
+  metric: AnyMetric;
+  labelNames: string;
+  readers: Set<Reader>;
+  users: number;
+}
+
+const families = new WeakMap<Registry, Map<string, Family>>();
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const OWN_LABELS = new Set(Object.values(INSTRUMENTS).flatMap((s: InstrumentSpec) => s.labels));
+
+function parseLabels(labels: unknown): Labels {
+  if (labels === undefined) return {};
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels))
+    throw typeError('labels', 'an object of label names to string values', labels);
+  const out: Labels = {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (!LABEL.test(k) || k.startsWith('__')) throw rangeError('labels', 'Prometheus label names', k);
+    if (OWN_LABELS.has(k)) throw rangeError(`labels.${k}`, 'a label name switchyard does not use itself', k);
+    if (typeof v !== 'string') throw typeError(`labels.${k}`, 'a string', v);
+    out[k] = v;
+  }
+  return out;
+}
+
+function parseBuckets(b: unknown): number[] {
+  if (b === undefined) return [...DEFAULT_BUCKETS_S];
+  if (!Array.isArray(b) || b.length === 0) throw typeError('buckets', 'a non-empty array of seconds', b);
+  b.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0 || (i > 0 && x <= (b[i - 1] as number)))
+      throw rangeError(`buckets[${i}]`, 'a finite number > 0, increasing', x);
+  });
+  return [...(b as number[])];
+}
+
+/** Registers switchyard's metrics for a balancer (and checker, detector, resolver, fetch) on a prom-client Registry. */
+export function collectMetrics(options: CollectMetricsOptions): MetricsCollector {
+  const sources = resolveSources(options);
+  const registry = options.registry ?? globalRegistry;
+  if (!(registry instanceof Registry)) throw typeError('registry', 'a prom-client Registry', registry);
+  const prefix = options.prefix ?? 'switchyard_';
+  if (typeof prefix !== 'string') throw typeError('prefix', 'a string', prefix);
+  if (prefix !== '' && !NAME.test(prefix)) throw rangeError('prefix', 'a Prometheus metric name prefix', prefix);
+  const constant = parseLabels(options.labels);
+  const constNames = Object.keys(constant);
+  const buckets = parseBuckets(options.buckets);
+  let fams = families.get(registry);
+  if (fams === undefined) families.set(registry, (fams = new Map()));
+
+  const used = new Map<InstrumentKey, Family>();
+  const ownReaders: [Family, Reader][] = [];
+  // label children per instrument and label values (inc/observe without hashing the labels each time)
+  const children = new Map<string, { inc(n: number): void } & { observe(v: number): void }>();
+  // series this collector wrote, by member ('' for none), so they can be removed
+  const series = new Map<string, Map<string, [Family, Labels]>>();
+
+  const family = (key: InstrumentKey): Family => {
+    let f = used.get(key);
+    if (f !== undefined) return f;
+    const s: InstrumentSpec = INSTRUMENTS[key];
+    const name = prefix + s.prom;
+    const labelNames = [...constNames, ...s.labels];
+    f = fams.get(name);
+    if (f === undefined) {
+      if (registry.getSingleMetric(name) !== undefined)
+        throw rangeError('prefix', `a prefix whose names are free in the registry (${name} is taken)`, prefix);
+      const readers = new Set<Reader>();
+      const common = { name, help: s.help, labelNames, registers: [registry] };
+      const metric: AnyMetric =
+        s.kind === 'counter'
+          ? new Counter(common)
+          : s.kind === 'histogram'
+            ? new Histogram({ ...common, buckets })
+            : new Gauge({
+                ...common,
+                collect(this: Gauge<string>) {
+                  this.reset();
+                  for (const r of readers) r(this);
+                },
+              });
+      f = { name, metric, labelNames: labelNames.join(','), readers, users: 0 };
+      fams.set(name, f);
+    } else if (f.labelNames !== labelNames.join(',')) {
+      throw rangeError(
+        'labels',
+        `the label names of the collector already on this registry (${f.labelNames})`,
+        constNames.join(','),
+      );
+    }
+    f.users++;
+    used.set(key, f);
+    return f;
+  };
+
+  const child = (key: InstrumentKey, labels: Labels) => {
+    const id = `${key}\u0000${Object.values(labels).join('\u0000')}`;
+    let c = children.get(id);
+    if (c === undefined) {
+      const f = family(key);
+      const all = { ...constant, ...labels };
+      c = (f.metric as Counter<string> & Histogram<string>).labels(all) as never;
+      children.set(id, c!);
+      const member = labels.member ?? '';
+      let m = series.get(member);
+      if (m === undefined) series.set(member, (m = new Map()));
+      m.set(id, [f, all]);
+    }
+    return c!;
+  };
+
+  const sink: Sink = {
+    add: (key, labels, n) => child(key, labels).inc(n),
+    observe: (key, labels, v) => child(key, labels).observe(v),
+    gauge(key, read) {
+      const f = family(key);
+      const r: Reader = (g) => read((labels, v) => g.set({ ...constant, ...labels }, v));
+      f.readers.add(r);
+      ownReaders.push([f, r]);
+    },
+    forget(member) {
+      const m = series.get(member);
+      if (m === undefined) return;
+      for (const [id, [f, labels]] of m) {
+        f.metric.remove(labels);
+        children.delete(id);
+      }
+      series.delete(member);
+    },
+  };
+
+  // every family up front (a scrape before the first event lists the counters at 0; a name clash throws
+  // before anything is subscribed)
+  try {
+    for (const key of keysFor(sources)) {
+      family(key);
+      if (INSTRUMENTS[key].kind === 'counter' && INSTRUMENTS[key].labels.length === 0) sink.add(key, {}, 0);
+    }
+  } catch (e) {
+    release();
+    throw e;
+  }
+  const off = wireSources(sources, sink);
+
+  function release(): void {
+    for (const [f, r] of ownReaders.splice(0)) f.readers.delete(r);
+    for (const member of [...series.keys()]) sink.forget!(member);
+    for (const [, f] of used) {
+      if (--f.users === 0) {
+        registry.removeSingleMetric(f.name);
+        fams!.delete(f.name);
+      }
+    }
+    used.clear();
+  }
+
+  let closed = false;
+  return {
+    registry,
+    close() {
+      if (closed) return;
+      closed = true;
+      off();
+      release();
+    },
+  };
+}
+
+/** The instruments each present source feeds. */
+function keysFor(s: ReturnType<typeof resolveSources>): InstrumentKey[] {
+  const keys: InstrumentKey[] = [];
+  if (s.balancer !== undefined) keys.push('tries', 'tryDuration', 'rebuilds', 'membership', 'availability');
+  if (s.balancer !== undefined) keys.push('members', 'eligible', 'panic', 'inFlight', 'weight', 'available');
+  if (s.checker !== undefined) keys.push('healthTransitions', 'probes', 'probeDuration', 'healthState');
+  if (s.detector !== undefined) keys.push('ejections', 'ejected');
+  if (s.resolver !== undefined)
+    keys.push('resolverUpdates', 'resolverErrors', 'resolverLastUpdate', 'resolverEndpoints');
+  if (s.fetch !== undefined && typeof s.fetch.on === 'function')
+    keys.push('requests', 'retries', 'hedges', 'throttled');
+  return keys;
+}
+
+/**
+ * A `node:http` request handler serving the registry in the Prometheus text format (GET only), e.g. on
+ * `/metrics` of a loopback port.
+ */
+export function metricsHandler(
+  registry: Registry = globalRegistry,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  if (!(registry instanceof Registry)) throw typeError('registry', 'a prom-client Registry', registry);
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.statusCode = 405;
+      res.setHeader('allow', 'GET, HEAD');
+      res.end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => {
+        res.setHeader('content-type', registry.contentType);
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      (err: unknown) => {
+        res.statusCode = 500;
+        res.end(`metrics collection failed: ${(err as Error)?.message ?? String(err)}\n`);
+      },
+    );
+  };
+}

@@ -1,0 +1,13 @@
+// `switchyard/observability/prometheus`: the Prometheus half of the observability entry point (needs
+// prom-client only).
+export {
+  collectMetrics,
+  metricsHandler,
+  DEFAULT_BUCKETS_S,
+  INSTRUMENTS,
+  type CollectMetricsOptions,
+  type MetricsCollector,
+  type InstrumentSpec,
+  type Labels,
+  type SourceOptions,
+} from './metrics.js';

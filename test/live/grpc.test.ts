@@ -1,0 +1,228 @@
+// switchyard inside @grpc/grpc-js against a real etcd and real grpc-js servers on loopback: registrations
+// followed during a call stream, a server killed mid-stream with no failed call (retryPolicy in the service
+// config) and back when restarted, ring_hash selected by a service config stored in etcd routing keys as
+// EnvoyRingHash does, an unreachable etcd failing calls with UNAVAILABLE and our message, and the example.
+import * as grpc from '@grpc/grpc-js';
+import { registerSwitchyard, type SwitchyardRegistration } from '../../bindings/grpc/index.js';
+import { EnvoyRingHash } from '../../bindings/hashing/envoy/ring-hash.js';
+import { live } from '../helpers/live.js';
+import { etcdDelete, etcdPut, startEtcdCluster, type EtcdCluster } from '../helpers/etcd.js';
+import { freePort } from '../helpers/process.js';
+import {
+  echo,
+  echoService,
+  startEchoProcess,
+  startEchoServer,
+  type EchoClient,
+  type EchoProcess,
+  type EchoServer,
+} from '../helpers/grpc.js';
+
+const test = live(['etcd'], import.meta.url);
+
+let etcd: EtcdCluster;
+let reg: SwitchyardRegistration;
+const servers: EchoServer[] = [];
+const procs: EchoProcess[] = [];
+const clients: EchoClient[] = [];
+
+test.before(async () => {
+  etcd = await startEtcdCluster(1);
+  reg = registerSwitchyard(grpc);
+});
+
+test.after.always(async () => {
+  for (const c of clients) c.close();
+  for (const s of servers) await s.stop();
+  for (const p of procs) await p.kill();
+  await etcd?.stop();
+});
+
+const authority = () => etcd.clientUrls.map((u) => u.replace('http://', '')).join(',');
+const RETRY = {
+  name: [{ service: 'switchyard.test.Echo' }],
+  retryPolicy: {
+    maxAttempts: 5,
+    initialBackoff: '0.02s',
+    maxBackoff: '0.2s',
+    backoffMultiplier: 2,
+    retryableStatusCodes: ['UNAVAILABLE'],
+  },
+};
+
+function client(target: string, serviceConfig?: object): EchoClient {
+  const { Client } = echoService();
+  const c = new Client(target, grpc.credentials.createInsecure(), {
+    ...(serviceConfig !== undefined && { 'grpc.service_config': JSON.stringify(serviceConfig) }),
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 500,
+  });
+  clients.push(c);
+  return c;
+}
+
+function lbWith(addr: string) {
+  return reg.loadBalancers().find((lb) => addr in lb.stats().states);
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Calls from `workers` concurrent loops until stop(); records who answered (with the call's start time) and failures. */
+function callStream(c: EchoClient, workers = 4) {
+  const answers: { at: number; server: string }[] = [];
+  const failures: unknown[] = [];
+  let running = true;
+  const loops = Array.from({ length: workers }, async () => {
+    while (running) {
+      const at = Date.now();
+      try {
+        const r = await echo(c, { message: 'stream' }, { deadlineMs: 10_000 });
+        answers.push({ at, server: r.server });
+      } catch (e) {
+        failures.push(e);
+      }
+    }
+  });
+  return {
+    answers,
+    failures,
+    since: (t: number) => answers.filter((a) => a.at >= t),
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+test.serial(
+  'registrations added and removed in etcd during a call stream are followed, with no failed call',
+  async (t) => {
+    const ss = await Promise.all([0, 1, 2].map(() => startEchoServer()));
+    servers.push(...ss);
+    const prefix = 'services/echo-follow';
+    await etcdPut(etcd.clientUrls, `${prefix}/${ss[0]!.addr}`, ss[0]!.addr);
+    await etcdPut(etcd.clientUrls, `${prefix}/${ss[1]!.addr}`, ss[1]!.addr);
+    const c = client(`etcd://${authority()}/${prefix}`, {
+      loadBalancingConfig: [{ switchyard_round_robin: {} }],
+      methodConfig: [RETRY],
+    });
+    const stream = callStream(c);
+    await until('both registered servers answer', () => new Set(stream.answers.map((a) => a.server)).size === 2);
+    await etcdPut(etcd.clientUrls, `${prefix}/${ss[2]!.addr}`, ss[2]!.addr);
+    await until('the added server answers', () => stream.answers.some((a) => a.server === ss[2]!.addr));
+    await etcdDelete(etcd.clientUrls, `${prefix}/${ss[0]!.addr}`);
+    const lb = lbWith(ss[1]!.addr)!;
+    await until('the removed server to leave the balancer', () => !(ss[0]!.addr in lb.stats().states));
+    const removedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 800));
+    await stream.stop();
+    const after = stream.since(removedAt);
+    t.true(after.length > 20, `${after.length} calls after the removal`);
+    t.false(
+      after.some((a) => a.server === ss[0]!.addr),
+      'a call reached the removed server',
+    );
+    t.deepEqual([...new Set(after.map((a) => a.server))].sort(), [ss[1]!.addr, ss[2]!.addr].sort());
+    t.deepEqual(stream.failures, []);
+  },
+);
+
+test.serial(
+  'one server killed mid-stream: no failed call (retryPolicy), it leaves the picker, and comes back when restarted',
+  async (t) => {
+    const ps = await Promise.all([0, 1, 2].map(() => startEchoProcess()));
+    procs.push(...ps);
+    const prefix = 'services/echo-kill';
+    for (const p of ps) await etcdPut(etcd.clientUrls, `${prefix}/${p.addr}`, p.addr);
+    const c = client(`etcd://${authority()}/${prefix}`, {
+      loadBalancingConfig: [{ least_request: {} }],
+      methodConfig: [RETRY],
+    });
+    const stream = callStream(c, 8);
+    await until('all three answer', () => new Set(stream.answers.map((a) => a.server)).size === 3);
+    const victim = ps[0]!;
+    await victim.kill('SIGKILL');
+    const lb = lbWith(victim.addr)!;
+    await until('the killed server to leave the picker', () => {
+      const m = lb.stats().balancer!.members.find((x) => x.id === victim.addr);
+      return m !== undefined && !m.available;
+    });
+    const killedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1000));
+    t.false(
+      stream.since(killedAt).some((a) => a.server === victim.addr),
+      'an answer from the killed server',
+    );
+    t.true(stream.since(killedAt).length > 20);
+    const back = await startEchoProcess(victim.port);
+    procs.push(back);
+    const restartedAt = Date.now();
+    await until('the restarted server to answer again', () =>
+      stream.since(restartedAt).some((a) => a.server === victim.addr),
+    );
+    t.true(lb.stats().balancer!.members.find((x) => x.id === victim.addr)!.available);
+    await stream.stop();
+    t.deepEqual(
+      stream.failures.map((e) => String(e)),
+      [],
+    );
+  },
+);
+
+test.serial(
+  'ring_hash from a service config stored in etcd: keys (request_hash_header) land where EnvoyRingHash puts them',
+  async (t) => {
+    const ss = await Promise.all([0, 1, 2, 3].map(() => startEchoServer()));
+    servers.push(...ss);
+    const prefix = 'services/echo-hash';
+    await etcdPut(
+      etcd.clientUrls,
+      `${prefix}/_grpc_config`,
+      JSON.stringify({ loadBalancingConfig: [{ ring_hash: { request_hash_header: 'x-session' } }] }),
+    );
+    for (const s of ss) await etcdPut(etcd.clientUrls, `${prefix}/${s.addr}`, s.addr);
+    const c = client(`etcd://${authority()}/${prefix}`); // no service config of its own
+    const envoy = new EnvoyRingHash(ss.map((s) => s.addr));
+    const owners = new Set<string>();
+    for (let i = 0; i < 80; i++) {
+      const key = `session-${i}`;
+      const r = await echo(c, {}, { key, header: 'x-session' });
+      t.is(r.server, envoy.get(key)!, key);
+      owners.add(r.server);
+    }
+    t.is(owners.size, 4);
+    t.is(lbWith(ss[0]!.addr)!.name, 'ring_hash');
+    envoy.dispose();
+  },
+);
+
+test.serial(
+  'an etcd that cannot be reached: calls fail with UNAVAILABLE carrying the resolver error, never hang',
+  async (t) => {
+    const port = await freePort();
+    const c = client(`etcd://127.0.0.1:${port}/services/nowhere`, { loadBalancingConfig: [{ peak_ewma: {} }] });
+    const started = Date.now();
+    const e = await t.throwsAsync(echo(c, {}, { deadlineMs: 20_000 }));
+    t.is((e as grpc.ServiceError).code, grpc.status.UNAVAILABLE, e!.message);
+    t.regex(e!.message, new RegExp(`switchyard.*resolver etcd://127\\.0\\.0\\.1:${port}/services/nowhere`));
+    t.true(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  },
+);
+
+test.serial(
+  'examples/grpc-etcd.ts runs: discovery through etcd, peak_ewma avoiding the slow server, a new registration followed',
+  async (t) => {
+    const { run } = await import('../../examples/grpc-etcd.js');
+    const r = await run(() => {});
+    t.is(r.failed, 0);
+    t.is(r.servers, 3);
+    t.true(r.slowShare < 0.2, `slow share ${r.slowShare}`);
+    t.true(r.newcomerCalls > 0);
+  },
+);

@@ -1,0 +1,497 @@
+// createDispatcher (switchyard/undici) against real loopback node:http servers: round robin over three
+// members through undici's request(), Node's global fetch and undici's fetch with `{ dispatcher }`,
+// setGlobalDispatcher with a fallback for other origins, a member removed while its response is streaming
+// (the response completes, its Pool closes after it, later requests avoid it), retries of idempotent requests
+// only, requests issued before any member exists (pickAsync), hash keys, typed option errors, close/destroy.
+import test from 'ava';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, Pool, fetch as undiciFetch, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Readable } from 'node:stream';
+import { Balancer } from '../../bindings/balancing/balancer.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
+import { createDispatcher, type BalancedDispatcher } from '../../bindings/http/dispatcher.js';
+import { startBackend, type Backend } from '../helpers/backends.js';
+
+const members = (bs: Backend[]) => bs.map((b) => ({ id: b.name, host: '127.0.0.1', port: b.port }));
+
+async function withBackends<T>(names: string[], fn: (bs: Backend[]) => Promise<T>): Promise<T> {
+  const bs = await Promise.all(names.map((n) => startBackend(n)));
+  try {
+    return await fn(bs);
+  } finally {
+    await Promise.all(bs.map((b) => b.stop().catch(() => {})));
+  }
+}
+
+async function get(d: Dispatcher, url: string, method = 'GET') {
+  const r = await request(url, { dispatcher: d, method: method as 'GET' });
+  return { status: r.statusCode, body: await r.body.text(), backend: String(r.headers['x-backend']) };
+}
+
+test.serial('round robin spreads request() evenly over three servers and ends every pick', async (t) => {
+  await withBackends(['a', 'b', 'c'], async (bs) => {
+    const balancer = new Balancer({ policy: 'round_robin', endpoints: members(bs) });
+    const outcomes: { id: string; ok: boolean; status: number | undefined; rttMs: number }[] = [];
+    balancer.on('outcome', (e) => outcomes.push(e));
+    const d = createDispatcher({ balancer });
+    const seen: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await get(d, `http://api/item/${i}`);
+      t.is(r.status, 200);
+      t.is(r.body, r.backend);
+      seen.push(r.body);
+    }
+    // round robin: every window of three consecutive requests covers the three servers
+    for (let i = 0; i + 3 <= seen.length; i++) t.is(new Set(seen.slice(i, i + 3)).size, 3, `window at ${i}`);
+    t.deepEqual(
+      bs.map((b) => b.requests.length),
+      [10, 10, 10],
+    );
+    t.deepEqual(
+      bs.map((b) => b.requests[0]!.url),
+      bs.map((b) => `/item/${seen.indexOf(b.name)}`),
+    );
+    const stats = balancer.stats();
+    t.deepEqual(
+      stats.members.map((m) => [m.picks, m.active, m.failures]),
+      [
+        [10, 0, 0],
+        [10, 0, 0],
+        [10, 0, 0],
+      ],
+    );
+    t.is(outcomes.length, 30);
+    t.true(outcomes.every((o) => o.ok && o.status === 200 && o.rttMs >= 0));
+    t.deepEqual(d.stats(), { requests: 30, tries: 30, retries: 0, pools: 3 });
+    await d.close();
+    t.is(d.stats().pools, 0);
+  });
+});
+
+test.serial("Node's fetch and undici's fetch work with { dispatcher }, POST bodies included", async (t) => {
+  await withBackends(['a', 'b'], async (bs) => {
+    const d = createDispatcher({ endpoints: members(bs), service: 'http://api' });
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch('http://api/hello?x=1', { dispatcher: d } as RequestInit);
+      t.is(res.status, 200);
+      names.push(await res.text());
+    }
+    const res = await undiciFetch('http://api/post', { dispatcher: d, method: 'POST', body: 'payload' });
+    t.is(res.status, 200);
+    names.push(await res.text());
+    t.deepEqual(names.slice(0, 4).sort(), ['a', 'a', 'b', 'b']);
+    const all = bs.flatMap((b) => b.requests);
+    t.is(all.filter((r) => r.url === '/hello?x=1').length, 4);
+    t.deepEqual(
+      all.filter((r) => r.method === 'POST').map((r) => [r.url, r.body]),
+      [['/post', 'payload']],
+    );
+    await d.close();
+  });
+});
+
+test.serial('setGlobalDispatcher balances the service origin and sends other origins to the fallback', async (t) => {
+  await withBackends(['a', 'b', 'other'], async ([a, b, other]) => {
+    const before = getGlobalDispatcher();
+    const fallback = new Agent();
+    const d = createDispatcher({ endpoints: members([a!, b!]), service: 'http://api', fallback });
+    setGlobalDispatcher(d);
+    try {
+      const got: string[] = [];
+      for (let i = 0; i < 4; i++) got.push(await (await fetch('http://api/g')).text());
+      t.deepEqual(got.sort(), ['a', 'a', 'b', 'b']);
+      const direct = await fetch(`http://127.0.0.1:${other!.port}/direct`);
+      t.is(await direct.text(), 'other');
+      t.deepEqual(
+        other!.requests.map((r) => r.url),
+        ['/direct'],
+      );
+      t.is(d.stats().requests, 4); // the fallback request is not a balanced one
+    } finally {
+      setGlobalDispatcher(before);
+      await d.close();
+      await fallback.close();
+    }
+    // without a fallback another origin is refused, naming the service
+    const strict = createDispatcher({ endpoints: members([a!]), service: 'http://api' });
+    const err = await t.throwsAsync(request(`http://127.0.0.1:${other!.port}/x`, { dispatcher: strict }), {
+      name: 'UnsafeTargetError',
+    });
+    t.regex(err!.message, /http:\/\/api/);
+    t.is(other!.requests.length, 1);
+    await strict.close();
+  });
+});
+
+/** A server whose response sends one chunk, then waits for `release()` before the rest. */
+async function streamingServer(): Promise<{ server: Server; port: number; release(): void; hits: () => number }> {
+  let waiting: (() => void)[] = [];
+  let released = false;
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    res.setHeader('x-backend', 'slow');
+    res.write('part1-');
+    const finish = () => res.end('part2');
+    if (released) finish();
+    else waiting.push(finish);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    release() {
+      released = true;
+      for (const f of waiting) f();
+      waiting = [];
+    },
+    hits: () => hits,
+  };
+}
+
+test.serial(
+  'a member removed mid-stream: its response completes, its Pool closes after it, no new request reaches it',
+  async (t) => {
+    const slow = await streamingServer();
+    await withBackends(['fast'], async ([fast]) => {
+      const balancer = new Balancer({
+        policy: 'round_robin',
+        endpoints: [
+          { id: 'slow', host: '127.0.0.1', port: slow.port },
+          { id: 'fast', host: '127.0.0.1', port: fast!.port },
+        ],
+      });
+      const pools = new Map<string, Pool>();
+      const d = createDispatcher({
+        balancer,
+        factory: (origin, opts) => {
+          const p = new Pool(origin, opts);
+          pools.set(origin, p);
+          return p;
+        },
+      });
+      // round robin: one of the first two requests goes to the slow member
+      const rs = await Promise.all([0, 1].map(() => request('http://api/s', { dispatcher: d })));
+      const streaming = rs.find((r) => r.headers['x-backend'] === 'slow')!;
+      const other = rs.find((r) => r.headers['x-backend'] === 'fast')!;
+      t.truthy(streaming);
+      t.is(await other.body.text(), 'fast');
+      const slowPool = pools.get(`http://127.0.0.1:${slow.port}`)!;
+      const firstChunk = await new Promise<string>((resolve) =>
+        streaming.body.once('data', (c: Buffer) => resolve(String(c))),
+      );
+      t.is(firstChunk, 'part1-');
+      t.true(balancer.remove('slow'));
+      t.is(d.stats().pools, 1);
+      t.false(slowPool.destroyed); // closing, not destroyed: the streaming response goes on
+      for (let i = 0; i < 5; i++) t.is((await get(d, 'http://api/after')).body, 'fast');
+      t.is(slow.hits(), 1);
+      slow.release();
+      const rest = await new Promise<string>((resolve, reject) => {
+        let s = '';
+        streaming.body.on('data', (c: Buffer) => (s += String(c)));
+        streaming.body.on('end', () => resolve(s));
+        streaming.body.on('error', reject);
+      });
+      t.is(rest, 'part2');
+      await new Promise((r) => setTimeout(r, 20));
+      t.true(slowPool.closed);
+      t.true(slowPool.destroyed); // undici destroys a Pool once close() has drained it
+      // the removed member's late completion changed nothing for the members that stayed
+      t.deepEqual(
+        balancer.stats().members.map((m) => [m.id, m.active]),
+        [['fast', 0]],
+      );
+      await d.close();
+    });
+    await new Promise<void>((r) => slow.server.close(() => r()));
+  },
+);
+
+test.serial(
+  'idempotent requests are retried on another member (503 and connection refused); POST is not',
+  async (t) => {
+    await withBackends(['bad', 'ok1', 'ok2'], async (bs) => {
+      const [bad, ok1, ok2] = bs as [Backend, Backend, Backend];
+      bad.mode = { kind: 'status', status: 503 };
+      const balancer = new Balancer({ policy: 'round_robin', endpoints: members(bs) });
+      const d = createDispatcher({ balancer, retry: { initialBackoffMs: 1 }, retryThrottling: false });
+      for (let i = 0; i < 6; i++) {
+        const r = await get(d, 'http://api/r');
+        t.is(r.status, 200);
+        t.not(r.body, 'bad');
+      }
+      t.true(bad.requests.length >= 2);
+      t.is(d.stats().retries, bad.requests.length);
+      t.is(d.stats().tries, 6 + bad.requests.length);
+      // POST is not retried: some POST meets the 503
+      const posts = await Promise.all([0, 1, 2].map(() => get(d, 'http://api/p', 'POST')));
+      t.deepEqual(posts.map((p) => p.status).sort(), [200, 200, 503]);
+      // a member that refuses connections: retried elsewhere
+      bad.mode = { kind: 'ok' };
+      await ok2.stop();
+      for (let i = 0; i < 6; i++) t.not((await get(d, 'http://api/c')).body, 'ok2');
+      t.true(balancer.stats().members.find((m) => m.id === 'ok2')!.failures >= 1);
+      // retries exhausted: the last 503 is the answer
+      for (const b of [bad, ok1]) b.mode = { kind: 'status', status: 503 };
+      const last = await get(d, 'http://api/x');
+      t.is(last.status, 503);
+      await d.close();
+    });
+  },
+);
+
+test.serial('retry: false sends every request once', async (t) => {
+  await withBackends(['bad', 'ok'], async (bs) => {
+    bs[0]!.mode = { kind: 'status', status: 503 };
+    const d = createDispatcher({ endpoints: members(bs), retry: false });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await get(d, 'http://api/n')).status);
+    t.deepEqual(statuses.sort(), [200, 200, 503, 503]);
+    t.is(d.stats().retries, 0);
+    await d.close();
+  });
+});
+
+test.serial('a hash policy with key() sends equal keys to one member', async (t) => {
+  await withBackends(['a', 'b', 'c'], async (bs) => {
+    const d = createDispatcher({
+      endpoints: members(bs),
+      policy: 'ring_hash',
+      key: (o) => o.path.split('/')[2],
+    });
+    for (const user of ['u1', 'u2', 'u3', 'u4']) {
+      const got = new Set<string>();
+      for (let i = 0; i < 5; i++) got.add((await get(d, `http://api/users/${user}/x${i}`)).body);
+      t.is(got.size, 1, user);
+    }
+    await d.close();
+  });
+});
+
+test.serial('a request issued before any member exists waits for the first list (pickAsync)', async (t) => {
+  await withBackends(['late'], async (bs) => {
+    const balancer = new Balancer({ policy: 'round_robin' });
+    const d = createDispatcher({ balancer, readyTimeoutMs: 5000 });
+    const pending = get(d, 'http://api/early');
+    await new Promise((r) => setTimeout(r, 50));
+    t.is(bs[0]!.requests.length, 0);
+    balancer.reset(members(bs));
+    const r = await pending;
+    t.deepEqual([r.status, r.body], [200, 'late']);
+    // and a bounded wait: an empty balancer fails within readyTimeoutMs with UnavailableError
+    const empty = createDispatcher({ balancer: new Balancer({}), readyTimeoutMs: 50 });
+    const t0 = Date.now();
+    await t.throwsAsync(get(empty, 'http://api/never'), { name: 'UnavailableError' });
+    t.true(Date.now() - t0 < 2000);
+    await d.close();
+    await empty.close();
+  });
+});
+
+test.serial('without pickAsync, an empty balancer fails at once with NoMemberError', async (t) => {
+  const lb = new Balancer({});
+  const d = createDispatcher({ balancer: { pick: (ctx) => lb.pick(ctx) } });
+  await t.throwsAsync(request('http://api/x', { dispatcher: d }), { name: 'NoMemberError', message: /empty/ });
+  await d.close();
+});
+
+test.serial('bad options throw TypeError/RangeError naming the field and the value', (t) => {
+  const ep = ['127.0.0.1:1'];
+  const cases: [unknown, typeof TypeError | typeof RangeError, RegExp][] = [
+    [null, TypeError, /options.*null/],
+    [{}, TypeError, /options/],
+    [{ endpoints: ep, connections: 0 }, RangeError, /connections.*0/],
+    [{ endpoints: ep, pipelining: 1.5 }, RangeError, /pipelining.*1\.5/],
+    [{ endpoints: ep, readyTimeoutMs: -1 }, RangeError, /readyTimeoutMs.*-1/],
+    [{ endpoints: ep, key: 'path' }, TypeError, /key.*path/],
+    [{ endpoints: ep, fallback: {} }, TypeError, /fallback/],
+    [{ endpoints: ep, factory: 1 }, TypeError, /factory.*1/],
+    [{ endpoints: ep, pool: 'x' }, TypeError, /pool.*x/],
+    [{ endpoints: ep, hedge: { delayMs: 5 } }, TypeError, /hedge/],
+    [{ endpoints: ep, scheme: 'ftp' }, RangeError, /scheme.*ftp/],
+    [{ endpoints: ep, service: 'http://' }, RangeError, /service/],
+    [{ endpoints: ['127.0.0.1:99999'] }, RangeError, /endpoints\[0\]/],
+    [{ endpoints: ep, retry: { maxAttempts: 0 } }, RangeError, /retry\.maxAttempts.*0/],
+    [{ balancer: 5 }, TypeError, /balancer.*5/],
+  ];
+  for (const [opts, type, message] of cases) {
+    const err = t.throws(() => createDispatcher(opts as never), { instanceOf: type }, JSON.stringify(opts));
+    t.regex(err!.message, message);
+  }
+});
+
+test.serial('close() lets in-flight requests finish, then refuses new ones; destroy() aborts them', async (t) => {
+  await withBackends(['a'], async ([a]) => {
+    a!.mode = { kind: 'delay', ms: 100 };
+    const d: BalancedDispatcher = createDispatcher({ endpoints: members([a!]) });
+    const inflight = get(d, 'http://api/slow');
+    await new Promise((r) => setTimeout(r, 20));
+    const closing = d.close();
+    t.true(d.closed);
+    await t.throwsAsync(get(d, 'http://api/late'), { name: 'ClientClosedError' });
+    t.is((await inflight).body, 'a');
+    await closing;
+    t.is(d.stats().pools, 0);
+    t.is(a!.requests.length, 1);
+    await d.close(); // idempotent
+
+    a!.mode = { kind: 'hang' };
+    const d2 = createDispatcher({ endpoints: members([a!]) });
+    const hanging = get(d2, 'http://api/hang');
+    await new Promise((r) => setTimeout(r, 30));
+    await d2.destroy(new Error('shutting down'));
+    t.true(d2.destroyed);
+    await t.throwsAsync(hanging, { message: /shutting down/ });
+
+    // destroy() after close(): the request close() was waiting for is aborted, and both settle
+    const d3 = createDispatcher({ endpoints: members([a!]) });
+    const waitedFor = get(d3, 'http://api/hang');
+    await new Promise((r) => setTimeout(r, 30));
+    const closing3 = d3.close();
+    await d3.destroy(new Error('giving up'));
+    await t.throwsAsync(waitedFor, { message: /giving up/ });
+    await closing3;
+    t.deepEqual([d3.closed, d3.destroyed, d3.stats().pools], [true, true, 0]);
+  });
+});
+
+/** Dispatches with an undici 7 style handler (onRequestStart/onResponseStart/...) and collects the answer. */
+function modern(d: Dispatcher, path: string, method = 'GET') {
+  return new Promise<{ status: number; body: string; starts: number }>((resolve, reject) => {
+    let status = 0;
+    let body = '';
+    let starts = 0;
+    d.dispatch(
+      { origin: 'http://api', path, method: method as 'GET' },
+      {
+        onRequestStart() {
+          starts++;
+        },
+        onResponseStart(_c, s) {
+          status = s;
+        },
+        onResponseData(_c, chunk) {
+          body += String(chunk);
+        },
+        onResponseEnd() {
+          resolve({ status, body, starts });
+        },
+        onResponseError(_c, err) {
+          reject(err);
+        },
+      },
+    );
+  });
+}
+
+test.serial('the undici 7 handler API is balanced too, and retried through undici RetryHandler', async (t) => {
+  await withBackends(['bad', 'ok1', 'ok2'], async (bs) => {
+    bs[0]!.mode = { kind: 'status', status: 503 };
+    const balancer = new Balancer({ policy: 'round_robin', endpoints: members(bs) });
+    const d = createDispatcher({ balancer, retry: { initialBackoffMs: 1 }, retryThrottling: false });
+    const bodies: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await modern(d, '/m');
+      t.is(r.status, 200);
+      bodies.push(r.body);
+    }
+    t.false(bodies.includes('bad 503'));
+    t.true(bs[0]!.requests.length >= 2);
+    t.is(d.stats().retries, bs[0]!.requests.length);
+    t.is(balancer.stats().members[0]!.failures, bs[0]!.requests.length);
+    // not idempotent: answered by whichever member was picked, 503 included
+    const posts = await Promise.all([0, 1, 2].map(() => modern(d, '/p', 'POST')));
+    t.deepEqual(posts.map((p) => p.status).sort(), [200, 200, 503]);
+    await d.close();
+  });
+});
+
+test.serial('back-off and Retry-After wait on the injected clock', async (t) => {
+  await withBackends(['busy', 'ok'], async ([busy, ok]) => {
+    busy!.mode = { kind: 'status', status: 503, retryAfter: '2' };
+    const clock = new VirtualClock(0);
+    const balancer = new Balancer({ policy: 'round_robin', endpoints: members([busy!, ok!]), clock });
+    const d = createDispatcher({ balancer, clock, retryThrottling: false });
+    // round robin: of two requests, one meets the busy member first and must wait 2 s of clock time
+    let settled = 0;
+    const rs = [0, 1].map(() =>
+      get(d, 'http://api/w').then((r) => {
+        settled++;
+        return r;
+      }),
+    );
+    for (let i = 0; i < 200 && busy!.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    t.is(settled, 1); // the other one is waiting for the clock
+    await clock.advance(1999);
+    await new Promise((r) => setTimeout(r, 50));
+    t.is(settled, 1);
+    await clock.advance(1);
+    const all = await Promise.all(rs);
+    t.deepEqual(
+      all.map((r) => [r.status, r.body]),
+      [
+        [200, 'ok'],
+        [200, 'ok'],
+      ],
+    );
+    t.is(busy!.requests.length, 1);
+    await d.close();
+  });
+});
+
+test.serial('a stream body is sent once and never retried', async (t) => {
+  await withBackends(['bad', 'ok'], async (bs) => {
+    bs[0]!.mode = { kind: 'status', status: 503 };
+    const d = createDispatcher({ endpoints: members(bs), retry: { initialBackoffMs: 1 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await request('http://api/s', {
+        dispatcher: d,
+        method: 'PUT',
+        body: Readable.from([Buffer.from('chunk')]),
+      });
+      await r.body.dump();
+      statuses.push(r.statusCode);
+    }
+    t.deepEqual(statuses.sort(), [200, 200, 503, 503]);
+    t.is(d.stats().retries, 0);
+    t.deepEqual(
+      bs.map((b) => b.requests.map((r) => r.body)),
+      [
+        ['chunk', 'chunk'],
+        ['chunk', 'chunk'],
+      ],
+    );
+    await d.close();
+  });
+});
+
+test.serial(
+  'built from a target with health checks: balanced once healthy, and close() stops the probes',
+  async (t) => {
+    await withBackends(['a', 'b'], async (bs) => {
+      const d = createDispatcher({
+        target: `static:///${bs.map((b) => `127.0.0.1:${b.port}`).join(',')}`,
+        healthCheck: { path: '/healthz', intervalMs: 20 },
+      });
+      // issued before any probe answered: waits for the first healthy member
+      t.is((await get(d, 'http://api/first')).status, 200);
+      const probes = () => bs.reduce((n, b) => n + b.requests.filter((r) => r.url === '/healthz').length, 0);
+      await new Promise((r) => setTimeout(r, 100));
+      t.true(probes() >= 2);
+      const got: string[] = [];
+      for (let i = 0; i < 4; i++) got.push((await get(d, 'http://api/t')).body);
+      t.deepEqual(got.sort(), ['a', 'a', 'b', 'b']);
+      await d.close();
+      await new Promise((r) => setTimeout(r, 50)); // probes sent before close() arrive
+      const after = probes();
+      await new Promise((r) => setTimeout(r, 200));
+      t.is(probes(), after);
+    });
+  },
+);

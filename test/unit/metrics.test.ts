@@ -1,0 +1,287 @@
+// Metrics (observability/metrics.ts on a real prom-client Registry, otel-metrics.ts on the real OpenTelemetry
+// metrics SDK): the counts equal the wrapper's own stats() after real traffic to loopback backends.
+import test from 'ava';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type MetricData,
+} from '@opentelemetry/sdk-metrics';
+import { Balancer } from '../../bindings/balancing/balancer.js';
+import { createFetch, type BalancedFetch } from '../../bindings/http/fetch.js';
+import type { HealthChecker } from '../../bindings/health/checker.js';
+import type { OutlierDetector } from '../../bindings/health/outlier.js';
+import { connectResolver } from '../../bindings/discovery/connect.js';
+import { collectMetrics, metricsHandler } from '../../bindings/observability/metrics.js';
+import { collectOtelMetrics } from '../../bindings/observability/otel-metrics.js';
+import { startBackend, type Backend } from '../helpers/backends.js';
+import { until } from '../helpers/wait.js';
+
+type Json = MetricObjectWithValues<MetricValue<string>>[];
+
+/** Sum of the samples of `name` whose labels include `labels`. */
+function sum(json: Json, name: string, labels: Record<string, string> = {}): number {
+  const values = json.flatMap((m) =>
+    m.values.filter((v) => ((v as { metricName?: string }).metricName ?? m.name) === name),
+  );
+  if (!json.some((m) => name.startsWith(m.name))) throw new Error(`no metric ${name}`);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((s, v) => s + v.value, 0);
+}
+
+let backends: Backend[] = [];
+test.before(async () => {
+  backends = await Promise.all(['a', 'b', 'c'].map((n) => startBackend(n)));
+});
+test.after.always(async () => {
+  await Promise.all(backends.map((b) => b.stop().catch(() => {})));
+});
+
+const endpoints = () => backends.map((b) => ({ id: b.name, host: '127.0.0.1', port: b.port }));
+
+/** A fetch over the three backends with health checks and outlier detection; c answers 503 to everything. */
+function stack(): BalancedFetch & { checker?: HealthChecker; detector?: OutlierDetector } {
+  return createFetch({
+    endpoints: endpoints(),
+    policy: 'round_robin',
+    healthCheck: { path: '/healthz', intervalMs: 100, timeoutMs: 80, startHealthy: true, unhealthyThreshold: 3 },
+    outlierDetection: { consecutive5xx: 2, maxEjectionPercent: 34, baseEjectionTimeMs: 60_000 },
+    retry: { maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 2 },
+    retryThrottling: { maxTokens: 1000, tokenRatio: 1 },
+  }) as never;
+}
+
+test.serial(
+  'prom-client: requests, tries, retries, ejections, probes and health states equal the stack’s own stats()',
+  async (t) => {
+    backends[2]!.mode = { kind: 'status', status: 503 };
+    const registry = new Registry();
+    const f = stack();
+    const collector = collectMetrics({ fetch: f, registry });
+    const balancer = f.balancer as unknown as Balancer;
+    try {
+      let ok = 0;
+      for (let i = 0; i < 40; i++) {
+        const res = await f(`/r/${i}`);
+        if (res.status === 200) ok++;
+        await res.text();
+      }
+      await until('a failed health probe', () => f.checker!.stats().failures > 0, 5000);
+      f.checker!.stop(); // nothing changes from here on
+      const json = (await registry.getMetricsAsJSON()) as Json;
+      const fs = f.stats();
+      t.is(sum(json, 'switchyard_requests_total'), fs.requests);
+      t.is(sum(json, 'switchyard_requests_total', { outcome: 'success' }), ok);
+      t.is(ok, 40, 'every request succeeded thanks to retries');
+      t.is(sum(json, 'switchyard_tries_total'), fs.tries);
+      t.is(sum(json, 'switchyard_retries_total'), fs.retries);
+      t.true(fs.retries > 0);
+      t.is(sum(json, 'switchyard_hedges_total'), fs.hedges);
+      const bs = balancer.stats();
+      for (const m of bs.members) {
+        t.is(sum(json, 'switchyard_tries_total', { member: m.id }), m.picks, `${m.id} tries = picks`);
+        t.is(
+          sum(json, 'switchyard_tries_total', { member: m.id, outcome: 'failure' }) +
+            sum(json, 'switchyard_tries_total', { member: m.id, outcome: 'error' }),
+          m.failures,
+          `${m.id} failed tries`,
+        );
+        t.is(sum(json, 'switchyard_in_flight', { member: m.id }), m.active);
+        t.is(sum(json, 'switchyard_member_available', { member: m.id }), m.available ? 1 : 0);
+      }
+      t.true(sum(json, 'switchyard_tries_total', { member: 'c', outcome: 'failure' }) >= 2);
+      t.is(sum(json, 'switchyard_try_duration_seconds_count'), fs.tries);
+      const od = f.detector!.stats();
+      t.is(sum(json, 'switchyard_outlier_ejections_total'), od.ejectionsTotal);
+      t.is(sum(json, 'switchyard_outlier_ejections_total', { member: 'c', kind: 'consecutive-5xx' }), 1);
+      t.is(sum(json, 'switchyard_outlier_ejected', { member: 'c' }), 1);
+      const hs = f.checker!.stats();
+      t.is(sum(json, 'switchyard_health_probes_total'), hs.probes);
+      t.is(sum(json, 'switchyard_health_probes_total', { outcome: 'failure' }), hs.failures);
+      t.is(sum(json, 'switchyard_health_transitions_total'), hs.transitions);
+      for (const m of hs.members) {
+        t.is(sum(json, 'switchyard_health_state', { member: m.id, state: m.state }), 1, `${m.id} is ${m.state}`);
+        t.is(sum(json, 'switchyard_health_state', { member: m.id }), 1, 'exactly one state per member');
+      }
+      t.is(sum(json, 'switchyard_members'), 3);
+      t.is(sum(json, 'switchyard_panic'), bs.panic ? 1 : 0);
+      t.true(sum(json, 'switchyard_picker_rebuilds_total') >= 1, 'the ejection rebuilt the picker');
+      // the Prometheus text exposition carries the same families with HELP and TYPE
+      const text = await registry.metrics();
+      t.regex(text, /# TYPE switchyard_tries_total counter/);
+      t.regex(text, /# TYPE switchyard_try_duration_seconds histogram/);
+      t.regex(text, /switchyard_tries_total\{member="c",outcome="failure"\} \d+/);
+      t.notRegex(text, /\/r\/\d/, 'no paths in labels');
+    } finally {
+      collector.close();
+      f.close();
+      backends[2]!.mode = { kind: 'ok' };
+    }
+    t.is(await registry.metrics(), '\n', 'close() unregisters everything it registered');
+  },
+);
+
+test.serial('OpenTelemetry metrics SDK: the same counts through a Meter (InMemoryMetricExporter)', async (t) => {
+  backends[2]!.mode = { kind: 'status', status: 503 };
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({ readers: [reader] });
+  const f = stack();
+  const collector = collectOtelMetrics({
+    fetch: f,
+    meter: provider.getMeter('test'),
+    attributes: { 'switchyard.service': 'api' },
+  });
+  try {
+    for (let i = 0; i < 20; i++) await (await f('/o')).text();
+    f.checker!.stop();
+    await reader.forceFlush();
+    const all: MetricData[] = exporter
+      .getMetrics()
+      .at(-1)!
+      .scopeMetrics.flatMap((s) => s.metrics);
+    const total = (name: string, attrs: Record<string, unknown> = {}) => {
+      const m = all.find((x) => x.descriptor.name === name);
+      if (m === undefined) throw new Error(`no instrument ${name}`);
+      return (m.dataPoints as { value: unknown; attributes: Record<string, unknown> }[])
+        .filter((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v))
+        .reduce((s, p) => s + (typeof p.value === 'number' ? p.value : (p.value as { count: number }).count), 0);
+    };
+    const fs = f.stats();
+    t.is(total('switchyard.requests'), fs.requests);
+    t.is(total('switchyard.tries'), fs.tries);
+    t.is(total('switchyard.retries'), fs.retries);
+    t.is(total('switchyard.try.duration'), fs.tries, 'one histogram sample per try');
+    const bs = (f.balancer as unknown as Balancer).stats();
+    for (const m of bs.members) t.is(total('switchyard.tries', { 'switchyard.member': m.id }), m.picks);
+    t.is(total('switchyard.outlier.ejections'), f.detector!.stats().ejectionsTotal);
+    t.is(total('switchyard.health.probes'), f.checker!.stats().probes);
+    t.is(total('switchyard.members'), 3);
+    t.is(total('switchyard.tries', { 'switchyard.service': 'api' }), fs.tries, 'constant attributes on every point');
+    const dur = all.find((x) => x.descriptor.name === 'switchyard.try.duration')!;
+    t.is(dur.descriptor.unit, 's');
+  } finally {
+    collector.close();
+    f.close();
+    await provider.shutdown();
+    backends[2]!.mode = { kind: 'ok' };
+  }
+});
+
+test('two collectors on one registry (labels tell them apart); close() removes only its own series', async (t) => {
+  const registry = new Registry();
+  const a = new Balancer({ endpoints: ['x:1', 'y:2'] });
+  const b = new Balancer({ endpoints: ['z:3'] });
+  const ca = collectMetrics({ balancer: a, registry, labels: { service: 'a' } });
+  const cb = collectMetrics({ balancer: b, registry, labels: { service: 'b' } });
+  for (let i = 0; i < 4; i++) {
+    const p = a.pick();
+    if (p.type === 'pick') p.handle.done({ ok: true, rttMs: 2 });
+  }
+  const q = b.pick();
+  if (q.type === 'pick') q.handle.done({ ok: false, status: 502, rttMs: 1 });
+  let json = (await registry.getMetricsAsJSON()) as Json;
+  t.is(sum(json, 'switchyard_tries_total', { service: 'a' }), 4);
+  t.is(sum(json, 'switchyard_tries_total', { service: 'a', member: 'x:1' }), 2);
+  t.is(sum(json, 'switchyard_tries_total', { service: 'b', member: 'z:3', outcome: 'failure' }), 1);
+  t.is(sum(json, 'switchyard_members', { service: 'a' }), 2);
+  t.is(sum(json, 'switchyard_members', { service: 'b' }), 1);
+  // a member that leaves: its series go (labels stay bounded under churn)
+  a.remove('x:1');
+  json = (await registry.getMetricsAsJSON()) as Json;
+  t.is(sum(json, 'switchyard_tries_total', { member: 'x:1' }), 0);
+  t.is(sum(json, 'switchyard_tries_total', { member: 'y:2' }), 2);
+  t.is(sum(json, 'switchyard_membership_changes_total', { service: 'a', change: 'removed' }), 1);
+  ca.close();
+  json = (await registry.getMetricsAsJSON()) as Json;
+  t.is(sum(json, 'switchyard_tries_total', { service: 'a' }), 0);
+  t.is(sum(json, 'switchyard_tries_total', { service: 'b' }), 1);
+  t.is(sum(json, 'switchyard_members', { service: 'a' }), 0);
+  cb.close();
+  t.is(registry.getMetricsAsArray().length, 0);
+  a.close();
+  b.close();
+});
+
+test('a connected resolver: updates, errors, endpoint count and last update time', async (t) => {
+  const registry = new Registry();
+  const balancer = new Balancer();
+  const resolver = connectResolver('static:///10.0.0.1:80,10.0.0.2:80', balancer);
+  try {
+    const before = Date.now() / 1000;
+    const c = collectMetrics({ balancer, resolver: resolver as never, registry });
+    await until('the first list', () => balancer.members.length === 2, 5000);
+    const json = (await registry.getMetricsAsJSON()) as Json;
+    const r = resolver as unknown as { updates: number; errors: number };
+    t.is(sum(json, 'switchyard_resolver_updates_total'), r.updates);
+    t.true(r.updates >= 1);
+    t.is(sum(json, 'switchyard_resolver_errors_total'), r.errors);
+    t.is(sum(json, 'switchyard_resolver_endpoints'), 2);
+    const at = sum(json, 'switchyard_resolver_last_update_timestamp_seconds');
+    t.true(at >= before - 1 && at <= Date.now() / 1000 + 1, String(at));
+    c.close();
+  } finally {
+    resolver.close();
+    balancer.close();
+  }
+});
+
+test('metricsHandler serves the text exposition on GET, 405 otherwise', async (t) => {
+  const registry = new Registry();
+  const balancer = new Balancer({ endpoints: ['a:1'] });
+  const c = collectMetrics({ balancer, registry, prefix: 'lb_' });
+  const server: Server = createServer(metricsHandler(registry));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+    const res = await fetch(url);
+    t.is(res.status, 200);
+    t.regex(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    t.regex(await res.text(), /^lb_members 1$/m);
+    t.is((await fetch(url, { method: 'POST' })).status, 405);
+  } finally {
+    c.close();
+    balancer.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('bad options: TypeError/RangeError naming the field and the value', (t) => {
+  const balancer = new Balancer({ endpoints: ['a:1'] });
+  const registry = new Registry();
+  t.throws(() => collectMetrics({} as never), { instanceOf: TypeError, message: /balancer/ });
+  t.throws(() => collectMetrics({ balancer: {} as never, registry }), { instanceOf: TypeError, message: /^balancer/ });
+  t.throws(() => collectMetrics({ balancer, registry: {} as never }), { instanceOf: TypeError, message: /^registry/ });
+  t.throws(() => collectMetrics({ balancer, registry, prefix: '9x' }), {
+    instanceOf: RangeError,
+    message: /prefix.*"9x"/,
+  });
+  t.throws(() => collectMetrics({ balancer, registry, labels: { member: 'x' } }), {
+    instanceOf: RangeError,
+    message: /labels\.member/,
+  });
+  t.throws(() => collectMetrics({ balancer, registry, labels: { service: 1 as never } }), {
+    instanceOf: TypeError,
+    message: /labels\.service.*1/,
+  });
+  t.throws(() => collectMetrics({ balancer, registry, buckets: [0.1, 0.05] }), {
+    instanceOf: RangeError,
+    message: /buckets\[1\].*0\.05/,
+  });
+  t.throws(() => collectMetrics({ balancer, registry, checker: 3 as never }), {
+    instanceOf: TypeError,
+    message: /^checker.*3/,
+  });
+  // the same names twice without labels to tell them apart
+  const c = collectMetrics({ balancer, registry, labels: { service: 'a' } });
+  t.throws(() => collectMetrics({ balancer, registry }), { instanceOf: RangeError, message: /^labels/ });
+  c.close();
+  t.is(registry.getMetricsAsArray().length, 0, 'a rejected collector leaves nothing behind');
+  t.throws(() => collectOtelMetrics({ balancer, meter: {} as never }), { instanceOf: TypeError, message: /^meter/ });
+  balancer.close();
+});

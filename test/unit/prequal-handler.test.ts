@@ -1,0 +1,170 @@
+// Prequal's server side (bindings/http/prequal-handler.ts) and HTTP prober (bindings/http/prequal-probe.ts):
+// RIF counting and the per-RIF median latency on a virtual clock, the probe wire format over real loopback
+// node:http servers, the fetch-style handler, and a Balancer with prequal over two real servers, one slow.
+import test from 'ava';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Balancer, VirtualClock, mulberry32, parseEndpoint } from '../../bindings/index.js';
+import { PrequalTracker, prequalFetchHandler, prequalHandler, rifBucket } from '../../bindings/http/prequal-handler.js';
+import { createHttpProber } from '../../bindings/http/prequal-probe.js';
+import type { PrequalPolicy } from '../../bindings/balancing/policies/prequal.js';
+
+async function listen(s: Server): Promise<number> {
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return (s.address() as AddressInfo).port;
+}
+const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
+const member = (port: number) => parseEndpoint(`127.0.0.1:${port}`);
+const get = (port: number, path = '/') =>
+  new Promise<{ status: number; body: string; type?: string }>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body, type: res.headers['content-type'] }));
+    })
+      .on('error', reject)
+      .end();
+  });
+
+test('tracker: RIF counts requests in flight; latency is kept under the RIF found on arrival', (t) => {
+  const clock = new VirtualClock(0);
+  const tr = new PrequalTracker({ clock });
+  t.deepEqual(tr.answer(), { rif: 0, latencyMs: null });
+  const e1 = tr.begin(); // arrives at RIF 0
+  const e2 = tr.begin(); // arrives at RIF 1
+  t.is(tr.rif, 2);
+  clock.tick(10);
+  e1();
+  e1(); // a second end is ignored
+  clock.tick(20);
+  e2();
+  t.is(tr.rif, 0);
+  t.is(tr.estimateMs(0), 10);
+  t.is(tr.estimateMs(1), 30);
+  t.is(tr.estimateMs(5), 30); // the nearest bucket with fresh samples (lower first)
+  // median of the bucket: 10, 30, 12 → 12
+  tr.record(0, 30);
+  tr.record(0, 12);
+  t.is(tr.estimateMs(0), 12);
+  clock.tick(1001); // samples older than maxSampleAgeMs are not used
+  t.is(tr.estimateMs(0), null);
+  t.is(tr.stats().probes, 1);
+  t.is(rifBucket(31), 31);
+  t.is(rifBucket(32), 32);
+  t.is(rifBucket(64), 33);
+  t.throws(() => new PrequalTracker({ maxSampleAgeMs: 0 }), { instanceOf: RangeError, message: /maxSampleAgeMs/ });
+  t.throws(() => new PrequalTracker({ samplesPerBucket: 0 }), { instanceOf: RangeError, message: /samplesPerBucket/ });
+});
+
+test('node:http handler: probes answer JSON {rif, latencyMs}; other requests are counted and passed on', async (t) => {
+  let release: () => void = () => {};
+  const app = prequalHandler((req, res) => {
+    if (req.url === '/hold') release = () => res.end('held');
+    else setTimeout(() => res.end('ok'), 5);
+  });
+  const s = createServer(app);
+  const port = await listen(s);
+  try {
+    await get(port, '/work');
+    const held = get(port, '/hold');
+    await new Promise((r) => setTimeout(r, 50));
+    const probe = await get(port, '/prequal');
+    t.is(probe.status, 200);
+    t.is(probe.type, 'application/json');
+    const body = JSON.parse(probe.body) as { rif: number; latencyMs: number };
+    t.is(body.rif, 1);
+    t.true(body.latencyMs >= 4 && body.latencyMs < 1000, String(body.latencyMs));
+    release();
+    t.is((await held).body, 'held');
+    t.like(app.tracker.stats(), { rif: 0, requests: 2, probes: 1 });
+    const prober = createHttpProber();
+    const answer = await prober(member(port), new AbortController().signal);
+    t.is(typeof answer, 'string');
+    t.is(JSON.parse(answer as string).rif, 0);
+  } finally {
+    await close(s);
+  }
+  t.throws(() => prequalHandler(undefined, { path: 'prequal' }), { instanceOf: TypeError, message: /path/ });
+});
+
+test('prober: a status other than 200 rejects; an oversized body is cut and then rejected by the policy', async (t) => {
+  const handler = (req: { url?: string }, res: { statusCode: number; end(b?: string): void }) => {
+    if (req.url === '/prequal') res.end(`{"rif":1,"pad":"${'x'.repeat(100_000)}"}`);
+    else {
+      res.statusCode = 404;
+      res.end();
+    }
+  };
+  const s = createServer(handler);
+  const s2 = createServer(handler);
+  const port = await listen(s);
+  const port2 = await listen(s2);
+  try {
+    await t.throwsAsync(createHttpProber({ path: '/nope' })(member(port), new AbortController().signal), {
+      message: /status 404/,
+    });
+    const text = (await createHttpProber()(member(port), new AbortController().signal)) as string;
+    t.true(text.length <= 4097, String(text.length));
+    const lb = new Balancer({
+      policy: { name: 'prequal', probe: createHttpProber(), probeRate: 2 },
+      endpoints: [`127.0.0.1:${port}`, `127.0.0.1:${port2}`],
+    });
+    lb.pickOrThrow().handle.done({ ok: true });
+    await new Promise((r) => setTimeout(r, 200));
+    const st = (lb.policy as PrequalPolicy).probeStats();
+    t.is(st.answered, 0);
+    t.is(st.rejected, 2, JSON.stringify(st)); // r = 2 over two members: each probed once, each answer cut
+    lb.close();
+  } finally {
+    await close(s);
+    await close(s2);
+  }
+  t.throws(() => createHttpProber({ scheme: 'ftp' as never }), { instanceOf: TypeError, message: /scheme/ });
+});
+
+test('fetch-style handler: probes, counting until the body is read, 404 without an app', async (t) => {
+  const h = prequalFetchHandler(async () => new Response('hello'));
+  const r = await h(new Request('http://x/work'));
+  t.is(h.tracker.rif, 1); // the body has not been read yet
+  t.is(await r.text(), 'hello');
+  t.is(h.tracker.rif, 0);
+  const p = await h(new Request('http://x/prequal'));
+  t.is(p.headers.get('cache-control'), 'no-store');
+  const body = (await p.json()) as { rif: number; latencyMs: number };
+  t.is(body.rif, 0);
+  t.true(body.latencyMs >= 0);
+  t.is((await prequalFetchHandler()(new Request('http://x/other'))).status, 404);
+});
+
+test('a Balancer with prequal over two real servers, one 10x slower, sends the slow one almost nothing', async (t) => {
+  const mk = (ms: number) => createServer(prequalHandler((_req, res) => setTimeout(() => res.end('ok'), ms)));
+  const fast = mk(2);
+  const slow = mk(20);
+  const [pf, ps] = [await listen(fast), await listen(slow)];
+  const lb = new Balancer({
+    policy: { name: 'prequal', probe: createHttpProber() },
+    random: mulberry32(5),
+    endpoints: [`127.0.0.1:${pf}`, `127.0.0.1:${ps}`],
+  });
+  try {
+    let slowCount = 0;
+    const worker = async () => {
+      for (let i = 0; i < 60; i++) {
+        const p = lb.pickOrThrow();
+        if (p.member.port === ps) slowCount++;
+        await get(p.member.port);
+        p.handle.done({ ok: true });
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    const st = (lb.policy as PrequalPolicy).probeStats();
+    t.log(`slow ${slowCount}/240`, JSON.stringify(st));
+    t.true(st.answered > 100);
+    t.true(slowCount < 24, `slow member got ${slowCount} of 240 (round robin: 120)`);
+  } finally {
+    (lb.policy as PrequalPolicy).abortProbes();
+    lb.close();
+    await close(fast);
+    await close(slow);
+  }
+});
