@@ -144,6 +144,20 @@ try {
     rows,
     ratios: rows.map((r) => ({ name: r.name, vsGrpcRoundRobin: r.opsPerSec / ref })),
     tail: tailRows,
+    tables: [
+      {
+        title: 'one of 4 servers 10x slower: p99 vs grpc-js round_robin',
+        header: ['policy', 'p99 ratio', 'p99 ms', 'p50 ms', 'slow share'],
+        rows: tailRows.map((r) => [
+          r.policy,
+          `${r.p99VsRoundRobin.toFixed(2)}×`,
+          r.p99Ms.toFixed(1),
+          r.p50Ms.toFixed(1),
+          `${(r.slowShare * 100).toFixed(1)}%`,
+        ]),
+        ratio: true,
+      },
+    ],
     setup: {
       roundMs: ROUND_MS,
       rounds: ROUNDS,

@@ -3,12 +3,23 @@ import { intOption, parseArgs, UsageError } from './args.js';
 import type { CliIO } from './cli.js';
 
 export async function demoCommand(argv: string[], io: CliIO): Promise<void> {
-  const { options, positionals } = parseArgs(argv, ['duration', 'concurrency'], ['plain']);
+  const { options, positionals } = parseArgs(
+    argv,
+    ['duration', 'concurrency', 'metrics-port'],
+    ['plain', 'no-metrics'],
+  );
   if (positionals.length > 0)
     throw new UsageError(`demo takes no positional arguments, got ${JSON.stringify(positionals[0])}`);
   const durationS = intOption(options, 'duration', 1, 3600) ?? 30;
   const concurrency = intOption(options, 'concurrency', 1, 256) ?? 8;
+  const metricsPort = options.has('no-metrics') ? false : (intOption(options, 'metrics-port', 0, 65535) ?? 0);
   const { runDemo } = await import('./demo.js');
-  const summary = await runDemo({ durationS, concurrency, out: io.out, tty: options.has('plain') ? false : undefined });
+  const summary = await runDemo({
+    durationS,
+    concurrency,
+    metricsPort,
+    out: io.out,
+    tty: options.has('plain') ? false : undefined,
+  });
   if (summary.failures > 0) process.exitCode = 1;
 }

@@ -26,6 +26,10 @@
 //
 //   const r = createResolver('dns:///api.internal:8080', { onEndpoints: (l) => balancer.reset(l), onError });
 //   r.close();
+//
+// Schemes resolve through `createResolverWith(schemes)`: `createResolver` passes every built-in scheme
+// (BUILTIN_SCHEMES); `switchyard/lite` passes `static` and the schemes `registerResolver` added, so a bundle
+// carries only the resolvers it names (docs/browsers.md): `registerResolver('dns', dnsScheme)`.
 import type { Endpoint, EndpointInput } from '../util/endpoint.js';
 import type { Clock } from '../util/clock.js';
 import type { BackoffOptions } from '../util/backoff.js';
@@ -35,6 +39,7 @@ import { DnsResolver, type DnsResolverOptions } from './dns.js';
 import { dohLookup, type DohOptions } from './doh.js';
 import { EtcdResolver, type EtcdResolverOptions } from './etcd/resolver.js';
 import { ConsulResolver, type ConsulResolverOptions } from './consul.js';
+import type { ServiceConfigResolverOptions } from './service-config.js';
 
 export interface ResolverListener {
   /** The complete current list. Called asynchronously, never from the constructor. */
@@ -79,10 +84,11 @@ export interface CommonResolverOptions extends BackoffOptions {
 
 /** `createResolver` options: a target URI plus the options of the scheme it names. */
 export type ResolverOptions = { target: string } & CommonResolverOptions &
-  Partial<Omit<DnsResolverOptions, 'target' | keyof CommonResolverOptions>> &
+  Partial<ServiceConfigResolverOptions> &
+  Partial<Omit<DnsResolverOptions, 'target' | keyof CommonResolverOptions | keyof ServiceConfigResolverOptions>> &
   Partial<Omit<DohOptions, 'url' | keyof CommonResolverOptions>> & {
     dohUrl?: string;
-  } & Partial<Omit<EtcdResolverOptions, 'prefix' | keyof CommonResolverOptions>> &
+  } & Partial<Omit<EtcdResolverOptions, 'prefix' | keyof CommonResolverOptions | keyof ServiceConfigResolverOptions>> &
   Partial<Omit<ConsulResolverOptions, 'service' | keyof CommonResolverOptions>> & {
     endpointsStatic?: EndpointInput[];
   };
@@ -118,50 +124,119 @@ function boolParam(field: string, v: string | null): boolean | undefined {
   throw typeError(field, '"true" or "false"', v);
 }
 
+/** Builds the resolver of a parsed target (`uri`: the target URI named in errors). */
+export type ResolverScheme = (
+  target: ParsedTarget,
+  options: ResolverOptions,
+  uri: string,
+  listener: ResolverListener,
+) => Resolver;
+
+/** Which schemes resolve, and to what. */
+export interface SchemeLookup {
+  get(scheme: string): ResolverScheme | undefined;
+  names(): string[];
+}
+
+/** `static:///a:80,b:80` (plus `endpointsStatic`). */
+export const staticScheme: ResolverScheme = (t, opts, _uri, listener) => {
+  const list = t.path.length === 0 ? [] : t.path.split(',');
+  return new StaticResolver([...list, ...(opts.endpointsStatic ?? [])], listener);
+};
+
+/** `dns:///` and `dns+srv:///` (node:dns, or `lookup`). */
+export const dnsScheme: ResolverScheme = (t, opts, uri, listener) => {
+  const servers = t.authority.length > 0 ? t.authority.split(',') : opts.servers;
+  const srv = t.scheme.endsWith('+srv');
+  return new DnsResolver({ ...opts, uri, target: t.path, srv, servers, lookup: opts.lookup }, listener);
+};
+
+/** `doh:///name:port?url=...` and `doh+srv:///` (DNS-over-HTTPS JSON, for browsers). */
+export const dohScheme: ResolverScheme = (t, opts, uri, listener) => {
+  const url = t.query.get('url') ?? opts.dohUrl;
+  if (typeof url !== 'string') throw typeError('dohUrl', 'a DNS-over-HTTPS JSON URL', url);
+  const servers = t.authority.length > 0 ? t.authority.split(',') : opts.servers;
+  const srv = t.scheme.endsWith('+srv');
+  return new DnsResolver({ ...opts, uri, target: t.path, srv, servers, lookup: dohLookup({ ...opts, url }) }, listener);
+};
+
+/** `etcd://host:2379/prefix/name` (or `endpoints` in options). */
+export const etcdScheme: ResolverScheme = (t, opts, uri, listener) => {
+  const endpoints = t.authority.length > 0 ? t.authority.split(',').map((a) => `http://${a}`) : opts.endpoints;
+  if (endpoints === undefined) throw typeError('endpoints', 'a list of etcd client URLs', endpoints);
+  return new EtcdResolver({ ...opts, uri, endpoints, prefix: t.path }, listener);
+};
+
+/** `consul://host:8500/name?passing=true&tag=x&dc=y` (or `address` in options). */
+export const consulScheme: ResolverScheme = (t, opts, uri, listener) => {
+  const address = t.authority.length > 0 ? `http://${t.authority}` : opts.address;
+  const passing = boolParam('passing', t.query.get('passing')) ?? opts.passing;
+  const tags = t.query.getAll('tag');
+  const dc = t.query.get('dc') ?? opts.dc;
+  return new ConsulResolver(
+    { ...opts, uri, address, service: t.path, passing, tags: tags.length > 0 ? tags : opts.tags, dc },
+    listener,
+  );
+};
+
+/** The built-in schemes. */
+export const BUILTIN_SCHEMES: Readonly<Record<string, ResolverScheme>> = {
+  static: staticScheme,
+  dns: dnsScheme,
+  'dns+srv': dnsScheme,
+  doh: dohScheme,
+  'doh+srv': dohScheme,
+  etcd: etcdScheme,
+  consul: consulScheme,
+};
+
+const registry = new Map<string, ResolverScheme>([['static', staticScheme]]);
+
 /**
- * Creates the resolver a target URI names. Throws a TypeError/RangeError for a malformed target or
- * options; failures after that go to `listener.onError`.
+ * Registers the resolver of a scheme (lower case; replacing any, built-ins included) for createResolver,
+ * connectResolver and createFetch in both entries.
  */
-export function createResolver(target: string | ResolverOptions, listener: ResolverListener): Resolver {
+export function registerResolver(scheme: string, factory: ResolverScheme): void {
+  if (typeof scheme !== 'string' || !/^[a-z][a-z0-9+.-]*$/.test(scheme))
+    throw typeError('scheme', 'a lower-case URI scheme', scheme);
+  if (typeof factory !== 'function') throw typeError('factory', 'a function', factory);
+  registry.set(scheme, factory);
+}
+
+/** `static` and the registered schemes. */
+export const registeredSchemes: SchemeLookup = {
+  get: (scheme) => registry.get(scheme),
+  names: () => [...registry.keys()],
+};
+
+/** The registered schemes, then the built-ins. */
+export const allSchemes: SchemeLookup = {
+  get: (scheme) =>
+    registry.get(scheme) ?? (Object.hasOwn(BUILTIN_SCHEMES, scheme) ? BUILTIN_SCHEMES[scheme] : undefined),
+  names: () => [...new Set([...Object.keys(BUILTIN_SCHEMES), ...registry.keys()])],
+};
+
+/**
+ * Creates the resolver a target URI names, its scheme resolved by `schemes`. Throws a TypeError/RangeError
+ * for a malformed target or options; failures after that go to `listener.onError`.
+ */
+export function createResolverWith(
+  schemes: SchemeLookup,
+  target: string | ResolverOptions,
+  listener: ResolverListener,
+): Resolver {
   const opts: ResolverOptions = typeof target === 'string' ? { target } : target;
   if (opts === null || typeof opts !== 'object') throw typeError('target', 'a URI string or options', target);
   const t = parseTarget(opts.target);
-  const uri = opts.uri ?? opts.target;
-  switch (t.scheme) {
-    case 'static': {
-      const list = t.path.length === 0 ? [] : t.path.split(',');
-      return new StaticResolver([...list, ...(opts.endpointsStatic ?? [])], listener);
-    }
-    case 'dns':
-    case 'dns+srv':
-    case 'doh':
-    case 'doh+srv': {
-      const srv = t.scheme.endsWith('+srv');
-      const servers = t.authority.length > 0 ? t.authority.split(',') : opts.servers;
-      let lookup = opts.lookup;
-      if (t.scheme.startsWith('doh')) {
-        const url = t.query.get('url') ?? opts.dohUrl;
-        if (typeof url !== 'string') throw typeError('dohUrl', 'a DNS-over-HTTPS JSON URL', url);
-        lookup = dohLookup({ ...opts, url });
-      }
-      return new DnsResolver({ ...opts, uri, target: t.path, srv, servers, lookup }, listener);
-    }
-    case 'etcd': {
-      const endpoints = t.authority.length > 0 ? t.authority.split(',').map((a) => `http://${a}`) : opts.endpoints;
-      if (endpoints === undefined) throw typeError('endpoints', 'a list of etcd client URLs', endpoints);
-      return new EtcdResolver({ ...opts, uri, endpoints, prefix: t.path }, listener);
-    }
-    case 'consul': {
-      const address = t.authority.length > 0 ? `http://${t.authority}` : opts.address;
-      const passing = boolParam('passing', t.query.get('passing')) ?? opts.passing;
-      const tags = t.query.getAll('tag');
-      const dc = t.query.get('dc') ?? opts.dc;
-      return new ConsulResolver(
-        { ...opts, uri, address, service: t.path, passing, tags: tags.length > 0 ? tags : opts.tags, dc },
-        listener,
-      );
-    }
-    default:
-      throw typeError('target scheme', 'one of static, dns, dns+srv, doh, doh+srv, etcd, consul', t.scheme);
-  }
+  const create = schemes.get(t.scheme);
+  if (create === undefined) throw typeError('target scheme', `one of ${schemes.names().join(', ')}`, t.scheme);
+  return create(t, opts, opts.uri ?? opts.target, listener);
+}
+
+/**
+ * Creates the resolver a target URI names (every built-in scheme, and the registered ones). Throws a
+ * TypeError/RangeError for a malformed target or options; failures after that go to `listener.onError`.
+ */
+export function createResolver(target: string | ResolverOptions, listener: ResolverListener): Resolver {
+  return createResolverWith(allSchemes, target, listener);
 }

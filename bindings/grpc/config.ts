@@ -92,7 +92,7 @@ export class SwitchyardLbConfig {
     /** The JSON as given. */
     readonly raw: unknown,
     /** The policy's own options (the bridge fields removed). */
-    readonly options: Json,
+    readonly options: Record<string, unknown>,
     readonly hashHeader: string | undefined,
     readonly outlier: OutlierDetectorOptions | undefined,
     /** Why the config is invalid (a TypeError/RangeError naming the field), or undefined. */

@@ -28,7 +28,9 @@ import type { OutlierDetector } from '../health/outlier.js';
 import { rangeError, typeError } from '../util/validate.js';
 import type { ConnectedResolver } from '../discovery/connect.js';
 import {
-  parseFetchOptions,
+  COMPLETE_STACK,
+  parseFetchOptionsWith,
+  type StackParts,
   type CreateFetchOptions,
   type FetchConfig,
   type FetchEvent,
@@ -96,6 +98,14 @@ export class DeadlineExceededError extends Error {
 
 class TryTimeoutError extends Error {
   override name = 'TimeoutError';
+}
+
+/** Transparent retries (refused connections) per request, on top of maxAttempts. */
+const MAX_TRANSPARENT_RETRIES = 10;
+
+/** The connection was refused: nothing was sent. */
+function refused(err: unknown): boolean {
+  return (err as { cause?: { code?: string } } | null)?.cause?.code === 'ECONNREFUSED';
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -195,6 +205,8 @@ class Call {
   tries = 0;
   retries = 0;
   throttled = false;
+  /** Tries refused at connect time and retried transparently (gRFC A6). */
+  transparent = 0;
 
   constructor(
     readonly sh: Shared,
@@ -422,8 +434,7 @@ class Call {
 
   private retryableError(err: unknown): boolean {
     if (err instanceof UnsafeTargetError || !this.replayable) return false;
-    if (this.idempotent) return true;
-    return (err as { cause?: { code?: string } } | null)?.cause?.code === 'ECONNREFUSED'; // nothing was sent
+    return this.idempotent || refused(err);
   }
 
   /** The request returns `res`. */
@@ -496,12 +507,23 @@ class Call {
         throttle?.onFailure();
         if (!this.idempotent || !this.replayable) return this.ok(res);
         // Retry-After may be an HTTP date: compared with the wall clock, not the monotonic one.
-        wait = Math.max(backoff.delayMs(attempt), retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? 0);
-        if (attempt >= maxAttempts || !this.budgetAllows() || clock.now() + wait >= deadlineAt) return this.ok(res);
+        const counted = attempt - this.transparent; // transparent retries are not among the maxAttempts
+        wait = Math.max(backoff.delayMs(counted), retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? 0);
+        if (counted >= maxAttempts || !this.budgetAllows() || clock.now() + wait >= deadlineAt) return this.ok(res);
         await res.body?.cancel().catch(() => {});
       } else {
         const noMember = last.noMember === true;
-        if (!noMember) throttle?.onFailure();
+        // gRFC A6 transparent retry: a refused connection never reached the server, so it is neither a failure
+        // for the retry budget nor one of the maxAttempts. Once per member (a member refusing again is counted:
+        // no hammering a dead one), at most MAX_TRANSPARENT_RETRIES, within the deadline.
+        const firstOnMember = (this.tried?.size ?? 1) === this.tries;
+        const transparent =
+          !noMember &&
+          firstOnMember &&
+          this.replayable &&
+          this.transparent < MAX_TRANSPARENT_RETRIES &&
+          refused(last.err);
+        if (!noMember && !transparent) throttle?.onFailure();
         if (deadlineAt !== Infinity && clock.now() >= deadlineAt) {
           return this.fail(
             new DeadlineExceededError(
@@ -510,9 +532,15 @@ class Call {
             ),
           );
         }
-        if (noMember || !this.retryableError(last.err) || attempt >= maxAttempts || !this.budgetAllows())
-          return this.fail(last.err);
-        wait = backoff.delayMs(attempt);
+        if (transparent) {
+          this.transparent++; // the next try has a number of its own but is not counted against maxAttempts
+          wait = 0;
+        } else {
+          const counted = attempt - this.transparent;
+          if (noMember || !this.retryableError(last.err) || counted >= maxAttempts || !this.budgetAllows())
+            return this.fail(last.err);
+          wait = backoff.delayMs(counted);
+        }
         if (clock.now() + wait >= deadlineAt)
           return this.fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms would pass before the next try`));
       }
@@ -623,8 +651,14 @@ function endRequest(
   }
 }
 
+/** A balanced fetch; its stack (when no `balancer` is given) knows every built-in policy and scheme. */
 export function createFetch(options: CreateFetchOptions): BalancedFetch {
-  const cfg = parseFetchOptions(options);
+  return createFetchWith(COMPLETE_STACK, options);
+}
+
+/** createFetch with its stack built from `parts` (fetch-options.ts: COMPLETE_STACK, or LITE_STACK for switchyard/lite). */
+export function createFetchWith(parts: StackParts, options: CreateFetchOptions): BalancedFetch {
+  const cfg = parseFetchOptionsWith(parts, options);
   const sh = new Shared(cfg);
 
   function balancedFetch(input: string | URL | Request, init?: SwitchyardRequestInit): Promise<Response> {

@@ -24,7 +24,18 @@ import {
   type SourceOptions,
 } from './collect.js';
 
-export { INSTRUMENTS, DEFAULT_BUCKETS_S, type InstrumentSpec, type Labels, type SourceOptions } from './collect.js';
+export {
+  INSTRUMENTS,
+  DEFAULT_BUCKETS_S,
+  type InstrumentSpec,
+  type Labels,
+  type SourceOptions,
+  type BalancerSource,
+  type CheckerSource,
+  type DetectorSource,
+  type ResolverSource,
+  type FetchSource,
+} from './collect.js';
 
 export interface CollectMetricsOptions extends SourceOptions {
   /** Where to register (default: prom-client's global `register`). */

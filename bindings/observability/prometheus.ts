@@ -10,4 +10,9 @@ export {
   type InstrumentSpec,
   type Labels,
   type SourceOptions,
+  type BalancerSource,
+  type CheckerSource,
+  type DetectorSource,
+  type ResolverSource,
+  type FetchSource,
 } from './metrics.js';

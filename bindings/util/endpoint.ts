@@ -68,7 +68,11 @@ export function localityKey(l: Locality | undefined): string {
   return l === undefined ? '' : `${l.region}/${l.zone}/${l.subZone}`;
 }
 
-export type EndpointInput = string | (Partial<Endpoint> & ({ id: string } | { host: string; port: number }));
+export type EndpointInput =
+  | string
+  | (Partial<Omit<Endpoint, 'locality'>> & { locality?: Locality | string } & (
+        { id: string } | { host: string; port: number }
+      ));
 
 export interface ParseEndpointOptions {
   /** 'required': the endpoint must carry a dialable host and port. Default 'optional'. */

@@ -152,14 +152,17 @@ test.serial('failures reach the scopes as errors; the policy and the target are 
     await t.throwsAsync(f('/x'), { instanceOf: TypeError });
     t.is(rec.requests[0]!.service, target);
     t.is(rec.requests[0]!.policy, 'least_request');
-    // one member: the retry goes to it again
+    // one member: the retry goes to it again; the first refusal is a free (transparent) retry, the second
+    // refusal by the same member counts, so maxAttempts 2 allows one more
     t.deepEqual(rec.log, [
       'request 1',
       `try 1.1 127.0.0.1:${port}`,
       'try-end 1.1 TypeError',
       `try 1.2 127.0.0.1:${port}`,
       'try-end 1.2 TypeError',
-      'end 1 TypeError tries=2 retries=1',
+      `try 1.3 127.0.0.1:${port}`,
+      'try-end 1.3 TypeError',
+      'end 1 TypeError tries=3 retries=2',
     ]);
     t.is(((rec.ends[0]!.error as Error).cause as { code?: string }).code, 'ECONNREFUSED');
   } finally {

@@ -4,7 +4,7 @@
 // without moving the choice.
 import test from 'ava';
 import { Balancer } from '../../bindings/balancing/balancer.js';
-import { parsePickFirst } from '../../bindings/balancing/policies/pick-first.js';
+import { parsePickFirst, type PickFirstPolicy } from '../../bindings/balancing/policies/pick-first.js';
 
 /** The member ids of `n` picks, each completed with `outcome`. */
 function picks(lb: Balancer, n = 5, exclude?: Set<string>): string[] {
@@ -148,4 +148,24 @@ test('health: unavailable members are skipped; in panic health is ignored and th
   lb.setAvailable('b', false); // 1 of 3: panic, every member eligible again, b stays chosen
   t.true(lb.stats().panic);
   t.deepEqual(picks(lb, 2), ['b', 'b']);
+});
+
+test('priority levels: each level sticks to its own first member; a failure on level 0 moves level 0', (t) => {
+  const lb = new Balancer({
+    policy: 'pick_first',
+    endpoints: [
+      { id: 'a1', priority: 0 },
+      { id: 'a2', priority: 0 },
+      { id: 'b1', priority: 1 },
+      { id: 'b2', priority: 1 },
+    ],
+  });
+  t.deepEqual([...new Set(picks(lb, 50))], ['a1']);
+  t.is((lb.policy as PickFirstPolicy).selected, 'a1');
+  t.is(failOnce(lb), 'a1');
+  t.deepEqual([...new Set(picks(lb, 50))], ['a2']);
+  lb.setAvailable('a1', false); // 1 of 2: 70 / 30
+  const ids = new Set(picks(lb, 200));
+  t.deepEqual([...ids].sort(), ['a2', 'b1']);
+  t.deepEqual(selected(lb), ['a2', 'b1']);
 });

@@ -61,34 +61,41 @@ class PickFirstPicker implements Picker {
   }
 }
 
+/** The choice within one subset (picker.ts slot: '' for the whole set, 'p<priority>' for a level, ...). */
+interface SlotChoice {
+  sticky: string | undefined;
+  last: PickFirstPicker | null;
+}
+
 export class PickFirstPolicy implements Policy {
   readonly name = 'pick_first';
   /** Member ids in try order. */
   private order: string[] = [];
   /** The `env.ids` that `order` was made for. */
   private orderFor: readonly string[] | null = null;
-  private sticky: string | undefined;
-  private last: PickFirstPicker | null = null;
+  /** One choice per slot: with priority levels each level has its own first-that-works member. */
+  private readonly slots = new Map<string, SlotChoice>();
 
   constructor(readonly config: PickFirstConfig = { shuffleAddressList: false }) {}
 
-  /** The member picks go to (undefined before the first picker with members). */
+  /** The member picks go to (undefined before the first picker with members); with levels, level 0's. */
   get selected(): string | undefined {
-    return this.sticky;
+    return this.slots.values().next().value?.sticky;
   }
 
   onMembership(env: PolicyEnv): void {
     const ids = env.ids;
-    const s = this.sticky;
-    if (s !== undefined && !ids.includes(s)) {
+    const present = new Set(ids);
+    for (const c of this.slots.values()) {
+      const s = c.sticky;
+      if (s === undefined || present.has(s)) continue;
       // removed: the next member of the old order that remains
-      const present = new Set(ids);
       const k = this.order.indexOf(s);
-      this.sticky = undefined;
+      c.sticky = undefined;
       for (let j = 1; j < this.order.length; j++) {
         const id = this.order[(k + j) % this.order.length]!;
         if (present.has(id)) {
-          this.sticky = id;
+          c.sticky = id;
           break;
         }
       }
@@ -107,8 +114,10 @@ export class PickFirstPolicy implements Policy {
     this.orderFor = ids;
   }
 
-  build(rows: Int32Array, env: PolicyEnv): Picker {
+  build(rows: Int32Array, env: PolicyEnv, slot = ''): Picker {
     if (this.orderFor !== env.ids) this.onMembership(env);
+    let c = this.slots.get(slot);
+    if (c === undefined) this.slots.set(slot, (c = { sticky: undefined, last: null }));
     const ids = env.ids;
     const eligible = new Set<string>();
     for (let k = 0; k < rows.length; k++) eligible.add(ids[rows[k]!]!);
@@ -119,8 +128,8 @@ export class PickFirstPolicy implements Policy {
     for (const id of this.order) if (eligible.has(id)) order[k++] = rowOf.get(id)!;
     // the sticky member if eligible, else the next eligible one in order (it becomes the choice)
     let cur = 0;
-    if (this.sticky !== undefined && k > 0) {
-      const from = this.order.indexOf(this.sticky);
+    if (c.sticky !== undefined && k > 0) {
+      const from = this.order.indexOf(c.sticky);
       for (let j = 0; j < this.order.length; j++) {
         const id = this.order[(from + j) % this.order.length]!;
         if (eligible.has(id)) {
@@ -129,16 +138,24 @@ export class PickFirstPolicy implements Policy {
         }
       }
     }
-    if (k > 0) this.sticky = ids[order[cur]!];
-    return (this.last = new PickFirstPicker(rows, order, cur, ids));
+    if (k > 0) c.sticky = ids[order[cur]!];
+    return (c.last = new PickFirstPicker(rows, order, cur, ids));
+  }
+
+  releaseSlots(keep: ReadonlySet<string>): void {
+    for (const slot of this.slots.keys()) if (!keep.has(slot)) this.slots.delete(slot);
   }
 
   onDone(env: PolicyEnv, row: number, ok: boolean, _rttMs: number, _now: number, status?: number): void {
-    if (ok || status !== undefined || this.last === null) return;
-    if (env.ids[row] === this.sticky) this.sticky = this.last.advance() ?? this.sticky;
+    if (ok || status !== undefined) return;
+    const id = env.ids[row];
+    for (const c of this.slots.values())
+      if (c.last !== null && c.sticky === id) c.sticky = c.last.advance() ?? c.sticky;
   }
 
   stats(env: PolicyEnv, row: number): Record<string, number> {
-    return { selected: env.ids[row] === this.sticky ? 1 : 0 };
+    const id = env.ids[row];
+    for (const c of this.slots.values()) if (c.sticky === id) return { selected: 1 };
+    return { selected: 0 };
   }
 }
