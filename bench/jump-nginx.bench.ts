@@ -5,6 +5,7 @@
 // Run: npx tsx bench/jump-nginx.bench.ts (BENCH_SECONDS=0.5 for a quick pass). Writes bench/results/jump-nginx.json.
 import { JumpHash, NginxConsistentHash, Rendezvous } from '../bindings/index.js';
 import { wasmHandle } from '../bindings/core/backend.js';
+import { HASH_WASM } from '../bindings/core/families.js';
 import { jumpPair, keyHalves } from '../bindings/hashing/jump.js';
 import { crc32String } from '../bindings/hashing/ketama/crc32.js';
 import { findChashPoint } from '../bindings/hashing/nginx-hash.js';
@@ -27,7 +28,7 @@ const keys = Array.from(
   (_, i) => `user:${String(i).padStart(7, '0')}:s:${String((i * 7919) % 10000).padStart(4, '0')}`,
 );
 const BATCH = 1000;
-const handle = wasmHandle()!;
+const handle = wasmHandle(HASH_WASM)!;
 const x = handle.exports as Record<string, (...a: number[]) => number>;
 const u64pairs = new Uint32Array(2 * KEYS);
 for (let i = 0; i < KEYS; i++) {

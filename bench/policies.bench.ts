@@ -5,6 +5,7 @@
 // (see the policy headers). Standalone: npx tsx bench/policies.bench.ts (BENCH_ROUNDS=5 for a quick run).
 import { Balancer, type Clock, type Picked, systemClock } from '../bindings/index.js';
 import { wasmHandle } from '../bindings/core/backend.js';
+import { BALANCING_WASM } from '../bindings/core/families.js';
 import { COL_ACTIVE, COL_AVG_RTT, COL_EW, COL_WEIGHT, COLS } from '../bindings/balancing/picker.js';
 import { latencyAwareScanTs, parseLatencyAware } from '../bindings/balancing/policies/latency-aware.js';
 import { peakEwmaCostTs, PENALTY_MS } from '../bindings/balancing/policies/peak-ewma.js';
@@ -96,7 +97,7 @@ function indexLoop(lb: Balancer): void {
 }
 
 // kernels: WASM call vs TS twin
-const h = wasmHandle()!;
+const h = wasmHandle(BALANCING_WASM)!;
 const x = h.exports as Record<string, (...a: number[]) => number>;
 const lac = parseLatencyAware({});
 for (const n of SIZES) {

@@ -54,7 +54,9 @@ export {
   type RendezvousMemberStats,
 } from './hashing/rendezvous.js';
 export { Balancer, createBalancer, normalizeEndpoint } from './balancing/balancer.js';
-export { NoHealthyMembersError } from './balancing/errors.js';
+export { NoHealthyMembersError, UnavailableError } from './balancing/errors.js';
+export type { WaitOptions } from './balancing/ready.js';
+export { PickFirstPolicy, parsePickFirst, type PickFirstConfig } from './balancing/policies/pick-first.js';
 export type { BalancerOptions, ServiceConfigOptions } from './balancing/options.js';
 export type {
   BalancerStats,
@@ -67,9 +69,27 @@ export type {
   MembershipEvent,
   AvailabilityEvent,
   PickerEvent,
+  NoneReason,
 } from './balancing/events.js';
 export type { Policy, Picker, PolicyEnv, PickContext, StateTable } from './balancing/picker.js';
-export { registerPolicy, policyNames, type PolicyFactory, type ServiceConfigJson } from './balancing/service-config.js';
+export {
+  registerPolicy,
+  policyNames,
+  roundRobinPolicy,
+  weightedRoundRobinPolicy,
+  leastRequestPolicy,
+  peakEwmaPolicy,
+  latencyAwarePolicy,
+  prequalPolicy,
+  ringHashPolicy,
+  xxhashRingPolicy,
+  maglevPolicy,
+  ketamaPolicy,
+  pickFirstPolicy,
+  type PolicyFactory,
+  type PolicyLookup,
+  type ServiceConfigJson,
+} from './balancing/service-config.js';
 export type { KeyHasher, HasherFactory } from './balancing/policies/hash.js';
 export { mulberry32, validateRandom, type Random } from './util/random.js';
 export {
@@ -164,6 +184,14 @@ export {
 export {
   createResolver,
   parseTarget,
+  registerResolver,
+  staticScheme,
+  dnsScheme,
+  dohScheme,
+  etcdScheme,
+  consulScheme,
+  type ResolverScheme,
+  type SchemeLookup,
   type Resolver,
   type ResolverListener,
   type ResolverOptions,
@@ -179,22 +207,76 @@ export {
   type AddressRecord,
   type SrvRecord,
 } from './discovery/dns.js';
-export { dohLookup, type DohOptions } from './discovery/doh.js';
+export { dohLookup, parseTxtData, type DohOptions } from './discovery/doh.js';
 export { EtcdResolver, type EtcdResolverOptions, type EtcdResolverStats } from './discovery/etcd/resolver.js';
 export type { EtcdAuth } from './discovery/etcd/client.js';
 export { EtcdRegistration, registerEtcd, type EtcdRegistrationOptions } from './discovery/etcd/registration.js';
 export { ConsulResolver, type ConsulResolverOptions, type ConsulResolverStats } from './discovery/consul.js';
-export { connectResolver, type ConnectOptions, type ResettableMembership } from './discovery/connect.js';
+export {
+  connectResolver,
+  type ConnectOptions,
+  type ResettableMembership,
+  type ConnectedResolver,
+  type ResolverUpdate,
+} from './discovery/connect.js';
+export { ResolverError } from './discovery/errors.js';
+export {
+  selectServiceConfig,
+  serviceConfigFromTxt,
+  serviceConfigFromValue,
+  GRPC_CONFIG_TXT_PREFIX,
+  ETCD_SERVICE_CONFIG_KEY,
+  type ServiceConfigResolverOptions,
+  type ServiceConfig,
+  type ChoiceContext,
+} from './discovery/service-config.js';
 export { RoundRobinPolicy, type RoundRobinConfig } from './balancing/policies/round-robin.js';
 export { WeightedRoundRobinPolicy, type WeightedRoundRobinConfig } from './balancing/policies/weighted-round-robin.js';
 export { LeastRequestPolicy, type LeastRequestConfig } from './balancing/policies/least-request.js';
 export { PeakEwmaPolicy, type PeakEwmaConfig } from './balancing/policies/peak-ewma.js';
 export { LatencyAwarePolicy, type LatencyAwareConfig } from './balancing/policies/latency-aware.js';
-export { HashPolicy, type HashConfig } from './balancing/policies/hash.js';
+export {
+  PrequalPolicy,
+  parsePrequal,
+  readProbeAnswer,
+  type PrequalConfig,
+  type PrequalProbe,
+  type PrequalStats,
+  type ProbeAnswer,
+} from './balancing/policies/prequal.js';
+export {
+  PrequalTracker,
+  prequalHandler,
+  prequalFetchHandler,
+  DEFAULT_PREQUAL_PATH,
+  type PrequalTrackerOptions,
+  type PrequalHandlerOptions,
+  type PrequalProbeAnswer,
+  type NodeListener,
+  type NodeReq,
+  type NodeRes,
+} from './http/prequal-handler.js';
+export { createHttpProber, type HttpProberOptions } from './http/prequal-probe.js';
+export { HashPolicy, type HashConfig, type SlotHasher } from './balancing/policies/hash.js';
 export { P2CPicker, type LoadMetric } from './balancing/p2c.js';
 export type { LoadReport, Weighting, DynamicWeightsConfig, LoadReportConfig } from './balancing/dynamic-weights.js';
 export type { SlowStartConfig } from './balancing/slow-start.js';
 export { EdfScheduler } from './balancing/edf.js';
+export {
+  buildPriorityPicker,
+  parsePriorityOptions,
+  priorityLoads,
+  type LocalityStats,
+  type PriorityLevelStats,
+  type PriorityLoads,
+  type PriorityOptions,
+  type PriorityPickerInput,
+  type PriorityPickerResult,
+  type ZoneAwareOptions,
+  type ZoneRouting,
+  type LevelCounts,
+} from './balancing/priority.js';
+export type { ZoneRoutingReason } from './balancing/locality.js';
 export {
   createHasher,
   ALGORITHMS,
@@ -217,6 +299,14 @@ export {
   type FetchPick,
   type FetchMember,
   type FetchOutcome,
+  type FetchInstrumentation,
+  type FetchRequestInfo,
+  type FetchRequestResult,
+  type FetchTryInfo,
+  type FetchTryResult,
+  type RequestScope,
+  type TryScope,
+  type PickWaitOptions,
 } from './http/fetch.js';
 export { UnsafeTargetError } from './http/url-guard.js';
 export { RetryThrottle, type ThrottleOptions } from './http/retry.js';
@@ -230,4 +320,7 @@ export {
   type Endpoint,
   type EndpointInput,
   type ParseEndpointOptions,
+  parseLocality,
+  localityKey,
+  type Locality,
 } from './util/endpoint.js';

@@ -100,7 +100,15 @@ import { Members, upsert } from './members.js';
 import { type BalancerOptions, resolveOptions, type ServiceConfigOptions } from './options.js';
 import { buildPriorityPicker, type PriorityLevelStats, type PriorityOptions } from './priority.js';
 import { WaitQueue, type WaitOptions, waitTimeout } from './ready.js';
-import { isServiceConfig, policyFrom, policyFromServiceConfig, type ServiceConfigJson } from './service-config.js';
+import {
+  isServiceConfig,
+  policyFromConfig,
+  policyFromSpec,
+  type PolicyLookup,
+  registeredPolicies,
+  type ServiceConfigJson,
+} from './registry.js';
+import { allPolicies } from './service-config.js';
 
 export { NoHealthyMembersError, UnavailableError } from './errors.js';
 export type { WaitOptions } from './ready.js';
@@ -149,7 +157,11 @@ class Pick {
   }
 }
 
-export class Balancer implements PolicyEnv {
+/**
+ * The Balancer over round_robin and the registered policies (registry.ts): what `switchyard/lite` exports as
+ * `Balancer`, so that a bundle carries only the policies it names. `Balancer` below resolves every built-in.
+ */
+export class BalancerCore implements PolicyEnv {
   readonly clock: Clock;
   readonly random: Random;
   readonly panicThresholdPercent: number;
@@ -183,9 +195,12 @@ export class Balancer implements PolicyEnv {
   /** The policy part of the last service config applied (JSON), to ignore repeats. */
   private lastServiceConfig: string | undefined;
   private closed = false;
+  /** Which policy names resolve (setPolicy, applyServiceConfig). */
+  private readonly policies: PolicyLookup;
 
-  constructor(options: BalancerOptions | ServiceConfigOptions = {}) {
-    const o = resolveOptions(options);
+  constructor(options: BalancerOptions | ServiceConfigOptions = {}, policies: PolicyLookup = registeredPolicies) {
+    const o = resolveOptions(options, policies);
+    this.policies = policies;
     this.pol = o.policy;
     this.clock = o.clock;
     this.random = o.random;
@@ -361,7 +376,7 @@ export class Balancer implements PolicyEnv {
    * current policy.
    */
   setPolicy(spec: string | object | Policy): void {
-    this.install(policyFrom(spec, 'policy'));
+    this.install(policyFromSpec(this.policies, spec, 'policy'));
   }
 
   /**
@@ -378,7 +393,7 @@ export class Balancer implements PolicyEnv {
       const sc = json as ServiceConfigJson;
       const key = JSON.stringify([sc.loadBalancingConfig, sc.loadBalancingPolicy]);
       if (key === this.lastServiceConfig) return null;
-      this.install(policyFromServiceConfig(sc));
+      this.install(policyFromConfig(this.policies, sc));
       this.lastServiceConfig = key;
       return null;
     } catch (e) {
@@ -688,6 +703,13 @@ export class Balancer implements PolicyEnv {
 
 /** The one slot of a single-level publication (picker.ts `Policy.build`). */
 const WHOLE_SET: ReadonlySet<string> = new Set(['']);
+
+/** The Balancer: every built-in policy by name (service-config.ts), and the registered ones. */
+export class Balancer extends BalancerCore {
+  constructor(options: BalancerOptions | ServiceConfigOptions = {}) {
+    super(options, allPolicies);
+  }
+}
 
 /** `new Balancer(options | serviceConfig)`. */
 export function createBalancer(options?: BalancerOptions | ServiceConfigOptions): Balancer {

@@ -1,7 +1,8 @@
 // Balancer options: names, defaults and validation. Each bad option is a TypeError/RangeError naming it and
 // the value (util/validate.ts). The policy comes from `policy` or, in a gRPC service config, from
 // `loadBalancingConfig` / `loadBalancingPolicy` (service-config.ts), never from both.
-import { handleFor, parseBackend } from '../core/backend.js';
+import { BALANCING_WASM } from '../core/families.js';
+import { familyHandle, parseBackendFor } from '../core/loader.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import type { EndpointInput } from '../util/endpoint.js';
@@ -9,7 +10,13 @@ import { defaultRandom, type Random, validateRandom } from '../util/random.js';
 import { rangeError, typeError } from '../util/validate.js';
 import type { Policy } from './picker.js';
 import { parsePriorityOptions, type PriorityOptions } from './priority.js';
-import { isServiceConfig, policyFrom, policyFromServiceConfig, type ServiceConfigJson } from './service-config.js';
+import {
+  isServiceConfig,
+  policyFromConfig,
+  policyFromSpec,
+  type PolicyLookup,
+  type ServiceConfigJson,
+} from './registry.js';
 
 export interface BalancerOptions {
   /** A policy name, `{ name, ...options }`, `{ <name>: options }` or a Policy object (default round_robin). */
@@ -68,14 +75,17 @@ export interface ResolvedOptions {
   endpoints: readonly EndpointInput[] | undefined;
 }
 
-/** Validates `options` and fills in the defaults. */
-export function resolveOptions(options: BalancerOptions | ServiceConfigOptions): ResolvedOptions {
+/** Validates `options` and fills in the defaults; policy names resolve through `policies`. */
+export function resolveOptions(
+  options: BalancerOptions | ServiceConfigOptions,
+  policies: PolicyLookup,
+): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const o = options as BalancerOptions & ServiceConfigJson;
   const sc = isServiceConfig(o);
   if (sc && o.policy !== undefined)
     throw typeError('policy', 'absent when a service config selects the policy', o.policy);
-  const policy = sc ? policyFromServiceConfig(o) : policyFrom(o.policy);
+  const policy = sc ? policyFromConfig(policies, o) : policyFromSpec(policies, o.policy);
   const clock = o.clock === undefined ? systemClock : validateClock('clock', o.clock);
   const random = o.random === undefined ? defaultRandom : validateRandom('random', o.random);
   const pt = o.panicThresholdPercent ?? 50;
@@ -84,8 +94,8 @@ export function resolveOptions(options: BalancerOptions | ServiceConfigOptions):
   const pm = o.panicMode ?? 'all';
   if (pm !== 'all' && pm !== 'fail') throw rangeError('panicMode', "'all' or 'fail'", pm);
   // default: where the core runs in WASM, the table lives in its memory
-  const backend = parseBackend(o);
-  const wasm = handleFor(backend);
+  const backend = parseBackendFor(o, BALANCING_WASM);
+  const wasm = familyHandle(backend, BALANCING_WASM);
   if (o.measureRtt !== undefined && typeof o.measureRtt !== 'boolean')
     throw typeError('measureRtt', 'a boolean', o.measureRtt);
   const timed = o.measureRtt ?? (policy.usesRtt === true || policy.weighting !== undefined);

@@ -1,67 +1,94 @@
-// Loading. Nothing is compiled at import time. The first API call that needs the core compiles the inlined
-// bytes synchronously (`initSync`); where WebAssembly is missing or blocked (a CSP without
-// 'wasm-unsafe-eval') the pure-TS core is used instead and `backend()` reports 'js'. `init(source)` is the
-// async, memoized way for pages that want to fetch the .wasm file or compile off the main thread.
+// The default core and loading (loader.ts keeps the instances, one per family: families.ts). Nothing is
+// compiled at import time. The first API call that needs the core compiles the ring family's inlined bytes
+// synchronously (`initSync`); where WebAssembly is missing or blocked (a CSP without 'wasm-unsafe-eval') the
+// pure-TS core is used instead and `backend()` reports 'js'. `init(source)` is the async, memoized way for
+// pages that want to fetch the .wasm file (`switchyard/wasm`, every family in one module) or compile off the
+// main thread.
 import type { Backend, Core } from './core.js';
 import { jsCore } from './core-js.js';
 import { createWasmCore, createWasmHandle, type WasmHandle } from './core-wasm.js';
-import { decodeBase64 } from './base64.js';
-import { WASM_BASE64 } from './wasm-bytes.generated.js';
-import { rangeError } from '../util/validate.js';
+import { RING_WASM, type WasmFamily } from './families.js';
+import { decodeHex } from './hex.js';
+import {
+  adoptFamily,
+  adoptShared,
+  failOver,
+  familyHandle,
+  getMode,
+  instantiateSync,
+  lastWasmError,
+  loadFamily,
+  parseBackendFor,
+  requireFamily,
+  setMode,
+  wasmLoaded,
+} from './loader.js';
 
 export type WasmSource = WebAssembly.Module | BufferSource | URL | Response | PromiseLike<Response>;
 
-let active: Core | null = null;
-let wasm: Core | null = null;
-let handle: WasmHandle | null = null;
 let pending: Promise<Backend> | null = null;
-let wasmError: unknown = null;
+const cores = new WeakMap<WasmHandle, Core>();
 
-function inlineBytes(): Uint8Array<ArrayBuffer> {
-  return decodeBase64(WASM_BASE64);
+/** The WASM core over the ring family's instance (or the shared one). */
+function wasmCore(h: WasmHandle): Core {
+  let c = cores.get(h);
+  if (c === undefined) cores.set(h, (c = createWasmCore(h)));
+  return c;
 }
 
-function adopt(instance: WebAssembly.Instance): Backend {
-  handle = createWasmHandle(instance);
-  wasm = createWasmCore(handle);
-  active = wasm;
+function ringLoad(): Backend {
+  if (loadFamily(RING_WASM) === null) {
+    failOver(lastWasmError());
+    return 'js';
+  }
+  setMode('wasm');
   return 'wasm';
 }
 
-function fallback(err: unknown): Backend {
-  wasmError = err;
-  active = jsCore;
-  return 'js';
-}
-
-/** Compiles and instantiates the core synchronously (Node, workers); falls back to 'js' if it cannot. */
+/**
+ * Compiles and instantiates the core synchronously (Node, workers); falls back to 'js' if it cannot. A
+ * `source` (build/switchyard.wasm, every family) then serves every family; without one, the inlined bytes.
+ */
 export function initSync(source?: WebAssembly.Module | BufferSource): Backend {
-  if (wasm !== null) return (active = wasm).kind;
+  if (wasmLoaded()) {
+    setMode('wasm');
+    return 'wasm';
+  }
+  if (source === undefined) return ringLoad();
   try {
-    if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
-    const mod = source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source ?? inlineBytes());
-    return adopt(new WebAssembly.Instance(mod, {}));
+    adoptShared(instantiateSync(source));
+    return 'wasm';
   } catch (err) {
-    return fallback(err);
+    failOver(err);
+    return 'js';
   }
 }
 
 /** Async, memoized: accepts a compiled module, bytes, a URL or a Response (e.g. `fetch(wasmUrl)`). */
 export function init(source?: WasmSource): Promise<Backend> {
-  if (wasm !== null) return Promise.resolve((active = wasm).kind);
+  if (wasmLoaded()) {
+    setMode('wasm');
+    return Promise.resolve('wasm');
+  }
   pending ??= (async () => {
     try {
       if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
+      if (source === undefined) {
+        const mod = await WebAssembly.compile(decodeHex(RING_WASM.hex));
+        adoptFamily(RING_WASM, createWasmHandle(await WebAssembly.instantiate(mod, {})));
+        return 'wasm';
+      }
       let mod: WebAssembly.Module;
       if (source instanceof WebAssembly.Module) mod = source;
-      else if (source === undefined) mod = await WebAssembly.compile(inlineBytes());
       else if (source instanceof URL) mod = await WebAssembly.compile(await (await fetch(source)).arrayBuffer());
       else if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) mod = await WebAssembly.compile(source);
       else mod = await WebAssembly.compile(await (await source).arrayBuffer());
-      return adopt(await WebAssembly.instantiate(mod, {}));
+      adoptShared(createWasmHandle(await WebAssembly.instantiate(mod, {})));
+      return 'wasm';
     } catch (err) {
       pending = null;
-      return fallback(err);
+      failOver(err);
+      return 'js';
     }
   })();
   return pending;
@@ -74,7 +101,7 @@ export function backend(): Backend {
 
 /** Why WebAssembly is not in use, if it was tried and failed. */
 export function backendError(): unknown {
-  return wasmError;
+  return lastWasmError();
 }
 
 /**
@@ -82,40 +109,37 @@ export function backendError(): unknown {
  * WebAssembly cannot be used here.
  */
 export function setBackend(kind: Backend): void {
-  active = kind === 'js' ? jsCore : requireWasm();
+  if (kind === 'wasm') requireFamily(RING_WASM);
+  setMode(kind === 'js' ? 'js' : 'wasm');
 }
 
 /** The default core, initializing on first use. */
 export function getCore(kind?: Backend): Core {
   if (kind === 'js') return jsCore;
-  if (kind === 'wasm') return requireWasm();
-  if (active === null) initSync();
-  return active!;
-}
-
-/** The WASM instance's raw handle for feature modules, or null where WebAssembly is unavailable. */
-export function wasmHandle(): WasmHandle | null {
-  if (wasm === null && wasmError === null) initSync();
-  return handle;
-}
-
-function requireWasm(): Core {
-  if (wasm === null) initSync();
-  if (wasm === null) throw new Error(`switchyard: WebAssembly backend unavailable: ${String(wasmError)}`);
-  return wasm;
+  if (kind === 'wasm') return wasmCore(requireFamily(RING_WASM));
+  const mode = getMode() ?? initSync();
+  const h = mode === 'wasm' ? loadFamily(RING_WASM) : null;
+  return h === null ? jsCore : wasmCore(h);
 }
 
 /**
- * The backend an object builds with, from its options: `backend` 'wasm' (throws where WebAssembly cannot be
- * used) or 'js', else the active one. A RangeError names `backend` for anything else.
+ * The WASM instance's raw handle of a family (default the ring family, the core's) for feature modules and
+ * tests, or null where WebAssembly is unavailable.
  */
-export function parseBackend(options: { backend?: unknown }): Backend {
-  const b = options.backend;
-  if (b !== undefined && b !== 'wasm' && b !== 'js') throw rangeError('backend', "'wasm' or 'js'", b);
-  return getCore(b).kind;
+export function wasmHandle(family: WasmFamily = RING_WASM): WasmHandle | null {
+  if (getMode() === 'js' && !wasmLoaded() && lastWasmError() !== null) return null;
+  return loadFamily(family);
 }
 
-/** The WASM instance's handle for the 'wasm' backend, null for 'js'. */
-export function handleFor(kind: Backend): WasmHandle | null {
-  return kind === 'wasm' ? wasmHandle() : null;
+/**
+ * The backend a ring-family object builds with, from its options (loader.ts `parseBackendFor`; other
+ * families pass theirs).
+ */
+export function parseBackend(options: { backend?: unknown }, family: WasmFamily = RING_WASM): Backend {
+  return parseBackendFor(options, family);
+}
+
+/** The instance's handle of `family` for the 'wasm' backend, null for 'js'. */
+export function handleFor(kind: Backend, family: WasmFamily = RING_WASM): WasmHandle | null {
+  return familyHandle(kind, family);
 }

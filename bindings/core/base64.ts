@@ -1,4 +1,4 @@
-// Base64 decoding without atob/Buffer, so the inlined module loads in any JS runtime.
+// Base64 decoding without atob/Buffer, for any JS runtime (the etcd client decodes keys and values with it).
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 export function decodeBase64(s: string): Uint8Array<ArrayBuffer> {

@@ -15,7 +15,7 @@
 import type { Endpoint, EndpointInput } from '../util/endpoint.js';
 import { systemClock, validateClock } from '../util/clock.js';
 import { typeError } from '../util/validate.js';
-import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
+import { allSchemes, createResolverWith, type Resolver, type ResolverOptions, type SchemeLookup } from './resolver.js';
 import { ResolverError } from './errors.js';
 
 /** What the wiring needs from a Balancer: `reset`, and the resolver-facing methods when it has them. */
@@ -123,7 +123,18 @@ class Connected implements ConnectedResolver {
   }
 }
 
+/** `connectResolver` over every built-in scheme and the registered ones (resolver.ts). */
 export function connectResolver(
+  target: string | ResolverOptions,
+  balancer: ResettableMembership,
+  options: ConnectOptions = {},
+): ConnectedResolver {
+  return connectResolverWith(allSchemes, target, balancer, options);
+}
+
+/** `connectResolver` with the target's scheme resolved by `schemes` (`switchyard/lite`: static and the registered). */
+export function connectResolverWith(
+  schemes: SchemeLookup,
   target: string | ResolverOptions,
   balancer: ResettableMembership,
   options: ConnectOptions = {},
@@ -140,7 +151,7 @@ export function connectResolver(
   const setResolverError = (e: Error | null) => {
     if (typeof balancer.setResolverError === 'function') balancer.setResolverError(e);
   };
-  c.resolver = createResolver(opts, {
+  c.resolver = createResolverWith(schemes, opts, {
     onEndpoints(endpoints) {
       setResolverError(null);
       const changed = balancer.reset(endpoints);

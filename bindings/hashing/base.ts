@@ -11,7 +11,8 @@
 // monomorphic and allocation-free (bench/ring.bench.ts, docs/performance.md). Constructors check `options` first
 // (`checkOptions`), validate their own options, then pass `options` to super, which parses the backend:
 // the order in which errors are raised is the one each class always had.
-import { handleFor, parseBackend } from '../core/backend.js';
+import type { WasmFamily } from '../core/families.js';
+import { familyHandle, parseBackendFor } from '../core/loader.js';
 import type { Backend } from '../core/core.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { typeError } from '../util/validate.js';
@@ -41,10 +42,10 @@ export abstract class RouterBase implements KeyRouter {
   /** Member ids in index order. `members` hands this array out: replace it, never change one handed out. */
   protected ids: string[] = [];
 
-  /** `options` passed `checkOptions`; its `backend` is parsed here. */
-  protected constructor(options: { backend?: unknown }) {
-    this.kind = parseBackend(options);
-    this.wasm = handleFor(this.kind);
+  /** `options` passed `checkOptions`; its `backend` is parsed here; `family` is the WASM module it runs on. */
+  protected constructor(options: { backend?: unknown }, family: WasmFamily) {
+    this.kind = parseBackendFor(options, family);
+    this.wasm = familyHandle(this.kind, family);
   }
 
   /** Member ids in the router's index order: `getIndex` and index arrays index this. */
@@ -133,8 +134,13 @@ export abstract class MutableRouter<S, M> extends RouterBase implements MutableK
   protected membership: S;
   private readonly rules: MembershipRules<S>;
 
-  protected constructor(options: { backend?: unknown }, rules: MembershipRules<S>, members: unknown) {
-    super(options);
+  protected constructor(
+    options: { backend?: unknown },
+    family: WasmFamily,
+    rules: MembershipRules<S>,
+    members: unknown,
+  ) {
+    super(options, family);
     this.rules = rules;
     this.membership = rules.parse(members);
   }

@@ -18,7 +18,8 @@
 // string key is copied in and hashed there (xxh64 on 32-bit halves in TS is 2.5-4x slower); batches
 // (getMany, getManyByHash, getManyBytes) are one call per 65536 keys, u64 keys jumped four at a time
 // (assembly/jump.ts `jump4`). `jumpPair` is the pure-TS twin; the 'js' backend uses it throughout.
-import { getCore, wasmHandle } from '../core/backend.js';
+import { HASH_WASM } from '../core/families.js';
+import { defaultBackend, loadFamily } from '../core/loader.js';
 import type { Backend } from '../core/core.js';
 import { BATCH, batchBytes } from '../core/core-wasm.js';
 import { checkOptions, RouterBase } from './base.js';
@@ -88,7 +89,7 @@ export function u64Halves(key: unknown, field = 'key'): [number, number] {
 export function jumpHash(key: U64, buckets: number): number {
   const n = buckets32(buckets);
   const [hi, lo] = u64Halves(key);
-  const w = getCore().kind === 'wasm' ? wasmHandle() : null;
+  const w = defaultBackend(HASH_WASM) === 'wasm' ? loadFamily(HASH_WASM) : null;
   return w === null ? jumpPair(hi, lo, n) : (w.exports as unknown as JumpExports).jumpHashPair(hi, lo, n);
 }
 
@@ -129,7 +130,7 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
   private readonly index = new Map<string, number>();
 
   constructor(members: Iterable<string> = [], options: JumpHashOptions = {}) {
-    super(checkOptions(options));
+    super(checkOptions(options), HASH_WASM);
     if (
       members === null ||
       typeof members === 'string' ||

@@ -25,6 +25,7 @@
 // table, which the WASM backend keeps in linear memory); builds and batches in WASM.
 import type { Backend } from '../core/core.js';
 import { batchBytes, batchU32, type WasmHandle } from '../core/core-wasm.js';
+import { HASH_WASM } from '../core/families.js';
 import { align16 } from '../core/memory.js';
 import { radixSortPairs } from '../core/radix.js';
 import { crc32Byte, crc32Bytes, crc32String, crc32Update } from './ketama/crc32.js';
@@ -184,7 +185,7 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
   private t: Table | null = null;
 
   constructor(servers: Iterable<NginxServerInput> = [], options: NginxConsistentHashOptions = {}) {
-    super(checkOptions(options), RULES, servers);
+    super(checkOptions(options), HASH_WASM, RULES, servers);
     this.rebuild();
   }
 

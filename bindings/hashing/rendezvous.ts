@@ -21,6 +21,7 @@
 // does the same on 32-bit halves.
 import type { Backend } from '../core/core.js';
 import { batchBytes } from '../core/core-wasm.js';
+import { HASH_WASM } from '../core/families.js';
 import { align16 } from '../core/memory.js';
 import { utf8 } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
@@ -175,7 +176,7 @@ export class Rendezvous extends MutableRouter<Weights, MemberInput> implements O
   private s: State = { n: 0, uniform: true, seeds: new Uint32Array(0), weights: new Float64Array(0), ptr: 0 };
 
   constructor(members: Iterable<MemberInput> = [], options: RendezvousOptions = {}) {
-    super(checkOptions(options), RULES, members);
+    super(checkOptions(options), HASH_WASM, RULES, members);
     this.rebuild();
   }
 

@@ -9,6 +9,7 @@
 //   const ring = new HashRing(['a', { id: 'b', weight: 2 }]);
 //   ring.get('user:42'); // 'a' or 'b'
 import { getCore } from '../core/backend.js';
+import { RING_WASM } from '../core/families.js';
 import { type Backend, type Core, type RingHash, type RingSpec, type RingTable, ringIndex } from '../core/core.js';
 import { batchKeys } from '../core/core-wasm.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
@@ -87,7 +88,7 @@ export class HashRing extends MutableRouter<Weights, MemberInput> implements Ord
       if (typeof seed !== 'number') throw typeError('seed', 'an integer in [0, 4294967295] for xxh32', seed);
       seedLo = intInRange('seed', seed, 0, 0xffffffff);
     }
-    super(options, RULES, members);
+    super(options, RING_WASM, RULES, members);
     this.vnodes = vnodes;
     this.hash = hash;
     this.is64 = hash === 'xxh64';

@@ -6,7 +6,8 @@
 //
 //   const cfg = parseFetchOptions({ target: 'dns:///api.internal:8080', healthCheck: { path: '/healthz' } });
 //   cfg.close(); // stops the resolver, the health checks and the Balancer
-import { Balancer } from '../balancing/balancer.js';
+import { Balancer, BalancerCore } from '../balancing/balancer.js';
+import type { BalancerOptions } from '../balancing/options.js';
 import type { EndpointInput } from '../util/endpoint.js';
 import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import { HealthChecker, type HealthCheckerOptions } from '../health/checker.js';
@@ -15,7 +16,13 @@ import { httpProbe, type HttpProbeOptions } from '../health/http-probe.js';
 import { connectHealth } from '../health/connect.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../health/outlier.js';
 import type { ResolverOptions } from '../discovery/resolver.js';
-import { connectResolver, type ConnectedResolver } from '../discovery/connect.js';
+import { registeredSchemes } from '../discovery/resolver.js';
+import {
+  connectResolver,
+  connectResolverWith,
+  type ConnectedResolver,
+  type ConnectOptions,
+} from '../discovery/connect.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import { RetryThrottle, type ThrottleOptions } from './retry.js';
 import { createHttpProber } from './prequal-probe.js';
@@ -269,7 +276,13 @@ function optionalFunction<T>(field: string, v: T | undefined): T | undefined {
   return v;
 }
 
+/** The validated options, and the stack built from them with every built-in (COMPLETE_STACK). */
 export function parseFetchOptions(options: CreateFetchOptions): FetchConfig {
+  return parseFetchOptionsWith(COMPLETE_STACK, options);
+}
+
+/** The validated options, and the stack built from them with `parts`. */
+export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOptions): FetchConfig {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const scheme = options.scheme ?? 'http';
   if (scheme !== 'http' && scheme !== 'https') throw rangeError('scheme', "'http' or 'https'", scheme);
@@ -336,7 +349,7 @@ export function parseFetchOptions(options: CreateFetchOptions): FetchConfig {
     return { ...cfg, balancer, close: () => {}, resolver: undefined, checker: undefined, detector: undefined };
   }
   // Built last, once every option is known to be valid: nothing is started and then leaked by a throw.
-  return { ...cfg, ...buildStack(options, clock, options.random, readyTimeoutMs, targetName) };
+  return { ...cfg, ...buildStack(parts, options, clock, options.random, readyTimeoutMs, targetName) };
 }
 
 function nonNegative(field: string, v: unknown): number {
@@ -345,8 +358,61 @@ function nonNegative(field: string, v: unknown): number {
   return v;
 }
 
+/**
+ * What the stack of createFetch is built from, when no `balancer` is given. The `switchyard` entry's createFetch
+ * uses COMPLETE_STACK (every policy and scheme by name, health checks, outlier detection by default, the prequal
+ * HTTP prober); `switchyard/lite` uses LITE_STACK (round_robin, static and what was registered; no health
+ * checks nor outlier detection), so that a bundle carries only what it names (docs/browsers.md).
+ */
+export interface StackParts {
+  /** The Balancer, names resolved as the entry resolves them. */
+  balancer(options: BalancerOptions): BalancerCore;
+  /** Connects a resolver target, its scheme resolved as the entry resolves them. */
+  connect(target: string | ResolverOptions, balancer: BalancerCore, options: ConnectOptions): ConnectedResolver;
+  /** Health checks and outlier detection; absent: `healthCheck` and `outlierDetection` are refused. */
+  health?: typeof buildHealth;
+  /** The HTTP prober given to policies that probe members (prequal) and have none. */
+  prober?: typeof createHttpProber;
+}
+
+export const COMPLETE_STACK: StackParts = {
+  balancer: (o) => new Balancer(o),
+  connect: (target, balancer, o) => connectResolver(target, balancer, o),
+  health: buildHealth,
+  prober: createHttpProber,
+};
+
+export const LITE_STACK: StackParts = {
+  balancer: (o) => new BalancerCore(o),
+  connect: (target, balancer, o) => connectResolverWith(registeredSchemes, target, balancer, o),
+};
+
+/** Health checks (when `healthCheck` is given) and outlier detection (unless false) wired to `built`. */
+function buildHealth(
+  options: CreateFetchOptions,
+  built: BalancerCore,
+  shared: { clock: Clock; random?: () => number },
+): { checker: HealthChecker | undefined; detector: OutlierDetector | undefined; close: () => void } {
+  const checker =
+    options.healthCheck === undefined
+      ? undefined
+      : new HealthChecker({ ...shared, ...options.healthCheck, probe: httpProbe(options.healthCheck) });
+  const detector =
+    options.outlierDetection === false
+      ? undefined
+      : new OutlierDetector({ ...shared, ...(options.outlierDetection ?? {}) });
+  if (checker === undefined && detector === undefined) return { checker, detector, close: () => {} };
+  const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {
+    clock: shared.clock,
+    ...(checker && { checker }),
+    ...(detector && { detector }),
+  });
+  return { checker, detector, close: () => wiring.close() };
+}
+
 /** A Balancer from `target`/`endpoints`/`policy`, with health checks and outlier detection wired in. */
 function buildStack(
+  parts: StackParts,
   options: CreateFetchOptions,
   clock: Clock,
   random: (() => number) | undefined,
@@ -355,13 +421,21 @@ function buildStack(
 ): Pick<FetchConfig, 'balancer' | 'close' | 'resolver' | 'checker' | 'detector'> {
   if (options.target === undefined && options.endpoints === undefined)
     throw typeError('options', 'a balancer, a target or endpoints', undefined);
+  const health = parts.health;
+  if (health === undefined) {
+    const lite =
+      "absent from switchyard/lite (import createFetch from 'switchyard', or pass a balancer wired by connectHealth)";
+    if (options.healthCheck !== undefined) throw typeError('healthCheck', lite, options.healthCheck);
+    if (options.outlierDetection !== undefined && options.outlierDetection !== false)
+      throw typeError('outlierDetection', lite, options.outlierDetection);
+  }
   const shared = { clock, ...(random !== undefined && { random }) };
   const closers: (() => void)[] = [];
   const close = () => {
     for (const c of closers.splice(0)) c();
   };
   try {
-    const built = new Balancer({
+    const built = parts.balancer({
       ...shared,
       readyTimeoutMs,
       ...(targetName !== '' && { target: targetName }),
@@ -371,39 +445,27 @@ function buildStack(
     closers.push(() => built.close());
     // prequal (and any policy that probes members) gets an HTTP prober unless it was given one; the policy may
     // also arrive later, by setPolicy or a resolver's service config
-    const prober = (): void => {
-      const p = built.policy as { setProbe?: (fn: PrequalProbe) => void; hasProbe?: boolean; abortProbes?: () => void };
-      if (typeof p.setProbe === 'function' && p.hasProbe === false)
-        p.setProbe(
-          createHttpProber({ scheme: options.scheme ?? 'http', ...(options.fetch && { fetch: options.fetch }) }),
-        );
-    };
-    prober();
-    closers.push(built.on('picker', prober), () => {
+    const makeProber = parts.prober;
+    if (makeProber !== undefined) {
+      const prober = (): void => {
+        const p = built.policy as { setProbe?: (fn: PrequalProbe) => void; hasProbe?: boolean };
+        if (typeof p.setProbe === 'function' && p.hasProbe === false)
+          p.setProbe(makeProber({ scheme: options.scheme ?? 'http', ...(options.fetch && { fetch: options.fetch }) }));
+      };
+      prober();
+      closers.push(built.on('picker', prober));
+    }
+    closers.push(() => {
       (built.policy as { abortProbes?: () => void }).abortProbes?.();
     });
-    const checker =
-      options.healthCheck === undefined
-        ? undefined
-        : new HealthChecker({ ...shared, ...options.healthCheck, probe: httpProbe(options.healthCheck) });
-    const detector =
-      options.outlierDetection === false
-        ? undefined
-        : new OutlierDetector({ ...shared, ...(options.outlierDetection ?? {}) });
+    const { checker, detector, close: unwire } = health?.(options, built, shared) ?? {};
     let resolver: ConnectedResolver | undefined;
     if (options.target !== undefined) {
-      const r = connectResolver(options.target, built, { clock });
+      const r = parts.connect(options.target, built, { clock });
       resolver = r;
       closers.unshift(() => r.close());
     }
-    if (checker !== undefined || detector !== undefined) {
-      const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {
-        clock,
-        ...(checker && { checker }),
-        ...(detector && { detector }),
-      });
-      closers.unshift(() => wiring.close());
-    }
+    if (unwire !== undefined) closers.unshift(unwire);
     return { balancer: built as unknown as PickSource, close, resolver, checker, detector };
   } catch (e) {
     close();

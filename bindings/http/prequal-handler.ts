@@ -166,17 +166,17 @@ export interface PrequalHandlerOptions {
 }
 
 /** The subset of node:http's IncomingMessage and ServerResponse used here. */
-interface NodeReq {
+export interface NodeReq {
   url?: string;
   method?: string;
 }
-interface NodeRes {
+export interface NodeRes {
   statusCode: number;
   setHeader(name: string, value: string): unknown;
   end(body?: string): unknown;
   once(event: 'finish' | 'close', fn: () => void): unknown;
 }
-type NodeListener<Q, S> = (req: Q, res: S, next?: (err?: unknown) => void) => void;
+export type NodeListener<Q, S> = (req: Q, res: S, next?: (err?: unknown) => void) => void;
 
 function checkPath(path: unknown): string {
   if (typeof path !== 'string' || !path.startsWith('/')) throw typeError('path', 'a path starting with /', path);

@@ -245,7 +245,8 @@ export interface Sink {
 }
 
 // The parts of each source that are used, so any object with these methods works (and tests can pass fakes).
-type Off = () => void;
+/** Removes a listener. */
+export type Off = () => void;
 export interface BalancerSource {
   on(event: 'outcome', fn: (e: OutcomeEvent) => void): Off;
   on(event: 'picker', fn: (e: PickerEvent) => void): Off;

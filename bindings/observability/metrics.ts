@@ -35,6 +35,8 @@ export {
   type DetectorSource,
   type ResolverSource,
   type FetchSource,
+  type FetchEventLike,
+  type Off,
 } from './collect.js';
 
 export interface CollectMetricsOptions extends SourceOptions {

@@ -15,4 +15,6 @@ export {
   type DetectorSource,
   type ResolverSource,
   type FetchSource,
+  type FetchEventLike,
+  type Off,
 } from './metrics.js';

@@ -8,9 +8,10 @@ import xxhashWasm from 'xxhash-wasm';
 import { JumpHash, NO_MEMBER, jumpHash } from '../../bindings/index.js';
 import { jumpPair } from '../../bindings/hashing/jump.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
+import { HASH_WASM } from '../../bindings/core/families.js';
 
 const ref = await xxhashWasm();
-const wasmJump = wasmHandle()!.exports.jumpHash as (key: bigint, buckets: number) => number;
+const wasmJump = wasmHandle(HASH_WASM)!.exports.jumpHash as (key: bigint, buckets: number) => number;
 
 interface Vectors {
   vectors: [
@@ -249,7 +250,7 @@ test('property: WASM 4-way interleaved batches = TS, any bucket count', (t) => {
         const big = BigUint64Array.from(keys);
         const pairs = Uint32Array.from(keys.flatMap((k) => [Number(k >> 32n), Number(k & 0xffffffffn)]));
         const want = keys.map((k) => jumpPair(Number(k >> 32n), Number(k & 0xffffffffn), n));
-        const w = wasmHandle()!;
+        const w = wasmHandle(HASH_WASM)!;
         const x = w.exports as Record<string, (...a: number[]) => void>;
         const p = w.io(keys.length * 12 + 16);
         w.mem.u32.set(pairs, p >>> 2);

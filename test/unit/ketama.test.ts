@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import HashRingNpm from 'hashring';
 import { wasmHandle } from '../../bindings/core/backend.js';
+import { HASH_WASM } from '../../bindings/core/families.js';
 import {
   KETAMA_COMPATS,
   KETAMA_KEY_HASHES,
@@ -15,7 +16,7 @@ import {
 import { ketamaHashBytes, ketamaHashString } from '../../bindings/hashing/ketama/key-hash.js';
 import { md5, md5Word0, md5Word0String } from '../../bindings/hashing/ketama/md5.js';
 
-const handle = wasmHandle()!;
+const handle = wasmHandle(HASH_WASM)!;
 const x = handle.exports as Record<string, (...a: number[]) => number>;
 const enc = new TextEncoder();
 

@@ -4,6 +4,7 @@
 // errors, group(keys) against get, and mutations (all or nothing when a rebuild fails; Jump's append / removeLast).
 import test from 'ava';
 import { wasmHandle } from '../../bindings/core/backend.js';
+import { HASH_WASM, RING_WASM } from '../../bindings/core/families.js';
 import { ALGORITHMS, createHasher, type Algorithm, type HasherOptions } from '../../bindings/hashing/create-hasher.js';
 import {
   BoundedLoad,
@@ -71,6 +72,11 @@ test('createHasher is typed by the algorithm; capabilities are in the types', (t
     message: /algorithm must be xxhash-ring \| .*'ring' is now 'xxhash-ring'.*got "ring"/,
   });
 });
+
+/** The WASM module a router runs on (core/families.ts): HashRing the ring family, the others the hashing one. */
+function familyOf(algorithm: Algorithm) {
+  return algorithm === 'xxhash-ring' ? RING_WASM : HASH_WASM;
+}
 
 for (const algorithm of ALGORITHMS) {
   for (const backend of BACKENDS) {
@@ -219,7 +225,7 @@ for (const algorithm of ALGORITHMS) {
     });
 
     test(`${name}: dispose frees the table and empties the router`, (t) => {
-      const mem = backend === 'wasm' ? wasmHandle()!.mem : null;
+      const mem = backend === 'wasm' ? wasmHandle(familyOf(algorithm))!.mem : null;
       const r = make(algorithm, NODES, backend);
       r.getMany(MANY); // any I/O region growth happens before the measurement
       r.get('k');
@@ -287,7 +293,7 @@ for (const backend of BACKENDS) {
       t.true(r.reset(NODES.slice(0, 4)));
       t.deepEqual(r.getMany(MANY), before);
       if (backend === 'wasm') {
-        const mem = wasmHandle()!.mem;
+        const mem = wasmHandle(familyOf(algorithm))!.mem;
         const stats = r.stats();
         mem.alloc = () => {
           throw new RangeError('out of memory');

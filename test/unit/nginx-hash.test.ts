@@ -9,9 +9,10 @@ import { NginxConsistentHash, NO_MEMBER } from '../../bindings/index.js';
 import { buildNginxRing, splitServerName } from '../../bindings/hashing/nginx-hash.js';
 import { crc32Bytes, crc32String } from '../../bindings/hashing/ketama/crc32.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
+import { HASH_WASM } from '../../bindings/core/families.js';
 
 const enc = new TextEncoder();
-const handle = wasmHandle()!;
+const handle = wasmHandle(HASH_WASM)!;
 const wasmCrc32 = (b: Uint8Array): number => {
   const p = handle.io(b.length);
   handle.mem.u8.set(b, p);

@@ -4,6 +4,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { Balancer, VirtualClock, mulberry32 } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
+import { BALANCING_WASM } from '../../bindings/core/families.js';
 import { COL_ACTIVE, COL_AVG_RTT, COLS } from '../../bindings/balancing/picker.js';
 import { latencyAwareScanTs, parseLatencyAware } from '../../bindings/balancing/policies/latency-aware.js';
 import { parseLeastRequest } from '../../bindings/balancing/policies/least-request.js';
@@ -105,7 +106,7 @@ test('latency_aware: the lowest 0.6·active/1000 + 0.4·avgRtt/500 wins', (t) =>
 });
 
 test('latency_aware: WASM latencyAwareScan = TS twin (differential), and a large WASM balancer agrees with JS', (t) => {
-  const h = wasmHandle()!;
+  const h = wasmHandle(BALANCING_WASM)!;
   const scan = h.exports.latencyAwareScan as (...a: number[]) => number;
   const c = parseLatencyAware({});
   fc.assert(

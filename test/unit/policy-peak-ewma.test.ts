@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { Balancer, VirtualClock, mulberry32, type Picked } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
+import { BALANCING_WASM } from '../../bindings/core/families.js';
 import { COL_ACTIVE, COL_EST, COL_STAMP, COLS } from '../../bindings/balancing/picker.js';
 import {
   expNeg,
@@ -123,7 +124,7 @@ test('sampleDistinct: k distinct indices in range, never the same twice (propert
 });
 
 test('WASM expNeg/peakEwmaCost/peakEwmaObserve = TS twins bit for bit (differential)', (t) => {
-  const h = wasmHandle()!;
+  const h = wasmHandle(BALANCING_WASM)!;
   const x = h.exports as Record<string, (...a: number[]) => number>;
   fc.assert(
     fc.property(fc.double({ min: 0, max: 800, noNaN: true }), (v) => Object.is(x.expNeg!(v), expNeg(v))),
@@ -240,7 +241,7 @@ test('warm-up config: warmupSamples / warmup_samples, typed errors', (t) => {
 });
 
 test('WASM peakEwmaObserve with the warm-up floor = TS twin bit for bit (differential)', (t) => {
-  const h = wasmHandle()!;
+  const h = wasmHandle(BALANCING_WASM)!;
   const x = h.exports as Record<string, (...a: number[]) => number>;
   fc.assert(
     fc.property(

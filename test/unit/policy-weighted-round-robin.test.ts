@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { Balancer, VirtualClock } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
+import { BALANCING_WASM } from '../../bindings/core/families.js';
 import { COL_CHECKED, COL_CW, COL_EW, COL_FAILS, COL_WEIGHT, COLS } from '../../bindings/balancing/picker.js';
 import { parseWeightedRoundRobin, swrrStepTs } from '../../bindings/balancing/policies/weighted-round-robin.js';
 import { NginxRoundRobin } from '../helpers/nginx-swrr.js';
@@ -53,7 +54,7 @@ test('recovery after failure: the kernel from effective_weight a=0 reproduces th
   const ids = Object.keys(v.weights);
   for (const kind of ['js', 'wasm'] as const) {
     const n = ids.length;
-    const h = wasmHandle()!;
+    const h = wasmHandle(BALANCING_WASM)!;
     const ptr = kind === 'wasm' ? h.mem.alloc(n * COLS * 8 + n * 4) : -1;
     const f =
       kind === 'wasm' ? new Float64Array(h.mem.memory.buffer, ptr, n * COLS).fill(0) : new Float64Array(n * COLS);
@@ -176,7 +177,7 @@ test('failures, fail_timeout, recovery and exclusions match the nginx model (pro
 });
 
 test('WASM swrrStep = TS swrrStepTs on random state tables (differential)', (t) => {
-  const h = wasmHandle()!;
+  const h = wasmHandle(BALANCING_WASM)!;
   const step = h.exports.swrrStep as (...a: number[]) => number;
   fc.assert(
     fc.property(

@@ -7,9 +7,10 @@ import xxhashWasm from 'xxhash-wasm';
 import { Rendezvous, NO_MEMBER } from '../../bindings/index.js';
 import { lnUnit } from '../../bindings/hashing/rendezvous.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
+import { HASH_WASM } from '../../bindings/core/families.js';
 
 const ref = await xxhashWasm();
-const wasmLn = wasmHandle()!.exports.lnUnit as (x: bigint) => number;
+const wasmLn = wasmHandle(HASH_WASM)!.exports.lnUnit as (x: bigint) => number;
 const M64 = (1n << 64n) - 1n;
 
 /** The definition in the module header, with BigInt and Math.log. */
@@ -247,7 +248,7 @@ test('a failing rebuild (WASM memory exhausted) leaves the membership and every 
   const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
   const before = r.getMany(keys);
   const stats = r.stats();
-  const mem = wasmHandle()!.mem;
+  const mem = wasmHandle(HASH_WASM)!.mem;
   mem.alloc = () => {
     throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded');
   };

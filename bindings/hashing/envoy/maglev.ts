@@ -22,6 +22,7 @@
 // `getByHash` and the pure-TS backend look up in TS, the u64 modulo computed on 32-bit halves.
 import type { Backend } from '../../core/core.js';
 import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
+import { HASH_WASM } from '../../core/families.js';
 import { align16 } from '../../core/memory.js';
 import { utf8 } from '../../core/utf8.js';
 import { intInRange, rangeError, typeError } from '../../util/validate.js';
@@ -194,7 +195,7 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
         ? MAGLEV_DEFAULT_TABLE_SIZE
         : intInRange('tableSize', options.tableSize, 2, MAGLEV_MAX_TABLE_SIZE);
     if (!isPrime(M)) throw rangeError('tableSize', 'a prime number (e.g. 65537, 131071, 5000011)', M);
-    super(options);
+    super(options, HASH_WASM);
     this.tableSize = M;
     this.pow32 = 4294967296 % M;
     const parsed = parseEnvoyMembers(members);

@@ -21,6 +21,7 @@
 // search in TS over 32-bit views of the table.
 import type { Backend } from '../../core/core.js';
 import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
+import { HASH_WASM } from '../../core/families.js';
 import { writeDecimal } from '../../core/label.js';
 import { align16 } from '../../core/memory.js';
 import { utf8 } from '../../core/utf8.js';
@@ -210,7 +211,7 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
     const hf = options.hashFunction ?? 'XX_HASH';
     if (hf !== 'XX_HASH' && hf !== 'MURMUR_HASH_2')
       throw rangeError('hashFunction', "'XX_HASH' or 'MURMUR_HASH_2'", hf);
-    super(options);
+    super(options, HASH_WASM);
     this.minimumRingSize = min;
     this.maximumRingSize = max;
     this.hashFunction = hf;

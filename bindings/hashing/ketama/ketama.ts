@@ -34,6 +34,7 @@
 //   ring.get('user:42'); // '10.0.1.1:11211' or '10.0.1.2:11211'
 import { type Backend, type RingTable } from '../../core/core.js';
 import { batchKeys, putKey, putKeyLength } from '../../core/core-wasm.js';
+import { HASH_WASM } from '../../core/families.js';
 import { buildKetamaJs, buildKetamaWasm, type KetamaSpec } from './build.js';
 import { KETAMA_KEY_HASHES, type KetamaKeyHash, keyHashKind, ketamaHashBytes, ketamaHashString } from './key-hash.js';
 import { md5Word0String } from './md5.js';
@@ -131,7 +132,7 @@ export class KetamaRing extends MutableRouter<KetamaServerSpec[], KetamaServer> 
 
   constructor(servers: Iterable<KetamaServer> = [], options: KetamaOptions = {}) {
     const o = settings(checkOptions(options));
-    super(options, serverRules(o.compat, o.defaultPort), servers);
+    super(options, HASH_WASM, serverRules(o.compat, o.defaultPort), servers);
     this.compat = o.compat;
     this.hash = o.hash;
     this.hashKind = keyHashKind(o.hash);

@@ -1,0 +1,118 @@
+// The policy registry and the parsing of policy specs and gRPC service configs, over a `PolicyLookup` (which
+// names resolve). It holds round_robin (the default) and what `registerPolicy` adds; the built-in table
+// (service-config.ts) is only bundled where code names it: the complete Balancer (balancer.ts) and the
+// `switchyard` entry; `switchyard/lite` resolves the registry alone (docs/browsers.md).
+//
+// Accepted forms (grpc-js `service-config.ts`, `load-balancer.ts`):
+//   { "loadBalancingConfig": [{ "least_request": { "choice_count": 3 } }, { "round_robin": {} }] }
+//     → the first entry whose policy is registered; its options in snake_case as grpc-js reads them
+//   { "loadBalancingPolicy": "round_robin" }  (legacy; ignored when loadBalancingConfig is present)
+// and, in the TS API, `policy: 'peak_ewma'`, `policy: { name: 'peak_ewma', decayMs: 5000 }`,
+// `policy: { peak_ewma: { decay: '5s' } }` or a `Policy` object.
+import type { Policy } from './picker.js';
+import { asObject } from './policy-config.js';
+import { parseRoundRobin, RoundRobinPolicy } from './policies/round-robin.js';
+import { rangeError, typeError } from '../util/validate.js';
+
+export interface PolicyFactory {
+  /** Validates options (camelCase or snake_case); throws TypeError/RangeError naming `field.option`. */
+  parse(json: unknown, field: string): unknown;
+  create(config: unknown): Policy;
+}
+
+/** Which policy names resolve, and to what. */
+export interface PolicyLookup {
+  get(name: string): PolicyFactory | undefined;
+  names(): string[];
+}
+
+export const roundRobinPolicy: PolicyFactory = {
+  parse: parseRoundRobin,
+  create: (c) => new RoundRobinPolicy(c as never),
+};
+
+const registry = new Map<string, PolicyFactory>([['round_robin', roundRobinPolicy]]);
+
+/**
+ * Registers a policy under `name` (replacing any, built-ins included) for every Balancer, createFetch and
+ * service config, in both entries. `switchyard/lite` exports each built-in's factory for this:
+ * `registerPolicy('peak_ewma', peakEwmaPolicy)`.
+ */
+export function registerPolicy(name: string, factory: PolicyFactory): void {
+  if (typeof name !== 'string' || name === '') throw typeError('name', 'a non-empty string', name);
+  if (factory === null || typeof factory !== 'object' || typeof factory.parse !== 'function')
+    throw typeError('factory', 'an object with parse() and create()', factory);
+  if (typeof factory.create !== 'function') throw typeError('factory.create', 'a function', factory.create);
+  registry.set(name, factory);
+}
+
+/** round_robin and the registered policies. */
+export const registeredPolicies: PolicyLookup = {
+  get: (name) => registry.get(name),
+  names: () => [...registry.keys()],
+};
+
+/** The registered policies, then `table` (a name registered replaces the table's entry). */
+export function withTable(table: Readonly<Record<string, PolicyFactory>>): PolicyLookup {
+  return {
+    get: (name) => registry.get(name) ?? (Object.hasOwn(table, name) ? table[name] : undefined),
+    names: () => [...new Set([...Object.keys(table), ...registry.keys()])],
+  };
+}
+
+export interface ServiceConfigJson {
+  loadBalancingConfig?: readonly Record<string, unknown>[];
+  loadBalancingPolicy?: string;
+}
+
+export function isServiceConfig(o: unknown): boolean {
+  return o !== null && typeof o === 'object' && ('loadBalancingConfig' in o || 'loadBalancingPolicy' in o);
+}
+
+function isPolicy(o: unknown): o is Policy {
+  return o !== null && typeof o === 'object' && typeof (o as Policy).build === 'function';
+}
+
+function create(policies: PolicyLookup, name: string, options: unknown, field: string): Policy {
+  const f = policies.get(name);
+  if (f === undefined) throw rangeError(field, `a registered policy (${policies.names().join(', ')})`, name);
+  return f.create(f.parse(options, field));
+}
+
+/** A Policy from the TS `policy` option (see the header), names resolved by `policies`. Default round_robin. */
+export function policyFromSpec(policies: PolicyLookup, spec: unknown, field = 'policy'): Policy {
+  if (spec === undefined) return create(policies, 'round_robin', {}, field);
+  if (typeof spec === 'string') return create(policies, spec, {}, field);
+  if (isPolicy(spec)) return spec;
+  const o = asObject(field, spec);
+  if (typeof o.name === 'string') return create(policies, o.name, o, field);
+  const keys = Object.keys(o);
+  if (keys.length !== 1) throw typeError(field, 'a policy name, { name, ...options } or { <name>: options }', spec);
+  return create(policies, keys[0]!, o[keys[0]!], `${field}.${keys[0]}`);
+}
+
+/** The Policy a gRPC service config selects, names resolved by `policies`. */
+export function policyFromConfig(policies: PolicyLookup, sc: ServiceConfigJson): Policy {
+  const list = sc.loadBalancingConfig;
+  if (list !== undefined) {
+    if (!Array.isArray(list)) throw typeError('loadBalancingConfig', 'an array', list);
+    list.forEach((entry, i) => {
+      const o = asObject(`loadBalancingConfig[${i}]`, entry);
+      if (Object.keys(o).length !== 1)
+        throw typeError(`loadBalancingConfig[${i}]`, 'an object with exactly one policy name', entry);
+    });
+    for (let i = 0; i < list.length; i++) {
+      const [name, options] = Object.entries(list[i]!)[0]!;
+      if (policies.get(name) !== undefined) return create(policies, name, options, `loadBalancingConfig[${i}].${name}`);
+    }
+    throw rangeError(
+      'loadBalancingConfig',
+      `to name a registered policy (${policies.names().join(', ')})`,
+      list.map((e) => Object.keys(e)[0]).join(','),
+    );
+  }
+  const legacy = sc.loadBalancingPolicy;
+  if (legacy === undefined) return create(policies, 'round_robin', {}, 'loadBalancingPolicy');
+  if (typeof legacy !== 'string') throw typeError('loadBalancingPolicy', 'a string', legacy);
+  return create(policies, legacy.toLowerCase(), {}, 'loadBalancingPolicy');
+}

