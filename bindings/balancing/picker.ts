@@ -6,9 +6,9 @@
 //
 // The numbers a policy learns from (current weights, in-flight counts, RTT estimates, timestamps) are not
 // part of the snapshot: they live in a `StateTable` owned by the Balancer, one row per member, column-major
-// f64. Where WebAssembly is available the table is a region of the core's linear memory (allocated with
-// `wasmHandle().mem`), so WASM policy functions read and write the same numbers the TS twin does; otherwise
-// it is a plain Float64Array. Picking never allocates.
+// f64. Where WebAssembly is available the table is a region of the balancing module's linear memory
+// (allocated with `wasmHandle(BALANCING_WASM).mem`, core/backend.ts), so WASM policy functions read and write
+// the same numbers the TS twin does; otherwise it is a plain Float64Array. Picking never allocates.
 import type { WasmHandle } from '../core/core-wasm.js';
 import type { Weighting } from './dynamic-weights.js';
 import type { Random } from '../util/random.js';
