@@ -53,7 +53,10 @@ export {
   type RendezvousStats,
   type RendezvousMemberStats,
 } from './hashing/rendezvous.js';
-export { Balancer, createBalancer, normalizeEndpoint } from './balancing/balancer.js';
+export { Balancer, createBalancer, normalizeEndpoint, type BalancerParts } from './balancing/balancer.js';
+export type { LevelRouting } from './balancing/levels.js';
+export type { WasmTable } from './balancing/wasm-table.js';
+export type { WeightRunner } from './balancing/weight-runner.js';
 export { NoHealthyMembersError, UnavailableError } from './balancing/errors.js';
 export type { WaitOptions } from './balancing/ready.js';
 export { PickFirstPolicy, parsePickFirst, type PickFirstConfig } from './balancing/policies/pick-first.js';

@@ -7,10 +7,17 @@
 //   registerPolicy('peak_ewma', peakEwmaPolicy);
 //   const fetch = createFetch({ target: 'static:///10.0.0.1:80,10.0.0.2:80', policy: 'peak_ewma' });
 //
+// Members with priorities or localities (and the `priority` option) need `registerPriorityRouting()`; the
+// Balancer's state table is in JS until a built-in policy or `registerBalancingWasm()` registers the balancing
+// WebAssembly module (round_robin needs no kernel); run-time weights come with the weighted built-ins or
+// `registerRunTimeWeights()`.
+//
 // The classes and functions shared with `switchyard` are the same objects; a registration serves both entries.
 import { BalancerCore } from './balancing/balancer.js';
+import { BALANCING_TABLE } from './balancing/wasm-table.js';
 import type { BalancerOptions, ServiceConfigOptions } from './balancing/options.js';
-import { registeredPolicies } from './balancing/registry.js';
+import { registeredPolicies, setTableFamily, setWeightRunner } from './balancing/registry.js';
+import { WEIGHT_RUNNER } from './balancing/weight-runner.js';
 import {
   connectResolverWith,
   type ConnectOptions,
@@ -28,6 +35,24 @@ import { createFetchWith, type BalancedFetch } from './http/fetch.js';
 import { LITE_STACK, type CreateFetchOptions } from './http/fetch-options.js';
 
 export * from './index.js';
+export { registerPriorityRouting } from './balancing/priority.js';
+
+/**
+ * Makes Balancers created afterwards keep their state table in the balancing WebAssembly module (as
+ * `switchyard`'s do, and as registering any built-in policy does) instead of JS.
+ */
+export function registerBalancingWasm(): void {
+  setTableFamily(BALANCING_TABLE);
+}
+
+/**
+ * Lets Balancers created afterwards run policies with run-time weights (slow start, dynamic weights, load
+ * reports: a Policy object carrying a `weighting`). Registering weightedRoundRobinPolicy or leastRequestPolicy
+ * does it too.
+ */
+export function registerRunTimeWeights(): void {
+  setWeightRunner(WEIGHT_RUNNER);
+}
 
 /** The Balancer over round_robin and the registered policies. */
 export { BalancerCore as Balancer };

@@ -45,11 +45,17 @@
 // - Priorities and localities: when some member has a priority other than 0 or a locality, publish() builds
 //   through priority.ts (Envoy levels, overprovisioning spill, whole-set panic, locality routing; option
 //   `priority`), one policy picker per subset, pending members left out; otherwise the single-level path.
+//   priority.ts is a plug-in (levels.ts): `Balancer` always has it; `BalancerCore` (switchyard/lite) has it
+//   after `registerPriorityRouting()` and otherwise refuses such members with a TypeError naming
+//   `endpoints[i].priority` / `.locality`.
 // - Events (events.ts): 'picker' (a new picker was published: membership, availability, weights or policy
 //   changed), 'membership', 'availability', 'outcome'.
 // - `pickIndex()` / `completeIndex()` are the allocation-free pair for hot loops (no handle object).
 // - Weighted policies may carry run-time weights (slow start, dynamic weights, load reports): the Balancer
 //   applies them to the state table every `weightUpdatePeriodMs` and republishes the picker when they change.
+// - What only some Balancers use is reached through `BalancerParts` (policy names, priority routing, the WASM
+//   state table, run-time weights): `Balancer` has them all, `BalancerCore` (switchyard/lite) what was
+//   registered, and it refuses what needs a missing part with a TypeError naming the registration.
 // - Time comes from `clock` (util/clock.ts, default systemClock), randomness from `random` (util/random.ts).
 import type { Clock } from '../util/clock.js';
 import type { WasmHandle } from '../core/core-wasm.js';
@@ -75,14 +81,7 @@ import {
   type PolicyEnv,
   type StateTable,
 } from './picker.js';
-import {
-  applyWeights,
-  recordLoadReport,
-  updateDynamicFactor,
-  validateLoadReport,
-  type LoadReport,
-  type Weighting,
-} from './dynamic-weights.js';
+import { validateLoadReport, type LoadReport, type Weighting } from './dynamic-weights.js';
 import {
   type AvailabilityEvent,
   type BalancerStats,
@@ -98,7 +97,11 @@ import {
 } from './events.js';
 import { Members, upsert } from './members.js';
 import { type BalancerOptions, resolveOptions, type ServiceConfigOptions } from './options.js';
-import { buildPriorityPicker, type PriorityLevelStats, type PriorityOptions } from './priority.js';
+import { LEVELS_HINT, type LevelRouting, registeredLevelRouting } from './levels.js';
+import { type PriorityLevelStats, priorityRouting } from './priority.js';
+import type { PriorityOptions } from './priority-config.js';
+import { BALANCING_TABLE, type WasmTable } from './wasm-table.js';
+import { WEIGHT_RUNNER, type WeightRunner } from './weight-runner.js';
 import { WaitQueue, type WaitOptions, waitTimeout } from './ready.js';
 import {
   isServiceConfig,
@@ -106,6 +109,8 @@ import {
   policyFromSpec,
   type PolicyLookup,
   registeredPolicies,
+  registeredTableFamily,
+  registeredWeightRunner,
   type ServiceConfigJson,
 } from './registry.js';
 import { allPolicies } from './service-config.js';
@@ -197,10 +202,19 @@ export class BalancerCore implements PolicyEnv {
   private closed = false;
   /** Which policy names resolve (setPolicy, applyServiceConfig). */
   private readonly policies: PolicyLookup;
+  /** Priority levels and localities (levels.ts); undefined: members must have neither. */
+  private readonly routing: LevelRouting | undefined;
 
-  constructor(options: BalancerOptions | ServiceConfigOptions = {}, policies: PolicyLookup = registeredPolicies) {
-    const o = resolveOptions(options, policies);
-    this.policies = policies;
+  /** Run-time weights (weight-runner.ts); undefined: policies with a `weighting` are refused. */
+  private readonly weights: WeightRunner | undefined;
+
+  /** `parts`: what the Balancer reaches by lookup (BalancerParts); default: what was registered. */
+  constructor(options: BalancerOptions | ServiceConfigOptions = {}, parts: BalancerParts = registeredParts()) {
+    const o = resolveOptions(options, parts.policies, parts.levels, parts.table);
+    this.policies = parts.policies;
+    this.routing = parts.levels;
+    this.weights = parts.weights;
+    this.checkWeighting(o.policy);
     this.pol = o.policy;
     this.clock = o.clock;
     this.random = o.random;
@@ -243,7 +257,7 @@ export class BalancerCore implements PolicyEnv {
     const inputs = many ? (e as readonly EndpointInput[]) : [e as EndpointInput];
     const next = this.m.list.slice();
     const pos = new Map(this.m.index);
-    inputs.forEach((x, i) => upsert(next, pos, parseEndpoint(x, many ? `endpoints[${i}]` : 'endpoint')));
+    inputs.forEach((x, i) => upsert(next, pos, this.parse(x, many ? `endpoints[${i}]` : 'endpoint')));
     return this.commit(next, true);
   }
 
@@ -265,8 +279,19 @@ export class BalancerCore implements PolicyEnv {
     if (!Array.isArray(list)) throw typeError('endpoints', 'an array', list);
     const next: Endpoint[] = [];
     const pos = new Map<string, number>();
-    list.forEach((x, i) => upsert(next, pos, parseEndpoint(x, `endpoints[${i}]`)));
+    list.forEach((x, i) => upsert(next, pos, this.parse(x, `endpoints[${i}]`)));
     return this.commit(next, true);
+  }
+
+  /** parseEndpoint, refusing priorities and localities when there is no level routing (levels.ts). */
+  private parse(x: EndpointInput, field: string): Endpoint {
+    const e = parseEndpoint(x, field);
+    if (this.routing === undefined) {
+      const why = `without priority routing (${LEVELS_HINT})`;
+      if (e.priority !== 0) throw typeError(`${field}.priority`, `0 ${why}`, e.priority);
+      if (e.locality !== undefined) throw typeError(`${field}.locality`, `absent ${why}`, e.locality);
+    }
+    return e;
   }
 
   /**
@@ -493,7 +518,7 @@ export class BalancerCore implements PolicyEnv {
     const row = this.m.index.get(id);
     const lr = this.weighting?.loadReports;
     if (row === undefined || lr === undefined) return false;
-    recordLoadReport(lr, this.m.table, row, report, this.clock.now());
+    this.weights!.record(lr, this.m.table, row, report, this.clock.now());
     return true;
   }
 
@@ -550,9 +575,20 @@ export class BalancerCore implements PolicyEnv {
     );
   }
 
+  /** A policy with run-time weights needs the weights plug-in (see BalancerParts). */
+  private checkWeighting(p: Policy): void {
+    if (p.weighting !== undefined && this.weights === undefined)
+      throw typeError(
+        'policy.weighting',
+        'absent without run-time weights (registerRunTimeWeights() from switchyard/lite)',
+        p.weighting,
+      );
+  }
+
   /** Installs `p` as the policy (see setPolicy). */
   private install(p: Policy): void {
     if (p === this.pol) return;
+    this.checkWeighting(p);
     const now = this.clock.now();
     const t = this.m.table;
     const n = this.m.list.length;
@@ -575,7 +611,7 @@ export class BalancerCore implements PolicyEnv {
   private computeWeights(now: number): boolean {
     const wt = this.weighting!;
     this.nextWeightAt = now + wt.updatePeriodMs;
-    return applyWeights(wt, this.m.table, this.m.list.length, now);
+    return this.weights!.apply(wt, this.m.table, this.m.list.length, now);
   }
 
   private complete(p: Pick, outcome: Outcome): void {
@@ -619,7 +655,7 @@ export class BalancerCore implements PolicyEnv {
       f[ia] = a > 0 ? a - 1 : 0;
       if (!ok) f[COL_FAILURES * t.cap + row]! += 1;
       const dyn = policy.weighting?.dynamic;
-      if (dyn !== undefined) t.set(COL_DYN, row, updateDynamicFactor(dyn, t.get(COL_DYN, row), ok, rtt));
+      if (dyn !== undefined) t.set(COL_DYN, row, this.weights!.dynamic(dyn, t.get(COL_DYN, row), ok, rtt));
       if (load !== undefined) this.reportLoad(id, load);
       policy.onDone?.(this, row, ok, rtt, now, status);
     }
@@ -668,7 +704,7 @@ export class BalancerCore implements PolicyEnv {
       for (let r = 0; r < n; r++) if (!m.pending.has(m.ids[r]!)) rows[k++] = r;
       this.warming = n > 0 && m.unavailable.size === n && m.pending.size > 0;
       const slots = new Set<string>();
-      const out = buildPriorityPicker({
+      const out = this.routing!.build({
         rows: this.warming ? new Int32Array(0) : rows,
         members: m.list,
         available: (row) => m.isAvailableRow(row),
@@ -701,13 +737,42 @@ export class BalancerCore implements PolicyEnv {
   }
 }
 
+/**
+ * What a Balancer reaches by lookup rather than by import, so that a bundle carries only what it uses
+ * (docs/browsers.md): the policy names, priority levels and localities, the WASM state table, run-time weights.
+ */
+export interface BalancerParts {
+  policies: PolicyLookup;
+  levels?: LevelRouting | undefined;
+  table?: WasmTable | undefined;
+  weights?: WeightRunner | undefined;
+}
+
+/** `switchyard/lite`'s parts: round_robin and what was registered (registry.ts, levels.ts). */
+function registeredParts(): BalancerParts {
+  return {
+    policies: registeredPolicies,
+    levels: registeredLevelRouting(),
+    table: registeredTableFamily(),
+    weights: registeredWeightRunner(),
+  };
+}
+
+/** The complete Balancer's parts: every built-in policy, priority routing, the WASM table, run-time weights. */
+const COMPLETE_PARTS: BalancerParts = {
+  policies: allPolicies,
+  levels: priorityRouting,
+  table: BALANCING_TABLE,
+  weights: WEIGHT_RUNNER,
+};
+
 /** The one slot of a single-level publication (picker.ts `Policy.build`). */
 const WHOLE_SET: ReadonlySet<string> = new Set(['']);
 
 /** The Balancer: every built-in policy by name (service-config.ts), and the registered ones. */
 export class Balancer extends BalancerCore {
   constructor(options: BalancerOptions | ServiceConfigOptions = {}) {
-    super(options, allPolicies);
+    super(options, COMPLETE_PARTS);
   }
 }
 

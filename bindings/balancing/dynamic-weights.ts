@@ -129,7 +129,8 @@ const A58_KEYS = [
 ];
 
 /** Option keys a weighted policy accepts for its Weighting. */
-export const WEIGHTING_KEYS = [
+// built by a pure call so that bundlers drop it (and A58_KEYS) where nothing reads it
+export const WEIGHTING_KEYS: readonly string[] = /* @__PURE__ */ (() => [
   'slowStart',
   'slow_start_config',
   'dynamicWeights',
@@ -140,7 +141,7 @@ export const WEIGHTING_KEYS = [
   'oob_reporting_period',
   'weight_update_period',
   'weightUpdatePeriodMs',
-];
+])();
 
 /** The Weighting in a policy's options, or undefined when none is asked for. */
 export function parseWeighting(o: Record<string, unknown>, field: string): Weighting | undefined {

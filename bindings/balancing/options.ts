@@ -1,15 +1,15 @@
 // Balancer options: names, defaults and validation. Each bad option is a TypeError/RangeError naming it and
 // the value (util/validate.ts). The policy comes from `policy` or, in a gRPC service config, from
 // `loadBalancingConfig` / `loadBalancingPolicy` (service-config.ts), never from both.
-import { BALANCING_WASM } from '../core/families.js';
-import { familyHandle, parseBackendFor } from '../core/loader.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import type { EndpointInput } from '../util/endpoint.js';
 import { defaultRandom, type Random, validateRandom } from '../util/random.js';
 import { rangeError, typeError } from '../util/validate.js';
 import type { Policy } from './picker.js';
-import { parsePriorityOptions, type PriorityOptions } from './priority.js';
+import type { WasmTable } from './wasm-table.js';
+import { DEFAULT_OVERPROVISIONING_FACTOR, LEVELS_HINT, type LevelRouting } from './levels.js';
+import type { PriorityOptions } from './priority-config.js';
 import {
   isServiceConfig,
   policyFromConfig,
@@ -31,7 +31,10 @@ export interface BalancerOptions {
   panicThresholdPercent?: number;
   /** What to do in panic: pick over all members (default, Envoy) or return/throw "no healthy". */
   panicMode?: 'all' | 'fail';
-  /** Where the state table and policy kernels live (default: 'wasm' when available). */
+  /**
+   * Where the state table and policy kernels live (default: 'wasm' when available). `switchyard/lite` keeps
+   * them in JS until a built-in policy or `registerBalancingWasm()` registers the module.
+   */
   backend?: 'wasm' | 'js';
   /**
    * Time every pick so that done() without rttMs still reports one. Default: only when the policy uses RTTs
@@ -41,7 +44,8 @@ export interface BalancerOptions {
   /**
    * Priority levels and localities (priority.ts, Envoy): `overprovisioningFactor` (default 1.4),
    * `localityWeighted`, `zoneAware: { localZone, minClusterSize, ... }`, or Envoy's snake_case fields. Used when
-   * members carry priorities other than 0 or localities; the panic settings above are its defaults.
+   * members carry priorities other than 0 or localities; the panic settings above are its defaults. In
+   * `switchyard/lite` only after `registerPriorityRouting()` (a TypeError otherwise).
    */
   priority?: Record<string, unknown>;
   /** What the balancer serves (e.g. the resolver target), named in UnavailableError messages. */
@@ -49,6 +53,9 @@ export interface BalancerOptions {
   /** How long `ready()` and `pickAsync()` wait by default, ms (default 10 000; Infinity: no limit). */
   readyTimeoutMs?: number;
 }
+
+/** How the lite refusal of `backend: 'wasm'` names the registration. */
+const WASM_HINT = 'switchyard/lite: registerBalancingWasm(), or register a built-in policy';
 
 /** Default wait of `ready()` / `pickAsync()`. */
 export const DEFAULT_READY_TIMEOUT_MS = 10_000;
@@ -75,10 +82,16 @@ export interface ResolvedOptions {
   endpoints: readonly EndpointInput[] | undefined;
 }
 
-/** Validates `options` and fills in the defaults; policy names resolve through `policies`. */
+/**
+ * Validates `options` and fills in the defaults; policy names resolve through `policies`, the `priority` option
+ * is read by `levels` (levels.ts; undefined: the option is refused), the state table lives in `table`'s
+ * WebAssembly module (undefined: in JS, and `backend: 'wasm'` is refused).
+ */
 export function resolveOptions(
   options: BalancerOptions | ServiceConfigOptions,
   policies: PolicyLookup,
+  levels: LevelRouting | undefined,
+  table: WasmTable | undefined,
 ): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const o = options as BalancerOptions & ServiceConfigJson;
@@ -94,8 +107,12 @@ export function resolveOptions(
   const pm = o.panicMode ?? 'all';
   if (pm !== 'all' && pm !== 'fail') throw rangeError('panicMode', "'all' or 'fail'", pm);
   // default: where the core runs in WASM, the table lives in its memory
-  const backend = parseBackendFor(o, BALANCING_WASM);
-  const wasm = familyHandle(backend, BALANCING_WASM);
+  let backend: 'wasm' | 'js' = 'js';
+  let wasm: WasmHandle | null = null;
+  if (table !== undefined) ({ backend, wasm } = table.resolve(o));
+  else if (o.backend === 'wasm')
+    throw typeError('backend', `'js' without the balancing module (${WASM_HINT})`, o.backend);
+  else if (o.backend !== undefined && o.backend !== 'js') throw rangeError('backend', "'wasm' or 'js'", o.backend);
   if (o.measureRtt !== undefined && typeof o.measureRtt !== 'boolean')
     throw typeError('measureRtt', 'a boolean', o.measureRtt);
   const timed = o.measureRtt ?? (policy.usesRtt === true || policy.weighting !== undefined);
@@ -104,6 +121,17 @@ export function resolveOptions(
   const rt = o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   if (typeof rt !== 'number') throw typeError('readyTimeoutMs', 'a number of milliseconds >= 0', rt);
   if (!(rt >= 0)) throw rangeError('readyTimeoutMs', 'a number of milliseconds >= 0', rt);
+  const panic = { panicThresholdPercent: pt, panicMode: pm };
+  let priority: PriorityOptions;
+  if (levels !== undefined) priority = levels.parse(o.priority, 'priority', panic);
+  else if (o.priority === undefined)
+    priority = {
+      overprovisioningFactor: DEFAULT_OVERPROVISIONING_FACTOR,
+      localityWeighted: false,
+      zoneAware: null,
+      ...panic,
+    };
+  else throw typeError('priority', `absent without priority routing (${LEVELS_HINT})`, o.priority);
   return {
     policy,
     clock,
@@ -116,7 +144,7 @@ export function resolveOptions(
     measureRtt: o.measureRtt,
     target: o.target,
     readyTimeoutMs: rt,
-    priority: parsePriorityOptions(o.priority, 'priority', { panicThresholdPercent: pt, panicMode: pm }),
+    priority,
     endpoints: o.endpoints,
   };
 }

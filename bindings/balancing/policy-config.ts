@@ -46,14 +46,14 @@ function bounded(check: (name: string, v: unknown, min: number, max: number) => 
 }
 
 /** A finite number in [min, max]. */
-export const num: BoundedOption = bounded((name, v, min, max) => {
+export const num: BoundedOption = /* @__PURE__ */ bounded((name, v, min, max) => {
   if (typeof v !== 'number') throw typeError(name, `a number in [${min}, ${max}]`, v);
   if (!Number.isFinite(v) || v < min || v > max) throw rangeError(name, `a number in [${min}, ${max}]`, v);
   return v;
 });
 
 /** An integer in [min, max]; gRPC JSON may carry integers as strings (uint32 wrappers), so "42" is read too. */
-export const int: BoundedOption = bounded((name, v, min, max) =>
+export const int: BoundedOption = /* @__PURE__ */ bounded((name, v, min, max) =>
   intInRange(name, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v, min, max),
 );
 

@@ -9,6 +9,7 @@
 // traffic; above 10 a level would keep all traffic with under 10% of its members healthy.
 import { parseLocality, localityKey } from '../util/endpoint.js';
 import { rangeError, typeError } from '../util/validate.js';
+import { DEFAULT_OVERPROVISIONING_FACTOR } from './levels.js';
 import type { ZoneAwareOptions } from './locality.js';
 import { asObject, checkKeys, int, type Json, num } from './policy-config.js';
 
@@ -25,7 +26,7 @@ export interface PriorityOptions {
   panicMode: 'all' | 'fail';
 }
 
-export const DEFAULT_OVERPROVISIONING_FACTOR = 1.4;
+export { DEFAULT_OVERPROVISIONING_FACTOR };
 export const DEFAULT_MIN_CLUSTER_SIZE = 6;
 export const DEFAULT_PANIC_THRESHOLD_PERCENT = 50;
 

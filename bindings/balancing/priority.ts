@@ -35,8 +35,9 @@ import {
   type ZoneRouting,
   zoneRouting,
 } from './locality.js';
+import { type LevelRouting, setLevelRouting } from './levels.js';
 import type { PickContext, Picker } from './picker.js';
-import type { PriorityOptions } from './priority-config.js';
+import { parsePriorityOptions, type PriorityOptions } from './priority-config.js';
 
 export type { ZoneAwareOptions, ZoneRouting } from './locality.js';
 export {
@@ -396,4 +397,16 @@ function weighted(
   });
   const sub = groups.map((g, i) => (eff[i]! > 0 ? build(g.healthyRows, `${slot}/${g.key}`) : null));
   return { ...level, mode: MODE_WEIGHTED, subsets: sub, cum };
+}
+
+/** Priority levels and localities as the Balancer's plug-in (levels.ts): the complete Balancer always has it. */
+export const priorityRouting: LevelRouting = { parse: parsePriorityOptions, build: buildPriorityPicker };
+
+/**
+ * Lets every Balancer created afterwards (`switchyard/lite` included) route members with priorities and
+ * localities, and accept the `priority` option. The `switchyard` entry's Balancer and createFetch have it
+ * without registration.
+ */
+export function registerPriorityRouting(): void {
+  setLevelRouting(priorityRouting);
 }

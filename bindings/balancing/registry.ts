@@ -10,6 +10,8 @@
 // and, in the TS API, `policy: 'peak_ewma'`, `policy: { name: 'peak_ewma', decayMs: 5000 }`,
 // `policy: { peak_ewma: { decay: '5s' } }` or a `Policy` object.
 import type { Policy } from './picker.js';
+import type { WasmTable } from './wasm-table.js';
+import type { WeightRunner } from './weight-runner.js';
 import { asObject } from './policy-config.js';
 import { parseRoundRobin, RoundRobinPolicy } from './policies/round-robin.js';
 import { rangeError, typeError } from '../util/validate.js';
@@ -18,6 +20,14 @@ export interface PolicyFactory {
   /** Validates options (camelCase or snake_case); throws TypeError/RangeError naming `field.option`. */
   parse(json: unknown, field: string): unknown;
   create(config: unknown): Policy;
+  /**
+   * The WebAssembly module the policy's state table and kernels run in (wasm-table.ts). Registering such a
+   * factory makes `switchyard/lite` Balancers created afterwards use that module, as `switchyard`'s always do;
+   * without one they keep the state table in JS (round_robin needs no kernel).
+   */
+  readonly wasm?: WasmTable;
+  /** The run-time weights code (weight-runner.ts) of a policy that may carry a `weighting`; registered likewise. */
+  readonly weights?: WeightRunner;
 }
 
 /** Which policy names resolve, and to what. */
@@ -32,6 +42,31 @@ export const roundRobinPolicy: PolicyFactory = {
 };
 
 const registry = new Map<string, PolicyFactory>([['round_robin', roundRobinPolicy]]);
+/** The module of the registered policies' tables and kernels (PolicyFactory.wasm), if any. */
+let tableFamily: WasmTable | undefined;
+
+/** Makes `family` the module of `switchyard/lite` Balancers' state tables (see PolicyFactory.wasm). */
+export function setTableFamily(family: WasmTable): void {
+  tableFamily = family;
+}
+
+/** The module registered for state tables and kernels, or undefined: a JS table. */
+export function registeredTableFamily(): WasmTable | undefined {
+  return tableFamily;
+}
+
+/** The run-time weights code of the registered policies (PolicyFactory.weights), if any. */
+let weightRunner: WeightRunner | undefined;
+
+/** Makes `runner` the run-time weights code of `switchyard/lite` Balancers (see PolicyFactory.weights). */
+export function setWeightRunner(runner: WeightRunner): void {
+  weightRunner = runner;
+}
+
+/** The registered run-time weights code, or undefined: policies with a `weighting` are refused. */
+export function registeredWeightRunner(): WeightRunner | undefined {
+  return weightRunner;
+}
 
 /**
  * Registers a policy under `name` (replacing any, built-ins included) for every Balancer, createFetch and
@@ -44,6 +79,8 @@ export function registerPolicy(name: string, factory: PolicyFactory): void {
     throw typeError('factory', 'an object with parse() and create()', factory);
   if (typeof factory.create !== 'function') throw typeError('factory.create', 'a function', factory.create);
   registry.set(name, factory);
+  if (factory.wasm !== undefined) tableFamily = factory.wasm;
+  if (factory.weights !== undefined) weightRunner = factory.weights;
 }
 
 /** round_robin and the registered policies. */

@@ -1,8 +1,11 @@
 // Every built-in policy by name: the table the complete Balancer (balancer.ts), createFetch and the
 // `switchyard` entry resolve names with, after the registered ones (registry.ts, which also parses specs and
 // gRPC service configs). Each factory is exported alone, so `switchyard/lite` users register only what they
-// name: `registerPolicy('peak_ewma', peakEwmaPolicy)`.
+// name: `registerPolicy('peak_ewma', peakEwmaPolicy)`. Each names the balancing WebAssembly module (`wasm`), so
+// that a lite Balancer with any built-in registered runs its table and kernels there, as the complete one does.
 import type { Policy } from './picker.js';
+import { BALANCING_TABLE } from './wasm-table.js';
+import { WEIGHT_RUNNER } from './weight-runner.js';
 import {
   type PolicyFactory,
   type PolicyLookup,
@@ -38,27 +41,57 @@ export {
 } from './registry.js';
 
 export const weightedRoundRobinPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
+  weights: WEIGHT_RUNNER,
   parse: parseWeightedRoundRobin,
   create: (c) => new WeightedRoundRobinPolicy(c as never),
 };
 export const leastRequestPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
+  weights: WEIGHT_RUNNER,
   parse: parseLeastRequest,
   create: (c) => new LeastRequestPolicy(c as never),
 };
-export const peakEwmaPolicy: PolicyFactory = { parse: parsePeakEwma, create: (c) => new PeakEwmaPolicy(c as never) };
+export const peakEwmaPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
+  parse: parsePeakEwma,
+  create: (c) => new PeakEwmaPolicy(c as never),
+};
 export const latencyAwarePolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
   parse: parseLatencyAware,
   create: (c) => new LatencyAwarePolicy(c as never),
 };
-export const prequalPolicy: PolicyFactory = { parse: parsePrequal, create: (c) => new PrequalPolicy(c as never) };
-export const ringHashPolicy: PolicyFactory = { parse: parseRingHashPolicy, create: (c) => ringHash(c as never) };
+export const prequalPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
+  parse: parsePrequal,
+  create: (c) => new PrequalPolicy(c as never),
+};
+export const ringHashPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
+  parse: parseRingHashPolicy,
+  create: (c) => ringHash(c as never),
+};
 export const xxhashRingPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
   parse: parseXxhashRing,
   create: (c) => new HashPolicy(c as never, 'xxhash_ring'),
 };
-export const maglevPolicy: PolicyFactory = { parse: parseMaglevPolicy, create: (c) => maglev(c as never) };
-export const ketamaPolicy: PolicyFactory = { parse: parseKetamaPolicy, create: (c) => ketama(c as never) };
-export const pickFirstPolicy: PolicyFactory = { parse: parsePickFirst, create: (c) => new PickFirstPolicy(c as never) };
+export const maglevPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
+  parse: parseMaglevPolicy,
+  create: (c) => maglev(c as never),
+};
+export const ketamaPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
+  parse: parseKetamaPolicy,
+  create: (c) => ketama(c as never),
+};
+export const pickFirstPolicy: PolicyFactory = {
+  wasm: BALANCING_TABLE,
+  parse: parsePickFirst,
+  create: (c) => new PickFirstPolicy(c as never),
+};
 
 /** The built-in policies by name. */
 export const BUILTIN_POLICIES: Readonly<Record<string, PolicyFactory>> = {

@@ -41,15 +41,17 @@ function report(name: string, m: Measured, budgetKiB?: number): string {
 
 const has = (m: Measured, re: RegExp) => m.inputs.some((f) => re.test(f));
 
-// Budgets: the issue's goals are 8 KiB (HashRing) and 15 KiB (createFetch, round_robin, static target). The
-// measured sizes are above them (docs/browsers.md says what is left: the pure-TS fallback and the Balancer's
-// priority/locality levels); these ceilings hold what was reached, so that no change grows a bundle unnoticed.
-const HASH_RING_BUDGET_KIB = 10;
-const LITE_FETCH_BUDGET_KIB = 22.5;
+// Budgets: the issue's goals are 8 KiB (HashRing) and 15 KiB (createFetch, round_robin, static target), the
+// documented targets. Where the measured size is still above its goal (docs/browsers.md says what is left), the
+// ceiling holds what was reached plus under 3%, so that no change grows a bundle unnoticed.
+const HASH_RING_GOAL_KIB = 8;
+const LITE_FETCH_GOAL_KIB = 15;
+const HASH_RING_BUDGET_KIB = 10; // measured 9.8
+const LITE_FETCH_BUDGET_KIB = 16; // measured 15.6
 
 test('HashRing from the main entry: the ring family alone', async (t) => {
   const m = await measure("export { HashRing } from './bindings/index.ts'");
-  t.log(report('HashRing (switchyard)', m, HASH_RING_BUDGET_KIB));
+  t.log(report('HashRing (switchyard)', m, HASH_RING_BUDGET_KIB), `goal ${HASH_RING_GOAL_KIB} KiB`);
   t.true(m.gzKiB <= HASH_RING_BUDGET_KIB, `${m.gzKiB.toFixed(2)} KiB > ${HASH_RING_BUDGET_KIB} KiB`);
   t.true(has(m, /core\/wasm-ring\.generated\.ts$/));
   t.true(has(m, /core\/core-js\.ts$/), 'the pure-TS fallback is kept');
@@ -63,9 +65,14 @@ test('HashRing from the main entry: the ring family alone', async (t) => {
 
 test('createFetch from switchyard/lite with round_robin and a static target', async (t) => {
   const m = await measure("export { createFetch } from './bindings/lite.ts'");
-  t.log(report('createFetch (switchyard/lite)', m, LITE_FETCH_BUDGET_KIB));
+  t.log(report('createFetch (switchyard/lite)', m, LITE_FETCH_BUDGET_KIB), `goal ${LITE_FETCH_GOAL_KIB} KiB`);
   t.true(m.gzKiB <= LITE_FETCH_BUDGET_KIB, `${m.gzKiB.toFixed(2)} KiB > ${LITE_FETCH_BUDGET_KIB} KiB`);
-  for (const re of [/policies\/round-robin\.ts$/, /discovery\/static\.ts$/, /wasm-balancing\.generated\.ts$/])
+  for (const re of [
+    /policies\/round-robin\.ts$/,
+    /discovery\/static\.ts$/,
+    /http\/url-guard\.ts$/,
+    /balancing\/ready\.ts$/,
+  ])
     t.true(has(m, re), `${re} is bundled`);
   for (const re of [
     /policies\/(?!round-robin)/,
@@ -74,8 +81,31 @@ test('createFetch from switchyard/lite with round_robin and a static target', as
     /bindings\/hashing\//,
     /wasm-(ring|hash)\.generated/,
     /prequal/,
+    // priority levels and localities, run-time weights are plug-ins (registerPriorityRouting,
+    // registerRunTimeWeights); round_robin needs no WASM kernel
+    /balancing\/(priority|priority-config|locality)\.ts$/,
+    /balancing\/(slow-start|weight-runner)\.ts$/,
+    /core\/xxhash\.ts$/,
+    /wasm-balancing\.generated/,
+    /core\/loader\.ts$/,
   ])
     t.false(has(m, re), `${re} is not bundled`);
+});
+
+test('lite: each registration adds its part: levels, the balancing module, run-time weights', async (t) => {
+  const m = await measure(
+    "import { createFetch, registerPriorityRouting, registerBalancingWasm, registerRunTimeWeights } from './bindings/lite.ts'; registerPriorityRouting(); registerBalancingWasm(); registerRunTimeWeights(); export { createFetch };",
+  );
+  t.log(report('createFetch + priority routing + WASM table + run-time weights (switchyard/lite)', m));
+  for (const re of [
+    /balancing\/priority\.ts$/,
+    /balancing\/locality\.ts$/,
+    /wasm-balancing\.generated\.ts$/,
+    /balancing\/slow-start\.ts$/,
+    /balancing\/weight-runner\.ts$/,
+  ])
+    t.true(has(m, re), `${re} is bundled`);
+  t.false(has(m, /policies\/(?!round-robin)/));
 });
 
 test('createFetch from the main entry keeps every policy, scheme and health check by name', async (t) => {
@@ -100,6 +130,13 @@ test('a lite policy registration costs only that policy', async (t) => {
   );
   t.log(report('createFetch + peak_ewma (switchyard/lite)', m));
   t.true(has(m, /policies\/peak-ewma\.ts$/));
+  t.true(has(m, /wasm-balancing\.generated\.ts$/), 'a built-in policy runs on the balancing module, as in switchyard');
+  t.false(has(m, /balancing\/weight-runner\.ts$/), 'peak_ewma has no run-time weights');
+  const wrr = await measure(
+    "import { createFetch, registerPolicy, weightedRoundRobinPolicy } from './bindings/lite.ts'; registerPolicy('weighted_round_robin', weightedRoundRobinPolicy); export { createFetch };",
+  );
+  t.log(report('createFetch + weighted_round_robin (switchyard/lite)', wrr));
+  t.true(has(wrr, /balancing\/weight-runner\.ts$/), 'a weighted built-in brings run-time weights');
   t.false(has(m, /policies\/(prequal|weighted-round-robin|latency-aware|hash)/));
 });
 

@@ -15,12 +15,89 @@ test('lite: round_robin and static targets work without registration', (t) => {
     return p.member.id;
   });
   t.deepEqual([...new Set(picks)].sort(), ['a:80', 'b:80']);
-  t.is(lb.backend, 'wasm', 'the state table lives in the balancing module');
+  t.is(lb.backend, 'js', 'round_robin alone keeps the state table in JS: no balancing module in the bundle');
   t.deepEqual(lite.policyNames(), ['round_robin']);
   const f = lite.createFetch({ target: 'static:///10.0.0.1:80,10.0.0.2:80', clock: new VirtualClock() });
   t.is(f.detector, undefined, 'no outlier detection in lite');
   t.is(f.resolver?.target, 'static:///10.0.0.1:80,10.0.0.2:80');
   f.close();
+});
+
+test('lite: priorities, localities and a WASM table need their registration, with a TypeError saying which', (t) => {
+  t.throws(() => new lite.Balancer({ endpoints: ['a:80', { id: 'b:80', priority: 1 }] }), {
+    instanceOf: TypeError,
+    message:
+      /^endpoints\[1\]\.priority must be 0 without priority routing \(registerPriorityRouting\(\) from switchyard\/lite\), got 1/,
+  });
+  const lb = new lite.Balancer({ endpoints: ['a:80'] });
+  t.throws(() => lb.add({ id: 'c:80', locality: 'eu/eu-1/' }), {
+    instanceOf: TypeError,
+    message: /^endpoint\.locality must be absent without priority routing/,
+  });
+  t.false(lb.reset(['a:80']), 'a refused change leaves the members as they were');
+  t.deepEqual(
+    lb.members.map((m) => m.id),
+    ['a:80'],
+  );
+  t.throws(() => new lite.Balancer({ priority: { overprovisioningFactor: 2 } }), {
+    instanceOf: TypeError,
+    message: /^priority must be absent without priority routing/,
+  });
+  t.throws(() => new lite.Balancer({ backend: 'wasm' }), {
+    instanceOf: TypeError,
+    message: /^backend must be 'js' without the balancing module \(switchyard\/lite: registerBalancingWasm\(\)/,
+  });
+  t.throws(() => new lite.Balancer({ backend: 'gpu' as never }), {
+    instanceOf: RangeError,
+    message: /^backend must be/,
+  });
+  // the complete Balancer always has both
+  const full1 = new full.Balancer({ endpoints: ['a:80', { id: 'b:80', priority: 1 }] });
+  t.is(full1.stats().levels?.length, 2);
+  t.is(full1.backend, 'wasm');
+});
+
+test('lite: a policy with run-time weights needs registerRunTimeWeights(); then slow start applies', (t) => {
+  const clock = new VirtualClock();
+  const rr = lite.roundRobinPolicy.create(lite.roundRobinPolicy.parse({}, 'policy'));
+  const slowStart = { windowMs: 1000, aggression: 1, minWeightPercent: 10 };
+  const weighted = Object.assign(Object.create(rr) as typeof rr, { weighting: { updatePeriodMs: 100, slowStart } });
+  const lb = new lite.Balancer({ endpoints: ['a:80'], clock });
+  const before = lb.policy;
+  t.throws(() => lb.setPolicy(weighted), {
+    instanceOf: TypeError,
+    message:
+      /^policy\.weighting must be absent without run-time weights \(registerRunTimeWeights\(\) from switchyard\/lite\)/,
+  });
+  t.is(lb.policy, before, 'the current policy is kept');
+  t.throws(() => new lite.Balancer({ policy: weighted }), { instanceOf: TypeError, message: /^policy\.weighting/ });
+  lite.registerRunTimeWeights();
+  const ok = new lite.Balancer({ policy: weighted, endpoints: ['a:80'], clock });
+  const ref = new full.Balancer({ policy: weighted, endpoints: ['a:80'], clock });
+  for (const b of [ok, ref]) b.add('b:80'); // added after the first list: it ramps up
+  clock.tick(500);
+  ok.refresh();
+  ref.refresh();
+  t.is(ok.stats().members[1]!.weight, 0.5, 'half way through the slow-start window');
+  t.deepEqual(
+    ok.stats().members.map((m) => m.weight),
+    ref.stats().members.map((m) => m.weight),
+  );
+});
+
+test('lite: registerPriorityRouting() routes priorities as the complete Balancer does', (t) => {
+  lite.registerPriorityRouting();
+  const eps = [
+    { id: 'a:80', priority: 0 },
+    { id: 'b:80', priority: 1, locality: 'eu/eu-1/' },
+  ];
+  const lb = new lite.Balancer({ endpoints: eps, priority: { overprovisioningFactor: 1 }, panicThresholdPercent: 0 });
+  const ref = new full.Balancer({ endpoints: eps, priority: { overprovisioningFactor: 1 }, panicThresholdPercent: 0 });
+  for (const b of [lb, ref]) b.setAvailable('a:80', false);
+  t.deepEqual(lb.stats().levels, ref.stats().levels);
+  const p = lb.pick();
+  t.true(p.type === 'pick' && p.member.id === 'b:80', 'level 0 down: priority 1 serves');
+  t.is(lb.backend, 'js', 'priority routing does not bring the WASM table');
 });
 
 test('lite: a policy or scheme that was not registered is a RangeError/TypeError naming the field', (t) => {
@@ -54,6 +131,7 @@ test('lite: registered policies and schemes resolve, in both entries', (t) => {
   lite.registerPolicy('peak_ewma', lite.peakEwmaPolicy);
   const lb = new lite.Balancer({ policy: { peak_ewma: { decay: '5s' } }, endpoints: ['a:80'] });
   t.is(lb.policy.name, 'peak_ewma');
+  t.is(lb.backend, 'wasm', 'a registered built-in brings the balancing module, as in the complete entry');
   t.is(lb.applyServiceConfig({ loadBalancingConfig: [{ ketama: {} }, { peak_ewma: {} }] }), null);
   t.deepEqual(lite.policyNames(), ['round_robin', 'peak_ewma']);
   let listed: unknown;
