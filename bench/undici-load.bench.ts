@@ -4,7 +4,10 @@
 //   and createDispatcher with round_robin (with and without retries), weighted_round_robin and peak_ewma.
 // Every client is driven the same way (`request(url, { dispatcher })` + `body.dump()`, or `fetch` +
 // `arrayBuffer()` for createFetch) by `concurrency` loops. Rounds are interleaved: at each concurrency, every
-// round runs each client for WINDOW_MS in a rotated order; each figure is the median over the rounds.
+// round runs each client for WINDOW_MS in a freshly shuffled order (seeded), after a full GC when run with
+// --expose-gc (bench/run.ts does). A fixed rotation made each client always follow the same one (createDispatcher
+// round_robin always came after createFetch, whose garbage V8 collects partly on background threads that
+// process.cpuUsage counts): a confound whatever its size. Each figure is the median over the rounds.
 // Reported: requests/s as a ratio to raw undici and to BalancedPool (same process, same concurrency), client CPU
 // µs per request (process.cpuUsage over the window / completed requests) as a ratio to raw undici, then the
 // absolute requests/s, p50/p99 latency, client CPU % of one core and the process RSS.
@@ -119,6 +122,7 @@ interface Window {
  * counts only requests completed inside that window.
  */
 async function run(c: Client, concurrency: number, ms: number): Promise<Window> {
+  (globalThis as { gc?: () => void }).gc?.(); // the previous client's garbage is not this one's cost
   let running = true;
   let done = 0;
   let errors = 0;
@@ -176,15 +180,27 @@ interface Cell extends Window {
   name: string;
   rounds: number;
 }
+/** Seeded shuffle (mulberry32): the same orders on every run, a different predecessor from round to round. */
+let seed = 0x5eed;
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    const j = Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 const cells: Cell[] = [];
 const t0 = performance.now();
 for (const concurrency of CONCURRENCY) {
   for (const c of clients) await run(c, concurrency, WARM_MS); // connections opened, code warm
   const windows = new Map<string, Window[]>(clients.map((c) => [c.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    // rotated order: each client runs first, middle and last in turn
-    const order = clients.map((_, i) => clients[(i + round) % clients.length]!);
-    for (const c of order) windows.get(c.name)!.push(await run(c, concurrency, WINDOW_MS));
+    for (const c of shuffled(clients)) windows.get(c.name)!.push(await run(c, concurrency, WINDOW_MS));
   }
   for (const c of clients) {
     const ws = windows.get(c.name)!;

@@ -10,7 +10,8 @@
 // the newer onRequestStart/onResponseStart/... one, whichever the caller speaks, so no conversion layer is
 // added) and hands the request to that member's Pool; the Pool's own origin replaces the logical one. The
 // observer ends the pick with `done({ ok: status < 500, rttMs: time to response headers, status })`, which
-// feeds Peak-EWMA, least-request and outlier detection. When no member can be picked yet (discovery has not
+// feeds Peak-EWMA, least-request and outlier detection (timed from the pick's own clock reading when the
+// Balancer reads our clock: a clock read costs about as much as a round-robin pick). When no member can be picked yet (discovery has not
 // answered, health checks not yet passed) the request waits in `balancer.pickAsync` (bounded by
 // `readyTimeoutMs`) instead of failing, where the Balancer has it.
 //
@@ -42,6 +43,8 @@ export interface MemberPick {
   type: 'pick';
   member: FetchMember;
   handle: { done(o: { ok: boolean; rttMs?: number; status?: number; error?: unknown }): void };
+  /** The Balancer's clock reading at the pick (NaN when it read none): the try's start, saving a clock read. */
+  startedAt?: number;
 }
 
 /** What the dispatcher needs from a Balancer; `pickAsync` and `on('membership')` are used when present. */
@@ -200,7 +203,7 @@ class LegacyCall implements Routed {
   start(p: MemberPick, pool: Dispatcher): void {
     this.attempt++;
     this.pick = p;
-    this.t0 = this.d.clock.now();
+    this.t0 = this.d['startOf'](p);
     this.status = 0;
     this.rttMs = -1;
     this.ended = false;
@@ -322,7 +325,7 @@ class ModernCall implements Routed {
   ) {}
   start(p: MemberPick, pool: Dispatcher): void {
     this.pick = p;
-    this.t0 = this.d.clock.now();
+    this.t0 = this.d['startOf'](p);
     this.ended = false;
     pool.dispatch(this.opts, this as DispatchHandler);
   }
@@ -415,6 +418,8 @@ export class BalancedDispatcher extends Dispatcher {
   private readonly retry: RetryConfig | null;
   private readonly throttle: { onSuccess(): void; onFailure(): void; allowRetry(): boolean } | null;
   private readonly retryOptions: RetryHandler.RetryOptions | undefined;
+  /** The Balancer reads the same clock: a pick's `startedAt` is the try's start. */
+  private readonly pickClock: boolean;
   private readonly closeStack: () => void;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly counters = { requests: 0, tries: 0, retries: 0 };
@@ -468,6 +473,7 @@ export class BalancedDispatcher extends Dispatcher {
     super();
     this.balancer = cfg.balancer as DispatcherPickSource;
     this.clock = cfg.clock;
+    this.pickClock = (this.balancer as { clock?: unknown }).clock === this.clock;
     this.closeStack = cfg.close;
     this.scheme = cfg.scheme;
     this.serviceOrigin = cfg.serviceOrigin;
@@ -578,6 +584,12 @@ export class BalancedDispatcher extends Dispatcher {
       return r.fail(err as Error);
     }
     r.start(p, pool);
+  }
+
+  /** When a try starts: the pick's own clock reading when the Balancer made one on our clock. */
+  private startOf(p: MemberPick): number {
+    const at = p.startedAt;
+    return this.pickClock && typeof at === 'number' && at === at ? at : this.clock.now();
   }
 
   /** The member's Pool, opened at its first request (and again when its address changed). */

@@ -70,6 +70,30 @@ test.serial('round robin spreads request() evenly over three servers and ends ev
   });
 });
 
+test.serial('RTT is measured to the response headers on the injected clock, from the pick', async (t) => {
+  await withBackends(['slow'], async (bs) => {
+    bs[0]!.mode = { kind: 'delay', ms: 100 };
+    // 'shared': the Balancer and the dispatcher read one clock (the pick's own reading starts the try);
+    // 'foreign': the Balancer's clock is another timeline (1000 ms ahead), which the RTT must not mix in
+    for (const how of ['shared', 'foreign'] as const) {
+      const clock = new VirtualClock(0);
+      const lbClock = how === 'shared' ? clock : new VirtualClock(1000);
+      const balancer = new Balancer({ policy: 'round_robin', endpoints: members(bs), clock: lbClock });
+      const rtts: number[] = [];
+      balancer.on('outcome', (e) => rtts.push(e.rttMs));
+      const d = createDispatcher({ balancer, clock });
+      const seen = bs[0]!.requests.length;
+      const res = get(d, 'http://api/rtt');
+      for (let i = 0; i < 200 && bs[0]!.requests.length === seen; i++) await new Promise((r) => setTimeout(r, 5));
+      await clock.advance(7); // while the server holds the response
+      if (how === 'foreign') await lbClock.advance(7);
+      t.is((await res).status, 200, how);
+      t.deepEqual(rtts, [7], how);
+      await d.close();
+    }
+  });
+});
+
 test.serial("Node's fetch and undici's fetch work with { dispatcher }, POST bodies included", async (t) => {
   await withBackends(['a', 'b'], async (bs) => {
     const d = createDispatcher({ endpoints: members(bs), service: 'http://api' });
