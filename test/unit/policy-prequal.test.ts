@@ -63,7 +63,8 @@ test('probing rate: ⌊r⌋ distinct members per pick plus one with probability 
     current.push(m.id);
     return new Promise<unknown>(() => {}); // never answers
   };
-  const { lb, policy, clock } = setup({ probe, probeRate: 3, maxProbesInFlight: 1000 });
+  // warmupProbes off: this test counts the probes of picks alone (start-up probes have their own test)
+  const { lb, policy, clock } = setup({ probe, probeRate: 3, maxProbesInFlight: 1000, warmupProbes: false });
   for (let i = 0; i < 10; i++) {
     current = [];
     lb.pickOrThrow().handle.done({ ok: true });
@@ -78,6 +79,7 @@ test('probing rate: ⌊r⌋ distinct members per pick plus one with probability 
     probe: () => Promise.resolve({ rif: 0, latencyMs: 1 }),
     probeRate: 0.5,
     maxProbesInFlight: 1e5,
+    warmupProbes: false,
   });
   for (let i = 0; i < 2000; i++) half.lb.pickOrThrow().handle.done({ ok: true });
   const sent = half.policy.probeStats().sent;
@@ -86,7 +88,12 @@ test('probing rate: ⌊r⌋ distinct members per pick plus one with probability 
 });
 
 test('in-flight probes are bounded; the surplus is skipped and counted', (t) => {
-  const { lb, policy } = setup({ probe: () => new Promise(() => {}), probeRate: 3, maxProbesInFlight: 5 });
+  const { lb, policy } = setup({
+    probe: () => new Promise(() => {}),
+    probeRate: 3,
+    maxProbesInFlight: 5,
+    warmupProbes: false,
+  });
   for (let i = 0; i < 4; i++) lb.pickOrThrow().handle.done({ ok: true });
   t.like(policy.probeStats(), { sent: 5, skipped: 7, inFlight: 5 });
 });
@@ -119,6 +126,23 @@ test('HCL: with every answer hot, the lowest RIF wins (ties: the lower latency)'
   t.is(lb.pickOrThrow().member.id, 'c:1');
   t.is(lb.pickOrThrow().member.id, 'b:1');
   t.is(policy.probeStats().hotPicks, 3);
+});
+
+test('hot/cold is judged on the RIF the member answered: reusing fast answers does not hand a burst to a slow one', (t) => {
+  // RIFs 10-12 at the fast members, 1 at the idle slow one; the 0.84 quantile of {1, 10, 11, 12} is 12: all cold
+  const { lb, policy } = setup({}); // no prober: the answers below are all there is; removeRate 5/12
+  policy.addAnswer('a:1', { rif: 10, latencyMs: 5 }, 0);
+  policy.addAnswer('b:1', { rif: 12, latencyMs: 5 }, 0);
+  policy.addAnswer('c:1', { rif: 11, latencyMs: 5 }, 0);
+  policy.addAnswer('d:1', { rif: 1, latencyMs: 50 }, 0);
+  t.is(policy.rifThreshold(), 12);
+  // a burst of picks with no answer in between: each use raises an answer's RIF past 12, but the answers stay
+  // cold, so the 5 ms members keep winning on latency; the slow answer is the worst cold one and is removed
+  const ids = Array.from({ length: 12 }, () => lb.pickOrThrow().member.id);
+  t.false(ids.includes('d:1'), ids.join(' '));
+  t.is(policy.probeStats().hotPicks, 0);
+  const d = lb.stats().members.find((m) => m.id === 'd:1') as unknown as Record<string, number>;
+  t.is(d.probeAnswers, 0); // d's answer went first
 });
 
 test('reuse budget: an answer serves `reuseBudget` picks, its RIF rising by one per use', (t) => {
@@ -176,6 +200,43 @@ test('a pool with the slow member ranks it last: over many picks it gets (almost
   t.true(policy.probeStats().answered > 1000);
 });
 
+test('start-up probes: each member is probed once when the picker is built, so a first burst is not blind', async (t) => {
+  const lat: Record<string, number> = { 'a:1': 5, 'b:1': 5, 'c:1': 5, 'd:1': 50 };
+  const probed: string[] = [];
+  const probe = (m: Endpoint) => {
+    probed.push(m.id);
+    return Promise.resolve({ rif: 0, latencyMs: lat[m.id] ?? 5 });
+  };
+  const burst = async (options: Record<string, unknown>) => {
+    probed.length = 0;
+    const { lb, policy, clock } = setup({ probe, ...options });
+    const before = [...probed];
+    await flush();
+    // 64 picks in one synchronous run, as a closed loop of 64 clients starts: no answer can arrive between them
+    const picks = Array.from({ length: 64 }, () => lb.pickOrThrow());
+    const slow = picks.filter((p) => p.member.id === 'd:1').length;
+    for (const p of picks) p.handle.done({ ok: true });
+    return { before, slow, lb, policy, clock };
+  };
+  const on = await burst({});
+  t.deepEqual([...on.before].sort(), ['a:1', 'b:1', 'c:1', 'd:1']); // before any pick
+  t.is(on.slow, 0);
+  const off = await burst({ warmupProbes: false });
+  t.deepEqual(off.before, []);
+  t.true(off.slow >= 8, `blind P2C spreads the burst evenly: the slow member got ${off.slow} of 64`);
+
+  // a rebuild probes only members not probed within maxAgeMs
+  probed.length = 0;
+  on.lb.add('e:1');
+  t.deepEqual(probed, ['e:1']);
+  on.clock.set(1001);
+  probed.length = 0;
+  on.lb.remove('e:1');
+  t.deepEqual([...probed].sort(), ['a:1', 'b:1', 'c:1', 'd:1']);
+  t.throws(() => parsePrequal({ warmup_probes: 'yes' }), { instanceOf: TypeError, message: /warmup_probes/ });
+  await flush();
+});
+
 test('readProbeAnswer: valid forms, hostile values named', (t) => {
   t.deepEqual(readProbeAnswer({ rif: 3, latencyMs: 2.5 }), { rif: 3, latencyMs: 2.5 });
   t.deepEqual(readProbeAnswer('{"rif":0,"latency_ms":0}'), { rif: 0, latencyMs: 0 });
@@ -212,7 +273,13 @@ test('hostile, failing, throwing and silent probers: ignored and counted, picks 
     if (k === 7) throw new Error('sync throw');
     return new Promise(() => {}); // silent
   };
-  const { lb, policy, clock } = setup({ probe, probeRate: 3, probeTimeoutMs: 100, maxProbesInFlight: 1000 });
+  const { lb, policy, clock } = setup({
+    probe,
+    probeRate: 3,
+    probeTimeoutMs: 100,
+    maxProbesInFlight: 1000,
+    warmupProbes: false,
+  });
   for (let n = 0; n < 30; n++) {
     const p = lb.pick();
     t.is(p.type, 'pick');

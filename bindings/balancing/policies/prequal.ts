@@ -6,17 +6,22 @@
 // - Probing: every pick fires ⌊r⌋ probes, one more with probability r − ⌊r⌋ (`probeRate` r, default 1), to
 //   distinct members sampled uniformly. Probes are asynchronous (`probe(member, signal)`, never awaited by a
 //   pick), at most `maxProbesInFlight` at once, aborted after `probeTimeoutMs` on the balancer's clock.
+//   Start-up probes (ours, `warmupProbes`): building a picker probes once each member not probed within
+//   maxAgeMs, so that a first burst of picks (a closed loop of N clients starting) is not blind.
 // - Probe pool: at most `poolSize` answers (default 16); a new answer evicts the oldest when full. An answer
 //   is dropped when older than `maxAgeMs` (default 1000) or used `reuseBudget` times (default 6); each use
 //   adds 1 to its RIF (the request just sent). After a pick, the worst answer left is removed at `removeRate`
 //   per pick (the hottest, or with no hot one the slowest), so that answers nobody wants do not crowd the pool.
-// - Hot-cold lexicographic rule (HCL): an answer is hot when its RIF exceeds the `rifQuantile` (Q_RIF, default
-//   0.84) quantile of the last `4 × poolSize` RIFs seen: answered ones and those a reuse raised (ours: with
-//   answered RIFs alone, a reused answer at RIF 1 is hot among answers at 0, and a cold 10x slower member
-//   wins over it). With a cold answer, the cold one with the lowest
-//   latency wins (ties: lower RIF); with none, the lowest RIF wins. A member that answered without a latency
-//   (no recent requests) ranks as latency 0 while we have nothing in flight to it, else after every known one,
-//   so exploring it costs one request at a time.
+// - Hot-cold lexicographic rule (HCL): an answer is hot when the RIF its member answered exceeds the
+//   `rifQuantile` (Q_RIF, default 0.84) quantile of the last `2 × poolSize` RIFs seen: answered ones and those
+//   a reuse raised (ours: with answered RIFs alone, a reused answer at RIF 1 is hot among answers at 0, and a
+//   cold 10x slower member wins over it). Hot/cold is judged on the answered RIF, not on the one our uses
+//   raised (ours: in a burst of picks with no answer in between, our own increments turned every fast answer
+//   hot, hot answers lose to cold ones and are removed first, and the pool was left with the idle slow
+//   member's answers, which took runs of picks at concurrency 64). With a cold answer, the cold one with the
+//   lowest latency wins (ties: lower RIF with our uses); with none, the lowest RIF with our uses wins. A member
+//   that answered without a latency (no recent requests) ranks as latency 0 while we have nothing in flight
+//   to it, else after every known one, so exploring it costs one request at a time.
 // - No usable answer (no prober, all stale, first picks, probes still in flight): power of two choices
 //   (bindings/balancing/p2c.ts) by the member's last answered latency, then our own requests in flight (ours:
 //   in-flight counts alone gave a 10x slower member ~6% of these picks at concurrency 64, and in-flight ×
@@ -64,6 +69,8 @@ export interface PrequalConfig {
   maxRif: number;
   /** Answers with a larger latency are rejected as hostile (default 3 600 000 ms). */
   maxLatencyMs: number;
+  /** Probe every member once when a picker is built over members without a recent answer (default true). */
+  warmupProbes: boolean;
   /** The prober (TS API only; createFetch sets an HTTP prober when none is given). */
   probe?: PrequalProbe;
 }
@@ -74,6 +81,8 @@ export const DEFAULT_POOL_SIZE = 16;
 export const DEFAULT_MAX_AGE_MS = 1000;
 export const DEFAULT_RIF_QUANTILE = 0.84;
 export const DEFAULT_PROBE_TIMEOUT_MS = 1000;
+/** The hot threshold is the Q_RIF quantile of the last HISTORY_PER_POOL_SLOT × poolSize RIFs seen. */
+export const HISTORY_PER_POOL_SLOT = 2;
 /** Longest probe answer accepted as a string (the HTTP prober enforces the same bound on bodies). */
 export const MAX_ANSWER_CHARS = 4096;
 
@@ -100,6 +109,8 @@ export function parsePrequal(json: unknown, field = 'prequal'): PrequalConfig {
     'max_rif',
     'maxLatencyMs',
     'max_latency',
+    'warmupProbes',
+    'warmup_probes',
     'probe',
   ]);
   const probeRate = num(field, o, 'probeRate', 'probe_rate', DEFAULT_PROBE_RATE, 0, 64);
@@ -117,6 +128,7 @@ export function parsePrequal(json: unknown, field = 'prequal'): PrequalConfig {
     maxProbesInFlight: int(field, o, 'maxProbesInFlight', 'max_probes_in_flight', 4 * poolSize, 1, 1e6),
     maxRif: int(field, o, 'maxRif', 'max_rif', 1e6, 0, 2 ** 31),
     maxLatencyMs: durationMs(field, o, 'maxLatencyMs', 'max_latency', 3_600_000, 0),
+    warmupProbes: bool(field, o, 'warmupProbes', 'warmup_probes', true),
   };
   if (o.probe !== undefined) {
     if (typeof o.probe !== 'function')
@@ -130,6 +142,13 @@ export function parsePrequal(json: unknown, field = 'prequal'): PrequalConfig {
  * Reads a probe answer: `{ rif, latencyMs }` (or `latency_ms`), or the same as a JSON string of at most
  * MAX_ANSWER_CHARS. Returns a reason string for anything else.
  */
+function bool(field: string, o: Record<string, unknown>, key: string, alt: string, dflt: boolean): boolean {
+  const v = o[key] !== undefined ? o[key] : o[alt];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw typeError(`${field}.${o[key] !== undefined ? key : alt}`, 'a boolean', v);
+  return v;
+}
+
 export function readProbeAnswer(x: unknown, maxRif = 1e6, maxLatencyMs = 3_600_000): ProbeAnswer | string {
   if (typeof x === 'string') {
     if (x.length > MAX_ANSWER_CHARS) return 'oversized';
@@ -194,10 +213,14 @@ class OwnActive implements LoadMetric {
   }
 }
 
-/** A probe pool of fixed capacity, structure of arrays, oldest first by `at`. */
+/**
+ * A probe pool of fixed capacity, structure of arrays. `rif` is the answer's RIF plus our uses of it;
+ * `reported` the RIF the member answered, on which hot/cold is judged.
+ */
 class Pool {
   readonly id: string[] = [];
   readonly rif: number[] = [];
+  readonly reported: number[] = [];
   readonly lat: number[] = [];
   readonly at: number[] = [];
   readonly uses: number[] = [];
@@ -208,6 +231,7 @@ class Pool {
     if (this.id.length >= cap) this.removeAt(this.oldest());
     this.id.push(id);
     this.rif.push(a.rif);
+    this.reported.push(a.rif);
     this.lat.push(a.latencyMs);
     this.at.push(at);
     this.uses.push(0);
@@ -222,12 +246,14 @@ class Pool {
     if (i !== last) {
       this.id[i] = this.id[last]!;
       this.rif[i] = this.rif[last]!;
+      this.reported[i] = this.reported[last]!;
       this.lat[i] = this.lat[last]!;
       this.at[i] = this.at[last]!;
       this.uses[i] = this.uses[last]!;
     }
     this.id.pop();
     this.rif.pop();
+    this.reported.pop();
     this.lat.pop();
     this.at.pop();
     this.uses.pop();
@@ -239,6 +265,8 @@ interface PendingProbe {
   clock: Clock;
   timer: TimerHandle;
   done: boolean;
+  /** A start-up probe's member id (picks do not probe it again while it is unanswered). */
+  warming?: string;
 }
 
 export class PrequalPolicy implements Policy {
@@ -268,11 +296,15 @@ export class PrequalPolicy implements Policy {
   private targets = new Int32Array(0);
   /** Fractional removal credit carried between picks. */
   private removeCredit = 0;
+  /** When each member was last probed by warmUp. */
+  private readonly warmedAt = new Map<string, number>();
+  /** Members with a start-up probe in flight. */
+  private readonly warming = new Set<string>();
 
   constructor(readonly config: PrequalConfig = parsePrequal({})) {
     this.probeFn = config.probe;
-    this.history = new Float64Array(4 * config.poolSize);
-    this.sorted = new Float64Array(4 * config.poolSize);
+    this.history = new Float64Array(HISTORY_PER_POOL_SLOT * config.poolSize);
+    this.sorted = new Float64Array(HISTORY_PER_POOL_SLOT * config.poolSize);
   }
 
   /** Sets (or with undefined removes) the prober. */
@@ -297,6 +329,7 @@ export class PrequalPolicy implements Policy {
 
   build(rows: Int32Array, env: PolicyEnv): Picker {
     if (this.targets.length < rows.length) this.targets = new Int32Array(rows.length);
+    if (this.config.warmupProbes) this.warmUp(rows, env);
     return new PrequalPicker(rows, env, this, new P2CPicker(rows, env, 2, new OwnActive(env, this.lastLatency)));
   }
 
@@ -305,6 +338,7 @@ export class PrequalPolicy implements Policy {
     const p = this.pool;
     for (let i = p.size - 1; i >= 0; i--) if (!known.has(p.id[i]!)) p.removeAt(i);
     for (const id of this.lastLatency.keys()) if (!known.has(id)) this.lastLatency.delete(id);
+    for (const id of this.warmedAt.keys()) if (!known.has(id)) this.warmedAt.delete(id);
   }
 
   stats(env: PolicyEnv, row: number, now: number): Record<string, number> {
@@ -323,6 +357,33 @@ export class PrequalPolicy implements Policy {
       out.probeLatencyMs = p.lat[latest]!;
     }
     return out;
+  }
+
+  /**
+   * Probes once every member of `rows` that no start-up probe reached within maxAgeMs, so that the first
+   * picks (a burst of `concurrency` picks at start-up) are not blind.
+   */
+  private warmUp(rows: Int32Array, env: PolicyEnv): void {
+    const fn = this.probeFn;
+    if (fn === undefined || rows.length < 2) return;
+    const now = safeNow(env, 0);
+    const clock = clockOf(env);
+    for (const row of rows) {
+      const id = env.ids[row]!;
+      const last = this.warmedAt.get(id);
+      if (last !== undefined && now - last <= this.config.maxAgeMs) continue;
+      if (this.inFlight >= this.config.maxProbesInFlight) return;
+      let member = env.members?.[row];
+      if (member === undefined || member.id !== id) {
+        try {
+          member = parseEndpoint(id, 'member');
+        } catch {
+          continue;
+        }
+      }
+      this.warmedAt.set(id, now);
+      this.send(fn, member, env, clock, now, true);
+    }
   }
 
   // ---- used by the picker ------------------------------------------------------------------------------
@@ -348,6 +409,7 @@ export class PrequalPolicy implements Policy {
     for (let i = 0; i < c; i++) {
       const row = rows[this.targets[i]!]!;
       const id = env.ids[row]!;
+      if (this.warming.has(id)) continue; // its start-up answer is on its way
       let member = members?.[row];
       if (member === undefined || member.id !== id) {
         try {
@@ -360,9 +422,13 @@ export class PrequalPolicy implements Policy {
     }
   }
 
-  private send(fn: PrequalProbe, member: Endpoint, env: PolicyEnv, clock: Clock, now: number): void {
+  private send(fn: PrequalProbe, member: Endpoint, env: PolicyEnv, clock: Clock, now: number, warm = false): void {
     const ac = new AbortController();
     const p: PendingProbe = { ac, clock, timer: undefined, done: false };
+    if (warm) {
+      p.warming = member.id;
+      this.warming.add(member.id);
+    }
     this.counters.sent++;
     this.inFlight++;
     this.pending.add(p);
@@ -408,6 +474,7 @@ export class PrequalPolicy implements Policy {
     p.done = true;
     p.clock.clearTimeout(p.timer);
     this.pending.delete(p);
+    if (p.warming !== undefined) this.warming.delete(p.warming);
     this.inFlight--;
     if (!p.ac.signal.aborted) p.ac.abort();
   }
@@ -473,7 +540,7 @@ export class PrequalPolicy implements Policy {
       }
       const row = rowOf.get(id); // undefined: unavailable now (answers of removed members go in onMembership)
       if (row === undefined || (exclude !== undefined && exclude.has(id))) continue;
-      const hot = p.rif[i]! > thr;
+      const hot = p.reported[i]! > thr;
       let lat = p.lat[i]!;
       if (lat !== lat) lat = f[COL_ACTIVE * cap + row]! === 0 ? 0 : Infinity; // unknown: explore one at a time
       if (best < 0 || better(hot, lat, p.rif[i]!, bestHot, bestLat, p.rif[best]!)) {
@@ -511,7 +578,7 @@ export class PrequalPolicy implements Policy {
       let wHot = false;
       let wKey = 0;
       for (let i = 0; i < p.size; i++) {
-        const hot = p.rif[i]! > thr;
+        const hot = p.reported[i]! > thr;
         let key: number;
         if (hot) key = p.rif[i]!;
         else {
