@@ -39,11 +39,12 @@
 //   'updated'. Members are kept in insertion (or reset-list) order; per-member state survives every change
 //   for members that stay. A list naming an id twice keeps the last entry.
 // - Availability (`setAvailable`, used by health checking and outlier ejection) excludes a member from picks.
-//   Panic mode (Envoy): when available / (all - pending) < panicThresholdPercent (default 50), 'all' (default)
-//   picks over all members, 'fail' returns { type: 'none', reason: 'no-healthy' }. A threshold of 0 disables
-//   panic.
+//   Panic mode (Envoy): when available / (all - pending) < panicThresholdPercent (default 50) and the level's
+//   health, min(100, ⌊overprovisioningFactor × 100 × available / (all - pending)⌋), is below 100, 'all'
+//   (default) picks over all members, 'fail' returns { type: 'none', reason: 'no-healthy' }. A threshold of 0
+//   disables panic.
 // - Priorities and localities: when some member has a priority other than 0 or a locality, publish() builds
-//   through priority.ts (Envoy levels, overprovisioning spill, whole-set panic, locality routing; option
+//   through priority.ts (Envoy levels, overprovisioning spill, per-level panic, locality routing; option
 //   `priority`), one policy picker per subset, pending members left out; otherwise the single-level path.
 //   priority.ts is a plug-in (levels.ts): `Balancer` always has it; `BalancerCore` (switchyard/lite) has it
 //   after `registerPriorityRouting()` and otherwise refuses such members with a TypeError naming
