@@ -5,8 +5,8 @@
 //   or puts the old membership back;
 // - FixedRouter: hosts and integer weights fixed at construction, a table in a WASM region (Envoy's tables,
 //   which Envoy rebuilds rather than changes).
-// `group(keys)` is written once here over `indexMany(keys)` (owner indices for a batch), which each class with a
-// faster batch path overrides (WASM calls per chunk, an inlined TS loop).
+// `getMany(keys)` and `group(keys)` are written once here over `indexMany(keys)` (owner indices for a batch),
+// which each class with a faster batch path overrides (WASM calls per chunk, an inlined TS loop).
 // Lookups (`get`, `getIndex`) stay in each class: one class behind each hot call site keeps them
 // monomorphic and allocation-free (bench/ring.bench.ts, docs/performance.md). Constructors check `options` first
 // (`checkOptions`), validate their own options, then pass `options` to super, which parses the backend:
@@ -26,7 +26,7 @@ import {
 } from './key-router.js';
 import type { MembershipRules } from './membership.js';
 import { TableRegion } from '../core/memory.js';
-import { checkKeys, commit } from './shared.js';
+import { checkKeys, commit, idsOf } from './shared.js';
 
 /** A constructor's `options`: an object (TypeError naming `options` otherwise), returned as given. */
 export function checkOptions<T>(options: T): T {
@@ -61,6 +61,12 @@ export abstract class RouterBase implements KeyRouter {
     return this.kind;
   }
 
+  /** `keys.map(get)` through the batch path (`indexMany`). */
+  getMany(keys: readonly Key[]): (string | undefined)[] {
+    const idx = this.indexMany(keys); // validates; read `ids` only after it (a rebuild replaces the array)
+    return idsOf(idx, this.ids);
+  }
+
   /** Keys grouped by owner, in input order within each member (key-router.ts states the contract). */
   group<K extends Key>(keys: readonly K[]): Map<string, K[]> {
     const idx = this.indexMany(keys); // validates; read `ids` only after it (a rebuild replaces the array)
@@ -83,7 +89,6 @@ export abstract class RouterBase implements KeyRouter {
 
   abstract get(key: Key): string | undefined;
   abstract getIndex(key: Key): number;
-  abstract getMany(keys: readonly Key[]): (string | undefined)[];
   abstract stats(): RouterStats;
   abstract dispose(): void;
 }

@@ -24,7 +24,7 @@ import type { Backend } from '../core/core.js';
 import { BATCH, batchBytes } from '../core/core-wasm.js';
 import { checkOptions, RouterBase } from './base.js';
 import { type BucketKeyRouter, type Key, type RouterMemberStats, NO_MEMBER, type RouterStats } from './key-router.js';
-import { checkOffsets, idsOf, keyBytes, packKeys } from './shared.js';
+import { checkOffsets, keyBytes, packKeys } from './shared.js';
 import { intInRange, rangeError, typeError } from '../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
@@ -174,10 +174,6 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
     if (n === 0) return undefined;
     const w = this.wasm;
     return this.ids[w === null ? jumpPair(hi, lo, n) : (w.exports as unknown as JumpExports).jumpHashPair(hi, lo, n)];
-  }
-
-  getMany(keys: readonly Key[]): (string | undefined)[] {
-    return idsOf(this.indexMany(keys), this.ids);
   }
 
   protected override indexMany(keys: readonly Key[]): Uint32Array {

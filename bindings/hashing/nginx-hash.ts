@@ -34,7 +34,7 @@ import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats
 import { keyError, NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
 import { type Names, weightRules, type Weights } from './membership.js';
-import { addArcs, checkOffsets, distinctFrom, idsOf, packKeys } from './shared.js';
+import { addArcs, checkOffsets, distinctFrom, packKeys } from './shared.js';
 import { intInRange, rangeError, typeError } from '../util/validate.js';
 
 /** A server name (weight 1) or `{ id, weight }` with an integer weight in [1, NGINX_MAX_WEIGHT]. */
@@ -214,10 +214,6 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
     const h = intInRange('hash', hash, 0, 0xffffffff);
     const t = this.table();
     return t === null ? undefined : this.ids[t.servers[findChashPoint(t.points, t.total, h)]!];
-  }
-
-  getMany(keys: readonly Key[]): (string | undefined)[] {
-    return idsOf(this.indexMany(keys), this.ids);
   }
 
   protected override indexMany(keys: readonly Key[]): Uint32Array {

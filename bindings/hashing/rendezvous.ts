@@ -28,7 +28,7 @@ import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats
 import { NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
 import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
-import { checkOffsets, idsOf, keyBytes, packKeys } from './shared.js';
+import { checkOffsets, keyBytes, packKeys } from './shared.js';
 import { intInRange, positive, rangeError } from '../util/validate.js';
 import { mul64, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
@@ -206,10 +206,6 @@ export class Rendezvous extends MutableRouter<Weights, MemberInput> implements O
   get(key: Key): string | undefined {
     const i = this.getIndex(key);
     return i < 0 ? undefined : this.ids[i];
-  }
-
-  getMany(keys: readonly Key[]): (string | undefined)[] {
-    return idsOf(this.indexMany(keys), this.ids);
   }
 
   protected override indexMany(keys: readonly Key[]): Uint32Array {

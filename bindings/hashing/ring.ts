@@ -18,7 +18,7 @@ import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats
 import { keyError, NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
 import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
-import { addArcs, checkKeys, checkOffsets, distinctFrom, idsOf, ringOwner, ringPoint } from './shared.js';
+import { addArcs, checkKeys, checkOffsets, distinctFrom, ringOwner, ringPoint } from './shared.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import { xxh32Bytes, xxh32String, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
@@ -130,10 +130,6 @@ export class HashRing extends MutableRouter<Weights, MemberInput> implements Ord
     const h = this.hashOf(key);
     const t = this.t;
     return t === null ? -1 : ringOwner(t, this.shift, h);
-  }
-
-  getMany(keys: readonly Key[]): (string | undefined)[] {
-    return idsOf(this.indexMany(keys), this.ids);
   }
 
   /**

@@ -29,7 +29,7 @@ import { intInRange, rangeError, typeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
 import { type Key, keyError, type RouterMemberStats, type OrderedKeyRouter, type RouterStats } from '../key-router.js';
 import { checkOptions, FixedRouter } from '../base.js';
-import { checkKeys, distinctFrom, idsOf } from '../shared.js';
+import { checkKeys, distinctFrom } from '../shared.js';
 import { type EnvoyMemberInput, keyHash, keyHashHi, keyHashLo, parseEnvoyMembers, u64Hi, u64Lo } from './common.js';
 
 export const MAGLEV_DEFAULT_TABLE_SIZE = 65537;
@@ -244,11 +244,7 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
     return t.table[mod64(keyHashHi(), lo, this.tableSize, this.pow32)]!;
   }
 
-  /** Owners of many keys; on a WASM-built table hashed and looked up in batched WASM calls. */
-  getMany(keys: readonly Key[]): (string | undefined)[] {
-    return idsOf(this.indexMany(keys), this.ids);
-  }
-
+  /** Owners of many keys (getMany, group); on a WASM-built table hashed and looked up in batched WASM calls. */
   protected override indexMany(keys: readonly Key[]): Uint32Array {
     const w = this.wasm;
     const t = this.t;

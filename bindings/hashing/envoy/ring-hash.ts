@@ -29,7 +29,7 @@ import { intInRange, rangeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
 import { type Key, keyError, type RouterMemberStats, type OrderedKeyRouter, type RouterStats } from '../key-router.js';
 import { checkOptions, FixedRouter } from '../base.js';
-import { checkKeys, distinctFrom, idsOf } from '../shared.js';
+import { checkKeys, distinctFrom } from '../shared.js';
 import { type EnvoyMemberInput, keyHash, keyHashLo, parseEnvoyMembers, u64Hi, u64Lo } from './common.js';
 import { envoyMurmur2Pair, murmurHi } from './murmur2.js';
 
@@ -257,11 +257,7 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
     return t.hosts[lowerBound(t.hashes, t.size, xxh64Hi(), lo)]!;
   }
 
-  /** Owners of many keys; on a WASM-built ring hashed and searched in batched WASM calls. */
-  getMany(keys: readonly Key[]): (string | undefined)[] {
-    return idsOf(this.indexMany(keys), this.ids);
-  }
-
+  /** Owners of many keys (getMany, group); on a WASM-built ring hashed and searched in batched WASM calls. */
   protected override indexMany(keys: readonly Key[]): Uint32Array {
     const w = this.wasm;
     const t = this.t;

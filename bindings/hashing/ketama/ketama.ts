@@ -43,7 +43,7 @@ import { intInRange, rangeError } from '../../util/validate.js';
 import type { Key, OrderedKeyRouter, RouterMemberStats, RouterStats } from '../key-router.js';
 import { keyError, NO_MEMBER } from '../key-router.js';
 import { checkOptions, MutableRouter } from '../base.js';
-import { addArcs, checkKeys, distinctFrom, idsOf, ringOwner, ringPoint } from '../shared.js';
+import { addArcs, checkKeys, distinctFrom, ringOwner, ringPoint } from '../shared.js';
 import {
   KETAMA_COMPATS,
   type KetamaCompat,
@@ -191,10 +191,6 @@ export class KetamaRing extends MutableRouter<KetamaServerSpec[], KetamaServer> 
     const h = this.hashOf(key);
     const t = this.t;
     return t === null ? -1 : ringOwner(t, this.shift, h);
-  }
-
-  getMany(keys: readonly Key[]): (string | undefined)[] {
-    return idsOf(this.getManyIndex(keys), this.ids);
   }
 
   protected override indexMany(keys: readonly Key[]): Uint32Array {
