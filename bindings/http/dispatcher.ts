@@ -31,7 +31,7 @@ import type { Clock } from '../util/clock.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import { parseFetchOptions, type CreateFetchOptions, type FetchMember, type PickSource } from './fetch-options.js';
 import { NoMemberError } from './fetch.js';
-import { retryAfterMs } from './retry.js';
+import { IDEMPOTENT_METHODS, retryAfterMs } from './retry.js';
 import { originOf, UnsafeTargetError } from './url-guard.js';
 
 type DispatchOptions = Dispatcher.DispatchOptions;
@@ -97,7 +97,6 @@ export interface DispatcherStats {
   pools: number;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Errors after which a try is retried (undici's RetryHandler defaults plus its connect/headers timeouts). */
 const RETRYABLE_CODES = new Set([
   'ECONNRESET',
@@ -523,7 +522,7 @@ export class BalancedDispatcher extends Dispatcher {
       }
       this.counters.requests++;
       const key = this.keyOf?.(opts) ?? undefined;
-      const retryable = this.retry !== null && IDEMPOTENT.has(opts.method);
+      const retryable = this.retry !== null && IDEMPOTENT_METHODS.has(opts.method);
       if (typeof handler.onRequestStart !== 'function')
         this.route(new LegacyCall(this, opts, handler, key, retryable && replayable(opts.body)));
       else if (!retryable) this.route(new ModernCall(this, new Tries(key), opts, handler));

@@ -41,7 +41,7 @@ import {
   type RequestScope,
   type TryScope,
 } from './fetch-options.js';
-import { retryAfterMs, sleepMs } from './retry.js';
+import { IDEMPOTENT_METHODS, retryAfterMs, sleepMs } from './retry.js';
 import { memberUrl, originOf, targetPath, UnsafeTargetError } from './url-guard.js';
 
 export type {
@@ -107,8 +107,6 @@ const MAX_TRANSPARENT_RETRIES = 10;
 function refused(err: unknown): boolean {
   return (err as { cause?: { code?: string } } | null)?.cause?.code === 'ECONNREFUSED';
 }
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 type Picked = Extract<FetchPick, { type: 'pick' }>;
 /** A try's result; `noMember`: no member was found (nothing was sent, not retried). */
@@ -262,7 +260,7 @@ class Call {
       body instanceof URLSearchParams ||
       (typeof Blob !== 'undefined' && body instanceof Blob) ||
       (typeof FormData !== 'undefined' && body instanceof FormData);
-    this.idempotent = init?.idempotent ?? IDEMPOTENT.has(method);
+    this.idempotent = init?.idempotent ?? IDEMPOTENT_METHODS.has(method);
     let key = init?.key;
     if (key === undefined && cfg.key !== undefined) {
       const url = new URL(this.path, cfg.serviceOrigin ?? 'http://switchyard.invalid');

@@ -8,6 +8,9 @@
 import type { Clock } from '../util/clock.js';
 import { intInRange, positive } from '../util/validate.js';
 
+/** Methods retried without being told (gRPC A6 / RFC 9110 idempotent methods). */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
 export interface ThrottleOptions {
   maxTokens?: number;
   tokenRatio?: number;
