@@ -367,7 +367,7 @@ export class PrequalPolicy implements Policy {
     const fn = this.probeFn;
     if (fn === undefined || rows.length < 2) return;
     const now = safeNow(env, 0);
-    const clock = clockOf(env);
+    const clock = env.clock;
     for (const row of rows) {
       const id = env.ids[row]!;
       const last = this.warmedAt.get(id);
@@ -405,7 +405,7 @@ export class PrequalPolicy implements Policy {
     }
     const c = sampleDistinct(random, rows.length, k, this.targets);
     const members = env.members;
-    const clock = clockOf(env);
+    const clock = env.clock;
     for (let i = 0; i < c; i++) {
       const row = rows[this.targets[i]!]!;
       const id = env.ids[row]!;
@@ -604,10 +604,6 @@ function better(hot: boolean, lat: number, rif: number, bHot: boolean, bLat: num
   if (hot !== bHot) return !hot;
   if (!hot) return lat < bLat || (lat === bLat && rif < bRif);
   return rif < bRif || (rif === bRif && lat < bLat);
-}
-
-function clockOf(env: PolicyEnv): Clock {
-  return env.clock;
 }
 
 function safeNow(env: PolicyEnv, fallback: number): number {
