@@ -29,7 +29,13 @@
 import { Dispatcher, Pool, RetryHandler, errors as undiciErrors } from 'undici';
 import type { Clock } from '../util/clock.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
-import { parseFetchOptions, type CreateFetchOptions, type FetchMember, type PickSource } from './fetch-options.js';
+import {
+  parseFetchOptions,
+  type CreateFetchOptions,
+  type FetchMember,
+  type PickSource,
+  type PickWaitOptions,
+} from './fetch-options.js';
 import { NoMemberError } from './fetch.js';
 import { IDEMPOTENT_METHODS, retryAfterMs } from './retry.js';
 import { originOf, UnsafeTargetError } from './url-guard.js';
@@ -49,10 +55,7 @@ export interface MemberPick {
 
 /** What the dispatcher needs from a Balancer; `pickAsync` and `on('membership')` are used when present. */
 export interface DispatcherPickSource extends PickSource {
-  pickAsync?(
-    ctx?: { key?: string; exclude?: ReadonlySet<string> },
-    opts?: { timeoutMs?: number; signal?: AbortSignal },
-  ): Promise<MemberPick>;
+  pickAsync?(ctx?: { key?: string; exclude?: ReadonlySet<string> }, opts?: PickWaitOptions): Promise<MemberPick>;
   on?(event: 'membership', fn: (ev: { added: string[]; removed: string[]; updated: string[] }) => void): () => void;
 }
 
