@@ -148,15 +148,22 @@ class Pick {
   readonly type = 'pick' as const;
   readonly handle: PickHandle = this;
   ended = false;
-  constructor(
-    private readonly lb: Balancer,
-    readonly member: Endpoint,
-    readonly index: number,
-    readonly gen: number,
-    readonly startedAt: number,
-    /** The policy that issued the pick: its completion goes there. */
-    readonly policy: Policy,
-  ) {}
+  // `declare`: assigned once below, so no class-field definitions are emitted (smaller bundles)
+  declare private readonly lb: Balancer;
+  declare readonly member: Endpoint;
+  declare readonly index: number;
+  declare readonly gen: number;
+  declare readonly startedAt: number;
+  /** The policy that issued the pick: its completion goes there. */
+  declare readonly policy: Policy;
+  constructor(lb: Balancer, member: Endpoint, index: number, gen: number, startedAt: number, policy: Policy) {
+    this.lb = lb;
+    this.member = member;
+    this.index = index;
+    this.gen = gen;
+    this.startedAt = startedAt;
+    this.policy = policy;
+  }
 
   done(outcome: Outcome): void {
     if (!this.ended) this.lb['complete'](this, outcome);
@@ -168,33 +175,33 @@ class Pick {
  * `Balancer`, so that a bundle carries only the policies it names. `Balancer` below resolves every built-in.
  */
 export class BalancerCore implements PolicyEnv {
-  readonly clock: Clock;
-  readonly random: Random;
-  readonly panicThresholdPercent: number;
-  readonly panicMode: 'all' | 'fail';
-  readonly backend: 'wasm' | 'js';
-  readonly wasm: WasmHandle | null;
+  declare readonly clock: Clock;
+  declare readonly random: Random;
+  declare readonly panicThresholdPercent: number;
+  declare readonly panicMode: 'all' | 'fail';
+  declare readonly backend: 'wasm' | 'js';
+  declare readonly wasm: WasmHandle | null;
   /** What the balancer serves, named in UnavailableError messages. */
-  readonly target: string | undefined;
+  declare readonly target: string | undefined;
   /** Default wait of `ready()` / `pickAsync()`, ms. */
-  readonly readyTimeoutMs: number;
-  private pol: Policy;
-  private readonly measureRtt: boolean | undefined;
-  private readonly priorityOptions: PriorityOptions;
+  declare readonly readyTimeoutMs: number;
+  declare private pol: Policy;
+  declare private readonly measureRtt: boolean | undefined;
+  declare private readonly priorityOptions: PriorityOptions;
   /** Some member has a priority other than 0 or a locality: publish through priority.ts. */
   private leveled = false;
   private levels: PriorityLevelStats[] | undefined;
-  private timed: boolean;
-  private weighting: Weighting | undefined;
+  declare private timed: boolean;
+  declare private weighting: Weighting | undefined;
   private nextWeightAt = -Infinity;
-  private readonly m: Members;
+  declare private readonly m: Members;
   private version = 0;
-  private picker: Picker;
+  declare private picker: Picker;
   private panic = false;
   private failClosed = false;
   private warming = false;
   private readonly listeners = new Listeners();
-  private readonly queue: WaitQueue;
+  declare private readonly queue: WaitQueue;
   /** A list (reset/add, or initial endpoints) has arrived. */
   private resolved = false;
   private resolverError: Error | null = null;
@@ -202,12 +209,12 @@ export class BalancerCore implements PolicyEnv {
   private lastServiceConfig: string | undefined;
   private closed = false;
   /** Which policy names resolve (setPolicy, applyServiceConfig). */
-  private readonly policies: PolicyLookup;
+  declare private readonly policies: PolicyLookup;
   /** Priority levels and localities (levels.ts); undefined: members must have neither. */
-  private readonly routing: LevelRouting | undefined;
+  declare private readonly routing: LevelRouting | undefined;
 
   /** Run-time weights (weight-runner.ts); undefined: policies with a `weighting` are refused. */
-  private readonly weights: WeightRunner | undefined;
+  declare private readonly weights: WeightRunner | undefined;
 
   /** `parts`: what the Balancer reaches by lookup (BalancerParts); default: what was registered. */
   constructor(options: BalancerOptions | ServiceConfigOptions = {}, parts: BalancerParts = registeredParts()) {
@@ -499,9 +506,7 @@ export class BalancerCore implements PolicyEnv {
     this.m.free();
     this.picker = { rows: new Int32Array(0), pick: () => -1 };
     this.warming = false;
-    this.queue.failAll(
-      new UnavailableError(`switchyard: the balancer${this.forTarget()} was closed`, this.errorInfo()),
-    );
+    this.queue.failAll(this.waitError()!); // closed: the "was closed" UnavailableError
   }
 
   /** Recomputes run-time weights now and rebuilds the picker. */
@@ -698,25 +703,9 @@ export class BalancerCore implements PolicyEnv {
       this.levels = undefined;
       eligible = rows.length;
     } else {
-      // priority levels and localities (priority.ts); pending members are left out (Envoy excluded hosts)
-      const n = m.list.length;
-      const rows = new Int32Array(n - m.pending.size);
-      let k = 0;
-      for (let r = 0; r < n; r++) if (!m.pending.has(m.ids[r]!)) rows[k++] = r;
-      this.warming = n > 0 && m.unavailable.size === n && m.pending.size > 0;
-      const slots = new Set<string>();
-      const out = this.routing!.build({
-        rows: this.warming ? new Int32Array(0) : rows,
-        members: m.list,
-        available: (row) => m.isAvailableRow(row),
-        options: this.priorityOptions,
-        build: (subset, slot) => {
-          slots.add(slot);
-          return this.pol.build(subset, this, slot);
-        },
-        random: this.random,
-      });
-      this.pol.releaseSlots?.(slots);
+      // priority levels and localities (levels.ts plug-in); pending members are left out (Envoy excluded hosts)
+      const out = this.routing!.publish(m, this.pol, this, this.priorityOptions, this.random);
+      this.warming = out.warming;
       this.picker = out.picker;
       this.panic = out.panic;
       this.failClosed = false; // a level failing in panic 'fail' is the picker's answer

@@ -6,8 +6,9 @@
 /** Thrown by `pickOrThrow()` when no member can be picked (empty set, all unavailable, or panic mode 'fail'). */
 export class NoHealthyMembersError extends Error {
   override name = 'NoHealthyMembersError';
+  declare readonly reason: 'empty' | 'no-healthy' | 'pending';
   constructor(
-    readonly reason: 'empty' | 'no-healthy' | 'pending',
+    reason: 'empty' | 'no-healthy' | 'pending',
     message = reason === 'empty'
       ? 'switchyard: the balancer has no members'
       : reason === 'pending'
@@ -15,6 +16,7 @@ export class NoHealthyMembersError extends Error {
         : 'switchyard: no healthy member available',
   ) {
     super(message);
+    this.reason = reason;
   }
 }
 
@@ -25,7 +27,7 @@ export class NoHealthyMembersError extends Error {
 export class UnavailableError extends Error {
   override name = 'UnavailableError';
   readonly code = 'UNAVAILABLE' as const;
-  readonly target: string | undefined;
+  declare readonly target: string | undefined;
   constructor(message: string, options: { target?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.target = options.target;

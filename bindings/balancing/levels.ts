@@ -4,8 +4,11 @@
 // `registerPriorityRouting()` (priority.ts) registered here, and without it refuses a member with a priority
 // other than 0 or a locality, and the `priority` option, with a TypeError saying how to register it
 // (docs/browsers.md).
+import type { Members } from './members.js';
+import type { Policy, PolicyEnv } from './picker.js';
 import type { PriorityOptions } from './priority-config.js';
 import type { PriorityPickerInput, PriorityPickerResult } from './priority.js';
+import type { Random } from '../util/random.js';
 
 /** Envoy's default overprovisioning factor (priority-config.ts), the single-level panic rule's too. */
 export const DEFAULT_OVERPROVISIONING_FACTOR = 1.4;
@@ -14,6 +17,17 @@ export const DEFAULT_OVERPROVISIONING_FACTOR = 1.4;
 export interface LevelRouting {
   parse(input: unknown, field: string, defaults: Partial<PriorityOptions>): PriorityOptions;
   build(input: PriorityPickerInput): PriorityPickerResult;
+  /**
+   * The Balancer's leveled publication (balancer.ts): `build` over the members that are not pending (Envoy
+   * excluded hosts), one policy picker per subset; `warming` when every member is unavailable and some pending.
+   */
+  publish(
+    m: Members,
+    policy: Policy,
+    env: PolicyEnv,
+    options: PriorityOptions,
+    random: Random,
+  ): PriorityPickerResult & { warming: boolean };
 }
 
 let registered: LevelRouting | undefined;

@@ -33,12 +33,15 @@ export class Members {
   readonly unavailable = new Map<string, string | undefined>();
   /** Unavailable members awaiting their first health result (a subset of `unavailable`). */
   readonly pending = new Set<string>();
-  table: StateTable;
+  declare table: StateTable;
   /** Bumped whenever rows are renumbered (a new table). */
   gen = 0;
   private readonly region = new TableRegion(this);
 
-  constructor(private readonly wasm: WasmHandle | null) {
+  declare private readonly wasm: WasmHandle | null;
+
+  constructor(wasm: WasmHandle | null) {
+    this.wasm = wasm;
     this.table = this.hold(new StateTable(0, wasm));
   }
 

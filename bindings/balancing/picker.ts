@@ -57,16 +57,18 @@ export interface Picker {
 
 /** Per-member numbers, column-major: column c of row r is `f[c * cap + r]`. */
 export class StateTable {
-  readonly cap: number;
+  declare readonly cap: number;
   /** Byte offset in WASM memory, or -1 for a JS-heap table. */
-  readonly ptr: number;
-  private arr: Float64Array;
-  private gen: number;
+  declare readonly ptr: number;
+  declare private arr: Float64Array;
+  declare private gen: number;
 
-  constructor(
-    readonly n: number,
-    private readonly wasm: WasmHandle | null,
-  ) {
+  declare readonly n: number;
+  declare private readonly wasm: WasmHandle | null;
+
+  constructor(n: number, wasm: WasmHandle | null) {
+    this.n = n;
+    this.wasm = wasm;
     this.cap = Math.max(n, 1);
     if (wasm !== null) {
       this.ptr = wasm.mem.alloc(this.cap * COLS * 8);

@@ -36,7 +36,8 @@ import {
   zoneRouting,
 } from './locality.js';
 import { type LevelRouting, setLevelRouting } from './levels.js';
-import type { PickContext, Picker } from './picker.js';
+import type { Members } from './members.js';
+import type { PickContext, Picker, Policy, PolicyEnv } from './picker.js';
 import { parsePriorityOptions, type PriorityOptions } from './priority-config.js';
 
 export type { ZoneAwareOptions, ZoneRouting } from './locality.js';
@@ -399,8 +400,41 @@ function weighted(
   return { ...level, mode: MODE_WEIGHTED, subsets: sub, cum };
 }
 
+/** LevelRouting.publish (levels.ts): a Balancer's leveled picker; pending members are left out. */
+function publishLevels(
+  m: Members,
+  policy: Policy,
+  env: PolicyEnv,
+  options: PriorityOptions,
+  random: Random,
+): PriorityPickerResult & { warming: boolean } {
+  const n = m.list.length;
+  const rows = new Int32Array(n - m.pending.size);
+  let k = 0;
+  for (let r = 0; r < n; r++) if (!m.pending.has(m.ids[r]!)) rows[k++] = r;
+  const warming = n > 0 && m.unavailable.size === n && m.pending.size > 0;
+  const slots = new Set<string>();
+  const out = buildPriorityPicker({
+    rows: warming ? new Int32Array(0) : rows,
+    members: m.list,
+    available: (row) => m.isAvailableRow(row),
+    options,
+    build: (subset, slot) => {
+      slots.add(slot);
+      return policy.build(subset, env, slot);
+    },
+    random,
+  });
+  policy.releaseSlots?.(slots);
+  return { ...out, warming };
+}
+
 /** Priority levels and localities as the Balancer's plug-in (levels.ts): the complete Balancer always has it. */
-export const priorityRouting: LevelRouting = { parse: parsePriorityOptions, build: buildPriorityPicker };
+export const priorityRouting: LevelRouting = {
+  parse: parsePriorityOptions,
+  build: buildPriorityPicker,
+  publish: publishLevels,
+};
 
 /**
  * Lets every Balancer created afterwards (`switchyard/lite` included) route members with priorities and

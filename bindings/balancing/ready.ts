@@ -7,7 +7,7 @@
 // the caller awaits it) with UnavailableError, on its AbortSignal with the signal's reason, or by `failAll`.
 // Ending clears its timer and removes its abort listener, so nothing outlives the wait.
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { nonNegativeMs, typeError } from '../util/validate.js';
 
 export interface WaitOptions {
   /** Milliseconds to wait at most (default: the balancer's `readyTimeoutMs`). */
@@ -36,9 +36,7 @@ export function waitTimeout(opts: WaitOptions | undefined, dfltMs: number): numb
     throw typeError('signal', 'an AbortSignal', s);
   const ms = opts.timeoutMs;
   if (ms === undefined) return dfltMs;
-  if (typeof ms !== 'number') throw typeError('timeoutMs', 'a number of milliseconds >= 0', ms);
-  if (!(ms >= 0)) throw rangeError('timeoutMs', 'a number of milliseconds >= 0', ms);
-  return ms;
+  return nonNegativeMs('timeoutMs', ms);
 }
 
 export class WaitQueue {
@@ -46,7 +44,11 @@ export class WaitQueue {
   private waking = false;
   private again = false;
 
-  constructor(private readonly clock: Clock) {}
+  declare private readonly clock: Clock;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
 
   /** Waiters not yet ended. */
   get size(): number {

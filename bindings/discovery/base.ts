@@ -42,7 +42,10 @@ export class Delivery {
   private readonly queue: Array<() => void> = [];
   private scheduled = false;
 
-  constructor(private readonly listener: ResolverListener) {
+  declare private readonly listener: ResolverListener;
+
+  constructor(listener: ResolverListener) {
+    this.listener = listener;
     if (listener === null || typeof listener !== 'object') throw typeError('listener', 'a ResolverListener', listener);
     if (typeof listener.onEndpoints !== 'function')
       throw typeError('listener.onEndpoints', 'a function', listener.onEndpoints);

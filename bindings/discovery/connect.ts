@@ -77,7 +77,11 @@ class Connected implements ConnectedResolver {
   private readonly updateFns = new Set<(u: ResolverUpdate) => void>();
   private readonly errorFns = new Set<(e: Error) => void>();
 
-  constructor(readonly target: string) {}
+  declare readonly target: string;
+
+  constructor(target: string) {
+    this.target = target;
+  }
 
   on(event: 'update', fn: (update: ResolverUpdate) => void): () => void;
   on(event: 'error', fn: (error: Error) => void): () => void;

@@ -15,9 +15,9 @@ import { describe } from '../util/validate.js';
 export class ResolverError extends Error {
   override readonly name = 'ResolverError';
   /** The target URI (`dns:///api.internal:8080`, `etcd://127.0.0.1:2379/services/api`, ...). */
-  readonly target: string;
+  declare readonly target: string;
   /** The underlying error's code, when it has one ('ENOTFOUND', 'ECONNREFUSED', an etcd gRPC status...). */
-  readonly code: string | number | undefined;
+  declare readonly code: string | number | undefined;
 
   constructor(target: string, cause: unknown) {
     const msg = cause instanceof Error ? cause.message : describe(cause);

@@ -10,8 +10,8 @@ import { Delivery } from './base.js';
 import { typeError } from '../util/validate.js';
 
 export class StaticResolver implements Resolver {
-  private readonly out: Delivery;
-  private list: readonly EndpointInput[];
+  declare private readonly out: Delivery;
+  declare private list: readonly EndpointInput[];
 
   constructor(list: readonly EndpointInput[], listener: ResolverListener) {
     if (!Array.isArray(list)) throw typeError('endpoints', 'an array', list);

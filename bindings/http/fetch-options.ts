@@ -27,7 +27,7 @@ import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import { RetryThrottle, type ThrottleOptions } from './retry.js';
 import { createHttpProber } from './prequal-probe.js';
 import type { PrequalProbe } from '../balancing/policies/prequal.js';
-import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
+import { intInRange, nonNegativeMs, positive, rangeError, typeError } from '../util/validate.js';
 
 export interface FetchOutcome {
   ok: boolean;
@@ -317,7 +317,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
       ? Number.isFinite(deadlineMs)
         ? deadlineMs
         : DEFAULT_READY_TIMEOUT_MS
-      : nonNegative('readyTimeoutMs', options.readyTimeoutMs);
+      : nonNegativeMs('readyTimeoutMs', options.readyTimeoutMs);
   const target = options.target;
   const targetName = typeof target === 'string' ? target : typeof target?.target === 'string' ? target.target : '';
   const cfg: Omit<FetchConfig, 'balancer' | 'close' | 'resolver' | 'checker' | 'detector'> = {
@@ -352,12 +352,6 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   return { ...cfg, ...buildStack(parts, options, clock, options.random, readyTimeoutMs, targetName) };
 }
 
-function nonNegative(field: string, v: unknown): number {
-  if (typeof v !== 'number') throw typeError(field, 'a number of milliseconds >= 0', v);
-  if (!(v >= 0)) throw rangeError(field, 'a number of milliseconds >= 0', v);
-  return v;
-}
-
 /**
  * What the stack of createFetch is built from, when no `balancer` is given. The `switchyard` entry's createFetch
  * uses COMPLETE_STACK (every policy and scheme by name, health checks, outlier detection by default, the prequal
@@ -371,21 +365,37 @@ export interface StackParts {
   connect(target: string | ResolverOptions, balancer: BalancerCore, options: ConnectOptions): ConnectedResolver;
   /** Health checks and outlier detection; absent: `healthCheck` and `outlierDetection` are refused. */
   health?: typeof buildHealth;
-  /** The HTTP prober given to policies that probe members (prequal) and have none. */
-  prober?: typeof createHttpProber;
+  /** Gives policies that probe members (prequal) and have no prober an HTTP one; absent: they keep none. */
+  probers?: typeof wireProbers;
 }
 
 export const COMPLETE_STACK: StackParts = {
   balancer: (o) => new Balancer(o),
   connect: (target, balancer, o) => connectResolver(target, balancer, o),
   health: buildHealth,
-  prober: createHttpProber,
+  probers: wireProbers,
 };
 
 export const LITE_STACK: StackParts = {
   balancer: (o) => new BalancerCore(o),
   connect: (target, balancer, o) => connectResolverWith(registeredSchemes, target, balancer, o),
 };
+
+/**
+ * Gives prequal (and any policy that probes members) an HTTP prober unless it was given one, now and whenever
+ * the policy changes later (setPolicy, a resolver's service config); returns the function that stops it.
+ */
+function wireProbers(built: BalancerCore, options: CreateFetchOptions): () => void {
+  const prober = (): void => {
+    const p = built.policy as { setProbe?: (fn: PrequalProbe) => void; hasProbe?: boolean };
+    if (typeof p.setProbe === 'function' && p.hasProbe === false)
+      p.setProbe(
+        createHttpProber({ scheme: options.scheme ?? 'http', ...(options.fetch && { fetch: options.fetch }) }),
+      );
+  };
+  prober();
+  return built.on('picker', prober);
+}
 
 /** Health checks (when `healthCheck` is given) and outlier detection (unless false) wired to `built`. */
 function buildHealth(
@@ -443,18 +453,8 @@ function buildStack(
       ...(options.endpoints !== undefined && { endpoints: options.endpoints }),
     });
     closers.push(() => built.close());
-    // prequal (and any policy that probes members) gets an HTTP prober unless it was given one; the policy may
-    // also arrive later, by setPolicy or a resolver's service config
-    const makeProber = parts.prober;
-    if (makeProber !== undefined) {
-      const prober = (): void => {
-        const p = built.policy as { setProbe?: (fn: PrequalProbe) => void; hasProbe?: boolean };
-        if (typeof p.setProbe === 'function' && p.hasProbe === false)
-          p.setProbe(makeProber({ scheme: options.scheme ?? 'http', ...(options.fetch && { fetch: options.fetch }) }));
-      };
-      prober();
-      closers.push(built.on('picker', prober));
-    }
+    const unwireProbers = parts.probers?.(built, options);
+    if (unwireProbers !== undefined) closers.push(unwireProbers);
     closers.push(() => {
       (built.policy as { abortProbes?: () => void }).abortProbes?.();
     });

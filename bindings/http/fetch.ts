@@ -124,11 +124,14 @@ class Shared {
   readonly stats: FetchStats = { requests: 0, tries: 0, retries: 0, hedges: 0, failures: 0 };
   readonly listeners: ((e: FetchEvent) => void)[] = [];
   /** Whether anyone hears events (onEvent or a listener): events are not even built otherwise. */
-  observed: boolean;
+  declare observed: boolean;
   private readonly byMember = new WeakMap<FetchMember, string>();
   private readonly byHostPort = new Map<string, string>();
 
-  constructor(readonly cfg: FetchConfig) {
+  declare readonly cfg: FetchConfig;
+
+  constructor(cfg: FetchConfig) {
+    this.cfg = cfg;
     this.observed = cfg.onEvent !== undefined;
   }
 
@@ -178,16 +181,16 @@ class Shared {
 
 /** One request: its parsed input and its state across tries. */
 class Call {
-  readonly request: number;
-  readonly rawUrl: string;
-  readonly method: string;
+  declare readonly request: number;
+  declare readonly rawUrl: string;
+  declare readonly method: string;
   /** The init sent on each try (signal added per try when something can abort it). */
-  readonly init: RequestInit;
+  declare readonly init: RequestInit;
   readonly path: string = '';
-  readonly signal: AbortSignal | undefined;
+  declare readonly signal: AbortSignal | undefined;
   readonly idempotent: boolean = false;
   readonly replayable: boolean = true;
-  readonly key: string | undefined;
+  declare readonly key: string | undefined;
   readonly deadlineAt: number = Infinity;
   /** A Request input whose body is buffered before the first try. */
   readonly bodyOf: Request | undefined;
@@ -206,11 +209,10 @@ class Call {
   /** Tries refused at connect time and retried transparently (gRFC A6). */
   transparent = 0;
 
-  constructor(
-    readonly sh: Shared,
-    input: string | URL | Request,
-    init: SwitchyardRequestInit | undefined,
-  ) {
+  declare readonly sh: Shared;
+
+  constructor(sh: Shared, input: string | URL | Request, init: SwitchyardRequestInit | undefined) {
+    this.sh = sh;
     const cfg = sh.cfg;
     this.request = ++sh.stats.requests;
     let rawUrl: string;

@@ -17,9 +17,9 @@ export interface ThrottleOptions {
 }
 
 export class RetryThrottle {
-  readonly maxTokens: number;
-  readonly tokenRatio: number;
-  private tokens: number;
+  declare readonly maxTokens: number;
+  declare readonly tokenRatio: number;
+  declare private tokens: number;
 
   constructor(o: ThrottleOptions = {}) {
     this.maxTokens = o.maxTokens === undefined ? 10 : intInRange('retryThrottling.maxTokens', o.maxTokens, 1, 1000);

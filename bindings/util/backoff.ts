@@ -30,19 +30,22 @@ export const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>> = Object.freeze
 });
 
 export class Backoff {
-  readonly initialBackoffMs: number;
-  readonly maxBackoffMs: number;
-  readonly backoffMultiplier: number;
+  declare readonly initialBackoffMs: number;
+  declare readonly maxBackoffMs: number;
+  declare readonly backoffMultiplier: number;
 
   /**
    * Validates `o`: each value a finite number > 0 and `maxBackoffMs` >= `initialBackoffMs` (TypeError or
    * RangeError naming the field); options left out take `defaults`.
    */
+  declare private readonly random: Random;
+
   constructor(
     o: BackoffOptions = {},
-    private readonly random: Random = defaultRandom,
+    random: Random = defaultRandom,
     defaults: Readonly<Required<BackoffOptions>> = DEFAULT_BACKOFF,
   ) {
+    this.random = random;
     this.initialBackoffMs =
       o.initialBackoffMs === undefined ? defaults.initialBackoffMs : positive('initialBackoffMs', o.initialBackoffMs);
     this.maxBackoffMs =

@@ -14,7 +14,7 @@
 // which report dialable addresses). Weight: finite and > 0 (default 1). Priority: an integer >= 0 (default 0,
 // lower is preferred). Metadata: a plain object (default {}), compared by value. Locality: optional, see
 // `Locality`.
-import { rangeError, typeError } from './validate.js';
+import { intInRange, positive, rangeError, typeError } from './validate.js';
 
 export interface Endpoint {
   id: string;
@@ -140,11 +140,7 @@ export function parseEndpoint(input: EndpointInput, field = 'endpoint', options:
     throw typeError(`${field}.id`, 'a non-empty string', o.id);
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host === ''))
     throw typeError(`${field}.host`, 'a non-empty string', o.host);
-  if (o.port !== undefined) {
-    if (typeof o.port !== 'number') throw typeError(`${field}.port`, 'an integer in [1, 65535]', o.port);
-    if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
-      throw rangeError(`${field}.port`, 'an integer in [1, 65535]', o.port);
-  }
+  if (o.port !== undefined) intInRange(`${field}.port`, o.port, 1, 65535);
   let host = o.host as string | undefined;
   let port = o.port as number | undefined;
   if (host === undefined || port === undefined) {
@@ -154,9 +150,7 @@ export function parseEndpoint(input: EndpointInput, field = 'endpoint', options:
     port ??= fromIdAddr.port;
   }
   const id = (o.id as string | undefined) ?? formatHostPort(host, port);
-  const weight = o.weight ?? 1;
-  if (typeof weight !== 'number') throw typeError(`${field}.weight`, 'a finite number > 0', weight);
-  if (!Number.isFinite(weight) || weight <= 0) throw rangeError(`${field}.weight`, 'a finite number > 0', weight);
+  const weight = positive(`${field}.weight`, o.weight ?? 1);
   const priority = o.priority ?? 0;
   if (typeof priority !== 'number') throw typeError(`${field}.priority`, 'an integer >= 0', priority);
   if (!Number.isInteger(priority) || priority < 0) throw rangeError(`${field}.priority`, 'an integer >= 0', priority);

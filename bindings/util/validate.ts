@@ -28,3 +28,10 @@ export function positive(field: string, v: unknown): number {
   if (!Number.isFinite(v) || v <= 0) throw rangeError(field, 'a finite number > 0', v);
   return v;
 }
+
+/** A number of milliseconds >= 0 (Infinity included: no limit). */
+export function nonNegativeMs(field: string, v: unknown): number {
+  if (typeof v !== 'number') throw typeError(field, 'a number of milliseconds >= 0', v);
+  if (!(v >= 0)) throw rangeError(field, 'a number of milliseconds >= 0', v);
+  return v;
+}

@@ -42,12 +42,13 @@ function report(name: string, m: Measured, budgetKiB?: number): string {
 const has = (m: Measured, re: RegExp) => m.inputs.some((f) => re.test(f));
 
 // Budgets: the goals are 8 KiB (HashRing) and 15 KiB (createFetch, round_robin, static target), the
-// documented targets. Where the measured size is still above its goal (docs/browsers.md says what is left), the
-// ceiling holds what was reached plus under 3%, so that no change grows a bundle unnoticed.
+// documented targets. A bundle that reached its goal has the goal as its ceiling; where the measured size is
+// still above it (docs/browsers.md says what is left), the ceiling holds what was reached plus under 3%, so that
+// no change grows a bundle unnoticed.
 const HASH_RING_GOAL_KIB = 8;
 const LITE_FETCH_GOAL_KIB = 15;
 const HASH_RING_BUDGET_KIB = 10; // measured 9.8
-const LITE_FETCH_BUDGET_KIB = 16; // measured 15.6
+const LITE_FETCH_BUDGET_KIB = LITE_FETCH_GOAL_KIB; // measured 14.97
 
 test('HashRing from the main entry: the ring family alone', async (t) => {
   const m = await measure("export { HashRing } from './bindings/index.ts'");
