@@ -1,12 +1,14 @@
 // Consistent-hash ring (Karger et al. 1997) with virtual nodes, in caller-sized linear-memory regions.
 //
 // Build: member m (members given in ascending id order) gets counts[m] points, point i being
-// hash(`${id}-${i}`) (xxh32, or the upper 32 bits of xxh64). Pairs (point, m) are LSD radix sorted on the
-// point (11+11+10 bits, stable), so equal points stay in ascending id order. A table indexed by the top
-// `bits` bits of a hash holds, for bucket t, the index of the first point >= t << (32 - bits).
-// Lookup: first point >= hash, wrapping to point 0. No allocation: TS owns and sizes every region.
-import { writeDecimal } from './label';
-import { sortHigh32, splitAndTable } from './radix';
+// hash(`${id}-${i}`) (xxh32, or the upper 32 bits of xxh64). Pairs (point, m) are sorted on the
+// point (a counting sort on the table's top `bits` bits, then insertion sort per bucket; stable), so equal
+// points stay in ascending id order. A table indexed by the top `bits` bits of a hash holds, for bucket t,
+// the index of the first point >= t << (32 - bits).
+// Lookup: first point >= hash, wrapping to point 0, scanning the bucket 4 points at a time with WASM SIMD
+// (enabled for this module in asconfig.json). No allocation: TS owns and sizes every region.
+import { incrementDecimal } from './label';
+import { BUCKET_HIST_BYTES, BUCKET_SCRATCH_BYTES, bucketCount, bucketSortAndTable } from './radix';
 import { xxh32, xxh64 } from './xxhash';
 
 export const HASH_XXH32: u32 = 0;
@@ -19,7 +21,7 @@ export const HASH_XXH64: u32 = 1;
 
 /** Bytes of scratch that ringBuild needs for `total` points. */
 export function ringScratchBytes(total: u32): usize {
-  return (<usize>total << 4) + 3 * 2048 * 4;
+  return (<usize>total << 4) + BUCKET_SCRATCH_BYTES;
 }
 
 /**
@@ -42,7 +44,11 @@ export function ringBuild(
 ): u32 {
   // 1. generate (point << 32 | member) in member order
   const a = scratch;
+  let total: u32 = 0;
+  for (let m: u32 = 0; m < n; m++) total += load<u32>(counts + (<usize>m << 2));
+  const hist = scratch + (<usize>total << 4);
   let k: u32 = 0;
+  memory.fill(hist, 0, BUCKET_HIST_BYTES);
   for (let m: u32 = 0; m < n; m++) {
     const start = load<u32>(idOffsets + (<usize>m << 2));
     const idLen = load<u32>(idOffsets + (<usize>(m + 1) << 2)) - start;
@@ -50,18 +56,18 @@ export function ringBuild(
     store<u8>(label + idLen, 0x2d); // '-'
     const digits0 = label + idLen + 1;
     const count = load<u32>(counts + (<usize>m << 2));
+    store<u8>(digits0, 0x30);
+    let nd: u32 = 1; // decimal i at digits0, counted up in place
     for (let i: u32 = 0; i < count; i++) {
-      // decimal i, no allocation
-      const nd = writeDecimal(digits0, i);
       const h = hashBytes(kind, label, idLen + 1 + nd, seed);
       store<u64>(a + (<usize>k << 3), (<u64>h << 32) | m);
+      bucketCount(hist, h);
       k++;
+      nd = incrementDecimal(digits0, nd);
     }
   }
-  const total = k;
-  // 2. sort on the point (stable: equal points stay in member = id order); 3. split; 4. bucket table
-  const sorted = sortHigh32(a, scratch + (<usize>total << 3), scratch + (<usize>total << 4), total);
-  splitAndTable(sorted, total, points, members, table, bits);
+  // 2. sort on the point (stable: equal points stay in member = id order), split, bucket table
+  bucketSortAndTable(a, scratch + (<usize>total << 3), hist, total, points, members, table, bits);
   return total;
 }
 
@@ -70,8 +76,18 @@ export function ringBuild(
   const t = h >> shift;
   let i = load<u32>(table + (<usize>t << 2));
   const end = load<u32>(table + (<usize>t << 2), 4);
-  while (i < end && load<u32>(points + (<usize>i << 2)) < h) i++;
-  return i == n ? 0 : i;
+  // branch-free scan, 4 points per step: the points < h are a prefix of the bucket, so their count (lanes
+  // before `end` only) is how far to move; a bucket rarely holds 4. Reads up to 12 bytes past the points,
+  // inside the table's region (members and bucket table follow).
+  const hv = i32x4.splat(h);
+  for (;;) {
+    const lim = end - i;
+    const below = i32x4.bitmask(i32x4.lt_u(v128.load(points + (<usize>i << 2)), hv));
+    const c = <u32>popcnt<u32>(below & (lim >= 4 ? 15 : (<u32>1 << lim) - 1));
+    i += c;
+    if (c < 4) break;
+  }
+  return select<u32>(0, i, i == n);
 }
 
 /** Member index for one hash; n must be > 0. */

@@ -24,6 +24,26 @@ const keys = Array.from(
   (_, i) => `user:${String(i).padStart(7, '0')}:s:${String((i * 7919) % 10000).padStart(4, '0')}`,
 );
 const LOOP = 1000;
+/**
+ * A loop of LOOP lookups `get(keys[k])` over the key set. Each call compiles its own loop (new Function), so
+ * every implementation gets a monomorphic call site of its own, as in a caller's code: closures made from
+ * one function literal share V8's feedback, and the call would turn megamorphic across the five rings.
+ */
+function lookupLoop(get: (key: string) => unknown): () => void {
+  const make = new Function(
+    'keys',
+    'consume',
+    'get',
+    `let k = 0;
+     return function loop() {
+       for (let i = 0; i < ${LOOP}; i++) {
+         consume(get(keys[k]));
+         k = (k + 1) & ${KEYS - 1};
+       }
+     };`,
+  ) as (k: string[], c: typeof consume, g: typeof get) => () => void;
+  return make(keys, consume, get);
+}
 const handle = wasmHandle()!;
 const x = handle.exports as Record<string, (...a: number[]) => number>;
 const tableOf = (r: HashRing) => (r as unknown as { t: RingTable }).t;
@@ -45,13 +65,7 @@ for (const n of [10, 100, 1000]) {
   });
 
   // 1. single string-key lookups, all in one interleaved run
-  let k = 0;
-  const lookups = (get: (key: string) => unknown) => () => {
-    for (let i = 0; i < LOOP; i++) {
-      consume(get(keys[k]!));
-      k = (k + 1) & (KEYS - 1);
-    }
-  };
+  const lookups = (get: (key: string) => unknown) => lookupLoop(get);
   const npmRing = new HashRingNpm(ids);
   const ch = new ConsistentHash({ range: 10000019, weight: 160 });
   ids.forEach((id) => ch.add(id));

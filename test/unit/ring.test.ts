@@ -169,6 +169,37 @@ test('property: WASM and TS build identical points, member indices and tables, a
   t.pass();
 });
 
+test('golden boundaries: every point, its neighbours and the ends route as a binary search says (crowded buckets too)', (t) => {
+  // 1000 members x 160 points in 2^17 buckets: hundreds of buckets hold 5+ points, which the WASM lookup
+  // scans 4 at a time; each point p is probed at p - 1, p and p + 1, plus 0 and 2^32 - 1 (the wrap).
+  const ids = Array.from({ length: 1000 }, (_, i) => `10.1.${i >> 8}.${i & 255}:11211`);
+  const ring = new HashRing(ids, { backend: 'wasm' });
+  const js = new HashRing(ids, { backend: 'js' });
+  const tab = (ring as unknown as { t: { points: Uint32Array; members: Uint16Array; table: Uint32Array } }).t;
+  const points = tab.points.slice();
+  const owners = tab.members.slice();
+  let crowded = 0;
+  for (let b = 0; b + 1 < tab.table.length; b++) if (tab.table[b + 1]! - tab.table[b]! >= 5) crowded++;
+  t.true(crowded > 100, `${crowded} buckets of 5+ points`);
+  const probes: number[] = [0, 0xffffffff];
+  for (const p of points) probes.push(Math.max(p - 1, 0), p, Math.min(p + 1, 0xffffffff));
+  const hs = Uint32Array.from(probes);
+  const expected = hs.map((h) => {
+    let lo = 0;
+    let hi = points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (points[mid]! < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return owners[lo === points.length ? 0 : lo]!;
+  });
+  t.deepEqual(ring.getManyByHash(hs), expected);
+  t.deepEqual(js.getManyByHash(hs), expected);
+  for (let i = 0; i < hs.length; i += 997) t.is(ring.getByHash(hs[i]!), ring.members[expected[i]!]);
+  ring.dispose();
+});
+
 test('property: the order members are given or added never changes a lookup', (t) => {
   fc.assert(
     fc.property(memberArb, fc.array(fc.string(), { minLength: 1, maxLength: 30 }), fc.nat(), (members, keys, rot) => {
