@@ -90,11 +90,6 @@ export function ringBuild(
   return select<u32>(0, i, i == n);
 }
 
-/** Member index for one hash; n must be > 0. */
-export function ringLookup(points: usize, members: usize, table: usize, n: u32, bits: u32, h: u32): u32 {
-  return load<u16>(members + (<usize>lookupIndex(points, table, n, 32 - bits, h) << 1));
-}
-
 /** out[i] = member index for hashes[i] (u32 each); n must be > 0. */
 export function ringLookupMany(
   points: usize,

@@ -10,7 +10,8 @@
 // Members with priorities or localities (and the `priority` option) need `registerPriorityRouting()`; the
 // Balancer's state table is in JS until a built-in policy or `registerBalancingWasm()` registers the balancing
 // WebAssembly module (round_robin needs no kernel); run-time weights come with the weighted built-ins or
-// `registerRunTimeWeights()`.
+// `registerRunTimeWeights()`. HashRing runs on WebAssembly only until `registerJsFallback()` adds the pure-TS core
+// for pages without it (a CSP lacking 'wasm-unsafe-eval'); without that, such a page gets a TypeError naming it.
 //
 // The classes and functions shared with `switchyard` are the same objects; a registration serves both entries.
 import { BalancerCore } from './balancing/balancer.js';
@@ -35,6 +36,9 @@ import { createFetchWith, type BalancedFetch } from './http/fetch.js';
 import { LITE_STACK, type CreateFetchOptions } from './http/fetch-options.js';
 
 export * from './index.js';
+export { registerJsFallback } from './core/backend.js';
+/** HashRing on WebAssembly, with the pure-TS core only once `registerJsFallback()` was called. */
+export { HashRingCore as HashRing } from './hashing/ring.js';
 export { registerPriorityRouting } from './balancing/priority.js';
 
 /**

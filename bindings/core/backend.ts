@@ -3,7 +3,9 @@
 // synchronously (`initSync`); where WebAssembly is missing or blocked (a CSP without 'wasm-unsafe-eval') the
 // pure-TS core is used instead and `backend()` reports 'js'. `init(source)` is the async, memoized way for
 // pages that want to fetch the .wasm file (`switchyard/wasm`, every family in one module) or compile off the
-// main thread.
+// main thread. HashRing reaches the pure-TS core (core-js.ts) only through `ringCore`, once registered by
+// `registerJsFallback()`: switchyard's HashRing registers it, a switchyard/lite page does when it needs it, so
+// a lite bundle that does not carries no pure-TS core (docs/browsers.md).
 import type { Backend, Core } from './core.js';
 import { jsCore } from './core-js.js';
 import { createWasmCore, createWasmHandle, type WasmHandle } from './core-wasm.js';
@@ -96,7 +98,7 @@ export function init(source?: WasmSource): Promise<Backend> {
 
 /** The backend the API uses by default: 'wasm' or 'js'. Initializes synchronously if needed. */
 export function backend(): Backend {
-  return getCore().kind;
+  return defaultWasmCore() === null ? 'js' : 'wasm';
 }
 
 /** Why WebAssembly is not in use, if it was tried and failed. */
@@ -113,13 +115,41 @@ export function setBackend(kind: Backend): void {
   setMode(kind === 'js' ? 'js' : 'wasm');
 }
 
-/** The default core, initializing on first use. */
+/** The WASM core when the default backend is 'wasm' (initializing on first use), else null. */
+export function defaultWasmCore(): Core | null {
+  const mode = getMode() ?? initSync();
+  const h = mode === 'wasm' ? loadFamily(RING_WASM) : null;
+  return h === null ? null : wasmCore(h);
+}
+
+/** The default core (or the one of `kind`), initializing on first use; brings the pure-TS core along. */
 export function getCore(kind?: Backend): Core {
   if (kind === 'js') return jsCore;
   if (kind === 'wasm') return wasmCore(requireFamily(RING_WASM));
-  const mode = getMode() ?? initSync();
-  const h = mode === 'wasm' ? loadFamily(RING_WASM) : null;
-  return h === null ? jsCore : wasmCore(h);
+  return defaultWasmCore() ?? jsCore;
+}
+
+let jsFallback: Core | null = null;
+
+/**
+ * Lets HashRings run on the pure-TS core where WebAssembly is unavailable or `backend: 'js'` is asked for.
+ * switchyard's HashRing does it itself; in switchyard/lite a page that may lack WebAssembly calls it.
+ */
+export function registerJsFallback(): void {
+  jsFallback = jsCore;
+}
+
+/**
+ * The core a HashRing on backend `kind` builds with. 'js' needs `registerJsFallback()`: a TypeError naming it
+ * (and why WebAssembly is not in use) otherwise, never a silent different answer.
+ */
+export function ringCore(kind: Backend): Core {
+  if (kind === 'wasm') return wasmCore(requireFamily(RING_WASM));
+  if (jsFallback !== null) return jsFallback;
+  const why = lastWasmError();
+  throw new TypeError(
+    `backend must be 'wasm' without the pure-TypeScript fallback (registerJsFallback() from switchyard/lite), got "js"${why === null ? '' : `: WebAssembly is unavailable (${String(why)})`}`,
+  );
 }
 
 /**

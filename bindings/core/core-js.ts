@@ -4,7 +4,15 @@
 import { type Core, type RingSpec, RingTable, ringIndex } from './core.js';
 import { writeDecimal } from './label.js';
 import { utf8 } from './utf8.js';
+import { bucketTable, radixSortPairs, tableBits } from './radix.js';
 import { xxh32Bytes, xxh64Bytes, xxh64Hi, xxh64Pair } from './xxhash.js';
+
+/** A table in JS memory from (point, member) pairs in any order: stable radix sort, then the bucket table. */
+export function tableFromPairs(points: Uint32Array, members: Uint16Array): RingTable {
+  const [keys, vals] = radixSortPairs(points, members);
+  const bits = tableBits(keys.length);
+  return new RingTable(keys.length, bits, null, 0, keys, vals, bucketTable(keys, bits));
+}
 
 function buildRing(spec: RingSpec): RingTable {
   const { ids, counts, seedHi, seedLo } = spec;
@@ -37,7 +45,7 @@ function buildRing(spec: RingSpec): RingTable {
       k++;
     }
   }
-  return RingTable.fromPairs(keys, vals);
+  return tableFromPairs(keys, vals);
 }
 
 function lookupMany(t: RingTable, hashes: Uint32Array, out: Uint32Array): void {

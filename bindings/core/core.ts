@@ -1,9 +1,9 @@
 // The seam between the API and an implementation of the algorithms: `Core` is implemented twice, by the
 // WebAssembly module (core-wasm.ts) and by pure TypeScript (core-js.ts), with identical outputs. The ring
-// layout (`RingTable`) and its lookup (`ringIndex`, twin of assembly/ring.ts `ringLookup`) live here because
+// layout (`RingTable`) and its lookup (`ringIndex`, twin of assembly/ring.ts `lookupIndex`) live here because
 // HashRing and the ketama continuum share them; the sort and bucket table are in radix.ts.
 import { align16, type WasmMemory } from './memory.js';
-import { bucketTable, radixSortPairs, tableBits } from './radix.js';
+import { tableBits } from './radix.js';
 
 export type Backend = 'wasm' | 'js';
 export type RingHash = 'xxh32' | 'xxh64';
@@ -42,13 +42,6 @@ export class RingTable {
     this.members = members;
     this.table = table;
     this.gen = mem === null ? 0 : mem.gen;
-  }
-
-  /** A table in JS memory from (point, member) pairs in any order: stable radix sort, then the bucket table. */
-  static fromPairs(points: Uint32Array, members: Uint16Array): RingTable {
-    const [keys, vals] = radixSortPairs(points, members);
-    const bits = tableBits(keys.length);
-    return new RingTable(keys.length, bits, null, 0, keys, vals, bucketTable(keys, bits));
   }
 
   /**

@@ -12,17 +12,17 @@ interface Block {
 export class WasmMemory {
   /** Bumped whenever the buffer is replaced (every grow). */
   gen = 0;
-  u8!: Uint8Array;
-  u16!: Uint16Array;
-  u32!: Uint32Array;
+  declare u8: Uint8Array;
+  declare u16: Uint16Array;
+  declare u32: Uint32Array;
   private readonly free: Block[] = [];
   private readonly used = new Map<number, number>();
-  private end: number;
+  declare private end: number;
 
-  constructor(
-    readonly memory: WebAssembly.Memory,
-    heapBase: number,
-  ) {
+  declare readonly memory: WebAssembly.Memory;
+
+  constructor(memory: WebAssembly.Memory, heapBase: number) {
+    this.memory = memory;
     const base = align16(heapBase);
     this.end = memory.buffer.byteLength;
     if (this.end > base) this.free.push({ ptr: base, size: this.end - base });

@@ -36,9 +36,9 @@ export function checkOptions<T>(options: T): T {
 
 /** Backend and member ids: `members`, `size` and `backend` of every router; lookups are each class's own. */
 export abstract class RouterBase implements KeyRouter {
-  protected readonly kind: Backend;
+  declare protected readonly kind: Backend;
   /** The WASM handle for the 'wasm' backend, null for 'js'. */
-  protected readonly wasm: WasmHandle | null;
+  declare protected readonly wasm: WasmHandle | null;
   /** Member ids in index order. `members` hands this array out: replace it, never change one handed out. */
   protected ids: string[] = [];
 
@@ -136,8 +136,8 @@ export function groupByIndex<K>(keys: readonly K[], idx: Uint32Array, ids: reado
 export abstract class MutableRouter<S, M> extends RouterBase implements MutableKeyRouter<M> {
   protected readonly region = new TableRegion(this);
   /** What the table is built from. */
-  protected membership: S;
-  private readonly rules: MembershipRules<S>;
+  declare protected membership: S;
+  declare private readonly rules: MembershipRules<S>;
 
   protected constructor(
     options: { backend?: unknown },

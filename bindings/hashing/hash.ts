@@ -4,7 +4,8 @@
 // - strings: TS over charCodeAt; encoding a short string into WASM memory costs more than hashing it;
 // - bytes: TS below WASM_MIN_BYTES, WASM from there (the copy is a memcpy, the WASM loop is ~3x faster);
 // - xxh64: WASM (native i64 beats 32-bit-half emulation) for bytes of any length and for strings.
-import { getCore } from '../core/backend.js';
+// Where the default backend is 'js' each runs its TS twin (core/xxhash.ts), so neither needs the pure-TS core.
+import { defaultWasmCore } from '../core/backend.js';
 import type { Key } from './key-router.js';
 import { typeError, rangeError } from '../util/validate.js';
 import { utf8Scratch } from '../core/utf8.js';
@@ -40,8 +41,8 @@ export function xxh32(input: HashInput, seed: number = 0): number {
   const s = seed32(seed);
   if (typeof input === 'string') return xxh32String(input, s);
   if (!(input instanceof Uint8Array)) throw typeError('input', 'a string or a Uint8Array', input);
-  if (input.length < WASM_MIN_BYTES) return xxh32Bytes(input, s);
-  return getCore().xxh32(input, s);
+  const core = input.length < WASM_MIN_BYTES ? null : defaultWasmCore();
+  return core === null ? xxh32Bytes(input, s) : core.xxh32(input, s);
 }
 
 /** xxHash64 of a string (as UTF-8) or bytes, as an unsigned bigint. */
@@ -51,6 +52,6 @@ export function xxh64(input: HashInput, seed: bigint | number = 0n): bigint {
   if (typeof input === 'string') bytes = utf8Scratch(input);
   else if (input instanceof Uint8Array) bytes = input;
   else throw typeError('input', 'a string or a Uint8Array', input);
-  const core = getCore();
-  return core.kind === 'wasm' ? core.xxh64(bytes, s) : xxh64Bytes(bytes, s);
+  const core = defaultWasmCore();
+  return core === null ? xxh64Bytes(bytes, s) : core.xxh64(bytes, s);
 }

@@ -8,7 +8,7 @@
 //
 //   const ring = new HashRing(['a', { id: 'b', weight: 2 }]);
 //   ring.get('user:42'); // 'a' or 'b'
-import { getCore } from '../core/backend.js';
+import { ringCore, registerJsFallback } from '../core/backend.js';
 import { RING_WASM } from '../core/families.js';
 import { type Backend, type Core, type RingHash, type RingSpec, type RingTable, ringIndex } from '../core/core.js';
 import { batchKeys } from '../core/core-wasm.js';
@@ -20,7 +20,7 @@ import { checkOptions, MutableRouter } from './base.js';
 import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
 import { addArcs, checkKeys, checkOffsets, distinctFrom, ringOwner, ringPoint } from './shared.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
-import { xxh32Bytes, xxh32String, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
+import { xxh32Bytes, xxh32String } from '../core/xxhash.js';
 
 /** Re-exported for existing imports; the type is key-router.ts's. */
 export type { MemberInput };
@@ -60,8 +60,11 @@ export const MAX_POINTS = 1 << 24;
 
 const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => positive('weight', w), 'a member of the ring');
 
-/** A consistent-hash ring; `members` is in ring index order (ascending `<`), which getManyByHash indexes. */
-export class HashRing extends MutableRouter<Weights, MemberInput> implements OrderedKeyRouter {
+/**
+ * A consistent-hash ring; `members` is in ring index order (ascending `<`), which getManyByHash indexes.
+ * switchyard/lite's HashRing: on the 'js' backend it needs `registerJsFallback()` (core/backend.ts `ringCore`).
+ */
+export class HashRingCore extends MutableRouter<Weights, MemberInput> implements OrderedKeyRouter {
   readonly vnodes: number;
   readonly hash: RingHash;
   readonly seed: number | bigint;
@@ -95,7 +98,7 @@ export class HashRing extends MutableRouter<Weights, MemberInput> implements Ord
     this.seedHi = seedHi;
     this.seedLo = seedLo;
     this.seed = seed;
-    this.core = getCore(this.kind);
+    this.core = ringCore(this.kind);
     this.rebuild();
   }
 
@@ -104,15 +107,10 @@ export class HashRing extends MutableRouter<Weights, MemberInput> implements Ord
     if (typeof key === 'string') {
       if (!this.is64) return xxh32String(key, this.seedLo);
       const b = utf8Scratch(key);
-      return this.core.kind === 'wasm'
-        ? this.core.xxh64Hi(b, this.seedHi, this.seedLo)
-        : hi64(b, this.seedHi, this.seedLo);
+      return this.core.xxh64Hi(b, this.seedHi, this.seedLo);
     }
     if (key instanceof Uint8Array) {
-      if (this.is64)
-        return this.core.kind === 'wasm'
-          ? this.core.xxh64Hi(key, this.seedHi, this.seedLo)
-          : hi64(key, this.seedHi, this.seedLo);
+      if (this.is64) return this.core.xxh64Hi(key, this.seedHi, this.seedLo);
       return key.length < WASM_MIN_BYTES ? xxh32Bytes(key, this.seedLo) : this.core.xxh32(key, this.seedLo);
     }
     throw keyError(key);
@@ -261,7 +259,10 @@ export class HashRing extends MutableRouter<Weights, MemberInput> implements Ord
   }
 }
 
-function hi64(b: Uint8Array, hi: number, lo: number): number {
-  xxh64Pair(b, hi, lo);
-  return xxh64Hi();
+/** switchyard's HashRing: HashRingCore with the pure-TS core registered, for where WebAssembly is unavailable. */
+export class HashRing extends HashRingCore {
+  constructor(members: Iterable<MemberInput> = [], options: HashRingOptions = {}) {
+    registerJsFallback();
+    super(members, options);
+  }
 }

@@ -3,11 +3,9 @@
 // and member positions for decorators. Elsewhere, once: the backend option (core/backend.ts `parseBackend`),
 // the WASM table holder (core/memory.ts `TableRegion`), WASM batch staging (core/core-wasm.ts).
 import { type RingTable, ringIndex } from '../core/core.js';
-import { utf8Scratch } from '../core/utf8.js';
+import { utf8, utf8Scratch } from '../core/utf8.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { type Key, keyError } from './key-router.js';
-
-const encoder = new TextEncoder();
 
 /**
  * One membership change, all or nothing: installs `next`, then rebuilds; if the rebuild throws, `prev` is
@@ -56,7 +54,7 @@ export function packKeys(keys: readonly Key[]): { bytes: Uint8Array; offsets: Ui
     offsets[n + 1] = chars;
   }
   if (n === keys.length) {
-    const bytes = encoder.encode(keys.join(''));
+    const bytes = utf8(keys.join(''));
     if (bytes.length === chars) return { bytes, offsets };
   }
   let bytes = new Uint8Array(Math.max(256, keys.length * 16));

@@ -2,6 +2,9 @@
 // (round_robin and static:/// always), createFetch builds no health checks, and a registration serves both
 // entries. Runs in its own process (ava), so the registrations below touch no other test file.
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as lite from '../../bindings/lite.js';
 import * as full from '../../bindings/index.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
@@ -149,4 +152,80 @@ test('lite: registered policies and schemes resolve, in both entries', (t) => {
     instanceOf: TypeError,
     message: /^scheme must be a lower-case URI scheme/,
   });
+});
+
+// HashRing without the pure-TS fallback, in child processes (a registration is global: a switchyard HashRing
+// made here registers it). `blocked` imports an entry, then blocks WebAssembly as a CSP without
+// 'wasm-unsafe-eval' does (compiling throws a CompileError; nothing compiles at import time).
+function child(entry: 'lite' | 'index', script: string, block = true): Record<string, unknown> {
+  const url = pathToFileURL(resolve(import.meta.dirname, `../../bindings/${entry}.ts`)).href;
+  const code = `const sy = await import(${JSON.stringify(url)});
+    const refuse = () => new WebAssembly.CompileError('WebAssembly.Module(): Wasm code generation disallowed by embedder');
+    if (${block}) {
+      WebAssembly.Module = class { constructor() { throw refuse(); } };
+      WebAssembly.compile = WebAssembly.instantiate = async () => { throw refuse(); };
+    }
+    const fails = (f) => { try { f(); return null; } catch (e) { return e.constructor.name + ': ' + e.message; } };
+    const members = ['a', { id: 'b', weight: 2 }, 'c', 'd'], keys = Array.from({ length: 500 }, (_, i) => 'key:' + i);
+    const owners = (options) => { const r = new sy.HashRing(members, options); return [r.backend, r.getMany(keys), r.preference('k', 3)]; };
+    ${script}`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
+const ringMembers = ['a', { id: 'b', weight: 2 }, 'c', 'd'];
+const ringKeys = Array.from({ length: 500 }, (_, i) => `key:${i}`);
+const wasmOwners = (options: lite.HashRingOptions) => {
+  const r = new lite.HashRing(ringMembers, options);
+  return [r.backend, r.getMany(ringKeys), r.preference('k', 3)];
+};
+
+test('lite: HashRing runs on WebAssembly and routes as the complete entry does', (t) => {
+  const r = new lite.HashRing(ringMembers);
+  t.is(r.backend, 'wasm');
+  t.deepEqual(r.getMany(ringKeys), new full.HashRing(ringMembers).getMany(ringKeys));
+  t.true(new full.HashRing() instanceof lite.HashRing, "switchyard's HashRing is lite's with the fallback");
+});
+
+test('lite: without WebAssembly a HashRing is a TypeError naming registerJsFallback(); then it routes as in WASM', (t) => {
+  const out = child(
+    'lite',
+    `const before = { ring: fails(() => new sy.HashRing(['a'])), js: fails(() => new sy.HashRing(['a'], { backend: 'js' })),
+       wasm: fails(() => new sy.HashRing(['a'], { backend: 'wasm' })), backend: sy.backend() };
+     sy.registerJsFallback();
+     console.log(JSON.stringify({ before, x32: owners({ vnodes: 100 }), x64: owners({ hash: 'xxh64', seed: 2n ** 63n + 5n }) }));`,
+  );
+  const refused =
+    /^TypeError: backend must be 'wasm' without the pure-TypeScript fallback \(registerJsFallback\(\) from switchyard\/lite\), got "js": WebAssembly is unavailable \(CompileError: .*disallowed by embedder\)$/;
+  const before = out.before as Record<string, string>;
+  t.is(before.backend, 'js');
+  t.regex(before.ring!, refused);
+  t.regex(before.js!, refused);
+  t.regex(before.wasm!, /^Error: switchyard: WebAssembly backend unavailable/, "'wasm' where it is blocked: as before");
+  const x32 = wasmOwners({ vnodes: 100 });
+  const x64 = wasmOwners({ hash: 'xxh64', seed: 2n ** 63n + 5n });
+  t.is(x32[0], 'wasm');
+  t.deepEqual(out.x32, ['js', ...x32.slice(1)]);
+  t.deepEqual(out.x64, ['js', ...x64.slice(1)]);
+});
+
+test("lite: backend 'js' without registerJsFallback() is the same TypeError where WebAssembly works", (t) => {
+  const out = child(
+    'lite',
+    `console.log(JSON.stringify({ js: fails(() => new sy.HashRing(['a'], { backend: 'js' })), x32: owners({}) }));`,
+    false,
+  );
+  t.regex(
+    String(out.js),
+    /^TypeError: backend must be 'wasm' without the pure-TypeScript fallback \(registerJsFallback\(\) from switchyard\/lite\), got "js"$/,
+  );
+  t.deepEqual(out.x32, wasmOwners({}));
+});
+
+test("switchyard's HashRing falls back to the pure-TS core by itself, as before", (t) => {
+  const out = child('index', `console.log(JSON.stringify({ backend: sy.backend(), x32: owners({}) }));`);
+  t.is(out.backend, 'js');
+  t.deepEqual(out.x32, ['js', ...wasmOwners({}).slice(1)]);
 });

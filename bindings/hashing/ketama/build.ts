@@ -5,6 +5,7 @@
 // (value, server index) order, and what hashring's stable Array#sort and glibc's merge-sort qsort give.
 // The result uses the ring layout of core.ts (`RingTable`), so lookups share `ringIndex`.
 import { RingTable } from '../../core/core.js';
+import { tableFromPairs } from '../../core/core-js.js';
 import { writeDecimal } from '../../core/label.js';
 import { align16 } from '../../core/memory.js';
 import type { WasmHandle } from '../../core/core-wasm.js';
@@ -50,7 +51,7 @@ export function buildKetamaJs(spec: KetamaSpec): RingTable {
       }
     }
   }
-  return RingTable.fromPairs(keys, vals);
+  return tableFromPairs(keys, vals);
 }
 
 type BuildFn = (
