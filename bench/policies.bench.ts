@@ -20,6 +20,7 @@ const POLICIES: (string | { name: string; [k: string]: unknown })[] = [
   'weighted_round_robin',
   { name: 'weighted_round_robin', scheduler: 'edf' },
   { name: 'weighted_round_robin', dynamicWeights: true }, // fractional weights: nginx live step, no table
+  { name: 'weighted_round_robin', scheduler: 'edf', dynamicWeights: true }, // the same weights by EDF
   'least_request',
   'peak_ewma',
   'latency_aware',

@@ -158,3 +158,26 @@ test('ring_hash options: Envoy, gRPC A42 and camelCase spellings; typed errors n
     message: /ring_hash\.hash_function.*MD5/,
   });
 });
+
+test('a custom hasher whose table changes under the picker: picks follow the table, never a stale index', (t) => {
+  // the picker maps the table's member indices to rows once; a table changed since (new `members` array) must
+  // not be read through that map (index 1 would name another member after a removal)
+  const shared = new HashRing(ids);
+  const b = new Balancer({ policy: { name: 'xxhash_ring', hasher: () => shared }, endpoints: ids });
+  const before = keys.map((k) => b.pickOrThrow({ key: k }).member.id);
+  t.deepEqual(
+    before,
+    keys.map((k) => shared.get(k)!),
+  );
+  shared.remove(ids[0]!); // behind the Balancer's back: no new picker
+  shared.add({ id: ids[0]!, weight: 1 });
+  shared.remove(ids[1]!);
+  let moved = 0;
+  for (const k of keys) {
+    const want = shared.get(k)!;
+    const got = b.pickOrThrow({ key: k }).member.id;
+    t.is(got, want);
+    if (got !== before[keys.indexOf(k)]) moved++;
+  }
+  t.true(moved > 0); // the change did move keys, so the check above could fail
+});

@@ -6,7 +6,11 @@ import { Balancer, VirtualClock, mulberry32 } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { BALANCING_WASM } from '../../bindings/core/families.js';
 import { COL_ACTIVE, COL_AVG_RTT, COLS } from '../../bindings/balancing/picker.js';
-import { latencyAwareScanTs, parseLatencyAware } from '../../bindings/balancing/policies/latency-aware.js';
+import {
+  latencyAwareScanTs,
+  parseLatencyAware,
+  TREE_MIN_MEMBERS,
+} from '../../bindings/balancing/policies/latency-aware.js';
 import { parseLeastRequest } from '../../bindings/balancing/policies/least-request.js';
 
 test('P2C never compares a member with itself: of two members the less loaded always wins, for any random source', (t) => {
@@ -183,4 +187,56 @@ test('weighted_round_robin: a 300-member WASM balancer (live WASM step) agrees w
     return out;
   };
   t.deepEqual(seq('wasm'), seq('js'));
+});
+
+test('latency_aware: the score tree picks what the scan over the state table picks, pick for pick', (t) => {
+  // sets of >= TREE_MIN_MEMBERS keep scores in a tree; the scan from position (picks mod n) is the reference
+  fc.assert(
+    fc.property(
+      fc.integer({ min: TREE_MIN_MEMBERS, max: 90 }),
+      fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 90, maxLength: 90 }),
+      fc.array(fc.record({ done: fc.nat(3), rtt: fc.integer({ min: 0, max: 40 }) }), { minLength: 1, maxLength: 400 }),
+      fc.constantFrom('js' as const, 'wasm' as const),
+      (n, warm, steps, backend) => {
+        const endpoints = Array.from({ length: n }, (_, i) => `m${i}:1`);
+        const lb = new Balancer({ policy: 'latency_aware', backend, endpoints, clock: new VirtualClock() });
+        const c = parseLatencyAware({});
+        const rows = Int32Array.from({ length: n }, (_, i) => i);
+        const open: { handle: { done(o: { ok: boolean; rttMs?: number }): void } }[] = [];
+        // distinct average RTTs first (a completion without a pick), so that low-RTT members take several picks
+        for (let r = 0; r < n; r++) lb.completeIndex(r, true, warm[r]!);
+        for (let i = 0; i < steps.length; i++) {
+          const want = latencyAwareScanTs(lb.table.f, lb.table.cap, rows, n, null, i % n, c);
+          const p = lb.pickOrThrow();
+          if (p.index !== want) return false;
+          open.push(p);
+          // complete 0..3 of the open picks, oldest first; rtt 0 included (equal scores tie often)
+          for (let k = 0; k < steps[i]!.done && open.length > 0; k++)
+            open.shift()!.handle.done({ ok: true, rttMs: steps[i]!.rtt });
+        }
+        lb.close();
+        return true;
+      },
+    ),
+    { numRuns: 60 },
+  );
+  t.pass();
+});
+
+test('latency_aware: in-flight counts of a previous policy completing after setPolicy are caught up in one pass', (t) => {
+  const n = 40;
+  const endpoints = Array.from({ length: n }, (_, i) => `m${i}:1`);
+  const lb = new Balancer({ policy: 'round_robin', endpoints, clock: new VirtualClock() });
+  const old = Array.from({ length: 3 * n }, () => lb.pickOrThrow()); // 3 in flight on every member
+  lb.setPolicy('latency_aware');
+  for (const p of old.slice(0, 2 * n)) p.handle.done({ ok: true, rttMs: 5 }); // unseen by latency_aware's hooks
+  const c = parseLatencyAware({});
+  const rows = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < n; i++) lb.pickOrThrow(); // one pass: each position re-read once
+  let same = 0;
+  for (let i = n; i < 3 * n; i++) {
+    const want = latencyAwareScanTs(lb.table.f, lb.table.cap, rows, n, null, i % n, c);
+    if (lb.pickOrThrow().index === want) same++;
+  }
+  t.is(same, 2 * n);
 });

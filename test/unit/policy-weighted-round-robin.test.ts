@@ -10,6 +10,7 @@ import { BALANCING_WASM } from '../../bindings/core/families.js';
 import { COL_CHECKED, COL_CW, COL_EW, COL_FAILS, COL_WEIGHT, COLS } from '../../bindings/balancing/picker.js';
 import { parseWeightedRoundRobin, swrrStepTs } from '../../bindings/balancing/policies/weighted-round-robin.js';
 import { NginxRoundRobin } from '../helpers/nginx-swrr.js';
+import { EdfScheduler } from '../../bindings/balancing/edf.js';
 
 interface Seq {
   weights: Record<string, number>;
@@ -266,4 +267,43 @@ test("scheduler 'edf' (Envoy): earliest deadline first, FIFO on ties; one period
   const ex = lb.pickOrThrow({ exclude: new Set(['a']) });
   t.not(ex.member.id, 'a');
   t.throws(() => parseWeightedRoundRobin({ scheduler: 'wfq' }), { instanceOf: RangeError, message: /scheduler/ });
+});
+
+test('EdfScheduler = a scan for the earliest (deadline, insertion), with few or many distinct weights and skips', (t) => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 200 }),
+      fc.boolean(),
+      fc.array(fc.double({ min: 0.05, max: 20, noNaN: true }), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.array(fc.nat(199), { maxLength: 3 }), { minLength: 1, maxLength: 600 }),
+      (n, few, ws, skips) => {
+        // few distinct weights take the grouped scheduler, many the plain heap (edf.ts)
+        const weights = Float64Array.from({ length: n }, (_, i) => (few ? ws[i % ws.length]! : ws[0]! + i / 7));
+        const items = Int32Array.from({ length: n }, (_, i) => 1000 + i);
+        const edf = new EdfScheduler(items, weights);
+        const deadline = Float64Array.from(weights, (w) => 1 / w);
+        const seq = Float64Array.from({ length: n }, (_, i) => i);
+        let next = n;
+        for (const s of skips) {
+          const skip = new Set(s.map((x) => 1000 + (x % n)));
+          let best = -1;
+          for (let k = 0; k < n; k++) {
+            if (skip.has(items[k]!)) continue;
+            if (best < 0 || deadline[k]! < deadline[best]! || (deadline[k] === deadline[best] && seq[k]! < seq[best]!))
+              best = k;
+          }
+          const want = best < 0 ? -1 : items[best]!;
+          if (best >= 0) {
+            deadline[best] = deadline[best]! + 1 / weights[best]!;
+            seq[best] = next++;
+          }
+          const got = s.length === 0 ? edf.pick() : edf.pick((item) => skip.has(item));
+          if (got !== want) return false;
+        }
+        return edf.length === n;
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass();
 });

@@ -21,9 +21,11 @@ import { typeError } from '../../util/validate.js';
 
 /**
  * What a hash policy uses of a table (hashing/key-router.ts `OrderedKeyRouter`, which every built-in table
- * is): `preference(key, n)`, and `get(key)` when present as the fast path for the owner alone.
+ * is): `preference(key, n)`; as the fast path for the owner alone, `getIndex(key)` while `members` is the
+ * array the picker was built with (a router replaces it on every change, never mutates it), else `get(key)`.
  */
-export type KeyHasher = Pick<OrderedKeyRouter, 'preference'> & Partial<Pick<OrderedKeyRouter, 'get'>>;
+export type KeyHasher = Pick<OrderedKeyRouter, 'preference'> &
+  Partial<Pick<OrderedKeyRouter, 'get' | 'getIndex' | 'members'>>;
 
 /** Builds the table for the eligible members (in member order); `backend` is the Balancer's. */
 export type HasherFactory = (
@@ -88,12 +90,19 @@ function xxhashRing(c: HashConfig): SlotHasher {
 
 class HashPicker implements Picker {
   private readonly rowOf = new Map<string, number>();
+  /** Row of each of the table's member indices (-1: not eligible), or null: look owners up by id. */
+  private readonly rowOfIndex: Int32Array | null = null;
+  /** The table's `members` that `rowOfIndex` maps (the fast path holds while the table hands out this array). */
+  private readonly indexed: readonly string[] | undefined;
   constructor(
     readonly rows: Int32Array,
     private readonly env: PolicyEnv,
     private readonly hasher: KeyHasher,
   ) {
     for (let k = 0; k < rows.length; k++) this.rowOf.set(env.ids[rows[k]!]!, rows[k]!);
+    const ids = (this.indexed = hasher.members);
+    if (hasher.getIndex !== undefined && ids !== undefined)
+      this.rowOfIndex = Int32Array.from(ids, (id) => this.rowOf.get(id) ?? -1);
   }
 
   pick(ctx: PickContext | undefined): number {
@@ -109,6 +118,13 @@ class HashPicker implements Picker {
         if (ex === undefined || !ex.has(this.env.ids[r]!)) return r;
       }
       return -1;
+    }
+    if (ex === undefined || ex.size === 0) {
+      const byIndex = this.rowOfIndex;
+      if (byIndex !== null && this.hasher.members === this.indexed) {
+        const i = this.hasher.getIndex!(key);
+        return i < 0 ? -1 : byIndex[i]!;
+      }
     }
     if ((ex === undefined || ex.size === 0) && this.hasher.get !== undefined) {
       const id = this.hasher.get(key);

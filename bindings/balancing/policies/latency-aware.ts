@@ -6,12 +6,22 @@
 // a member has fewer than `warmupSamples` (default 16) samples, a new sample's weight is at least 1/(n+1), so
 // the first samples count as their mean and one early peak does not outweigh the next few samples.
 //
-// The pick scans every eligible member (not a power-of-d-choices sample). Measured (bench/policies.bench.ts,
-// provisional, shared 2-core machine): the latencyAwareScan kernel takes TS 30 ns vs WASM 35 ns at 8
-// members, TS 532 vs WASM 375 ns at 64, TS 7.9 vs WASM 5.5 µs at 1024; so sets of >= WASM_MIN_MEMBERS (32)
-// scan in WASM when the balancer's backend is 'wasm', smaller ones in TS (assembly/latency-aware.ts
-// latencyAwareScan and latencyAwareScanTs below are differential-tested; the rows and the exclusion mask reach
-// the kernel through kernel-rows.ts).
+// The pick is the scan's answer (every eligible member, not a power-of-d-choices sample), kept incrementally:
+// sets of >= TREE_MIN_MEMBERS (16) keep the scores in a min segment tree (a tournament tree; Cormen et al.,
+// "Introduction to Algorithms", ch. 14, augmented data structures) whose nodes also hold the leftmost and
+// rightmost position of their minimum. A start or a completion marks the member, and the next pick updates
+// its leaf and path (O(log n)); the pick is then the root's leftmost minimum unless the minimum is also held
+// at or after `start` (a tie), found by one O(log n) search. Same score expression, exact comparisons: the
+// scan's winner bit for bit. Each pick also re-reads the score at `start`, so in-flight counts the policy's
+// hooks did not see (completions of picks a previous policy issued, after `setPolicy`) are caught up within
+// one pass over the set. Measured (bench/policies.bench.ts, interleaved, shared 2-core machine): pick+done
+// over round robin's 0.22 / 0.02 -> ~0.3 at 64 / 1024 members (the rest is the Balancer's timed pick and
+// completion, which peak_ewma pays too). Picks with `ctx.exclude` (retries), sets below 16 and degenerate
+// configs (a NaN score) scan: the latencyAwareScan kernel takes TS 30 ns vs WASM 35 ns at 8 members, TS 532
+// vs WASM 375 ns at 64, TS 7.9 vs WASM 5.5 µs at 1024; so sets of >= WASM_MIN_MEMBERS (32) scan in WASM when
+// the balancer's backend is 'wasm', smaller ones in TS (assembly/latency-aware.ts latencyAwareScan and
+// latencyAwareScanTs below are differential-tested; the rows and the exclusion mask reach the kernel through
+// kernel-rows.ts).
 //
 //   new Balancer({ policy: { name: 'latency_aware', maxRttMs: 200 } })
 import { asObject, checkKeys, durationMs, int, num } from '../policy-config.js';
@@ -113,28 +123,200 @@ export function latencyAwareScanTs(
   return best;
 }
 
+/** The latency_aware score of row `r` (the scan's expression, so that both compare the same numbers). */
+function scoreOf(f: Float64Array, cap: number, r: number, c: LatencyAwareConfig): number {
+  return c.connWeight * (f[COL_ACTIVE * cap + r]! / c.maxConn) + c.rttWeight * (f[COL_AVG_RTT * cap + r]! / c.maxRttMs);
+}
+
+/**
+ * Min segment tree over positions [0, n) (leaves at `size + pos`, padding positions +Infinity): node i holds
+ * the minimum of its subtree and the leftmost and rightmost positions holding it, so the root answers a pick
+ * at once unless the minimum is held on both sides of `start`. A NaN score (a degenerate config: 0 × Infinity)
+ * makes the picker scan instead.
+ */
+class ScoreTree {
+  readonly size: number;
+  readonly v: Float64Array;
+  readonly lo: Int32Array;
+  readonly hi: Int32Array;
+  constructor(readonly n: number) {
+    let size = 1;
+    while (size < n) size <<= 1;
+    this.size = size;
+    this.v = new Float64Array(2 * size).fill(Infinity);
+    this.lo = new Int32Array(2 * size);
+    this.hi = new Int32Array(2 * size);
+    for (let p = 0; p < size; p++) this.lo[size + p] = this.hi[size + p] = p;
+  }
+
+  /** Sets leaf `pos` to `s` and its ancestors; stops where a node does not change. */
+  set(pos: number, s: number): void {
+    const v = this.v;
+    const lo = this.lo;
+    const hi = this.hi;
+    let i = pos + this.size;
+    v[i] = s;
+    while (i > 1) {
+      i >>= 1;
+      const l = 2 * i;
+      const vl = v[l]!;
+      const vr = v[l + 1]!;
+      const m = Math.min(vl, vr);
+      // the leftmost and rightmost holders of the minimum (from both sides on a tie)
+      const a = vl === m ? lo[l]! : lo[l + 1]!;
+      const b = vr === m ? hi[l + 1]! : hi[l]!;
+      if (v[i] === m && lo[i] === a && hi[i] === b) return;
+      v[i] = m;
+      lo[i] = a;
+      hi[i] = b;
+    }
+  }
+
+  /** Recomputes every inner node. */
+  rebuild(): void {
+    const v = this.v;
+    const lo = this.lo;
+    const hi = this.hi;
+    for (let i = this.size - 1; i >= 1; i--) {
+      const l = 2 * i;
+      const m = Math.min(v[l]!, v[l + 1]!);
+      v[i] = m;
+      lo[i] = v[l] === m ? lo[l]! : lo[l + 1]!;
+      hi[i] = v[l + 1] === m ? hi[l + 1]! : hi[l]!;
+    }
+  }
+
+  /** The first position >= `from` whose leaf is <= x, or -1 (padding positions may be returned: >= n). */
+  first(from: number, x: number): number {
+    const v = this.v;
+    const size = this.size;
+    let i = from + size;
+    for (;;) {
+      if (v[i]! <= x) {
+        while (i < size) {
+          i <<= 1;
+          if (!(v[i]! <= x)) i++;
+        }
+        return i - size;
+      }
+      while (i & 1) i >>= 1; // climb while a right child; the root (1) ends at 0
+      if (i === 0) return -1;
+      i++;
+    }
+  }
+
+  /** The first position holding the minimum from `start` on, wrapping: the scan's winner. */
+  pick(start: number): number {
+    const left = this.lo[1]!;
+    if (left >= start || this.hi[1]! < start) return left;
+    const p = this.first(start, this.v[1]!);
+    return p < 0 || p >= this.n ? left : p;
+  }
+}
+
+/** From here on a picker keeps the scores in a ScoreTree (measured, see header). */
+export const TREE_MIN_MEMBERS = 16;
+/** Touched rows held before a flush (a flush runs at the next pick or when this many are waiting). */
+const DIRTY_MAX = 64;
+
 class LatencyAwarePicker implements Picker {
   private start = 0;
   private readonly k: KernelRows;
+  /** Scores by position in `rows`, or null: scan (small sets, NaN scores). */
+  private tree: ScoreTree | null = null;
+  /** Position of each row in `rows`, -1 if absent (tree mode only). */
+  private readonly pos: Int32Array;
+  /** Positions whose score changed since the last pick (`dirty[p]` 1 while listed). */
+  private readonly dirty: Uint8Array;
+  private readonly dirtyRows = new Int32Array(DIRTY_MAX);
+  private dirtyCount = 0;
+  // the config's numbers, read per update (scoreOf's expression)
+  private readonly connWeight: number;
+  private readonly maxConn: number;
+  private readonly rttWeight: number;
+  private readonly maxRttMs: number;
+
   constructor(
     readonly rows: Int32Array,
     private readonly env: PolicyEnv,
     private readonly config: LatencyAwareConfig,
   ) {
     this.k = new KernelRows(rows, env, WASM_MIN_MEMBERS);
+    this.connWeight = config.connWeight;
+    this.maxConn = config.maxConn;
+    this.rttWeight = config.rttWeight;
+    this.maxRttMs = config.maxRttMs;
+    const n = rows.length;
+    this.pos = new Int32Array(n >= TREE_MIN_MEMBERS ? env.table.cap : 0).fill(-1);
+    this.dirty = new Uint8Array(n >= TREE_MIN_MEMBERS ? n : 0);
+    if (n >= TREE_MIN_MEMBERS) {
+      const tree = new ScoreTree(n);
+      const t = env.table;
+      const f = t.f;
+      for (let p = 0; p < n; p++) {
+        const r = rows[p]!;
+        this.pos[r] = p;
+        tree.v[tree.size + p] = scoreOf(f, t.cap, r, config);
+      }
+      tree.rebuild();
+      this.tree = tree;
+      if (tree.v[1] !== tree.v[1]) this.tree = null;
+    }
   }
 
   release(): void {
     this.k.release();
   }
 
+  /** Row `r`'s score changed: its leaf is updated before the next pick (a start and a done count once). */
+  touch(r: number): void {
+    if (this.tree === null) return;
+    const p = r < this.pos.length ? this.pos[r]! : -1;
+    if (p < 0 || this.dirty[p] !== 0) return;
+    if (this.dirtyCount === this.dirtyRows.length) this.flush();
+    this.dirty[p] = 1;
+    this.dirtyRows[this.dirtyCount++] = p;
+  }
+
+  /** Updates the leaves of the touched rows. */
+  private flush(): void {
+    for (let i = 0; i < this.dirtyCount; i++) {
+      const p = this.dirtyRows[i]!;
+      this.dirty[p] = 0;
+      this.update(p);
+    }
+    this.dirtyCount = 0;
+  }
+
+  /** Re-reads the score at position `p` into the tree. */
+  private update(p: number): void {
+    const tree = this.tree;
+    if (tree === null) return;
+    const r = this.rows[p]!;
+    const t = this.env.table;
+    const f = t.f;
+    const cap = t.cap;
+    const s =
+      this.connWeight * (f[COL_ACTIVE * cap + r]! / this.maxConn) +
+      this.rttWeight * (f[COL_AVG_RTT * cap + r]! / this.maxRttMs);
+    if (s !== s) this.tree = null;
+    else if (tree.v[tree.size + p] !== s) tree.set(p, s);
+  }
+
   pick(ctx: PickContext | undefined): number {
     const rows = this.rows;
     const n = rows.length;
     if (n === 0) return -1;
-    const mask = this.k.mask(ctx?.exclude);
+    const ex = ctx?.exclude;
     const start = this.start;
     if (++this.start >= n) this.start = 0;
+    const tree = this.tree;
+    if (tree !== null && (ex === undefined || ex.size === 0)) {
+      if (this.dirtyCount > 0) this.flush();
+      this.update(start); // catch up on changes the hooks did not see (see header)
+      if (this.tree !== null) return rows[tree.pick(start)]!;
+    }
+    const mask = this.k.mask(ex);
     const t = this.env.table;
     const c = this.config;
     const w = this.k.wasm;
@@ -163,12 +345,18 @@ export class LatencyAwarePolicy implements Policy {
   readonly usesRtt = true;
   /** The live picker of each slot (picker.ts): its WASM rows are released when it is replaced. */
   private readonly last = new Map<string, LatencyAwarePicker>();
-  constructor(readonly config: LatencyAwareConfig = parseLatencyAware({})) {}
+  /** The values of `last`, for the hooks (no iterator per call). */
+  private live: LatencyAwarePicker[] = [];
+  private readonly warmupSamples: number;
+  constructor(readonly config: LatencyAwareConfig = parseLatencyAware({})) {
+    this.warmupSamples = config.warmupSamples ?? DEFAULT_WARMUP_SAMPLES;
+  }
 
   build(rows: Int32Array, env: PolicyEnv, slot = ''): Picker {
     this.last.get(slot)?.release();
     const p = new LatencyAwarePicker(rows, env, this.config);
     this.last.set(slot, p);
+    this.live = [...this.last.values()];
     return p;
   }
 
@@ -179,22 +367,35 @@ export class LatencyAwarePolicy implements Policy {
         this.last.delete(slot);
       }
     }
+    this.live = [...this.last.values()];
   }
 
   onMembership(): void {
     for (const p of this.last.values()) p.release();
     this.last.clear();
+    this.live = [];
+  }
+
+  onStart(_env: PolicyEnv, row: number): void {
+    const live = this.live;
+    for (let i = 0; i < live.length; i++) live[i]!.touch(row);
   }
 
   onDone(env: PolicyEnv, row: number, _ok: boolean, rttMs: number): void {
-    if (rttMs !== rttMs) return; // not measured (measureRtt: false)
-    const t = env.table;
-    const n = t.get(COL_SAMPLES, row);
-    let a = this.config.rttSmoothing;
-    const floor = warmupWeight(n, this.config.warmupSamples ?? DEFAULT_WARMUP_SAMPLES);
-    if (floor > a) a = floor;
-    t.set(COL_AVG_RTT, row, n === 0 ? rttMs : (1 - a) * t.get(COL_AVG_RTT, row) + a * rttMs);
-    t.set(COL_SAMPLES, row, n + 1);
+    if (rttMs === rttMs) {
+      const t = env.table;
+      const f = t.f;
+      const iN = COL_SAMPLES * t.cap + row;
+      const iAvg = COL_AVG_RTT * t.cap + row;
+      const n = f[iN]!;
+      let a = this.config.rttSmoothing;
+      const floor = warmupWeight(n, this.warmupSamples);
+      if (floor > a) a = floor;
+      f[iAvg] = n === 0 ? rttMs : (1 - a) * f[iAvg]! + a * rttMs;
+      f[iN] = n + 1;
+    } // else not measured (measureRtt: false): only the in-flight count changed
+    const live = this.live;
+    for (let i = 0; i < live.length; i++) live[i]!.touch(row);
   }
 
   stats(env: PolicyEnv, row: number): Record<string, number> {

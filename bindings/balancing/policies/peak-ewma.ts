@@ -188,7 +188,9 @@ export class PeakEwmaPolicy implements Policy {
   readonly usesRtt = true;
   private readonly warmup: number;
   private readonly prior: number;
+  private readonly decayMs: number;
   constructor(readonly config: PeakEwmaConfig = parsePeakEwma({})) {
+    this.decayMs = config.decayMs;
     this.warmup = config.warmupSamples ?? DEFAULT_WARMUP_SAMPLES;
     this.prior = config.defaultRttMs > 0 ? 1 : 0;
   }
@@ -208,10 +210,12 @@ export class PeakEwmaPolicy implements Policy {
     if (rttMs !== rttMs) return; // not measured (measureRtt: false)
     if (now !== now) now = env.now();
     const t = env.table;
-    const n = t.get(COL_SAMPLES, row);
+    const f = t.f;
+    const iN = COL_SAMPLES * t.cap + row;
+    const n = f[iN]!;
     const floor = warmupWeight(n + this.prior, this.warmup);
-    peakEwmaObserveTs(t.f, t.cap, row, now, rttMs, this.config.decayMs, floor);
-    t.set(COL_SAMPLES, row, n + 1);
+    peakEwmaObserveTs(f, t.cap, row, now, rttMs, this.decayMs, floor);
+    f[iN] = n + 1;
   }
 
   /** The estimate and the cost a pick would see now (computed without decaying the stored estimate). */
