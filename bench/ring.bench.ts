@@ -119,7 +119,7 @@ for (const n of [10, 100, 1000]) {
   );
 
   // 4. builds, interleaved
-  const runs = n >= 1000 ? 7 : 11;
+  const runs = n >= 1000 ? 11 : n >= 100 ? 21 : 41; // short builds: more runs for a stable median
   const [wasmMs, tsMs, npmMs, chMs] = interleaveMs(
     [
       { name: 'wasm', fn: () => new HashRing(ids, { backend: 'wasm' }).dispose() },
