@@ -2,7 +2,7 @@
 // `Core`. It knows nothing of how the instance was obtained (inlined bytes, a URL, a caller's module).
 import { type Core, type RingSpec, RingTable } from './core.js';
 import { WasmMemory, align16 } from './memory.js';
-import { utf8 } from './utf8.js';
+import { encoder, utf8, utf8Into } from './utf8.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -112,20 +112,7 @@ export function batchBytes(
   }
 }
 
-const encoder = new TextEncoder();
 let putLength = 0;
-
-/** Writes the UTF-8 of `s` at `at` (room for 3 bytes per code unit), ASCII straight from charCodeAt. */
-function writeString(u8: Uint8Array, at: number, s: string): number {
-  const n = s.length;
-  let i = 0;
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127) break;
-    u8[at + i] = c;
-  }
-  return i === n ? n : i + encoder.encodeInto(s.slice(i), u8.subarray(at + i, at + n * 3)).written;
-}
 
 /**
  * Copies one key (a string as UTF-8, or bytes; validated by the caller) into the io region with `pad` spare
@@ -139,7 +126,7 @@ export function putKey(h: WasmHandle, key: string | Uint8Array, pad = 0): number
     return p;
   }
   const p = h.io(key.length * 3 + pad);
-  putLength = writeString(h.mem.u8, p, key);
+  putLength = utf8Into(h.mem.u8, p, key);
   return p;
 }
 
@@ -188,7 +175,7 @@ export function batchKeys(
       for (let i = 0; i < count; i++) {
         u32[offs + i] = o;
         const k = keys[start + i]!;
-        if (typeof k === 'string') o += writeString(u8, p + o, k);
+        if (typeof k === 'string') o += utf8Into(u8, p + o, k);
         else {
           u8.set(k, p + o);
           o += k.length;

@@ -8,19 +8,27 @@ let scratch = new Uint8Array(256);
 export function utf8Scratch(s: string): Uint8Array {
   const max = s.length * 3;
   if (max > scratch.length) scratch = new Uint8Array(Math.max(max, scratch.length * 2));
-  // ASCII fast path: one pass, bail out at the first non-ASCII code unit
-  const len = s.length;
+  return scratch.subarray(0, utf8Into(scratch, 0, s));
+}
+
+/**
+ * Writes the UTF-8 of `s` at `at` (room for 3 bytes per code unit needed) and returns its length: ASCII straight
+ * from charCodeAt, from the first other code unit on by `TextEncoder.encodeInto`.
+ */
+export function utf8Into(u8: Uint8Array, at: number, s: string): number {
+  const n = s.length;
   let i = 0;
-  for (; i < len; i++) {
+  for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 127) break;
-    scratch[i] = c;
+    u8[at + i] = c;
   }
-  if (i === len) return scratch.subarray(0, len);
-  const { written } = encoder.encodeInto(s.slice(i), scratch.subarray(i));
-  return scratch.subarray(0, i + written);
+  return i === n ? n : i + encoder.encodeInto(s.slice(i), u8.subarray(at + i, at + n * 3)).written;
 }
 
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s);
 }
+
+/** The one TextEncoder (batch paths encode joined keys with it). */
+export { encoder };
