@@ -19,7 +19,8 @@ const POLICIES: (string | { name: string; [k: string]: unknown })[] = [
   'round_robin',
   'weighted_round_robin',
   { name: 'weighted_round_robin', scheduler: 'edf' },
-  { name: 'weighted_round_robin', dynamicWeights: true }, // fractional weights: nginx live step, no table
+  { name: 'weighted_round_robin', dynamicWeights: true }, // fractional weights: the default, gRPC's stride
+  { name: 'weighted_round_robin', scheduler: 'nginx', dynamicWeights: true }, // nginx live step, no table
   { name: 'weighted_round_robin', scheduler: 'edf', dynamicWeights: true }, // the same weights by EDF
   'least_request',
   'peak_ewma',

@@ -17,11 +17,15 @@
 // the live step (swrrStep kernel) takes WASM 33 ns vs TS 40 ns at 8 members, 399 vs 677 ns at 64, 5.9 vs
 // 10.5 µs at 1024; a table pick is O(1). So the live step runs in WASM when `env.wasm` is set and the set has
 // >= WASM_MIN_MEMBERS (32) members, in TS below that (where the call overhead eats the gain).
-// `scheduler: 'edf'` swaps in Envoy's EDF (bindings/balancing/edf.ts): O(log n), no nginx failure accounting.
+// `scheduler: 'edf'` swaps in Envoy's EDF (bindings/balancing/edf.ts): O(log n); `scheduler: 'stride'` gRPC's
+// static stride scheduler (bindings/balancing/stride.ts): O(1) expected, the default with run-time weights
+// (dynamicWeights, loadReports) as in gRPC's weighted_round_robin, whose weights have no period to precompute.
+// Neither keeps nginx's failure accounting.
 //
 //   weights a=5 b=1 c=1 → a a b a c a a (then again)
 import { asObject, checkKeys, durationMs, int } from '../policy-config.js';
 import { EdfScheduler } from '../edf.js';
+import { StrideScheduler } from '../stride.js';
 import { KernelRows } from '../kernel-rows.js';
 import { parseWeighting, WEIGHTING_KEYS, type Weighting } from '../dynamic-weights.js';
 import { rangeError } from '../../util/validate.js';
@@ -47,9 +51,14 @@ export interface WeightedRoundRobinConfig {
   failTimeoutMs: number;
   /** Slow start, dynamic weights, load reports (weights may then be fractional: no table, live steps). */
   weighting?: Weighting;
-  /** 'nginx' (default, exact) or 'edf' (Envoy's earliest deadline first; no max_fails accounting). */
-  scheduler?: 'nginx' | 'edf';
+  /**
+   * 'nginx' (exact), 'edf' (Envoy's earliest deadline first) or 'stride' (gRPC's static stride scheduler);
+   * the last two keep no max_fails accounting. Default: 'stride' with dynamicWeights or loadReports, else 'nginx'.
+   */
+  scheduler?: WrrScheduler;
 }
+
+export type WrrScheduler = 'nginx' | 'edf' | 'stride';
 
 export const DEFAULT_MAX_FAILS = 1;
 export const DEFAULT_FAIL_TIMEOUT_MS = 10_000;
@@ -69,8 +78,8 @@ export function parseWeightedRoundRobin(json: unknown, field = 'weighted_round_r
   const w = parseWeighting(o, field);
   if (w !== undefined) c.weighting = w;
   if (o.scheduler !== undefined) {
-    if (o.scheduler !== 'nginx' && o.scheduler !== 'edf')
-      throw rangeError(`${field}.scheduler`, "'nginx' or 'edf'", o.scheduler);
+    if (o.scheduler !== 'nginx' && o.scheduler !== 'edf' && o.scheduler !== 'stride')
+      throw rangeError(`${field}.scheduler`, "'nginx', 'edf' or 'stride'", o.scheduler);
     c.scheduler = o.scheduler;
   }
   return c;
@@ -261,20 +270,60 @@ class EdfPicker implements Picker {
   }
 }
 
+/** gRPC's static stride scheduler over the eligible rows' current weights (rebuilt with every picker). */
+class StridePicker implements Picker {
+  readonly stride: StrideScheduler;
+  constructor(
+    readonly rows: Int32Array,
+    private readonly env: PolicyEnv,
+    seq: number,
+  ) {
+    const t = env.table;
+    this.stride = new StrideScheduler(
+      rows,
+      Float64Array.from(rows, (r) => t.get(COL_WEIGHT, r)),
+      seq,
+    );
+  }
+
+  pick(ctx: PickContext | undefined): number {
+    const ex = ctx?.exclude;
+    if (ex === undefined || ex.size === 0) return this.stride.pick();
+    const ids = this.env.ids;
+    return this.stride.pick((r) => ex.has(ids[r]!));
+  }
+}
+
+/** The scheduler a config runs: its own, else 'stride' with run-time weights (as gRPC), else 'nginx'. */
+export function wrrScheduler(config: WeightedRoundRobinConfig): WrrScheduler {
+  if (config.scheduler !== undefined) return config.scheduler;
+  const w = config.weighting;
+  return w?.dynamic !== undefined || w?.loadReports !== undefined ? 'stride' : 'nginx';
+}
+
 export class WeightedRoundRobinPolicy implements Policy {
   readonly name = 'weighted_round_robin';
   readonly weighting: Weighting | undefined;
   readonly usesRtt: boolean;
+  readonly scheduler: WrrScheduler;
   private last: SwrrPicker | null = null;
   private live = false;
+  /** The stride picker built last: the next one continues its sequence (gRPC keeps one per policy). */
+  private lastStride: StridePicker | null = null;
 
   constructor(readonly config: WeightedRoundRobinConfig = parseWeightedRoundRobin({})) {
     this.weighting = config.weighting;
     this.usesRtt = config.weighting?.dynamic !== undefined;
+    this.scheduler = wrrScheduler(config);
   }
 
   build(rows: Int32Array, env: PolicyEnv): Picker {
-    if (this.config.scheduler === 'edf') return new EdfPicker(rows, env);
+    if (this.scheduler === 'edf') return new EdfPicker(rows, env);
+    if (this.scheduler === 'stride') {
+      // gRPC starts the sequence at a random uint32
+      const seq = this.lastStride?.stride.seq ?? Math.floor(env.random() * 2 ** 32);
+      return (this.lastStride = new StridePicker(rows, env, seq));
+    }
     if (this.last !== null) {
       // keep nginx's numbers across availability and weight changes: materialize them, continue live
       this.last.goLive();
@@ -301,7 +350,7 @@ export class WeightedRoundRobinPolicy implements Policy {
   }
 
   onDone(env: PolicyEnv, row: number, ok: boolean, _rttMs: number, now: number): void {
-    if (env.ids.length === 1 || this.config.scheduler === 'edf') return; // nginx: peers->single keeps no failure state
+    if (env.ids.length === 1 || this.scheduler !== 'nginx') return; // nginx: peers->single keeps no failure state
     const t = env.table;
     if (ok) {
       if (t.get(COL_ACCESSED, row) < t.get(COL_CHECKED, row)) t.set(COL_FAILS, row, 0);
@@ -320,7 +369,7 @@ export class WeightedRoundRobinPolicy implements Policy {
   }
 
   stats(env: PolicyEnv, row: number): Record<string, number> {
-    if (this.config.scheduler === 'edf') return {};
+    if (this.scheduler !== 'nginx') return {};
     this.last?.goLive();
     const t = env.table;
     return {
