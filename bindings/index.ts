@@ -234,7 +234,11 @@ export {
   type ChoiceContext,
 } from './discovery/service-config.js';
 export { RoundRobinPolicy, type RoundRobinConfig } from './balancing/policies/round-robin.js';
-export { WeightedRoundRobinPolicy, type WeightedRoundRobinConfig } from './balancing/policies/weighted-round-robin.js';
+export {
+  WeightedRoundRobinPolicy,
+  type WeightedRoundRobinConfig,
+  type WrrScheduler,
+} from './balancing/policies/weighted-round-robin.js';
 export { LeastRequestPolicy, type LeastRequestConfig } from './balancing/policies/least-request.js';
 export { PeakEwmaPolicy, type PeakEwmaConfig } from './balancing/policies/peak-ewma.js';
 export { LatencyAwarePolicy, type LatencyAwareConfig } from './balancing/policies/latency-aware.js';

@@ -20,6 +20,7 @@ export interface LevelRouting {
   /**
    * The Balancer's leveled publication (balancer.ts): `build` over the members that are not pending (Envoy
    * excluded hosts), one policy picker per subset; `warming` when every member is unavailable and some pending.
+   * @internal
    */
   publish(
     m: Members,
