@@ -179,8 +179,9 @@ function finish(
  * of a try it retries (swallowed: its body read and dropped, keeping the connection) and the error of a try
  * it retries. A retried try never reached the caller: retries stop once the caller has seen headers.
  */
-class LegacyCall implements Routed {
-  readonly tries: Tries;
+class LegacyCall extends Tries implements Routed {
+  /** The call is its own Tries: one object per request. */
+  readonly tries: Tries = this;
   private attempt = 0;
   private pick: MemberPick | undefined = undefined;
   private t0 = 0;
@@ -199,7 +200,7 @@ class LegacyCall implements Routed {
     /** Idempotent, with a body that can be sent again, and retries enabled. */
     private readonly retryable: boolean,
   ) {
-    this.tries = new Tries(key);
+    super(key);
   }
 
   start(p: MemberPick, pool: Dispatcher): void {

@@ -268,6 +268,37 @@ test.serial(
   },
 );
 
+test.serial('each retry excludes every member the request tried before (legacy and undici 7 handlers)', async (t) => {
+  await withBackends(['a', 'b', 'c'], async (bs) => {
+    for (const b of bs) b.mode = { kind: 'status', status: 503 };
+    const balancer = new Balancer({ policy: 'round_robin', endpoints: members(bs) });
+    const excludes: string[][] = [];
+    const source = {
+      pick: (ctx?: { exclude?: ReadonlySet<string> }) => {
+        excludes.push([...(ctx?.exclude ?? [])].sort());
+        return balancer.pick(ctx);
+      },
+    };
+    const d = createDispatcher({ balancer: source, retry: { initialBackoffMs: 1 }, retryThrottling: false });
+    for (const [i, send] of [() => get(d, 'http://api/l'), () => modern(d, '/m')].entries()) {
+      excludes.length = 0;
+      t.is((await send()).status, 503); // three tries, all answered 503: the last one is the answer
+      // one try per member, each excluding the ones before it
+      t.deepEqual(
+        bs.map((b) => b.requests.length),
+        [i + 1, i + 1, i + 1],
+      );
+      t.is(excludes.length, 3);
+      t.deepEqual(excludes[0], []);
+      t.is(excludes[1]!.length, 1);
+      t.is(excludes[2]!.length, 2);
+      t.true(excludes[2]!.includes(excludes[1]![0]!));
+    }
+    t.deepEqual(d.stats(), { requests: 2, tries: 6, retries: 4, pools: 3 });
+    await d.close();
+  });
+});
+
 test.serial('retry: false sends every request once', async (t) => {
   await withBackends(['bad', 'ok'], async (bs) => {
     bs[0]!.mode = { kind: 'status', status: 503 };
