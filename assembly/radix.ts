@@ -135,21 +135,21 @@ export function bucketSortAndTable(
       const slot = slice + (<usize>((load<u64>(b + (<usize>i << 3)) >> subShift) & subMask) << 2);
       store<u32>(slot, load<u32>(slot) + 1);
     }
+    // inclusive prefix sums (each bucket's end), then a reverse scatter that counts them down: stable, and
+    // leaves every entry at its bucket's start with no pass to shift the table back
     let at = lo;
     for (let t: u32 = 0; t < subSize; t++) {
-      const c = load<u32>(slice + (<usize>t << 2));
+      at += load<u32>(slice + (<usize>t << 2));
       store<u32>(slice + (<usize>t << 2), at);
-      at += c;
     }
-    for (let i = lo; i < hi; i++) {
+    for (let i = hi; i > lo; ) {
+      i--;
       const v = load<u64>(b + (<usize>i << 3));
       const slot = slice + (<usize>((v >> subShift) & subMask) << 2);
-      const pos = load<u32>(slot);
-      store<u32>(slot, pos + 1);
+      const pos = load<u32>(slot) - 1;
+      store<u32>(slot, pos);
       store<u64>(a + (<usize>pos << 3), v);
     }
-    for (let t = subSize - 1; t > 0; t--) store<u32>(slice + (<usize>t << 2), load<u32>(slice + (<usize>(t - 1) << 2)));
-    store<u32>(slice, lo);
     for (let i = lo + 1; i < hi; i++) {
       const v = load<u64>(a + (<usize>i << 3));
       let j = i;
