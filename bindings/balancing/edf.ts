@@ -304,25 +304,18 @@ class HeapEdf implements Edf {
       hk[i] = hk[c]!;
       i = c;
     }
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const pd = hd[p]!;
-      if (!(d < pd || (d === pd && s < hs[p]!))) break;
-      hd[i] = pd;
-      hs[i] = hs[p]!;
-      hk[i] = hk[p]!;
-      i = p;
-    }
-    hd[i] = d;
-    hs[i] = s;
-    hk[i] = k;
+    this.siftUp(i, d, s, k);
   }
 
   private push(d: number, s: number, k: number): void {
+    this.siftUp(this.size++, d, s, k);
+  }
+
+  /** Places (d, s, k) at hole `i` or above it: parents later than it move down. */
+  private siftUp(i: number, d: number, s: number, k: number): void {
     const hd = this.hd;
     const hs = this.hs;
     const hk = this.hk;
-    let i = this.size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const pd = hd[p]!;
