@@ -70,8 +70,8 @@ export function splitAndTable(sorted: usize, total: u32, points: usize, members:
 /** Bytes of the top-8-bit counts at the start of `hist`, which the caller zeroes before `bucketCount`. */
 export const BUCKET_HIST_BYTES: usize = 256 * 4;
 
-/** Scratch `bucketSortAndTable` needs at `hist`. */
-export const BUCKET_SCRATCH_BYTES: usize = BUCKET_HIST_BYTES;
+/** Scratch `bucketSortAndTable` needs at `hist`: the top counts, then `sortHigh32`'s for crowded ranges. */
+export const BUCKET_SCRATCH_BYTES: usize = BUCKET_HIST_BYTES + SORT_HIST_BYTES;
 
 /** Counts point `p` in `hist` (BUCKET_HIST_BYTES, zeroed by the caller) for `bucketSortAndTable`. */
 // @ts-ignore: decorator
@@ -150,6 +150,10 @@ export function bucketSortAndTable(
       store<u32>(slot, pos);
       store<u64>(a + (<usize>pos << 3), v);
     }
+    // one insertion pass: only values of one bucket (about 1 to 2) can be out of order. Points made to crowd
+    // one bucket would make it quadratic, so past 8 moves per value the range is radix sorted instead, from
+    // its copy in b (still in input order): the build stays linear whatever the ids.
+    let budget: u32 = (hi - lo) << 3;
     for (let i = lo + 1; i < hi; i++) {
       const v = load<u64>(a + (<usize>i << 3));
       let j = i;
@@ -158,6 +162,11 @@ export function bucketSortAndTable(
         j--;
       }
       store<u64>(a + (<usize>j << 3), v);
+      if (i - j > budget) {
+        sortHigh32(b + (<usize>lo << 3), a + (<usize>lo << 3), hist + BUCKET_HIST_BYTES, hi - lo); // lands in a
+        break;
+      }
+      budget -= i - j;
     }
     for (let i = lo; i < hi; i++) {
       const v = load<u64>(a + (<usize>i << 3));
