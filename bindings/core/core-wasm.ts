@@ -2,7 +2,7 @@
 // `Core`. It knows nothing of how the instance was obtained (inlined bytes, a URL, a caller's module).
 import { type Core, type RingSpec, RingTable } from './core.js';
 import { WasmMemory, align16 } from './memory.js';
-import { encoder, utf8, utf8Into } from './utf8.js';
+import { encoder, utf8Into } from './utf8.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -232,28 +232,28 @@ export function createWasmCore(handle: WasmHandle): Core {
 
   function buildRing(spec: RingSpec): RingTable {
     const n = spec.ids.length;
-    const encoded = spec.ids.map((id) => utf8(id));
-    let idBytes = 0;
+    // ids are written as UTF-8 straight into linear memory (utf8Into): no encoded copy per id
+    let idChars = 0;
     let maxId = 0;
     let total = 0;
     for (let m = 0; m < n; m++) {
-      idBytes += encoded[m]!.length;
-      maxId = Math.max(maxId, encoded[m]!.length);
+      const len = spec.ids[m]!.length;
+      idChars += len;
+      maxId = Math.max(maxId, len);
       total += spec.counts[m]!;
     }
     const t = RingTable.allocate(mem, total);
-    const tmpIds = align16(idBytes);
+    const tmpIds = align16(idChars * 3);
     const tmpOffs = align16((n + 1) * 4);
     const tmpCounts = align16(n * 4);
-    const tmpLabel = align16(maxId + 11);
+    const tmpLabel = align16(maxId * 3 + 11);
     const tmp = mem.alloc(tmpIds + tmpOffs + tmpCounts + tmpLabel + x.ringScratchBytes(total));
     const { u8, u32 } = mem; // views are current after the last alloc
     let o = 0;
     const offs = (tmp + tmpIds) >>> 2;
     for (let m = 0; m < n; m++) {
-      u8.set(encoded[m]!, tmp + o);
       u32[offs + m] = o;
-      o += encoded[m]!.length;
+      o += utf8Into(u8, tmp + o, spec.ids[m]!);
       u32[((tmp + tmpIds + tmpOffs) >>> 2) + m] = spec.counts[m]!;
     }
     u32[offs + n] = o;
