@@ -9,7 +9,7 @@
 // (enabled for this module in asconfig.json). No allocation: TS owns and sizes every region.
 import { incrementDecimal } from './label';
 import { BUCKET_HIST_BYTES, BUCKET_SCRATCH_BYTES, bucketCount, bucketSortAndTable } from './radix';
-import { xxh32, xxh32After, xxh32Prefix, xxh64 } from './xxhash';
+import { xxh32, xxh64 } from './xxhash';
 
 export const HASH_XXH32: u32 = 0;
 export const HASH_XXH64: u32 = 1;
@@ -58,12 +58,8 @@ export function ringBuild(
     const count = load<u32>(counts + (<usize>m << 2));
     store<u8>(digits0, 0x30);
     let nd: u32 = 1; // decimal i at digits0, counted up in place
-    // xxh32 labels of an id of 16 bytes or more share its whole stripes: hashed once per member
-    const skip: u32 = kind == HASH_XXH32 ? idLen & ~15 : 0;
-    if (skip > 0) xxh32Prefix(label, skip >> 4, <u32>seed);
     for (let i: u32 = 0; i < count; i++) {
-      const len = idLen + 1 + nd;
-      const h = skip > 0 ? xxh32After(label, len, skip) : hashBytes(kind, label, len, seed);
+      const h = hashBytes(kind, label, idLen + 1 + nd, seed);
       store<u64>(a + (<usize>k << 3), (<u64>h << 32) | m);
       bucketCount(hist, h);
       k++;

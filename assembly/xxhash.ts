@@ -58,69 +58,6 @@ export function xxh32(ptr: usize, len: usize, seed: u32): u32 {
   return h;
 }
 
-// Inputs that share a prefix (ring labels `${id}-${i}`): the accumulators after the prefix's whole 16-byte
-// stripes are computed once (xxh32Prefix) and each input continues from them (xxh32After); the same result
-// as xxh32 for every input at least 16 bytes long that starts with the prefix.
-let pv1: u32 = 0;
-let pv2: u32 = 0;
-let pv3: u32 = 0;
-let pv4: u32 = 0;
-
-/** Runs the first `stripes` 16-byte stripes at `ptr` and keeps the accumulators for `xxh32After`. */
-export function xxh32Prefix(ptr: usize, stripes: u32, seed: u32): void {
-  let v1 = seed + P32_1 + P32_2;
-  let v2 = seed + P32_2;
-  let v3 = seed;
-  let v4 = seed - P32_1;
-  for (let s: u32 = 0; s < stripes; s++) {
-    const p = ptr + (<usize>s << 4);
-    v1 = round32(v1, load<u32>(p));
-    v2 = round32(v2, load<u32>(p, 4));
-    v3 = round32(v3, load<u32>(p, 8));
-    v4 = round32(v4, load<u32>(p, 12));
-  }
-  pv1 = v1;
-  pv2 = v2;
-  pv3 = v3;
-  pv4 = v4;
-}
-
-/** xxh32 of `len` (>= 16) bytes at `ptr` whose first `skip` bytes are the stripes `xxh32Prefix` ran. */
-// @ts-ignore: decorator
-@inline export function xxh32After(ptr: usize, len: usize, skip: usize): u32 {
-  let p = ptr + skip;
-  const end = ptr + len;
-  let v1 = pv1;
-  let v2 = pv2;
-  let v3 = pv3;
-  let v4 = pv4;
-  while (p + 16 <= end) {
-    v1 = round32(v1, load<u32>(p));
-    v2 = round32(v2, load<u32>(p, 4));
-    v3 = round32(v3, load<u32>(p, 8));
-    v4 = round32(v4, load<u32>(p, 12));
-    p += 16;
-  }
-  let h: u32 = rotl<u32>(v1, 1) + rotl<u32>(v2, 7) + rotl<u32>(v3, 12) + rotl<u32>(v4, 18);
-  h += <u32>len;
-  while (p + 4 <= end) {
-    h += load<u32>(p) * P32_3;
-    h = rotl<u32>(h, 17) * P32_4;
-    p += 4;
-  }
-  while (p < end) {
-    h += <u32>load<u8>(p) * P32_5;
-    h = rotl<u32>(h, 11) * P32_1;
-    p++;
-  }
-  h ^= h >> 15;
-  h *= P32_2;
-  h ^= h >> 13;
-  h *= P32_3;
-  h ^= h >> 16;
-  return h;
-}
-
 // @ts-ignore: decorator
 @inline function round64(acc: u64, input: u64): u64 {
   return rotl<u64>(acc + input * P64_2, 31) * P64_1;
