@@ -70,8 +70,8 @@ export function splitAndTable(sorted: usize, total: u32, points: usize, members:
 /** Bytes of the top-8-bit counts at the start of `hist`, which the caller zeroes before `bucketCount`. */
 export const BUCKET_HIST_BYTES: usize = 256 * 4;
 
-/** Scratch `bucketSortAndTable` needs at `hist`: the top counts, then `sortHigh32`'s for crowded ranges. */
-export const BUCKET_SCRATCH_BYTES: usize = BUCKET_HIST_BYTES + SORT_HIST_BYTES;
+/** Scratch `bucketSortAndTable` needs at `hist`. */
+export const BUCKET_SCRATCH_BYTES: usize = BUCKET_HIST_BYTES;
 
 /** Counts point `p` in `hist` (BUCKET_HIST_BYTES, zeroed by the caller) for `bucketSortAndTable`. */
 // @ts-ignore: decorator
@@ -151,8 +151,8 @@ export function bucketSortAndTable(
       store<u64>(a + (<usize>pos << 3), v);
     }
     // one insertion pass: only values of one bucket (about 1 to 2) can be out of order. Points made to crowd
-    // one bucket would make it quadratic, so past 8 moves per value the range is radix sorted instead, from
-    // its copy in b (still in input order): the build stays linear whatever the ids.
+    // one bucket would make it quadratic, so past 8 moves per value the range is heap sorted instead: whole
+    // values are distinct unless equal, so an unstable sort gives the same order, in O(n log n) whatever the ids.
     let budget: u32 = (hi - lo) << 3;
     for (let i = lo + 1; i < hi; i++) {
       const v = load<u64>(a + (<usize>i << 3));
@@ -163,7 +163,7 @@ export function bucketSortAndTable(
       }
       store<u64>(a + (<usize>j << 3), v);
       if (i - j > budget) {
-        sortHigh32(b + (<usize>lo << 3), a + (<usize>lo << 3), hist + BUCKET_HIST_BYTES, hi - lo); // lands in a
+        heapSort64(a + (<usize>lo << 3), hi - lo);
         break;
       }
       budget -= i - j;
@@ -176,4 +176,31 @@ export function bucketSortAndTable(
     lo = hi;
   }
   store<u32>(table + (<usize>size << 2), total);
+}
+
+/** Sorts `n` u64 values at `p` ascending, in place (heapsort: O(n log n), not stable). */
+function heapSort64(p: usize, n: u32): void {
+  for (let i = n >> 1; i > 0; ) siftDown64(p, --i, n);
+  for (let end = n; end > 1; ) {
+    end--;
+    const top = load<u64>(p);
+    store<u64>(p, load<u64>(p + (<usize>end << 3)));
+    store<u64>(p + (<usize>end << 3), top);
+    siftDown64(p, 0, end);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function siftDown64(p: usize, i: u32, n: u32): void {
+  const v = load<u64>(p + (<usize>i << 3));
+  for (;;) {
+    let c: u32 = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && load<u64>(p + (<usize>(c + 1) << 3)) > load<u64>(p + (<usize>c << 3))) c++;
+    const cv = load<u64>(p + (<usize>c << 3));
+    if (cv <= v) break;
+    store<u64>(p + (<usize>i << 3), cv);
+    i = c;
+  }
+  store<u64>(p + (<usize>i << 3), v);
 }

@@ -178,7 +178,7 @@ test('golden boundaries: every point, its neighbours and the ends route as a bin
   const tab = (ring as unknown as { t: { points: Uint32Array; members: Uint16Array; table: Uint32Array } }).t;
   const points = tab.points.slice();
   const owners = tab.members.slice();
-  // ids of 14 to 16 bytes: the 16-byte ones take the WASM build's shared-prefix hashing
+  // WASM and TS build the same table
   const jsTab = (js as unknown as { t: { points: Uint32Array; members: Uint16Array } }).t;
   t.deepEqual(points, jsTab.points.slice());
   t.deepEqual(owners, jsTab.members.slice());
@@ -204,9 +204,9 @@ test('golden boundaries: every point, its neighbours and the ends route as a bin
   ring.dispose();
 });
 
-test('crowded buckets (ids chosen so that their points collide) build the same table as TS, through the radix fallback', (t) => {
+test('crowded buckets (ids chosen so that their points collide) build the same table as TS, through the heapsort fallback', (t) => {
   // 300 members of one point each whose points share their top 10 bits, among 200 ordinary ones: ~150 land in
-  // each of two of the table's 2048 buckets, past the insertion pass's budget, so the WASM build radix sorts
+  // each of two of the table's 2048 buckets, past the insertion pass's budget, so the WASM build heap sorts
   // the range instead (the ordinary points make that range's order depend on every bit)
   const ids: string[] = [];
   for (let j = 0; ids.length < 300; j++) if (xxh32(`crowd${j}-0`) >>> 22 === 0) ids.push(`crowd${j}`);
