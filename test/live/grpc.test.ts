@@ -134,7 +134,7 @@ test.serial(
 );
 
 test.serial(
-  'one server killed mid-stream: no failed call (retryPolicy), it leaves the picker, and comes back when restarted',
+  'one server killed mid-stream: retryPolicy retries every uncommitted call, the server leaves the picker, and comes back when restarted',
   async (t) => {
     const ps = await Promise.all([0, 1, 2].map(() => startEchoProcess()));
     procs.push(...ps);
@@ -168,10 +168,13 @@ test.serial(
     );
     t.true(lb.stats().balancer!.members.find((x) => x.id === victim.addr)!.available);
     await stream.stop();
-    t.deepEqual(
-      stream.failures.map((e) => String(e)),
-      [],
-    );
+    // A call whose response headers had arrived when the kill landed is committed (gRFC A6: retries happen
+    // only before commit), so no client can retry it: at most one such call per worker in flight, and only as
+    // the reset of that connection. Every other call must succeed.
+    const failures = stream.failures.map((e) => String(e));
+    t.true(failures.length <= 8, failures.join('; '));
+    for (const f of failures) t.regex(f, /^Error: 14 UNAVAILABLE: (read ECONNRESET|Connection dropped)/);
+    t.true(stream.answers.length > 100 * Math.max(1, failures.length));
   },
 );
 
