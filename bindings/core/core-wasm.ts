@@ -201,6 +201,69 @@ function asciiInto(u8: Uint8Array, at: number, keys: readonly string[], start: n
   return encoder.encodeInto(s, u8.subarray(at, at + chars * 3)).written === chars;
 }
 
+/** Where `stageBuildInputs` put a table build's inputs, all inside one region at `ptr` (release it after the build). */
+export interface BuildInputs {
+  ptr: number;
+  /** The items back to back: strings as UTF-8, bytes as given. */
+  items: number;
+  /** u32[n + 1]: where item i starts, relative to `items`, then the end. */
+  offsets: number;
+  /** u32[n]: one number per item (a point or digest count). */
+  perItem: number;
+  /** Room for the longest item plus 11 bytes (a separator and a decimal u32), where labels are written. */
+  label: number;
+  /** The build's own scratch. */
+  scratch: number;
+}
+
+/**
+ * Stages the inputs of a WASM table build (HashRing's and ketama's) in one region of `mem`: ids or label
+ * prefixes written straight into linear memory, strings by `utf8Into` (no encoded copy per item).
+ */
+export function stageBuildInputs(
+  mem: WasmMemory,
+  items: readonly (string | Uint8Array)[],
+  perItem: readonly number[],
+  scratchBytes: number,
+): BuildInputs {
+  const n = items.length;
+  let bound = 0;
+  let longest = 0;
+  for (const it of items) {
+    const b = typeof it === 'string' ? it.length * 3 : it.length; // UTF-8: at most 3 bytes per code unit
+    bound += b;
+    longest = Math.max(longest, b);
+  }
+  const szItems = align16(bound);
+  const szOffs = align16((n + 1) * 4);
+  const szPer = align16(n * 4);
+  const ptr = mem.alloc(szItems + szOffs + szPer + align16(longest + 11) + scratchBytes);
+  const { u8, u32 } = mem; // views are current after the alloc
+  const offs = (ptr + szItems) >>> 2;
+  const per = (ptr + szItems + szOffs) >>> 2;
+  let o = 0;
+  for (let m = 0; m < n; m++) {
+    const it = items[m]!;
+    u32[offs + m] = o;
+    if (typeof it === 'string') o += utf8Into(u8, ptr + o, it);
+    else {
+      u8.set(it, ptr + o);
+      o += it.length;
+    }
+    u32[per + m] = perItem[m]!;
+  }
+  u32[offs + n] = o;
+  const label = ptr + szItems + szOffs + szPer;
+  return {
+    ptr,
+    items: ptr,
+    offsets: ptr + szItems,
+    perItem: ptr + szItems + szOffs,
+    label,
+    scratch: label + align16(longest + 11),
+  };
+}
+
 export function createWasmHandle(instance: WebAssembly.Instance): WasmHandle {
   const exports = instance.exports as Record<string, unknown>;
   const mem = new WasmMemory(exports.memory as WebAssembly.Memory, (exports.heapBase as () => number)());
@@ -231,47 +294,25 @@ export function createWasmCore(handle: WasmHandle): Core {
   const seed64 = (hi: number, lo: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
   function buildRing(spec: RingSpec): RingTable {
-    const n = spec.ids.length;
-    // ids are written as UTF-8 straight into linear memory (utf8Into): no encoded copy per id
-    let idChars = 0;
-    let maxId = 0;
     let total = 0;
-    for (let m = 0; m < n; m++) {
-      const len = spec.ids[m]!.length;
-      idChars += len;
-      maxId = Math.max(maxId, len);
-      total += spec.counts[m]!;
-    }
+    for (const c of spec.counts) total += c;
     const t = RingTable.allocate(mem, total);
-    const tmpIds = align16(idChars * 3);
-    const tmpOffs = align16((n + 1) * 4);
-    const tmpCounts = align16(n * 4);
-    const tmpLabel = align16(maxId * 3 + 11);
-    const tmp = mem.alloc(tmpIds + tmpOffs + tmpCounts + tmpLabel + x.ringScratchBytes(total));
-    const { u8, u32 } = mem; // views are current after the last alloc
-    let o = 0;
-    const offs = (tmp + tmpIds) >>> 2;
-    for (let m = 0; m < n; m++) {
-      u32[offs + m] = o;
-      o += utf8Into(u8, tmp + o, spec.ids[m]!);
-      u32[((tmp + tmpIds + tmpOffs) >>> 2) + m] = spec.counts[m]!;
-    }
-    u32[offs + n] = o;
+    const s = stageBuildInputs(mem, spec.ids, spec.counts, x.ringScratchBytes(total));
     x.ringBuild(
-      tmp,
-      tmp + tmpIds,
-      tmp + tmpIds + tmpOffs,
-      n,
+      s.items,
+      s.offsets,
+      s.perItem,
+      spec.ids.length,
       spec.hash === 'xxh64' ? 1 : 0,
       seed64(spec.seedHi, spec.seedLo),
-      tmp + tmpIds + tmpOffs + tmpCounts,
-      tmp + tmpIds + tmpOffs + tmpCounts + tmpLabel,
+      s.label,
+      s.scratch,
       t.pointsPtr,
       t.membersPtr,
       t.tablePtr,
       t.bits,
     );
-    mem.release(tmp);
+    mem.release(s.ptr);
     t.sync();
     return t;
   }

@@ -7,8 +7,7 @@
 import { RingTable } from '../../core/core.js';
 import { tableFromPairs } from '../../core/core-js.js';
 import { writeDecimal } from '../../core/label.js';
-import { align16 } from '../../core/memory.js';
-import type { WasmHandle } from '../../core/core-wasm.js';
+import { stageBuildInputs, type WasmHandle } from '../../core/core-wasm.js';
 import { md5Words } from './md5.js';
 
 export interface KetamaSpec {
@@ -71,47 +70,23 @@ type BuildFn = (
 export function buildKetamaWasm(handle: WasmHandle, spec: KetamaSpec): RingTable {
   const { mem } = handle;
   const x = handle.exports as { ketamaBuild: BuildFn; ketamaScratchBytes(total: number): number };
-  const n = spec.prefixes.length;
   const total = ketamaTotal(spec);
-  let bytes = 0;
-  let maxLen = 0;
-  for (const p of spec.prefixes) {
-    bytes += p.length;
-    maxLen = Math.max(maxLen, p.length);
-  }
   const t = RingTable.allocate(mem, total);
-  const szPrefix = align16(bytes);
-  const szOffs = align16((n + 1) * 4);
-  const szDigests = align16(n * 4);
-  const szLabel = align16(maxLen + 11);
-  const tmp = mem.alloc(szPrefix + szOffs + szDigests + szLabel + x.ketamaScratchBytes(total));
-  const { u8, u32 } = mem; // current after the last alloc
-  const offs = tmp + szPrefix;
-  const digests = offs + szOffs;
-  const label = digests + szDigests;
-  let o = 0;
-  for (let m = 0; m < n; m++) {
-    const p = spec.prefixes[m]!;
-    u8.set(p, tmp + o);
-    u32[(offs >>> 2) + m] = o;
-    u32[(digests >>> 2) + m] = spec.digests[m]!;
-    o += p.length;
-  }
-  u32[(offs >>> 2) + n] = o;
+  const s = stageBuildInputs(mem, spec.prefixes, spec.digests, x.ketamaScratchBytes(total));
   x.ketamaBuild(
-    tmp,
-    offs,
-    digests,
-    n,
+    s.items,
+    s.offsets,
+    s.perItem,
+    spec.prefixes.length,
     spec.perDigest,
-    label,
-    label + szLabel,
+    s.label,
+    s.scratch,
     t.pointsPtr,
     t.membersPtr,
     t.tablePtr,
     t.bits,
   );
-  mem.release(tmp);
+  mem.release(s.ptr);
   t.sync();
   return t;
 }
