@@ -15,6 +15,7 @@ import {
 } from '../../bindings/hashing/ketama/ketama.js';
 import { ketamaHashBytes, ketamaHashString } from '../../bindings/hashing/ketama/key-hash.js';
 import { md5, md5Word0, md5Word0String } from '../../bindings/hashing/ketama/md5.js';
+import { assertLookupsSurviveGrow } from '../helpers/wasm-grow.js';
 
 const handle = wasmHandle(HASH_WASM)!;
 const x = handle.exports as Record<string, (...a: number[]) => number>;
@@ -335,14 +336,7 @@ test('each lookup, first after another allocation grows WASM memory, reads the n
     ['preference', (k) => ring.preference(k, 3)],
     ['locate', (k) => ring.locate(k)],
   ];
-  for (const [name, look] of lookups) {
-    const want = look('user:42');
-    const gen = handle.mem.gen;
-    const p = handle.mem.alloc(handle.mem.byteLength); // larger than any free block: forces memory.grow
-    t.true(handle.mem.gen > gen);
-    t.deepEqual(look('user:42'), want, name);
-    handle.mem.release(p);
-  }
+  assertLookupsSurviveGrow(t, handle, lookups);
 });
 
 test('labels: port rules, twemproxy names and config lines', (t) => {
