@@ -122,13 +122,6 @@ export function defaultWasmCore(): Core | null {
   return h === null ? null : wasmCore(h);
 }
 
-/** The default core (or the one of `kind`), initializing on first use; brings the pure-TS core along. */
-export function getCore(kind?: Backend): Core {
-  if (kind === 'js') return jsCore;
-  if (kind === 'wasm') return wasmCore(requireFamily(RING_WASM));
-  return defaultWasmCore() ?? jsCore;
-}
-
 let jsFallback: Core | null = null;
 
 /**

@@ -4,13 +4,14 @@ import test from 'ava';
 import fc from 'fast-check';
 import xxhashWasm from 'xxhash-wasm';
 import { xxh32, xxh64 } from '../../bindings/index.js';
-import { getCore } from '../../bindings/core/backend.js';
+import { ringCore } from '../../bindings/core/backend.js';
+import { jsCore } from '../../bindings/core/core-js.js';
 import { xxh32Bytes, xxh32String, xxh64Bytes } from '../../bindings/core/xxhash.js';
 
 const ref = await xxhashWasm();
 const enc = new TextEncoder();
-const wasm = getCore('wasm');
-const js = getCore('js');
+const wasm = ringCore('wasm');
+const js = jsCore;
 
 function check(t: import('ava').ExecutionContext, bytes: Uint8Array, seed: number, str?: string) {
   const r32 = ref.h32Raw(bytes, seed) >>> 0;
