@@ -273,12 +273,25 @@ test('EdfScheduler = a scan for the earliest (deadline, insertion), with few or 
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 200 }),
+      fc.constantFrom('few', 'many', 'close', 'ties', 'spread'),
       fc.boolean(),
       fc.array(fc.double({ min: 0.05, max: 20, noNaN: true }), { minLength: 1, maxLength: 8 }),
       fc.array(fc.array(fc.nat(199), { maxLength: 3 }), { minLength: 1, maxLength: 600 }),
-      (n, few, ws, skips) => {
-        // few distinct weights take the grouped scheduler, many the plain heap (edf.ts)
-        const weights = Float64Array.from({ length: n }, (_, i) => (few ? ws[i % ws.length]! : ws[0]! + i / 7));
+      (n, kind, sticky, ws, skips) => {
+        // few distinct weights take the grouped scheduler, many the plain heap (edf.ts): spread or close
+        // together, or half of them equal ('ties': deadlines tie, the insertion order decides); 'sticky' skips
+        // one member on every pick, so it falls ever further behind
+        const weights = Float64Array.from({ length: n }, (_, i) =>
+          kind === 'few'
+            ? ws[i % ws.length]!
+            : kind === 'many'
+              ? ws[0]! + i / 7
+              : kind === 'close'
+                ? ws[i % ws.length]! / 64 + 1 + i / 1024
+                : kind === 'ties'
+                  ? 1 + (i % 2) * (1 + i / 1024)
+                  : (i % 2 === 0 ? 1 : 1000) + i / 1024,
+        );
         const items = Int32Array.from({ length: n }, (_, i) => 1000 + i);
         const edf = new EdfScheduler(items, weights);
         const deadline = Float64Array.from(weights, (w) => 1 / w);
@@ -286,6 +299,7 @@ test('EdfScheduler = a scan for the earliest (deadline, insertion), with few or 
         let next = n;
         for (const s of skips) {
           const skip = new Set(s.map((x) => 1000 + (x % n)));
+          if (sticky && n > 1) skip.add(1000);
           let best = -1;
           for (let k = 0; k < n; k++) {
             if (skip.has(items[k]!)) continue;
@@ -297,7 +311,7 @@ test('EdfScheduler = a scan for the earliest (deadline, insertion), with few or 
             deadline[best] = deadline[best]! + 1 / weights[best]!;
             seq[best] = next++;
           }
-          const got = s.length === 0 ? edf.pick() : edf.pick((item) => skip.has(item));
+          const got = skip.size === 0 ? edf.pick() : edf.pick((item) => skip.has(item));
           if (got !== want) return false;
         }
         return edf.length === n;
