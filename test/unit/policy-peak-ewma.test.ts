@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Balancer, VirtualClock, mulberry32, type Picked } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { BALANCING_WASM } from '../../bindings/core/families.js';
-import { COL_ACTIVE, COL_EST, COL_STAMP, COLS } from '../../bindings/balancing/picker.js';
+import { COL_ACTIVE, COL_EST, COL_SAMPLES, COL_STAMP, COLS, type PolicyEnv } from '../../bindings/balancing/picker.js';
 import {
   expNeg,
   parsePeakEwma,
@@ -16,7 +16,7 @@ import {
   PENALTY_MS,
   warmupWeight,
 } from '../../bindings/balancing/policies/peak-ewma.js';
-import { sampleDistinct } from '../../bindings/balancing/p2c.js';
+import { P2CPicker, sampleDistinct } from '../../bindings/balancing/p2c.js';
 
 interface Step {
   t_ms: number;
@@ -271,3 +271,111 @@ test('WASM peakEwmaObserve with the warm-up floor = TS twin bit for bit (differe
   );
   t.pass();
 });
+
+// ---- the two-choice fast path (PeakEwmaPairPicker) against the generic P2CPicker ----------------------------
+
+/**
+ * A reference Peak-EWMA balancer made of the generic parts: P2CPicker over peakEwmaCostTs, completions through
+ * peakEwmaObserveTs with the warm-up floor, on a JS table of `n` rows.
+ */
+function referenceModel(n: number, seed: number, decayMs: number, defaultRttMs: number) {
+  const f = new Float64Array(COLS * n);
+  for (let r = 0; r < n; r++) f[COL_EST * n + r] = defaultRttMs;
+  const ids = Array.from({ length: n }, (_, i) => `m${i}:1`);
+  let now = 0;
+  const env = { table: { f, cap: n }, ids, random: mulberry32(seed), now: () => now } as unknown as PolicyEnv;
+  const metric = { prepare() {}, load: (r: number) => peakEwmaCostTs(f, n, r, now, decayMs) };
+  const picker = new P2CPicker(
+    Int32Array.from({ length: n }, (_, i) => i),
+    env,
+    2,
+    metric,
+  );
+  const prior = defaultRttMs > 0 ? 1 : 0;
+  return {
+    f,
+    ids,
+    set: (t: number) => (now = t),
+    pick(exclude?: ReadonlySet<string>): number {
+      const row = picker.pick(exclude === undefined ? undefined : { exclude }, now);
+      if (row >= 0) f[COL_ACTIVE * n + row]! += 1;
+      return row;
+    },
+    done(row: number, rttMs: number): void {
+      const a = f[COL_ACTIVE * n + row]!;
+      f[COL_ACTIVE * n + row] = a > 0 ? a - 1 : 0;
+      const s = f[COL_SAMPLES * n + row]!;
+      peakEwmaObserveTs(f, n, row, now, rttMs, decayMs, warmupWeight(s + prior, 16));
+      f[COL_SAMPLES * n + row] = s + 1;
+    },
+  };
+}
+
+for (const backend of ['js', 'wasm'] as const) {
+  test(`${backend}: peak_ewma picks and estimates = P2CPicker + peakEwmaCostTs/ObserveTs bit for bit (differential)`, (t) => {
+    type Op =
+      { kind: 'pick'; exclude: number } | { kind: 'done'; which: number; rtt: number } | { kind: 'tick'; ms: number };
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('pick' as const), exclude: fc.integer({ min: -4, max: 7 }) }),
+      fc.record({
+        kind: fc.constant('done' as const),
+        which: fc.nat(),
+        rtt: fc.oneof(fc.double({ min: 0, max: 200, noNaN: true }), fc.constantFrom(0, 1, 5)),
+      }),
+      fc.record({
+        kind: fc.constant('tick' as const),
+        ms: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 5000, noNaN: true })),
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer(),
+        fc.constantFrom(1, 50, 10_000),
+        fc.constantFrom(0, 30),
+        fc.array(op, { maxLength: 120 }),
+        (n, seed, decayMs, defaultRttMs, ops: Op[]) => {
+          const clock = new VirtualClock(0);
+          const ref = referenceModel(n, seed, decayMs, defaultRttMs);
+          const lb = new Balancer({
+            policy: { name: 'peak_ewma', decayMs, defaultRttMs },
+            backend,
+            clock,
+            random: mulberry32(seed),
+            endpoints: ref.ids,
+          });
+          const pending: [Picked, number][] = [];
+          for (const o of ops) {
+            if (o.kind === 'tick') {
+              clock.tick(o.ms);
+              ref.set(clock.now());
+            } else if (o.kind === 'pick') {
+              const exclude = o.exclude >= 0 ? new Set([ref.ids[o.exclude % n]!]) : undefined;
+              const row = ref.pick(exclude);
+              const p = lb.pick(exclude === undefined ? undefined : { exclude });
+              if (row < 0) {
+                if (p.type !== 'none') return false;
+              } else {
+                if (p.type !== 'pick' || p.index !== row) return false;
+                pending.push([p, row]);
+              }
+            } else if (pending.length > 0) {
+              const [p, row] = pending.splice(o.which % pending.length, 1)[0]!;
+              p.handle.done({ ok: true, rttMs: o.rtt });
+              ref.done(row, o.rtt);
+            }
+          }
+          const f = lb.table.f;
+          const cap = lb.table.cap;
+          for (let r = 0; r < n; r++)
+            for (const c of [COL_EST, COL_STAMP, COL_ACTIVE, COL_SAMPLES])
+              if (!Object.is(f[c * cap + r], ref.f[c * n + r])) return false;
+          lb.close();
+          return true;
+        },
+      ),
+      { numRuns: 400 },
+    );
+    t.pass();
+  });
+}

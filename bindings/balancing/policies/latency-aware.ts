@@ -15,13 +15,14 @@
 // scan's winner bit for bit. Each pick also re-reads the score at `start`, so in-flight counts the policy's
 // hooks did not see (completions of picks a previous policy issued, after `setPolicy`) are caught up within
 // one pass over the set. Measured (bench/policies.bench.ts, interleaved, shared 2-core machine): pick+done
-// over round robin's 0.22 / 0.02 -> ~0.3 at 64 / 1024 members (the rest is the Balancer's timed pick and
-// completion, which peak_ewma pays too). Picks with `ctx.exclude` (retries), sets below 16 and degenerate
-// configs (a NaN score) scan: the latencyAwareScan kernel takes TS 30 ns vs WASM 35 ns at 8 members, TS 532
-// vs WASM 375 ns at 64, TS 7.9 vs WASM 5.5 µs at 1024; so sets of >= WASM_MIN_MEMBERS (32) scan in WASM when
-// the balancer's backend is 'wasm', smaller ones in TS (assembly/latency-aware.ts latencyAwareScan and
-// latencyAwareScanTs below are differential-tested; the rows and the exclusion mask reach the kernel through
-// kernel-rows.ts).
+// over round robin's 0.22 / 0.02 -> ~0.3 at 64 / 1024 members. What remains is mostly the picked member's
+// leaf path, rewritten after each completion (the picked member holds the minimum), and the hooks; without
+// the Balancer's timed pick and completion (measureRtt: false) it runs only 5-8 % faster. Picks with
+// `ctx.exclude` (retries), sets below 16 and degenerate configs (a NaN score) scan: the latencyAwareScan
+// kernel takes TS 30 ns vs WASM 35 ns at 8 members, TS 532 vs WASM 375 ns at 64, TS 7.9 vs WASM 5.5 µs at
+// 1024; so sets of >= WASM_MIN_MEMBERS (32) scan in WASM when the balancer's backend is 'wasm', smaller ones
+// in TS (assembly/latency-aware.ts latencyAwareScan and latencyAwareScanTs below are differential-tested; the
+// rows and the exclusion mask reach the kernel through kernel-rows.ts).
 //
 //   new Balancer({ policy: { name: 'latency_aware', maxRttMs: 200 } })
 import { asObject, checkKeys, durationMs, int, num } from '../policy-config.js';
@@ -149,22 +150,32 @@ class ScoreTree {
     for (let p = 0; p < size; p++) this.lo[size + p] = this.hi[size + p] = p;
   }
 
-  /** Sets leaf `pos` to `s` and its ancestors; stops where a node does not change. */
+  /**
+   * Sets leaf `pos` to `s` and its ancestors; stops where a node does not change. The child's minimum and its
+   * leftmost and rightmost holders travel up in locals, so each level reads the sibling and the parent only.
+   */
   set(pos: number, s: number): void {
     const v = this.v;
     const lo = this.lo;
     const hi = this.hi;
     let i = pos + this.size;
     v[i] = s;
+    let m = s;
+    let a = pos;
+    let b = pos;
     while (i > 1) {
+      const sib = i ^ 1;
+      const sv = v[sib]!;
+      if (sv < m) {
+        m = sv;
+        a = lo[sib]!;
+        b = hi[sib]!;
+      } else if (sv === m) {
+        // a tie: the leftmost holder from the left child, the rightmost from the right one
+        if (i & 1) a = lo[sib]!;
+        else b = hi[sib]!;
+      }
       i >>= 1;
-      const l = 2 * i;
-      const vl = v[l]!;
-      const vr = v[l + 1]!;
-      const m = Math.min(vl, vr);
-      // the leftmost and rightmost holders of the minimum (from both sides on a tie)
-      const a = vl === m ? lo[l]! : lo[l + 1]!;
-      const b = vr === m ? hi[l + 1]! : hi[l]!;
       if (v[i] === m && lo[i] === a && hi[i] === b) return;
       v[i] = m;
       lo[i] = a;
