@@ -11,22 +11,3 @@
   }
   return nd;
 }
-
-/** Adds one to the `nd`-digit decimal ASCII number at `ptr` in place; returns its new digit count. */
-// @ts-ignore: decorator
-@inline export function incrementDecimal(ptr: usize, nd: u32): u32 {
-  let d = nd;
-  while (d > 0) {
-    const c = load<u8>(ptr + d - 1);
-    if (c != 0x39) {
-      store<u8>(ptr + d - 1, c + 1);
-      return nd;
-    }
-    store<u8>(ptr + d - 1, 0x30);
-    d--;
-  }
-  // all nines: 10...0, one digit longer
-  store<u8>(ptr, 0x31);
-  store<u8>(ptr + nd, 0x30);
-  return nd + 1;
-}

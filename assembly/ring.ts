@@ -1,15 +1,16 @@
 // Consistent-hash ring (Karger et al. 1997) with virtual nodes, in caller-sized linear-memory regions.
 //
 // Build: member m (members given in ascending id order) gets counts[m] points, point i being
-// hash(`${id}-${i}`) (xxh32, or the upper 32 bits of xxh64). Pairs (point, m) are sorted on the
+// hash(`${id}-${i}`) (xxh32, or the upper 32 bits of xxh64; xxh32 of 10 labels that differ in their last digit
+// shares every step but the last, `ringGenerate`). Pairs (point, m) are sorted on the
 // point (a counting sort on the table's top `bits` bits, then insertion sort per bucket; stable), so equal
 // points stay in ascending id order. A table indexed by the top `bits` bits of a hash holds, for bucket t,
 // the index of the first point >= t << (32 - bits).
 // Lookup: first point >= hash, wrapping to point 0, scanning the bucket 4 points at a time with WASM SIMD
 // (enabled for this module in asconfig.json). No allocation: TS owns and sizes every region.
-import { incrementDecimal } from './label';
+import { writeDecimal } from './label';
 import { BUCKET_HIST_BYTES, BUCKET_SCRATCH_BYTES, bucketCount, bucketSortAndTable } from './radix';
-import { xxh32, xxh64 } from './xxhash';
+import { xxh32, xxh32Last, xxh32Save, xxh64 } from './xxhash';
 
 export const HASH_XXH32: u32 = 0;
 export const HASH_XXH64: u32 = 1;
@@ -22,6 +23,55 @@ export const HASH_XXH64: u32 = 1;
 /** Bytes of scratch that ringBuild needs for `total` points. */
 export function ringScratchBytes(total: u32): usize {
   return (<usize>total << 4) + BUCKET_SCRATCH_BYTES;
+}
+
+/**
+ * Writes the (point << 32 | member) values of ringBuild's inputs at `a` in member order, counted in `hist`.
+ * Labels 10q .. 10q + 9 of a member differ only in their last byte, which xxh32 reads in its last step: the
+ * steps before it run once per 10 labels (`xxh32Save`), and each label only that step, on its last word or
+ * byte given in a register (`xxh32Last`), unless it is a stripe's (a length multiple of 16; then, as for
+ * xxh64, the whole label is hashed).
+ */
+// @ts-ignore: decorator
+@inline export function ringGenerate(
+  ids: usize,
+  idOffsets: usize,
+  counts: usize,
+  n: u32,
+  kind: u32,
+  seed: u64,
+  label: usize,
+  a: usize,
+  hist: usize,
+): void {
+  let k: u32 = 0;
+  memory.fill(hist, 0, BUCKET_HIST_BYTES);
+  for (let m: u32 = 0; m < n; m++) {
+    const start = load<u32>(idOffsets + (<usize>m << 2));
+    const pre: usize = load<u32>(idOffsets + (<usize>(m + 1) << 2)) - start + 1;
+    memory.copy(label, ids + start, pre - 1);
+    store<u8>(label + pre - 1, 0x2d); // '-'
+    const count = load<u32>(counts + (<usize>m << 2));
+    let end = label; // the label's end
+    let last: u32 = 0; // the label's last 4 bytes, with the last digit 0 (10q); read, unused, if it is shorter
+    let fast = false;
+    for (let i: u32 = 0, j: u32 = 0; i < count; i++, j = j < 9 ? j + 1 : 0) {
+      if (j == 0) {
+        end = label + pre + writeDecimal(label + pre, i);
+        last = load<u32>(end - 4);
+        fast = kind != HASH_XXH64 && xxh32Save(label, end - label, <u32>seed);
+      }
+      let h: u32;
+      if (fast) h = xxh32Last(end - label, last + (j << 24), 0x30 + j);
+      else {
+        store<u8>(end - 1, 0x30 + j);
+        h = hashBytes(kind, label, end - label, seed);
+      }
+      store<u64>(a + (<usize>k << 3), (<u64>h << 32) | m);
+      bucketCount(hist, h);
+      k++;
+    }
+  }
 }
 
 /**
@@ -42,32 +92,13 @@ export function ringBuild(
   table: usize,
   bits: u32,
 ): u32 {
-  // 1. generate (point << 32 | member) in member order
-  const a = scratch;
   let total: u32 = 0;
   for (let m: u32 = 0; m < n; m++) total += load<u32>(counts + (<usize>m << 2));
   const hist = scratch + (<usize>total << 4);
-  let k: u32 = 0;
-  memory.fill(hist, 0, BUCKET_HIST_BYTES);
-  for (let m: u32 = 0; m < n; m++) {
-    const start = load<u32>(idOffsets + (<usize>m << 2));
-    const idLen = load<u32>(idOffsets + (<usize>(m + 1) << 2)) - start;
-    memory.copy(label, ids + start, idLen);
-    store<u8>(label + idLen, 0x2d); // '-'
-    const digits0 = label + idLen + 1;
-    const count = load<u32>(counts + (<usize>m << 2));
-    store<u8>(digits0, 0x30);
-    let nd: u32 = 1; // decimal i at digits0, counted up in place
-    for (let i: u32 = 0; i < count; i++) {
-      const h = hashBytes(kind, label, idLen + 1 + nd, seed);
-      store<u64>(a + (<usize>k << 3), (<u64>h << 32) | m);
-      bucketCount(hist, h);
-      k++;
-      nd = incrementDecimal(digits0, nd);
-    }
-  }
-  // 2. sort on the point (stable: equal points stay in member = id order), split, bucket table
-  bucketSortAndTable(a, scratch + (<usize>total << 3), hist, total, points, members, table, bits);
+  // 1. (point << 32 | member) in member order; 2. sorted on the point (stable: equal points stay in member =
+  // id order), split, bucket table
+  ringGenerate(ids, idOffsets, counts, n, kind, seed, label, scratch, hist);
+  bucketSortAndTable(scratch, scratch + (<usize>total << 3), hist, total, points, members, table, bits);
   return total;
 }
 

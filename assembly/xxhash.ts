@@ -1,5 +1,6 @@
 // xxHash32 and xxHash64 (Yann Collet, https://github.com/Cyan4973/xxHash, spec doc/xxhash_spec.md)
 // over bytes already in linear memory. No allocation. Bit-identical to the reference and to xxhash-wasm.
+// `xxh32Save` / `xxh32Last` split xxh32 before its last step, for inputs that differ only in their last byte.
 
 const P32_1: u32 = 0x9e3779b1;
 const P32_2: u32 = 0x85ebca77;
@@ -18,44 +19,72 @@ const P64_5: u64 = 0x27d4eb2f165667c5;
   return rotl<u32>(acc + input * P32_2, 13) * P32_1;
 }
 
+// `xxh32Save`: where xxh32 stops (a byte offset) while it runs, and the next byte and h where it stopped.
+let stopAt: usize = usize.MAX_VALUE;
+let savedAt: usize = 0;
+let savedH: u32 = 0;
+
 export function xxh32(ptr: usize, len: usize, seed: u32): u32 {
   let p = ptr;
   const end = ptr + len;
+  const limit = ptr + min(len, stopAt); // past the steps it may run
   let h: u32;
   if (len >= 16) {
-    const limit = end - 16;
     let v1 = seed + P32_1 + P32_2;
     let v2 = seed + P32_2;
     let v3 = seed;
     let v4 = seed - P32_1;
-    do {
+    for (; p + 16 <= limit; p += 16) {
       v1 = round32(v1, load<u32>(p));
       v2 = round32(v2, load<u32>(p, 4));
       v3 = round32(v3, load<u32>(p, 8));
       v4 = round32(v4, load<u32>(p, 12));
-      p += 16;
-    } while (p <= limit);
+    }
     h = rotl<u32>(v1, 1) + rotl<u32>(v2, 7) + rotl<u32>(v3, 12) + rotl<u32>(v4, 18);
   } else {
     h = seed + P32_5;
   }
   h += <u32>len;
-  while (p + 4 <= end) {
-    h += load<u32>(p) * P32_3;
-    h = rotl<u32>(h, 17) * P32_4;
-    p += 4;
+  for (; p + 4 <= limit; p += 4) h = rotl<u32>(h + load<u32>(p) * P32_3, 17) * P32_4;
+  if (p + 4 > end) for (; p < limit; p++) h = rotl<u32>(h + <u32>load<u8>(p) * P32_5, 11) * P32_1;
+  if (limit < end) {
+    savedAt = p - ptr;
+    savedH = h;
   }
-  while (p < end) {
-    h += <u32>load<u8>(p) * P32_5;
-    h = rotl<u32>(h, 11) * P32_1;
-    p++;
-  }
+  return avalanche32(h);
+}
+
+// @ts-ignore: decorator
+@inline function avalanche32(h: u32): u32 {
   h ^= h >> 15;
   h *= P32_2;
   h ^= h >> 13;
   h *= P32_3;
-  h ^= h >> 16;
-  return h;
+  return h ^ (h >> 16);
+}
+
+/**
+ * For inputs of one length and seed that differ only in their last byte (ring labels 10q .. 10q + 9): runs
+ * the steps of xxh32(ptr, len, seed) before the one that reads the last byte, once; `xxh32Last` runs that
+ * step for each input. Returns false if that step is a stripe's (len a multiple of 16): `xxh32Last` cannot.
+ */
+export function xxh32Save(ptr: usize, len: usize, seed: u32): bool {
+  stopAt = len - 1;
+  xxh32(ptr, len, seed);
+  stopAt = usize.MAX_VALUE;
+  return (len & 15) != 0;
+}
+
+/**
+ * The hash of the input `xxh32Save` saw, with its last 4 bytes `word` (a little-endian u32, if the last step
+ * reads a word) or its last byte `byte` (if it reads a byte).
+ */
+// @ts-ignore: decorator
+@inline export function xxh32Last(len: usize, word: u32, byte: u32): u32 {
+  const h = savedH;
+  return avalanche32(
+    savedAt + 4 <= len ? rotl<u32>(h + word * P32_3, 17) * P32_4 : rotl<u32>(h + byte * P32_5, 11) * P32_1,
+  );
 }
 
 // @ts-ignore: decorator

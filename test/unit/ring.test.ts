@@ -170,6 +170,37 @@ test('property: WASM and TS build identical points, member indices and tables, a
   t.pass();
 });
 
+test('label boundaries: WASM and TS build identical tables for every label length mod 16 and vnode counts crossing 10/100/1000', (t) => {
+  // the WASM build hashes the labels `${id}-${10q}` .. `${id}-${10q + 9}` up to their last byte once and
+  // finishes each from there, except where that byte opens a 16-byte stripe or for xxh64: ids of lengths
+  // 1..40 put the last byte at every offset mod 16, and these counts cross the digit-count boundaries
+  type T = { t: { points: Uint32Array; members: Uint16Array; table: Uint32Array } };
+  let cases = 0;
+  for (const hash of ['xxh32', 'xxh64'] as const)
+    for (let len = 1; len <= 40; len++) {
+      const ids = ['a', 'b', 'c'].map((c) => c + 'x'.repeat(len - 1));
+      for (const vnodes of [9, 10, 11, 101, 1001]) {
+        const seed = len % 3 === 0 ? 0xdeadbeef : len;
+        const a = new HashRing(ids, { vnodes, hash, seed, backend: 'wasm' });
+        const b = new HashRing(ids, { vnodes, hash, seed, backend: 'js' });
+        const ta = (a as unknown as T).t;
+        const tb = (b as unknown as T).t;
+        const same = eq(ta.points, tb.points) && eq(ta.members, tb.members) && eq(ta.table, tb.table);
+        a.dispose();
+        if (!same) return t.fail(`${hash} id length ${len} vnodes ${vnodes} seed ${seed}: tables differ`);
+        cases++;
+      }
+    }
+  for (const id of ['é', 'ü-ß', '日本語のホスト名', '🙂🙂🙂🙂']) {
+    const a = new HashRing([id, id + '2'], { vnodes: 333, backend: 'wasm' });
+    const b = new HashRing([id, id + '2'], { vnodes: 333, backend: 'js' });
+    t.deepEqual([...(a as unknown as T).t.points], [...(b as unknown as T).t.points], id);
+    a.dispose();
+    cases++;
+  }
+  t.is(cases, 2 * 40 * 5 + 4);
+});
+
 test('golden boundaries: every point, its neighbours and the ends route as a binary search says (crowded buckets too)', (t) => {
   // 1000 members x 160 points in 2^17 buckets: hundreds of buckets hold 5+ points, which the WASM lookup
   // scans 4 at a time; each point p is probed at p - 1, p and p + 1, plus 0 and 2^32 - 1 (the wrap).
