@@ -12,6 +12,8 @@
 // WebAssembly module (round_robin needs no kernel); run-time weights come with the weighted built-ins or
 // `registerRunTimeWeights()`. HashRing runs on WebAssembly only until `registerJsFallback()` adds the pure-TS core
 // for pages without it (a CSP lacking 'wasm-unsafe-eval'); without that, such a page gets a TypeError naming it.
+// Its `preference` and `stats` come with `registerRingExtras()` (a TypeError naming it before), which also makes
+// group, getMany, getManyByHash and getManyBytes batch in WebAssembly (before, they loop single lookups).
 //
 // The classes and functions shared with `switchyard` are the same objects; a registration serves both entries.
 import { BalancerCore } from './balancing/balancer.js';
@@ -37,8 +39,11 @@ import { LITE_STACK, type CreateFetchOptions } from './http/fetch-options.js';
 
 export * from './index.js';
 export { registerJsFallback } from './core/backend.js';
-/** HashRing on WebAssembly, with the pure-TS core only once `registerJsFallback()` was called. */
-export { HashRingCore as HashRing } from './hashing/ring.js';
+/**
+ * HashRing on WebAssembly, with the pure-TS core only once `registerJsFallback()` was called, `preference`,
+ * `stats` and WASM batches once `registerRingExtras()` was.
+ */
+export { HashRingCore as HashRing, registerRingExtras } from './hashing/ring.js';
 export { registerPriorityRouting } from './balancing/priority.js';
 
 /**

@@ -1,7 +1,7 @@
 // The pure-TS core: the same algorithms as assembly/ (ring build with a stable 3-pass LSD radix sort,
 // bucket table, lookups), bit for bit. Fallback where WebAssembly is unavailable, benchmark baseline and
 // the oracle in differential tests.
-import { type Core, type RingSpec, RingTable, ringIndex } from './core.js';
+import { type Core, type RingSpec, RingTable } from './core.js';
 import { writeDecimal } from './label.js';
 import { utf8 } from './utf8.js';
 import { bucketTable, radixSortPairs, tableBits } from './radix.js';
@@ -48,33 +48,6 @@ function buildRing(spec: RingSpec): RingTable {
   return tableFromPairs(keys, vals);
 }
 
-function lookupMany(t: RingTable, hashes: Uint32Array, out: Uint32Array): void {
-  const { points, members, table, total } = t;
-  const shift = 32 - t.bits;
-  for (let k = 0; k < hashes.length; k++) out[k] = members[ringIndex(points, table, shift, total, hashes[k]!)]!;
-}
-
-function lookupManyBytes(
-  t: RingTable,
-  spec: RingSpec,
-  bytes: Uint8Array,
-  offsets: Uint32Array,
-  out: Uint32Array,
-): void {
-  const { points, members, table, total } = t;
-  const shift = 32 - t.bits;
-  const is64 = spec.hash === 'xxh64';
-  for (let k = 0; k + 1 < offsets.length; k++) {
-    const key = bytes.subarray(offsets[k], offsets[k + 1]);
-    let h: number;
-    if (is64) {
-      xxh64Pair(key, spec.seedHi, spec.seedLo);
-      h = xxh64Hi();
-    } else h = xxh32Bytes(key, spec.seedLo);
-    out[k] = members[ringIndex(points, table, shift, total, h)]!;
-  }
-}
-
 export const jsCore: Core = {
   kind: 'js',
   xxh32: (b, seed) => xxh32Bytes(b, seed),
@@ -84,6 +57,4 @@ export const jsCore: Core = {
     return xxh64Hi();
   },
   buildRing,
-  lookupMany,
-  lookupManyBytes,
 };

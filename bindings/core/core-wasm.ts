@@ -1,6 +1,6 @@
 // The WebAssembly core: `createWasmCore(instance)` turns an instance of build/switchyard.wasm into a
 // `Core`. It knows nothing of how the instance was obtained (inlined bytes, a URL, a caller's module).
-import { type Core, type RingSpec, RingTable } from './core.js';
+import { type Core, type RingBatch, type RingSpec, RingTable } from './core.js';
 import { WasmMemory, align16 } from './memory.js';
 import { encoder, utf8Into } from './utf8.js';
 
@@ -291,7 +291,7 @@ export function createWasmCore(handle: WasmHandle): Core {
     mem.u8.set(b, p);
     return p;
   };
-  const seed64 = (hi: number, lo: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  const seed64 = seedI64;
 
   function buildRing(spec: RingSpec): RingTable {
     let total = 0;
@@ -324,17 +324,32 @@ export function createWasmCore(handle: WasmHandle): Core {
     // upper half only, seed as two u32: no BigInt on the ring's per-key path
     xxh64Hi: (b, hi, lo) => x.xxh64Hi(put(b), b.length, lo, hi) >>> 0,
     buildRing,
+  };
+}
+
+/** HashRing's batch lookups over the ring family's exports (core.ts `RingBatch`). */
+export function createWasmBatch(handle: WasmHandle): RingBatch {
+  const x = handle.exports as unknown as Exports;
+  const bytesCall =
+    (t: RingTable, kind: number, seed: bigint) =>
+    (b: number, o: number, c: number, r: number): void =>
+      x.ringLookupManyBytes(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, seed, b, o, c, r);
+  return {
     lookupMany(t, hashes, out) {
       batchU32(handle, hashes, out, (p, c, o) =>
         x.ringLookupMany(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, p, c, o),
       );
     },
-    lookupManyBytes(t, spec, bytes, offsets, out) {
-      const kind = spec.hash === 'xxh64' ? 1 : 0;
-      const seed = BigInt.asIntN(64, seed64(spec.seedHi, spec.seedLo));
-      batchBytes(handle, bytes, offsets, out, (b, o, c, r) =>
-        x.ringLookupManyBytes(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, seed, b, o, c, r),
-      );
+    lookupManyBytes(t, kind, seed, bytes, offsets, out) {
+      batchBytes(handle, bytes, offsets, out, bytesCall(t, kind, seed));
+    },
+    lookupKeys(t, kind, seed, keys, out) {
+      batchKeys(handle, keys, out, bytesCall(t, kind, seed));
     },
   };
+}
+
+/** A seed given as two u32 halves, as the i64 a WASM export takes. */
+export function seedI64(hi: number, lo: number): bigint {
+  return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
 }

@@ -24,20 +24,28 @@ export interface RingSpec {
  * null for the TS core) belongs to the router that built the table, which frees it (core/memory.ts TableRegion).
  */
 export class RingTable {
-  points: Uint32Array;
-  members: Uint16Array;
-  table: Uint32Array;
-  gen: number;
+  declare readonly total: number;
+  declare readonly bits: number;
+  declare readonly mem: WasmMemory | null;
+  declare readonly ptr: number;
+  declare points: Uint32Array;
+  declare members: Uint16Array;
+  declare table: Uint32Array;
+  declare gen: number;
 
   constructor(
-    readonly total: number,
-    readonly bits: number,
-    readonly mem: WasmMemory | null,
-    readonly ptr: number,
+    total: number,
+    bits: number,
+    mem: WasmMemory | null,
+    ptr: number,
     points: Uint32Array,
     members: Uint16Array,
     table: Uint32Array,
   ) {
+    this.total = total;
+    this.bits = bits;
+    this.mem = mem;
+    this.ptr = ptr;
     this.points = points;
     this.members = members;
     this.table = table;
@@ -99,8 +107,26 @@ export interface Core {
   /** Upper 32 bits of xxh64. */
   xxh64Hi(bytes: Uint8Array, seedHi: number, seedLo: number): number;
   buildRing(spec: RingSpec): RingTable;
+}
+
+/**
+ * HashRing's batch lookups in WebAssembly (getManyByHash, getManyBytes, and the one pass of getMany and group),
+ * registered by backend.ts `registerRingBatches` so that a switchyard/lite page that does not need them does
+ * not carry them; without them, and on the pure-TS core, HashRing loops its single lookup in TS.
+ */
+export interface RingBatch {
   /** out[i] = member index for hashes[i]; t.total > 0. */
   lookupMany(t: RingTable, hashes: Uint32Array, out: Uint32Array): void;
+  // The key hash is `kind` (0 xxh32, 1 xxh64) with the seed as an i64 (core-wasm.ts `seedI64`).
   /** Keys as bytes back to back, offsets of length count + 1; out[i] = member index of key i. */
-  lookupManyBytes(t: RingTable, spec: RingSpec, bytes: Uint8Array, offsets: Uint32Array, out: Uint32Array): void;
+  lookupManyBytes(
+    t: RingTable,
+    kind: number,
+    seed: bigint,
+    bytes: Uint8Array,
+    offsets: Uint32Array,
+    out: Uint32Array,
+  ): void;
+  /** out[i] = member index of keys[i] (validated by the caller). */
+  lookupKeys(t: RingTable, kind: number, seed: bigint, keys: readonly (string | Uint8Array)[], out: Uint32Array): void;
 }

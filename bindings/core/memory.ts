@@ -13,7 +13,6 @@ export class WasmMemory {
   /** Bumped whenever the buffer is replaced (every grow). */
   gen = 0;
   declare u8: Uint8Array;
-  declare u16: Uint16Array;
   declare u32: Uint32Array;
   private readonly free: Block[] = [];
   private readonly used = new Map<number, number>();
@@ -65,18 +64,19 @@ export class WasmMemory {
     if (size === undefined) return;
     this.used.delete(ptr);
     // insert sorted, coalesce with neighbours
+    const free = this.free;
     let i = 0;
-    while (i < this.free.length && this.free[i]!.ptr < ptr) i++;
-    this.free.splice(i, 0, { ptr, size });
-    const next = this.free[i + 1];
-    if (next !== undefined && ptr + size === next.ptr) {
-      this.free[i]!.size += next.size;
-      this.free.splice(i + 1, 1);
-    }
-    const prev = this.free[i - 1];
+    while (i < free.length && free[i]!.ptr < ptr) i++;
+    const prev = free[i - 1];
+    const next = free[i];
+    let b: Block = { ptr, size };
     if (prev !== undefined && prev.ptr + prev.size === ptr) {
-      prev.size += this.free[i]!.size;
-      this.free.splice(i, 1);
+      prev.size += size;
+      b = prev;
+    } else free.splice(i++, 0, b);
+    if (next !== undefined && ptr + size === next.ptr) {
+      b.size += next.size;
+      free.splice(i, 1);
     }
   }
 
@@ -94,7 +94,6 @@ export class WasmMemory {
   private views(): void {
     const buf = this.memory.buffer;
     this.u8 = new Uint8Array(buf);
-    this.u16 = new Uint16Array(buf);
     this.u32 = new Uint32Array(buf);
     this.gen++;
   }

@@ -1,8 +1,8 @@
 // The class surface every router in hashing/ shares, written once (key-router.ts states the contract):
 // - RouterBase: the backend (`kind`, its WASM handle) and the member ids behind `members`, `size`, `backend`;
 // - MutableRouter: a membership S (an id → weight map, or ketama's server list) changed through its
-//   MembershipRules (membership.ts): every mutator is one diff, then `commit` (shared.ts) rebuilds the table
-//   or puts the old membership back;
+//   MembershipRules (membership.ts): every mutator is one diff, then `change` rebuilds the table or puts the
+//   old membership back;
 // - FixedRouter: hosts and integer weights fixed at construction, a table in a WASM region (Envoy's tables,
 //   which Envoy rebuilds rather than changes).
 // `getMany(keys)` and `group(keys)` are written once here over `indexMany(keys)` (owner indices for a batch),
@@ -26,7 +26,7 @@ import {
 } from './key-router.js';
 import type { MembershipRules } from './membership.js';
 import { TableRegion } from '../core/memory.js';
-import { checkKeys, commit, idsOf } from './shared.js';
+import { checkKeys, idsOf } from './shared.js';
 
 /** A constructor's `options`: an object (TypeError naming `options` otherwise), returned as given. */
 export function checkOptions<T>(options: T): T {
@@ -184,16 +184,21 @@ export abstract class MutableRouter<S, M> extends RouterBase implements MutableK
     this.rebuild();
   }
 
+  /**
+   * One membership change, all or nothing: installs `next`, then rebuilds; if the rebuild throws, the previous
+   * membership is put back before the error propagates (the table is replaced only once the new one is built).
+   */
   private change(next: S | null): boolean {
-    return (
-      next !== null &&
-      commit(
-        this.membership,
-        next,
-        (s) => (this.membership = s),
-        () => this.rebuild(),
-      )
-    );
+    if (next === null) return false;
+    const prev = this.membership;
+    this.membership = next;
+    try {
+      this.rebuild();
+    } catch (err) {
+      this.membership = prev;
+      throw err;
+    }
+    return true;
   }
 }
 

@@ -7,7 +7,7 @@
 // Where the default backend is 'js' each runs its TS twin (core/xxhash.ts), so neither needs the pure-TS core.
 import { defaultWasmCore } from '../core/backend.js';
 import type { Key } from './key-router.js';
-import { typeError, rangeError } from '../util/validate.js';
+import { intInRange, rangeError, typeError } from '../util/validate.js';
 import { utf8Scratch } from '../core/utf8.js';
 import { xxh32Bytes, xxh32String, xxh64Bytes } from '../core/xxhash.js';
 
@@ -17,28 +17,23 @@ export const WASM_MIN_BYTES = 64;
 /** A string (hashed as its UTF-8 bytes) or bytes: the hashing `Key` (key-router.ts). */
 export type HashInput = Key;
 
-function seed32(seed: unknown): number {
-  if (typeof seed !== 'number') throw typeError('seed', 'an integer in [0, 4294967295]', seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
-    throw rangeError('seed', 'an integer in [0, 4294967295]', seed);
-  return seed;
-}
-
+/** An xxh64 seed, a bigint in [0, 2^64 - 1] or a safe integer >= 0, as a bigint. */
 export function seed64(seed: unknown): bigint {
-  if (typeof seed === 'bigint') {
-    if (seed < 0n || seed > 0xffffffffffffffffn) throw rangeError('seed', 'a bigint in [0, 2^64 - 1]', seed);
-    return seed;
-  }
-  if (typeof seed === 'number') {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw rangeError('seed', 'a safe integer >= 0 or a bigint', seed);
-    return BigInt(seed);
-  }
-  throw typeError('seed', 'a bigint or a non-negative integer', seed);
+  const n = typeof seed === 'number';
+  if (
+    !(typeof seed === 'bigint' ? seed >= 0n && seed >> 64n === 0n : Number.isSafeInteger(seed) && (seed as number) >= 0)
+  )
+    throw (n || typeof seed === 'bigint' ? rangeError : typeError)(
+      'seed',
+      'a bigint in [0, 2^64 - 1] or a safe integer >= 0',
+      seed,
+    );
+  return BigInt(seed as number | bigint);
 }
 
 /** xxHash32 of a string (as UTF-8) or bytes. */
 export function xxh32(input: HashInput, seed: number = 0): number {
-  const s = seed32(seed);
+  const s = intInRange('seed', seed, 0, 0xffffffff);
   if (typeof input === 'string') return xxh32String(input, s);
   if (!(input instanceof Uint8Array)) throw typeError('input', 'a string or a Uint8Array', input);
   const core = input.length < WASM_MIN_BYTES ? null : defaultWasmCore();

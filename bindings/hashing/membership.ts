@@ -41,85 +41,13 @@ export function parseWeightedMember(m: unknown, field: string): [string, number]
   return [id, weight === undefined ? 1 : positive(`${field}.weight`, weight)];
 }
 
-/** Parses a whole membership, rejecting duplicate ids. */
-export function parseMembership(input: unknown, parse: ParseMember, names: Names = MEMBERS): Weights {
-  if (
-    input === null ||
-    typeof input === 'string' ||
-    typeof (input as Iterable<unknown>)?.[Symbol.iterator] !== 'function'
-  ) {
-    throw typeError(names.list, names.expected, input);
-  }
-  const out: Weights = new Map();
-  let i = 0;
-  for (const m of input as Iterable<unknown>) {
-    const [id, w] = parse(m, `${names.list}[${i}]`);
-    if (out.has(id)) throw rangeError(`${names.list}[${i}].id`, 'unique', id);
-    out.set(id, w);
-    i++;
-  }
-  return out;
-}
-
-/** `current` plus the members given; an existing id with the same weight is a no-op, another weight an error. */
-export function withAdded(
-  current: Weights,
-  input: unknown,
-  parse: ParseMember,
-  names: Names = MEMBERS,
-): Weights | null {
-  const list = Array.isArray(input) ? input : [input];
-  const next = new Map(current);
-  let changed = false;
-  list.forEach((m, i) => {
-    const [id, w] = parse(m, Array.isArray(input) ? `${names.list}[${i}]` : names.one);
-    const old = next.get(id);
-    if (old === w) return;
-    if (old !== undefined)
-      throw rangeError(`${names.one} ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
-    next.set(id, w);
-    changed = true;
-  });
-  return changed ? next : null;
-}
-
-/** `current` without the ids given (a string or an array of strings); null if none was present. */
-export function withRemoved(current: Weights, ids: unknown, names: Names = MEMBERS): Weights | null {
-  const list = typeof ids === 'string' ? [ids] : ids;
-  if (!Array.isArray(list)) throw typeError('ids', `a ${names.one} id or an array of ids`, ids);
-  const next = new Map(current);
-  let changed = false;
-  for (const id of list) {
-    if (typeof id !== 'string') throw typeError('id', 'a string', id);
-    changed = next.delete(id) || changed;
-  }
-  return changed ? next : null;
-}
-
-/** `current` with one weight changed; `notMember` completes "id must be …" for unknown ids. */
-export function withWeight(
-  current: Weights,
-  id: string,
-  weight: unknown,
-  validate: (w: unknown) => number,
-  notMember: string,
-): Weights | null {
-  if (!current.has(id)) throw rangeError('id', notMember, id);
-  const w = validate(weight);
-  if (current.get(id) === w) return null;
-  const next = new Map(current);
-  next.set(id, w);
-  return next;
-}
-
-/** Whether two memberships have the same ids with the same weights. */
-export function sameWeights(a: Weights, b: Weights): boolean {
-  return a.size === b.size && [...a].every(([id, w]) => b.get(id) === w);
-}
-
 /**
  * The rules of an id → weight membership: members parsed by `parse`, errors naming `names`, weights set by
  * setWeight checked by `validate`, and `notMember` completing "id must be …" for an unknown id.
+ * - parse: a whole membership, duplicate ids rejected;
+ * - add: an existing id with the same weight is a no-op, another weight an error;
+ * - remove: ids given as a string or an array of strings; null if none was present;
+ * - setWeight: one weight changed, an unknown id an error.
  */
 export function weightRules(
   parse: ParseMember,
@@ -127,12 +55,59 @@ export function weightRules(
   validate: (w: unknown) => number,
   notMember: string,
 ): MembershipRules<Weights> {
+  const { list: field, one } = names;
   return {
-    parse: (input) => parseMembership(input, parse, names),
-    add: (current, input) => withAdded(current, input, parse, names),
-    remove: (current, ids) => withRemoved(current, ids, names),
-    setWeight: (current, id, weight) => withWeight(current, id, weight, validate, notMember),
-    same: sameWeights,
+    parse(input) {
+      if (
+        input === null ||
+        typeof input === 'string' ||
+        typeof (input as Iterable<unknown>)?.[Symbol.iterator] !== 'function'
+      ) {
+        throw typeError(field, names.expected, input);
+      }
+      const out: Weights = new Map();
+      let i = 0;
+      for (const m of input as Iterable<unknown>) {
+        const [id, w] = parse(m, `${field}[${i}]`);
+        if (out.has(id)) throw rangeError(`${field}[${i}].id`, 'unique', id);
+        out.set(id, w);
+        i++;
+      }
+      return out;
+    },
+    add(current, input) {
+      const many = Array.isArray(input);
+      const next = new Map(current);
+      let changed = false;
+      (many ? input : [input]).forEach((m, i) => {
+        const [id, w] = parse(m, many ? `${field}[${i}]` : one);
+        const old = next.get(id);
+        if (old === w) return;
+        if (old !== undefined)
+          throw rangeError(`${one} ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
+        next.set(id, w);
+        changed = true;
+      });
+      return changed ? next : null;
+    },
+    remove(current, ids) {
+      const list: unknown = typeof ids === 'string' ? [ids] : ids;
+      if (!Array.isArray(list)) throw typeError('ids', `a ${one} id or an array of ids`, ids);
+      const next = new Map(current);
+      let changed = false;
+      for (const id of list) {
+        if (typeof id !== 'string') throw typeError('id', 'a string', id);
+        changed = next.delete(id) || changed;
+      }
+      return changed ? next : null;
+    },
+    setWeight(current, id, weight) {
+      if (!current.has(id)) throw rangeError('id', notMember, id);
+      const w = validate(weight);
+      if (current.get(id) === w) return null;
+      return new Map(current).set(id, w);
+    },
+    same: (a, b) => a.size === b.size && [...a].every(([id, w]) => b.get(id) === w),
     weight: (current, id) => current.get(id),
   };
 }

@@ -8,10 +8,18 @@
 //
 //   const ring = new HashRing(['a', { id: 'b', weight: 2 }]);
 //   ring.get('user:42'); // 'a' or 'b'
-import { ringCore, registerJsFallback } from '../core/backend.js';
+import { registerJsFallback, ringCore } from '../core/backend.js';
 import { RING_WASM } from '../core/families.js';
-import { type Backend, type Core, type RingHash, type RingSpec, type RingTable, ringIndex } from '../core/core.js';
-import { batchKeys } from '../core/core-wasm.js';
+import {
+  type Backend,
+  type Core,
+  type RingBatch,
+  type RingHash,
+  type RingSpec,
+  type RingTable,
+  ringIndex,
+} from '../core/core.js';
+import { createWasmBatch, seedI64, type WasmHandle } from '../core/core-wasm.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
 import { utf8Scratch } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
@@ -61,19 +69,93 @@ export const MAX_POINTS = 1 << 24;
 const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => positive('weight', w), 'a member of the ring');
 
 /**
+ * What `registerRingExtras()` adds to HashRings: `preference`, `stats`, and the WebAssembly batch paths (core.ts
+ * `RingBatch`). switchyard's HashRing registers it itself; a switchyard/lite page that needs them calls it.
+ */
+interface RingExtras {
+  batch(h: WasmHandle): RingBatch;
+  preference(t: RingTable | null, shift: number, ids: readonly string[], h: number, n: unknown): string[];
+  stats(
+    t: RingTable | null,
+    ids: readonly string[],
+    weights: Weights,
+    backend: Backend,
+    hash: RingHash,
+    vnodes: number,
+  ): RingStats;
+}
+
+let extras: RingExtras | null = null;
+const batches = new WeakMap<WasmHandle, RingBatch>();
+
+/**
+ * Lets HashRings answer `preference` and `stats`, and batches in WebAssembly: `group` and `getMany` in one pass
+ * over the keys, `getManyByHash` and `getManyBytes` in one call (without it these four loop single lookups, with
+ * the same answers). switchyard's HashRing always has them; in switchyard/lite a page calls this first.
+ */
+export function registerRingExtras(): void {
+  extras = { batch: createWasmBatch, preference: ringPreference, stats: ringStats };
+}
+
+/** The registered extras, or a TypeError naming `method` and the registration. */
+function need(method: string): RingExtras {
+  if (extras === null) throw new TypeError(`${method}() needs registerRingExtras() from switchyard/lite`);
+  return extras;
+}
+
+/** The WASM batch lookups over `h`, or null (not registered, or the pure-TS core). */
+function batchOf(h: WasmHandle | null): RingBatch | null {
+  if (h === null || extras === null) return null;
+  let b = batches.get(h);
+  if (b === undefined) batches.set(h, (b = extras.batch(h)));
+  return b;
+}
+
+function ringPreference(t: RingTable | null, shift: number, ids: readonly string[], h: number, n: unknown): string[] {
+  const want = intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
+  if (t === null) return [];
+  const start = ringPoint(t, shift, h); // syncs t's views: read t.members after it
+  return distinctFrom(t.members, start, ids, want);
+}
+
+function ringStats(
+  t: RingTable | null,
+  ids: readonly string[],
+  weights: Weights,
+  backend: Backend,
+  hash: RingHash,
+  vnodes: number,
+): RingStats {
+  const members: RingMemberStats[] = ids.map((id) => ({ id, weight: weights.get(id)!, points: 0, share: 0 }));
+  if (t !== null) {
+    t.sync();
+    addArcs(t.points, t.members, members);
+  }
+  return {
+    backend,
+    hash,
+    vnodes,
+    points: t === null ? 0 : t.total,
+    bytes: t === null ? 0 : t.byteLength,
+    members,
+  };
+}
+
+/**
  * A consistent-hash ring; `members` is in ring index order (ascending `<`), which getManyByHash indexes.
- * switchyard/lite's HashRing: on the 'js' backend it needs `registerJsFallback()` (core/backend.ts `ringCore`).
+ * switchyard/lite's HashRing: on the 'js' backend it needs `registerJsFallback()` (core/backend.ts `ringCore`),
+ * for `preference` and `stats` `registerRingExtras()`.
  */
 export class HashRingCore extends MutableRouter<Weights, MemberInput> implements OrderedKeyRouter {
-  readonly vnodes: number;
-  readonly hash: RingHash;
-  readonly seed: number | bigint;
-  private readonly core: Core;
-  private readonly seedHi: number;
-  private readonly seedLo: number;
-  private readonly is64: boolean;
-  private t: RingTable | null = null;
-  private shift = 31;
+  declare readonly vnodes: number;
+  declare readonly hash: RingHash;
+  declare readonly seed: number | bigint;
+  declare private readonly core: Core;
+  declare private readonly seedHi: number;
+  declare private readonly seedLo: number;
+  declare private readonly is64: boolean;
+  declare private t: RingTable | null;
+  declare private shift: number;
 
   constructor(members: Iterable<MemberInput> = [], options: HashRingOptions = {}) {
     checkOptions(options);
@@ -81,22 +163,14 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     const hash = options.hash ?? 'xxh32';
     if (hash !== 'xxh32' && hash !== 'xxh64') throw rangeError('hash', "'xxh32' or 'xxh64'", hash);
     const seed = options.seed ?? 0;
-    let seedHi = 0;
-    let seedLo: number;
-    if (hash === 'xxh64') {
-      const s = seed64(seed);
-      seedHi = Number(s >> 32n);
-      seedLo = Number(s & 0xffffffffn);
-    } else {
-      if (typeof seed !== 'number') throw typeError('seed', 'an integer in [0, 4294967295] for xxh32', seed);
-      seedLo = intInRange('seed', seed, 0, 0xffffffff);
-    }
+    const is64 = hash === 'xxh64';
+    const s = is64 ? seed64(seed) : BigInt(intInRange('seed', seed, 0, 0xffffffff));
     super(options, RING_WASM, RULES, members);
     this.vnodes = vnodes;
     this.hash = hash;
-    this.is64 = hash === 'xxh64';
-    this.seedHi = seedHi;
-    this.seedLo = seedLo;
+    this.is64 = is64;
+    this.seedHi = Number(s >> 32n);
+    this.seedLo = Number(s & 0xffffffffn);
     this.seed = seed;
     this.core = ringCore(this.kind);
     this.rebuild();
@@ -131,29 +205,16 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
   }
 
   /**
-   * Owners of a batch in one pass: with the WASM backend one core call per chunk hashes and looks up keys
-   * copied into linear memory (ASCII strings by one native encode); in TS, hash and lookup inlined.
+   * Owners of a batch: with the extras registered (`registerRingExtras`), one WASM call per chunk hashes and
+   * looks up keys copied into linear memory (ASCII strings by one native encode); otherwise a loop of `getIndex`.
    */
   protected override indexMany(keys: readonly Key[]): Uint32Array {
+    const t = this.t;
+    const b = batchOf(this.wasm);
+    if (b === null || t === null) return super.indexMany(keys);
     checkKeys(keys);
     const out = new Uint32Array(keys.length);
-    const t = this.t;
-    if (t === null) return out.fill(NO_MEMBER);
-    const w = this.wasm;
-    if (w !== null && t.mem !== null) {
-      const lookup = w.exports.ringLookupManyBytes as (...a: (number | bigint)[]) => void;
-      const kind = this.is64 ? 1 : 0;
-      const seed = BigInt.asIntN(64, (BigInt(this.seedHi >>> 0) << 32n) | BigInt(this.seedLo >>> 0));
-      batchKeys(w, keys, out, (b, o, c, r) =>
-        lookup(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, seed, b, o, c, r),
-      );
-      return out;
-    }
-    for (let i = 0; i < keys.length; i++) {
-      const h = this.hashOf(keys[i]!);
-      t.sync();
-      out[i] = t.members[ringIndex(t.points, t.table, this.shift, t.total, h)]!;
-    }
+    b.lookupKeys(t, this.is64 ? 1 : 0, seedI64(this.seedHi, this.seedLo), keys, out);
     return out;
   }
 
@@ -164,64 +225,51 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     return t === null ? undefined : this.ids[ringOwner(t, this.shift, h)];
   }
 
-  /** Member indices for many hashes (NO_MEMBER on an empty ring), computed in one core call. */
+  /** Member indices for many hashes (NO_MEMBER on an empty ring), in one core call where registered. */
   getManyByHash(hashes: Uint32Array, out: Uint32Array = new Uint32Array(hashes.length)): Uint32Array {
     if (!(hashes instanceof Uint32Array)) throw typeError('hashes', 'a Uint32Array', hashes);
     if (!(out instanceof Uint32Array) || out.length < hashes.length)
       throw rangeError('out', `a Uint32Array of length >= ${hashes.length}`, out);
     const t = this.t;
+    const b = batchOf(this.wasm);
     if (t === null) out.fill(NO_MEMBER, 0, hashes.length);
-    else this.core.lookupMany(t, hashes, out);
+    else if (b !== null) b.lookupMany(t, hashes, out);
+    else {
+      t.sync();
+      for (let i = 0; i < hashes.length; i++)
+        out[i] = t.members[ringIndex(t.points, t.table, this.shift, t.total, hashes[i]!)]!;
+    }
     return out;
   }
 
   /**
    * Member indices for keys given as UTF-8/binary bytes back to back: key i is
-   * bytes[offsets[i] .. offsets[i + 1]). Hashing and lookup run in one core call.
+   * bytes[offsets[i] .. offsets[i + 1]). Hashing and lookup run in one core call where registered.
    */
   getManyBytes(bytes: Uint8Array, offsets: Uint32Array): Uint32Array {
     checkOffsets(bytes, offsets);
     const count = Math.max(0, offsets.length - 1);
     const out = new Uint32Array(count);
     const t = this.t;
+    const b = batchOf(this.wasm);
     if (t === null) out.fill(NO_MEMBER);
-    else if (count > 0) this.core.lookupManyBytes(t, this.spec(), bytes, offsets, out);
+    else if (b !== null)
+      b.lookupManyBytes(t, this.is64 ? 1 : 0, seedI64(this.seedHi, this.seedLo), bytes, offsets, out);
+    else for (let i = 0; i < count; i++) out[i] = this.getIndex(bytes.subarray(offsets[i], offsets[i + 1]));
     return out;
   }
 
   /** Up to n distinct members in ring order starting at the key's owner: replicas and failover order. */
   preference(key: Key, n: number): string[] {
-    const h = this.hashOf(key);
-    intInRange('n', n, 0, Number.MAX_SAFE_INTEGER);
-    const t = this.t;
-    if (t === null) return [];
-    const start = ringPoint(t, this.shift, h); // syncs t's views: read t.members after it
-    return distinctFrom(t.members, start, this.ids, n);
+    const x = need('preference');
+    return x.preference(this.t, this.shift, this.ids, this.hashOf(key), n);
   }
 
   stats(): RingStats {
-    const members: RingMemberStats[] = this.ids.map((id) => ({
-      id,
-      weight: this.membership.get(id)!,
-      points: 0,
-      share: 0,
-    }));
-    const t = this.t;
-    if (t !== null) {
-      t.sync();
-      addArcs(t.points, t.members, members);
-    }
-    return {
-      backend: this.kind,
-      hash: this.hash,
-      vnodes: this.vnodes,
-      points: t === null ? 0 : t.total,
-      bytes: t === null ? 0 : t.byteLength,
-      members,
-    };
+    return need('stats').stats(this.t, this.ids, this.membership, this.kind, this.hash, this.vnodes);
   }
 
-  private spec(ids: string[] = this.ids): RingSpec {
+  private spec(ids: string[]): RingSpec {
     return {
       ids,
       counts: ids.map((id) => this.count(id)),
@@ -236,7 +284,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
   }
 
   protected rebuild(): void {
-    const ids = [...this.membership.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const ids = [...this.membership.keys()].sort(); // by UTF-16 code units: the order of `<` on strings
     if (ids.length > MAX_MEMBERS) throw rangeError('members.length', `at most ${MAX_MEMBERS}`, ids.length);
     let total = 0;
     for (const id of ids) {
@@ -259,10 +307,14 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
   }
 }
 
-/** switchyard's HashRing: HashRingCore with the pure-TS core registered, for where WebAssembly is unavailable. */
+/**
+ * switchyard's HashRing: HashRingCore with the extras and the pure-TS core (for where WebAssembly is unavailable)
+ * registered.
+ */
 export class HashRing extends HashRingCore {
   constructor(members: Iterable<MemberInput> = [], options: HashRingOptions = {}) {
     registerJsFallback();
+    registerRingExtras();
     super(members, options);
   }
 }

@@ -1,27 +1,11 @@
-// The parts every router in hashing/ shares, written once: the all-or-nothing membership commit, key
-// validation and packing for batch calls, the point lookup, failover walk and arc shares of ring-like tables,
-// and member positions for decorators. Elsewhere, once: the backend option (core/backend.ts `parseBackend`),
+// The parts every router in hashing/ shares, written once: key validation and packing for batch calls, the point
+// lookup, failover walk and arc shares of ring-like tables, and member positions for decorators. Elsewhere, once:
+// all-or-nothing membership changes (base.ts `MutableRouter`), the backend option (core/backend.ts `parseBackend`),
 // the WASM table holder (core/memory.ts `TableRegion`), WASM batch staging (core/core-wasm.ts).
 import { type RingTable, ringIndex } from '../core/core.js';
 import { utf8, utf8Scratch } from '../core/utf8.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { type Key, keyError } from './key-router.js';
-
-/**
- * One membership change, all or nothing: installs `next`, then rebuilds; if the rebuild throws, `prev` is
- * put back before the error propagates. Rebuilds replace the table only once the new one is built, so a
- * failed change leaves the router answering exactly as before. Returns true (the table changed).
- */
-export function commit<S>(prev: S, next: S, install: (state: S) => void, rebuild: () => void): true {
-  install(next);
-  try {
-    rebuild();
-  } catch (err) {
-    install(prev);
-    throw err;
-  }
-  return true;
-}
 
 /** The bytes of a key: UTF-8 for a string (shared scratch, valid until the next call), the bytes given. */
 export function keyBytes(key: unknown): Uint8Array {

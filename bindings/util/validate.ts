@@ -17,16 +17,16 @@ export function rangeError(field: string, expected: string, v: unknown): RangeEr
 
 /** An integer in [min, max]. */
 export function intInRange(field: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== 'number') throw typeError(field, `an integer in [${min}, ${max}]`, v);
-  if (!Number.isInteger(v) || v < min || v > max) throw rangeError(field, `an integer in [${min}, ${max}]`, v);
-  return v;
+  const ok = Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+  if (!ok) throw (typeof v === 'number' ? rangeError : typeError)(field, `an integer in [${min}, ${max}]`, v);
+  return v as number;
 }
 
 /** A finite number > 0. */
 export function positive(field: string, v: unknown): number {
-  if (typeof v !== 'number') throw typeError(field, 'a finite number > 0', v);
-  if (!Number.isFinite(v) || v <= 0) throw rangeError(field, 'a finite number > 0', v);
-  return v;
+  if (!(Number.isFinite(v) && (v as number) > 0))
+    throw (typeof v === 'number' ? rangeError : typeError)(field, 'a finite number > 0', v);
+  return v as number;
 }
 
 /** A number of milliseconds >= 0 (Infinity included: no limit). */

@@ -167,7 +167,7 @@ function child(entry: 'lite' | 'index', script: string, block = true): Record<st
     }
     const fails = (f) => { try { f(); return null; } catch (e) { return e.constructor.name + ': ' + e.message; } };
     const members = ['a', { id: 'b', weight: 2 }, 'c', 'd'], keys = Array.from({ length: 500 }, (_, i) => 'key:' + i);
-    const owners = (options) => { const r = new sy.HashRing(members, options); return [r.backend, r.getMany(keys), r.preference('k', 3)]; };
+    const owners = (options) => { sy.registerRingExtras?.(); const r = new sy.HashRing(members, options); return [r.backend, r.getMany(keys), r.preference('k', 3)]; };
     ${script}`;
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     encoding: 'utf8',
@@ -228,4 +228,28 @@ test("switchyard's HashRing falls back to the pure-TS core by itself, as before"
   const out = child('index', `console.log(JSON.stringify({ backend: sy.backend(), x32: owners({}) }));`);
   t.is(out.backend, 'js');
   t.deepEqual(out.x32, ['js', ...wasmOwners({}).slice(1)]);
+});
+
+test('lite: preference and stats need registerRingExtras(); batches answer the same with and without it', (t) => {
+  const out = child(
+    'lite',
+    `const hashes = Uint32Array.from(keys, (_, i) => (i * 2654435761) >>> 0);
+     const bytes = new TextEncoder().encode(keys.join('')), offsets = new Uint32Array(keys.length + 1);
+     keys.forEach((k, i) => (offsets[i + 1] = offsets[i] + k.length));
+     const batches = (r) => [r.getMany(keys), Object.fromEntries(r.group(keys)), [...r.getManyByHash(hashes)], [...r.getManyBytes(bytes, offsets)]];
+     const r = new sy.HashRing(members), r64 = new sy.HashRing(members, { hash: 'xxh64', seed: 7 });
+     const before = { preference: fails(() => r.preference('k', 3)), stats: fails(() => r.stats()), x32: batches(r), x64: batches(r64) };
+     sy.registerRingExtras();
+     console.log(JSON.stringify({ before, x32: batches(r), x64: batches(r64), preference: r.preference('k', 3), points: r.stats().points }));`,
+    false,
+  );
+  const before = out.before as Record<string, unknown>;
+  t.is(before.preference, 'TypeError: preference() needs registerRingExtras() from switchyard/lite');
+  t.is(before.stats, 'TypeError: stats() needs registerRingExtras() from switchyard/lite');
+  t.deepEqual(before.x32, out.x32, 'xxh32: loops of single lookups answer as the WASM batches');
+  t.deepEqual(before.x64, out.x64, 'xxh64: the same');
+  const full32 = new full.HashRing(ringMembers);
+  t.deepEqual((out.x32 as unknown[])[0], full32.getMany(ringKeys));
+  t.deepEqual(out.preference, full32.preference('k', 3));
+  t.is(out.points, full32.stats().points);
 });
