@@ -1,7 +1,7 @@
 // Pure-TS xxHash32 and xxHash64 (https://github.com/Cyan4973/xxHash, doc/xxhash_spec.md): the twin of
 // assembly/xxhash.ts, bit for bit. xxh64 runs on 32-bit halves (no BigInt on the hot path).
-// Strings are hashed as their UTF-8 bytes; xxh32 reads ASCII strings straight from charCodeAt and falls
-// back to an exact UTF-8 encoding at the first non-ASCII code unit.
+// Strings are hashed as their UTF-8 bytes; xxh32String and xxh64String read ASCII strings straight from
+// charCodeAt and fall back to an exact UTF-8 encoding for any other.
 import { utf8Scratch } from './utf8.js';
 
 const P32_1 = 0x9e3779b1;
@@ -142,6 +142,7 @@ const P4H = 0x85ebca77,
   P4L = 0xc2b2ae63;
 const P5H = 0x27d4eb2f,
   P5L = 0x165667c5;
+const TWO_32 = 4294967296;
 
 function add64(ah: number, al: number, bh: number, bl: number): number {
   const lo = (al >>> 0) + (bl >>> 0);
@@ -153,19 +154,8 @@ function add64(ah: number, al: number, bh: number, bl: number): number {
 export function mul64(ah: number, al: number, bh: number, bl: number): number {
   al >>>= 0;
   bl >>>= 0;
-  const a0 = al & 0xffff,
-    a1 = al >>> 16,
-    b0 = bl & 0xffff,
-    b1 = bl >>> 16;
-  const p00 = a0 * b0,
-    p01 = a0 * b1,
-    p10 = a1 * b0,
-    p11 = a1 * b1;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  const lo = ((mid << 16) | (p00 & 0xffff)) >>> 0;
-  const hi = p11 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
-  H = (hi + imul(ah, bl) + imul(al, bh)) >>> 0;
-  return lo;
+  H = (mulHi(al, bl) + imul(ah, bl) + imul(al, bh)) >>> 0;
+  return imul(al, bl) >>> 0;
 }
 
 function rotl64(h: number, l: number, r: number): number {
@@ -299,8 +289,101 @@ export function xxh64Bytes(b: Uint8Array, seed: bigint): bigint {
   return (BigInt(H) << 32n) | BigInt(lo);
 }
 
-/** Upper 32 bits of xxh64 of the UTF-8 encoding of `s`. */
-export function xxh64HiString(s: string, seedHi: number, seedLo: number): number {
-  xxh64Pair(utf8Scratch(s), seedHi, seedLo);
-  return H;
+/** High 32 bits of a × b for unsigned 32-bit a, b: a × each 16-bit half of b is below 2^48, exact. */
+function mulHi(a: number, b: number): number {
+  const a0 = a & 0xffff,
+    a1 = a >>> 16,
+    b0 = b & 0xffff,
+    b1 = b >>> 16;
+  const p01 = a0 * b1,
+    p10 = a1 * b0;
+  const mid = ((a0 * b0) >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  return a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
+}
+
+/**
+ * xxh64 of the UTF-8 bytes of `s`: returns the low word, the high word in `xxh64Hi()` afterwards. ASCII keys
+ * shorter than 32 bytes (request keys, mostly) are read straight from charCodeAt with the 64-bit state in
+ * two 32-bit locals, 4-5x `xxh64Pair`; other strings take `xxh64Pair` over their UTF-8 bytes.
+ */
+export function xxh64String(s: string, seedHi: number, seedLo: number): number {
+  const len = s.length;
+  if (len >= 32) return xxh64Pair(utf8Scratch(s), seedHi, seedLo);
+  let l = add64(seedHi, seedLo, P5H, P5L);
+  l = add64(H, l, 0, len);
+  let h = H;
+  let any = 0;
+  let p = 0;
+  let mh: number, ml: number, rh: number, rl: number, c: number;
+  for (; p + 8 <= len; p += 8) {
+    // lane × P2, rotl 31, × P1 (round(0, lane)); h ^= it
+    const a0 = s.charCodeAt(p),
+      a1 = s.charCodeAt(p + 1),
+      a2 = s.charCodeAt(p + 2),
+      a3 = s.charCodeAt(p + 3);
+    const b0 = s.charCodeAt(p + 4),
+      b1 = s.charCodeAt(p + 5),
+      b2 = s.charCodeAt(p + 6),
+      b3 = s.charCodeAt(p + 7);
+    any |= a0 | a1 | a2 | a3 | b0 | b1 | b2 | b3;
+    const kl = (a0 | (a1 << 8) | (a2 << 16) | (a3 << 24)) >>> 0;
+    const kh = (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0;
+    ml = imul(kl, P2L) >>> 0;
+    mh = (mulHi(kl, P2L) + imul(kl, P2H) + imul(kh, P2L)) >>> 0;
+    rh = ((mh << 31) | (ml >>> 1)) >>> 0;
+    rl = ((ml << 31) | (mh >>> 1)) >>> 0;
+    ml = imul(rl, P1L) >>> 0;
+    mh = (mulHi(rl, P1L) + imul(rl, P1H) + imul(rh, P1L)) >>> 0;
+    h = (h ^ mh) >>> 0;
+    l = (l ^ ml) >>> 0;
+    // h = rotl(h, 27) × P1 + P4
+    rh = ((h << 27) | (l >>> 5)) >>> 0;
+    rl = ((l << 27) | (h >>> 5)) >>> 0;
+    ml = imul(rl, P1L) >>> 0;
+    mh = (mulHi(rl, P1L) + imul(rl, P1H) + imul(rh, P1L)) >>> 0;
+    c = ml + P4L;
+    l = c >>> 0;
+    h = (mh + P4H + (c >= TWO_32 ? 1 : 0)) >>> 0;
+  }
+  if (p + 4 <= len) {
+    // h ^= u32 × P1; h = rotl(h, 23) × P2 + P3
+    const a0 = s.charCodeAt(p),
+      a1 = s.charCodeAt(p + 1),
+      a2 = s.charCodeAt(p + 2),
+      a3 = s.charCodeAt(p + 3);
+    any |= a0 | a1 | a2 | a3;
+    const k = (a0 | (a1 << 8) | (a2 << 16) | (a3 << 24)) >>> 0;
+    h = (h ^ (mulHi(k, P1L) + imul(k, P1H))) >>> 0;
+    l = (l ^ imul(k, P1L)) >>> 0;
+    rh = ((h << 23) | (l >>> 9)) >>> 0;
+    rl = ((l << 23) | (h >>> 9)) >>> 0;
+    ml = imul(rl, P2L) >>> 0;
+    mh = (mulHi(rl, P2L) + imul(rl, P2H) + imul(rh, P2L)) >>> 0;
+    c = ml + P3L;
+    l = c >>> 0;
+    h = (mh + P3H + (c >= TWO_32 ? 1 : 0)) >>> 0;
+    p += 4;
+  }
+  for (; p < len; p++) {
+    // h ^= byte × P5; h = rotl(h, 11) × P1
+    const b = s.charCodeAt(p);
+    any |= b;
+    h = (h ^ (mulHi(b, P5L) + imul(b, P5H))) >>> 0;
+    l = (l ^ imul(b, P5L)) >>> 0;
+    rh = ((h << 11) | (l >>> 21)) >>> 0;
+    rl = ((l << 11) | (h >>> 21)) >>> 0;
+    l = imul(rl, P1L) >>> 0;
+    h = (mulHi(rl, P1L) + imul(rl, P1H) + imul(rh, P1L)) >>> 0;
+  }
+  if (any > 127) return xxh64Pair(utf8Scratch(s), seedHi, seedLo);
+  // avalanche: h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32
+  l = (l ^ (h >>> 1)) >>> 0;
+  ml = imul(l, P2L) >>> 0;
+  h = (mulHi(l, P2L) + imul(l, P2H) + imul(h, P2L)) >>> 0;
+  l = (ml ^ ((ml >>> 29) | (h << 3))) >>> 0;
+  h = (h ^ (h >>> 29)) >>> 0;
+  ml = imul(l, P3L) >>> 0;
+  h = (mulHi(l, P3L) + imul(l, P3H) + imul(h, P3L)) >>> 0;
+  H = h;
+  return (ml ^ h) >>> 0;
 }

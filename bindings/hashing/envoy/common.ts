@@ -5,7 +5,7 @@
 // (`keyHashHi`, `u64Hi`), so no BigInt or array is allocated per lookup.
 import { putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
 import { intInRange, rangeError, typeError } from '../../util/validate.js';
-import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
+import { xxh64Hi, xxh64Pair, xxh64String } from '../../core/xxhash.js';
 import { type Key, keyError, type MemberInput } from '../key-router.js';
 import { keyBytes } from '../shared.js';
 
@@ -54,7 +54,7 @@ export function parseEnvoyMembers(members: unknown): { ids: string[]; weights: n
 
 /** xxHash64 (seed 0) of a key: returns the low 32 bits, the high 32 bits in `keyHashHi()` afterwards. */
 export function keyHashLo(key: Key): number {
-  return xxh64Pair(keyBytes(key), 0, 0);
+  return typeof key === 'string' ? xxh64String(key, 0, 0) : xxh64Pair(keyBytes(key), 0, 0);
 }
 
 export const keyHashHi = xxh64Hi;
