@@ -1,11 +1,22 @@
 // Wrapper overhead (issues 7, 14 and 16): raw `fetch` to one loopback keep-alive backend against createFetch
 // over a one-member round_robin Balancer, and against createFetch with a no-op instrumentation attached (what
-// tracing costs before a tracer does any work), sequentially and with 16 concurrent loops. The variants run
-// interleaved, in short rounds (raw, wrapped, traced, then rotated), so the machine's slow spells hit all of
-// them; each round gives a throughput ratio to raw, and the table reports the median ratio and the median
-// req/s, plus the client's CPU time per request as a ratio (steadier on a shared machine). Then the
-// tail-latency run of the policies issue, through the wrapper. The backend runs in a child process so its
-// CPU is not the client's. Standalone: npx tsx bench/fetch-overhead.bench.ts [requests per round] [rounds];
+// tracing costs before a tracer does any work), sequentially and with 16 concurrent loops; the backend runs in
+// a child process, so its CPU is not the client's.
+// Paired per-round ratios, as in undici-load.bench.ts, in short rounds: a round runs RUN requests per loop
+// (RUN at c=1, 16 × RUN at c=16) of every variant, one variant after the other in a shuffled order, and
+// divides each variant's requests/s and client CPU per request by raw `fetch`'s in that round. Rounds are a
+// few milliseconds long, so the two sides of a ratio meet the same machine; the tables give the median over
+// the rounds, the interquartile range, and a distribution-free 95% confidence interval of the median (order
+// statistics: ranks n/2 ± 0.98·√n). A second raw `fetch` ("raw fetch, again", the same code) is measured as a
+// variant too: its ratio is the method's noise band in that run. Runs of requests rather than single requests
+// alternating: the variants share fetch's code, so alternating single requests keeps fetch's code in cache
+// and lets the wrapper's go cold, which no caller of one fetch sees. (Rounds of hundreds of requests per
+// variant left ±10-25% between the two sides of an A/A pair on this shared 2-core machine, and a median
+// over 15 of them could not tell 3% from noise.)
+// Then the wrapper alone against a stub fetch (ns per request, which understates its cost in place: between
+// two requests fetch's own work evicts the wrapper's code and data from the CPU caches), and the tail-latency
+// run of the policies issue through the wrapper. Standalone:
+//   npx tsx bench/fetch-overhead.bench.ts [RUN] [rounds]   (defaults 10 and 300, about a minute; `10 60` quick)
 // writes bench/results/fetch.json.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -13,8 +24,8 @@ import { Balancer } from '../bindings/balancing/balancer.js';
 import { createFetch, type FetchInstrumentation } from '../bindings/http/fetch.js';
 import { machine, save } from './common.js';
 
-const N = Number(process.argv[2] ?? 500);
-const ROUNDS = Number(process.argv[3] ?? 15);
+const RUN = Number(process.argv[2] ?? 10);
+const ROUNDS = Number(process.argv[3] ?? 300);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -49,31 +60,43 @@ async function startBackends(specs: [number, number][]) {
   return () => child.stdin!.end();
 }
 
-async function loop(f: (u: string) => Promise<Response>, url: string, total: number, concurrency: number) {
+type Get = (u: string) => Promise<Response>;
+interface Measured {
+  rps: number;
+  cpuUs: number;
+}
+
+/** `total` requests through `f` with `concurrency` loops. */
+async function loop(f: Get, url: string, total: number, concurrency: number): Promise<Measured> {
   let next = 0;
-  const lat: number[] = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < total) {
         next++;
-        const s = performance.now();
         const r = await f(url);
         await r.arrayBuffer();
-        lat.push(performance.now() - s);
       }
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  lat.sort((a, b) => a - b);
-  return {
-    rps: total / seconds,
-    p50: lat[Math.floor(lat.length / 2)]!,
-    p99: lat[Math.floor(lat.length * 0.99)]!,
-    cpuUs: (cpu.user + cpu.system) / total,
-  };
+  return { rps: total / seconds, cpuUs: (cpu.user + cpu.system) / total };
+}
+
+/** Seeded shuffle (mulberry32), as in undici-load.bench.ts. */
+let seed = 0x5eed;
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    const j = Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 const median = (xs: number[]) => {
@@ -81,60 +104,71 @@ const median = (xs: number[]) => {
   return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/** Median, interquartile range and a distribution-free 95% confidence interval of the median. */
+interface Spread {
+  median: number;
+  q25: number;
+  q75: number;
+  ciLow: number;
+  ciHigh: number;
+}
+const spread = (xs: number[]): Spread => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  const at = (i: number) => s[Math.max(0, Math.min(n - 1, i))]!;
+  const q = (f: number) => at(Math.floor((n - 1) * f + 0.5));
+  const h = Math.ceil(0.98 * Math.sqrt(n));
+  return {
+    median: median(s),
+    q25: q(0.25),
+    q75: q(0.75),
+    ciLow: at(Math.floor(n / 2) - h),
+    ciHigh: at(Math.ceil(n / 2) + h - 1),
+  };
+};
+const x = (v: Spread) =>
+  `${v.median.toFixed(3)}× (IQR ${v.q25.toFixed(3)}–${v.q75.toFixed(3)}; 95% CI ${v.ciLow.toFixed(3)}–${v.ciHigh.toFixed(3)})`;
+
 const port = await freePort();
 const stop = await startBackends([[port, 0]]);
 const balancer = new Balancer({ endpoints: [{ id: 'one', host: '127.0.0.1', port }] });
 const noop: FetchInstrumentation = { request: () => ({ try: () => ({ end() {} }), end() {} }) };
-const variants = {
-  raw: (u: string) => fetch(`http://127.0.0.1:${port}${u}`),
+const variants: Record<string, Get> = {
+  raw: (u) => fetch(`http://127.0.0.1:${port}${u}`),
+  again: (u) => fetch(`http://127.0.0.1:${port}${u}`),
   wrapped: createFetch({ balancer, retryThrottling: false }),
   traced: createFetch({ balancer, retryThrottling: false, instrumentation: noop }),
 };
-type Variant = keyof typeof variants;
-const names = Object.keys(variants) as Variant[];
+const LABEL: Record<string, string> = {
+  again: 'raw fetch, again (A/A: the noise band)',
+  wrapped: 'createFetch',
+  traced: 'createFetch + no-op instrumentation',
+};
+const names = Object.keys(variants);
+const compared = names.filter((n) => n !== 'raw');
 const ratioRows: (string | number)[][] = [];
 const absRows: (string | number)[][] = [];
+const cellsOut: object[] = [];
 for (const concurrency of [1, 16]) {
-  for (const n of names) await loop(variants[n], '/', 300, concurrency); // warm every variant
-  const rps = { raw: [] as number[], wrapped: [] as number[], traced: [] as number[] };
-  const cpu = { raw: [] as number[], wrapped: [] as number[], traced: [] as number[] };
-  const ratio = { wrapped: [] as number[], traced: [] as number[] };
-  const cpuRatio = { wrapped: [] as number[], traced: [] as number[] };
-  for (let round = 0; round < ROUNDS; round++) {
-    const got = {} as Record<Variant, Awaited<ReturnType<typeof loop>>>;
-    for (let i = 0; i < names.length; i++) {
-      const n = names[(i + round) % names.length]!;
-      got[n] = await loop(variants[n], '/', N, concurrency);
-    }
-    for (const n of names) {
-      rps[n].push(got[n].rps);
-      cpu[n].push(got[n].cpuUs);
-    }
-    for (const n of ['wrapped', 'traced'] as const) {
-      ratio[n].push(got[n].rps / got.raw.rps);
-      cpuRatio[n].push(got[n].cpuUs / got.raw.cpuUs);
-    }
+  for (const n of names) await loop(variants[n]!, '/', 300, concurrency); // connections open, code warm
+  const got: Record<string, Measured>[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const g: Record<string, Measured> = {};
+    for (const n of shuffled(names)) g[n] = await loop(variants[n]!, '/', RUN * concurrency, concurrency);
+    got.push(g);
   }
-  for (const n of ['wrapped', 'traced'] as const) {
-    const r = median(ratio[n]);
-    ratioRows.push([
-      concurrency,
-      n === 'wrapped' ? 'createFetch' : 'createFetch + no-op instrumentation',
-      `${r.toFixed(3)}x`,
-      `${((1 - r) * 100).toFixed(1)}%`,
-      `${median(cpuRatio[n]).toFixed(3)}x`,
-    ]);
+  for (const n of compared) {
+    const rps = spread(got.map((g) => g[n]!.rps / g.raw!.rps));
+    const cpu = spread(got.map((g) => g[n]!.cpuUs / g.raw!.cpuUs));
+    ratioRows.push([concurrency, LABEL[n]!, x(rps), `${((1 - rps.median) * 100).toFixed(1)}%`, x(cpu)]);
+    cellsOut.push({ concurrency, client: LABEL[n], rpsXRaw: rps, cpuXRaw: cpu });
+    console.log(`c=${concurrency} ${LABEL[n]}: req/s ${x(rps)}, CPU/request ${x(cpu)}`);
   }
   absRows.push([
     concurrency,
-    ...names.map((n) => median(rps[n]).toFixed(0)),
-    ...names.map((n) => median(cpu[n]).toFixed(1)),
+    ...names.map((n) => median(got.map((g) => g[n]!.rps)).toFixed(0)),
+    ...names.map((n) => median(got.map((g) => g[n]!.cpuUs)).toFixed(1)),
   ]);
-  console.log(
-    `concurrency ${concurrency}: ` +
-      names.map((n) => `${n} ${median(rps[n]).toFixed(0)} req/s ${median(cpu[n]).toFixed(1)} µs CPU`).join(', ') +
-      `; wrapped/raw ${median(ratio.wrapped).toFixed(3)}x, traced/raw ${median(ratio.traced).toFixed(3)}x`,
-  );
 }
 stop();
 
@@ -205,24 +239,29 @@ stop2();
 const m = machine();
 save('fetch', {
   notes:
-    `Interleaved rounds (${ROUNDS} × ${N} requests per variant and concurrency; raw, wrapped, traced, rotated each ` +
-    `round); the ratio is the median of the per-round ratios to raw \`fetch\`. Node ${m.node}, ${m.cpu}, ` +
-    `${m.cores} cores shared with other work.`,
+    `Paired rounds (${ROUNDS} per concurrency; a round runs ${RUN} requests per loop of each variant, in a ` +
+    `shuffled order); a ratio is the median of the per-round ratios to raw \`fetch\`, with the interquartile ` +
+    `range and a 95% confidence interval of the median; "raw fetch, again" is the noise band. Node ${m.node}, ` +
+    `${m.cpu}, ${m.cores} cores shared with other work.`,
+  cells: cellsOut,
   tables: [
     {
-      title: 'throughput and client CPU against raw fetch, one loopback backend (median of interleaved rounds)',
+      title:
+        'throughput and client CPU per request against raw fetch, one loopback backend (paired rounds: median, IQR, 95% CI of the median)',
       header: ['concurrency', 'client', 'req/s ratio', 'throughput loss', 'CPU per request ratio'],
       rows: ratioRows,
       ratio: true,
     },
     {
-      title: 'req/s and client CPU µs per request (medians)',
+      title: 'req/s and client CPU µs per request (medians over the rounds)',
       header: [
         'concurrency',
         'raw req/s',
+        'raw again req/s',
         'wrapped req/s',
         'traced req/s',
         'raw CPU µs',
+        'raw again CPU µs',
         'wrapped CPU µs',
         'traced CPU µs',
       ],

@@ -11,9 +11,10 @@
 // added) and hands the request to that member's Pool; the Pool's own origin replaces the logical one. The
 // observer ends the pick with `done({ ok: status < 500, rttMs: time to response headers, status })`, which
 // feeds Peak-EWMA, least-request and outlier detection (timed from the pick's own clock reading when the
-// Balancer reads our clock: a clock read costs about as much as a round-robin pick). When no member can be picked yet (discovery has not
-// answered, health checks not yet passed) the request waits in `balancer.pickAsync` (bounded by
-// `readyTimeoutMs`) instead of failing, where the Balancer has it.
+// Balancer reads our clock, and not timed when it read none: a clock read costs about as much as a
+// round-robin pick). When no member can be picked yet (discovery has not answered, health checks not yet
+// passed) the request waits in `balancer.pickAsync` (bounded by `readyTimeoutMs`) instead of failing, where the
+// Balancer has it.
 //
 // Retries (gRPC A6, as createFetch): idempotent methods only, on network errors and `retry.retryOn` statuses,
 // up to `retry.maxAttempts` tries, each on a member not tried yet, full-jitter back-off on the injected clock,
@@ -160,7 +161,8 @@ function finish(
   rttMs: number,
   error: unknown,
 ): boolean {
-  const rtt = Math.max(0, rttMs >= 0 ? rttMs : d.clock.now() - t0);
+  // t0 NaN: the Balancer read no clock at the pick, so nothing uses an RTT and none is measured
+  const rtt = t0 !== t0 ? undefined : Math.max(0, rttMs >= 0 ? rttMs : d.clock.now() - t0);
   const ok = error === undefined && status < 500;
   if (error === undefined) pick.handle.done(status > 0 ? { ok, rttMs: rtt, status } : { ok, rttMs: rtt });
   else pick.handle.done({ ok: false, rttMs: rtt, error });
@@ -256,7 +258,7 @@ class LegacyCall extends Tries implements Routed {
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string) {
     if (statusCode >= 200 && this.rttMs < 0) {
       this.status = statusCode;
-      this.rttMs = this.d.clock.now() - this.t0;
+      this.rttMs = this.d['since'](this.t0);
       // settle the throttle first so mayRetry sees this failure, as in the error path
       if (this.retryable && this.d['retry']!.retryOn.has(statusCode)) {
         this.end(undefined);
@@ -290,7 +292,7 @@ class LegacyCall extends Tries implements Routed {
   }
   onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex) {
     this.status = statusCode;
-    this.rttMs = this.d.clock.now() - this.t0;
+    this.rttMs = this.d['since'](this.t0);
     this.forwarded = true;
     this.end(undefined);
     return this.h.onUpgrade?.(statusCode, headers, socket);
@@ -343,7 +345,7 @@ class ModernCall implements Routed {
   private headers(statusCode: number): void {
     if (statusCode >= 200 && this.rttMs < 0) {
       this.status = statusCode;
-      this.rttMs = this.d.clock.now() - this.t0;
+      this.rttMs = this.d['since'](this.t0);
     }
   }
   onRequestStart(c: DispatchController, context: unknown) {
@@ -589,10 +591,18 @@ export class BalancedDispatcher extends Dispatcher {
     r.start(p, pool);
   }
 
-  /** When a try starts: the pick's own clock reading when the Balancer made one on our clock. */
+  /**
+   * When a try starts: the pick's own clock reading when the Balancer reads our clock, NaN when it read none
+   * (nothing uses the RTT then: no clock read at the start nor at the headers); else a reading of ours.
+   */
   private startOf(p: MemberPick): number {
     const at = p.startedAt;
-    return this.pickClock && typeof at === 'number' && at === at ? at : this.clock.now();
+    return this.pickClock && typeof at === 'number' ? at : this.clock.now();
+  }
+
+  /** Milliseconds since `t0` (0 without a reading: see startOf). */
+  private since(t0: number): number {
+    return t0 === t0 ? this.clock.now() - t0 : 0;
   }
 
   /** The member's Pool, opened at its first request (and again when its address changed). */

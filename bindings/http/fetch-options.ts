@@ -42,8 +42,13 @@ export interface FetchMember {
   port: number;
 }
 
+/**
+ * A pick. `startedAt`: when the PickSource reads the fetch's own clock (its `clock` is the fetch's), its reading
+ * at the pick, which times the try; NaN when it read none because nothing uses the RTT (then none is reported).
+ */
 export type FetchPick =
-  { type: 'pick'; member: FetchMember; handle: { done(o: FetchOutcome): void } } | { type: 'none'; reason: string };
+  | { type: 'pick'; member: FetchMember; handle: { done(o: FetchOutcome): void }; startedAt?: number }
+  | { type: 'none'; reason: string };
 
 /** Options of a waiting pick (Balancer.pickAsync). */
 export interface PickWaitOptions {

@@ -42,7 +42,7 @@ import {
   type TryScope,
 } from './fetch-options.js';
 import { IDEMPOTENT_METHODS, retryAfterMs, sleepMs } from './retry.js';
-import { memberUrl, originOf, targetPath, UnsafeTargetError } from './url-guard.js';
+import { originOf, targetPath, UnsafeTargetError } from './url-guard.js';
 
 export type {
   CreateFetchOptions,
@@ -110,7 +110,8 @@ function refused(err: unknown): boolean {
 
 type Picked = Extract<FetchPick, { type: 'pick' }>;
 /** A try's result; `noMember`: no member was found (nothing was sent, not retried). */
-type TryResult = { res: Response; member: string } | { err: unknown; member: string; noMember?: boolean };
+type TryResult =
+  { res: Response; status: number; member: string } | { err: unknown; member: string; noMember?: boolean };
 
 /** An observer's exception must not break a request: it is rethrown on its own (an uncaught error). */
 function report(err: unknown): void {
@@ -129,10 +130,13 @@ class Shared {
   private readonly byHostPort = new Map<string, string>();
 
   declare readonly cfg: FetchConfig;
+  /** The Balancer reads our clock: a pick's `startedAt` is the try's start. */
+  declare readonly pickClock: boolean;
 
   constructor(cfg: FetchConfig) {
     this.cfg = cfg;
     this.observed = cfg.onEvent !== undefined;
+    this.pickClock = (cfg.balancer as { clock?: unknown }).clock === cfg.clock;
   }
 
   emit(e: FetchEvent): void {
@@ -304,19 +308,18 @@ class Call {
     }
   }
 
-  private pickNow(): FetchPick {
-    const balancer = this.sh.cfg.balancer;
-    const key = this.key;
-    if (this.tries === 0) return balancer.pick(key === undefined ? undefined : { key });
-    if (this.tried === undefined) this.tried = new Set([this.first]);
-    let p = balancer.pick(key === undefined ? { exclude: this.tried } : { key, exclude: this.tried });
-    if (p.type === 'none') p = balancer.pick(key === undefined ? undefined : { key });
-    return p;
-  }
-
   /** One try: picks (waiting for a member when none can be picked now), sends, ends its pick handle. Never throws. */
   tryOnce(attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
-    const p = this.pickNow();
+    const balancer = this.sh.cfg.balancer;
+    const key = this.key;
+    const ctx = key === undefined ? undefined : { key };
+    let p: FetchPick;
+    if (this.tries === 0) p = balancer.pick(ctx);
+    else {
+      const exclude = (this.tried ??= new Set([this.first]));
+      p = balancer.pick(key === undefined ? { exclude } : { key, exclude });
+      if (p.type === 'none') p = balancer.pick(ctx);
+    }
     return p.type === 'pick' ? this.send(p, attempt, hedge, losers) : this.waitAndSend(p, attempt, hedge, losers);
   }
 
@@ -399,18 +402,22 @@ class Call {
         );
       }
     }
-    const t0 = clock.now();
+    // the pick's clock reading, saving one; NaN (no RTT measured) when the Balancer needs none and no scope does
+    const at = sh.pickClock ? p.startedAt : undefined;
+    const t0 = at !== undefined && (at === at || tryScope === undefined) ? at : clock.now();
     try {
-      const res = await cfg.baseFetch(memberUrl(sh.originOf(member), this.path), init);
-      const rttMs = clock.now() - t0;
-      handle.done({ ok: res.status < 500, rttMs, status: res.status });
-      if (tryScope !== undefined) endTry(tryScope, res.status, undefined, rttMs);
-      return { res, member: member.id };
+      // a targetPath result joined to an origin stays on it (url-guard.ts)
+      const res = await cfg.baseFetch(sh.originOf(member) + this.path, init);
+      const status = res.status;
+      const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
+      handle.done({ ok: status < 500, rttMs, status });
+      if (tryScope !== undefined) endTry(tryScope, status, undefined, rttMs!);
+      return { res, status, member: member.id };
     } catch (err) {
       const reason = ctl?.signal.aborted === true ? ctl.signal.reason : err;
-      const rttMs = clock.now() - t0;
+      const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
       handle.done({ ok: false, rttMs, error: reason });
-      if (tryScope !== undefined) endTry(tryScope, undefined, reason, rttMs);
+      if (tryScope !== undefined) endTry(tryScope, undefined, reason, rttMs!);
       return { err: reason, member: member.id };
     } finally {
       if (ctl !== undefined) {
@@ -437,11 +444,10 @@ class Call {
     return this.idempotent || refused(err);
   }
 
-  /** The request returns `res`. */
-  private ok(res: Response): Response {
-    if (this.scope !== undefined) endRequest(this.scope, res.status, undefined, this.tries, this.retries);
+  /** The request returns `res` (a try's result: its status read once, undici's getter costs). */
+  private ok({ res, status }: { res: Response; status: number }): Response {
+    if (this.scope !== undefined) endRequest(this.scope, status, undefined, this.tries, this.retries);
     if (this.sh.observed) {
-      const status = res.status;
       this.sh.emit({
         type: 'request-end',
         request: this.request,
@@ -500,16 +506,16 @@ class Call {
       let wait: number;
       if ('res' in last) {
         const { res } = last;
-        if (!retryOn.has(res.status)) {
+        if (!retryOn.has(last.status)) {
           throttle?.onSuccess();
-          return this.ok(res);
+          return this.ok(last);
         }
         throttle?.onFailure();
-        if (!this.idempotent || !this.replayable) return this.ok(res);
+        if (!this.idempotent || !this.replayable) return this.ok(last);
         // Retry-After may be an HTTP date: compared with the wall clock, not the monotonic one.
         const counted = attempt - this.transparent; // transparent retries are not among the maxAttempts
         wait = Math.max(backoff.delayMs(counted), retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? 0);
-        if (counted >= maxAttempts || !this.budgetAllows() || clock.now() + wait >= deadlineAt) return this.ok(res);
+        if (counted >= maxAttempts || !this.budgetAllows() || clock.now() + wait >= deadlineAt) return this.ok(last);
         await res.body?.cancel().catch(() => {});
       } else {
         const noMember = last.noMember === true;
@@ -553,7 +559,7 @@ class Call {
           member: last.member,
           attempt: attempt + 1,
           delayMs: wait,
-          ...('res' in last ? { status: last.res.status } : { error: last.err }),
+          ...('res' in last ? { status: last.status } : { error: last.err }),
         });
       }
       try {
@@ -607,11 +613,11 @@ class Call {
           continue;
         }
         lastResult = winner;
-        const acceptable = 'res' in winner && !retryOn.has(winner.res.status);
+        const acceptable = 'res' in winner && !retryOn.has(winner.status);
         if (acceptable) {
           throttle?.onSuccess();
           losers.abort();
-          return this.ok(winner.res);
+          return this.ok(winner);
         }
         if (!('err' in winner && winner.noMember === true)) throttle?.onFailure();
         if (signal?.aborted) {
@@ -621,7 +627,7 @@ class Call {
         if ('res' in winner && running.size > 0) await winner.res.body?.cancel().catch(() => {});
         if (running.size === 0 && started < n && this.budgetAllows() && clock.now() < this.deadlineAt) launch();
       }
-      if (lastResult !== undefined && 'res' in lastResult) return this.ok(lastResult.res);
+      if (lastResult !== undefined && 'res' in lastResult) return this.ok(lastResult);
       return this.fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);
     } finally {
       signal?.removeEventListener('abort', onCaller);

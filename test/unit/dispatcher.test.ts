@@ -94,6 +94,30 @@ test.serial('RTT is measured to the response headers on the injected clock, from
   });
 });
 
+test.serial(
+  'no clock is read per request when the Balancer uses no RTT (round_robin, no outcome listener)',
+  async (t) => {
+    await withBackends(['a'], async (bs) => {
+      const clock = new VirtualClock(0);
+      let reads = 0;
+      const counted = Object.assign(Object.create(clock) as VirtualClock, {
+        now: () => {
+          reads++;
+          return clock.now();
+        },
+      });
+      const balancer = new Balancer({ policy: 'round_robin', endpoints: members(bs), clock: counted });
+      const d = createDispatcher({ balancer, clock: counted, retry: false });
+      await get(d, 'http://api/warm');
+      reads = 0;
+      for (let i = 0; i < 5; i++) t.is((await get(d, `http://api/n/${i}`)).status, 200);
+      t.is(reads, 0);
+      t.is(balancer.stats().members[0]!.active, 0, 'every pick was ended');
+      await d.close();
+    });
+  },
+);
+
 test.serial("Node's fetch and undici's fetch work with { dispatcher }, POST bodies included", async (t) => {
   await withBackends(['a', 'b'], async (bs) => {
     const d = createDispatcher({ endpoints: members(bs), service: 'http://api' });

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createFetch, type FetchOutcome, type FetchPick, type PickSource } from '../../bindings/http/fetch.js';
 import { UnsafeTargetError } from '../../bindings/http/url-guard.js';
+import { Balancer } from '../../bindings/balancing/balancer.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 
@@ -232,6 +233,8 @@ test.serial('SSRF: hostile targets are rejected and no socket reaches anything b
   const hostile = [
     `http://${T}/x`,
     `//${T}/x`,
+    `http://api//${T}/x`,
+    `/\x7f/${T}/x`,
     `///${T}/x`,
     `/\\${T}/x`,
     `\\\\${T}/x`,
@@ -265,6 +268,7 @@ test.serial('SSRF: hostile targets are rejected and no socket reaches anything b
   await t.throwsAsync(f('/x', { redirect: 'follow' }), { instanceOf: UnsafeTargetError });
   t.is(trapConnections, 0);
   t.deepEqual(seen, []);
+  t.is(f.stats().tries, 0, 'refused before any pick: no member tried nor blamed');
   // allowed forms still work, and every URL sent is a member's
   for (const ok of ['/x', 'http://api/x', 'http://API/x', 'http://api:80/x', '/a/../x', '/%2e%2e/x'])
     t.is((await f(ok)).status, 200, ok);
@@ -376,4 +380,35 @@ test('the replaced `now` option is a TypeError pointing to `clock`', (t) => {
     instanceOf: TypeError,
     message: /now must be unset: it was replaced by clock/,
   });
+});
+
+test('a try is timed from the pick when the Balancer reads our clock, and not timed when it reads none', async (t) => {
+  const clock = new VirtualClock(100);
+  let reads = 0;
+  const counted = Object.assign(Object.create(clock) as VirtualClock, {
+    now: () => {
+      reads++;
+      return clock.now();
+    },
+  });
+  const answer: typeof fetch = async () => {
+    await clock.advance(7);
+    return new Response('ok');
+  };
+  const endpoints = [{ id: 'a', host: '127.0.0.1', port: 1 }];
+  // round_robin with no outcome listener: nothing uses an RTT, so no clock is read per request
+  const plain = new Balancer({ endpoints, clock: counted });
+  const f = createFetch({ balancer: plain, clock: counted, fetch: answer, retryThrottling: false });
+  reads = 0;
+  t.is((await f('/x')).status, 200);
+  t.is(reads, 0);
+  // timed: the pick's reading starts the try, one more read ends it
+  const timed = new Balancer({ endpoints, clock: counted, measureRtt: true });
+  const rtts: number[] = [];
+  timed.on('outcome', (e) => rtts.push(e.rttMs));
+  const g = createFetch({ balancer: timed, clock: counted, fetch: answer, retryThrottling: false });
+  reads = 0;
+  t.is((await g('/x')).status, 200);
+  t.deepEqual(rtts, [7]);
+  t.is(reads, 3, 'the pick, the end of the try, the outcome event');
 });
