@@ -31,7 +31,6 @@ export class RingTable {
   declare points: Uint32Array;
   declare members: Uint16Array;
   declare table: Uint32Array;
-  declare gen: number;
 
   constructor(
     total: number,
@@ -49,7 +48,6 @@ export class RingTable {
     this.points = points;
     this.members = members;
     this.table = table;
-    this.gen = mem === null ? 0 : mem.gen;
   }
 
   /**
@@ -59,9 +57,7 @@ export class RingTable {
   static allocate(mem: WasmMemory, total: number): RingTable {
     const bits = tableBits(total);
     const ptr = mem.alloc(align16(total * 6) + ((1 << bits) + 1) * 4);
-    const t = new RingTable(total, bits, mem, ptr, new Uint32Array(0), new Uint16Array(0), new Uint32Array(0));
-    t.gen = -1;
-    return t;
+    return new RingTable(total, bits, mem, ptr, new Uint32Array(0), new Uint16Array(0), new Uint32Array(0));
   }
 
   get pointsPtr(): number {
@@ -74,15 +70,17 @@ export class RingTable {
     return align16(this.ptr + this.total * 6);
   }
 
-  /** Re-creates the views if the memory was grown since they were made. */
+  /**
+   * Re-creates the views if the memory was grown since they were made: a grow detaches the old buffer, which
+   * empties every view of it (total > 0, so only an unsynced or stale view is empty).
+   */
   sync(): void {
     const mem = this.mem;
-    if (mem === null || this.gen === mem.gen) return;
+    if (mem === null || this.points.length !== 0) return;
     const buf = mem.memory.buffer;
     this.points = new Uint32Array(buf, this.pointsPtr, this.total);
     this.members = new Uint16Array(buf, this.membersPtr, this.total);
     this.table = new Uint32Array(buf, this.tablePtr, (1 << this.bits) + 1);
-    this.gen = mem.gen;
   }
 
   /** Bytes held by the points, member indices and bucket table. */

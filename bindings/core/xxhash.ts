@@ -65,12 +65,16 @@ export function xxh32Bytes(b: Uint8Array, seed: number, len = b.length): number 
   return avalanche32(h);
 }
 
+/** xxh32 of the UTF-8 encoding of `s`, unsigned. */
+export const xxh32String = (s: string, seed: number): number => xxh32StringI32(s, seed) >>> 0;
+
 /**
- * xxh32 of the UTF-8 encoding of `s`. Reads code units as bytes and ORs them together on the way; if any was
- * not ASCII (> 127) the result is discarded and the exact UTF-8 bytes are hashed instead. One OR per code
- * unit instead of a branch per word: about 5% faster on ASCII keys (bench/ring.bench.ts, 'hash' suite).
+ * xxh32 of the UTF-8 encoding of `s` as a signed int32 (`>>> 0` for the unsigned value): always a Smi, so a call
+ * that is not inlined returns hashes >= 2^31 unboxed (HashRing#get). Reads code units as bytes and ORs them
+ * together on the way; if any was not ASCII (> 127) the result is discarded and the exact UTF-8 bytes are hashed
+ * instead. One OR per code unit instead of a branch per word: about 5% faster on ASCII keys.
  */
-export function xxh32String(s: string, seed: number): number {
+export function xxh32StringI32(s: string, seed: number): number {
   const len = s.length;
   let p = 0;
   let h: number;
@@ -125,7 +129,7 @@ export function xxh32String(s: string, seed: number): number {
     h = (h + imul(c, P32_5)) | 0;
     h = imul(rotl32(h, 11), P32_1);
   }
-  return any > 127 ? xxh32Bytes(utf8Scratch(s), seed) : avalanche32(h);
+  return (any > 127 ? xxh32Bytes(utf8Scratch(s), seed) : avalanche32(h)) | 0;
 }
 
 // ---- xxh64 on (hi, lo) pairs; functions return the low word and leave the high word in `H` ----

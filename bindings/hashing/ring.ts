@@ -28,7 +28,7 @@ import { checkOptions, MutableRouter } from './base.js';
 import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
 import { addArcs, checkKeys, checkOffsets, distinctFrom, ringOwner, ringPoint } from './shared.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
-import { xxh32Bytes, xxh32String } from '../core/xxhash.js';
+import { xxh32Bytes, xxh32StringI32 } from '../core/xxhash.js';
 
 /** Re-exported for existing imports; the type is key-router.ts's. */
 export type { MemberInput };
@@ -179,7 +179,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
   /** The 32-bit hash this ring uses for a key. */
   hashOf(key: Key): number {
     if (typeof key === 'string') {
-      if (!this.is64) return xxh32String(key, this.seedLo);
+      if (!this.is64) return xxh32StringI32(key, this.seedLo) >>> 0;
       const b = utf8Scratch(key);
       return this.core.xxh64Hi(b, this.seedHi, this.seedLo);
     }
