@@ -86,7 +86,7 @@ export interface Case {
 /**
  * Interleaved measurement, for ratios on a noisy shared machine: every round runs each case once for about
  * `roundMs` (A, B, C, A, B, C, ...), so a slow spell hits all cases alike; each case's ops/s is the median
- * over `rounds` rounds. Calls per round are calibrated once per case after a warm-up. Returns one Row per
+ * over `rounds` rounds. Calls per round are calibrated per case on warm code (below). Returns one Row per
  * case (rmePercent: half the interquartile range, as % of the median); `ratio` divides two of them.
  */
 export function interleave(
@@ -94,16 +94,24 @@ export function interleave(
   cases: Case[],
   { rounds = Number(process.env.BENCH_ROUNDS ?? 25), roundMs = Number(process.env.BENCH_ROUND_MS ?? 10) } = {},
 ): Row[] {
-  const calls = cases.map((c) => {
+  // Calls per round, from warm code: the first pass runs every case (its first calls are interpreted and
+  // allocate its buffers), the second sets the counts. A batch is only ever slowed (GC, preemption), so the
+  // fastest of three estimates the rate. Calibrating on cold code gave rounds of 1-4 calls (~0.1 ms) that
+  // measured cold caches and single hiccups: 'group 10 members' fell from ~20 to 6-10 M/s in 1 run of 3.
+  const timeOf = (c: Case, n: number): number => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) c.fn();
+    return performance.now() - t0;
+  };
+  const calibrate = (c: Case): number => {
     let n = 1;
-    for (;;) {
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) c.fn();
-      const dt = performance.now() - t0;
-      if (dt >= roundMs / 4) return Math.max(1, Math.round((n * roundMs) / dt));
-      n *= 2;
-    }
-  });
+    let dt = timeOf(c, n);
+    while (dt < roundMs / 4) dt = timeOf(c, (n *= 2));
+    dt = Math.min(dt, timeOf(c, n), timeOf(c, n));
+    return Math.max(1, Math.round((n * roundMs) / dt));
+  };
+  cases.forEach(calibrate);
+  const calls = cases.map(calibrate);
   const rates: number[][] = cases.map(() => []);
   for (let r = 0; r < rounds; r++) {
     cases.forEach((c, i) => {
@@ -112,6 +120,7 @@ export function interleave(
       for (let k = 0; k < n; k++) c.fn();
       const dt = performance.now() - t0;
       rates[i]!.push((n * (c.ops ?? 1) * 1000) / dt);
+      if (dt > 0 && dt < roundMs / 2) calls[i] = Math.round((n * roundMs) / dt); // under-calibrated: lengthen later rounds
     });
   }
   return cases.map((c, i) => {
