@@ -12,12 +12,17 @@
 // rightmost position of their minimum. A start or a completion marks the member, and the next pick updates
 // its leaf and path (O(log n)); the pick is then the root's leftmost minimum unless the minimum is also held
 // at or after `start` (a tie), found by one O(log n) search. Same score expression, exact comparisons: the
-// scan's winner bit for bit. Each pick also re-reads the score at `start`, so in-flight counts the policy's
-// hooks did not see (completions of picks a previous policy issued, after `setPolicy`) are caught up within
-// one pass over the set. Measured (bench/policies.bench.ts, interleaved, shared 2-core machine): pick+done
-// over round robin's 0.22 / 0.02 -> ~0.3 at 64 / 1024 members. What remains is mostly the picked member's
-// leaf path, rewritten after each completion (the picked member holds the minimum), and the hooks; without
-// the Balancer's timed pick and completion (measureRtt: false) it runs only 5-8 % faster. Picks with
+// scan's winner bit for bit. Changes the hooks do not see (completions of picks another policy issued, after
+// `setPolicy`) are read back two ways: members with picks in flight when the picker was built are re-read one
+// per pick, in turn, until nothing is in flight there (within two passes after the last such completion);
+// and a sweep re-reads one position every SWEEP_EVERY (16) picks (another latency_aware's sample on a member
+// removed and re-added meanwhile: within 16 passes). Measured (bench/policies.bench.ts and scratch A/Bs,
+// interleaved, shared 2-core machine), pick+done over round robin's at 64 / 1024 members: 0.22 / 0.02 (scan)
+// -> ~0.33 / ~0.31 (tree; each pick re-read `start`) -> ~0.37 / ~0.34 (watch list and sweep instead, +10 %).
+// What remains is mostly the picked member's leaf path, rewritten after each completion (the picked member
+// holds the minimum), and the hooks. Measured and not faster: a 4-ary tree (half the levels, min of four),
+// node fields interleaved in one array, a branch-free choice of the child, a table of the connection term;
+// without the Balancer's timed pick and completion (measureRtt: false) it runs only 5-8 % faster. Picks with
 // `ctx.exclude` (retries), sets below 16 and degenerate configs (a NaN score) scan: the latencyAwareScan
 // kernel takes TS 30 ns vs WASM 35 ns at 8 members, TS 532 vs WASM 375 ns at 64, TS 7.9 vs WASM 5.5 µs at
 // 1024; so sets of >= WASM_MIN_MEMBERS (32) scan in WASM when the balancer's backend is 'wasm', smaller ones
@@ -229,6 +234,8 @@ class ScoreTree {
 export const TREE_MIN_MEMBERS = 16;
 /** Touched rows held before a flush (a flush runs at the next pick or when this many are waiting). */
 const DIRTY_MAX = 64;
+/** Picks per step of the sweep that re-reads every position in turn (see header). */
+export const SWEEP_EVERY = 16;
 
 class LatencyAwarePicker implements Picker {
   private start = 0;
@@ -241,6 +248,13 @@ class LatencyAwarePicker implements Picker {
   private readonly dirty: Uint8Array;
   private readonly dirtyRows = new Int32Array(DIRTY_MAX);
   private dirtyCount = 0;
+  /** Positions with picks in flight when the picker was built (possibly another policy's), re-read in turn. */
+  private readonly watch: Int32Array;
+  private watchCount = 0;
+  private watchAt = 0;
+  /** Picks until the next sweep step, and the position it re-reads. */
+  private sweepIn = SWEEP_EVERY;
+  private sweepAt = 0;
   // the config's numbers, read per update (scoreOf's expression)
   private readonly connWeight: number;
   private readonly maxConn: number;
@@ -260,6 +274,7 @@ class LatencyAwarePicker implements Picker {
     const n = rows.length;
     this.pos = new Int32Array(n >= TREE_MIN_MEMBERS ? env.table.cap : 0).fill(-1);
     this.dirty = new Uint8Array(n >= TREE_MIN_MEMBERS ? n : 0);
+    this.watch = new Int32Array(n >= TREE_MIN_MEMBERS ? n : 0);
     if (n >= TREE_MIN_MEMBERS) {
       const tree = new ScoreTree(n);
       const t = env.table;
@@ -268,6 +283,7 @@ class LatencyAwarePicker implements Picker {
         const r = rows[p]!;
         this.pos[r] = p;
         tree.v[tree.size + p] = scoreOf(f, t.cap, r, config);
+        if (f[COL_ACTIVE * t.cap + r]! > 0) this.watch[this.watchCount++] = p;
       }
       tree.rebuild();
       this.tree = tree;
@@ -299,6 +315,30 @@ class LatencyAwarePicker implements Picker {
     this.dirtyCount = 0;
   }
 
+  /**
+   * Re-reads the next watched position; drops it once nothing is in flight there (every pick in flight at
+   * build, whichever policy issued it, has completed: later changes reach the hooks). A dropped entry's place
+   * takes the last one, read next: each entry is read within 2 × (entries) picks.
+   */
+  private catchUp(): void {
+    let i = this.watchAt;
+    if (i >= this.watchCount) i = 0;
+    const p = this.watch[i]!;
+    this.update(p);
+    const t = this.env.table;
+    if (t.f[COL_ACTIVE * t.cap + this.rows[p]!] === 0) this.watch[i] = this.watch[--this.watchCount]!;
+    else i++;
+    this.watchAt = i;
+  }
+
+  /** Re-reads one position every SWEEP_EVERY picks (see header). */
+  private sweep(): void {
+    this.sweepIn = SWEEP_EVERY;
+    const p = this.sweepAt;
+    this.sweepAt = p + 1 < this.rows.length ? p + 1 : 0;
+    this.update(p);
+  }
+
   /** Re-reads the score at position `p` into the tree. */
   private update(p: number): void {
     const tree = this.tree;
@@ -324,7 +364,8 @@ class LatencyAwarePicker implements Picker {
     const tree = this.tree;
     if (tree !== null && (ex === undefined || ex.size === 0)) {
       if (this.dirtyCount > 0) this.flush();
-      this.update(start); // catch up on changes the hooks did not see (see header)
+      if (this.watchCount > 0) this.catchUp();
+      if (--this.sweepIn === 0) this.sweep();
       if (this.tree !== null) return rows[tree.pick(start)]!;
     }
     const mask = this.k.mask(ex);
