@@ -3,6 +3,7 @@
 import Benchmark from 'benchmark';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { mulberry32 } from '../bindings/util/random.js';
 
 export interface Row {
   suite: string;
@@ -149,4 +150,17 @@ export function interleaveMs(cases: { name: string; fn: () => void }[], runs = 9
       times[i]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
     });
   return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+}
+
+/** A seeded shuffle (Fisher-Yates over mulberry32): the same sequence of orders on every run. */
+export function seededShuffle(seed: number): <T>(xs: readonly T[]) => T[] {
+  const random = mulberry32(seed);
+  return <T>(xs: readonly T[]): T[] => {
+    const out = [...xs];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  };
 }

@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Balancer } from '../bindings/balancing/balancer.js';
 import { createFetch, type FetchInstrumentation } from '../bindings/http/fetch.js';
-import { machine, save } from './common.js';
+import { machine, save, seededShuffle } from './common.js';
 
 const RUN = Number(process.argv[2] ?? 10);
 const ROUNDS = Number(process.argv[3] ?? 300);
@@ -85,19 +85,7 @@ async function loop(f: Get, url: string, total: number, concurrency: number): Pr
   return { rps: total / seconds, cpuUs: (cpu.user + cpu.system) / total };
 }
 
-/** Seeded shuffle (mulberry32), as in undici-load.bench.ts. */
-let seed = 0x5eed;
-function shuffled<T>(xs: readonly T[]): T[] {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    const j = Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
+const shuffled = seededShuffle(0x5eed);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -27,7 +27,7 @@ import * as prettier from 'prettier';
 import { BalancedPool, Pool, request, type Dispatcher } from 'undici';
 import { createFetch } from '../bindings/http/fetch.js';
 import { createDispatcher } from '../bindings/http/dispatcher.js';
-import { machine, save } from './common.js';
+import { machine, save, seededShuffle } from './common.js';
 
 const WINDOW_MS = Number(process.argv[2] ?? 300);
 const ROUNDS = Number(process.argv[3] ?? 10);
@@ -228,19 +228,8 @@ interface Cell extends Window {
   /** Connections the client had opened by the end of this concurrency (null: not observable). */
   connections: number | null;
 }
-/** Seeded shuffle (mulberry32): the same orders on every run, a different predecessor from round to round. */
-let seed = 0x5eed;
-function shuffled<T>(xs: readonly T[]): T[] {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    const j = Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
+/** The same orders on every run, a different predecessor from round to round. */
+const shuffled = seededShuffle(0x5eed);
 
 const cells: Cell[] = [];
 const loadAtStart = loadavg()[0]!;

@@ -73,16 +73,9 @@ const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => positive('weight'
  * `RingBatch`). switchyard's HashRing registers it itself; a switchyard/lite page that needs them calls it.
  */
 interface RingExtras {
-  batch(h: WasmHandle): RingBatch;
-  preference(t: RingTable | null, shift: number, ids: readonly string[], h: number, n: unknown): string[];
-  stats(
-    t: RingTable | null,
-    ids: readonly string[],
-    weights: Weights,
-    backend: Backend,
-    hash: RingHash,
-    vnodes: number,
-  ): RingStats;
+  batch: (h: WasmHandle) => RingBatch;
+  preference: typeof ringPreference;
+  stats: typeof ringStats;
 }
 
 let extras: RingExtras | null = null;
