@@ -109,7 +109,7 @@ export interface Core {
 
 /**
  * HashRing's batch lookups in WebAssembly (getManyByHash, getManyBytes, and the one pass of getMany and group),
- * registered by backend.ts `registerRingBatches` so that a switchyard/lite page that does not need them does
+ * registered by hashing/ring.ts `registerRingExtras` so that a switchyard/lite page that does not need them does
  * not carry them; without them, and on the pure-TS core, HashRing loops its single lookup in TS.
  */
 export interface RingBatch {
