@@ -133,10 +133,14 @@ export function ringLookupMany(
   out: usize,
 ): void {
   const shift = 32 - bits;
-  for (let k: u32 = 0; k < count; k++) {
-    const h = load<u32>(hashes + (<usize>k << 2));
-    const i = lookupIndex(points, table, n, shift, h);
-    store<u32>(out + (<usize>k << 2), load<u16>(members + (<usize>i << 1)));
+  // in chunks of 256: the point index of every hash first, then the owners, so that the owner loads leave the
+  // scan's dependency chain (1.13-1.16x at 160 000 points, where lookups miss cache; 0.95-1.0x when all fits L2)
+  for (let c: u32 = 0; c < count; c += 256) {
+    const e = min(c + 256, count);
+    for (let k = c; k < e; k++)
+      store<u32>(out + (<usize>k << 2), lookupIndex(points, table, n, shift, load<u32>(hashes + (<usize>k << 2))));
+    for (let k = c; k < e; k++)
+      store<u32>(out + (<usize>k << 2), load<u16>(members + (<usize>load<u32>(out + (<usize>k << 2)) << 1)));
   }
 }
 
