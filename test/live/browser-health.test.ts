@@ -19,7 +19,7 @@ const ports = new URLSearchParams(location.search).get('ports').split(',').map(N
 const w = window as any;
 w.__events = [];
 w.__probes = 0;
-const hc = new HealthChecker({ probe: httpProbe({ path: '/healthz' }), intervalMs: 600, timeoutMs: 400 });
+const hc = new HealthChecker({ probe: httpProbe({ path: '/healthz' }), intervalMs: 1000, timeoutMs: 900 });
 hc.on('transition', (e) => w.__events.push({ id: e.member.id, from: e.from, to: e.to, reason: e.reason }));
 hc.on('probe', () => w.__probes++);
 ports.forEach((port, i) => hc.add({ id: 'b' + i, host: '127.0.0.1', port }));
@@ -104,8 +104,8 @@ test('in Chromium: healthy, failing, hanging and recovering backends produce the
       'failed->healthy: 3 consecutive successful probes',
     ]);
     t.deepEqual(after('b2'), [
-      'healthy->suspect: timeout after 400 ms',
-      'suspect->failed: 3 consecutive failed probes, last: timeout after 400 ms',
+      'healthy->suspect: timeout after 900 ms',
+      'suspect->failed: 3 consecutive failed probes, last: timeout after 900 ms',
     ]);
     const tcp = await page.evaluate(() => (window as unknown as PageGlobals).__tcp);
     t.regex(String(tcp), /^rejected: /, 'the TCP probe rejects in a browser instead of breaking the bundle');

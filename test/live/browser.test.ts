@@ -110,6 +110,8 @@ test('in Chromium, createFetch balances over three loopback backends and survive
   type Progress = {
     done: number;
     failed: number;
+    cutFrom: string[];
+    errors: string[];
     served: Record<string, number>;
     after: Record<string, number>;
     backend: string;
@@ -123,7 +125,13 @@ test('in Chromium, createFetch balances over three loopback backends and survive
     await page.waitForFunction(() => (window.__progress?.done ?? 0) >= 300, undefined, { timeout: 60_000 });
     const p = await progress();
     t.is(p.backend, 'wasm');
-    t.is(p.failed, 0);
+    // every request the wrapper answered succeeded; a response from the killed backend already returned when
+    // the kill reset its connection may lose its body in the page (committed: no retry can happen), at most
+    // the one in flight
+    t.is(p.failed, 0, p.errors.join('; '));
+    t.true(p.cutFrom.length <= 1, p.errors.join('; '));
+    for (const url of p.cutFrom) t.true(new URL(url).port === String(backends[1]!.port), url);
+    if (p.errors.length > 0) t.log(p.errors.join('; '));
     t.is(p.done, 300);
     t.deepEqual(Object.keys(p.served).sort(), ['a', 'b', 'c']);
     t.is(p.after['b'] ?? 0, 0);

@@ -9,6 +9,8 @@ declare global {
     __progress?: {
       done: number;
       failed: number;
+      cutFrom: string[];
+      errors: string[];
       served: Record<string, number>;
       after: Record<string, number>;
       killed: boolean;
@@ -32,6 +34,8 @@ const f = createFetch({
 const progress = {
   done: 0,
   failed: 0,
+  cutFrom: [] as string[],
+  errors: [] as string[],
   served: {} as Record<string, number>,
   after: {} as Record<string, number>,
   killed: false,
@@ -43,15 +47,23 @@ window.__kill = () => {
 };
 void (async () => {
   for (let i = 0; i < total; i++) {
+    let res: Response | undefined;
+    const sentAfterKill = progress.killed; // counted by when the request started: b was closed by then
     try {
-      const res = await f(`/page/${i}`);
+      res = await f(`/page/${i}`);
       const who = await res.text();
       if (res.ok) {
         progress.served[who] = (progress.served[who] ?? 0) + 1;
-        if (progress.killed) progress.after[who] = (progress.after[who] ?? 0) + 1;
-      } else progress.failed++;
-    } catch {
-      progress.failed++;
+        if (sentAfterKill) progress.after[who] = (progress.after[who] ?? 0) + 1;
+      } else {
+        progress.failed++;
+        progress.errors.push(`request ${i}: status ${res.status}`);
+      }
+    } catch (err) {
+      // the wrapper failed (res undefined), or a response it returned lost its body afterwards (committed)
+      if (res === undefined) progress.failed++;
+      else progress.cutFrom.push(res.url);
+      progress.errors.push(`request ${i}: ${res === undefined ? 'fetch' : `body of a ${res.status}`}: ${String(err)}`);
     }
     progress.done++;
   }
