@@ -164,3 +164,34 @@ export function seededShuffle(seed: number): <T>(xs: readonly T[]) => T[] {
     return out;
   };
 }
+
+/** The median of a sample (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Median, interquartile range and a distribution-free 95% confidence interval of the median of a sample. */
+export interface Spread {
+  median: number;
+  q25: number;
+  q75: number;
+  ciLow: number;
+  ciHigh: number;
+}
+
+/** The Spread of a sample: quartiles by nearest rank; the CI's ranks n/2 ± 0.98√n (normal approximation). */
+export function spread(xs: readonly number[]): Spread {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  const at = (i: number) => s[Math.max(0, Math.min(n - 1, i))]!;
+  const q = (f: number) => at(Math.floor((n - 1) * f + 0.5));
+  const h = Math.ceil(0.98 * Math.sqrt(n));
+  return {
+    median: median(s),
+    q25: q(0.25),
+    q75: q(0.75),
+    ciLow: at(Math.floor(n / 2) - h),
+    ciHigh: at(Math.ceil(n / 2) + h - 1),
+  };
+}

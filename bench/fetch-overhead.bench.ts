@@ -22,7 +22,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Balancer } from '../bindings/balancing/balancer.js';
 import { createFetch, type FetchInstrumentation } from '../bindings/http/fetch.js';
-import { machine, save, seededShuffle } from './common.js';
+import { machine, median, save, seededShuffle, type Spread, spread } from './common.js';
 
 const RUN = Number(process.argv[2] ?? 10);
 const ROUNDS = Number(process.argv[3] ?? 300);
@@ -87,33 +87,6 @@ async function loop(f: Get, url: string, total: number, concurrency: number): Pr
 
 const shuffled = seededShuffle(0x5eed);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-/** Median, interquartile range and a distribution-free 95% confidence interval of the median. */
-interface Spread {
-  median: number;
-  q25: number;
-  q75: number;
-  ciLow: number;
-  ciHigh: number;
-}
-const spread = (xs: number[]): Spread => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  const at = (i: number) => s[Math.max(0, Math.min(n - 1, i))]!;
-  const q = (f: number) => at(Math.floor((n - 1) * f + 0.5));
-  const h = Math.ceil(0.98 * Math.sqrt(n));
-  return {
-    median: median(s),
-    q25: q(0.25),
-    q75: q(0.75),
-    ciLow: at(Math.floor(n / 2) - h),
-    ciHigh: at(Math.ceil(n / 2) + h - 1),
-  };
-};
 const x = (v: Spread) =>
   `${v.median.toFixed(3)}× (IQR ${v.q25.toFixed(3)}–${v.q75.toFixed(3)}; 95% CI ${v.ciLow.toFixed(3)}–${v.ciHigh.toFixed(3)})`;
 

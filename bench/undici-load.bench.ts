@@ -27,7 +27,7 @@ import * as prettier from 'prettier';
 import { BalancedPool, Pool, request, type Dispatcher } from 'undici';
 import { createFetch } from '../bindings/http/fetch.js';
 import { createDispatcher } from '../bindings/http/dispatcher.js';
-import { machine, save, seededShuffle } from './common.js';
+import { machine, median, save, seededShuffle, type Spread, spread } from './common.js';
 
 const WINDOW_MS = Number(process.argv[2] ?? 300);
 const ROUNDS = Number(process.argv[3] ?? 10);
@@ -198,23 +198,6 @@ async function run(c: Client, concurrency: number, ms: number): Promise<Window> 
     errors,
   };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-/** Median and interquartile range of a sample. */
-interface Spread {
-  median: number;
-  q25: number;
-  q75: number;
-}
-const spread = (xs: number[]): Spread => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (f: number) => s[Math.min(s.length - 1, Math.floor((s.length - 1) * f + 0.5))]!;
-  return { median: median(s), q25: q(0.25), q75: q(0.75) };
-};
 
 interface Cell extends Window {
   concurrency: number;
