@@ -33,7 +33,7 @@ export function ringScratchBytes(total: u32): usize {
  * xxh64, the whole label is hashed).
  */
 // @ts-ignore: decorator
-@inline export function ringGenerate(
+@inline function ringGenerate(
   ids: usize,
   idOffsets: usize,
   counts: usize,

@@ -291,7 +291,6 @@ export function createWasmCore(handle: WasmHandle): Core {
     mem.u8.set(b, p);
     return p;
   };
-  const seed64 = seedI64;
 
   function buildRing(spec: RingSpec): RingTable {
     let total = 0;
@@ -304,7 +303,7 @@ export function createWasmCore(handle: WasmHandle): Core {
       s.perItem,
       spec.ids.length,
       spec.hash === 'xxh64' ? 1 : 0,
-      seed64(spec.seedHi, spec.seedLo),
+      seedI64(spec.seedHi, spec.seedLo),
       s.label,
       s.scratch,
       t.pointsPtr,
