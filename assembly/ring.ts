@@ -7,7 +7,8 @@
 // points stay in ascending id order. A table indexed by the top `bits` bits of a hash holds, for bucket t,
 // the index of the first point >= t << (32 - bits).
 // Lookup: first point >= hash, wrapping to point 0, scanning the bucket 4 points at a time with WASM SIMD
-// (enabled for this module in asconfig.json). No allocation: TS owns and sizes every region.
+// (enabled for this module in asconfig.json); batches by hash are in ring-batch.ts. No allocation: TS owns and
+// sizes every region.
 import { writeDecimal } from './label';
 import { BUCKET_HIST_BYTES, BUCKET_SCRATCH_BYTES, bucketCount, bucketSortAndTable } from './radix';
 import { xxh32, xxh32Last, xxh32Save, xxh64 } from './xxhash';
@@ -102,8 +103,9 @@ export function ringBuild(
   return total;
 }
 
+/** Index of the first point >= h, wrapping to 0. */
 // @ts-ignore: decorator
-@inline function lookupIndex(points: usize, table: usize, n: u32, shift: u32, h: u32): u32 {
+@inline export function lookupIndex(points: usize, table: usize, n: u32, shift: u32, h: u32): u32 {
   const t = h >> shift;
   let i = load<u32>(table + (<usize>t << 2));
   const end = load<u32>(table + (<usize>t << 2), 4);
@@ -121,27 +123,9 @@ export function ringBuild(
   return select<u32>(0, i, i == n);
 }
 
-/** out[i] = member index for hashes[i] (u32 each); n must be > 0. */
-export function ringLookupMany(
-  points: usize,
-  members: usize,
-  table: usize,
-  n: u32,
-  bits: u32,
-  hashes: usize,
-  count: u32,
-  out: usize,
-): void {
-  const shift = 32 - bits;
-  // in chunks of 256: the point index of every hash first, then the owners, so that the owner loads leave the
-  // scan's dependency chain (1.13-1.16x at 160 000 points, where lookups miss cache; 0.95-1.0x when all fits L2)
-  for (let c: u32 = 0; c < count; c += 256) {
-    const e = min(c + 256, count);
-    for (let k = c; k < e; k++)
-      store<u32>(out + (<usize>k << 2), lookupIndex(points, table, n, shift, load<u32>(hashes + (<usize>k << 2))));
-    for (let k = c; k < e; k++)
-      store<u32>(out + (<usize>k << 2), load<u16>(members + (<usize>load<u32>(out + (<usize>k << 2)) << 1)));
-  }
+// @ts-ignore: decorator
+@inline export function ownerAt(members: usize, i: u32): u32 {
+  return load<u16>(members + (<usize>i << 1));
 }
 
 /** Keys as bytes back to back with u32 offsets[count + 1]; out[i] = member index of key i. */
@@ -163,7 +147,6 @@ export function ringLookupManyBytes(
     const s = load<u32>(offsets + (<usize>k << 2));
     const e = load<u32>(offsets + (<usize>k << 2), 4);
     const h = hashBytes(kind, bytes + s, e - s, seed);
-    const i = lookupIndex(points, table, n, shift, h);
-    store<u32>(out + (<usize>k << 2), load<u16>(members + (<usize>i << 1)));
+    store<u32>(out + (<usize>k << 2), ownerAt(members, lookupIndex(points, table, n, shift, h)));
   }
 }

@@ -113,8 +113,8 @@ export interface Core {
  * not carry them; without them, and on the pure-TS core, HashRing loops its single lookup in TS.
  */
 export interface RingBatch {
-  /** out[i] = member index for hashes[i]; t.total > 0. */
-  lookupMany(t: RingTable, hashes: Uint32Array, out: Uint32Array): void;
+  /** out[i] = member index for hashes[i]; t.total > 0, over `members` members. */
+  lookupMany(t: RingTable, members: number, hashes: Uint32Array, out: Uint32Array): void;
   // The key hash is `kind` (0 xxh32, 1 xxh64) with the seed as an i64 (core-wasm.ts `seedI64`).
   /** Keys as bytes back to back, offsets of length count + 1; out[i] = member index of key i. */
   lookupManyBytes(
@@ -127,4 +127,6 @@ export interface RingBatch {
   ): void;
   /** out[i] = member index of keys[i] (validated by the caller). */
   lookupKeys(t: RingTable, kind: number, seed: bigint, keys: readonly (string | Uint8Array)[], out: Uint32Array): void;
+  /** Frees what the batch built for `t` (its direct table): `t` was replaced. */
+  release(t: RingTable): void;
 }

@@ -218,7 +218,11 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     return t === null ? undefined : this.ids[ringOwner(t, this.shift, h)];
   }
 
-  /** Member indices for many hashes (NO_MEMBER on an empty ring), in one core call where registered. */
+  /**
+   * Member indices for many hashes (NO_MEMBER on an empty ring), in one core call where registered. Once a ring
+   * has looked up a quarter of its direct table's entries this way, it builds that table (4-32 entries per point,
+   * at most 2 MiB; core-wasm.ts `directBits`) and answers most hashes with one read.
+   */
   getManyByHash(hashes: Uint32Array, out: Uint32Array = new Uint32Array(hashes.length)): Uint32Array {
     if (!(hashes instanceof Uint32Array)) throw typeError('hashes', 'a Uint32Array', hashes);
     if (!(out instanceof Uint32Array) || out.length < hashes.length)
@@ -226,7 +230,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     const t = this.t;
     const b = batchOf(this.wasm);
     if (t === null) out.fill(NO_MEMBER, 0, hashes.length);
-    else if (b !== null) b.lookupMany(t, hashes, out);
+    else if (b !== null) b.lookupMany(t, this.ids.length, hashes, out);
     else {
       t.sync();
       for (let i = 0; i < hashes.length; i++)
@@ -293,6 +297,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     if (total > MAX_POINTS)
       throw rangeError('total points (sum of round(weight × vnodes))', `at most ${MAX_POINTS}`, total);
     const t = ids.length === 0 ? null : this.core.buildRing(this.spec(ids));
+    if (this.t != null && this.wasm !== null) batches.get(this.wasm)?.release(this.t);
     this.region.replace(t === null ? null : t.mem, t === null ? 0 : t.ptr);
     this.ids = ids;
     this.t = t;

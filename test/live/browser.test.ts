@@ -48,6 +48,7 @@ test('in Chromium the WASM backend is active and 10 000 keys route as in Node', 
   const n = nodeResult();
   t.is(r.routes, n.routes);
   t.is(r.routes64, n.routes64);
+  t.is(r.byHash, n.byHash);
   t.is(r.h32, n.h32);
   t.is(r.h64, n.h64);
 });
@@ -59,6 +60,7 @@ test("with a CSP lacking 'wasm-unsafe-eval' it falls back to pure TS and routes 
   const n = nodeResult();
   t.is(r.routes, n.routes);
   t.is(r.routes64, n.routes64);
+  t.is(r.byHash, n.byHash);
   t.is(r.h64, n.h64);
   const allowed = await runPage("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'");
   t.is(allowed.backend, 'wasm');
@@ -95,7 +97,7 @@ test('the packed package bundled by Vite (library build, package exports) routes
     );
     const r = await runPage(undefined, code);
     t.is(r.backend, 'wasm');
-    t.deepEqual({ routes: r.routes, routes64: r.routes64, h32: r.h32, h64: r.h64 }, nodeResult());
+    t.deepEqual({ routes: r.routes, routes64: r.routes64, byHash: r.byHash, h32: r.h32, h64: r.h64 }, nodeResult());
   } finally {
     removeDir(dir);
   }

@@ -1,5 +1,5 @@
 // Loading: nothing compiles at import time; init(source) accepts a Module, bytes, a URL and a Response and is
-// memoized; initSync works; without WebAssembly the pure-TS backend is used and routes identically. Each case
+// memoized; initSync works; the ring-batch module; without WebAssembly the pure-TS backend is used and routes identically. Each case
 // runs in a fresh Node process (plain node on the built dist/, as users load it) so module state starts clean.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -58,6 +58,23 @@ test('init() with no source, with bytes, and with a compiled Module; memoized', 
     `const fs = await import('node:fs'); const a = sy.initSync(fs.readFileSync(${JSON.stringify(wasmPath)})); console.log(JSON.stringify({ a, r: route() }));`,
   );
   t.deepEqual(sync, { a: 'wasm', r: expected });
+});
+
+// 2^14 hashes by batch (enough for the ring's direct table) and a checksum of their owners
+const batch = `const br = new sy.HashRing(['a', 'b', 'c']); const hs = Uint32Array.from({ length: 1 << 14 }, (_, i) => Math.imul(i, 0x9e3779b1) >>> 0); const sum = () => br.getManyByHash(hs).reduce((s, v, i) => (s + v * (i + 1)) % 1000000007, 0);`;
+const batchSum = new HashRing(['a', 'b', 'c'], { backend: 'js' })
+  .getManyByHash(Uint32Array.from({ length: 1 << 14 }, (_, i) => Math.imul(i, 0x9e3779b1) >>> 0))
+  .reduce((s, v, i) => (s + v * (i + 1)) % 1000000007, 0);
+
+test("batches by hash compile the ring-batch module once, over the ring module's memory; a caller's module serves them", (t) => {
+  const inlined = run(
+    `${batch} const s1 = sum(); const s2 = sum(); console.log(JSON.stringify({ s1, s2, compiled }));`,
+  );
+  t.deepEqual(inlined, { s1: batchSum, s2: batchSum, compiled: ['Module', 'Module'] });
+  const own = run(
+    `const fs = await import('node:fs'); sy.initSync(fs.readFileSync(${JSON.stringify(wasmPath)})); compiled.length = 0; ${batch} const s1 = sum(); const s2 = sum(); console.log(JSON.stringify({ s1, s2, compiled }));`,
+  );
+  t.deepEqual(own, { s1: batchSum, s2: batchSum, compiled: [] });
 });
 
 test('init() with a URL and with a Response fetched over loopback', async (t) => {

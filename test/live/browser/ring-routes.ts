@@ -1,4 +1,5 @@
-// The routing workload compared across runtimes: 10 000 keys (ASCII, Cyrillic, emoji) on two rings.
+// The routing workload compared across runtimes: 10 000 keys (ASCII, Cyrillic, emoji) on two rings, and 2^16
+// hashes by batch (enough for the ring's direct table, assembly/ring-batch.ts).
 import type * as Switchyard from '../../../bindings/index.js';
 
 export function ringRoutes(sy: typeof Switchyard) {
@@ -9,6 +10,9 @@ export function ringRoutes(sy: typeof Switchyard) {
   return {
     routes: keys.map((k) => ring.getIndex(k)).join(''),
     routes64: keys.map((k) => ring64.getIndex(k)).join(''),
+    byHash: [
+      ...ring.getManyByHash(Uint32Array.from({ length: 1 << 16 }, (_, i) => Math.imul(i, 0x9e3779b1) >>> 0)),
+    ].join(''),
     h32: sy.xxh32('hello'),
     h64: sy.xxh64('hello').toString(),
   };
