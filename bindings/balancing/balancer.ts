@@ -455,7 +455,7 @@ export class BalancerCore implements PolicyEnv {
     if (typeof ok !== 'boolean') throw typeError('ok', 'a boolean', ok);
     const listening = this.listeners.outcome.length > 0;
     const now = listening || this.timed ? this.clock.now() : NaN;
-    this.finish(index, this.m.list[index]!.id, ok, rttMs, now, undefined, undefined, listening, this.pol);
+    this.finish(index, this.m.list[index]!, ok, rttMs, now, undefined, undefined, listening, this.pol);
   }
 
   pickOrThrow(ctx?: PickContext): Picked {
@@ -638,13 +638,16 @@ export class BalancerCore implements PolicyEnv {
     if (now !== now && (listening || this.timed)) now = this.clock.now();
     let row = p.index;
     if (p.gen !== this.m.gen) row = this.m.index.get(p.member.id) ?? -1;
-    this.finish(row, p.member.id, outcome.ok, rtt, now, outcome.status, outcome.load, listening, p.policy);
+    this.finish(row, p.member, outcome.ok, rtt, now, outcome.status, outcome.load, listening, p.policy);
   }
 
-  /** Completion bookkeeping; row -1: the member was removed meanwhile (only the event is emitted). */
+  /**
+   * Completion bookkeeping; row -1: the member was removed meanwhile (only the event is emitted). `member.id` is
+   * read only for the event or a load report (at 1024 members the member object is a cache miss away).
+   */
   private finish(
     row: number,
-    id: string,
+    member: Endpoint,
     ok: boolean,
     rtt: number,
     now: number,
@@ -661,11 +664,15 @@ export class BalancerCore implements PolicyEnv {
       f[ia] = a > 0 ? a - 1 : 0;
       if (!ok) f[COL_FAILURES * t.cap + row]! += 1;
       const dyn = policy.weighting?.dynamic;
-      if (dyn !== undefined) t.set(COL_DYN, row, this.weights!.dynamic(dyn, t.get(COL_DYN, row), ok, rtt));
-      if (load !== undefined) this.reportLoad(id, load);
+      if (dyn !== undefined) {
+        const iDyn = COL_DYN * t.cap + row;
+        f[iDyn] = this.weights!.dynamic(dyn, f[iDyn]!, ok, rtt);
+      }
+      if (load !== undefined) this.reportLoad(member.id, load);
       policy.onDone?.(this, row, ok, rtt, now, status);
     }
-    if (listening) this.listeners.emit('outcome', { id, ok, rttMs: rtt, status, at: now } satisfies OutcomeEvent);
+    if (listening)
+      this.listeners.emit('outcome', { id: member.id, ok, rttMs: rtt, status, at: now } satisfies OutcomeEvent);
   }
 
   private commit(next: Endpoint[], list: boolean): boolean {

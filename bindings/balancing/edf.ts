@@ -9,17 +9,23 @@
 // picked member from its group's head to its tail (a re-insertion lands after every member of its group, as
 // float addition is monotone; after a pick that skipped members it may land earlier, found from the tail).
 // A binary min-heap orders the groups by their heads, so a pick costs O(log g) for g distinct weights and O(1)
-// within a group. With many distinct weights (g > n / GROUPED_MAX_SHARE, e.g. dynamic weights) a plain heap of
-// members is faster: its slots hold the keys (deadline, seq, entry in parallel typed arrays), and a pick
-// replaces the top in one bottom-up sift (Floyd; Wegener, "Bottom-up heapsort", 1993) that picks the earlier
-// child without a branch. Measured (a pick alone, 2-core EPYC, Node 20; was 26 / 93 / 147 ns): 4 weights 20
-// (plain) / 28 / 27 ns at 8 / 64 / 1024 members; distinct weights 28-32 / 42-49 / 63-66 ns (plain; with a
-// branch per level 30-35 / 67-77 / 104-129 in the same runs). Tried and dropped: a 4-ary heap (no faster), a
-// calendar queue (Brown 1988: 3x faster on spread-out weights, but dynamic weights cluster near the
+// within a group (4 weights: 28 / 27 ns a pick at 64 / 1024 members). With many distinct weights
+// (g > n / GROUPED_MAX_SHARE, e.g. dynamic weights) a tournament tree of members is faster (a winner tree,
+// Knuth TAOCP vol. 3, 5.4.1: leaf k is member k, each node holds the earlier of its children's): a pick takes
+// the root's member and plays the matches on that member's path again, bottom-up: one comparison per level on
+// nodes known in advance, each winner chosen without a branch. Measured (interleaved, 2-core EPYC, Node 20),
+// against the binary heap it replaced (Floyd's bottom-up sift, branch-free child choice): a pick alone
+// 1.1-1.5x at 8 / 64 / 1024 members with dynamic-like weights (54-56 vs 64-86 ns at 1024), 0.95-1.4x with
+// spread weights; weighted_round_robin(edf, dynamicWeights) pick + done 1.0-1.3x at 1024 (median of 5: 1.14).
+// Skipped members are parked (ranked after every other) and put back after the pick. Tried and dropped: a loser
+// tree (a branch per level: 0.67x the heap at 1024; branch-free: behind the winner tree), each node's deadline
+// stored beside it (the same in pick + done) and two levels per step (half the chain of dependent comparisons;
+// the same in a pick alone: the levels' instructions, not their latency, set the pace); a 4-ary heap (no
+// faster), a calendar queue (Brown 1988: 3x faster on spread-out weights, but dynamic weights cluster near the
 // configured ones, so its buckets crowd). Either way the sequence is Envoy's exactly ((deadline, seq) is a
-// total order; a group's head is its minimum), differential-tested against a reference heap. Picking never
+// total order; a group's head is its minimum), differential-tested against a reference scan. Picking never
 // allocates.
-/** One scheduler (GroupedEdf or HeapEdf). */
+/** One scheduler (GroupedEdf or TreeEdf). */
 interface Edf {
   readonly length: number;
   pick(skip?: (item: number) => boolean): number;
@@ -33,10 +39,12 @@ export class EdfScheduler {
 
   /** `items[k]` with weight `weights[k]` (> 0); initial deadlines 1/weight, in order. */
   constructor(items: Int32Array, weights: Float64Array) {
+    // distinct steps, counted until there are too many to group (dynamic weights: all differ)
     const steps = new Set<number>();
-    for (let k = 0; k < weights.length; k++) steps.add(1 / weights[k]!);
+    for (let k = 0; k < weights.length && steps.size * GROUPED_MAX_SHARE <= items.length; k++)
+      steps.add(1 / weights[k]!);
     this.impl =
-      steps.size * GROUPED_MAX_SHARE <= items.length ? new GroupedEdf(items, weights) : new HeapEdf(items, weights);
+      steps.size * GROUPED_MAX_SHARE <= items.length ? new GroupedEdf(items, weights) : new TreeEdf(items, weights);
   }
 
   get length(): number {
@@ -215,21 +223,20 @@ class GroupedEdf implements Edf {
   }
 }
 
-/** A heap of members whose slots hold the keys (see header). */
-class HeapEdf implements Edf {
+/** A tournament tree of members (see header). */
+class TreeEdf implements Edf {
   /** The item of each entry (a copy of the constructor's). */
   private readonly items: Int32Array;
-  /** 1 / weight of each entry. */
+  /** 1 / weight, deadline and insertion number (ties go to the earliest inserted) of each entry. */
   private readonly step: Float64Array;
-  /** Heap slots: deadline, insertion number (ties go to the earliest inserted) and entry. */
-  private readonly hd: Float64Array;
-  private readonly hs: Float64Array;
-  private readonly hk: Int32Array;
-  /** Slots `skip` passed over during one pick (deadline, seq, entry), put back after it. */
-  private readonly pd: Float64Array;
-  private readonly ps: Float64Array;
+  private readonly dl: Float64Array;
+  private readonly sq: Float64Array;
+  /** Node p in [1, n): the earliest entry below it (children 2p, 2p + 1); leaf n + k holds entry k. */
+  private readonly win: Int32Array;
+  /** 1 for an entry `skip` passed over during the current pick (it then ranks after every other). */
+  private readonly parked: Uint8Array;
+  /** Entries passed over during one pick, put back after it. */
   private readonly pk: Int32Array;
-  private size = 0;
   private nextSeq = 0;
 
   /** `items[k]` with weight `weights[k]` (> 0); initial deadlines 1/weight, in order. */
@@ -237,101 +244,104 @@ class HeapEdf implements Edf {
     const n = items.length;
     this.items = items.slice();
     this.step = new Float64Array(n);
-    this.hd = new Float64Array(n);
-    this.hs = new Float64Array(n);
-    this.hk = new Int32Array(n);
-    this.pd = new Float64Array(n);
-    this.ps = new Float64Array(n);
+    this.dl = new Float64Array(n);
+    this.sq = new Float64Array(n);
+    this.win = new Int32Array(2 * n);
+    this.parked = new Uint8Array(n);
     this.pk = new Int32Array(n);
     for (let k = 0; k < n; k++) {
-      this.step[k] = 1 / weights[k]!;
-      this.push(this.step[k]!, this.nextSeq++, k);
+      this.dl[k] = this.step[k] = 1 / weights[k]!;
+      this.sq[k] = this.nextSeq++;
+      this.win[n + k] = k;
+    }
+    for (let p = n - 1; p >= 1; p--) {
+      const a = this.win[2 * p]!;
+      const b = this.win[2 * p + 1]!;
+      this.win[p] = this.before(b, a) ? b : a;
     }
   }
 
   get length(): number {
-    return this.size;
+    return this.items.length;
   }
 
   /** The next item, re-inserted with its next deadline; `skip(item)` true items are passed over (kept). */
   pick(skip?: (item: number) => boolean): number {
-    if (this.size === 0) return -1;
-    if (skip === undefined) return this.take();
+    const n = this.items.length;
+    if (n === 0) return -1;
+    if (skip === undefined) return this.take(this.top(), false);
     let parked = 0;
     let out = -1;
-    while (this.size > 0) {
-      const k = this.hk[0]!;
+    for (;;) {
+      const k = this.top();
+      if (this.parked[k] === 1) break; // every entry is parked
       if (!skip(this.items[k]!)) {
-        out = this.take();
+        out = this.take(k, parked > 0);
         break;
       }
-      this.pd[parked] = this.hd[0]!;
-      this.ps[parked] = this.hs[0]!;
+      this.parked[k] = 1;
       this.pk[parked++] = k;
-      const last = --this.size;
-      if (last > 0) this.siftDown(this.hd[last]!, this.hs[last]!, this.hk[last]!);
+      this.replay(k);
     }
-    for (let i = 0; i < parked; i++) this.push(this.pd[i]!, this.ps[i]!, this.pk[i]!);
+    for (let i = 0; i < parked; i++) {
+      const k = this.pk[i]!;
+      this.parked[k] = 0;
+      this.replay(k);
+    }
     return out;
   }
 
-  /** Takes the top (the clock moves to its deadline): it goes back with deadline + 1/weight. */
-  private take(): number {
-    const k = this.hk[0]!;
-    this.siftDown(this.hd[0]! + this.step[k]!, this.nextSeq++, k);
-    return this.items[k]!;
+  /** The earliest entry. */
+  private top(): number {
+    return this.items.length === 1 ? 0 : this.win[1]!;
+  }
+
+  /** Entry a before entry b: parked last, then (deadline, seq). */
+  private before(a: number, b: number): boolean {
+    const pa = this.parked[a]!;
+    const pb = this.parked[b]!;
+    if (pa !== pb) return pa < pb;
+    const da = this.dl[a]!;
+    const db = this.dl[b]!;
+    return da < db || (da === db && this.sq[a]! < this.sq[b]!);
+  }
+
+  /** Entry k's key changed (parked or put back): the matches on its path are played again. */
+  private replay(k: number): void {
+    const win = this.win;
+    for (let c = this.items.length + k; c > 1; c >>= 1) {
+      const a = win[c]!;
+      const o = win[c ^ 1]!;
+      win[c >> 1] = this.before(o, a) ? o : a;
+    }
   }
 
   /**
-   * Places (d, s, k) at the root's hole: the hole first moves down along the earlier child to a leaf (one
-   * comparison per level), then (d, s, k) rises from there (Floyd's bottom-up sift: a re-inserted member's next
-   * deadline is late, so it seldom rises far). The earlier child is chosen without a branch on the deadlines
-   * (`c += +(rd < cd)`, where a branch is a coin flip the CPU mispredicts half the time), ties by a branch
-   * seldom taken.
+   * Takes entry k, the earliest not parked (the clock moves to its deadline): it goes back with deadline +
+   * 1/weight, and the matches on its path are played again, bottom-up. With nothing parked the comparison is
+   * (deadline, seq) alone, and each match's winner is chosen without a branch (`cur ^= (cur ^ o) & -b`, where a
+   * branch is a coin flip the CPU mispredicts half the time); ties by a branch seldom taken.
    */
-  private siftDown(d: number, s: number, k: number): void {
-    const hd = this.hd;
-    const hs = this.hs;
-    const hk = this.hk;
-    const size = this.size;
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= size) break;
-      if (c + 1 < size) {
-        const cd = hd[c]!;
-        const rd = hd[c + 1]!;
-        if (rd === cd) c += +(hs[c + 1]! < hs[c]!);
-        else c += +(rd < cd);
-      }
-      hd[i] = hd[c]!;
-      hs[i] = hs[c]!;
-      hk[i] = hk[c]!;
-      i = c;
+  private take(k: number, parked: boolean): number {
+    const dl = this.dl;
+    const sq = this.sq;
+    const win = this.win;
+    dl[k] = dl[k]! + this.step[k]!;
+    sq[k] = this.nextSeq++;
+    if (parked) {
+      this.replay(k);
+      return this.items[k]!;
     }
-    this.siftUp(i, d, s, k);
-  }
-
-  private push(d: number, s: number, k: number): void {
-    this.siftUp(this.size++, d, s, k);
-  }
-
-  /** Places (d, s, k) at hole `i` or above it: parents later than it move down. */
-  private siftUp(i: number, d: number, s: number, k: number): void {
-    const hd = this.hd;
-    const hs = this.hs;
-    const hk = this.hk;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const pd = hd[p]!;
-      if (!(d < pd || (d === pd && s < hs[p]!))) break;
-      hd[i] = pd;
-      hs[i] = hs[p]!;
-      hk[i] = hk[p]!;
-      i = p;
+    let cur = k;
+    let cd = dl[k]!;
+    for (let c = this.items.length + k; c > 1; c >>= 1) {
+      const o = win[c ^ 1]!;
+      const od = dl[o]!;
+      const b = od === cd ? +(sq[o]! < sq[cur]!) : +(od < cd);
+      cur ^= (cur ^ o) & -b;
+      cd = dl[cur]!;
+      win[c >> 1] = cur;
     }
-    hd[i] = d;
-    hs[i] = s;
-    hk[i] = k;
+    return this.items[k]!;
   }
 }

@@ -130,6 +130,23 @@ test('WASM expNeg/peakEwmaCost/peakEwmaObserve = TS twins bit for bit (different
     fc.property(fc.double({ min: 0, max: 800, noNaN: true }), (v) => Object.is(x.expNeg!(v), expNeg(v))),
     { numRuns: 20_000 },
   );
+  // the range a pick sees (written out in TS, see expNeg), and each branch's edges with their neighbours
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 0.35, noNaN: true }), (v) => Object.is(x.expNeg!(v), expNeg(v))),
+    { numRuns: 20_000 },
+  );
+  const dv = new DataView(new ArrayBuffer(8));
+  const step = (v: number, ulps: number) => {
+    dv.setFloat64(0, v);
+    dv.setBigUint64(0, dv.getBigUint64(0) + BigInt(ulps));
+    return dv.getFloat64(0);
+  };
+  const edges = [3.725290298461914e-9, 0.34657359027997264, 1.0397207708399179, 708];
+  const probes = [0, 5e-324, NaN, Infinity, ...edges.flatMap((e) => [-2, -1, 0, 1, 2].map((u) => step(e, u)))];
+  t.deepEqual(
+    probes.filter((v) => !Object.is(x.expNeg!(v), expNeg(v))),
+    [],
+  );
   fc.assert(
     fc.property(
       fc.double({ min: 0, max: 1e4, noNaN: true }),

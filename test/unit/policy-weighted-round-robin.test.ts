@@ -269,6 +269,49 @@ test("scheduler 'edf' (Envoy): earliest deadline first, FIFO on ties; one period
   t.throws(() => parseWeightedRoundRobin({ scheduler: 'wfq' }), { instanceOf: RangeError, message: /scheduler/ });
 });
 
+test('EdfScheduler with dynamic-like weights at 1000 and 1025 members (tournament tree) = a scan, with skips', (t) => {
+  // distinct weights clustered near 1..4, as dynamic weights leave them: sizes that are not powers of two, so
+  // leaves sit at two depths; every 7th pick skips three members, among them the one the scan would take
+  for (const n of [1000, 1025]) {
+    let x = n;
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const weights = Float64Array.from({ length: n }, (_, i) => (1 + (i % 4)) * (0.99 + 0.01 * rnd()));
+    const items = Int32Array.from({ length: n }, (_, i) => 5000 + i);
+    const edf = new EdfScheduler(items, weights);
+    const deadline = Float64Array.from(weights, (w) => 1 / w);
+    const seq = Float64Array.from({ length: n }, (_, i) => i);
+    let next = n;
+    const scan = (skip: Set<number>) => {
+      let best = -1;
+      for (let k = 0; k < n; k++) {
+        if (skip.has(items[k]!)) continue;
+        if (best < 0 || deadline[k]! < deadline[best]! || (deadline[k] === deadline[best] && seq[k]! < seq[best]!))
+          best = k;
+      }
+      return best;
+    };
+    let mismatches = 0;
+    for (let i = 0; i < 5000; i++) {
+      const skip = new Set<number>();
+      if (i % 7 === 0) {
+        skip.add(items[scan(skip)]!);
+        skip.add(5000 + Math.floor(rnd() * n));
+        skip.add(5000 + Math.floor(rnd() * n));
+      }
+      const best = scan(skip);
+      deadline[best] = deadline[best]! + 1 / weights[best]!;
+      seq[best] = next++;
+      const got = skip.size === 0 ? edf.pick() : edf.pick((item) => skip.has(item));
+      if (got !== items[best]) mismatches++;
+    }
+    t.is(mismatches, 0, `n = ${n}`);
+  }
+  t.is(
+    new EdfScheduler(new Int32Array([7, 8]), new Float64Array([1, 1])).pick(() => true),
+    -1,
+  );
+});
+
 test('EdfScheduler = a scan for the earliest (deadline, insertion), with few or many distinct weights and skips', (t) => {
   fc.assert(
     fc.property(

@@ -248,6 +248,15 @@ export class SwrrPicker implements Picker {
   }
 }
 
+/** COL_WEIGHT of each of `rows` (a loop: Float64Array.from with a map function took ~60 µs at 1024 rows). */
+function weightsOf(rows: Int32Array, t: StateTable): Float64Array {
+  const f = t.f;
+  const o = COL_WEIGHT * t.cap;
+  const w = new Float64Array(rows.length);
+  for (let k = 0; k < rows.length; k++) w[k] = f[o + rows[k]!]!;
+  return w;
+}
+
 /** Envoy's EDF over the eligible rows' current weights (rebuilt with every picker). */
 class EdfPicker implements Picker {
   private readonly edf: EdfScheduler;
@@ -255,11 +264,7 @@ class EdfPicker implements Picker {
     readonly rows: Int32Array,
     private readonly env: PolicyEnv,
   ) {
-    const t = env.table;
-    this.edf = new EdfScheduler(
-      rows,
-      Float64Array.from(rows, (r) => t.get(COL_WEIGHT, r)),
-    );
+    this.edf = new EdfScheduler(rows, weightsOf(rows, env.table));
   }
 
   pick(ctx: PickContext | undefined): number {
@@ -278,12 +283,7 @@ class StridePicker implements Picker {
     private readonly env: PolicyEnv,
     seq: number,
   ) {
-    const t = env.table;
-    this.stride = new StrideScheduler(
-      rows,
-      Float64Array.from(rows, (r) => t.get(COL_WEIGHT, r)),
-      seq,
-    );
+    this.stride = new StrideScheduler(rows, weightsOf(rows, env.table), seq);
   }
 
   pick(ctx: PickContext | undefined): number {
