@@ -350,7 +350,7 @@ export class BalancerCore implements PolicyEnv {
     if (this.failClosed) return NONE_UNHEALTHY;
     if (this.warming) return NONE_PENDING;
     // the clock is read only when an RTT will be used: by the policy, a listener, or options.measureRtt
-    const now = this.timed || this.listeners.outcome.length > 0 ? this.clock.now() : NaN;
+    const now = this.timed || this.listeners.timedOutcomes > 0 ? this.clock.now() : NaN;
     if (now >= this.nextWeightAt && this.weighting !== undefined && this.computeWeights(now)) this.publish();
     const row = this.picker.pick(ctx, now);
     if (row < 0) return NONE_UNHEALTHY;
@@ -454,7 +454,7 @@ export class BalancerCore implements PolicyEnv {
     if (!(index >= 0 && index < n)) throw rangeError('index', `a member index < ${n}`, index);
     if (typeof ok !== 'boolean') throw typeError('ok', 'a boolean', ok);
     const listening = this.listeners.outcome.length > 0;
-    const now = listening || this.timed ? this.clock.now() : NaN;
+    const now = this.listeners.timedOutcomes > 0 || this.timed ? this.clock.now() : NaN;
     this.finish(index, this.m.list[index]!, ok, rttMs, now, undefined, undefined, listening, this.pol);
   }
 
@@ -464,12 +464,18 @@ export class BalancerCore implements PolicyEnv {
     return r;
   }
 
-  on(event: 'outcome', fn: (ev: OutcomeEvent) => void): () => void;
+  /**
+   * `{ rtt: false }`: the listener reads neither `rttMs` nor `at`, so picks are not timed for it (a clock read
+   * costs about a round-robin pick); both are NaN unless the policy, `measureRtt` or another listener times them.
+   */
+  on(event: 'outcome', fn: (ev: OutcomeEvent) => void, opts?: { rtt?: boolean }): () => void;
   on(event: 'membership', fn: (ev: MembershipEvent) => void): () => void;
   on(event: 'availability', fn: (ev: AvailabilityEvent) => void): () => void;
   on(event: 'picker', fn: (ev: PickerEvent) => void): () => void;
-  on(event: EventName, fn: (ev: never) => void): () => void {
-    return this.listeners.on(event, fn);
+  on(event: EventName, fn: (ev: never) => void, opts?: { rtt?: boolean }): () => void {
+    const rtt = opts?.rtt;
+    if (rtt !== undefined && typeof rtt !== 'boolean') throw typeError('opts.rtt', 'a boolean', rtt);
+    return this.listeners.on(event, fn, rtt !== false);
   }
 
   stats(): BalancerStats {
@@ -635,7 +641,7 @@ export class BalancerCore implements PolicyEnv {
     } else if (typeof rtt !== 'number' || !Number.isFinite(rtt) || rtt < 0)
       throw rangeError('outcome.rttMs', 'a finite number >= 0', rtt);
     p.ended = true;
-    if (now !== now && (listening || this.timed)) now = this.clock.now();
+    if (now !== now && (this.listeners.timedOutcomes > 0 || this.timed)) now = this.clock.now();
     let row = p.index;
     if (p.gen !== this.m.gen) row = this.m.index.get(p.member.id) ?? -1;
     this.finish(row, p.member, outcome.ok, rtt, now, outcome.status, outcome.load, listening, p.policy);

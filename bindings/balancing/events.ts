@@ -36,9 +36,10 @@ export type Picked = Extract<PickResult, { type: 'pick' }>;
 export interface OutcomeEvent {
   id: string;
   ok: boolean;
+  /** NaN when not measured (no policy, option or listener needs it: see `on('outcome', fn, { rtt: false })`). */
   rttMs: number;
   status: number | undefined;
-  /** When the request completed (the clock reading, ms). */
+  /** When the request completed (the clock reading, ms); NaN when nothing timed the pick, as `rttMs`. */
   at: number;
 }
 export interface MembershipEvent {
@@ -99,20 +100,29 @@ export class Listeners {
   readonly membership: ((ev: MembershipEvent) => void)[] = [];
   readonly availability: ((ev: AvailabilityEvent) => void)[] = [];
   readonly outcome: ((ev: OutcomeEvent) => void)[] = [];
+  /** 'outcome' listeners that read `rttMs`/`at` (all but those added with `rtt: false`): picks are timed for them. */
+  timedOutcomes = 0;
 
-  /** Adds a listener; returns the function that removes it. */
-  on(event: EventName, fn: (ev: never) => void): () => void {
+  /** Adds a listener; returns the function that removes it. `timed: false`: an 'outcome' listener without RTTs. */
+  on(event: EventName, fn: (ev: never) => void, timed = true): () => void {
     const l = this.list(event);
     if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
     l.push(fn);
+    const counted = event === 'outcome' && timed;
+    if (counted) this.timedOutcomes++;
+    let on = true;
     return () => {
       const i = l.indexOf(fn);
       if (i >= 0) l.splice(i, 1);
+      if (counted && on) this.timedOutcomes--;
+      on = false;
     };
   }
 
   emit(event: EventName, ev: unknown): void {
-    for (const fn of this.list(event).slice()) fn(ev as never);
+    const l = this.list(event);
+    if (l.length === 1) l[0]!(ev as never);
+    else for (const fn of l.slice()) fn(ev as never);
   }
 
   private list(event: EventName): ((ev: never) => void)[] {

@@ -26,7 +26,8 @@ export interface HealthTarget<M extends HealthMember = HealthMember> {
   setAvailable(id: string, available: boolean, reason?: string, pending?: boolean): boolean;
   remove?(id: string): boolean;
   // Same order as Balancer's overloads, so that a Balancer is assignable.
-  on(event: 'outcome', fn: (e: ObservedOutcome) => void): () => void;
+  /** `rtt: false`: outlier detection reads no RTT, so its listener makes no pick timed. */
+  on(event: 'outcome', fn: (e: ObservedOutcome) => void, opts?: { rtt?: boolean }): () => void;
   on(event: 'membership', fn: (e: unknown) => void): () => void;
 }
 
@@ -154,9 +155,13 @@ export function connectHealth<M extends HealthMember>(
   if (detector !== undefined) {
     offs.push(detector.on('ejection', (e) => apply(e.id)));
     offs.push(
-      balancer.on('outcome', (e: ObservedOutcome) => {
-        if (!closed) detector.record(e.id, e);
-      }),
+      balancer.on(
+        'outcome',
+        (e: ObservedOutcome) => {
+          if (!closed) detector.record(e.id, e);
+        },
+        { rtt: false },
+      ),
     );
   }
   offs.push(balancer.on('membership', () => sync()));

@@ -8,9 +8,10 @@
 // the member leaves the Balancer (`Pool.close()` lets its in-flight requests finish). Each `dispatch(opts,
 // handler)` picks a member, wraps the handler in a thin observer (the legacy onConnect/onHeaders/... API or
 // the newer onRequestStart/onResponseStart/... one, whichever the caller speaks, so no conversion layer is
-// added) and hands the request to that member's Pool; the Pool's own origin replaces the logical one. The
-// observer ends the pick with `done({ ok: status < 500, rttMs: time to response headers, status })`, which
-// feeds Peak-EWMA, least-request and outlier detection (timed from the pick's own clock reading when the
+// added) and hands the request to that member's Pool (found by the pick's row, checked against the member
+// object); the Pool's own origin replaces the logical one. The observer ends the pick with
+// `done({ ok: status < 500, rttMs: time to response headers, status })`, which feeds Peak-EWMA,
+// least-request and outlier detection (timed from the pick's own clock reading when the
 // Balancer reads our clock, and not timed when it read none: a clock read costs about as much as a
 // round-robin pick). When no member can be picked yet (discovery has not answered, health checks not yet
 // passed) the request waits in `balancer.pickAsync` (bounded by `readyTimeoutMs`) instead of failing, where the
@@ -38,6 +39,7 @@ import {
   type PickWaitOptions,
 } from './fetch-options.js';
 import { NoMemberError } from './fetch.js';
+import { BalancerCore } from '../balancing/balancer.js';
 import { IDEMPOTENT_METHODS, retryAfterMs } from './retry.js';
 import { originOf, UnsafeTargetError } from './url-guard.js';
 
@@ -52,6 +54,8 @@ export interface MemberPick {
   handle: { done(o: { ok: boolean; rttMs?: number; status?: number; error?: unknown }): void };
   /** The Balancer's clock reading at the pick (NaN when it read none): the try's start, saving a clock read. */
   startedAt?: number;
+  /** The member's row in the Balancer (a Balancer's `Picked.index`): finds its Pool without a Map lookup. */
+  index?: number;
 }
 
 /** What the dispatcher needs from a Balancer; `pickAsync` and `on('membership')` are used when present. */
@@ -118,6 +122,8 @@ const RETRYABLE_CODES = new Set([
 
 interface MemberPool {
   pool: Dispatcher;
+  /** The member object the Pool was opened for (a Balancer keeps it until the member changes). */
+  member: FetchMember;
   host: string;
   port: number;
 }
@@ -125,11 +131,27 @@ interface MemberPool {
 interface RetryConfig {
   maxAttempts: number;
   retryOn: ReadonlySet<number>;
+  /** `retryOn` as a table by status (1: retried), read per response instead of the Set. */
+  retryOnStatus: Uint8Array;
   backoff: { delayMs(attempt: number): number };
 }
 
+/** A pick's `index` usable as a `byRow` slot (a custom pick source may carry anything there). */
+const isRow = (row: number | undefined): row is number => row !== undefined && row >>> 0 === row && row < 1 << 20;
+
+/** Whether `status` is one of the retried statuses. */
+const retriedStatus = (r: RetryConfig, status: number) => status < 600 && r.retryOnStatus[status] === 1;
+
+/** The members one request has tried (what `route` needs of it). */
+interface TryLog {
+  readonly key: string | undefined;
+  add(id: string): void;
+  /** The members to exclude from the next pick (undefined before the first try). */
+  exclude(): ReadonlySet<string> | undefined;
+}
+
 /** The members one request has tried (`exclude` for its retries); a Set only from the second try on. */
-class Tries {
+class Tries implements TryLog {
   first: string | undefined = undefined;
   set: Set<string> | undefined = undefined;
   constructor(readonly key: string | undefined) {}
@@ -144,7 +166,7 @@ class Tries {
 
 /** One request on its way to a member: what `route` needs to pick, send and report a failure. */
 interface Routed {
-  readonly tries: Tries;
+  readonly tries: TryLog;
   readonly opts: DispatchOptions;
   /** Sends the try to `pool` (the pick's member). */
   start(p: MemberPick, pool: Dispatcher): void;
@@ -164,8 +186,18 @@ function finish(
   // t0 NaN: the Balancer read no clock at the pick, so nothing uses an RTT and none is measured
   const rtt = t0 !== t0 ? undefined : Math.max(0, rttMs >= 0 ? rttMs : d.clock.now() - t0);
   const ok = error === undefined && status < 500;
-  if (error === undefined) pick.handle.done(status > 0 ? { ok, rttMs: rtt, status } : { ok, rttMs: rtt });
-  else pick.handle.done({ ok: false, rttMs: rtt, error });
+  if (error !== undefined) pick.handle.done({ ok: false, rttMs: rtt, error });
+  else {
+    const o = d['outcome'];
+    if (o === null) pick.handle.done(status > 0 ? { ok, rttMs: rtt, status } : { ok, rttMs: rtt });
+    else {
+      // our Balancer copies the outcome's fields before it calls anything: one object serves every request
+      o.ok = ok;
+      o.rttMs = rtt;
+      o.status = status > 0 ? status : undefined;
+      pick.handle.done(o);
+    }
+  }
   const th = d['throttle'];
   if (th !== null) {
     if (ok) th.onSuccess();
@@ -181,28 +213,61 @@ function finish(
  * of a try it retries (swallowed: its body read and dropped, keeping the connection) and the error of a try
  * it retries. A retried try never reached the caller: retries stop once the caller has seen headers.
  */
-class LegacyCall extends Tries implements Routed {
-  /** The call is its own Tries: one object per request. */
-  readonly tries: Tries = this;
-  private attempt = 0;
-  private pick: MemberPick | undefined = undefined;
-  private t0 = 0;
-  private status = 0;
-  private rttMs = -1;
-  private ended = true;
-  private swallow = false;
-  private forwarded = false;
-  private retryAfterMs = 0;
+class LegacyCall implements Routed, TryLog {
+  // `declare` and one assignment each in the constructor: no field initializer nor super() call per request
+  /** The call is its own TryLog (as Tries): one object per request. */
+  declare readonly tries: TryLog;
+  declare readonly key: string | undefined;
+  declare private first: string | undefined;
+  declare private set: Set<string> | undefined;
+  declare private attempt: number;
+  declare private pick: MemberPick | undefined;
+  declare private t0: number;
+  declare private status: number;
+  declare private rttMs: number;
+  declare private ended: boolean;
+  declare private swallow: boolean;
+  declare private forwarded: boolean;
+  declare private retryAfterMs: number;
+  declare private readonly d: BalancedDispatcher;
+  declare readonly opts: DispatchOptions;
+  declare private readonly h: DispatchHandler;
+  /** Idempotent, with a body that can be sent again, and retries enabled. */
+  declare private readonly retryable: boolean;
 
   constructor(
-    private readonly d: BalancedDispatcher,
-    readonly opts: DispatchOptions,
-    private readonly h: DispatchHandler,
+    d: BalancedDispatcher,
+    opts: DispatchOptions,
+    h: DispatchHandler,
     key: string | undefined,
-    /** Idempotent, with a body that can be sent again, and retries enabled. */
-    private readonly retryable: boolean,
+    retryable: boolean,
   ) {
-    super(key);
+    this.tries = this;
+    this.key = key;
+    this.first = undefined;
+    this.set = undefined;
+    this.attempt = 0;
+    this.pick = undefined;
+    this.t0 = 0;
+    this.status = 0;
+    this.rttMs = -1;
+    this.ended = true;
+    this.swallow = false;
+    this.forwarded = false;
+    this.retryAfterMs = 0;
+    this.d = d;
+    this.opts = opts;
+    this.h = h;
+    this.retryable = retryable;
+  }
+
+  add(id: string): void {
+    if (this.first === undefined) this.first = id;
+    else (this.set ??= new Set([this.first])).add(id);
+  }
+
+  exclude(): ReadonlySet<string> | undefined {
+    return this.set ?? (this.first === undefined ? undefined : new Set([this.first]));
   }
 
   start(p: MemberPick, pool: Dispatcher): void {
@@ -260,7 +325,7 @@ class LegacyCall extends Tries implements Routed {
       this.status = statusCode;
       this.rttMs = this.d['since'](this.t0);
       // settle the throttle first so mayRetry sees this failure, as in the error path
-      if (this.retryable && this.d['retry']!.retryOn.has(statusCode)) {
+      if (this.retryable && retriedStatus(this.d['retry']!, statusCode)) {
         this.end(undefined);
         if (this.mayRetry()) {
           this.swallow = true;
@@ -410,6 +475,10 @@ export class BalancedDispatcher extends Dispatcher {
   readonly balancer: DispatcherPickSource;
   readonly clock: Clock;
   private readonly pools = new Map<string, MemberPool>();
+  /** `pools` by the Balancer's row of the member (picks carry it), checked against the member object. */
+  private byRow: (MemberPool | undefined)[] = [];
+  /** The outcome object handed to every `done()` when the pick source is our Balancer (see finish). */
+  private readonly outcome: { ok: boolean; rttMs: number | undefined; status: number | undefined } | null;
   /** Pools of removed members (or of a closing dispatcher) finishing their requests, with their close(). */
   private readonly draining = new Map<Dispatcher, Promise<unknown>>();
   private readonly scheme: 'http' | 'https';
@@ -487,8 +556,13 @@ export class BalancedDispatcher extends Dispatcher {
     this.readyTimeoutMs = readyTimeoutMs;
     this.poolOptions = poolOptions;
     this.factory = factory ?? ((origin, opts) => new Pool(origin, opts));
+    this.outcome = this.balancer instanceof BalancerCore ? { ok: true, rttMs: undefined, status: undefined } : null;
+    const retryOnStatus = new Uint8Array(600);
+    for (const s of cfg.retryOn) retryOnStatus[s] = 1;
     this.retry =
-      cfg.maxAttempts > 1 ? { maxAttempts: cfg.maxAttempts, retryOn: cfg.retryOn, backoff: cfg.backoff } : null;
+      cfg.maxAttempts > 1
+        ? { maxAttempts: cfg.maxAttempts, retryOn: cfg.retryOn, retryOnStatus, backoff: cfg.backoff }
+        : null;
     this.throttle = this.retry === null ? null : cfg.throttle;
     this.retryOptions =
       this.retry === null ? undefined : { retry: this.decide as RetryHandler.RetryCallback, throwOnError: false };
@@ -583,7 +657,9 @@ export class BalancedDispatcher extends Dispatcher {
     this.counters.tries++;
     let pool: Dispatcher;
     try {
-      pool = this.poolOf(p.member);
+      const row = p.index;
+      const e = isRow(row) ? this.byRow[row] : undefined;
+      pool = e !== undefined && e.member === p.member ? e.pool : this.poolOf(p.member, row);
     } catch (err) {
       p.handle.done({ ok: false, rttMs: 0, error: err });
       return r.fail(err as Error);
@@ -605,10 +681,16 @@ export class BalancedDispatcher extends Dispatcher {
     return t0 === t0 ? this.clock.now() - t0 : 0;
   }
 
-  /** The member's Pool, opened at its first request (and again when its address changed). */
-  private poolOf(member: FetchMember): Dispatcher {
+  /** The member's Pool, opened at its first request (and again when its address changed); `row`: see byRow. */
+  private poolOf(member: FetchMember, row: number | undefined): Dispatcher {
     const e = this.pools.get(member.id);
-    if (e !== undefined && e.host === member.host && e.port === member.port) return e.pool;
+    if (e !== undefined && e.host === member.host && e.port === member.port) {
+      if (isRow(row)) {
+        e.member = member;
+        this.byRow[row] = e;
+      }
+      return e.pool;
+    }
     if (e !== undefined) this.retire(member.id);
     if (!(member.port > 0)) throw rangeError(`member ${member.id}`, 'an endpoint with host and port', member.port);
     const pool = this.factory(originOf(this.scheme, member.host, member.port), this.poolOptions);
@@ -619,7 +701,9 @@ export class BalancedDispatcher extends Dispatcher {
       on(ev, (origin, targets, err) => {
         if (this.listenerCount(ev) > 0) emit(ev, origin, [this, ...(targets as Dispatcher[])], err);
       });
-    this.pools.set(member.id, { pool, host: member.host, port: member.port });
+    const entry = { pool, member, host: member.host, port: member.port };
+    this.pools.set(member.id, entry);
+    if (isRow(row)) this.byRow[row] = entry;
     return pool;
   }
 
@@ -628,6 +712,7 @@ export class BalancedDispatcher extends Dispatcher {
     const e = this.pools.get(id);
     if (e === undefined) return;
     this.pools.delete(id);
+    this.byRow = [];
     const closing = e.pool.close().then(
       () => this.draining.delete(e.pool),
       () => this.draining.delete(e.pool),
@@ -659,9 +744,9 @@ export class BalancedDispatcher extends Dispatcher {
   ): void => {
     const r = this.retry!;
     const status = err.statusCode;
-    if (status !== undefined && status < 500 && !r.retryOn.has(status)) return cb(err); // a plain answer
+    if (status !== undefined && status < 500 && !retriedStatus(r, status)) return cb(err); // a plain answer
     const retryable =
-      status !== undefined ? r.retryOn.has(status) : err.code !== undefined && RETRYABLE_CODES.has(err.code);
+      status !== undefined ? retriedStatus(r, status) : err.code !== undefined && RETRYABLE_CODES.has(err.code);
     if (!retryable || state.counter >= r.maxAttempts || this.state !== 'open' || !(this.throttle?.allowRetry() ?? true))
       return cb(err);
     const ra = err.headers?.['retry-after'];

@@ -10,6 +10,7 @@ import {
   VirtualClock,
   mulberry32,
   NoHealthyMembersError,
+  systemClock,
   normalizeEndpoint,
   type OutcomeEvent,
 } from '../../bindings/index.js';
@@ -182,6 +183,35 @@ test('handles: done() feeds in-flight counts and outcome events; a second call i
   t.is(lb.stats().members[0]!.active, 1); // bad calls end nothing
   q.handle.done({ ok: true, rttMs: 3 });
   t.is(lb.stats().members[0]!.active, 0);
+});
+
+test('outcome listeners added with { rtt: false } time no pick; a timed one does, until it is removed', (t) => {
+  let reads = 0;
+  const clock = { ...systemClock, now: () => (reads++, 5) };
+  const lb = new Balancer({ endpoints: ['a:1', 'b:1'], clock });
+  const untimed: OutcomeEvent[] = [];
+  lb.on('outcome', (e) => untimed.push(e), { rtt: false });
+  const round = () => {
+    lb.pickOrThrow().handle.done({ ok: false, status: 502 });
+    const i = lb.pickIndex();
+    lb.completeIndex(i, true);
+  };
+  reads = 0;
+  round();
+  t.is(reads, 0, 'round robin with only an rtt: false listener reads no clock');
+  t.is(untimed.length, 2);
+  t.like(untimed[0], { id: 'a:1', ok: false, status: 502 });
+  t.true(Number.isNaN(untimed[0]!.rttMs) && Number.isNaN(untimed[0]!.at));
+  const off = lb.on('outcome', () => {});
+  round();
+  t.is(reads, 3, "a timed listener: a reading at pick() and at each completion (pickIndex's caller times)");
+  t.is(untimed[2]!.at, 5);
+  off();
+  off(); // a second call changes nothing
+  reads = 0;
+  round();
+  t.is(reads, 0);
+  t.throws(() => lb.on('outcome', () => {}, { rtt: 'no' } as never), { instanceOf: TypeError, message: /opts\.rtt/ });
 });
 
 test('handles survive membership changes; a removed member’s handle is ignored', (t) => {

@@ -574,3 +574,48 @@ test.serial(
     });
   },
 );
+
+test.serial(
+  'the Pool found by the pick row is the member’s: rows renumbered, an address changed, a stale row',
+  async (t) => {
+    await withBackends(['a', 'b', 'c', 'c2'], async ([a, b, c, c2]) => {
+      const balancer = new Balancer({ policy: 'round_robin', endpoints: members([a!, b!, c!]) });
+      const origins: string[] = [];
+      const d = createDispatcher({
+        balancer,
+        factory: (origin, opts) => {
+          origins.push(origin);
+          return new Pool(origin, opts);
+        },
+      });
+      const round = async (n: number) => {
+        const got: string[] = [];
+        for (let i = 0; i < n; i++) got.push((await get(d, 'http://api/r')).body);
+        return got.sort();
+      };
+      t.deepEqual(await round(3), ['a', 'b', 'c']);
+      // 'a' leaves: b and c move to rows 0 and 1, and each still reaches its own server
+      t.true(balancer.remove('a'));
+      t.deepEqual(await round(4), ['b', 'b', 'c', 'c']);
+      // 'c' moves to c2's port (same id): a new Pool for the new address, none for the old
+      t.true(balancer.add({ id: 'c', host: '127.0.0.1', port: c2!.port }));
+      t.deepEqual(await round(4), ['b', 'b', 'c2', 'c2']);
+      t.is(origins.filter((o) => o.endsWith(`:${c2!.port}`)).length, 1);
+      t.is(d.stats().pools, 2);
+      await d.close();
+
+      // a pick source whose rows are stale (always 0): the member object decides, not the row
+      const list = members([a!, b!]);
+      let i = 0;
+      const stale = createDispatcher({
+        balancer: {
+          pick: () => ({ type: 'pick' as const, member: list[i++ % 2]!, index: 0, handle: { done() {} } }),
+        },
+      });
+      const got: string[] = [];
+      for (let k = 0; k < 4; k++) got.push((await get(stale, 'http://api/s')).body);
+      t.deepEqual(got, ['a', 'b', 'a', 'b']);
+      await stale.close();
+    });
+  },
+);

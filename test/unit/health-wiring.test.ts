@@ -159,8 +159,13 @@ test('with the real Balancer on a virtual clock: picks follow health and ejectio
   const probe: HealthProbe = async (m) => up.get(m.id) ?? true;
   const checker = new HealthChecker<Endpoint>({ probe, clock, intervalMs: 1000, timeoutMs: 100, random: () => 0 });
   const detector = new OutlierDetector({ clock, intervalMs: 1000, maxEjectionPercent: 50 });
+  let lbReads = 0; // the Balancer's own clock readings
   const lb = new Balancer({
-    clock,
+    clock: {
+      now: () => (lbReads++, clock.now()),
+      setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+      clearTimeout: (h) => clock.clearTimeout(h),
+    },
     endpoints: ['a', 'b', 'c', 'd'].map((id, i) => ({ id, host: '10.0.0.1', port: 80 + i })),
   });
   const w = connectHealth(lb, { checker, detector, clock });
@@ -186,7 +191,8 @@ test('with the real Balancer on a virtual clock: picks follow health and ejectio
   await clock.advance(2000);
   t.is(checker.state('d'), 'failed');
   t.deepEqual(picked(), ['a', 'b', 'c']);
-  // Ejection through pick handles: c fails 5 requests in a row.
+  // Ejection through pick handles: c fails 5 requests in a row; the detector's listener times no pick
+  lbReads = 0;
   for (let i = 0, bad = 0; i < 100 && bad < 5; i++) {
     const p = lb.pick();
     if (p.type !== 'pick') continue;
@@ -194,6 +200,7 @@ test('with the real Balancer on a virtual clock: picks follow health and ejectio
     p.handle.done({ ok: p.member.id !== 'c', status: p.member.id === 'c' ? 500 : 200 });
   }
   t.true(detector.isEjected('c'));
+  t.is(lbReads, 0, 'round robin with outlier detection reads no clock per request');
   t.deepEqual(picked(), ['a', 'b']);
   t.false(lb.stats().panic, '2 of 4 is not below 50 %');
   up.set('b', false);
