@@ -18,8 +18,13 @@
 // ordinary (not background) timers: the caller awaits them. Options, their validation and the Balancer built
 // from them when none is given: fetch-options.ts.
 // Observers: `onEvent` / `on('event')` (FetchEvent) and `instrumentation` (per-request and per-try scopes, for
-// tracing). The hot path allocates nothing for them when there are none: one object per request (Call) holds
-// the request's state, and its methods are shared, so no closure is made per request.
+// tracing); nothing is built for them when there are none.
+// Cost: in place, fetch's own work evicts the wrapper's code and data between requests, so each function, object
+// and async layer on the path costs far more than its body (docs/http.md). A lean request (a string, no
+// init; no key, hedge, timeout, deadline, passThrough, observer or instrumentation) makes its first try inside
+// balancedFetch: one async function, the pick, the fetch and `done`, no per-request object or closure. Any other
+// request, and a lean one that needs a retry or a wait for a member, runs as a Call (one object per request
+// holding its state, methods shared, no closure per request).
 //
 //   const fetch = createFetch({ balancer, service: 'http://api', perTryTimeoutMs: 2000 });
 //   const res = await fetch('/users/42');
@@ -108,7 +113,6 @@ function refused(err: unknown): boolean {
   return (err as { cause?: { code?: string } } | null)?.cause?.code === 'ECONNREFUSED';
 }
 
-type Picked = Extract<FetchPick, { type: 'pick' }>;
 /** A try's result; `noMember`: no member was found (nothing was sent, not retried). */
 type TryResult =
   { res: Response; status: number; member: string } | { err: unknown; member: string; noMember?: boolean };
@@ -127,7 +131,6 @@ class Shared {
   /** Whether anyone hears events (onEvent or a listener): events are not even built otherwise. */
   declare observed: boolean;
   private readonly byMember = new WeakMap<FetchMember, string>();
-  private readonly byHostPort = new Map<string, string>();
 
   declare readonly cfg: FetchConfig;
   /** The Balancer reads our clock: a pick's `startedAt` is the try's start. */
@@ -148,9 +151,7 @@ class Shared {
         report(err);
       }
     }
-    const ls = this.listeners;
-    if (ls.length === 0) return;
-    for (const fn of ls.length === 1 ? ls : ls.slice()) {
+    for (const fn of this.listeners.slice()) {
       try {
         fn(e);
       } catch (err) {
@@ -171,14 +172,10 @@ class Shared {
     };
   }
 
-  /** The checked origin of a member (cached by member object, then by host:port). */
+  /** The checked origin of a member (cached by member object). */
   originOf(m: FetchMember): string {
     let o = this.byMember.get(m);
-    if (o !== undefined) return o;
-    const hostPort = `${m.host}:${m.port}`;
-    o = this.byHostPort.get(hostPort);
-    if (o === undefined) this.byHostPort.set(hostPort, (o = originOf(this.cfg.scheme, m.host, m.port)));
-    this.byMember.set(m, o);
+    if (o === undefined) this.byMember.set(m, (o = originOf(this.cfg.scheme, m.host, m.port)));
     return o;
   }
 }
@@ -186,21 +183,20 @@ class Shared {
 /** One request: its parsed input and its state across tries. */
 class Call {
   declare readonly request: number;
-  declare readonly rawUrl: string;
-  declare readonly method: string;
   /** The init sent on each try (signal added per try when something can abort it). */
   declare readonly init: RequestInit;
-  readonly path: string = '';
+  // path, idempotent, replayable: unset for a passThrough request (sent as given, never retried)
+  declare readonly path: string;
   declare readonly signal: AbortSignal | undefined;
-  readonly idempotent: boolean = false;
-  readonly replayable: boolean = true;
+  declare readonly idempotent: boolean;
+  declare readonly replayable: boolean;
   declare readonly key: string | undefined;
   readonly deadlineAt: number = Infinity;
   /** A Request input whose body is buffered before the first try. */
   readonly bodyOf: Request | undefined;
-  /** The caller's input, sent as given (passThrough). */
-  readonly passInput: string | URL | Request | undefined;
-  readonly passInit: SwitchyardRequestInit | undefined;
+  /** The caller's input, sent as given (passThrough; unset otherwise). */
+  declare readonly passInput: string | URL | Request | undefined;
+  declare readonly passInit: SwitchyardRequestInit | undefined;
   /** The headers sent, when instrumentation may set some (one per request; hedges copy them). */
   readonly headers: Headers | undefined;
   scope: RequestScope | undefined;
@@ -215,10 +211,15 @@ class Call {
 
   declare readonly sh: Shared;
 
-  constructor(sh: Shared, input: string | URL | Request, init: SwitchyardRequestInit | undefined) {
+  constructor(
+    sh: Shared,
+    input: string | URL | Request,
+    init: SwitchyardRequestInit | undefined,
+    request = ++sh.stats.requests,
+  ) {
     this.sh = sh;
     const cfg = sh.cfg;
-    this.request = ++sh.stats.requests;
+    this.request = request;
     let rawUrl: string;
     let method = init?.method;
     let headers: HeadersInit | undefined = init?.headers;
@@ -233,8 +234,7 @@ class Call {
       if (body === undefined && input.body !== null) this.bodyOf = input; // buffered: retryable
       signal ??= input.signal;
     } else throw typeError('input', 'a string, URL or Request', input);
-    this.rawUrl = rawUrl;
-    this.method = method = method === undefined ? 'GET' : method.toUpperCase();
+    method = method === undefined ? 'GET' : method.toUpperCase();
     this.signal = signal;
     const redirect = init?.redirect;
     if (redirect !== undefined && redirect !== 'manual' && redirect !== 'error') {
@@ -247,7 +247,7 @@ class Call {
       try {
         abs = new URL(rawUrl);
       } catch {
-        abs = undefined;
+        // not a URL: targetPath refuses it below
       }
       if (abs !== undefined && abs.origin !== cfg.serviceOrigin && cfg.passThrough(abs)) {
         this.passInput = input;
@@ -264,8 +264,8 @@ class Call {
       body instanceof ArrayBuffer ||
       ArrayBuffer.isView(body) ||
       body instanceof URLSearchParams ||
-      (typeof Blob !== 'undefined' && body instanceof Blob) ||
-      (typeof FormData !== 'undefined' && body instanceof FormData);
+      body instanceof Blob || // Blob and FormData are globals in Node >= 18 (engines), browsers and workers
+      body instanceof FormData;
     this.idempotent = init?.idempotent ?? IDEMPOTENT_METHODS.has(method);
     let key = init?.key;
     if (key === undefined && cfg.key !== undefined) {
@@ -276,21 +276,15 @@ class Call {
     if (cfg.deadlineMs !== Infinity) this.deadlineAt = cfg.clock.now() + cfg.deadlineMs;
     const instrumentation = cfg.instrumentation;
     if (instrumentation !== undefined) this.headers = headers = new Headers(headers);
-    if (init === undefined && headers === undefined && this.bodyOf === undefined) {
-      // the common case: a plain GET by URL or path
-      this.init = { redirect: 'manual' };
-      if (method !== 'GET') this.init.method = method;
-    } else {
-      // eslint-disable-next-line @typescript-eslint/no-unused-vars
-      const { idempotent, key: _key, ...rest } = init ?? {};
-      const out: RequestInit = rest;
-      out.method = method;
-      out.redirect = redirect ?? 'manual';
-      if (headers !== undefined) out.headers = headers;
-      if (body !== undefined) out.body = body;
-      if (!this.replayable) (out as { duplex?: string }).duplex = 'half';
-      this.init = out;
-    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { idempotent, key: _key, ...rest } = init ?? {};
+    const out: RequestInit = rest;
+    out.method = method;
+    out.redirect = redirect ?? 'manual';
+    if (headers !== undefined) out.headers = headers;
+    if (body !== undefined) out.body = body;
+    if (!this.replayable) (out as { duplex?: string }).duplex = 'half';
+    this.init = out;
     if (instrumentation !== undefined) {
       try {
         const policy = (cfg.balancer as { policy?: { name?: unknown } }).policy?.name;
@@ -308,9 +302,15 @@ class Call {
     }
   }
 
-  /** One try: picks (waiting for a member when none can be picked now), sends, ends its pick handle. Never throws. */
-  tryOnce(attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
-    const balancer = this.sh.cfg.balancer;
+  /**
+   * One try: picks (a member not tried yet if there is one), waits for one with the Balancer's pickAsync when none
+   * can be picked now (NoMemberError without it), sends, ends its pick handle. Never throws.
+   */
+  private async send(attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
+    const sh = this.sh;
+    const cfg = sh.cfg;
+    const clock = cfg.clock;
+    const balancer = cfg.balancer;
     const key = this.key;
     const ctx = key === undefined ? undefined : { key };
     let p: FetchPick;
@@ -320,43 +320,26 @@ class Call {
       p = balancer.pick(key === undefined ? { exclude } : { key, exclude });
       if (p.type === 'none') p = balancer.pick(ctx);
     }
-    return p.type === 'pick' ? this.send(p, attempt, hedge, losers) : this.waitAndSend(p, attempt, hedge, losers);
-  }
-
-  /** No member now: waits for one with the Balancer's pickAsync (NoMemberError without it), then sends. */
-  private async waitAndSend(
-    none: Extract<FetchPick, { type: 'none' }>,
-    attempt: number,
-    hedge: boolean,
-    losers: AbortSignal | undefined,
-  ): Promise<TryResult> {
-    const { balancer, clock, readyTimeoutMs } = this.sh.cfg;
-    if (balancer.pickAsync === undefined)
-      return { err: new NoMemberError(`no member available (${none.reason})`), member: '', noMember: true };
-    const left = this.deadlineAt === Infinity ? Infinity : Math.max(0, this.deadlineAt - clock.now());
-    // a hedge's wait also ends when another try wins (losers is aborted by the caller's signal too)
-    const signal = losers ?? this.signal;
-    let p: Picked;
-    try {
-      p = await balancer.pickAsync(this.key === undefined ? undefined : { key: this.key }, {
-        timeoutMs: Math.min(readyTimeoutMs, left),
-        ...(signal !== undefined && { signal }),
-      });
-    } catch (err) {
-      return { err, member: '', noMember: true };
+    if (p.type === 'none') {
+      if (balancer.pickAsync === undefined)
+        return { err: new NoMemberError(`no member available (${p.reason})`), member: '', noMember: true };
+      const left = this.deadlineAt === Infinity ? Infinity : Math.max(0, this.deadlineAt - clock.now());
+      // a hedge's wait also ends when another try wins (losers is aborted by the caller's signal too)
+      const until = losers ?? this.signal;
+      try {
+        p = await balancer.pickAsync(ctx, {
+          timeoutMs: Math.min(cfg.readyTimeoutMs, left),
+          ...(until !== undefined && { signal: until }),
+        });
+      } catch (err) {
+        return { err, member: '', noMember: true };
+      }
+      if (until?.aborted === true) {
+        // served in the same tick as the abort: nothing is sent, the member is not blamed
+        p.handle.done({ ok: true });
+        return { err: until.reason, member: p.member.id, noMember: true };
+      }
     }
-    if (signal?.aborted === true) {
-      // served in the same tick as the abort: nothing is sent, the member is not blamed
-      p.handle.done({ ok: true });
-      return { err: signal.reason, member: p.member.id, noMember: true };
-    }
-    return this.send(p, attempt, hedge, losers);
-  }
-
-  private async send(p: Picked, attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
-    const sh = this.sh;
-    const cfg = sh.cfg;
-    const clock = cfg.clock;
     const { member, handle } = p;
     if (this.tries === 0) this.first = member.id;
     else (this.tried ??= new Set([this.first])).add(member.id);
@@ -411,13 +394,13 @@ class Call {
       const status = res.status;
       const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
       handle.done({ ok: status < 500, rttMs, status });
-      if (tryScope !== undefined) endTry(tryScope, status, undefined, rttMs!);
+      if (tryScope !== undefined) end(tryScope, { status, rttMs: rttMs! });
       return { res, status, member: member.id };
     } catch (err) {
       const reason = ctl?.signal.aborted === true ? ctl.signal.reason : err;
       const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
       handle.done({ ok: false, rttMs, error: reason });
-      if (tryScope !== undefined) endTry(tryScope, undefined, reason, rttMs!);
+      if (tryScope !== undefined) end(tryScope, { error: reason, rttMs: rttMs! });
       return { err: reason, member: member.id };
     } finally {
       if (ctl !== undefined) {
@@ -439,14 +422,9 @@ class Call {
     return false;
   }
 
-  private retryableError(err: unknown): boolean {
-    if (err instanceof UnsafeTargetError || !this.replayable) return false;
-    return this.idempotent || refused(err);
-  }
-
   /** The request returns `res` (a try's result: its status read once, undici's getter costs). */
   private ok({ res, status }: { res: Response; status: number }): Response {
-    if (this.scope !== undefined) endRequest(this.scope, status, undefined, this.tries, this.retries);
+    if (this.scope !== undefined) end(this.scope, { status, tries: this.tries, retries: this.retries });
     if (this.sh.observed) {
       this.sh.emit({
         type: 'request-end',
@@ -464,7 +442,7 @@ class Call {
   private fail(err: unknown): never {
     const sh = this.sh;
     sh.stats.failures++;
-    if (this.scope !== undefined) endRequest(this.scope, undefined, err, this.tries, this.retries);
+    if (this.scope !== undefined) end(this.scope, { error: err, tries: this.tries, retries: this.retries });
     if (sh.observed) {
       sh.emit({ type: 'give-up', request: this.request, attempt: 0, error: err });
       sh.emit({
@@ -479,7 +457,8 @@ class Call {
     throw err;
   }
 
-  async run(): Promise<Response> {
+  /** Runs the request; `first`: the result of a first try already made (createFetchWith's lean path). */
+  async run(first?: TryResult): Promise<Response> {
     const sh = this.sh;
     const cfg = sh.cfg;
     if (this.passInput !== undefined) return cfg.baseFetch(this.passInput, this.passInit);
@@ -498,7 +477,12 @@ class Call {
       if (signal?.aborted) return this.fail(signal.reason);
       if (deadlineAt !== Infinity && clock.now() >= deadlineAt)
         return this.fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt - 1} tries`));
-      const last = await this.tryOnce(attempt, false, undefined);
+      const last = first ?? (await this.send(attempt, false, undefined));
+      if (first !== undefined) {
+        this.tries = 1;
+        this.first = first.member;
+        first = undefined;
+      }
       if (signal?.aborted) {
         if ('res' in last) await last.res.body?.cancel().catch(() => {});
         return this.fail(signal.reason);
@@ -543,8 +527,10 @@ class Call {
           wait = 0;
         } else {
           const counted = attempt - this.transparent;
-          if (noMember || !this.retryableError(last.err) || counted >= maxAttempts || !this.budgetAllows())
-            return this.fail(last.err);
+          // an error is retried when the body can be sent again, the method allows it or nothing was sent
+          const retryable =
+            !(last.err instanceof UnsafeTargetError) && this.replayable && (this.idempotent || refused(last.err));
+          if (noMember || !retryable || counted >= maxAttempts || !this.budgetAllows()) return this.fail(last.err);
           wait = backoff.delayMs(counted);
         }
         if (clock.now() + wait >= deadlineAt)
@@ -588,7 +574,7 @@ class Call {
         sh.stats.hedges++;
         if (sh.observed) sh.emit({ type: 'hedge', request: this.request, attempt: started });
       }
-      const p = this.tryOnce(started, started > 1, losers.signal);
+      const p = this.send(started, started > 1, losers.signal);
       running.add(p);
       void p.then(() => running.delete(p));
       return p;
@@ -635,23 +621,10 @@ class Call {
   }
 }
 
-function endTry(scope: TryScope, status: number | undefined, error: unknown, rttMs: number): void {
+/** Ends an instrumentation scope; its exception is reported, not thrown. */
+function end<R>(scope: { end(result: R): void }, result: R): void {
   try {
-    scope.end(status === undefined ? { error, rttMs } : { status, rttMs });
-  } catch (err) {
-    report(err);
-  }
-}
-
-function endRequest(
-  scope: RequestScope,
-  status: number | undefined,
-  error: unknown,
-  tries: number,
-  retries: number,
-): void {
-  try {
-    scope.end(status === undefined ? { error, tries, retries } : { status, tries, retries });
+    scope.end(result);
   } catch (err) {
     report(err);
   }
@@ -667,17 +640,53 @@ export function createFetchWith(parts: StackParts, options: CreateFetchOptions):
   const cfg = parseFetchOptionsWith(parts, options);
   const sh = new Shared(cfg);
 
-  function balancedFetch(input: string | URL | Request, init?: SwitchyardRequestInit): Promise<Response> {
+  const { balancer, clock, retryOn } = cfg;
+  // Nothing to key, hedge, time out, trace or pass through (each is a function, an object or a positive number):
+  // a string request without init and unobserved is lean, and its first try runs in balancedFetch itself (the
+  // module header); a retry, or a wait for a member, continues as a Call from that first try.
+  const lean =
+    !(cfg.key || cfg.hedge || cfg.perTryTimeoutMs || cfg.instrumentation || cfg.passThrough) &&
+    cfg.deadlineMs === Infinity;
+
+  async function balancedFetch(input: string | URL | Request, init?: SwitchyardRequestInit): Promise<Response> {
+    let request: number | undefined;
+    let first: TryResult | undefined;
+    if (lean && init === undefined && typeof input === 'string' && !sh.observed) {
+      request = ++sh.stats.requests;
+      const path = targetPath(input, cfg.serviceOrigin);
+      const p = balancer.pick();
+      if (p.type === 'pick') {
+        const { member, handle } = p;
+        sh.stats.tries++;
+        // as in Call.send: the pick's clock reading, NaN (untimed) when nothing uses the RTT
+        const t0 = (sh.pickClock ? p.startedAt : undefined) ?? clock.now();
+        let res: Response | undefined;
+        let err: unknown;
+        try {
+          res = await cfg.baseFetch(sh.originOf(member) + path, { redirect: 'manual' });
+        } catch (e) {
+          err = e;
+        }
+        const status = res?.status;
+        handle.done({ ok: status! < 500, rttMs: t0 === t0 ? clock.now() - t0 : undefined, status, error: err });
+        if (res === undefined) first = { err, member: member.id };
+        else if (retryOn.has(status!)) first = { res, status: status!, member: member.id };
+        else {
+          cfg.throttle?.onSuccess();
+          return res;
+        }
+      }
+    }
     let call: Call;
     try {
-      call = new Call(sh, input, init);
+      call = new Call(sh, input, init, request);
     } catch (err) {
       // refused before any pick (bad input, unsafe target, a throwing `key`): no try, not a failure
       if (sh.observed)
         sh.emit({ type: 'request-end', request: sh.stats.requests, attempt: 0, ok: false, error: err, tries: 0 });
-      return Promise.reject(err);
+      throw err;
     }
-    return call.run();
+    return await call.run(first);
   }
 
   return Object.assign(balancedFetch, {

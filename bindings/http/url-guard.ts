@@ -20,10 +20,8 @@ function forbidden(s: string): boolean {
   return false;
 }
 
-/** The path+query+fragment of a request target, or throws UnsafeTargetError. */
+/** The path+query+fragment of a request target (a string: fetch.ts reads URL and Request inputs), or throws UnsafeTargetError. */
 export function targetPath(input: string, serviceOrigin: string | undefined): string {
-  if (typeof input !== 'string') throw new TypeError(`request URL must be a string, got ${typeof input}`);
-  if (input === '') throw new UnsafeTargetError('request URL must not be empty');
   if (forbidden(input))
     throw new UnsafeTargetError(
       `request URL contains a control character, space or backslash: ${JSON.stringify(input)}`,

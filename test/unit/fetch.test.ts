@@ -412,3 +412,74 @@ test('a try is timed from the pick when the Balancer reads our clock, and not ti
   t.deepEqual(rtts, [7]);
   t.is(reads, 3, 'the pick, the end of the try, the outcome event');
 });
+
+test('a lean request (a path, no init, nobody observing) tries, retries and fails exactly as one that is observed', async (t) => {
+  // scripted members: a answers 503, b refuses the connection, c answers 200 after 5 virtual ms; d refuses too
+  const script = async (clock: VirtualClock, url: string): Promise<Response> => {
+    const host = new URL(url).port;
+    if (host === '1') return new Response('a', { status: 503 });
+    if (host === '2' || host === '4') throw new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } });
+    await new Promise<void>((r) => clock.setTimeout(() => r(), 5));
+    return new Response('c');
+  };
+  const members = ['a', 'b', 'c', 'd'].map((id, i) => ({ id, host: '127.0.0.1', port: i + 1 }));
+  const run = async (observed: boolean, path: string, only?: string[]) => {
+    const clock = new VirtualClock(0);
+    const outcomes: string[] = [];
+    let i = 0;
+    const list = members.filter((m) => only === undefined || only.includes(m.id));
+    const balancer: PickSource = {
+      pick(ctx) {
+        const free = list.filter((m) => !ctx?.exclude?.has(m.id));
+        if (free.length === 0) return { type: 'none', reason: 'empty' };
+        const member = free[i++ % free.length]!;
+        return {
+          type: 'pick',
+          member,
+          handle: {
+            done: (o) => outcomes.push(`${member.id}:${o.ok}:${o.status}:${o.error !== undefined}:${o.rttMs}`),
+          },
+        };
+      },
+    };
+    const events: string[] = [];
+    const f = createFetch({
+      balancer,
+      clock,
+      fetch: ((url: string) => script(clock, url)) as typeof fetch,
+      retry: { initialBackoffMs: 1, maxBackoffMs: 1 },
+      random: () => 0,
+      ...(observed && { onEvent: (e) => events.push(e.type) }),
+    });
+    const settled = f(path).then(
+      async (res) => `${res.status} ${await res.text()}`,
+      (err: Error) => `${err.name}: ${err.message}`,
+    );
+    await clock.advance(100); // back-off waits and member c's 5 ms answer run on the virtual clock
+    return { result: await settled, outcomes, stats: f.stats(), events };
+  };
+  for (const [path, only] of [
+    ['/x', undefined], // a 503, then c (the second of the members not tried) 200 after 5 ms
+    ['/y?q=1', ['a']], // a 503 on every try: the last response is returned
+    ['/z', ['b', 'd']], // refused everywhere: transparent retries, then the error
+    ['/w', []], // nobody to pick and no pickAsync: NoMemberError, no try
+  ] as const) {
+    const lean = await run(false, path, only as string[] | undefined);
+    const observed = await run(true, path, only as string[] | undefined);
+    t.deepEqual(lean.events, []);
+    t.true(observed.events.includes('request-end'), path);
+    t.deepEqual(
+      { result: lean.result, outcomes: lean.outcomes, stats: lean.stats },
+      { result: observed.result, outcomes: observed.outcomes, stats: observed.stats },
+      path,
+    );
+  }
+  const first = await run(false, '/x');
+  t.is(first.result, '200 c');
+  t.deepEqual(first.outcomes, ['a:false:503:false:0', 'c:true:200:false:5']);
+  t.deepEqual(first.stats, { requests: 1, tries: 2, retries: 1, hedges: 0, failures: 0 });
+  const refused = await run(false, '/z', ['b', 'd']);
+  t.regex(refused.result, /^TypeError: fetch failed/);
+  t.true(refused.outcomes.length >= 3 && refused.outcomes.every((o) => /^[bd]:false:undefined:true:0$/.test(o)));
+  t.is(refused.stats.failures, 1);
+});
