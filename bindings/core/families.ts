@@ -5,7 +5,7 @@
 //   HASH_WASM       jump, nginx, rendezvous, ketama, Envoy ring hash and Maglev (a superset of RING_WASM)
 //   BALANCING_WASM  the Balancer's state table and the policy kernels (weighted round robin, latency-aware, Peak-EWMA)
 // and, not a family of its own, ring-batch.wasm: HashRing's batch lookups by hash, instantiated over the ring
-// module's memory by core-wasm.ts `createWasmBatch` (registerRingExtras).
+// module's memory by ring-batch.ts `createWasmBatch` (registerRingExtras).
 // build/switchyard.wasm holds every family in one module: `init(source)` with it serves them all.
 import { BALANCING_WASM_HEX } from './wasm-balancing.generated.js';
 import { HASH_WASM_HEX } from './wasm-hash.generated.js';

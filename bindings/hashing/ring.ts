@@ -19,7 +19,8 @@ import {
   type RingTable,
   ringIndex,
 } from '../core/core.js';
-import { createWasmBatch, seedI64, type WasmHandle } from '../core/core-wasm.js';
+import { seedI64, type WasmHandle } from '../core/core-wasm.js';
+import { createWasmBatch } from '../core/ring-batch.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
 import { utf8Scratch } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
@@ -221,7 +222,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
   /**
    * Member indices for many hashes (NO_MEMBER on an empty ring), in one core call where registered. Once a ring
    * has looked up a quarter of its direct table's entries this way, it builds that table (4-32 entries per point,
-   * at most 2 MiB; core-wasm.ts `directBits`) and answers most hashes with one read.
+   * at most 2 MiB; core/ring-batch.ts `directBits`) and answers most hashes with one read.
    */
   getManyByHash(hashes: Uint32Array, out: Uint32Array = new Uint32Array(hashes.length)): Uint32Array {
     if (!(hashes instanceof Uint32Array)) throw typeError('hashes', 'a Uint32Array', hashes);

@@ -6,7 +6,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import { HashRing, type MemberInput } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
-import { BATCH, directBits } from '../../bindings/core/core-wasm.js';
+import { BATCH } from '../../bindings/core/core-wasm.js';
+import { directBits } from '../../bindings/core/ring-batch.js';
 
 type Table = { t: { points: Uint32Array; members: Uint16Array; table: Uint32Array; total: number } };
 const tableOf = (r: HashRing) => (r as unknown as Table).t;
