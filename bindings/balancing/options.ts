@@ -5,7 +5,7 @@ import type { WasmHandle } from '../core/core-wasm.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import type { EndpointInput } from '../util/endpoint.js';
 import { defaultRandom, type Random, validateRandom } from '../util/random.js';
-import { nonNegativeMs, rangeError, typeError } from '../util/validate.js';
+import { bool, nonNegativeMs, rangeError, str, typeError } from '../util/validate.js';
 import type { Policy } from './picker.js';
 import type { WasmTable } from './wasm-table.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR, LEVELS_HINT, type LevelRouting } from './levels.js';
@@ -113,11 +113,10 @@ export function resolveOptions(
   else if (o.backend === 'wasm')
     throw typeError('backend', `'js' without the balancing module (${WASM_HINT})`, o.backend);
   else if (o.backend !== undefined && o.backend !== 'js') throw rangeError('backend', "'wasm' or 'js'", o.backend);
-  if (o.measureRtt !== undefined && typeof o.measureRtt !== 'boolean')
-    throw typeError('measureRtt', 'a boolean', o.measureRtt);
+  if (o.measureRtt !== undefined) bool('measureRtt', o.measureRtt);
   const timed = o.measureRtt ?? (policy.usesRtt === true || policy.weighting !== undefined);
   if (o.endpoints !== undefined && !Array.isArray(o.endpoints)) throw typeError('endpoints', 'an array', o.endpoints);
-  if (o.target !== undefined && typeof o.target !== 'string') throw typeError('target', 'a string', o.target);
+  if (o.target !== undefined) str('target', o.target);
   const rt = nonNegativeMs('readyTimeoutMs', o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
   const panic = { panicThresholdPercent: pt, panicMode: pm };
   let priority: PriorityOptions;

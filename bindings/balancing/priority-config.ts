@@ -8,7 +8,7 @@
 // (ClusterLoadAssignment.Policy.overprovisioning_factor, 140 = 1.4). Below 1 a fully healthy level would spill
 // traffic; above 10 a level would keep all traffic with under 10% of its members healthy.
 import { parseLocality, localityKey } from '../util/endpoint.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { bool, rangeError, typeError } from '../util/validate.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR } from './levels.js';
 import type { ZoneAwareOptions } from './locality.js';
 import { asObject, checkKeys, int, type Json, num } from './policy-config.js';
@@ -41,11 +41,6 @@ const DEFAULTS: PriorityOptions = {
 /** The value of a protobuf wrapper / Percent ({ value }) or the bare value. */
 function unwrap(v: unknown): unknown {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && 'value' in v ? (v as { value: unknown }).value : v;
-}
-
-function bool(name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw typeError(name, 'a boolean', v);
-  return v;
 }
 
 function parseShares(name: string, v: unknown): Map<string, number> {

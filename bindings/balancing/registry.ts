@@ -14,7 +14,7 @@ import type { WasmTable } from './wasm-table.js';
 import type { WeightRunner } from './weight-runner.js';
 import { asObject } from './policy-config.js';
 import { parseRoundRobin, RoundRobinPolicy } from './policies/round-robin.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { rangeError, str, typeError } from '../util/validate.js';
 
 export interface PolicyFactory {
   /** Validates options (camelCase or snake_case); throws TypeError/RangeError naming `field.option`. */
@@ -150,6 +150,6 @@ export function policyFromConfig(policies: PolicyLookup, sc: ServiceConfigJson):
   }
   const legacy = sc.loadBalancingPolicy;
   if (legacy === undefined) return create(policies, 'round_robin', {}, 'loadBalancingPolicy');
-  if (typeof legacy !== 'string') throw typeError('loadBalancingPolicy', 'a string', legacy);
+  str('loadBalancingPolicy', legacy);
   return create(policies, legacy.toLowerCase(), {}, 'loadBalancingPolicy');
 }

@@ -17,7 +17,7 @@
 //
 //   const sc = selectServiceConfig(JSON.parse(text), { percentage: 42, hostname: 'web-1' });
 import { type Random, validateRandom } from '../util/random.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { bool, rangeError, str, typeError } from '../util/validate.js';
 
 /** DNS name prefix of the TXT record (A2). */
 export const GRPC_CONFIG_TXT_PREFIX = '_grpc_config.';
@@ -51,7 +51,7 @@ const CHOICE_FIELDS = new Set(['clientLanguage', 'percentage', 'clientHostname',
 function stringList(field: string, v: unknown): string[] {
   if (!Array.isArray(v)) throw typeError(field, 'an array of strings', v);
   v.forEach((s, i) => {
-    if (typeof s !== 'string') throw typeError(`${field}[${i}]`, 'a string', s);
+    str(`${field}[${i}]`, s);
   });
   return v as string[];
 }
@@ -161,8 +161,7 @@ export class ServiceConfigTracker {
   private lastSource: string | undefined;
 
   constructor(opts: ServiceConfigResolverOptions) {
-    if (opts.disableServiceConfig !== undefined && typeof opts.disableServiceConfig !== 'boolean')
-      throw typeError('disableServiceConfig', 'a boolean', opts.disableServiceConfig);
+    if (opts.disableServiceConfig !== undefined) bool('disableServiceConfig', opts.disableServiceConfig);
     if (opts.clientHostname !== undefined && typeof opts.clientHostname !== 'string')
       throw typeError('clientHostname', 'a string', opts.clientHostname);
     const random = opts.random === undefined ? Math.random : validateRandom('random', opts.random);

@@ -22,7 +22,7 @@
 // not own, so the table's memory (its stats and dispose) stays with the table; its own stats are loads.
 import type { Key, KeyLookup, OrderedKeyRouter } from './key-router.js';
 import { checkKeys, MemberPositions } from './shared.js';
-import { positive, rangeError, typeError } from '../util/validate.js';
+import { positive, rangeError, str, typeError } from '../util/validate.js';
 
 /** What the decorator needs from a consistent-hash table: an OrderedKeyRouter's lookups and order, weights if any. */
 export interface BoundedLoadTarget extends Pick<OrderedKeyRouter, 'members' | 'get' | 'preference'> {
@@ -178,7 +178,7 @@ export class BoundedLoad implements KeyLookup {
 
   /** Sets the counted load of a member (ignored when a `load` callback is given). */
   setLoad(id: string, load: number): void {
-    if (typeof id !== 'string') throw typeError('id', 'a string', id);
+    str('id', id);
     if (typeof load !== 'number' || !Number.isInteger(load) || load < 0)
       throw rangeError('load', 'an integer >= 0', load);
     this.counted += load - (this.counts.get(id) ?? 0);

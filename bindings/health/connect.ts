@@ -17,7 +17,7 @@
 import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import type { HealthChecker, HealthMember } from './checker.js';
 import type { OutlierDetector, OutlierOutcome } from './outlier.js';
-import { positive, typeError } from '../util/validate.js';
+import { bool, positive, typeError } from '../util/validate.js';
 
 /** The part of the Balancer this module uses (balancing/balancer.ts). */
 export interface HealthTarget<M extends HealthMember = HealthMember> {
@@ -66,8 +66,7 @@ export function connectHealth<M extends HealthMember>(
     throw typeError('balancer', 'a Balancer (members, setAvailable, on)', balancer);
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
   const { checker, detector } = options;
-  const start = options.start ?? true;
-  if (typeof start !== 'boolean') throw typeError('start', 'a boolean', start);
+  const start = bool('start', options.start ?? true);
   const clock = options.clock === undefined ? systemClock : validateClock('clock', options.clock);
 
   type Verdict = { available: boolean; reason: string; pending: boolean };

@@ -9,7 +9,7 @@
 import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import type { Endpoint } from '../util/endpoint.js';
 import { defaultRandom, validateRandom, type Random } from '../util/random.js';
-import { describe, intInRange, positive, rangeError, typeError } from '../util/validate.js';
+import { bool, describe, intInRange, positive, rangeError, str, typeError } from '../util/validate.js';
 
 // Kept for callers that imported it from here (http/fetch-options.ts); the one definition is util/random.ts.
 
@@ -101,11 +101,6 @@ function delay(field: string, v: unknown): number {
   const x = positive(field, v);
   if (x > MAX_DELAY_MS) throw rangeError(field, `a finite number > 0 and <= ${MAX_DELAY_MS}`, v);
   return x;
-}
-
-function bool(field: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw typeError(field, 'a boolean', v);
-  return v;
 }
 
 const percent = (field: string, v: unknown) => nonNegative(field, v, 100);
@@ -239,7 +234,7 @@ export function validateMember(field: string, m: unknown): HealthMember {
   const o = m as Partial<HealthMember> | null;
   if (typeof o !== 'object' || o === null) throw typeError(field, 'an object { id, host, port }', m);
   if (typeof o.id !== 'string' || o.id.length === 0) throw typeError(`${field}.id`, 'a non-empty string', o.id);
-  if (typeof o.host !== 'string') throw typeError(`${field}.host`, 'a string', o.host);
+  str(`${field}.host`, o.host);
   intInRange(`${field}.port`, o.port, 0, 65535);
   return o as HealthMember;
 }

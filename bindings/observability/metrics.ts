@@ -11,7 +11,7 @@
 //   collector.close();
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, register as globalRegistry, Registry } from 'prom-client';
-import { rangeError, typeError } from '../util/validate.js';
+import { rangeError, str, typeError } from '../util/validate.js';
 import {
   DEFAULT_BUCKETS_S,
   INSTRUMENTS,
@@ -81,7 +81,7 @@ function parseLabels(labels: unknown): Labels {
   for (const [k, v] of Object.entries(labels)) {
     if (!LABEL.test(k) || k.startsWith('__')) throw rangeError('labels', 'Prometheus label names', k);
     if (OWN_LABELS.has(k)) throw rangeError(`labels.${k}`, 'a label name switchyard does not use itself', k);
-    if (typeof v !== 'string') throw typeError(`labels.${k}`, 'a string', v);
+    str(`labels.${k}`, v);
     out[k] = v;
   }
   return out;
@@ -103,7 +103,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
   const registry = options.registry ?? globalRegistry;
   if (!(registry instanceof Registry)) throw typeError('registry', 'a prom-client Registry', registry);
   const prefix = options.prefix ?? 'switchyard_';
-  if (typeof prefix !== 'string') throw typeError('prefix', 'a string', prefix);
+  str('prefix', prefix);
   if (prefix !== '' && !NAME.test(prefix)) throw rangeError('prefix', 'a Prometheus metric name prefix', prefix);
   const constant = parseLabels(options.labels);
   const constNames = Object.keys(constant);

@@ -31,7 +31,7 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import type { FetchInstrumentation } from '../http/fetch-options.js';
-import { typeError } from '../util/validate.js';
+import { str, typeError } from '../util/validate.js';
 
 export interface OtelInstrumentationOptions {
   /** Default: the globally registered provider (`trace.getTracerProvider()`), looked up at each request. */
@@ -83,7 +83,7 @@ export function otelInstrumentation(options: OtelInstrumentationOptions = {}): F
   const { tracerProvider, name = 'switchyard', version } = options;
   if (tracerProvider !== undefined && typeof tracerProvider?.getTracer !== 'function')
     throw typeError('tracerProvider', 'a TracerProvider (getTracer)', tracerProvider);
-  if (typeof name !== 'string') throw typeError('name', 'a string', name);
+  str('name', name);
   // The global API hands out a ProxyTracer that follows a provider registered later, so one lookup is enough.
   let cached: Tracer | undefined;
   const tracer = (): Tracer => (cached ??= (tracerProvider ?? trace.getTracerProvider()).getTracer(name, version));

@@ -14,7 +14,7 @@
 // which report dialable addresses). Weight: finite and > 0 (default 1). Priority: an integer >= 0 (default 0,
 // lower is preferred). Metadata: a plain object (default {}), compared by value. Locality: optional, see
 // `Locality`.
-import { intInRange, positive, rangeError, typeError } from './validate.js';
+import { intInRange, positive, rangeError, str, typeError } from './validate.js';
 
 export interface Endpoint {
   id: string;
@@ -55,11 +55,7 @@ export function parseLocality(input: unknown, field = 'locality'): Locality {
     if (k !== 'region' && k !== 'zone' && k !== 'subZone')
       throw rangeError(`${field}.${k}`, 'one of region, zone, subZone', k);
   }
-  const part = (k: 'region' | 'zone' | 'subZone'): string => {
-    const v = o[k] ?? '';
-    if (typeof v !== 'string') throw typeError(`${field}.${k}`, 'a string', v);
-    return v;
-  };
+  const part = (k: 'region' | 'zone' | 'subZone'): string => str(`${field}.${k}`, o[k] ?? '');
   return { region: part('region'), zone: part('zone'), subZone: part('subZone') };
 }
 
@@ -86,22 +82,18 @@ export function parseHostPort(field: string, s: string, defaultPort?: number): {
   let portStr: string | undefined;
   if (s.startsWith('[')) {
     const end = s.indexOf(']');
-    if (end < 0) throw typeError(field, 'a "[v6]:port" address', s);
+    const rest = s.slice(end + 1); // all of s when there is no ']'
+    if (end < 0 || (rest !== '' && rest[0] !== ':')) throw typeError(field, 'a "[v6]:port" address', s);
     host = s.slice(1, end);
-    const rest = s.slice(end + 1);
-    if (rest.length > 0) {
-      if (!rest.startsWith(':')) throw typeError(field, 'a "[v6]:port" address', s);
-      portStr = rest.slice(1);
-    }
+    if (rest !== '') portStr = rest.slice(1);
   } else {
     const colon = s.lastIndexOf(':');
-    if (colon >= 0 && s.indexOf(':') !== colon) {
-      // A bare IPv6 literal: no port possible.
-      host = s;
-    } else if (colon >= 0) {
+    // no colon, or a bare IPv6 literal (several): no port
+    if (colon < 0 || s.indexOf(':') !== colon) host = s;
+    else {
       host = s.slice(0, colon);
       portStr = s.slice(colon + 1);
-    } else host = s;
+    }
   }
   if (host.length === 0 || /[\s/?#@]/.test(host)) throw typeError(field, 'an address with a host', s);
   if (portStr === undefined) {
@@ -151,9 +143,9 @@ export function parseEndpoint(input: EndpointInput, field = 'endpoint', options:
   }
   const id = (o.id as string | undefined) ?? formatHostPort(host, port);
   const weight = positive(`${field}.weight`, o.weight ?? 1);
-  const priority = o.priority ?? 0;
-  if (typeof priority !== 'number') throw typeError(`${field}.priority`, 'an integer >= 0', priority);
-  if (!Number.isInteger(priority) || priority < 0) throw rangeError(`${field}.priority`, 'an integer >= 0', priority);
+  const priority = (o.priority ?? 0) as number;
+  if (!(Number.isInteger(priority) && priority >= 0))
+    throw (typeof priority === 'number' ? rangeError : typeError)(`${field}.priority`, 'an integer >= 0', priority);
   const metadata = o.metadata ?? {};
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
     throw typeError(`${field}.metadata`, 'an object', metadata);

@@ -15,6 +15,18 @@ export function rangeError(field: string, expected: string, v: unknown): RangeEr
   return new RangeError(`${field} must be ${expected}, got ${describe(v)}`);
 }
 
+/** A string. */
+export function str(field: string, v: unknown): string {
+  if (typeof v !== 'string') throw typeError(field, 'a string', v);
+  return v;
+}
+
+/** A boolean. */
+export function bool(field: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw typeError(field, 'a boolean', v);
+  return v;
+}
+
 /** An integer in [min, max]. */
 export function intInRange(field: string, v: unknown, min: number, max: number): number {
   const ok = Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
@@ -31,7 +43,7 @@ export function positive(field: string, v: unknown): number {
 
 /** A number of milliseconds >= 0 (Infinity included: no limit). */
 export function nonNegativeMs(field: string, v: unknown): number {
-  if (typeof v !== 'number') throw typeError(field, 'a number of milliseconds >= 0', v);
-  if (!(v >= 0)) throw rangeError(field, 'a number of milliseconds >= 0', v);
+  if (!(typeof v === 'number' && v >= 0))
+    throw (typeof v === 'number' ? rangeError : typeError)(field, 'a number of milliseconds >= 0', v);
   return v;
 }

@@ -15,7 +15,7 @@
 //   const r = await c.callAny('/v3/kv/range', { key: encodeKey('services/api/') });
 import { decodeBase64 } from '../../core/base64.js';
 import { systemClock, validateClock, type Clock } from '../../util/clock.js';
-import { typeError } from '../../util/validate.js';
+import { str, typeError } from '../../util/validate.js';
 import type { FetchLike } from '../resolver.js';
 import { msOption } from '../base.js';
 
@@ -119,8 +119,8 @@ export class EtcdClient {
   constructor(o: EtcdClientOptions) {
     this.endpoints = checkEndpoints(o.endpoints);
     if (o.auth !== undefined) {
-      if (typeof o.auth?.username !== 'string') throw typeError('auth.username', 'a string', o.auth?.username);
-      if (typeof o.auth.password !== 'string') throw typeError('auth.password', 'a string', o.auth.password);
+      str('auth.username', o.auth?.username);
+      str('auth.password', o.auth.password);
     }
     this.auth = o.auth;
     this.fetch = o.fetch ?? ((u, i) => fetch(u, i));

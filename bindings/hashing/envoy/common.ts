@@ -4,7 +4,7 @@
 // 32-bit halves in TS. u64 results come back as a low half returned and a high half read right after
 // (`keyHashHi`, `u64Hi`), so no BigInt or array is allocated per lookup.
 import { putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
-import { intInRange, rangeError, typeError } from '../../util/validate.js';
+import { intInRange, rangeError, str, typeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair, xxh64String } from '../../core/xxhash.js';
 import { type Key, keyError, type MemberInput } from '../key-router.js';
 import { keyBytes } from '../shared.js';
@@ -36,7 +36,7 @@ export function parseEnvoyMembers(members: unknown): { ids: string[]; weights: n
     else if (m !== null && typeof m === 'object') {
       id = (m as { id?: unknown }).id;
       weight = (m as { weight?: unknown }).weight ?? 1;
-      if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
+      str(`${field}.id`, id);
     } else throw typeError(field, "a 'host:port' id or { id, weight }", m);
     if ((id as string).length === 0)
       throw rangeError(typeof m === 'string' ? field : `${field}.id`, 'a non-empty id', id);

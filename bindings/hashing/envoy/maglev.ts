@@ -25,7 +25,7 @@ import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/cor
 import { HASH_WASM } from '../../core/families.js';
 import { align16 } from '../../core/memory.js';
 import { utf8 } from '../../core/utf8.js';
-import { intInRange, rangeError, typeError } from '../../util/validate.js';
+import { intInRange, rangeError, str } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
 import { type Key, keyError, type RouterMemberStats, type OrderedKeyRouter, type RouterStats } from '../key-router.js';
 import { checkOptions, FixedRouter } from '../base.js';
@@ -114,7 +114,7 @@ function skipOf(key: Uint8Array, M: number, p32m1: number): number {
 
 /** A host's Maglev permutation parameters: offset = xxh64(id, 0) % M, skip = xxh64(id, 1) % (M - 1) + 1. */
 export function maglevOffsetSkip(id: string, tableSize: number): { offset: number; skip: number } {
-  if (typeof id !== 'string') throw typeError('id', 'a string', id);
+  str('id', id);
   const M = intInRange('tableSize', tableSize, 2, MAGLEV_MAX_TABLE_SIZE);
   const key = utf8(id);
   return { offset: offsetOf(key, M, 4294967296 % M), skip: skipOf(key, M, 4294967296 % (M - 1)) };
