@@ -62,7 +62,7 @@ import type { Clock } from '../util/clock.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Endpoint, type EndpointInput, parseEndpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { bool, rangeError, str, typeError } from '../util/validate.js';
 import { NoHealthyMembersError, UnavailableError } from './errors.js';
 import {
   COL_ACTIVE,
@@ -273,7 +273,7 @@ export class BalancerCore implements PolicyEnv {
     const list = typeof ids === 'string' ? [ids] : ids;
     const drop = new Set<string>();
     list.forEach((id, i) => {
-      if (typeof id !== 'string') throw typeError(typeof ids === 'string' ? 'id' : `ids[${i}]`, 'a string', id);
+      str(typeof ids === 'string' ? 'id' : `ids[${i}]`, id);
       drop.add(id);
     });
     return this.commit(
@@ -307,9 +307,9 @@ export class BalancerCore implements PolicyEnv {
    * ids: false. `pending` (with `available` false): the member awaits its first health result (see the header).
    */
   setAvailable(id: string, available: boolean, reason?: string, pending = false): boolean {
-    if (typeof id !== 'string') throw typeError('id', 'a string', id);
-    if (typeof available !== 'boolean') throw typeError('available', 'a boolean', available);
-    if (typeof pending !== 'boolean') throw typeError('pending', 'a boolean', pending);
+    str('id', id);
+    bool('available', available);
+    bool('pending', pending);
     const row = this.m.index.get(id);
     if (row === undefined) return false;
     const unavailable = this.m.unavailable;
@@ -452,7 +452,7 @@ export class BalancerCore implements PolicyEnv {
   completeIndex(index: number, ok: boolean, rttMs = NaN): void {
     const n = this.m.list.length;
     if (!(index >= 0 && index < n)) throw rangeError('index', `a member index < ${n}`, index);
-    if (typeof ok !== 'boolean') throw typeError('ok', 'a boolean', ok);
+    bool('ok', ok);
     const listening = this.listeners.outcome.length > 0;
     const now = this.listeners.timedOutcomes > 0 || this.timed ? this.clock.now() : NaN;
     this.finish(index, this.m.list[index]!, ok, rttMs, now, undefined, undefined, listening, this.pol);
@@ -473,9 +473,7 @@ export class BalancerCore implements PolicyEnv {
   on(event: 'availability', fn: (ev: AvailabilityEvent) => void): () => void;
   on(event: 'picker', fn: (ev: PickerEvent) => void): () => void;
   on(event: EventName, fn: (ev: never) => void, opts?: { rtt?: boolean }): () => void {
-    const rtt = opts?.rtt;
-    if (rtt !== undefined && typeof rtt !== 'boolean') throw typeError('opts.rtt', 'a boolean', rtt);
-    return this.listeners.on(event, fn, rtt !== false);
+    return this.listeners.on(event, fn, bool('opts.rtt', opts?.rtt ?? true));
   }
 
   stats(): BalancerStats {
@@ -629,7 +627,7 @@ export class BalancerCore implements PolicyEnv {
   private complete(p: Pick, outcome: Outcome): void {
     if (outcome === null || typeof outcome !== 'object')
       throw typeError('outcome', 'an object { ok, rttMs? }', outcome);
-    if (typeof outcome.ok !== 'boolean') throw typeError('outcome.ok', 'a boolean', outcome.ok);
+    bool('outcome.ok', outcome.ok);
     const listening = this.listeners.outcome.length > 0;
     let rtt = outcome.rttMs;
     let now = NaN;

@@ -107,22 +107,20 @@ export class Listeners {
   on(event: EventName, fn: (ev: never) => void, timed = true): () => void {
     const l = this.list(event);
     if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
+    const d = +(timed && event === 'outcome');
     l.push(fn);
-    const counted = event === 'outcome' && timed;
-    if (counted) this.timedOutcomes++;
-    let on = true;
+    this.timedOutcomes += d;
     return () => {
       const i = l.indexOf(fn);
-      if (i >= 0) l.splice(i, 1);
-      if (counted && on) this.timedOutcomes--;
-      on = false;
+      if (i >= 0) {
+        l.splice(i, 1);
+        this.timedOutcomes -= d;
+      }
     };
   }
 
   emit(event: EventName, ev: unknown): void {
-    const l = this.list(event);
-    if (l.length === 1) l[0]!(ev as never);
-    else for (const fn of l.slice()) fn(ev as never);
+    for (const fn of this.list(event).slice()) fn(ev as never);
   }
 
   private list(event: EventName): ((ev: never) => void)[] {

@@ -127,7 +127,8 @@ function report(err: unknown): void {
 /** What every request of one createFetch shares. */
 class Shared {
   readonly stats: FetchStats = { requests: 0, tries: 0, retries: 0, hedges: 0, failures: 0 };
-  readonly listeners: ((e: FetchEvent) => void)[] = [];
+  /** `onEvent` first, then the listeners in the order added. */
+  declare readonly listeners: ((e: FetchEvent) => void)[];
   /** Whether anyone hears events (onEvent or a listener): events are not even built otherwise. */
   declare observed: boolean;
   private readonly byMember = new WeakMap<FetchMember, string>();
@@ -138,19 +139,12 @@ class Shared {
 
   constructor(cfg: FetchConfig) {
     this.cfg = cfg;
-    this.observed = cfg.onEvent !== undefined;
+    this.listeners = cfg.onEvent === undefined ? [] : [cfg.onEvent];
+    this.observed = this.listeners.length > 0;
     this.pickClock = (cfg.balancer as { clock?: unknown }).clock === cfg.clock;
   }
 
   emit(e: FetchEvent): void {
-    const on = this.cfg.onEvent;
-    if (on !== undefined) {
-      try {
-        on(e);
-      } catch (err) {
-        report(err);
-      }
-    }
     for (const fn of this.listeners.slice()) {
       try {
         fn(e);
@@ -168,7 +162,7 @@ class Shared {
     return () => {
       const i = this.listeners.indexOf(fn);
       if (i >= 0) this.listeners.splice(i, 1);
-      this.observed = this.cfg.onEvent !== undefined || this.listeners.length > 0;
+      this.observed = this.listeners.length > 0;
     };
   }
 
