@@ -61,7 +61,6 @@ export class StateTable {
   /** Byte offset in WASM memory, or -1 for a JS-heap table. */
   declare readonly ptr: number;
   declare private arr: Float64Array;
-  declare private gen: number;
 
   declare readonly n: number;
   declare private readonly wasm: WasmHandle | null;
@@ -72,23 +71,20 @@ export class StateTable {
     this.cap = Math.max(n, 1);
     if (wasm !== null) {
       this.ptr = wasm.mem.alloc(this.cap * COLS * 8);
-      this.gen = wasm.mem.gen;
       this.arr = new Float64Array(wasm.mem.memory.buffer, this.ptr, this.cap * COLS);
       this.arr.fill(0);
     } else {
       this.ptr = -1;
-      this.gen = 0;
       this.arr = new Float64Array(this.cap * COLS);
     }
   }
 
-  /** The current view (re-created after the WASM memory grew). Re-read after any allocation. */
+  /**
+   * The current view, re-created after the WASM memory grew (a grow empties the views of the old buffer, as
+   * core/memory.ts `detached` tells; only a WASM table's view can empty). Re-read after any allocation.
+   */
   get f(): Float64Array {
-    const w = this.wasm;
-    if (w !== null && w.mem.gen !== this.gen) {
-      this.gen = w.mem.gen;
-      this.arr = new Float64Array(w.mem.memory.buffer, this.ptr, this.cap * COLS);
-    }
+    if (this.arr.length === 0) this.arr = new Float64Array(this.wasm!.mem.memory.buffer, this.ptr, this.cap * COLS);
     return this.arr;
   }
 

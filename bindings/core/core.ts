@@ -2,7 +2,7 @@
 // WebAssembly module (core-wasm.ts) and by pure TypeScript (core-js.ts), with identical outputs. The ring
 // layout (`RingTable`) and its lookup (`ringIndex`, twin of assembly/ring.ts `lookupIndex`) live here because
 // HashRing and the ketama continuum share them; the sort and bucket table are in radix.ts.
-import { align16, type WasmMemory } from './memory.js';
+import { align16, detached, type WasmMemory } from './memory.js';
 import { tableBits } from './radix.js';
 
 export type Backend = 'wasm' | 'js';
@@ -70,13 +70,10 @@ export class RingTable {
     return align16(this.ptr + this.total * 6);
   }
 
-  /**
-   * Re-creates the views if the memory was grown since they were made: a grow detaches the old buffer, which
-   * empties every view of it (total > 0, so only an unsynced or stale view is empty).
-   */
+  /** Makes the views, or re-creates them after a grow (memory.ts `detached`; total > 0, unsynced views are empty). */
   sync(): void {
     const mem = this.mem;
-    if (mem === null || this.points.length !== 0) return;
+    if (mem === null || !detached(this.points)) return;
     const buf = mem.memory.buffer;
     this.points = new Uint32Array(buf, this.pointsPtr, this.total);
     this.members = new Uint16Array(buf, this.membersPtr, this.total);

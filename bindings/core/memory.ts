@@ -1,6 +1,7 @@
 // The one owner of the core's linear memory: hands out regions (first fit over a coalescing free list),
 // is the only caller of `memory.grow`, and re-creates the typed-array views after a grow. Consumers that
-// cache views compare `gen` with the value they saw and re-create theirs when it changed.
+// cache views of their own tell a stale one by `detached(view)`: a grow detaches the old buffer, which empties
+// every view of it.
 
 const PAGE_BYTES = 65536;
 
@@ -9,9 +10,12 @@ interface Block {
   size: number;
 }
 
+/** Whether a view of WASM memory was made before a grow (its buffer detached: the view is empty). */
+export function detached(view: { readonly length: number }): boolean {
+  return view.length === 0;
+}
+
 export class WasmMemory {
-  /** Bumped whenever the buffer is replaced (every grow). */
-  gen = 0;
   declare u8: Uint8Array;
   declare u32: Uint32Array;
   private readonly free: Block[] = [];
@@ -95,7 +99,6 @@ export class WasmMemory {
     const buf = this.memory.buffer;
     this.u8 = new Uint8Array(buf);
     this.u32 = new Uint32Array(buf);
-    this.gen++;
   }
 }
 

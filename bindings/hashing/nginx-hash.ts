@@ -26,7 +26,7 @@
 import type { Backend } from '../core/core.js';
 import { batchBytes, batchU32, type WasmHandle } from '../core/core-wasm.js';
 import { HASH_WASM } from '../core/families.js';
-import { align16 } from '../core/memory.js';
+import { align16, detached } from '../core/memory.js';
 import { radixSortPairs } from '../core/radix.js';
 import { crc32Byte, crc32Bytes, crc32String, crc32Update } from './ketama/crc32.js';
 import { utf8 } from '../core/utf8.js';
@@ -171,7 +171,6 @@ export function findChashPoint(points: Uint32Array, n: number, h: number): numbe
 interface Table {
   total: number;
   ptr: number; // 0 for the TS backend
-  gen: number;
   points: Uint32Array;
   servers: Uint32Array;
 }
@@ -287,10 +286,9 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
     const t = this.t;
     if (t === null || t.ptr === 0) return t;
     const mem = this.wasm!.mem;
-    if (t.gen !== mem.gen) {
+    if (detached(t.points)) {
       t.points = new Uint32Array(mem.memory.buffer, t.ptr, t.total);
       t.servers = new Uint32Array(mem.memory.buffer, t.ptr + t.total * 4, t.total);
-      t.gen = mem.gen;
     }
     return t;
   }
@@ -306,7 +304,7 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
     if (ids.length > 0) {
       if (this.wasm === null) {
         const { points, servers } = buildNginxRing(names, weights);
-        t = { total: points.length, ptr: 0, gen: 0, points, servers };
+        t = { total: points.length, ptr: 0, points, servers };
       } else t = this.buildWasm(this.wasm, names, weights, total);
     }
     this.region.replace(this.wasm === null ? null : this.wasm.mem, t === null ? 0 : t.ptr);
@@ -340,7 +338,6 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
     return {
       total: count,
       ptr: out,
-      gen: w.mem.gen,
       points: new Uint32Array(buf, out, count),
       servers: new Uint32Array(buf, out + count * 4, count),
     };

@@ -23,7 +23,7 @@
 import type { Backend } from '../../core/core.js';
 import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
 import { HASH_WASM } from '../../core/families.js';
-import { align16 } from '../../core/memory.js';
+import { align16, detached } from '../../core/memory.js';
 import { utf8 } from '../../core/utf8.js';
 import { intInRange, rangeError, str } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
@@ -176,7 +176,6 @@ interface Table {
   table: Uint32Array;
   counts: Uint32Array;
   ptr: number;
-  gen: number;
 }
 
 /**
@@ -211,7 +210,7 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
     const keys = encoded.map((e) => e.key);
     if (this.wasm === null) {
       const { table, counts } = buildMaglevJs(keys, this.weightList, M);
-      this.t = { table, counts, ptr: 0, gen: 0 };
+      this.t = { table, counts, ptr: 0 };
     } else this.t = this.buildWasm(this.wasm, keys);
   }
 
@@ -329,10 +328,7 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
     const t = this.t;
     if (t === null || t.ptr === 0) return t;
     const mem = this.wasm!.mem;
-    if (t.gen !== mem.gen) {
-      t.table = new Uint32Array(mem.memory.buffer, t.ptr, this.tableSize);
-      t.gen = mem.gen;
-    }
+    if (detached(t.table)) t.table = new Uint32Array(mem.memory.buffer, t.ptr, this.tableSize);
     return t;
   }
 
@@ -360,6 +356,6 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
     const counts = w.mem.u32.slice((tmp + offCounts) >>> 2, ((tmp + offCounts) >>> 2) + n);
     w.mem.release(tmp);
     this.region.replace(w.mem, out);
-    return { table: new Uint32Array(w.mem.memory.buffer, out, this.tableSize), counts, ptr: out, gen: w.mem.gen };
+    return { table: new Uint32Array(w.mem.memory.buffer, out, this.tableSize), counts, ptr: out };
   }
 }

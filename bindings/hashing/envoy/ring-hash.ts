@@ -23,7 +23,7 @@ import type { Backend } from '../../core/core.js';
 import { batchKeys, putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
 import { HASH_WASM } from '../../core/families.js';
 import { writeDecimal } from '../../core/label.js';
-import { align16 } from '../../core/memory.js';
+import { align16, detached } from '../../core/memory.js';
 import { utf8 } from '../../core/utf8.js';
 import { intInRange, rangeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
@@ -124,9 +124,8 @@ interface Table {
   size: number;
   hashes: Uint32Array;
   hosts: Uint32Array;
-  /** WASM region (0 for the TS build) and the memory generation the views were made for. */
+  /** WASM region (0 for the TS build). */
   ptr: number;
-  gen: number;
 }
 
 /** Pure-TS build (twin of envoyRingBuild): entries in build order, then a stable sort by hash. */
@@ -333,17 +332,16 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
     const t = this.t;
     if (t === null || t.ptr === 0) return t;
     const mem = this.wasm!.mem;
-    if (t.gen !== mem.gen) {
+    if (detached(t.hashes)) {
       t.hashes = new Uint32Array(mem.memory.buffer, t.ptr, t.size * 2);
       t.hosts = new Uint32Array(mem.memory.buffer, t.ptr + t.size * 8, t.size);
-      t.gen = mem.gen;
     }
     return t;
   }
 
   private buildJs(): Table {
     const { hashes, hosts } = buildEnvoyRingJs(this.ids, this.counts, this.hashFunction === 'MURMUR_HASH_2');
-    return { size: hosts.length, hashes, hosts, ptr: 0, gen: 0 };
+    return { size: hosts.length, hashes, hosts, ptr: 0 };
   }
 
   private buildWasm(w: WasmHandle): Table | null {
@@ -404,7 +402,6 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
       hashes: new Uint32Array(buf, out, size * 2),
       hosts: new Uint32Array(buf, out + size * 8, size),
       ptr: out,
-      gen: w.mem.gen,
     };
   }
 }
