@@ -18,7 +18,7 @@
 //
 //   new ConsulResolver({ address: 'http://127.0.0.1:8500', service: 'api', passing: true, tags: ['v2'] }, l);
 import { parseEndpoints, type Endpoint, type EndpointInput } from '../util/endpoint.js';
-import { intInRange, typeError } from '../util/validate.js';
+import { intInRange, str, typeError } from '../util/validate.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import type { CommonResolverOptions, FetchLike, ResolverListener } from './resolver.js';
 import { msOption, Pause, ResolverBase } from './base.js';
@@ -103,7 +103,7 @@ export class ConsulResolver extends ResolverBase {
       q.set('dc', opts.dc);
     }
     this.baseUrl = `${address}/v1/health/service/${encodeURIComponent(opts.service)}?${q.toString()}`;
-    if (opts.token !== undefined && typeof opts.token !== 'string') throw typeError('token', 'a string', opts.token);
+    if (opts.token !== undefined) str('token', opts.token);
     this.token = opts.token;
     this.waitS = opts.waitS === undefined ? DEFAULT_CONSUL_WAIT_S : intInRange('waitS', opts.waitS, 1, 600);
     this.minQueryIntervalMs = msOption(

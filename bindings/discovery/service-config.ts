@@ -162,8 +162,7 @@ export class ServiceConfigTracker {
 
   constructor(opts: ServiceConfigResolverOptions) {
     if (opts.disableServiceConfig !== undefined) bool('disableServiceConfig', opts.disableServiceConfig);
-    if (opts.clientHostname !== undefined && typeof opts.clientHostname !== 'string')
-      throw typeError('clientHostname', 'a string', opts.clientHostname);
+    if (opts.clientHostname !== undefined) str('clientHostname', opts.clientHostname);
     const random = opts.random === undefined ? Math.random : validateRandom('random', opts.random);
     this.enabled = opts.disableServiceConfig !== true;
     const draw = this.enabled ? random() : 0;

@@ -25,7 +25,7 @@ import { BATCH, batchBytes } from '../core/core-wasm.js';
 import { checkOptions, RouterBase } from './base.js';
 import { type BucketKeyRouter, type Key, type RouterMemberStats, NO_MEMBER, type RouterStats } from './key-router.js';
 import { checkOffsets, keyBytes, packKeys } from './shared.js';
-import { intInRange, rangeError, typeError } from '../util/validate.js';
+import { intInRange, rangeError, str, typeError } from '../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
 /** A u64 key: a bigint, or its [high, low] unsigned 32-bit halves. */
@@ -274,8 +274,8 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
     if (!Array.isArray(list)) throw typeError('ids', 'a member id or an array of ids', ids);
     let end = this.ids.length;
     const present = new Set<string>();
-    for (const id of list) {
-      if (typeof id !== 'string') throw typeError('id', 'a string', id);
+    for (const given of list) {
+      const id = str('id', given);
       const i = this.index.get(id);
       if (i === undefined || present.has(id)) continue;
       if (i !== end - 1) {
@@ -320,6 +320,5 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
 }
 
 function checkId(id: unknown, field: string): asserts id is string {
-  if (typeof id !== 'string') throw typeError(field, 'a string', id);
-  if (id.length === 0) throw rangeError(field, 'a non-empty id', id);
+  if (str(field, id).length === 0) throw rangeError(field, 'a non-empty id', id);
 }

@@ -2,7 +2,7 @@
 // the routers that keep an id → weight map (HashRing, Rendezvous, NginxConsistentHash): parsing with typed
 // errors, and the add / remove / setWeight / reset diffs. Each diff returns the next membership, or null
 // when nothing would change (the router then rebuilds nothing).
-import { positive, rangeError, typeError } from '../util/validate.js';
+import { positive, rangeError, str, typeError } from '../util/validate.js';
 
 export type Weights = Map<string, number>;
 export type ParseMember = (m: unknown, field: string) => [string, number];
@@ -35,8 +35,8 @@ export function parseWeightedMember(m: unknown, field: string): [string, number]
     return [m, 1];
   }
   if (m === null || typeof m !== 'object') throw typeError(field, 'an id string or { id, weight }', m);
-  const { id, weight } = m as { id: unknown; weight?: unknown };
-  if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
+  const { id: given, weight } = m as { id: unknown; weight?: unknown };
+  const id = str(`${field}.id`, given);
   if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty string', id);
   return [id, weight === undefined ? 1 : positive(`${field}.weight`, weight)];
 }
@@ -95,10 +95,7 @@ export function weightRules(
       if (!Array.isArray(list)) throw typeError('ids', `a ${one} id or an array of ids`, ids);
       const next = new Map(current);
       let changed = false;
-      for (const id of list) {
-        if (typeof id !== 'string') throw typeError('id', 'a string', id);
-        changed = next.delete(id) || changed;
-      }
+      for (const id of list) changed = next.delete(str('id', id)) || changed;
       return changed ? next : null;
     },
     setWeight(current, id, weight) {

@@ -35,7 +35,7 @@ import { keyError, NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
 import { type Names, weightRules, type Weights } from './membership.js';
 import { addArcs, checkOffsets, distinctFrom, packKeys } from './shared.js';
-import { intInRange, rangeError, typeError } from '../util/validate.js';
+import { intInRange, rangeError, str, typeError } from '../util/validate.js';
 
 /** A server name (weight 1) or `{ id, weight }` with an integer weight in [1, NGINX_MAX_WEIGHT]. */
 export type NginxServerInput = MemberInput;
@@ -352,8 +352,8 @@ function parseServer(s: unknown, field: string): [string, number] {
     return [s, 1];
   }
   if (s === null || typeof s !== 'object') throw typeError(field, 'a server name or { id, weight }', s);
-  const { id, weight } = s as { id: unknown; weight?: unknown };
-  if (typeof id !== 'string') throw typeError(`${field}.id`, 'a string', id);
+  const { id: given, weight } = s as { id: unknown; weight?: unknown };
+  const id = str(`${field}.id`, given);
   if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty server name', id);
   return [id, weight === undefined ? 1 : intInRange(`${field}.weight`, weight, 1, NGINX_MAX_WEIGHT)];
 }

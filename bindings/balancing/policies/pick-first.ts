@@ -13,7 +13,7 @@
 //   new Balancer({ policy: { pick_first: { shuffleAddressList: true } }, endpoints: ['a:80', 'b:80'] })
 import { asObject, checkKeys } from '../policy-config.js';
 import type { PickContext, Picker, Policy, PolicyEnv } from '../picker.js';
-import { typeError } from '../../util/validate.js';
+import { bool } from '../../util/validate.js';
 
 export interface PickFirstConfig {
   /** Shuffle the member order on each new list (A62 `shuffleAddressList`, default false). */
@@ -24,9 +24,7 @@ export function parsePickFirst(json: unknown, field = 'pick_first'): PickFirstCo
   const o = asObject(field, json);
   checkKeys(field, o, ['shuffleAddressList', 'shuffle_address_list']);
   const key = o.shuffleAddressList !== undefined ? 'shuffleAddressList' : 'shuffle_address_list';
-  const v = o[key] ?? false;
-  if (typeof v !== 'boolean') throw typeError(`${field}.${key}`, 'a boolean', v);
-  return { shuffleAddressList: v };
+  return { shuffleAddressList: bool(`${field}.${key}`, o[key] ?? false) };
 }
 
 class PickFirstPicker implements Picker {

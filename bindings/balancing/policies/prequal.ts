@@ -34,7 +34,7 @@
 //   const lb = new Balancer({ policy: { name: 'prequal', probe: createHttpProber() }, endpoints });
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { type Endpoint, parseEndpoint } from '../../util/endpoint.js';
-import { typeError } from '../../util/validate.js';
+import { bool, typeError } from '../../util/validate.js';
 import { type LoadMetric, P2CPicker, sampleDistinct } from '../p2c.js';
 import { COL_ACTIVE, type Picker, type PickContext, type Policy, type PolicyEnv } from '../picker.js';
 import { asObject, checkKeys, durationMs, int, num } from '../policy-config.js';
@@ -128,7 +128,7 @@ export function parsePrequal(json: unknown, field = 'prequal'): PrequalConfig {
     maxProbesInFlight: int(field, o, 'maxProbesInFlight', 'max_probes_in_flight', 4 * poolSize, 1, 1e6),
     maxRif: int(field, o, 'maxRif', 'max_rif', 1e6, 0, 2 ** 31),
     maxLatencyMs: durationMs(field, o, 'maxLatencyMs', 'max_latency', 3_600_000, 0),
-    warmupProbes: bool(field, o, 'warmupProbes', 'warmup_probes', true),
+    warmupProbes: flag(field, o, 'warmupProbes', 'warmup_probes', true),
   };
   if (o.probe !== undefined) {
     if (typeof o.probe !== 'function')
@@ -138,17 +138,16 @@ export function parsePrequal(json: unknown, field = 'prequal'): PrequalConfig {
   return c;
 }
 
+/** The boolean at `key` or `alt` (snake_case), `dflt` when neither is set. */
+function flag(field: string, o: Record<string, unknown>, key: string, alt: string, dflt: boolean): boolean {
+  const v = o[key] !== undefined ? o[key] : o[alt];
+  return v === undefined ? dflt : bool(`${field}.${o[key] !== undefined ? key : alt}`, v);
+}
+
 /**
  * Reads a probe answer: `{ rif, latencyMs }` (or `latency_ms`), or the same as a JSON string of at most
  * MAX_ANSWER_CHARS. Returns a reason string for anything else.
  */
-function bool(field: string, o: Record<string, unknown>, key: string, alt: string, dflt: boolean): boolean {
-  const v = o[key] !== undefined ? o[key] : o[alt];
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw typeError(`${field}.${o[key] !== undefined ? key : alt}`, 'a boolean', v);
-  return v;
-}
-
 export function readProbeAnswer(x: unknown, maxRif = 1e6, maxLatencyMs = 3_600_000): ProbeAnswer | string {
   if (typeof x === 'string') {
     if (x.length > MAX_ANSWER_CHARS) return 'oversized';

@@ -3,7 +3,7 @@
 // step by step; and the membership rules of a KetamaRing (servers in the order given, `add` appends). Sources: RJ/ketama libketama/ketama.c; awesomized/libmemcached src/libmemcached/hosts.cc
 // (update_continuum); twitter/twemproxy src/hashkit/nc_ketama.c and src/nc_conf.c (conf_add_server);
 // 3rd-Eden/node-hashring index.js with connection-parse.
-import { intInRange, positive, rangeError, typeError } from '../../util/validate.js';
+import { intInRange, positive, rangeError, str, typeError } from '../../util/validate.js';
 import type { MembershipRules } from '../membership.js';
 
 export const KETAMA_COMPATS = ['libketama', 'libmemcached', 'spymemcached', 'twemproxy', 'hashring'] as const;
@@ -53,8 +53,7 @@ export function parseServer(
   if (typeof s === 'string') id = s;
   else if (s !== null && typeof s === 'object') {
     const o = s as { id?: unknown; weight?: unknown; name?: unknown; vnodes?: unknown };
-    if (typeof o.id !== 'string') throw typeError(`${field}.id`, 'a string', o.id);
-    id = o.id;
+    id = str(`${field}.id`, o.id);
     if (o.weight !== undefined) {
       if (compat === 'hashring') weight = positive(`${field}.weight`, o.weight);
       else weight = intInRange(`${field}.weight`, o.weight, 1, MAX_INT_WEIGHT);
@@ -187,7 +186,7 @@ export function serverRules(compat: KetamaCompat, defaultPort: number | null): M
     remove(current, ids) {
       const list = typeof ids === 'string' ? [ids] : ids;
       if (!Array.isArray(list)) throw typeError('ids', 'a server id or an array of ids', ids);
-      for (const id of list) if (typeof id !== 'string') throw typeError('id', 'a string', id);
+      for (const id of list) str('id', id);
       const next = current.filter((s) => !list.includes(s.id));
       return next.length !== current.length ? next : null;
     },
