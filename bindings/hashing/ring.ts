@@ -10,15 +10,7 @@
 //   ring.get('user:42'); // 'a' or 'b'
 import { registerJsFallback, ringCore } from '../core/backend.js';
 import { RING_WASM } from '../core/families.js';
-import {
-  type Backend,
-  type Core,
-  type RingBatch,
-  type RingHash,
-  type RingSpec,
-  type RingTable,
-  ringIndex,
-} from '../core/core.js';
+import { type Backend, type Core, type RingBatch, type RingHash, type RingSpec, type RingTable } from '../core/core.js';
 import { seedI64, type WasmHandle } from '../core/core-wasm.js';
 import { createWasmBatch } from '../core/ring-batch.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
@@ -232,11 +224,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     const b = batchOf(this.wasm);
     if (t === null) out.fill(NO_MEMBER, 0, hashes.length);
     else if (b !== null) b.lookupMany(t, this.ids.length, hashes, out);
-    else {
-      t.sync();
-      for (let i = 0; i < hashes.length; i++)
-        out[i] = t.members[ringIndex(t.points, t.table, this.shift, t.total, hashes[i]!)]!;
-    }
+    else for (let i = 0; i < hashes.length; i++) out[i] = ringOwner(t, this.shift, hashes[i]!);
     return out;
   }
 
