@@ -150,17 +150,31 @@ interface TryLog {
   exclude(): ReadonlySet<string> | undefined;
 }
 
-/** The members one request has tried (`exclude` for its retries); a Set only from the second try on. */
-class Tries implements TryLog {
+/** The members one request has tried: the first, and a Set only from the second try on. */
+interface Tried {
+  first: string | undefined;
+  set: Set<string> | undefined;
+}
+
+function addTried(t: Tried, id: string): void {
+  if (t.first === undefined) t.first = id;
+  else (t.set ??= new Set([t.first])).add(id);
+}
+
+function excludedBy(t: Tried): ReadonlySet<string> | undefined {
+  return t.set ?? (t.first === undefined ? undefined : new Set([t.first]));
+}
+
+/** The members one request has tried (`exclude` for its retries). */
+class Tries implements TryLog, Tried {
   first: string | undefined = undefined;
   set: Set<string> | undefined = undefined;
   constructor(readonly key: string | undefined) {}
   add(id: string): void {
-    if (this.first === undefined) this.first = id;
-    else (this.set ??= new Set([this.first])).add(id);
+    addTried(this, id);
   }
   exclude(): ReadonlySet<string> | undefined {
-    return this.set ?? (this.first === undefined ? undefined : new Set([this.first]));
+    return excludedBy(this);
   }
 }
 
@@ -213,13 +227,13 @@ function finish(
  * of a try it retries (swallowed: its body read and dropped, keeping the connection) and the error of a try
  * it retries. A retried try never reached the caller: retries stop once the caller has seen headers.
  */
-class LegacyCall implements Routed, TryLog {
+class LegacyCall implements Routed, TryLog, Tried {
   // `declare` and one assignment each in the constructor: no field initializer nor super() call per request
   /** The call is its own TryLog (as Tries): one object per request. */
   declare readonly tries: TryLog;
   declare readonly key: string | undefined;
-  declare private first: string | undefined;
-  declare private set: Set<string> | undefined;
+  declare first: string | undefined;
+  declare set: Set<string> | undefined;
   declare private attempt: number;
   declare private pick: MemberPick | undefined;
   declare private t0: number;
@@ -262,12 +276,11 @@ class LegacyCall implements Routed, TryLog {
   }
 
   add(id: string): void {
-    if (this.first === undefined) this.first = id;
-    else (this.set ??= new Set([this.first])).add(id);
+    addTried(this, id);
   }
 
   exclude(): ReadonlySet<string> | undefined {
-    return this.set ?? (this.first === undefined ? undefined : new Set([this.first]));
+    return excludedBy(this);
   }
 
   start(p: MemberPick, pool: Dispatcher): void {
