@@ -24,7 +24,7 @@
 // unavailable), the pick falls back to the whole level, then to the other levels in priority order.
 //
 //   const { picker, levels } = buildPriorityPicker({ rows, members, available, options, build, random });
-import { xxh32StringI32 } from '../core/xxhash.js';
+import { xxh32String } from '../core/xxhash.js';
 import type { Endpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
 import { typeError } from '../util/validate.js';
@@ -219,7 +219,7 @@ class PriorityPicker implements Picker {
   pick(ctx: PickContext | undefined, now: number): number {
     const key = ctx?.key;
     const keyed = key !== undefined;
-    const h = keyed ? xxh32StringI32(key, 0) >>> 0 : 0;
+    const h = keyed ? xxh32String(key, 0) : 0;
     const x = keyed ? (h % 100) + 1 : Math.floor(this.random() * 100) + 1;
     const levels = this.levels;
     const n = levels.length;

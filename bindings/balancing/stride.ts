@@ -12,8 +12,8 @@
 // picks -1; one member, or all weights 0, is round robin over the same sequence (gRPC's fallback).
 // grpc-go has no caps (kMaxRatio, kMinRatio), grpc-java uses kMinRatio 0.1; with weights within 10x of the
 // mean all three agree. Measured (a pick alone, weights 1-4 × 0.5-1, 2-core EPYC, Node 20, interleaved): 14 /
-// 37 / 32 ns at 8 / 64 / 1024 members, EDF (edf.ts) 32 / 75 / 129 ns (about 30 / 45 / 65 since its branch-free
-// sift). Picking never allocates.
+// 37 / 32 ns at 8 / 64 / 1024 members, EDF (edf.ts) 32 / 75 / 129 ns then (54-56 ns at 1024 on the tournament
+// tree it now uses for distinct weights). Picking never allocates.
 //
 //   weights a=1 b=2, sequence from 0 → scaled a=32768 b=65535 → b a b b a b b a b b a b
 /** Largest scaled weight (kMaxWeight). */
