@@ -5,8 +5,9 @@
 // Direct table (by hash): entry b of 2^dbits holds the owner of every hash in [b << (32 - dbits), (b + 1) <<
 // (32 - dbits)) when one member owns them all (no point in the range, or every point in it and the first one
 // after it belonging to one member), else all ones: u8 entries up to 255 members, u16 up to 65 535. With 4-32
-// entries per point, 78-97 % of entries are direct. A batch first reads every hash's entry without a branch, listing the marked ones, then
-// resolves that list by the bucket scan: no mispredicted branch per hash. No allocation.
+// entries per point, 78-97 % of entries are direct. A batch first reads every hash's entry without a branch,
+// listing the marked ones, then resolves that list by the bucket scan: no mispredicted branch per hash. No
+// allocation.
 import { lookupIndex, ownerAt } from './ring';
 
 /** out[i] = member index for hashes[i] (u32 each); n must be > 0. */
