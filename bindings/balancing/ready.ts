@@ -71,12 +71,9 @@ export class WaitQueue {
         return;
       }
       const w: Waiter<T> = { attempt, resolve, reject, timer: undefined, signal, onAbort: undefined, done: false };
-      // Infinity: no deadline (only the signal or a resolver error ends the wait); Node timers stop at 2^31-1 ms.
+      // Infinity: no deadline (only the signal or a resolver error ends the wait)
       if (Number.isFinite(timeoutMs))
-        w.timer = this.clock.setTimeout(
-          () => this.end(w as Waiter<unknown>, false, onTimeout()),
-          Math.min(timeoutMs, 0x7fffffff),
-        );
+        w.timer = this.clock.setTimeout(() => this.end(w as Waiter<unknown>, false, onTimeout()), timeoutMs);
       if (signal !== undefined) {
         w.onAbort = () => this.end(w as Waiter<unknown>, false, signal.reason);
         signal.addEventListener('abort', w.onAbort, { once: true });

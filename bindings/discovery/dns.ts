@@ -68,7 +68,7 @@ export interface DnsResolverOptions extends CommonResolverOptions, ServiceConfig
   minTtlMs?: number;
   /** Ceiling of the re-resolution interval (default 300 s), and of the back-off unless `maxBackoffMs` is set. */
   maxTtlMs?: number;
-  /** Per-query timeout of the node:dns lookup (default 2 s) and its tries (default 2). */
+  /** Per-query timeout of the node:dns lookup (default 2 s; a DoH request: 5 s) and its tries (default 2). */
   queryTimeoutMs?: number;
   queryTries?: number;
   /** Replaces the node:dns lookup (DoH, tests). */

@@ -2,11 +2,15 @@
 // resolvers: GET ?name=<n>&type=<A|AAAA|SRV|TXT>, answer `{ Status, Answer: [{ name, type, TTL, data }] }`,
 // Status 3 = NXDOMAIN, SRV data = "priority weight port target.", TXT data = its strings, each quoted
 // (`"a" "b"`; Google's resolver leaves a single string unquoted)). A `DnsLookup` for the DNS resolver
-// (dns.ts) where node:dns does not exist: browsers, workers, edge runtimes. `fetch` only.
+// (dns.ts) where node:dns does not exist: browsers, workers, edge runtimes. `fetch` only. A query that has not
+// answered (headers and body) within `queryTimeoutMs` is aborted and fails with code ETIMEOUT, as a node:dns
+// query does, so a resolver never waits on a stalled DoH server.
 //
 //   createResolver({ target: 'doh:///api.example.com:443', dohUrl: 'https://cloudflare-dns.com/dns-query' }, l);
 import type { AddressRecord, DnsLookup, SrvRecord } from './dns.js';
 import type { FetchLike } from './resolver.js';
+import { msOption } from './base.js';
+import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import { typeError } from '../util/validate.js';
 
 export interface DohOptions {
@@ -14,7 +18,12 @@ export interface DohOptions {
   url: string;
   fetch?: FetchLike;
   headers?: Record<string, string>;
+  /** Time for one query's answer, headers and body (default 5 000 ms); then it fails with code ETIMEOUT. */
+  queryTimeoutMs?: number;
+  clock?: Clock;
 }
+
+export const DEFAULT_DOH_QUERY_TIMEOUT_MS = 5_000;
 
 const TYPE_A = 1;
 const TYPE_AAAA = 28;
@@ -79,6 +88,8 @@ export function dohLookup(opts: DohOptions): DnsLookup {
   }
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw typeError('dohUrl', 'an http(s) URL', opts.url);
   const doFetch: FetchLike = opts.fetch ?? ((u, i) => fetch(u, i));
+  const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DOH_QUERY_TIMEOUT_MS);
+  const clock = opts.clock === undefined ? systemClock : validateClock('clock', opts.clock);
   const controllers = new Set<AbortController>();
 
   async function query(name: string, type: string, want: number): Promise<DohAnswer[]> {
@@ -87,6 +98,15 @@ export function dohLookup(opts: DohOptions): DnsLookup {
     u.searchParams.set('type', type);
     const ac = new AbortController();
     controllers.add(ac);
+    let late = false;
+    const timer = clock.setTimeout(
+      () => {
+        late = true;
+        ac.abort();
+      },
+      timeoutMs,
+      { background: true },
+    );
     try {
       const res = await doFetch(u.href, {
         headers: { accept: 'application/dns-json', ...opts.headers },
@@ -105,7 +125,11 @@ export function dohLookup(opts: DohOptions): DnsLookup {
       const out = answers.filter((a) => a !== null && typeof a === 'object' && a.type === want);
       if (out.length === 0) throw dnsError('ENODATA', `doh: no ${type} records for ${name}`);
       return out;
+    } catch (e) {
+      if (late) throw dnsError('ETIMEOUT', `doh: no answer within ${timeoutMs} ms for ${type} ${name}`);
+      throw e;
     } finally {
+      clock.clearTimeout(timer);
       controllers.delete(ac);
     }
   }

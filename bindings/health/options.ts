@@ -6,7 +6,7 @@
 // Timer delays are capped at setTimeout's limit, 2^31 - 1 ms (~24.8 days).
 //
 //   parseHealthOptions({ probe, intervalMs: 1000, timeoutMs: 1000 }); // RangeError: timeoutMs must be less than intervalMs (1000), got 1000
-import { systemClock, validateClock, type Clock } from '../util/clock.js';
+import { MAX_TIMER_MS, systemClock, validateClock, type Clock } from '../util/clock.js';
 import type { Endpoint } from '../util/endpoint.js';
 import { defaultRandom, validateRandom, type Random } from '../util/random.js';
 import { bool, describe, intInRange, positive, rangeError, str, typeError } from '../util/validate.js';
@@ -70,8 +70,6 @@ export const DEFAULT_UNHEALTHY_THRESHOLD = 3;
 export const DEFAULT_HEALTHY_THRESHOLD = 3;
 export const DEFAULT_MAX_CONCURRENT_PROBES = 128;
 const MAX_THRESHOLD = 1_000_000;
-/** setTimeout's limit (2^31 - 1 ms, ~24.8 days). */
-const MAX_DELAY_MS = 2_147_483_647;
 
 /** The validated options, every default applied. */
 export interface HealthConfig<M extends HealthMember> {
@@ -91,7 +89,7 @@ export interface HealthConfig<M extends HealthMember> {
   random: Random;
 }
 
-function nonNegative(field: string, v: unknown, max = MAX_DELAY_MS): number {
+function nonNegative(field: string, v: unknown, max = MAX_TIMER_MS): number {
   if (typeof v !== 'number') throw typeError(field, `a number in [0, ${max}]`, v);
   if (!Number.isFinite(v) || v < 0 || v > max) throw rangeError(field, `a number in [0, ${max}]`, v);
   return v;
@@ -99,7 +97,7 @@ function nonNegative(field: string, v: unknown, max = MAX_DELAY_MS): number {
 
 function delay(field: string, v: unknown): number {
   const x = positive(field, v);
-  if (x > MAX_DELAY_MS) throw rangeError(field, `a finite number > 0 and <= ${MAX_DELAY_MS}`, v);
+  if (x > MAX_TIMER_MS) throw rangeError(field, `a finite number > 0 and <= ${MAX_TIMER_MS}`, v);
   return x;
 }
 

@@ -24,11 +24,17 @@ export interface TimerOptions {
 export interface Clock {
   /** Milliseconds, monotonic; only differences matter. */
   now(): number;
-  /** Runs `fn` once after `ms` milliseconds (0 when not finite or negative). */
+  /**
+   * Runs `fn` once after `ms` milliseconds: 0 when NaN or negative, at most MAX_TIMER_MS (setTimeout's limit,
+   * ~24.8 days; a longer delay, Infinity included, fires then, where the global timer would fire at once).
+   */
   setTimeout(fn: () => void, ms: number, options?: TimerOptions): TimerHandle;
   /** Cancels a timer; unknown or already-run handles are ignored. */
   clearTimeout(handle: TimerHandle): void;
 }
+
+/** The longest timer delay, 2^31 - 1 ms (~24.8 days): the global setTimeout fires at once beyond it. */
+export const MAX_TIMER_MS = 0x7fffffff;
 
 // `performance` is read once: Node's global is a lazy getter, which showed in per-request profiles
 const perf = typeof performance === 'object' && typeof performance?.now === 'function' ? performance : null;
@@ -38,7 +44,7 @@ const now: () => number = perf !== null ? () => perf.now() : () => Date.now();
 export const systemClock: Clock = Object.freeze({
   now,
   setTimeout(fn: () => void, ms: number, options?: TimerOptions): TimerHandle {
-    const h = globalThis.setTimeout(fn, ms) as unknown as { unref?: () => void };
+    const h = globalThis.setTimeout(fn, ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms) as unknown as { unref?: () => void };
     if (options?.background === true && typeof h === 'object' && h !== null && typeof h.unref === 'function') h.unref();
     return h;
   },
@@ -90,7 +96,7 @@ export class VirtualClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): number {
     const id = ++this.seq;
-    const due = this.t + (Number.isFinite(ms) && ms > 0 ? ms : 0);
+    const due = this.t + (ms > 0 ? (ms < MAX_TIMER_MS ? ms : MAX_TIMER_MS) : 0);
     this.live.add(id);
     this.push({ due, id, fn });
     return id;

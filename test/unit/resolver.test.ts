@@ -391,6 +391,47 @@ test('doh: JSON answers for A, AAAA and SRV; NXDOMAIN keeps the last list; HTTP 
   t.throws(() => dohLookup({ url: 'ftp://x' }), { instanceOf: TypeError, message: /dohUrl/ });
 });
 
+test('a DoH server that stalls fails the query with ETIMEOUT after queryTimeoutMs, and the resolver keeps its list', async (t) => {
+  let stall = false;
+  const held: import('node:http').ServerResponse[] = [];
+  const { server, url } = await listen((req, res) => {
+    if (stall) {
+      held.push(res); // never answered: headers never come
+      return;
+    }
+    const type = new URL(req.url!, 'http://x').searchParams.get('type');
+    const ans =
+      type === 'A' ? { Status: 0, Answer: [{ name: 's.example', type: 1, TTL: 1, data: '10.0.0.9' }] } : { Status: 0 };
+    res.writeHead(200, { 'content-type': 'application/dns-json' }).end(JSON.stringify(ans));
+  });
+  t.teardown(() => {
+    for (const res of held) res.destroy();
+    server.close();
+  });
+  const r = recorder();
+  const d = createResolver(
+    { target: 'doh:///s.example:80', dohUrl: url, queryTimeoutMs: 100, minTtlMs: 20, maxTtlMs: 40 },
+    r.listener,
+  );
+  for (let i = 0; i < 200 && r.lists.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+  t.deepEqual(r.ids(), ['10.0.0.9:80']);
+  stall = true;
+  for (let i = 0; i < 300 && r.errors.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+  t.regex(r.errors[0]!.message, /ETIMEOUT|no answer within 100 ms/);
+  t.deepEqual(r.ids(), ['10.0.0.9:80']);
+  d.close();
+
+  const lookup = dohLookup({ url, queryTimeoutMs: 50 });
+  const e = await t.throwsAsync(lookup.a('s.example'));
+  t.is((e as Error & { code?: string }).code, 'ETIMEOUT');
+  t.regex(e!.message, /no answer within 50 ms for A s\.example/);
+  t.throws(() => dohLookup({ url, queryTimeoutMs: -1 }), { instanceOf: RangeError, message: /queryTimeoutMs/ });
+  t.throws(() => dohLookup({ url, queryTimeoutMs: '5' as never }), {
+    instanceOf: TypeError,
+    message: /queryTimeoutMs/,
+  });
+});
+
 test('renamed options are TypeErrors naming the old field, never silently ignored', (t) => {
   const r = recorder();
   const dns = (extra: object) => () =>
