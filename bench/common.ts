@@ -37,9 +37,13 @@ export function measure(
   const b = new Benchmark(name, fn, { maxTime, minSamples: 10 });
   b.run();
   if (b.error) throw b.error;
-  const sample = [...b.stats.sample].sort((x, y) => x - y);
-  const median = sample[Math.floor(sample.length / 2)]!;
-  const row = { suite, name, opsPerSec: opsPerCall / median, rmePercent: b.stats.rme, samples: sample.length };
+  const row = {
+    suite,
+    name,
+    opsPerSec: opsPerCall / median(b.stats.sample),
+    rmePercent: b.stats.rme,
+    samples: b.stats.sample.length,
+  };
   process.stderr.write(`  ${suite} | ${name}: ${fmt(row.opsPerSec)} ops/s ±${row.rmePercent.toFixed(1)}%\n`);
   return row;
 }
@@ -52,8 +56,7 @@ export function medianMs(fn: () => void, runs = 15): number {
     fn();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 export function fmt(n: number): string {
@@ -126,7 +129,7 @@ export function interleave(
   }
   return cases.map((c, i) => {
     const s = rates[i]!.sort((a, b) => a - b);
-    const q = (f: number) => s[Math.min(s.length - 1, Math.floor(s.length * f))]!;
+    const q = (f: number) => quantile(s, f);
     const median = q(0.5);
     const row = {
       suite,
@@ -149,7 +152,7 @@ export function interleaveMs(cases: { name: string; fn: () => void }[], runs = 9
       c.fn();
       times[i]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
     });
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+  return times.map(median);
 }
 
 /** A seeded shuffle (Fisher-Yates over mulberry32): the same sequence of orders on every run. */
@@ -165,10 +168,20 @@ export function seededShuffle(seed: number): <T>(xs: readonly T[]) => T[] {
   };
 }
 
-/** The median of a sample (the mean of the middle two for an even count). */
+/**
+ * The `f`-quantile (0..1) of an ascending sample: s[floor(n × f)], the last for f = 1, NaN when empty. The one
+ * convention of every bench (so the median of an even count is the upper of the middle two).
+ */
+export function quantile(sorted: readonly number[], f: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * f))]!;
+}
+
+/** The median of a sample in any order (`quantile` 0.5). */
 export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** Median, interquartile range and a distribution-free 95% confidence interval of the median of a sample. */
@@ -180,17 +193,16 @@ export interface Spread {
   ciHigh: number;
 }
 
-/** The Spread of a sample: quartiles by nearest rank; the CI's ranks n/2 ± 0.98√n (normal approximation). */
+/** The Spread of a sample: `quantile`s; the CI's ranks n/2 ± 0.98√n (normal approximation). */
 export function spread(xs: readonly number[]): Spread {
   const s = [...xs].sort((a, b) => a - b);
   const n = s.length;
   const at = (i: number) => s[Math.max(0, Math.min(n - 1, i))]!;
-  const q = (f: number) => at(Math.floor((n - 1) * f + 0.5));
   const h = Math.ceil(0.98 * Math.sqrt(n));
   return {
-    median: median(s),
-    q25: q(0.25),
-    q75: q(0.75),
+    median: quantile(s, 0.5),
+    q25: quantile(s, 0.25),
+    q75: quantile(s, 0.75),
     ciLow: at(Math.floor(n / 2) - h),
     ciHigh: at(Math.ceil(n / 2) + h - 1),
   };

@@ -10,7 +10,7 @@ import { Balancer } from '../bindings/balancing/balancer.js';
 import type { Endpoint } from '../bindings/util/endpoint.js';
 import { EtcdResolver } from '../bindings/discovery/etcd/resolver.js';
 import { b64, etcdCall, etcdPut, startEtcdCluster } from '../test/helpers/etcd.js';
-import { save } from './common.js';
+import { quantile, save } from './common.js';
 
 const LATENCY_UPDATES = Number(process.env.DISCOVERY_UPDATES ?? 1000);
 const MEMBERS = 10_000;
@@ -18,10 +18,11 @@ const RATE = 100;
 const SECONDS = Number(process.env.DISCOVERY_SECONDS ?? 10);
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
+const pct = (xs: number[], p: number) =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    p / 100,
+  );
 const addr = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:80`;
 const value = (i: number, weight: number) => JSON.stringify({ Op: 0, Addr: addr(i), Metadata: { weight } });
 

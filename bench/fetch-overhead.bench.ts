@@ -24,7 +24,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Balancer } from '../bindings/balancing/balancer.js';
 import { createFetch, type FetchInstrumentation } from '../bindings/http/fetch.js';
-import { machine, median, save, seededShuffle, type Spread, spread } from './common.js';
+import { machine, median, quantile, save, seededShuffle, type Spread, spread } from './common.js';
 
 const RUN = Number(process.argv[2] ?? 10);
 const ROUNDS = Number(process.argv[3] ?? 300);
@@ -192,8 +192,8 @@ for (const policy of ['round_robin', 'least_request', 'peak_ewma', 'latency_awar
   lat.sort((a, b) => a - b);
   tail.push([
     policy,
-    lat[Math.floor(lat.length / 2)]!.toFixed(1),
-    lat[Math.floor(lat.length * 0.99)]!.toFixed(1),
+    quantile(lat, 0.5).toFixed(1),
+    quantile(lat, 0.99).toFixed(1),
     `${(((counts.get(String(ports[0])) ?? 0) / total) * 100).toFixed(1)}%`,
   ]);
   console.log(`${policy}: p50 ${tail.at(-1)![1]} ms, p99 ${tail.at(-1)![2]} ms, slow share ${tail.at(-1)![3]}`);

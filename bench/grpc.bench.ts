@@ -12,7 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { registerSwitchyard } from '../bindings/grpc/index.js';
 import { echo, echoService, startEchoProcess, type EchoClient, type EchoProcess } from '../test/helpers/grpc.js';
-import { save, type Row } from './common.js';
+import { median, quantile, save, type Row } from './common.js';
 
 const ROUND_MS = Number(process.argv[2] ?? 1500);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -74,12 +74,6 @@ async function latencies(c: EchoClient, n: number, concurrency = 16): Promise<{ 
   return { ms, servers };
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-const median = (xs: number[]) => pct(xs, 50);
-
 const procs: EchoProcess[] = [];
 try {
   // 1. throughput
@@ -123,10 +117,11 @@ try {
       const { ms, servers } = await latencies(c, CALLS);
       c.close();
       const t = tail.get(policy)!;
-      t.p50.push(pct(ms, 50));
-      t.p99.push(pct(ms, 99));
+      ms.sort((a, b) => a - b);
+      t.p50.push(quantile(ms, 0.5));
+      t.p99.push(quantile(ms, 0.99));
       t.share.push(servers.filter((s) => s === slow).length / servers.length);
-      process.stderr.write(`  grpc slow server | ${policy}: p99 ${pct(ms, 99).toFixed(1)} ms\n`);
+      process.stderr.write(`  grpc slow server | ${policy}: p99 ${t.p99.at(-1)!.toFixed(1)} ms\n`);
     }
   }
   const rrP99 = median(tail.get('round_robin')!.p99);

@@ -6,7 +6,7 @@
 //    runs); heap after GC sampled along the way must stay flat.
 // Prints a markdown table and writes bench/results/health.json. Numbers are provisional (shared machine).
 import { spawn } from 'node:child_process';
-import { machine, save } from './common.js';
+import { machine, quantile, save } from './common.js';
 import { VirtualClock } from '../bindings/util/clock.js';
 import { HealthChecker, type HealthMember, type HealthProbe } from '../bindings/health/checker.js';
 import { httpProbe } from '../bindings/health/http-probe.js';
@@ -18,10 +18,7 @@ const INTERVAL_MS = 1000;
 const RUN_MS = Number(process.env.HEALTH_BENCH_RUN_MS ?? 4000);
 const WARMUP_MS = 1000;
 
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+const pct = (sorted: number[], p: number) => quantile(sorted, p / 100);
 
 /** Loopback HTTP servers in a child process, so the measured process only does the probing. */
 async function startServers(n: number): Promise<{ ports: number[]; close(): Promise<void> }> {

@@ -16,7 +16,7 @@ import { createFetch, type BalancedFetch } from '../bindings/http/fetch.js';
 import { collectMetrics } from '../bindings/observability/metrics.js';
 import { collectOtelMetrics } from '../bindings/observability/otel-metrics.js';
 import { otelInstrumentation } from '../bindings/observability/tracing.js';
-import { save } from './common.js';
+import { median, save } from './common.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 41);
 
@@ -119,8 +119,7 @@ async function compare(setting: string, base: { port: number; fetch?: typeof fet
       us[i]!.push(await run(built[i]!.f, n));
     }
   for (const b of built) b.close();
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const m = us.map(med);
+  const m = us.map(median);
   const rows = VARIANTS.map((v, i) => [
     v.name,
     `${(m[0]! / m[i]!).toFixed(2)}×`,

@@ -25,6 +25,7 @@ import { mulberry32 } from '../bindings/util/random.js';
 import { createNodeHttpProber } from '../bindings/http/prequal-probe-node.js';
 import type { PrequalPolicy } from '../bindings/balancing/policies/prequal.js';
 import { cdfPoints, lineChart } from './tail-charts.js';
+import { quantile } from './common.js';
 
 export interface TailRow {
   policy: string;
@@ -108,10 +109,6 @@ async function startBackends(ms: number[], capacity: number): Promise<Backends> 
       child.kill();
     },
   };
-}
-
-function quantile(sorted: number[], q: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 function get(agent: Agent, port: number): Promise<void> {

@@ -27,7 +27,7 @@ import * as prettier from 'prettier';
 import { BalancedPool, Pool, request, type Dispatcher } from 'undici';
 import { createFetch } from '../bindings/http/fetch.js';
 import { createDispatcher } from '../bindings/http/dispatcher.js';
-import { machine, median, save, seededShuffle, type Spread, spread } from './common.js';
+import { machine, median, quantile, save, seededShuffle, type Spread, spread } from './common.js';
 
 const WINDOW_MS = Number(process.argv[2] ?? 300);
 const ROUNDS = Number(process.argv[3] ?? 10);
@@ -190,8 +190,8 @@ async function run(c: Client, concurrency: number, ms: number): Promise<Window> 
   const cpuUs = cpu.user + cpu.system;
   return {
     rps: (done / wallMs) * 1000,
-    p50: lat[Math.floor(lat.length / 2)] ?? NaN,
-    p99: lat[Math.floor(lat.length * 0.99)] ?? NaN,
+    p50: quantile(lat, 0.5),
+    p99: quantile(lat, 0.99),
     cpuPercent: (cpuUs / (wallMs * 1000)) * 100,
     cpuUsPerReq: cpuUs / Math.max(1, done),
     rssMB,
