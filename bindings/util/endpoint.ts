@@ -14,7 +14,7 @@
 // which report dialable addresses). Weight: finite and > 0 (default 1). Priority: an integer >= 0 (default 0,
 // lower is preferred). Metadata: a plain object (default {}), compared by value. Locality: optional, see
 // `Locality`.
-import { intInRange, positive, rangeError, str, typeError } from './validate.js';
+import { intInRange, numberError, positive, rangeError, str, typeError } from './validate.js';
 
 export interface Endpoint {
   id: string;
@@ -145,7 +145,7 @@ export function parseEndpoint(input: EndpointInput, field = 'endpoint', options:
   const weight = positive(`${field}.weight`, o.weight ?? 1);
   const priority = (o.priority ?? 0) as number;
   if (!(Number.isInteger(priority) && priority >= 0))
-    throw (typeof priority === 'number' ? rangeError : typeError)(`${field}.priority`, 'an integer >= 0', priority);
+    throw numberError(`${field}.priority`, 'an integer >= 0', priority);
   const metadata = o.metadata ?? {};
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
     throw typeError(`${field}.metadata`, 'an object', metadata);

@@ -15,6 +15,11 @@ export function rangeError(field: string, expected: string, v: unknown): RangeEr
   return new RangeError(`${field} must be ${expected}, got ${describe(v)}`);
 }
 
+/** A RangeError if `v` is a number (of the wrong value), else a TypeError (of the wrong type). */
+export function numberError(field: string, expected: string, v: unknown): TypeError {
+  return (typeof v === 'number' ? rangeError : typeError)(field, expected, v);
+}
+
 /** A string. */
 export function str(field: string, v: unknown): string {
   if (typeof v !== 'string') throw typeError(field, 'a string', v);
@@ -30,20 +35,18 @@ export function bool(field: string, v: unknown): boolean {
 /** An integer in [min, max]. */
 export function intInRange(field: string, v: unknown, min: number, max: number): number {
   const ok = Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-  if (!ok) throw (typeof v === 'number' ? rangeError : typeError)(field, `an integer in [${min}, ${max}]`, v);
+  if (!ok) throw numberError(field, `an integer in [${min}, ${max}]`, v);
   return v as number;
 }
 
 /** A finite number > 0. */
 export function positive(field: string, v: unknown): number {
-  if (!(Number.isFinite(v) && (v as number) > 0))
-    throw (typeof v === 'number' ? rangeError : typeError)(field, 'a finite number > 0', v);
+  if (!(Number.isFinite(v) && (v as number) > 0)) throw numberError(field, 'a finite number > 0', v);
   return v as number;
 }
 
 /** A number of milliseconds >= 0 (Infinity included: no limit). */
 export function nonNegativeMs(field: string, v: unknown): number {
-  if (!(typeof v === 'number' && v >= 0))
-    throw (typeof v === 'number' ? rangeError : typeError)(field, 'a number of milliseconds >= 0', v);
+  if (!(typeof v === 'number' && v >= 0)) throw numberError(field, 'a number of milliseconds >= 0', v);
   return v;
 }
