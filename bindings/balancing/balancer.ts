@@ -174,6 +174,9 @@ class Pick {
  * The Balancer over round_robin and the registered policies (registry.ts): what `switchyard/lite` exports as
  * `Balancer`, so that a bundle carries only the policies it names. `Balancer` below resolves every built-in.
  */
+/** The Balancer each Policy object was installed in (BalancerCore.checkPolicy). */
+const owners = new WeakMap<Policy, BalancerCore>();
+
 export class BalancerCore implements PolicyEnv {
   declare readonly clock: Clock;
   declare readonly random: Random;
@@ -222,7 +225,7 @@ export class BalancerCore implements PolicyEnv {
     this.policies = parts.policies;
     this.routing = parts.levels;
     this.weights = parts.weights;
-    this.checkWeighting(o.policy);
+    this.checkPolicy(o.policy);
     this.pol = o.policy;
     this.clock = o.clock;
     this.random = o.random;
@@ -586,19 +589,17 @@ export class BalancerCore implements PolicyEnv {
   }
 
   /** A policy with run-time weights needs the weights plug-in (see BalancerParts). */
-  private checkWeighting(p: Policy): void {
+  private checkPolicy(p: Policy): void {
     if (p.weighting !== undefined && this.weights === undefined)
-      throw typeError(
-        'policy.weighting',
-        'absent without run-time weights (registerRunTimeWeights() from switchyard/lite)',
-        p.weighting,
-      );
+      throw typeError('policy.weighting', 'absent without registerRunTimeWeights() (switchyard/lite)', p.weighting);
+    if ((owners.get(p) ?? this) !== this) throw typeError('policy', 'a Policy no other Balancer runs', p);
+    owners.set(p, this);
   }
 
   /** Installs `p` as the policy (see setPolicy). */
   private install(p: Policy): void {
     if (p === this.pol) return;
-    this.checkWeighting(p);
+    this.checkPolicy(p);
     const now = this.clock.now();
     const t = this.m.table;
     const n = this.m.list.length;

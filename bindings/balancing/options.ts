@@ -19,7 +19,10 @@ import {
 } from './registry.js';
 
 export interface BalancerOptions {
-  /** A policy name, `{ name, ...options }`, `{ <name>: options }` or a Policy object (default round_robin). */
+  /**
+   * A policy name, `{ name, ...options }`, `{ <name>: options }` or a Policy object (default round_robin). A Policy
+   * object runs in one Balancer (another one refuses it with a TypeError): it keeps state for that Balancer.
+   */
   policy?: string | object;
   /** Initial members. */
   endpoints?: readonly EndpointInput[];

@@ -86,7 +86,7 @@ export interface CommonResolverOptions extends BackoffOptions {
 export type ResolverOptions = { target: string } & CommonResolverOptions &
   Partial<ServiceConfigResolverOptions> &
   Partial<Omit<DnsResolverOptions, 'target' | keyof CommonResolverOptions | keyof ServiceConfigResolverOptions>> &
-  Partial<Omit<DohOptions, 'url' | keyof CommonResolverOptions>> & {
+  Partial<Omit<DohOptions, 'url' | 'queryTimeoutMs' | keyof CommonResolverOptions>> & {
     dohUrl?: string;
   } & Partial<Omit<EtcdResolverOptions, 'prefix' | keyof CommonResolverOptions | keyof ServiceConfigResolverOptions>> &
   Partial<Omit<ConsulResolverOptions, 'service' | keyof CommonResolverOptions>> & {

@@ -79,6 +79,30 @@ test('bad specs throw TypeError/RangeError naming policy and keep the current po
   t.is(lb.stats().version, v, 'nothing was rebuilt');
 });
 
+test('a Policy object runs in one Balancer: a second one (constructor or setPolicy) gets a TypeError, the first may re-install it', (t) => {
+  const a = new Balancer({ policy: 'weighted_round_robin', endpoints: [{ id: 'x:1', weight: 3 }, 'y:1'] });
+  const wrr = a.policy;
+  t.throws(() => new Balancer({ policy: wrr, endpoints: ['z:1'] }), {
+    instanceOf: TypeError,
+    message: /^policy must be a Policy no other Balancer runs/,
+  });
+  const b = new Balancer({ policy: 'round_robin', endpoints: ['z:1'] });
+  t.throws(() => b.setPolicy(wrr), {
+    instanceOf: TypeError,
+    message: /^policy must be a Policy no other Balancer runs/,
+  });
+  t.is(b.policy.name, 'round_robin', 'the current policy is kept');
+  // the owner switches away and back: its own policy object is welcome, with its state
+  a.setPolicy('least_request');
+  a.setPolicy(wrr);
+  t.is(a.policy, wrr);
+  const seq = Array.from({ length: 8 }, () => a.pickOrThrow().member.id).join(',');
+  t.is(seq, 'x:1,x:1,y:1,x:1,x:1,x:1,y:1,x:1'); // nginx's a a b a
+  // a closed owner still owns it: policies keep state per Balancer, so a new Balancer needs a new policy
+  a.close();
+  t.throws(() => new Balancer({ policy: wrr }), { instanceOf: TypeError, message: /^policy must be/ });
+});
+
 test('applyServiceConfig: applied, repeated (no-op), without a policy (no-op), bad (typed error, policy kept)', (t) => {
   const lb = new Balancer({ endpoints: ['a', 'b'] });
   t.is(lb.applyServiceConfig({ loadBalancingConfig: [{ peak_ewma: { decay: '5s' } }] }), null);
