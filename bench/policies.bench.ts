@@ -1,78 +1,41 @@
 // Balancing policy benchmarks (issues 4 and 16): pick + done of every policy at 8/64/1024 members, interleaved
 // with round robin's in the same run (bench/common.ts `interleave`), so each is read as a ratio to round robin
-// (goal: within 3x); state table in WASM memory ('wasm' backend) or on the JS heap ('js'); pick alone for the
-// round-robin family; and the kernels, TS twin against the WASM call, which decide the path each policy takes
-// (see the policy headers). Standalone: npx tsx bench/policies.bench.ts (BENCH_ROUNDS=5 for a quick run).
-import { Balancer, type Clock, type Picked, systemClock } from '../bindings/index.js';
+// (goal: within 3x); state table in WASM memory ('wasm' backend) or on the JS heap ('js'). Two views: all
+// eleven Balancers in one process, and each (policy, backend, size) in a fresh process beside one round robin
+// (bench/policies-one.ts says why). Then pick alone for the round-robin family; and the kernels, TS twin against
+// the WASM call, which decide the path each policy takes (see the policy headers).
+// Standalone: npx tsx bench/policies.bench.ts (BENCH_ROUNDS=5 for a quick run; about 3 minutes at the default).
+import { execFileSync } from 'node:child_process';
+import { type Balancer } from '../bindings/index.js';
 import { wasmHandle } from '../bindings/core/backend.js';
 import { BALANCING_WASM } from '../bindings/core/families.js';
 import { COL_ACTIVE, COL_AVG_RTT, COL_EW, COL_WEIGHT, COLS } from '../bindings/balancing/picker.js';
 import { latencyAwareScanTs, parseLatencyAware } from '../bindings/balancing/policies/latency-aware.js';
 import { peakEwmaCostTs, PENALTY_MS } from '../bindings/balancing/policies/peak-ewma.js';
 import { swrrStepTs } from '../bindings/balancing/policies/weighted-round-robin.js';
-import { mulberry32 } from '../bindings/util/random.js';
 import { type Case, consume, fmt, interleave, machine, save, type Row } from './common.js';
+import { endpointsOf, label, LOOP, pickDone, POLICIES, SIZES } from './policies-one.js';
 
 const rows: Row[] = [];
-const SIZES = [8, 64, 1024];
-const POLICIES: (string | { name: string; [k: string]: unknown })[] = [
-  'round_robin',
-  'weighted_round_robin',
-  { name: 'weighted_round_robin', scheduler: 'edf' },
-  { name: 'weighted_round_robin', dynamicWeights: true }, // fractional weights: the default, gRPC's stride
-  { name: 'weighted_round_robin', scheduler: 'nginx', dynamicWeights: true }, // nginx live step, no table
-  { name: 'weighted_round_robin', scheduler: 'edf', dynamicWeights: true }, // the same weights by EDF
-  'least_request',
-  'peak_ewma',
-  'latency_aware',
-  'ring_hash',
-  'xxhash_ring',
-];
-const label = (p: (typeof POLICIES)[number]) =>
-  typeof p === 'string'
-    ? p
-    : `${p.name}(${Object.keys(p)
-        .filter((k) => k !== 'name')
-        .map((k) => `${k}=${String(p[k])}`)
-        .join(',')})`;
-const LOOP = 1000;
-// a clock that moves 10 µs per reading, so RTT-driven policies see time pass
-let tMs = 0;
-const clock: Clock = { ...systemClock, now: () => (tMs += 0.01) };
-const keys = Array.from({ length: 4096 }, (_, i) => `user:${i}`);
+// pick + done, one policy per process: PROCESSES[backend] children per (policy, backend, size), one after
+// another (the repeats outermost, so a slow spell of the machine does not hit every process of one case). A
+// process's JIT state is one sample (the same case read 0.30-0.51 in three processes): the rows kept are those
+// of the process with the median ratio to its round robin, and every process's ratio goes to `onePerProcess`
+// in the results. Three for the WASM table, the goal's; one for the JS table keeps the bench near 3 minutes.
+const env = process.env.POLICIES_PROCESSES;
+const PROCESSES = { wasm: Number(env ?? 3), js: Number(env ?? 1) };
+if (!(Number.isInteger(PROCESSES.wasm) && PROCESSES.wasm >= 1))
+  throw new RangeError(`POLICIES_PROCESSES: expected an integer >= 1, got '${env}'`);
 
 // pick + done of every policy, interleaved with round robin's in the same run (its ratio is the one to read)
 for (const n of SIZES) {
   for (const backend of ['wasm', 'js'] as const) {
-    const endpoints = Array.from({ length: n }, (_, i) => ({
-      id: `10.0.${i >> 8}.${i & 255}:80`,
-      weight: 1 + (i % 4),
-    }));
+    const endpoints = endpointsOf(n);
     const balancers: Balancer[] = [];
     const cases: Case[] = POLICIES.map((policy) => {
-      const lb = new Balancer({ policy, backend, endpoints, clock, random: mulberry32(1) });
+      const { lb, c } = pickDone(policy, backend, endpoints);
       balancers.push(lb);
-      const useKey = policy === 'ring_hash' || policy === 'xxhash_ring';
-      const ctx = { key: '' };
-      let k = 0;
-      // pick + done: the steady state of a client (in-flight stays near 0..1)
-      return {
-        name: label(policy),
-        ops: LOOP,
-        fn: useKey
-          ? () => {
-              for (let i = 0; i < LOOP; i++) {
-                ctx.key = keys[k++ & 4095]!;
-                lb.pickOrThrow(ctx).handle.done({ ok: true, rttMs: 1 + (i & 7) });
-              }
-            }
-          : () => {
-              for (let i = 0; i < LOOP; i++) {
-                const p: Picked = lb.pickOrThrow();
-                p.handle.done({ ok: true, rttMs: 1 + (i & 7) });
-              }
-            },
-      };
+      return c;
     });
     rows.push(...interleave(`pick+done ${backend} ${n}`, cases));
     // pick alone, and the allocation-free pair (no handle object), for the round-robin family
@@ -89,6 +52,28 @@ for (const n of SIZES) {
     for (const lb of balancers) lb.close();
   }
 }
+
+// pick + done, one policy per process (PROCESSES above)
+const here = new URL('.', import.meta.url).pathname;
+const pairs = (['wasm', 'js'] as const).flatMap((backend) =>
+  SIZES.flatMap((n) => POLICIES.map((policy) => ({ backend, n, policy, runs: [] as Row[][] }))),
+);
+for (let r = 0; r < Math.max(PROCESSES.wasm, PROCESSES.js); r++)
+  for (const p of pairs) {
+    if (r >= PROCESSES[p.backend]) continue;
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', `${here}policies-one.ts`, JSON.stringify({ policy: p.policy, backend: p.backend, n: p.n })],
+      { cwd: `${here}..`, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
+    );
+    p.runs.push((JSON.parse(out.trim().split('\n').at(-1)!) as { rows: Row[] }).rows);
+  }
+const ratioOf = (run: Row[]) => run[1]!.opsPerSec / run[0]!.opsPerSec;
+const onePerProcess = pairs.map((p) => {
+  const runs = p.runs.sort((x, y) => ratioOf(x) - ratioOf(y));
+  rows.push(...runs[(runs.length - 1) >> 1]!);
+  return { backend: p.backend, members: p.n, policy: label(p.policy), ratios: runs.map(ratioOf) };
+});
 
 function pickLoop(lb: Balancer): void {
   for (let i = 0; i < LOOP; i++) consume(lb.pick());
@@ -193,4 +178,7 @@ const table = [
   ),
 ].join('\n');
 console.log(`policies on ${JSON.stringify(machine())}\n\n${table}`);
-save('policies', { rows });
+const notes =
+  `Own-process cells (bench/policies-one.ts): the process with the median ratio of ${PROCESSES.wasm} per case ` +
+  `for the WASM table, of ${PROCESSES.js} for the JS table; every process's ratio is in bench/results/policies.json.`;
+save('policies', { rows, onePerProcess, notes });

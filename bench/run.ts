@@ -181,6 +181,22 @@ interface RatioSpec {
   include?: RegExp;
   /** Group by suite (columns by size) or by the text before ': ' in the case name (one row per case). */
   by?: 'suite' | 'prefix';
+  /**
+   * A second view of the same cases, after a slash in each cell: rows of the suites `suites` of the same size,
+   * each read against the row `referenceOf(case)` of its suite (by suite only).
+   */
+  beside?: { suites: RegExp; referenceOf: (name: string) => string; note: string };
+}
+
+/** The policies' second view (bench/policies-one.ts): each policy in its own process beside one round robin. */
+function onePerProcess(backend: string): RatioSpec['beside'] {
+  return {
+    suites: new RegExp(`^pick\\+done one-per-process ${backend} `),
+    referenceOf: (name) => `round_robin beside ${name}`,
+    note:
+      'Cells: all eleven policies in one process / each policy in its own process beside one round robin ' +
+      "(round_robin's own-process cell is a second round robin against the first).",
+  };
 }
 
 /** Where a suite's data has a reference, its ratio tables (higher is faster). */
@@ -215,11 +231,13 @@ const RATIOS: Record<string, RatioSpec[]> = {
       title: "pick + done, WASM state table, × round_robin's pick + done in the same run",
       suites: /^pick\+done wasm/,
       reference: /^round_robin$/,
+      beside: onePerProcess('wasm'),
     },
     {
       title: "pick + done, JS state table, × round_robin's pick + done in the same run",
       suites: /^pick\+done js/,
       reference: /^round_robin$/,
+      beside: onePerProcess('js'),
     },
     { title: 'policy kernels, WASM call × TS twin', suites: /^kernel/, reference: /: ts$/, by: 'prefix' },
   ],
@@ -255,18 +273,34 @@ function ratioTables(rows: Row[], specs: RatioSpec[]): Table[] {
     const refs = new Map(picked.filter((r) => s.reference.test(r.name)).map((r) => [r.suite, r]));
     const cmp = picked.filter((r) => !s.reference.test(r.name) && (s.include?.test(r.name) ?? true));
     const suites = [...refs.keys()];
-    const cases = [...new Set(cmp.map((r) => r.name))];
+    const b = s.beside;
+    const second = b === undefined ? [] : rows.filter((r) => b.suites.test(r.suite));
+    const secondCases = second.filter((r) =>
+      second.some((x) => x.suite === r.suite && x.name === b!.referenceOf(r.name)),
+    );
+    const cases = [...new Set([...secondCases, ...cmp].map((r) => r.name))];
     if (suites.length === 0 || cases.length === 0) continue;
     const cell = (c: string, su: string) => {
       const r = cmp.find((x) => x.name === c && x.suite === su);
       return r === undefined ? '-' : ratio(r.opsPerSec / refs.get(su)!.opsPerSec);
     };
+    const size = (su: string) => sizeOf(su)?.size;
+    const cellBeside = (c: string, su: string) => {
+      const r = secondCases.find((x) => x.name === c && size(x.suite) === size(su));
+      const ref = second.find((x) => x.suite === r?.suite && x.name === b!.referenceOf(c));
+      return r === undefined || ref === undefined ? '-' : ratio(r.opsPerSec / ref.opsPerSec);
+    };
+    const both = secondCases.length > 0;
     const cols = sizeColumns(suites);
     out.push({
       title: s.title + cols.unit,
       header: ['case', ...cols.header],
-      rows: cases.map((c) => [c, ...suites.map((su) => cell(c, su))]),
+      rows: cases.map((c) => [
+        c,
+        ...suites.map((su) => (both ? `${cell(c, su)} / ${cellBeside(c, su)}` : cell(c, su))),
+      ]),
       right: [false, ...suites.map(() => true)],
+      note: both ? b!.note : undefined,
     });
   }
   return out;
@@ -515,7 +549,9 @@ const ABOUT: Record<string, string> = {
   ketama: '`KetamaRing` (libmemcached preset) against `hashring`, which implements the same continuum.',
   envoy: '`EnvoyRingHash`, `Maglev` and bounded loads, WASM and pure TS.',
   'jump-nginx': '`JumpHash`, `NginxConsistentHash` and `Rendezvous`: single keys, batches, builds, balance.',
-  policies: 'Balancer policies: `pick` + `done` per request, and the WASM/TS policy kernels.',
+  policies:
+    'Balancer policies: `pick` + `done` per request (all in one process, and each in its own beside round robin), ' +
+    'and the WASM/TS policy kernels.',
   'tail-latency': 'Loopback HTTP backends, one ten times slower than the others, through each policy.',
   fetch: '`createFetch` against a plain `fetch` to the same loopback backend.',
   'undici-load': '`createDispatcher`, `createFetch` and undici `BalancedPool` under load, × raw undici Pool.',
@@ -524,6 +560,8 @@ const ABOUT: Record<string, string> = {
   health: '`HealthChecker` probing many members at once in real time, and its heap over many rounds.',
   discovery: 'The etcd resolver against a real etcd: update latency and the cost of a large watch.',
 };
+/** Suites left out of a section's chart (its tables have them): the policies' second view doubles every bar. */
+const CHART_SKIP: Record<string, RegExp> = { policies: /one-per-process/ };
 const names = [
   ...ORDER.filter((n) => n in all),
   ...Object.keys(all)
@@ -594,8 +632,9 @@ for (const name of names) {
   if (ratios.length > 0) md.push('### Ratios', '', ...ratios.flatMap((t) => render(t)));
   if (abs.length > 0) md.push(`### ${ratios.length > 0 ? 'Absolute numbers' : 'Numbers'}`, '');
   md.push(...abs.flatMap((t) => render(t)));
-  if (rows.length > 0) {
-    const bars = rows.map((r) => ({ label: `${r.suite}: ${r.name}`, value: r.opsPerSec, group: r.suite }));
+  const charted = rows.filter((r) => !(CHART_SKIP[name]?.test(r.suite) ?? false));
+  if (charted.length > 0) {
+    const bars = charted.map((r) => ({ label: `${r.suite}: ${r.name}`, value: r.opsPerSec, group: r.suite }));
     writeFileSync(
       join(here, 'charts', `${name}.svg`),
       barChart(`switchyard: ${name}`, 'ops/s', bars, `Node ${m.node}, ${m.cpu}`),
