@@ -170,13 +170,13 @@ class Pick {
   }
 }
 
+/** The Balancer each Policy object was installed in (BalancerCore.checkPolicy). */
+const owners = new WeakMap<Policy, BalancerCore>();
+
 /**
  * The Balancer over round_robin and the registered policies (registry.ts): what `switchyard/lite` exports as
  * `Balancer`, so that a bundle carries only the policies it names. `Balancer` below resolves every built-in.
  */
-/** The Balancer each Policy object was installed in (BalancerCore.checkPolicy). */
-const owners = new WeakMap<Policy, BalancerCore>();
-
 export class BalancerCore implements PolicyEnv {
   declare readonly clock: Clock;
   declare readonly random: Random;
@@ -588,7 +588,10 @@ export class BalancerCore implements PolicyEnv {
     );
   }
 
-  /** A policy with run-time weights needs the weights plug-in (see BalancerParts). */
+  /**
+   * A policy with run-time weights needs the weights plug-in (see BalancerParts); a Policy object serves the
+   * first Balancer that installs it, since policies keep per-Balancer state (their last picker, nginx's weights).
+   */
   private checkPolicy(p: Policy): void {
     if (p.weighting !== undefined && this.weights === undefined)
       throw typeError('policy.weighting', 'absent without registerRunTimeWeights() (switchyard/lite)', p.weighting);

@@ -16,7 +16,7 @@ export function rangeError(field: string, expected: string, v: unknown): RangeEr
 }
 
 /** A RangeError if `v` is a number (of the wrong value), else a TypeError (of the wrong type). */
-export function numberError(field: string, expected: string, v: unknown): TypeError {
+export function numberError(field: string, expected: string, v: unknown): TypeError | RangeError {
   return (typeof v === 'number' ? rangeError : typeError)(field, expected, v);
 }
 
