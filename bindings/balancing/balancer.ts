@@ -130,19 +130,18 @@ export function normalizeEndpoint(input: EndpointInput, field = 'endpoint'): End
 const NONE_EMPTY: PickResult = Object.freeze({ type: 'none', reason: 'empty' });
 const NONE_UNHEALTHY: PickResult = Object.freeze({ type: 'none', reason: 'no-healthy' });
 const NONE_PENDING: PickResult = Object.freeze({ type: 'none', reason: 'pending' });
-/** Columns the Balancer keeps across a policy change (the others belong to the policy). */
-const KEPT_COLUMNS = new Set([
-  COL_WEIGHT,
-  COL_ACTIVE,
-  COL_PICKS,
-  COL_FAILURES,
-  COL_BASE_WEIGHT,
-  COL_ADDED_AT,
-  COL_DYN,
-  COL_LOAD_WEIGHT,
-  COL_LOAD_AT,
-  COL_LOAD_SINCE,
-]);
+/** Columns the Balancer keeps across a policy change, one bit each (the others belong to the policy). */
+const KEPT_COLUMNS =
+  (1 << COL_WEIGHT) |
+  (1 << COL_ACTIVE) |
+  (1 << COL_PICKS) |
+  (1 << COL_FAILURES) |
+  (1 << COL_BASE_WEIGHT) |
+  (1 << COL_ADDED_AT) |
+  (1 << COL_DYN) |
+  (1 << COL_LOAD_WEIGHT) |
+  (1 << COL_LOAD_AT) |
+  (1 << COL_LOAD_SINCE);
 
 class Pick {
   readonly type = 'pick' as const;
@@ -608,7 +607,7 @@ export class BalancerCore implements PolicyEnv {
     const n = this.m.list.length;
     // the new policy starts from zeroed columns of its own, as members just added do
     const f = t.f;
-    for (let c = 0; c < COLS; c++) if (!KEPT_COLUMNS.has(c)) f.fill(0, c * t.cap, c * t.cap + n);
+    for (let c = 0; c < COLS; c++) if (((KEPT_COLUMNS >> c) & 1) === 0) f.fill(0, c * t.cap, c * t.cap + n);
     for (let r = 0; r < n; r++) f[COL_WEIGHT * t.cap + r] = f[COL_BASE_WEIGHT * t.cap + r]!;
     this.pol = p;
     this.weighting = p.weighting;

@@ -14,12 +14,12 @@ export function parseRoundRobin(json: unknown, field = 'round_robin'): RoundRobi
 }
 
 class RoundRobinPicker implements Picker {
-  pos: number;
-  constructor(
-    readonly rows: Int32Array,
-    readonly ids: readonly string[],
-    start: number,
-  ) {
+  declare readonly rows: Int32Array;
+  declare readonly ids: readonly string[];
+  declare pos: number;
+  constructor(rows: Int32Array, ids: readonly string[], start: number) {
+    this.rows = rows;
+    this.ids = ids;
     this.pos = start;
   }
 
