@@ -177,6 +177,119 @@ test('failures, fail_timeout, recovery and exclusions match the nginx model (pro
   );
 });
 
+/** The Balancer's picker is in cycle mode (a precomputed period), not stepping live. */
+const cycling = (lb: Balancer) => !(lb as unknown as { picker: { live: boolean } }).picker.live;
+
+test('after failures and exclusions the picker returns to a precomputed period from the live state, and still matches the nginx model (TS and WASM)', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 2, maxLength: 6 }),
+      fc.integer({ min: 0, max: 2 }),
+      // long runs of ok picks (1 ms apart) between perturbations: a failure, an exclusion, or a clock jump
+      fc.array(
+        fc.record({
+          run: fc.integer({ min: 0, max: 150 }),
+          then: fc.constantFrom('fail' as const, 'exclude' as const, 'advance' as const),
+          who: fc.nat(7),
+        }),
+        { minLength: 1, maxLength: 12 },
+      ),
+      (ws, maxFails, script) => {
+        const ids = ws.map((_, i) => `m${i}`);
+        const model = new NginxRoundRobin(
+          ws.map((w, i) => [ids[i]!, w]),
+          maxFails,
+          40,
+        );
+        const clock = new VirtualClock(1_000_000);
+        const lbs = (['js', 'wasm'] as const).map(
+          (backend) =>
+            new Balancer({
+              policy: { name: 'weighted_round_robin', maxFails, failTimeoutMs: 40 },
+              backend,
+              clock,
+              panicThresholdPercent: 0,
+              endpoints: ws.map((weight, i) => ({ id: ids[i]!, weight })),
+            }),
+        );
+        const pick = (ok: boolean, ex?: Set<string>): boolean => {
+          const want = model.get(clock.now(), ex);
+          for (const lb of lbs) {
+            const got = lb.pick(ex === undefined ? undefined : { exclude: ex });
+            if (want === null) {
+              if (got.type !== 'none') return false;
+            } else {
+              if (got.type !== 'pick' || got.member.id !== want.id) return false;
+              got.handle.done({ ok });
+            }
+          }
+          if (want !== null) model.free(want, ok, clock.now());
+          return true;
+        };
+        for (const step of script) {
+          for (let i = 0; i < step.run; i++) {
+            clock.tick(1);
+            if (!pick(true)) return false;
+          }
+          if (step.then === 'fail' && !pick(false)) return false;
+          if (step.then === 'exclude' && !pick(true, new Set([ids[step.who % ids.length]!]))) return false;
+          if (step.then === 'advance') clock.tick(1 + step.who * 10);
+        }
+        // then a long plain stretch: back in a period, the same picks as nginx's loop
+        const period = ws.reduce((a, b) => a + b, 0);
+        for (let i = 0; i < 4 * period + 200; i++) {
+          clock.tick(1);
+          if (!pick(true)) return false;
+        }
+        if (!lbs.every(cycling)) return false;
+        for (let i = 0; i < 3 * period; i++) if (!pick(true)) return false;
+        for (const lb of lbs) {
+          const s = lb.stats().members;
+          for (const [i, p] of model.peers.entries())
+            if (s[i]!.currentWeight !== p.currentWeight || s[i]!.effectiveWeight !== p.effectiveWeight) return false;
+        }
+        t.pass();
+        return true;
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('a live picker leaves live steps for a period built from a non-zero state: one failure at 64 members', (t) => {
+  const clock = new VirtualClock(0);
+  const endpoints = Array.from({ length: 64 }, (_, i) => ({ id: `m${i}`, weight: 1 + (i % 4) }));
+  const lb = new Balancer({ policy: 'weighted_round_robin', endpoints, clock, backend: 'js' });
+  const model = new NginxRoundRobin(
+    endpoints.map((e) => [e.id, e.weight]),
+    1,
+    10_000,
+  );
+  const step = (ok: boolean) => {
+    const want = model.get(clock.now())!;
+    const got = lb.pickOrThrow();
+    t.is(got.member.id, want.id);
+    got.handle.done({ ok });
+    model.free(want, ok, clock.now());
+  };
+  for (let i = 0; i < 100; i++) step(true);
+  t.true(cycling(lb), 'the period from the all-zero state');
+  step(false);
+  t.false(cycling(lb));
+  let back = -1;
+  for (let i = 0; i < 20_000; i++) {
+    clock.tick(1);
+    step(true);
+    if (back < 0 && cycling(lb)) back = i;
+  }
+  // the failed member sits out fail_timeout (10 000 picks here), then two periods of 160 picks in a plain state
+  t.true(back > 10_000 && back < 10_000 + 3 * 160, `back in a period after ${back} picks`);
+  t.true(
+    model.peers.some((p) => p.currentWeight !== 0),
+    'the period starts from a state other than all zero',
+  );
+});
+
 test('WASM swrrStep = TS swrrStepTs on random state tables (differential)', (t) => {
   const h = wasmHandle(BALANCING_WASM)!;
   const step = h.exports.swrrStep as (...a: number[]) => number;

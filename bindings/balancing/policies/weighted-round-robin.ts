@@ -10,13 +10,17 @@
 // maxFails) (floored at 0); a success clears fails if accessed < checked. One-member sets skip all of this,
 // as nginx's `peers->single` does. A membership change resets the state, as an nginx reload does.
 //
-// With integer weights, no failures and no exclusions the sequence repeats every sum-of-weights picks, so
-// the picker precomputes one period and hands it out from a table (`cycle` mode); a failure or an exclusion
-// replays the period up to the current position to recover nginx's current weights and continues live until
-// every current weight is 0 again. Measured (bench/policies.bench.ts, provisional, shared 2-core machine):
-// the live step (swrrStep kernel) takes WASM 33 ns vs TS 40 ns at 8 members, 399 vs 677 ns at 64, 5.9 vs
-// 10.5 µs at 1024; a table pick is O(1). So the live step runs in WASM when `env.wasm` is set and the set has
-// >= WASM_MIN_MEMBERS (32) members, in TS below that (where the call overhead eats the gain).
+// With integer weights, no failures and no exclusions the sequence repeats every sum-of-weights picks, so the
+// picker precomputes one period and hands it out from a table (`cycle` mode); a failure or an exclusion replays
+// the period up to the current position to recover nginx's current weights and continues live. From any plain
+// state (effective weights at the weights, no failures counted) the sequence repeats with the same period (a
+// period is used only once it is seen to end where it began), so after one period of plain live steps the picker
+// builds a period from the live state, a few steps per pick, and goes back to the table (before, it stayed live
+// until every current weight was 0 again, which after a failure need never happen: a live step per pick for good).
+// Measured (bench/policies.bench.ts, provisional, shared 2-core machine): the live step (swrrStep kernel) takes
+// WASM 33 ns vs TS 40 ns at 8 members, 399 vs 677 ns at 64, 5.9 vs 10.5 µs at 1024; a table pick is O(1). So the
+// live step runs in WASM when `env.wasm` is set and the set has >= WASM_MIN_MEMBERS (32) members, in TS below that
+// (where the call overhead eats the gain).
 // `scheduler: 'edf'` swaps in Envoy's EDF (bindings/balancing/edf.ts): O(log n); `scheduler: 'stride'` gRPC's
 // static stride scheduler (bindings/balancing/stride.ts): O(1) expected, the default with run-time weights
 // (dynamicWeights, loadReports) as in gRPC's weighted_round_robin, whose weights have no period to precompute.
@@ -65,6 +69,22 @@ export const DEFAULT_FAIL_TIMEOUT_MS = 10_000;
 /** Longest precomputed period, and the most work (period × members) spent building it. */
 const MAX_CYCLE = 1 << 20;
 const MAX_CYCLE_WORK = 1 << 22;
+/** Member-steps of a period built from a live state per live pick (SwrrPicker.maybeCycle). */
+const BUILD_WORK = 8192;
+/** A period being built from current weights `from` on `copy`: `done` steps so far, `since` live steps since. */
+interface NextPeriod {
+  readonly from: Float64Array;
+  readonly copy: Float64Array;
+  readonly cycle: Int32Array;
+  done: number;
+  since: number;
+}
+let identity = new Int32Array(0);
+/** 0, 1, ..., n - 1 (rows of a private copy), shared. */
+function localRows(n: number): Int32Array {
+  if (identity.length < n) identity = Int32Array.from({ length: Math.max(n, identity.length * 2) }, (_, i) => i);
+  return identity;
+}
 /** From here on the live step runs in WASM when available (measured, see header). */
 export const WASM_MIN_MEMBERS = 32;
 
@@ -142,8 +162,17 @@ export class SwrrPicker implements Picker {
   /** Position in the period while in cycle mode. */
   private pos = 0;
   private live: boolean;
+  /** The period from `origin`, once built; null with `cycleTried` when there is none (see periodOf). */
   private cycle: Int32Array | null = null;
   private cycleTried = false;
+  /** The current weight of each of `rows` at the period's start; null: all 0, nginx's initial state. */
+  private origin: Float64Array | null = null;
+  /** Sum of the weights when they are integers and a period is small enough to precompute, else -1; 0: unknown. */
+  private period = 0;
+  /** Consecutive unmasked live steps that ended in a plain state (see maybeCycle). */
+  private plainRun = 0;
+  /** A period being built from a live state, a few steps per live pick (see maybeCycle). */
+  private next: NextPeriod | null = null;
   private readonly k: KernelRows;
 
   constructor(
@@ -177,8 +206,9 @@ export class SwrrPicker implements Picker {
     this.goLive();
     if (now !== now) now = this.env.now();
     const t = this.env.table;
-    const r = this.step(t, this.k.mask(ex), now);
-    this.maybeCycle(t);
+    const mask = this.k.mask(ex);
+    const r = this.step(t, mask, now);
+    this.maybeCycle(t, mask !== null);
     return r;
   }
 
@@ -193,58 +223,134 @@ export class SwrrPicker implements Picker {
     return swrrStepTs(t.f, t.cap, this.rows, this.rows.length, mask, maxFails, failTimeoutMs, now);
   }
 
-  /** Leaves cycle mode: replays the period up to `pos` from the all-zero state to set nginx's numbers. */
+  /** Leaves cycle mode: replays the period up to `pos` from its start (`origin`) to set nginx's numbers. */
   goLive(): void {
     if (this.live) return;
     const t = this.env.table;
     const f = t.f;
+    const o = this.origin;
     for (let k = 0; k < this.rows.length; k++) {
       const r = this.rows[k]!;
-      f[COL_CW * t.cap + r] = 0;
+      f[COL_CW * t.cap + r] = o === null ? 0 : o[k]!;
       f[COL_EW * t.cap + r] = f[COL_WEIGHT * t.cap + r]!;
     }
     for (let i = 0; i < this.pos; i++) swrrStepTs(f, t.cap, this.rows, this.rows.length, null, 0, Infinity, 0);
     this.live = true;
+    this.plainRun = 0;
+    this.next = null;
   }
 
-  /** Back to cycle mode when the live state is the period's start again. */
-  private maybeCycle(t: StateTable): void {
-    if (this.cycle === null && this.cycleTried) return;
+  /**
+   * Back to cycle mode after a live step. The state is plain when every effective weight is at its weight and
+   * no failure is counted: from a plain state, integer weights repeat every sum-of-weights picks (checked on
+   * the copy each period is built on). So: at once when the state is the period's start again; else, after one
+   * period of unmasked live steps ending in plain states, a period from the current state, simulated on a copy
+   * a few steps per live pick (BUILD_WORK member-steps: no pick stalls for the whole period, 10 ms at 1024
+   * members), and taken up at the position the live steps reached meanwhile. A step that is not plain, or
+   * masked, starts the count again. Before, one failure or exclusion kept a picker live (O(n) per pick) until
+   * every current weight was 0 again, which after a perturbation need never happen.
+   */
+  private maybeCycle(t: StateTable, masked: boolean): void {
+    const period = this.periodOf();
+    if (period < 0) return;
     const f = t.f;
-    for (let k = 0; k < this.rows.length; k++) {
-      const r = this.rows[k]!;
-      if (f[COL_CW * t.cap + r] !== 0 || f[COL_EW * t.cap + r] !== f[COL_WEIGHT * t.cap + r]) return;
-      if (this.config.maxFails > 0 && f[COL_FAILS * t.cap + r] !== 0) return;
+    const cap = t.cap;
+    const rows = this.rows;
+    const o = this.origin;
+    const counting = this.config.maxFails > 0;
+    let atStart = true;
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      if (f[COL_EW * cap + r] !== f[COL_WEIGHT * cap + r] || (counting && f[COL_FAILS * cap + r] !== 0)) {
+        this.plainRun = 0;
+        this.next = null;
+        return;
+      }
+      if (f[COL_CW * cap + r] !== (o === null ? 0 : o[k])) atStart = false;
     }
+    if (atStart || masked) {
+      if (atStart) {
+        this.live = false;
+        this.pos = 0;
+      }
+      this.plainRun = 0;
+      this.next = null;
+      return;
+    }
+    const n = this.next;
+    if (n === null) {
+      if (++this.plainRun < period) return;
+      const from = new Float64Array(rows.length);
+      for (let k = 0; k < rows.length; k++) from[k] = f[COL_CW * cap + rows[k]!]!;
+      this.next = { from, copy: this.copyAt(from), cycle: new Int32Array(period), done: 0, since: 0 };
+      return;
+    }
+    n.since++;
+    const m = rows.length;
+    const local = localRows(m);
+    const end = Math.min(period, n.done + Math.max(1, Math.ceil(BUILD_WORK / m)));
+    for (; n.done < end; n.done++) n.cycle[n.done] = rows[swrrStepTs(n.copy, m, local, m, null, 0, Infinity, 0)]!;
+    if (n.done < period) return;
+    this.next = null;
+    this.plainRun = 0;
+    // not back where it started: not periodic from there (never seen), count again
+    for (let k = 0; k < m; k++) if (n.copy[COL_CW * m + k] !== n.from[k]) return;
+    this.origin = n.from;
+    this.cycle = n.cycle;
+    this.cycleTried = true;
     this.live = false;
-    this.pos = 0;
+    this.pos = n.since % period;
   }
 
-  /** The period from the all-zero state, if weights are integers and it is small enough. */
+  /** The sum of the weights if they are integers and one period is small enough to precompute, else -1. */
+  private periodOf(): number {
+    if (this.period !== 0) return this.period;
+    const t = this.env.table;
+    let period = 0;
+    for (let k = 0; k < this.rows.length; k++) {
+      const w = t.get(COL_WEIGHT, this.rows[k]!);
+      if (!Number.isInteger(w)) return (this.period = -1);
+      period += w;
+    }
+    const ok = period > 0 && period <= MAX_CYCLE && period * this.rows.length <= MAX_CYCLE_WORK;
+    return (this.period = ok ? period : -1);
+  }
+
+  /** The period from `origin` (built once). */
   private buildCycle(): Int32Array | null {
     if (this.cycleTried) return this.cycle;
     this.cycleTried = true;
-    const t = this.env.table;
+    if (this.periodOf() < 0) return null;
+    const o = this.origin ?? new Float64Array(this.rows.length);
+    return (this.cycle = this.periodFrom(o));
+  }
+
+  /**
+   * One period of picks from current weights `from` (effective weights at the weights, no failures), simulated
+   * on a private copy so the live columns stay untouched; null unless it ends where it started.
+   */
+  private periodFrom(from: Float64Array): Int32Array | null {
     const rows = this.rows;
-    let period = 0;
-    for (let k = 0; k < rows.length; k++) {
-      const w = t.get(COL_WEIGHT, rows[k]!);
-      if (!Number.isInteger(w)) return null;
-      period += w;
-    }
-    if (period > MAX_CYCLE || period * rows.length > MAX_CYCLE_WORK) return null;
-    // simulate on a private copy so the live columns stay untouched
     const cap = rows.length;
+    const f = this.copyAt(from);
+    const local = localRows(cap);
+    const c = new Int32Array(this.period);
+    for (let i = 0; i < c.length; i++) c[i] = rows[swrrStepTs(f, cap, local, cap, null, 0, Infinity, 0)]!;
+    for (let k = 0; k < cap; k++) if (f[COL_CW * cap + k] !== from[k]) return null;
+    return c;
+  }
+
+  /** A private state table of `rows` (row k at index k): weights, effective weights at them, current weights `from`. */
+  private copyAt(from: Float64Array): Float64Array {
+    const t = this.env.table;
+    const cap = this.rows.length;
     const f = new Float64Array(cap * COLS);
-    const local = new Int32Array(cap);
     for (let k = 0; k < cap; k++) {
-      local[k] = k;
-      f[COL_WEIGHT * cap + k] = t.get(COL_WEIGHT, rows[k]!);
+      f[COL_WEIGHT * cap + k] = t.get(COL_WEIGHT, this.rows[k]!);
       f[COL_EW * cap + k] = f[COL_WEIGHT * cap + k]!;
+      f[COL_CW * cap + k] = from[k]!;
     }
-    const c = new Int32Array(period);
-    for (let i = 0; i < period; i++) c[i] = rows[swrrStepTs(f, cap, local, cap, null, 0, Infinity, 0)]!;
-    return (this.cycle = c);
+    return f;
   }
 }
 
