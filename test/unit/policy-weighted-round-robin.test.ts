@@ -183,7 +183,8 @@ const cycling = (lb: Balancer) => !(lb as unknown as { picker: { live: boolean }
 test('after failures and exclusions the picker returns to a precomputed period from the live state, and still matches the nginx model (TS and WASM)', (t) => {
   fc.assert(
     fc.property(
-      fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 2, maxLength: 6 }),
+      // periods past MARK_EVERY (64) too, so leaving one replays from a mark other than its start
+      fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 2, maxLength: 6 }),
       fc.integer({ min: 0, max: 2 }),
       // long runs of ok picks (1 ms apart) between perturbations: a failure, an exclusion, or a clock jump
       fc.array(
@@ -252,7 +253,7 @@ test('after failures and exclusions the picker returns to a precomputed period f
         return true;
       },
     ),
-    { numRuns: 200 },
+    { numRuns: 120 },
   );
 });
 

@@ -71,11 +71,16 @@ const MAX_CYCLE = 1 << 20;
 const MAX_CYCLE_WORK = 1 << 22;
 /** Member-steps of a period built from a live state per live pick (SwrrPicker.maybeCycle). */
 const BUILD_WORK = 8192;
-/** A period being built from current weights `from` on `copy`: `done` steps so far, `since` live steps since. */
+/**
+ * A period keeps the current weights before every MARK_EVERY-th pick (integers: the weights are), so leaving it
+ * replays at most MARK_EVERY - 1 picks (it replayed up to a whole period: 11 ms at 1024 members).
+ */
+const MARK_EVERY = 64;
+/** A period being built on `copy` from a live state: `done` steps so far, `since` live steps since that state. */
 interface NextPeriod {
-  readonly from: Float64Array;
   readonly copy: Float64Array;
   readonly cycle: Int32Array;
+  readonly marks: Int32Array;
   done: number;
   since: number;
 }
@@ -162,11 +167,14 @@ export class SwrrPicker implements Picker {
   /** Position in the period while in cycle mode. */
   private pos = 0;
   private live: boolean;
-  /** The period from `origin`, once built; null with `cycleTried` when there is none (see periodOf). */
+  /** The period, once built; null with `cycleTried` when there is none (see periodOf). */
   private cycle: Int32Array | null = null;
   private cycleTried = false;
-  /** The current weight of each of `rows` at the period's start; null: all 0, nginx's initial state. */
-  private origin: Float64Array | null = null;
+  /**
+   * The current weights of `rows` before every MARK_EVERY-th pick of the period, the first at its start (goLive
+   * replays from the last one); null: no period built, whose start is then nginx's initial state (all 0).
+   */
+  private marks: Int32Array | null = null;
   /** Sum of the weights when they are integers and a period is small enough to precompute, else -1; 0: unknown. */
   private period = 0;
   /** Consecutive unmasked live steps that ended in a plain state (see maybeCycle). */
@@ -223,18 +231,24 @@ export class SwrrPicker implements Picker {
     return swrrStepTs(t.f, t.cap, this.rows, this.rows.length, mask, maxFails, failTimeoutMs, now);
   }
 
-  /** Leaves cycle mode: replays the period up to `pos` from its start (`origin`) to set nginx's numbers. */
+  /**
+   * Leaves cycle mode: sets nginx's numbers for position `pos` of the period, from the last mark at or before it
+   * and a replay of the picks since (at most MARK_EVERY - 1).
+   */
   goLive(): void {
     if (this.live) return;
     const t = this.env.table;
     const f = t.f;
-    const o = this.origin;
-    for (let k = 0; k < this.rows.length; k++) {
+    const m = this.rows.length;
+    const marks = this.marks;
+    const from = marks === null ? 0 : this.pos - (this.pos % MARK_EVERY);
+    const at = (from / MARK_EVERY) * m;
+    for (let k = 0; k < m; k++) {
       const r = this.rows[k]!;
-      f[COL_CW * t.cap + r] = o === null ? 0 : o[k]!;
+      f[COL_CW * t.cap + r] = marks !== null ? marks[at + k]! : 0;
       f[COL_EW * t.cap + r] = f[COL_WEIGHT * t.cap + r]!;
     }
-    for (let i = 0; i < this.pos; i++) swrrStepTs(f, t.cap, this.rows, this.rows.length, null, 0, Infinity, 0);
+    for (let i = from; i < this.pos; i++) swrrStepTs(f, t.cap, this.rows, m, null, 0, Infinity, 0);
     this.live = true;
     this.plainRun = 0;
     this.next = null;
@@ -256,7 +270,7 @@ export class SwrrPicker implements Picker {
     const f = t.f;
     const cap = t.cap;
     const rows = this.rows;
-    const o = this.origin;
+    const marks = this.marks;
     const counting = this.config.maxFails > 0;
     let atStart = true;
     for (let k = 0; k < rows.length; k++) {
@@ -266,7 +280,7 @@ export class SwrrPicker implements Picker {
         this.next = null;
         return;
       }
-      if (f[COL_CW * cap + r] !== (o === null ? 0 : o[k])) atStart = false;
+      if (f[COL_CW * cap + r] !== (marks === null ? 0 : marks[k])) atStart = false;
     }
     if (atStart || masked) {
       if (atStart) {
@@ -282,21 +296,20 @@ export class SwrrPicker implements Picker {
       if (++this.plainRun < period) return;
       const from = new Float64Array(rows.length);
       for (let k = 0; k < rows.length; k++) from[k] = f[COL_CW * cap + rows[k]!]!;
-      this.next = { from, copy: this.copyAt(from), cycle: new Int32Array(period), done: 0, since: 0 };
+      this.next = { copy: this.copyAt(from), ...this.tables(period), done: 0, since: 0 };
       return;
     }
     n.since++;
     const m = rows.length;
-    const local = localRows(m);
     const end = Math.min(period, n.done + Math.max(1, Math.ceil(BUILD_WORK / m)));
-    for (; n.done < end; n.done++) n.cycle[n.done] = rows[swrrStepTs(n.copy, m, local, m, null, 0, Infinity, 0)]!;
+    for (; n.done < end; n.done++) this.simStep(n, n.done);
     if (n.done < period) return;
     this.next = null;
     this.plainRun = 0;
     // not back where it started: not periodic from there (never seen), count again
-    for (let k = 0; k < m; k++) if (n.copy[COL_CW * m + k] !== n.from[k]) return;
-    this.origin = n.from;
+    for (let k = 0; k < m; k++) if (n.copy[COL_CW * m + k] !== n.marks[k]) return;
     this.cycle = n.cycle;
+    this.marks = n.marks;
     this.cycleTried = true;
     this.live = false;
     this.pos = n.since % period;
@@ -316,28 +329,37 @@ export class SwrrPicker implements Picker {
     return (this.period = ok ? period : -1);
   }
 
-  /** The period from `origin` (built once). */
+  /**
+   * The period from nginx's initial state (all current weights 0), built once and at once, simulated on a
+   * private copy so the live columns stay untouched; null unless it ends where it started.
+   */
   private buildCycle(): Int32Array | null {
     if (this.cycleTried) return this.cycle;
     this.cycleTried = true;
-    if (this.periodOf() < 0) return null;
-    const o = this.origin ?? new Float64Array(this.rows.length);
-    return (this.cycle = this.periodFrom(o));
+    const period = this.periodOf();
+    if (period < 0) return null;
+    const m = this.rows.length;
+    const b = { copy: this.copyAt(new Float64Array(m)), ...this.tables(period) };
+    for (let i = 0; i < period; i++) this.simStep(b, i);
+    for (let k = 0; k < m; k++) if (b.copy[COL_CW * m + k] !== 0) return null;
+    this.marks = b.marks;
+    return (this.cycle = b.cycle);
   }
 
-  /**
-   * One period of picks from current weights `from` (effective weights at the weights, no failures), simulated
-   * on a private copy so the live columns stay untouched; null unless it ends where it started.
-   */
-  private periodFrom(from: Float64Array): Int32Array | null {
-    const rows = this.rows;
-    const cap = rows.length;
-    const f = this.copyAt(from);
-    const local = localRows(cap);
-    const c = new Int32Array(this.period);
-    for (let i = 0; i < c.length; i++) c[i] = rows[swrrStepTs(f, cap, local, cap, null, 0, Infinity, 0)]!;
-    for (let k = 0; k < cap; k++) if (f[COL_CW * cap + k] !== from[k]) return null;
-    return c;
+  /** A period's picks and marks, to fill. */
+  private tables(period: number): { cycle: Int32Array; marks: Int32Array } {
+    return { cycle: new Int32Array(period), marks: new Int32Array(Math.ceil(period / MARK_EVERY) * this.rows.length) };
+  }
+
+  /** Pick `i` of a period on `b.copy` into `b.cycle`, the current weights before it into `b.marks` at a mark. */
+  private simStep(b: { copy: Float64Array; cycle: Int32Array; marks: Int32Array }, i: number): void {
+    const m = this.rows.length;
+    const copy = b.copy;
+    if (i % MARK_EVERY === 0) {
+      const at = (i / MARK_EVERY) * m;
+      for (let k = 0; k < m; k++) b.marks[at + k] = copy[COL_CW * m + k]!;
+    }
+    b.cycle[i] = this.rows[swrrStepTs(copy, m, localRows(m), m, null, 0, Infinity, 0)]!;
   }
 
   /** A private state table of `rows` (row k at index k): weights, effective weights at them, current weights `from`. */
