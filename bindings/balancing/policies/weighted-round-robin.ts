@@ -296,7 +296,14 @@ export class SwrrPicker implements Picker {
     if (n === null) {
       if (++this.plainRun < period) return;
       const from = new Float64Array(rows.length);
-      for (let k = 0; k < rows.length; k++) from[k] = f[COL_CW * cap + rows[k]!]!;
+      for (let k = 0; k < rows.length; k++) {
+        const cw = (from[k] = f[COL_CW * cap + rows[k]!]!);
+        // marks are int32s: a current weight that far out (never seen) is not built on
+        if (!(Math.abs(cw) < 2 ** 30)) {
+          this.plainRun = 0;
+          return;
+        }
+      }
       this.next = { copy: this.copyAt(from), ...this.tables(period), done: 0, since: 0 };
       return;
     }
