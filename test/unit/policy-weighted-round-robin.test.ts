@@ -117,6 +117,56 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('down' as const), who: fc.nat(15), available: fc.boolean() }),
 );
 
+/**
+ * Balancers of both backends and the literal nginx model over the same weights and clock: `pick(ok, exclude?)`
+ * picks on all three and is false on the first difference; `same()` compares current and effective weights and
+ * fails.
+ */
+function againstNginx(ws: number[], maxFails: number, failTimeoutMs: number) {
+  const ids = ws.map((_, i) => `m${i}`);
+  const model = new NginxRoundRobin(
+    ws.map((w, i) => [ids[i]!, w]),
+    maxFails,
+    failTimeoutMs,
+  );
+  const clock = new VirtualClock(1_000_000);
+  const lbs = (['js', 'wasm'] as const).map(
+    (backend) =>
+      new Balancer({
+        policy: { name: 'weighted_round_robin', maxFails, failTimeoutMs },
+        backend,
+        clock,
+        panicThresholdPercent: 0,
+        endpoints: ws.map((weight, i) => ({ id: ids[i]!, weight })),
+      }),
+  );
+  const pick = (ok: boolean, ex?: Set<string>): boolean => {
+    const want = model.get(clock.now(), ex);
+    for (const lb of lbs) {
+      const got = lb.pick(ex === undefined ? undefined : { exclude: ex });
+      if (want === null) {
+        if (got.type !== 'none') return false;
+      } else {
+        if (got.type !== 'pick' || got.member.id !== want.id) return false;
+        got.handle.done({ ok });
+      }
+    }
+    if (want !== null) model.free(want, ok, clock.now());
+    return true;
+  };
+  const same = () =>
+    lbs.every((lb) => {
+      const s = lb.stats().members;
+      return model.peers.every(
+        (p, i) =>
+          s[i]!.currentWeight === p.currentWeight &&
+          s[i]!.effectiveWeight === p.effectiveWeight &&
+          s[i]!.fails === p.fails,
+      );
+    });
+  return { ids, model, clock, lbs, pick, same };
+}
+
 test('failures, fail_timeout, recovery and exclusions match the nginx model (property, TS and WASM)', (t) => {
   fc.assert(
     fc.property(
@@ -124,51 +174,17 @@ test('failures, fail_timeout, recovery and exclusions match the nginx model (pro
       fc.integer({ min: 0, max: 3 }),
       fc.array(op, { maxLength: 120 }),
       (ws, maxFails, ops) => {
-        const ids = ws.map((_, i) => `m${i}`);
-        const model = new NginxRoundRobin(
-          ws.map((w, i) => [ids[i]!, w]),
-          maxFails,
-          5000,
-        );
-        const clock = new VirtualClock(1_000_000);
-        const lbs = (['js', 'wasm'] as const).map(
-          (backend) =>
-            new Balancer({
-              policy: { name: 'weighted_round_robin', maxFails, failTimeoutMs: 5000 },
-              backend,
-              clock,
-              panicThresholdPercent: 0,
-              endpoints: ws.map((weight, i) => ({ id: ids[i]!, weight })),
-            }),
-        );
+        const { ids, model, clock, lbs, pick, same } = againstNginx(ws, maxFails, 5000);
         for (const o of ops) {
           if (o.kind === 'advance') clock.tick(o.ms);
           else if (o.kind === 'down') {
             const id = ids[o.who % ids.length]!;
             model.peers.find((p) => p.id === id)!.down = !o.available;
             for (const lb of lbs) lb.setAvailable(id, o.available);
-          } else {
-            const ex = o.exclude === undefined ? undefined : new Set([ids[o.exclude % ids.length]!]);
-            const want = model.get(clock.now(), ex);
-            for (const lb of lbs) {
-              const got = lb.pick(ex === undefined ? undefined : { exclude: ex });
-              if (want === null) {
-                if (got.type !== 'none') return false;
-              } else {
-                if (got.type !== 'pick' || got.member.id !== want.id) return false;
-                got.handle.done({ ok: o.ok });
-              }
-            }
-            if (want !== null) model.free(want, o.ok, clock.now());
-          }
+          } else if (!pick(o.ok, o.exclude === undefined ? undefined : new Set([ids[o.exclude % ids.length]!])))
+            return false;
         }
-        for (const lb of lbs) {
-          const s = lb.stats().members;
-          for (const [i, p] of model.peers.entries()) {
-            if (s[i]!.currentWeight !== p.currentWeight || s[i]!.effectiveWeight !== p.effectiveWeight) return false;
-            if (s[i]!.fails !== p.fails) return false;
-          }
-        }
+        if (!same()) return false;
         t.pass();
         return true;
       },
@@ -196,37 +212,7 @@ test('after failures and exclusions the picker returns to a precomputed period f
         { minLength: 1, maxLength: 12 },
       ),
       (ws, maxFails, script) => {
-        const ids = ws.map((_, i) => `m${i}`);
-        const model = new NginxRoundRobin(
-          ws.map((w, i) => [ids[i]!, w]),
-          maxFails,
-          40,
-        );
-        const clock = new VirtualClock(1_000_000);
-        const lbs = (['js', 'wasm'] as const).map(
-          (backend) =>
-            new Balancer({
-              policy: { name: 'weighted_round_robin', maxFails, failTimeoutMs: 40 },
-              backend,
-              clock,
-              panicThresholdPercent: 0,
-              endpoints: ws.map((weight, i) => ({ id: ids[i]!, weight })),
-            }),
-        );
-        const pick = (ok: boolean, ex?: Set<string>): boolean => {
-          const want = model.get(clock.now(), ex);
-          for (const lb of lbs) {
-            const got = lb.pick(ex === undefined ? undefined : { exclude: ex });
-            if (want === null) {
-              if (got.type !== 'none') return false;
-            } else {
-              if (got.type !== 'pick' || got.member.id !== want.id) return false;
-              got.handle.done({ ok });
-            }
-          }
-          if (want !== null) model.free(want, ok, clock.now());
-          return true;
-        };
+        const { ids, clock, lbs, pick, same } = againstNginx(ws, maxFails, 40);
         for (const step of script) {
           for (let i = 0; i < step.run; i++) {
             clock.tick(1);
@@ -244,11 +230,7 @@ test('after failures and exclusions the picker returns to a precomputed period f
         }
         if (!lbs.every(cycling)) return false;
         for (let i = 0; i < 3 * period; i++) if (!pick(true)) return false;
-        for (const lb of lbs) {
-          const s = lb.stats().members;
-          for (const [i, p] of model.peers.entries())
-            if (s[i]!.currentWeight !== p.currentWeight || s[i]!.effectiveWeight !== p.effectiveWeight) return false;
-        }
+        if (!same()) return false;
         t.pass();
         return true;
       },

@@ -272,11 +272,11 @@ export class SwrrPicker implements Picker {
     const cap = t.cap;
     const rows = this.rows;
     const marks = this.marks;
-    const counting = this.config.maxFails > 0;
     let atStart = true;
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k]!;
-      if (f[COL_EW * cap + r] !== f[COL_WEIGHT * cap + r] || (counting && f[COL_FAILS * cap + r] !== 0)) {
+      // fails counts even with maxFails 0 (nginx does), and only a live step clears it
+      if (f[COL_EW * cap + r] !== f[COL_WEIGHT * cap + r] || f[COL_FAILS * cap + r] !== 0) {
         this.plainRun = 0;
         this.next = null;
         return;
