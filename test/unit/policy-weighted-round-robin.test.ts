@@ -271,6 +271,17 @@ test('a live picker leaves live steps for a period built from a non-zero state: 
     model.peers.some((p) => p.currentWeight !== 0),
     'the period starts from a state other than all zero',
   );
+  // stats() reads nginx's numbers without leaving the period
+  for (let i = 0; i < 200; i++) {
+    step(true);
+    const s = lb.stats().members;
+    t.true(cycling(lb));
+    t.true(
+      model.peers.every(
+        (p, k) => s[k]!.currentWeight === p.currentWeight && s[k]!.effectiveWeight === p.effectiveWeight,
+      ),
+    );
+  }
 });
 
 test('WASM swrrStep = TS swrrStepTs on random state tables (differential)', (t) => {

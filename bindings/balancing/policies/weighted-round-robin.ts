@@ -182,6 +182,8 @@ export class SwrrPicker implements Picker {
   private plainRun = 0;
   /** A period being built from a live state, a few steps per live pick (see maybeCycle). */
   private next: NextPeriod | null = null;
+  /** The position whose numbers the state table holds in cycle mode (materialize), else -1. */
+  private shownAt = -1;
   private readonly k: KernelRows;
 
   constructor(
@@ -232,12 +234,24 @@ export class SwrrPicker implements Picker {
     return swrrStepTs(t.f, t.cap, this.rows, this.rows.length, mask, maxFails, failTimeoutMs, now);
   }
 
-  /**
-   * Leaves cycle mode: sets nginx's numbers for position `pos` of the period, from the last mark at or before it
-   * and a replay of the picks since (at most MARK_EVERY - 1).
-   */
+  /** Leaves cycle mode, with nginx's numbers in the state table (materialize). */
   goLive(): void {
     if (this.live) return;
+    this.materialize();
+    this.live = true;
+    this.plainRun = 0;
+    this.next = null;
+  }
+
+  /**
+   * In cycle mode, writes nginx's current and effective weights for position `pos` of the period into the state
+   * table, from the last mark at or before it and a replay of the picks since (at most MARK_EVERY - 1); the
+   * picker stays in cycle mode (stats() reads them so, and the next pick from the table does not need them).
+   */
+  materialize(): void {
+    // a period later the numbers are the same again
+    if (this.live || this.shownAt === this.pos) return;
+    this.shownAt = this.pos;
     const t = this.env.table;
     const f = t.f;
     const m = this.rows.length;
@@ -250,9 +264,6 @@ export class SwrrPicker implements Picker {
       f[COL_EW * t.cap + r] = f[COL_WEIGHT * t.cap + r]!;
     }
     for (let i = from; i < this.pos; i++) swrrStepTs(f, t.cap, this.rows, m, null, 0, Infinity, 0);
-    this.live = true;
-    this.plainRun = 0;
-    this.next = null;
   }
 
   /**
@@ -286,7 +297,7 @@ export class SwrrPicker implements Picker {
     if (atStart || masked) {
       if (atStart) {
         this.live = false;
-        this.pos = 0;
+        this.pos = this.shownAt = 0;
       }
       this.plainRun = 0;
       this.next = null;
@@ -320,7 +331,7 @@ export class SwrrPicker implements Picker {
     this.marks = n.marks;
     this.cycleTried = true;
     this.live = false;
-    this.pos = n.since % period;
+    this.pos = this.shownAt = n.since % period;
   }
 
   /** The sum of the weights if they are integers and one period is small enough to precompute, else -1. */
@@ -506,7 +517,7 @@ export class WeightedRoundRobinPolicy implements Policy {
 
   stats(env: PolicyEnv, row: number): Record<string, number> {
     if (this.scheduler !== 'nginx') return {};
-    this.last?.goLive();
+    this.last?.materialize();
     const t = env.table;
     return {
       currentWeight: t.get(COL_CW, row),
