@@ -172,8 +172,8 @@ export class SwrrPicker implements Picker {
   private cycle: Int32Array | null = null;
   private cycleTried = false;
   /**
-   * The current weights of `rows` before every MARK_EVERY-th pick of the period, the first at its start (goLive
-   * replays from the last one); null: no period built, whose start is then nginx's initial state (all 0).
+   * The current weights of `rows` before every MARK_EVERY-th pick of the period, the first at its start
+   * (materialize replays from the last one); null: no period built, whose start is then nginx's initial state.
    */
   private marks: Int32Array | null = null;
   /** Sum of the weights when they are integers and a period is small enough to precompute, else -1; 0: unknown. */
@@ -325,8 +325,7 @@ export class SwrrPicker implements Picker {
     if (n.done < period) return;
     this.next = null;
     this.plainRun = 0;
-    // not back where it started: not periodic from there (never seen), count again
-    for (let k = 0; k < m; k++) if (n.copy[COL_CW * m + k] !== n.marks[k]) return;
+    if (!this.closes(n)) return; // not periodic from there (never seen): count again
     this.cycle = n.cycle;
     this.marks = n.marks;
     this.cycleTried = true;
@@ -360,7 +359,7 @@ export class SwrrPicker implements Picker {
     const m = this.rows.length;
     const b = { copy: this.copyAt(new Float64Array(m)), ...this.tables(period) };
     for (let i = 0; i < period; i++) this.simStep(b, i);
-    for (let k = 0; k < m; k++) if (b.copy[COL_CW * m + k] !== 0) return null;
+    if (!this.closes(b)) return null;
     this.marks = b.marks;
     return (this.cycle = b.cycle);
   }
@@ -379,6 +378,13 @@ export class SwrrPicker implements Picker {
       for (let k = 0; k < m; k++) b.marks[at + k] = copy[COL_CW * m + k]!;
     }
     b.cycle[i] = this.rows[swrrStepTs(copy, m, localRows(m), m, null, 0, Infinity, 0)]!;
+  }
+
+  /** A simulated period ends where it began: `b.copy`'s current weights are the first mark again. */
+  private closes(b: { copy: Float64Array; marks: Int32Array }): boolean {
+    const m = this.rows.length;
+    for (let k = 0; k < m; k++) if (b.copy[COL_CW * m + k] !== b.marks[k]) return false;
+    return true;
   }
 
   /** A private state table of `rows` (row k at index k): weights, effective weights at them, current weights `from`. */
