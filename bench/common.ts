@@ -173,7 +173,12 @@ export function seededShuffle(seed: number): <T>(xs: readonly T[]) => T[] {
  * convention of every bench (so the median of an even count is the upper of the middle two).
  */
 export function quantile(sorted: readonly number[], f: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * f))]!;
+  return sorted.length === 0 ? NaN : sorted[quantileIndex(sorted.length, f)]!;
+}
+
+/** Where `quantile` reads the `f`-quantile of an ascending sample of `n` (> 0) items: floor(n × f), at most n - 1. */
+export function quantileIndex(n: number, f: number): number {
+  return Math.min(n - 1, Math.floor(n * f));
 }
 
 /** The median of a sample in any order (`quantile` 0.5). */

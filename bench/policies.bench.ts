@@ -13,7 +13,7 @@ import { COL_ACTIVE, COL_AVG_RTT, COL_EW, COL_WEIGHT, COLS } from '../bindings/b
 import { latencyAwareScanTs, parseLatencyAware } from '../bindings/balancing/policies/latency-aware.js';
 import { peakEwmaCostTs, PENALTY_MS } from '../bindings/balancing/policies/peak-ewma.js';
 import { swrrStepTs } from '../bindings/balancing/policies/weighted-round-robin.js';
-import { type Case, consume, fmt, interleave, machine, save, type Row } from './common.js';
+import { type Case, consume, fmt, interleave, machine, quantileIndex, save, type Row } from './common.js';
 import { endpointsOf, label, LOOP, pickDone, POLICIES, SIZES } from './policies-one.js';
 
 const rows: Row[] = [];
@@ -71,7 +71,7 @@ for (let r = 0; r < Math.max(PROCESSES.wasm, PROCESSES.js); r++)
 const ratioOf = (run: Row[]) => run[1]!.opsPerSec / run[0]!.opsPerSec;
 const onePerProcess = pairs.map((p) => {
   const runs = p.runs.sort((x, y) => ratioOf(x) - ratioOf(y));
-  rows.push(...runs[(runs.length - 1) >> 1]!);
+  rows.push(...runs[quantileIndex(runs.length, 0.5)]!);
   return { backend: p.backend, members: p.n, policy: label(p.policy), ratios: runs.map(ratioOf) };
 });
 
