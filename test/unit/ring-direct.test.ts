@@ -8,6 +8,7 @@ import { HashRing, type MemberInput } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { BATCH } from '../../bindings/core/core-wasm.js';
 import { directBits } from '../../bindings/core/ring-batch.js';
+import { ringMembers } from '../helpers/ring-members.js';
 
 type Table = { t: { points: Uint32Array; members: Uint16Array; table: Uint32Array; total: number } };
 const tableOf = (r: HashRing) => (r as unknown as Table).t;
@@ -113,10 +114,7 @@ test('the direct table is freed when the ring changes or is disposed, and the ne
   t.true(mem().allocatedBytes <= base - ring, 'dispose frees the ring and its direct table');
 });
 
-const memberArb = fc.uniqueArray(
-  fc.record({ id: fc.string({ minLength: 1, maxLength: 12 }), weight: fc.constantFrom(0.5, 1, 2, 3.25) }),
-  { selector: (m) => m.id, minLength: 1, maxLength: 60 },
-);
+const memberArb = ringMembers(60);
 
 test('property: after the direct table is built, getManyByHash = the scan, for random rings and hashes', (t) => {
   fc.assert(

@@ -6,6 +6,7 @@ import xxhashWasm from 'xxhash-wasm';
 import { HashRing, NO_MEMBER, xxh32, type MemberInput } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { assertLookupsSurviveGrow } from '../helpers/wasm-grow.js';
+import { ringMembers } from '../helpers/ring-members.js';
 
 const ref = await xxhashWasm();
 
@@ -119,13 +120,7 @@ for (const backend of ['wasm', 'js'] as const) {
   });
 }
 
-const memberArb = fc.uniqueArray(
-  fc.record({
-    id: fc.string({ minLength: 1, maxLength: 12, unit: 'binary' }),
-    weight: fc.constantFrom(0.5, 1, 1, 2, 3.25),
-  }),
-  { selector: (m) => m.id, minLength: 1, maxLength: 40 },
-);
+const memberArb = ringMembers(40);
 
 test('property: WASM and TS build identical points, member indices and tables, and agree on lookups', (t) => {
   fc.assert(
