@@ -8,7 +8,7 @@ import { HashRing, type MemberInput } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { BATCH } from '../../bindings/core/core-wasm.js';
 import { directBits } from '../../bindings/core/ring-batch.js';
-import { ringMembers } from '../helpers/ring-members.js';
+import { ownersBySearch, ringMembers } from '../helpers/ring.js';
 
 type Table = { t: { points: Uint32Array; members: Uint16Array; table: Uint32Array; total: number } };
 const tableOf = (r: HashRing) => (r as unknown as Table).t;
@@ -20,16 +20,7 @@ test.before(() => wasmHandle()!.io(BATCH * 8));
 /** Owners by binary search over the ring's points: the reference every lookup must match. */
 function expected(r: HashRing, hashes: Uint32Array): Uint32Array {
   const { points, members } = tableOf(r);
-  return hashes.map((h) => {
-    let lo = 0;
-    let hi = points.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (points[mid]! < h) lo = mid + 1;
-      else hi = mid;
-    }
-    return members[lo === points.length ? 0 : lo]!;
-  });
+  return ownersBySearch(points, members, hashes);
 }
 
 /** Every point, its neighbours, every direct-table entry's first and last hash, and the ends of the range. */

@@ -6,7 +6,7 @@ import xxhashWasm from 'xxhash-wasm';
 import { HashRing, NO_MEMBER, xxh32, type MemberInput } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { assertLookupsSurviveGrow } from '../helpers/wasm-grow.js';
-import { ringMembers } from '../helpers/ring-members.js';
+import { ownersBySearch, ringMembers } from '../helpers/ring.js';
 
 const ref = await xxhashWasm();
 
@@ -215,16 +215,7 @@ test('golden boundaries: every point, its neighbours and the ends route as a bin
   const probes: number[] = [0, 0xffffffff];
   for (const p of points) probes.push(Math.max(p - 1, 0), p, Math.min(p + 1, 0xffffffff));
   const hs = Uint32Array.from(probes);
-  const expected = hs.map((h) => {
-    let lo = 0;
-    let hi = points.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (points[mid]! < h) lo = mid + 1;
-      else hi = mid;
-    }
-    return owners[lo === points.length ? 0 : lo]!;
-  });
+  const expected = ownersBySearch(points, owners, hs);
   t.deepEqual(ring.getManyByHash(hs), expected);
   t.deepEqual(js.getManyByHash(hs), expected);
   for (let i = 0; i < hs.length; i += 997) t.is(ring.getByHash(hs[i]!), ring.members[expected[i]!]);
