@@ -352,7 +352,7 @@ export class BalancerCore implements PolicyEnv {
     if (this.failClosed) return NONE_UNHEALTHY;
     if (this.warming) return NONE_PENDING;
     // the clock is read only when an RTT will be used: by the policy, a listener, or options.measureRtt
-    const now = this.timed || this.listeners.timedOutcomes > 0 ? this.clock.now() : NaN;
+    const now = this.clocked() ? this.clock.now() : NaN;
     if (now >= this.nextWeightAt && this.weighting !== undefined && this.computeWeights(now)) this.publish();
     const row = this.picker.pick(ctx, now);
     if (row < 0) return NONE_UNHEALTHY;
@@ -456,7 +456,7 @@ export class BalancerCore implements PolicyEnv {
     if (!(index >= 0 && index < n)) throw rangeError('index', `a member index < ${n}`, index);
     bool('ok', ok);
     const listening = this.listeners.outcome.length > 0;
-    const now = this.listeners.timedOutcomes > 0 || this.timed ? this.clock.now() : NaN;
+    const now = this.clocked() ? this.clock.now() : NaN;
     this.finish(index, this.m.list[index]!, ok, rttMs, now, undefined, undefined, listening, this.pol);
   }
 
@@ -598,6 +598,11 @@ export class BalancerCore implements PolicyEnv {
     owners.set(p, this);
   }
 
+  /** Picks are timed: the policy or `measureRtt` wants RTTs, or an 'outcome' listener reads them. */
+  private clocked(): boolean {
+    return this.timed || this.listeners.timedOutcomes > 0;
+  }
+
   /** Installs `p` as the policy (see setPolicy). */
   private install(p: Policy): void {
     if (p === this.pol) return;
@@ -642,7 +647,7 @@ export class BalancerCore implements PolicyEnv {
     } else if (typeof rtt !== 'number' || !Number.isFinite(rtt) || rtt < 0)
       throw rangeError('outcome.rttMs', 'a finite number >= 0', rtt);
     p.ended = true;
-    if (now !== now && (this.listeners.timedOutcomes > 0 || this.timed)) now = this.clock.now();
+    if (now !== now && this.clocked()) now = this.clock.now();
     let row = p.index;
     if (p.gen !== this.m.gen) row = this.m.index.get(p.member.id) ?? -1;
     this.finish(row, p.member, outcome.ok, rtt, now, outcome.status, outcome.load, listening, p.policy);
