@@ -20,6 +20,7 @@
 import { parseEndpoints, type Endpoint, type EndpointInput } from '../util/endpoint.js';
 import { intInRange, str, typeError } from '../util/validate.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
+import { abortAfter } from '../util/abort-after.js';
 import type { CommonResolverOptions, FetchLike, ResolverListener } from './resolver.js';
 import { msOption, Pause, ResolverBase } from './base.js';
 
@@ -80,7 +81,8 @@ export class ConsulResolver extends ResolverBase {
   private readonly backoff: Backoff;
   private readonly pause = new Pause(this.clock);
   private index = 0;
-  private ac: AbortController | undefined;
+  /** The query in flight (close() aborts it). */
+  private readonly inflight = new Set<AbortController>();
   private readonly counters = { queries: 0, resets: 0 };
 
   constructor(opts: ConsulResolverOptions, listener: ResolverListener) {
@@ -126,7 +128,7 @@ export class ConsulResolver extends ResolverBase {
   }
 
   protected onClose(): void {
-    this.ac?.abort();
+    for (const ac of this.inflight) ac.abort();
     this.pause.wake();
   }
 
@@ -149,29 +151,29 @@ export class ConsulResolver extends ResolverBase {
 
   private async query(): Promise<void> {
     const url = this.index > 0 ? `${this.baseUrl}&index=${this.index}&wait=${this.waitS}s` : this.baseUrl;
-    const ac = new AbortController();
-    this.ac = ac;
     // Consul adds up to wait/16 of jitter; allow that plus slack before giving up on the request.
     const timeoutMs = this.index > 0 ? this.waitS * 1000 * (17 / 16) + 5_000 : 30_000;
-    const timer = this.clock.setTimeout(() => ac.abort(), timeoutMs, { background: true });
     this.counters.queries++;
-    let res: Response;
-    let body: unknown;
-    try {
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (this.token !== undefined) headers['x-consul-token'] = this.token;
-      res = await this.fetch(url, { headers, signal: ac.signal });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`consul: HTTP ${res.status} ${text.slice(0, 120)}`);
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new Error(`consul: response is not JSON: ${text.slice(0, 80)}`);
-      }
-    } finally {
-      this.clock.clearTimeout(timer);
-      this.ac = undefined;
-    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token !== undefined) headers['x-consul-token'] = this.token;
+    const { res, body } = await abortAfter(
+      this.clock,
+      timeoutMs,
+      async (signal) => {
+        const res = await this.fetch(url, { headers, signal });
+        const text = await res.text();
+        if (!res.ok) throw new Error(`consul: HTTP ${res.status} ${text.slice(0, 120)}`);
+        try {
+          return { res, body: JSON.parse(text) as unknown };
+        } catch {
+          throw new Error(`consul: response is not JSON: ${text.slice(0, 80)}`);
+        }
+      },
+      {
+        live: this.inflight,
+        aborted: (e, timedOut) => (timedOut ? new Error(`consul: no answer within ${timeoutMs} ms`) : e),
+      },
+    );
     if (this.closed) return;
     if (!Array.isArray(body)) throw typeError('consul response', 'a JSON array of health entries', body);
     const raw = res.headers.get('x-consul-index');

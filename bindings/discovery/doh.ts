@@ -11,6 +11,7 @@ import type { AddressRecord, DnsLookup, SrvRecord } from './dns.js';
 import type { FetchLike } from './resolver.js';
 import { msOption } from './base.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
+import { abortAfter } from '../util/abort-after.js';
 import { typeError } from '../util/validate.js';
 
 export interface DohOptions {
@@ -92,46 +93,35 @@ export function dohLookup(opts: DohOptions): DnsLookup {
   const clock = opts.clock === undefined ? systemClock : validateClock('clock', opts.clock);
   const controllers = new Set<AbortController>();
 
-  async function query(name: string, type: string, want: number): Promise<DohAnswer[]> {
+  function query(name: string, type: string, want: number): Promise<DohAnswer[]> {
     const u = new URL(base.href);
     u.searchParams.set('name', name);
     u.searchParams.set('type', type);
-    const ac = new AbortController();
-    controllers.add(ac);
-    let late = false;
-    const timer = clock.setTimeout(
-      () => {
-        late = true;
-        ac.abort();
-      },
+    return abortAfter(
+      clock,
       timeoutMs,
-      { background: true },
+      async (signal) => {
+        const res = await doFetch(u.href, { headers: { accept: 'application/dns-json', ...opts.headers }, signal });
+        if (!res.ok) throw dnsError('ESERVFAIL', `doh: HTTP ${res.status} for ${type} ${name}`);
+        const body = (await res.json()) as { Status?: unknown; Answer?: unknown };
+        if (typeof body !== 'object' || body === null || typeof body.Status !== 'number')
+          throw dnsError('EBADRESP', `doh: malformed answer for ${type} ${name}`);
+        if (body.Status !== 0) {
+          const code = RCODE_NAMES[body.Status] ?? 'ESERVFAIL';
+          throw dnsError(code, `doh: ${code} (rcode ${body.Status}) for ${type} ${name}`);
+        }
+        const answers = (Array.isArray(body.Answer) ? body.Answer : []) as DohAnswer[];
+        // CNAME chains come back in the same Answer section; keep the records of the asked type.
+        const out = answers.filter((a) => a !== null && typeof a === 'object' && a.type === want);
+        if (out.length === 0) throw dnsError('ENODATA', `doh: no ${type} records for ${name}`);
+        return out;
+      },
+      {
+        live: controllers,
+        aborted: (e, timedOut) =>
+          timedOut ? dnsError('ETIMEOUT', `doh: no answer within ${timeoutMs} ms for ${type} ${name}`) : e,
+      },
     );
-    try {
-      const res = await doFetch(u.href, {
-        headers: { accept: 'application/dns-json', ...opts.headers },
-        signal: ac.signal,
-      });
-      if (!res.ok) throw dnsError('ESERVFAIL', `doh: HTTP ${res.status} for ${type} ${name}`);
-      const body = (await res.json()) as { Status?: unknown; Answer?: unknown };
-      if (typeof body !== 'object' || body === null || typeof body.Status !== 'number')
-        throw dnsError('EBADRESP', `doh: malformed answer for ${type} ${name}`);
-      if (body.Status !== 0) {
-        const code = RCODE_NAMES[body.Status] ?? 'ESERVFAIL';
-        throw dnsError(code, `doh: ${code} (rcode ${body.Status}) for ${type} ${name}`);
-      }
-      const answers = (Array.isArray(body.Answer) ? body.Answer : []) as DohAnswer[];
-      // CNAME chains come back in the same Answer section; keep the records of the asked type.
-      const out = answers.filter((a) => a !== null && typeof a === 'object' && a.type === want);
-      if (out.length === 0) throw dnsError('ENODATA', `doh: no ${type} records for ${name}`);
-      return out;
-    } catch (e) {
-      if (late) throw dnsError('ETIMEOUT', `doh: no answer within ${timeoutMs} ms for ${type} ${name}`);
-      throw e;
-    } finally {
-      clock.clearTimeout(timer);
-      controllers.delete(ac);
-    }
   }
 
   const addresses = async (name: string, type: string, want: number): Promise<AddressRecord[]> =>

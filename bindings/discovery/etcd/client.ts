@@ -15,6 +15,7 @@
 //   const r = await c.callAny('/v3/kv/range', { key: encodeKey('services/api/') });
 import { decodeBase64 } from '../../core/base64.js';
 import { systemClock, validateClock, type Clock } from '../../util/clock.js';
+import { abortAfter } from '../../util/abort-after.js';
 import { str, typeError } from '../../util/validate.js';
 import type { FetchLike } from '../resolver.js';
 import { msOption } from '../base.js';
@@ -160,43 +161,47 @@ export class EtcdClient {
     endpoint: string,
     path: string,
     body: unknown,
-    ac: AbortController,
+    signal: AbortSignal,
     extra?: Record<string, string>,
   ) {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
     const token = path === '/v3/auth/authenticate' ? undefined : await this.token(endpoint);
     if (token !== undefined) headers.authorization = token;
-    return this.fetch(endpoint + path, { method: 'POST', headers, body: JSON.stringify(body), signal: ac.signal });
+    return this.fetch(endpoint + path, { method: 'POST', headers, body: JSON.stringify(body), signal });
   }
 
-  private async raw(endpoint: string, path: string, body: unknown): Promise<unknown> {
-    const ac = new AbortController();
-    this.controllers.add(ac);
-    // Background: the request's own socket keeps the process alive while it is in flight.
-    const t = this.clock.setTimeout(() => ac.abort(), this.requestTimeoutMs, { background: true });
-    try {
-      const res = await this.open(endpoint, path, body, ac);
-      const text = await res.text();
-      let json: { error?: unknown; message?: unknown; code?: unknown };
-      try {
-        json = JSON.parse(text) as typeof json;
-      } catch {
-        throw new EtcdError(`HTTP ${res.status}, not JSON: ${text.slice(0, 80)}`, undefined, endpoint);
-      }
-      if (!res.ok || json.error !== undefined) {
-        const msg = String(json.message ?? json.error ?? `HTTP ${res.status}`);
-        if (/auth token|token is invalid/i.test(msg)) this.tokens.delete(endpoint);
-        throw new EtcdError(msg, typeof json.code === 'number' ? json.code : undefined, endpoint);
-      }
-      return json;
-    } catch (e) {
-      if (ac.signal.aborted && !(e instanceof EtcdError))
-        throw new EtcdError(`${path} timed out or aborted`, 4, endpoint);
-      throw e;
-    } finally {
-      this.clock.clearTimeout(t);
-      this.controllers.delete(ac);
-    }
+  private raw(endpoint: string, path: string, body: unknown): Promise<unknown> {
+    const ms = this.requestTimeoutMs;
+    return abortAfter(
+      this.clock,
+      ms,
+      async (signal) => {
+        const res = await this.open(endpoint, path, body, signal);
+        const text = await res.text();
+        let json: { error?: unknown; message?: unknown; code?: unknown };
+        try {
+          json = JSON.parse(text) as typeof json;
+        } catch {
+          throw new EtcdError(`HTTP ${res.status}, not JSON: ${text.slice(0, 80)}`, undefined, endpoint);
+        }
+        if (!res.ok || json.error !== undefined) {
+          const msg = String(json.message ?? json.error ?? `HTTP ${res.status}`);
+          if (/auth token|token is invalid/i.test(msg)) this.tokens.delete(endpoint);
+          throw new EtcdError(msg, typeof json.code === 'number' ? json.code : undefined, endpoint);
+        }
+        return json;
+      },
+      {
+        live: this.controllers,
+        // gRPC codes, as etcd's own errors: 4 DEADLINE_EXCEEDED, 1 CANCELLED
+        aborted: (e, timedOut) =>
+          e instanceof EtcdError
+            ? e
+            : timedOut
+              ? new EtcdError(`${path}: no answer within ${ms} ms`, 4, endpoint)
+              : new EtcdError(`${path} aborted`, 1, endpoint),
+      },
+    );
   }
 
   /** One request to the current member (no failover). */
@@ -230,7 +235,7 @@ export class EtcdClient {
     this.controllers.add(ac);
     onOpen?.(() => ac.abort());
     try {
-      const res = await this.open(endpoint, path, body, ac, extraHeaders);
+      const res = await this.open(endpoint, path, body, ac.signal, extraHeaders);
       if (!res.ok || res.body === null) {
         const text = await res.text().catch(() => '');
         if (/auth token/i.test(text)) this.tokens.delete(endpoint);
