@@ -6,9 +6,9 @@
 // Shape (after undici's BalancedPool, lib/dispatcher/balanced-pool.js, with its weighted round robin replaced by
 // the Balancer's policies): one undici `Pool` per member, opened at the member's first request and closed when
 // the member leaves the Balancer (`Pool.close()` lets its in-flight requests finish). Each `dispatch(opts,
-// handler)` picks a member, wraps the handler in a thin observer (the legacy onConnect/onHeaders/... API or
-// the newer onRequestStart/onResponseStart/... one, whichever the caller speaks, so no conversion layer is
-// added) and hands the request to that member's Pool (found by the pick's row, checked against the member
+// handler)` picks a member, wraps the handler in a thin observer (dispatcher-calls.ts; for the legacy
+// onConnect/onHeaders/... API or the newer onRequestStart/onResponseStart/... one, whichever the caller speaks,
+// so no conversion layer is added) and hands the request to that member's Pool (found by the pick's row, checked against the member
 // object); the Pool's own origin replaces the logical one. The observer ends the pick with
 // `done({ ok: status < 500, rttMs: time to response headers, status })`, which feeds Peak-EWMA,
 // least-request and outlier detection (timed from the pick's own clock reading when the
@@ -41,11 +41,20 @@ import {
 import { NoMemberError } from './fetch.js';
 import { BalancerCore } from '../balancing/balancer.js';
 import { IDEMPOTENT_METHODS, retryAfterMs } from './retry.js';
+import {
+  fail,
+  LegacyCall,
+  ModernCall,
+  retriedStatus,
+  RETRYABLE_CODES,
+  Tries,
+  type RetryConfig,
+  type Routed,
+} from './dispatcher-calls.js';
 import { originOf, UnsafeTargetError } from './url-guard.js';
 
 type DispatchOptions = Dispatcher.DispatchOptions;
 type DispatchHandler = Dispatcher.DispatchHandler;
-type DispatchController = Dispatcher.DispatchController;
 
 /** A pick as the dispatcher uses it (a Balancer's `Picked`). */
 export interface MemberPick {
@@ -105,21 +114,6 @@ export interface DispatcherStats {
   pools: number;
 }
 
-/** Errors after which a try is retried (undici's RetryHandler defaults plus its connect/headers timeouts). */
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'ENETDOWN',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'EHOSTUNREACH',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-]);
-
 interface MemberPool {
   pool: Dispatcher;
   /** The member object the Pool was opened for (a Balancer keeps it until the member changes). */
@@ -128,357 +122,8 @@ interface MemberPool {
   port: number;
 }
 
-interface RetryConfig {
-  maxAttempts: number;
-  retryOn: ReadonlySet<number>;
-  /** `retryOn` as a table by status (1: retried), read per response instead of the Set. */
-  retryOnStatus: Uint8Array;
-  backoff: { delayMs(attempt: number): number };
-}
-
 /** A pick's `index` usable as a `byRow` slot (a custom pick source may carry anything there). */
 const isRow = (row: number | undefined): row is number => row !== undefined && row >>> 0 === row && row < 1 << 20;
-
-/** Whether `status` is one of the retried statuses. */
-const retriedStatus = (r: RetryConfig, status: number) => status < 600 && r.retryOnStatus[status] === 1;
-
-/** The members one request has tried (what `route` needs of it). */
-interface TryLog {
-  readonly key: string | undefined;
-  add(id: string): void;
-  /** The members to exclude from the next pick (undefined before the first try). */
-  exclude(): ReadonlySet<string> | undefined;
-}
-
-/** The members one request has tried: the first, and a Set only from the second try on. */
-interface Tried {
-  first: string | undefined;
-  set: Set<string> | undefined;
-}
-
-function addTried(t: Tried, id: string): void {
-  if (t.first === undefined) t.first = id;
-  else (t.set ??= new Set([t.first])).add(id);
-}
-
-function excludedBy(t: Tried): ReadonlySet<string> | undefined {
-  return t.set ?? (t.first === undefined ? undefined : new Set([t.first]));
-}
-
-/** The members one request has tried (`exclude` for its retries). */
-class Tries implements TryLog, Tried {
-  first: string | undefined = undefined;
-  set: Set<string> | undefined = undefined;
-  constructor(readonly key: string | undefined) {}
-  add(id: string): void {
-    addTried(this, id);
-  }
-  exclude(): ReadonlySet<string> | undefined {
-    return excludedBy(this);
-  }
-}
-
-/** One request on its way to a member: what `route` needs to pick, send and report a failure. */
-interface Routed {
-  readonly tries: TryLog;
-  readonly opts: DispatchOptions;
-  /** Sends the try to `pool` (the pick's member). */
-  start(p: MemberPick, pool: Dispatcher): void;
-  /** Ends the request with an error raised before a try was sent. */
-  fail(err: Error): void;
-}
-
-/** Ends a try's pick: ok when it answered below 500, RTT to the response headers, and feeds the retry budget. */
-function finish(
-  d: BalancedDispatcher,
-  pick: MemberPick,
-  t0: number,
-  status: number,
-  rttMs: number,
-  error: unknown,
-): boolean {
-  // t0 NaN: the Balancer read no clock at the pick, so nothing uses an RTT and none is measured
-  const rtt = t0 !== t0 ? undefined : Math.max(0, rttMs >= 0 ? rttMs : d.clock.now() - t0);
-  const ok = error === undefined && status < 500;
-  if (error !== undefined) pick.handle.done({ ok: false, rttMs: rtt, error });
-  else {
-    const o = d['outcome'];
-    if (o === null) pick.handle.done(status > 0 ? { ok, rttMs: rtt, status } : { ok, rttMs: rtt });
-    else {
-      // our Balancer copies the outcome's fields before it calls anything: one object serves every request
-      o.ok = ok;
-      o.rttMs = rtt;
-      o.status = status > 0 ? status : undefined;
-      pick.handle.done(o);
-    }
-  }
-  const th = d['throttle'];
-  if (th !== null) {
-    if (ok) th.onSuccess();
-    else th.onFailure();
-  }
-  return ok;
-}
-
-/**
- * A request from a caller speaking the legacy handler API (onConnect/onHeaders/onData/onComplete/onError),
- * which is what undici's `request()`/`stream()` and Node's `fetch` use and what undici's Client calls: this one
- * object is the handler of every try, so nothing is converted. It forwards everything, except the response
- * of a try it retries (swallowed: its body read and dropped, keeping the connection) and the error of a try
- * it retries. A retried try never reached the caller: retries stop once the caller has seen headers.
- */
-class LegacyCall implements Routed, TryLog, Tried {
-  // `declare` and one assignment each in the constructor: no field initializer nor super() call per request
-  /** The call is its own TryLog (as Tries): one object per request. */
-  declare readonly tries: TryLog;
-  declare readonly key: string | undefined;
-  declare first: string | undefined;
-  declare set: Set<string> | undefined;
-  declare private attempt: number;
-  declare private pick: MemberPick | undefined;
-  declare private t0: number;
-  declare private status: number;
-  declare private rttMs: number;
-  declare private ended: boolean;
-  declare private swallow: boolean;
-  declare private forwarded: boolean;
-  declare private retryAfterMs: number;
-  declare private readonly d: BalancedDispatcher;
-  declare readonly opts: DispatchOptions;
-  declare private readonly h: DispatchHandler;
-  /** Idempotent, with a body that can be sent again, and retries enabled. */
-  declare private readonly retryable: boolean;
-
-  constructor(
-    d: BalancedDispatcher,
-    opts: DispatchOptions,
-    h: DispatchHandler,
-    key: string | undefined,
-    retryable: boolean,
-  ) {
-    this.tries = this;
-    this.key = key;
-    this.first = undefined;
-    this.set = undefined;
-    this.attempt = 0;
-    this.pick = undefined;
-    this.t0 = 0;
-    this.status = 0;
-    this.rttMs = -1;
-    this.ended = true;
-    this.swallow = false;
-    this.forwarded = false;
-    this.retryAfterMs = 0;
-    this.d = d;
-    this.opts = opts;
-    this.h = h;
-    this.retryable = retryable;
-  }
-
-  add(id: string): void {
-    addTried(this, id);
-  }
-
-  exclude(): ReadonlySet<string> | undefined {
-    return excludedBy(this);
-  }
-
-  start(p: MemberPick, pool: Dispatcher): void {
-    this.attempt++;
-    this.pick = p;
-    this.t0 = this.d['startOf'](p);
-    this.status = 0;
-    this.rttMs = -1;
-    this.ended = false;
-    this.swallow = false;
-    pool.dispatch(this.opts, this as DispatchHandler);
-  }
-
-  fail(err: Error): void {
-    if (typeof this.h.onError !== 'function') throw err;
-    this.h.onError(err);
-  }
-
-  private end(error: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
-    finish(this.d, this.pick!, this.t0, this.status, this.rttMs, error);
-  }
-
-  /** Retries left, the budget allows one and the dispatcher is open. */
-  private mayRetry(): boolean {
-    const d = this.d;
-    return (
-      this.retryable &&
-      !this.forwarded &&
-      this.attempt < d['retry']!.maxAttempts &&
-      d['state'] === 'open' &&
-      (d['throttle']?.allowRetry() ?? true)
-    );
-  }
-
-  private again(): void {
-    const d = this.d;
-    const wait = Math.max(d['retry']!.backoff.delayMs(this.attempt), this.retryAfterMs);
-    d['counters'].retries++;
-    d.clock.setTimeout(() => {
-      if (d['state'] === 'open') d['route'](this);
-      else this.fail(new undiciErrors.ClientClosedError());
-    }, wait);
-  }
-
-  onConnect(abort: (err?: Error) => void, context?: unknown) {
-    return (this.h.onConnect as (a: typeof abort, c: unknown) => void)(abort, context);
-  }
-  onResponseStarted() {
-    return this.h.onResponseStarted?.();
-  }
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string) {
-    if (statusCode >= 200 && this.rttMs < 0) {
-      this.status = statusCode;
-      this.rttMs = this.d['since'](this.t0);
-      // settle the throttle first so mayRetry sees this failure, as in the error path
-      if (this.retryable && retriedStatus(this.d['retry']!, statusCode)) {
-        this.end(undefined);
-        if (this.mayRetry()) {
-          this.swallow = true;
-          this.retryAfterMs = retryAfter(headers);
-          return true;
-        }
-      }
-      this.forwarded = true;
-    }
-    return this.h.onHeaders?.(statusCode, headers, resume, statusText);
-  }
-  onData(chunk: Buffer) {
-    return this.swallow ? true : this.h.onData?.(chunk);
-  }
-  onComplete(trailers: string[] | null) {
-    this.end(undefined);
-    if (this.swallow) return this.again();
-    return this.h.onComplete?.(trailers);
-  }
-  onError(err: Error & { code?: string }) {
-    this.end(err);
-    // a response being dropped for a retry that breaks off: the retry was decided already
-    if (this.swallow) return this.again();
-    if (err.code !== undefined && RETRYABLE_CODES.has(err.code) && this.mayRetry()) {
-      this.retryAfterMs = 0;
-      return this.again();
-    }
-    return this.fail(err);
-  }
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex) {
-    this.status = statusCode;
-    this.rttMs = this.d['since'](this.t0);
-    this.forwarded = true;
-    this.end(undefined);
-    return this.h.onUpgrade?.(statusCode, headers, socket);
-  }
-  onBodySent(chunkSize: number, totalBytesSent: number) {
-    return this.h.onBodySent?.(chunkSize, totalBytesSent);
-  }
-  onRequestSent() {
-    return (this.h as { onRequestSent?: () => void }).onRequestSent?.();
-  }
-}
-
-/** `Retry-After` in a raw header list, in ms (0 when absent or invalid). */
-function retryAfter(raw: Buffer[]): number {
-  for (let i = 0; i + 1 < raw.length; i += 2)
-    if (String(raw[i]).toLowerCase() === 'retry-after') return retryAfterMs(String(raw[i + 1]), Date.now()) ?? 0;
-  return 0;
-}
-
-/**
- * A try for a caller speaking undici 7's handler API (onRequestStart/onResponseStart/...). Retries for these
- * callers are undici's RetryHandler (which speaks that API), with `decide` as its retry hook.
- */
-class ModernCall implements Routed {
-  private pick: MemberPick | undefined = undefined;
-  private t0 = 0;
-  private status = 0;
-  private rttMs = -1;
-  private ended = true;
-  constructor(
-    private readonly d: BalancedDispatcher,
-    readonly tries: Tries,
-    readonly opts: DispatchOptions,
-    private readonly h: DispatchHandler,
-  ) {}
-  start(p: MemberPick, pool: Dispatcher): void {
-    this.pick = p;
-    this.t0 = this.d['startOf'](p);
-    this.ended = false;
-    pool.dispatch(this.opts, this as DispatchHandler);
-  }
-  fail(err: Error): void {
-    this.h.onResponseError?.(failedController(err), err);
-  }
-  private end(error: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
-    finish(this.d, this.pick!, this.t0, this.status, this.rttMs, error);
-  }
-  private headers(statusCode: number): void {
-    if (statusCode >= 200 && this.rttMs < 0) {
-      this.status = statusCode;
-      this.rttMs = this.d['since'](this.t0);
-    }
-  }
-  onRequestStart(c: DispatchController, context: unknown) {
-    this.h.onRequestStart?.(c, context);
-  }
-  onRequestUpgrade(
-    c: DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    socket: import('node:stream').Duplex,
-  ) {
-    this.headers(statusCode);
-    this.end(undefined);
-    this.h.onRequestUpgrade?.(c, statusCode, headers, socket);
-  }
-  onResponseStart(
-    c: DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
-  ) {
-    this.headers(statusCode);
-    this.h.onResponseStart?.(c, statusCode, headers, statusMessage);
-  }
-  onResponseData(c: DispatchController, chunk: Buffer) {
-    this.h.onResponseData?.(c, chunk);
-  }
-  onResponseEnd(c: DispatchController, trailers: Record<string, string | string[] | undefined>) {
-    this.end(undefined);
-    this.h.onResponseEnd?.(c, trailers);
-  }
-  onResponseError(c: DispatchController, err: Error) {
-    this.end(err);
-    this.h.onResponseError?.(c, err);
-  }
-}
-
-/** The controller handed to a new-API handler for an error raised before any member was tried. */
-function failedController(reason: Error): DispatchController {
-  return {
-    aborted: true,
-    paused: false,
-    reason,
-    abort() {},
-    pause() {},
-    resume() {},
-  };
-}
-
-/** Reports `err` to a handler of either API (undici's own rule: the new API when onRequestStart exists). */
-function fail(handler: DispatchHandler, err: Error): void {
-  if (typeof handler.onRequestStart === 'function') handler.onResponseError?.(failedController(err), err);
-  else if (typeof handler.onError === 'function') handler.onError(err);
-  else throw err;
-}
 
 /** A request body that can be sent again (streams and iterables are sent once). */
 const replayable = (body: unknown) => body == null || typeof body === 'string' || body instanceof Uint8Array;
