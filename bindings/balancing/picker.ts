@@ -38,8 +38,8 @@ export const COL_LOAD_SINCE = 18; // start of the current run of non-expired rep
 export const COLS = 24;
 
 export interface PickContext {
-  /** Request key for hash-based policies. */
-  key?: string;
+  /** Request key for hash-based policies (and keyed priority and locality choice): a string or its bytes. */
+  key?: string | Uint8Array;
   /** Member ids not to pick (retry on a different member). */
   exclude?: ReadonlySet<string>;
 }

@@ -24,7 +24,8 @@
 // unavailable), the pick falls back to the whole level, then to the other levels in priority order.
 //
 //   const { picker, levels } = buildPriorityPicker({ rows, members, available, options, build, random });
-import { xxh32String } from '../core/xxhash.js';
+import { xxh32Bytes, xxh32String } from '../core/xxhash.js';
+import { keyError } from '../hashing/key-router.js';
 import type { Endpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
 import { typeError } from '../util/validate.js';
@@ -219,7 +220,7 @@ class PriorityPicker implements Picker {
   pick(ctx: PickContext | undefined, now: number): number {
     const key = ctx?.key;
     const keyed = key !== undefined;
-    const h = keyed ? xxh32String(key, 0) : 0;
+    const h = keyed ? keyHash(key) : 0;
     const x = keyed ? (h % 100) + 1 : Math.floor(this.random() * 100) + 1;
     const levels = this.levels;
     const n = levels.length;
@@ -443,4 +444,11 @@ export const priorityRouting: LevelRouting = {
  */
 export function registerPriorityRouting(): void {
   setLevelRouting(priorityRouting);
+}
+
+/** xxh32 (seed 0) of a request key: a string's UTF-8 bytes or the bytes given, as the hash policies take it. */
+function keyHash(key: unknown): number {
+  if (typeof key === 'string') return xxh32String(key, 0);
+  if (key instanceof Uint8Array) return xxh32Bytes(key, 0);
+  throw keyError(key);
 }

@@ -201,3 +201,35 @@ for (const backend of ['wasm', 'js'] as const) {
     });
   }
 }
+
+test('a key given as bytes routes as its string (the spill and locality choice hash UTF-8 bytes); other keys are TypeErrors', (t) => {
+  const endpoints: EndpointInput[] = [
+    ...[1, 2, 3, 4].map((i) => ({ id: `a${i}`, priority: 0, locality: { region: 'r', zone: i % 2 ? 'x' : 'y' } })),
+    ...[1, 2].map((i) => ({ id: `b${i}`, priority: 1, locality: { region: 'r', zone: 'x' } })),
+  ];
+  for (const policy of ['ring_hash', 'round_robin']) {
+    const lb = new Balancer({ endpoints, policy, random: mulberry32(3), priority: { localityWeighted: true } });
+    // priority 0 half healthy: floor(1.4 × 50) = 70 % stays there, 30 % spills, chosen by the key's hash
+    lb.setAvailable('a1', false);
+    lb.setAvailable('a2', false);
+    const utf8 = new TextEncoder();
+    const seen = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const key = `user:${i}:${String.fromCodePoint(0x40 + (i % 0x2000))}`;
+      const byString = lb.pickOrThrow({ key });
+      const byBytes = lb.pickOrThrow({ key: utf8.encode(key) });
+      seen.add(byString.member.id[0]!);
+      if (policy === 'ring_hash') t.is(byBytes.member.id, byString.member.id, key);
+      else t.is(byBytes.member.id[0], byString.member.id[0], key); // round robin: the level follows the key
+      byString.handle.done({ ok: true });
+      byBytes.handle.done({ ok: true });
+    }
+    t.deepEqual([...seen].sort(), ['a', 'b'], 'keys spill to priority 1');
+    for (const bad of [42, null, {}, ['k']])
+      t.throws(() => lb.pick({ key: bad as never }), {
+        instanceOf: TypeError,
+        message: /^key must be a string or a Uint8Array/,
+      });
+    lb.close();
+  }
+});
