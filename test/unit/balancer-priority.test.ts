@@ -204,8 +204,12 @@ for (const backend of ['wasm', 'js'] as const) {
 
 test('a key given as bytes routes as its string (the spill and locality choice hash UTF-8 bytes); other keys are TypeErrors', (t) => {
   const endpoints: EndpointInput[] = [
-    ...[1, 2, 3, 4].map((i) => ({ id: `a${i}`, priority: 0, locality: { region: 'r', zone: i % 2 ? 'x' : 'y' } })),
-    ...[1, 2].map((i) => ({ id: `b${i}`, priority: 1, locality: { region: 'r', zone: 'x' } })),
+    ...[1, 2, 3, 4].map((i) => ({
+      id: `a${i}`,
+      priority: 0,
+      locality: { region: 'r', zone: i % 2 ? 'x' : 'y', subZone: '' },
+    })),
+    ...[1, 2].map((i) => ({ id: `b${i}`, priority: 1, locality: { region: 'r', zone: 'x', subZone: '' } })),
   ];
   for (const policy of ['ring_hash', 'round_robin']) {
     const lb = new Balancer({ endpoints, policy, random: mulberry32(3), priority: { localityWeighted: true } });
