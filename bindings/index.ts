@@ -295,6 +295,7 @@ export {
   createFetch,
   NoMemberError,
   DeadlineExceededError,
+  InvalidRequestError,
   type BalancedFetch,
   type CreateFetchOptions,
   type SwitchyardRequestInit,

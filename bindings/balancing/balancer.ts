@@ -167,7 +167,14 @@ class Pick {
   done(outcome: Outcome): void {
     if (!this.ended) this.lb['complete'](this, outcome);
   }
+
+  cancel(): void {
+    if (!this.ended) this.lb['complete'](this, CANCEL);
+  }
 }
+
+/** The outcome cancel() passes: only the in-flight count moves. */
+const CANCEL: Outcome = { ok: true };
 
 /** The Balancer each Policy object was installed in (BalancerCore.checkPolicy). */
 const owners = new WeakMap<Policy, BalancerCore>();
@@ -633,6 +640,12 @@ export class BalancerCore implements PolicyEnv {
   }
 
   private complete(p: Pick, outcome: Outcome): void {
+    let row = p.index;
+    if (p.gen !== this.m.gen) row = this.m.index.get(p.member.id) ?? -1;
+    if (outcome === CANCEL) {
+      p.ended = true;
+      return this.finish(row, p.member, true, NaN, NaN, undefined, undefined, false, null);
+    }
     if (outcome === null || typeof outcome !== 'object')
       throw typeError('outcome', 'an object { ok, rttMs? }', outcome);
     bool('outcome.ok', outcome.ok);
@@ -648,8 +661,6 @@ export class BalancerCore implements PolicyEnv {
       throw rangeError('outcome.rttMs', 'a finite number >= 0', rtt);
     p.ended = true;
     if (now !== now && this.clocked()) now = this.clock.now();
-    let row = p.index;
-    if (p.gen !== this.m.gen) row = this.m.index.get(p.member.id) ?? -1;
     this.finish(row, p.member, outcome.ok, rtt, now, outcome.status, outcome.load, listening, p.policy);
   }
 
@@ -666,7 +677,7 @@ export class BalancerCore implements PolicyEnv {
     status: number | undefined,
     load: LoadReport | undefined,
     listening: boolean,
-    policy: Policy,
+    policy: Policy | null,
   ): void {
     if (row >= 0) {
       const t = this.m.table;
@@ -674,6 +685,7 @@ export class BalancerCore implements PolicyEnv {
       const ia = COL_ACTIVE * t.cap + row;
       const a = f[ia]!;
       f[ia] = a > 0 ? a - 1 : 0;
+      if (policy === null) return; // cancel(): the in-flight count only
       if (!ok) f[COL_FAILURES * t.cap + row]! += 1;
       const dyn = policy.weighting?.dynamic;
       if (dyn !== undefined) {

@@ -19,6 +19,12 @@ export interface Outcome {
 export interface PickHandle {
   /** Ends the request. A second call is a no-op. */
   done(outcome: Outcome): void;
+  /**
+   * Ends a pick whose request never reached the member (the caller's own error, an abandoned pick): its
+   * in-flight count drops and nothing else is recorded (no RTT, no failure, no 'outcome' event). After done()
+   * or cancel(), a no-op.
+   */
+  cancel(): void;
 }
 
 /**

@@ -101,6 +101,14 @@ export class DeadlineExceededError extends Error {
   override name = 'DeadlineExceededError';
 }
 
+/**
+ * The runtime's fetch refused the request itself (its method, headers, body or mode; `cause` says why): the
+ * caller's error, which no member is blamed for and no retry repeats.
+ */
+export class InvalidRequestError extends TypeError {
+  override name = 'InvalidRequestError';
+}
+
 class TryTimeoutError extends Error {
   override name = 'TimeoutError';
 }
