@@ -157,8 +157,8 @@ export abstract class MutableRouter<S, M> extends RouterBase implements MutableK
     return this.rules.weight(this.membership, id);
   }
 
-  /** Adds members; true if the table changed. An id already present as given before is a no-op. */
-  add(members: M | readonly M[]): boolean {
+  /** Adds one member or an iterable of them; true if the table changed. An id present as given before is a no-op. */
+  add(members: M | Iterable<M>): boolean {
     return this.change(this.rules.add(this.membership, members));
   }
 

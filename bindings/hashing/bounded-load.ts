@@ -22,7 +22,7 @@
 // not own, so the table's memory (its stats and dispose) stays with the table; its own stats are loads.
 import type { Key, KeyLookup, OrderedKeyRouter } from './key-router.js';
 import { checkKeys, MemberPositions } from './shared.js';
-import { positive, rangeError, str, typeError } from '../util/validate.js';
+import { bool, numberError, positive, rangeError, str, typeError } from '../util/validate.js';
 
 /** What the decorator needs from a consistent-hash table: an OrderedKeyRouter's lookups and order, weights if any. */
 export interface BoundedLoadTarget extends Pick<OrderedKeyRouter, 'members' | 'get' | 'preference'> {
@@ -80,7 +80,7 @@ export class BoundedLoad implements KeyLookup {
     if (options.load !== undefined && typeof options.load !== 'function')
       throw typeError('load', 'a function (id) => number', options.load);
     this.loadFn = options.load;
-    this.weighted = options.weighted ?? true;
+    this.weighted = options.weighted === undefined ? true : bool('weighted', options.weighted);
     this.target = target;
   }
 
@@ -97,8 +97,7 @@ export class BoundedLoad implements KeyLookup {
   load(id: string): number {
     if (this.loadFn !== undefined) {
       const v = this.loadFn(id);
-      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-        throw rangeError(`load(${JSON.stringify(id)})`, 'a finite number >= 0', v);
+      if (!Number.isFinite(v) || v < 0) throw numberError(`load(${JSON.stringify(id)})`, 'a finite number >= 0', v);
       return v;
     }
     return this.counts.get(id) ?? 0;
@@ -179,8 +178,7 @@ export class BoundedLoad implements KeyLookup {
   /** Sets the counted load of a member (ignored when a `load` callback is given). */
   setLoad(id: string, load: number): void {
     str('id', id);
-    if (typeof load !== 'number' || !Number.isInteger(load) || load < 0)
-      throw rangeError('load', 'an integer >= 0', load);
+    if (!Number.isInteger(load) || load < 0) throw numberError('load', 'an integer >= 0', load);
     this.counted += load - (this.counts.get(id) ?? 0);
     if (load === 0) this.counts.delete(id);
     else this.counts.set(id, load);

@@ -9,6 +9,8 @@
 // given); `maglev`'s preference order is switchyard's (see maglev.ts); `ring-hash` and `maglev` hash keys with
 // xxHash64 as Envoy does for request hashes. `xxhash-ring` is switchyard's own ring (ring.ts), `ring-hash`
 // Envoy's.
+// Errors name `options.<key>` for an option no algorithm takes, the option for one the algorithm does not
+// take, and `nodes` / `nodes[i]` for the node list (whatever the router itself calls it).
 import type { Backend } from '../core/core.js';
 import { EnvoyRingHash, type EnvoyRingHashFunction } from './envoy/ring-hash.js';
 import { JumpHash } from './jump.js';
@@ -19,7 +21,9 @@ import { Maglev } from './envoy/maglev.js';
 import { NginxConsistentHash } from './nginx-hash.js';
 import { Rendezvous } from './rendezvous.js';
 import { HashRing } from './ring.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { isMemberList } from './membership.js';
+import { renameMembers } from './shared.js';
+import { rangeError, str, typeError } from '../util/validate.js';
 
 export const ALGORITHMS = ['xxhash-ring', 'ketama', 'ring-hash', 'maglev', 'jump', 'nginx', 'rendezvous'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
@@ -66,12 +70,48 @@ const ONLY: Partial<Record<keyof HasherOptions, Algorithm[]>> = {
   hash: ['xxhash-ring', 'ketama', 'ring-hash'],
 };
 
+/** Every option `createHasher` reads. */
+const KNOWN: readonly string[] = [
+  'algorithm',
+  'compat',
+  'hash',
+  'vnodes',
+  'seed',
+  'tableSize',
+  'minimumRingSize',
+  'maximumRingSize',
+  'backend',
+];
+
+/** Jump's bucket ids from the nodes: ids, or `{ id }` with weight unset or 1 (Jump has no weights). */
+function jumpIds(nodes: unknown): string[] {
+  if (!isMemberList(nodes)) throw typeError('nodes', 'an iterable of ids or { id }', nodes);
+  return [...nodes].map((n, i) => {
+    if (typeof n === 'string') return n;
+    if (n === null || typeof n !== 'object') throw typeError(`nodes[${i}]`, 'an id string or { id }', n);
+    const { id, weight } = n as { id?: unknown; weight?: unknown };
+    if (weight !== undefined && weight !== 1)
+      throw rangeError(`nodes[${i}].weight`, "1: algorithm 'jump' has no weights", weight);
+    return str(`nodes[${i}].id`, id);
+  });
+}
+
 export function createHasher<A extends Algorithm>(
   nodes: readonly MemberInput[],
   options: HasherOptions<A>,
 ): HasherTypes[A];
 export function createHasher(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  for (const k of Object.keys(options))
+    if (!KNOWN.includes(k)) throw rangeError(`options.${k}`, `one of ${KNOWN.join(', ')}`, k);
+  try {
+    return build(nodes, options);
+  } catch (err) {
+    throw renameMembers(err, (i) => (i === undefined ? 'nodes' : `nodes[${i}]`));
+  }
+}
+
+function build(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter {
   const { algorithm } = options;
   if (!(ALGORITHMS as readonly string[]).includes(algorithm)) {
     const renamed = (algorithm as string) === 'ring' ? " ('ring' is now 'xxhash-ring')" : '';
@@ -123,15 +163,7 @@ export function createHasher(nodes: readonly MemberInput[], options: HasherOptio
         ...(options.tableSize !== undefined && { tableSize: options.tableSize }),
       });
     case 'jump':
-      return new JumpHash(
-        nodes.map((n, i) => {
-          if (typeof n === 'string') return n;
-          if (n.weight !== undefined && n.weight !== 1)
-            throw rangeError(`nodes[${i}].weight`, "1: algorithm 'jump' has no weights", n.weight);
-          return n.id;
-        }),
-        backend,
-      );
+      return new JumpHash(jumpIds(nodes), backend);
     case 'nginx':
       return new NginxConsistentHash(nodes, backend);
     case 'rendezvous':

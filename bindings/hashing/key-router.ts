@@ -78,7 +78,8 @@ export interface OrderedKeyRouter extends KeyRouter {
 
 /** A router that takes membership diffs; each returns true if the table changed (false: nothing rebuilt). */
 export interface MutableKeyRouter<M = MemberInput> extends KeyRouter {
-  add(members: M | readonly M[]): boolean;
+  /** One member, or a list of them (any iterable: an array, a Set). */
+  add(members: M | Iterable<M>): boolean;
   remove(ids: string | readonly string[]): boolean;
   setWeight(id: string, weight: number): boolean;
   /** Replaces the membership. */

@@ -2,6 +2,12 @@
 // the routers that keep an id → weight map (HashRing, Rendezvous, NginxConsistentHash): parsing with typed
 // errors, and the add / remove / setWeight / reset diffs. Each diff returns the next membership, or null
 // when nothing would change (the router then rebuilds nothing).
+//
+// Ids must be well-formed UTF-16 (`wellFormedId`): tables hash an id's UTF-8 bytes, where every lone surrogate
+// encodes as U+FFFD, so '\ud800' and '\udc00' would hash alike and one would silently get nothing. Fractional
+// weights (`memberWeight`: HashRing, Rendezvous, ketama's hashring preset) lie in [MEMBER_WEIGHT_MIN,
+// MEMBER_WEIGHT_MAX] = [1e-9, 1e9]: beyond, -w / ln(u) overflows or underflows (Rendezvous) and weight
+// sums overflow; within, only the ratios of weights count, so any fleet's weights can be scaled to fit.
 import { positive, rangeError, str, typeError } from '../util/validate.js';
 
 export type Weights = Map<string, number>;
@@ -28,26 +34,54 @@ export interface Names {
 
 export const MEMBERS: Names = { list: 'members', one: 'member', expected: 'an iterable of ids or { id, weight }' };
 
-/** An id string (weight 1) or `{ id, weight }` with a finite weight > 0. */
+/** Bounds of a fractional member weight (see the header). */
+export const MEMBER_WEIGHT_MIN = 1e-9;
+export const MEMBER_WEIGHT_MAX = 1e9;
+
+/** A fractional weight: a finite number > 0 in [MEMBER_WEIGHT_MIN, MEMBER_WEIGHT_MAX]. */
+export function memberWeight(field: string, w: unknown): number {
+  const v = positive(field, w);
+  if (v < MEMBER_WEIGHT_MIN || v > MEMBER_WEIGHT_MAX) throw rangeError(field, 'a weight in [1e-9, 1e9]', v);
+  return v;
+}
+
+/** `id`, checked well-formed (see the header): a RangeError naming `field` otherwise. */
+export function wellFormedId(field: string, id: string): string {
+  // with the u flag a surrogate pair is one code point; a lone surrogate is a code point of category Cs
+  if (/\p{Cs}/u.test(id)) throw rangeError(field, 'well-formed UTF-16 (no lone surrogate)', id);
+  return id;
+}
+
+/** An id string (weight 1) or `{ id, weight }` with a weight in [MEMBER_WEIGHT_MIN, MEMBER_WEIGHT_MAX]. */
 export function parseWeightedMember(m: unknown, field: string): [string, number] {
   if (typeof m === 'string') {
     if (m.length === 0) throw rangeError(field, 'a non-empty id', m);
-    return [m, 1];
+    return [wellFormedId(field, m), 1];
   }
   if (m === null || typeof m !== 'object') throw typeError(field, 'an id string or { id, weight }', m);
   const { id: given, weight } = m as { id: unknown; weight?: unknown };
   const id = str(`${field}.id`, given);
   if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty string', id);
-  return [id, weight === undefined ? 1 : positive(`${field}.weight`, weight)];
+  wellFormedId(`${field}.id`, id);
+  return [id, weight === undefined ? 1 : memberWeight(`${field}.weight`, weight)];
+}
+
+/** Whether `input` is a list of members (an iterable other than a string), not one member. */
+export function isMemberList(input: unknown): input is Iterable<unknown> {
+  return (
+    input !== null && typeof input === 'object' && typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function'
+  );
 }
 
 /**
  * The rules of an id → weight membership: members parsed by `parse`, errors naming `names`, weights set by
  * setWeight checked by `validate`, and `notMember` completing "id must be …" for an unknown id.
  * - parse: a whole membership, duplicate ids rejected;
- * - add: an existing id with the same weight is a no-op, another weight an error;
+ * - add: one member, or any iterable of them (an array, a Set); an existing id with the same weight is a
+ *   no-op, another weight an error;
  * - remove: ids given as a string or an array of strings; null if none was present;
- * - setWeight: one weight changed, an unknown id an error.
+ * - setWeight: one weight changed, an unknown id an error;
+ * - same: equal ids and weights, in any order (`sameInOrder` where the order is the router's).
  */
 export function weightRules(
   parse: ParseMember,
@@ -58,16 +92,10 @@ export function weightRules(
   const { list: field, one } = names;
   return {
     parse(input) {
-      if (
-        input === null ||
-        typeof input === 'string' ||
-        typeof (input as Iterable<unknown>)?.[Symbol.iterator] !== 'function'
-      ) {
-        throw typeError(field, names.expected, input);
-      }
+      if (!isMemberList(input)) throw typeError(field, names.expected, input);
       const out: Weights = new Map();
       let i = 0;
-      for (const m of input as Iterable<unknown>) {
+      for (const m of input) {
         const [id, w] = parse(m, `${field}[${i}]`);
         if (out.has(id)) throw rangeError(`${field}[${i}].id`, 'unique', id);
         out.set(id, w);
@@ -76,10 +104,10 @@ export function weightRules(
       return out;
     },
     add(current, input) {
-      const many = Array.isArray(input);
+      const many = isMemberList(input);
       const next = new Map(current);
       let changed = false;
-      (many ? input : [input]).forEach((m, i) => {
+      [...(many ? input : [input])].forEach((m, i) => {
         const [id, w] = parse(m, many ? `${field}[${i}]` : one);
         const old = next.get(id);
         if (old === w) return;
@@ -107,4 +135,11 @@ export function weightRules(
     same: (a, b) => a.size === b.size && [...a].every(([id, w]) => b.get(id) === w),
     weight: (current, id) => current.get(id),
   };
+}
+
+/** Equal ids and weights in the same order: `same` of a router whose member order matters (nginx's). */
+export function sameInOrder(a: Weights, b: Weights): boolean {
+  if (a.size !== b.size) return false;
+  const bs = [...b];
+  return [...a].every(([id, w], i) => bs[i]![0] === id && bs[i]![1] === w);
 }

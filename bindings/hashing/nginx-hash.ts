@@ -33,7 +33,7 @@ import { utf8 } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
 import { keyError, NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
-import { type Names, weightRules, type Weights } from './membership.js';
+import { type Names, sameInOrder, weightRules, type Weights, wellFormedId } from './membership.js';
 import { addArcs, checkOffsets, distinctFrom, packKeys } from './shared.js';
 import { intInRange, rangeError, str, typeError } from '../util/validate.js';
 
@@ -178,7 +178,7 @@ interface Table {
 /**
  * nginx's `hash $key consistent` upstream. `members` are the server names in declaration order (which
  * getManyBytes indexes); `add` appends servers as new lines at the end of the upstream block, `setWeight`
- * keeps a server's place in the block.
+ * keeps a server's place in the block, and `reset` to the same servers in another order is a change.
  */
 export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput> implements OrderedKeyRouter {
   private t: Table | null = null;
@@ -349,18 +349,23 @@ const SERVERS: Names = { list: 'servers', one: 'server', expected: 'an iterable 
 function parseServer(s: unknown, field: string): [string, number] {
   if (typeof s === 'string') {
     if (s.length === 0) throw rangeError(field, 'a non-empty server name', s);
-    return [s, 1];
+    return [wellFormedId(field, s), 1];
   }
   if (s === null || typeof s !== 'object') throw typeError(field, 'a server name or { id, weight }', s);
   const { id: given, weight } = s as { id: unknown; weight?: unknown };
   const id = str(`${field}.id`, given);
   if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty server name', id);
+  wellFormedId(`${field}.id`, id);
   return [id, weight === undefined ? 1 : intInRange(`${field}.weight`, weight, 1, NGINX_MAX_WEIGHT)];
 }
 
-const RULES = weightRules(
-  parseServer,
-  SERVERS,
-  (w) => intInRange('weight', w, 1, NGINX_MAX_WEIGHT),
-  'a server of this upstream',
-);
+const RULES = {
+  ...weightRules(
+    parseServer,
+    SERVERS,
+    (w) => intInRange('weight', w, 1, NGINX_MAX_WEIGHT),
+    'a server of this upstream',
+  ),
+  // declaration order decides which of equal points a server keeps: a reorder is a change
+  same: sameInOrder,
+};

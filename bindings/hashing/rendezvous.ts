@@ -4,6 +4,8 @@
 // the keys it now wins (about w/(W + w) of them). Weights use the logarithmic method (Christian
 // Schindelhauer and Gunnar Schomaker, "Weighted distributed hash tables", SPAA 2005): score = -w / ln(u)
 // with u uniform in (0, 1), which gives each member a share of keys exactly proportional to its weight.
+// Weights lie in [1e-9, 1e9] (membership.ts): far outside, -w / ln(u) overflows to Infinity or underflows
+// to 0 for many keys, whose scores then tie and go to the smaller id.
 //
 // The per-(key, member) hash, exactly (assembly/rendezvous.ts is the WASM twin, bit for bit):
 //   k = xxh64(UTF-8 key, seed 0); s_i = xxh64(UTF-8 id_i, seed 0)
@@ -27,9 +29,9 @@ import { utf8 } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
 import { NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
-import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
+import { MEMBERS, memberWeight, parseWeightedMember, weightRules, type Weights } from './membership.js';
 import { checkOffsets, keyBytes, packKeys } from './shared.js';
-import { intInRange, positive, rangeError } from '../util/validate.js';
+import { intInRange, rangeError } from '../util/validate.js';
 import { mul64, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
 /** @deprecated the one sentinel is `NO_MEMBER` (key-router.ts). */
@@ -169,7 +171,7 @@ interface State {
   ptr: number; // WASM region: seeds (8n bytes) then weights (8n bytes); 0 for TS
 }
 
-const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => positive('weight', w), 'a member');
+const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => memberWeight('weight', w), 'a member');
 
 /** Rendezvous hashing; `members` is in ascending `<` order, which getManyBytes indexes. */
 export class Rendezvous extends MutableRouter<Weights, MemberInput> implements OrderedKeyRouter {

@@ -4,7 +4,8 @@
 // Scheme (reproducible by any implementation): member `id` with weight w gets round(w × vnodes) points;
 // point i is hash(UTF-8 `${id}-${i}`), i from 0, where hash is xxh32(seed) or the upper 32 bits of
 // xxh64(seed). Points are sorted ascending; equal points are ordered by id (plain `<`). A key maps to the
-// member of the first point >= hash(key), wrapping to the first point.
+// member of the first point >= hash(key), wrapping to the first point. Weights lie in [1e-9, 1e9] and ids are
+// well-formed UTF-16 (membership.ts); round(w × vnodes) must be >= 1 and sum to at most 2^24.
 //
 //   const ring = new HashRing(['a', { id: 'b', weight: 2 }]);
 //   ring.get('user:42'); // 'a' or 'b'
@@ -18,9 +19,9 @@ import { utf8Scratch } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
 import { keyError, NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
-import { MEMBERS, parseWeightedMember, weightRules, type Weights } from './membership.js';
+import { MEMBERS, memberWeight, parseWeightedMember, weightRules, type Weights } from './membership.js';
 import { addArcs, checkKeys, checkOffsets, distinctFrom, ringOwner, ringPoint } from './shared.js';
-import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
+import { intInRange, rangeError, typeError } from '../util/validate.js';
 import { xxh32Bytes, xxh32StringI32 } from '../core/xxhash.js';
 
 /** Re-exported for existing imports; the type is key-router.ts's. */
@@ -59,7 +60,7 @@ export const MAX_VNODES = 65536;
 export const MAX_MEMBERS = 65536;
 export const MAX_POINTS = 1 << 24;
 
-const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => positive('weight', w), 'a member of the ring');
+const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => memberWeight('weight', w), 'a member of the ring');
 
 /**
  * What `registerRingExtras()` adds to HashRings: `preference`, `stats`, and the WebAssembly batch paths (core.ts

@@ -7,6 +7,21 @@ import { utf8, utf8Scratch } from '../core/utf8.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { type Key, keyError } from './key-router.js';
 
+/**
+ * `err` renamed for a caller that knows the member list by another name: a TypeError or RangeError whose field
+ * is a router's own list (`members`, `servers`: `members[2].weight must be …`, `servers.length …`) becomes the
+ * same class of error with that field as `name(i)` (`name()` for the list itself), `err` as its cause. Any
+ * other error is returned as it is.
+ */
+export function renameMembers(err: unknown, name: (i?: number) => string): unknown {
+  if (!(err instanceof TypeError || err instanceof RangeError)) return err;
+  const m = /^(?:members|servers)(?:\[(\d+)\])?(?=[\s.[])/.exec(err.message);
+  if (m === null) return err;
+  const field = name(m[1] === undefined ? undefined : Number(m[1]));
+  const Class = err instanceof TypeError ? TypeError : RangeError;
+  return new Class(field + err.message.slice(m[0].length), { cause: err });
+}
+
 /** The bytes of a key: UTF-8 for a string (shared scratch, valid until the next call), the bytes given. */
 export function keyBytes(key: unknown): Uint8Array {
   if (typeof key === 'string') return utf8Scratch(key);

@@ -8,13 +8,17 @@ import { intInRange, rangeError, str, typeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair, xxh64String } from '../../core/xxhash.js';
 import { type Key, keyError, type MemberInput } from '../key-router.js';
 import { keyBytes } from '../shared.js';
+import { wellFormedId } from '../membership.js';
 
 /** A 'host:port' id (weight 1) or `{ id, weight }`, the weight Envoy's integer load_balancing_weight. */
 export type EnvoyMemberInput = MemberInput;
 
 const MAX_WEIGHT_SUM = 0xffffffff;
 
-/** Parses members into ids and integer weights (Envoy's load_balancing_weight: >= 1, sum < 2^32). */
+/**
+ * Parses members into ids (well-formed UTF-16: membership.ts `wellFormedId`) and integer weights (Envoy's
+ * load_balancing_weight: >= 1, sum < 2^32).
+ */
 export function parseEnvoyMembers(members: unknown): { ids: string[]; weights: number[] } {
   if (
     members === null ||
@@ -38,9 +42,10 @@ export function parseEnvoyMembers(members: unknown): { ids: string[]; weights: n
       weight = (m as { weight?: unknown }).weight ?? 1;
       str(`${field}.id`, id);
     } else throw typeError(field, "a 'host:port' id or { id, weight }", m);
-    if ((id as string).length === 0)
-      throw rangeError(typeof m === 'string' ? field : `${field}.id`, 'a non-empty id', id);
-    if (seen.has(id as string)) throw rangeError(typeof m === 'string' ? field : `${field}.id`, 'unique', id);
+    const idField = typeof m === 'string' ? field : `${field}.id`;
+    if ((id as string).length === 0) throw rangeError(idField, 'a non-empty id', id);
+    wellFormedId(idField, id as string);
+    if (seen.has(id as string)) throw rangeError(idField, 'unique', id);
     const w = intInRange(`${field}.weight`, weight, 1, MAX_WEIGHT_SUM);
     sum += w;
     if (sum > MAX_WEIGHT_SUM) throw rangeError('sum of members weights', `at most ${MAX_WEIGHT_SUM}`, sum);

@@ -9,8 +9,8 @@
 //   lb.get('user:42');
 import type { Key, KeyLookup } from '../key-router.js';
 import { checkKeys, MemberPositions } from '../shared.js';
-import { rangeError, typeError } from '../../util/validate.js';
-import { keyHashHi, keyHashLo } from './common.js';
+import { numberError, rangeError, typeError } from '../../util/validate.js';
+import { keyHashHi, keyHashLo, u64Lo } from './common.js';
 
 /** std::mt19937 (Matsumoto & Nishimura 1998), 32-bit outputs; seeded as the C++ standard specifies. */
 export class Mt19937 {
@@ -57,10 +57,21 @@ export interface EnvoyHashingTarget {
 export interface EnvoyBoundedLoadOptions {
   /** Envoy `hash_balance_factor`, an integer percent >= 100 (125 means c = 1.25). */
   hashBalanceFactor: number;
-  /** Active requests of a host (Envoy's rq_active). */
+  /** Active requests of a host (Envoy's rq_active), an integer >= 0. */
   load: (id: string) => number;
-  /** Active requests in the cluster (Envoy's upstream_rq_active); default: the sum of `load` over hosts. */
+  /**
+   * Active requests in the cluster (Envoy's upstream_rq_active), an integer >= 0; default: the sum of `load`
+   * over hosts.
+   */
   totalLoad?: () => number;
+}
+
+const TARGET = 'a table with getByHash(hash, attempt) over 64-bit request hashes (EnvoyRingHash, Maglev)';
+
+/** An active-request count from a callback (`what` names it): an integer >= 0. */
+function count(what: string, v: unknown): number {
+  if (!Number.isInteger(v) || (v as number) < 0) throw numberError(what, 'an integer >= 0', v);
+  return v as number;
 }
 
 /**
@@ -82,7 +93,7 @@ export class EnvoyBoundedLoad implements KeyLookup {
 
   constructor(target: EnvoyHashingTarget, options: EnvoyBoundedLoadOptions) {
     if (target === null || typeof target !== 'object' || typeof target.getByHash !== 'function')
-      throw typeError('target', 'a table with getByHash(hash, attempt) (EnvoyRingHash, Maglev)', target);
+      throw typeError('target', TARGET, target);
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
     const f = options.hashBalanceFactor;
     if (typeof f !== 'number') throw typeError('hashBalanceFactor', 'an integer >= 100', f);
@@ -125,18 +136,22 @@ export class EnvoyBoundedLoad implements KeyLookup {
 
   /** The host Envoy picks for a 64-bit request hash (attempt 0), or undefined with no hosts. */
   getByHash(hash: bigint | number): string | undefined {
-    const host = this.target.getByHash(hash, 0);
+    u64Lo(hash); // a bad hash is the caller's error (naming `hash`); a refused good one is the target's
+    let host: string | undefined;
+    try {
+      host = this.target.getByHash(hash, 0);
+    } catch (err) {
+      // a table of 32-bit hashes (HashRing, KetamaRing, nginx) refuses Envoy's 64-bit request hashes
+      if ((err instanceof TypeError || err instanceof RangeError) && /^hash\b/.test(err.message))
+        throw new TypeError(typeError('target', TARGET, this.target).message, { cause: err });
+      throw err;
+    }
     if (host === undefined) return undefined;
     this.refresh();
     const hosts = this.hosts;
-    const loadOf = (id: string): number => {
-      const v = this.loadFn(id);
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-        throw rangeError(`load(${JSON.stringify(id)})`, 'an integer >= 0', v);
-      return v;
-    };
+    const loadOf = (id: string): number => count(`load(${JSON.stringify(id)})`, this.loadFn(id));
     let active: number;
-    if (this.totalFn !== undefined) active = this.totalFn();
+    if (this.totalFn !== undefined) active = count('totalLoad()', this.totalFn());
     else {
       active = 0;
       for (const id of hosts) active += loadOf(id);

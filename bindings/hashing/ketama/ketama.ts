@@ -28,7 +28,7 @@
 //   libmemcached  '10.0.1.1' | '10.0.1.1:11212' | '[::1]:11211', { id, weight } (integer weights)
 //   twemproxy     '127.0.0.1:11211:1 server1' (a nutcracker.yml `servers:` line), '127.0.0.1:11211',
 //                 or { id: '127.0.0.1:11211', weight: 2, name: 'server1' }
-//   hashring      '10.0.0.1:11211' | { id, weight, vnodes } (weights may be fractional)
+//   hashring      '10.0.0.1:11211' | { id, weight, vnodes } (weights may be fractional, in [1e-9, 1e9])
 //
 //   const ring = new KetamaRing(['10.0.1.1:11211', '10.0.1.2:11211'], { compat: 'libmemcached' });
 //   ring.get('user:42'); // '10.0.1.1:11211' or '10.0.1.2:11211'
@@ -281,11 +281,6 @@ export class KetamaRing extends MutableRouter<KetamaServerSpec[], KetamaServer> 
     const list = this.membership;
     if (list.length > KETAMA_MAX_MEMBERS)
       throw rangeError('servers.length', `at most ${KETAMA_MAX_MEMBERS}`, list.length);
-    const seen = new Set<string>();
-    for (const s of list) {
-      if (seen.has(s.id)) throw rangeError('server id', 'unique', s.id);
-      seen.add(s.id);
-    }
     const digests = serverDigests(list, this.compat, this.vnodeCount);
     const perDigest = this.compat === 'hashring' ? this.replicas : 4;
     let total = 0;

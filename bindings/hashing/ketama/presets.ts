@@ -3,8 +3,8 @@
 // step by step; and the membership rules of a KetamaRing (servers in the order given, `add` appends). Sources: RJ/ketama libketama/ketama.c; awesomized/libmemcached src/libmemcached/hosts.cc
 // (update_continuum); twitter/twemproxy src/hashkit/nc_ketama.c and src/nc_conf.c (conf_add_server);
 // 3rd-Eden/node-hashring index.js with connection-parse.
-import { intInRange, positive, rangeError, str, typeError } from '../../util/validate.js';
-import type { MembershipRules } from '../membership.js';
+import { intInRange, rangeError, str, typeError } from '../../util/validate.js';
+import { isMemberList, memberWeight, type MembershipRules, wellFormedId } from '../membership.js';
 
 export const KETAMA_COMPATS = ['libketama', 'libmemcached', 'spymemcached', 'twemproxy', 'hashring'] as const;
 export type KetamaCompat = (typeof KETAMA_COMPATS)[number];
@@ -26,9 +26,12 @@ export interface KetamaServerSpec {
   vnodes: number;
 }
 
-/** A weight as `compat` takes it: a finite number > 0 for hashring, an integer in [1, 2^31 - 1] otherwise. */
+/**
+ * A weight as `compat` takes it: for hashring a fractional weight in [1e-9, 1e9] (membership.ts
+ * `memberWeight`), an integer in [1, 2^31 - 1] otherwise.
+ */
 export function serverWeight(compat: KetamaCompat, field: string, weight: unknown): number {
-  return compat === 'hashring' ? positive(field, weight) : intInRange(field, weight, 1, MAX_INT_WEIGHT);
+  return compat === 'hashring' ? memberWeight(field, weight) : intInRange(field, weight, 1, MAX_INT_WEIGHT);
 }
 
 /** Whether the id itself carries the weight (a twemproxy `host:port:weight` line), so setWeight cannot change it. */
@@ -54,10 +57,7 @@ export function parseServer(
   else if (s !== null && typeof s === 'object') {
     const o = s as { id?: unknown; weight?: unknown; name?: unknown; vnodes?: unknown };
     id = str(`${field}.id`, o.id);
-    if (o.weight !== undefined) {
-      if (compat === 'hashring') weight = positive(`${field}.weight`, o.weight);
-      else weight = intInRange(`${field}.weight`, o.weight, 1, MAX_INT_WEIGHT);
-    }
+    if (o.weight !== undefined) weight = serverWeight(compat, `${field}.weight`, o.weight);
     if (o.name !== undefined) {
       if (compat !== 'twemproxy')
         throw rangeError(`${field}.name`, `unset for compat '${compat}' (a twemproxy node name)`, o.name);
@@ -73,6 +73,7 @@ export function parseServer(
   } else throw typeError(field, 'a server string or { id, weight }', s);
   const idField = typeof s === 'string' ? field : `${field}.id`;
   if (id.length === 0) throw rangeError(idField, 'a non-empty server id', id);
+  wellFormedId(idField, id);
   switch (compat) {
     case 'libketama':
       if (/\s/.test(id)) throw rangeError(idField, "an address without whitespace, e.g. '10.0.1.1:11211'", id);
@@ -158,17 +159,25 @@ export function serverRules(compat: KetamaCompat, defaultPort: number | null): M
         throw typeError('servers', 'an iterable of server strings or { id, weight }', input);
       }
       const list: KetamaServerSpec[] = [];
+      const seen = new Set<string>();
       let i = 0;
-      for (const s of input as Iterable<unknown>) list.push(parseServer(s, `servers[${i++}]`, compat, defaultPort));
+      for (const s of input as Iterable<unknown>) {
+        const field = `servers[${i++}]`;
+        const p = parseServer(s, field, compat, defaultPort);
+        if (seen.has(p.id)) throw rangeError(typeof s === 'string' ? field : `${field}.id`, 'unique', p.id);
+        seen.add(p.id);
+        list.push(p);
+      }
       return list;
     },
     // appends; a server already present is a no-op when spelled as before, an error otherwise
     add(current, input) {
-      const list: unknown[] = Array.isArray(input) ? input : [input];
+      const many = isMemberList(input);
+      const list: unknown[] = many ? [...input] : [input];
       const next = [...current];
       let changed = false;
       list.forEach((s, i) => {
-        const p = parseServer(s, Array.isArray(input) ? `servers[${i}]` : 'server', compat, defaultPort);
+        const p = parseServer(s, many ? `servers[${i}]` : 'server', compat, defaultPort);
         const old = next.find((o) => o.id === p.id);
         if (old !== undefined) {
           if (sameServer(old, p)) return;
