@@ -5,7 +5,9 @@
 //   member's factor w ← (1 − α) w + α × score (α = 0.1), clamped to [0.1, 1]; its weight is the configured
 //   weight × w.
 // - `loadReports` (gRPC A58 weighted_round_robin, grpc-js `load-balancer-weighted-round-robin.ts`): backends
-//   report { qps, eps, utilization } (ORCA); weight = qps / (utilization + eps / qps × errorUtilizationPenalty).
+//   report { qps, eps, utilization } (ORCA); weight = qps / (utilization + eps / qps × errorUtilizationPenalty),
+//   clamped to [LOAD_WEIGHT_MIN, LOAD_WEIGHT_MAX] (1e-12, 1e12) so that extreme reports (qps 1e30 at
+//   utilization 1e-10 is Infinity) stay finite and usable by every scheduler.
 //   A member's weight counts only after `blackoutPeriodMs` of continuous reports and until
 //   `weightExpirationPeriodMs` after the last one; members without a usable weight get the mean of the others
 //   (or their configured weight when no member has one).
@@ -97,12 +99,18 @@ export function updateDynamicFactor(c: DynamicWeightsConfig, factor: number, ok:
   return Math.max(c.minFactor, Math.min(c.maxFactor, w));
 }
 
-/** A58 weight of one report (0 when it carries no usable signal). */
+/** Bounds of a load-report weight (see the header). */
+export const LOAD_WEIGHT_MIN = 1e-12;
+export const LOAD_WEIGHT_MAX = 1e12;
+
+/** A58 weight of one report, in [LOAD_WEIGHT_MIN, LOAD_WEIGHT_MAX] (0 when it carries no usable signal). */
 export function loadReportWeight(c: LoadReportConfig, r: LoadReport): number {
   const eps = r.eps ?? 0;
   if (!(r.qps > 0) || !(r.utilization > 0)) return 0;
-  const penalty = (eps / r.qps) * c.errorUtilizationPenalty;
-  return r.qps / (r.utilization + penalty);
+  // no penalty term without errors or penalty (else eps / qps = Infinity times 0 would make NaN)
+  const penalty = eps > 0 && c.errorUtilizationPenalty > 0 ? (eps / r.qps) * c.errorUtilizationPenalty : 0;
+  const w = r.qps / (r.utilization + penalty); // in [0, Infinity]: an overflow or underflow is clamped
+  return Math.min(LOAD_WEIGHT_MAX, Math.max(LOAD_WEIGHT_MIN, w));
 }
 
 /** How a weighted policy's weights change at run time (all optional). */

@@ -9,7 +9,10 @@
 // i = s mod n of generation g = floor(s / n) is taken when (w_i × g + i × 32767) mod M >= M − w_i, else the
 // next number is tried. Member i is thus taken w_i times in M generations, spread evenly; a pick costs
 // max / mean ≤ 10 tries on average, whatever n, and weights may be fractional. No set at all (0 members)
-// picks -1; one member, or all weights 0, is round robin over the same sequence (gRPC's fallback).
+// picks -1; one member, or all weights 0, is round robin over the same sequence (gRPC's fallback), and so are
+// weights that give no usable scale (NaN, a sum <= 0), where gRPC's arithmetic breaks down: every scaled weight
+// is then >= 1, so a pick always ends. A weight above the largest float32 counts as that float (in gRPC's f32
+// it would be Infinity, and the scale 0).
 // grpc-go has no caps (kMaxRatio, kMinRatio), grpc-java uses kMinRatio 0.1; with weights within 10x of the
 // mean all three agree. Measured (a pick alone, weights 1-4 × 0.5-1, 2-core EPYC, Node 20, interleaved): 14 /
 // 37 / 32 ns at 8 / 64 / 1024 members, EDF (edf.ts) 32 / 75 / 129 ns then (54-56 ns at 1024 on the tournament
@@ -28,8 +31,13 @@ const OFFSET = STRIDE_MAX_WEIGHT >>> 1;
 const SEQ_SPAN = 2 ** 32;
 /** With skips, this many generations are tried before the fallback (see `pick`). */
 const SKIP_GENERATIONS = 64;
+/** The largest float32: larger weights are taken as it (gRPC's weights are f32, where they would be Infinity). */
+const F32_MAX = 3.4028234663852886e38;
 
-/** gRPC's scaled weights (uint16) of `weights` (>= 0), or null where gRPC falls back to round robin. */
+/**
+ * gRPC's scaled weights (uint16, each >= 1) of `weights` (>= 0), or null where gRPC falls back to round robin,
+ * and where the weights give no usable scale (see the header).
+ */
 export function strideWeights(weights: ArrayLike<number>): Uint16Array | null {
   const n = weights.length;
   if (n <= 1) return null;
@@ -37,12 +45,12 @@ export function strideWeights(weights: ArrayLike<number>): Uint16Array | null {
   let max = 0; // float in gRPC: weights are f32 there
   let zeros = 0;
   for (let k = 0; k < n; k++) {
-    const w = Math.fround(weights[k]!);
+    const w = Math.fround(Math.min(weights[k]!, F32_MAX));
     sum += w;
     if (w > max) max = w;
     if (w === 0) zeros++;
   }
-  if (zeros === n) return null;
+  if (zeros === n || !(sum > 0)) return null; // !(sum > 0): a NaN or negative weight
   const mean = sum / (n - zeros);
   if (max / mean > STRIDE_MAX_RATIO) max = Math.fround(STRIDE_MAX_RATIO * mean);
   const scale = STRIDE_MAX_WEIGHT / max;
@@ -50,8 +58,9 @@ export function strideWeights(weights: ArrayLike<number>): Uint16Array | null {
   const lower = Math.max(1, Math.round(scaledMean * STRIDE_MIN_RATIO));
   const out = new Uint16Array(n);
   for (let k = 0; k < n; k++) {
-    const w = Math.fround(weights[k]!);
+    const w = Math.fround(Math.min(weights[k]!, F32_MAX));
     out[k] = w === 0 ? scaledMean : Math.max(Math.round(Math.min(w, max) * scale), lower);
+    if (out[k] === 0) return null; // NaN on the way: a pick would never find a taker
   }
   return out;
 }

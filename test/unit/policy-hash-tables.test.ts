@@ -3,7 +3,12 @@
 // an unavailable member's keys move and come back.
 import test from 'ava';
 import { Balancer } from '../../bindings/balancing/balancer.js';
-import { parseRingHashPolicy } from '../../bindings/balancing/policies/hash-tables.js';
+import {
+  integerWeights,
+  parseMaglevPolicy,
+  parseRingHashPolicy,
+} from '../../bindings/balancing/policies/hash-tables.js';
+import { ringWeights } from '../../bindings/balancing/policies/hash.js';
 import { EnvoyRingHash } from '../../bindings/hashing/envoy/ring-hash.js';
 import { HashRing } from '../../bindings/hashing/ring.js';
 import { KetamaRing } from '../../bindings/hashing/ketama/ketama.js';
@@ -46,7 +51,7 @@ for (const [name, policy, table] of [
 test('bad options name the field', (t) => {
   t.throws(() => new Balancer({ policy: { maglev: { table_size: 100 } } }), {
     instanceOf: RangeError,
-    message: /tableSize.*100/,
+    message: /policy\.maglev\.table_size.*100/,
   });
   t.throws(() => new Balancer({ policy: { maglev: { bogus: 1 } } }), {
     instanceOf: RangeError,
@@ -180,4 +185,177 @@ test('a custom hasher whose table changes under the picker: picks follow the tab
     if (got !== before[keys.indexOf(k)]) moved++;
   }
   t.true(moved > 0); // the change did move keys, so the check above could fail
+});
+
+test('maglev table_size must be prime, checked when the policy is parsed (naming the key given)', (t) => {
+  t.throws(() => parseMaglevPolicy({ table_size: 65536 }), {
+    instanceOf: RangeError,
+    message: /^maglev\.table_size must be a prime .*got 65536$/,
+  });
+  t.throws(() => parseMaglevPolicy({ tableSize: '1000' }), {
+    instanceOf: RangeError,
+    message: /maglev\.tableSize.*1000/,
+  });
+  t.throws(() => new Balancer({ policy: { maglev: { tableSize: 65536 } } }), {
+    instanceOf: RangeError,
+    message: /policy\.maglev\.tableSize.*65536/,
+  });
+  t.deepEqual(parseMaglevPolicy({ table_size: '65537' }), { tableSize: 65537 });
+  t.deepEqual(parseMaglevPolicy({}), { tableSize: 65537 });
+});
+
+/** Keyed picks of `b` for `keys1000`. */
+const picks = (b: Balancer) => keys1000.map((k) => b.pickOrThrow({ key: k }).member.id);
+/** The members that own some of `keys1000`, sorted. */
+const owners = (b: Balancer) => [...new Set(picks(b))].sort();
+
+for (const backend of ['js', 'wasm'] as const) {
+  test(`${backend}: every valid endpoint weight builds each table (rounded or scaled as the table takes it)`, (t) => {
+    const [a, b, c] = ids as [string, string, string];
+    // ketama rounds fractional weights as ring_hash and maglev do (at least 1)
+    const k = new Balancer({
+      backend,
+      policy: 'ketama',
+      endpoints: [{ id: a, weight: 2.4 }, { id: b, weight: 0.2 }, c],
+    });
+    const kr = new KetamaRing([{ id: a, weight: 2 }, { id: b, weight: 1 }, c]);
+    t.deepEqual(
+      picks(k),
+      keys1000.map((x) => kr.get(x)!),
+    );
+    // xxhash_ring: weight × vnodes < 0.5 still gets one point
+    const x = new Balancer({ backend, policy: 'xxhash_ring', endpoints: [{ id: a, weight: 0.001 }, b] });
+    const xr = new HashRing([{ id: a, weight: 1 / 160 }, b]);
+    t.deepEqual(
+      picks(x),
+      keys1000.map((key) => xr.get(key)!),
+    );
+    t.is(xr.stats().members.find((m) => m.id === a)!.points, 1);
+    // xxhash_ring: points past the ring's limit are scaled down together
+    const big = new Balancer({
+      backend,
+      policy: 'xxhash_ring',
+      endpoints: [{ id: a, weight: 1e308 }, { id: b, weight: 1e308 }, c],
+    });
+    t.deepEqual(owners(big), [a, b].sort());
+    // ring_hash: a weight above 2^32 - 1; maglev: weights summing above it (Envoy's uint32 limit)
+    const rh = new Balancer({
+      backend,
+      policy: { ring_hash: { maximum_ring_size: 4096 } },
+      endpoints: [{ id: a, weight: 2 ** 33 }, b, c],
+    });
+    const ws = integerWeights(
+      [
+        { id: a, weight: 2 ** 33 },
+        { id: b, weight: 1 },
+        { id: c, weight: 1 },
+      ],
+      2 ** 32 - 1,
+      2 ** 32 - 1,
+    );
+    const rr = new EnvoyRingHash(ws, { maximumRingSize: 4096 });
+    t.deepEqual(
+      picks(rh),
+      keys1000.map((key) => rr.get(key)!),
+    );
+    const mg = new Balancer({
+      backend,
+      policy: { maglev: { table_size: 251 } },
+      endpoints: [
+        { id: a, weight: 3e9 },
+        { id: b, weight: 3e9 },
+      ],
+    });
+    const mr = new Maglev([a, b], { tableSize: 251 }); // equal weights: the same table as weights 1
+    t.deepEqual(
+      picks(mg),
+      keys1000.map((key) => mr.get(key)!),
+    );
+    const huge = new Balancer({
+      backend,
+      policy: 'maglev',
+      endpoints: [
+        { id: a, weight: 1e308 },
+        { id: b, weight: 1e308 },
+      ],
+    });
+    t.deepEqual(owners(huge), [a, b].sort());
+    // ketama: integer presets cap at 2^31 - 1, hashring takes [1e-9, 1e9]
+    const kb = new Balancer({
+      backend,
+      policy: 'ketama',
+      endpoints: [
+        { id: a, weight: 1e12 },
+        { id: b, weight: 1e12 },
+      ],
+    });
+    t.deepEqual(owners(kb), [a, b].sort());
+    const kh = new Balancer({
+      backend,
+      policy: { ketama: { compat: 'hashring' } },
+      endpoints: [
+        { id: a, weight: 1e308 },
+        { id: b, weight: 5e-324 },
+        { id: c, weight: 1e308 },
+      ],
+    });
+    t.deepEqual(owners(kh), [a, c].sort());
+  });
+}
+
+test('integerWeights / ringWeights: valid weights pass unchanged; others scaled to fit, ratios kept', (t) => {
+  const m = [
+    { id: 'a', weight: 3 },
+    { id: 'b', weight: 1.4 },
+  ];
+  t.deepEqual(integerWeights(m, 0xffffffff, 0xffffffff), [
+    { id: 'a', weight: 3 },
+    { id: 'b', weight: 1 },
+  ]);
+  const s = integerWeights(
+    [
+      { id: 'a', weight: 6e9 },
+      { id: 'b', weight: 2e9 },
+      { id: 'c', weight: 1 },
+    ],
+    0xffffffff,
+    0xffffffff,
+  );
+  t.true(s.reduce((x, w) => x + w.weight, 0) <= 0xffffffff);
+  t.is(Math.round(s[0]!.weight / s[1]!.weight), 3);
+  t.is(s[2]!.weight, 1);
+  t.true(s.every((w) => Number.isInteger(w.weight) && w.weight >= 1));
+  const ok = [
+    { id: 'a', weight: 2 },
+    { id: 'b', weight: 0.5 },
+  ];
+  t.is(ringWeights(ok, 160), ok);
+  const r = ringWeights(
+    [
+      { id: 'a', weight: 1e308 },
+      { id: 'b', weight: 1e-300 },
+    ],
+    160,
+  );
+  t.true(r.reduce((x, w) => x + Math.round(w.weight * 160), 0) <= 1 << 24);
+  t.is(Math.round(r[1]!.weight * 160), 1);
+});
+
+test("a table refusing an endpoint names it endpoints[i] (its row), not the table's members[k] / servers[k]", (t) => {
+  t.throws(
+    () => new Balancer({ policy: { ketama: { compat: 'twemproxy' } }, endpoints: ['10.0.0.1:11211', 'cache-a'] }),
+    { instanceOf: RangeError, message: /^endpoints\[1\]\.id must be 'host:port'.*"cache-a"$/ },
+  );
+  for (const policy of ['ring_hash', 'maglev', 'ketama', 'xxhash_ring']) {
+    const b = new Balancer({ policy, endpoints: ['a:1', 'b:1'] });
+    b.setAvailable('a:1', false); // the table is built over rows [1, 2]: its member 1 is endpoints[2]
+    t.throws(
+      () => b.add('\ud800:1'),
+      {
+        instanceOf: RangeError,
+        message: /^endpoints\[2\](\.id)? must be well-formed UTF-16/,
+      },
+      policy,
+    );
+  }
 });

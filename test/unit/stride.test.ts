@@ -8,6 +8,7 @@ import { Balancer, VirtualClock } from '../../bindings/index.js';
 import { StrideScheduler, strideWeights } from '../../bindings/balancing/stride.js';
 import { parseWeightedRoundRobin, wrrScheduler } from '../../bindings/balancing/policies/weighted-round-robin.js';
 import { mulberry32 } from '../../bindings/util/random.js';
+import { LOAD_WEIGHT_MAX, LOAD_WEIGHT_MIN, loadReportWeight } from '../../bindings/balancing/dynamic-weights.js';
 
 const M = 65535n;
 
@@ -269,3 +270,90 @@ for (const backend of ['js', 'wasm'] as const) {
     lb.close();
   });
 }
+
+/** Every scaled weight >= 1 (a pick then ends within M generations), or null (round robin). */
+function pickable(ws: number[]): boolean {
+  const s = strideWeights(ws);
+  return s === null || s.every((w) => w >= 1);
+}
+
+test('weights gRPC cannot scale fall back or clamp: a pick always ends (float32 overflow, NaN, negative)', (t) => {
+  const cases = [
+    [1e39, 1],
+    [1e308, 5e-324],
+    [1e308, 1e308, 1],
+    [3.4e38, 3.4e38, 3.4e38],
+    [Infinity, 1],
+    [NaN, 1],
+    [-1, -2],
+    [-1, 3],
+  ];
+  for (const ws of cases) {
+    t.true(pickable(ws), JSON.stringify(ws)); // checked first: a regression fails here instead of hanging below
+    const s = new StrideScheduler(
+      Int32Array.from(ws, (_, i) => i),
+      ws,
+      0,
+    );
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) seen.add(s.pick());
+    t.false(seen.has(-1));
+  }
+  // above the largest float32 a weight counts as that float: still weighted, not equal
+  const big = strideWeights([1e39, 3.4028234663852886e38 / 4])!;
+  t.deepEqual([...big], [65535, 16384]);
+  // valid weights are untouched (= gRPC)
+  t.deepEqual([...strideWeights([1, 2])!], [32768, 65535]);
+  fc.assert(
+    fc.property(fc.array(fc.double(), { minLength: 2, maxLength: 6 }), (ws) => pickable(ws)),
+    { numRuns: 500 },
+  );
+});
+
+for (const backend of ['js', 'wasm'] as const) {
+  test(`${backend}: stride picks with a weight above float32 range or a huge load report (no hang)`, (t) => {
+    const lb = new Balancer({
+      backend,
+      policy: { weighted_round_robin: { scheduler: 'stride' } },
+      endpoints: [
+        { id: 'a', weight: 1e39 },
+        { id: 'b', weight: 1 },
+      ],
+    });
+    t.true(pickable(lb.stats().members.map((m) => m.weight)));
+    const n = { a: 0, b: 0 } as Record<string, number>;
+    for (let i = 0; i < 100; i++) n[lb.pickOrThrow().member.id]!++;
+    t.true(n.a! > n.b!, JSON.stringify(n));
+    lb.close();
+
+    const clock = new VirtualClock(0);
+    const lr = new Balancer({
+      backend,
+      clock,
+      policy: { weighted_round_robin: { scheduler: 'stride', loadReports: { blackoutPeriodMs: 0 } } },
+      endpoints: ['a', 'b', 'c'],
+    });
+    t.true(lr.reportLoad('a', { qps: 1e30, utilization: 1e-10 })); // qps / utilization = Infinity
+    t.true(lr.reportLoad('b', { qps: 1e-300, utilization: 1e300 })); // underflows to 0
+    clock.tick(2000);
+    lr.refresh();
+    const ws = lr.stats().members.map((m) => m.weight);
+    t.deepEqual(ws.slice(0, 2), [LOAD_WEIGHT_MAX, LOAD_WEIGHT_MIN]);
+    t.true(pickable(ws));
+    for (let i = 0; i < 30; i++) t.is(lr.pick().type, 'pick');
+    lr.close();
+  });
+}
+
+test('loadReportWeight: finite and clamped to [LOAD_WEIGHT_MIN, LOAD_WEIGHT_MAX]; 0 without a signal', (t) => {
+  const c = { blackoutPeriodMs: 0, weightExpirationPeriodMs: 1000, errorUtilizationPenalty: 1 };
+  t.is(loadReportWeight(c, { qps: 100, utilization: 0.5 }), 200);
+  t.is(loadReportWeight(c, { qps: 100, eps: 10, utilization: 0.4 }), 200);
+  t.is(loadReportWeight(c, { qps: 1e30, utilization: 1e-10 }), LOAD_WEIGHT_MAX);
+  t.is(loadReportWeight(c, { qps: Number.MAX_VALUE, utilization: Number.MIN_VALUE }), LOAD_WEIGHT_MAX);
+  t.is(loadReportWeight(c, { qps: 1e-300, utilization: 1e300 }), LOAD_WEIGHT_MIN);
+  // eps / qps = Infinity with no penalty: the penalty term is 0, not NaN
+  t.is(loadReportWeight({ ...c, errorUtilizationPenalty: 0 }, { qps: 1e-5, eps: 1e305, utilization: 1 }), 1e-5);
+  t.is(loadReportWeight(c, { qps: 0, utilization: 1 }), 0);
+  t.is(loadReportWeight(c, { qps: 1, utilization: 0 }), 0);
+});

@@ -10,9 +10,17 @@
 //   seed 0, of the key's UTF-8 bytes), whatever the hash_function of the ring entries.
 // - `maglev`: Envoy's Maglev table (bindings/hashing/envoy/maglev.ts), `table_size` (default 65537).
 // - `ketama`: a ketama continuum (bindings/hashing/ketama/ketama.ts), `compat` naming whose.
-// Envoy's weights are integers >= 1 (load_balancing_weight): for ring_hash and maglev a fractional member
-// weight is rounded to the nearest integer (at least 1). Each table is immutable and built over the eligible
-// members; it is rebuilt only when they or their weights change, and the previous one is freed then.
+// Weights: every valid endpoint weight is taken, made into what each table accepts. Envoy's are integers >= 1
+// (load_balancing_weight) summing to at most 2^32 - 1 (Envoy refuses more); ketama's integers in [1, 2^31 - 1]
+// (as upstream parses them) but for the hashring preset. For all of them a fractional weight is rounded to
+// the nearest integer (at least 1) (`integerWeights`); weights past those limits are first scaled down
+// together, the largest to about 2^31, which keeps their ratios (all these tables normalize weights to
+// w / Σw) to within one unit. ketama's hashring preset takes fractional weights in [1e-9, 1e9]: scaled down
+// together when the largest is above, raised to 1e-9 when below. A table that still refuses an endpoint
+// (twemproxy labels servers by host:port, so it needs 'host:port' ids; an id that is not well-formed UTF-16)
+// names it `endpoints[i]` (policies/hash.ts). `maglev.table_size` must be prime (checked with the options).
+// Each table is immutable and built over the eligible members; it is rebuilt only when they or their
+// weights change, and the previous one is freed then.
 //
 //   new Balancer({ policy: { ring_hash: { minimum_ring_size: 4096 } } }).pick({ key: 'user:42' })
 //   new Balancer({ policy: { maglev: { table_size: 65537 } } })
@@ -20,7 +28,8 @@
 import type { OrderedKeyRouter } from '../../hashing/key-router.js';
 import { ENVOY_MAX_RING_SIZE, ENVOY_MIN_RING_SIZE, EnvoyRingHash } from '../../hashing/envoy/ring-hash.js';
 import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from '../../hashing/ketama/ketama.js';
-import { Maglev, MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE } from '../../hashing/envoy/maglev.js';
+import { isPrime, Maglev, MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE } from '../../hashing/envoy/maglev.js';
+import { MEMBER_WEIGHT_MAX, MEMBER_WEIGHT_MIN } from '../../hashing/membership.js';
 import { asObject, checkKeys, int, type Json } from '../policy-config.js';
 import { HashPolicy, type SlotHasher } from './hash.js';
 import { rangeError } from '../../util/validate.js';
@@ -50,9 +59,52 @@ function memoized<T extends OrderedKeyRouter>(
   };
 }
 
-/** Envoy's integer load_balancing_weight: nearest integer, at least 1. */
-function envoyWeights(members: Members): { id: string; weight: number }[] {
-  return members.map((m) => ({ id: m.id, weight: Math.max(1, Math.round(m.weight)) }));
+/** Envoy's limit on the sum of a locality's weights (uint32). */
+const ENVOY_MAX_WEIGHT_SUM = 0xffffffff;
+/** ketama's integer weights (int32, as upstream parses them). */
+const KETAMA_MAX_WEIGHT = 0x7fffffff;
+
+/**
+ * Integer weights: each the nearest integer, at least 1; when one is above `maxEach` or they sum above
+ * `maxSum`, all are first scaled down together (the largest to at most `maxEach`) so that they fit.
+ */
+export function integerWeights(members: Members, maxEach: number, maxSum = Infinity): Members {
+  const rounded = members.map((m) => Math.max(1, Math.round(m.weight)));
+  let sum = 0;
+  let max = 0;
+  for (const w of rounded) {
+    sum += w;
+    max = Math.max(max, w);
+  }
+  if (max > maxEach || sum > maxSum) {
+    let rel = 0;
+    for (const w of rounded) rel += w / max; // in [1, n]: finite for any finite weights
+    // Σ max(1, floor(w / max × top)) <= top × rel + n <= maxSum
+    const top = Math.min(maxEach, (maxSum - members.length) / rel);
+    for (let i = 0; i < rounded.length; i++) rounded[i] = Math.max(1, Math.floor((rounded[i]! / max) * top));
+  }
+  return members.map((m, i) => ({ id: m.id, weight: rounded[i]! }));
+}
+
+/**
+ * Fractional weights in [MEMBER_WEIGHT_MIN, MEMBER_WEIGHT_MAX] (membership.ts): all scaled down together when
+ * the largest is above, then each at least the minimum.
+ */
+function fractionalWeights(members: Members): Members {
+  let max = 0;
+  let min = Infinity;
+  for (const m of members) {
+    max = Math.max(max, m.weight);
+    min = Math.min(min, m.weight);
+  }
+  if (max <= MEMBER_WEIGHT_MAX && min >= MEMBER_WEIGHT_MIN) return members;
+  const scale = max > MEMBER_WEIGHT_MAX ? MEMBER_WEIGHT_MAX / max : 1;
+  return members.map((m) => ({ id: m.id, weight: Math.max(m.weight * scale, MEMBER_WEIGHT_MIN) }));
+}
+
+/** Envoy's integer load_balancing_weight: nearest integer, at least 1, summing to at most 2^32 - 1. */
+function envoyWeights(members: Members): Members {
+  return integerWeights(members, ENVOY_MAX_WEIGHT_SUM, ENVOY_MAX_WEIGHT_SUM);
 }
 
 export interface RingHashPolicyConfig {
@@ -114,7 +166,12 @@ export interface MaglevPolicyConfig {
 export function parseMaglevPolicy(json: unknown, field = 'maglev'): MaglevPolicyConfig {
   const o = asObject(field, json);
   checkKeys(field, o, ['tableSize', 'table_size']);
-  return { tableSize: int(field, o, 'tableSize', 'table_size', MAGLEV_DEFAULT_TABLE_SIZE, 2, MAGLEV_MAX_TABLE_SIZE) };
+  const tableSize = int(field, o, 'tableSize', 'table_size', MAGLEV_DEFAULT_TABLE_SIZE, 2, MAGLEV_MAX_TABLE_SIZE);
+  if (!isPrime(tableSize)) {
+    const k = o.tableSize !== undefined ? 'tableSize' : 'table_size';
+    throw rangeError(`${field}.${k}`, `a prime in [2, ${MAGLEV_MAX_TABLE_SIZE}] (Maglev's table size)`, o[k]);
+  }
+  return { tableSize };
 }
 
 export function maglevPolicy(c: MaglevPolicyConfig): HashPolicy {
@@ -136,6 +193,8 @@ export function parseKetamaPolicy(json: unknown, field = 'ketama'): KetamaPolicy
 }
 
 export function ketamaPolicy(c: KetamaPolicyConfig): HashPolicy {
-  const hasher = memoized((members, backend) => new KetamaRing(members, { compat: c.compat, backend }));
+  const weights = (members: Members): Members =>
+    c.compat === 'hashring' ? fractionalWeights(members) : integerWeights(members, KETAMA_MAX_WEIGHT);
+  const hasher = memoized((members, backend) => new KetamaRing(weights(members), { compat: c.compat, backend }));
   return new HashPolicy({}, 'ketama', hasher);
 }

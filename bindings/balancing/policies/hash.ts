@@ -9,14 +9,19 @@
 // without a key picks uniformly at random (as Envoy's ring_hash does without a request hash).
 //
 // `xxhash_ring`: bindings/hashing/ring.ts's HashRing (points xxh32 of `${id}-${i}`, `vnodes` per unit of
-// weight; `hash: 'xxh64'` for the upper half of xxh64), kept across pickers and diffed on each change.
+// weight; `hash: 'xxh64'` for the upper half of xxh64), kept across pickers and diffed on each change. Every
+// endpoint weight is taken: a member gets at least one point (weight × vnodes < 0.5 would get none), and
+// weights whose points would pass the ring's limit (2^24) are scaled down together to 2^20 points, plenty for
+// shares within 0.1% of the weights' (`ringWeights`).
+// A built-in table that refuses a member names it as the Balancer does (`endpoints[i]`), not `members[k]`.
 //
 //   new Balancer({ policy: { name: 'xxhash_ring', vnodes: 100 } }).pick({ key: 'user:42' })
 //   new HashPolicy({ hasher: (members) => myTable(members) }, 'my_table')
 import { asObject, checkKeys, int } from '../policy-config.js';
 import { COL_WEIGHT, type Picker, type PickContext, type Policy, type PolicyEnv } from '../picker.js';
 import type { OrderedKeyRouter } from '../../hashing/key-router.js';
-import { HashRing, MAX_VNODES } from '../../hashing/ring.js';
+import { DEFAULT_VNODES, HashRing, MAX_POINTS, MAX_VNODES } from '../../hashing/ring.js';
+import { renameMembers } from '../../hashing/shared.js';
 import { typeError } from '../../util/validate.js';
 
 /**
@@ -67,11 +72,44 @@ export interface SlotHasher {
   dispose(): void;
 }
 
+type Members = readonly { id: string; weight: number }[];
+
+/** Points of a ring whose weights had to be scaled down (see the header). */
+const SCALED_POINTS = 1 << 20;
+
+/**
+ * Weights a HashRing with `vnodes` takes for any endpoint weights: unchanged when each member gets a point
+ * and the total stays within MAX_POINTS (as the ring would build them); else each at least 1 / vnodes (one
+ * point), and if the points would not fit, all first scaled down together to about SCALED_POINTS.
+ */
+export function ringWeights(members: Members, vnodes: number): Members {
+  const n = members.length;
+  let points = 0;
+  let max = 0;
+  let fits = true;
+  for (const m of members) {
+    const p = Math.round(m.weight * vnodes);
+    if (p < 1) fits = false;
+    points += p;
+    max = Math.max(max, m.weight);
+  }
+  if (fits && points <= MAX_POINTS) return members;
+  let rel = 0;
+  for (const m of members) rel += m.weight / max; // in [1, n]: finite for any finite weights
+  // weight of the largest member: Σ round(max(w × scale × vnodes, 1)) <= Σ w × scale × vnodes + 1.5 n
+  const budget = points + 2 * n <= MAX_POINTS ? Infinity : SCALED_POINTS;
+  const top = Math.min(max, (budget - 2 * n) / vnodes / rel);
+  const floor = 1 / vnodes;
+  return members.map((m) => ({ id: m.id, weight: Math.max((m.weight / max) * top, floor) }));
+}
+
 /** One HashRing per slot, diffed: a change that keeps the members and weights rebuilds nothing. */
 function xxhashRing(c: HashConfig): SlotHasher {
   let ring: HashRing | null = null;
+  const vnodes = c.vnodes ?? DEFAULT_VNODES;
   return {
-    get: (members, { backend }) => {
+    get: (given, { backend }) => {
+      const members = ringWeights(given, vnodes);
       if (ring === null) {
         ring = new HashRing(members, {
           backend,
@@ -147,6 +185,8 @@ export class HashPolicy implements Policy {
   readonly name: string;
   private readonly newHasher: () => SlotHasher;
   private readonly slots = new Map<string, SlotHasher>();
+  /** A built-in table (not `config.hasher`): its member errors are renamed to the endpoints'. */
+  private readonly builtIn: boolean;
   constructor(
     readonly config: HashConfig = {},
     name = 'xxhash_ring',
@@ -154,6 +194,7 @@ export class HashPolicy implements Policy {
   ) {
     this.name = name;
     const given = config.hasher;
+    this.builtIn = newHasher !== undefined || given === undefined;
     this.newHasher =
       newHasher ?? (given !== undefined ? () => ({ get: given, dispose: () => {} }) : () => xxhashRing(config));
   }
@@ -162,7 +203,14 @@ export class HashPolicy implements Policy {
     let h = this.slots.get(slot);
     if (h === undefined) this.slots.set(slot, (h = this.newHasher()));
     const members = Array.from(rows, (r) => ({ id: env.ids[r]!, weight: env.table.get(COL_WEIGHT, r) }));
-    return new HashPicker(rows, env, h.get(members, { backend: env.wasm === null ? 'js' : 'wasm' }));
+    let table: KeyHasher;
+    try {
+      table = h.get(members, { backend: env.wasm === null ? 'js' : 'wasm' });
+    } catch (err) {
+      // member k of the table is row rows[k], the Balancer's endpoints[rows[k]]
+      throw this.builtIn ? renameMembers(err, (k) => (k === undefined ? 'endpoints' : `endpoints[${rows[k]}]`)) : err;
+    }
+    return new HashPicker(rows, env, table);
   }
 
   releaseSlots(keep: ReadonlySet<string>): void {
