@@ -62,7 +62,7 @@ import type { Clock } from '../util/clock.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Endpoint, type EndpointInput, parseEndpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
-import { bool, rangeError, str, typeError } from '../util/validate.js';
+import { bool, numberError, rangeError, str, typeError } from '../util/validate.js';
 import { NoHealthyMembersError, UnavailableError } from './errors.js';
 import {
   COL_ACTIVE,
@@ -82,7 +82,7 @@ import {
   type PolicyEnv,
   type StateTable,
 } from './picker.js';
-import { validateLoadReport, type LoadReport, type Weighting } from './dynamic-weights.js';
+import type { LoadReport, Weighting } from './dynamic-weights.js';
 import {
   type AvailabilityEvent,
   type BalancerStats,
@@ -110,8 +110,10 @@ import {
   policyFromSpec,
   type PolicyLookup,
   registeredPolicies,
+  registeredServiceConfigs,
   registeredTableFamily,
   registeredWeightRunner,
+  serviceConfigRefused,
   type ServiceConfigJson,
 } from './registry.js';
 import { allPolicies } from './service-config.js';
@@ -173,6 +175,9 @@ class Pick {
   }
 }
 
+/** The picker of a closed Balancer, or of one whose policy failed to build. */
+const NO_PICKER: Picker = { rows: new Int32Array(0), pick: () => -1 };
+
 /** The outcome cancel() passes: only the in-flight count moves. */
 const CANCEL: Outcome = { ok: true };
 
@@ -195,43 +200,45 @@ export class BalancerCore implements PolicyEnv {
   /** Default wait of `ready()` / `pickAsync()`, ms. */
   declare readonly readyTimeoutMs: number;
   declare private pol: Policy;
-  declare private readonly measureRtt: boolean | undefined;
-  declare private readonly priorityOptions: PriorityOptions;
+  readonly #measureRtt: boolean | undefined;
+  readonly #priorityOptions: PriorityOptions;
   /** Some member has a priority other than 0 or a locality: publish through priority.ts. */
-  private leveled = false;
-  private levels: PriorityLevelStats[] | undefined;
+  #leveled = false;
+  #levels: PriorityLevelStats[] | undefined;
   declare private timed: boolean;
   declare private weighting: Weighting | undefined;
   private nextWeightAt = -Infinity;
   declare private readonly m: Members;
-  private version = 0;
+  #version = 0;
   declare private picker: Picker;
-  private panic = false;
+  #panic = false;
   private failClosed = false;
   private warming = false;
   private readonly listeners = new Listeners();
-  declare private readonly queue: WaitQueue;
+  readonly #queue: WaitQueue;
   /** A list (reset/add, or initial endpoints) has arrived. */
-  private resolved = false;
-  private resolverError: Error | null = null;
+  #resolved = false;
+  #resolverError: Error | null = null;
   /** The policy part of the last service config applied (JSON), to ignore repeats. */
-  private lastServiceConfig: string | undefined;
-  private closed = false;
+  #lastServiceConfig: string | undefined;
+  #closed = false;
   /** Which policy names resolve (setPolicy, applyServiceConfig). */
-  declare private readonly policies: PolicyLookup;
+  readonly #policies: PolicyLookup;
+  readonly #configs: typeof policyFromConfig | undefined;
   /** Priority levels and localities (levels.ts); undefined: members must have neither. */
-  declare private readonly routing: LevelRouting | undefined;
+  readonly #routing: LevelRouting | undefined;
 
   /** Run-time weights (weight-runner.ts); undefined: policies with a `weighting` are refused. */
-  declare private readonly weights: WeightRunner | undefined;
+  readonly #weights: WeightRunner | undefined;
 
   /** `parts`: what the Balancer reaches by lookup (BalancerParts); default: what was registered. */
   constructor(options: BalancerOptions | ServiceConfigOptions = {}, parts: BalancerParts = registeredParts()) {
-    const o = resolveOptions(options, parts.policies, parts.levels, parts.table);
-    this.policies = parts.policies;
-    this.routing = parts.levels;
-    this.weights = parts.weights;
-    this.checkPolicy(o.policy);
+    const o = resolveOptions(options, parts.policies, parts.levels, parts.table, parts.configs);
+    this.#policies = parts.policies;
+    this.#configs = parts.configs;
+    this.#routing = parts.levels;
+    this.#weights = parts.weights;
+    this.#checkPolicy(o.policy);
     this.pol = o.policy;
     this.clock = o.clock;
     this.random = o.random;
@@ -240,12 +247,12 @@ export class BalancerCore implements PolicyEnv {
     this.backend = o.backend;
     this.wasm = o.wasm;
     this.timed = o.timed;
-    this.measureRtt = o.measureRtt;
+    this.#measureRtt = o.measureRtt;
     this.target = o.target;
     this.readyTimeoutMs = o.readyTimeoutMs;
-    this.priorityOptions = o.priority;
+    this.#priorityOptions = o.priority;
     this.weighting = this.pol.weighting;
-    this.queue = new WaitQueue(this.clock);
+    this.#queue = new WaitQueue(this.clock);
     this.m = new Members(this.wasm);
     this.picker = this.pol.build(new Int32Array(0), this);
     if (o.endpoints !== undefined) this.reset(o.endpoints);
@@ -274,18 +281,19 @@ export class BalancerCore implements PolicyEnv {
     const inputs = many ? (e as readonly EndpointInput[]) : [e as EndpointInput];
     const next = this.m.list.slice();
     const pos = new Map(this.m.index);
-    inputs.forEach((x, i) => upsert(next, pos, this.parse(x, many ? `endpoints[${i}]` : 'endpoint')));
-    return this.commit(next, true);
+    inputs.forEach((x, i) => upsert(next, pos, this.#parse(x, many ? `endpoints[${i}]` : 'endpoint')));
+    return this.#commit(next, true);
   }
 
   remove(ids: string | readonly string[]): boolean {
     const list = typeof ids === 'string' ? [ids] : ids;
+    if (!Array.isArray(list)) throw typeError('ids', 'an id or an array of ids', ids);
     const drop = new Set<string>();
     list.forEach((id, i) => {
       str(typeof ids === 'string' ? 'id' : `ids[${i}]`, id);
       drop.add(id);
     });
-    return this.commit(
+    return this.#commit(
       this.m.list.filter((m) => !drop.has(m.id)),
       false,
     );
@@ -296,14 +304,14 @@ export class BalancerCore implements PolicyEnv {
     if (!Array.isArray(list)) throw typeError('endpoints', 'an array', list);
     const next: Endpoint[] = [];
     const pos = new Map<string, number>();
-    list.forEach((x, i) => upsert(next, pos, this.parse(x, `endpoints[${i}]`)));
-    return this.commit(next, true);
+    list.forEach((x, i) => upsert(next, pos, this.#parse(x, `endpoints[${i}]`)));
+    return this.#commit(next, true);
   }
 
   /** parseEndpoint, refusing priorities and localities when there is no level routing (levels.ts). */
-  private parse(x: EndpointInput, field: string): Endpoint {
+  #parse(x: EndpointInput, field: string): Endpoint {
     const e = parseEndpoint(x, field);
-    if (this.routing === undefined) {
+    if (this.#routing === undefined) {
       const why = `without priority routing (${LEVELS_HINT})`;
       if (e.priority !== 0) throw typeError(`${field}.priority`, `0 ${why}`, e.priority);
       if (e.locality !== undefined) throw typeError(`${field}.locality`, `absent ${why}`, e.locality);
@@ -332,10 +340,10 @@ export class BalancerCore implements PolicyEnv {
       unavailable.delete(id);
       const now = this.clock.now();
       this.m.table.set(COL_ADDED_AT, row, now); // slow start restarts on recovery
-      if (this.weighting !== undefined) this.computeWeights(now);
+      if (this.weighting !== undefined) this.#computeWeights(now);
     } else unavailable.set(id, reason);
     if (availabilityChanged) this.listeners.emit('availability', { id, available, reason } satisfies AvailabilityEvent);
-    this.publish();
+    this.#publish();
     return true;
   }
 
@@ -360,8 +368,8 @@ export class BalancerCore implements PolicyEnv {
     if (this.warming) return NONE_PENDING;
     // the clock is read only when an RTT will be used: by the policy, a listener, or options.measureRtt
     const now = this.clocked() ? this.clock.now() : NaN;
-    if (now >= this.nextWeightAt && this.weighting !== undefined && this.computeWeights(now)) this.publish();
-    const row = this.picker.pick(ctx, now);
+    if (now >= this.nextWeightAt && this.weighting !== undefined && this.#computeWeights(now)) this.#publish();
+    const row = this.#row(ctx, now);
     if (row < 0) return NONE_UNHEALTHY;
     this.started(row, now);
     return new Pick(this, list[row]!, row, this.m.gen, now, this.pol);
@@ -373,30 +381,30 @@ export class BalancerCore implements PolicyEnv {
    */
   pickAsync(ctx?: PickContext, opts?: WaitOptions): Promise<Picked> {
     const timeoutMs = waitTimeout(opts, this.readyTimeoutMs);
-    const p = this.tryPick(ctx);
+    const p = this.#tryPick(ctx);
     if (p !== undefined) return Promise.resolve(p);
-    const failed = this.waitError();
+    const failed = this.#waitError();
     if (failed !== undefined) return Promise.reject(failed);
-    return this.queue.wait(
-      () => this.tryPick(ctx),
+    return this.#queue.wait(
+      () => this.#tryPick(ctx),
       timeoutMs,
       opts?.signal,
-      () => this.timeoutError(timeoutMs),
+      () => this.#timeoutError(timeoutMs),
     );
   }
 
   /** Resolves once a pick can succeed (see the header); rejects like `pickAsync`. */
   ready(opts?: WaitOptions): Promise<void> {
     const timeoutMs = waitTimeout(opts, this.readyTimeoutMs);
-    if (this.canPick()) return Promise.resolve();
-    const failed = this.waitError();
+    if (this.#canPick()) return Promise.resolve();
+    const failed = this.#waitError();
     if (failed !== undefined) return Promise.reject(failed);
-    return this.queue
+    return this.#queue
       .wait(
-        () => (this.canPick() ? true : undefined),
+        () => (this.#canPick() ? true : undefined),
         timeoutMs,
         opts?.signal,
-        () => this.timeoutError(timeoutMs),
+        () => this.#timeoutError(timeoutMs),
       )
       .then(() => undefined);
   }
@@ -407,8 +415,8 @@ export class BalancerCore implements PolicyEnv {
    */
   setResolverError(error: Error | null): void {
     if (error !== null && !(error instanceof Error)) throw typeError('error', 'an Error or null', error);
-    this.resolverError = error;
-    if (error !== null && !this.resolved) this.queue.failAll(error);
+    this.#resolverError = error;
+    if (error !== null && !this.#resolved) this.#queue.failAll(error);
   }
 
   /**
@@ -418,7 +426,7 @@ export class BalancerCore implements PolicyEnv {
    * current policy.
    */
   setPolicy(spec: string | object | Policy): void {
-    this.install(policyFromSpec(this.policies, spec, 'policy'));
+    this.#install(policyFromSpec(this.#policies, spec, 'policy'));
   }
 
   /**
@@ -434,9 +442,11 @@ export class BalancerCore implements PolicyEnv {
       if (!isServiceConfig(json)) return null;
       const sc = json as ServiceConfigJson;
       const key = JSON.stringify([sc.loadBalancingConfig, sc.loadBalancingPolicy]);
-      if (key === this.lastServiceConfig) return null;
-      this.install(policyFromConfig(this.policies, sc));
-      this.lastServiceConfig = key;
+      if (key === this.#lastServiceConfig) return null;
+      const configs = this.#configs;
+      if (configs === undefined) throw serviceConfigRefused(sc);
+      this.#install(configs(this.#policies, sc));
+      this.#lastServiceConfig = key;
       return null;
     } catch (e) {
       return e instanceof Error ? e : new TypeError(String(e));
@@ -451,8 +461,8 @@ export class BalancerCore implements PolicyEnv {
   pickIndex(ctx?: PickContext): number {
     if (this.m.list.length === 0 || this.failClosed) return -1;
     const now = this.timed ? this.clock.now() : NaN;
-    if (now >= this.nextWeightAt && this.weighting !== undefined && this.computeWeights(now)) this.publish();
-    const row = this.picker.pick(ctx, now);
+    if (now >= this.nextWeightAt && this.weighting !== undefined && this.#computeWeights(now)) this.#publish();
+    const row = this.#row(ctx, now);
     if (row >= 0) this.started(row, now);
     return row;
   }
@@ -460,11 +470,25 @@ export class BalancerCore implements PolicyEnv {
   /** Ends a `pickIndex()` pick. `rttMs` is required by RTT-driven policies (NaN: not measured). */
   completeIndex(index: number, ok: boolean, rttMs = NaN): void {
     const n = this.m.list.length;
-    if (!(index >= 0 && index < n)) throw rangeError('index', `a member index < ${n}`, index);
+    if (!(Number.isInteger(index) && index >= 0 && index < n))
+      throw numberError('index', `a member index < ${n}`, index);
     bool('ok', ok);
+    if (typeof rttMs !== 'number' || (rttMs === rttMs && !(rttMs >= 0 && rttMs < Infinity)))
+      throw numberError('rttMs', 'a finite number >= 0, or NaN (not measured)', rttMs);
     const listening = this.listeners.outcome.length > 0;
     const now = this.clocked() ? this.clock.now() : NaN;
     this.finish(index, this.m.list[index]!, ok, rttMs, now, undefined, undefined, listening, this.pol);
+  }
+
+  /** The picker's row for `ctx` (-1: none), with `ctx.exclude` and the row checked. */
+  #row(ctx: PickContext | undefined, now: number): number {
+    const ex = ctx?.exclude;
+    if (ex !== undefined && typeof ex?.has !== 'function') throw typeError('ctx.exclude', 'a Set of member ids', ex);
+    const row = this.picker.pick(ctx, now);
+    // a random source outside [0, 1) or a faulty custom policy: never a pick without a member
+    if (!(row < 0) && this.m.list[row] === undefined)
+      throw rangeError('picked row', `a member row < ${this.m.list.length} (random() must be in [0, 1))`, row);
+    return row;
   }
 
   pickOrThrow(ctx?: PickContext): Picked {
@@ -492,12 +516,12 @@ export class BalancerCore implements PolicyEnv {
     const stats: BalancerStats = {
       policy: this.pol.name,
       backend: this.backend,
-      version: this.version,
+      version: this.#version,
       eligible: this.picker.rows.length,
-      panic: this.panic,
+      panic: this.#panic,
       warming: this.warming,
-      waiting: this.queue.size,
-      ...(this.levels === undefined ? {} : { levels: this.levels }),
+      waiting: this.#queue.size,
+      ...(this.#levels === undefined ? {} : { levels: this.#levels }),
       members: this.m.list.map((m, r) => ({
         id: m.id,
         weight: t.get(COL_WEIGHT, r),
@@ -515,29 +539,30 @@ export class BalancerCore implements PolicyEnv {
 
   /** Frees the state table now (it is also freed when the balancer is garbage collected). */
   close(): void {
-    this.closed = true;
+    this.#closed = true;
     this.m.free();
-    this.picker = { rows: new Int32Array(0), pick: () => -1 };
+    this.picker = NO_PICKER;
     this.warming = false;
-    this.queue.failAll(this.waitError()!); // closed: the "was closed" UnavailableError
+    this.#queue.failAll(this.#waitError()!); // closed: the "was closed" UnavailableError
   }
 
   /** Recomputes run-time weights now and rebuilds the picker. */
   refresh(): void {
-    if (this.weighting !== undefined) this.computeWeights(this.clock.now());
-    this.publish();
+    if (this.weighting !== undefined) this.#computeWeights(this.clock.now());
+    this.#publish();
   }
 
   /**
    * Records a load report for a member (gRPC A58 / ORCA: out-of-band, or per call via `done({ load })`).
-   * Used by policies configured with `loadReports`; returns false for unknown members.
+   * Used by policies configured with `loadReports`; returns false for unknown members (and, in a
+   * switchyard/lite Balancer without registerRunTimeWeights(), where no policy reads them, for every report).
    */
   reportLoad(id: string, report: LoadReport): boolean {
-    validateLoadReport('load', report);
+    this.#weights?.validate('load', report);
     const row = this.m.index.get(id);
     const lr = this.weighting?.loadReports;
     if (row === undefined || lr === undefined) return false;
-    this.weights!.record(lr, this.m.table, row, report, this.clock.now());
+    this.#weights!.record(lr, this.m.table, row, report, this.clock.now());
     return true;
   }
 
@@ -551,37 +576,37 @@ export class BalancerCore implements PolicyEnv {
   }
 
   /** `pick()` as a Picked, or undefined when it cannot be served now (warming counts as not now). */
-  private tryPick(ctx: PickContext | undefined): Picked | undefined {
-    if (this.closed) return undefined;
+  #tryPick(ctx: PickContext | undefined): Picked | undefined {
+    if (this.#closed) return undefined;
     const r = this.pick(ctx);
     return r.type === 'pick' ? r : undefined;
   }
 
-  private canPick(): boolean {
-    return !this.closed && this.m.list.length > 0 && !this.failClosed && !this.warming && this.picker.rows.length > 0;
+  #canPick(): boolean {
+    return !this.#closed && this.m.list.length > 0 && !this.failClosed && !this.warming && this.picker.rows.length > 0;
   }
 
   /** Why a wait fails at once: closed, or the resolver failed before any list arrived. */
-  private waitError(): Error | undefined {
-    if (this.closed)
-      return new UnavailableError(`switchyard: the balancer${this.forTarget()} was closed`, this.errorInfo());
-    if (this.resolverError !== null && !this.resolved) return this.resolverError;
+  #waitError(): Error | undefined {
+    if (this.#closed)
+      return new UnavailableError(`switchyard: the balancer${this.#forTarget()} was closed`, this.#errorInfo());
+    if (this.#resolverError !== null && !this.#resolved) return this.#resolverError;
     return undefined;
   }
 
-  private forTarget(): string {
+  #forTarget(): string {
     return this.target === undefined ? '' : ` for ${this.target}`;
   }
 
-  private errorInfo(): { target?: string; cause?: unknown } {
+  #errorInfo(): { target?: string; cause?: unknown } {
     const info: { target?: string; cause?: unknown } = {};
     if (this.target !== undefined) info.target = this.target;
-    if (this.resolverError !== null) info.cause = this.resolverError;
+    if (this.#resolverError !== null) info.cause = this.#resolverError;
     return info;
   }
 
-  private timeoutError(ms: number): UnavailableError {
-    const why = !this.resolved
+  #timeoutError(ms: number): UnavailableError {
+    const why = !this.#resolved
       ? 'no endpoint list has arrived'
       : this.m.list.length === 0
         ? 'the balancer has no members'
@@ -589,8 +614,8 @@ export class BalancerCore implements PolicyEnv {
           ? 'no member has passed its first health check'
           : 'no member could be picked';
     return new UnavailableError(
-      `switchyard: no member available${this.forTarget()} within ${ms} ms (${why})`,
-      this.errorInfo(),
+      `switchyard: no member available${this.#forTarget()} within ${ms} ms (${why})`,
+      this.#errorInfo(),
     );
   }
 
@@ -598,8 +623,8 @@ export class BalancerCore implements PolicyEnv {
    * A policy with run-time weights needs the weights plug-in (see BalancerParts); a Policy object serves the
    * first Balancer that installs it, since policies keep per-Balancer state (their last picker, nginx's weights).
    */
-  private checkPolicy(p: Policy): void {
-    if (p.weighting !== undefined && this.weights === undefined)
+  #checkPolicy(p: Policy): void {
+    if (p.weighting !== undefined && this.#weights === undefined)
       throw typeError('policy.weighting', 'absent without registerRunTimeWeights() (switchyard/lite)', p.weighting);
     if ((owners.get(p) ?? this) !== this) throw typeError('policy', 'a Policy no other Balancer runs', p);
     owners.set(p, this);
@@ -611,9 +636,20 @@ export class BalancerCore implements PolicyEnv {
   }
 
   /** Installs `p` as the policy (see setPolicy). */
-  private install(p: Policy): void {
+  #install(p: Policy): void {
     if (p === this.pol) return;
-    this.checkPolicy(p);
+    this.#checkPolicy(p);
+    const prev = this.pol;
+    try {
+      this.#switch(p);
+    } catch (e) {
+      // the new policy could not build its picker: the previous one comes back (with fresh state)
+      if (prev !== undefined && this.pol === p) this.#switch(prev);
+      throw e;
+    }
+  }
+
+  #switch(p: Policy): void {
     const now = this.clock.now();
     const t = this.m.table;
     const n = this.m.list.length;
@@ -623,20 +659,20 @@ export class BalancerCore implements PolicyEnv {
     for (let r = 0; r < n; r++) f[COL_WEIGHT * t.cap + r] = f[COL_BASE_WEIGHT * t.cap + r]!;
     this.pol = p;
     this.weighting = p.weighting;
-    this.timed = this.measureRtt ?? (p.usesRtt === true || p.weighting !== undefined);
+    this.timed = this.#measureRtt ?? (p.usesRtt === true || p.weighting !== undefined);
     this.nextWeightAt = -Infinity;
-    if (this.weighting !== undefined) this.computeWeights(now);
+    if (this.weighting !== undefined) this.#computeWeights(now);
     const all: number[] = [];
     for (let r = 0; r < n; r++) all.push(r);
     p.onMembership?.(this, all, now);
-    this.publish();
+    this.#publish();
   }
 
   /** Applies run-time weights (dynamic-weights.ts) to COL_WEIGHT; true if any changed. */
-  private computeWeights(now: number): boolean {
+  #computeWeights(now: number): boolean {
     const wt = this.weighting!;
     this.nextWeightAt = now + wt.updatePeriodMs;
-    return this.weights!.apply(wt, this.m.table, this.m.list.length, now);
+    return this.#weights!.apply(wt, this.m.table, this.m.list.length, now);
   }
 
   private complete(p: Pick, outcome: Outcome): void {
@@ -690,7 +726,7 @@ export class BalancerCore implements PolicyEnv {
       const dyn = policy.weighting?.dynamic;
       if (dyn !== undefined) {
         const iDyn = COL_DYN * t.cap + row;
-        f[iDyn] = this.weights!.dynamic(dyn, f[iDyn]!, ok, rtt);
+        f[iDyn] = this.#weights!.dynamic(dyn, f[iDyn]!, ok, rtt);
       }
       if (load !== undefined) this.reportLoad(member.id, load);
       policy.onDone?.(this, row, ok, rtt, now, status);
@@ -699,62 +735,64 @@ export class BalancerCore implements PolicyEnv {
       this.listeners.emit('outcome', { id: member.id, ok, rttMs: rtt, status, at: now } satisfies OutcomeEvent);
   }
 
-  private commit(next: Endpoint[], list: boolean): boolean {
-    if (list && !this.resolved) {
-      this.resolved = true;
-      this.queue.wake(); // an empty first list: waits continue, to their deadline
+  #commit(next: Endpoint[], list: boolean): boolean {
+    if (list && !this.#resolved) {
+      this.#resolved = true;
+      this.#queue.wake(); // an empty first list: waits continue, to their deadline
     }
     const change = this.m.diff(next);
     if (change.added.length === 0 && change.removed.length === 0 && change.updated.length === 0) return false;
     const now = this.clock.now();
     const addedRows = this.m.replace(next, change.removed, now);
-    this.leveled = next.some((m) => m.priority !== 0 || m.locality !== undefined);
-    if (this.weighting !== undefined) this.computeWeights(now);
+    this.#leveled = next.some((m) => m.priority !== 0 || m.locality !== undefined);
+    if (this.weighting !== undefined) this.#computeWeights(now);
     this.pol.onMembership?.(this, addedRows, now);
     this.listeners.emit('membership', change satisfies MembershipEvent);
-    this.publish();
+    this.#publish();
     return true;
   }
 
-  private publish(): void {
+  #publish(): void {
+    // a policy whose build throws leaves no picker over stale rows: nothing is picked until the next publish
+    this.picker = NO_PICKER;
     const m = this.m;
     let eligible: number;
-    if (!this.leveled) {
+    if (!this.#leveled) {
       // one level, no localities: the panic rule of members.ts, one picker
       const { rows, panic, warming } = m.eligible(
         this.panicThresholdPercent,
         this.panicMode,
-        this.priorityOptions.overprovisioningFactor,
+        this.#priorityOptions.overprovisioningFactor,
       );
-      this.panic = panic;
+      this.#panic = panic;
       this.warming = warming;
       this.failClosed = panic && this.panicMode === 'fail';
       this.picker = this.pol.build(rows, this, '');
       this.pol.releaseSlots?.(WHOLE_SET);
-      this.levels = undefined;
+      this.#levels = undefined;
       eligible = rows.length;
     } else {
       // priority levels and localities (levels.ts plug-in); pending members are left out (Envoy excluded hosts)
-      const out = this.routing!.publish(m, this.pol, this, this.priorityOptions, this.random);
+      const out = this.#routing!.publish(m, this.pol, this, this.#priorityOptions, this.random);
       this.warming = out.warming;
       this.picker = out.picker;
-      this.panic = out.panic;
+      this.#panic = out.panic;
       this.failClosed = false; // a level failing in panic 'fail' is the picker's answer
-      this.levels = out.levels;
+      this.#levels = out.levels;
       eligible = out.picker.rows.length;
     }
-    this.version++;
+    this.#version++;
     if (this.listeners.picker.length > 0) {
       const ev: PickerEvent = {
-        version: this.version,
+        version: this.#version,
         eligible,
-        panic: this.panic,
+        panic: this.#panic,
         warming: this.warming,
         policy: this.pol.name,
       };
       this.listeners.emit('picker', ev);
     }
-    this.queue.wake();
+    this.#queue.wake();
   }
 }
 
@@ -767,6 +805,8 @@ export interface BalancerParts {
   levels?: LevelRouting | undefined;
   table?: WasmTable | undefined;
   weights?: WeightRunner | undefined;
+  /** gRPC service configs (registry.ts policyFromConfig); undefined: they are refused. */
+  configs?: typeof policyFromConfig | undefined;
 }
 
 /** `switchyard/lite`'s parts: round_robin and what was registered (registry.ts, levels.ts). */
@@ -776,6 +816,7 @@ function registeredParts(): BalancerParts {
     levels: registeredLevelRouting(),
     table: registeredTableFamily(),
     weights: registeredWeightRunner(),
+    configs: registeredServiceConfigs(),
   };
 }
 
@@ -785,6 +826,7 @@ const COMPLETE_PARTS: BalancerParts = {
   levels: priorityRouting,
   table: BALANCING_TABLE,
   weights: WEIGHT_RUNNER,
+  configs: policyFromConfig,
 };
 
 /** The one slot of a single-level publication (picker.ts `Policy.build`). */

@@ -12,7 +12,8 @@ import { DEFAULT_OVERPROVISIONING_FACTOR, LEVELS_HINT, type LevelRouting } from 
 import type { PriorityOptions } from './priority-config.js';
 import {
   isServiceConfig,
-  policyFromConfig,
+  type policyFromConfig,
+  serviceConfigRefused,
   policyFromSpec,
   type PolicyLookup,
   type ServiceConfigJson,
@@ -95,13 +96,15 @@ export function resolveOptions(
   policies: PolicyLookup,
   levels: LevelRouting | undefined,
   table: WasmTable | undefined,
+  configs: typeof policyFromConfig | undefined,
 ): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
   const o = options as BalancerOptions & ServiceConfigJson;
   const sc = isServiceConfig(o);
   if (sc && o.policy !== undefined)
     throw typeError('policy', 'absent when a service config selects the policy', o.policy);
-  const policy = sc ? policyFromConfig(policies, o) : policyFromSpec(policies, o.policy);
+  if (sc && configs === undefined) throw serviceConfigRefused(o);
+  const policy = sc ? configs!(policies, o) : policyFromSpec(policies, o.policy);
   const clock = o.clock === undefined ? systemClock : validateClock('clock', o.clock);
   const random = o.random === undefined ? defaultRandom : validateRandom('random', o.random);
   const pt = o.panicThresholdPercent ?? 50;

@@ -14,7 +14,8 @@ export function asObject(field: string, v: unknown): Json {
 /** Throws on keys not in `known` (camel or snake spellings), naming the first unknown one. */
 export function checkKeys(field: string, o: Json, known: readonly string[]): void {
   for (const k of Object.keys(o)) {
-    if (k !== 'name' && !known.includes(k)) throw rangeError(`${field}.${k}`, `one of ${known.join(', ')}`, k);
+    if (k !== 'name' && !known.includes(k))
+      throw rangeError(`${field}.${k}`, known.length > 0 ? `one of ${known.join(', ')}` : 'absent (no options)', k);
   }
 }
 

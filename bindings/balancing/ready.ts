@@ -40,19 +40,19 @@ export function waitTimeout(opts: WaitOptions | undefined, dfltMs: number): numb
 }
 
 export class WaitQueue {
-  private readonly waiters: Waiter<unknown>[] = [];
-  private waking = false;
-  private again = false;
+  readonly #waiters: Waiter<unknown>[] = [];
+  #waking = false;
+  #again = false;
 
-  declare private readonly clock: Clock;
+  readonly #clock: Clock;
 
   constructor(clock: Clock) {
-    this.clock = clock;
+    this.#clock = clock;
   }
 
   /** Waiters not yet ended. */
   get size(): number {
-    return this.waiters.length;
+    return this.#waiters.length;
   }
 
   /**
@@ -73,55 +73,55 @@ export class WaitQueue {
       const w: Waiter<T> = { attempt, resolve, reject, timer: undefined, signal, onAbort: undefined, done: false };
       // Infinity: no deadline (only the signal or a resolver error ends the wait)
       if (Number.isFinite(timeoutMs))
-        w.timer = this.clock.setTimeout(() => this.end(w as Waiter<unknown>, false, onTimeout()), timeoutMs);
+        w.timer = this.#clock.setTimeout(() => this.#end(w as Waiter<unknown>, false, onTimeout()), timeoutMs);
       if (signal !== undefined) {
-        w.onAbort = () => this.end(w as Waiter<unknown>, false, signal.reason);
+        w.onAbort = () => this.#end(w as Waiter<unknown>, false, signal.reason);
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
-      this.waiters.push(w as Waiter<unknown>);
+      this.#waiters.push(w as Waiter<unknown>);
     });
   }
 
   /** Re-tries every waiter in arrival order; re-entrant calls (a serve that publishes) loop once more. */
   wake(): void {
-    if (this.waiters.length === 0) return;
-    if (this.waking) {
-      this.again = true;
+    if (this.#waiters.length === 0) return;
+    if (this.#waking) {
+      this.#again = true;
       return;
     }
-    this.waking = true;
+    this.#waking = true;
     try {
       do {
-        this.again = false;
-        for (const w of this.waiters.slice()) {
+        this.#again = false;
+        for (const w of this.#waiters.slice()) {
           if (w.done) continue;
           let v: unknown;
           try {
             v = w.attempt();
           } catch (e) {
-            this.end(w, false, e);
+            this.#end(w, false, e);
             continue;
           }
-          if (v !== undefined) this.end(w, true, v);
+          if (v !== undefined) this.#end(w, true, v);
         }
-      } while (this.again && this.waiters.length > 0);
+      } while (this.#again && this.#waiters.length > 0);
     } finally {
-      this.waking = false;
+      this.#waking = false;
     }
   }
 
   /** Rejects every waiter with `error`. */
   failAll(error: unknown): void {
-    for (const w of this.waiters.slice()) this.end(w, false, error);
+    for (const w of this.#waiters.slice()) this.#end(w, false, error);
   }
 
-  private end(w: Waiter<unknown>, ok: boolean, v: unknown): void {
+  #end(w: Waiter<unknown>, ok: boolean, v: unknown): void {
     if (w.done) return;
     w.done = true;
-    if (w.timer !== undefined) this.clock.clearTimeout(w.timer);
+    if (w.timer !== undefined) this.#clock.clearTimeout(w.timer);
     if (w.onAbort !== undefined) w.signal!.removeEventListener('abort', w.onAbort);
-    const i = this.waiters.indexOf(w);
-    if (i >= 0) this.waiters.splice(i, 1);
+    const i = this.#waiters.indexOf(w);
+    if (i >= 0) this.#waiters.splice(i, 1);
     if (ok) w.resolve(v);
     else w.reject(v);
   }

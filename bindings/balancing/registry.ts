@@ -68,6 +68,24 @@ export function registeredWeightRunner(): WeightRunner | undefined {
   return weightRunner;
 }
 
+/** gRPC service-config parsing (policyFromConfig) for `switchyard/lite` Balancers, once registered. */
+let serviceConfigs: typeof policyFromConfig | undefined;
+
+/** Lets `switchyard/lite` Balancers take gRPC service configs (registerServiceConfigs()). */
+export function setServiceConfigs(): void {
+  serviceConfigs = policyFromConfig;
+}
+
+/** The registered service-config parsing, or undefined: service configs are refused. */
+export function registeredServiceConfigs(): typeof policyFromConfig | undefined {
+  return serviceConfigs;
+}
+
+/** The TypeError of a service config given to a Balancer without `configs` (BalancerParts). */
+export function serviceConfigRefused(sc: unknown): TypeError {
+  return typeError('loadBalancingConfig', 'absent without registerServiceConfigs() (switchyard/lite)', sc);
+}
+
 /**
  * Registers a policy under `name` (replacing any, built-ins included) for every Balancer, createFetch and
  * service config, in both entries. `switchyard/lite` exports each built-in's factory for this:
@@ -122,7 +140,7 @@ export function policyFromSpec(policies: PolicyLookup, spec: unknown, field = 'p
   if (typeof spec === 'string') return create(policies, spec, {}, field);
   if (isPolicy(spec)) return spec;
   const o = asObject(field, spec);
-  if (typeof o.name === 'string') return create(policies, o.name, o, field);
+  if (o.name !== undefined) return create(policies, str(`${field}.name`, o.name), o, field);
   const keys = Object.keys(o);
   if (keys.length !== 1) throw typeError(field, 'a policy name, { name, ...options } or { <name>: options }', spec);
   return create(policies, keys[0]!, o[keys[0]!], `${field}.${keys[0]}`);
@@ -144,7 +162,7 @@ export function policyFromConfig(policies: PolicyLookup, sc: ServiceConfigJson):
     }
     throw rangeError(
       'loadBalancingConfig',
-      `to name a registered policy (${policies.names().join(', ')})`,
+      `a list naming a registered policy (${policies.names().join(', ')})`,
       list.map((e) => Object.keys(e)[0]).join(','),
     );
   }

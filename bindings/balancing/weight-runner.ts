@@ -3,16 +3,19 @@
 // object. The complete Balancer always has WEIGHT_RUNNER; `switchyard/lite` has it once a weighted built-in
 // policy (weightedRoundRobinPolicy, leastRequestPolicy) or `registerRunTimeWeights()` registered it, and
 // refuses a policy with a `weighting` before that (docs/browsers.md).
-import { applyWeights, recordLoadReport, updateDynamicFactor } from './dynamic-weights.js';
+import { applyWeights, recordLoadReport, updateDynamicFactor, validateLoadReport } from './dynamic-weights.js';
 
 export interface WeightRunner {
   apply: typeof applyWeights;
   record: typeof recordLoadReport;
   dynamic: typeof updateDynamicFactor;
+  /** Checks a load report (Balancer.reportLoad, done({ load })). */
+  validate: typeof validateLoadReport;
 }
 
 export const WEIGHT_RUNNER: WeightRunner = {
   apply: applyWeights,
   record: recordLoadReport,
   dynamic: updateDynamicFactor,
+  validate: validateLoadReport,
 };

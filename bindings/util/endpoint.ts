@@ -106,6 +106,14 @@ export function parseHostPort(field: string, s: string, defaultPort?: number): {
   return { host, port };
 }
 
+/**
+ * Not a host a URL can carry as given: empty, or with whitespace, '/', '?', '#', '@', '\\' or brackets (which
+ * would move the rest into the path or userinfo), or a ':' outside an IPv6 address (bare: brackets are added).
+ */
+function badHost(host: string): boolean {
+  return !/^([^\s/?#@\\[\]:]+|[\da-f.]*:[\da-f.]*:[\da-f:.]*(%[\w.-]+)?)$/i.test(host);
+}
+
 /** "host:port", with IPv6 hosts in brackets. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -130,8 +138,8 @@ export function parseEndpoint(input: EndpointInput, field = 'endpoint', options:
   const o = input as Partial<Record<keyof Endpoint, unknown>>;
   if (o.id !== undefined && (typeof o.id !== 'string' || o.id === ''))
     throw typeError(`${field}.id`, 'a non-empty string', o.id);
-  if (o.host !== undefined && (typeof o.host !== 'string' || o.host === ''))
-    throw typeError(`${field}.host`, 'a non-empty string', o.host);
+  if (o.host !== undefined && (typeof o.host !== 'string' || badHost(o.host)))
+    throw typeError(`${field}.host`, 'a host name or an IP address', o.host);
   if (o.port !== undefined) intInRange(`${field}.port`, o.port, 1, 65535);
   let host = o.host as string | undefined;
   let port = o.port as number | undefined;
@@ -206,16 +214,17 @@ export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): b
 }
 
 /** Structural equality of JSON-like values (metadata from resolvers: objects, arrays, primitives). */
-function sameValue(a: unknown, b: unknown): boolean {
+function sameValue(a: unknown, b: unknown, depth = 0): boolean {
   if (Object.is(a, b)) return true;
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  // a cycle (or metadata nested past 64 levels) counts as a change rather than overflowing the stack
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || depth > 64) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
   for (const k of ka) {
     if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
-    if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+    if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], depth + 1)) return false;
   }
   return true;
 }

@@ -50,3 +50,9 @@ export function nonNegativeMs(field: string, v: unknown): number {
   if (!(typeof v === 'number' && v >= 0)) throw numberError(field, 'a number of milliseconds >= 0', v);
   return v;
 }
+
+/** An object (not null, not an array). */
+export function obj<T>(field: string, v: T): T {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(field, 'an object', v);
+  return v;
+}

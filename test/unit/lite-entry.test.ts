@@ -111,9 +111,19 @@ test('lite: a policy or scheme that was not registered is a RangeError/TypeError
     instanceOf: RangeError,
     message: /^policy must be a registered policy \(round_robin\), got "least_request"/,
   });
-  t.throws(() => lite.createBalancer({ loadBalancingConfig: [{ maglev: {} }] }), {
-    instanceOf: RangeError,
-    message: /^loadBalancingConfig must .*registered policy/,
+  t.throws(() => lite.createBalancer({ loadBalancingConfig: [{ round_robin: {} }] }), {
+    instanceOf: TypeError,
+    message: /^loadBalancingConfig must be absent without registerServiceConfigs\(\) \(switchyard\/lite\)/,
+  });
+  const plain = new lite.Balancer({ endpoints: ['a:80'] });
+  t.regex(String(plain.applyServiceConfig({ loadBalancingConfig: [{ round_robin: {} }] })), /registerServiceConfigs/);
+  t.throws(() => lite.createFetch({ endpoints: ['a:80'], hedge: { delayMs: 5 } }), {
+    instanceOf: TypeError,
+    message: /^hedge must be absent without registerHedging\(\) \(switchyard\/lite\)/,
+  });
+  t.throws(() => lite.createFetch({ endpoints: ['a:80'], instrumentation: { request: () => undefined } }), {
+    instanceOf: TypeError,
+    message: /^instrumentation must be absent without registerInstrumentation\(\) \(switchyard\/lite\)/,
   });
   t.throws(() => lite.createResolver('consul:///api', { onEndpoints: () => {}, onError: () => {} }), {
     instanceOf: TypeError,
@@ -135,10 +145,27 @@ test('lite: a policy or scheme that was not registered is a RangeError/TypeError
 
 test('lite: registered policies and schemes resolve, in both entries', (t) => {
   lite.registerPolicy('peak_ewma', lite.peakEwmaPolicy);
+  lite.registerServiceConfigs(); // for Balancers created afterwards
   const lb = new lite.Balancer({ policy: { peak_ewma: { decay: '5s' } }, endpoints: ['a:80'] });
   t.is(lb.policy.name, 'peak_ewma');
   t.is(lb.backend, 'wasm', 'a registered built-in brings the balancing module, as in the complete entry');
+  t.throws(() => lite.createBalancer({ loadBalancingConfig: [{ maglev: {} }] }), {
+    instanceOf: RangeError,
+    message: /^loadBalancingConfig must .*registered policy/,
+  });
   t.is(lb.applyServiceConfig({ loadBalancingConfig: [{ ketama: {} }, { peak_ewma: {} }] }), null);
+  // hedging and instrumentation once registered
+  lite.registerHedging();
+  lite.registerInstrumentation();
+  const scopes: string[] = [];
+  const f = lite.createFetch({
+    endpoints: ['a:80', 'b:80'],
+    hedge: { delayMs: 1 },
+    fetch: async () => new Response('ok'),
+    instrumentation: { request: () => (scopes.push('request'), undefined) },
+  });
+  t.is(typeof f, 'function');
+  f.close();
   t.deepEqual(lite.policyNames(), ['round_robin', 'peak_ewma']);
   let listed: unknown;
   lite.registerResolver('mem', (target, _opts, _uri, listener) => {
