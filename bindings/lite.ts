@@ -10,16 +10,17 @@
 // Members with priorities or localities (and the `priority` option) need `registerPriorityRouting()`; the
 // Balancer's state table is in JS until a built-in policy or `registerBalancingWasm()` registers the balancing
 // WebAssembly module (round_robin needs no kernel); run-time weights come with the weighted built-ins or
-// `registerRunTimeWeights()`. HashRing runs on WebAssembly only until `registerJsFallback()` adds the pure-TS core
-// for pages without it (a CSP lacking 'wasm-unsafe-eval'); without that, such a page gets a TypeError naming it.
-// Its `preference` and `stats` come with `registerRingExtras()` (a TypeError naming it before), which also makes
-// group, getMany, getManyByHash and getManyBytes batch in WebAssembly (before, they loop single lookups).
+// `registerRunTimeWeights()`; gRPC service configs need `registerServiceConfigs()`; createFetch's `hedge` and
+// `instrumentation` options need `registerHedging()` and `registerInstrumentation()`. HashRing runs on WebAssembly only until `registerJsFallback()` adds the pure-TS
+// core for pages without it (a CSP lacking 'wasm-unsafe-eval'); without that, such a page gets a TypeError naming
+// it. Its `preference` and `stats` come with `registerRingExtras()` (a TypeError naming it before), which also
+// makes group, getMany, getManyByHash and getManyBytes batch in WebAssembly (before, they loop single lookups).
 //
 // The classes and functions shared with `switchyard` are the same objects; a registration serves both entries.
 import { BalancerCore } from './balancing/balancer.js';
 import { BALANCING_TABLE } from './balancing/wasm-table.js';
 import type { BalancerOptions, ServiceConfigOptions } from './balancing/options.js';
-import { registeredPolicies, setTableFamily, setWeightRunner } from './balancing/registry.js';
+import { registeredPolicies, setServiceConfigs, setTableFamily, setWeightRunner } from './balancing/registry.js';
 import { WEIGHT_RUNNER } from './balancing/weight-runner.js';
 import {
   connectResolverWith,
@@ -35,7 +36,8 @@ import {
   type ResolverOptions,
 } from './discovery/resolver.js';
 import { createFetchWith, type BalancedFetch } from './http/fetch.js';
-import { LITE_STACK, type CreateFetchOptions } from './http/fetch-options.js';
+import { LITE_STACK, parseInstrumentation, type CreateFetchOptions } from './http/fetch-options.js';
+import { hedged } from './http/hedge.js';
 
 export * from './index.js';
 export { registerJsFallback } from './core/backend.js';
@@ -61,6 +63,24 @@ export function registerBalancingWasm(): void {
  */
 export function registerRunTimeWeights(): void {
   setWeightRunner(WEIGHT_RUNNER);
+}
+
+/**
+ * Lets Balancers created afterwards take gRPC service configs (`createBalancer({ loadBalancingConfig })`,
+ * `applyServiceConfig`, and those resolvers deliver), which are refused before.
+ */
+export function registerServiceConfigs(): void {
+  setServiceConfigs();
+}
+
+/** Lets createFetch calls made afterwards take the `hedge` option (hedged requests), which is refused before. */
+export function registerHedging(): void {
+  LITE_STACK.hedge = hedged;
+}
+
+/** Lets createFetch calls made afterwards take the `instrumentation` option (tracing), which is refused before. */
+export function registerInstrumentation(): void {
+  LITE_STACK.instrumentation = parseInstrumentation;
 }
 
 /** The Balancer over round_robin and the registered policies. */

@@ -2,9 +2,12 @@
 // pick with the try's outcome (`finish`) and, for callers on the legacy handler API, retries the request itself
 // (LegacyCall); callers on undici 7's handler API get a thin observer per try (ModernCall) under undici's
 // RetryHandler. Both reach the dispatcher's routing, clock and retry budget through `BalancedDispatcher`.
-import { type Dispatcher, errors as undiciErrors } from 'undici';
+// A request the member's Pool refuses before sending it (undici's invalid-argument error: a bad method, header
+// or option) is the caller's error: its pick is cancelled (no failure, nothing for outlier detection) and it
+// is not retried. A `Retry-After` past MAX_RETRY_AFTER_MS ends the retries.
+import type { Dispatcher } from 'undici';
 import type { BalancedDispatcher, MemberPick } from './dispatcher.js';
-import { retryAfterMs } from './retry.js';
+import { MAX_RETRY_AFTER_MS, retryAfterMs } from './retry.js';
 
 type DispatchOptions = Dispatcher.DispatchOptions;
 type DispatchHandler = Dispatcher.DispatchHandler;
@@ -24,6 +27,22 @@ export const RETRYABLE_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
 ]);
+
+/** undici's code for an invalid argument: the Pool refused the caller's request (or options) before sending it. */
+const INVALID_ARG = 'UND_ERR_INVALID_ARG';
+
+/** An error that is the caller's (or the configuration's), not the member's: its pick is cancelled, not failed. */
+export const refusedByPool = (err: unknown) => (err as { code?: unknown } | null)?.code === INVALID_ARG;
+
+/**
+ * Ends a pick whose request never reached its member: only its in-flight count drops. A custom pick source
+ * without `cancel()` gets `done({ ok: true })`, the outcome that blames nobody.
+ */
+export function cancelPick(p: MemberPick): void {
+  const h = p.handle;
+  if (typeof h.cancel === 'function') h.cancel();
+  else h.done({ ok: true });
+}
 
 export interface RetryConfig {
   maxAttempts: number;
@@ -215,10 +234,12 @@ export class LegacyCall implements Routed, TryLog, Tried {
     const d = this.d;
     const wait = Math.max(d['retry']!.backoff.delayMs(this.attempt), this.retryAfterMs);
     d['counters'].retries++;
-    d.clock.setTimeout(() => {
-      if (d['state'] === 'open') d['route'](this);
-      else this.fail(new undiciErrors.ClientClosedError());
-    }, wait);
+    // close()/destroy() during the wait end the request at once (see BalancedDispatcher.sleep)
+    d['sleep'](
+      wait,
+      () => d['route'](this),
+      (err) => this.fail(err),
+    );
   }
 
   onConnect(abort: (err?: Error) => void, context?: unknown) {
@@ -234,9 +255,11 @@ export class LegacyCall implements Routed, TryLog, Tried {
       // settle the throttle first so mayRetry sees this failure, as in the error path
       if (this.retryable && retriedStatus(this.d['retry']!, statusCode)) {
         this.end(undefined);
-        if (this.mayRetry()) {
+        // a Retry-After past the cap: the response goes to the caller as is
+        const after = this.mayRetry() ? retryAfter(headers) : Infinity;
+        if (after <= MAX_RETRY_AFTER_MS) {
           this.swallow = true;
-          this.retryAfterMs = retryAfter(headers);
+          this.retryAfterMs = after;
           return true;
         }
       }
@@ -253,6 +276,12 @@ export class LegacyCall implements Routed, TryLog, Tried {
     return this.h.onComplete?.(trailers);
   }
   onError(err: Error & { code?: string }) {
+    // the Pool refused the request itself (bad method, header, timeout option...): the caller's error, not retried
+    if (!this.ended && this.rttMs < 0 && refusedByPool(err)) {
+      this.ended = true;
+      cancelPick(this.pick!);
+      return this.fail(err);
+    }
     this.end(err);
     // a response being dropped for a retry that breaks off: the retry was decided already
     if (this.swallow) return this.again();
@@ -350,7 +379,11 @@ export class ModernCall implements Routed {
     this.h.onResponseEnd?.(c, trailers);
   }
   onResponseError(c: DispatchController, err: Error) {
-    this.end(err);
+    // refused by the Pool before it was sent: the caller's error (RetryHandler does not retry its code)
+    if (!this.ended && this.rttMs < 0 && refusedByPool(err)) {
+      this.ended = true;
+      cancelPick(this.pick!);
+    } else this.end(err);
     this.h.onResponseError?.(c, err);
   }
 }

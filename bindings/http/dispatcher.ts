@@ -23,13 +23,19 @@
 // caller has seen headers. For callers on undici 7's handler API the mechanics are undici's own `RetryHandler`
 // with our decision and timer as its `retry` hook. Callers on the legacy API (undici's request()/stream(), both
 // fetches) are retried by the observer itself: RetryHandler would convert each response's headers twice for
-// them (raw → object → raw): about 14 µs per request in one in-process loopback measurement.
+// them (raw → object → raw): about 14 µs per request in one in-process loopback measurement. A `Retry-After`
+// longer than MAX_RETRY_AFTER_MS (30 s) ends the retries: the response goes to the caller as is. A request the
+// member's Pool refuses (undici's InvalidArgumentError: a bad method, header or timeout in the dispatch options)
+// is the caller's error: passed on, not retried, and its pick cancelled (the member is not blamed).
+//
+// close() and destroy() end a request sleeping in retry back-off at once (ClientClosedError, or destroy's
+// error / ClientDestroyedError), so that neither resolves with a request still to come.
 //
 //   import { createDispatcher } from 'switchyard/undici';
 //   const api = createDispatcher({ target: 'dns:///api.internal:8080', service: 'http://api', policy: 'peak_ewma' });
 //   const res = await fetch('http://api/users/42', { dispatcher: api });
 import { Dispatcher, Pool, RetryHandler, errors as undiciErrors } from 'undici';
-import type { Clock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import {
   parseFetchOptions,
@@ -40,8 +46,9 @@ import {
 } from './fetch-options.js';
 import { NoMemberError } from './fetch.js';
 import { BalancerCore } from '../balancing/balancer.js';
-import { IDEMPOTENT_METHODS, retryAfterMs } from './retry.js';
+import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs } from './retry.js';
 import {
+  cancelPick,
   fail,
   LegacyCall,
   ModernCall,
@@ -49,9 +56,12 @@ import {
   RETRYABLE_CODES,
   Tries,
   type RetryConfig,
+  refusedByPool,
   type Routed,
 } from './dispatcher-calls.js';
 import { originOf, UnsafeTargetError } from './url-guard.js';
+
+export { MAX_RETRY_AFTER_MS };
 
 type DispatchOptions = Dispatcher.DispatchOptions;
 type DispatchHandler = Dispatcher.DispatchHandler;
@@ -60,7 +70,11 @@ type DispatchHandler = Dispatcher.DispatchHandler;
 export interface MemberPick {
   type: 'pick';
   member: FetchMember;
-  handle: { done(o: { ok: boolean; rttMs?: number; status?: number; error?: unknown }): void };
+  handle: {
+    done(o: { ok: boolean; rttMs?: number; status?: number; error?: unknown }): void;
+    /** Ends a pick whose request never reached the member (a Balancer's PickHandle has it; else done ok). */
+    cancel?(): void;
+  };
   /** The Balancer's clock reading at the pick (NaN when it read none): the try's start, saving a clock read. */
   startedAt?: number;
   /** The member's row in the Balancer (a Balancer's `Picked.index`): finds its Pool without a Map lookup. */
@@ -125,6 +139,30 @@ interface MemberPool {
 /** A pick's `index` usable as a `byRow` slot (a custom pick source may carry anything there). */
 const isRow = (row: number | undefined): row is number => row !== undefined && row >>> 0 === row && row < 1 << 20;
 
+/** A retry's back-off timer, and how its request ends when the dispatcher closes first. */
+interface Sleeper {
+  timer: TimerHandle;
+  stop(err: Error): void;
+}
+
+/**
+ * undici's checks of a legacy handler (core/util.js assertRequestHandler, which undici's own Pool runs), as
+ * TypeErrors naming the method: onConnect and onError, onBodySent if set, and onUpgrade for an upgrade (or
+ * CONNECT), else onHeaders, onData and onComplete.
+ */
+function checkLegacyHandler(h: DispatchHandler, opts: DispatchOptions): void {
+  const o = h as Record<string, unknown>;
+  if (typeof o.onConnect !== 'function') throw typeError('handler.onConnect', 'a function', o.onConnect);
+  if (typeof o.onError !== 'function') throw typeError('handler.onError', 'a function', o.onError);
+  if (o.onBodySent !== undefined && typeof o.onBodySent !== 'function')
+    throw typeError('handler.onBodySent', 'a function or unset', o.onBodySent);
+  if (opts.upgrade || opts.method === 'CONNECT') {
+    if (typeof o.onUpgrade !== 'function') throw typeError('handler.onUpgrade', 'a function', o.onUpgrade);
+  } else if (typeof o.onHeaders !== 'function') throw typeError('handler.onHeaders', 'a function', o.onHeaders);
+  else if (typeof o.onData !== 'function') throw typeError('handler.onData', 'a function', o.onData);
+  else if (typeof o.onComplete !== 'function') throw typeError('handler.onComplete', 'a function', o.onComplete);
+}
+
 /** A request body that can be sent again (streams and iterables are sent once). */
 const replayable = (body: unknown) => body == null || typeof body === 'string' || body instanceof Uint8Array;
 
@@ -155,6 +193,8 @@ export class BalancedDispatcher extends Dispatcher {
   private readonly closeStack: () => void;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly counters = { requests: 0, tries: 0, retries: 0 };
+  /** Requests waiting in retry back-off (ended by close()/destroy()). */
+  private readonly sleeping = new Set<Sleeper>();
   private state: 'open' | 'closed' | 'destroyed' = 'open';
   private ending: Promise<void> | undefined;
 
@@ -176,6 +216,9 @@ export class BalancedDispatcher extends Dispatcher {
     if (o.pool !== undefined && (o.pool === null || typeof o.pool !== 'object'))
       throw typeError('pool', 'an object of undici Pool options', o.pool);
     const poolOptions: Pool.Options = { ...o.pool };
+    // as the top-level options below (undici would refuse them only at the first request, blaming the member)
+    if (poolOptions.connections != null) intInRange('pool.connections', poolOptions.connections, 1, 1_000_000);
+    if (poolOptions.pipelining !== undefined) intInRange('pool.pipelining', poolOptions.pipelining, 0, 1000);
     if (o.connections !== undefined)
       poolOptions.connections = o.connections === null ? null : intInRange('connections', o.connections, 1, 1_000_000);
     if (o.pipelining !== undefined) poolOptions.pipelining = intInRange('pipelining', o.pipelining, 0, 1000);
@@ -258,15 +301,18 @@ export class BalancedDispatcher extends Dispatcher {
           `origin ${JSON.stringify(String(opts.origin))} is not the balanced service ${this.serviceOrigin} and no fallback is set`,
         );
       }
+      const legacy = typeof handler.onRequestStart !== 'function';
+      if (legacy) checkLegacyHandler(handler, opts);
       this.counters.requests++;
       const key = this.keyOf?.(opts) ?? undefined;
       const retryable = this.retry !== null && IDEMPOTENT_METHODS.has(opts.method);
-      if (typeof handler.onRequestStart !== 'function')
-        this.route(new LegacyCall(this, opts, handler, key, retryable && replayable(opts.body)));
+      if (legacy) this.route(new LegacyCall(this, opts, handler, key, retryable && replayable(opts.body)));
       else if (!retryable) this.route(new ModernCall(this, new Tries(key), opts, handler));
       else {
         const tries = new Tries(key);
         const dispatch = (o: DispatchOptions, h: DispatchHandler) => {
+          // a retry after close(): RetryHandler passes the error to the caller
+          if (this.state !== 'open') throw new undiciErrors.ClientClosedError();
           this.route(new ModernCall(this, tries, o, h));
           return true;
         };
@@ -302,9 +348,8 @@ export class BalancedDispatcher extends Dispatcher {
     lb.pickAsync(key === undefined ? {} : { key }, wait).then(
       (picked) => {
         if (this.state === 'open') return this.send(picked, r);
-        const err = new undiciErrors.ClientClosedError();
-        picked.handle.done({ ok: false, rttMs: 0, error: err });
-        r.fail(err);
+        cancelPick(picked); // never sent: not the member's failure
+        r.fail(new undiciErrors.ClientClosedError());
       },
       (err: unknown) => r.fail(err instanceof Error ? err : new Error(String(err))),
     );
@@ -319,7 +364,9 @@ export class BalancedDispatcher extends Dispatcher {
       const e = isRow(row) ? this.byRow[row] : undefined;
       pool = e !== undefined && e.member === p.member ? e.pool : this.poolOf(p.member, row);
     } catch (err) {
-      p.handle.done({ ok: false, rttMs: 0, error: err });
+      // undici refusing the Pool options is the configuration's error, not the member's
+      if (refusedByPool(err)) cancelPick(p);
+      else p.handle.done({ ok: false, rttMs: 0, error: err });
       return r.fail(err as Error);
     }
     r.start(p, pool);
@@ -408,13 +455,23 @@ export class BalancedDispatcher extends Dispatcher {
     if (!retryable || state.counter >= r.maxAttempts || this.state !== 'open' || !(this.throttle?.allowRetry() ?? true))
       return cb(err);
     const ra = err.headers?.['retry-after'];
-    const wait = Math.max(
-      r.backoff.delayMs(state.counter),
-      retryAfterMs(typeof ra === 'string' ? ra : null, Date.now()) ?? 0,
-    );
+    const after = retryAfterMs(typeof ra === 'string' ? ra : null, Date.now()) ?? 0;
+    if (after > MAX_RETRY_AFTER_MS) return cb(err); // RetryHandler passes the response on as is
     this.counters.retries++;
-    this.clock.setTimeout(() => cb(this.state === 'open' ? null : new undiciErrors.ClientClosedError()), wait);
+    // close()/destroy() during the wait: cb(err) at once, RetryHandler ends the request (or, for a retried
+    // status, passes the response it holds on to the caller)
+    this.sleep(Math.max(r.backoff.delayMs(state.counter), after), () => cb(null), cb);
   };
+
+  /** Runs `next` after `ms` on the clock (a retry's back-off), or `stop` at once if close()/destroy() come first. */
+  private sleep(ms: number, next: () => void, stop: (err: Error) => void): void {
+    const s: Sleeper = { timer: undefined, stop };
+    s.timer = this.clock.setTimeout(() => {
+      this.sleeping.delete(s);
+      next();
+    }, ms);
+    this.sleeping.add(s);
+  }
 
   /** Stops taking requests, lets every member Pool finish its requests, then stops the built stack. */
   override close(): Promise<void>;
@@ -444,6 +501,21 @@ export class BalancedDispatcher extends Dispatcher {
     if (this.state === 'destroyed' || (this.state === 'closed' && how === 'closed')) return this.ending!;
     this.state = how;
     this.unsubscribe?.();
+    // requests in retry back-off end now, so nothing is left to come once close() resolves (a new-API request
+    // holding a retried response passes it on to the caller, and the member Pool's close() waits for it)
+    for (const s of this.sleeping) {
+      this.clock.clearTimeout(s.timer);
+      const e =
+        how === 'closed' ? new undiciErrors.ClientClosedError() : (err ?? new undiciErrors.ClientDestroyedError());
+      try {
+        s.stop(e);
+      } catch (thrown) {
+        queueMicrotask(() => {
+          throw thrown; // a caller's handler that throws: as it would from the timer
+        });
+      }
+    }
+    this.sleeping.clear();
     for (const id of [...this.pools.keys()]) this.retire(id);
     // destroy: also the pools still draining (of removed members, or of an earlier close())
     const ends =

@@ -26,8 +26,10 @@ import {
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import { RetryThrottle, type ThrottleOptions } from './retry.js';
 import { createHttpProber } from './prequal-probe.js';
+import type { Call } from './fetch.js';
+import { hedged } from './hedge.js';
 import type { PrequalProbe } from '../balancing/policies/prequal.js';
-import { intInRange, nonNegativeMs, positive, rangeError, typeError } from '../util/validate.js';
+import { intInRange, nonNegativeMs, obj, positive, rangeError, typeError } from '../util/validate.js';
 
 export interface FetchOutcome {
   ok: boolean;
@@ -47,7 +49,13 @@ export interface FetchMember {
  * at the pick, which times the try; NaN when it read none because nothing uses the RTT (then none is reported).
  */
 export type FetchPick =
-  | { type: 'pick'; member: FetchMember; handle: { done(o: FetchOutcome): void }; startedAt?: number }
+  | {
+      type: 'pick';
+      member: FetchMember;
+      /** `cancel`: a pick whose request was never sent (a Balancer's; without it, done({ ok: true }) ends such a pick). */
+      handle: { done(o: FetchOutcome): void; cancel?(): void };
+      startedAt?: number;
+    }
   | { type: 'none'; reason: string };
 
 /** Options of a waiting pick (Balancer.pickAsync). */
@@ -227,7 +235,8 @@ export interface FetchConfig {
   retryOn: ReadonlySet<number>;
   backoff: Backoff;
   throttle: RetryThrottle | null;
-  hedge: { delayMs: number; maxAttempts: number } | undefined;
+  /** With the runner its stack registered (hedge.ts). */
+  hedge: HedgeConfig | undefined;
   passThrough: ((url: URL) => boolean) | undefined;
   key: ((request: Request) => string | undefined) | undefined;
   baseFetch: typeof globalThis.fetch;
@@ -250,17 +259,49 @@ export const DEFAULT_READY_TIMEOUT_MS = 10_000;
 
 const DEFAULT_RETRY_ON = [502, 503, 504];
 
-function parseInstrumentation(v: unknown): FetchInstrumentation | undefined {
+/**
+ * The `instrumentation` option: one instrumentation, or several combined into one; each scope it returns is
+ * checked to have `try` and `end` (a TypeError naming `instrumentation.request()` otherwise, reported as a
+ * hook's exception is).
+ */
+export function parseInstrumentation(v: unknown): FetchInstrumentation | undefined {
   if (v === undefined) return undefined;
   const list = Array.isArray(v) ? (v as unknown[]) : [v];
   list.forEach((x, i) => {
     if (x === null || typeof x !== 'object' || typeof (x as FetchInstrumentation).request !== 'function')
       throw typeError(Array.isArray(v) ? `instrumentation[${i}]` : 'instrumentation', 'an object with request()', x);
   });
-  const all = list as FetchInstrumentation[];
+  const all = (list as FetchInstrumentation[]).map(checked);
   if (all.length === 0) return undefined;
   if (all.length === 1) return all[0];
   return { request: (info) => fanOut(all.map((x) => x.request(info))) };
+}
+
+/** `x` with the scopes it returns checked (parseInstrumentation). */
+function checked(x: FetchInstrumentation): FetchInstrumentation {
+  const hook = 'instrumentation.request()';
+  return {
+    request(info) {
+      const scope = x.request(info);
+      if (scope === undefined) return undefined;
+      if (
+        scope === null ||
+        typeof scope !== 'object' ||
+        typeof scope.try !== 'function' ||
+        typeof scope.end !== 'function'
+      )
+        throw typeError(`${hook} result`, 'undefined or a scope { try(), end() }', scope);
+      return {
+        try(t) {
+          const s = scope.try(t);
+          if (s !== undefined && (s === null || typeof s !== 'object' || typeof s.end !== 'function'))
+            throw typeError(`${hook}.try() result`, 'undefined or a scope { end() }', s);
+          return s;
+        },
+        end: (r) => scope.end(r),
+      };
+    },
+  };
 }
 
 /** One RequestScope over several (instrumentations in order; absent scopes skipped). */
@@ -292,16 +333,23 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   const scheme = options.scheme ?? 'http';
   if (scheme !== 'http' && scheme !== 'https') throw rangeError('scheme', "'http' or 'https'", scheme);
   let serviceOrigin: string | undefined;
-  if (options.service !== undefined) {
-    const s = options.service.includes('://') ? options.service : `${scheme}://${options.service}`;
+  const service: unknown = options.service;
+  if (service !== undefined) {
+    if (typeof service !== 'string') throw typeError('service', "an origin such as 'http://api'", service);
     try {
-      serviceOrigin = new URL(s).origin;
+      const u = new URL(service.includes('://') ? service : `${scheme}://${service}`);
+      // an http(s) origin only: other schemes' origin is "null", which opaque request URLs would match
+      if (u.protocol === 'http:' || u.protocol === 'https:') serviceOrigin = u.origin;
     } catch {
-      throw rangeError('service', "an origin such as 'http://api'", options.service);
+      // refused below
     }
+    if (serviceOrigin === undefined) throw rangeError('service', "an http(s) origin such as 'http://api'", service);
   }
-  const retry = options.retry === false ? { maxAttempts: 1 } : (options.retry ?? {});
-  const retryOn = new Set(retry.retryOn ?? DEFAULT_RETRY_ON);
+  const retry =
+    options.retry === false ? { maxAttempts: 1 } : obj('retry', options.retry === undefined ? {} : options.retry);
+  const retryOnList: unknown = retry.retryOn ?? DEFAULT_RETRY_ON;
+  if (!Array.isArray(retryOnList)) throw typeError('retry.retryOn', 'an array of statuses', retryOnList);
+  const retryOn = new Set<number>(retryOnList);
   for (const s of retryOn) intInRange('retry.retryOn[]', s, 100, 599);
   const random = options.random === undefined ? Math.random : validateRandom('random', options.random);
   const was = (options as { now?: unknown }).now;
@@ -310,10 +358,12 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   const hedge = options.hedge;
   let hedgeCfg: FetchConfig['hedge'];
   if (hedge !== undefined) {
+    if (parts.hedge === undefined) refuse('hedge', 'registerHedging()');
     if (hedge === null || typeof hedge !== 'object') throw typeError('hedge', 'an object { delayMs }', hedge);
     hedgeCfg = {
       delayMs: positive('hedge.delayMs', hedge.delayMs),
       maxAttempts: hedge.maxAttempts === undefined ? 2 : intInRange('hedge.maxAttempts', hedge.maxAttempts, 1, 10),
+      run: parts.hedge,
     };
   }
   const deadlineMs = options.deadlineMs === undefined ? Infinity : positive('deadlineMs', options.deadlineMs);
@@ -334,7 +384,12 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
     maxAttempts: retry.maxAttempts === undefined ? 3 : intInRange('retry.maxAttempts', retry.maxAttempts, 1, 10),
     retryOn,
     backoff: new Backoff(retry, random),
-    throttle: options.retryThrottling === false ? null : new RetryThrottle(options.retryThrottling),
+    throttle:
+      options.retryThrottling === false
+        ? null
+        : new RetryThrottle(
+            obj('retryThrottling', options.retryThrottling === undefined ? {} : options.retryThrottling),
+          ),
     hedge: hedgeCfg,
     passThrough: optionalFunction('passThrough', options.passThrough),
     key: optionalFunction('key', options.key),
@@ -342,7 +397,10 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
     clock,
     onEvent: optionalFunction('onEvent', options.onEvent),
     readyTimeoutMs,
-    instrumentation: parseInstrumentation(options.instrumentation),
+    instrumentation:
+      options.instrumentation === undefined
+        ? undefined
+        : (parts.instrumentation ?? refuse('instrumentation', 'registerInstrumentation()'))(options.instrumentation),
     serviceName: serviceOrigin ?? targetName,
   };
   if (options.balancer !== undefined) {
@@ -372,6 +430,22 @@ export interface StackParts {
   health?: typeof buildHealth;
   /** Gives policies that probe members (prequal) and have no prober an HTTP one; absent: they keep none. */
   probers?: typeof wireProbers;
+  /** Hedged tries (hedge.ts); absent: the `hedge` option is refused. */
+  hedge?: HedgeConfig['run'];
+  /** The `instrumentation` option (parseInstrumentation); absent: it is refused. */
+  instrumentation?: typeof parseInstrumentation;
+}
+
+/** What a switchyard/lite stack refuses until `registration` is called. */
+function refuse(field: string, registration: string): never {
+  throw new TypeError(`${field} must be absent without ${registration} (switchyard/lite)`);
+}
+
+/** The `hedge` option, validated, and what runs it. */
+export interface HedgeConfig {
+  delayMs: number;
+  maxAttempts: number;
+  run(call: Call, h: HedgeConfig): Promise<Response>;
 }
 
 export const COMPLETE_STACK: StackParts = {
@@ -379,6 +453,8 @@ export const COMPLETE_STACK: StackParts = {
   connect: (target, balancer, o) => connectResolver(target, balancer, o),
   health: buildHealth,
   probers: wireProbers,
+  hedge: hedged,
+  instrumentation: parseInstrumentation,
 };
 
 export const LITE_STACK: StackParts = {
@@ -408,14 +484,28 @@ function buildHealth(
   built: BalancerCore,
   shared: { clock: Clock; random?: () => number },
 ): { checker: HealthChecker | undefined; detector: OutlierDetector | undefined; close: () => void } {
+  const hc = options.healthCheck === undefined ? undefined : obj('healthCheck', options.healthCheck);
+  if (hc !== undefined && 'probe' in hc)
+    throw typeError(
+      'healthCheck.probe',
+      'absent: createFetch probes over HTTP (or give a balancer wired by connectHealth)',
+      (hc as { probe: unknown }).probe,
+    );
+  // probes go as the requests do (scheme, fetch) unless healthCheck says otherwise
+  const probeOptions = {
+    ...(options.scheme !== undefined && { scheme: options.scheme }),
+    ...(options.fetch !== undefined && { fetch: options.fetch }),
+    ...hc,
+  };
   const checker =
-    options.healthCheck === undefined
-      ? undefined
-      : new HealthChecker({ ...shared, ...options.healthCheck, probe: httpProbe(options.healthCheck) });
+    hc === undefined ? undefined : new HealthChecker({ ...shared, ...hc, probe: httpProbe(probeOptions) });
   const detector =
     options.outlierDetection === false
       ? undefined
-      : new OutlierDetector({ ...shared, ...(options.outlierDetection ?? {}) });
+      : new OutlierDetector({
+          ...shared,
+          ...obj('outlierDetection', options.outlierDetection === undefined ? {} : options.outlierDetection),
+        });
   if (checker === undefined && detector === undefined) return { checker, detector, close: () => {} };
   const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {
     clock: shared.clock,

@@ -30,7 +30,7 @@
 //   const res = await fetch('/users/42');
 import type { HealthChecker } from '../health/checker.js';
 import type { OutlierDetector } from '../health/outlier.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { obj, rangeError, str, typeError } from '../util/validate.js';
 import type { ConnectedResolver } from '../discovery/connect.js';
 import {
   COMPLETE_STACK,
@@ -46,7 +46,7 @@ import {
   type RequestScope,
   type TryScope,
 } from './fetch-options.js';
-import { IDEMPOTENT_METHODS, retryAfterMs, sleepMs } from './retry.js';
+import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs, sleepMs } from './retry.js';
 import { originOf, targetPath, UnsafeTargetError } from './url-guard.js';
 
 export type {
@@ -121,9 +121,9 @@ function refused(err: unknown): boolean {
   return (err as { cause?: { code?: string } } | null)?.cause?.code === 'ECONNREFUSED';
 }
 
-/** A try's result; `noMember`: no member was found (nothing was sent, not retried). */
-type TryResult =
-  { res: Response; status: number; member: string } | { err: unknown; member: string; noMember?: boolean };
+/** A try's result; `unsent`: nothing reached a member (none was found, or the request was refused): not retried. */
+export type TryResult =
+  { res: Response; status: number; member: string } | { err: unknown; member: string; unsent?: boolean };
 
 /** An observer's exception must not break a request: it is rethrown on its own (an uncaught error). */
 function report(err: unknown): void {
@@ -133,13 +133,15 @@ function report(err: unknown): void {
 }
 
 /** What every request of one createFetch shares. */
-class Shared {
+export class Shared {
   readonly stats: FetchStats = { requests: 0, tries: 0, retries: 0, hedges: 0, failures: 0 };
   /** `onEvent` first, then the listeners in the order added. */
-  declare readonly listeners: ((e: FetchEvent) => void)[];
+  readonly #listeners: ((e: FetchEvent) => void)[];
+  /** Retries waiting out their back-off: close() ends the waits (the next pick fails on the closed Balancer). */
+  readonly sleepers = new Set<() => void>();
   /** Whether anyone hears events (onEvent or a listener): events are not even built otherwise. */
   declare observed: boolean;
-  private readonly byMember = new WeakMap<FetchMember, string>();
+  readonly #byMember = new WeakMap<FetchMember, string>();
 
   declare readonly cfg: FetchConfig;
   /** The Balancer reads our clock: a pick's `startedAt` is the try's start. */
@@ -147,13 +149,13 @@ class Shared {
 
   constructor(cfg: FetchConfig) {
     this.cfg = cfg;
-    this.listeners = cfg.onEvent === undefined ? [] : [cfg.onEvent];
-    this.observed = this.listeners.length > 0;
+    this.#listeners = cfg.onEvent === undefined ? [] : [cfg.onEvent];
+    this.observed = this.#listeners.length > 0;
     this.pickClock = (cfg.balancer as { clock?: unknown }).clock === cfg.clock;
   }
 
   emit(e: FetchEvent): void {
-    for (const fn of this.listeners.slice()) {
+    for (const fn of this.#listeners.slice()) {
       try {
         fn(e);
       } catch (err) {
@@ -165,51 +167,54 @@ class Shared {
   on(event: 'event', fn: (e: FetchEvent) => void): () => void {
     if (event !== 'event') throw rangeError('event', "'event'", event);
     if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
-    this.listeners.push(fn);
+    this.#listeners.push(fn);
     this.observed = true;
     return () => {
-      const i = this.listeners.indexOf(fn);
-      if (i >= 0) this.listeners.splice(i, 1);
-      this.observed = this.listeners.length > 0;
+      const i = this.#listeners.indexOf(fn);
+      if (i >= 0) this.#listeners.splice(i, 1);
+      this.observed = this.#listeners.length > 0;
     };
   }
 
   /** The checked origin of a member (cached by member object). */
   originOf(m: FetchMember): string {
-    let o = this.byMember.get(m);
-    if (o === undefined) this.byMember.set(m, (o = originOf(this.cfg.scheme, m.host, m.port)));
+    let o = this.#byMember.get(m);
+    if (o === undefined) this.#byMember.set(m, (o = originOf(this.cfg.scheme, m.host, m.port)));
     return o;
   }
 }
 
-/** One request: its parsed input and its state across tries. */
-class Call {
+/**
+ * One request: its parsed input and its state across tries (exported for hedge.ts, which drives its hedged tries;
+ * `#` members are its own: esbuild shortens their names in bundles).
+ */
+export class Call {
   declare readonly request: number;
   /** The init sent on each try (signal added per try when something can abort it). */
-  declare readonly init: RequestInit;
+  readonly #init: RequestInit;
   // path, idempotent, replayable: unset for a passThrough request (sent as given, never retried)
-  declare readonly path: string;
+  readonly #path!: string;
   declare readonly signal: AbortSignal | undefined;
-  declare readonly idempotent: boolean;
-  declare readonly replayable: boolean;
-  declare readonly key: string | undefined;
+  readonly #idempotent!: boolean;
+  readonly #replayable!: boolean;
+  readonly #key: string | undefined;
   readonly deadlineAt: number = Infinity;
   /** A Request input whose body is buffered before the first try. */
-  readonly bodyOf: Request | undefined;
+  readonly #bodyOf: Request | undefined;
   /** The caller's input, sent as given (passThrough; unset otherwise). */
-  declare readonly passInput: string | URL | Request | undefined;
-  declare readonly passInit: SwitchyardRequestInit | undefined;
+  readonly #passInput: string | URL | Request | undefined;
+  readonly #passInit: SwitchyardRequestInit | undefined;
   /** The headers sent, when instrumentation may set some (one per request; hedges copy them). */
-  readonly headers: Headers | undefined;
-  scope: RequestScope | undefined;
+  readonly #headers: Headers | undefined;
+  #scope: RequestScope | undefined;
   /** Ids of the members tried, once a second try is made (the first is `first`). */
-  tried: Set<string> | undefined;
-  first = '';
-  tries = 0;
-  retries = 0;
-  throttled = false;
+  #tried: Set<string> | undefined;
+  #first = '';
+  #tries = 0;
+  #retries = 0;
+  #throttled = false;
   /** Tries refused at connect time and retried transparently (gRFC A6). */
-  transparent = 0;
+  #transparent = 0;
 
   declare readonly sh: Shared;
 
@@ -222,6 +227,7 @@ class Call {
     this.sh = sh;
     const cfg = sh.cfg;
     this.request = request;
+    if (init !== undefined) obj('init', init);
     let rawUrl: string;
     let method = init?.method;
     let headers: HeadersInit | undefined = init?.headers;
@@ -229,14 +235,17 @@ class Call {
     let signal = init?.signal ?? undefined;
     if (typeof input === 'string') rawUrl = input;
     else if (input instanceof URL) rawUrl = input.href;
-    else if (input instanceof Request) {
+    // a Request of this runtime or of another fetch implementation (undici's own class)
+    else if (typeof (input as Request | null)?.url === 'string' && typeof input.arrayBuffer === 'function') {
       rawUrl = input.url;
       method ??= input.method;
       headers ??= input.headers;
-      if (body === undefined && input.body !== null) this.bodyOf = input; // buffered: retryable
+      if (body === undefined && input.body !== null) this.#bodyOf = input; // buffered: retryable
       signal ??= input.signal;
     } else throw typeError('input', 'a string, URL or Request', input);
-    method = method === undefined ? 'GET' : method.toUpperCase();
+    method = method === undefined ? 'GET' : str('init.method', method).toUpperCase();
+    if (signal !== undefined && typeof signal.addEventListener !== 'function')
+      throw typeError('init.signal', 'an AbortSignal', signal);
     this.signal = signal;
     const redirect = init?.redirect;
     if (redirect !== undefined && redirect !== 'manual' && redirect !== 'error') {
@@ -252,14 +261,14 @@ class Call {
         // not a URL: targetPath refuses it below
       }
       if (abs !== undefined && abs.origin !== cfg.serviceOrigin && cfg.passThrough(abs)) {
-        this.passInput = input;
-        this.passInit = init;
-        this.init = {};
+        this.#passInput = input;
+        this.#passInit = init;
+        this.#init = {};
         return;
       }
     }
-    this.path = targetPath(rawUrl, cfg.serviceOrigin);
-    this.replayable =
+    this.#path = targetPath(rawUrl, cfg.serviceOrigin);
+    this.#replayable =
       body === undefined ||
       body === null ||
       typeof body === 'string' ||
@@ -268,16 +277,16 @@ class Call {
       body instanceof URLSearchParams ||
       body instanceof Blob || // Blob and FormData are globals in Node >= 18 (engines), browsers and workers
       body instanceof FormData;
-    this.idempotent = init?.idempotent ?? IDEMPOTENT_METHODS.has(method);
+    this.#idempotent = init?.idempotent ?? IDEMPOTENT_METHODS.has(method);
     let key = init?.key;
     if (key === undefined && cfg.key !== undefined) {
-      const url = new URL(this.path, cfg.serviceOrigin ?? 'http://switchyard.invalid');
+      const url = new URL(this.#path, cfg.serviceOrigin ?? 'http://switchyard.invalid');
       key = cfg.key(new Request(url, headers === undefined ? { method } : { method, headers })) ?? undefined;
     }
-    this.key = key;
+    this.#key = key;
     if (cfg.deadlineMs !== Infinity) this.deadlineAt = cfg.clock.now() + cfg.deadlineMs;
     const instrumentation = cfg.instrumentation;
-    if (instrumentation !== undefined) this.headers = headers = new Headers(headers);
+    if (instrumentation !== undefined) this.#headers = headers = new Headers(headers);
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { idempotent, key: _key, ...rest } = init ?? {};
     const out: RequestInit = rest;
@@ -285,16 +294,16 @@ class Call {
     out.redirect = redirect ?? 'manual';
     if (headers !== undefined) out.headers = headers;
     if (body !== undefined) out.body = body;
-    if (!this.replayable) (out as { duplex?: string }).duplex = 'half';
-    this.init = out;
+    if (!this.#replayable) (out as { duplex?: string }).duplex = 'half';
+    this.#init = out;
     if (instrumentation !== undefined) {
       try {
         const policy = (cfg.balancer as { policy?: { name?: unknown } }).policy?.name;
-        this.scope =
+        this.#scope =
           instrumentation.request({
             method,
             url: rawUrl,
-            path: this.path,
+            path: this.#path,
             service: cfg.serviceName,
             policy: typeof policy === 'string' ? policy : '',
           }) ?? undefined;
@@ -308,23 +317,28 @@ class Call {
    * One try: picks (a member not tried yet if there is one), waits for one with the Balancer's pickAsync when none
    * can be picked now (NoMemberError without it), sends, ends its pick handle. Never throws.
    */
-  private async send(attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
+  async send(attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
     const sh = this.sh;
     const cfg = sh.cfg;
     const clock = cfg.clock;
     const balancer = cfg.balancer;
-    const key = this.key;
+    const key = this.#key;
     const ctx = key === undefined ? undefined : { key };
     let p: FetchPick;
-    if (this.tries === 0) p = balancer.pick(ctx);
-    else {
-      const exclude = (this.tried ??= new Set([this.first]));
-      p = balancer.pick(key === undefined ? { exclude } : { key, exclude });
-      if (p.type === 'none') p = balancer.pick(ctx);
+    try {
+      if (this.#tries === 0) p = balancer.pick(ctx);
+      else {
+        const exclude = (this.#tried ??= new Set([this.#first]));
+        p = balancer.pick(key === undefined ? { exclude } : { key, exclude });
+        if (p.type === 'none') p = balancer.pick(ctx);
+      }
+      if (p?.type !== 'pick' && p?.type !== 'none') throw typeError('balancer.pick()', "{ type: 'pick' | 'none' }", p);
+    } catch (err) {
+      return { err, member: '', unsent: true }; // the pick source refused the request (e.g. a bad key)
     }
     if (p.type === 'none') {
       if (balancer.pickAsync === undefined)
-        return { err: new NoMemberError(`no member available (${p.reason})`), member: '', noMember: true };
+        return { err: new NoMemberError(`no member available (${p.reason})`), member: '', unsent: true };
       const left = this.deadlineAt === Infinity ? Infinity : Math.max(0, this.deadlineAt - clock.now());
       // a hedge's wait also ends when another try wins (losers is aborted by the caller's signal too)
       const until = losers ?? this.signal;
@@ -334,28 +348,29 @@ class Call {
           ...(until !== undefined && { signal: until }),
         });
       } catch (err) {
-        return { err, member: '', noMember: true };
+        return { err, member: '', unsent: true };
       }
       if (until?.aborted === true) {
         // served in the same tick as the abort: nothing is sent, the member is not blamed
-        p.handle.done({ ok: true });
-        return { err: until.reason, member: p.member.id, noMember: true };
+        if (p.handle.cancel) p.handle.cancel();
+        else p.handle.done({ ok: true });
+        return { err: until.reason, member: p.member.id, unsent: true };
       }
     }
     const { member, handle } = p;
-    if (this.tries === 0) this.first = member.id;
-    else (this.tried ??= new Set([this.first])).add(member.id);
-    this.tries++;
+    if (this.#tries === 0) this.#first = member.id;
+    else (this.#tried ??= new Set([this.#first])).add(member.id);
+    this.#tries++;
     sh.stats.tries++;
     if (sh.observed) sh.emit({ type: 'try', request: this.request, member: member.id, attempt });
-    let init = this.init;
+    let init = this.#init;
     let tryScope: TryScope | undefined;
-    if (this.scope !== undefined) {
+    if (this.#scope !== undefined) {
       // concurrent hedges each get their own copy of the headers
-      const headers = hedge ? new Headers(this.headers) : this.headers!;
+      const headers = hedge ? new Headers(this.#headers) : this.#headers!;
       if (hedge) init = { ...init, headers };
       try {
-        tryScope = this.scope.try({ member, attempt, hedge, headers }) ?? undefined;
+        tryScope = this.#scope.try({ member, attempt, hedge, headers }) ?? undefined;
       } catch (err) {
         report(err);
       }
@@ -390,20 +405,28 @@ class Call {
     // the pick's clock reading, saving one; NaN (no RTT measured) when the Balancer needs none and no scope does
     const at = sh.pickClock ? p.startedAt : undefined;
     const t0 = at !== undefined && (at === at || tryScope === undefined) ? at : clock.now();
+    let url: string | undefined;
     try {
       // a targetPath result joined to an origin stays on it (url-guard.ts)
-      const res = await cfg.baseFetch(sh.originOf(member) + this.path, init);
+      url = sh.originOf(member) + this.#path;
+      const res = await cfg.baseFetch(url, init);
       const status = res.status;
       const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
       handle.done({ ok: status < 500, rttMs, status });
       if (tryScope !== undefined) end(tryScope, { status, rttMs: rttMs! });
       return { res, status, member: member.id };
     } catch (err) {
-      const reason = ctl?.signal.aborted === true ? ctl.signal.reason : err;
+      let reason = ctl?.signal.aborted === true ? ctl.signal.reason : err;
       const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
-      handle.done({ ok: false, rttMs, error: reason });
+      // the runtime refused the request itself (its Request constructor does too): nothing was sent
+      const refused = reason === err && url !== undefined && err instanceof TypeError && this.#refused(url, init);
+      if (refused) {
+        reason = new InvalidRequestError(err.message, { cause: err });
+        if (handle.cancel) handle.cancel();
+        else handle.done({ ok: true });
+      } else handle.done({ ok: false, rttMs, error: reason });
       if (tryScope !== undefined) end(tryScope, { error: reason, rttMs: rttMs! });
-      return { err: reason, member: member.id };
+      return { err: reason, member: member.id, unsent: refused };
     } finally {
       if (ctl !== undefined) {
         if (timer !== undefined) clock.clearTimeout(timer);
@@ -413,47 +436,57 @@ class Call {
     }
   }
 
+  /** Whether the runtime's Request constructor refuses `init` for `url` (a stream body is left out: it was read). */
+  #refused(url: string, init: RequestInit): boolean {
+    try {
+      new Request(url, this.#replayable ? init : { ...init, body: null });
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
   /** Whether the retry budget allows one more try; the first refusal is a 'throttled' event. */
-  private budgetAllows(): boolean {
+  budgetAllows(): boolean {
     const throttle = this.sh.cfg.throttle;
     if (throttle === null || throttle.allowRetry()) return true;
-    if (!this.throttled) {
-      this.throttled = true;
-      if (this.sh.observed) this.sh.emit({ type: 'throttled', request: this.request, attempt: this.tries + 1 });
+    if (!this.#throttled) {
+      this.#throttled = true;
+      if (this.sh.observed) this.sh.emit({ type: 'throttled', request: this.request, attempt: this.#tries + 1 });
     }
     return false;
   }
 
   /** The request returns `res` (a try's result: its status read once, undici's getter costs). */
-  private ok({ res, status }: { res: Response; status: number }): Response {
-    if (this.scope !== undefined) end(this.scope, { status, tries: this.tries, retries: this.retries });
+  ok({ res, status }: { res: Response; status: number }): Response {
+    if (this.#scope !== undefined) end(this.#scope, { status, tries: this.#tries, retries: this.#retries });
     if (this.sh.observed) {
       this.sh.emit({
         type: 'request-end',
         request: this.request,
-        attempt: this.tries,
+        attempt: this.#tries,
         ok: status < 500,
         status,
-        tries: this.tries,
+        tries: this.#tries,
       });
     }
     return res;
   }
 
   /** The request fails with `err`. */
-  private fail(err: unknown): never {
+  fail(err: unknown): never {
     const sh = this.sh;
     sh.stats.failures++;
-    if (this.scope !== undefined) end(this.scope, { error: err, tries: this.tries, retries: this.retries });
+    if (this.#scope !== undefined) end(this.#scope, { error: err, tries: this.#tries, retries: this.#retries });
     if (sh.observed) {
       sh.emit({ type: 'give-up', request: this.request, attempt: 0, error: err });
       sh.emit({
         type: 'request-end',
         request: this.request,
-        attempt: this.tries,
+        attempt: this.#tries,
         ok: false,
         error: err,
-        tries: this.tries,
+        tries: this.#tries,
       });
     }
     throw err;
@@ -463,15 +496,15 @@ class Call {
   async run(first?: TryResult): Promise<Response> {
     const sh = this.sh;
     const cfg = sh.cfg;
-    if (this.passInput !== undefined) return cfg.baseFetch(this.passInput, this.passInit);
-    if (this.bodyOf !== undefined) {
+    if (this.#passInput !== undefined) return cfg.baseFetch(this.#passInput, this.#passInit);
+    if (this.#bodyOf !== undefined) {
       try {
-        this.init.body = await this.bodyOf.arrayBuffer();
+        this.#init.body = await this.#bodyOf.arrayBuffer();
       } catch (err) {
         return this.fail(err);
       }
     }
-    if (cfg.hedge !== undefined && this.idempotent && this.replayable) return this.hedged(cfg.hedge);
+    if (cfg.hedge !== undefined && this.#idempotent && this.#replayable) return cfg.hedge.run(this, cfg.hedge);
     const { clock, retryOn, backoff, throttle, maxAttempts, deadlineMs } = cfg;
     const signal = this.signal;
     const deadlineAt = this.deadlineAt;
@@ -481,8 +514,8 @@ class Call {
         return this.fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms exceeded after ${attempt - 1} tries`));
       const last = first ?? (await this.send(attempt, false, undefined));
       if (first !== undefined) {
-        this.tries = 1;
-        this.first = first.member;
+        this.#tries = 1;
+        this.#first = first.member;
         first = undefined;
       }
       if (signal?.aborted) {
@@ -497,48 +530,56 @@ class Call {
           return this.ok(last);
         }
         throttle?.onFailure();
-        if (!this.idempotent || !this.replayable) return this.ok(last);
+        if (!this.#idempotent || !this.#replayable) return this.ok(last);
         // Retry-After may be an HTTP date: compared with the wall clock, not the monotonic one.
-        const counted = attempt - this.transparent; // transparent retries are not among the maxAttempts
-        wait = Math.max(backoff.delayMs(counted), retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? 0);
-        if (counted >= maxAttempts || !this.budgetAllows() || clock.now() + wait >= deadlineAt) return this.ok(last);
+        const counted = attempt - this.#transparent; // transparent retries are not among the maxAttempts
+        const after = retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? 0;
+        wait = Math.max(backoff.delayMs(counted), after);
+        // a Retry-After beyond MAX_RETRY_AFTER_MS: the member asks not to come back soon, the response is the answer
+        if (
+          after > MAX_RETRY_AFTER_MS ||
+          counted >= maxAttempts ||
+          !this.budgetAllows() ||
+          clock.now() + wait >= deadlineAt
+        )
+          return this.ok(last);
         await res.body?.cancel().catch(() => {});
       } else {
-        const noMember = last.noMember === true;
+        const unsent = last.unsent === true;
         // gRFC A6 transparent retry: a refused connection never reached the server, so it is neither a failure
         // for the retry budget nor one of the maxAttempts. Once per member (a member refusing again is counted:
         // no hammering a dead one), at most MAX_TRANSPARENT_RETRIES, within the deadline.
-        const firstOnMember = (this.tried?.size ?? 1) === this.tries;
+        const firstOnMember = (this.#tried?.size ?? 1) === this.#tries;
         const transparent =
-          !noMember &&
+          !unsent &&
           firstOnMember &&
-          this.replayable &&
-          this.transparent < MAX_TRANSPARENT_RETRIES &&
+          this.#replayable &&
+          this.#transparent < MAX_TRANSPARENT_RETRIES &&
           refused(last.err);
-        if (!noMember && !transparent) throttle?.onFailure();
+        if (!unsent && !transparent) throttle?.onFailure();
         if (deadlineAt !== Infinity && clock.now() >= deadlineAt) {
           return this.fail(
             new DeadlineExceededError(
-              `deadline of ${deadlineMs} ms exceeded after ${this.tries} tries`,
-              noMember ? { cause: last.err } : undefined,
+              `deadline of ${deadlineMs} ms exceeded after ${this.#tries} tries`,
+              unsent ? { cause: last.err } : undefined,
             ),
           );
         }
         if (transparent) {
-          this.transparent++; // the next try has a number of its own but is not counted against maxAttempts
+          this.#transparent++; // the next try has a number of its own but is not counted against maxAttempts
           wait = 0;
         } else {
-          const counted = attempt - this.transparent;
+          const counted = attempt - this.#transparent;
           // an error is retried when the body can be sent again, the method allows it or nothing was sent
           const retryable =
-            !(last.err instanceof UnsafeTargetError) && this.replayable && (this.idempotent || refused(last.err));
-          if (noMember || !retryable || counted >= maxAttempts || !this.budgetAllows()) return this.fail(last.err);
+            !(last.err instanceof UnsafeTargetError) && this.#replayable && (this.#idempotent || refused(last.err));
+          if (unsent || !retryable || counted >= maxAttempts || !this.budgetAllows()) return this.fail(last.err);
           wait = backoff.delayMs(counted);
         }
         if (clock.now() + wait >= deadlineAt)
           return this.fail(new DeadlineExceededError(`deadline of ${deadlineMs} ms would pass before the next try`));
       }
-      this.retries++;
+      this.#retries++;
       sh.stats.retries++;
       if (sh.observed) {
         sh.emit({
@@ -551,74 +592,10 @@ class Call {
         });
       }
       try {
-        await sleepMs(clock, wait, signal);
+        await sleepMs(clock, wait, signal, sh.sleepers);
       } catch {
         return this.fail(signal!.reason);
       }
-    }
-  }
-
-  private async hedged(h: { delayMs: number; maxAttempts: number }): Promise<Response> {
-    const sh = this.sh;
-    const { clock, throttle, retryOn } = sh.cfg;
-    const signal = this.signal;
-    const n = h.maxAttempts;
-    const losers = new AbortController();
-    // the caller's abort also ends tries still waiting for a member
-    const onCaller = () => losers.abort(signal!.reason);
-    signal?.addEventListener('abort', onCaller, { once: true });
-    const running = new Set<Promise<TryResult>>();
-    let started = 0;
-    let lastResult: TryResult | undefined;
-    const launch = () => {
-      started++;
-      if (started > 1) {
-        sh.stats.hedges++;
-        if (sh.observed) sh.emit({ type: 'hedge', request: this.request, attempt: started });
-      }
-      const p = this.send(started, started > 1, losers.signal);
-      running.add(p);
-      void p.then(() => running.delete(p));
-      return p;
-    };
-    try {
-      launch();
-      while (running.size > 0) {
-        const canHedge = started < n && this.budgetAllows() && clock.now() < this.deadlineAt;
-        const delay = canHedge
-          ? sleepMs(clock, h.delayMs, signal).then(
-              () => 'hedge' as const,
-              () => 'aborted' as const,
-            )
-          : new Promise<never>(() => {});
-        const winner = await Promise.race([...running, delay]);
-        if (winner === 'aborted') {
-          losers.abort();
-          return this.fail(signal!.reason);
-        }
-        if (winner === 'hedge') {
-          launch();
-          continue;
-        }
-        lastResult = winner;
-        const acceptable = 'res' in winner && !retryOn.has(winner.status);
-        if (acceptable) {
-          throttle?.onSuccess();
-          losers.abort();
-          return this.ok(winner);
-        }
-        if (!('err' in winner && winner.noMember === true)) throttle?.onFailure();
-        if (signal?.aborted) {
-          losers.abort();
-          return this.fail(signal.reason);
-        }
-        if ('res' in winner && running.size > 0) await winner.res.body?.cancel().catch(() => {});
-        if (running.size === 0 && started < n && this.budgetAllows() && clock.now() < this.deadlineAt) launch();
-      }
-      if (lastResult !== undefined && 'res' in lastResult) return this.ok(lastResult);
-      return this.fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);
-    } finally {
-      signal?.removeEventListener('abort', onCaller);
     }
   }
 }
@@ -698,6 +675,9 @@ export function createFetchWith(parts: StackParts, options: CreateFetchOptions):
     checker: cfg.checker,
     detector: cfg.detector,
     on: (event: 'event', fn: (e: FetchEvent) => void) => sh.on(event, fn),
-    close: () => cfg.close(),
+    close: () => {
+      cfg.close();
+      for (const wake of sh.sleepers) wake();
+    },
   });
 }

@@ -5,8 +5,10 @@
 // Request bodies are streamed, so requests with a body are not retried. fetch decodes compressed responses,
 // so Content-Encoding and Content-Length are dropped from such responses. Requests arriving before discovery
 // has answered wait for a member like createFetch's (within the deadline and `readyTimeoutMs`). Errors answer
-// 400 (unsafe target), 503 (no member: none within the wait, or the resolver failed, as Envoy's "no healthy
-// upstream"), 504 (deadline or per-try timeout) or 502 (the member failed). Node only.
+// 400 (unsafe target, or a request fetch cannot send: InvalidRequestError), 405 (a method fetch forbids:
+// CONNECT, TRACE, TRACK, answered before any member is picked), 503 (no member: none within the wait, or the
+// resolver failed, as Envoy's "no healthy upstream"), 504 (deadline or per-try timeout) or 502 (the member
+// failed). A client's bad request never counts against a member. Node only.
 //
 //   http.createServer(createProxy({ balancer, perTryTimeoutMs: 2000 })).listen(8080);
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,6 +18,7 @@ import { ResolverError } from '../discovery/errors.js';
 import {
   createFetch,
   DeadlineExceededError,
+  InvalidRequestError,
   NoMemberError,
   type BalancedFetch,
   type CreateFetchOptions,
@@ -35,6 +38,11 @@ const HOP_BY_HOP = [
   'host',
 ];
 
+/** Methods fetch refuses to send (Fetch standard, forbidden methods; matched case-insensitively). */
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+const forbidden = (method: string | undefined) => method !== undefined && FORBIDDEN_METHODS.has(method.toUpperCase());
+
 export type ProxyHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { fetch: BalancedFetch };
 
 function hopHeaders(connection: string | null | undefined): Set<string> {
@@ -48,7 +56,7 @@ export function createProxy(options: CreateFetchOptions): ProxyHandler {
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     void forward(f, req, res).catch((err: unknown) => {
       if (!res.headersSent) {
-        res.statusCode = statusFor(err);
+        res.statusCode = statusFor(err, req.method);
         res.setHeader('content-type', 'text/plain');
         res.end(`switchyard proxy: ${(err as Error)?.message ?? String(err)}\n`);
       } else res.destroy(err as Error);
@@ -57,7 +65,8 @@ export function createProxy(options: CreateFetchOptions): ProxyHandler {
   return Object.assign(handler, { fetch: f });
 }
 
-function statusFor(err: unknown): number {
+function statusFor(err: unknown, method: string | undefined): number {
+  if (err instanceof InvalidRequestError) return forbidden(method) ? 405 : 400;
   if (err instanceof UnsafeTargetError) return 400;
   if (err instanceof NoMemberError || err instanceof UnavailableError || err instanceof ResolverError) return 503;
   if (err instanceof DeadlineExceededError || (err as Error | null)?.name === 'TimeoutError') return 504;
@@ -65,18 +74,25 @@ function statusFor(err: unknown): number {
 }
 
 async function forward(f: BalancedFetch, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? 'GET';
+  // fetch would refuse it: answered here (405), before any member is picked
+  if (forbidden(method)) throw new InvalidRequestError(`method ${method} is not forwarded`);
   const drop = hopHeaders(req.headers.connection);
   const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || drop.has(name)) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-  }
   const peer = req.socket.remoteAddress ?? '';
   const prior = req.headers['x-forwarded-for'];
-  headers.set('x-forwarded-for', prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer);
+  try {
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || drop.has(name)) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+    }
+    headers.set('x-forwarded-for', prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${peer}` : peer);
+    if (req.headers.host !== undefined) headers.set('x-forwarded-host', req.headers.host);
+  } catch (err) {
+    // a header Node's parser let through (e.g. with insecureHTTPParser) that fetch refuses: the client's (400)
+    throw new InvalidRequestError(`invalid request header: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
   headers.set('x-forwarded-proto', 'encrypted' in req.socket ? 'https' : 'http');
-  if (req.headers.host !== undefined) headers.set('x-forwarded-host', req.headers.host);
-  const method = req.method ?? 'GET';
   const hasBody =
     method !== 'GET' &&
     method !== 'HEAD' &&

@@ -3,7 +3,8 @@
 // - throttling: a token bucket starting full at maxTokens; each failed attempt takes 1, each success adds
 //   tokenRatio; retries (and hedges) are allowed only while tokens > maxTokens / 2, so retries cannot
 //   multiply load during an outage;
-// - `Retry-After` (seconds or an HTTP date) raises the wait, and a wait past the deadline ends the retries;
+// - `Retry-After` (seconds or an HTTP date) raises the wait; a wait past the deadline, or a Retry-After over
+//   MAX_RETRY_AFTER_MS, ends the retries (the response is the answer);
 // - the wait itself runs on the injected clock (`sleepMs`).
 import type { Clock } from '../util/clock.js';
 import { intInRange, positive } from '../util/validate.js';
@@ -53,18 +54,30 @@ export function retryAfterMs(value: string | null, nowMs: number): number | unde
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
-/** Waits `ms` on `clock` (an ordinary timer: the caller awaits it); rejects with the signal's reason on abort. */
-export function sleepMs(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * The longest `Retry-After` a retry waits for (30 s): a member asking for more gets no retry, and its response
+ * goes to the caller (the fetch wrapper and the dispatcher alike).
+ */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
+/**
+ * Waits `ms` on `clock` (an ordinary timer: the caller awaits it); rejects with the signal's reason on abort.
+ * While it waits its early end is in `wakers` (createFetch's close() ends the back-off of its retries).
+ */
+export function sleepMs(clock: Clock, ms: number, signal?: AbortSignal, wakers?: Set<() => void>): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
+    const end = (fail: boolean) => {
       clock.clearTimeout(t);
-      reject(signal!.reason);
+      signal?.removeEventListener('abort', onAbort);
+      wakers?.delete(wake);
+      if (fail) reject(signal!.reason);
+      else resolve();
     };
+    const wake = () => end(false);
+    const onAbort = () => end(true);
+    const t = clock.setTimeout(wake, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
+    wakers?.add(wake);
   });
 }

@@ -2,7 +2,9 @@
 // members through undici's request(), Node's global fetch and undici's fetch with `{ dispatcher }`,
 // setGlobalDispatcher with a fallback for other origins, a member removed while its response is streaming
 // (the response completes, its Pool closes after it, later requests avoid it), retries of idempotent requests
-// only, requests issued before any member exists (pickAsync), hash keys, typed option errors, close/destroy.
+// only, requests issued before any member exists (pickAsync), hash keys, typed option errors, close/destroy,
+// the caller's bad requests and handlers (refused, never a member's failure), the Retry-After cap, close()
+// during a retry's back-off.
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import { Readable } from 'node:stream';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
-import { createDispatcher, type BalancedDispatcher } from '../../bindings/http/dispatcher.js';
+import { createDispatcher, MAX_RETRY_AFTER_MS, type BalancedDispatcher } from '../../bindings/http/dispatcher.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 
 const members = (bs: Backend[]) => bs.map((b) => ({ id: b.name, host: '127.0.0.1', port: b.port }));
@@ -619,3 +621,255 @@ test.serial(
     });
   },
 );
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `p`, or a rejection after `ms` (the bugs these tests pin down left requests and close() pending). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+type Settled = { status: number; body: string } | { error: Error };
+
+/** Dispatches to http://api with a legacy handler (onConnect/onHeaders/...): the answer or the error. */
+function legacyCall(d: Dispatcher, opts: Record<string, unknown> = {}): Promise<Settled> {
+  return new Promise((resolve) => {
+    let status = 0;
+    let body = '';
+    d.dispatch({ origin: 'http://api', path: '/x', method: 'GET', ...opts } as Dispatcher.DispatchOptions, {
+      onConnect() {},
+      onHeaders(s) {
+        status = s;
+        return true;
+      },
+      onData(chunk) {
+        body += String(chunk);
+        return true;
+      },
+      onComplete() {
+        resolve({ status, body });
+      },
+      onError(error) {
+        resolve({ error });
+      },
+    });
+  });
+}
+
+/** As legacyCall, with an undici 7 handler (onRequestStart/onResponseStart/...). */
+function modernCall(d: Dispatcher, opts: Record<string, unknown> = {}): Promise<Settled> {
+  return new Promise((resolve) => {
+    let status = 0;
+    let body = '';
+    d.dispatch({ origin: 'http://api', path: '/x', method: 'GET', ...opts } as Dispatcher.DispatchOptions, {
+      onRequestStart() {},
+      onResponseStart(_c, s) {
+        status = s;
+      },
+      onResponseData(_c, chunk) {
+        body += String(chunk);
+      },
+      onResponseEnd() {
+        resolve({ status, body });
+      },
+      onResponseError(_c, error) {
+        resolve({ error });
+      },
+    });
+  });
+}
+
+/** [error class, code, message] of a settled call's error. */
+const errorOf = (r: Settled) =>
+  'error' in r ? [r.error.constructor.name, (r.error as { code?: string }).code, r.error.message] : r;
+
+test.serial(
+  'bad dispatch options are the caller’s error: passed on, not retried, and no member is blamed',
+  async (t) => {
+    await withBackends(['a', 'b'], async (bs) => {
+      const d = createDispatcher({
+        endpoints: members(bs),
+        outlierDetection: { consecutive5xx: 2 },
+        retry: { initialBackoffMs: 1 },
+        retryThrottling: false,
+      });
+      const balancer = d.balancer as Balancer;
+      let outcomes = 0;
+      balancer.on('outcome', () => outcomes++);
+      const bad: [Record<string, unknown>, string][] = [
+        [{ method: 5 }, 'method must be a string'],
+        [{ headers: { 'a b': '1' } }, 'invalid header key'],
+        [{ headersTimeout: -1 }, 'invalid headersTimeout'],
+        [{ method: 'POST', body: 'x', headers: { 'a b': '1' } }, 'invalid header key'],
+      ];
+      for (const call of [legacyCall, modernCall])
+        for (const [opts, message] of bad)
+          t.deepEqual(
+            errorOf(await within(call(d, opts), 1000)),
+            ['InvalidArgumentError', 'UND_ERR_INVALID_ARG', message],
+            `${call.name} ${JSON.stringify(opts)}`,
+          );
+      t.deepEqual(d.stats(), { requests: 8, tries: 8, retries: 0, pools: 2 });
+      t.deepEqual(
+        balancer.stats().members.map((m) => [m.picks, m.active, m.failures, m.available]),
+        [
+          [4, 0, 0, true],
+          [4, 0, 0, true],
+        ],
+      );
+      t.is(outcomes, 0);
+      t.deepEqual(
+        bs.map((b) => b.requests.length),
+        [0, 0],
+      );
+      t.like(await legacyCall(d), { status: 200 });
+      t.true(await within(d.close(), 1000).then(() => true));
+    });
+  },
+);
+
+test.serial(
+  'a legacy handler missing a method undici requires is refused as undici does: thrown, or to onError',
+  async (t) => {
+    await withBackends(['a'], async (bs) => {
+      const balancer = new Balancer({ policy: 'round_robin', endpoints: members(bs) });
+      const d = createDispatcher({ balancer });
+      const opts = { origin: 'http://api', path: '/x', method: 'GET' } as const;
+      // no onError: thrown (undici's DispatcherBase does the same)
+      t.throws(() => d.dispatch(opts, {} as never), {
+        instanceOf: TypeError,
+        message: 'handler.onConnect must be a function, got undefined',
+      });
+      const errors: Error[] = [];
+      const onError = (e: Error) => errors.push(e);
+      const full = { onConnect() {}, onError, onHeaders: () => true, onData: () => true, onComplete() {} };
+      d.dispatch(opts, { onError } as never);
+      d.dispatch(opts, { ...full, onComplete: undefined } as never);
+      d.dispatch(opts, { ...full, onBodySent: 5 } as never);
+      d.dispatch({ ...opts, upgrade: 'websocket' }, full as never);
+      t.deepEqual(
+        errors.map((e) => [e.constructor.name, e.message]),
+        [
+          ['TypeError', 'handler.onConnect must be a function, got undefined'],
+          ['TypeError', 'handler.onComplete must be a function, got undefined'],
+          ['TypeError', 'handler.onBodySent must be a function or unset, got 5'],
+          ['TypeError', 'handler.onUpgrade must be a function, got undefined'],
+        ],
+      );
+      t.deepEqual(
+        balancer.stats().members.map((m) => [m.picks, m.active, m.failures]),
+        [[0, 0, 0]],
+      );
+      t.is(bs[0]!.requests.length, 0);
+      t.true(await within(d.close(), 1000).then(() => true));
+    });
+  },
+);
+
+test.serial(
+  'close() and destroy() end a request sleeping in retry back-off at once, for both handler APIs',
+  async (t) => {
+    await withBackends(['busy', 'dead'], async ([busy, dead]) => {
+      busy!.mode = { kind: 'status', status: 503, retryAfter: '5' }; // 5 s of a virtual clock nobody advances
+      await dead!.stop();
+      const asleep = async (d: BalancedDispatcher) => {
+        for (let i = 0; i < 200 && d.stats().retries === 0; i++) await sleep(5);
+        t.is(d.stats().retries, 1);
+      };
+      const open = (m: Backend) => {
+        const clock = new VirtualClock(0);
+        const d = createDispatcher({
+          endpoints: members([m]),
+          clock,
+          retry: { initialBackoffMs: 5000, maxBackoffMs: 5000 },
+          retryThrottling: false,
+        });
+        return { d, clock };
+      };
+      const cases: [string, Backend, typeof legacyCall, 'close' | 'destroy', unknown][] = [
+        ['legacy, close()', busy!, legacyCall, 'close', ['ClientClosedError', 'UND_ERR_CLOSED']],
+        ['legacy, destroy()', busy!, legacyCall, 'destroy', ['ClientDestroyedError', 'UND_ERR_DESTROYED']],
+        ['new API, refused, close()', dead!, modernCall, 'close', ['ClientClosedError', 'UND_ERR_CLOSED']],
+        // RetryHandler holds the retried response: the caller gets it as is
+        ['new API, 503, close()', busy!, modernCall, 'close', { status: 503, body: 'busy 503' }],
+      ];
+      for (const [label, member, call, how, expected] of cases) {
+        const { d, clock } = open(member);
+        const r = call(d);
+        await asleep(d);
+        await within(how === 'close' ? d.close() : d.destroy(), 1000);
+        const got = await within(r, 100);
+        t.deepEqual(
+          'error' in got ? [got.error.constructor.name, (got.error as { code?: string }).code] : got,
+          expected,
+          label,
+        );
+        const sent = busy!.requests.length;
+        await clock.advance(60_000);
+        await sleep(20);
+        t.is(busy!.requests.length, sent, `${label}: nothing sent after the dispatcher ended`);
+        t.is(d.stats().tries, 1, label);
+      }
+    });
+  },
+);
+
+test.serial('a Retry-After past MAX_RETRY_AFTER_MS ends the retries: the response goes to the caller', async (t) => {
+  t.is(MAX_RETRY_AFTER_MS, 30_000);
+  await withBackends(['busy'], async ([busy]) => {
+    const clock = new VirtualClock(0);
+    const opts = { clock, retry: { initialBackoffMs: 1 }, retryThrottling: false } as const;
+    const d = createDispatcher({ endpoints: members([busy!]), ...opts });
+    const later = new Date(Date.now() + 3_600_000).toUTCString();
+    for (const retryAfter of ['86400', '31', later]) {
+      busy!.mode = { kind: 'status', status: 503, retryAfter };
+      for (const call of [legacyCall, modernCall])
+        t.deepEqual(await within(call(d), 1000), { status: 503, body: 'busy 503' }, `${call.name} ${retryAfter}`);
+    }
+    t.deepEqual(d.stats(), { requests: 6, tries: 6, retries: 0, pools: 1 });
+    await d.close();
+
+    // at the cap: retried after it
+    busy!.mode = { kind: 'status', status: 503, retryAfter: '30' };
+    const d2 = createDispatcher({ endpoints: members([busy!]), ...opts });
+    let settled = false;
+    const r = legacyCall(d2).then((x) => ((settled = true), x));
+    for (let i = 0; i < 200 && d2.stats().retries === 0; i++) await sleep(5);
+    busy!.mode = { kind: 'ok' };
+    await clock.advance(MAX_RETRY_AFTER_MS - 1);
+    await sleep(20);
+    t.false(settled);
+    await clock.advance(1);
+    t.deepEqual(await within(r, 1000), { status: 200, body: 'busy' });
+    await d2.close();
+  });
+});
+
+test.serial('pool.connections and pool.pipelining are checked as connections and pipelining', async (t) => {
+  const ep = ['127.0.0.1:1'];
+  const cases: [unknown, typeof TypeError | typeof RangeError, string][] = [
+    [{ connections: -5 }, RangeError, 'pool.connections must be an integer in [1, 1000000], got -5'],
+    [{ connections: '2' }, TypeError, 'pool.connections must be an integer in [1, 1000000], got "2"'],
+    [{ pipelining: 1.5 }, RangeError, 'pool.pipelining must be an integer in [0, 1000], got 1.5'],
+  ];
+  for (const [pool, type, message] of cases)
+    t.throws(() => createDispatcher({ endpoints: ep, pool: pool as never }), { instanceOf: type, message });
+  for (const pool of [{ connections: null }, { connections: 4, pipelining: 0 }])
+    await createDispatcher({ endpoints: ep, pool }).close();
+  // Pool options undici refuses when the member's Pool is opened: the configuration's error, not the member's
+  const d = createDispatcher({ endpoints: ep, pool: { connect: 5 as never }, retry: false });
+  t.deepEqual(errorOf(await within(legacyCall(d), 1000)), [
+    'InvalidArgumentError',
+    'UND_ERR_INVALID_ARG',
+    'connect must be a function or an object',
+  ]);
+  t.deepEqual(
+    (d.balancer as Balancer).stats().members.map((m) => [m.active, m.failures, m.available]),
+    [[0, 0, true]],
+  );
+  await d.close();
+});

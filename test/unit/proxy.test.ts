@@ -1,8 +1,10 @@
 // createProxy: a real node:http proxy in front of loopback backends: forwards paths, streams bodies, keeps
-// hop-by-hop headers out, retries idempotent requests on another member, answers 502/400 on failure.
+// hop-by-hop headers out, retries idempotent requests on another member, answers 502/400 on failure, and
+// 405/400 to a client's request fetch cannot send, without counting it against any member.
 import test from 'ava';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import type { Balancer } from '../../bindings/balancing/balancer.js';
 import type { FetchPick, PickSource } from '../../bindings/http/fetch.js';
 import { createProxy } from '../../bindings/http/proxy.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
@@ -129,4 +131,52 @@ test.serial('hostile targets get 400, dead members 502', async (t) => {
   const r = await call((px.address() as AddressInfo).port, '/x');
   t.is(r.status, 502);
   px.close();
+});
+
+/** One raw HTTP/1.1 request (bytes Node's client would not send): the status line of the answer. */
+function raw(p: number, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(p, '127.0.0.1', () => c.write(Buffer.from(`${head}\r\nConnection: close\r\n\r\n`, 'latin1')));
+    let got = '';
+    c.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    c.on('end', () => resolve(got.split('\r\n')[0]!));
+    c.on('error', reject);
+  });
+}
+
+test.serial('a method fetch forbids gets 405, a header it refuses 400; no member is picked nor blamed', async (t) => {
+  const bs = await Promise.all(['t1', 't2'].map((n) => startBackend(n)));
+  // default outlier detection: 5 consecutive failures eject a member
+  const handler = createProxy({ endpoints: bs.map((b) => `127.0.0.1:${b.port}`) });
+  const ejections: string[] = [];
+  handler.fetch.detector!.on('ejection', (e) => ejections.push(e.id));
+  // insecureHTTPParser lets a NUL through in a header value, which fetch's Headers refuses
+  const px = createServer({ insecureHTTPParser: true }, handler);
+  await new Promise<void>((r) => px.listen(0, '127.0.0.1', () => r()));
+  const p = (px.address() as AddressInfo).port;
+  try {
+    for (let i = 0; i < 10; i++) {
+      const r = await call(p, '/x', { method: 'TRACE' });
+      t.deepEqual([r.status, r.body], [405, 'switchyard proxy: method TRACE is not forwarded\n']);
+    }
+    t.is(await raw(p, 'GET /x HTTP/1.1\r\nHost: api\r\nX-Bad: a\0b'), 'HTTP/1.1 400 Bad Request');
+    t.like(handler.fetch.stats(), { requests: 0, tries: 0, failures: 0 });
+    t.deepEqual(
+      (handler.fetch.balancer as Balancer).stats().members.map((m) => [m.picks, m.failures, m.available]),
+      [
+        [0, 0, true],
+        [0, 0, true],
+      ],
+    );
+    t.deepEqual(ejections, []);
+    t.deepEqual(
+      bs.map((b) => b.requests.length),
+      [0, 0],
+    );
+    t.is((await call(p, '/x')).status, 200);
+  } finally {
+    handler.fetch.close();
+    px.close();
+    await Promise.all(bs.map((b) => b.stop()));
+  }
 });

@@ -1,0 +1,72 @@
+// Hedged requests for the fetch wrapper (gRFC A6 hedging policy): the first try starts at once and, while none
+// has answered acceptably, another starts every `delayMs`, up to `maxAttempts` tries in flight, each on a member
+// not tried yet. The first acceptable response wins (a status outside `retryOn`) and the others are aborted; a
+// retryable status or an error only lets the next hedge start at once when nothing else is running. Hedges
+// draw on the same retry budget as retries and stop at the deadline. Idempotent requests with a body that can be
+// sent again only (fetch.ts decides; others run as plain requests).
+//
+// `switchyard` registers it; `switchyard/lite` refuses the `hedge` option until `registerHedging()`, so pages
+// that never hedge do not carry it.
+import type { Call, TryResult } from './fetch.js';
+import { NoMemberError } from './fetch.js';
+import { sleepMs } from './retry.js';
+
+/** Runs `call` with hedged tries (module header). */
+export async function hedged(call: Call, h: { delayMs: number; maxAttempts: number }): Promise<Response> {
+  const sh = call.sh;
+  const { clock, throttle, retryOn } = sh.cfg;
+  const signal = call.signal;
+  const n = h.maxAttempts;
+  // aborted when the request ends, however it ends: ends the tries that lost and the pending hedge delay; the
+  // caller's abort reaches it too (the tries still waiting for a member end with it)
+  const losers = new AbortController();
+  const onCaller = () => losers.abort(signal!.reason);
+  signal?.addEventListener('abort', onCaller, { once: true });
+  const running = new Set<Promise<TryResult>>();
+  let started = 0;
+  let lastResult: TryResult | undefined;
+  const launch = () => {
+    started++;
+    if (started > 1) {
+      sh.stats.hedges++;
+      if (sh.observed) sh.emit({ type: 'hedge', request: call.request, attempt: started });
+    }
+    const p = call.send(started, started > 1, losers.signal);
+    running.add(p);
+    void p.then(() => running.delete(p)); // send never rejects
+    return p;
+  };
+  try {
+    launch();
+    while (running.size > 0) {
+      const canHedge = started < n && call.budgetAllows() && clock.now() < call.deadlineAt;
+      const delay = canHedge
+        ? sleepMs(clock, h.delayMs, losers.signal).then(
+            () => 'hedge' as const,
+            () => 'aborted' as const,
+          )
+        : new Promise<never>(() => {});
+      const winner = await Promise.race([...running, delay]);
+      if (winner === 'aborted') return call.fail(signal!.reason);
+      if (winner === 'hedge') {
+        launch();
+        continue;
+      }
+      lastResult = winner;
+      const acceptable = 'res' in winner && !retryOn.has(winner.status);
+      if (acceptable) {
+        throttle?.onSuccess();
+        return call.ok(winner);
+      }
+      if (!('err' in winner && winner.unsent === true)) throttle?.onFailure();
+      if (signal?.aborted) return call.fail(signal.reason);
+      if ('res' in winner && running.size > 0) await winner.res.body?.cancel().catch(() => {});
+      if (running.size === 0 && started < n && call.budgetAllows() && clock.now() < call.deadlineAt) launch();
+    }
+    if (lastResult !== undefined && 'res' in lastResult) return call.ok(lastResult);
+    return call.fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);
+  } finally {
+    signal?.removeEventListener('abort', onCaller);
+    losers.abort();
+  }
+}
