@@ -1,9 +1,24 @@
 // Argument parsing for the CLI: `--name value`, `--name=value`, flags, positionals. Bad arguments raise
-// UsageError, which the CLI prints as one line and exits with code 2.
+// UsageError, which the CLI prints as one line and exits with code 2. Only a UsageError is a usage error:
+// a library TypeError/RangeError about an argument's value becomes one through `fromArgs`; any other error
+// (an internal failure) exits with code 1.
 import type { MemberInput } from '../hashing/ring.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * Runs `fn`, which builds something from argument values only: its TypeError/RangeError (a bad value, named
+ * by the library) becomes a UsageError with the same message (the original as `cause`).
+ */
+export function fromArgs<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(e.message, { cause: e });
+    throw e;
+  }
 }
 
 export interface ParsedArgs {

@@ -30,7 +30,8 @@ main(process.argv.slice(2), {
 }).then(
   (code) => {
     flush();
-    process.exitCode = code;
+    // main's code, but never a 0 over a failure code set elsewhere.
+    if (code !== 0 || process.exitCode === undefined) process.exitCode = code;
   },
   (err: unknown) => {
     flush();

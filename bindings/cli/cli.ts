@@ -1,11 +1,15 @@
-// The `switchyard` command: a thin layer over the library. Each subcommand lives in its own cli-*.ts.
+// The `switchyard` command: a thin layer over the library. Each subcommand lives in its own file.
+// Exit codes (main's result): 0 success; 2 a usage error (a UsageError, cli/args.ts: one line on stderr);
+// 1 anything else: a command that failed (it returns its code: bench passes on its child's, demo 1 when
+// requests failed) or an unexpected error (printed with its stack: a bug, never dressed up as a usage error).
 import { UsageError } from './args.js';
 import { planCommand, routeCommand } from './route.js';
 import { demoCommand } from './demo-command.js';
 import { benchCommand } from './bench.js';
 import { pickCommand } from './pick.js';
 
-type Command = (argv: string[], io: CliIO) => Promise<void> | void;
+/** A subcommand: returns its exit code (undefined: 0) or throws (UsageError: 2, anything else: 1). */
+type Command = (argv: string[], io: CliIO) => Promise<number | void> | number | void;
 
 export interface CliIO {
   out(line: string): void;
@@ -36,16 +40,16 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.out(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const cmd = COMMANDS[name];
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   try {
     if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)} (try --help)`);
-    await cmd(rest, io);
-    return 0;
+    return (await cmd(rest, io)) ?? 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof TypeError || err instanceof RangeError) {
+    if (err instanceof UsageError) {
       io.err(`switchyard: ${err.message}`);
       return 2;
     }
-    throw err;
+    io.err(`switchyard: ${err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err)}`);
+    return 1;
   }
 }

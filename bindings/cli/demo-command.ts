@@ -2,7 +2,8 @@
 import { intOption, parseArgs, UsageError } from './args.js';
 import type { CliIO } from './cli.js';
 
-export async function demoCommand(argv: string[], io: CliIO): Promise<void> {
+/** Exit code 1 when any demo request failed. */
+export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   const { options, positionals } = parseArgs(
     argv,
     ['duration', 'concurrency', 'metrics-port'],
@@ -21,5 +22,5 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<void> {
     out: io.out,
     tty: options.has('plain') ? false : undefined,
   });
-  if (summary.failures > 0) process.exitCode = 1;
+  return summary.failures > 0 ? 1 : 0;
 }

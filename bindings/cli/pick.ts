@@ -6,7 +6,7 @@
 //   switchyard pick --policy weighted_round_robin --nodes a=5,b=1,c=1 --count 14
 //   switchyard pick --policy ring_hash --nodes 10.0.0.1:80,10.0.0.2:80 user:1 user:2
 import { Balancer } from '../balancing/balancer.js';
-import { intOption, parseArgs, parseNodes, UsageError } from './args.js';
+import { fromArgs, intOption, parseArgs, parseNodes, UsageError } from './args.js';
 import type { CliIO } from './cli.js';
 import { mulberry32 } from '../util/random.js';
 import { policyNames } from '../balancing/service-config.js';
@@ -19,7 +19,8 @@ export function pickCommand(argv: string[], io: CliIO): void {
   }
   const nodes = parseNodes(options.get('nodes'), 'nodes').map((m) => (typeof m === 'string' ? { id: m } : m));
   const seed = intOption(options, 'seed', 0, 0xffffffff);
-  const lb = new Balancer({ policy, endpoints: nodes, random: seed === undefined ? Math.random : mulberry32(seed) });
+  const random = seed === undefined ? Math.random : mulberry32(seed);
+  const lb = fromArgs(() => new Balancer({ policy, endpoints: nodes, random }));
   const keys = positionals.length > 0 ? positionals : undefined;
   const count = intOption(options, 'count', 1, 10_000_000) ?? keys?.length ?? nodes.length;
   for (let i = 0; i < count; i++) {

@@ -1,5 +1,5 @@
 // `switchyard route` and `switchyard plan`, for every algorithm createHasher knows.
-import { choiceOption, intOption, parseArgs, parseNodes, UsageError } from './args.js';
+import { choiceOption, fromArgs, intOption, parseArgs, parseNodes, UsageError } from './args.js';
 import type { CliIO } from './cli.js';
 import { ALGORITHMS, createHasher, type HasherOptions } from '../hashing/create-hasher.js';
 import { KETAMA_COMPATS } from '../hashing/ketama/ketama.js';
@@ -27,7 +27,9 @@ function hasherOptions(options: Map<string, string>): HasherOptions {
 
 export async function routeCommand(argv: string[], io: CliIO): Promise<void> {
   const { options, positionals } = parseArgs(argv, ['nodes', ...ROUTER_OPTIONS]);
-  const router = createHasher(parseNodes(options.get('nodes'), 'nodes'), hasherOptions(options));
+  const nodes = parseNodes(options.get('nodes'), 'nodes');
+  const ho = hasherOptions(options);
+  const router = fromArgs(() => createHasher(nodes, ho));
   const emit = (key: string) => io.out(`${key}\t${router.get(key) ?? ''}`);
   if (positionals.length > 0) positionals.forEach(emit);
   else for await (const line of io.readLines()) emit(line);
@@ -38,8 +40,10 @@ export function planCommand(argv: string[], io: CliIO): void {
   if (positionals.length > 0)
     throw new UsageError(`plan takes no positional arguments, got ${JSON.stringify(positionals[0])}`);
   const ho = hasherOptions(options);
-  const from = createHasher(parseNodes(options.get('from'), 'from'), ho);
-  const to = createHasher(parseNodes(options.get('to'), 'to'), ho);
+  const fromNodes = parseNodes(options.get('from'), 'from');
+  const toNodes = parseNodes(options.get('to'), 'to');
+  const from = fromArgs(() => createHasher(fromNodes, ho));
+  const to = fromArgs(() => createHasher(toNodes, ho));
   const keys = intOption(options, 'keys', 1, 10_000_000) ?? 100_000;
   const plan = planChange(from, to, keys);
   const ideal = Math.abs(to.size - from.size) / Math.max(to.size, from.size);

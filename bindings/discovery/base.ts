@@ -6,7 +6,7 @@
 // - Pause: a background wait that `refresh()` and `close()` cut short (consul, etcd);
 // - ResolverBase: the options every polling resolver takes (clock, minRefreshIntervalMs, uri), its
 //   `refresh()`/`close()`, and `fail()`, which reports a failure as a `ResolverError` naming the target;
-// - msOption: the reader of every millisecond option.
+// - msOption: the reader of every millisecond option; fetchOption: of the `fetch` option (etcd, Consul, DoH).
 // Back-off after failures is util/backoff.ts's `Backoff` (the fetch retry's options), used without jitter:
 // the n-th consecutive failure waits `capMs(n)` = min(initialBackoffMs × backoffMultiplier^(n−1), maxBackoffMs).
 //
@@ -18,7 +18,7 @@
 import { systemClock, validateClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { sameEndpoints, type Endpoint } from '../util/endpoint.js';
 import { rangeError, typeError } from '../util/validate.js';
-import type { CommonResolverOptions, Resolver, ResolverListener } from './resolver.js';
+import type { CommonResolverOptions, FetchLike, Resolver, ResolverListener } from './resolver.js';
 import { ResolverError } from './errors.js';
 
 export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
@@ -31,21 +31,28 @@ export function msOption(field: string, v: unknown, dflt: number): number {
   return v;
 }
 
+/** The `fetch` option: a function, or the global fetch (looked up at each call) when undefined. */
+export function fetchOption(field: string, v: unknown): FetchLike {
+  if (v === undefined) return (u, i) => fetch(u, i);
+  if (typeof v !== 'function') throw typeError(field, 'a fetch function (url, init) => Promise<Response>', v);
+  return v as FetchLike;
+}
+
 /**
  * Listener delivery shared by all resolvers: asynchronous (a microtask), in order, nothing after close(),
  * identical consecutive lists reported once (unless an error came between them).
  */
 export class Delivery {
-  private last: Endpoint[] | undefined;
-  private errorSinceLast = false;
-  private closed = false;
-  private readonly queue: Array<() => void> = [];
-  private scheduled = false;
+  #last: Endpoint[] | undefined;
+  #errorSinceLast = false;
+  #closed = false;
+  readonly #queue: Array<() => void> = [];
+  #scheduled = false;
 
-  declare private readonly listener: ResolverListener;
+  readonly #listener: ResolverListener;
 
   constructor(listener: ResolverListener) {
-    this.listener = listener;
+    this.#listener = listener;
     if (listener === null || typeof listener !== 'object') throw typeError('listener', 'a ResolverListener', listener);
     if (typeof listener.onEndpoints !== 'function')
       throw typeError('listener.onEndpoints', 'a function', listener.onEndpoints);
@@ -56,60 +63,60 @@ export class Delivery {
 
   /** The last list reported (or queued), if any. */
   get current(): readonly Endpoint[] | undefined {
-    return this.last;
+    return this.#last;
   }
 
   endpoints(list: Endpoint[]): void {
-    if (this.closed) return;
-    if (this.last !== undefined && !this.errorSinceLast && sameEndpoints(this.last, list)) return;
-    this.last = list;
-    this.errorSinceLast = false;
+    if (this.#closed) return;
+    if (this.#last !== undefined && !this.#errorSinceLast && sameEndpoints(this.#last, list)) return;
+    this.#last = list;
+    this.#errorSinceLast = false;
     const copy = list.slice();
-    const listener = this.listener;
-    this.push(function onEndpoints(this: void) {
+    const listener = this.#listener;
+    this.#push(function onEndpoints(this: void) {
       listener.onEndpoints(copy);
     });
   }
 
   /** A service config for the listener's `onServiceConfig` (dropped when it has none). */
   serviceConfig(config: Record<string, unknown>): void {
-    if (this.closed || this.listener.onServiceConfig === undefined) return;
-    const listener = this.listener;
-    this.push(function onServiceConfig() {
+    if (this.#closed || this.#listener.onServiceConfig === undefined) return;
+    const listener = this.#listener;
+    this.#push(function onServiceConfig() {
       listener.onServiceConfig!(config);
     });
   }
 
   error(e: Error): void {
-    if (this.closed) return;
-    this.errorSinceLast = true;
-    const listener = this.listener;
-    this.push(function onError() {
+    if (this.#closed) return;
+    this.#errorSinceLast = true;
+    const listener = this.#listener;
+    this.#push(function onError() {
       listener.onError(e);
     });
   }
 
   close(): void {
-    this.closed = true;
-    this.queue.length = 0;
+    this.#closed = true;
+    this.#queue.length = 0;
   }
 
-  private push(fn: () => void): void {
-    this.queue.push(fn);
-    if (this.scheduled) return;
-    this.scheduled = true;
+  #push(fn: () => void): void {
+    this.#queue.push(fn);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
     queueMicrotask(() => {
-      this.scheduled = false;
+      this.#scheduled = false;
       // A throwing listener must not stop the resolver or drop later calls: an exception from
       // onEndpoints or onServiceConfig is handed to onError; one from onError is dropped.
-      while (this.queue.length > 0 && !this.closed) {
-        const f = this.queue.shift()!;
+      while (this.#queue.length > 0 && !this.#closed) {
+        const f = this.#queue.shift()!;
         try {
           f();
         } catch (err) {
           if (f.name === 'onError') continue;
           try {
-            this.listener.onError(err instanceof Error ? err : new Error(String(err)));
+            this.#listener.onError(err instanceof Error ? err : new Error(String(err)));
           } catch {
             // dropped
           }

@@ -8,7 +8,9 @@
 //  - a service config (gRFC A2 TXT record, etcd key) becomes `applyServiceConfig(config)`; an error it
 //    returns (a bad policy) is reported and the Balancer keeps its policy.
 // The Balancer methods other than `reset` are used when present. The result is the resolver plus events
-// and counters for metrics: `on('update')`, `on('error')`, `updates`, `errors`, `lastUpdateAtMs`.
+// and counters for metrics: `on('update')`, `on('error')`, `updates`, `errors`, `lastUpdateAtMs`. A bad
+// target, balancer, options object or callback (`onError`, `onUpdate`, `onServiceConfig`) is a TypeError
+// naming it, thrown by connectResolver.
 //
 //   const r = connectResolver('etcd:///services/api', balancer, { endpoints: ['http://10.0.0.1:2379'] });
 //   r.on('error', (e) => log(e)); ... r.close();
@@ -145,11 +147,16 @@ export function connectResolverWith(
 ): ConnectedResolver {
   if (balancer === null || typeof balancer !== 'object' || typeof balancer.reset !== 'function')
     throw typeError('balancer', 'an object with reset(list)', balancer);
+  if (Object(options) !== options) throw typeError('options', 'an object', options);
+  for (const k of ['onError', 'onUpdate', 'onServiceConfig'] as const)
+    if (options[k] !== undefined && typeof options[k] !== 'function') throw typeError(k, 'a function', options[k]);
   const { onError, onUpdate, onServiceConfig, ...rest } = options;
+  // Anything but an options object is kept as the target, so the error names it as given.
   const opts: ResolverOptions =
-    typeof target === 'string' ? ({ ...rest, target } as ResolverOptions) : { ...rest, ...target };
+    typeof target === 'object' && target !== null ? { ...rest, ...target } : ({ ...rest, target } as ResolverOptions);
   const clock = opts.clock === undefined ? systemClock : validateClock('clock', opts.clock);
-  const c = new Connected(typeof opts.target === 'string' ? (opts.uri ?? opts.target) : String(opts.target));
+  // A target that is not a string fails createResolverWith below (a TypeError naming it), before c is used.
+  const c = new Connected(opts.uri ?? opts.target);
   if (onUpdate !== undefined) c.on('update', (u) => onUpdate(u.endpoints, u.changed));
   if (onError !== undefined) c.on('error', onError);
   const setResolverError = (e: Error | null) => {

@@ -14,15 +14,16 @@
 // `Service.Meta` first, then `Node.Meta` (Consul meta values are strings; anything else skips the entry
 // with a TypeError). No datacenter and no such keys: no locality. A failed query is reported as a
 // `ResolverError` and retried after a back-off (1 s, doubled up to 30 s by default). `fetch` only: runs
-// in Node and browsers.
+// in Node and browsers. Options are checked at construction (`address` an http(s) URL, `passing` a boolean,
+// `fetch` a function...): a TypeError/RangeError naming the field, never a failing query loop.
 //
 //   new ConsulResolver({ address: 'http://127.0.0.1:8500', service: 'api', passing: true, tags: ['v2'] }, l);
 import { parseEndpoints, type Endpoint, type EndpointInput } from '../util/endpoint.js';
-import { intInRange, str, typeError } from '../util/validate.js';
+import { bool, intInRange, str, typeError } from '../util/validate.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import { abortAfter } from '../util/abort-after.js';
 import type { CommonResolverOptions, FetchLike, ResolverListener } from './resolver.js';
-import { msOption, Pause, ResolverBase } from './base.js';
+import { fetchOption, msOption, Pause, ResolverBase } from './base.js';
 
 export interface ConsulResolverOptions extends CommonResolverOptions {
   service: string;
@@ -89,10 +90,12 @@ export class ConsulResolver extends ResolverBase {
     super(opts, listener, `consul:///${String(opts?.service)}`);
     if (typeof opts.service !== 'string' || !/^[^/?#\s]+$/.test(opts.service))
       throw typeError('service', 'a Consul service name', opts.service);
-    const address = (opts.address ?? DEFAULT_CONSUL_ADDRESS).replace(/\/+$/, '');
-    if (!/^https?:\/\/[^/]+$/.test(address)) throw typeError('address', 'an http(s)://host:port URL', opts.address);
+    const given: unknown = opts.address === undefined ? DEFAULT_CONSUL_ADDRESS : opts.address;
+    const address = typeof given === 'string' ? given.replace(/\/+$/, '') : '';
+    if (!/^https?:\/\/[^/\s?#]+$/.test(address) || !isUrl(address))
+      throw typeError('address', 'an http(s)://host:port URL', opts.address);
     const q = new URLSearchParams();
-    if (opts.passing ?? true) q.set('passing', 'true');
+    if (opts.passing === undefined || bool('passing', opts.passing)) q.set('passing', 'true');
     if (opts.tags !== undefined) {
       if (!Array.isArray(opts.tags)) throw typeError('tags', 'an array of strings', opts.tags);
       opts.tags.forEach((t, i) => {
@@ -114,7 +117,7 @@ export class ConsulResolver extends ResolverBase {
       DEFAULT_CONSUL_MIN_QUERY_INTERVAL_MS,
     );
     this.backoff = new Backoff(opts, undefined, DEFAULT_CONSUL_BACKOFF);
-    this.fetch = opts.fetch ?? ((u, i) => fetch(u, i));
+    this.fetch = fetchOption('fetch', opts.fetch);
     queueMicrotask(() => void this.run());
   }
 
@@ -213,6 +216,15 @@ export class ConsulResolver extends ResolverBase {
       String(a.host) < String(b.host) ? -1 : String(a.host) > String(b.host) ? 1 : a.port - b.port,
     );
     return parseEndpoints('consul entry', inputs, (e) => this.out.error(e), { address: 'required' });
+  }
+}
+
+function isUrl(s: string): boolean {
+  try {
+    new URL(s);
+    return true;
+  } catch {
+    return false;
   }
 }
 

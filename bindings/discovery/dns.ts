@@ -1,12 +1,16 @@
 // The DNS resolver: A + AAAA records (`dns:///host:port`) or SRV records (`dns+srv:///_svc._tcp.name`),
 // re-resolved when the shortest TTL expires, clamped to [minTtlMs, maxTtlMs] (default floor 30 s, the
-// minimum re-resolution interval of grpc-js's resolver-dns.ts). SRV (RFC 2782): each record's priority
+// minimum re-resolution interval of grpc-js's resolver-dns.ts). A record without a usable TTL (missing, not
+// a number, NaN, negative) counts as TTL 0, so the floor applies: never a hot re-resolution loop. When only
+// one of the two bounds is given, the other default moves to meet it; both given with max < min: RangeError.
+// SRV (RFC 2782): each record's priority
 // becomes the endpoint's `priority` (lower is preferred; the Balancer serves the lowest class first) and
 // its weight the endpoint's `weight` (weight 0, "very small chance", becomes 1, the smallest integer
 // weight); each SRV target is resolved to its addresses. SRV carries no locality: endpoints have none.
 // Failures (NXDOMAIN, timeouts, a dead server) keep the last good list, report a `ResolverError` and retry
 // with exponential back-off (1 s, doubled up to `maxTtlMs` by default); an SRV target that does not resolve
-// is a skipped entry (its error is reported, the others are delivered).
+// is a skipped entry (its error is reported, the others are delivered); skipped SRV entries are named by the
+// record's index in the SRV answer (`dns+srv[i]`), A/AAAA ones by their index in the A answers then AAAA.
 //
 // Service config (gRFC A2, service-config.ts): each resolution also looks up the TXT record
 // `_grpc_config.<name>` (not for IP literals; off with `disableServiceConfig`); a `grpc_config=` record's
@@ -16,12 +20,14 @@
 // one is reported once (a TypeError naming `grpc_config`) and the config in force stays.
 //
 // Lookups go through the `DnsLookup` seam: in Node, `node:dns`'s `Resolver` (servers configurable,
-// imported lazily so browser bundles never load it); in browsers, `dohLookup` (doh.ts).
+// imported lazily so browser bundles never load it); in browsers, `dohLookup` (doh.ts). A custom `lookup`
+// is checked at construction (a, aaaa, srv functions; txt, cancel optional); an answer that is not an array
+// of records fails that query with a TypeError naming it (`lookup.a()`).
 //
 //   new DnsResolver({ target: 'api.internal:8080', servers: ['127.0.0.1:5353'] }, listener);
-import { parseEndpoints, parseHostPort, type Endpoint } from '../util/endpoint.js';
+import { parseEndpoint, parseHostPort, type Endpoint, type EndpointInput } from '../util/endpoint.js';
 import type { TimerHandle } from '../util/clock.js';
-import { intInRange, typeError } from '../util/validate.js';
+import { bool, intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import { Backoff } from '../util/backoff.js';
 import type { CommonResolverOptions, ResolverListener } from './resolver.js';
 import { msOption, ResolverBase } from './base.js';
@@ -64,9 +70,12 @@ export interface DnsResolverOptions extends CommonResolverOptions, ServiceConfig
   servers?: string[];
   /** Port used when the target has none; without it a port is required. */
   defaultPort?: number;
-  /** Floor of the TTL-driven re-resolution interval (default 30 s). */
+  /** Floor of the TTL-driven re-resolution interval (default 30 s, lowered to `maxTtlMs` when that is less). */
   minTtlMs?: number;
-  /** Ceiling of the re-resolution interval (default 300 s), and of the back-off unless `maxBackoffMs` is set. */
+  /**
+   * Ceiling of the re-resolution interval, > 0 (default 300 s, raised to `minTtlMs` when that is more), and of
+   * the back-off unless `maxBackoffMs` is set.
+   */
   maxTtlMs?: number;
   /** Per-query timeout of the node:dns lookup (default 2 s; a DoH request: 5 s) and its tries (default 2). */
   queryTimeoutMs?: number;
@@ -85,6 +94,33 @@ const IPV4_RE = /^(?:\d{1,3}\.){3}\d{1,3}$/;
 
 function isIpLiteral(host: string): boolean {
   return IPV4_RE.test(host) || host.includes(':');
+}
+
+/** A record's TTL in seconds: a number >= 0 (Infinity: no expiry, an IP literal); anything else 0 (unknown). */
+function ttlOf(v: unknown): number {
+  return typeof v === 'number' && v >= 0 ? v : 0;
+}
+
+const LOOKUP_METHODS = ['a', 'aaaa', 'srv'] as const;
+
+/** The `lookup` option: undefined (node:dns) or a DnsLookup; a TypeError naming `lookup` otherwise. */
+function checkLookup(v: unknown): DnsLookup | undefined {
+  if (v === undefined) return undefined;
+  const o = v as Record<string, unknown> | null;
+  if (o === null || typeof o !== 'object') throw typeError('lookup', 'a DnsLookup { a, aaaa, srv, txt? }', v);
+  for (const m of LOOKUP_METHODS) if (typeof o[m] !== 'function') throw typeError(`lookup.${m}`, 'a function', o[m]);
+  for (const m of ['txt', 'cancel'])
+    if (o[m] !== undefined && typeof o[m] !== 'function') throw typeError(`lookup.${m}`, 'a function', o[m]);
+  return v as DnsLookup;
+}
+
+/** A lookup answer: an array of record objects; a TypeError naming the query (`lookup.a()`) otherwise. */
+function records<T>(query: string, v: unknown): T[] {
+  if (!Array.isArray(v)) throw typeError(`${query} result`, 'an array of records', v);
+  v.forEach((r, i) => {
+    if (r === null || typeof r !== 'object') throw typeError(`${query} result[${i}]`, 'a record object', r);
+  });
+  return v as T[];
 }
 
 function codeOf(e: unknown): string | undefined {
@@ -133,7 +169,7 @@ export class DnsResolver extends ResolverBase {
 
   constructor(opts: DnsResolverOptions, listener: ResolverListener) {
     super(opts, listener, `${opts?.srv === true ? 'dns+srv' : 'dns'}:///${String(opts?.target)}`);
-    this.srv = opts.srv === true;
+    this.srv = opts.srv === undefined ? false : bool('srv', opts.srv);
     if (typeof opts.target !== 'string' || opts.target.length === 0)
       throw typeError('target', 'a DNS name', opts.target);
     if (this.srv) {
@@ -145,8 +181,11 @@ export class DnsResolver extends ResolverBase {
       this.host = hp.host;
       this.port = hp.port;
     }
-    this.minTtlMs = msOption('minTtlMs', opts.minTtlMs, DEFAULT_DNS_MIN_TTL_MS);
-    this.maxTtlMs = Math.max(this.minTtlMs, msOption('maxTtlMs', opts.maxTtlMs, DEFAULT_DNS_MAX_TTL_MS));
+    // maxTtlMs > 0: with a floor of 0 a TTL-0 answer would re-resolve at once, forever.
+    const maxTtl = opts.maxTtlMs === undefined ? undefined : positive('maxTtlMs', opts.maxTtlMs);
+    this.minTtlMs = msOption('minTtlMs', opts.minTtlMs, Math.min(DEFAULT_DNS_MIN_TTL_MS, maxTtl ?? Infinity));
+    this.maxTtlMs = maxTtl ?? Math.max(DEFAULT_DNS_MAX_TTL_MS, this.minTtlMs);
+    if (this.maxTtlMs < this.minTtlMs) throw rangeError('maxTtlMs', `>= minTtlMs (${this.minTtlMs})`, this.maxTtlMs);
     this.backoff = new Backoff(opts, undefined, {
       initialBackoffMs: DEFAULT_DNS_INITIAL_BACKOFF_MS,
       maxBackoffMs: this.maxTtlMs,
@@ -158,7 +197,7 @@ export class DnsResolver extends ResolverBase {
     }
     const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DNS_QUERY_TIMEOUT_MS);
     const tries = opts.queryTries === undefined ? 2 : intInRange('queryTries', opts.queryTries, 1, 10);
-    this.lookup = opts.lookup ?? nodeDnsLookup(opts.servers, timeoutMs, tries);
+    this.lookup = checkLookup(opts.lookup) ?? nodeDnsLookup(opts.servers, timeoutMs, tries);
     this.serviceConfig = new ServiceConfigTracker(opts);
     this.limiter.ran();
     this.schedule(0);
@@ -237,7 +276,7 @@ export class DnsResolver extends ResolverBase {
       this.failures = 0;
       if (txt !== undefined) this.deliverServiceConfig(txt);
       this.out.endpoints(endpoints!);
-      const ttlMs = Math.min(this.maxTtlMs, Math.max(this.minTtlMs, (ttlS ?? Infinity) * 1000));
+      const ttlMs = Math.min(this.maxTtlMs, Math.max(this.minTtlMs, ttlOf(ttlS) * 1000));
       this.schedule(ttlMs);
     }
     if (this.again) {
@@ -249,10 +288,14 @@ export class DnsResolver extends ResolverBase {
   /** Addresses of one name, A and AAAA in parallel; fails only when both fail or both are empty. */
   private async addresses(name: string): Promise<AddressRecord[]> {
     if (isIpLiteral(name)) return [{ address: name, ttlS: Infinity }];
-    const [v4, v6] = await Promise.allSettled([this.lookup.a(name), this.lookup.aaaa(name)]);
+    const lookup = this.lookup;
+    const [v4, v6] = await Promise.allSettled([
+      (async () => records<AddressRecord>('lookup.a()', await lookup.a(name)))(),
+      (async () => records<AddressRecord>('lookup.aaaa()', await lookup.aaaa(name)))(),
+    ]);
     const out: AddressRecord[] = [];
-    if (v4.status === 'fulfilled') out.push(...v4.value);
-    if (v6.status === 'fulfilled') out.push(...v6.value);
+    for (const r of [v4, v6])
+      if (r.status === 'fulfilled') for (const a of r.value) out.push({ address: a.address, ttlS: ttlOf(a.ttlS) });
     if (out.length > 0) return out;
     const reasons = [v4, v6].filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
     // Prefer the informative failure: NXDOMAIN or a timeout over "no record of this type".
@@ -264,47 +307,92 @@ export class DnsResolver extends ResolverBase {
   }
 
   private async resolveOnce(): Promise<{ endpoints: Endpoint[]; ttlS: number }> {
-    const onError = (e: Error) => this.out.error(e);
     if (!this.srv) {
       const recs = await this.addresses(this.host);
       const ttlS = Math.min(...recs.map((r) => r.ttlS));
-      const inputs = recs
-        .map((r) => ({ host: r.address, port: this.port, metadata: { name: this.host } }))
-        .sort((x, y) => (x.host < y.host ? -1 : x.host > y.host ? 1 : 0));
-      return { endpoints: parseEndpoints('dns', inputs, onError, { address: 'required' }), ttlS };
+      const items = recs.map((r, index) => ({
+        index,
+        input: { host: r.address, port: this.port, metadata: { name: this.host } },
+      }));
+      return { endpoints: this.parseSorted('dns', items, byHost), ttlS };
     }
-    const srvs = await this.lookup.srv(this.host);
+    const lookup = this.lookup;
+    const srvs = records<SrvRecord>('lookup.srv()', await lookup.srv(this.host));
     if (srvs.length === 0) {
       const e = new Error(`dns: no SRV records for ${JSON.stringify(this.host)}`);
       (e as Error & { code: string }).code = 'ENODATA';
       throw e;
     }
-    let ttlS = Math.min(...srvs.map((s) => s.ttlS ?? Infinity));
-    const resolved = await Promise.allSettled(srvs.map((s) => this.addresses(s.name)));
-    const inputs = [];
+    // node:dns gives SRV records no TTL: the addresses' TTLs decide then.
+    let ttlS = Math.min(...srvs.map((s) => (s.ttlS === undefined ? Infinity : ttlOf(s.ttlS))));
+    const resolved = await Promise.allSettled(
+      srvs.map((s, i) =>
+        typeof s.name === 'string' && s.name.length > 0
+          ? this.addresses(s.name)
+          : Promise.reject(typeError(`dns+srv[${i}].name`, 'a DNS name', s.name)),
+      ),
+    );
+    const items: Array<{ index: number; input: EndpointInput }> = [];
     let failures = 0;
     for (let i = 0; i < srvs.length; i++) {
       const s = srvs[i]!;
       const r = resolved[i]!;
       if (r.status === 'rejected') {
         failures++;
-        onError(r.reason instanceof Error ? r.reason : new Error(String(r.reason)));
+        this.out.error(r.reason instanceof Error ? r.reason : new Error(String(r.reason)));
         continue;
       }
       for (const a of r.value) {
         ttlS = Math.min(ttlS, a.ttlS);
-        inputs.push({
-          host: a.address,
-          port: s.port,
-          priority: s.priority,
-          weight: s.weight > 0 ? s.weight : 1,
-          metadata: { target: s.name, srvWeight: s.weight },
+        items.push({
+          index: i,
+          input: {
+            host: a.address,
+            port: s.port,
+            priority: s.priority,
+            // RFC 2782: weight 0 is "a very small chance"; anything else is validated as a weight.
+            weight: s.weight === 0 ? 1 : s.weight,
+            metadata: { target: s.name, srvWeight: s.weight },
+          },
         });
       }
     }
     if (failures === srvs.length) throw new Error(`dns: no SRV target of ${JSON.stringify(this.host)} resolved`);
     // Stable order: priority class, then address, so identical answers compare equal.
-    inputs.sort((x, y) => x.priority - y.priority || (x.host < y.host ? -1 : x.host > y.host ? 1 : x.port - y.port));
-    return { endpoints: parseEndpoints('dns+srv', inputs, onError, { address: 'required' }), ttlS };
+    return { endpoints: this.parseSorted('dns+srv', items, byPriorityHost), ttlS };
+  }
+
+  /**
+   * Validates each entry (a bad one is skipped and reported, named by its record's `index` in the answer, not
+   * by its place after sorting), sorts the valid ones with `cmp` and skips duplicates (reported too).
+   */
+  private parseSorted(
+    field: string,
+    items: ReadonlyArray<{ index: number; input: EndpointInput }>,
+    cmp: (x: Endpoint, y: Endpoint) => number,
+  ): Endpoint[] {
+    const parsed: Array<{ index: number; ep: Endpoint }> = [];
+    for (const { index, input } of items) {
+      try {
+        parsed.push({ index, ep: parseEndpoint(input, `${field}[${index}]`, { address: 'required' }) });
+      } catch (e) {
+        this.out.error(e as Error);
+      }
+    }
+    parsed.sort((x, y) => cmp(x.ep, y.ep));
+    const seen = new Set<string>();
+    const out: Endpoint[] = [];
+    for (const { index, ep } of parsed) {
+      if (seen.has(ep.id)) {
+        this.out.error(typeError(`${field}[${index}].id`, 'unique (duplicate endpoint skipped)', ep.id));
+        continue;
+      }
+      seen.add(ep.id);
+      out.push(ep);
+    }
+    return out;
   }
 }
+
+const byHost = (x: Endpoint, y: Endpoint): number => (x.host < y.host ? -1 : x.host > y.host ? 1 : x.port - y.port);
+const byPriorityHost = (x: Endpoint, y: Endpoint): number => x.priority - y.priority || byHost(x, y);

@@ -4,12 +4,13 @@
 // (`"a" "b"`; Google's resolver leaves a single string unquoted)). A `DnsLookup` for the DNS resolver
 // (dns.ts) where node:dns does not exist: browsers, workers, edge runtimes. `fetch` only. A query that has not
 // answered (headers and body) within `queryTimeoutMs` is aborted and fails with code ETIMEOUT, as a node:dns
-// query does, so a resolver never waits on a stalled DoH server.
+// query does, so a resolver never waits on a stalled DoH server. `fetch` and `headers` (names and values as
+// `fetch` accepts them) are checked when the lookup is made: a TypeError naming the field, not a failed query.
 //
 //   createResolver({ target: 'doh:///api.example.com:443', dohUrl: 'https://cloudflare-dns.com/dns-query' }, l);
 import type { AddressRecord, DnsLookup, SrvRecord } from './dns.js';
 import type { FetchLike } from './resolver.js';
-import { msOption } from './base.js';
+import { fetchOption, msOption } from './base.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import { abortAfter } from '../util/abort-after.js';
 import { typeError } from '../util/validate.js';
@@ -25,6 +26,22 @@ export interface DohOptions {
 }
 
 export const DEFAULT_DOH_QUERY_TIMEOUT_MS = 5_000;
+
+/** RFC 9110 `token` (a header name). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Extra request headers: a plain object of header names to string values (no CR, LF or NUL). */
+function checkHeaders(v: unknown): Record<string, string> {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw typeError('headers', 'an object of header names to string values', v);
+  for (const [k, val] of Object.entries(v)) {
+    if (!HEADER_NAME.test(k)) throw typeError('headers', 'an object of valid HTTP header names', k);
+    if (typeof val !== 'string' || /[\r\n\0]/.test(val))
+      throw typeError(`headers[${JSON.stringify(k)}]`, 'a header value string (no CR, LF or NUL)', val);
+  }
+  return v as Record<string, string>;
+}
 
 const TYPE_A = 1;
 const TYPE_AAAA = 28;
@@ -80,6 +97,7 @@ export function parseTxtData(data: string): string[] {
 }
 
 export function dohLookup(opts: DohOptions): DnsLookup {
+  if (opts === null || typeof opts !== 'object') throw typeError('options', 'an object { url, ... }', opts);
   if (typeof opts.url !== 'string') throw typeError('dohUrl', 'an http(s) URL', opts.url);
   let base: URL;
   try {
@@ -88,7 +106,8 @@ export function dohLookup(opts: DohOptions): DnsLookup {
     throw typeError('dohUrl', 'an http(s) URL', opts.url);
   }
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw typeError('dohUrl', 'an http(s) URL', opts.url);
-  const doFetch: FetchLike = opts.fetch ?? ((u, i) => fetch(u, i));
+  const doFetch: FetchLike = fetchOption('fetch', opts.fetch);
+  const headers = { accept: 'application/dns-json', ...checkHeaders(opts.headers) };
   const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DOH_QUERY_TIMEOUT_MS);
   const clock = opts.clock === undefined ? systemClock : validateClock('clock', opts.clock);
   const controllers = new Set<AbortController>();
@@ -101,7 +120,7 @@ export function dohLookup(opts: DohOptions): DnsLookup {
       clock,
       timeoutMs,
       async (signal) => {
-        const res = await doFetch(u.href, { headers: { accept: 'application/dns-json', ...opts.headers }, signal });
+        const res = await doFetch(u.href, { headers, signal });
         if (!res.ok) throw dnsError('ESERVFAIL', `doh: HTTP ${res.status} for ${type} ${name}`);
         const body = (await res.json()) as { Status?: unknown; Answer?: unknown };
         if (typeof body !== 'object' || body === null || typeof body.Status !== 'number')

@@ -33,7 +33,7 @@
 import type { Endpoint, EndpointInput } from '../util/endpoint.js';
 import type { Clock } from '../util/clock.js';
 import type { BackoffOptions } from '../util/backoff.js';
-import { typeError } from '../util/validate.js';
+import { bool, rangeError, typeError } from '../util/validate.js';
 import { StaticResolver } from './static.js';
 import { DnsResolver, type DnsResolverOptions } from './dns.js';
 import { dohLookup, type DohOptions } from './doh.js';
@@ -140,14 +140,24 @@ export interface SchemeLookup {
 
 /** `static:///a:80,b:80` (plus `endpointsStatic`). */
 export const staticScheme: ResolverScheme = (t, opts, _uri, listener) => {
-  const list = t.path.length === 0 ? [] : t.path.split(',');
-  return new StaticResolver([...list, ...(opts.endpointsStatic ?? [])], listener);
+  const list: EndpointInput[] = t.path.length === 0 ? [] : t.path.split(',');
+  const extra = opts.endpointsStatic;
+  if (extra !== undefined && !Array.isArray(extra)) throw typeError('endpointsStatic', 'an array', extra);
+  return new StaticResolver(list.concat(extra ?? []), listener);
 };
+
+/** The scheme says whether SRV records are asked for; an `srv` option, if given, must agree with it. */
+function srvOfScheme(t: ParsedTarget, opts: ResolverOptions): boolean {
+  const srv = t.scheme.endsWith('+srv');
+  if (opts.srv !== undefined && bool('srv', opts.srv) !== srv)
+    throw rangeError('srv', `unset or ${srv} for a ${t.scheme}: target (the scheme chooses SRV)`, opts.srv);
+  return srv;
+}
 
 /** `dns:///` and `dns+srv:///` (node:dns, or `lookup`). */
 export const dnsScheme: ResolverScheme = (t, opts, uri, listener) => {
   const servers = t.authority.length > 0 ? t.authority.split(',') : opts.servers;
-  const srv = t.scheme.endsWith('+srv');
+  const srv = srvOfScheme(t, opts);
   return new DnsResolver({ ...opts, uri, target: t.path, srv, servers, lookup: opts.lookup }, listener);
 };
 
@@ -156,13 +166,30 @@ export const dohScheme: ResolverScheme = (t, opts, uri, listener) => {
   const url = t.query.get('url') ?? opts.dohUrl;
   if (typeof url !== 'string') throw typeError('dohUrl', 'a DNS-over-HTTPS JSON URL', url);
   const servers = t.authority.length > 0 ? t.authority.split(',') : opts.servers;
-  const srv = t.scheme.endsWith('+srv');
+  const srv = srvOfScheme(t, opts);
   return new DnsResolver({ ...opts, uri, target: t.path, srv, servers, lookup: dohLookup({ ...opts, url }) }, listener);
 };
 
+function isUrl(s: string): boolean {
+  try {
+    new URL(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `etcd://host:2379/prefix/name` (or `endpoints` in options). */
 export const etcdScheme: ResolverScheme = (t, opts, uri, listener) => {
-  const endpoints = t.authority.length > 0 ? t.authority.split(',').map((a) => `http://${a}`) : opts.endpoints;
+  const endpoints =
+    t.authority.length > 0
+      ? t.authority.split(',').map((a) => {
+          // Each member an http URL authority, `host[:port]`, checked here so the error names the target.
+          if (!/^[^\s/?#@]+$/.test(a) || !isUrl(`http://${a}`))
+            throw typeError('target', 'etcd://host[:port][,host[:port]...]/prefix', uri);
+          return `http://${a}`;
+        })
+      : opts.endpoints;
   if (endpoints === undefined) throw typeError('endpoints', 'a list of etcd client URLs', endpoints);
   return new EtcdResolver({ ...opts, uri, endpoints, prefix: t.path }, listener);
 };

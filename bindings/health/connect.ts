@@ -8,7 +8,9 @@
 // `successful_active_health_check_uneject_host`, an option of the detector). A member whose first probe has
 // not finished is reported pending (`setAvailable(id, false, reason, true)`): the Balancer does not count it
 // for panic and, while no member is available yet, waits for first results instead of panicking (Envoy's
-// excluded hosts and cluster warming; see balancing/balancer.ts).
+// excluded hosts and cluster warming; see balancing/balancer.ts). A `checker` or `detector` lacking a method
+// the wiring calls is a TypeError naming it. Outcomes are recorded as the Balancer reports them: a malformed
+// one (`status: '503'`) throws from `record()` (outlier.ts), out of the `done()` that reported it.
 //
 //   const hc = new HealthChecker({ probe: httpProbe({ path: '/healthz' }), intervalMs: 5000, timeoutMs: 1000 });
 //   const od = new OutlierDetector();
@@ -58,6 +60,27 @@ export interface HealthWiring {
   close(): void;
 }
 
+// What the wiring calls on each (a HealthChecker, an OutlierDetector, or anything with these methods).
+const CHECKER_METHODS = [
+  'on',
+  'isAvailable',
+  'lastReason',
+  'state',
+  'add',
+  'update',
+  'remove',
+  'drain',
+  'start',
+  'stop',
+];
+const DETECTOR_METHODS = ['on', 'isEjected', 'record', 'onActiveCheckSuccess', 'add', 'remove', 'start', 'stop'];
+
+function hasMethods(v: unknown, names: readonly string[]): boolean {
+  return (
+    v !== null && typeof v === 'object' && names.every((n) => typeof (v as Record<string, unknown>)[n] === 'function')
+  );
+}
+
 export function connectHealth<M extends HealthMember>(
   balancer: HealthTarget<M>,
   options: HealthWiringOptions<M> = {},
@@ -66,6 +89,10 @@ export function connectHealth<M extends HealthMember>(
     throw typeError('balancer', 'a Balancer (members, setAvailable, on)', balancer);
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
   const { checker, detector } = options;
+  if (checker !== undefined && !hasMethods(checker, CHECKER_METHODS))
+    throw typeError('checker', 'a HealthChecker', checker);
+  if (detector !== undefined && !hasMethods(detector, DETECTOR_METHODS))
+    throw typeError('detector', 'an OutlierDetector', detector);
   const start = bool('start', options.start ?? true);
   const clock = options.clock === undefined ? systemClock : validateClock('clock', options.clock);
 

@@ -2,7 +2,9 @@
 // 200-299, Envoy's `http_health_check.expected_statuses` default). Uses only `fetch` and `AbortSignal`, so it
 // runs in Node >= 18 and in browsers (the backend must then send CORS headers). The response body is
 // discarded unread. An unexpected status rejects with "HTTP <status>", a network error with its message; the
-// checker turns both into failed probes with that reason.
+// checker turns both into failed probes with that reason. Options are checked when the probe is made
+// (`headers`: a plain object of valid header names to string values), so a bad one is a TypeError naming
+// it, not a probe that fails every member.
 //
 //   new HealthChecker({ probe: httpProbe({ path: '/healthz', expectedStatuses: [200, [300, 399]] }) });
 import type { HealthMember, HealthProbe } from './checker.js';
@@ -40,6 +42,24 @@ function parseRanges(v: readonly StatusRange[]): Array<[number, number]> {
   });
 }
 
+/** RFC 9110 `token` (a header name). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Extra request headers: a plain object of header names to string values (no CR, LF or NUL); copied. */
+function parseHeaders(v: unknown): Record<string, string> {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw typeError('headers', 'an object of header names to string values', v);
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (!HEADER_NAME.test(k)) throw typeError('headers', 'an object of valid HTTP header names', k);
+    if (typeof val !== 'string' || /[\r\n\0]/.test(val))
+      throw typeError(`headers[${JSON.stringify(k)}]`, 'a header value string (no CR, LF or NUL)', val);
+    out[k] = val;
+  }
+  return out;
+}
+
 /** `host:port` as a URL authority: IPv6 literals in brackets. */
 export function authority(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -55,7 +75,7 @@ export function httpProbe<M extends HealthMember = HealthMember>(options: HttpPr
   const f = options.fetch ?? globalThis.fetch;
   if (typeof f !== 'function') throw typeError('fetch', 'a function (no global fetch here)', f);
   if (options.url !== undefined && typeof options.url !== 'function') throw typeError('url', 'a function', options.url);
-  const headers = options.headers ?? {};
+  const headers = parseHeaders(options.headers);
   const urlOf = options.url ?? ((m: M) => `${scheme}://${authority(m.host, m.port)}${path}`);
   return async (member, signal) => {
     const res = await f(urlOf(member), { method: 'GET', headers, signal, cache: 'no-store', redirect: 'manual' });

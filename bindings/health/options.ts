@@ -2,7 +2,10 @@
 // resolved configs, for the HealthChecker (checker.ts; Envoy's active health checking,
 // `config.core.v3.HealthCheck`, plus the 3 s timeout of docs/design.md, "Health states") and the
 // OutlierDetector (outlier.ts; Envoy's `config.cluster.v3.OutlierDetection`, names in camelCase with
-// units). Every bad value is a TypeError/RangeError naming the field and the value (util/validate.ts).
+// units). Every bad value is a TypeError/RangeError naming the field and the value (util/validate.ts); for
+// the HealthChecker only `undefined` means "the default" (null is a TypeError). The checker's `random` is
+// checked at each draw: a value outside [0, 1) is a RangeError naming `random`; when jitter is configured
+// the first draw is taken at construction (and kept for the first use), so a bad source fails there.
 // Timer delays are capped at setTimeout's limit, 2^31 - 1 ms (~24.8 days).
 //
 //   parseHealthOptions({ probe, intervalMs: 1000, timeoutMs: 1000 }); // RangeError: timeoutMs must be less than intervalMs (1000), got 1000
@@ -60,7 +63,10 @@ export interface HealthCheckerOptions<M extends HealthMember = HealthMember> {
    * `VirtualClock` (util/clock.ts) in tests.
    */
   clock?: Clock;
-  /** Uniform in [0, 1) (default Math.random). */
+  /**
+   * Uniform in [0, 1) (default Math.random), for the jitters. A value outside [0, 1) is a RangeError naming
+   * `random`: with jitter configured the first draw is made at construction, so a bad source throws there.
+   */
   random?: Random;
 }
 
@@ -106,37 +112,64 @@ function requireObject(o: unknown): void {
   if (typeof o !== 'object' || o === null) throw typeError('options', 'an object', o);
 }
 
+/** `v`, or `dflt` when undefined (only undefined: null is a value, and a wrong one). */
+const or = <T>(v: T | undefined, dflt: T): T => (v === undefined ? dflt : v);
+
+/**
+ * `r` checked at every draw (RangeError naming `random` outside [0, 1)). With `eager`, the first draw is
+ * made now and handed out at the first call, so the sequence a seeded source yields is unchanged.
+ */
+export function checkedRandom(r: Random, eager: boolean): Random {
+  const draw = (): number => {
+    const x = r();
+    if (typeof x !== 'number' || !(x >= 0 && x < 1))
+      throw rangeError('random', 'a function returning a number in [0, 1)', x);
+    return x;
+  };
+  let next: number | undefined = eager ? draw() : undefined;
+  return () => {
+    if (next === undefined) return draw();
+    const x = next;
+    next = undefined;
+    return x;
+  };
+}
+
 export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptions<M>): HealthConfig<M> {
   requireObject(o);
   if (typeof o.probe !== 'function')
     throw typeError('probe', 'a function (member, signal) => Promise<boolean>', o.probe);
-  const intervalMs = delay('intervalMs', o.intervalMs ?? DEFAULT_INTERVAL_MS);
-  const unhealthyIntervalMs = delay('unhealthyIntervalMs', o.unhealthyIntervalMs ?? intervalMs);
-  const timeoutMs = delay('timeoutMs', o.timeoutMs ?? Math.min(DEFAULT_TIMEOUT_MS, intervalMs / 2));
+  const intervalMs = delay('intervalMs', or(o.intervalMs, DEFAULT_INTERVAL_MS));
+  const unhealthyIntervalMs = delay('unhealthyIntervalMs', or(o.unhealthyIntervalMs, intervalMs));
+  const timeoutMs = delay('timeoutMs', or(o.timeoutMs, Math.min(DEFAULT_TIMEOUT_MS, intervalMs / 2)));
   if (timeoutMs >= intervalMs) throw rangeError('timeoutMs', `less than intervalMs (${intervalMs})`, timeoutMs);
   if (timeoutMs >= unhealthyIntervalMs)
     throw rangeError('timeoutMs', `less than unhealthyIntervalMs (${unhealthyIntervalMs})`, timeoutMs);
   const threshold = (field: string, v: unknown) => intInRange(field, v, 1, MAX_THRESHOLD);
+  const initialJitterMs = nonNegative('initialJitterMs', or(o.initialJitterMs, 0));
+  const intervalJitterMs = nonNegative('intervalJitterMs', or(o.intervalJitterMs, 0));
+  const intervalJitterPercent = percent('intervalJitterPercent', or(o.intervalJitterPercent, 0));
+  const jitter = initialJitterMs > 0 || intervalJitterMs > 0 || intervalJitterPercent > 0;
   return {
     probe: o.probe,
     intervalMs,
     timeoutMs,
     unhealthyIntervalMs,
-    recheckDelayMs: nonNegative('recheckDelayMs', o.recheckDelayMs ?? 0),
-    initialJitterMs: nonNegative('initialJitterMs', o.initialJitterMs ?? 0),
-    intervalJitterMs: nonNegative('intervalJitterMs', o.intervalJitterMs ?? 0),
-    intervalJitterPercent: percent('intervalJitterPercent', o.intervalJitterPercent ?? 0),
-    unhealthyThreshold: threshold('unhealthyThreshold', o.unhealthyThreshold ?? DEFAULT_UNHEALTHY_THRESHOLD),
-    healthyThreshold: threshold('healthyThreshold', o.healthyThreshold ?? DEFAULT_HEALTHY_THRESHOLD),
-    startHealthy: bool('startHealthy', o.startHealthy ?? false),
+    recheckDelayMs: nonNegative('recheckDelayMs', or(o.recheckDelayMs, 0)),
+    initialJitterMs,
+    intervalJitterMs,
+    intervalJitterPercent,
+    unhealthyThreshold: threshold('unhealthyThreshold', or(o.unhealthyThreshold, DEFAULT_UNHEALTHY_THRESHOLD)),
+    healthyThreshold: threshold('healthyThreshold', or(o.healthyThreshold, DEFAULT_HEALTHY_THRESHOLD)),
+    startHealthy: bool('startHealthy', or(o.startHealthy, false)),
     maxConcurrentProbes: intInRange(
       'maxConcurrentProbes',
-      o.maxConcurrentProbes ?? DEFAULT_MAX_CONCURRENT_PROBES,
+      or(o.maxConcurrentProbes, DEFAULT_MAX_CONCURRENT_PROBES),
       1,
       1_000_000,
     ),
     clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: validateRandom('random', o.random ?? defaultRandom),
+    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom)), jitter),
   };
 }
 

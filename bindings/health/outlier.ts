@@ -2,9 +2,11 @@
 // (architecture overview "Outlier detection", `config.cluster.v3.OutlierDetection`; names and defaults are
 // Envoy's, in camelCase with units).
 //
-// - Consecutive failures (`consecutive_5xx`, default 5): an outcome with `ok: false`, an `error`, or a 5xx
-//   `status` counts as a failure (errors and timeouts are Envoy's "local origin errors mapped to 5xx"); any
-//   other outcome resets the count. Reaching the threshold ejects the member at once (inline), with
+// - Consecutive failures (`consecutive_5xx`, default 5): an outcome with `ok: false`, an `error` (any value
+//   but undefined and null, which mean "no error"), or a 5xx `status` counts as a failure (errors and timeouts
+//   are Envoy's "local origin errors mapped to 5xx"); any other outcome resets the count. An outcome is
+//   `{ ok: boolean, status?: integer in [0, 999], error?: unknown }` (status 0: none, as an opaque browser
+//   response); anything else is a TypeError/RangeError naming `outcome.ok` / `outcome.status`, never a success. Reaching the threshold ejects the member at once (inline), with
 //   probability `enforcingConsecutive5xx` %. While over the ejection cap it is retried on every further
 //   failure (Envoy retries only when the count is exactly the threshold).
 // - Success rate (evaluated every `intervalMs`, default 10 s): over members with at least
@@ -28,14 +30,16 @@
 //   od.record('a', { ok: false, status: 503 });
 import type { Clock } from '../util/clock.js';
 import type { Random } from '../util/random.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { bool, intInRange, rangeError, typeError } from '../util/validate.js';
 import { errorMessage, parseOutlierOptions, type OutlierDetectorOptions } from './options.js';
 
 export type { OutlierDetectorOptions } from './options.js';
 
 export interface OutlierOutcome {
   ok: boolean;
+  /** The response status, an integer in [0, 999]; undefined when there was none. */
   status?: number;
+  /** Why the request failed; undefined or null: no error. */
   error?: unknown;
   rttMs?: number;
 }
@@ -105,11 +109,23 @@ interface Monitor {
   successRate: number | null;
 }
 
-/** Is this outcome a failure for outlier detection: `ok: false`, an error, or a 5xx status. */
+/** Is this outcome a failure for outlier detection: `ok: false`, an error (not null), or a 5xx status. */
 export function isFailure(o: OutlierOutcome): boolean {
   return (
-    o.ok === false || o.error !== undefined || (typeof o.status === 'number' && o.status >= 500 && o.status <= 599)
+    o.ok === false ||
+    (o.error !== undefined && o.error !== null) ||
+    (typeof o.status === 'number' && o.status >= 500 && o.status <= 599)
   );
+}
+
+/** Checks an outcome's shape; a TypeError/RangeError naming `outcome`, `outcome.ok` or `outcome.status`. */
+function checkOutcome(outcome: unknown): OutlierOutcome {
+  if (typeof outcome !== 'object' || outcome === null)
+    throw typeError('outcome', 'an object { ok, status?, error? }', outcome);
+  const o = outcome as OutlierOutcome;
+  bool('outcome.ok', o.ok);
+  if (o.status !== undefined) intInRange('outcome.status', o.status, 0, 999);
+  return o;
 }
 
 export class OutlierDetector {
@@ -216,8 +232,7 @@ export class OutlierDetector {
 
   /** Records one request outcome; false for an unknown member. May eject inline. */
   record(id: string, outcome: OutlierOutcome): boolean {
-    if (typeof outcome !== 'object' || outcome === null)
-      throw typeError('outcome', 'an object { ok, status?, error? }', outcome);
+    checkOutcome(outcome);
     const m = this.monitors.get(id);
     if (m === undefined) return false;
     m.total++;
@@ -231,7 +246,7 @@ export class OutlierDetector {
       const why =
         outcome.status !== undefined
           ? `status ${outcome.status}`
-          : outcome.error !== undefined
+          : outcome.error !== undefined && outcome.error !== null
             ? errorMessage(outcome.error)
             : 'failed';
       this.tryEject(

@@ -20,7 +20,7 @@ import type {
 } from '../balancing/events.js';
 import type { HealthStats, HealthState, HealthTransition, ProbeResult } from '../health/checker.js';
 import type { EjectionEvent, OutlierStats } from '../health/outlier.js';
-import { typeError } from '../util/validate.js';
+import { rangeError, typeError } from '../util/validate.js';
 
 export type Labels = Record<string, string>;
 
@@ -234,6 +234,18 @@ export type InstrumentKey = keyof typeof INSTRUMENTS;
 export const DEFAULT_BUCKETS_S: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+
+/** The `buckets` option of both sinks: a non-empty, increasing array of finite seconds > 0 (copied). */
+export function parseBuckets(b: unknown): number[] {
+  if (b === undefined) return [...DEFAULT_BUCKETS_S];
+  if (!Array.isArray(b) || b.length === 0) throw typeError('buckets', 'a non-empty array of seconds', b);
+  b.forEach((x, i) => {
+    if (typeof x !== 'number') throw typeError(`buckets[${i}]`, 'a finite number > 0, increasing', x);
+    if (!Number.isFinite(x) || x <= 0 || (i > 0 && x <= (b[i - 1] as number)))
+      throw rangeError(`buckets[${i}]`, 'a finite number > 0, increasing', x);
+  });
+  return [...(b as number[])];
+}
 
 /** Where a sink sends values. Gauge readers are called on every collection (scrape or export). */
 export interface Sink {

@@ -13,8 +13,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, register as globalRegistry, Registry } from 'prom-client';
 import { rangeError, str, typeError } from '../util/validate.js';
 import {
-  DEFAULT_BUCKETS_S,
   INSTRUMENTS,
+  parseBuckets,
   resolveSources,
   wireSources,
   type InstrumentKey,
@@ -85,16 +85,6 @@ function parseLabels(labels: unknown): Labels {
     out[k] = v;
   }
   return out;
-}
-
-function parseBuckets(b: unknown): number[] {
-  if (b === undefined) return [...DEFAULT_BUCKETS_S];
-  if (!Array.isArray(b) || b.length === 0) throw typeError('buckets', 'a non-empty array of seconds', b);
-  b.forEach((x, i) => {
-    if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0 || (i > 0 && x <= (b[i - 1] as number)))
-      throw rangeError(`buckets[${i}]`, 'a finite number > 0, increasing', x);
-  });
-  return [...(b as number[])];
 }
 
 /** Registers switchyard's metrics for a balancer (and checker, detector, resolver, fetch) on a prom-client Registry. */

@@ -4,7 +4,10 @@
 // units follow the OpenTelemetry conventions (dotted names, UCUM units, durations in seconds); attributes are
 // the Prometheus labels prefixed with `switchyard.` (switchyard.member, switchyard.outcome, ...).
 // OpenTelemetry cannot delete the series of a removed member from a cumulative counter: it stays with its
-// last value (the exporter's cardinality limit bounds them).
+// last value (the exporter's cardinality limit bounds them). Options are checked as the Prometheus
+// collector's are: `attributes` a plain object of OpenTelemetry attribute values (a string, a finite number, a
+// boolean, or an array of one of those types) whose keys are not switchyard's own; `buckets` increasing
+// finite seconds > 0. A bad one is a TypeError/RangeError naming the field.
 //
 //   const c = collectOtelMetrics({ fetch, attributes: { 'service.name': 'api' } }); // meter: metrics.getMeter('switchyard')
 //   c.close();
@@ -16,10 +19,10 @@ import {
   type Meter,
   type ObservableGauge,
 } from '@opentelemetry/api';
-import { typeError } from '../util/validate.js';
+import { numberError, rangeError, typeError } from '../util/validate.js';
 import {
-  DEFAULT_BUCKETS_S,
   INSTRUMENTS,
+  parseBuckets,
   resolveSources,
   wireSources,
   type InstrumentKey,
@@ -42,15 +45,44 @@ export interface OtelMetricsCollector {
   close(): void;
 }
 
+const OWN_ATTRIBUTES = new Set(Object.values(INSTRUMENTS).flatMap((s) => s.labels.map((l) => `switchyard.${l}`)));
+
+type Primitive = 'string' | 'number' | 'boolean';
+const isPrimitive = (v: unknown): v is string | number | boolean =>
+  typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+
+/** Constant attributes: a plain object of OpenTelemetry attribute values, none under switchyard's own keys. */
+function parseAttributes(a: unknown): Attributes {
+  if (a === undefined) return {};
+  if (a === null || typeof a !== 'object' || Array.isArray(a))
+    throw typeError('attributes', 'an object of attribute names to values', a);
+  const out: Attributes = {};
+  for (const [k, v] of Object.entries(a)) {
+    if (k.length === 0) throw rangeError('attributes', 'non-empty attribute names', k);
+    if (OWN_ATTRIBUTES.has(k)) throw rangeError(`attributes["${k}"]`, 'an attribute name switchyard does not use', k);
+    const field = `attributes["${k}"]`;
+    if (Array.isArray(v)) {
+      // One type per array (OpenTelemetry: homogeneous arrays), that of the first element.
+      const type = typeof v[0] as Primitive;
+      v.forEach((x: unknown, i) => {
+        if (!isPrimitive(x)) throw numberError(`${field}[${i}]`, 'a string, a finite number or a boolean', x);
+        if (typeof x !== type) throw typeError(`${field}[${i}]`, `a ${type}, as ${field}[0]`, x);
+      });
+      out[k] = [...(v as string[])];
+    } else if (isPrimitive(v)) out[k] = v;
+    else throw numberError(field, 'a string, a finite number, a boolean or an array of one of them', v);
+  }
+  return out;
+}
+
 /** Records switchyard's metrics for a balancer (and checker, detector, resolver, fetch) with an OpenTelemetry Meter. */
 export function collectOtelMetrics(options: CollectOtelMetricsOptions): OtelMetricsCollector {
   const sources = resolveSources(options);
   const meter = options.meter ?? metrics.getMeter('switchyard');
   if (meter === null || typeof meter !== 'object' || typeof meter.createCounter !== 'function')
     throw typeError('meter', 'an OpenTelemetry Meter', meter);
-  const constant = options.attributes ?? {};
-  if (constant === null || typeof constant !== 'object') throw typeError('attributes', 'an object', constant);
-  const buckets = [...(options.buckets ?? DEFAULT_BUCKETS_S)];
+  const constant = parseAttributes(options.attributes);
+  const buckets = parseBuckets(options.buckets);
 
   const attrs = (labels: Labels): Attributes => {
     const a: Attributes = { ...constant };

@@ -124,3 +124,33 @@ test('route and plan work for every algorithm, as the library routes', async (t)
     t.true(moved > 0.15 && moved < 0.45, `${algo}: moved ${moved}`);
   }
 });
+
+test('an internal error (not an argument) exits 1 with its message and stack, never as a usage error', async (t) => {
+  const err: string[] = [];
+  const code = await main(['route', '--nodes', 'a'], {
+    out: () => undefined,
+    err: (l) => err.push(l),
+    readLines: () => ({
+      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new TypeError('stdin exploded')) }),
+    }),
+  });
+  t.is(code, 1);
+  t.is(err.length, 1);
+  t.regex(err[0]!, /^switchyard: TypeError: stdin exploded\n\s+at /);
+  // A library TypeError/RangeError about an argument's value is still a usage error.
+  const bad = await run(['pick', '--nodes', 'a:99999']);
+  t.is(bad.code, 2);
+  t.deepEqual(bad.err, ['switchyard: endpoints[0].id port must be an integer in [1, 65535], got 99999']);
+});
+
+test('a command that fails sets the exit code: bench passes on its runner’s (2 for an unknown option)', async (t) => {
+  // bench/run.ts refuses --bogus before running anything.
+  t.is((await run(['bench', '--bogus'])).code, 2);
+  // The executable keeps it: bin.ts does not overwrite a command's code with 0.
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bindings/cli/bin.ts', 'bench', '--bogus'], {
+    encoding: 'utf8',
+  });
+  t.is(r.status, 2, r.stderr);
+  t.regex(r.stderr, /unknown option --bogus/);
+});

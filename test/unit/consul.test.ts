@@ -207,6 +207,36 @@ test.serial('bad entries and bad options', async (t) => {
   t.throws(() => createResolver('consul:///a?passing=maybe', l), { instanceOf: TypeError, message: /^passing/ });
 });
 
+test('bad options are typed errors at construction: address, passing, fetch', async (t) => {
+  const l = recorder().listener;
+  t.throws(() => new ConsulResolver({ service: 'a', address: 5 as never }, l), {
+    instanceOf: TypeError,
+    message: /^address must be an http\(s\):\/\/host:port URL, got 5/,
+  });
+  t.throws(() => new ConsulResolver({ service: 'a', address: 'http://a b:8500' }, l), {
+    instanceOf: TypeError,
+    message: /^address .*"http:\/\/a b:8500"/,
+  });
+  t.throws(() => createResolver({ target: 'consul:///a', passing: 'false' as never }, l), {
+    instanceOf: TypeError,
+    message: /^passing must be a boolean, got "false"/,
+  });
+  t.throws(() => new ConsulResolver({ service: 'a', fetch: 5 as never }, l), {
+    instanceOf: TypeError,
+    message: /^fetch must be a fetch function.*got 5/,
+  });
+  // passing: false (a boolean) is honoured: no passing filter in the query.
+  const urls: string[] = [];
+  const fetch = async (u: string) => {
+    urls.push(u);
+    return new Response('[]', { headers: { 'x-consul-index': '1' } });
+  };
+  const r = new ConsulResolver({ service: 'a', address: 'http://127.0.0.1:1', passing: false, fetch }, l);
+  await until('first query', () => urls.length >= 1);
+  r.close();
+  t.false(urls[0]!.includes('passing'), urls[0]);
+});
+
 test.serial('close() aborts a pending blocking query', async (t) => {
   consul.setService('web', [web(1)]);
   const r = recorder();

@@ -243,3 +243,27 @@ test.serial('tcpProbe: connects to a live backend, fails with the errno on a clo
   hc.stop();
   t.pass();
 });
+
+test('httpProbe: headers are checked when the probe is made, not by failing every probe', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    [5, /^headers must be an object of header names to string values, got 5/],
+    ['x', /^headers must be an object.*got "x"/],
+    [null, /^headers must be an object.*got null/],
+    [['a'], /^headers must be an object/],
+    [{ 'a b': 'x' }, /^headers must be an object of valid HTTP header names, got "a b"/],
+    [{ 'x-a': 5 }, /^headers\["x-a"\] must be a header value string.*got 5/],
+    [{ 'x-a': 'v\r\nx-b: 1' }, /^headers\["x-a"\] must be a header value string \(no CR, LF or NUL\)/],
+  ];
+  for (const [headers, re] of cases)
+    t.throws(() => httpProbe({ headers: headers as never }), { instanceOf: TypeError, message: re });
+  const seen: Array<Record<string, string>> = [];
+  const fetch = (async (_u: string, init: RequestInit) => {
+    seen.push(init.headers as Record<string, string>);
+    return new Response('ok');
+  }) as typeof globalThis.fetch;
+  const headers = { 'x-token': 'abc' };
+  const probe = httpProbe({ headers, fetch });
+  headers['x-token'] = 'changed';
+  t.true(await probe({ id: 'a', host: '127.0.0.1', port: 1 }, new AbortController().signal));
+  t.deepEqual(seen, [{ 'x-token': 'abc' }], 'sent as given when the probe was made');
+});

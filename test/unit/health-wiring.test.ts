@@ -153,6 +153,22 @@ test('close() unsubscribes, stops what it started, and ignores later events', as
   t.throws(() => connectHealth(null as never), { instanceOf: TypeError, message: /balancer/ });
 });
 
+test('connectHealth: a checker or detector without the methods it needs is a TypeError naming it', (t) => {
+  const { clock, checker, detector, lb } = setup();
+  const before = lb.listeners();
+  for (const [opts, re] of [
+    [{ checker: {} }, /^checker must be a HealthChecker, got \[object Object\]/],
+    [{ checker: 5 }, /^checker must be a HealthChecker, got 5/],
+    [{ checker: { ...checker, on: undefined } }, /^checker must be a HealthChecker/],
+    [{ checker, detector: {} }, /^detector must be an OutlierDetector/],
+    [{ detector: null }, /^detector must be an OutlierDetector, got null/],
+  ] as const)
+    t.throws(() => connectHealth(lb, { clock, ...opts } as never), { instanceOf: TypeError, message: re });
+  t.is(lb.listeners(), before, 'nothing subscribed');
+  t.false(checker.isRunning);
+  t.false(detector.isRunning);
+});
+
 test('with the real Balancer on a virtual clock: picks follow health and ejection; panic; address change', async (t) => {
   const clock = new VirtualClock(0);
   const up = new Map<string, boolean>();

@@ -478,3 +478,42 @@ test('bad input: typed errors naming the field and value', (t) => {
   });
   t.throws(() => hc.on('nope' as 'probe', () => undefined), { instanceOf: RangeError, message: /event/ });
 });
+
+test('only undefined means the default: null options are TypeErrors naming the field', (t) => {
+  const probe: HealthProbe = async () => true;
+  for (const field of ['timeoutMs', 'intervalMs', 'unhealthyIntervalMs', 'initialJitterMs', 'healthyThreshold'])
+    t.throws(() => new HealthChecker({ probe, [field]: null }), {
+      instanceOf: TypeError,
+      message: new RegExp(`^${field} must be .*got null`),
+    });
+  t.throws(() => new HealthChecker({ probe, startHealthy: null as never }), {
+    instanceOf: TypeError,
+    message: /^startHealthy .*got null/,
+  });
+  t.throws(() => new HealthChecker({ probe, random: null as never }), { instanceOf: TypeError, message: /^random/ });
+});
+
+test('random: a value outside [0, 1) is a RangeError naming random, at construction when jitter needs it', (t) => {
+  const probe: HealthProbe = async () => true;
+  const clock = new VirtualClock(0);
+  for (const bad of [2, 1, -0.5, NaN, '0.5'])
+    t.throws(() => new HealthChecker({ probe, clock, initialJitterMs: 100, random: () => bad as number }), {
+      instanceOf: RangeError,
+      message: /^random must be a function returning a number in \[0, 1\), got/,
+    });
+  t.throws(() => new HealthChecker({ probe, clock, intervalJitterMs: 100, random: () => 2 }), {
+    instanceOf: RangeError,
+    message: /^random .*got 2/,
+  });
+  // No jitter: random is never drawn, so it is not called at all.
+  new HealthChecker({ probe, clock, random: () => 2 }).stop();
+  // Each draw is checked: the first (taken at construction) is good, the second is not, at its first use.
+  const seq = [0.5, 7];
+  let i = 0;
+  const hc = new HealthChecker({ probe, clock, initialJitterMs: 100, random: () => seq[i++]! });
+  t.is(i, 1, 'the first draw is taken at construction');
+  hc.add({ id: 'a', host: 'h', port: 1 });
+  hc.add({ id: 'b', host: 'h', port: 1 });
+  t.throws(() => hc.start(), { instanceOf: RangeError, message: /^random .*got 7/ });
+  hc.stop();
+});

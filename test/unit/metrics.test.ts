@@ -285,3 +285,34 @@ test('bad options: TypeError/RangeError naming the field and the value', (t) => 
   t.throws(() => collectOtelMetrics({ balancer, meter: {} as never }), { instanceOf: TypeError, message: /^meter/ });
   balancer.close();
 });
+
+test('OpenTelemetry: buckets and attributes are checked as the Prometheus collector checks them', (t) => {
+  const balancer = new Balancer({ endpoints: ['a:1'] });
+  const meter = new MeterProvider().getMeter('t');
+  const cases: Array<[Record<string, unknown>, new (...a: never[]) => Error, RegExp]> = [
+    [{ buckets: 5 }, TypeError, /^buckets must be a non-empty array of seconds, got 5/],
+    [{ buckets: {} }, TypeError, /^buckets must be a non-empty array/],
+    [{ buckets: [] }, TypeError, /^buckets must be a non-empty array/],
+    [{ buckets: ['x'] }, TypeError, /^buckets\[0\] must be a finite number > 0, increasing, got "x"/],
+    [{ buckets: [2, 1] }, RangeError, /^buckets\[1\] .*got 1/],
+    [{ buckets: [0.1, Infinity] }, RangeError, /^buckets\[1\] .*got Infinity/],
+    [{ attributes: null }, TypeError, /^attributes must be an object .*got null/],
+    [{ attributes: [] }, TypeError, /^attributes must be an object/],
+    [{ attributes: { a: {} } }, TypeError, /^attributes\["a"\] must be a string, a finite number, a boolean/],
+    [{ attributes: { a: null } }, TypeError, /^attributes\["a"\] .*got null/],
+    [{ attributes: { a: NaN } }, RangeError, /^attributes\["a"\] .*got NaN/],
+    [{ attributes: { a: [1, 'x'] } }, TypeError, /^attributes\["a"\]\[1\] must be a number, as attributes\["a"\]\[0\]/],
+    [{ attributes: { a: [{}] } }, TypeError, /^attributes\["a"\]\[0\] must be a string, a finite number or a boolean/],
+    [{ attributes: { 'switchyard.member': 'x' } }, RangeError, /^attributes\["switchyard\.member"\]/],
+  ];
+  for (const [o, type, re] of cases)
+    t.throws(() => collectOtelMetrics({ balancer, meter, ...o }), { instanceOf: type, message: re }, JSON.stringify(o));
+  const ok = collectOtelMetrics({
+    balancer,
+    meter,
+    buckets: [0.01, 0.1],
+    attributes: { 'service.name': 'api', shard: 3, canary: false, zones: ['a', 'b'], empty: [] },
+  });
+  ok.close();
+  balancer.close();
+});

@@ -235,3 +235,34 @@ test('bad input: typed errors naming the field and value', (t) => {
   t.throws(() => od.record('a', null as never), { instanceOf: TypeError, message: /outcome/ });
   t.throws(() => od.on('x' as 'ejection', () => undefined), { instanceOf: RangeError, message: /event/ });
 });
+
+test('record(): a malformed outcome is a TypeError/RangeError naming the field, never counted as a success', (t) => {
+  const h = harness({ consecutive5xx: 2 });
+  const cases: Array<[unknown, new (...a: never[]) => Error, RegExp]> = [
+    [{}, TypeError, /^outcome\.ok must be a boolean, got undefined/],
+    [{ ok: 'false' }, TypeError, /^outcome\.ok must be a boolean, got "false"/],
+    [{ ok: 0 }, TypeError, /^outcome\.ok must be a boolean, got 0/],
+    [{ status: '503' }, TypeError, /^outcome\.ok/],
+    [{ ok: true, status: '503' }, TypeError, /^outcome\.status must be an integer in \[0, 999\], got "503"/],
+    [{ ok: true, status: 1000 }, RangeError, /^outcome\.status .*got 1000/],
+    [{ ok: true, status: 503.5 }, RangeError, /^outcome\.status/],
+    [5, TypeError, /^outcome must be an object/],
+  ];
+  h.od.record('a', { ok: false, status: 503 });
+  for (const [outcome, type, re] of cases)
+    t.throws(() => h.od.record('a', outcome as never), { instanceOf: type, message: re }, JSON.stringify(outcome));
+  t.is(h.od.stats().members[0]!.consecutiveFailures, 1, 'nothing reset the failure run');
+  t.is(h.od.stats().members[0]!.intervalTotal, 1, 'nothing was counted');
+});
+
+test('record(): error null or undefined is "no error"; status 0 (none, e.g. an opaque response) is accepted', (t) => {
+  t.false(isFailure({ ok: true, error: null }));
+  t.false(isFailure({ ok: true, error: undefined }));
+  t.true(isFailure({ ok: true, error: 0 }), 'any other value is an error');
+  const h = harness({ consecutive5xx: 1, maxEjectionPercent: 100 });
+  h.od.record('a', { ok: true, error: null });
+  h.od.record('a', { ok: true, status: 0 });
+  t.false(h.od.isEjected('a'));
+  h.od.record('a', { ok: true, status: 503, error: null });
+  t.deepEqual(h.log(), ['0 a ejected 30000: 1 consecutive failures, last: status 503']);
+});

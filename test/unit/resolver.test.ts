@@ -444,3 +444,179 @@ test('renamed options are TypeErrors naming the old field, never silently ignore
     message: /backoffMs .*initialBackoffMs/,
   });
 });
+
+test('dns: a record without a usable TTL (missing, NaN, negative, a string) waits minTtlMs, never loops', async (t) => {
+  const records: unknown[] = [
+    { address: '10.0.0.1' },
+    { address: '10.0.0.1', ttlS: NaN },
+    { address: '10.0.0.1', ttlS: -5 },
+    { address: '10.0.0.1', ttlS: '30' },
+  ];
+  for (const rec of records) {
+    const clock = new VirtualClock(0);
+    let calls = 0;
+    // After 20 calls a valid long TTL ends what would otherwise be an endless loop at one instant.
+    const lookup = {
+      a: async () => (++calls > 20 ? [{ address: '10.0.0.1', ttlS: 3600 }] : [rec]),
+      aaaa: async () => [],
+      srv: async () => [],
+    } as unknown as DnsLookup;
+    const r = recorder();
+    const d = new DnsResolver({ target: 'svc:80', lookup, clock, minTtlMs: 5000 }, r.listener);
+    await clock.advance(0);
+    t.is(calls, 1, `one lookup for ${JSON.stringify(rec)}`);
+    t.deepEqual(r.ids(), ['10.0.0.1:80']);
+    await clock.advance(4999);
+    t.is(calls, 1);
+    await clock.advance(1);
+    t.is(calls, 2, 'the next one at minTtlMs');
+    d.close();
+  }
+});
+
+test('dns: a custom lookup is checked at construction; only undefined means node:dns', (t) => {
+  const l = recorder().listener;
+  const srv = async () => [];
+  for (const [lookup, re] of [
+    [5, /^lookup must be a DnsLookup.*got 5/],
+    [null, /^lookup must be a DnsLookup.*got null/],
+    [{}, /^lookup\.a must be a function, got undefined/],
+    [{ a: srv, aaaa: srv }, /^lookup\.srv must be a function/],
+    [{ a: srv, aaaa: srv, srv, txt: 'x' }, /^lookup\.txt must be a function, got "x"/],
+  ] as const) {
+    t.throws(() => new DnsResolver({ target: 'svc:80', lookup: lookup as never }, l), {
+      instanceOf: TypeError,
+      message: re,
+    });
+    t.throws(() => createResolver({ target: 'dns:///svc:80', lookup: lookup as never }, l), {
+      instanceOf: TypeError,
+      message: re,
+    });
+  }
+});
+
+test('dns: srv must be a boolean that agrees with the scheme; TTL bounds meet a lone bound, clash when both', (t) => {
+  const l = recorder().listener;
+  const lookup = scriptedLookup().lookup;
+  t.throws(() => new DnsResolver({ target: 'svc:80', lookup, srv: 'yes' as never }, l), {
+    instanceOf: TypeError,
+    message: /^srv must be a boolean, got "yes"/,
+  });
+  t.throws(() => createResolver({ target: 'dns:///svc:80', lookup, srv: 'yes' as never }, l), {
+    instanceOf: TypeError,
+    message: /^srv must be a boolean, got "yes"/,
+  });
+  t.throws(() => createResolver({ target: 'dns:///svc:80', lookup, srv: true }, l), {
+    instanceOf: RangeError,
+    message: /^srv must be unset or false for a dns: target.*got true/,
+  });
+  createResolver({ target: 'dns+srv:///_x._tcp.svc', lookup, srv: true }, l).close();
+  const clock = new VirtualClock(0);
+  const d = new DnsResolver({ target: 'svc:80', lookup, clock, maxTtlMs: 10 }, l);
+  t.is((d as unknown as { minTtlMs: number }).minTtlMs, 10, 'the default floor is lowered to maxTtlMs');
+  d.close();
+  t.throws(() => new DnsResolver({ target: 'svc:80', lookup, minTtlMs: 1000, maxTtlMs: 10 }, l), {
+    instanceOf: RangeError,
+    message: /^maxTtlMs must be >= minTtlMs \(1000\), got 10/,
+  });
+  t.throws(() => new DnsResolver({ target: 'svc:80', lookup, maxTtlMs: 0 }, l), {
+    instanceOf: RangeError,
+    message: /^maxTtlMs must be a finite number > 0, got 0/,
+  });
+});
+
+test('dns: a malformed lookup answer is a failure naming the query, not an internal message', async (t) => {
+  for (const [answer, re] of [
+    [undefined, /lookup\.a\(\) result must be an array of records, got undefined/],
+    [[null], /lookup\.a\(\) result\[0\] must be a record object, got null/],
+  ] as const) {
+    const clock = new VirtualClock(0);
+    const r = recorder();
+    const lookup = { a: async () => answer, aaaa: async () => [], srv: async () => [] } as unknown as DnsLookup;
+    const d = new DnsResolver({ target: 'svc:80', lookup, clock }, r.listener);
+    await clock.advance(0);
+    t.is(r.errors.length, 1);
+    t.regex(r.errors[0]!.message, re);
+    t.is((r.errors[0]!.cause as Error).constructor, TypeError);
+    d.close();
+  }
+});
+
+test('dns+srv: a skipped SRV entry is named by its index in the answer, not its place after sorting', async (t) => {
+  const clock = new VirtualClock(0);
+  const r = recorder();
+  const srv = [
+    { name: '10.0.0.1', port: 80, priority: 5, weight: 1 },
+    { name: '10.0.0.2', port: 80, priority: -1, weight: 1 },
+    { name: '10.0.0.3', port: 0, priority: 0, weight: 1 },
+    { name: '10.0.0.4', port: 80, priority: 0, weight: -3 },
+    { name: 5, port: 80, priority: 0, weight: 1 },
+    { name: '10.0.0.1', port: 80, priority: 0, weight: 2 },
+  ];
+  const lookup = { a: async () => [], aaaa: async () => [], srv: async () => srv } as unknown as DnsLookup;
+  const d = new DnsResolver({ target: '_x._tcp.svc', srv: true, lookup, clock }, r.listener);
+  await clock.advance(0);
+  t.deepEqual(
+    r.lists.at(-1)!.map((e) => [e.id, e.priority, e.weight]),
+    [['10.0.0.1:80', 0, 2]],
+    'the first of the duplicates in priority order is kept',
+  );
+  t.deepEqual(
+    r.errors.map((e) => `${e.constructor.name} ${e.message.split(' must')[0]}`),
+    [
+      'TypeError dns+srv[4].name',
+      'RangeError dns+srv[1].priority',
+      'RangeError dns+srv[2].port',
+      'RangeError dns+srv[3].weight',
+      'TypeError dns+srv[0].id',
+    ],
+  );
+  d.close();
+});
+
+test('doh, etcd, consul: fetch, headers, auth and the target authority are checked at construction', (t) => {
+  const l = recorder().listener;
+  const doh = 'doh:///svc:443?url=http://127.0.0.1:1/dns';
+  const etcd = { target: 'etcd:///services/api', endpoints: ['http://127.0.0.1:1'] };
+  const cases: Array<[() => unknown, new (...a: never[]) => Error, RegExp]> = [
+    [() => createResolver({ target: doh, fetch: 5 as never }, l), TypeError, /^fetch must be a fetch function.*got 5/],
+    [() => createResolver({ target: doh, headers: 5 as never }, l), TypeError, /^headers must be an object.*got 5/],
+    [() => createResolver({ target: doh, headers: { 'a b': 'x' } }, l), TypeError, /^headers must .*got "a b"/],
+    [() => createResolver({ target: doh, headers: { x: 5 as never } }, l), TypeError, /^headers\["x"\] .*got 5/],
+    [() => dohLookup({ url: 'http://127.0.0.1:1/dns', fetch: null as never }), TypeError, /^fetch .*got null/],
+    [() => createResolver({ ...etcd, fetch: 5 as never }, l), TypeError, /^fetch must be a fetch function.*got 5/],
+    [() => createResolver({ ...etcd, auth: 5 as never }, l), TypeError, /^auth must be an object.*got 5/],
+    [() => createResolver({ ...etcd, auth: null as never }, l), TypeError, /^auth must be an object.*got null/],
+    [() => createResolver({ ...etcd, auth: {} as never }, l), TypeError, /^auth\.username .*got undefined/],
+    [() => createResolver({ ...etcd, requireLeader: 'x' as never }, l), TypeError, /^requireLeader .*got "x"/],
+    [() => createResolver('etcd://a b/services/api', l), TypeError, /^target must be etcd:\/\/host.*got "etcd:\/\/a b/],
+    [() => createResolver({ ...etcd, endpoints: ['http://a b'] }, l), TypeError, /^endpoints\[0\] .*"http:\/\/a b"/],
+    [() => createResolver({ target: 'consul:///api', fetch: 5 as never }, l), TypeError, /^fetch .*got 5/],
+  ];
+  for (const [fn, type, re] of cases) t.throws(fn, { instanceOf: type, message: re });
+});
+
+test('static: endpointsStatic must be an array (a string is not split into characters)', (t) => {
+  const l = recorder().listener;
+  for (const v of [5, '127.0.0.1:81', null])
+    t.throws(() => createResolver({ target: 'static:///', endpointsStatic: v as never }, l), {
+      instanceOf: TypeError,
+      message: /^endpointsStatic must be an array, got/,
+    });
+});
+
+test('connectResolver: target, options and callbacks are checked; errors name the option', (t) => {
+  const balancer = { reset: () => true };
+  const target = 'static:///127.0.0.1:80';
+  const cases: Array<[() => unknown, RegExp]> = [
+    [() => connectResolver(5 as never, balancer), /^target must be a string URI, got 5/],
+    [() => connectResolver(null as never, balancer), /^target must be a string URI, got null/],
+    [() => connectResolver({ target: 5 } as never, balancer), /^target must be a string URI, got 5/],
+    [() => connectResolver(target, balancer, null as never), /^options must be an object, got null/],
+    [() => connectResolver(target, balancer, 5 as never), /^options must be an object, got 5/],
+    [() => connectResolver(target, balancer, { onError: 5 as never }), /^onError must be a function, got 5/],
+    [() => connectResolver(target, balancer, { onUpdate: 5 as never }), /^onUpdate must be a function, got 5/],
+    [() => connectResolver(target, balancer, { onServiceConfig: 5 as never }), /^onServiceConfig must be a function/],
+  ];
+  for (const [fn, re] of cases) t.throws(fn, { instanceOf: TypeError, message: re });
+});

@@ -9,7 +9,8 @@
 // no longer accepts is dropped and fetched again on the next call.
 //
 // Members: one is current; `call` talks to it, `failover()` moves to the next, `callAny` tries each member
-// once from the current one. Every non-streaming request is aborted after `requestTimeoutMs`.
+// once from the current one. Every non-streaming request is aborted after `requestTimeoutMs`. Options are
+// checked at construction: `endpoints` URLs that parse, `auth` { username, password }, `fetch` a function.
 //
 //   const c = new EtcdClient({ endpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'] });
 //   const r = await c.callAny('/v3/kv/range', { key: encodeKey('services/api/') });
@@ -18,7 +19,7 @@ import { systemClock, validateClock, type Clock } from '../../util/clock.js';
 import { abortAfter } from '../../util/abort-after.js';
 import { str, typeError } from '../../util/validate.js';
 import type { FetchLike } from '../resolver.js';
-import { msOption } from '../base.js';
+import { fetchOption, msOption } from '../base.js';
 
 export interface EtcdAuth {
   username: string;
@@ -101,8 +102,14 @@ export function int64(v: unknown): number {
 function checkEndpoints(v: unknown): string[] {
   if (!Array.isArray(v) || v.length === 0) throw typeError('endpoints', 'a non-empty array of etcd URLs', v);
   return v.map((u, i) => {
-    if (typeof u !== 'string' || !/^https?:\/\/[^/]+/.test(u)) throw typeError(`endpoints[${i}]`, 'an http(s) URL', u);
-    return u.replace(/\/+$/, '');
+    let ok = typeof u === 'string' && /^https?:\/\/[^/\s]+/.test(u);
+    try {
+      if (ok) new URL(u as string);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw typeError(`endpoints[${i}]`, 'an http(s) URL', u);
+    return (u as string).replace(/\/+$/, '');
   });
 }
 
@@ -120,11 +127,13 @@ export class EtcdClient {
   constructor(o: EtcdClientOptions) {
     this.endpoints = checkEndpoints(o.endpoints);
     if (o.auth !== undefined) {
-      str('auth.username', o.auth?.username);
+      if (o.auth === null || typeof o.auth !== 'object')
+        throw typeError('auth', 'an object { username, password }', o.auth);
+      str('auth.username', o.auth.username);
       str('auth.password', o.auth.password);
     }
     this.auth = o.auth;
-    this.fetch = o.fetch ?? ((u, i) => fetch(u, i));
+    this.fetch = fetchOption('fetch', o.fetch);
     this.clock = o.clock === undefined ? systemClock : validateClock('clock', o.clock);
     this.requestTimeoutMs = msOption('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_ETCD_REQUEST_TIMEOUT_MS);
   }

@@ -26,7 +26,7 @@
 //
 //   const r = new EtcdResolver({ endpoints: ['http://10.0.0.1:2379'], prefix: 'services/api' }, listener);
 import type { Endpoint } from '../../util/endpoint.js';
-import { typeError } from '../../util/validate.js';
+import { bool, typeError } from '../../util/validate.js';
 import { Backoff, type BackoffOptions } from '../../util/backoff.js';
 import type { CommonResolverOptions, ResolverListener } from '../resolver.js';
 import { msOption, Pause, ResolverBase } from '../base.js';
@@ -116,7 +116,7 @@ export class EtcdResolver extends ResolverBase {
     this.keyB64 = encodeKey(this.prefix);
     this.endB64 = prefixRangeEnd(this.prefix);
     this.backoff = new Backoff(opts, undefined, DEFAULT_ETCD_BACKOFF);
-    this.requireLeader = opts.requireLeader === true;
+    this.requireLeader = opts.requireLeader === undefined ? false : bool('requireLeader', opts.requireLeader);
     this.probeIntervalMs = msOption('probeIntervalMs', opts.probeIntervalMs, DEFAULT_ETCD_PROBE_INTERVAL_MS);
     this.client = new EtcdClient({ ...opts, clock: this.clock });
     this.members = new Membership((e) => this.out.error(e));
