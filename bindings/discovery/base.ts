@@ -31,6 +31,16 @@ export function msOption(field: string, v: unknown, dflt: number): number {
   return v;
 }
 
+/** Whether `s` parses as an absolute URL. */
+export function isUrl(s: string): boolean {
+  try {
+    new URL(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The `fetch` option: a function, or the global fetch (looked up at each call) when undefined. */
 export function fetchOption(field: string, v: unknown): FetchLike {
   if (v === undefined) return (u, i) => fetch(u, i);

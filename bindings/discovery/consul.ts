@@ -23,7 +23,7 @@ import { bool, intInRange, str, typeError } from '../util/validate.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import { abortAfter } from '../util/abort-after.js';
 import type { CommonResolverOptions, FetchLike, ResolverListener } from './resolver.js';
-import { fetchOption, msOption, Pause, ResolverBase } from './base.js';
+import { fetchOption, isUrl, msOption, Pause, ResolverBase } from './base.js';
 
 export interface ConsulResolverOptions extends CommonResolverOptions {
   service: string;
@@ -216,15 +216,6 @@ export class ConsulResolver extends ResolverBase {
       String(a.host) < String(b.host) ? -1 : String(a.host) > String(b.host) ? 1 : a.port - b.port,
     );
     return parseEndpoints('consul entry', inputs, (e) => this.out.error(e), { address: 'required' });
-  }
-}
-
-function isUrl(s: string): boolean {
-  try {
-    new URL(s);
-    return true;
-  } catch {
-    return false;
   }
 }
 

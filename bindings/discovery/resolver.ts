@@ -34,6 +34,7 @@ import type { Endpoint, EndpointInput } from '../util/endpoint.js';
 import type { Clock } from '../util/clock.js';
 import type { BackoffOptions } from '../util/backoff.js';
 import { bool, rangeError, typeError } from '../util/validate.js';
+import { isUrl } from './base.js';
 import { StaticResolver } from './static.js';
 import { DnsResolver, type DnsResolverOptions } from './dns.js';
 import { dohLookup, type DohOptions } from './doh.js';
@@ -169,15 +170,6 @@ export const dohScheme: ResolverScheme = (t, opts, uri, listener) => {
   const srv = srvOfScheme(t, opts);
   return new DnsResolver({ ...opts, uri, target: t.path, srv, servers, lookup: dohLookup({ ...opts, url }) }, listener);
 };
-
-function isUrl(s: string): boolean {
-  try {
-    new URL(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `etcd://host:2379/prefix/name` (or `endpoints` in options). */
 export const etcdScheme: ResolverScheme = (t, opts, uri, listener) => {
