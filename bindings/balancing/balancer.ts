@@ -537,7 +537,10 @@ export class BalancerCore implements PolicyEnv {
     return stats;
   }
 
-  /** Frees the state table now (it is also freed when the balancer is garbage collected). */
+  /**
+   * Frees the state table now (it is also freed when the balancer is garbage collected). A closed Balancer stays
+   * closed: it picks nothing, waits fail, and membership changes are ignored (they return false).
+   */
   close(): void {
     this.#closed = true;
     this.m.free();
@@ -736,6 +739,7 @@ export class BalancerCore implements PolicyEnv {
   }
 
   #commit(next: Endpoint[], list: boolean): boolean {
+    if (this.#closed) return false; // closed for good: a late resolver update brings nothing back
     if (list && !this.#resolved) {
       this.#resolved = true;
       this.#queue.wake(); // an empty first list: waits continue, to their deadline

@@ -136,3 +136,12 @@ test('policy spec errors name the value: a non-string name, an option of a polic
     message: /^loadBalancingConfig must be a list naming a registered policy \(/,
   });
 });
+
+test('a closed Balancer stays closed: later membership changes are ignored, picks find nothing', async (t) => {
+  const lb = new Balancer({ endpoints: ['a:1', 'b:1'] });
+  lb.close();
+  t.false(lb.reset(['c:1']));
+  t.false(lb.add('d:1'));
+  t.is(lb.pick().type, 'none');
+  await t.throwsAsync(lb.pickAsync(), { message: /was closed/ });
+});
