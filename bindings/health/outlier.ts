@@ -30,7 +30,7 @@
 //   od.record('a', { ok: false, status: 503 });
 import type { Clock } from '../util/clock.js';
 import type { Random } from '../util/random.js';
-import { bool, intInRange, rangeError, typeError } from '../util/validate.js';
+import { bool, intInRange, rangeError, str, typeError } from '../util/validate.js';
 import { errorMessage, parseOutlierOptions, type OutlierDetectorOptions } from './options.js';
 
 export type { OutlierDetectorOptions } from './options.js';
@@ -232,6 +232,7 @@ export class OutlierDetector {
 
   /** Records one request outcome; false for an unknown member. May eject inline. */
   record(id: string, outcome: OutlierOutcome): boolean {
+    str('id', id);
     checkOutcome(outcome);
     const m = this.monitors.get(id);
     if (m === undefined) return false;

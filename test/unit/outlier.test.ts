@@ -251,6 +251,8 @@ test('record(): a malformed outcome is a TypeError/RangeError naming the field, 
   h.od.record('a', { ok: false, status: 503 });
   for (const [outcome, type, re] of cases)
     t.throws(() => h.od.record('a', outcome as never), { instanceOf: type, message: re }, JSON.stringify(outcome));
+  for (const id of [5, null, undefined])
+    t.throws(() => h.od.record(id as never, { ok: false }), { instanceOf: TypeError, message: /^id must be a string/ });
   t.is(h.od.stats().members[0]!.consecutiveFailures, 1, 'nothing reset the failure run');
   t.is(h.od.stats().members[0]!.intervalTotal, 1, 'nothing was counted');
 });
