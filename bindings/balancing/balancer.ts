@@ -30,7 +30,11 @@
 //   policy; a second call is a no-op; a handle whose member was removed meanwhile is ignored. Without `rttMs`
 //   the RTT is measured on the injected clock from the pick, if the pick was timed: when the policy uses RTTs,
 //   an 'outcome' listener is registered, or `measureRtt: true` (a clock read costs more than a round-robin
-//   pick); otherwise it is NaN.
+//   pick); otherwise it is NaN. `handle.cancel()` ends a pick whose request was never sent: the in-flight count
+//   only (no RTT, failure or event).
+// - A policy whose picker cannot be built leaves no picker over stale rows (nothing is picked until the next
+//   publication); `setPolicy` then restores the previous policy. After `close()` nothing is picked and
+//   membership changes are ignored.
 // - Endpoints are parsed by util/endpoint.ts with the address optional ('10.0.0.1:80', '[::1]:80', a plain
 //   name like 'cache-a', or { id | host, port, weight, priority, metadata }); a bad one throws a
 //   TypeError/RangeError naming `endpoints[i]` and the value.
