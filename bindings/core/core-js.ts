@@ -1,7 +1,7 @@
 // The pure-TS core: the same algorithms as assembly/ (ring build with a stable 3-pass LSD radix sort,
 // bucket table, lookups), bit for bit. Fallback where WebAssembly is unavailable, benchmark baseline and
 // the oracle in differential tests.
-import { type Core, type RingSpec, RingTable } from './core.js';
+import { built, type Core, type RingSpec, RingTable } from './core.js';
 import { writeDecimal } from './label.js';
 import { utf8 } from './utf8.js';
 import { bucketTable, radixSortPairs, tableBits } from './radix.js';
@@ -11,7 +11,7 @@ import { xxh32Bytes, xxh64Bytes, xxh64Hi, xxh64Pair } from './xxhash.js';
 export function tableFromPairs(points: Uint32Array, members: Uint16Array): RingTable {
   const [keys, vals] = radixSortPairs(points, members);
   const bits = tableBits(keys.length);
-  return new RingTable(keys.length, bits, null, 0, keys, vals, bucketTable(keys, bits));
+  return built(new RingTable(keys.length, bits, null, 0, keys, vals, bucketTable(keys, bits)));
 }
 
 function buildRing(spec: RingSpec): RingTable {

@@ -1,6 +1,6 @@
 // The WebAssembly core: `createWasmCore(instance)` turns an instance of build/switchyard.wasm into a
 // `Core`. It knows nothing of how the instance was obtained (inlined bytes, a URL, a caller's module).
-import { type Core, type RingSpec, RingTable } from './core.js';
+import { built, type Core, type RingSpec, RingTable } from './core.js';
 import { WasmMemory, align16 } from './memory.js';
 import { encoder, utf8Into } from './utf8.js';
 
@@ -304,7 +304,7 @@ export function createWasmCore(handle: WasmHandle): Core {
     );
     mem.release(s.ptr);
     t.sync();
-    return t;
+    return built(t);
   }
 
   return {

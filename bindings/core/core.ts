@@ -3,7 +3,7 @@
 // layout (`RingTable`) and its lookup (`ringIndex`, twin of assembly/ring.ts `lookupIndex`) live here because
 // HashRing and the ketama continuum share them; the sort and bucket table are in radix.ts.
 import { align16, detached, type WasmMemory } from './memory.js';
-import { tableBits } from './radix.js';
+import { lookupBits, tableBits } from './radix.js';
 
 export type Backend = 'wasm' | 'js';
 export type RingHash = 'xxh32' | 'xxh64';
@@ -25,7 +25,10 @@ export interface RingSpec {
  */
 export class RingTable {
   declare readonly total: number;
-  declare readonly bits: number;
+  /** Bits of the bucket table: tableBits when built, lookupBits once compacted (compactTable). */
+  declare bits: number;
+  /** Bytes of the region (or arrays) holding the table. */
+  declare readonly byteLength: number;
   declare readonly mem: WasmMemory | null;
   declare readonly ptr: number;
   declare points: Uint32Array;
@@ -43,6 +46,7 @@ export class RingTable {
   ) {
     this.total = total;
     this.bits = bits;
+    this.byteLength = total * 6 + ((1 << bits) + 1) * 4;
     this.mem = mem;
     this.ptr = ptr;
     this.points = points;
@@ -79,11 +83,36 @@ export class RingTable {
     this.members = new Uint16Array(buf, this.membersPtr, this.total);
     this.table = new Uint32Array(buf, this.tablePtr, (1 << this.bits) + 1);
   }
+}
 
-  /** Bytes held by the points, member indices and bucket table. */
-  get byteLength(): number {
-    return this.total * 6 + ((1 << this.bits) + 1) * 4;
+/**
+ * A built table at tableBits becomes the lookup table at lookupBits, in place: entry t of the smaller table is
+ * entry t << d of the larger (the first point of the same hash), entry 2^to becomes entry 2^bits (total). Run on
+ * every table built (`built`) once HashRing's extras are registered (switchyard's HashRing always has them):
+ * a switchyard/lite page without them keeps the larger table, with the same answers.
+ */
+function compactTable(t: RingTable): void {
+  const to = lookupBits(t.total);
+  const d = t.bits - to;
+  if (d > 0) {
+    const table = t.table;
+    for (let i = 0; i <= 1 << to; i++) table[i] = table[i << d]!;
+    t.bits = to;
+    t.table = table.subarray(0, (1 << to) + 1);
   }
+}
+
+let onBuilt: ((t: RingTable) => void) | undefined;
+
+/** Makes every table built afterwards compact (compactTable). */
+export function setTableCompaction(): void {
+  onBuilt = compactTable;
+}
+
+/** `t` once built and synced, compacted when that is registered. */
+export function built(t: RingTable): RingTable {
+  onBuilt?.(t);
+  return t;
 }
 
 /** Index of the first point >= h (wrapping to 0); total must be > 0. Shared by every lookup in TS. */

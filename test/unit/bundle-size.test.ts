@@ -47,8 +47,8 @@ const has = (m: Measured, re: RegExp) => m.inputs.some((f) => re.test(f));
 // no change grows a bundle unnoticed.
 const HASH_RING_GOAL_KIB = 8;
 const LITE_FETCH_GOAL_KIB = 15;
-const HASH_RING_BUDGET_KIB = HASH_RING_GOAL_KIB; // measured 7.97 (lite)
-// measured 11.10 (switchyard, with the pure-TS fallback and the ring-batch module): informational
+const HASH_RING_BUDGET_KIB = HASH_RING_GOAL_KIB; // measured 7.99 (lite)
+// measured 11.21 (switchyard, with the pure-TS fallback and the ring-batch module): informational
 const MAIN_HASH_RING_BUDGET_KIB = 11.3;
 const LITE_FETCH_BUDGET_KIB = LITE_FETCH_GOAL_KIB; // measured 14.96 (hedging, instrumentation, service configs registered apart)
 

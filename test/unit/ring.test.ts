@@ -197,8 +197,9 @@ test('label boundaries: WASM and TS build identical tables for every label lengt
 });
 
 test('golden boundaries: every point, its neighbours and the ends route as a binary search says (crowded buckets too)', (t) => {
-  // 1000 members x 160 points in 2^17 buckets: hundreds of buckets hold 5+ points, which the WASM lookup
-  // scans 4 at a time; each point p is probed at p - 1, p and p + 1, plus 0 and 2^32 - 1 (the wrap).
+  // 1000 members x 160 points: built in 2^17 buckets, looked up in 2^15 (RingTable.compact): thousands of
+  // buckets hold 5+ points, which the WASM lookup scans 4 at a time; each point p is probed at p - 1, p and
+  // p + 1, plus 0 and 2^32 - 1 (the wrap).
   const ids = Array.from({ length: 1000 }, (_, i) => `10.1.${i >> 8}.${i & 255}:11211`);
   const ring = new HashRing(ids, { backend: 'wasm' });
   const js = new HashRing(ids, { backend: 'js' });
@@ -206,9 +207,12 @@ test('golden boundaries: every point, its neighbours and the ends route as a bin
   const points = tab.points.slice();
   const owners = tab.members.slice();
   // WASM and TS build the same table
-  const jsTab = (js as unknown as { t: { points: Uint32Array; members: Uint16Array } }).t;
+  const jsTab = (js as unknown as { t: { points: Uint32Array; members: Uint16Array; table: Uint32Array } }).t;
   t.deepEqual(points, jsTab.points.slice());
   t.deepEqual(owners, jsTab.members.slice());
+  // the compacted WASM table is the TS core's 2^15-bucket table
+  t.is(tab.table.length, 2 ** 15 + 1);
+  t.deepEqual(tab.table.slice(), jsTab.table.slice());
   let crowded = 0;
   for (let b = 0; b + 1 < tab.table.length; b++) if (tab.table[b + 1]! - tab.table[b]! >= 5) crowded++;
   t.true(crowded > 100, `${crowded} buckets of 5+ points`);

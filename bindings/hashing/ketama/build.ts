@@ -4,7 +4,7 @@
 // sorted stably, so equal points keep server order (then digest, then word order): libmemcached's
 // (value, server index) order, and what hashring's stable Array#sort and glibc's merge-sort qsort give.
 // The result uses the ring layout of core.ts (`RingTable`), so lookups share `ringIndex`.
-import { RingTable } from '../../core/core.js';
+import { built, RingTable } from '../../core/core.js';
 import { tableFromPairs } from '../../core/core-js.js';
 import { writeDecimal } from '../../core/label.js';
 import { stageBuildInputs, type WasmHandle } from '../../core/core-wasm.js';
@@ -88,5 +88,5 @@ export function buildKetamaWasm(handle: WasmHandle, spec: KetamaSpec): RingTable
   );
   mem.release(s.ptr);
   t.sync();
-  return t;
+  return built(t);
 }
