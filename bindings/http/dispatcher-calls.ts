@@ -8,6 +8,7 @@
 import type { Dispatcher } from 'undici';
 import type { BalancedDispatcher, MemberPick } from './dispatcher.js';
 import { MAX_RETRY_AFTER_MS, retryAfterMs } from './retry.js';
+import { cancelPick } from './fetch.js';
 
 type DispatchOptions = Dispatcher.DispatchOptions;
 type DispatchHandler = Dispatcher.DispatchHandler;
@@ -33,16 +34,6 @@ const INVALID_ARG = 'UND_ERR_INVALID_ARG';
 
 /** An error that is the caller's (or the configuration's), not the member's: its pick is cancelled, not failed. */
 export const refusedByPool = (err: unknown) => (err as { code?: unknown } | null)?.code === INVALID_ARG;
-
-/**
- * Ends a pick whose request never reached its member: only its in-flight count drops. A custom pick source
- * without `cancel()` gets `done({ ok: true })`, the outcome that blames nobody.
- */
-export function cancelPick(p: MemberPick): void {
-  const h = p.handle;
-  if (typeof h.cancel === 'function') h.cancel();
-  else h.done({ ok: true });
-}
 
 export interface RetryConfig {
   maxAttempts: number;
@@ -279,7 +270,7 @@ export class LegacyCall implements Routed, TryLog, Tried {
     // the Pool refused the request itself (bad method, header, timeout option...): the caller's error, not retried
     if (!this.ended && this.rttMs < 0 && refusedByPool(err)) {
       this.ended = true;
-      cancelPick(this.pick!);
+      cancelPick(this.pick!.handle);
       return this.fail(err);
     }
     this.end(err);
@@ -382,7 +373,7 @@ export class ModernCall implements Routed {
     // refused by the Pool before it was sent: the caller's error (RetryHandler does not retry its code)
     if (!this.ended && this.rttMs < 0 && refusedByPool(err)) {
       this.ended = true;
-      cancelPick(this.pick!);
+      cancelPick(this.pick!.handle);
     } else this.end(err);
     this.h.onResponseError?.(c, err);
   }

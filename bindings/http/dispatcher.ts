@@ -44,11 +44,10 @@ import {
   type PickSource,
   type PickWaitOptions,
 } from './fetch-options.js';
-import { NoMemberError } from './fetch.js';
+import { cancelPick, NoMemberError } from './fetch.js';
 import { BalancerCore } from '../balancing/balancer.js';
 import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs } from './retry.js';
 import {
-  cancelPick,
   fail,
   LegacyCall,
   ModernCall,
@@ -348,7 +347,7 @@ export class BalancedDispatcher extends Dispatcher {
     lb.pickAsync(key === undefined ? {} : { key }, wait).then(
       (picked) => {
         if (this.state === 'open') return this.send(picked, r);
-        cancelPick(picked); // never sent: not the member's failure
+        cancelPick(picked.handle); // never sent: not the member's failure
         r.fail(new undiciErrors.ClientClosedError());
       },
       (err: unknown) => r.fail(err instanceof Error ? err : new Error(String(err))),
@@ -365,7 +364,7 @@ export class BalancedDispatcher extends Dispatcher {
       pool = e !== undefined && e.member === p.member ? e.pool : this.poolOf(p.member, row);
     } catch (err) {
       // undici refusing the Pool options is the configuration's error, not the member's
-      if (refusedByPool(err)) cancelPick(p);
+      if (refusedByPool(err)) cancelPick(p.handle);
       else p.handle.done({ ok: false, rttMs: 0, error: err });
       return r.fail(err as Error);
     }

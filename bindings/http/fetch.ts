@@ -352,8 +352,7 @@ export class Call {
       }
       if (until?.aborted === true) {
         // served in the same tick as the abort: nothing is sent, the member is not blamed
-        if (p.handle.cancel) p.handle.cancel();
-        else p.handle.done({ ok: true });
+        cancelPick(p.handle);
         return { err: until.reason, member: p.member.id, unsent: true };
       }
     }
@@ -422,8 +421,7 @@ export class Call {
       const refused = reason === err && url !== undefined && err instanceof TypeError && this.#refused(url, init);
       if (refused) {
         reason = new InvalidRequestError(err.message, { cause: err });
-        if (handle.cancel) handle.cancel();
-        else handle.done({ ok: true });
+        cancelPick(handle);
       } else handle.done({ ok: false, rttMs, error: reason });
       if (tryScope !== undefined) end(tryScope, { error: reason, rttMs: rttMs! });
       return { err: reason, member: member.id, unsent: refused };
@@ -598,6 +596,16 @@ export class Call {
       }
     }
   }
+}
+
+/**
+ * Ends a pick whose request never reached its member (the fetch wrapper's and the dispatcher's): `cancel()`
+ * where the pick source has it (a Balancer's handle: the in-flight count only), else `done({ ok: true })`, the
+ * outcome that blames nobody.
+ */
+export function cancelPick(h: { done(o: { ok: boolean }): void; cancel?(): void }): void {
+  if (h.cancel) h.cancel();
+  else h.done({ ok: true });
 }
 
 /** Ends an instrumentation scope; its exception is reported, not thrown. */
