@@ -66,7 +66,7 @@ import type { Clock } from '../util/clock.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Endpoint, type EndpointInput, parseEndpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
-import { bool, numberError, rangeError, str, typeError } from '../util/validate.js';
+import { bool, numberError, rangeError, str, typeError, unregistered } from '../util/validate.js';
 import { NoHealthyMembersError, UnavailableError } from './errors.js';
 import {
   COL_ACTIVE,
@@ -632,7 +632,7 @@ export class BalancerCore implements PolicyEnv {
    */
   #checkPolicy(p: Policy): void {
     if (p.weighting !== undefined && this.#weights === undefined)
-      throw typeError('policy.weighting', 'absent without registerRunTimeWeights() (switchyard/lite)', p.weighting);
+      throw unregistered('policy.weighting', 'registerRunTimeWeights()', p.weighting);
     if ((owners.get(p) ?? this) !== this) throw typeError('policy', 'a Policy no other Balancer runs', p);
     owners.set(p, this);
   }

@@ -14,7 +14,7 @@ import type { WasmTable } from './wasm-table.js';
 import type { WeightRunner } from './weight-runner.js';
 import { asObject } from './policy-config.js';
 import { parseRoundRobin, RoundRobinPolicy } from './policies/round-robin.js';
-import { rangeError, str, typeError } from '../util/validate.js';
+import { rangeError, str, typeError, unregistered } from '../util/validate.js';
 
 export interface PolicyFactory {
   /** Validates options (camelCase or snake_case); throws TypeError/RangeError naming `field.option`. */
@@ -83,7 +83,7 @@ export function registeredServiceConfigs(): typeof policyFromConfig | undefined 
 
 /** The TypeError of a service config given to a Balancer without `configs` (BalancerParts). */
 export function serviceConfigRefused(sc: unknown): TypeError {
-  return typeError('loadBalancingConfig', 'absent without registerServiceConfigs() (switchyard/lite)', sc);
+  return unregistered('loadBalancingConfig', 'registerServiceConfigs()', sc);
 }
 
 /**

@@ -29,7 +29,7 @@ import { createHttpProber } from './prequal-probe.js';
 import type { Call } from './fetch.js';
 import { hedged } from './hedge.js';
 import type { PrequalProbe } from '../balancing/policies/prequal.js';
-import { intInRange, nonNegativeMs, obj, positive, rangeError, typeError } from '../util/validate.js';
+import { intInRange, nonNegativeMs, obj, positive, rangeError, typeError, unregistered } from '../util/validate.js';
 
 export interface FetchOutcome {
   ok: boolean;
@@ -358,7 +358,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   const hedge = options.hedge;
   let hedgeCfg: FetchConfig['hedge'];
   if (hedge !== undefined) {
-    if (parts.hedge === undefined) refuse('hedge', 'registerHedging()');
+    if (parts.hedge === undefined) throw unregistered('hedge', 'registerHedging()', hedge);
     if (hedge === null || typeof hedge !== 'object') throw typeError('hedge', 'an object { delayMs }', hedge);
     hedgeCfg = {
       delayMs: positive('hedge.delayMs', hedge.delayMs),
@@ -366,6 +366,9 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
       run: parts.hedge,
     };
   }
+  const instrument = parts.instrumentation;
+  if (options.instrumentation !== undefined && instrument === undefined)
+    throw unregistered('instrumentation', 'registerInstrumentation()', options.instrumentation);
   const deadlineMs = options.deadlineMs === undefined ? Infinity : positive('deadlineMs', options.deadlineMs);
   const readyTimeoutMs =
     options.readyTimeoutMs === undefined
@@ -397,10 +400,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
     clock,
     onEvent: optionalFunction('onEvent', options.onEvent),
     readyTimeoutMs,
-    instrumentation:
-      options.instrumentation === undefined
-        ? undefined
-        : (parts.instrumentation ?? refuse('instrumentation', 'registerInstrumentation()'))(options.instrumentation),
+    instrumentation: options.instrumentation === undefined ? undefined : instrument!(options.instrumentation),
     serviceName: serviceOrigin ?? targetName,
   };
   if (options.balancer !== undefined) {
@@ -434,11 +434,6 @@ export interface StackParts {
   hedge?: HedgeConfig['run'];
   /** The `instrumentation` option (parseInstrumentation); absent: it is refused. */
   instrumentation?: typeof parseInstrumentation;
-}
-
-/** What a switchyard/lite stack refuses until `registration` is called. */
-function refuse(field: string, registration: string): never {
-  throw new TypeError(`${field} must be absent without ${registration} (switchyard/lite)`);
 }
 
 /** The `hedge` option, validated, and what runs it. */

@@ -56,3 +56,8 @@ export function obj<T>(field: string, v: T): T {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(field, 'an object', v);
   return v;
 }
+
+/** The TypeError for what a switchyard/lite stack refuses until `registration` is called. */
+export function unregistered(field: string, registration: string, v: unknown): TypeError {
+  return typeError(field, `absent without ${registration} (switchyard/lite)`, v);
+}
