@@ -5,11 +5,7 @@ import { intInRange, rangeError, typeError } from '../util/validate.js';
 
 export type Json = Record<string, unknown>;
 
-export function asObject(field: string, v: unknown): Json {
-  if (v === undefined) return {};
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(field, 'an object', v);
-  return v as Json;
-}
+export { asObject } from '../util/validate.js';
 
 /** Throws on keys not in `known` (camel or snake spellings), naming the first unknown one. */
 export function checkKeys(field: string, o: Json, known: readonly string[]): void {

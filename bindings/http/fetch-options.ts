@@ -29,7 +29,15 @@ import { createHttpProber } from './prequal-probe.js';
 import type { Call } from './fetch.js';
 import { hedged } from './hedge.js';
 import type { PrequalProbe } from '../balancing/policies/prequal.js';
-import { intInRange, nonNegativeMs, obj, positive, rangeError, typeError, unregistered } from '../util/validate.js';
+import {
+  asObject,
+  intInRange,
+  nonNegativeMs,
+  positive,
+  rangeError,
+  typeError,
+  unregistered,
+} from '../util/validate.js';
 
 export interface FetchOutcome {
   ok: boolean;
@@ -345,8 +353,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
     }
     if (serviceOrigin === undefined) throw rangeError('service', "an http(s) origin such as 'http://api'", service);
   }
-  const retry =
-    options.retry === false ? { maxAttempts: 1 } : obj('retry', options.retry === undefined ? {} : options.retry);
+  const retry = options.retry === false ? { maxAttempts: 1 } : asObject<RetryOptions>('retry', options.retry);
   const retryOnList: unknown = retry.retryOn ?? DEFAULT_RETRY_ON;
   if (!Array.isArray(retryOnList)) throw typeError('retry.retryOn', 'an array of statuses', retryOnList);
   const retryOn = new Set<number>(retryOnList);
@@ -390,9 +397,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
     throttle:
       options.retryThrottling === false
         ? null
-        : new RetryThrottle(
-            obj('retryThrottling', options.retryThrottling === undefined ? {} : options.retryThrottling),
-          ),
+        : new RetryThrottle(asObject<ThrottleOptions>('retryThrottling', options.retryThrottling)),
     hedge: hedgeCfg,
     passThrough: optionalFunction('passThrough', options.passThrough),
     key: optionalFunction('key', options.key),
@@ -479,7 +484,10 @@ function buildHealth(
   built: BalancerCore,
   shared: { clock: Clock; random?: () => number },
 ): { checker: HealthChecker | undefined; detector: OutlierDetector | undefined; close: () => void } {
-  const hc = options.healthCheck === undefined ? undefined : obj('healthCheck', options.healthCheck);
+  const hc =
+    options.healthCheck === undefined
+      ? undefined
+      : asObject<NonNullable<CreateFetchOptions['healthCheck']>>('healthCheck', options.healthCheck);
   if (hc !== undefined && 'probe' in hc)
     throw typeError(
       'healthCheck.probe',
@@ -499,7 +507,7 @@ function buildHealth(
       ? undefined
       : new OutlierDetector({
           ...shared,
-          ...obj('outlierDetection', options.outlierDetection === undefined ? {} : options.outlierDetection),
+          ...asObject<OutlierDetectorOptions>('outlierDetection', options.outlierDetection),
         });
   if (checker === undefined && detector === undefined) return { checker, detector, close: () => {} };
   const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {

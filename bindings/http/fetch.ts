@@ -30,7 +30,7 @@
 //   const res = await fetch('/users/42');
 import type { HealthChecker } from '../health/checker.js';
 import type { OutlierDetector } from '../health/outlier.js';
-import { obj, rangeError, str, typeError } from '../util/validate.js';
+import { asObject, rangeError, str, typeError } from '../util/validate.js';
 import type { ConnectedResolver } from '../discovery/connect.js';
 import {
   COMPLETE_STACK,
@@ -227,7 +227,7 @@ export class Call {
     this.sh = sh;
     const cfg = sh.cfg;
     this.request = request;
-    if (init !== undefined) obj('init', init);
+    asObject('init', init);
     let rawUrl: string;
     let method = init?.method;
     let headers: HeadersInit | undefined = init?.headers;

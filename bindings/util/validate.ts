@@ -51,10 +51,11 @@ export function nonNegativeMs(field: string, v: unknown): number {
   return v;
 }
 
-/** An object (not null, not an array). */
-export function obj<T>(field: string, v: T): T {
+/** An object (not null, not an array); undefined reads as `{}` (an options object left out). */
+export function asObject<T extends object = Record<string, unknown>>(field: string, v: unknown): T {
+  if (v === undefined) return {} as T;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(field, 'an object', v);
-  return v;
+  return v as T;
 }
 
 /** The TypeError for what a switchyard/lite stack refuses until `registration` is called. */
