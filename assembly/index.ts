@@ -8,7 +8,7 @@ export { ketamaScratchBytes, ketamaBuild, ketamaHash, ketamaLookupManyBytes } fr
 export { crc32, crc32Update } from './crc32';
 export { jumpHash, jumpHashPair, jumpHashBytes, jumpMany, jumpManyPairs, jumpManyBytes } from './jump';
 export { nginxChashScratchBytes, nginxChashBuild, nginxChashLookup, nginxChashLookupMany, nginxChashLookupManyBytes } from './nginx-hash';
-export { swrrStep } from './weighted-round-robin';
+export { swrrStep, swrrPlainStep } from './weighted-round-robin';
 export { latencyAwareScan } from './latency-aware';
 export { peakEwmaCost, peakEwmaObserve, expNeg } from './peak-ewma';
 export { lnUnit, rendezvousPick, rendezvousPickBytes, rendezvousPickManyBytes, rendezvousScoresBytes } from './rendezvous';

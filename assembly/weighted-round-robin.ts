@@ -45,3 +45,48 @@ export function swrrStep(
   if (now - load<f64>(pChecked) > failTimeoutMs) store<f64>(pChecked, now);
   return best;
 }
+
+/**
+ * `swrrStep` from a plain state (every effective weight at its weight, no failure counted: nothing is skipped or
+ * recovers) over rows 0 .. count - 1, two at a time with SIMD: current_weight += effective_weight; the first row
+ * of the strictly greatest wins and loses `total` (the effective weights' sum in row order, as swrrStep adds it).
+ * The same numbers as swrrStep, without its `checked` stamp, which only a counted failure reads.
+ */
+export function swrrPlainStep(base: usize, cap: u32, count: u32, total: f64): i32 {
+  const pCw = cell(base, <usize>cap, COL_CW, 0);
+  const pEw = cell(base, <usize>cap, COL_EW, 0);
+  let bestV = f64x2.splat(-Infinity);
+  let bestI = i64x2.splat(0);
+  let idx = i64x2(0, 1);
+  const two = i64x2.splat(2);
+  let k: u32 = 0;
+  for (; k + 2 <= count; k += 2) {
+    const o = <usize>k << 3;
+    const c = f64x2.add(v128.load(pCw + o), v128.load(pEw + o));
+    v128.store(pCw + o, c);
+    const gt = f64x2.gt(c, bestV);
+    bestV = v128.bitselect(c, bestV, gt);
+    bestI = v128.bitselect(idx, bestI, gt);
+    idx = i64x2.add(idx, two);
+  }
+  // lane 0 holds the first greatest of the even rows, lane 1 of the odd ones: the earlier row wins a tie
+  let best = f64x2.extract_lane(bestV, 0);
+  let at = i64x2.extract_lane(bestI, 0);
+  const v1 = f64x2.extract_lane(bestV, 1);
+  const i1 = i64x2.extract_lane(bestI, 1);
+  if (v1 > best || (v1 == best && i1 < at)) {
+    best = v1;
+    at = i1;
+  }
+  if (k < count) {
+    const o = <usize>k << 3;
+    const c = load<f64>(pCw + o) + load<f64>(pEw + o);
+    store<f64>(pCw + o, c);
+    if (c > best) {
+      best = c;
+      at = k;
+    }
+  }
+  store<f64>(pCw + (<usize>at << 3), best - total);
+  return <i32>at;
+}

@@ -21,6 +21,13 @@
 // WASM 33 ns vs TS 40 ns at 8 members, 399 vs 677 ns at 64, 5.9 vs 10.5 µs at 1024; a table pick is O(1). So the
 // live step runs in WASM when `env.wasm` is set and the set has >= WASM_MIN_MEMBERS (32) members, in TS below that
 // (where the call overhead eats the gain).
+// Weights without such a period (fractional, as run-time weights are, or a period past MAX_CYCLE) step live for
+// good, and most of those steps start from a plain state, where the step skips and recovers nothing: there the
+// picker runs `swrrPlainStep` (the same numbers, no per-member checks, no clock read; over rows 0 .. n - 1 two at
+// a time with WASM SIMD, else in TS). It knows the state is plain from a scan (`plainSum`), made at the first live
+// pick and then once every PLAIN_SCAN_EVERY live picks until it finds it so, and stops at a counted failure.
+// Measured with dynamicWeights (pick + done, ratio to round robin's in the same process): 0.35 vs 0.31 at 8
+// members, 0.23-0.27 vs 0.14 at 64, 0.05 vs 0.01 at 1024 (0.9 vs 3.1 µs); still O(n) per pick, as nginx is.
 // `scheduler: 'edf'` swaps in Envoy's EDF (bindings/balancing/edf.ts): O(log n); `scheduler: 'stride'` gRPC's
 // static stride scheduler (bindings/balancing/stride.ts): O(1) expected, the default with run-time weights
 // (dynamicWeights, loadReports) as in gRPC's weighted_round_robin, whose weights have no period to precompute.
@@ -93,6 +100,8 @@ function localRows(n: number): Int32Array {
 }
 /** From here on the live step runs in WASM when available (measured, see header). */
 export const WASM_MIN_MEMBERS = 32;
+/** A live state that is not plain is scanned for plainness once every this many live picks. */
+const PLAIN_SCAN_EVERY = 16;
 
 export function parseWeightedRoundRobin(json: unknown, field = 'weighted_round_robin'): WeightedRoundRobinConfig {
   const o = asObject(field, json);
@@ -122,6 +131,7 @@ interface SwrrExports {
     failTimeoutMs: number,
     now: number,
   ): number;
+  swrrPlainStep(base: number, cap: number, count: number, total: number): number;
 }
 
 /** One nginx selection round over `rows` (TS twin of assembly/weighted-round-robin.ts swrrStep). */
@@ -164,6 +174,30 @@ export function swrrStepTs(
   return best;
 }
 
+/**
+ * One nginx selection round from a plain state (every effective weight at its weight, no failure counted), as
+ * `swrrStepTs` computes it there: nothing is skipped or recovers, `total` is the effective weights' sum in row
+ * order, and only the `checked` stamp (read only once a failure is counted) is left out. TS twin of
+ * assembly/weighted-round-robin.ts swrrPlainStep, which runs over rows 0 .. count - 1.
+ */
+export function swrrPlainStepTs(f: Float64Array, cap: number, rows: Int32Array, count: number, total: number): number {
+  const oCw = COL_CW * cap;
+  const oEw = COL_EW * cap;
+  let best = -1;
+  let bestCw = -Infinity;
+  for (let k = 0; k < count; k++) {
+    const r = rows[k]!;
+    const cw = f[oCw + r]! + f[oEw + r]!;
+    f[oCw + r] = cw;
+    if (cw > bestCw) {
+      best = r;
+      bestCw = cw;
+    }
+  }
+  f[oCw + best] = bestCw - total;
+  return best;
+}
+
 export class SwrrPicker implements Picker {
   /** Position in the period while in cycle mode. */
   private pos = 0;
@@ -184,6 +218,12 @@ export class SwrrPicker implements Picker {
   private next: NextPeriod | null = null;
   /** The position whose numbers the state table holds in cycle mode (materialize), else -1. */
   private shownAt = -1;
+  /** While the live state is plain (see plainSum), the effective weights' sum; NaN: not known to be plain. */
+  private plainTotal = NaN;
+  /** Live picks until the next plainSum scan while the state is not plain (one in PLAIN_SCAN_EVERY). */
+  private scanIn = 0;
+  /** `rows` are 0 .. n - 1, as the WASM plain step reads them. */
+  private readonly contiguous: boolean;
   private readonly k: KernelRows;
 
   constructor(
@@ -194,6 +234,9 @@ export class SwrrPicker implements Picker {
   ) {
     this.live = live;
     this.k = new KernelRows(rows, env, WASM_MIN_MEMBERS);
+    let contiguous = true;
+    for (let k = 0; k < rows.length && contiguous; k++) contiguous = rows[k] === k;
+    this.contiguous = contiguous;
   }
 
   release(): void {
@@ -215,12 +258,55 @@ export class SwrrPicker implements Picker {
       }
     }
     this.goLive();
-    if (now !== now) now = this.env.now();
     const t = this.env.table;
+    if (!excluding) {
+      let total = this.plainTotal;
+      if (total !== total && --this.scanIn <= 0) {
+        total = this.plainTotal = this.plainSum(t);
+        this.scanIn = PLAIN_SCAN_EVERY;
+      }
+      if (total === total) {
+        const r = this.plainStep(t, total);
+        this.maybeCycle(t, false);
+        return r;
+      }
+    }
+    if (now !== now) now = this.env.now();
     const mask = this.k.mask(ex);
     const r = this.step(t, mask, now);
     this.maybeCycle(t, mask !== null);
     return r;
+  }
+
+  /** A failure was counted: the state is not plain until a scan finds it so again. */
+  perturbed(): void {
+    this.plainTotal = NaN;
+    this.scanIn = PLAIN_SCAN_EVERY;
+  }
+
+  /**
+   * The effective weights' sum in row order if the state is plain (every effective weight at its weight, no
+   * failure counted: a live step then skips nothing and recovers nothing), else NaN.
+   */
+  private plainSum(t: StateTable): number {
+    const f = t.f;
+    const cap = t.cap;
+    let total = 0;
+    for (let k = 0; k < this.rows.length; k++) {
+      const r = this.rows[k]!;
+      const ew = f[COL_EW * cap + r]!;
+      if (ew !== f[COL_WEIGHT * cap + r] || f[COL_FAILS * cap + r] !== 0) return NaN;
+      total += ew;
+    }
+    return total;
+  }
+
+  /** The plain step: in WASM (SIMD) when available and the rows are 0 .. n - 1, from 2 members on (measured). */
+  private plainStep(t: StateTable, total: number): number {
+    const w = this.env.wasm;
+    if (w !== null && this.contiguous)
+      return (w.exports as unknown as SwrrExports).swrrPlainStep(t.ptr, t.cap, this.rows.length, total);
+    return swrrPlainStepTs(t.f, t.cap, this.rows, this.rows.length, total);
   }
 
   private step(t: StateTable, mask: Uint8Array | null, now: number): number {
@@ -510,6 +596,7 @@ export class WeightedRoundRobinPolicy implements Policy {
       return;
     }
     this.last?.goLive();
+    this.last?.perturbed();
     if (now !== now) now = env.now();
     t.set(COL_FAILS, row, t.get(COL_FAILS, row) + 1);
     t.set(COL_ACCESSED, row, now);
