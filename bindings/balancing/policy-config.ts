@@ -1,7 +1,7 @@
 // Reading policy options. Each option can be given in camelCase with units in the name (`decayMs: 10000`,
 // the TS API) or in snake_case as gRPC service configs spell it (`decay: "10s"`, `choice_count: 2`).
 // Durations in snake_case follow protobuf JSON: "1.5s", or { seconds, nanos }; a bare number is seconds.
-import { intInRange, rangeError, typeError } from '../util/validate.js';
+import { checkKeys as checkObjectKeys, intInRange, rangeError, typeError } from '../util/validate.js';
 
 export type Json = Record<string, unknown>;
 
@@ -9,10 +9,7 @@ export { asObject } from '../util/validate.js';
 
 /** Throws on keys not in `known` (camel or snake spellings), naming the first unknown one. */
 export function checkKeys(field: string, o: Json, known: readonly string[]): void {
-  for (const k of Object.keys(o)) {
-    if (k !== 'name' && !known.includes(k))
-      throw rangeError(`${field}.${k}`, known.length > 0 ? `one of ${known.join(', ')}` : 'absent (no options)', k);
-  }
+  checkObjectKeys(field, o, known, 'name');
 }
 
 function pickKey(o: Json, camel: string, snake: string): [string, unknown] | undefined {

@@ -23,7 +23,7 @@ import { Rendezvous } from './rendezvous.js';
 import { HashRing } from './ring.js';
 import { isMemberList } from './membership.js';
 import { renameMembers } from './shared.js';
-import { rangeError, str, typeError } from '../util/validate.js';
+import { checkKeys, rangeError, str, typeError } from '../util/validate.js';
 
 export const ALGORITHMS = ['xxhash-ring', 'ketama', 'ring-hash', 'maglev', 'jump', 'nginx', 'rendezvous'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
@@ -102,8 +102,7 @@ export function createHasher<A extends Algorithm>(
 ): HasherTypes[A];
 export function createHasher(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-  for (const k of Object.keys(options))
-    if (!KNOWN.includes(k)) throw rangeError(`options.${k}`, `one of ${KNOWN.join(', ')}`, k);
+  checkKeys('options', options, KNOWN);
   try {
     return build(nodes, options);
   } catch (err) {

@@ -14,7 +14,7 @@
 // which report dialable addresses). Weight: finite and > 0 (default 1). Priority: an integer >= 0 (default 0,
 // lower is preferred). Metadata: a plain object (default {}), compared by value. Locality: optional, see
 // `Locality`.
-import { intInRange, numberError, positive, rangeError, str, typeError } from './validate.js';
+import { checkKeys, intInRange, numberError, positive, rangeError, str, typeError } from './validate.js';
 
 export interface Endpoint {
   id: string;
@@ -51,10 +51,7 @@ export function parseLocality(input: unknown, field = 'locality'): Locality {
   if (input === null || typeof input !== 'object' || Array.isArray(input))
     throw typeError(field, 'an object { region, zone, subZone } or "region/zone/subZone"', input);
   const o = input as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (k !== 'region' && k !== 'zone' && k !== 'subZone')
-      throw rangeError(`${field}.${k}`, 'one of region, zone, subZone', k);
-  }
+  checkKeys(field, o, ['region', 'zone', 'subZone']);
   const part = (k: 'region' | 'zone' | 'subZone'): string => str(`${field}.${k}`, o[k] ?? '');
   return { region: part('region'), zone: part('zone'), subZone: part('subZone') };
 }
@@ -125,6 +122,9 @@ function fromId(field: string, id: string, required: boolean): { host: string; p
   return { host: id, port: 0 };
 }
 
+/** The keys of an endpoint object (a misspelt one, `wieght`, must not read as the default). */
+const ENDPOINT_KEYS = ['id', 'host', 'port', 'weight', 'priority', 'metadata', 'locality'];
+
 /** Validates one endpoint; throws a TypeError/RangeError naming `field` and the value. */
 export function parseEndpoint(input: EndpointInput, field = 'endpoint', options: ParseEndpointOptions = {}): Endpoint {
   const required = options.address === 'required';
@@ -136,6 +136,7 @@ export function parseEndpoint(input: EndpointInput, field = 'endpoint', options:
   if (input === null || typeof input !== 'object')
     throw typeError(field, '"host:port", a name, or { id | host, port, weight, priority, metadata }', input);
   const o = input as Partial<Record<keyof Endpoint, unknown>>;
+  checkKeys(field, o, ENDPOINT_KEYS);
   if (o.id !== undefined && (typeof o.id !== 'string' || o.id === ''))
     throw typeError(`${field}.id`, 'a non-empty string', o.id);
   if (o.host !== undefined && (typeof o.host !== 'string' || badHost(o.host)))

@@ -58,6 +58,13 @@ export function asObject<T extends object = Record<string, unknown>>(field: stri
   return v as T;
 }
 
+/** Throws a RangeError naming `field.k` for the first own key `k` of `o` outside `known` (and other than `skip`). */
+export function checkKeys(field: string, o: object, known: readonly string[], skip?: string): void {
+  for (const k of Object.keys(o))
+    if (k !== skip && !known.includes(k))
+      throw rangeError(`${field}.${k}`, known.length > 0 ? `one of ${known.join(', ')}` : 'absent (no options)', k);
+}
+
 /** The TypeError for what a switchyard/lite stack refuses until `registration` is called. */
 export function unregistered(field: string, registration: string, v: unknown): TypeError {
   return typeError(field, `absent without ${registration} (switchyard/lite)`, v);

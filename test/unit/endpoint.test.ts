@@ -14,6 +14,7 @@ import {
   type EndpointInput,
 } from '../../bindings/util/endpoint.js';
 import { StaticResolver } from '../../bindings/discovery/static.js';
+import { Balancer } from '../../bindings/index.js';
 
 const REQUIRED = { address: 'required' } as const;
 const OPTIONAL = { address: 'optional' } as const;
@@ -160,6 +161,37 @@ test('priorities: integers >= 0 (0 and 3 accepted; -1 and 1.5 RangeErrors, "1" a
       message: /^e\.metadata/,
     });
   }
+});
+
+test('unknown keys: a misspelt field is a RangeError naming it, in both modes, the Balancer and static lists', (t) => {
+  for (const mode of [REQUIRED, OPTIONAL]) {
+    t.throws(() => parseEndpoint({ id: 'a:1', wieght: 5 } as never, 'e', mode), {
+      instanceOf: RangeError,
+      message: /^e\.wieght must be one of id, host, port, weight, priority, metadata, locality, got "wieght"$/,
+    });
+    // every documented key is accepted, an Endpoint read back included
+    const ep = parseEndpoint(
+      { id: 'a', host: 'h', port: 1, weight: 2, priority: 1, metadata: { x: 1 }, locality: 'r/z' },
+      'e',
+      mode,
+    );
+    t.deepEqual(parseEndpoint(ep, 'e', mode), ep);
+  }
+  t.throws(() => new Balancer({ endpoints: ['a:1', { id: 'b:1', prio: 1 } as never] }), {
+    instanceOf: RangeError,
+    message: /^endpoints\[1\]\.prio must be one of/,
+  });
+  t.throws(() => parseEndpoint({ id: 'a:1', locality: { region: 'r', zon: 'z' } } as never, 'e'), {
+    instanceOf: RangeError,
+    message: /^e\.locality\.zon must be one of region, zone, subZone/,
+  });
+  const errors: Error[] = [];
+  const eps = parseEndpoints('endpoints', ['a:1', { host: 'b', port: 1, Weight: 3 } as never], (e) => errors.push(e));
+  t.deepEqual(
+    eps.map((e) => e.id),
+    ['a:1'],
+  );
+  t.regex(errors[0]!.message, /^endpoints\[1\]\.Weight must be one of/);
 });
 
 test('equality: every field, metadata by value (a change of value is a change, a new equal object is not)', (t) => {
