@@ -8,11 +8,8 @@ import { Balancer, VirtualClock } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { BALANCING_WASM } from '../../bindings/core/families.js';
 import { COL_CHECKED, COL_CW, COL_EW, COL_FAILS, COL_WEIGHT, COLS } from '../../bindings/balancing/picker.js';
-import {
-  parseWeightedRoundRobin,
-  swrrPlainStepTs,
-  swrrStepTs,
-} from '../../bindings/balancing/policies/weighted-round-robin.js';
+import { parseWeightedRoundRobin } from '../../bindings/balancing/policies/weighted-round-robin.js';
+import { swrrPlainStepTs, swrrStepTs } from '../../bindings/balancing/swrr.js';
 import { NginxRoundRobin } from '../helpers/nginx-swrr.js';
 import { EdfScheduler } from '../../bindings/balancing/edf.js';
 
