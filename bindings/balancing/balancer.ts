@@ -9,7 +9,7 @@
 //
 // Contracts:
 // - `pick(ctx)` is synchronous, returns `{ type: 'pick', member, index, handle }` or
-//   `{ type: 'none', reason: 'empty' | 'no-healthy' | 'pending' }`; `pickOrThrow()` throws NoHealthyMembersError
+//   `{ type: 'none', reason: 'empty' | 'no-healthy' | 'pending' | 'closed' }`; `pickOrThrow()` throws NoHealthyMembersError
 //   instead. `ctx.key` feeds hash policies; `ctx.exclude` (member ids) makes a retry go to a different member.
 // - Waiting (ready.ts; grpc-js queues picks until the first resolution): `pickAsync(ctx, { timeoutMs, signal })`
 //   is `pick()` when that succeeds now, else the pick waits for the next picker publication that can serve it
@@ -136,6 +136,7 @@ export function normalizeEndpoint(input: EndpointInput, field = 'endpoint'): End
 const NONE_EMPTY: PickResult = Object.freeze({ type: 'none', reason: 'empty' });
 const NONE_UNHEALTHY: PickResult = Object.freeze({ type: 'none', reason: 'no-healthy' });
 const NONE_PENDING: PickResult = Object.freeze({ type: 'none', reason: 'pending' });
+const NONE_CLOSED: PickResult = Object.freeze({ type: 'none', reason: 'closed' });
 /** Columns the Balancer keeps across a policy change, one bit each (the others belong to the policy). */
 const KEPT_COLUMNS =
   (1 << COL_WEIGHT) |
@@ -367,7 +368,7 @@ export class BalancerCore implements PolicyEnv {
 
   pick(ctx?: PickContext): PickResult {
     const list = this.m.list;
-    if (list.length === 0) return NONE_EMPTY;
+    if (list.length === 0) return this.#closed ? NONE_CLOSED : NONE_EMPTY;
     if (this.failClosed) return NONE_UNHEALTHY;
     if (this.warming) return NONE_PENDING;
     // the clock is read only when an RTT will be used: by the policy, a listener, or options.measureRtt

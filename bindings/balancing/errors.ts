@@ -2,18 +2,21 @@
 // (`{ type: 'none', reason }`); `Balancer.pickOrThrow()` turns it into one of these, and the waiting picks
 // (`pickAsync()`, `ready()`) reject with UnavailableError when their deadline passes (grpc-js: a queued pick
 // fails with UNAVAILABLE).
+import type { NoneReason } from './events.js';
 
-/** Thrown by `pickOrThrow()` when no member can be picked (empty set, all unavailable, or panic mode 'fail'). */
+/** Thrown by `pickOrThrow()` when no member can be picked (`reason`: see NoneReason). */
 export class NoHealthyMembersError extends Error {
   override name = 'NoHealthyMembersError';
-  declare readonly reason: 'empty' | 'no-healthy' | 'pending';
+  declare readonly reason: NoneReason;
   constructor(
-    reason: 'empty' | 'no-healthy' | 'pending',
+    reason: NoneReason,
     message = reason === 'empty'
       ? 'switchyard: the balancer has no members'
       : reason === 'pending'
         ? 'switchyard: no member has passed its first health check yet'
-        : 'switchyard: no healthy member available',
+        : reason === 'closed'
+          ? 'switchyard: the balancer was closed'
+          : 'switchyard: no healthy member available',
   ) {
     super(message);
     this.reason = reason;

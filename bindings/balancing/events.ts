@@ -30,9 +30,9 @@ export interface PickHandle {
 /**
  * Why nothing was picked: 'empty' (no members: none listed yet, or all removed), 'no-healthy' (every member
  * unavailable, or panic mode 'fail'), 'pending' (warming: no member available yet and some await their first
- * health result).
+ * health result), 'closed' (`close()` was called).
  */
-export type NoneReason = 'empty' | 'no-healthy' | 'pending';
+export type NoneReason = 'empty' | 'no-healthy' | 'pending' | 'closed';
 
 export type PickResult =
   { type: 'pick'; member: Endpoint; index: number; handle: PickHandle } | { type: 'none'; reason: NoneReason };

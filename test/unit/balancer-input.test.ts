@@ -4,6 +4,7 @@
 import test from 'ava';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import type { Picker, Policy } from '../../bindings/balancing/picker.js';
+import { NoHealthyMembersError } from '../../bindings/balancing/errors.js';
 
 /** round_robin whose build throws once the rows outnumber `max`. */
 function fragile(max: number): Policy {
@@ -142,6 +143,11 @@ test('a closed Balancer stays closed: later membership changes are ignored, pick
   lb.close();
   t.false(lb.reset(['c:1']));
   t.false(lb.add('d:1'));
-  t.is(lb.pick().type, 'none');
+  t.deepEqual(lb.pick(), { type: 'none', reason: 'closed' });
+  t.is(lb.pickIndex(), -1);
+  const e = t.throws(() => lb.pickOrThrow(), { instanceOf: NoHealthyMembersError, message: /the balancer was closed/ });
+  t.is(e.reason, 'closed');
   await t.throwsAsync(lb.pickAsync(), { message: /was closed/ });
+  // an empty Balancer that is not closed still says 'empty'
+  t.deepEqual(new Balancer().pick(), { type: 'none', reason: 'empty' });
 });
