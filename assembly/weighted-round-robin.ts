@@ -48,37 +48,58 @@ export function swrrStep(
 
 /**
  * `swrrStep` from a plain state (every effective weight at its weight, no failure counted: nothing is skipped or
- * recovers) over rows 0 .. count - 1, two at a time with SIMD: current_weight += effective_weight; the first row
- * of the strictly greatest wins and loses `total` (the effective weights' sum in row order, as swrrStep adds it).
- * The same numbers as swrrStep, without its `checked` stamp, which only a counted failure reads.
+ * recovers) over rows 0 .. count - 1, four at a time with SIMD (two f64x2 accumulators, so that each compare and
+ * select waits on half the chain): current_weight += effective_weight; the first row of the strictly greatest
+ * wins and loses `total` (the effective weights' sum in row order, as swrrStep adds it). The same numbers as
+ * swrrStep, without its `checked` stamp, which only a counted failure reads.
  */
 export function swrrPlainStep(base: usize, cap: u32, count: u32, total: f64): i32 {
   const pCw = cell(base, <usize>cap, COL_CW, 0);
   const pEw = cell(base, <usize>cap, COL_EW, 0);
-  let bestV = f64x2.splat(-Infinity);
-  let bestI = i64x2.splat(0);
+  let va = f64x2.splat(-Infinity);
+  let vb = va;
+  let ia = i64x2.splat(0);
+  let ib = ia;
   let idx = i64x2(0, 1);
   const two = i64x2.splat(2);
+  const four = i64x2.splat(4);
   let k: u32 = 0;
-  for (; k + 2 <= count; k += 2) {
+  for (; k + 4 <= count; k += 4) {
     const o = <usize>k << 3;
-    const c = f64x2.add(v128.load(pCw + o), v128.load(pEw + o));
-    v128.store(pCw + o, c);
-    const gt = f64x2.gt(c, bestV);
-    bestV = v128.bitselect(c, bestV, gt);
-    bestI = v128.bitselect(idx, bestI, gt);
-    idx = i64x2.add(idx, two);
+    const a = f64x2.add(v128.load(pCw + o), v128.load(pEw + o));
+    const b = f64x2.add(v128.load(pCw + o, 16), v128.load(pEw + o, 16));
+    v128.store(pCw + o, a);
+    v128.store(pCw + o, b, 16);
+    const ga = f64x2.gt(a, va);
+    const gb = f64x2.gt(b, vb);
+    va = v128.bitselect(a, va, ga);
+    ia = v128.bitselect(idx, ia, ga);
+    vb = v128.bitselect(b, vb, gb);
+    ib = v128.bitselect(i64x2.add(idx, two), ib, gb);
+    idx = i64x2.add(idx, four);
   }
-  // lane 0 holds the first greatest of the even rows, lane 1 of the odd ones: the earlier row wins a tie
-  let best = f64x2.extract_lane(bestV, 0);
-  let at = i64x2.extract_lane(bestI, 0);
-  const v1 = f64x2.extract_lane(bestV, 1);
-  const i1 = i64x2.extract_lane(bestI, 1);
-  if (v1 > best || (v1 == best && i1 < at)) {
-    best = v1;
-    at = i1;
+  // each lane holds the first greatest of its rows (k mod 4): the greatest wins, the earliest row on a tie
+  let best = f64x2.extract_lane(va, 0);
+  let at = i64x2.extract_lane(ia, 0);
+  let v = f64x2.extract_lane(va, 1);
+  let i = i64x2.extract_lane(ia, 1);
+  if (v > best || (v == best && i < at)) {
+    best = v;
+    at = i;
   }
-  if (k < count) {
+  v = f64x2.extract_lane(vb, 0);
+  i = i64x2.extract_lane(ib, 0);
+  if (v > best || (v == best && i < at)) {
+    best = v;
+    at = i;
+  }
+  v = f64x2.extract_lane(vb, 1);
+  i = i64x2.extract_lane(ib, 1);
+  if (v > best || (v == best && i < at)) {
+    best = v;
+    at = i;
+  }
+  for (; k < count; k++) {
     const o = <usize>k << 3;
     const c = load<f64>(pCw + o) + load<f64>(pEw + o);
     store<f64>(pCw + o, c);

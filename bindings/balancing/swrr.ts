@@ -23,12 +23,12 @@
 // (where the call overhead eats the gain).
 // Weights without such a period (fractional, as run-time weights are, or a period past MAX_CYCLE) step live for
 // good, and most of those steps start from a plain state, where the step skips and recovers nothing: there the
-// picker runs `swrrPlainStep` (the same numbers, no per-member checks, no clock read; over rows 0 .. n - 1 two at
+// picker runs `swrrPlainStep` (the same numbers, no per-member checks, no clock read; over rows 0 .. n - 1 four at
 // a time with WASM SIMD, else in TS). It knows the state is plain from a scan (`plainSum`), made at the first live
 // pick and then once every PLAIN_SCAN_EVERY live picks until it finds it so, and stops at a counted failure.
 // Measured with dynamicWeights (bench/policies.bench.ts pick + done, WASM, ratio to round robin's in the same
-// run, was): 0.43 (0.31) at 8 members, 0.33 (0.18) at 64, 0.09 (0.02) at 1024, 0.9 vs 3.1 µs; the WASM plain step
-// wins from 8 members on; still O(n) per pick, as nginx is.
+// run, two runs, was): 0.43-0.44 (0.31) at 8 members, 0.31-0.33 (0.18) at 64, 0.08-0.09 (0.02) at 1024, 0.69 vs
+// 3.1 µs; the WASM plain step wins from 8 members on; still O(n) per pick, as nginx is.
 //
 //   weights a=5 b=1 c=1 → a a b a c a a (then again)
 import { KernelRows } from './kernel-rows.js';

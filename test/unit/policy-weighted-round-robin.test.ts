@@ -194,7 +194,7 @@ test('failures, fail_timeout, recovery and exclusions match the nginx model (pro
   );
 });
 
-test('weights without a precomputed period step live, plainly while nothing fails (SIMD from 32 members), and match the nginx model with failures, exclusions and downs (property, TS and WASM)', (t) => {
+test('weights without a precomputed period step live, plainly while nothing fails (WASM SIMD over contiguous rows), and match the nginx model with failures, exclusions and downs (property, TS and WASM)', (t) => {
   // quarter weights tie often (the earlier member wins); 1e5-scale integers have a period past the cap
   const weights = fc.oneof(
     fc.array(
