@@ -88,10 +88,7 @@ export interface SwrrNginx {
 export async function startSwrrNginx(live: number, dead: number, upstreams: SwrrUpstream[]): Promise<SwrrNginx> {
   const dir = tempDir('nginx-swrr');
   const ports: number[] = [];
-  while (ports.length < live + dead + 1) {
-    const p = await freePort();
-    if (!ports.includes(p)) ports.push(p);
-  }
+  while (ports.length < live + dead + 1) ports.push(await freePort()); // distinct (freePort)
   const [front, ...rest] = ports as [number, ...number[]];
   const backends = rest.map((p) => `127.0.0.1:${p}`);
   const conf = [

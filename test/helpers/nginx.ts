@@ -36,10 +36,7 @@ export async function startNginx(
   const dir = tempDir('nginx');
   const port = await freePort();
   const backendPorts: number[] = [];
-  while (backendPorts.length < backendCount) {
-    const p = await freePort();
-    if (p !== port && !backendPorts.includes(p)) backendPorts.push(p);
-  }
+  while (backendPorts.length < backendCount) backendPorts.push(await freePort()); // distinct (freePort)
   const backends = backendPorts.map((p) => `127.0.0.1:${p}`);
   const ups = upstreams(backends);
   const conf = [

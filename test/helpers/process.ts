@@ -6,7 +6,25 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** Ports freePort() handed out in this process. */
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port nothing listens on, never one this process was given before: a port handed out and not yet
+ * bound is free again, so two servers started together (twemproxy's pools, etcd's members) could get the same
+ * one (nutcracker then refuses its file as "syntax is invalid").
+ */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
