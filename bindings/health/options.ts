@@ -11,7 +11,7 @@
 //   parseHealthOptions({ probe, intervalMs: 1000, timeoutMs: 1000 }); // RangeError: timeoutMs must be less than intervalMs (1000), got 1000
 import { MAX_TIMER_MS, systemClock, validateClock, type Clock } from '../util/clock.js';
 import type { Endpoint } from '../util/endpoint.js';
-import { defaultRandom, validateRandom, type Random } from '../util/random.js';
+import { checkedRandom, defaultRandom, validateRandom, type Random } from '../util/random.js';
 import { bool, describe, intInRange, positive, rangeError, str, typeError } from '../util/validate.js';
 
 // Kept for callers that imported it from here (http/fetch-options.ts); the one definition is util/random.ts.
@@ -115,26 +115,6 @@ function requireObject(o: unknown): void {
 /** `v`, or `dflt` when undefined (only undefined: null is a value, and a wrong one). */
 const or = <T>(v: T | undefined, dflt: T): T => (v === undefined ? dflt : v);
 
-/**
- * `r` checked at every draw (RangeError naming `random` outside [0, 1)). With `eager`, the first draw is
- * made now and handed out at the first call, so the sequence a seeded source yields is unchanged.
- */
-export function checkedRandom(r: Random, eager: boolean): Random {
-  const draw = (): number => {
-    const x = r();
-    if (typeof x !== 'number' || !(x >= 0 && x < 1))
-      throw rangeError('random', 'a function returning a number in [0, 1)', x);
-    return x;
-  };
-  let next: number | undefined = eager ? draw() : undefined;
-  return () => {
-    if (next === undefined) return draw();
-    const x = next;
-    next = undefined;
-    return x;
-  };
-}
-
 export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptions<M>): HealthConfig<M> {
   requireObject(o);
   if (typeof o.probe !== 'function')
@@ -200,7 +180,7 @@ export interface OutlierDetectorOptions {
   successfulActiveHealthCheckUnejectHost?: boolean;
   /** Time and timers (default `systemClock`); the sweep is a background timer. */
   clock?: Clock;
-  /** Uniform in [0, 1), for the enforcing percentages (default Math.random). */
+  /** Uniform in [0, 1), for the enforcing percentages (default Math.random); a value outside is a RangeError naming `random` (the first draw is made at construction). */
   random?: Random;
 }
 
@@ -256,7 +236,7 @@ export function parseOutlierOptions(o: OutlierDetectorOptions): OutlierConfig {
       o.successfulActiveHealthCheckUnejectHost ?? true,
     ),
     clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: validateRandom('random', o.random ?? defaultRandom),
+    random: checkedRandom(validateRandom('random', o.random ?? defaultRandom), true),
   };
 }
 

@@ -4,7 +4,7 @@
 //
 //   const random = mulberry32(42);
 //   random(); // 0.6011037519201636, the same on every run
-import { typeError } from './validate.js';
+import { rangeError, typeError } from './validate.js';
 
 /** A uniform random number in [0, 1). */
 export type Random = () => number;
@@ -30,4 +30,24 @@ export const defaultRandom: Random = Math.random;
 export function validateRandom(field: string, r: unknown): Random {
   if (typeof r !== 'function') throw typeError(field, 'a function returning a number in [0, 1)', r);
   return r as Random;
+}
+
+/**
+ * `r` checked at every draw (RangeError naming `random` outside [0, 1)). With `eager`, the first draw is
+ * made now and handed out at the first call, so the sequence a seeded source yields is unchanged.
+ */
+export function checkedRandom(r: Random, eager: boolean): Random {
+  const draw = (): number => {
+    const x = r();
+    if (typeof x !== 'number' || !(x >= 0 && x < 1))
+      throw rangeError('random', 'a function returning a number in [0, 1)', x);
+    return x;
+  };
+  let next: number | undefined = eager ? draw() : undefined;
+  return () => {
+    if (next === undefined) return draw();
+    const x = next;
+    next = undefined;
+    return x;
+  };
 }

@@ -229,6 +229,14 @@ test('bad input: typed errors naming the field and value', (t) => {
   t.throws(() => new OutlierDetector({ successfulActiveHealthCheckUnejectHost: 'yes' as unknown as boolean }), {
     instanceOf: TypeError,
   });
+  // a random source outside [0, 1) would eject always (-1) or never (5): refused at construction
+  for (const bad of [5, -1, NaN, 1]) {
+    t.throws(() => new OutlierDetector({ random: () => bad }), {
+      instanceOf: RangeError,
+      message: /^random must be a function returning a number in \[0, 1\)/,
+    });
+  }
+  t.throws(() => new OutlierDetector({ random: 0.5 as never }), { instanceOf: TypeError, message: /^random/ });
   const od = new OutlierDetector();
   t.throws(() => od.add(''), { instanceOf: TypeError, message: /id/ });
   od.add('a');
