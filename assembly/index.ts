@@ -13,7 +13,7 @@ export { latencyAwareScan } from './latency-aware';
 export { peakEwmaCost, peakEwmaObserve, expNeg } from './peak-ewma';
 export { lnUnit, rendezvousPick, rendezvousPickBytes, rendezvousPickManyBytes, rendezvousScoresBytes } from './rendezvous';
 export { envoyMurmur2 } from './murmur2';
-export { envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingIndex, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from './ring-hash';
+export { envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from './ring-hash';
 export { maglevScratchBytes, maglevBuild, maglevLookupManyBytes, maglevGet } from './maglev';
 
 /** First byte the bindings may allocate. */

@@ -130,10 +130,16 @@ export function envoyRingBuild(
   return size;
 }
 
-/** Index of the first entry with hash >= h, wrapping to 0 (size must be > 0). */
-export function envoyRingIndex(hashes: usize, size: u32, h: u64): u32 {
-  let lo: u32 = 0;
-  let hi: u32 = size;
+/**
+ * Index of the first entry with hash >= h, wrapping to 0 (size must be > 0): a binary search within the range
+ * of h's bucket in `table` (u32[2^bits + 1]: entry t is the first entry >= t << (64 - bits), the last is size;
+ * bindings/hashing/envoy/ring-hash.ts fillBuckets), about one entry per bucket.
+ */
+// @ts-ignore: decorator
+@inline export function envoyRingIndex(hashes: usize, size: u32, table: usize, bits: u32, h: u64): u32 {
+  const t = <usize>(h >> (64 - <u64>bits)) << 2;
+  let lo = load<u32>(table + t);
+  let hi = load<u32>(table + t, 4);
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (load<u64>(hashes + (<usize>mid << 3)) < h) lo = mid + 1;
@@ -147,6 +153,8 @@ export function envoyRingLookupManyBytes(
   hashes: usize,
   hosts: usize,
   size: u32,
+  table: usize,
+  bits: u32,
   bytes: usize,
   offsets: usize,
   count: u32,
@@ -155,14 +163,14 @@ export function envoyRingLookupManyBytes(
   for (let k: u32 = 0; k < count; k++) {
     const s = load<u32>(offsets + (<usize>k << 2));
     const e = load<u32>(offsets + (<usize>k << 2), 4);
-    const i = envoyRingIndex(hashes, size, xxh64(bytes + s, e - s, 0));
+    const i = envoyRingIndex(hashes, size, table, bits, xxh64(bytes + s, e - s, 0));
     store<u32>(out + (<usize>k << 2), load<u32>(hosts + (<usize>i << 2)));
   }
 }
 
 /** Host index of one key (xxh64(key, 0)); size must be > 0. */
-export function envoyRingGet(hashes: usize, hosts: usize, size: u32, ptr: usize, len: usize): u32 {
-  return load<u32>(hosts + (<usize>envoyRingIndex(hashes, size, xxh64(ptr, len, 0)) << 2));
+export function envoyRingGet(hashes: usize, hosts: usize, size: u32, table: usize, bits: u32, ptr: usize, len: usize): u32 {
+  return load<u32>(hosts + (<usize>envoyRingIndex(hashes, size, table, bits, xxh64(ptr, len, 0)) << 2));
 }
 
 /** Stores xxh64(key, seed 0), the request hash Envoy's hash policies compute, at out (u64). */

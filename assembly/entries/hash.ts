@@ -9,7 +9,7 @@ export { jumpHash, jumpHashPair, jumpHashBytes, jumpMany, jumpManyPairs, jumpMan
 export { nginxChashScratchBytes, nginxChashBuild, nginxChashLookup, nginxChashLookupMany, nginxChashLookupManyBytes } from '../nginx-hash';
 export { lnUnit, rendezvousPick, rendezvousPickBytes, rendezvousPickManyBytes, rendezvousScoresBytes } from '../rendezvous';
 export { envoyMurmur2 } from '../murmur2';
-export { envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingIndex, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from '../ring-hash';
+export { envoyRingCounts, envoyRingScratchBytes, envoyRingBuild, envoyRingLookupManyBytes, envoyRingGet, envoyKeyHash } from '../ring-hash';
 export { maglevScratchBytes, maglevBuild, maglevLookupManyBytes, maglevGet } from '../maglev';
 
 /** First byte the bindings may allocate. */

@@ -189,6 +189,52 @@ test('property: get(key) on a WASM-built ring (hash + search in WASM) = the pure
   t.pass();
 });
 
+/** The owner of a 64-bit hash by a plain binary search over entries(): the reference the bucket table must keep. */
+function owner(entries: { hash: bigint; member: string }[], h: bigint): string {
+  let a = 0;
+  let b = entries.length;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    if (entries[m]!.hash < h) a = m + 1;
+    else b = m;
+  }
+  return entries[a === entries.length ? 0 : a]!.member;
+}
+
+test('bucket table: every entry, its neighbours and every bucket edge answer as a binary search over the whole ring, also after WASM memory grows (property, both backends)', (t) => {
+  const M64 = (1n << 64n) - 1n;
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 12 }),
+      fc.integer({ min: 1, max: 3000 }),
+      fc.boolean(),
+      (hosts, minimumRingSize, grow) => {
+        for (const backend of BACKENDS) {
+          const ring = new EnvoyRingHash(hosts, { minimumRingSize, backend });
+          const entries = ring.entries();
+          const bits = Math.min(20, Math.max(1, Math.ceil(Math.log2(entries.length))));
+          const probes = new Set<bigint>([0n, 1n, M64]);
+          for (const e of entries) for (const d of [-1n, 0n, 1n]) probes.add((e.hash + d) & M64);
+          for (let k = 0; k < 1 << bits; k += Math.max(1, (1 << bits) >> 6)) {
+            const edge = BigInt(k) << BigInt(64 - bits);
+            for (const d of [-1n, 0n, 1n]) probes.add((edge + d) & M64);
+          }
+          // a second, large ring grows WASM memory: the first ring's views must follow
+          if (grow) new EnvoyRingHash(['x', 'y'], { minimumRingSize: 200_000, backend }).dispose();
+          for (const h of probes) if (ring.getByHash(h) !== owner(entries, h)) return false;
+          const key = hosts.join('/');
+          if (ring.get(key) !== owner(entries, BigInt(ref.h64Raw(new TextEncoder().encode(key), 0n)))) return false;
+          if (ring.preference(key, 1)[0] !== ring.get(key)) return false;
+          ring.dispose();
+        }
+        return true;
+      },
+    ),
+    { numRuns: 60 },
+  );
+  t.pass();
+});
+
 test("adding a host moves about 1/(n + 1) of keys to it, plus what Envoy's rescaling takes from old hosts", (t) => {
   for (const n of [5, 20]) {
     const ids = Array.from({ length: n }, (_, i) => `10.1.0.${i}:8080`);
