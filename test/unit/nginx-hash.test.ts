@@ -6,7 +6,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { crc32 as zcrc32 } from 'node:zlib';
 import { NginxConsistentHash, NO_MEMBER } from '../../bindings/index.js';
-import { buildNginxRing, splitServerName } from '../../bindings/hashing/nginx-hash.js';
+import { buildNginxRing, findChashPoint, splitServerName } from '../../bindings/hashing/nginx-hash.js';
 import { crc32Bytes, crc32String } from '../../bindings/hashing/ketama/crc32.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { HASH_WASM } from '../../bindings/core/families.js';
@@ -243,6 +243,27 @@ test('property: WASM and TS build identical tables and agree on every lookup pat
     }),
     { numRuns: 15 },
   );
+});
+
+test("bucket table: every point, its neighbours and the bucket edges answer as nginx's binary search (findChashPoint), both backends, small and past 2^16 points", (t) => {
+  for (const n of [1, 3, 40, 700]) {
+    const servers = Array.from({ length: n }, (_, i) => ({ id: `10.0.${i >> 8}.${i & 255}:80`, weight: 1 + (i % 3) }));
+    for (const backend of ['wasm', 'js'] as const) {
+      const h = new NginxConsistentHash(servers, { backend });
+      const tab = table(h);
+      const points = Uint32Array.from(tab, (e) => e.hash);
+      const probes = new Set<number>([0, 1, 0xffffffff]);
+      for (const p of points) for (const d of [-1, 0, 1]) probes.add((p + d) >>> 0);
+      for (let e = 0; e < 2 ** 32; e += 2 ** 16) for (const d of [-1, 0, 1]) probes.add((e + d) >>> 0);
+      let wrong = 0;
+      for (const x of probes) {
+        const want = h.members[tab[findChashPoint(points, points.length, x)]!.server];
+        if (h.getByHash(x) !== want) wrong++;
+      }
+      t.is(wrong, 0, `${backend}, ${n} servers, ${points.length} points, ${probes.size} probes`);
+      h.dispose();
+    }
+  }
 });
 
 test('bad input names the field and the value', (t) => {
