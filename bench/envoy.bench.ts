@@ -59,7 +59,7 @@ for (const n of [10, 100, 1000]) {
   rows.push(
     measure(
       suite,
-      'ring_hash get(string), WASM (hash + search in one call)',
+      'ring_hash get(string), WASM (hash + bucket table + search in one call)',
       lookups((x) => ringW.get(x)),
       BATCH,
     ),

@@ -133,7 +133,7 @@ for (const n of [10, 100, 1000]) {
     rows.push(
       measure(
         suite,
-        'get(string): TS crc32 + TS binary search over the WASM table (chosen)',
+        'get(string): TS crc32 + TS bucket table over the WASM points (chosen)',
         loop((i) => nw.get(keys[i]!)),
         BATCH,
       ),
@@ -150,7 +150,7 @@ for (const n of [10, 100, 1000]) {
     rows.push(
       measure(
         suite,
-        'crc32 + search only (no name), TS',
+        'crc32 + nginx binary search only (no name), TS',
         loop((i) => findChashPoint(t.points, t.total, crc32String(keys[i]!))),
         BATCH,
       ),
