@@ -117,6 +117,7 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 8000 }) }),
   fc.record({ kind: fc.constant('down' as const), who: fc.nat(15), available: fc.boolean() }),
 );
+type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
 /**
  * Balancers of both backends and the literal nginx model over the same weights and clock: `pick(ok, exclude?)`
@@ -165,7 +166,22 @@ function againstNginx(ws: number[], maxFails: number, failTimeoutMs: number) {
           s[i]!.fails === p.fails,
       );
     });
-  return { ids, model, clock, lbs, pick, same };
+  /** Applies `ops` to the model and both Balancers, `successes` plain picks before each pick; false on a difference. */
+  const run = (ops: readonly Op[], successes = 0): boolean => {
+    for (const o of ops) {
+      if (o.kind === 'advance') clock.tick(o.ms);
+      else if (o.kind === 'down') {
+        const id = ids[o.who % ids.length]!;
+        model.peers.find((p) => p.id === id)!.down = !o.available;
+        for (const lb of lbs) lb.setAvailable(id, o.available);
+      } else {
+        for (let i = 0; i < successes; i++) if (!pick(true)) return false;
+        if (!pick(o.ok, o.exclude === undefined ? undefined : new Set([ids[o.exclude % ids.length]!]))) return false;
+      }
+    }
+    return true;
+  };
+  return { ids, model, clock, lbs, pick, same, run };
 }
 
 test('failures, fail_timeout, recovery and exclusions match the nginx model (property, TS and WASM)', (t) => {
@@ -175,17 +191,8 @@ test('failures, fail_timeout, recovery and exclusions match the nginx model (pro
       fc.integer({ min: 0, max: 3 }),
       fc.array(op, { maxLength: 120 }),
       (ws, maxFails, ops) => {
-        const { ids, model, clock, lbs, pick, same } = againstNginx(ws, maxFails, 5000);
-        for (const o of ops) {
-          if (o.kind === 'advance') clock.tick(o.ms);
-          else if (o.kind === 'down') {
-            const id = ids[o.who % ids.length]!;
-            model.peers.find((p) => p.id === id)!.down = !o.available;
-            for (const lb of lbs) lb.setAvailable(id, o.available);
-          } else if (!pick(o.ok, o.exclude === undefined ? undefined : new Set([ids[o.exclude % ids.length]!])))
-            return false;
-        }
-        if (!same()) return false;
+        const { run, same } = againstNginx(ws, maxFails, 5000);
+        if (!run(ops) || !same()) return false;
         t.pass();
         return true;
       },
@@ -207,21 +214,9 @@ test('weights without a precomputed period step live, plainly while nothing fail
     fc.property(weights, fc.integer({ min: 0, max: 2 }), fc.array(op, { maxLength: 150 }), (ws, maxFails, ops) => {
       // fractional weights recover past their weight in the integer-only model: no failure accounting there
       if (!ws.every(Number.isInteger)) maxFails = 0;
-      const { ids, model, clock, lbs, pick, same } = againstNginx(ws, maxFails, 5000);
-      for (const o of ops) {
-        if (o.kind === 'advance') clock.tick(o.ms);
-        else if (o.kind === 'down') {
-          const id = ids[o.who % ids.length]!;
-          model.peers.find((p) => p.id === id)!.down = !o.available;
-          for (const lb of lbs) lb.setAvailable(id, o.available);
-        } else {
-          const ex = o.exclude === undefined ? undefined : new Set([ids[o.exclude % ids.length]!]);
-          // mostly plain picks: a run of successes between the property's operations
-          for (let i = 0; i < 20; i++) if (!pick(true)) return false;
-          if (!pick(o.ok, ex)) return false;
-        }
-      }
-      return same();
+      const { run, same } = againstNginx(ws, maxFails, 5000);
+      // mostly plain picks: a run of successes before each of the property's picks
+      return run(ops, 20) && same();
     }),
     { numRuns: 120 },
   );
