@@ -9,10 +9,11 @@
 // A membership change is a diff by id with util/endpoint.ts's equality (every field, metadata by value):
 // members that stay keep their state (their rows are copied into a new table, renumbered to the new order),
 // added members start with zeroed rows, and a member whose fields changed is reported as updated. The
-// table's WASM region is held by core/memory.ts's TableRegion: freed when replaced, by `free()`, or when
+// table's WASM region is held by core/memory.ts's TableRegion (from the memory's `holder`, so that a lite
+// bundle with JS tables only does not carry it): freed when replaced, by `free()`, or when
 // the Members (its Balancer) is collected.
 import type { WasmHandle } from '../core/core-wasm.js';
-import { TableRegion } from '../core/memory.js';
+import type { TableRegion } from '../core/memory.js';
 import { type Endpoint, sameEndpoint } from '../util/endpoint.js';
 import { COL_ADDED_AT, COL_BASE_WEIGHT, COL_DYN, COL_WEIGHT, StateTable } from './picker.js';
 
@@ -36,19 +37,21 @@ export class Members {
   declare table: StateTable;
   /** Bumped whenever rows are renumbered (a new table). */
   gen = 0;
-  private readonly region = new TableRegion(this);
+  /** Holds the table's WASM region (none under the JS table). */
+  declare private readonly region: TableRegion | undefined;
 
   declare private readonly wasm: WasmHandle | null;
 
   constructor(wasm: WasmHandle | null) {
     this.wasm = wasm;
+    this.region = wasm?.mem.holder(this);
     this.table = this.hold(new StateTable(0, wasm));
   }
 
   /** Makes `t` the held table, freeing the previous one. */
   private hold(t: StateTable): StateTable {
-    if (t.ptr >= 0) this.region.replace(this.wasm!.mem, t.ptr);
-    else this.region.free();
+    if (t.ptr >= 0) this.region!.replace(this.wasm!.mem, t.ptr);
+    else this.region?.free();
     return t;
   }
 

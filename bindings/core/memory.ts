@@ -32,6 +32,14 @@ export class WasmMemory {
     this.views();
   }
 
+  /**
+   * A holder for `owner`'s region of this memory (TableRegion): reached through the memory so that an owner whose
+   * tables may all live in JS (a switchyard/lite Balancer without the balancing module) does not bundle it.
+   */
+  holder(owner: object): TableRegion {
+    return new TableRegion(owner);
+  }
+
   /** Bytes currently handed out. */
   get allocatedBytes(): number {
     let n = 0;

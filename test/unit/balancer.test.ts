@@ -15,6 +15,8 @@ import {
   type OutcomeEvent,
 } from '../../bindings/index.js';
 import { parseEndpoint } from '../../bindings/util/endpoint.js';
+import { wasmHandle } from '../../bindings/core/backend.js';
+import { BALANCING_WASM } from '../../bindings/core/families.js';
 
 const ids = (lb: Balancer) => lb.members.map((m) => m.id);
 
@@ -374,4 +376,19 @@ test('pickIndex/completeIndex: the allocation-free pair gives the same sequence 
   t.deepEqual(y.stats(), x.stats());
   t.is(new Balancer().pickIndex(), -1);
   t.throws(() => y.completeIndex(7, true), { instanceOf: RangeError, message: /index.*7/ });
+});
+
+test("wasm: the state table's region in linear memory is freed when the members change and at close()", (t) => {
+  const mem = wasmHandle(BALANCING_WASM)!.mem;
+  const before = mem.allocatedBytes;
+  const lb = new Balancer({ policy: 'peak_ewma', backend: 'wasm', endpoints: ['a:1', 'b:1', 'c:1'] });
+  const held = mem.allocatedBytes - before;
+  t.true(held > 0, 'the table lives in linear memory');
+  for (let i = 0; i < 20; i++) lb.reset(Array.from({ length: 3 }, (_, k) => `m${i}-${k}:1`));
+  t.is(mem.allocatedBytes - before, held, 'each new table replaces the old one');
+  lb.close();
+  t.is(mem.allocatedBytes, before);
+  // a JS table holds nothing there
+  new Balancer({ policy: 'round_robin', backend: 'js', endpoints: ['a:1'] }).close();
+  t.is(mem.allocatedBytes, before);
 });
