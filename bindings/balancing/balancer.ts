@@ -66,7 +66,7 @@ import type { Clock } from '../util/clock.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Endpoint, type EndpointInput, parseEndpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
-import { bool, numberError, rangeError, str, typeError, unregistered } from '../util/validate.js';
+import { bool, intInRange, numberError, rangeError, str, typeError, unregistered } from '../util/validate.js';
 import { NoHealthyMembersError, UnavailableError } from './errors.js';
 import {
   COL_ACTIVE,
@@ -693,6 +693,7 @@ export class BalancerCore implements PolicyEnv {
     if (outcome === null || typeof outcome !== 'object')
       throw typeError('outcome', 'an object { ok, rttMs? }', outcome);
     bool('outcome.ok', outcome.ok);
+    if (outcome.status !== undefined) intInRange('outcome.status', outcome.status, 0, 999);
     const listening = this.listeners.outcome.length > 0;
     let rtt = outcome.rttMs;
     let now = NaN;

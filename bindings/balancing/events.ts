@@ -10,6 +10,7 @@ export interface Outcome {
   ok: boolean;
   /** Round-trip time; when absent, measured from the pick on the balancer's clock (if it timed the pick, see measureRtt; else NaN). */
   rttMs?: number;
+  /** The response status, an integer in [0, 999] (0: none, as an opaque browser response); else a RangeError. */
   status?: number;
   error?: unknown;
   /** A per-call load report (ORCA), for policies with load-report weights. */

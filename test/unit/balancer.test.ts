@@ -182,6 +182,12 @@ test('handles: done() feeds in-flight counts and outcome events; a second call i
   const q = lb.pickOrThrow();
   t.throws(() => q.handle.done({ ok: 'yes' } as never), { instanceOf: TypeError, message: /outcome\.ok/ });
   t.throws(() => q.handle.done({ ok: true, rttMs: -1 }), { instanceOf: RangeError, message: /rttMs.*-1/ });
+  for (const status of [-1, 1000, 200.5, NaN])
+    t.throws(() => q.handle.done({ ok: true, status }), {
+      instanceOf: RangeError,
+      message: /^outcome\.status must be an integer in \[0, 999\]/,
+    });
+  t.throws(() => q.handle.done({ ok: true, status: '503' } as never), { instanceOf: TypeError, message: /status/ });
   t.is(lb.stats().members[0]!.active, 1); // bad calls end nothing
   q.handle.done({ ok: true, rttMs: 3 });
   t.is(lb.stats().members[0]!.active, 0);
