@@ -140,7 +140,9 @@ export interface SchemeLookup {
 }
 
 /** `static:///a:80,b:80` (plus `endpointsStatic`). */
-export const staticScheme: ResolverScheme = (t, opts, _uri, listener) => {
+export const staticScheme: ResolverScheme = (t, opts, uri, listener) => {
+  // `static://a:80,b:80/` would list nothing (its members are the authority): three slashes
+  if (t.authority.length > 0) throw rangeError('target', 'static:///host:port,... (members in the path)', uri);
   const list: EndpointInput[] = t.path.length === 0 ? [] : t.path.split(',');
   const extra = opts.endpointsStatic;
   if (extra !== undefined && !Array.isArray(extra)) throw typeError('endpointsStatic', 'an array', extra);

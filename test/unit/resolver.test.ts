@@ -74,6 +74,17 @@ test('createResolver static:/// target; a throwing listener does not break later
   r.close();
 });
 
+test('static://a:80,b:80/ (two slashes: the members would be the authority and the list empty) is a RangeError naming the target', (t) => {
+  const listener = { onEndpoints: () => {}, onError: () => {} };
+  t.throws(() => createResolver('static://a:80,b:80/', listener), {
+    instanceOf: RangeError,
+    message: /^target must be static:\/\/\/host:port,\.\.\. \(members in the path\), got "static:\/\/a:80,b:80\/"$/,
+  });
+  t.throws(() => createResolver('static://x/a:80', listener), { instanceOf: RangeError, message: /^target/ });
+  createResolver('static:///a:80', listener).close();
+  t.pass();
+});
+
 test('wiring: each list becomes balancer.reset(list); errors keep the membership', async (t) => {
   const resets: string[][] = [];
   const errors: Error[] = [];
