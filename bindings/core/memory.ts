@@ -35,6 +35,7 @@ export class WasmMemory {
   /**
    * A holder for `owner`'s region of this memory (TableRegion): reached through the memory so that an owner whose
    * tables may all live in JS (a switchyard/lite Balancer without the balancing module) does not bundle it.
+   * @internal
    */
   holder(owner: object): TableRegion {
     return new TableRegion(owner);
