@@ -1,5 +1,5 @@
 // weighted_round_robin: nginx smooth weighted round robin, one selection round (nginx commit 52327e062,
-// ngx_http_upstream_get_peer). Twin: bindings/balancing/swrr.ts (identical results).
+// ngx_http_upstream_get_peer). Twin: bindings/balancing/swrr-step.ts (identical results).
 import { cell, COL_CHECKED, COL_CW, COL_EW, COL_FAILS, COL_WEIGHT } from './picker';
 
 /**

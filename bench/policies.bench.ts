@@ -12,7 +12,7 @@ import { BALANCING_WASM } from '../bindings/core/families.js';
 import { COL_ACTIVE, COL_AVG_RTT, COL_EW, COL_WEIGHT, COLS } from '../bindings/balancing/picker.js';
 import { latencyAwareScanTs, parseLatencyAware } from '../bindings/balancing/policies/latency-aware.js';
 import { peakEwmaCostTs, PENALTY_MS } from '../bindings/balancing/policies/peak-ewma.js';
-import { swrrStepTs } from '../bindings/balancing/swrr.js';
+import { swrrStepTs } from '../bindings/balancing/swrr-step.js';
 import { type Case, consume, fmt, interleave, machine, quantileIndex, save, type Row } from './common.js';
 import { endpointsOf, label, LOOP, pickDone, POLICIES, SIZES } from './policies-one.js';
 

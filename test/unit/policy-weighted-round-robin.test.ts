@@ -9,7 +9,7 @@ import { wasmHandle } from '../../bindings/core/backend.js';
 import { BALANCING_WASM } from '../../bindings/core/families.js';
 import { COL_CHECKED, COL_CW, COL_EW, COL_FAILS, COL_WEIGHT, COLS } from '../../bindings/balancing/picker.js';
 import { parseWeightedRoundRobin } from '../../bindings/balancing/policies/weighted-round-robin.js';
-import { swrrPlainStepTs, swrrStepTs } from '../../bindings/balancing/swrr.js';
+import { swrrPlainStepTs, swrrStepTs } from '../../bindings/balancing/swrr-step.js';
 import { NginxRoundRobin } from '../helpers/nginx-swrr.js';
 import { EdfScheduler } from '../../bindings/balancing/edf.js';
 
