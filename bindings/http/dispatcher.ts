@@ -35,7 +35,7 @@
 //   const api = createDispatcher({ target: 'dns:///api.internal:8080', service: 'http://api', policy: 'peak_ewma' });
 //   const res = await fetch('http://api/users/42', { dispatcher: api });
 import { Dispatcher, Pool, RetryHandler, errors as undiciErrors } from 'undici';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import {
   parseFetchOptions,
@@ -46,7 +46,7 @@ import {
 } from './fetch-options.js';
 import { cancelPick, NoMemberError } from './fetch.js';
 import { BalancerCore } from '../balancing/balancer.js';
-import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs } from './retry.js';
+import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs, sleepMs } from './retry.js';
 import {
   fail,
   LegacyCall,
@@ -138,12 +138,6 @@ interface MemberPool {
 /** A pick's `index` usable as a `byRow` slot (a custom pick source may carry anything there). */
 const isRow = (row: number | undefined): row is number => row !== undefined && row >>> 0 === row && row < 1 << 20;
 
-/** A retry's back-off timer, and how its request ends when the dispatcher closes first. */
-interface Sleeper {
-  timer: TimerHandle;
-  stop(err: Error): void;
-}
-
 /**
  * undici's checks of a legacy handler (core/util.js assertRequestHandler, which undici's own Pool runs), as
  * TypeErrors naming the method: onConnect and onError, onBodySent if set, and onUpgrade for an upgrade (or
@@ -192,8 +186,10 @@ export class BalancedDispatcher extends Dispatcher {
   private readonly closeStack: () => void;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly counters = { requests: 0, tries: 0, retries: 0 };
-  /** Requests waiting in retry back-off (ended by close()/destroy()). */
-  private readonly sleeping = new Set<Sleeper>();
+  /** The early ends of retry back-offs (retry.ts sleepMs, as createFetch's): close()/destroy() wake them. */
+  private readonly sleepers = new Set<() => void>();
+  /** destroy()'s error, which requests woken from back-off end with. */
+  private endError: Error | null = null;
   private state: 'open' | 'closed' | 'destroyed' = 'open';
   private ending: Promise<void> | undefined;
 
@@ -462,14 +458,26 @@ export class BalancedDispatcher extends Dispatcher {
     this.sleep(Math.max(r.backoff.delayMs(state.counter), after), () => cb(null), cb);
   };
 
-  /** Runs `next` after `ms` on the clock (a retry's back-off), or `stop` at once if close()/destroy() come first. */
+  /**
+   * Runs `next` after `ms` on the clock (a retry's back-off), or `stop` with the ending's error as soon as
+   * close()/destroy() come first (they wake the wait).
+   */
   private sleep(ms: number, next: () => void, stop: (err: Error) => void): void {
-    const s: Sleeper = { timer: undefined, stop };
-    s.timer = this.clock.setTimeout(() => {
-      this.sleeping.delete(s);
-      next();
-    }, ms);
-    this.sleeping.add(s);
+    void sleepMs(this.clock, ms, undefined, this.sleepers).then(() => {
+      try {
+        if (this.state === 'open') next();
+        else
+          stop(
+            this.state === 'closed'
+              ? new undiciErrors.ClientClosedError()
+              : (this.endError ?? new undiciErrors.ClientDestroyedError()),
+          );
+      } catch (thrown) {
+        queueMicrotask(() => {
+          throw thrown; // a caller's handler that throws: as it would from a timer
+        });
+      }
+    });
   }
 
   /** Stops taking requests, lets every member Pool finish its requests, then stops the built stack. */
@@ -500,21 +508,11 @@ export class BalancedDispatcher extends Dispatcher {
     if (this.state === 'destroyed' || (this.state === 'closed' && how === 'closed')) return this.ending!;
     this.state = how;
     this.unsubscribe?.();
-    // requests in retry back-off end now, so nothing is left to come once close() resolves (a new-API request
-    // holding a retried response passes it on to the caller, and the member Pool's close() waits for it)
-    for (const s of this.sleeping) {
-      this.clock.clearTimeout(s.timer);
-      const e =
-        how === 'closed' ? new undiciErrors.ClientClosedError() : (err ?? new undiciErrors.ClientDestroyedError());
-      try {
-        s.stop(e);
-      } catch (thrown) {
-        queueMicrotask(() => {
-          throw thrown; // a caller's handler that throws: as it would from the timer
-        });
-      }
-    }
-    this.sleeping.clear();
+    // requests in retry back-off end now (woken, each ends in the next microtask, before close() resolves: see
+    // sleep), so nothing is left to come (a new-API request holding a retried response passes it on to the
+    // caller, and the member Pool's close() waits for it)
+    this.endError = err;
+    for (const wake of this.sleepers) wake();
     for (const id of [...this.pools.keys()]) this.retire(id);
     // destroy: also the pools still draining (of removed members, or of an earlier close())
     const ends =
