@@ -77,6 +77,14 @@ export const WASM_MIN_MEMBERS = 32;
 /** A live state that is not plain is scanned for plainness once every this many live picks. */
 const PLAIN_SCAN_EVERY = 16;
 
+/**
+ * Row `r` is plain: its effective weight is at its weight and no failure is counted (fails counts even with
+ * maxFails 0, as nginx does, and only a live step clears it), so a live step neither skips nor recovers it.
+ */
+function plainRow(f: Float64Array, cap: number, r: number): boolean {
+  return f[COL_EW * cap + r] === f[COL_WEIGHT * cap + r] && f[COL_FAILS * cap + r] === 0;
+}
+
 export class SwrrPicker implements Picker {
   /** Position in the period while in cycle mode. */
   private pos = 0;
@@ -173,9 +181,8 @@ export class SwrrPicker implements Picker {
     let total = 0;
     for (let k = 0; k < this.rows.length; k++) {
       const r = this.rows[k]!;
-      const ew = f[COL_EW * cap + r]!;
-      if (ew !== f[COL_WEIGHT * cap + r] || f[COL_FAILS * cap + r] !== 0) return NaN;
-      total += ew;
+      if (!plainRow(f, cap, r)) return NaN;
+      total += f[COL_EW * cap + r]!;
     }
     return total;
   }
@@ -251,8 +258,7 @@ export class SwrrPicker implements Picker {
     let atStart = true;
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k]!;
-      // fails counts even with maxFails 0 (nginx does), and only a live step clears it
-      if (f[COL_EW * cap + r] !== f[COL_WEIGHT * cap + r] || f[COL_FAILS * cap + r] !== 0) {
+      if (!plainRow(f, cap, r)) {
         this.plainRun = 0;
         this.next = null;
         return;

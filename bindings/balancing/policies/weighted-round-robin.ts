@@ -44,6 +44,7 @@ export type WrrScheduler = 'nginx' | 'edf' | 'stride';
 
 export const DEFAULT_MAX_FAILS = 1;
 export const DEFAULT_FAIL_TIMEOUT_MS = 10_000;
+
 export function parseWeightedRoundRobin(json: unknown, field = 'weighted_round_robin'): WeightedRoundRobinConfig {
   const o = asObject(field, json);
   checkKeys(field, o, ['maxFails', 'max_fails', 'failTimeoutMs', 'fail_timeout', 'scheduler', ...WEIGHTING_KEYS]);
