@@ -180,7 +180,11 @@ interface Table {
   shift: number;
 }
 
-const EMPTY = new Uint32Array(0);
+/** A built table (points and servers) with its bucket table at lookupBits (core/radix.ts). */
+function withBuckets(t: Omit<Table, 'buckets' | 'shift'>): Table {
+  const bits = lookupBits(t.total);
+  return { ...t, buckets: bucketTable(t.points, bits), shift: 32 - bits };
+}
 
 /** Index of the first point >= h, wrapping to 0: nginx's answer, through the bucket table (core.ts ringIndex). */
 const pointOf = (t: Table, h: number): number => ringIndex(t.points, t.buckets, t.shift, t.total, h);
@@ -314,18 +318,20 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
     if (ids.length > 0) {
       if (this.wasm === null) {
         const { points, servers } = buildNginxRing(names, weights);
-        t = { total: points.length, ptr: 0, points, servers, buckets: EMPTY, shift: 0 };
-      } else t = this.buildWasm(this.wasm, names, weights, total);
-      const bits = lookupBits(t.total);
-      t.buckets = bucketTable(t.points, bits);
-      t.shift = 32 - bits;
+        t = withBuckets({ total: points.length, ptr: 0, points, servers });
+      } else t = withBuckets(this.buildWasm(this.wasm, names, weights, total));
     }
     this.region.replace(this.wasm === null ? null : this.wasm.mem, t === null ? 0 : t.ptr);
     this.ids = ids;
     this.t = t;
   }
 
-  private buildWasm(w: WasmHandle, names: Uint8Array[], weights: number[], total: number): Table {
+  private buildWasm(
+    w: WasmHandle,
+    names: Uint8Array[],
+    weights: number[],
+    total: number,
+  ): Omit<Table, 'buckets' | 'shift'> {
     const x = w.exports as unknown as NginxExports;
     const n = names.length;
     const nameBytes = names.reduce((s, b) => s + b.length, 0);
@@ -353,8 +359,6 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
       ptr: out,
       points: new Uint32Array(buf, out, count),
       servers: new Uint32Array(buf, out + count * 4, count),
-      buckets: EMPTY,
-      shift: 0,
     };
   }
 }
