@@ -221,8 +221,9 @@ export class SwrrPicker implements Picker {
    * picker stays in cycle mode (stats() reads them so, and the next pick from the table does not need them).
    */
   materialize(): void {
-    // a period later the numbers are the same again
-    if (this.live || this.shownAt === this.pos) return;
+    // a period later the numbers are the same again; a picker that handed out nothing from a period has nothing
+    // to write (with priority levels or localities another picker over the same rows may have moved them since)
+    if (this.live || this.cycle === null || this.shownAt === this.pos) return;
     this.shownAt = this.pos;
     const t = this.env.table;
     const f = t.f;

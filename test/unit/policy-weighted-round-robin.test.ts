@@ -4,7 +4,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { Balancer, VirtualClock } from '../../bindings/index.js';
+import { Balancer, mulberry32, VirtualClock } from '../../bindings/index.js';
 import { wasmHandle } from '../../bindings/core/backend.js';
 import { BALANCING_WASM } from '../../bindings/core/families.js';
 import { COL_CHECKED, COL_CW, COL_EW, COL_FAILS, COL_WEIGHT, COLS } from '../../bindings/balancing/picker.js';
@@ -198,6 +198,74 @@ test('failures, fail_timeout, recovery and exclusions match the nginx model (pro
       },
     ),
     { numRuns: 300 },
+  );
+});
+
+// With priority levels or localities the Balancer keeps one picker per slot alive; each slot is an nginx upstream
+// of its own, and a failure must reach the picker of its member's slot (it reached only the one built last).
+test('one picker per priority level or locality: each matches its own nginx model through failures (property, TS and WASM)', (t) => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom('priority', 'locality'),
+      fc.array(fc.constantFrom(1, 2, 3, 1.5, 2.25), { minLength: 4, maxLength: 8 }),
+      fc.array(fc.oneof(fc.boolean(), fc.integer({ min: 0, max: 12_000 })), { maxLength: 150 }),
+      (layout, ws, ops) => {
+        const zone = (i: number) => (i % 2 === 0 ? 'x' : 'y');
+        const ids = ws.map((_, i) => `${zone(i)}${i}`);
+        const models = new Map(
+          (['x', 'y'] as const).map((z) => [
+            z,
+            new NginxRoundRobin(
+              ws.flatMap((w, i) => (zone(i) === z ? [[ids[i]!, w] as [string, number]] : [])),
+              1,
+              10_000,
+            ),
+          ]),
+        );
+        const clock = new VirtualClock(1_000_000);
+        const lbs = (['js', 'wasm'] as const).map(
+          (backend) =>
+            new Balancer({
+              policy: { name: 'weighted_round_robin', maxFails: 1, failTimeoutMs: 10_000 },
+              backend,
+              clock,
+              random: mulberry32(3),
+              panicThresholdPercent: 0,
+              ...(layout === 'locality' ? { priority: { localityWeighted: true } } : {}),
+              endpoints: ws.map((weight, i) =>
+                layout === 'priority'
+                  ? { id: ids[i]!, weight, priority: zone(i) === 'x' ? 0 : 1 }
+                  : { id: ids[i]!, weight, locality: { region: 'r', zone: zone(i), subZone: '' } },
+              ),
+            }),
+        );
+        for (const o of ops) {
+          if (typeof o === 'number') {
+            clock.tick(o);
+            continue;
+          }
+          const [a, b] = lbs.map((lb) => lb.pick());
+          // none: every member of every slot is failed within fail_timeout
+          if (a!.type !== 'pick' || b!.type !== 'pick') {
+            if (a!.type !== b!.type) return false;
+            if (![...models.values()].every((m) => m.get(clock.now()) === null)) return false;
+            continue;
+          }
+          const id = a!.member.id;
+          if (b!.member.id !== id) return false;
+          // the member's slot, an nginx upstream of its own, would have picked the same
+          const model = models.get(id[0] as 'x' | 'y')!;
+          const want = model.get(clock.now());
+          if (want?.id !== id) return false;
+          a!.handle.done({ ok: o });
+          b!.handle.done({ ok: o });
+          model.free(want, o, clock.now());
+        }
+        t.pass();
+        return true;
+      },
+    ),
+    { numRuns: 200 },
   );
 });
 

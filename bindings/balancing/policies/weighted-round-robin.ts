@@ -120,8 +120,13 @@ export class WeightedRoundRobinPolicy implements Policy {
   readonly weighting: Weighting | undefined;
   readonly usesRtt: boolean;
   readonly scheduler: WrrScheduler;
-  private last: SwrrPicker | null = null;
-  private live = false;
+  /**
+   * The nginx picker of each slot: a Balancer with priority levels or localities keeps one per slot alive (a
+   * row may be in two: its level's and its locality's), so a failure goes to every picker holding its row.
+   */
+  private slots = new Map<string, SwrrPicker>();
+  /** A picker was built since the last membership change: nginx's numbers are in play. */
+  private built = false;
   /** The stride picker built last: the next one continues its sequence (gRPC keeps one per policy). */
   private lastStride: StridePicker | null = null;
 
@@ -131,22 +136,38 @@ export class WeightedRoundRobinPolicy implements Policy {
     this.scheduler = wrrScheduler(config);
   }
 
-  build(rows: Int32Array, env: PolicyEnv): Picker {
+  build(rows: Int32Array, env: PolicyEnv, slot = ''): Picker {
     if (this.scheduler === 'edf') return new EdfPicker(rows, env);
     if (this.scheduler === 'stride') {
       // gRPC starts the sequence at a random uint32
       const seq = this.lastStride?.stride.seq ?? Math.floor(env.random() * 2 ** 32);
       return (this.lastStride = new StridePicker(rows, env, seq));
     }
-    if (this.last !== null) {
-      // keep nginx's numbers across availability and weight changes: materialize them, continue live
-      this.last.goLive();
-      this.last.release();
-      this.live = true;
+    const live = this.built;
+    if (live) {
+      // keep nginx's numbers across availability and weight changes: the slot's previous picker writes them to
+      // the state table (and is done), and the new one continues from there, live
+      const prev = this.slots.get(slot);
+      if (prev !== undefined) {
+        prev.goLive();
+        prev.release();
+      }
       const t = env.table;
       for (let r = 0; r < t.n; r++) if (t.get(COL_EW, r) > t.get(COL_WEIGHT, r)) t.set(COL_EW, r, t.get(COL_WEIGHT, r));
     }
-    return (this.last = new SwrrPicker(rows, env, this.config, this.live));
+    this.built = true;
+    const p = new SwrrPicker(rows, env, this.config, live);
+    this.slots.set(slot, p);
+    return p;
+  }
+
+  releaseSlots(keep: ReadonlySet<string>): void {
+    for (const [slot, p] of this.slots)
+      if (!keep.has(slot)) {
+        p.goLive(); // its numbers stay in the state table for the rows' next picker
+        p.release();
+        this.slots.delete(slot);
+      }
   }
 
   onMembership(env: PolicyEnv): void {
@@ -158,9 +179,9 @@ export class WeightedRoundRobinPolicy implements Policy {
       t.set(COL_CHECKED, r, 0);
       t.set(COL_ACCESSED, r, 0);
     }
-    this.last?.release();
-    this.last = null;
-    this.live = false;
+    for (const p of this.slots.values()) p.release();
+    this.slots.clear();
+    this.built = false;
   }
 
   onDone(env: PolicyEnv, row: number, ok: boolean, _rttMs: number, now: number): void {
@@ -170,8 +191,11 @@ export class WeightedRoundRobinPolicy implements Policy {
       if (t.get(COL_ACCESSED, row) < t.get(COL_CHECKED, row)) t.set(COL_FAILS, row, 0);
       return;
     }
-    this.last?.goLive();
-    this.last?.perturbed();
+    for (const p of this.slots.values())
+      if (p.rows.includes(row)) {
+        p.goLive();
+        p.perturbed();
+      }
     if (now !== now) now = env.now();
     t.set(COL_FAILS, row, t.get(COL_FAILS, row) + 1);
     t.set(COL_ACCESSED, row, now);
@@ -185,7 +209,7 @@ export class WeightedRoundRobinPolicy implements Policy {
 
   stats(env: PolicyEnv, row: number): Record<string, number> {
     if (this.scheduler !== 'nginx') return {};
-    this.last?.materialize();
+    for (const p of this.slots.values()) if (p.rows.includes(row)) p.materialize();
     const t = env.table;
     return {
       currentWeight: t.get(COL_CW, row),
