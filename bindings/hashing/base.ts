@@ -15,32 +15,35 @@ import type { WasmFamily } from '../core/families.js';
 import { familyHandle, parseBackendFor } from '../core/loader.js';
 import type { Backend } from '../core/core.js';
 import type { WasmHandle } from '../core/core-wasm.js';
-import { typeError } from '../util/validate.js';
-import {
-  type Key,
-  type KeyRouter,
-  type MutableKeyRouter,
-  NO_MEMBER,
-  noMemberError,
-  type RouterStats,
-} from './key-router.js';
+import { checkKeys as checkOptionKeys, typeError } from '../util/validate.js';
+import { type Key, type KeyRouter, type MutableKeyRouter, noMemberError, type RouterStats } from './key-router.js';
 import type { MembershipRules } from './membership.js';
 import { TableRegion } from '../core/memory.js';
 import { checkKeys, idsOf } from './shared.js';
 
-/** A constructor's `options`: an object (TypeError naming `options` otherwise), returned as given. */
-export function checkOptions<T>(options: T): T {
-  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+/**
+ * A constructor's `options`, returned as given: an object, not an array (a TypeError naming `options`), with no
+ * key outside `known` (a RangeError naming `options.<key>`, as createHasher's).
+ */
+export function checkOptions<T>(options: T, known: readonly string[]): T {
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw typeError('options', 'an object', options);
+  checkOptionKeys('options', options, known);
   return options;
 }
+
+/** The options of a router that takes only `backend`. */
+export const BACKEND_ONLY: readonly string[] = ['backend'];
 
 /** Backend and member ids: `members`, `size` and `backend` of every router; lookups are each class's own. */
 export abstract class RouterBase implements KeyRouter {
   declare protected readonly kind: Backend;
   /** The WASM handle for the 'wasm' backend, null for 'js'. */
   declare protected readonly wasm: WasmHandle | null;
-  /** Member ids in index order. `members` hands this array out: replace it, never change one handed out. */
-  protected ids: string[] = [];
+  /** Member ids in index order, for lookups; replaced (`setIds`, which every constructor calls), never changed. */
+  protected ids: readonly string[] = [];
+  /** `ids` frozen, as `members` hands it out: a copy, since V8 reads frozen arrays slower (get() reads `ids`). */
+  private list: readonly string[] = [];
 
   /** `options` passed `checkOptions`; its `backend` is parsed here; `family` is the WASM module it runs on. */
   protected constructor(options: { backend?: unknown }, family: WasmFamily) {
@@ -48,13 +51,19 @@ export abstract class RouterBase implements KeyRouter {
     this.wasm = familyHandle(this.kind, family);
   }
 
-  /** Member ids in the router's index order: `getIndex` and index arrays index this. */
+  /** Member ids in the router's index order (a frozen array): `getIndex` and index arrays index this. */
   get members(): readonly string[] {
-    return this.ids;
+    return this.list;
   }
 
   get size(): number {
     return this.ids.length;
+  }
+
+  /** Sets the member ids, in index order: `ids`, and the frozen copy `members` hands out. */
+  protected setIds(ids: readonly string[]): void {
+    this.ids = ids;
+    this.list = Object.freeze(ids.slice());
   }
 
   get backend(): Backend {
@@ -63,14 +72,12 @@ export abstract class RouterBase implements KeyRouter {
 
   /** `keys.map(get)` through the batch path (`indexMany`). */
   getMany(keys: readonly Key[]): (string | undefined)[] {
-    const idx = this.indexMany(keys); // validates; read `ids` only after it (a rebuild replaces the array)
-    return idsOf(idx, this.ids);
+    return idsOf(this.indexMany(keys), this.ids); // validates, then reads `ids` (arguments run in order)
   }
 
   /** Keys grouped by owner, in input order within each member (key-router.ts states the contract). */
   group<K extends Key>(keys: readonly K[]): Map<string, K[]> {
-    const idx = this.indexMany(keys); // validates; read `ids` only after it (a rebuild replaces the array)
-    return groupByIndex(keys, idx, this.ids);
+    return groupByIndex(keys, this.indexMany(keys), this.ids); // validates, then reads `ids`
   }
 
   /**
@@ -80,10 +87,7 @@ export abstract class RouterBase implements KeyRouter {
   protected indexMany(keys: readonly Key[]): Uint32Array {
     checkKeys(keys);
     const out = new Uint32Array(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const m = this.getIndex(keys[i]!);
-      out[i] = m < 0 ? NO_MEMBER : m;
-    }
+    for (let i = 0; i < keys.length; i++) out[i] = this.getIndex(keys[i]!); // -1 is stored as NO_MEMBER
     return out;
   }
 
@@ -180,8 +184,7 @@ export abstract class MutableRouter<S, M> extends RouterBase implements MutableK
 
   /** Frees the table's WebAssembly memory now (otherwise when the router is collected); then empty. */
   dispose(): void {
-    this.membership = this.rules.parse([]);
-    this.rebuild();
+    this.reset([]); // an empty membership has no table already
   }
 
   /**
@@ -212,7 +215,7 @@ export abstract class FixedRouter<T> extends RouterBase {
 
   /** Sets the hosts, in index order, and their weights. */
   protected setHosts(ids: string[], weights: readonly number[]): void {
-    this.ids = ids;
+    this.setIds(ids);
     this.weightList = weights;
     this.index.clear();
     ids.forEach((id, i) => this.index.set(id, i));

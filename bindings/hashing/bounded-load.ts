@@ -21,6 +21,7 @@
 // `BoundedLoad` is a `KeyLookup` (key-router.ts), not a `KeyRouter`: it answers lookups over a table it does
 // not own, so the table's memory (its stats and dispose) stays with the table; its own stats are loads.
 import type { Key, KeyLookup, OrderedKeyRouter } from './key-router.js';
+import { checkOptions } from './base.js';
 import { checkKeys, MemberPositions } from './shared.js';
 import { bool, numberError, positive, rangeError, str, typeError } from '../util/validate.js';
 
@@ -73,7 +74,8 @@ export class BoundedLoad implements KeyLookup {
         target,
       );
     }
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+    if (options === undefined) throw typeError('options', 'an object', options);
+    checkOptions(options, ['factor', 'load', 'weighted']);
     const c = positive('factor', options.factor);
     if (c < 1) throw rangeError('factor', 'a number >= 1', c);
     this.factor = c;

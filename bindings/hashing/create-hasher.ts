@@ -11,7 +11,7 @@
 // Envoy's.
 // Errors name `options.<key>` for an option no algorithm takes, the option for one the algorithm does not
 // take, and `nodes` / `nodes[i]` for the node list (whatever the router itself calls it).
-import type { Backend } from '../core/core.js';
+import type { Backend, RingHash } from '../core/core.js';
 import { EnvoyRingHash, type EnvoyRingHashFunction } from './envoy/ring-hash.js';
 import { JumpHash } from './jump.js';
 import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from './ketama/ketama.js';
@@ -21,7 +21,8 @@ import { Maglev } from './envoy/maglev.js';
 import { NginxConsistentHash } from './nginx-hash.js';
 import { Rendezvous } from './rendezvous.js';
 import { HashRing } from './ring.js';
-import { isMemberList } from './membership.js';
+import { isMemberList, MEMBER_KEYS } from './membership.js';
+import { checkOptions } from './base.js';
 import { renameMembers } from './shared.js';
 import { checkKeys, rangeError, str, typeError } from '../util/validate.js';
 
@@ -89,6 +90,7 @@ function jumpIds(nodes: unknown): string[] {
   return [...nodes].map((n, i) => {
     if (typeof n === 'string') return n;
     if (n === null || typeof n !== 'object') throw typeError(`nodes[${i}]`, 'an id string or { id }', n);
+    checkKeys(`nodes[${i}]`, n, MEMBER_KEYS);
     const { id, weight } = n as { id?: unknown; weight?: unknown };
     if (weight !== undefined && weight !== 1)
       throw rangeError(`nodes[${i}].weight`, "1: algorithm 'jump' has no weights", weight);
@@ -101,8 +103,8 @@ export function createHasher<A extends Algorithm>(
   options: HasherOptions<A>,
 ): HasherTypes[A];
 export function createHasher(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter {
-  if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
-  checkKeys('options', options, KNOWN);
+  if (options === undefined) throw typeError('options', 'an object', options);
+  checkOptions(options, KNOWN);
   try {
     return build(nodes, options);
   } catch (err) {
@@ -124,30 +126,30 @@ function build(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter
   switch (algorithm) {
     case 'xxhash-ring': {
       const hash = options.hash;
-      if (hash !== undefined && hash !== 'xxh32' && hash !== 'xxh64')
+      if (hash !== undefined && str('hash', hash) !== 'xxh32' && hash !== 'xxh64')
         throw rangeError('hash', "'xxh32' or 'xxh64' for algorithm 'xxhash-ring'", hash);
       return new HashRing(nodes, {
         ...backend,
-        ...(hash && { hash }),
+        ...(hash !== undefined && { hash: hash as RingHash }),
         ...(options.vnodes !== undefined && { vnodes: options.vnodes }),
         ...(options.seed !== undefined && { seed: options.seed }),
       });
     }
     case 'ketama': {
-      const compat = options.compat ?? 'libketama';
+      const compat = options.compat === undefined ? 'libketama' : str('compat', options.compat);
       if (!(KETAMA_COMPATS as readonly string[]).includes(compat))
         throw rangeError('compat', KETAMA_COMPATS.join(' | '), compat);
-      if (options.hash !== undefined && !(KETAMA_KEY_HASHES as readonly string[]).includes(options.hash))
+      if (options.hash !== undefined && !(KETAMA_KEY_HASHES as readonly string[]).includes(str('hash', options.hash)))
         throw rangeError('hash', KETAMA_KEY_HASHES.join(' | '), options.hash);
       return new KetamaRing(nodes, {
         ...backend,
-        compat,
+        compat: compat as KetamaCompat,
         ...(options.hash !== undefined && { hash: options.hash as KetamaKeyHash }),
       });
     }
     case 'ring-hash': {
       const hash = options.hash;
-      if (hash !== undefined && hash !== 'XX_HASH' && hash !== 'MURMUR_HASH_2')
+      if (hash !== undefined && str('hash', hash) !== 'XX_HASH' && hash !== 'MURMUR_HASH_2')
         throw rangeError('hash', "'XX_HASH' or 'MURMUR_HASH_2' for algorithm 'ring-hash'", hash);
       return new EnvoyRingHash(nodes, {
         ...backend,

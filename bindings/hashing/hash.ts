@@ -19,16 +19,9 @@ export type HashInput = Key;
 
 /** An xxh64 seed, a bigint in [0, 2^64 - 1] or a safe integer >= 0, as a bigint. */
 export function seed64(seed: unknown): bigint {
-  const n = typeof seed === 'number';
-  if (
-    !(typeof seed === 'bigint' ? seed >= 0n && seed >> 64n === 0n : Number.isSafeInteger(seed) && (seed as number) >= 0)
-  )
-    throw (n || typeof seed === 'bigint' ? rangeError : typeError)(
-      'seed',
-      'a bigint in [0, 2^64 - 1] or a safe integer >= 0',
-      seed,
-    );
-  return BigInt(seed as number | bigint);
+  if (typeof seed !== 'bigint') return BigInt(intInRange('seed', seed, 0, Number.MAX_SAFE_INTEGER));
+  if (BigInt.asUintN(64, seed) !== seed) throw rangeError('seed', 'a bigint in [0, 2^64 - 1]', seed);
+  return seed;
 }
 
 /** xxHash32 of a string (as UTF-8) or bytes. */

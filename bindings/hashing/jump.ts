@@ -22,9 +22,9 @@ import { HASH_WASM } from '../core/families.js';
 import { defaultBackend, loadFamily } from '../core/loader.js';
 import type { Backend } from '../core/core.js';
 import { BATCH, batchBytes } from '../core/core-wasm.js';
-import { checkOptions, RouterBase } from './base.js';
+import { BACKEND_ONLY, checkOptions, RouterBase } from './base.js';
 import { type BucketKeyRouter, type Key, type RouterMemberStats, NO_MEMBER, type RouterStats } from './key-router.js';
-import { checkOffsets, keyBytes, packKeys } from './shared.js';
+import { checkOffsets, keyBytes, checkOut, packKeys } from './shared.js';
 import { intInRange, rangeError, str, typeError } from '../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../core/xxhash.js';
 
@@ -130,7 +130,7 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
   private readonly index = new Map<string, number>();
 
   constructor(members: Iterable<string> = [], options: JumpHashOptions = {}) {
-    super(checkOptions(options), HASH_WASM);
+    super(checkOptions(options, BACKEND_ONLY), HASH_WASM);
     if (
       members === null ||
       typeof members === 'string' ||
@@ -138,13 +138,15 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
     ) {
       throw typeError('members', 'an iterable of member ids', members);
     }
+    const ids: string[] = [];
     let i = 0;
     for (const id of members) {
       checkId(id, `members[${i}]`);
       if (this.index.has(id)) throw rangeError(`members[${i}]`, 'unique', id);
-      this.push(id);
+      this.push(ids, id);
       i++;
     }
+    this.setIds(ids);
   }
 
   /** Bucket of `key` (a string or bytes, hashed with xxh64 seed 0), or -1 with no members. */
@@ -191,9 +193,8 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
       throw typeError('hashes', 'a BigUint64Array or a Uint32Array of [high, low] pairs', hashes);
     if (pairs && hashes.length % 2 !== 0) throw rangeError('hashes.length', 'even ([high, low] pairs)', hashes.length);
     const count = pairs ? hashes.length / 2 : hashes.length;
-    out ??= new Uint32Array(count);
-    if (!(out instanceof Uint32Array) || out.length < count)
-      throw rangeError('out', `a Uint32Array of length >= ${count}`, out);
+    if (out === undefined) out = new Uint32Array(count); // null is checkOut's TypeError
+    checkOut(out, count);
     const n = this.ids.length;
     if (n === 0) return out.fill(NO_MEMBER, 0, count);
     const w = this.wasm;
@@ -245,8 +246,9 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
     list.forEach((id, i) => checkId(id, typeof ids === 'string' ? 'id' : `ids[${i}]`));
     const fresh = list.filter((id, i) => !this.index.has(id) && list.indexOf(id) === i);
     if (fresh.length === 0) return false;
-    this.ids = [...this.ids]; // the previous array may be held by a caller of `members`
-    for (const id of fresh) this.push(id);
+    const next = [...this.ids];
+    for (const id of fresh) this.push(next, id);
+    this.setIds(next);
     return true;
   }
 
@@ -261,7 +263,7 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
     const end = this.ids.length - c;
     const gone = this.ids.slice(end);
     for (const id of gone) this.index.delete(id);
-    if (c > 0) this.ids = this.ids.slice(0, end);
+    if (c > 0) this.setIds(this.ids.slice(0, end));
     return gone;
   }
 
@@ -290,7 +292,7 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
     }
     if (present.size === 0) return false;
     for (const id of this.ids.slice(end)) this.index.delete(id);
-    this.ids = this.ids.slice(0, end);
+    this.setIds(this.ids.slice(0, end));
     return true;
   }
 
@@ -306,16 +308,16 @@ export class JumpHash extends RouterBase implements BucketKeyRouter {
 
   /** Jump holds no table: empties the membership. */
   dispose(): void {
-    this.ids = [];
+    this.setIds([]);
     this.index.clear();
   }
 
-  /** Appends in place: callers hand out `ids` only after copying (see append). */
-  private push(id: string): void {
-    if (this.ids.length >= JUMP_MAX_BUCKETS)
-      throw rangeError('members.length', `at most ${JUMP_MAX_BUCKETS}`, this.ids.length + 1);
-    this.index.set(id, this.ids.length);
-    this.ids.push(id);
+  /** Appends `id` to `ids`, the next member list (set by `setIds` once complete), and indexes it. */
+  private push(ids: string[], id: string): void {
+    if (ids.length >= JUMP_MAX_BUCKETS)
+      throw rangeError('members.length', `at most ${JUMP_MAX_BUCKETS}`, ids.length + 1);
+    this.index.set(id, ids.length);
+    ids.push(id);
   }
 }
 

@@ -43,7 +43,10 @@ export interface RouterStats {
 
 /** Lookups: anything that maps a key to one of its members. */
 export interface KeyLookup {
-  /** Member ids in the router's index order: `getIndex` and index arrays index this. */
+  /**
+   * Member ids in the router's index order: `getIndex` and index arrays index this. Frozen: a membership change
+   * replaces the array, so one handed out stays as it was.
+   */
   readonly members: readonly string[];
   readonly size: number;
   /** The member that owns `key`, or undefined with no members. */

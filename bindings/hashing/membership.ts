@@ -8,7 +8,7 @@
 // weights (`memberWeight`: HashRing, Rendezvous, ketama's hashring preset) lie in [MEMBER_WEIGHT_MIN,
 // MEMBER_WEIGHT_MAX] = [1e-9, 1e9]: beyond, -w / ln(u) overflows or underflows (Rendezvous) and weight
 // sums overflow; within, only the ratios of weights count, so any fleet's weights can be scaled to fit.
-import { positive, rangeError, str, typeError } from '../util/validate.js';
+import { checkKeys, positive, rangeError, str, typeError } from '../util/validate.js';
 
 export type Weights = Map<string, number>;
 export type ParseMember = (m: unknown, field: string) => [string, number];
@@ -48,9 +48,12 @@ export function memberWeight(field: string, w: unknown): number {
 /** `id`, checked well-formed (see the header): a RangeError naming `field` otherwise. */
 export function wellFormedId(field: string, id: string): string {
   // with the u flag a surrogate pair is one code point; a lone surrogate is a code point of category Cs
-  if (/\p{Cs}/u.test(id)) throw rangeError(field, 'well-formed UTF-16 (no lone surrogate)', id);
+  if (/\p{Cs}/u.test(id)) throw rangeError(field, 'well-formed UTF-16', id);
   return id;
 }
+
+/** The keys of a member object `{ id, weight }`. */
+export const MEMBER_KEYS: readonly string[] = ['id', 'weight'];
 
 /** An id string (weight 1) or `{ id, weight }` with a weight in [MEMBER_WEIGHT_MIN, MEMBER_WEIGHT_MAX]. */
 export function parseWeightedMember(m: unknown, field: string): [string, number] {
@@ -58,12 +61,11 @@ export function parseWeightedMember(m: unknown, field: string): [string, number]
     if (m.length === 0) throw rangeError(field, 'a non-empty id', m);
     return [wellFormedId(field, m), 1];
   }
-  if (m === null || typeof m !== 'object') throw typeError(field, 'an id string or { id, weight }', m);
-  const { id: given, weight } = m as { id: unknown; weight?: unknown };
-  const id = str(`${field}.id`, given);
-  if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty string', id);
-  wellFormedId(`${field}.id`, id);
-  return [id, weight === undefined ? 1 : memberWeight(`${field}.weight`, weight)];
+  if (m === null || typeof m !== 'object') throw typeError(field, 'an id or { id, weight }', m);
+  checkKeys(field, m, MEMBER_KEYS);
+  const { id, weight } = m as { id: unknown; weight?: unknown };
+  const [checked] = parseWeightedMember(str(`${field}.id`, id), `${field}.id`);
+  return [checked, weight === undefined ? 1 : memberWeight(`${field}.weight`, weight)];
 }
 
 /** Whether `input` is a list of members (an iterable other than a string), not one member. */
@@ -104,30 +106,24 @@ export function weightRules(
       return out;
     },
     add(current, input) {
-      const many = isMemberList(input);
       const next = new Map(current);
-      let changed = false;
-      [...(many ? input : [input])].forEach((m, i) => {
-        const [id, w] = parse(m, many ? `${field}[${i}]` : one);
+      for (const [id, w] of isMemberList(input) ? this.parse(input) : [parse(input, one)]) {
         const old = next.get(id);
-        if (old === w) return;
-        if (old !== undefined)
+        if (old !== undefined && old !== w)
           throw rangeError(`${one} ${JSON.stringify(id)} weight`, `its current weight ${old} (use setWeight)`, w);
-        next.set(id, w);
-        changed = true;
-      });
-      return changed ? next : null;
+        next.set(id, w); // an id present keeps its place
+      }
+      return next.size > current.size ? next : null;
     },
     remove(current, ids) {
       const list: unknown = typeof ids === 'string' ? [ids] : ids;
       if (!Array.isArray(list)) throw typeError('ids', `a ${one} id or an array of ids`, ids);
       const next = new Map(current);
-      let changed = false;
-      for (const id of list) changed = next.delete(str('id', id)) || changed;
-      return changed ? next : null;
+      for (const id of list) next.delete(str('id', id));
+      return next.size < current.size ? next : null;
     },
     setWeight(current, id, weight) {
-      if (!current.has(id)) throw rangeError('id', notMember, id);
+      if (!current.has(str('id', id))) throw rangeError('id', notMember, id);
       const w = validate(weight);
       if (current.get(id) === w) return null;
       return new Map(current).set(id, w);
@@ -143,3 +139,11 @@ export function sameInOrder(a: Weights, b: Weights): boolean {
   const bs = [...b];
   return [...a].every(([id, w], i) => bs[i]![0] === id && bs[i]![1] === w);
 }
+
+/** The rules of HashRing and Rendezvous: ids or `{ id, weight }` with fractional weights (parseWeightedMember). */
+export const MEMBER_RULES = /* @__PURE__ */ weightRules(
+  parseWeightedMember,
+  MEMBERS,
+  (w) => memberWeight('weight', w),
+  'a member',
+);

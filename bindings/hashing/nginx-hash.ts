@@ -34,10 +34,10 @@ import { crc32Byte, crc32Bytes, crc32String, crc32Update } from './ketama/crc32.
 import { utf8 } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
 import { keyError, NO_MEMBER } from './key-router.js';
-import { checkOptions, MutableRouter } from './base.js';
-import { type Names, sameInOrder, weightRules, type Weights, wellFormedId } from './membership.js';
-import { addArcs, checkOffsets, distinctFrom, packKeys } from './shared.js';
-import { intInRange, rangeError, str, typeError } from '../util/validate.js';
+import { BACKEND_ONLY, checkOptions, MutableRouter } from './base.js';
+import { MEMBER_KEYS, type Names, sameInOrder, weightRules, type Weights, wellFormedId } from './membership.js';
+import { addArcs, checkOffsets, distinctFrom, checkOut, packKeys } from './shared.js';
+import { checkKeys, intInRange, rangeError, str, typeError } from '../util/validate.js';
 
 /** A server name (weight 1) or `{ id, weight }` with an integer weight in [1, NGINX_MAX_WEIGHT]. */
 export type NginxServerInput = MemberInput;
@@ -198,7 +198,7 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
   private t: Table | null = null;
 
   constructor(servers: Iterable<NginxServerInput> = [], options: NginxConsistentHashOptions = {}) {
-    super(checkOptions(options), HASH_WASM, RULES, servers);
+    super(checkOptions(options, BACKEND_ONLY), HASH_WASM, RULES, servers);
     this.rebuild();
   }
 
@@ -237,8 +237,7 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
   /** Server indices for many crc32 hashes (NO_MEMBER with no servers). */
   getManyByHash(hashes: Uint32Array, out: Uint32Array = new Uint32Array(hashes.length)): Uint32Array {
     if (!(hashes instanceof Uint32Array)) throw typeError('hashes', 'a Uint32Array', hashes);
-    if (!(out instanceof Uint32Array) || out.length < hashes.length)
-      throw rangeError('out', `a Uint32Array of length >= ${hashes.length}`, out);
+    checkOut(out, hashes.length);
     const t = this.table();
     const count = hashes.length;
     if (t === null) return out.fill(NO_MEMBER, 0, count);
@@ -322,7 +321,7 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
       } else t = withBuckets(this.buildWasm(this.wasm, names, weights, total));
     }
     this.region.replace(this.wasm === null ? null : this.wasm.mem, t === null ? 0 : t.ptr);
-    this.ids = ids;
+    this.setIds(ids);
     this.t = t;
   }
 
@@ -371,6 +370,7 @@ function parseServer(s: unknown, field: string): [string, number] {
     return [wellFormedId(field, s), 1];
   }
   if (s === null || typeof s !== 'object') throw typeError(field, 'a server name or { id, weight }', s);
+  checkKeys(field, s, MEMBER_KEYS);
   const { id: given, weight } = s as { id: unknown; weight?: unknown };
   const id = str(`${field}.id`, given);
   if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty server name', id);

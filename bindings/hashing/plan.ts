@@ -1,7 +1,7 @@
 // What a membership change does to key placement: the fraction of keys that move and each member's
 // share before and after. Operators run this (via `switchyard plan`) before adding or removing a server.
 import type { KeyLookup } from './key-router.js';
-import { intInRange } from '../util/validate.js';
+import { intInRange, typeError } from '../util/validate.js';
 
 /** Anything that maps a key to a member id: every KeyRouter and bounded-load decorator. */
 export type Router = Pick<KeyLookup, 'get'>;
@@ -19,16 +19,30 @@ export interface Plan {
   members: PlanMember[];
 }
 
+/** A router's lookup: a TypeError naming `field` unless `r` is an object with a `get` function. */
+function lookup(field: string, r: unknown): (k: string) => string | undefined {
+  if (r === null || typeof r !== 'object' || typeof (r as Router).get !== 'function')
+    throw typeError(field, 'a router (an object with get(key))', r);
+  return (k) => {
+    const id: unknown = (r as Router).get(k);
+    if (id !== undefined && typeof id !== 'string')
+      throw typeError(`${field}.get(${JSON.stringify(k)})`, 'a member id (a string) or undefined', id);
+    return id;
+  };
+}
+
 /** Routes `keys` sample keys (`key:0`, `key:1`, …) through both routers and compares. */
 export function planChange(from: Router, to: Router, keys = 100_000): Plan {
+  const getFrom = lookup('from', from);
+  const getTo = lookup('to', to);
   intInRange('keys', keys, 1, 100_000_000);
   const before = new Map<string, number>();
   const after = new Map<string, number>();
   let moved = 0;
   for (let i = 0; i < keys; i++) {
     const k = `key:${i}`;
-    const a = from.get(k);
-    const b = to.get(k);
+    const a = getFrom(k);
+    const b = getTo(k);
     if (a !== b) moved++;
     if (a !== undefined) before.set(a, (before.get(a) ?? 0) + 1);
     if (b !== undefined) after.set(b, (after.get(b) ?? 0) + 1);

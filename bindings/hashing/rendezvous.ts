@@ -28,8 +28,8 @@ import { align16 } from '../core/memory.js';
 import { utf8 } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
 import { NO_MEMBER } from './key-router.js';
-import { checkOptions, MutableRouter } from './base.js';
-import { MEMBERS, memberWeight, parseWeightedMember, weightRules, type Weights } from './membership.js';
+import { BACKEND_ONLY, checkOptions, MutableRouter } from './base.js';
+import { MEMBER_RULES, type Weights } from './membership.js';
 import { checkOffsets, keyBytes, packKeys } from './shared.js';
 import { intInRange, rangeError } from '../util/validate.js';
 import { mul64, xxh64Hi, xxh64Pair } from '../core/xxhash.js';
@@ -171,14 +171,12 @@ interface State {
   ptr: number; // WASM region: seeds (8n bytes) then weights (8n bytes); 0 for TS
 }
 
-const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => memberWeight('weight', w), 'a member');
-
 /** Rendezvous hashing; `members` is in ascending `<` order, which getManyBytes indexes. */
 export class Rendezvous extends MutableRouter<Weights, MemberInput> implements OrderedKeyRouter {
   private s: State = { n: 0, uniform: true, seeds: new Uint32Array(0), weights: new Float64Array(0), ptr: 0 };
 
   constructor(members: Iterable<MemberInput> = [], options: RendezvousOptions = {}) {
-    super(checkOptions(options), HASH_WASM, RULES, members);
+    super(checkOptions(options, BACKEND_ONLY), HASH_WASM, MEMBER_RULES, members);
     this.rebuild();
   }
 
@@ -319,7 +317,7 @@ export class Rendezvous extends MutableRouter<Weights, MemberInput> implements O
       new Float64Array(w.mem.memory.buffer, ptr + 8 * n, n).set(weights);
     }
     this.region.replace(w === null ? null : w.mem, ptr);
-    this.ids = ids;
+    this.setIds(ids);
     this.s = { n, uniform, seeds, weights, ptr };
   }
 }

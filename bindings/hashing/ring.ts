@@ -16,7 +16,6 @@ import {
   type Core,
   type RingBatch,
   type RingHash,
-  type RingSpec,
   type RingTable,
   setTableCompaction,
 } from '../core/core.js';
@@ -27,9 +26,9 @@ import { utf8Scratch } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
 import { keyError, NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
-import { MEMBERS, memberWeight, parseWeightedMember, weightRules, type Weights } from './membership.js';
-import { addArcs, checkKeys, checkOffsets, distinctFrom, ringOwner, ringPoint } from './shared.js';
-import { intInRange, rangeError, typeError } from '../util/validate.js';
+import { MEMBER_RULES, type Weights } from './membership.js';
+import { addArcs, checkKeys, checkOffsets, distinctFrom, checkOut, ringOwner, ringPoint } from './shared.js';
+import { intInRange, rangeError, str, typeError } from '../util/validate.js';
 import { xxh32Bytes, xxh32StringI32 } from '../core/xxhash.js';
 
 /** Re-exported for existing imports; the type is key-router.ts's. */
@@ -68,7 +67,7 @@ export const MAX_VNODES = 65536;
 export const MAX_MEMBERS = 65536;
 export const MAX_POINTS = 1 << 24;
 
-const RULES = weightRules(parseWeightedMember, MEMBERS, (w) => memberWeight('weight', w), 'a member of the ring');
+const OPTIONS = ['vnodes', 'hash', 'seed', 'backend'];
 
 /**
  * What `registerRingExtras()` adds to HashRings: `preference`, `stats`, the WebAssembly batch paths (core.ts
@@ -95,10 +94,10 @@ export function registerRingExtras(): void {
   setTableCompaction();
 }
 
-/** The registered extras, or a TypeError naming `method` and the registration. */
-function need(method: string): RingExtras {
+/** The registered `method`, or a TypeError naming it and the registration. */
+function need<M extends 'preference' | 'stats'>(method: M): RingExtras[M] {
   if (extras === null) throw new TypeError(`${method}() needs registerRingExtras() from switchyard/lite`);
-  return extras;
+  return extras[method];
 }
 
 /** The WASM batch lookups over `h`, or null (not registered, or the pure-TS core). */
@@ -156,14 +155,14 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
   declare private shift: number;
 
   constructor(members: Iterable<MemberInput> = [], options: HashRingOptions = {}) {
-    checkOptions(options);
+    checkOptions(options, OPTIONS);
     const vnodes = options.vnodes === undefined ? DEFAULT_VNODES : intInRange('vnodes', options.vnodes, 1, MAX_VNODES);
-    const hash = options.hash ?? 'xxh32';
+    const hash = options.hash === undefined ? 'xxh32' : str('hash', options.hash);
     if (hash !== 'xxh32' && hash !== 'xxh64') throw rangeError('hash', "'xxh32' or 'xxh64'", hash);
-    const seed = options.seed ?? 0;
+    const seed = options.seed === undefined ? 0 : options.seed;
     const is64 = hash === 'xxh64';
     const s = is64 ? seed64(seed) : BigInt(intInRange('seed', seed, 0, 0xffffffff));
-    super(options, RING_WASM, RULES, members);
+    super(options, RING_WASM, MEMBER_RULES, members);
     this.vnodes = vnodes;
     this.hash = hash;
     this.is64 = is64;
@@ -230,8 +229,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
    */
   getManyByHash(hashes: Uint32Array, out: Uint32Array = new Uint32Array(hashes.length)): Uint32Array {
     if (!(hashes instanceof Uint32Array)) throw typeError('hashes', 'a Uint32Array', hashes);
-    if (!(out instanceof Uint32Array) || out.length < hashes.length)
-      throw rangeError('out', `a Uint32Array of length >= ${hashes.length}`, out);
+    checkOut(out, hashes.length);
     const t = this.t;
     const b = batchOf(this.wasm);
     if (t === null) out.fill(NO_MEMBER, 0, hashes.length);
@@ -250,57 +248,38 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     const out = new Uint32Array(count);
     const t = this.t;
     const b = batchOf(this.wasm);
-    if (t === null) out.fill(NO_MEMBER);
-    else if (b !== null)
+    if (t !== null && b !== null)
       b.lookupManyBytes(t, this.is64 ? 1 : 0, seedI64(this.seedHi, this.seedLo), bytes, offsets, out);
-    else for (let i = 0; i < count; i++) out[i] = this.getIndex(bytes.subarray(offsets[i], offsets[i + 1]));
+    else for (let i = 0; i < count; i++) out[i] = this.getIndex(bytes.subarray(offsets[i], offsets[i + 1])); // -1: NO_MEMBER
     return out;
   }
 
   /** Up to n distinct members in ring order starting at the key's owner: replicas and failover order. */
   preference(key: Key, n: number): string[] {
-    const x = need('preference');
-    return x.preference(this.t, this.shift, this.ids, this.hashOf(key), n);
+    return need('preference')(this.t, this.shift, this.ids, this.hashOf(key), n);
   }
 
   stats(): RingStats {
-    return need('stats').stats(this.t, this.ids, this.membership, this.kind, this.hash, this.vnodes);
-  }
-
-  private spec(ids: string[]): RingSpec {
-    return {
-      ids,
-      counts: ids.map((id) => this.count(id)),
-      hash: this.hash,
-      seedHi: this.seedHi,
-      seedLo: this.seedLo,
-    };
-  }
-
-  private count(id: string): number {
-    return Math.round(this.membership.get(id)! * this.vnodes);
+    return need('stats')(this.t, this.ids, this.membership, this.kind, this.hash, this.vnodes);
   }
 
   protected rebuild(): void {
     const ids = [...this.membership.keys()].sort(); // by UTF-16 code units: the order of `<` on strings
-    if (ids.length > MAX_MEMBERS) throw rangeError('members.length', `at most ${MAX_MEMBERS}`, ids.length);
+    intInRange('members.length', ids.length, 0, MAX_MEMBERS);
     let total = 0;
-    for (const id of ids) {
-      const c = this.count(id);
-      if (c < 1)
-        throw rangeError(
-          `member ${JSON.stringify(id)} weight`,
-          `large enough for at least one point (weight × vnodes >= 0.5)`,
-          this.membership.get(id),
-        );
+    const counts = ids.map((id) => {
+      const w = this.membership.get(id)!;
+      const c = Math.round(w * this.vnodes);
+      if (c < 1) throw rangeError(`member ${JSON.stringify(id)} weight`, 'at least 0.5 / vnodes (one point)', w);
       total += c;
-    }
-    if (total > MAX_POINTS)
-      throw rangeError('total points (sum of round(weight × vnodes))', `at most ${MAX_POINTS}`, total);
-    const t = ids.length === 0 ? null : this.core.buildRing(this.spec(ids));
+      return c;
+    });
+    intInRange('total points', total, 0, MAX_POINTS);
+    const { hash, seedHi, seedLo } = this;
+    const t = ids.length === 0 ? null : this.core.buildRing({ ids, counts, hash, seedHi, seedLo });
     if (this.t != null && this.wasm !== null) batches.get(this.wasm)?.release(this.t);
     this.region.replace(t === null ? null : t.mem, t === null ? 0 : t.ptr);
-    this.ids = ids;
+    this.setIds(ids);
     this.t = t;
     this.shift = t === null ? 31 : 32 - t.bits;
   }

@@ -87,6 +87,12 @@ export function checkOffsets(bytes: unknown, offsets: unknown): void {
   }
 }
 
+/** A batch's `out` for `count` results: a Uint32Array (TypeError), at least `count` long (RangeError). */
+export function checkOut(out: unknown, count: number): asserts out is Uint32Array {
+  if (!(out instanceof Uint32Array)) throw typeError('out', 'a Uint32Array', out);
+  if (out.length < count) throw rangeError('out.length', `>= ${count}`, out.length);
+}
+
 /** Member ids of an index array (NO_MEMBER gives undefined). */
 export function idsOf(idx: Uint32Array, ids: readonly string[]): (string | undefined)[] {
   const out = new Array<string | undefined>(idx.length);

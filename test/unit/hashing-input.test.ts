@@ -182,9 +182,11 @@ test('EnvoyBoundedLoad: totalLoad() results are checked as load() results are; a
     t.throws(() => lb(() => v).get(key), { instanceOf: RangeError, message: /^totalLoad\(\) must be an integer >= 0/ });
   for (const v of [undefined, '100', null])
     t.throws(() => lb(() => v).get(key), { instanceOf: TypeError, message: /^totalLoad\(\) must be an integer >= 0/ });
-  // a HashRing's getByHash takes 32-bit hashes: the target is wrong, not the hash
-  const over = new EnvoyBoundedLoad(new HashRing(['a']) as never, { hashBalanceFactor: 125, load: () => 0 });
-  t.throws(() => over.get('k'), { instanceOf: TypeError, message: /^target must be a table with getByHash/ });
+  // a HashRing's getByHash takes 32-bit hashes: the target is wrong, not the hash (refused at construction)
+  t.throws(() => new EnvoyBoundedLoad(new HashRing(['a']) as never, { hashBalanceFactor: 125, load: () => 0 }), {
+    instanceOf: TypeError,
+    message: /^target must be a table with getByHash/,
+  });
   // a bad hash is still the caller's
   t.throws(() => lb(() => 0).getByHash(-1), { instanceOf: RangeError, message: /^hash must be/ });
 });

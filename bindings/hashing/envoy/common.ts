@@ -4,11 +4,11 @@
 // 32-bit halves in TS. u64 results come back as a low half returned and a high half read right after
 // (`keyHashHi`, `u64Hi`), so no BigInt or array is allocated per lookup.
 import { putKey, putKeyLength, type WasmHandle } from '../../core/core-wasm.js';
-import { intInRange, rangeError, str, typeError } from '../../util/validate.js';
+import { checkKeys, intInRange, rangeError, str, typeError } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair, xxh64String } from '../../core/xxhash.js';
 import { type Key, keyError, type MemberInput } from '../key-router.js';
 import { keyBytes } from '../shared.js';
-import { wellFormedId } from '../membership.js';
+import { MEMBER_KEYS, wellFormedId } from '../membership.js';
 
 /** A 'host:port' id (weight 1) or `{ id, weight }`, the weight Envoy's integer load_balancing_weight. */
 export type EnvoyMemberInput = MemberInput;
@@ -38,9 +38,10 @@ export function parseEnvoyMembers(members: unknown): { ids: string[]; weights: n
     let weight: unknown = 1;
     if (typeof m === 'string') id = m;
     else if (m !== null && typeof m === 'object') {
-      id = (m as { id?: unknown }).id;
-      weight = (m as { weight?: unknown }).weight ?? 1;
-      str(`${field}.id`, id);
+      checkKeys(field, m, MEMBER_KEYS);
+      id = str(`${field}.id`, (m as { id?: unknown }).id);
+      const given = (m as { weight?: unknown }).weight;
+      if (given !== undefined) weight = given;
     } else throw typeError(field, "a 'host:port' id or { id, weight }", m);
     const idField = typeof m === 'string' ? field : `${field}.id`;
     if ((id as string).length === 0) throw rangeError(idField, 'a non-empty id', id);

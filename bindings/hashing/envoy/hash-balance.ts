@@ -8,6 +8,7 @@
 //   const lb = new EnvoyBoundedLoad(new Maglev(hosts), { hashBalanceFactor: 125, load: (id) => active(id) });
 //   lb.get('user:42');
 import type { Key, KeyLookup } from '../key-router.js';
+import { checkOptions } from '../base.js';
 import { checkKeys, MemberPositions } from '../shared.js';
 import { numberError, rangeError, typeError } from '../../util/validate.js';
 import { keyHashHi, keyHashLo, u64Lo } from './common.js';
@@ -50,6 +51,7 @@ export interface EnvoyHashingTarget {
   readonly members: readonly string[];
   /** Envoy's host-set order (the order given); defaults to `members`. */
   readonly hosts?: readonly string[];
+  /** Envoy's chooseHost: a 64-bit hash given as a safe integer or a bigint (both are checked at construction). */
   getByHash(hash: bigint | number, attempt?: number): string | undefined;
   weight?(id: string): number | undefined;
 }
@@ -94,7 +96,14 @@ export class EnvoyBoundedLoad implements KeyLookup {
   constructor(target: EnvoyHashingTarget, options: EnvoyBoundedLoadOptions) {
     if (target === null || typeof target !== 'object' || typeof target.getByHash !== 'function')
       throw typeError('target', TARGET, target);
-    if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+    this.target = target;
+    // Envoy's request hashes are 64-bit, given as safe integers or bigints (as get passes them): a table of
+    // 32-bit hashes (HashRing, KetamaRing, nginx) or of bigint keys only (JumpHash) is refused here, not on
+    // the first request whose hash it cannot take
+    this.pick(Number.MAX_SAFE_INTEGER);
+    this.pick(0xffffffffffffffffn);
+    if (options === undefined) throw typeError('options', 'an object', options);
+    checkOptions(options, ['hashBalanceFactor', 'load', 'totalLoad']);
     const f = options.hashBalanceFactor;
     if (typeof f !== 'number') throw typeError('hashBalanceFactor', 'an integer >= 100', f);
     if (!Number.isInteger(f) || f < 100 || f > 0xffffffff)
@@ -105,7 +114,6 @@ export class EnvoyBoundedLoad implements KeyLookup {
       throw typeError('totalLoad', 'a function () => number', options.totalLoad);
     this.loadFn = options.load;
     this.totalFn = options.totalLoad;
-    this.target = target;
   }
 
   /** The target's members. */
@@ -137,15 +145,7 @@ export class EnvoyBoundedLoad implements KeyLookup {
   /** The host Envoy picks for a 64-bit request hash (attempt 0), or undefined with no hosts. */
   getByHash(hash: bigint | number): string | undefined {
     u64Lo(hash); // a bad hash is the caller's error (naming `hash`); a refused good one is the target's
-    let host: string | undefined;
-    try {
-      host = this.target.getByHash(hash, 0);
-    } catch (err) {
-      // a table of 32-bit hashes (HashRing, KetamaRing, nginx) refuses Envoy's 64-bit request hashes
-      if ((err instanceof TypeError || err instanceof RangeError) && /^hash\b/.test(err.message))
-        throw new TypeError(typeError('target', TARGET, this.target).message, { cause: err });
-      throw err;
-    }
+    const host = this.pick(hash);
     if (host === undefined) return undefined;
     this.refresh();
     const hosts = this.hosts;
@@ -184,6 +184,17 @@ export class EnvoyBoundedLoad implements KeyLookup {
       }
     }
     return hosts[least];
+  }
+
+  /** The target's host for `hash` (attempt 0); a hash it refuses is a TypeError naming `target`. */
+  private pick(hash: bigint | number): string | undefined {
+    try {
+      return this.target.getByHash(hash, 0);
+    } catch (err) {
+      if ((err instanceof TypeError || err instanceof RangeError) && /^hash\b/.test(err.message))
+        throw new TypeError(typeError('target', TARGET, this.target).message, { cause: err });
+      throw err;
+    }
   }
 
   /** Normalized weights and host positions, recomputed when the target's host list is replaced. */

@@ -184,11 +184,11 @@ interface Table {
  */
 export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
   readonly tableSize: number;
-  private given: string[];
+  private given: readonly string[];
   private readonly pow32: number;
 
   constructor(members: Iterable<EnvoyMemberInput> = [], options: MaglevOptions = {}) {
-    checkOptions(options);
+    checkOptions(options, ['tableSize', 'backend']);
     const M =
       options.tableSize === undefined
         ? MAGLEV_DEFAULT_TABLE_SIZE
@@ -201,7 +201,7 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
     // Envoy sorts hosts by key bytes before filling the table
     const encoded = parsed.ids.map((id, i) => ({ id, key: utf8(id), weight: parsed.weights[i]! }));
     encoded.sort((a, b) => compareBytes(a.key, b.key));
-    this.given = parsed.ids;
+    this.given = Object.freeze(parsed.ids);
     this.setHosts(
       encoded.map((e) => e.id),
       encoded.map((e) => e.weight),
@@ -321,7 +321,7 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
 
   override dispose(): void {
     super.dispose();
-    this.given = [];
+    this.given = Object.freeze([]);
   }
 
   private table(): Table | null {

@@ -27,7 +27,7 @@ import { HASH_WASM } from '../../core/families.js';
 import { writeDecimal } from '../../core/label.js';
 import { align16, detached } from '../../core/memory.js';
 import { utf8 } from '../../core/utf8.js';
-import { intInRange, rangeError } from '../../util/validate.js';
+import { intInRange, rangeError, str } from '../../util/validate.js';
 import { xxh64Hi, xxh64Pair } from '../../core/xxhash.js';
 import { type Key, keyError, type RouterMemberStats, type OrderedKeyRouter, type RouterStats } from '../key-router.js';
 import { checkOptions, FixedRouter } from '../base.js';
@@ -235,7 +235,7 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
   private readonly counts: number[];
 
   constructor(members: Iterable<EnvoyMemberInput> = [], options: EnvoyRingHashOptions = {}) {
-    checkOptions(options);
+    checkOptions(options, ['minimumRingSize', 'maximumRingSize', 'hashFunction', 'backend']);
     const min =
       options.minimumRingSize === undefined
         ? ENVOY_MIN_RING_SIZE
@@ -245,7 +245,7 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
         ? ENVOY_MAX_RING_SIZE
         : intInRange('maximumRingSize', options.maximumRingSize, 1, ENVOY_MAX_RING_SIZE);
     if (min > max) throw rangeError('minimumRingSize', `<= maximumRingSize (${max})`, min);
-    const hf = options.hashFunction ?? 'XX_HASH';
+    const hf = options.hashFunction === undefined ? 'XX_HASH' : str('hashFunction', options.hashFunction);
     if (hf !== 'XX_HASH' && hf !== 'MURMUR_HASH_2')
       throw rangeError('hashFunction', "'XX_HASH' or 'MURMUR_HASH_2'", hf);
     super(options, HASH_WASM);
@@ -260,7 +260,7 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
 
   /** Same as `members`: the order given, Envoy's host-set order. */
   get hosts(): readonly string[] {
-    return this.ids;
+    return this.members;
   }
 
   /** Ring entries. */

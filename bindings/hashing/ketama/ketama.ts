@@ -39,7 +39,7 @@ import { buildKetamaJs, buildKetamaWasm, type KetamaSpec } from './build.js';
 import { KETAMA_KEY_HASHES, type KetamaKeyHash, keyHashKind, ketamaHashBytes, ketamaHashString } from './key-hash.js';
 import { md5Word0String } from './md5.js';
 import { utf8 } from '../../core/utf8.js';
-import { intInRange, rangeError } from '../../util/validate.js';
+import { intInRange, rangeError, str } from '../../util/validate.js';
 import type { Key, OrderedKeyRouter, RouterMemberStats, RouterStats } from '../key-router.js';
 import { keyError, NO_MEMBER } from '../key-router.js';
 import { checkOptions, MutableRouter } from '../base.js';
@@ -131,7 +131,7 @@ export class KetamaRing extends MutableRouter<KetamaServerSpec[], KetamaServer> 
   private shift = 31;
 
   constructor(servers: Iterable<KetamaServer> = [], options: KetamaOptions = {}) {
-    const o = settings(checkOptions(options));
+    const o = settings(checkOptions(options, OPTIONS));
     super(options, HASH_WASM, serverRules(o.compat, o.defaultPort), servers);
     this.compat = o.compat;
     this.hash = o.hash;
@@ -294,28 +294,26 @@ export class KetamaRing extends MutableRouter<KetamaServerSpec[], KetamaServer> 
     this.region.replace(t === null ? null : t.mem, t === null ? 0 : t.ptr);
     this.t = t;
     this.shift = t === null ? 31 : 32 - t.bits;
-    this.ids = list.map((s) => s.id);
+    this.setIds(list.map((s) => s.id));
   }
 }
 
+const OPTIONS = ['compat', 'hash', 'hashTag', 'vnodeCount', 'replicas', 'defaultPort', 'backend'];
+
 /** The options of a KetamaRing, validated (each preset takes only its own). */
 function settings(options: KetamaOptions) {
-  const compat = options.compat ?? 'libketama';
+  const compat = options.compat === undefined ? 'libketama' : str('compat', options.compat);
   if (!(KETAMA_COMPATS as readonly string[]).includes(compat))
     throw rangeError('compat', KETAMA_COMPATS.map((c) => `'${c}'`).join(', '), compat);
-  const hash = options.hash ?? 'md5';
+  const hash = options.hash === undefined ? 'md5' : str('hash', options.hash);
   if (!(KETAMA_KEY_HASHES as readonly string[]).includes(hash))
     throw rangeError('hash', KETAMA_KEY_HASHES.map((c) => `'${c}'`).join(', '), hash);
   if (hash !== 'md5' && compat !== 'twemproxy')
     throw rangeError('hash', `'md5' for compat '${compat}' (only twemproxy selects a key hash)`, hash);
   if (options.hashTag !== undefined && compat !== 'twemproxy')
     throw rangeError('options.hashTag', `unset for compat '${compat}' (a twemproxy option)`, options.hashTag);
-  if (
-    options.hashTag !== undefined &&
-    (typeof options.hashTag !== 'string' || options.hashTag.length !== 2 || /[^ -~]/.test(options.hashTag))
-  ) {
+  if (options.hashTag !== undefined && (str('hashTag', options.hashTag).length !== 2 || /[^ -~]/.test(options.hashTag)))
     throw rangeError('hashTag', "two printable ASCII characters, e.g. '{}'", options.hashTag);
-  }
   if (compat !== 'hashring') {
     for (const k of ['vnodeCount', 'replicas', 'defaultPort'] as const) {
       if (options[k] !== undefined)
@@ -323,8 +321,8 @@ function settings(options: KetamaOptions) {
     }
   }
   return {
-    compat,
-    hash,
+    compat: compat as KetamaCompat,
+    hash: hash as KetamaKeyHash,
     hashTag: options.hashTag ?? null,
     vnodeCount: options.vnodeCount === undefined ? 40 : intInRange('vnodeCount', options.vnodeCount, 1, 1 << 20),
     replicas: options.replicas === undefined ? 4 : intInRange('replicas', options.replicas, 1, 4),

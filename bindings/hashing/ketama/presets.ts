@@ -3,7 +3,7 @@
 // step by step; and the membership rules of a KetamaRing (servers in the order given, `add` appends). Sources: RJ/ketama libketama/ketama.c; awesomized/libmemcached src/libmemcached/hosts.cc
 // (update_continuum); twitter/twemproxy src/hashkit/nc_ketama.c and src/nc_conf.c (conf_add_server);
 // 3rd-Eden/node-hashring index.js with connection-parse.
-import { intInRange, rangeError, str, typeError } from '../../util/validate.js';
+import { checkKeys, intInRange, rangeError, str, typeError } from '../../util/validate.js';
 import { isMemberList, memberWeight, type MembershipRules, wellFormedId } from '../membership.js';
 
 export const KETAMA_COMPATS = ['libketama', 'libmemcached', 'spymemcached', 'twemproxy', 'hashring'] as const;
@@ -14,6 +14,8 @@ export type KetamaServer = string | { id: string; weight?: number; name?: string
 /** libmemcached and twemproxy leave the port out of labels when it is memcached's default. */
 export const MEMCACHED_DEFAULT_PORT = 11211;
 const MAX_INT_WEIGHT = 0x7fffffff;
+/** The keys of a server object (`name`: twemproxy's, `vnodes`: hashring's). */
+const SERVER_KEYS = ['id', 'weight', 'name', 'vnodes'];
 /** A nutcracker.yml `servers:` line: "host:port:weight [name]". */
 const TWEMPROXY_LINE = /^(\S+):(\d+):(\d+)(?: (\S+))?$/;
 
@@ -55,6 +57,7 @@ export function parseServer(
   let vnodes = 0;
   if (typeof s === 'string') id = s;
   else if (s !== null && typeof s === 'object') {
+    checkKeys(field, s, SERVER_KEYS);
     const o = s as { id?: unknown; weight?: unknown; name?: unknown; vnodes?: unknown };
     id = str(`${field}.id`, o.id);
     if (o.weight !== undefined) weight = serverWeight(compat, `${field}.weight`, o.weight);
@@ -201,6 +204,7 @@ export function serverRules(compat: KetamaCompat, defaultPort: number | null): M
     },
     // keeps the server's place
     setWeight(current, id, weight) {
+      str('id', id);
       const i = current.findIndex((s) => s.id === id);
       if (i < 0) throw rangeError('id', 'a server of this ring', id);
       if (idCarriesWeight(compat, id))
