@@ -15,7 +15,7 @@
 //
 // The Balancer applies new weights (`applyWeights`: configured or load-report weight × dynamic factor × slow
 // start) every `weightUpdatePeriodMs`, rebuilding the picker if any changed.
-import { asObject, checkKeys, durationMs, num } from './policy-config.js';
+import { asObject, checkKeys, durationMs, num, pickKey } from './policy-config.js';
 import {
   COL_ADDED_AT,
   COL_BASE_WEIGHT,
@@ -156,18 +156,13 @@ export function parseWeighting(o: Record<string, unknown>, field: string): Weigh
   const w: Weighting = {
     updatePeriodMs: durationMs(field, o, 'weightUpdatePeriodMs', 'weight_update_period', 1000, 100),
   };
-  const ss = o.slowStart ?? o.slow_start_config;
-  if (ss !== undefined)
-    w.slowStart = parseSlowStart(ss, `${field}.${o.slowStart !== undefined ? 'slowStart' : 'slow_start_config'}`);
-  const dw = o.dynamicWeights ?? o.dynamic_weights;
-  if (dw !== undefined && dw !== false)
-    w.dynamic = parseDynamicWeights(
-      dw,
-      `${field}.${o.dynamicWeights !== undefined ? 'dynamicWeights' : 'dynamic_weights'}`,
-    );
-  const lr = o.loadReports ?? o.load_reports;
-  if (lr !== undefined && lr !== false)
-    w.loadReports = parseLoadReports(lr, `${field}.${o.loadReports !== undefined ? 'loadReports' : 'load_reports'}`);
+  // undefined only is absent: null (false for slowStart) is a TypeError naming the key
+  const ss = pickKey(o, 'slowStart', 'slow_start_config');
+  if (ss !== undefined) w.slowStart = parseSlowStart(ss[1], `${field}.${ss[0]}`);
+  const dw = pickKey(o, 'dynamicWeights', 'dynamic_weights');
+  if (dw !== undefined && dw[1] !== false) w.dynamic = parseDynamicWeights(dw[1], `${field}.${dw[0]}`);
+  const lr = pickKey(o, 'loadReports', 'load_reports');
+  if (lr !== undefined && lr[1] !== false) w.loadReports = parseLoadReports(lr[1], `${field}.${lr[0]}`);
   else if (A58_KEYS.some((k) => o[k] !== undefined)) {
     const sub: Record<string, unknown> = {};
     for (const k of A58_KEYS) if (o[k] !== undefined && k !== 'enable_oob_load_report') sub[k] = o[k];

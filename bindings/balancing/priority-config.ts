@@ -11,7 +11,7 @@ import { parseLocality, localityKey } from '../util/endpoint.js';
 import { bool, rangeError, typeError } from '../util/validate.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR } from './levels.js';
 import type { ZoneAwareOptions } from './locality.js';
-import { asObject, checkKeys, int, type Json, num } from './policy-config.js';
+import { asObject, checkKeys, int, type Json, num, unwrap } from './policy-config.js';
 
 export interface PriorityOptions {
   /** Multiplier applied to a level's or locality's healthy share (Envoy default 1.4), in [1, 10]. */
@@ -37,11 +37,6 @@ const DEFAULTS: PriorityOptions = {
   panicThresholdPercent: DEFAULT_PANIC_THRESHOLD_PERCENT,
   panicMode: 'all',
 };
-
-/** The value of a protobuf wrapper / Percent ({ value }) or the bare value. */
-function unwrap(v: unknown): unknown {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && 'value' in v ? (v as { value: unknown }).value : v;
-}
 
 function parseShares(name: string, v: unknown): Map<string, number> {
   const out = new Map<string, number>();
@@ -74,7 +69,7 @@ function parseZoneAware(name: string, v: unknown): ZoneAwareOptions {
   if (o[lz] === undefined) throw typeError(`${name}.localZone`, 'a locality { region, zone, subZone }', undefined);
   const localZone = parseLocality(o[lz], `${name}.${lz}`);
   const minClusterSize = int(name, o, 'minClusterSize', 'min_cluster_size', DEFAULT_MIN_CLUSTER_SIZE, 0, 2 ** 31 - 1);
-  const re = { ...o, routing_enabled: unwrap(o.routing_enabled) };
+  const re = unwrap(name, o, 'routing_enabled');
   const routingEnabledPercent = num(name, re, 'routingEnabledPercent', 'routing_enabled', 100, 0, 100);
   const sk = o.localZoneShares !== undefined ? 'localZoneShares' : 'local_zone_shares';
   const localZoneShares = o[sk] === undefined ? null : parseShares(`${name}.${sk}`, o[sk]);
@@ -106,7 +101,7 @@ export function parsePriorityOptions(
   if (o.overprovisioningFactor !== undefined)
     overprovisioningFactor = num(field, o, 'overprovisioningFactor', 'overprovisioningFactor', 0, 1, 10);
   else if (o.overprovisioning_factor !== undefined) {
-    const w = { overprovisioning_factor: unwrap(o.overprovisioning_factor) };
+    const w = unwrap(field, o, 'overprovisioning_factor');
     overprovisioningFactor = int(field, w, 'overprovisioning_factor', 'overprovisioning_factor', 0, 100, 1000) / 100;
   }
   let localityWeighted = d.localityWeighted;
@@ -138,7 +133,7 @@ export function parsePriorityOptions(
       throw rangeError(`${field}.panicMode`, "'all' or 'fail'", o.panicMode);
     panicMode = o.panicMode;
   }
-  const pt = { ...o, healthy_panic_threshold: unwrap(o.healthy_panic_threshold) };
+  const pt = unwrap(field, o, 'healthy_panic_threshold');
   const panicThresholdPercent = num(
     field,
     pt,

@@ -121,7 +121,12 @@ export interface ServiceConfigJson {
 }
 
 export function isServiceConfig(o: unknown): boolean {
-  return o !== null && typeof o === 'object' && ('loadBalancingConfig' in o || 'loadBalancingPolicy' in o);
+  const sc = o as ServiceConfigJson | null;
+  return (
+    sc !== null &&
+    typeof sc === 'object' &&
+    (sc.loadBalancingConfig !== undefined || sc.loadBalancingPolicy !== undefined)
+  );
 }
 
 function isPolicy(o: unknown): o is Policy {

@@ -3,7 +3,7 @@
 //   weight × max(minWeightPercent / 100, (t / windowMs)^(1 / aggression)),  t = time since it was added
 // (defaults: aggression 1, minWeightPercent 10). Applies to weighted policies (weighted_round_robin,
 // least_request); the Balancer re-evaluates weights every `updateIntervalMs` while a member is warming up.
-import { asObject, checkKeys, durationMs, num, type Json } from './policy-config.js';
+import { asObject, checkKeys, durationMs, num, unwrap } from './policy-config.js';
 
 export interface SlowStartConfig {
   windowMs: number;
@@ -11,26 +11,19 @@ export interface SlowStartConfig {
   minWeightPercent: number;
 }
 
-/** Envoy JSON (`slow_start_window: "30s"`, `aggression: { default_value: 1 }`, `min_weight_percent: { value: 10 }`) or camelCase. */
+/**
+ * Envoy JSON (`slow_start_window: "30s"`, `aggression: { default_value: 1, runtime_key }` (a RuntimeDouble: the
+ * key is ignored, there is no runtime), `min_weight_percent: { value: 10 }`, or the bare numbers) or camelCase.
+ */
 export function parseSlowStart(json: unknown, field: string): SlowStartConfig {
   const o = asObject(field, json);
   checkKeys(field, o, ['windowMs', 'slow_start_window', 'aggression', 'minWeightPercent', 'min_weight_percent']);
-  const unwrap = (k: string, inner: string): Json => {
-    const v = o[k];
-    return v !== null && typeof v === 'object' ? { [k]: (v as Json)[inner] } : o;
-  };
+  const ag = unwrap(field, o, 'aggression', 'default_value', ['runtime_key']);
+  const mw = unwrap(field, o, 'min_weight_percent');
   return {
     windowMs: durationMs(field, o, 'windowMs', 'slow_start_window', 0, Number.MIN_VALUE),
-    aggression: num(field, unwrap('aggression', 'default_value'), 'aggression', 'aggression', 1, Number.MIN_VALUE, 1e6),
-    minWeightPercent: num(
-      field,
-      unwrap('min_weight_percent', 'value'),
-      'minWeightPercent',
-      'min_weight_percent',
-      10,
-      0,
-      100,
-    ),
+    aggression: num(field, ag, 'aggression', 'aggression', 1, Number.MIN_VALUE, 1e6),
+    minWeightPercent: num(field, mw, 'minWeightPercent', 'min_weight_percent', 10, 0, 100),
   };
 }
 

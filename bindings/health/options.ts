@@ -2,17 +2,18 @@
 // resolved configs, for the HealthChecker (checker.ts; Envoy's active health checking,
 // `config.core.v3.HealthCheck`, plus the 3 s timeout of docs/design.md, "Health states") and the
 // OutlierDetector (outlier.ts; Envoy's `config.cluster.v3.OutlierDetection`, names in camelCase with
-// units). Every bad value is a TypeError/RangeError naming the field and the value (util/validate.ts); for
-// the HealthChecker only `undefined` means "the default" (null is a TypeError). The checker's `random` is
-// checked at each draw: a value outside [0, 1) is a RangeError naming `random`; when jitter is configured
-// the first draw is taken at construction (and kept for the first use), so a bad source fails there.
+// units). Every bad value, and an unknown OutlierDetector option key, is a TypeError/RangeError naming the
+// field and the value (util/validate.ts); for the HealthChecker only `undefined` means "the default" (null is a
+// TypeError). The checker's `random` is checked at each draw: a value outside [0, 1) is a RangeError naming
+// `random`; when jitter is configured the first draw is taken at construction (and kept for the first use), so
+// a bad source fails there.
 // Timer delays are capped at setTimeout's limit, 2^31 - 1 ms (~24.8 days).
 //
 //   parseHealthOptions({ probe, intervalMs: 1000, timeoutMs: 1000 }); // RangeError: timeoutMs must be less than intervalMs (1000), got 1000
 import { MAX_TIMER_MS, systemClock, validateClock, type Clock } from '../util/clock.js';
 import type { Endpoint } from '../util/endpoint.js';
 import { checkedRandom, defaultRandom, validateRandom, type Random } from '../util/random.js';
-import { bool, describe, intInRange, positive, rangeError, str, typeError } from '../util/validate.js';
+import { bool, checkKeys, describe, intInRange, positive, rangeError, str, typeError } from '../util/validate.js';
 
 // Kept for callers that imported it from here (http/fetch-options.ts); the one definition is util/random.ts.
 
@@ -109,7 +110,7 @@ function delay(field: string, v: unknown): number {
 
 const percent = (field: string, v: unknown) => nonNegative(field, v, 100);
 function requireObject(o: unknown): void {
-  if (typeof o !== 'object' || o === null) throw typeError('options', 'an object', o);
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw typeError('options', 'an object', o);
 }
 
 /** `v`, or `dflt` when undefined (only undefined: null is a value, and a wrong one). */
@@ -196,8 +197,27 @@ export const DEFAULT_SUCCESS_RATE_STDEV_FACTOR = 1900;
 /** The validated outlier options, every default applied. */
 export type OutlierConfig = Required<OutlierDetectorOptions>;
 
+/** The keys of OutlierDetectorOptions: a misspelt one (Envoy's `consecutive_5xx`) is refused. */
+const OUTLIER_KEYS = [
+  'consecutive5xx',
+  'enforcingConsecutive5xx',
+  'intervalMs',
+  'baseEjectionTimeMs',
+  'maxEjectionTimeMs',
+  'maxEjectionPercent',
+  'alwaysEjectOneHost',
+  'enforcingSuccessRate',
+  'successRateMinimumHosts',
+  'successRateRequestVolume',
+  'successRateStdevFactor',
+  'successfulActiveHealthCheckUnejectHost',
+  'clock',
+  'random',
+] satisfies (keyof OutlierDetectorOptions)[];
+
 export function parseOutlierOptions(o: OutlierDetectorOptions): OutlierConfig {
   requireObject(o);
+  checkKeys('options', o, OUTLIER_KEYS);
   const baseEjectionTimeMs = positive('baseEjectionTimeMs', o.baseEjectionTimeMs ?? DEFAULT_BASE_EJECTION_TIME_MS);
   const maxEjectionTimeMs = positive(
     'maxEjectionTimeMs',

@@ -13,8 +13,8 @@
 // where the address is optional (the Balancer, key routing) and rejected where it is required (resolvers,
 // which report dialable addresses). Weight: finite and > 0 (default 1). Priority: an integer >= 0 (default 0,
 // lower is preferred). Metadata: a plain object (default {}), compared by value. Locality: optional, see
-// `Locality`.
-import { checkKeys, intInRange, numberError, positive, rangeError, str, typeError } from './validate.js';
+// `Locality`. A field left out (undefined) takes its default; null is a TypeError.
+import { asObject, checkKeys, intInRange, numberError, positive, rangeError, str, typeError } from './validate.js';
 
 export interface Endpoint {
   id: string;
@@ -52,7 +52,7 @@ export function parseLocality(input: unknown, field = 'locality'): Locality {
     throw typeError(field, 'an object { region, zone, subZone } or "region/zone/subZone"', input);
   const o = input as Record<string, unknown>;
   checkKeys(field, o, ['region', 'zone', 'subZone']);
-  const part = (k: 'region' | 'zone' | 'subZone'): string => str(`${field}.${k}`, o[k] ?? '');
+  const part = (k: 'region' | 'zone' | 'subZone'): string => (o[k] === undefined ? '' : str(`${field}.${k}`, o[k]));
   return { region: part('region'), zone: part('zone'), subZone: part('subZone') };
 }
 
@@ -151,14 +151,13 @@ export function parseEndpoint(input: EndpointInput, field = 'endpoint', options:
     port ??= fromIdAddr.port;
   }
   const id = (o.id as string | undefined) ?? formatHostPort(host, port);
-  const weight = positive(`${field}.weight`, o.weight ?? 1);
-  const priority = (o.priority ?? 0) as number;
+  // only undefined is the default: null is a TypeError, as for every field
+  const weight = positive(`${field}.weight`, o.weight === undefined ? 1 : o.weight);
+  const priority = (o.priority === undefined ? 0 : o.priority) as number;
   if (!(Number.isInteger(priority) && priority >= 0))
     throw numberError(`${field}.priority`, 'an integer >= 0', priority);
-  const metadata = o.metadata ?? {};
-  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
-    throw typeError(`${field}.metadata`, 'an object', metadata);
-  const ep: Endpoint = { id, host, port, weight, priority, metadata: metadata as Record<string, unknown> };
+  const metadata = asObject(`${field}.metadata`, o.metadata);
+  const ep: Endpoint = { id, host, port, weight, priority, metadata };
   if (o.locality !== undefined) ep.locality = parseLocality(o.locality, `${field}.locality`);
   return ep;
 }
@@ -224,7 +223,7 @@ function sameValue(a: unknown, b: unknown, depth = 0): boolean {
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
   for (const k of ka) {
-    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!Object.hasOwn(b, k)) return false;
     if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], depth + 1)) return false;
   }
   return true;

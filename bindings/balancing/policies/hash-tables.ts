@@ -186,7 +186,7 @@ export interface KetamaPolicyConfig {
 export function parseKetamaPolicy(json: unknown, field = 'ketama'): KetamaPolicyConfig {
   const o = asObject(field, json);
   checkKeys(field, o, ['compat']);
-  const compat = o.compat ?? 'libketama';
+  const compat = o.compat === undefined ? 'libketama' : o.compat;
   if (!(KETAMA_COMPATS as readonly unknown[]).includes(compat))
     throw rangeError(`${field}.compat`, KETAMA_COMPATS.join(' | '), compat);
   return { compat: compat as KetamaCompat };

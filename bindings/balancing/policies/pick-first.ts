@@ -11,7 +11,7 @@
 // traffic back: the choice stays until it fails, as in gRPC.
 //
 //   new Balancer({ policy: { pick_first: { shuffleAddressList: true } }, endpoints: ['a:80', 'b:80'] })
-import { asObject, checkKeys } from '../policy-config.js';
+import { asObject, checkKeys, pickKey } from '../policy-config.js';
 import type { PickContext, Picker, Policy, PolicyEnv } from '../picker.js';
 import { bool } from '../../util/validate.js';
 
@@ -23,8 +23,8 @@ export interface PickFirstConfig {
 export function parsePickFirst(json: unknown, field = 'pick_first'): PickFirstConfig {
   const o = asObject(field, json);
   checkKeys(field, o, ['shuffleAddressList', 'shuffle_address_list']);
-  const key = o.shuffleAddressList !== undefined ? 'shuffleAddressList' : 'shuffle_address_list';
-  return { shuffleAddressList: bool(`${field}.${key}`, o[key] ?? false) };
+  const kv = pickKey(o, 'shuffleAddressList', 'shuffle_address_list');
+  return { shuffleAddressList: kv !== undefined && bool(`${field}.${kv[0]}`, kv[1]) };
 }
 
 class PickFirstPicker implements Picker {
