@@ -180,6 +180,17 @@ class Pick {
   }
 }
 
+/** A pick context: an object whose `exclude`, if any, is a Set and `key` a string or bytes. */
+function checkCtx(ctx: PickContext | undefined): void {
+  if (ctx === undefined) return;
+  if (ctx === null || typeof ctx !== 'object') throw typeError('ctx', 'an object { key?, exclude? }', ctx);
+  const ex = ctx.exclude;
+  if (ex !== undefined && typeof ex?.has !== 'function') throw typeError('ctx.exclude', 'a Set of member ids', ex);
+  const k = ctx.key;
+  if (k !== undefined && typeof k !== 'string' && !(k instanceof Uint8Array))
+    throw typeError('ctx.key', 'a string or a Uint8Array', k);
+}
+
 /** The picker of a closed Balancer, or of one whose policy failed to build. */
 const NO_PICKER: Picker = { rows: new Int32Array(0), pick: () => -1 };
 
@@ -246,6 +257,9 @@ export class BalancerCore implements PolicyEnv {
     this.#checkPolicy(o.policy);
     this.pol = o.policy;
     this.clock = o.clock;
+    const t0 = o.clock.now();
+    if (typeof t0 !== 'number' || !(Math.abs(t0) < Infinity))
+      throw typeError('clock', 'a Clock whose now() returns a finite number', t0);
     this.random = o.random;
     this.panicThresholdPercent = o.panicThresholdPercent;
     this.panicMode = o.panicMode;
@@ -332,6 +346,7 @@ export class BalancerCore implements PolicyEnv {
     str('id', id);
     bool('available', available);
     bool('pending', pending);
+    if (reason !== undefined) str('reason', reason);
     const row = this.m.index.get(id);
     if (row === undefined) return false;
     const unavailable = this.m.unavailable;
@@ -348,7 +363,7 @@ export class BalancerCore implements PolicyEnv {
       if (this.weighting !== undefined) this.#computeWeights(now);
     } else unavailable.set(id, reason);
     if (availabilityChanged) this.listeners.emit('availability', { id, available, reason } satisfies AvailabilityEvent);
-    this.#publish();
+    this.#publish(); // rethrows a listener's error
     return true;
   }
 
@@ -385,33 +400,25 @@ export class BalancerCore implements PolicyEnv {
    * at most `timeoutMs` (default `readyTimeoutMs`).
    */
   pickAsync(ctx?: PickContext, opts?: WaitOptions): Promise<Picked> {
-    const timeoutMs = waitTimeout(opts, this.readyTimeoutMs);
-    const p = this.#tryPick(ctx);
-    if (p !== undefined) return Promise.resolve(p);
-    const failed = this.#waitError();
-    if (failed !== undefined) return Promise.reject(failed);
-    return this.#queue.wait(
-      () => this.#tryPick(ctx),
-      timeoutMs,
-      opts?.signal,
-      () => this.#timeoutError(timeoutMs),
-    );
+    checkCtx(ctx);
+    return this.#wait(() => this.#tryPick(ctx), opts);
   }
 
   /** Resolves once a pick can succeed (see the header); rejects like `pickAsync`. */
   ready(opts?: WaitOptions): Promise<void> {
+    return this.#wait(() => (this.#canPick() ? true : undefined), opts).then(() => undefined);
+  }
+
+  /** `attempt()` now if it answers, else once it does, within `opts.timeoutMs`; an aborted signal rejects first. */
+  #wait<T>(attempt: () => T | undefined, opts: WaitOptions | undefined): Promise<T> {
     const timeoutMs = waitTimeout(opts, this.readyTimeoutMs);
-    if (this.#canPick()) return Promise.resolve();
+    const signal = opts?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const v = attempt();
+    if (v !== undefined) return Promise.resolve(v);
     const failed = this.#waitError();
     if (failed !== undefined) return Promise.reject(failed);
-    return this.#queue
-      .wait(
-        () => (this.#canPick() ? true : undefined),
-        timeoutMs,
-        opts?.signal,
-        () => this.#timeoutError(timeoutMs),
-      )
-      .then(() => undefined);
+    return this.#queue.wait(attempt, timeoutMs, signal, () => this.#timeoutError(timeoutMs));
   }
 
   /**
@@ -446,11 +453,12 @@ export class BalancerCore implements PolicyEnv {
         throw typeError('serviceConfig', 'a service config object', json);
       if (!isServiceConfig(json)) return null;
       const sc = json as ServiceConfigJson;
-      const key = JSON.stringify([sc.loadBalancingConfig, sc.loadBalancingPolicy]);
-      if (key === this.#lastServiceConfig) return null;
       const configs = this.#configs;
       if (configs === undefined) throw serviceConfigRefused(sc);
-      this.#install(configs(this.#policies, sc));
+      const policy = configs(this.#policies, sc); // parsed first: a bad value is named before anything else
+      const key = JSON.stringify([sc.loadBalancingConfig, sc.loadBalancingPolicy]);
+      if (key === this.#lastServiceConfig) return null;
+      this.#install(policy);
       this.#lastServiceConfig = key;
       return null;
     } catch (e) {
@@ -474,6 +482,7 @@ export class BalancerCore implements PolicyEnv {
 
   /** Ends a `pickIndex()` pick. `rttMs` is required by RTT-driven policies (NaN: not measured). */
   completeIndex(index: number, ok: boolean, rttMs = NaN): void {
+    if (this.#closed) return; // as a handle's done()
     const n = this.m.list.length;
     if (!(Number.isInteger(index) && index >= 0 && index < n))
       throw numberError('index', `a member index < ${n}`, index);
@@ -487,8 +496,7 @@ export class BalancerCore implements PolicyEnv {
 
   /** The picker's row for `ctx` (-1: none), with `ctx.exclude` and the row checked. */
   #row(ctx: PickContext | undefined, now: number): number {
-    const ex = ctx?.exclude;
-    if (ex !== undefined && typeof ex?.has !== 'function') throw typeError('ctx.exclude', 'a Set of member ids', ex);
+    checkCtx(ctx);
     const row = this.picker.pick(ctx, now);
     // a random source outside [0, 1) or a faulty custom policy: never a pick without a member
     if (!(row < 0) && this.m.list[row] === undefined)
@@ -685,7 +693,11 @@ export class BalancerCore implements PolicyEnv {
 
   private complete(p: Pick, outcome: Outcome): void {
     let row = p.index;
-    if (p.gen !== this.m.gen) row = this.m.index.get(p.member.id) ?? -1;
+    if (p.gen !== this.m.gen) {
+      row = this.m.index.get(p.member.id) ?? -1;
+      // removed and added again since the pick: another member of the same id
+      if (row >= 0 && this.m.born[row]! > p.gen) row = -1;
+    }
     if (outcome === CANCEL) {
       p.ended = true;
       return this.finish(row, p.member, true, NaN, NaN, undefined, undefined, false, null);
@@ -694,6 +706,7 @@ export class BalancerCore implements PolicyEnv {
       throw typeError('outcome', 'an object { ok, rttMs? }', outcome);
     bool('outcome.ok', outcome.ok);
     if (outcome.status !== undefined) intInRange('outcome.status', outcome.status, 0, 999);
+    if (outcome.load !== undefined) this.#weights?.validate('outcome.load', outcome.load);
     const listening = this.listeners.outcome.length > 0;
     let rtt = outcome.rttMs;
     let now = NaN;
@@ -740,8 +753,10 @@ export class BalancerCore implements PolicyEnv {
       if (load !== undefined) this.reportLoad(member.id, load);
       policy.onDone?.(this, row, ok, rtt, now, status);
     }
-    if (listening)
+    if (listening) {
       this.listeners.emit('outcome', { id: member.id, ok, rttMs: rtt, status, at: now } satisfies OutcomeEvent);
+      this.listeners.rethrow();
+    }
   }
 
   #commit(next: Endpoint[], list: boolean): boolean {
@@ -750,6 +765,9 @@ export class BalancerCore implements PolicyEnv {
       this.#resolved = true;
       this.#queue.wake(); // an empty first list: waits continue, to their deadline
     }
+    let sum = 0;
+    for (const e of next) sum += e.weight;
+    if (!(sum < Infinity)) throw rangeError('endpoints', 'weights whose sum is finite', sum);
     const change = this.m.diff(next);
     if (change.added.length === 0 && change.removed.length === 0 && change.updated.length === 0) return false;
     const now = this.clock.now();
@@ -803,6 +821,7 @@ export class BalancerCore implements PolicyEnv {
       this.listeners.emit('picker', ev);
     }
     this.#queue.wake();
+    this.listeners.rethrow(); // a listener's error, once the balancer is consistent again
   }
 }
 

@@ -126,8 +126,24 @@ export class Listeners {
     };
   }
 
+  /** The first error a listener threw since the last `rethrow()`. */
+  private thrown: { e: unknown } | undefined;
+
+  /** Calls every listener, even after one throws (`rethrow()` then throws its error). */
   emit(event: EventName, ev: unknown): void {
-    for (const fn of this.list(event).slice()) fn(ev as never);
+    for (const fn of this.list(event).slice())
+      try {
+        fn(ev as never);
+      } catch (e) {
+        this.thrown ??= { e };
+      }
+  }
+
+  /** Throws the first error a listener threw, if any: the caller calls it once its state is consistent. */
+  rethrow(): void {
+    const t = this.thrown;
+    this.thrown = undefined;
+    if (t !== undefined) throw t.e;
   }
 
   private list(event: EventName): ((ev: never) => void)[] {

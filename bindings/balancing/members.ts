@@ -37,6 +37,8 @@ export class Members {
   declare table: StateTable;
   /** Bumped whenever rows are renumbered (a new table). */
   gen = 0;
+  /** The `gen` each row's member joined in (kept while it stays): a handle from before it joined is not its. */
+  born = new Int32Array(0);
   /** Holds the table's WASM region (none under the JS table). */
   declare private readonly region: TableRegion | undefined;
 
@@ -82,9 +84,11 @@ export class Members {
     const t = new StateTable(next.length, this.wasm);
     const addedRows: number[] = [];
     const index = new Map<string, number>();
+    const born = new Int32Array(next.length);
     next.forEach((m, r) => {
       index.set(m.id, r);
       const o = oldIndex.get(m.id);
+      born[r] = o !== undefined ? this.born[o]! : this.gen + 1;
       if (o !== undefined) t.copyRow(old, o, r);
       else {
         addedRows.push(r);
@@ -96,6 +100,7 @@ export class Members {
     });
     this.table = this.hold(t);
     this.gen++;
+    this.born = born;
     this.list = next;
     this.index = index;
     this.ids = next.map((m) => m.id);

@@ -232,7 +232,7 @@ test('a key given as bytes routes as its string (the spill and locality choice h
     for (const bad of [42, null, {}, ['k']])
       t.throws(() => lb.pick({ key: bad as never }), {
         instanceOf: TypeError,
-        message: /^key must be a string or a Uint8Array/,
+        message: /^ctx\.key must be a string or a Uint8Array/,
       });
     lb.close();
   }

@@ -25,8 +25,9 @@ const scan = (lb: Balancer, n: number, start: number, mask: Uint8Array | null = 
   );
 
 test('latency_aware: a sample written behind the hooks is read within SWEEP_EVERY passes', (t) => {
-  // another latency_aware's pick on m0 completes after m0 was removed and re-added: its onDone lowers the
-  // average RTT of m0's fresh row (nothing in flight there when the picker was built, so it is not watched)
+  // a sample lands in m0's fresh row behind the hooks (nothing in flight there when the picker was built, so it
+  // is not watched); the Balancer itself no longer writes one there: a pick of m0 from before m0 was removed and
+  // re-added is ignored (the new m0 is another member), so the test writes it
   const n = 20;
   const a = new LatencyAwarePolicy();
   const lb = new Balancer({
@@ -41,8 +42,9 @@ test('latency_aware: a sample written behind the hooks is read within SWEEP_EVER
   lb.add('m0:1'); // row n - 1
   for (let r = 0; r < n; r++) lb.completeIndex(r, true, r === n - 1 ? 400 : 300);
   lb.pickOrThrow().handle.done({ ok: true, rttMs: 300 }); // the picker reads those scores
-  old.handle.done({ ok: true, rttMs: 1 }); // m0: 400 -> 200.5 ms, seen by `a` only
-  t.is(lb.table.get(COL_AVG_RTT, n - 1), 200.5);
+  old.handle.done({ ok: true, rttMs: 1 });
+  t.is(lb.table.get(COL_AVG_RTT, n - 1), 400, "the old m0's completion is not the new m0's");
+  lb.table.set(COL_AVG_RTT, n - 1, 200.5); // m0: 400 -> 200.5 ms, behind the hooks
   const late: boolean[] = [];
   for (let i = 1; i <= (SWEEP_EVERY + 1) * n; i++) {
     const want = scan(lb, n, i % n);
