@@ -92,7 +92,7 @@ export function parseHostPort(field: string, s: string, defaultPort?: number): {
       portStr = s.slice(colon + 1);
     }
   }
-  if (host.length === 0 || /[\s/?#@]/.test(host)) throw typeError(field, 'an address with a host', s);
+  if (badHost(host)) throw typeError(field, 'an address with a host name or an IP address', s);
   if (portStr === undefined) {
     if (defaultPort === undefined) throw typeError(field, 'an address with a port ("host:port")', s);
     return { host, port: defaultPort };
@@ -104,11 +104,18 @@ export function parseHostPort(field: string, s: string, defaultPort?: number): {
 }
 
 /**
- * Not a host a URL can carry as given: empty, or with whitespace, '/', '?', '#', '@', '\\' or brackets (which
- * would move the rest into the path or userinfo), or a ':' outside an IPv6 address (bare: brackets are added).
+ * Not a host a URL can carry as given: empty, or with whitespace, '/', '?', '#', '@', '\\', '%' or brackets
+ * (which would move the rest into the path or userinfo, or decode to them), a ':' outside an IPv6 address (bare:
+ * brackets are added), or a name whose last label is a number (a URL parser reads it as IPv4, WHATWG's "ends in
+ * a number") that is not four decimal octets.
  */
 function badHost(host: string): boolean {
-  return !/^([^\s/?#@\\[\]:]+|[\da-f.]*:[\da-f.]*:[\da-f:.]*(%[\w.-]+)?)$/i.test(host);
+  if (!/^([^\s/?#@\\[\]:%]+|[\da-f.]*:[\da-f.]*:[\da-f:.]*(%[\w.-]+)?)$/i.test(host)) return true;
+  return (
+    !host.includes(':') &&
+    /(^|\.)(\d+|0x[\da-f]*)\.?$/i.test(host) &&
+    !/^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.|$)){4}$/.test(host)
+  );
 }
 
 /** "host:port", with IPv6 hosts in brackets. */

@@ -236,3 +236,25 @@ test('resolvers use the shared equality: a metadata change is re-reported, an eq
   t.deepEqual(lists[1]![0]!.metadata, { zone: 'z2' });
   r.close();
 });
+
+test('host:port strings and ids get the host check that { host } objects get: nothing a URL would send elsewhere', (t) => {
+  // a backslash or a bracket moved the rest of the address into the path (a request to port 80), a %-escape
+  // decodes to '/', a numeric last label is read as IPv4 by URL parsers and fails there
+  for (const s of [
+    '127.0.0.1\\x:9',
+    'a[b:9',
+    'a]b:9',
+    '127.0.0.1%2f:9',
+    '999.0.0.1:80',
+    'a.123:80',
+    '127.1:80',
+    '256.0.0.1:80',
+  ])
+    for (const input of [s, { id: s }])
+      t.throws(() => parseEndpoint(input, 'endpoints[0]', { address: 'required' }), {
+        instanceOf: TypeError,
+        message: /^endpoints\[0\](\.id)? must be an address with a host name or an IP address/,
+      });
+  for (const s of ['1.2.3.4:80', '10.0.0.255:80', '[::ffff:1.2.3.4]:80', '[::1]:80', 'cache-1.svc:80', 'localhost:80'])
+    t.is(parseEndpoint(s, 'e', { address: 'required' }).id, s);
+});
