@@ -1,7 +1,7 @@
-// Argument parsing for the CLI: `--name value`, `--name=value`, flags, positionals. Bad arguments raise
-// UsageError, which the CLI prints as one line and exits with code 2. Only a UsageError is a usage error:
-// a library TypeError/RangeError about an argument's value becomes one through `fromArgs`; any other error
-// (an internal failure) exits with code 1.
+// Argument parsing for the CLI: `--name value`, `--name=value`, flags, positionals; an option given twice is
+// refused (the second would silently win). Bad arguments raise UsageError, which the CLI prints as one line
+// and exits with code 2. Only a UsageError is a usage error: a library TypeError/RangeError about an argument's
+// value becomes one through `fromArgs`; any other error (an internal failure) exits with code 1.
 import type { MemberInput } from '../hashing/ring.js';
 
 export class UsageError extends Error {
@@ -45,6 +45,7 @@ export function parseArgs(
     }
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
+    if (options.has(name)) throw new UsageError(`--${name} is given more than once`);
     if (flags.includes(name)) {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`);
       options.set(name, 'true');
@@ -58,7 +59,10 @@ export function parseArgs(
   return { options, positionals };
 }
 
-/** `a,b=2,c` → members; weights must be finite numbers > 0. */
+/** A weight as written: a decimal number (no sign, exponent, hex or spaces), as integers elsewhere are digits only. */
+const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/** `a,b=2,c` → members; weights must be decimal numbers > 0. */
 export function parseNodes(spec: string | undefined, option: string): MemberInput[] {
   if (spec === undefined || spec.trim() === '')
     throw new UsageError(`--${option} is required (e.g. --${option} a,b=2,c)`);
@@ -70,11 +74,12 @@ export function parseNodes(spec: string | undefined, option: string): MemberInpu
       return p;
     }
     const id = p.slice(0, eq);
-    const w = Number(p.slice(eq + 1));
+    const v = p.slice(eq + 1);
+    const w = Number(v);
     if (id === '') throw new UsageError(`--${option}: empty node id in ${JSON.stringify(p)}`);
-    if (p.slice(eq + 1).trim() === '' || !Number.isFinite(w) || w <= 0) {
+    if (!DECIMAL.test(v) || !Number.isFinite(w) || w <= 0) {
       throw new UsageError(
-        `--${option}: weight of ${JSON.stringify(id)} must be a number > 0, got ${JSON.stringify(p.slice(eq + 1))}`,
+        `--${option}: weight of ${JSON.stringify(id)} must be a decimal number > 0, got ${JSON.stringify(v)}`,
       );
     }
     return { id, weight: w };

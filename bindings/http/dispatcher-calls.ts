@@ -5,7 +5,7 @@
 // A request the member's Pool refuses before sending it (undici's invalid-argument error: a bad method, header
 // or option) is the caller's error: its pick is cancelled (no failure, nothing for outlier detection) and it
 // is not retried. A `Retry-After` past MAX_RETRY_AFTER_MS ends the retries.
-import type { Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import type { BalancedDispatcher, MemberPick } from './dispatcher.js';
 import { MAX_RETRY_AFTER_MS, retryAfterMs } from './retry.js';
 import { cancelPick } from './fetch.js';
@@ -147,6 +147,13 @@ export class LegacyCall implements Routed, TryLog, Tried {
   declare private swallow: boolean;
   declare private forwarded: boolean;
   declare private retryAfterMs: number;
+  /** The current try's abort (its Pool's), and the one handed to the caller for every try (see onConnect). */
+  declare private abortTry: ((err?: Error) => void) | undefined;
+  declare private abortCall: ((err?: Error) => void) | undefined;
+  /** Aborted by the caller's abort while the call sleeps in a retry back-off. */
+  declare private backoff: AbortController | undefined;
+  /** The caller's abort reason, once it aborted. */
+  declare private aborted: Error | undefined;
   declare private readonly d: BalancedDispatcher;
   declare readonly opts: DispatchOptions;
   declare private readonly h: DispatchHandler;
@@ -173,6 +180,10 @@ export class LegacyCall implements Routed, TryLog, Tried {
     this.swallow = false;
     this.forwarded = false;
     this.retryAfterMs = 0;
+    this.abortTry = undefined;
+    this.abortCall = undefined;
+    this.backoff = undefined;
+    this.aborted = undefined;
     this.d = d;
     this.opts = opts;
     this.h = h;
@@ -222,19 +233,42 @@ export class LegacyCall implements Routed, TryLog, Tried {
   }
 
   private again(): void {
+    // the caller aborted the try being retried (e.g. while its response was dropped): no retry
+    if (this.aborted !== undefined) return this.fail(this.aborted);
     const d = this.d;
     const wait = Math.max(d['retry']!.backoff.delayMs(this.attempt), this.retryAfterMs);
     d['counters'].retries++;
-    // close()/destroy() during the wait end the request at once (see BalancedDispatcher.sleep)
+    // close()/destroy() or the caller's abort during the wait end the request at once (BalancedDispatcher.sleep)
+    const backoff = (this.backoff = new AbortController());
     d['sleep'](
       wait,
-      () => d['route'](this),
-      (err) => this.fail(err),
+      () => {
+        this.backoff = undefined;
+        d['route'](this);
+      },
+      (err) => {
+        this.backoff = undefined;
+        this.fail(err);
+      },
+      backoff.signal,
     );
   }
 
+  /**
+   * The caller keeps the abort of the last onConnect, which would be a finished try's while the call sleeps
+   * in back-off: a retryable call hands it one of its own, which aborts the try in flight or ends the back-off.
+   */
   onConnect(abort: (err?: Error) => void, context?: unknown) {
-    return (this.h.onConnect as (a: typeof abort, c: unknown) => void)(abort, context);
+    let a = abort;
+    if (this.retryable) {
+      this.abortTry = abort;
+      a = this.abortCall ??= (err) => {
+        const reason = (this.aborted ??= err ?? new undiciErrors.RequestAbortedError());
+        if (this.backoff !== undefined) this.backoff.abort(reason);
+        else this.abortTry!(reason);
+      };
+    }
+    return (this.h.onConnect as (a: typeof abort, c: unknown) => void)(a, context);
   }
   onResponseStarted() {
     return this.h.onResponseStarted?.();

@@ -29,14 +29,19 @@
 // is the caller's error: passed on, not retried, and its pick cancelled (the member is not blamed).
 //
 // close() and destroy() end a request sleeping in retry back-off at once (ClientClosedError, or destroy's
-// error / ClientDestroyedError), so that neither resolves with a request still to come.
+// error / ClientDestroyedError), so that neither resolves with a request still to come; so does the caller's
+// abort (for the legacy API, through the abort LegacyCall hands to the caller's onConnect).
+//
+// Options are checked at creation (a TypeError/RangeError naming the field): a misspelt key, a createFetch
+// option the dispatcher has no use for (fetch, hedge, perTryTimeoutMs, deadlineMs, passThrough, onEvent,
+// instrumentation) and undici Pool options undici would refuse at a member's first request.
 //
 //   import { createDispatcher } from 'switchyard/undici';
 //   const api = createDispatcher({ target: 'dns:///api.internal:8080', service: 'http://api', policy: 'peak_ewma' });
 //   const res = await fetch('http://api/users/42', { dispatcher: api });
-import { Dispatcher, Pool, RetryHandler, errors as undiciErrors } from 'undici';
+import { Client, Dispatcher, Pool, RetryHandler, errors as undiciErrors } from 'undici';
 import type { Clock } from '../util/clock.js';
-import { intInRange, positive, rangeError, typeError } from '../util/validate.js';
+import { checkKeys, intInRange, rangeError, typeError } from '../util/validate.js';
 import {
   parseFetchOptions,
   type CreateFetchOptions,
@@ -103,7 +108,10 @@ export interface CreateDispatcherOptions extends Pick<
   scheme?: 'http' | 'https';
   /** Routing key for hash policies, from the dispatch options, e.g. (o) => o.path. */
   key?: (opts: DispatchOptions) => string | undefined;
-  /** How long a request waits for a first usable member (Balancer `pickAsync`; its default when unset). */
+  /**
+   * How long a request waits for a first usable member (Balancer `pickAsync`; its default when unset), as
+   * createFetch's: ms >= 0, 0 for no wait, Infinity for no limit.
+   */
   readyTimeoutMs?: number;
   /** Connections per member Pool (undici's default: unlimited). */
   connections?: number | null;
@@ -154,6 +162,55 @@ function checkLegacyHandler(h: DispatchHandler, opts: DispatchOptions): void {
   } else if (typeof o.onHeaders !== 'function') throw typeError('handler.onHeaders', 'a function', o.onHeaders);
   else if (typeof o.onData !== 'function') throw typeError('handler.onData', 'a function', o.onData);
   else if (typeof o.onComplete !== 'function') throw typeError('handler.onComplete', 'a function', o.onComplete);
+}
+
+/** The options createDispatcher takes (a misspelt one is refused). */
+const OPTIONS = [
+  'target',
+  'endpoints',
+  'policy',
+  'healthCheck',
+  'outlierDetection',
+  'retry',
+  'retryThrottling',
+  'random',
+  'balancer',
+  'service',
+  'fallback',
+  'scheme',
+  'key',
+  'readyTimeoutMs',
+  'connections',
+  'pipelining',
+  'pool',
+  'factory',
+  'clock',
+];
+
+/** createFetch options the dispatcher has no use for: refused by name rather than ignored. */
+const FETCH_ONLY = ['fetch', 'hedge', 'perTryTimeoutMs', 'deadlineMs', 'passThrough', 'onEvent', 'instrumentation'];
+
+/**
+ * Pool options undici would refuse only at a member's first request (every request then failing): tried now on a
+ * Pool and a Client that never connect, undici's refusal becoming a TypeError/RangeError naming `pool.<key>`.
+ * The Client sees them as given: NaN and Infinity, which a Pool would silently turn into undici's defaults
+ * (JSON-cloning its options), are refused too.
+ */
+function checkPoolOptions(o: Pool.Options): void {
+  try {
+    void new Pool('http://127.0.0.1', o).destroy();
+    void new Client('http://127.0.0.1', o).destroy();
+  } catch (e) {
+    if (!refusedByPool(e)) throw e;
+    const why = (e as Error).message;
+    const words = why.split(/\W+/);
+    const k = Object.keys(o).find((key) => words.includes(key));
+    if (k === undefined) throw typeError('pool', `undici Pool options (${why})`, o);
+    const v = (o as Record<string, unknown>)[k];
+    // a number out of range, or a value of another type than undici's (a function, an object, a boolean...)
+    const error = typeof v === 'number' && !/function|object|boolean|string/.test(why) ? rangeError : typeError;
+    throw error(`pool.${k}`, `a value undici takes (${why})`, v);
+  }
 }
 
 /** A request body that can be sent again (streams and iterables are sent once). */
@@ -207,7 +264,14 @@ export class BalancedDispatcher extends Dispatcher {
       throw typeError('fallback', 'an undici Dispatcher', fallback);
     const factory = o.factory;
     if (factory !== undefined && typeof factory !== 'function') throw typeError('factory', 'a function', factory);
-    const readyTimeoutMs = o.readyTimeoutMs === undefined ? undefined : positive('readyTimeoutMs', o.readyTimeoutMs);
+    for (const k of FETCH_ONLY)
+      if ((o as Record<string, unknown>)[k] !== undefined)
+        throw typeError(
+          k,
+          'unset: a createFetch option the dispatcher does not take',
+          (o as Record<string, unknown>)[k],
+        );
+    checkKeys('options', o, OPTIONS);
     if (o.pool !== undefined && (o.pool === null || typeof o.pool !== 'object'))
       throw typeError('pool', 'an object of undici Pool options', o.pool);
     const poolOptions: Pool.Options = { ...o.pool };
@@ -217,15 +281,9 @@ export class BalancedDispatcher extends Dispatcher {
     if (o.connections !== undefined)
       poolOptions.connections = o.connections === null ? null : intInRange('connections', o.connections, 1, 1_000_000);
     if (o.pipelining !== undefined) poolOptions.pipelining = intInRange('pipelining', o.pipelining, 0, 1000);
+    if (factory === undefined) checkPoolOptions(poolOptions);
     if (o.balancer !== undefined && (o.balancer === null || typeof o.balancer !== 'object'))
       throw typeError('balancer', 'an object with pick()', o.balancer);
-    for (const k of ['fetch', 'hedge', 'perTryTimeoutMs', 'deadlineMs', 'passThrough'] as const)
-      if ((o as Record<string, unknown>)[k] !== undefined)
-        throw typeError(
-          k,
-          'unset: a createFetch option the dispatcher does not take',
-          (o as Record<string, unknown>)[k],
-        );
     const cfg = parseFetchOptions({
       ...(o.balancer !== undefined && { balancer: o.balancer }),
       ...(o.target !== undefined && { target: o.target }),
@@ -239,6 +297,8 @@ export class BalancedDispatcher extends Dispatcher {
       ...(o.clock !== undefined && { clock: o.clock }),
       ...(o.service !== undefined && { service: o.service }),
       ...(o.scheme !== undefined && { scheme: o.scheme }),
+      // checked as createFetch's (0: no wait, Infinity: no limit), and the built Balancer's default too
+      ...(o.readyTimeoutMs !== undefined && { readyTimeoutMs: o.readyTimeoutMs }),
     });
     super();
     this.balancer = cfg.balancer as DispatcherPickSource;
@@ -249,7 +309,7 @@ export class BalancedDispatcher extends Dispatcher {
     this.serviceOrigin = cfg.serviceOrigin;
     this.fallback = fallback;
     this.keyOf = keyOf;
-    this.readyTimeoutMs = readyTimeoutMs;
+    this.readyTimeoutMs = o.readyTimeoutMs === undefined ? undefined : cfg.readyTimeoutMs;
     this.poolOptions = poolOptions;
     this.factory = factory ?? ((origin, opts) => new Pool(origin, opts));
     this.outcome = this.balancer instanceof BalancerCore ? { ok: true, rttMs: undefined, status: undefined } : null;
@@ -460,12 +520,13 @@ export class BalancedDispatcher extends Dispatcher {
 
   /**
    * Runs `next` after `ms` on the clock (a retry's back-off), or `stop` with the ending's error as soon as
-   * close()/destroy() come first (they wake the wait).
+   * close()/destroy() or an abort of `signal` (the caller's, LegacyCall) come first (they wake the wait).
    */
-  private sleep(ms: number, next: () => void, stop: (err: Error) => void): void {
-    void sleepMs(this.clock, ms, undefined, this.sleepers).then(() => {
+  private sleep(ms: number, next: () => void, stop: (err: Error) => void, signal?: AbortSignal): void {
+    const then = (aborted: boolean) => {
       try {
-        if (this.state === 'open') next();
+        if (aborted) stop(signal!.reason as Error);
+        else if (this.state === 'open') next();
         else
           stop(
             this.state === 'closed'
@@ -477,7 +538,11 @@ export class BalancedDispatcher extends Dispatcher {
           throw thrown; // a caller's handler that throws: as it would from a timer
         });
       }
-    });
+    };
+    sleepMs(this.clock, ms, signal, this.sleepers).then(
+      () => then(false),
+      () => then(true),
+    );
   }
 
   /** Stops taking requests, lets every member Pool finish its requests, then stops the built stack. */

@@ -31,6 +31,7 @@ import { hedged } from './hedge.js';
 import type { PrequalProbe } from '../balancing/policies/prequal.js';
 import {
   asObject,
+  checkKeys,
   intInRange,
   nonNegativeMs,
   positive,
@@ -195,7 +196,13 @@ export interface CreateFetchOptions {
   scheme?: 'http' | 'https';
   /** Routing key for hash policies, e.g. (req) => req.headers.get('x-user'). */
   key?: (request: Request) => string | undefined;
+  /** Bound of each try, until its response headers (a try cut off is retried as a network error is). */
   perTryTimeoutMs?: number;
+  /**
+   * Bound of the request until its response: every try, the back-off between them and the waits for a member
+   * (DeadlineExceededError). Reading the body is not bounded by it (the caller reads at its own pace): bound it
+   * with the `signal` (e.g. `AbortSignal.timeout(ms)`), whose abort reaches the body read as with fetch.
+   */
   deadlineMs?: number;
   retry?: RetryOptions | false;
   retryThrottling?: ThrottleOptions | false;
@@ -252,8 +259,8 @@ export interface FetchConfig {
   onEvent: ((ev: FetchEvent) => void) | undefined;
   /** Bound of a wait for a member (PickSource.pickAsync). */
   readyTimeoutMs: number;
-  /** One instrumentation (several are combined into one), undefined when none. */
-  instrumentation: FetchInstrumentation | undefined;
+  /** The instrumentations (parseInstrumentation), undefined when none. */
+  instrumentation: Instrumenter | undefined;
   /** `service` origin, else the resolver target, else '' (FetchRequestInfo.service). */
   serviceName: string;
   /** What the built stack holds (undefined with a caller's Balancer). */
@@ -267,48 +274,130 @@ export const DEFAULT_READY_TIMEOUT_MS = 10_000;
 
 const DEFAULT_RETRY_ON = [502, 503, 504];
 
+/** The keys of CreateFetchOptions, RetryOptions and ThrottleOptions: a misspelt one is refused (checkOptions). */
+const OPTIONS = [
+  'balancer',
+  'target',
+  'endpoints',
+  'policy',
+  'healthCheck',
+  'outlierDetection',
+  'service',
+  'scheme',
+  'key',
+  'perTryTimeoutMs',
+  'deadlineMs',
+  'retry',
+  'retryThrottling',
+  'hedge',
+  'passThrough',
+  'fetch',
+  'random',
+  'clock',
+  'onEvent',
+  'readyTimeoutMs',
+  'instrumentation',
+];
+const RETRY_OPTIONS = ['maxAttempts', 'retryOn', 'initialBackoffMs', 'maxBackoffMs', 'backoffMultiplier'];
+const THROTTLE_OPTIONS = ['maxTokens', 'tokenRatio'];
+
 /**
- * The `instrumentation` option: one instrumentation, or several combined into one; each scope it returns is
- * checked to have `try` and `end` (a TypeError naming `instrumentation.request()` otherwise, reported as a
- * hook's exception is).
+ * Refuses a misspelt key of the options, of `retry` and of `retryThrottling` (a RangeError naming it and listing
+ * the keys): COMPLETE_STACK's, so that switchyard/lite does not carry the lists. `healthCheck` and
+ * `outlierDetection` are the health module's to check.
  */
-export function parseInstrumentation(v: unknown): FetchInstrumentation | undefined {
+function checkOptions(o: CreateFetchOptions): void {
+  checkKeys('options', o, OPTIONS);
+  if (o.retry !== false) checkKeys('retry', asObject('retry', o.retry), RETRY_OPTIONS);
+  if (o.retryThrottling !== false)
+    checkKeys('retryThrottling', asObject('retryThrottling', o.retryThrottling), THROTTLE_OPTIONS);
+}
+
+/** An observer's exception must not break a request: it is rethrown on its own (an uncaught error). */
+export function report(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
+}
+
+/** Runs a hook; its exception is reported (report), not thrown. */
+function guard<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    report(err);
+    return undefined;
+  }
+}
+
+/**
+ * A request as the instrumentations see it (parseInstrumentation): the headers its tries send (a copy of the
+ * caller's, which scopes may write), its tries' scopes and its end; no hook's exception comes out of it.
+ */
+export interface Traced {
+  headers: Headers;
+  /** A try's scope, with the init to send (its own copy of the headers for a hedge: hedges run concurrently). */
+  try(init: RequestInit, member: FetchMember, attempt: number, hedge: boolean): [RequestInit, TryScope | undefined];
+  end(result: FetchRequestResult): void;
+}
+
+/** The `instrumentation` option as Call uses it (parseInstrumentation); `balancer` tells the policy. */
+export type Instrumenter = (
+  info: Omit<FetchRequestInfo, 'policy'>,
+  headers: HeadersInit | undefined,
+  balancer: PickSource,
+) => Traced;
+
+/**
+ * The `instrumentation` option: one instrumentation, or several called in order (one's exception does not keep
+ * the others from their scopes); each scope returned is checked to have `try` and `end` (a TypeError naming
+ * `instrumentation.request()` otherwise, reported as a hook's exception is).
+ */
+export function parseInstrumentation(v: unknown): Instrumenter | undefined {
   if (v === undefined) return undefined;
   const list = Array.isArray(v) ? (v as unknown[]) : [v];
   list.forEach((x, i) => {
     if (x === null || typeof x !== 'object' || typeof (x as FetchInstrumentation).request !== 'function')
       throw typeError(Array.isArray(v) ? `instrumentation[${i}]` : 'instrumentation', 'an object with request()', x);
   });
-  const all = (list as FetchInstrumentation[]).map(checked);
-  if (all.length === 0) return undefined;
-  if (all.length === 1) return all[0];
-  return { request: (info) => fanOut(all.map((x) => x.request(info))) };
+  if (list.length === 0) return undefined;
+  return (info, given, balancer) => {
+    const policy = (balancer as { policy?: { name?: unknown } }).policy?.name;
+    const full = { ...info, policy: typeof policy === 'string' ? policy : '' };
+    const scope = fanOut(list.map((x) => guard(() => checked((x as FetchInstrumentation).request(full)))));
+    const headers = new Headers(given);
+    return {
+      headers,
+      try(init, member, attempt, hedge) {
+        if (scope === undefined) return [init, undefined];
+        const h = hedge ? new Headers(headers) : headers;
+        return [hedge ? { ...init, headers: h } : init, scope.try({ member, attempt, hedge, headers: h })];
+      },
+      end: (r) => scope?.end(r),
+    };
+  };
 }
 
-/** `x` with the scopes it returns checked (parseInstrumentation). */
-function checked(x: FetchInstrumentation): FetchInstrumentation {
+const isScope = (s: unknown, request: boolean): s is RequestScope =>
+  s !== null &&
+  typeof s === 'object' &&
+  typeof (s as RequestScope).end === 'function' &&
+  (!request || typeof (s as RequestScope).try === 'function');
+
+/** A scope `request()` returned, checked, as one whose hooks never throw (parseInstrumentation). */
+function checked(scope: RequestScope | undefined): RequestScope | undefined {
   const hook = 'instrumentation.request()';
+  if (scope === undefined) return undefined;
+  if (!isScope(scope, true)) throw typeError(`${hook} result`, 'undefined or a scope { try(), end() }', scope);
   return {
-    request(info) {
-      const scope = x.request(info);
-      if (scope === undefined) return undefined;
-      if (
-        scope === null ||
-        typeof scope !== 'object' ||
-        typeof scope.try !== 'function' ||
-        typeof scope.end !== 'function'
-      )
-        throw typeError(`${hook} result`, 'undefined or a scope { try(), end() }', scope);
-      return {
-        try(t) {
-          const s = scope.try(t);
-          if (s !== undefined && (s === null || typeof s !== 'object' || typeof s.end !== 'function'))
-            throw typeError(`${hook}.try() result`, 'undefined or a scope { end() }', s);
-          return s;
-        },
-        end: (r) => scope.end(r),
-      };
-    },
+    try: (t) =>
+      guard(() => {
+        const s = scope.try(t);
+        if (s === undefined) return undefined;
+        if (!isScope(s, false)) throw typeError(`${hook}.try() result`, 'undefined or a scope { end() }', s);
+        return { end: (r) => void guard(() => s.end(r)) };
+      }),
+    end: (r) => void guard(() => scope.end(r)),
   };
 }
 
@@ -338,6 +427,9 @@ export function parseFetchOptions(options: CreateFetchOptions): FetchConfig {
 /** The validated options, and the stack built from them with `parts`. */
 export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOptions): FetchConfig {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  const was = (options as { now?: unknown }).now;
+  if (was !== undefined) throw typeError('now', 'unset: it was replaced by clock (a Clock)', was);
+  parts.check?.(options);
   const scheme = options.scheme ?? 'http';
   if (scheme !== 'http' && scheme !== 'https') throw rangeError('scheme', "'http' or 'https'", scheme);
   let serviceOrigin: string | undefined;
@@ -346,8 +438,9 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
     if (typeof service !== 'string') throw typeError('service', "an origin such as 'http://api'", service);
     try {
       const u = new URL(service.includes('://') ? service : `${scheme}://${service}`);
-      // an http(s) origin only: other schemes' origin is "null", which opaque request URLs would match
-      if (u.protocol === 'http:' || u.protocol === 'https:') serviceOrigin = u.origin;
+      // an http(s) origin only (other schemes' origin is "null", which opaque request URLs would match), with
+      // nothing an origin drops (user info, path, query, fragment)
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && u.href === `${u.origin}/`) serviceOrigin = u.origin;
     } catch {
       // refused below
     }
@@ -359,19 +452,12 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   const retryOn = new Set<number>(retryOnList);
   for (const s of retryOn) intInRange('retry.retryOn[]', s, 100, 599);
   const random = options.random === undefined ? Math.random : validateRandom('random', options.random);
-  const was = (options as { now?: unknown }).now;
-  if (was !== undefined) throw typeError('now', 'unset: it was replaced by clock (a Clock)', was);
   const clock = options.clock === undefined ? systemClock : validateClock('clock', options.clock);
   const hedge = options.hedge;
   let hedgeCfg: FetchConfig['hedge'];
   if (hedge !== undefined) {
     if (parts.hedge === undefined) throw unregistered('hedge', 'registerHedging()', hedge);
-    if (hedge === null || typeof hedge !== 'object') throw typeError('hedge', 'an object { delayMs }', hedge);
-    hedgeCfg = {
-      delayMs: positive('hedge.delayMs', hedge.delayMs),
-      maxAttempts: hedge.maxAttempts === undefined ? 2 : intInRange('hedge.maxAttempts', hedge.maxAttempts, 1, 10),
-      run: parts.hedge,
-    };
+    hedgeCfg = parts.hedge.options(hedge);
   }
   const instrument = parts.instrumentation;
   if (options.instrumentation !== undefined && instrument === undefined)
@@ -405,7 +491,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
     clock,
     onEvent: optionalFunction('onEvent', options.onEvent),
     readyTimeoutMs,
-    instrumentation: options.instrumentation === undefined ? undefined : instrument!(options.instrumentation),
+    instrumentation: instrument?.(options.instrumentation),
     serviceName: serviceOrigin ?? targetName,
   };
   if (options.balancer !== undefined) {
@@ -435,10 +521,12 @@ export interface StackParts {
   health?: typeof buildHealth;
   /** Gives policies that probe members (prequal) and have no prober an HTTP one; absent: they keep none. */
   probers?: typeof wireProbers;
-  /** Hedged tries (hedge.ts); absent: the `hedge` option is refused. */
-  hedge?: HedgeConfig['run'];
+  /** Hedged tries (hedge.ts: the runner, with `options` checking the option); absent: the `hedge` option is refused. */
+  hedge?: HedgeConfig['run'] & { options(h: unknown): HedgeConfig };
   /** The `instrumentation` option (parseInstrumentation); absent: it is refused. */
   instrumentation?: typeof parseInstrumentation;
+  /** Refuses misspelt option keys (checkOptions); absent (switchyard/lite): they are ignored. */
+  check?: typeof checkOptions;
 }
 
 /** The `hedge` option, validated, and what runs it. */
@@ -455,6 +543,7 @@ export const COMPLETE_STACK: StackParts = {
   probers: wireProbers,
   hedge: hedged,
   instrumentation: parseInstrumentation,
+  check: checkOptions,
 };
 
 export const LITE_STACK: StackParts = {

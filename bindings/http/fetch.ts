@@ -15,8 +15,9 @@
 // acceptable answer wins and the others are aborted.
 // Redirects are never followed (`redirect: 'manual'`): following one could leave the member set.
 // Deadlines, per-try timeouts, back-off and hedging delays run on the injected `clock` (util/clock.ts) as
-// ordinary (not background) timers: the caller awaits them. Options, their validation and the Balancer built
-// from them when none is given: fetch-options.ts.
+// ordinary (not background) timers: the caller awaits them. They bound the request up to its response headers;
+// the caller's `signal` goes on to the body, as fetch's does (an abort errors the body read with its reason).
+// Options, their validation and the Balancer built from them when none is given: fetch-options.ts.
 // Observers: `onEvent` / `on('event')` (FetchEvent) and `instrumentation` (per-request and per-try scopes, for
 // tracing); nothing is built for them when there are none.
 // Cost: in place, fetch's own work evicts the wrapper's code and data between requests, so each function, object
@@ -35,6 +36,7 @@ import type { ConnectedResolver } from '../discovery/connect.js';
 import {
   COMPLETE_STACK,
   parseFetchOptionsWith,
+  report,
   type StackParts,
   type CreateFetchOptions,
   type FetchConfig,
@@ -43,7 +45,7 @@ import {
   type FetchPick,
   type FetchStats,
   type PickSource,
-  type RequestScope,
+  type Traced,
   type TryScope,
 } from './fetch-options.js';
 import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs, sleepMs } from './retry.js';
@@ -109,10 +111,6 @@ export class InvalidRequestError extends TypeError {
   override name = 'InvalidRequestError';
 }
 
-class TryTimeoutError extends Error {
-  override name = 'TimeoutError';
-}
-
 /** Transparent retries (refused connections) per request, on top of maxAttempts. */
 const MAX_TRANSPARENT_RETRIES = 10;
 
@@ -124,13 +122,6 @@ function refused(err: unknown): boolean {
 /** A try's result; `unsent`: nothing reached a member (none was found, or the request was refused): not retried. */
 export type TryResult =
   { res: Response; status: number; member: string } | { err: unknown; member: string; unsent?: boolean };
-
-/** An observer's exception must not break a request: it is rethrown on its own (an uncaught error). */
-function report(err: unknown): void {
-  queueMicrotask(() => {
-    throw err;
-  });
-}
 
 /** What every request of one createFetch shares. */
 export class Shared {
@@ -204,9 +195,8 @@ export class Call {
   /** The caller's input, sent as given (passThrough; unset otherwise). */
   readonly #passInput: string | URL | Request | undefined;
   readonly #passInit: SwitchyardRequestInit | undefined;
-  /** The headers sent, when instrumentation may set some (one per request; hedges copy them). */
-  readonly #headers: Headers | undefined;
-  #scope: RequestScope | undefined;
+  /** The instrumentations' hold on the request (its headers, scopes), when there are any. */
+  readonly #traced: Traced | undefined;
   /** Ids of the members tried, once a second try is made (the first is `first`). */
   #tried: Set<string> | undefined;
   #first = '';
@@ -240,7 +230,8 @@ export class Call {
       rawUrl = input.url;
       method ??= input.method;
       headers ??= input.headers;
-      if (body === undefined && input.body !== null) this.#bodyOf = input; // buffered: retryable
+      // init.body null keeps the Request's body, as fetch does (only a non-null init.body replaces it)
+      if (body == null && input.body !== null) this.#bodyOf = input; // buffered: retryable
       signal ??= input.signal;
     } else throw typeError('input', 'a string, URL or Request', input);
     method = method === undefined ? 'GET' : str('init.method', method).toUpperCase();
@@ -286,31 +277,20 @@ export class Call {
     this.#key = key;
     if (cfg.deadlineMs !== Infinity) this.deadlineAt = cfg.clock.now() + cfg.deadlineMs;
     const instrumentation = cfg.instrumentation;
-    if (instrumentation !== undefined) this.#headers = headers = new Headers(headers);
+    if (instrumentation !== undefined) {
+      const info = { method, url: rawUrl, path: this.#path, service: cfg.serviceName };
+      headers = (this.#traced = instrumentation(info, headers, cfg.balancer)).headers;
+    }
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { idempotent, key: _key, ...rest } = init ?? {};
     const out: RequestInit = rest;
     out.method = method;
     out.redirect = redirect ?? 'manual';
     if (headers !== undefined) out.headers = headers;
+    if (signal !== undefined) out.signal = signal;
     if (body !== undefined) out.body = body;
     if (!this.#replayable) (out as { duplex?: string }).duplex = 'half';
     this.#init = out;
-    if (instrumentation !== undefined) {
-      try {
-        const policy = (cfg.balancer as { policy?: { name?: unknown } }).policy?.name;
-        this.#scope =
-          instrumentation.request({
-            method,
-            url: rawUrl,
-            path: this.#path,
-            service: cfg.serviceName,
-            policy: typeof policy === 'string' ? policy : '',
-          }) ?? undefined;
-      } catch (err) {
-        report(err);
-      }
-    }
   }
 
   /**
@@ -364,39 +344,34 @@ export class Call {
     if (sh.observed) sh.emit({ type: 'try', request: this.request, member: member.id, attempt });
     let init = this.#init;
     let tryScope: TryScope | undefined;
-    if (this.#scope !== undefined) {
-      // concurrent hedges each get their own copy of the headers
-      const headers = hedge ? new Headers(this.#headers) : this.#headers!;
-      if (hedge) init = { ...init, headers };
-      try {
-        tryScope = this.#scope.try({ member, attempt, hedge, headers }) ?? undefined;
-      } catch (err) {
-        report(err);
-      }
-    }
+    if (this.#traced !== undefined) [init, tryScope] = this.#traced.try(init, member, attempt, hedge);
     const signal = this.signal;
     const perTry = cfg.perTryTimeoutMs;
     const budget =
       this.deadlineAt === Infinity ? (perTry ?? Infinity) : Math.min(perTry ?? Infinity, this.deadlineAt - clock.now());
-    // An AbortController only when something can abort this try: passing a signal costs undici ~20 µs.
+    // An AbortController of ours only when a timeout or a lost hedge can abort this try (passing a signal costs
+    // undici ~20 µs); else the caller's signal, if any, is passed as is (#init) and reaches the body as fetch's.
     let ctl: AbortController | undefined;
-    let onCaller: (() => void) | undefined;
+    /** Removes the caller's abort listener (set while the try has one). */
+    let offCaller: (() => void) | undefined;
     let onOther: (() => void) | undefined;
     let timer: unknown;
-    if (signal !== undefined || losers !== undefined || budget !== Infinity) {
+    if (losers !== undefined || budget !== Infinity) {
       const c = (ctl = new AbortController());
       init = { ...init, signal: c.signal };
       if (signal !== undefined) {
-        onCaller = () => c.abort(signal.reason);
-        signal.addEventListener('abort', onCaller, { once: true });
+        const onCaller = () => c.abort(signal.reason);
+        signal.addEventListener('abort', onCaller); // removed by offCaller, whatever happens
+        offCaller = () => signal.removeEventListener('abort', onCaller);
       }
       if (losers !== undefined) {
         onOther = () => c.abort(new DOMException('hedge lost', 'AbortError'));
-        losers.addEventListener('abort', onOther, { once: true });
+        losers.addEventListener('abort', onOther);
       }
       if (budget !== Infinity) {
         timer = clock.setTimeout(
-          () => c.abort(new TryTimeoutError(`try timed out after ${Math.round(budget)} ms`)),
+          // a TimeoutError as AbortSignal.timeout's
+          () => c.abort(new DOMException(`try timed out after ${Math.round(budget)} ms`, 'TimeoutError')),
           Math.max(0, budget),
         );
       }
@@ -408,11 +383,26 @@ export class Call {
     try {
       // a targetPath result joined to an origin stays on it (url-guard.ts)
       url = sh.originOf(member) + this.#path;
-      const res = await cfg.baseFetch(url, init);
+      let res = await cfg.baseFetch(url, init);
       const status = res.status;
       const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
       handle.done({ ok: status < 500, rttMs, status });
-      if (tryScope !== undefined) end(tryScope, { status, rttMs: rttMs! });
+      tryScope?.end({ status, rttMs: rttMs! });
+      if (offCaller !== undefined && res.body !== null && status < 600) {
+        // The caller's abort goes on reaching the body (its read errors with the reason, as with fetch's own
+        // signal) until the body ends, fails or is cancelled: then the pipe settles and the listener goes, so a
+        // long-lived signal gathers none per request (a body neither read nor cancelled keeps it, and its
+        // connection).
+        const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+        res.body.pipeTo(writable).then(offCaller, offCaller);
+        const { url, redirected, type } = res;
+        res = Object.defineProperties(new Response(readable, res), {
+          url: { value: url },
+          redirected: { value: redirected },
+          type: { value: type },
+        });
+        offCaller = undefined;
+      }
       return { res, status, member: member.id };
     } catch (err) {
       let reason = ctl?.signal.aborted === true ? ctl.signal.reason : err;
@@ -423,12 +413,12 @@ export class Call {
         reason = new InvalidRequestError(err.message, { cause: err });
         cancelPick(handle);
       } else handle.done({ ok: false, rttMs, error: reason });
-      if (tryScope !== undefined) end(tryScope, { error: reason, rttMs: rttMs! });
+      tryScope?.end({ error: reason, rttMs: rttMs! });
       return { err: reason, member: member.id, unsent: refused };
     } finally {
       if (ctl !== undefined) {
         if (timer !== undefined) clock.clearTimeout(timer);
-        if (onCaller !== undefined) signal!.removeEventListener('abort', onCaller);
+        offCaller?.();
         if (onOther !== undefined) losers!.removeEventListener('abort', onOther);
       }
     }
@@ -457,7 +447,7 @@ export class Call {
 
   /** The request returns `res` (a try's result: its status read once, undici's getter costs). */
   ok({ res, status }: { res: Response; status: number }): Response {
-    if (this.#scope !== undefined) end(this.#scope, { status, tries: this.#tries, retries: this.#retries });
+    this.#traced?.end({ status, tries: this.#tries, retries: this.#retries });
     if (this.sh.observed) {
       this.sh.emit({
         type: 'request-end',
@@ -475,7 +465,7 @@ export class Call {
   fail(err: unknown): never {
     const sh = this.sh;
     sh.stats.failures++;
-    if (this.#scope !== undefined) end(this.#scope, { error: err, tries: this.#tries, retries: this.#retries });
+    this.#traced?.end({ error: err, tries: this.#tries, retries: this.#retries });
     if (sh.observed) {
       sh.emit({ type: 'give-up', request: this.request, attempt: 0, error: err });
       sh.emit({
@@ -606,15 +596,6 @@ export class Call {
 export function cancelPick(h: { done(o: { ok: boolean }): void; cancel?(): void }): void {
   if (h.cancel) h.cancel();
   else h.done({ ok: true });
-}
-
-/** Ends an instrumentation scope; its exception is reported, not thrown. */
-function end<R>(scope: { end(result: R): void }, result: R): void {
-  try {
-    scope.end(result);
-  } catch (err) {
-    report(err);
-  }
 }
 
 /** A balanced fetch; its stack (when no `balancer` is given) knows every built-in policy and scheme. */

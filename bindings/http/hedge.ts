@@ -6,16 +6,35 @@
 // sent again only (fetch.ts decides; others run as plain requests).
 //
 // `switchyard` registers it; `switchyard/lite` refuses the `hedge` option until `registerHedging()`, so pages
-// that never hedge do not carry it.
+// that never hedge do not carry it (nor the option's checks: `hedged.options`).
 import type { Call, TryResult } from './fetch.js';
 import { NoMemberError } from './fetch.js';
+import type { HedgeConfig } from './fetch-options.js';
 import { sleepMs } from './retry.js';
+import { checkKeys, intInRange, positive, typeError } from '../util/validate.js';
+
+/** The runner of hedged requests (hedge), with `options`, which checks the `hedge` option and returns its config. */
+export const hedged = /* @__PURE__ */ Object.assign(hedge, { options });
+
+/** The `hedge` option, checked (TypeError/RangeError naming the field; a misspelt key refused). */
+function options(h: unknown): HedgeConfig {
+  if (h === null || typeof h !== 'object') throw typeError('hedge', 'an object { delayMs }', h);
+  checkKeys('hedge', h, ['delayMs', 'maxAttempts']);
+  const { delayMs, maxAttempts } = h as Record<string, unknown>;
+  return {
+    delayMs: positive('hedge.delayMs', delayMs),
+    maxAttempts: maxAttempts === undefined ? 2 : intInRange('hedge.maxAttempts', maxAttempts, 1, 10),
+    run: hedge,
+  };
+}
 
 /** Runs `call` with hedged tries (module header). */
-export async function hedged(call: Call, h: { delayMs: number; maxAttempts: number }): Promise<Response> {
+async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): Promise<Response> {
   const sh = call.sh;
   const { clock, throttle, retryOn } = sh.cfg;
   const signal = call.signal;
+  // aborted before the first try: nothing is sent (its listener below would never hear that abort)
+  if (signal?.aborted) return call.fail(signal.reason);
   const n = h.maxAttempts;
   // aborted when the request ends, however it ends: ends the tries that lost and the pending hedge delay; the
   // caller's abort reaches it too (the tries still waiting for a member end with it)

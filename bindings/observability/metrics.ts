@@ -4,14 +4,16 @@
 // Several collectors may share a registry (one per upstream service, told apart by constant `labels`):
 // they share each metric family, and closing one removes its series only. Series of a member that leaves
 // the membership are removed, so member labels stay bounded under churn. Names follow the Prometheus naming
-// guide (https://prometheus.io/docs/practices/naming/); queries to start from: docs/observability.md.
+// guide (https://prometheus.io/docs/practices/naming/); queries to start from: docs/observability.md. A misspelt
+// option, or a constant label prom-client would refuse (`le`, `quantile`, a bad name), is a RangeError naming it,
+// thrown before anything is registered.
 //
 //   const collector = collectMetrics({ fetch, labels: { service: 'api' } });
 //   http.createServer(metricsHandler()).listen(9464, '127.0.0.1');
 //   collector.close();
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, register as globalRegistry, Registry } from 'prom-client';
-import { rangeError, str, typeError } from '../util/validate.js';
+import { checkKeys, rangeError, str, typeError } from '../util/validate.js';
 import {
   INSTRUMENTS,
   parseBuckets,
@@ -72,6 +74,9 @@ const families = new WeakMap<Registry, Map<string, Family>>();
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const OWN_LABELS = new Set(Object.values(INSTRUMENTS).flatMap((s: InstrumentSpec) => s.labels));
+/** Label names Prometheus reserves: `le` (histogram buckets), `quantile` (summaries). */
+const RESERVED_LABELS = ['le', 'quantile'];
+const OPTIONS = ['balancer', 'checker', 'detector', 'resolver', 'fetch', 'registry', 'prefix', 'labels', 'buckets'];
 
 function parseLabels(labels: unknown): Labels {
   if (labels === undefined) return {};
@@ -79,7 +84,9 @@ function parseLabels(labels: unknown): Labels {
     throw typeError('labels', 'an object of label names to string values', labels);
   const out: Labels = {};
   for (const [k, v] of Object.entries(labels)) {
-    if (!LABEL.test(k) || k.startsWith('__')) throw rangeError('labels', 'Prometheus label names', k);
+    if (!LABEL.test(k) || k.startsWith('__'))
+      throw rangeError(`labels.${k}`, 'a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not __*)', k);
+    if (RESERVED_LABELS.includes(k)) throw rangeError(`labels.${k}`, 'a label name Prometheus does not reserve', k);
     if (OWN_LABELS.has(k)) throw rangeError(`labels.${k}`, 'a label name switchyard does not use itself', k);
     str(`labels.${k}`, v);
     out[k] = v;
@@ -90,6 +97,7 @@ function parseLabels(labels: unknown): Labels {
 /** Registers switchyard's metrics for a balancer (and checker, detector, resolver, fetch) on a prom-client Registry. */
 export function collectMetrics(options: CollectMetricsOptions): MetricsCollector {
   const sources = resolveSources(options);
+  checkKeys('options', options, OPTIONS);
   const registry = options.registry ?? globalRegistry;
   if (!(registry instanceof Registry)) throw typeError('registry', 'a prom-client Registry', registry);
   const prefix = options.prefix ?? 'switchyard_';
@@ -119,7 +127,8 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
       if (registry.getSingleMetric(name) !== undefined)
         throw rangeError('prefix', `a prefix whose names are free in the registry (${name} is taken)`, prefix);
       const readers = new Set<Reader>();
-      const common = { name, help: s.help, labelNames, registers: [registry] };
+      // registered once built: a metric prom-client refuses half-way is never left in the registry
+      const common = { name, help: s.help, labelNames, registers: [] };
       const metric: AnyMetric =
         s.kind === 'counter'
           ? new Counter(common)
@@ -132,6 +141,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
                   for (const r of readers) r(this);
                 },
               });
+      registry.registerMetric(metric);
       f = { name, metric, labelNames: labelNames.join(','), readers, users: 0 };
       fams.set(name, f);
     } else if (f.labelNames !== labelNames.join(',')) {

@@ -19,7 +19,7 @@ import {
   type Meter,
   type ObservableGauge,
 } from '@opentelemetry/api';
-import { numberError, rangeError, typeError } from '../util/validate.js';
+import { checkKeys, numberError, rangeError, typeError } from '../util/validate.js';
 import {
   INSTRUMENTS,
   parseBuckets,
@@ -45,6 +45,7 @@ export interface OtelMetricsCollector {
   close(): void;
 }
 
+const OPTIONS = ['balancer', 'checker', 'detector', 'resolver', 'fetch', 'meter', 'attributes', 'buckets'];
 const OWN_ATTRIBUTES = new Set(Object.values(INSTRUMENTS).flatMap((s) => s.labels.map((l) => `switchyard.${l}`)));
 
 type Primitive = 'string' | 'number' | 'boolean';
@@ -78,6 +79,7 @@ function parseAttributes(a: unknown): Attributes {
 /** Records switchyard's metrics for a balancer (and checker, detector, resolver, fetch) with an OpenTelemetry Meter. */
 export function collectOtelMetrics(options: CollectOtelMetricsOptions): OtelMetricsCollector {
   const sources = resolveSources(options);
+  checkKeys('options', options, OPTIONS);
   const meter = options.meter ?? metrics.getMeter('switchyard');
   if (meter === null || typeof meter !== 'object' || typeof meter.createCounter !== 'function')
     throw typeError('meter', 'an OpenTelemetry Meter', meter);

@@ -31,7 +31,7 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import type { FetchInstrumentation } from '../http/fetch-options.js';
-import { str, typeError } from '../util/validate.js';
+import { checkKeys, str, typeError } from '../util/validate.js';
 
 export interface OtelInstrumentationOptions {
   /** Default: the globally registered provider (`trace.getTracerProvider()`), looked up at each request. */
@@ -80,10 +80,12 @@ function finish(span: Span, status: number | undefined, error: unknown): void {
 /** A FetchInstrumentation emitting OpenTelemetry spans; pass it as `createFetch({ instrumentation })` or to createProxy. */
 export function otelInstrumentation(options: OtelInstrumentationOptions = {}): FetchInstrumentation {
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  checkKeys('options', options, ['tracerProvider', 'name', 'version']);
   const { tracerProvider, name = 'switchyard', version } = options;
   if (tracerProvider !== undefined && typeof tracerProvider?.getTracer !== 'function')
     throw typeError('tracerProvider', 'a TracerProvider (getTracer)', tracerProvider);
   str('name', name);
+  if (version !== undefined) str('version', version);
   // The global API hands out a ProxyTracer that follows a provider registered later, so one lookup is enough.
   let cached: Tracer | undefined;
   const tracer = (): Tracer => (cached ??= (tracerProvider ?? trace.getTracerProvider()).getTracer(name, version));

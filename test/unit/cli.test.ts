@@ -154,3 +154,24 @@ test('a command that fails sets the exit code: bench passes on its runner’s (2
   t.is(r.status, 2, r.stderr);
   t.regex(r.stderr, /unknown option --bogus/);
 });
+
+test('weights are decimal numbers (no hex, exponent, sign or space); an option given twice is refused', async (t) => {
+  for (const w of ['0x10', '1e3', '1e-300', '+2', '-1', ' 2', 'Infinity', '0', '0.0', '.', '1_000'] as const) {
+    const r = await run(['route', '--nodes', `a=${w},b`, 'k']);
+    t.is(r.code, 2, w);
+    t.is(r.err[0], `switchyard: --nodes: weight of "a" must be a decimal number > 0, got ${JSON.stringify(w)}`, w);
+  }
+  for (const w of ['16', '2.5', '.5', '3.', '0.75'])
+    t.is((await run(['route', '--nodes', `a=${w},b`, 'k'])).code, 0, w);
+  t.is((await run(['pick', '--policy', 'weighted_round_robin', '--nodes', 'a=0x10,b'])).code, 2);
+  for (const argv of [
+    ['route', '--nodes', 'a', '--nodes', 'b', 'k'],
+    ['route', '--nodes=a', '--nodes=b', 'k'],
+    ['pick', '--nodes', 'a', '--count', '1', '--count', '2'],
+    ['demo', '--plain', '--plain'],
+  ]) {
+    const r = await run(argv);
+    t.is(r.code, 2, argv.join(' '));
+    t.regex(r.err[0]!, /^switchyard: --(nodes|count|plain) is given more than once$/, argv.join(' '));
+  }
+});

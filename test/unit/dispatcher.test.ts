@@ -860,8 +860,18 @@ test.serial('pool.connections and pool.pipelining are checked as connections and
     t.throws(() => createDispatcher({ endpoints: ep, pool: pool as never }), { instanceOf: type, message });
   for (const pool of [{ connections: null }, { connections: 4, pipelining: 0 }])
     await createDispatcher({ endpoints: ep, pool }).close();
-  // Pool options undici refuses when the member's Pool is opened: the configuration's error, not the member's
-  const d = createDispatcher({ endpoints: ep, pool: { connect: 5 as never }, retry: false });
+  // Pool options undici would refuse only when a member's Pool is opened are refused at creation
+  t.throws(() => createDispatcher({ endpoints: ep, pool: { connect: 5 as never } }), {
+    instanceOf: TypeError,
+    message: 'pool.connect must be a value undici takes (connect must be a function or an object), got 5',
+  });
+  // a factory's Pool refusing them when opened: the configuration's error, not the member's
+  const d = createDispatcher({
+    endpoints: ep,
+    pool: { connect: 5 as never },
+    factory: (origin, o) => new Pool(origin, o),
+    retry: false,
+  });
   t.deepEqual(errorOf(await within(legacyCall(d), 1000)), [
     'InvalidArgumentError',
     'UND_ERR_INVALID_ARG',
@@ -871,5 +881,125 @@ test.serial('pool.connections and pool.pipelining are checked as connections and
     (d.balancer as Balancer).stats().members.map((m) => [m.active, m.failures, m.available]),
     [[0, 0, true]],
   );
+  await d.close();
+});
+
+test.serial(
+  "the caller's abort during a retry back-off ends a legacy request at once, nothing more sent",
+  async (t) => {
+    await withBackends(['a', 'b'], async (bs) => {
+      for (const b of bs) b.mode = { kind: 'status', status: 503 };
+      // the back-off runs on a virtual clock never advanced: only the abort can end it
+      const d = createDispatcher({
+        endpoints: members(bs).map((m) => `127.0.0.1:${m.port}`),
+        clock: new VirtualClock(0),
+        retryThrottling: false,
+        outlierDetection: false,
+      });
+      const hits = () => bs[0]!.requests.length + bs[1]!.requests.length;
+      for (const [name, go] of [
+        ['request()', (signal: AbortSignal) => request('http://api/x', { dispatcher: d, signal })],
+        ['fetch()', (signal: AbortSignal) => undiciFetch('http://api/x', { dispatcher: d, signal })],
+      ] as const) {
+        const before = hits();
+        const ac = new AbortController();
+        const settled = (go(ac.signal) as Promise<unknown>).then(
+          () => 'resolved',
+          (e: unknown) => e,
+        );
+        for (let i = 0; i < 400 && hits() === before; i++) await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 20)); // the 503 read, the call asleep
+        const reason = new Error(`caller gave up (${name})`);
+        ac.abort(reason);
+        t.is(await within(settled, 1000), reason, name);
+        t.is(hits(), before + 1, `${name}: no try after the abort`);
+      }
+      await d.close();
+    });
+  },
+);
+
+test.serial('createFetch-only options are refused by name, a misspelt key by checkKeys', (t) => {
+  const ep = ['127.0.0.1:1'];
+  for (const k of ['onEvent', 'instrumentation', 'fetch', 'passThrough'])
+    t.throws(
+      () => createDispatcher({ endpoints: ep, [k]: k === 'instrumentation' ? { request() {} } : () => {} } as never),
+      {
+        instanceOf: TypeError,
+        message: new RegExp(`^${k} must be unset: a createFetch option the dispatcher does not take`),
+      },
+    );
+  t.throws(() => createDispatcher({ endpoints: ep, perTryTimeout: 5 } as never), {
+    instanceOf: RangeError,
+    message: /^options\.perTryTimeout must be one of target, endpoints, .*, got "perTryTimeout"$/,
+  });
+  t.throws(() => createDispatcher({ endpoints: ep, retry: { maxAtempts: 1 } } as never), {
+    instanceOf: RangeError,
+    message: /^retry\.maxAtempts must be one of/,
+  });
+  t.throws(() => createDispatcher({ endpoints: ep, retryThrottling: { maxToken: 1 } } as never), {
+    instanceOf: RangeError,
+    message: /^retryThrottling\.maxToken must be one of maxTokens, tokenRatio/,
+  });
+});
+
+test.serial('undici Pool options undici would refuse at the first request are refused at creation', async (t) => {
+  const ep = ['127.0.0.1:1'];
+  const cases: [Record<string, unknown>, typeof TypeError | typeof RangeError, string][] = [
+    [
+      { headersTimeout: -1 },
+      RangeError,
+      'pool.headersTimeout must be a value undici takes (headersTimeout must be a positive integer or zero), got -1',
+    ],
+    [
+      { keepAliveTimeout: 'x' },
+      TypeError,
+      'pool.keepAliveTimeout must be a value undici takes (invalid keepAliveTimeout), got "x"',
+    ],
+    [
+      { connect: 5 },
+      TypeError,
+      'pool.connect must be a value undici takes (connect must be a function or an object), got 5',
+    ],
+    [
+      { maxHeaderSize: -5 },
+      RangeError,
+      'pool.maxHeaderSize must be a value undici takes (invalid maxHeaderSize), got -5',
+    ],
+    [
+      { bodyTimeout: NaN },
+      RangeError,
+      'pool.bodyTimeout must be a value undici takes (bodyTimeout must be a positive integer or zero), got NaN',
+    ],
+    [
+      { allowH2: 'yes' },
+      TypeError,
+      'pool.allowH2 must be a value undici takes (allowH2 must be a valid boolean value), got "yes"',
+    ],
+  ];
+  for (const [pool, type, message] of cases)
+    t.throws(() => createDispatcher({ endpoints: ep, pool: pool as never }), { instanceOf: type, message });
+  // good ones are taken, and a custom factory's options are its own
+  await createDispatcher({
+    endpoints: ep,
+    pool: { headersTimeout: 0, keepAliveTimeout: 1000, connect: { timeout: 500 } },
+  }).close();
+  await createDispatcher({ endpoints: ep, pool: { headersTimeout: -1 }, factory: (o) => new Pool(o) }).close();
+});
+
+test.serial('readyTimeoutMs takes what createFetch takes: 0 (no wait) and Infinity (no limit)', async (t) => {
+  for (const readyTimeoutMs of [0, Infinity, 250])
+    await createDispatcher({ endpoints: ['127.0.0.1:1'], readyTimeoutMs }).close();
+  for (const readyTimeoutMs of [-1, NaN])
+    t.throws(() => createDispatcher({ endpoints: ['127.0.0.1:1'], readyTimeoutMs }), {
+      instanceOf: RangeError,
+      message: /^readyTimeoutMs/,
+    });
+  t.throws(() => createDispatcher({ endpoints: ['127.0.0.1:1'], readyTimeoutMs: '5' as never }), {
+    instanceOf: TypeError,
+  });
+  // 0: a request finding no member fails at once
+  const d = createDispatcher({ endpoints: [], readyTimeoutMs: 0 });
+  await t.throwsAsync(request('http://api/x', { dispatcher: d }), { name: 'UnavailableError' });
   await d.close();
 });

@@ -123,7 +123,7 @@ test('a hedged request whose pick throws rejects once, accounted for, with no un
     const f = createFetch({ endpoints: endpoints(), policy: 'ring_hash', hedge: { delayMs: 10 } });
     const ends: unknown[] = [];
     f.on('event', (e) => e.type === 'request-end' && ends.push(e.error));
-    await t.throwsAsync(f('/x', { key: 5 as never }), { instanceOf: TypeError, message: /^key must be a string/ });
+    await t.throwsAsync(f('/x', { key: 5 as never }), { instanceOf: TypeError, message: /^ctx\.key must be a string/ });
     const g = createFetch({ balancer: { pick: () => undefined as never }, hedge: { delayMs: 10 } });
     await t.throwsAsync(g('/x'), { instanceOf: TypeError, message: /^balancer\.pick\(\) must be/ });
     await new Promise((r) => setTimeout(r, 50));
@@ -227,3 +227,26 @@ test('an instrumentation scope of the wrong shape is a TypeError naming the hook
     ],
   );
 });
+
+test.serial(
+  "a Request's body is sent when init.body is null, as fetch does (only a non-null init.body replaces it)",
+  async (t) => {
+    const f = createFetch({ endpoints: endpoints(), service: 'http://api', outlierDetection: false });
+    const sent = async (input: Request, init?: RequestInit) => {
+      const [na, nb] = [a.requests.length, b.requests.length];
+      await (await f(input, init)).text();
+      return [...a.requests.slice(na), ...b.requests.slice(nb)].map((r) => `${r.method} ${r.body}`);
+    };
+    const put = () => new Request('http://api/x', { method: 'PUT', body: 'payload' });
+    t.deepEqual(await sent(put(), { body: null }), ['PUT payload']);
+    t.deepEqual(await sent(put(), { body: undefined }), ['PUT payload']);
+    t.deepEqual(await sent(put(), { body: 'replaced' }), ['PUT replaced']);
+    t.deepEqual(await sent(put()), ['PUT payload']);
+    // and a retry sends it again (buffered)
+    a.mode = { kind: 'status', status: 503 };
+    b.mode = { kind: 'status', status: 503 };
+    const tries = await sent(put(), { body: null });
+    t.true(tries.length > 1 && tries.every((x) => x === 'PUT payload'), tries.join());
+    f.close();
+  },
+);

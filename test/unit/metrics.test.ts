@@ -286,6 +286,46 @@ test('bad options: TypeError/RangeError naming the field and the value', (t) => 
   balancer.close();
 });
 
+test('labels Prometheus reserves or refuses are RangeErrors naming labels.<name>; nothing is left registered', (t) => {
+  const balancer = new Balancer({ endpoints: ['a:1'] });
+  const registry = new Registry();
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ le: 'x' }, /^labels\.le must be a label name Prometheus does not reserve, got "le"$/],
+    [{ quantile: 'x' }, /^labels\.quantile must be a label name Prometheus does not reserve/],
+    [{ 'a-b': 'x' }, /^labels\.a-b must be a Prometheus label name/],
+    [{ __x: 'x' }, /^labels\.__x must be a Prometheus label name/],
+    [{ '9a': 'x' }, /^labels\.9a must be a Prometheus label name/],
+  ];
+  for (const [labels, message] of cases) {
+    t.throws(() => collectMetrics({ balancer, registry, labels }), { instanceOf: RangeError, message });
+    t.is(registry.getMetricsAsArray().length, 0, `nothing registered after ${JSON.stringify(labels)}`);
+  }
+  // a later valid collector on the same registry works
+  collectMetrics({ balancer, registry, labels: { region: 'eu' } }).close();
+  t.is(registry.getMetricsAsArray().length, 0);
+  balancer.close();
+});
+
+test('a misspelt option of either collector is a RangeError naming it', (t) => {
+  const balancer = new Balancer({ endpoints: ['a:1'] });
+  const registry = new Registry();
+  t.throws(() => collectMetrics({ balancer, registry, bogus: 1 } as never), {
+    instanceOf: RangeError,
+    message:
+      /^options\.bogus must be one of balancer, checker, detector, resolver, fetch, registry, prefix, labels, buckets, got "bogus"$/,
+  });
+  t.throws(() => collectMetrics({ balancer, registry, label: { a: 'b' } } as never), {
+    message: /^options\.label must be/,
+  });
+  t.throws(() => collectOtelMetrics({ balancer, meter: new MeterProvider().getMeter('t'), attribute: {} } as never), {
+    instanceOf: RangeError,
+    message:
+      /^options\.attribute must be one of balancer, checker, detector, resolver, fetch, meter, attributes, buckets/,
+  });
+  t.is(registry.getMetricsAsArray().length, 0);
+  balancer.close();
+});
+
 test('OpenTelemetry: buckets and attributes are checked as the Prometheus collector checks them', (t) => {
   const balancer = new Balancer({ endpoints: ['a:1'] });
   const meter = new MeterProvider().getMeter('t');
