@@ -66,7 +66,16 @@ import type { Clock } from '../util/clock.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Endpoint, type EndpointInput, parseEndpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
-import { bool, intInRange, numberError, rangeError, str, typeError, unregistered } from '../util/validate.js';
+import {
+  bool,
+  checkKeys,
+  intInRange,
+  numberError,
+  rangeError,
+  str,
+  typeError,
+  unregistered,
+} from '../util/validate.js';
 import { NoHealthyMembersError, UnavailableError } from './errors.js';
 import {
   COL_ACTIVE,
@@ -101,7 +110,7 @@ import {
   type PickResult,
 } from './events.js';
 import { Members, upsert } from './members.js';
-import { type BalancerOptions, resolveOptions, type ServiceConfigOptions } from './options.js';
+import { type BalancerOptions, OPTION_KEYS, resolveOptions, type ServiceConfigOptions } from './options.js';
 import { LEVELS_HINT, type LevelRouting, registeredLevelRouting } from './levels.js';
 import { type PriorityLevelStats, priorityRouting } from './priority.js';
 import type { PriorityOptions } from './priority-config.js';
@@ -258,8 +267,7 @@ export class BalancerCore implements PolicyEnv {
     this.pol = o.policy;
     this.clock = o.clock;
     const t0 = o.clock.now();
-    if (typeof t0 !== 'number' || !(Math.abs(t0) < Infinity))
-      throw typeError('clock', 'a Clock whose now() returns a finite number', t0);
+    if (!Number.isFinite(t0)) throw typeError('clock', 'a Clock whose now() returns a finite number', t0);
     this.random = o.random;
     this.panicThresholdPercent = o.panicThresholdPercent;
     this.panicMode = o.panicMode;
@@ -765,10 +773,7 @@ export class BalancerCore implements PolicyEnv {
       this.#resolved = true;
       this.#queue.wake(); // an empty first list: waits continue, to their deadline
     }
-    let sum = 0;
-    for (const e of next) sum += e.weight;
-    if (!(sum < Infinity)) throw rangeError('endpoints', 'weights whose sum is finite', sum);
-    const change = this.m.diff(next);
+    const change = this.m.diff(next); // checks that the weights' sum is finite
     if (change.added.length === 0 && change.removed.length === 0 && change.updated.length === 0) return false;
     const now = this.clock.now();
     const addedRows = this.m.replace(next, change.removed, now);
@@ -864,6 +869,7 @@ const WHOLE_SET: ReadonlySet<string> = new Set(['']);
 /** The Balancer: every built-in policy by name (service-config.ts), and the registered ones. */
 export class Balancer extends BalancerCore {
   constructor(options: BalancerOptions | ServiceConfigOptions = {}) {
+    if (options !== null && typeof options === 'object') checkKeys('options', options, OPTION_KEYS);
     super(options, COMPLETE_PARTS);
   }
 }

@@ -15,6 +15,7 @@
 import type { WasmHandle } from '../core/core-wasm.js';
 import type { TableRegion } from '../core/memory.js';
 import { type Endpoint, sameEndpoint } from '../util/endpoint.js';
+import { rangeError } from '../util/validate.js';
 import { COL_ADDED_AT, COL_BASE_WEIGHT, COL_DYN, COL_WEIGHT, StateTable } from './picker.js';
 
 export interface MembershipChange {
@@ -57,17 +58,23 @@ export class Members {
     return t;
   }
 
-  /** What replacing the members with `next` changes; all lists empty when nothing does. */
+  /**
+   * What replacing the members with `next` changes; all lists empty when nothing does. A RangeError naming
+   * `endpoints` when their weights' sum is not finite (nginx's scheduler and others sum them).
+   */
   diff(next: readonly Endpoint[]): MembershipChange {
     const added: string[] = [];
     const updated: string[] = [];
     const nextIds = new Set<string>();
+    let sum = 0;
     for (const m of next) {
+      sum += m.weight;
       nextIds.add(m.id);
       const at = this.index.get(m.id);
       if (at === undefined) added.push(m.id);
       else if (!sameEndpoint(this.list[at]!, m)) updated.push(m.id);
     }
+    if (!(sum < Infinity)) throw rangeError('endpoints', 'weights whose sum is finite', sum);
     const removed = this.list.filter((m) => !nextIds.has(m.id)).map((m) => m.id);
     return { added, removed, updated };
   }

@@ -1,12 +1,12 @@
 // Balancer options: names, defaults and validation. Each bad option is a TypeError/RangeError naming it and
-// the value (util/validate.ts); an unknown (misspelt) key is a RangeError naming it. The policy comes from
-// `policy` or, in a gRPC service config, from `loadBalancingConfig` / `loadBalancingPolicy` (service-config.ts),
-// never from both.
+// the value (util/validate.ts); an unknown (misspelt) key is a RangeError naming it (OPTION_KEYS). The policy
+// comes from `policy` or, in a gRPC service config, from `loadBalancingConfig` / `loadBalancingPolicy`
+// (service-config.ts), never from both.
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import type { EndpointInput } from '../util/endpoint.js';
 import { defaultRandom, type Random, validateRandom } from '../util/random.js';
-import { asObject, bool, checkKeys, nonNegativeMs, rangeError, str, typeError } from '../util/validate.js';
+import { asObject, bool, nonNegativeMs, rangeError, str, typeError } from '../util/validate.js';
 import type { Policy } from './picker.js';
 import type { WasmTable } from './wasm-table.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR, LEVELS_HINT, type LevelRouting } from './levels.js';
@@ -59,8 +59,11 @@ export interface BalancerOptions {
   readyTimeoutMs?: number;
 }
 
-/** The keys of BalancerOptions and of a service config (ServiceConfigOptions): a misspelt one is refused. */
-const OPTION_KEYS = [
+/**
+ * The keys of BalancerOptions and of a service config (ServiceConfigOptions): the complete Balancer refuses a
+ * misspelt one (balancer.ts); a switchyard/lite Balancer leaves the list out of its bundle.
+ */
+export const OPTION_KEYS = [
   'policy',
   'endpoints',
   'clock',
@@ -117,7 +120,6 @@ export function resolveOptions(
   configs: typeof policyFromConfig | undefined,
 ): ResolvedOptions {
   const o = asObject<BalancerOptions & ServiceConfigJson>('options', options);
-  checkKeys('options', o, OPTION_KEYS);
   const sc = isServiceConfig(o); // a key present but undefined is absent
   if (sc && o.policy !== undefined)
     throw typeError('policy', 'absent when a service config selects the policy', o.policy);

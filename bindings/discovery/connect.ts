@@ -17,8 +17,8 @@
 import type { Endpoint, EndpointInput } from '../util/endpoint.js';
 import { systemClock, validateClock } from '../util/clock.js';
 import { typeError } from '../util/validate.js';
-import { allSchemes, createResolverWith, type Resolver, type ResolverOptions, type SchemeLookup } from './resolver.js';
-import { ResolverError } from './errors.js';
+import { allSchemes, resolveWith, type Resolver, type ResolverOptions, type SchemeLookup } from './resolver.js';
+import { RESOLVER_FAILURE } from './errors.js';
 
 /** What the wiring needs from a Balancer: `reset`, and the resolver-facing methods when it has them. */
 export interface ResettableMembership {
@@ -76,8 +76,8 @@ class Connected implements ConnectedResolver {
   serviceConfigs = 0;
   lastUpdateAtMs: number | undefined;
   lastError: Error | undefined;
-  private readonly updateFns = new Set<(u: ResolverUpdate) => void>();
-  private readonly errorFns = new Set<(e: Error) => void>();
+  readonly #updateFns = new Set<(u: ResolverUpdate) => void>();
+  readonly #errorFns = new Set<(e: Error) => void>();
 
   declare readonly target: string;
 
@@ -89,7 +89,7 @@ class Connected implements ConnectedResolver {
   on(event: 'error', fn: (error: Error) => void): () => void;
   on(event: 'update' | 'error', fn: ((u: ResolverUpdate) => void) | ((e: Error) => void)): () => void {
     if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
-    const set = event === 'update' ? this.updateFns : event === 'error' ? this.errorFns : undefined;
+    const set = event === 'update' ? this.#updateFns : event === 'error' ? this.#errorFns : undefined;
     if (set === undefined) throw typeError('event', '"update" or "error"', event);
     const f = fn as never;
     (set as Set<unknown>).add(f);
@@ -97,7 +97,7 @@ class Connected implements ConnectedResolver {
   }
 
   emitUpdate(u: ResolverUpdate): void {
-    for (const fn of [...this.updateFns]) {
+    for (const fn of [...this.#updateFns]) {
       try {
         fn(u);
       } catch (e) {
@@ -109,7 +109,7 @@ class Connected implements ConnectedResolver {
   emitError(e: Error): void {
     this.errors++;
     this.lastError = e;
-    for (const fn of [...this.errorFns]) {
+    for (const fn of [...this.#errorFns]) {
       try {
         fn(e);
       } catch {
@@ -124,8 +124,8 @@ class Connected implements ConnectedResolver {
 
   close(): void {
     this.resolver.close();
-    this.updateFns.clear();
-    this.errorFns.clear();
+    this.#updateFns.clear();
+    this.#errorFns.clear();
   }
 }
 
@@ -151,18 +151,34 @@ export function connectResolverWith(
   for (const k of ['onError', 'onUpdate', 'onServiceConfig'] as const)
     if (options[k] !== undefined && typeof options[k] !== 'function') throw typeError(k, 'a function', options[k]);
   const { onError, onUpdate, onServiceConfig, ...rest } = options;
+  const c = wireResolver(schemes, target, balancer, rest, onServiceConfig);
+  // resolvers call their listener asynchronously: nothing was emitted yet
+  if (onUpdate !== undefined) c.on('update', (u) => onUpdate(u.endpoints, u.changed));
+  if (onError !== undefined) c.on('error', onError);
+  return c;
+}
+
+/**
+ * connectResolverWith once its arguments are known to be valid: createFetch's stack calls it directly (its
+ * Balancer and `{ clock }` need no checks), so that switchyard/lite bundles leave the checks out.
+ */
+export function wireResolver(
+  schemes: SchemeLookup,
+  target: string | ResolverOptions,
+  balancer: ResettableMembership,
+  rest: Partial<ResolverOptions>,
+  onServiceConfig?: ConnectOptions['onServiceConfig'],
+): ConnectedResolver {
   // Anything but an options object is kept as the target, so the error names it as given.
   const opts: ResolverOptions =
     typeof target === 'object' && target !== null ? { ...rest, ...target } : ({ ...rest, target } as ResolverOptions);
   const clock = opts.clock === undefined ? systemClock : validateClock('clock', opts.clock);
-  // A target that is not a string fails createResolverWith below (a TypeError naming it), before c is used.
+  // A target that is not a string fails resolveWith below (a TypeError naming it), before c is used.
   const c = new Connected(opts.uri ?? opts.target);
-  if (onUpdate !== undefined) c.on('update', (u) => onUpdate(u.endpoints, u.changed));
-  if (onError !== undefined) c.on('error', onError);
   const setResolverError = (e: Error | null) => {
     if (typeof balancer.setResolverError === 'function') balancer.setResolverError(e);
   };
-  c.resolver = createResolverWith(schemes, opts, {
+  c.resolver = resolveWith(schemes, opts, {
     onEndpoints(endpoints) {
       setResolverError(null);
       const changed = balancer.reset(endpoints);
@@ -171,7 +187,8 @@ export function connectResolverWith(
       c.emitUpdate({ endpoints, changed, atMs: c.lastUpdateAtMs });
     },
     onError(error) {
-      if (error instanceof ResolverError) {
+      // a ResolverError (errors.ts: its brand, which does not bring the class into bundles)
+      if ((error as { [RESOLVER_FAILURE]?: true } | null)?.[RESOLVER_FAILURE] === true) {
         c.failures++;
         setResolverError(error);
       }

@@ -12,6 +12,12 @@
 //   if (e instanceof ResolverError) console.warn(e.target, e.cause);
 import { describe } from '../util/validate.js';
 
+/**
+ * Set (non-enumerable) on every ResolverError: connect.ts tells failures apart by it rather than by
+ * `instanceof`, so that a bundle whose resolvers never fail (switchyard/lite's static targets) leaves the class out.
+ */
+export const RESOLVER_FAILURE: unique symbol = Symbol('ResolverError');
+
 export class ResolverError extends Error {
   override readonly name = 'ResolverError';
   /** The target URI (`dns:///api.internal:8080`, `etcd://127.0.0.1:2379/services/api`, ...). */
@@ -22,6 +28,7 @@ export class ResolverError extends Error {
   constructor(target: string, cause: unknown) {
     const msg = cause instanceof Error ? cause.message : describe(cause);
     super(`resolver ${target}: ${msg}`, { cause });
+    Object.defineProperty(this, RESOLVER_FAILURE, { value: true });
     this.target = target;
     const c = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
     this.code = typeof c === 'string' || typeof c === 'number' ? c : undefined;

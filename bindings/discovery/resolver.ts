@@ -248,6 +248,11 @@ export function createResolverWith(
 ): Resolver {
   const opts: ResolverOptions = typeof target === 'string' ? { target } : target;
   if (opts === null || typeof opts !== 'object') throw typeError('target', 'a URI string or options', target);
+  return resolveWith(schemes, opts, listener);
+}
+
+/** createResolverWith of an options object (connect.ts, which builds one, calls it directly). */
+export function resolveWith(schemes: SchemeLookup, opts: ResolverOptions, listener: ResolverListener): Resolver {
   const t = parseTarget(opts.target);
   const create = schemes.get(t.scheme);
   if (create === undefined) throw typeError('target scheme', `one of ${schemes.names().join(', ')}`, t.scheme);

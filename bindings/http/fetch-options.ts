@@ -16,13 +16,8 @@ import { httpProbe, type HttpProbeOptions } from '../health/http-probe.js';
 import { connectHealth } from '../health/connect.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../health/outlier.js';
 import type { ResolverOptions } from '../discovery/resolver.js';
-import { registeredSchemes } from '../discovery/resolver.js';
-import {
-  connectResolver,
-  connectResolverWith,
-  type ConnectedResolver,
-  type ConnectOptions,
-} from '../discovery/connect.js';
+import { allSchemes, registeredSchemes } from '../discovery/resolver.js';
+import { wireResolver, type ConnectedResolver, type ConnectOptions } from '../discovery/connect.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import { RetryThrottle, type ThrottleOptions } from './retry.js';
 import { createHttpProber } from './prequal-probe.js';
@@ -263,10 +258,10 @@ export interface FetchConfig {
   instrumentation: Instrumenter | undefined;
   /** `service` origin, else the resolver target, else '' (FetchRequestInfo.service). */
   serviceName: string;
-  /** What the built stack holds (undefined with a caller's Balancer). */
-  resolver: ConnectedResolver | undefined;
-  checker: HealthChecker | undefined;
-  detector: OutlierDetector | undefined;
+  /** What the built stack holds (absent with a caller's Balancer). */
+  resolver?: ConnectedResolver | undefined;
+  checker?: HealthChecker | undefined;
+  detector?: OutlierDetector | undefined;
 }
 
 /** The default bound of a wait for a member when there is no deadline (gRPC waits for the deadline). */
@@ -341,11 +336,17 @@ export interface Traced {
   end(result: FetchRequestResult): void;
 }
 
-/** The `instrumentation` option as Call uses it (parseInstrumentation); `balancer` tells the policy. */
+/**
+ * The `instrumentation` option as Call uses it (parseInstrumentation): the request's method, URL and checked path,
+ * and `cfg` for its service and policy. The FetchRequestInfo is built here, not in Call, so that switchyard/lite
+ * bundles leave it out until registerInstrumentation().
+ */
 export type Instrumenter = (
-  info: Omit<FetchRequestInfo, 'policy'>,
+  method: string,
+  url: string,
+  path: string,
   headers: HeadersInit | undefined,
-  balancer: PickSource,
+  cfg: FetchConfig,
 ) => Traced;
 
 /**
@@ -361,10 +362,10 @@ export function parseInstrumentation(v: unknown): Instrumenter | undefined {
       throw typeError(Array.isArray(v) ? `instrumentation[${i}]` : 'instrumentation', 'an object with request()', x);
   });
   if (list.length === 0) return undefined;
-  return (info, given, balancer) => {
-    const policy = (balancer as { policy?: { name?: unknown } }).policy?.name;
-    const full = { ...info, policy: typeof policy === 'string' ? policy : '' };
-    const scope = fanOut(list.map((x) => guard(() => checked((x as FetchInstrumentation).request(full)))));
+  return (method, url, path, given, cfg) => {
+    const policy = (cfg.balancer as { policy?: { name?: unknown } }).policy?.name;
+    const info = { method, url, path, service: cfg.serviceName, policy: typeof policy === 'string' ? policy : '' };
+    const scope = fanOut(list.map((x) => guard(() => checked((x as FetchInstrumentation).request(info)))));
     const headers = new Headers(given);
     return {
       headers,
@@ -414,8 +415,8 @@ function fanOut(scopes: (RequestScope | undefined)[]): RequestScope | undefined 
   };
 }
 
-function optionalFunction<T>(field: string, v: T | undefined): T | undefined {
-  if (v !== undefined && typeof v !== 'function') throw typeError(field, 'a function', v);
+function isFunction<T>(field: string, v: T): T {
+  if (typeof v !== 'function') throw typeError(field, 'a function', v);
   return v;
 }
 
@@ -451,8 +452,14 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   if (!Array.isArray(retryOnList)) throw typeError('retry.retryOn', 'an array of statuses', retryOnList);
   const retryOn = new Set<number>(retryOnList);
   for (const s of retryOn) intInRange('retry.retryOn[]', s, 100, 599);
-  const random = options.random === undefined ? Math.random : validateRandom('random', options.random);
-  const clock = options.clock === undefined ? systemClock : validateClock('clock', options.clock);
+  /** `options[k]` checked by `check` (errors name `k`), or `dflt` when left out. */
+  const opt = <K extends keyof CreateFetchOptions, T, D>(
+    k: K,
+    check: (field: string, v: NonNullable<CreateFetchOptions[K]>) => T,
+    dflt: D,
+  ): T | D => (options[k] === undefined ? dflt : check(k, options[k]!));
+  const random = opt('random', validateRandom, Math.random);
+  const clock = opt('clock', validateClock, systemClock);
   const hedge = options.hedge;
   let hedgeCfg: FetchConfig['hedge'];
   if (hedge !== undefined) {
@@ -462,20 +469,18 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   const instrument = parts.instrumentation;
   if (options.instrumentation !== undefined && instrument === undefined)
     throw unregistered('instrumentation', 'registerInstrumentation()', options.instrumentation);
-  const deadlineMs = options.deadlineMs === undefined ? Infinity : positive('deadlineMs', options.deadlineMs);
-  const readyTimeoutMs =
-    options.readyTimeoutMs === undefined
-      ? Number.isFinite(deadlineMs)
-        ? deadlineMs
-        : DEFAULT_READY_TIMEOUT_MS
-      : nonNegativeMs('readyTimeoutMs', options.readyTimeoutMs);
+  const deadlineMs = opt('deadlineMs', positive, Infinity);
+  const readyTimeoutMs = opt(
+    'readyTimeoutMs',
+    nonNegativeMs,
+    Number.isFinite(deadlineMs) ? deadlineMs : DEFAULT_READY_TIMEOUT_MS,
+  );
   const target = options.target;
   const targetName = typeof target === 'string' ? target : typeof target?.target === 'string' ? target.target : '';
   const cfg: Omit<FetchConfig, 'balancer' | 'close' | 'resolver' | 'checker' | 'detector'> = {
     scheme,
     serviceOrigin,
-    perTryTimeoutMs:
-      options.perTryTimeoutMs === undefined ? undefined : positive('perTryTimeoutMs', options.perTryTimeoutMs),
+    perTryTimeoutMs: opt('perTryTimeoutMs', positive, undefined),
     deadlineMs,
     maxAttempts: retry.maxAttempts === undefined ? 3 : intInRange('retry.maxAttempts', retry.maxAttempts, 1, 10),
     retryOn,
@@ -485,11 +490,11 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
         ? null
         : new RetryThrottle(asObject<ThrottleOptions>('retryThrottling', options.retryThrottling)),
     hedge: hedgeCfg,
-    passThrough: optionalFunction('passThrough', options.passThrough),
-    key: optionalFunction('key', options.key),
-    baseFetch: optionalFunction('fetch', options.fetch) ?? globalThis.fetch.bind(globalThis),
+    passThrough: opt('passThrough', isFunction, undefined),
+    key: opt('key', isFunction, undefined),
+    baseFetch: opt('fetch', isFunction, undefined) ?? globalThis.fetch.bind(globalThis),
     clock,
-    onEvent: optionalFunction('onEvent', options.onEvent),
+    onEvent: opt('onEvent', isFunction, undefined),
     readyTimeoutMs,
     instrumentation: instrument?.(options.instrumentation),
     serviceName: serviceOrigin ?? targetName,
@@ -500,7 +505,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
       throw typeError('balancer', 'an object with pick()', balancer);
     if (balancer.pickAsync !== undefined && typeof balancer.pickAsync !== 'function')
       throw typeError('balancer.pickAsync', 'a function', balancer.pickAsync);
-    return { ...cfg, balancer, close: () => {}, resolver: undefined, checker: undefined, detector: undefined };
+    return { ...cfg, balancer, close: () => {} };
   }
   // Built last, once every option is known to be valid: nothing is started and then leaked by a throw.
   return { ...cfg, ...buildStack(parts, options, clock, options.random, readyTimeoutMs, targetName) };
@@ -538,7 +543,7 @@ export interface HedgeConfig {
 
 export const COMPLETE_STACK: StackParts = {
   balancer: (o) => new Balancer(o),
-  connect: (target, balancer, o) => connectResolver(target, balancer, o),
+  connect: (target, balancer, o) => wireResolver(allSchemes, target, balancer, o),
   health: buildHealth,
   probers: wireProbers,
   hedge: hedged,
@@ -548,7 +553,7 @@ export const COMPLETE_STACK: StackParts = {
 
 export const LITE_STACK: StackParts = {
   balancer: (o) => new BalancerCore(o),
-  connect: (target, balancer, o) => connectResolverWith(registeredSchemes, target, balancer, o),
+  connect: (target, balancer, o) => wireResolver(registeredSchemes, target, balancer, o),
 };
 
 /**
@@ -627,33 +632,39 @@ function buildStack(
       throw typeError('outlierDetection', lite, options.outlierDetection);
   }
   const shared = { clock, ...(random !== undefined && { random }) };
-  const closers: (() => void)[] = [];
+  let built: BalancerCore | undefined;
+  let unwireProbers: (() => void) | undefined;
+  let wired: ReturnType<typeof buildHealth> | undefined;
+  let resolver: ConnectedResolver | undefined;
+  let closed = false;
+  // what was built, stopped feeders first (resolver, health checks), then the Balancer and its probes
   const close = () => {
-    for (const c of closers.splice(0)) c();
+    if (closed) return;
+    closed = true;
+    wired?.close();
+    resolver?.close();
+    built?.close();
+    unwireProbers?.();
+    (built?.policy as { abortProbes?: () => void } | undefined)?.abortProbes?.();
   };
   try {
-    const built = parts.balancer({
+    built = parts.balancer({
       ...shared,
       readyTimeoutMs,
       ...(targetName !== '' && { target: targetName }),
       ...(options.policy !== undefined && { policy: options.policy }),
       ...(options.endpoints !== undefined && { endpoints: options.endpoints }),
     });
-    closers.push(() => built.close());
-    const unwireProbers = parts.probers?.(built, options);
-    if (unwireProbers !== undefined) closers.push(unwireProbers);
-    closers.push(() => {
-      (built.policy as { abortProbes?: () => void }).abortProbes?.();
-    });
-    const { checker, detector, close: unwire } = health?.(options, built, shared) ?? {};
-    let resolver: ConnectedResolver | undefined;
-    if (options.target !== undefined) {
-      const r = parts.connect(options.target, built, { clock });
-      resolver = r;
-      closers.unshift(() => r.close());
-    }
-    if (unwire !== undefined) closers.unshift(unwire);
-    return { balancer: built as unknown as PickSource, close, resolver, checker, detector };
+    unwireProbers = parts.probers?.(built, options);
+    wired = health?.(options, built, shared);
+    if (options.target !== undefined) resolver = parts.connect(options.target, built, { clock });
+    return {
+      balancer: built as unknown as PickSource,
+      close,
+      resolver,
+      checker: wired?.checker,
+      detector: wired?.detector,
+    };
   } catch (e) {
     close();
     throw e;

@@ -277,10 +277,8 @@ export class Call {
     this.#key = key;
     if (cfg.deadlineMs !== Infinity) this.deadlineAt = cfg.clock.now() + cfg.deadlineMs;
     const instrumentation = cfg.instrumentation;
-    if (instrumentation !== undefined) {
-      const info = { method, url: rawUrl, path: this.#path, service: cfg.serviceName };
-      headers = (this.#traced = instrumentation(info, headers, cfg.balancer)).headers;
-    }
+    if (instrumentation !== undefined)
+      headers = (this.#traced = instrumentation(method, rawUrl, this.#path, headers, cfg)).headers;
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { idempotent, key: _key, ...rest } = init ?? {};
     const out: RequestInit = rest;

@@ -18,16 +18,12 @@ export interface BackoffOptions {
   backoffMultiplier?: number;
 }
 
-export const DEFAULT_INITIAL_BACKOFF_MS = 50;
-export const DEFAULT_MAX_BACKOFF_MS = 1000;
-export const DEFAULT_BACKOFF_MULTIPLIER = 2;
-
-/** The fetch retry's defaults (50 ms, ×2, up to 1 s). */
-export const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>> = Object.freeze({
-  initialBackoffMs: DEFAULT_INITIAL_BACKOFF_MS,
-  maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
-  backoffMultiplier: DEFAULT_BACKOFF_MULTIPLIER,
-});
+/** The fetch retry's defaults (50 ms, ×2, up to 1 s); internal, read-only by its type (not frozen: smaller). */
+export const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>> = {
+  initialBackoffMs: 50,
+  maxBackoffMs: 1000,
+  backoffMultiplier: 2,
+};
 
 export class Backoff {
   declare readonly initialBackoffMs: number;
@@ -46,16 +42,10 @@ export class Backoff {
     defaults: Readonly<Required<BackoffOptions>> = DEFAULT_BACKOFF,
   ) {
     this.random = random;
-    this.initialBackoffMs =
-      o.initialBackoffMs === undefined ? defaults.initialBackoffMs : positive('initialBackoffMs', o.initialBackoffMs);
-    this.maxBackoffMs =
-      o.maxBackoffMs === undefined
-        ? Math.max(defaults.maxBackoffMs, this.initialBackoffMs)
-        : positive('maxBackoffMs', o.maxBackoffMs);
-    this.backoffMultiplier =
-      o.backoffMultiplier === undefined
-        ? defaults.backoffMultiplier
-        : positive('backoffMultiplier', o.backoffMultiplier);
+    const given = (k: keyof BackoffOptions) => (o[k] === undefined ? undefined : positive(k, o[k]));
+    this.initialBackoffMs = given('initialBackoffMs') ?? defaults.initialBackoffMs;
+    this.maxBackoffMs = given('maxBackoffMs') ?? Math.max(defaults.maxBackoffMs, this.initialBackoffMs);
+    this.backoffMultiplier = given('backoffMultiplier') ?? defaults.backoffMultiplier;
     if (this.maxBackoffMs < this.initialBackoffMs)
       throw rangeError('maxBackoffMs', `>= initialBackoffMs (${this.initialBackoffMs})`, this.maxBackoffMs);
   }

@@ -45,7 +45,8 @@ export const systemClock: Clock = Object.freeze({
   now,
   setTimeout(fn: () => void, ms: number, options?: TimerOptions): TimerHandle {
     const h = globalThis.setTimeout(fn, ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms) as unknown as { unref?: () => void };
-    if (options?.background === true && typeof h === 'object' && h !== null && typeof h.unref === 'function') h.unref();
+    // Node's handle has unref(); a browser's number has not
+    if (options?.background === true && typeof h?.unref === 'function') h.unref();
     return h;
   },
   clearTimeout(h: TimerHandle): void {
