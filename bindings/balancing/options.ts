@@ -127,10 +127,10 @@ export function resolveOptions(
   const policy = sc ? configs!(policies, o) : policyFromSpec(policies, o.policy);
   const clock = o.clock === undefined ? systemClock : validateClock('clock', o.clock);
   const random = o.random === undefined ? defaultRandom : validateRandom('random', o.random);
-  const pt = o.panicThresholdPercent ?? 50;
+  const pt = o.panicThresholdPercent === undefined ? 50 : o.panicThresholdPercent; // null is a wrong value
   if (typeof pt !== 'number' || !(pt >= 0 && pt <= 100))
     throw rangeError('panicThresholdPercent', 'a number in [0, 100]', pt);
-  const pm = o.panicMode ?? 'all';
+  const pm = o.panicMode === undefined ? 'all' : o.panicMode;
   if (pm !== 'all' && pm !== 'fail') throw rangeError('panicMode', "'all' or 'fail'", pm);
   // default: where the core runs in WASM, the table lives in its memory
   let backend: 'wasm' | 'js' = 'js';
@@ -143,7 +143,10 @@ export function resolveOptions(
   const timed = o.measureRtt ?? (policy.usesRtt === true || policy.weighting !== undefined);
   if (o.endpoints !== undefined && !Array.isArray(o.endpoints)) throw typeError('endpoints', 'an array', o.endpoints);
   if (o.target !== undefined) str('target', o.target);
-  const rt = nonNegativeMs('readyTimeoutMs', o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+  const rt = nonNegativeMs(
+    'readyTimeoutMs',
+    o.readyTimeoutMs === undefined ? DEFAULT_READY_TIMEOUT_MS : o.readyTimeoutMs,
+  );
   const panic = { panicThresholdPercent: pt, panicMode: pm };
   let priority: PriorityOptions;
   if (levels !== undefined) priority = levels.parse(o.priority, 'priority', panic);

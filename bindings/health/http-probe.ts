@@ -8,7 +8,7 @@
 //
 //   new HealthChecker({ probe: httpProbe({ path: '/healthz', expectedStatuses: [200, [300, 399]] }) });
 import type { HealthMember, HealthProbe } from './checker.js';
-import { intInRange, rangeError, typeError } from '../util/validate.js';
+import { checkKeys, intInRange, rangeError, typeError } from '../util/validate.js';
 
 export type StatusRange = number | readonly [number, number];
 
@@ -65,8 +65,19 @@ export function authority(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The keys of HttpProbeOptions: a misspelt one is refused. */
+export const PROBE_KEYS = [
+  'path',
+  'scheme',
+  'expectedStatuses',
+  'headers',
+  'url',
+  'fetch',
+] satisfies (keyof HttpProbeOptions)[];
+
 export function httpProbe<M extends HealthMember = HealthMember>(options: HttpProbeOptions<M> = {}): HealthProbe<M> {
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
+  checkKeys('options', options, PROBE_KEYS);
   const path = options.path ?? '/';
   if (typeof path !== 'string' || !path.startsWith('/')) throw typeError('path', "a string starting with '/'", path);
   const scheme = options.scheme ?? 'http';

@@ -71,6 +71,24 @@ export interface HealthCheckerOptions<M extends HealthMember = HealthMember> {
   random?: Random;
 }
 
+/** The keys of HealthCheckerOptions: a misspelt one is refused. */
+export const HEALTH_KEYS = [
+  'probe',
+  'intervalMs',
+  'timeoutMs',
+  'unhealthyIntervalMs',
+  'recheckDelayMs',
+  'initialJitterMs',
+  'intervalJitterMs',
+  'intervalJitterPercent',
+  'unhealthyThreshold',
+  'healthyThreshold',
+  'startHealthy',
+  'maxConcurrentProbes',
+  'clock',
+  'random',
+] satisfies (keyof HealthCheckerOptions)[];
+
 export const DEFAULT_INTERVAL_MS = 10_000;
 export const DEFAULT_TIMEOUT_MS = 3_000;
 export const DEFAULT_UNHEALTHY_THRESHOLD = 3;
@@ -118,6 +136,7 @@ const or = <T>(v: T | undefined, dflt: T): T => (v === undefined ? dflt : v);
 
 export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptions<M>): HealthConfig<M> {
   requireObject(o);
+  checkKeys('options', o, HEALTH_KEYS);
   if (typeof o.probe !== 'function')
     throw typeError('probe', 'a function (member, signal) => Promise<boolean>', o.probe);
   const intervalMs = delay('intervalMs', or(o.intervalMs, DEFAULT_INTERVAL_MS));
@@ -198,7 +217,7 @@ export const DEFAULT_SUCCESS_RATE_STDEV_FACTOR = 1900;
 export type OutlierConfig = Required<OutlierDetectorOptions>;
 
 /** The keys of OutlierDetectorOptions: a misspelt one (Envoy's `consecutive_5xx`) is refused. */
-const OUTLIER_KEYS = [
+export const OUTLIER_KEYS = [
   'consecutive5xx',
   'enforcingConsecutive5xx',
   'intervalMs',
@@ -218,45 +237,45 @@ const OUTLIER_KEYS = [
 export function parseOutlierOptions(o: OutlierDetectorOptions): OutlierConfig {
   requireObject(o);
   checkKeys('options', o, OUTLIER_KEYS);
-  const baseEjectionTimeMs = positive('baseEjectionTimeMs', o.baseEjectionTimeMs ?? DEFAULT_BASE_EJECTION_TIME_MS);
+  const baseEjectionTimeMs = positive('baseEjectionTimeMs', or(o.baseEjectionTimeMs, DEFAULT_BASE_EJECTION_TIME_MS));
   const maxEjectionTimeMs = positive(
     'maxEjectionTimeMs',
-    o.maxEjectionTimeMs ?? Math.max(DEFAULT_MAX_EJECTION_TIME_MS, baseEjectionTimeMs),
+    or(o.maxEjectionTimeMs, Math.max(DEFAULT_MAX_EJECTION_TIME_MS, baseEjectionTimeMs)),
   );
   if (maxEjectionTimeMs < baseEjectionTimeMs)
     throw rangeError('maxEjectionTimeMs', `>= baseEjectionTimeMs (${baseEjectionTimeMs})`, maxEjectionTimeMs);
   const count = (field: string, v: unknown, min: number, max = 1_000_000) => intInRange(field, v, min, max);
   return {
-    consecutive5xx: count('consecutive5xx', o.consecutive5xx ?? DEFAULT_CONSECUTIVE_5XX, 1),
-    enforcingConsecutive5xx: percent('enforcingConsecutive5xx', o.enforcingConsecutive5xx ?? 100),
-    intervalMs: delay('intervalMs', o.intervalMs ?? DEFAULT_OUTLIER_INTERVAL_MS),
+    consecutive5xx: count('consecutive5xx', or(o.consecutive5xx, DEFAULT_CONSECUTIVE_5XX), 1),
+    enforcingConsecutive5xx: percent('enforcingConsecutive5xx', or(o.enforcingConsecutive5xx, 100)),
+    intervalMs: delay('intervalMs', or(o.intervalMs, DEFAULT_OUTLIER_INTERVAL_MS)),
     baseEjectionTimeMs,
     maxEjectionTimeMs,
-    maxEjectionPercent: percent('maxEjectionPercent', o.maxEjectionPercent ?? DEFAULT_MAX_EJECTION_PERCENT),
-    alwaysEjectOneHost: bool('alwaysEjectOneHost', o.alwaysEjectOneHost ?? true),
-    enforcingSuccessRate: percent('enforcingSuccessRate', o.enforcingSuccessRate ?? 100),
+    maxEjectionPercent: percent('maxEjectionPercent', or(o.maxEjectionPercent, DEFAULT_MAX_EJECTION_PERCENT)),
+    alwaysEjectOneHost: bool('alwaysEjectOneHost', or(o.alwaysEjectOneHost, true)),
+    enforcingSuccessRate: percent('enforcingSuccessRate', or(o.enforcingSuccessRate, 100)),
     successRateMinimumHosts: count(
       'successRateMinimumHosts',
-      o.successRateMinimumHosts ?? DEFAULT_SUCCESS_RATE_MINIMUM_HOSTS,
+      or(o.successRateMinimumHosts, DEFAULT_SUCCESS_RATE_MINIMUM_HOSTS),
       1,
     ),
     successRateRequestVolume: count(
       'successRateRequestVolume',
-      o.successRateRequestVolume ?? DEFAULT_SUCCESS_RATE_REQUEST_VOLUME,
+      or(o.successRateRequestVolume, DEFAULT_SUCCESS_RATE_REQUEST_VOLUME),
       1,
       Number.MAX_SAFE_INTEGER,
     ),
     successRateStdevFactor: count(
       'successRateStdevFactor',
-      o.successRateStdevFactor ?? DEFAULT_SUCCESS_RATE_STDEV_FACTOR,
+      or(o.successRateStdevFactor, DEFAULT_SUCCESS_RATE_STDEV_FACTOR),
       0,
     ),
     successfulActiveHealthCheckUnejectHost: bool(
       'successfulActiveHealthCheckUnejectHost',
-      o.successfulActiveHealthCheckUnejectHost ?? true,
+      or(o.successfulActiveHealthCheckUnejectHost, true),
     ),
     clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: checkedRandom(validateRandom('random', o.random ?? defaultRandom), true),
+    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom)), true),
   };
 }
 

@@ -12,7 +12,8 @@ import type { EndpointInput } from '../util/endpoint.js';
 import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import { HealthChecker, type HealthCheckerOptions } from '../health/checker.js';
 import { validateRandom } from '../util/random.js';
-import { httpProbe, type HttpProbeOptions } from '../health/http-probe.js';
+import { httpProbe, type HttpProbeOptions, PROBE_KEYS } from '../health/http-probe.js';
+import { HEALTH_KEYS, OUTLIER_KEYS } from '../health/options.js';
 import { connectHealth } from '../health/connect.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../health/outlier.js';
 import type { ResolverOptions } from '../discovery/resolver.js';
@@ -588,21 +589,22 @@ function buildHealth(
       'absent: createFetch probes over HTTP (or give a balancer wired by connectHealth)',
       (hc as { probe: unknown }).probe,
     );
-  // probes go as the requests do (scheme, fetch) unless healthCheck says otherwise
-  const probeOptions = {
-    ...(options.scheme !== undefined && { scheme: options.scheme }),
-    ...(options.fetch !== undefined && { fetch: options.fetch }),
-    ...hc,
-  };
-  const checker =
-    hc === undefined ? undefined : new HealthChecker({ ...shared, ...hc, probe: httpProbe(probeOptions) });
-  const detector =
-    options.outlierDetection === false
-      ? undefined
-      : new OutlierDetector({
-          ...shared,
-          ...asObject<OutlierDetectorOptions>('outlierDetection', options.outlierDetection),
-        });
+  let checker: HealthChecker | undefined;
+  if (hc !== undefined) {
+    checkKeys('healthCheck', hc, [...HEALTH_KEYS, ...PROBE_KEYS]);
+    // probes go as the requests do (scheme, fetch) unless healthCheck says otherwise
+    const probe: Record<string, unknown> = { scheme: options.scheme, fetch: options.fetch };
+    const timing: Record<string, unknown> = { ...shared };
+    for (const [k, v] of Object.entries(hc)) ((PROBE_KEYS as string[]).includes(k) ? probe : timing)[k] = v;
+    for (const k in probe) if (probe[k] === undefined) delete probe[k];
+    checker = new HealthChecker({ ...timing, probe: httpProbe(probe) } as HealthCheckerOptions);
+  }
+  let detector: OutlierDetector | undefined;
+  if (options.outlierDetection !== false) {
+    const od = asObject<OutlierDetectorOptions>('outlierDetection', options.outlierDetection);
+    checkKeys('outlierDetection', od, OUTLIER_KEYS);
+    detector = new OutlierDetector({ ...shared, ...od });
+  }
   if (checker === undefined && detector === undefined) return { checker, detector, close: () => {} };
   const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {
     clock: shared.clock,

@@ -12,6 +12,9 @@ import { parsePickFirst } from '../../bindings/balancing/policies/pick-first.js'
 import { parseKetamaPolicy } from '../../bindings/balancing/policies/hash-tables.js';
 import { parseWeightedRoundRobin } from '../../bindings/balancing/policies/weighted-round-robin.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../../bindings/health/outlier.js';
+import { HealthChecker } from '../../bindings/health/checker.js';
+import { httpProbe } from '../../bindings/health/http-probe.js';
+import { createFetch } from '../../bindings/http/fetch.js';
 import { parseEndpoint } from '../../bindings/util/endpoint.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import { mulberry32 } from '../../bindings/util/random.js';
@@ -240,4 +243,41 @@ test('applyServiceConfig: a BigInt or a cycle in the options is an error naming 
   cyc.self = cyc;
   const e2 = lb.applyServiceConfig({ loadBalancingConfig: [{ peak_ewma: cyc }] });
   t.regex(e2?.message ?? '', /^loadBalancingConfig\[0\]\.peak_ewma\.self/);
+});
+
+test('health options: misspelt keys refused where they are given (healthCheck, outlierDetection, HealthChecker, httpProbe); null is no default', (t) => {
+  const probe = async () => true;
+  t.throws(() => new HealthChecker({ probe, intervalMs: 1000, intervalMS: 5 } as never), {
+    instanceOf: RangeError,
+    message: /^options\.intervalMS must be one of probe, intervalMs/,
+  });
+  t.throws(() => httpProbe({ pth: '/h' } as never), { instanceOf: RangeError, message: /^options\.pth/ });
+  t.throws(() => new OutlierDetector({ consecutive5xx: null } as never), {
+    instanceOf: TypeError,
+    message: /^consecutive5xx/,
+  });
+  t.throws(
+    () => createFetch({ endpoints: ['127.0.0.1:1'], healthCheck: { path: '/h', intervalMs: 1000, pth: 1 } as never }),
+    {
+      instanceOf: RangeError,
+      message: /^healthCheck\.pth/,
+    },
+  );
+  t.throws(() => createFetch({ endpoints: ['127.0.0.1:1'], outlierDetection: { consecutive_5xx: 2 } as never }), {
+    instanceOf: RangeError,
+    message: /^outlierDetection\.consecutive_5xx/,
+  });
+  // probe and timing keys together are fine, each going where it belongs
+  const f = createFetch({
+    endpoints: ['127.0.0.1:1'],
+    healthCheck: { path: '/h', expectedStatuses: [200], intervalMs: 60_000, unhealthyThreshold: 2 },
+  });
+  t.truthy(f.checker);
+  f.close();
+  for (const [k, v] of [
+    ['panicThresholdPercent', null],
+    ['panicMode', null],
+    ['readyTimeoutMs', null],
+  ] as const)
+    t.throws(() => new Balancer({ [k]: v } as never), { message: new RegExp(`^${k}`) });
 });
