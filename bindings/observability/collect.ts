@@ -235,17 +235,27 @@ export const DEFAULT_BUCKETS_S: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-/** The `buckets` option of both sinks: a non-empty, increasing array of finite seconds > 0 (copied). */
+/**
+ * The `buckets` option of both sinks: a non-empty, increasing array of finite seconds > 0 (copied). Every
+ * index is read, so a hole (`[, 1]`, `new Array(3)`) is a TypeError naming `buckets[i]` (forEach skips holes).
+ */
 export function parseBuckets(b: unknown): number[] {
   if (b === undefined) return [...DEFAULT_BUCKETS_S];
   if (!Array.isArray(b) || b.length === 0) throw typeError('buckets', 'a non-empty array of seconds', b);
-  b.forEach((x, i) => {
+  const out: number[] = [];
+  for (let i = 0; i < b.length; i++) {
+    const x: unknown = b[i];
     if (typeof x !== 'number') throw typeError(`buckets[${i}]`, 'a finite number > 0, increasing', x);
-    if (!Number.isFinite(x) || x <= 0 || (i > 0 && x <= (b[i - 1] as number)))
+    if (!Number.isFinite(x) || x <= 0 || (i > 0 && x <= out[i - 1]!))
       throw rangeError(`buckets[${i}]`, 'a finite number > 0, increasing', x);
-  });
-  return [...(b as number[])];
+    out.push(x);
+  }
+  return out;
 }
+
+/** Whether two bucket lists are the same boundaries. */
+export const sameBuckets = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Where a sink sends values. Gauge readers are called on every collection (scrape or export). */
 export interface Sink {
@@ -254,7 +264,21 @@ export interface Sink {
   gauge(key: InstrumentKey, read: (set: (labels: Labels, value: number) => void) => void): void;
   /** A member left the membership: drop its series where the library allows it. */
   forget?(member: string): void;
+  /**
+   * The source's own count of an unlabelled total (`SEEDED` keys) when collection starts, > 0; default: `add`.
+   * A sink whose series outlive a collector (OpenTelemetry) adds only what it has not counted yet.
+   */
+  seed?(key: SeededKey, n: number): void;
 }
+
+/** The unlabelled totals that start at their source's own count, and that source. */
+export const SEEDED = {
+  retries: 'fetch',
+  hedges: 'fetch',
+  resolverUpdates: 'resolver',
+  resolverErrors: 'resolver',
+} as const satisfies Partial<Record<InstrumentKey, keyof Sources>>;
+export type SeededKey = keyof typeof SEEDED;
 
 // The parts of each source that are used, so any object with these methods works (and tests can pass fakes).
 /** Removes a listener. */
@@ -265,6 +289,11 @@ export interface BalancerSource {
   on(event: 'membership', fn: (e: MembershipEvent) => void): Off;
   on(event: 'availability', fn: (e: AvailabilityEvent) => void): Off;
   stats(): BalancerStats;
+  /**
+   * The current members, an array replaced (not mutated) on every membership change, as the Balancer's. Without
+   * it, the members are those of `stats()` when collection starts, followed through 'membership' events.
+   */
+  readonly members?: readonly { readonly id: string }[];
 }
 export interface CheckerSource {
   on(event: 'transition', fn: (e: HealthTransition) => void): Off;
@@ -352,6 +381,44 @@ export function resolveSources(o: SourceOptions): Sources {
   return s;
 }
 
+/** The instruments the present sources feed (those `wireSources` writes). */
+export function instrumentsFor(s: Sources): InstrumentKey[] {
+  const keys: InstrumentKey[] = [];
+  if (s.balancer !== undefined) keys.push('tries', 'tryDuration', 'rebuilds', 'membership', 'availability');
+  if (s.balancer !== undefined) keys.push('members', 'eligible', 'panic', 'inFlight', 'weight', 'available');
+  if (s.checker !== undefined) keys.push('healthTransitions', 'probes', 'probeDuration', 'healthState');
+  if (s.detector !== undefined) keys.push('ejections', 'ejected');
+  if (s.resolver !== undefined)
+    keys.push('resolverUpdates', 'resolverErrors', 'resolverLastUpdate', 'resolverEndpoints');
+  if (s.fetch !== undefined && typeof s.fetch.on === 'function')
+    keys.push('requests', 'retries', 'hedges', 'throttled');
+  return keys;
+}
+
+/**
+ * The sources `wireSources` subscribes to, each with the field that names it in errors (`fetch.balancer` when
+ * taken from the fetch): a source two collectors of one registry or meter subscribe to would count twice.
+ */
+export function subscribedSources(s: Sources, o: SourceOptions): [field: string, source: object][] {
+  const out: [string, object][] = [];
+  if (s.fetch !== undefined && typeof s.fetch.on === 'function') out.push(['fetch', s.fetch]);
+  const add = (field: 'balancer' | 'checker' | 'detector' | 'resolver', v: object | undefined) => {
+    if (v !== undefined) out.push([o[field] !== undefined ? field : `fetch.${field}`, v]);
+  };
+  add('balancer', s.balancer);
+  add('checker', s.checker);
+  add('detector', s.detector);
+  add('resolver', s.resolver);
+  return out;
+}
+
+/** The error for a source another open collector of the same registry or meter subscribes to already. */
+export const collectedTwice = (field: string, where: string): RangeError =>
+  new RangeError(
+    `${field} must not be collected twice on one ${where}: another collector on this ${where} counts its ` +
+      `events already (close it first, or use another ${where})`,
+  );
+
 const OUTCOME_SUCCESS = 'success';
 const tryOutcome = (ok: boolean, status: number | undefined): string =>
   ok ? OUTCOME_SUCCESS : status === undefined ? 'error' : 'failure';
@@ -359,29 +426,73 @@ const STATES: readonly HealthState[] = ['pending', 'healthy', 'suspect', 'failed
 const NO_LABELS: Labels = Object.freeze({}) as Labels;
 
 /**
+ * Whether an id is a current member of `b`: read from `b.members` (one Set per membership change, built on the
+ * first question after it), so it is right even for events other 'membership' listeners cause before this
+ * one's turn; without `members`, the ids of `stats()` now, followed by the 'membership' listener it returns.
+ */
+function memberTest(b: BalancerSource): [(id: string) => boolean, ((e: MembershipEvent) => void) | undefined] {
+  const live = (): readonly { readonly id: string }[] | undefined => {
+    const l = b.members;
+    return Array.isArray(l) ? l : undefined;
+  };
+  if (live() !== undefined) {
+    let seen: readonly { readonly id: string }[] | undefined;
+    let ids = new Set<string>();
+    const isMember = (id: string): boolean => {
+      const l = live() ?? [];
+      if (l !== seen) {
+        seen = l;
+        ids = new Set(l.map((m) => m.id));
+      }
+      return ids.has(id);
+    };
+    return [isMember, undefined];
+  }
+  const ids = new Set(b.stats().members.map((m) => m.id));
+  const follow = (e: MembershipEvent): void => {
+    for (const id of e.removed) ids.delete(id);
+    for (const id of e.added) ids.add(id);
+  };
+  return [(id) => ids.has(id), follow];
+}
+
+/**
  * Subscribes `sink` to every source and registers the gauge readers; returns the function that unsubscribes.
  * Unlabelled totals kept by a source itself (fetch retries and hedges, resolver updates and errors) start at
  * the source's own count, so they equal its `stats()` even when collection starts late.
+ *
+ * Per-member series are written only for current members of the Balancer (when there is one): a try that
+ * ends after its member left (the Balancer still reports its outcome), or a probe, transition or ejection
+ * of an id the Balancer does not have, is not counted, so no series outlives its member's `forget`. There is
+ * no per-try total without a member label; the request such a try belonged to is counted by `requests`.
  */
 export function wireSources(s: Sources, sink: Sink): () => void {
   const offs: Off[] = [];
+  const seed = (key: SeededKey, n: number): void =>
+    sink.seed !== undefined ? sink.seed(key, n) : sink.add(key, NO_LABELS, n);
   const b = s.balancer;
+  let isMember: (id: string) => boolean = () => true;
   if (b !== undefined) {
+    const [test, follow] = memberTest(b);
+    isMember = test;
     offs.push(
       b.on('outcome', (e) => {
+        if (!isMember(e.id)) return;
         sink.add('tries', { member: e.id, outcome: tryOutcome(e.ok, e.status) }, 1);
         if (e.rttMs === e.rttMs) sink.observe('tryDuration', { member: e.id }, e.rttMs / 1000);
       }),
       b.on('picker', () => sink.add('rebuilds', NO_LABELS, 1)),
       b.on('membership', (e) => {
+        follow?.(e);
         if (e.added.length > 0) sink.add('membership', { change: 'added' }, e.added.length);
         if (e.removed.length > 0) sink.add('membership', { change: 'removed' }, e.removed.length);
         if (e.updated.length > 0) sink.add('membership', { change: 'updated' }, e.updated.length);
-        if (sink.forget !== undefined) for (const id of e.removed) sink.forget(id);
+        if (sink.forget !== undefined) for (const id of e.removed) if (!isMember(id)) sink.forget(id);
       }),
-      b.on('availability', (e) =>
-        sink.add('availability', { member: e.id, to: e.available ? 'available' : 'unavailable' }, 1),
-      ),
+      b.on('availability', (e) => {
+        if (isMember(e.id))
+          sink.add('availability', { member: e.id, to: e.available ? 'available' : 'unavailable' }, 1);
+      }),
     );
     // one stats() snapshot per collection: readers running in the same tick share it
     let cached: BalancerStats | undefined;
@@ -408,8 +519,11 @@ export function wireSources(s: Sources, sink: Sink): () => void {
   const c = s.checker;
   if (c !== undefined) {
     offs.push(
-      c.on('transition', (e) => sink.add('healthTransitions', { member: e.member.id, from: e.from, to: e.to }, 1)),
+      c.on('transition', (e) => {
+        if (isMember(e.member.id)) sink.add('healthTransitions', { member: e.member.id, from: e.from, to: e.to }, 1);
+      }),
       c.on('probe', (e) => {
+        if (!isMember(e.member.id)) return;
         sink.add('probes', { member: e.member.id, outcome: e.ok ? OUTCOME_SUCCESS : 'failure' }, 1);
         sink.observe('probeDuration', { member: e.member.id }, e.durationMs / 1000);
       }),
@@ -423,7 +537,7 @@ export function wireSources(s: Sources, sink: Sink): () => void {
   if (d !== undefined) {
     offs.push(
       d.on('ejection', (e) => {
-        if (e.ejected) sink.add('ejections', { member: e.id, kind: e.kind }, 1);
+        if (e.ejected && isMember(e.id)) sink.add('ejections', { member: e.id, kind: e.kind }, 1);
       }),
     );
     sink.gauge('ejected', (set) => {
@@ -434,8 +548,8 @@ export function wireSources(s: Sources, sink: Sink): () => void {
   if (r !== undefined) {
     let lastUpdateS = 0;
     let endpoints = 0;
-    if (typeof r.updates === 'number' && r.updates > 0) sink.add('resolverUpdates', NO_LABELS, r.updates);
-    if (typeof r.errors === 'number' && r.errors > 0) sink.add('resolverErrors', NO_LABELS, r.errors);
+    if (typeof r.updates === 'number' && r.updates > 0) seed('resolverUpdates', r.updates);
+    if (typeof r.errors === 'number' && r.errors > 0) seed('resolverErrors', r.errors);
     offs.push(
       r.on('update', (e) => {
         lastUpdateS = Date.now() / 1000;
@@ -450,8 +564,8 @@ export function wireSources(s: Sources, sink: Sink): () => void {
   const f = s.fetch;
   if (f !== undefined && typeof f.on === 'function') {
     const st = typeof f.stats === 'function' ? f.stats() : undefined;
-    if (st !== undefined && st.retries > 0) sink.add('retries', NO_LABELS, st.retries);
-    if (st !== undefined && st.hedges > 0) sink.add('hedges', NO_LABELS, st.hedges);
+    if (st !== undefined && st.retries > 0) seed('retries', st.retries);
+    if (st !== undefined && st.hedges > 0) seed('hedges', st.hedges);
     offs.push(
       f.on('event', (e) => {
         switch (e.type) {

@@ -2,8 +2,11 @@
 // `collectMetrics` registers the instruments of collect.ts on a prom-client Registry (default: prom-client's
 // global `register`) and keeps them current from the sources' events; gauges read `stats()` at scrape time.
 // Several collectors may share a registry (one per upstream service, told apart by constant `labels`):
-// they share each metric family, and closing one removes its series only. Series of a member that leaves
-// the membership are removed, so member labels stay bounded under churn. Names follow the Prometheus naming
+// they share each metric family, and closing one removes its series only. Nothing is merged silently: a
+// second collector with the same constant labels (`labels`), over a source another one already collects
+// (`balancer`, `fetch`, ...), or with other histogram `buckets` than the family's is a RangeError naming it.
+// Series of a member that leaves the membership are removed, and per-member series are written for current
+// members only (collect.ts), so member labels stay bounded under churn. Names follow the Prometheus naming
 // guide (https://prometheus.io/docs/practices/naming/); queries to start from: docs/observability.md. A misspelt
 // option, or a constant label prom-client would refuse (`le`, `quantile`, a bad name), is a RangeError naming it,
 // thrown before anything is registered.
@@ -16,8 +19,12 @@ import { Counter, Gauge, Histogram, register as globalRegistry, Registry } from 
 import { checkKeys, rangeError, str, typeError } from '../util/validate.js';
 import {
   INSTRUMENTS,
+  collectedTwice,
+  instrumentsFor,
   parseBuckets,
   resolveSources,
+  sameBuckets,
+  subscribedSources,
   wireSources,
   type InstrumentKey,
   type InstrumentSpec,
@@ -46,9 +53,12 @@ export interface CollectMetricsOptions extends SourceOptions {
   registry?: Registry;
   /** Prefix of every metric name (default 'switchyard_'). */
   prefix?: string;
-  /** Constant labels on every series of this collector, e.g. { service: 'api' } (label names, string values). */
+  /**
+   * Constant labels on every series of this collector, e.g. { service: 'api' } (label names, string values):
+   * they tell collectors sharing the registry apart, so two open ones with the same labels are refused.
+   */
   labels?: Labels;
-  /** Histogram buckets in seconds (default DEFAULT_BUCKETS_S). */
+  /** Histogram buckets in seconds (default DEFAULT_BUCKETS_S); those of the registry's histogram when it has one. */
   buckets?: readonly number[];
 }
 
@@ -67,10 +77,17 @@ interface Family {
   metric: AnyMetric;
   labelNames: string;
   readers: Set<Reader>;
-  users: number;
+  /** The constant label values of the collectors using it (one each: two alike would write the same series). */
+  users: Set<string>;
+  /** A histogram's buckets. */
+  buckets: readonly number[] | undefined;
 }
 
 const families = new WeakMap<Registry, Map<string, Family>>();
+/** The sources the open collectors of each registry subscribe to. */
+const collected = new WeakMap<Registry, Set<object>>();
+/** The `series` key of series without a member label (no member id can equal it). */
+const NO_MEMBER = Symbol('no member');
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const OWN_LABELS = new Set(Object.values(INSTRUMENTS).flatMap((s: InstrumentSpec) => s.labels));
@@ -104,8 +121,14 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
   str('prefix', prefix);
   if (prefix !== '' && !NAME.test(prefix)) throw rangeError('prefix', 'a Prometheus metric name prefix', prefix);
   const constant = parseLabels(options.labels);
-  const constNames = Object.keys(constant);
+  // sorted: collectors giving the same names in another order share the families
+  const constNames = Object.keys(constant).sort();
+  const constKey = `{${constNames.map((n) => `${n}=${JSON.stringify(constant[n])}`).join(',')}}`;
   const buckets = parseBuckets(options.buckets);
+  let taken = collected.get(registry);
+  if (taken === undefined) collected.set(registry, (taken = new Set()));
+  const subscribed = subscribedSources(sources, options);
+  for (const [field, source] of subscribed) if (taken.has(source)) throw collectedTwice(field, 'registry');
   let fams = families.get(registry);
   if (fams === undefined) families.set(registry, (fams = new Map()));
 
@@ -113,8 +136,8 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
   const ownReaders: [Family, Reader][] = [];
   // label children per instrument and label values (inc/observe without hashing the labels each time)
   const children = new Map<string, { inc(n: number): void } & { observe(v: number): void }>();
-  // series this collector wrote, by member ('' for none), so they can be removed
-  const series = new Map<string, Map<string, [Family, Labels]>>();
+  // series this collector wrote, by member (NO_MEMBER for none), so they can be removed
+  const series = new Map<string | symbol, Map<string, [Family, Labels]>>();
 
   const family = (key: InstrumentKey): Family => {
     let f = used.get(key);
@@ -142,7 +165,8 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
                 },
               });
       registry.registerMetric(metric);
-      f = { name, metric, labelNames: labelNames.join(','), readers, users: 0 };
+      f = { name, metric, labelNames: labelNames.join(','), readers, users: new Set(), buckets: undefined };
+      if (s.kind === 'histogram') f.buckets = buckets;
       fams.set(name, f);
     } else if (f.labelNames !== labelNames.join(',')) {
       throw rangeError(
@@ -150,8 +174,19 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
         `the label names of the collector already on this registry (${f.labelNames})`,
         constNames.join(','),
       );
+    } else if (f.users.has(constKey)) {
+      // the same series: gauges would overwrite each other, counters add up, close() delete the other's
+      throw new RangeError(
+        `labels must tell this collector apart from the others on this registry (another one writes ${name} ` +
+          `with ${constKey} already), got ${constKey}`,
+      );
+    } else if (f.buckets !== undefined && !sameBuckets(f.buckets, buckets)) {
+      throw new RangeError(
+        `buckets must be those of ${name} already on this registry ([${f.buckets.join(', ')}]), ` +
+          `got [${buckets.join(', ')}]`,
+      );
     }
-    f.users++;
+    f.users.add(constKey);
     used.set(key, f);
     return f;
   };
@@ -164,7 +199,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
       const all = { ...constant, ...labels };
       c = (f.metric as Counter<string> & Histogram<string>).labels(all) as never;
       children.set(id, c!);
-      const member = labels.member ?? '';
+      const member = labels.member ?? NO_MEMBER;
       let m = series.get(member);
       if (m === undefined) series.set(member, (m = new Map()));
       m.set(id, [f, all]);
@@ -182,20 +217,24 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
       ownReaders.push([f, r]);
     },
     forget(member) {
-      const m = series.get(member);
-      if (m === undefined) return;
-      for (const [id, [f, labels]] of m) {
-        f.metric.remove(labels);
-        children.delete(id);
-      }
-      series.delete(member);
+      forget(member);
     },
   };
+  function forget(member: string | symbol): void {
+    const m = series.get(member);
+    if (m === undefined) return;
+    for (const [id, [f, labels]] of m) {
+      f.metric.remove(labels);
+      children.delete(id);
+    }
+    series.delete(member);
+  }
 
   // every family up front (a scrape before the first event lists the counters at 0; a name clash throws
   // before anything is subscribed)
+  for (const [, source] of subscribed) taken.add(source);
   try {
-    for (const key of keysFor(sources)) {
+    for (const key of instrumentsFor(sources)) {
       family(key);
       if (INSTRUMENTS[key].kind === 'counter' && INSTRUMENTS[key].labels.length === 0) sink.add(key, {}, 0);
     }
@@ -207,14 +246,16 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
 
   function release(): void {
     for (const [f, r] of ownReaders.splice(0)) f.readers.delete(r);
-    for (const member of [...series.keys()]) sink.forget!(member);
+    for (const member of [...series.keys()]) forget(member);
     for (const [, f] of used) {
-      if (--f.users === 0) {
+      f.users.delete(constKey);
+      if (f.users.size === 0) {
         registry.removeSingleMetric(f.name);
         fams!.delete(f.name);
       }
     }
     used.clear();
+    for (const [, source] of subscribed) taken!.delete(source);
   }
 
   let closed = false;
@@ -227,20 +268,6 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
       release();
     },
   };
-}
-
-/** The instruments each present source feeds. */
-function keysFor(s: ReturnType<typeof resolveSources>): InstrumentKey[] {
-  const keys: InstrumentKey[] = [];
-  if (s.balancer !== undefined) keys.push('tries', 'tryDuration', 'rebuilds', 'membership', 'availability');
-  if (s.balancer !== undefined) keys.push('members', 'eligible', 'panic', 'inFlight', 'weight', 'available');
-  if (s.checker !== undefined) keys.push('healthTransitions', 'probes', 'probeDuration', 'healthState');
-  if (s.detector !== undefined) keys.push('ejections', 'ejected');
-  if (s.resolver !== undefined)
-    keys.push('resolverUpdates', 'resolverErrors', 'resolverLastUpdate', 'resolverEndpoints');
-  if (s.fetch !== undefined && typeof s.fetch.on === 'function')
-    keys.push('requests', 'retries', 'hedges', 'throttled');
-  return keys;
 }
 
 /**

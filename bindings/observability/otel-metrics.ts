@@ -4,10 +4,14 @@
 // units follow the OpenTelemetry conventions (dotted names, UCUM units, durations in seconds); attributes are
 // the Prometheus labels prefixed with `switchyard.` (switchyard.member, switchyard.outcome, ...).
 // OpenTelemetry cannot delete the series of a removed member from a cumulative counter: it stays with its
-// last value (the exporter's cardinality limit bounds them). Options are checked as the Prometheus
-// collector's are: `attributes` a plain object of OpenTelemetry attribute values (a string, a finite number, a
-// boolean, or an array of one of those types) whose keys are not switchyard's own; `buckets` increasing
-// finite seconds > 0. A bad one is a TypeError/RangeError naming the field.
+// last value (the exporter's cardinality limit bounds them); no new point is written for a member that has
+// left (collect.ts). Options are checked as the Prometheus collector's are: `attributes` a plain object of
+// OpenTelemetry attribute values (a string, a finite number, a boolean, or an array of one of those types)
+// whose keys are not switchyard's own; `buckets` increasing finite seconds > 0. A bad one is a
+// TypeError/RangeError naming the field. Collectors sharing a meter share its instruments, so nothing is
+// merged silently: a second open collector on the meter with the same `attributes`, or over a source another
+// one collects (`balancer`, `fetch`, ...), is a RangeError naming it, and so are `buckets` other than those a
+// histogram of the meter was created with (an instrument outlives its collector: they stay the meter's).
 //
 //   const c = collectOtelMetrics({ fetch, attributes: { 'service.name': 'api' } }); // meter: metrics.getMeter('switchyard')
 //   c.close();
@@ -22,11 +26,17 @@ import {
 import { checkKeys, numberError, rangeError, typeError } from '../util/validate.js';
 import {
   INSTRUMENTS,
+  SEEDED,
+  collectedTwice,
+  instrumentsFor,
   parseBuckets,
   resolveSources,
+  sameBuckets,
+  subscribedSources,
   wireSources,
   type InstrumentKey,
   type Labels,
+  type SeededKey,
   type Sink,
   type SourceOptions,
 } from './collect.js';
@@ -44,6 +54,30 @@ export interface OtelMetricsCollector {
   /** Unsubscribes from the sources and stops observing the gauges. */
   close(): void;
 }
+
+/** What the collectors of one meter share: its instruments are the same for all of them. */
+interface MeterState {
+  /** The constant attributes of the open collectors (two alike would write the same points). */
+  attributes: Set<string>;
+  /** The sources the open collectors subscribe to. */
+  sources: Set<object>;
+  /** The bucket boundaries each histogram of the meter was created with (instruments stay: so do these). */
+  buckets: Map<string, readonly number[]>;
+  /**
+   * What the counters seeded from a source's own count (collect.ts SEEDED) hold, by source, then attributes
+   * and instrument: a collector started again on the same source, meter and attributes continues them.
+   */
+  counted: WeakMap<object, Map<string, number>>;
+}
+const meters = new WeakMap<Meter, MeterState>();
+
+/** An order-independent key of an attribute set (values by type: 1 and '1' differ, as they do to the SDK). */
+const attributesKey = (a: Attributes): string =>
+  JSON.stringify(
+    Object.keys(a)
+      .sort()
+      .map((k) => [k, a[k]]),
+  );
 
 const OPTIONS = ['balancer', 'checker', 'detector', 'resolver', 'fetch', 'meter', 'attributes', 'buckets'];
 const OWN_ATTRIBUTES = new Set(Object.values(INSTRUMENTS).flatMap((s) => s.labels.map((l) => `switchyard.${l}`)));
@@ -85,52 +119,102 @@ export function collectOtelMetrics(options: CollectOtelMetricsOptions): OtelMetr
     throw typeError('meter', 'an OpenTelemetry Meter', meter);
   const constant = parseAttributes(options.attributes);
   const buckets = parseBuckets(options.buckets);
+  const state = meters.get(meter) ?? {
+    attributes: new Set(),
+    sources: new Set(),
+    buckets: new Map(),
+    counted: new WeakMap(),
+  };
+  meters.set(meter, state);
+  const subscribed = subscribedSources(sources, options);
+  for (const [field, source] of subscribed) if (state.sources.has(source)) throw collectedTwice(field, 'meter');
+  const constKey = attributesKey(constant);
+  if (state.attributes.has(constKey))
+    throw new RangeError(
+      `attributes must tell this collector apart from the others on this meter (another one records with ` +
+        `${constKey} already), got ${constKey}`,
+    );
+  const keys = instrumentsFor(sources);
+  for (const key of keys) {
+    const s = INSTRUMENTS[key];
+    const had = s.kind === 'histogram' ? state.buckets.get(s.otel) : undefined;
+    if (had !== undefined && !sameBuckets(had, buckets))
+      throw new RangeError(
+        `buckets must be those ${s.otel} was created with on this meter ([${had.join(', ')}]), ` +
+          `got [${buckets.join(', ')}]`,
+      );
+  }
 
   const attrs = (labels: Labels): Attributes => {
     const a: Attributes = { ...constant };
     for (const k in labels) a[`switchyard.${k}`] = labels[k];
     return a;
   };
+  // counters and histograms up front (an instrument without points is not exported): the buckets recorded
+  // for the meter are those its histograms were created with
   const counters = new Map<InstrumentKey, Counter>();
   const histograms = new Map<InstrumentKey, Histogram>();
+  for (const key of keys) {
+    const s = INSTRUMENTS[key];
+    if (s.kind === 'counter') counters.set(key, meter.createCounter(s.otel, { description: s.help, unit: s.unit }));
+    else if (s.kind === 'histogram') {
+      const advice = { explicitBucketBoundaries: buckets };
+      histograms.set(key, meter.createHistogram(s.otel, { description: s.help, unit: s.unit, advice }));
+      if (!state.buckets.has(s.otel)) state.buckets.set(s.otel, buckets);
+    }
+  }
+  state.attributes.add(constKey);
+  for (const [, source] of subscribed) state.sources.add(source);
+  // the running totals of the seeded counters: [totals of their source on this meter, key in it]
+  const seeded = new Map<InstrumentKey, [Map<string, number>, string]>();
+  for (const [key, from] of Object.entries(SEEDED) as [SeededKey, 'fetch' | 'resolver'][]) {
+    const source = sources[from];
+    if (source === undefined || !counters.has(key)) continue;
+    let totals = state.counted.get(source);
+    if (totals === undefined) state.counted.set(source, (totals = new Map()));
+    seeded.set(key, [totals, `${constKey}\u0000${key}`]);
+  }
+
   const cached = new Map<string, Attributes>(); // attribute objects by instrument and label values
+  const byMember = new Map<string, string[]>(); // the `cached` ids of each member, dropped when it leaves
   const attrsOf = (key: InstrumentKey, labels: Labels): Attributes => {
     const id = `${key}\u0000${Object.values(labels).join('\u0000')}`;
     let a = cached.get(id);
-    if (a === undefined) cached.set(id, (a = attrs(labels)));
+    if (a === undefined) {
+      cached.set(id, (a = attrs(labels)));
+      const member = labels.member;
+      if (member !== undefined) {
+        const ids = byMember.get(member);
+        if (ids === undefined) byMember.set(member, [id]);
+        else ids.push(id);
+      }
+    }
     return a;
   };
   const gauges: [ObservableGauge, (set: (labels: Labels, value: number) => void) => void][] = [];
 
   const sink: Sink = {
     add(key, labels, n) {
-      let c = counters.get(key);
-      if (c === undefined) {
-        const s = INSTRUMENTS[key];
-        counters.set(key, (c = meter.createCounter(s.otel, { description: s.help, unit: s.unit })));
-      }
-      c.add(n, attrsOf(key, labels));
+      counters.get(key)!.add(n, attrsOf(key, labels));
+      const t = seeded.get(key);
+      if (t !== undefined) t[0].set(t[1], (t[0].get(t[1]) ?? 0) + n);
+    },
+    seed(key, n) {
+      // the counter has what a closed collector of this source and attributes counted: add the rest
+      const t = seeded.get(key);
+      const had = t === undefined ? 0 : (t[0].get(t[1]) ?? 0);
+      if (n > had) sink.add(key, {}, n - had);
     },
     observe(key, labels, v) {
-      let h = histograms.get(key);
-      if (h === undefined) {
-        const s = INSTRUMENTS[key];
-        h = meter.createHistogram(s.otel, {
-          description: s.help,
-          unit: s.unit,
-          advice: { explicitBucketBoundaries: buckets },
-        });
-        histograms.set(key, h);
-      }
-      h.record(v, attrsOf(key, labels));
+      histograms.get(key)!.record(v, attrsOf(key, labels));
     },
     gauge(key, read) {
       const s = INSTRUMENTS[key];
       gauges.push([meter.createObservableGauge(s.otel, { description: s.help, unit: s.unit }), read]);
     },
     forget(member) {
-      for (const id of cached.keys())
-        if (id.includes(`\u0000${member}\u0000`) || id.endsWith(`\u0000${member}`)) cached.delete(id);
+      for (const id of byMember.get(member) ?? []) cached.delete(id);
+      byMember.delete(member);
     },
   };
 
@@ -147,6 +231,10 @@ export function collectOtelMetrics(options: CollectOtelMetricsOptions): OtelMetr
       closed = true;
       off();
       if (observables.length > 0) meter.removeBatchObservableCallback(batch, observables);
+      cached.clear();
+      byMember.clear();
+      state.attributes.delete(constKey);
+      for (const [, source] of subscribed) state.sources.delete(source);
     },
   };
 }

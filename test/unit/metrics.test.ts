@@ -279,7 +279,9 @@ test('bad options: TypeError/RangeError naming the field and the value', (t) => 
   });
   // the same names twice without labels to tell them apart
   const c = collectMetrics({ balancer, registry, labels: { service: 'a' } });
-  t.throws(() => collectMetrics({ balancer, registry }), { instanceOf: RangeError, message: /^labels/ });
+  const other = new Balancer({ endpoints: ['b:1'] });
+  t.throws(() => collectMetrics({ balancer: other, registry }), { instanceOf: RangeError, message: /^labels/ });
+  other.close();
   c.close();
   t.is(registry.getMetricsAsArray().length, 0, 'a rejected collector leaves nothing behind');
   t.throws(() => collectOtelMetrics({ balancer, meter: {} as never }), { instanceOf: TypeError, message: /^meter/ });
@@ -355,4 +357,288 @@ test('OpenTelemetry: buckets and attributes are checked as the Prometheus collec
   });
   ok.close();
   balancer.close();
+});
+
+/** The OpenTelemetry points of `name` (cumulative, last collection) on a fresh reader. */
+function otelHarness() {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({ readers: [reader] });
+  const points = async (name: string) => {
+    await reader.forceFlush();
+    const all = (exporter.getMetrics().at(-1)?.scopeMetrics ?? []).flatMap((s) => s.metrics);
+    const m = all.find((x) => x.descriptor.name === name);
+    return (m?.dataPoints ?? []) as { value: unknown; attributes: Record<string, unknown> }[];
+  };
+  return { provider, meter: provider.getMeter('t'), points, exporter };
+}
+
+test('a try that ends after its member left writes no series for it (Prometheus and OpenTelemetry)', async (t) => {
+  const registry = new Registry();
+  const b = new Balancer({ endpoints: ['x:1', 'y:2'] });
+  const otel = otelHarness();
+  const c = collectMetrics({ balancer: b, registry });
+  const o = collectOtelMetrics({ balancer: b, meter: otel.meter });
+  try {
+    const picks = [b.pick(), b.pick()];
+    b.remove('x:1');
+    for (const p of picks) if (p.type === 'pick') p.handle.done({ ok: true, rttMs: 3 });
+    const text = await registry.metrics();
+    t.notRegex(text, /member="x:1"/, 'no tries_total nor try_duration_seconds series re-created for x:1');
+    t.regex(text, /switchyard_tries_total\{member="y:2",outcome="success"\} 1/);
+    const tries = await otel.points('switchyard.tries');
+    t.deepEqual(
+      tries.map((p) => p.attributes['switchyard.member']),
+      ['y:2'],
+      'OpenTelemetry: no point for the removed member',
+    );
+    t.is((await otel.points('switchyard.try.duration')).length, 1);
+    // back again: its tries count from then on
+    b.add('x:1');
+    const p = b.pick();
+    const q = b.pick();
+    for (const h of [p, q]) if (h.type === 'pick') h.handle.done({ ok: true, rttMs: 1 });
+    t.regex(await registry.metrics(), /switchyard_tries_total\{member="x:1",outcome="success"\} 1/);
+  } finally {
+    c.close();
+    o.close();
+    b.close();
+    await otel.provider.shutdown();
+  }
+});
+
+test('per-member series follow the Balancer’s members, even for events caused by an earlier membership listener', async (t) => {
+  const registry = new Registry();
+  const b = new Balancer({ endpoints: ['x:1'] });
+  // a listener registered before the collector's (as createFetch's health wiring is) marks new members
+  // unavailable: the collector has not seen the membership event yet, the Balancer has the member already
+  b.on('membership', (e) => {
+    for (const id of e.added) b.setAvailable(id, false, 'warming up');
+  });
+  const c = collectMetrics({ balancer: b, registry });
+  b.add('z:3');
+  const json = (await registry.getMetricsAsJSON()) as Json;
+  t.is(sum(json, 'switchyard_availability_changes_total', { member: 'z:3', to: 'unavailable' }), 1);
+  c.close();
+  b.close();
+});
+
+test('a Balancer-like source without `members`: the members of stats() and its membership events', async (t) => {
+  const registry = new Registry();
+  const listeners = new Map<string, ((e: unknown) => void)[]>();
+  let ids = ['x:1', 'y:2'];
+  const fake = {
+    on(event: string, fn: (e: unknown) => void) {
+      listeners.set(event, [...(listeners.get(event) ?? []), fn]);
+      return () => {};
+    },
+    stats: () => ({ members: ids.map((id) => ({ id, active: 0, weight: 1, available: true })), eligible: 1 }),
+  };
+  const emit = (event: string, e: unknown) => {
+    for (const fn of listeners.get(event) ?? []) fn(e);
+  };
+  const c = collectMetrics({ balancer: fake as never, registry });
+  emit('outcome', { id: 'x:1', ok: true, rttMs: 1, status: 200, at: 0 });
+  ids = ['y:2'];
+  emit('membership', { added: [], removed: ['x:1'], updated: [] });
+  emit('outcome', { id: 'x:1', ok: true, rttMs: 1, status: 200, at: 0 });
+  emit('outcome', { id: 'y:2', ok: true, rttMs: 1, status: 200, at: 0 });
+  const text = await registry.metrics();
+  t.notRegex(text, /member="x:1"/);
+  t.regex(text, /switchyard_tries_total\{member="y:2",outcome="success"\} 1/);
+  c.close();
+});
+
+test('two collectors alike on one registry are refused: same constant labels, or the same source', async (t) => {
+  const registry = new Registry();
+  const a = new Balancer({ endpoints: ['x:1'] });
+  const b = new Balancer({ endpoints: ['x:1', 'z:3'] });
+  const ca = collectMetrics({ balancer: a, registry });
+  t.throws(() => collectMetrics({ balancer: b, registry }), {
+    instanceOf: RangeError,
+    message: /^labels must tell this collector apart from the others on this registry .*got \{\}$/,
+  });
+  ca.close();
+  const c1 = collectMetrics({ balancer: a, registry, labels: { service: 'a', region: 'eu' } });
+  // the same labels given in another order are the same series
+  t.throws(() => collectMetrics({ balancer: b, registry, labels: { region: 'eu', service: 'a' } }), {
+    instanceOf: RangeError,
+    message: /^labels must tell .*got \{region="eu",service="a"\}$/,
+  });
+  const c2 = collectMetrics({ balancer: b, registry, labels: { region: 'eu', service: 'b' } });
+  // the same balancer under other labels would count every try twice
+  t.throws(() => collectMetrics({ balancer: a, registry, labels: { service: 'a2', region: 'eu' } }), {
+    instanceOf: RangeError,
+    message: /^balancer must not be collected twice on one registry/,
+  });
+  for (let i = 0; i < 3; i++) {
+    const p = a.pick();
+    if (p.type === 'pick') p.handle.done({ ok: true, rttMs: 1 });
+  }
+  let json = (await registry.getMetricsAsJSON()) as Json;
+  t.is(sum(json, 'switchyard_tries_total', { member: 'x:1' }), 3, 'counted once');
+  t.is(sum(json, 'switchyard_members'), 3, 'one gauge per collector: 1 + 2');
+  // closing one leaves the other's series
+  c1.close();
+  json = (await registry.getMetricsAsJSON()) as Json;
+  t.is(sum(json, 'switchyard_members', { service: 'b' }), 2);
+  t.true(json.some((m) => m.name === 'switchyard_picker_rebuilds_total' && m.values.length === 1));
+  // once closed, the source may be collected again
+  collectMetrics({ balancer: a, registry, labels: { service: 'a', region: 'eu' } }).close();
+  c2.close();
+  t.is(registry.getMetricsAsArray().length, 0);
+  a.close();
+  b.close();
+});
+
+test('the same fetch collected twice on one registry is refused (every counter would double)', async (t) => {
+  const registry = new Registry();
+  const f = createFetch({ endpoints: endpoints(), policy: 'round_robin' });
+  const c = collectMetrics({ fetch: f, registry });
+  try {
+    t.throws(() => collectMetrics({ fetch: f, registry, labels: { copy: '2' } }), {
+      instanceOf: RangeError,
+      message: /^fetch must not be collected twice on one registry/,
+    });
+    t.throws(() => collectMetrics({ balancer: f.balancer as never, registry, labels: { copy: '2' } }), {
+      instanceOf: RangeError,
+      message: /^balancer must not be collected twice/,
+    });
+    await (await f('/once')).text();
+    const json = (await registry.getMetricsAsJSON()) as Json;
+    t.is(sum(json, 'switchyard_requests_total'), 1);
+    t.is(sum(json, 'switchyard_tries_total'), 1);
+    // another registry is another view: allowed
+    const other = new Registry();
+    collectMetrics({ fetch: f, registry: other }).close();
+  } finally {
+    c.close();
+    f.close();
+  }
+  t.is(registry.getMetricsAsArray().length, 0);
+});
+
+test('buckets other than those of the histogram already on the registry are a RangeError naming buckets', (t) => {
+  const registry = new Registry();
+  const a = new Balancer({ endpoints: ['x:1'] });
+  const b = new Balancer({ endpoints: ['y:1'] });
+  const ca = collectMetrics({ balancer: a, registry, labels: { s: 'a' }, buckets: [0.1, 1] });
+  t.throws(() => collectMetrics({ balancer: b, registry, labels: { s: 'b' }, buckets: [5, 50, 500] }), {
+    instanceOf: RangeError,
+    message:
+      /^buckets must be those of switchyard_try_duration_seconds already on this registry \(\[0\.1, 1\]\), got \[5, 50, 500\]$/,
+  });
+  t.throws(() => collectMetrics({ balancer: b, registry, labels: { s: 'b' } }), {
+    instanceOf: RangeError,
+    message: /^buckets must be those of switchyard_try_duration_seconds/,
+  });
+  const cb = collectMetrics({ balancer: b, registry, labels: { s: 'b' }, buckets: [0.1, 1] });
+  cb.close();
+  ca.close();
+  t.is(registry.getMetricsAsArray().length, 0);
+  // the family gone, new buckets are free to choose
+  collectMetrics({ balancer: b, registry, buckets: [5, 50] }).close();
+  a.close();
+  b.close();
+});
+
+test('buckets with holes are a TypeError naming the hole, in both collectors', (t) => {
+  const balancer = new Balancer({ endpoints: ['x:1'] });
+  const registry = new Registry();
+  const meter = new MeterProvider().getMeter('t');
+  const cases: [number[], RegExp][] = [
+    // eslint-disable-next-line no-sparse-arrays
+    [[, 1] as number[], /^buckets\[0\] must be a finite number > 0, increasing, got undefined$/],
+    [new Array<number>(3), /^buckets\[0\] must be .*got undefined$/],
+    // eslint-disable-next-line no-sparse-arrays
+    [[1, 2, , 4] as number[], /^buckets\[2\] must be .*got undefined$/],
+  ];
+  for (const [buckets, message] of cases) {
+    t.throws(() => collectMetrics({ balancer, registry, buckets }), { instanceOf: TypeError, message });
+    t.throws(() => collectOtelMetrics({ balancer, meter, buckets }), { instanceOf: TypeError, message });
+  }
+  t.is(registry.getMetricsAsArray().length, 0);
+  balancer.close();
+});
+
+test('OpenTelemetry: collectors sharing a meter are refused the same attributes, source or other buckets', async (t) => {
+  const otel = otelHarness();
+  const meter = otel.meter;
+  const a = new Balancer({ endpoints: ['x:1'] });
+  const b = new Balancer({ endpoints: ['x:1', 'z:3'] });
+  const ca = collectOtelMetrics({ balancer: a, meter, attributes: { service: 'api', shard: 1 }, buckets: [0.1, 1] });
+  try {
+    t.throws(() => collectOtelMetrics({ balancer: b, meter, attributes: { shard: 1, service: 'api' } }), {
+      instanceOf: RangeError,
+      message: /^attributes must tell this collector apart from the others on this meter/,
+    });
+    t.throws(() => collectOtelMetrics({ balancer: a, meter, attributes: { service: 'other' } }), {
+      instanceOf: RangeError,
+      message: /^balancer must not be collected twice on one meter/,
+    });
+    t.throws(() => collectOtelMetrics({ balancer: b, meter, attributes: { service: 'b' }, buckets: [5, 50] }), {
+      instanceOf: RangeError,
+      message:
+        /^buckets must be those switchyard\.try\.duration was created with on this meter \(\[0\.1, 1\]\), got \[5, 50\]$/,
+    });
+    // 1 and '1' are different attribute values
+    const cb = collectOtelMetrics({
+      balancer: b,
+      meter,
+      attributes: { service: 'api', shard: '1' },
+      buckets: [0.1, 1],
+    });
+    for (const lb of [a, b]) {
+      const p = lb.pick();
+      if (p.type === 'pick') p.handle.done({ ok: true, rttMs: 300 });
+    }
+    const members = await otel.points('switchyard.members');
+    t.deepEqual(members.map((p) => p.value).sort(), [1, 2], 'one gauge point per collector');
+    const dur = await otel.points('switchyard.try.duration');
+    t.deepEqual(
+      dur.map((p) => (p.value as { buckets: { boundaries: number[] } }).buckets.boundaries),
+      [
+        [0.1, 1],
+        [0.1, 1],
+      ],
+    );
+    cb.close();
+    ca.close();
+    // closed: the attributes and the source are free again; the buckets stay those of the meter's histogram
+    collectOtelMetrics({ balancer: a, meter, attributes: { service: 'api', shard: 1 }, buckets: [0.1, 1] }).close();
+    t.throws(() => collectOtelMetrics({ balancer: a, meter, buckets: [2, 3] }), {
+      instanceOf: RangeError,
+      message: /^buckets must be those switchyard\.try\.duration was created with/,
+    });
+  } finally {
+    ca.close();
+    a.close();
+    b.close();
+    await otel.provider.shutdown();
+  }
+});
+
+test('collecting a source again on the same meter and attributes continues its totals, counting nothing twice', async (t) => {
+  const otel = otelHarness();
+  const registry = new Registry();
+  const balancer = new Balancer({ endpoints: ['x:1'] });
+  const resolver = { on: () => () => {}, updates: 5, errors: 1 };
+  const options = { balancer, resolver, attributes: { service: 'api' } };
+  collectOtelMetrics({ ...options, meter: otel.meter }).close();
+  collectMetrics({ balancer, resolver, registry }).close();
+  resolver.updates = 7; // two updates while nothing collected
+  const o = collectOtelMetrics({ ...options, meter: otel.meter });
+  const c = collectMetrics({ balancer, resolver, registry });
+  const value = async (name: string) => (await otel.points(name)).map((p) => p.value);
+  t.deepEqual(await value('switchyard.resolver.updates'), [7]);
+  t.deepEqual(await value('switchyard.resolver.errors'), [1]);
+  const json = (await registry.getMetricsAsJSON()) as Json;
+  t.is(sum(json, 'switchyard_resolver_updates_total'), 7);
+  // under other attributes: a series of its own, from the source's count
+  o.close();
+  collectOtelMetrics({ ...options, attributes: { service: 'other' }, meter: otel.meter }).close();
+  t.deepEqual((await value('switchyard.resolver.updates')).sort(), [7, 7]);
+  c.close();
+  balancer.close();
+  await otel.provider.shutdown();
 });
