@@ -1,11 +1,18 @@
 // Argument parsing for the CLI: `--name value`, `--name=value`, flags, positionals; an option given twice is
-// refused (the second would silently win). Bad arguments raise UsageError, which the CLI prints as one line
-// and exits with code 2. Only a UsageError is a usage error: a library TypeError/RangeError about an argument's
-// value becomes one through `fromArgs`; any other error (an internal failure) exits with code 1.
+// refused (the second would silently win), and so is `--name --other` (a value that starts with `--` is
+// written `--name=--other`). Bad arguments raise UsageError, which the CLI prints as one line and exits with
+// code 2. Only a UsageError is a usage error: a library TypeError/RangeError about an argument's value becomes
+// one through `fromArgs`. A CommandError (a port in use, unreadable input) is one line and exit code 1; any
+// other error (an internal failure) exits with code 1 and its stack.
 import type { MemberInput } from '../hashing/ring.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** A command that cannot do its job for a reason outside the program (a port in use): one line, exit code 1. */
+export class CommandError extends Error {
+  override name = 'CommandError';
 }
 
 /**
@@ -54,6 +61,11 @@ export function parseArgs(
     if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
     const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    if (eq < 0 && value.startsWith('--')) {
+      throw new UsageError(
+        `--${name} needs a value, got the option ${JSON.stringify(value)} (write --${name}=${value} if that is the value)`,
+      );
+    }
     options.set(name, value);
   }
   return { options, positionals };

@@ -1,8 +1,9 @@
 // The `switchyard` command: a thin layer over the library. Each subcommand lives in its own file.
 // Exit codes (main's result): 0 success; 2 a usage error (a UsageError, cli/args.ts: one line on stderr);
 // 1 anything else: a command that failed (it returns its code: bench passes on its child's, demo 1 when
-// requests failed) or an unexpected error (printed with its stack: a bug, never dressed up as a usage error).
-import { UsageError } from './args.js';
+// requests failed; or it throws a CommandError, one line: a port in use, unreadable input) or an unexpected
+// error (printed with its stack: a bug, never dressed up as a usage error).
+import { CommandError, UsageError } from './args.js';
 import { planCommand, routeCommand } from './route.js';
 import { demoCommand } from './demo-command.js';
 import { benchCommand } from './bench.js';
@@ -13,8 +14,14 @@ type Command = (argv: string[], io: CliIO) => Promise<number | void> | number | 
 
 export interface CliIO {
   out(line: string): void;
+  /** Output as bytes, written unchanged, in order with `out`'s lines: whole lines, each ending in \n. */
+  outBytes(chunk: Uint8Array): void;
   err(line: string): void;
-  readLines(): AsyncIterable<string>;
+  /**
+   * Standard input as lines, in batches (the executable: the complete lines of each chunk read), each without
+   * its \n (nor a \r before it). The executable gives bytes, as read: a key is routed and printed byte for byte.
+   */
+  readLineBatches(): AsyncIterable<readonly (string | Uint8Array)[]>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -28,7 +35,7 @@ const COMMANDS: Record<string, Command> = {
 const USAGE = `usage: switchyard <command> [options]
   route --nodes id[=weight],... [--algo xxhash-ring|ketama|ring-hash|maglev|jump|nginx|rendezvous]
         [--compat libketama|libmemcached|spymemcached|twemproxy|hashring] [--hash H] [--vnodes N] [--seed N]
-        [--table-size PRIME] [key ...]                     (keys from stdin if none; prints key<TAB>member)
+        [--table-size PRIME] [key ...]   (keys from stdin if none: one a line, taken as bytes; prints key<TAB>member)
   plan  --from a,b,c --to a,b,c,d [--keys N] [same options as route]   (keys moved, shares before/after)
   demo  [--duration SECONDS] [--concurrency N] [--plain] [--metrics-port N] [--no-metrics]   (live demo on loopback backends)
   bench [suite ...]                                       (from a checkout: run benchmarks, write docs/benchmarks.md)
@@ -45,9 +52,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)} (try --help)`);
     return (await cmd(rest, io)) ?? 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof CommandError) {
       io.err(`switchyard: ${err.message}`);
-      return 2;
+      return err instanceof UsageError ? 2 : 1;
     }
     io.err(`switchyard: ${err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err)}`);
     return 1;

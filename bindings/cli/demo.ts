@@ -24,6 +24,7 @@ import { connectHealth } from '../health/connect.js';
 import { OutlierDetector } from '../health/outlier.js';
 import { systemClock } from '../util/clock.js';
 import { positive } from '../util/validate.js';
+import { CommandError } from './args.js';
 
 export interface DemoOptions {
   durationS?: number;
@@ -100,7 +101,9 @@ async function listen(b: Backend): Promise<void> {
     systemClock.setTimeout(() => res.end(b.id), lo + Math.random() * (hi - lo));
   });
   await new Promise<void>((resolve, reject) => {
-    b.server.once('error', reject);
+    b.server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new CommandError(`demo: ${b.id} cannot listen on 127.0.0.1:${b.port}: ${err.message}`, { cause: err })),
+    );
     b.server.listen(b.port, '127.0.0.1', () => resolve());
   });
   b.port = (b.server.address() as AddressInfo).port;
@@ -121,15 +124,19 @@ function p99(samples: number[]): number {
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
 }
 
+/** The /metrics endpoint: listening from the start, answering once `attach` gave it the demo's stack. */
+interface MetricsEndpoint {
+  url: string;
+  attach(sources: Record<string, unknown>): void;
+  close(): Promise<void>;
+}
+
 /**
  * Serves Prometheus metrics of the demo's stack on 127.0.0.1:port/metrics. prom-client is an optional peer
- * dependency: without it the demo runs without the endpoint and says so.
+ * dependency: without it the demo runs without the endpoint and says so. A port that cannot be bound (in use)
+ * is a CommandError naming it.
  */
-async function serveMetrics(
-  port: number,
-  out: (line: string) => void,
-  sources: Record<string, unknown>,
-): Promise<{ url: string; close(): Promise<void> } | undefined> {
+async function serveMetrics(port: number, out: (line: string) => void): Promise<MetricsEndpoint | undefined> {
   let m: typeof import('../observability/metrics.js');
   let prom: typeof import('prom-client');
   try {
@@ -140,26 +147,38 @@ async function serveMetrics(
     return undefined;
   }
   const registry = new prom.Registry();
-  const collector = m.collectMetrics({ ...(sources as object), registry } as Parameters<typeof m.collectMetrics>[0]);
-  const handler = m.metricsHandler(registry);
+  let collector: { close(): void } | undefined;
+  let handler: ReturnType<typeof m.metricsHandler> | undefined;
   const server = createServer((req, res) => {
-    if (req.url === '/metrics') handler(req, res);
+    if (req.url === '/metrics' && handler !== undefined) handler(req, res);
     else {
       res.statusCode = 404;
       res.end('see /metrics\n');
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.message;
+      reject(
+        new CommandError(
+          `demo: cannot serve metrics on 127.0.0.1:${port}: ${why} (choose another --metrics-port, or --no-metrics)`,
+          { cause: err },
+        ),
+      );
+    });
     server.listen(port, '127.0.0.1', () => resolve());
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
   out(`metrics: ${url} (Prometheus format, during the run)`);
   return {
     url,
+    attach(sources) {
+      collector = m.collectMetrics({ ...sources, registry } as Parameters<typeof m.collectMetrics>[0]);
+      handler = m.metricsHandler(registry);
+    },
     close: () =>
       new Promise<void>((resolve) => {
-        collector.close();
+        collector?.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
@@ -168,6 +187,32 @@ async function serveMetrics(
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const durationS = options.durationS === undefined ? 30 : positive('durationS', options.durationS);
+  const opened: (() => unknown)[] = [];
+  try {
+    return await run(options, durationS, opened);
+  } finally {
+    // the run closes what it started; after a failure on the way (a port in use, a backend that cannot
+    // listen), the rest is closed here, and the error is the news, not a failure to close
+    await closeAll(opened).catch(() => undefined);
+  }
+}
+
+/** Calls the closers of what was started, newest first, each even if one before it throws (then rethrown). */
+async function closeAll(opened: (() => unknown)[]): Promise<void> {
+  let failed = false;
+  let failure: unknown;
+  for (let c = opened.pop(); c !== undefined; c = opened.pop()) {
+    try {
+      await c();
+    } catch (err) {
+      if (!failed) [failed, failure] = [true, err];
+    }
+  }
+  if (failed) throw failure;
+}
+
+/** The demo; pushes a closer to `opened` for everything it starts, as it starts it. */
+async function run(options: DemoOptions, durationS: number, opened: (() => unknown)[]): Promise<DemoSummary> {
   const concurrency = options.concurrency ?? 8;
   const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
   const tty = options.tty ?? process.stdout.isTTY === true;
@@ -193,6 +238,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     backend('eu-1', 'eu', 'eu-1', 1, [6, 12]),
     backend('eu-2', 'eu', 'eu-2', 1, [6, 12]),
   ];
+  // the metrics port first: a port in use stops the demo before anything else starts
+  const metrics = options.metricsPort === false ? undefined : await serveMetrics(options.metricsPort ?? 0, out);
+  if (metrics !== undefined) opened.push(() => metrics.close());
+  opened.push(() => Promise.all(backends.filter((b) => b.up).map(close)));
   for (const b of backends) await listen(b);
   const byId = new Map(backends.map((b) => [b.id, b]));
   /** Region of each priority level, in level order. */
@@ -211,6 +260,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       locality: `${b.region}/${b.zone}`,
     })),
   });
+  opened.push(() => balancer.close());
   // probes often enough that a 5 s run sees members fail and recover (3 probes each way)
   const intervalMs = Math.round(Math.min(500, Math.max(150, (durationS * 1000) / 40)));
   const checker = new HealthChecker({
@@ -232,6 +282,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     detector,
     clock,
   });
+  opened.push(() => wiring.close());
   const states = new Map<string, HealthState | 'ejected'>(backends.map((b) => [b.id, 'healthy']));
   const removed = new Set<string>();
   const readmitted = new Set<string>();
@@ -302,13 +353,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     retryThrottling: { maxTokens: 100, tokenRatio: 0.5 },
     clock,
   });
-  const metrics =
-    options.metricsPort === false
-      ? undefined
-      : await serveMetrics(options.metricsPort ?? 0, out, { balancer, checker, detector, fetch: f });
+  opened.push(() => f.close());
+  metrics?.attach({ balancer, checker, detector, fetch: f });
   const endAt = clock.now() + durationS * 1000;
   const [api1, api2, , api4] = backends as [Backend, Backend, Backend, Backend];
   let failures = 0;
+  /** Set when the scenario fails: the request loops stop. */
+  let stopping = false;
 
   // "recent" shares: served counts now minus the newest snapshot at least a window old (plain output: the
   // previous table; a terminal: about 2 s)
@@ -360,7 +411,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   };
 
   const worker = async () => {
-    while (clock.now() < endAt) {
+    while (!stopping && clock.now() < endAt) {
       try {
         const res = await f('/work');
         const who = await res.text();
@@ -398,16 +449,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     await revive([api1, api2]);
   };
   const ticker = setInterval(render, periodMs);
+  opened.push(() => clearInterval(ticker));
+  const workers = Array.from({ length: concurrency }, worker);
   try {
-    await Promise.all([scenario(), ...Array.from({ length: concurrency }, worker)]);
-    if (tty || clock.now() - renderedAt > 500) render(); // no second identical table in plain output
+    await scenario();
+  } catch (err) {
+    stopping = true;
+    throw err;
   } finally {
-    clearInterval(ticker);
-    await metrics?.close();
-    wiring.close();
-    await Promise.all(backends.filter((b) => b.up).map(close));
-    balancer.close();
+    await Promise.all(workers); // each catches its own errors: nothing is in flight once they return
   }
+  if (tty || clock.now() - renderedAt > 500) render(); // no second identical table in plain output
+  await closeAll(opened);
   closePhase();
   const s = f.stats();
   const total = [...served.values()].reduce((a, n) => a + n, 0) || 1;

@@ -1,4 +1,6 @@
-// `switchyard route` and `switchyard plan`, for every algorithm createHasher knows.
+// `switchyard route` and `switchyard plan`, for every algorithm createHasher knows. `route` reads keys from
+// stdin as bytes (one a line): a key that is not valid UTF-8 is routed on its bytes, as a memcached or Redis
+// client hashes it, and printed unchanged; each batch of lines is one `getMany` and one write.
 import { choiceOption, fromArgs, intOption, parseArgs, parseNodes, UsageError } from './args.js';
 import type { CliIO } from './cli.js';
 import { ALGORITHMS, createHasher, type HasherOptions } from '../hashing/create-hasher.js';
@@ -30,9 +32,34 @@ export async function routeCommand(argv: string[], io: CliIO): Promise<void> {
   const nodes = parseNodes(options.get('nodes'), 'nodes');
   const ho = hasherOptions(options);
   const router = fromArgs(() => createHasher(nodes, ho));
-  const emit = (key: string) => io.out(`${key}\t${router.get(key) ?? ''}`);
-  if (positionals.length > 0) positionals.forEach(emit);
-  else for await (const line of io.readLines()) emit(line);
+  if (positionals.length > 0) {
+    for (const key of positionals) io.out(`${key}\t${router.get(key) ?? ''}`);
+    return;
+  }
+  const encoder = new TextEncoder();
+  /** `\t<member>\n` per member id, encoded once. */
+  const tails = new Map(router.members.map((id) => [id, encoder.encode(`\t${id}\n`)]));
+  const noMember = encoder.encode('\t\n');
+  for await (const lines of io.readLineBatches()) {
+    if (lines.length === 0) continue;
+    const keys = lines.map((k) => (typeof k === 'string' ? encoder.encode(k) : k));
+    const owners = router.getMany(keys);
+    let size = 0;
+    const parts = keys.map((k, i) => {
+      const tail = (owners[i] === undefined ? undefined : tails.get(owners[i])) ?? noMember;
+      size += k.length + tail.length;
+      return tail;
+    });
+    const chunk = new Uint8Array(size);
+    let o = 0;
+    for (let i = 0; i < keys.length; i++) {
+      chunk.set(keys[i]!, o);
+      o += keys[i]!.length;
+      chunk.set(parts[i]!, o);
+      o += parts[i]!.length;
+    }
+    io.outBytes(chunk);
+  }
 }
 
 export function planCommand(argv: string[], io: CliIO): void {

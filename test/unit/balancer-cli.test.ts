@@ -5,7 +5,12 @@ import { main } from '../../bindings/cli/cli.js';
 async function run(argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), async *readLines() {} });
+  const code = await main(argv, {
+    out: (l) => out.push(l),
+    outBytes: () => undefined,
+    err: (l) => err.push(l),
+    async *readLineBatches() {},
+  });
   return { code, out, err };
 }
 

@@ -3,15 +3,21 @@ import test from 'ava';
 import { main } from '../../bindings/cli/cli.js';
 import { HashRing } from '../../bindings/index.js';
 import { ALGORITHMS, createHasher, type Algorithm } from '../../bindings/hashing/create-hasher.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../..');
 
 async function run(argv: string[], stdin: string[] = []) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(argv, {
     out: (l) => out.push(l),
+    outBytes: (b) => out.push(...new TextDecoder().decode(b).split('\n').slice(0, -1)),
     err: (l) => err.push(l),
-    async *readLines() {
-      yield* stdin;
+    async *readLineBatches() {
+      yield stdin;
     },
   });
   return { code, out, err };
@@ -25,6 +31,8 @@ test('route prints key<TAB>member for argument keys and stdin keys', async (t) =
   t.deepEqual(await run([...args, ...keys]), { code: 0, out: want, err: [] });
   t.deepEqual(await run(args, keys), { code: 0, out: want, err: [] });
   t.deepEqual((await run(['route', '--nodes=x', 'k'])).out, ['k\tx']);
+  // a value that starts with -- is written --name=value (`--nodes --x` is refused: cli/args.ts)
+  t.deepEqual((await run(['route', '--nodes=--x', 'k'])).out, ['k\t--x']);
 });
 
 test('plan reports the fraction moved and shares before/after', async (t) => {
@@ -64,6 +72,12 @@ test('bad arguments: one line on stderr, exit code 2', async (t) => {
     [['route', '--nodes', 'a', '--algo', 'ketama', '--compat', 'twemproxy', '--hash', 'sha1'], /hash must be/],
     [['route', '--nodes', 'a', '--bogus', '1'], /unknown option --bogus/],
     [['route', '--nodes'], /--nodes needs a value/],
+    [
+      ['route', '--nodes', '--algo', 'maglev'],
+      /^switchyard: --nodes needs a value, got the option "--algo" \(write --nodes=--algo if/,
+    ],
+    [['route', '--nodes', 'a', '--algo', '--compat'], /--algo needs a value, got the option "--compat"/],
+    [['demo', '--duration', '--plain'], /--duration needs a value, got the option "--plain"/],
     [['plan', '--from', 'a'], /--to is required/],
     [['plan', '--from', 'a', '--to', 'b', '--keys', '0'], /--keys/],
     [['frobnicate'], /unknown command "frobnicate"/],
@@ -130,7 +144,8 @@ test('an internal error (not an argument) exits 1 with its message and stack, ne
   const code = await main(['route', '--nodes', 'a'], {
     out: () => undefined,
     err: (l) => err.push(l),
-    readLines: () => ({
+    outBytes: () => undefined,
+    readLineBatches: () => ({
       [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new TypeError('stdin exploded')) }),
     }),
   });
@@ -174,4 +189,130 @@ test('weights are decimal numbers (no hex, exponent, sign or space); an option g
     t.is(r.code, 2, argv.join(' '));
     t.regex(r.err[0]!, /^switchyard: --(nodes|count|plain) is given more than once$/, argv.join(' '));
   }
+});
+
+/** The executable (bin.ts, from source), with piped stdio. */
+function spawnCli(argv: string[]) {
+  return spawn(process.execPath, ['--import', 'tsx', 'bindings/cli/bin.ts', ...argv], { cwd: root });
+}
+
+/** `key<TAB>member\n` for each key, as bytes: members from the library, given fresh copies of the bytes. */
+function expectedRoutes(router: { getMany(keys: Uint8Array[]): (string | undefined)[] }, keys: Uint8Array[]) {
+  const members = router.getMany(keys.map((k) => new Uint8Array(k)));
+  return Buffer.concat(keys.flatMap((k, i) => [k, Buffer.from(`\t${members[i]}\n`)]));
+}
+
+test('route takes stdin keys as bytes: invalid UTF-8 is routed on its bytes and printed unchanged, for every algorithm', async (t) => {
+  // the bug: stdin went through readline, which turns invalid bytes into U+FFFD, so these two were one key
+  const nodes = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const lib = createHasher(nodes, { algorithm: 'ketama', compat: 'libmemcached' });
+  const ff = Uint8Array.of(0x61, 0xff, 0x62);
+  const fe = Uint8Array.of(0x61, 0xfe, 0x62);
+  t.not(lib.get(ff), lib.get(fe), 'these two keys live on different members');
+  const hosts = ['127.0.0.1:21311', '127.0.0.1:21312', '127.0.0.1:21313', '127.0.0.1:21314'];
+  const raw = [
+    [0x61, 0xff, 0x62],
+    [0x61, 0xfe, 0x62],
+    [0xff],
+    [],
+    [0xc3, 0x28],
+    [0xed, 0xa0, 0x80],
+    [0x61, 0x0d, 0x62],
+    [...Buffer.from('é user:42')],
+    [0xf0, 0x9f, 0x98, 0x80],
+  ];
+  // lines as the executable hands them over: views into one buffer, at odd offsets
+  const pool = new Uint8Array(1 + raw.reduce((n, k) => n + k.length + 1, 0));
+  let o = 1;
+  const keys = raw.map((k) => {
+    pool.set(k, o);
+    const view = pool.subarray(o, o + k.length);
+    o += k.length + 1;
+    return view;
+  });
+  const variants: [Algorithm, string[], string[]][] = [
+    ['ketama', ['--compat', 'libmemcached'], nodes],
+    ['xxhash-ring', [], nodes],
+    ['ketama', ['--compat', 'libketama'], hosts],
+    ['ketama', ['--compat', 'spymemcached'], hosts],
+    ['ketama', ['--compat', 'twemproxy', '--hash', 'fnv1a_64'], hosts],
+    ['ketama', ['--compat', 'hashring'], hosts],
+    ['ring-hash', [], hosts],
+    ['maglev', ['--table-size', '251'], hosts],
+    ['jump', [], hosts],
+    ['nginx', [], hosts],
+    ['rendezvous', [], hosts],
+  ];
+  for (const [algo, extra, members] of variants) {
+    const opts: Record<string, string> = {};
+    for (let i = 0; i < extra.length; i += 2) opts[extra[i]!.slice(2)] = extra[i + 1]!;
+    const h = createHasher(members, {
+      algorithm: algo,
+      ...(opts.compat && { compat: opts.compat as 'libketama' }),
+      ...(opts.hash && { hash: opts.hash }),
+      ...(opts['table-size'] && { tableSize: Number(opts['table-size']) }),
+    });
+    const chunks: Uint8Array[] = [];
+    const err: string[] = [];
+    const code = await main(['route', '--algo', algo, ...extra, '--nodes', members.join(',')], {
+      out: () => t.fail('stdin keys are written as bytes'),
+      outBytes: (b) => chunks.push(b),
+      err: (l) => err.push(l),
+      async *readLineBatches() {
+        yield keys.slice(0, 4);
+        yield [];
+        yield keys.slice(4);
+      },
+    });
+    t.deepEqual([code, err], [0, []], `${algo} ${extra.join(' ')}`);
+    t.deepEqual(Buffer.concat(chunks), expectedRoutes(h, keys), `${algo} ${extra.join(' ')}`);
+  }
+});
+
+test('the executable splits stdin on \\n, drops a \\r before it, keeps every other byte, and streams long lines', async (t) => {
+  const nodes = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const h = createHasher(nodes, { algorithm: 'ketama', compat: 'libmemcached' });
+  const long = Buffer.alloc(200_000, 0x78); // spans several reads
+  const input = Buffer.concat([
+    Buffer.from([0x61, 0xff, 0x62, 0x0a]),
+    Buffer.from([0x61, 0xfe, 0x62, 0x0d, 0x0a]),
+    Buffer.from([0x0a]),
+    Buffer.from('z\r\rw\n'),
+    long,
+    Buffer.from('\nlast\r'),
+  ]);
+  const keys = [
+    Uint8Array.of(0x61, 0xff, 0x62),
+    Uint8Array.of(0x61, 0xfe, 0x62),
+    new Uint8Array(0),
+    Buffer.from('z\r\rw'),
+    long,
+    Buffer.from('last'),
+  ];
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'bindings/cli/bin.ts', 'route', '--compat', 'libmemcached', '--nodes', nodes.join(',')],
+    { cwd: root, input, timeout: 60_000 },
+  );
+  t.is(r.stderr.toString(), '');
+  t.is(r.status, 0);
+  t.true(r.stdout.equals(expectedRoutes(h, keys)), r.stdout.subarray(0, 200).toString('latin1'));
+});
+
+test('route | head: the executable exits quietly with code 0 when the reader closes stdout', async (t) => {
+  const child = spawnCli(['route', '--nodes', 'a,b,c']);
+  const input = Buffer.from(Array.from({ length: 300_000 }, (_, i) => `key:${i}\n`).join(''));
+  child.stdin.on('error', () => undefined); // the child may leave before reading it all
+  child.stdin.end(input);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let first = '';
+  child.stdout.once('data', (d: Buffer) => {
+    first = d.toString();
+    child.stdout.destroy();
+  });
+  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  t.regex(first, /^key:0\t[abc]\n/);
+  t.is(stderr, '');
+  t.deepEqual([code, signal], [0, null]);
 });

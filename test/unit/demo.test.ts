@@ -8,7 +8,9 @@ import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { createServer, type Server } from 'node:net';
 import { runDemo, type DemoPhase } from '../../bindings/cli/demo.js';
+import { CommandError } from '../../bindings/cli/args.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -120,3 +122,73 @@ test.serial(
     t.true(lines.some((l) => l.startsWith('failover: spilled to eu')));
   },
 );
+
+/** A loopback port held by a server of the test's own (closed by `close`). */
+async function occupiedPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+test.serial(
+  'demo --metrics-port on a port in use: one line, exit code 1, at once (nothing left running)',
+  async (t) => {
+    const { port, server } = await occupiedPort();
+    try {
+      const started = Date.now();
+      const r = await promisify(execFile)(
+        'node',
+        [
+          '--import',
+          'tsx',
+          'bindings/cli/bin.ts',
+          'demo',
+          '--duration',
+          '1',
+          '--plain',
+          '--metrics-port',
+          String(port),
+        ],
+        { cwd: root, timeout: 20_000 },
+      ).then(
+        () => t.fail('the demo ran') as never,
+        (e: { code?: number; killed?: boolean; stdout: string; stderr: string }) => e,
+      );
+      t.false(r.killed, `still running after 20 s: ${r.stdout.slice(-500)}`);
+      t.is(r.code, 1);
+      t.is(
+        r.stderr,
+        `switchyard: demo: cannot serve metrics on 127.0.0.1:${port}: the port is in use (choose another --metrics-port, or --no-metrics)\n`,
+      );
+      t.true(Date.now() - started < 15_000);
+    } finally {
+      server.close();
+    }
+  },
+);
+
+test.serial('runDemo: a port in use is a CommandError, and the demo leaves nothing open', async (t) => {
+  const { port, server } = await occupiedPort();
+  const count = () => {
+    const m = new Map<string, number>();
+    for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1);
+    return m;
+  };
+  try {
+    const before = count();
+    const lines: string[] = [];
+    const err = await t.throwsAsync(
+      runDemo({ durationS: 1, tty: false, metricsPort: port, out: (l) => lines.push(l) }),
+      {
+        instanceOf: CommandError,
+      },
+    );
+    t.regex(err!.message, new RegExp(`127\\.0\\.0\\.1:${port}: the port is in use`));
+    await new Promise((r) => setImmediate(r));
+    const after = count();
+    for (const kind of ['TCPServerWrap', 'TCPSocketWrap', 'Timeout'])
+      t.true((after.get(kind) ?? 0) <= (before.get(kind) ?? 0), `${kind}: ${before.get(kind)} -> ${after.get(kind)}`);
+  } finally {
+    server.close();
+  }
+});
