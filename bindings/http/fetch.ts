@@ -17,6 +17,8 @@
 // Deadlines, per-try timeouts, back-off and hedging delays run on the injected `clock` (util/clock.ts) as
 // ordinary (not background) timers: the caller awaits them. They bound the request up to its response headers;
 // the caller's `signal` goes on to the body, as fetch's does (an abort errors the body read with its reason).
+// A try the caller's abort ends blames no member (its pick is cancelled); a hedge that lost, which createFetch
+// aborts itself, and a per-try timeout are the member's failures.
 // Options, their validation and the Balancer built from them when none is given: fetch-options.ts.
 // Observers: `onEvent` / `on('event')` (FetchEvent) and `instrumentation` (per-request and per-try scopes, for
 // tracing); nothing is built for them when there are none.
@@ -407,10 +409,10 @@ export class Call {
       const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
       // the runtime refused the request itself (its Request constructor does too): nothing was sent
       const refused = reason === err && url !== undefined && err instanceof TypeError && this.#refused(url, init);
-      if (refused) {
-        reason = new InvalidRequestError(err.message, { cause: err });
-        cancelPick(handle);
-      } else handle.done({ ok: false, rttMs, error: reason });
+      if (refused) reason = new InvalidRequestError(err.message, { cause: err });
+      // nothing sent, or the caller's abort (a hedge that lost, aborted by us, is the member's failure): no blame
+      if (refused || signal?.aborted) cancelPick(handle);
+      else handle.done({ ok: false, rttMs, error: reason });
       tryScope?.end({ error: reason, rttMs: rttMs! });
       return { err: reason, member: member.id, unsent: refused };
     } finally {

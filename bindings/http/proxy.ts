@@ -2,10 +2,14 @@
 // (same picking, retries, timeouts and outcome reporting), streaming request and response bodies. Hop-by-hop
 // headers (RFC 9110 §7.6.1: Connection and the headers it names, Keep-Alive, Proxy-*, TE, Trailer,
 // Transfer-Encoding, Upgrade) are not forwarded in either direction; X-Forwarded-For/-Proto/-Host are set.
+// Expect is not forwarded either: Node's server has already answered `100-continue` to the client (or 417 to
+// any other expectation), and fetch refuses to send it. A client that goes away (mid-upload or before the
+// answer) aborts the request: its try is cancelled, no member is blamed.
 // Request bodies are streamed, so requests with a body are not retried. fetch decodes compressed responses,
 // so Content-Encoding and Content-Length are dropped from such responses. Requests arriving before discovery
 // has answered wait for a member like createFetch's (within the deadline and `readyTimeoutMs`). Errors answer
-// 400 (unsafe target, or a request fetch cannot send: InvalidRequestError), 405 (a method fetch forbids:
+// 400 (unsafe target, or a request fetch cannot send: InvalidRequestError, such as a GET or HEAD with a
+// body, answered before any member is picked rather than sent without it), 405 (a method fetch forbids:
 // CONNECT, TRACE, TRACK, answered before any member is picked), 503 (no member: none within the wait, or the
 // resolver failed, as Envoy's "no healthy upstream"), 504 (deadline or per-try timeout) or 502 (the member
 // failed). A client's bad request never counts against a member. Node only.
@@ -27,6 +31,7 @@ import { UnsafeTargetError } from './url-guard.js';
 
 const HOP_BY_HOP = [
   'connection',
+  'expect',
   'keep-alive',
   'proxy-authenticate',
   'proxy-authorization',
@@ -77,6 +82,15 @@ async function forward(f: BalancedFetch, req: IncomingMessage, res: ServerRespon
   const method = req.method ?? 'GET';
   // fetch would refuse it: answered here (405), before any member is picked
   if (forbidden(method)) throw new InvalidRequestError(`method ${method} is not forwarded`);
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  // fetch sends no body with GET or HEAD: refused (400) rather than forwarded without it
+  if ((method === 'GET' || method === 'HEAD') && (chunked || (length !== undefined && Number(length) > 0))) {
+    const framing = chunked ? 'Transfer-Encoding' : `Content-Length: ${length}`;
+    throw new InvalidRequestError(
+      `a ${method} request with a body (${framing}) is not forwarded: fetch cannot send one`,
+    );
+  }
   const drop = hopHeaders(req.headers.connection);
   const headers = new Headers();
   const peer = req.socket.remoteAddress ?? '';
@@ -93,11 +107,9 @@ async function forward(f: BalancedFetch, req: IncomingMessage, res: ServerRespon
     throw new InvalidRequestError(`invalid request header: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
   headers.set('x-forwarded-proto', 'encrypted' in req.socket ? 'https' : 'http');
-  const hasBody =
-    method !== 'GET' &&
-    method !== 'HEAD' &&
-    (req.headers['content-length'] !== '0' || req.headers['transfer-encoding'] !== undefined);
+  const hasBody = method !== 'GET' && method !== 'HEAD' && (length !== '0' || chunked);
   const ctl = new AbortController();
+  // the client's leaving is the caller's abort: createFetch cancels the try (no member is blamed)
   res.on('close', () => {
     if (!res.writableFinished) ctl.abort(new Error('client closed the connection'));
   });
