@@ -119,7 +119,8 @@ import { WEIGHT_RUNNER, type WeightRunner } from './weight-runner.js';
 import { WaitQueue, type WaitOptions, waitTimeout } from './ready.js';
 import {
   isServiceConfig,
-  policyFromConfig,
+  SERVICE_CONFIGS,
+  type ServiceConfigs,
   policyFromSpec,
   type PolicyLookup,
   registeredPolicies,
@@ -127,7 +128,6 @@ import {
   registeredTableFamily,
   registeredWeightRunner,
   serviceConfigRefused,
-  type ServiceConfigJson,
 } from './registry.js';
 import { allPolicies } from './service-config.js';
 
@@ -249,7 +249,7 @@ export class BalancerCore implements PolicyEnv {
   #closed = false;
   /** Which policy names resolve (setPolicy, applyServiceConfig). */
   readonly #policies: PolicyLookup;
-  readonly #configs: typeof policyFromConfig | undefined;
+  readonly #configs: ServiceConfigs | undefined;
   /** Priority levels and localities (levels.ts); undefined: members must have neither. */
   readonly #routing: LevelRouting | undefined;
 
@@ -456,22 +456,15 @@ export class BalancerCore implements PolicyEnv {
    * policy.
    */
   applyServiceConfig(json: unknown): Error | null {
-    try {
-      if (json === null || typeof json !== 'object' || Array.isArray(json))
-        throw typeError('serviceConfig', 'a service config object', json);
-      if (!isServiceConfig(json)) return null;
-      const sc = json as ServiceConfigJson;
-      const configs = this.#configs;
-      if (configs === undefined) throw serviceConfigRefused(sc);
-      const policy = configs(this.#policies, sc); // parsed first: a bad value is named before anything else
-      const key = JSON.stringify([sc.loadBalancingConfig, sc.loadBalancingPolicy]);
-      if (key === this.#lastServiceConfig) return null;
-      this.#install(policy);
-      this.#lastServiceConfig = key;
-      return null;
-    } catch (e) {
-      return e instanceof Error ? e : new TypeError(String(e));
-    }
+    const configs = this.#configs;
+    if (configs !== undefined)
+      return configs.apply(this.#policies, json, this.#lastServiceConfig, (policy, key) => {
+        this.#install(policy);
+        this.#lastServiceConfig = key;
+      });
+    // switchyard/lite without registerServiceConfigs(): a config that selects a policy is refused
+    if (json === null || typeof json !== 'object') return typeError('serviceConfig', 'a service config object', json);
+    return isServiceConfig(json) ? serviceConfigRefused(json) : null;
   }
 
   /**
@@ -839,8 +832,8 @@ export interface BalancerParts {
   levels?: LevelRouting | undefined;
   table?: WasmTable | undefined;
   weights?: WeightRunner | undefined;
-  /** gRPC service configs (registry.ts policyFromConfig); undefined: they are refused. */
-  configs?: typeof policyFromConfig | undefined;
+  /** gRPC service configs (registry.ts SERVICE_CONFIGS); undefined: they are refused. */
+  configs?: ServiceConfigs | undefined;
 }
 
 /** `switchyard/lite`'s parts: round_robin and what was registered (registry.ts, levels.ts). */
@@ -860,7 +853,7 @@ const COMPLETE_PARTS: BalancerParts = {
   levels: priorityRouting,
   table: BALANCING_TABLE,
   weights: WEIGHT_RUNNER,
-  configs: policyFromConfig,
+  configs: SERVICE_CONFIGS,
 };
 
 /** The one slot of a single-level publication (picker.ts `Policy.build`). */

@@ -13,7 +13,7 @@ import { DEFAULT_OVERPROVISIONING_FACTOR, LEVELS_HINT, type LevelRouting } from 
 import type { PriorityOptions } from './priority-config.js';
 import {
   isServiceConfig,
-  type policyFromConfig,
+  type ServiceConfigs,
   serviceConfigRefused,
   policyFromSpec,
   type PolicyLookup,
@@ -117,14 +117,14 @@ export function resolveOptions(
   policies: PolicyLookup,
   levels: LevelRouting | undefined,
   table: WasmTable | undefined,
-  configs: typeof policyFromConfig | undefined,
+  configs: ServiceConfigs | undefined,
 ): ResolvedOptions {
   const o = asObject<BalancerOptions & ServiceConfigJson>('options', options);
   const sc = isServiceConfig(o); // a key present but undefined is absent
   if (sc && o.policy !== undefined)
     throw typeError('policy', 'absent when a service config selects the policy', o.policy);
   if (sc && configs === undefined) throw serviceConfigRefused(o);
-  const policy = sc ? configs!(policies, o) : policyFromSpec(policies, o.policy);
+  const policy = sc ? configs!.policy(policies, o) : policyFromSpec(policies, o.policy);
   const clock = o.clock === undefined ? systemClock : validateClock('clock', o.clock);
   const random = o.random === undefined ? defaultRandom : validateRandom('random', o.random);
   const pt = o.panicThresholdPercent === undefined ? 50 : o.panicThresholdPercent; // null is a wrong value

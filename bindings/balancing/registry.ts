@@ -68,17 +68,51 @@ export function registeredWeightRunner(): WeightRunner | undefined {
   return weightRunner;
 }
 
-/** gRPC service-config parsing (policyFromConfig) for `switchyard/lite` Balancers, once registered. */
-let serviceConfigs: typeof policyFromConfig | undefined;
+/** gRPC service configs in a Balancer (BalancerParts): the policy a config selects, and applying one. */
+export interface ServiceConfigs {
+  readonly policy: typeof policyFromConfig;
+  readonly apply: typeof applyServiceConfig;
+}
+
+/** What `switchyard`'s Balancers have, and `switchyard/lite`'s once registerServiceConfigs() was called. */
+export const SERVICE_CONFIGS: ServiceConfigs = { policy: policyFromConfig, apply: applyServiceConfig };
+
+/** Service configs for `switchyard/lite` Balancers, once registered. */
+let serviceConfigs: ServiceConfigs | undefined;
 
 /** Lets `switchyard/lite` Balancers take gRPC service configs (registerServiceConfigs()). */
 export function setServiceConfigs(): void {
-  serviceConfigs = policyFromConfig;
+  serviceConfigs = SERVICE_CONFIGS;
 }
 
-/** The registered service-config parsing, or undefined: service configs are refused. */
-export function registeredServiceConfigs(): typeof policyFromConfig | undefined {
+/** The registered service configs, or undefined: service configs are refused. */
+export function registeredServiceConfigs(): ServiceConfigs | undefined {
   return serviceConfigs;
+}
+
+/**
+ * BalancerCore.applyServiceConfig's work: the policy `json` selects is parsed (its error returned, naming the
+ * field) and, unless its key (the policy part as JSON) is `last`'s, handed to `install` with that key. Null when
+ * applied, or when `json` selects no policy or the same one as last time.
+ */
+function applyServiceConfig(
+  policies: PolicyLookup,
+  json: unknown,
+  last: string | undefined,
+  install: (policy: Policy, key: string) => void,
+): Error | null {
+  try {
+    if (json === null || typeof json !== 'object' || Array.isArray(json))
+      throw typeError('serviceConfig', 'a service config object', json);
+    if (!isServiceConfig(json)) return null;
+    const sc = json as ServiceConfigJson;
+    const policy = policyFromConfig(policies, sc); // parsed first: a bad value is named before anything else
+    const key = JSON.stringify([sc.loadBalancingConfig, sc.loadBalancingPolicy]);
+    if (key !== last) install(policy, key);
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e : new TypeError(String(e));
+  }
 }
 
 /** The TypeError of a service config given to a Balancer without `configs` (BalancerParts). */

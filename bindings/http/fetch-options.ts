@@ -257,6 +257,8 @@ export interface FetchConfig {
   readyTimeoutMs: number;
   /** The instrumentations (parseInstrumentation), undefined when none. */
   instrumentation: Instrumenter | undefined;
+  /** Whether a failed try's error is undici refusing the request before sending it (StackParts.unsent). */
+  unsent: ((err: TypeError) => boolean) | undefined;
   /** `service` origin, else the resolver target, else '' (FetchRequestInfo.service). */
   serviceName: string;
   /** What the built stack holds (absent with a caller's Balancer). */
@@ -498,6 +500,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
     onEvent: opt('onEvent', isFunction, undefined),
     readyTimeoutMs,
     instrumentation: instrument?.(options.instrumentation),
+    unsent: parts.unsent,
     serviceName: serviceOrigin ?? targetName,
   };
   if (options.balancer !== undefined) {
@@ -533,7 +536,17 @@ export interface StackParts {
   instrumentation?: typeof parseInstrumentation;
   /** Refuses misspelt option keys (checkOptions); absent (switchyard/lite): they are ignored. */
   check?: typeof checkOptions;
+  /**
+   * Tells undici's refusals to send a request (an unsupported or invalid header such as expect, upgrade or
+   * transfer-encoding) from a member's failure (unsentByUndici); absent (switchyard/lite, whose browser fetch
+   * has none): only what the Request constructor refuses is the caller's.
+   */
+  unsent?: (err: TypeError) => boolean;
 }
+
+/** undici's codes for a request it refuses to send: nothing reached the member. */
+const UNSENT = /^UND_ERR_(NOT_SUPPORTED|INVALID_ARG)$/;
+const unsentByUndici = (err: TypeError) => UNSENT.test(String((err.cause as { code?: unknown } | undefined)?.code));
 
 /** The `hedge` option, validated, and what runs it. */
 export interface HedgeConfig {
@@ -550,6 +563,7 @@ export const COMPLETE_STACK: StackParts = {
   hedge: hedged,
   instrumentation: parseInstrumentation,
   check: checkOptions,
+  unsent: unsentByUndici,
 };
 
 export const LITE_STACK: StackParts = {

@@ -407,8 +407,13 @@ export class Call {
     } catch (err) {
       let reason = ctl?.signal.aborted === true ? ctl.signal.reason : err;
       const rttMs = t0 === t0 ? clock.now() - t0 : undefined;
-      // the runtime refused the request itself (its Request constructor does too): nothing was sent
-      const refused = reason === err && url !== undefined && err instanceof TypeError && this.#refused(url, init);
+      // the runtime refused the request itself (its Request constructor does too, or undici refuses a header such
+      // as expect, upgrade or transfer-encoding before sending): nothing was sent
+      const refused =
+        reason === err &&
+        url !== undefined &&
+        err instanceof TypeError &&
+        (sh.cfg.unsent?.(err) === true || this.#refused(url, init));
       if (refused) reason = new InvalidRequestError(err.message, { cause: err });
       // nothing sent, or the caller's abort (a hedge that lost, aborted by us, is the member's failure): no blame
       if (refused || signal?.aborted) cancelPick(handle);
