@@ -12,13 +12,14 @@
 // carries node, service id, tags and meta. Locality (Envoy's region/zone/subZone): region = the meta key
 // `region`, else the node's `Datacenter`; zone = `zone`; subZone = `sub_zone`; each meta key read from
 // `Service.Meta` first, then `Node.Meta` (Consul meta values are strings; anything else skips the entry
-// with a TypeError). No datacenter and no such keys: no locality. A failed query is reported as a
-// `ResolverError` and retried after a back-off (1 s, doubled up to 30 s by default). `fetch` only: runs
+// with a TypeError). No datacenter and no such keys: no locality. A skipped entry (invalid, or a duplicate
+// address) is reported naming its index in Consul's answer (`consul entry[i]`). A failed query is reported
+// as a `ResolverError` and retried after a back-off (1 s, doubled up to 30 s by default). `fetch` only: runs
 // in Node and browsers. Options are checked at construction (`address` an http(s) URL, `passing` a boolean,
 // `fetch` a function...): a TypeError/RangeError naming the field, never a failing query loop.
 //
 //   new ConsulResolver({ address: 'http://127.0.0.1:8500', service: 'api', passing: true, tags: ['v2'] }, l);
-import { parseEndpoints, type Endpoint, type EndpointInput } from '../util/endpoint.js';
+import { byHostPort, parseAnswer, type Endpoint, type EndpointInput } from '../util/endpoint.js';
 import { bool, intInRange, str, typeError } from '../util/validate.js';
 import { Backoff, type BackoffOptions } from '../util/backoff.js';
 import { abortAfter } from '../util/abort-after.js';
@@ -190,12 +191,19 @@ export class ConsulResolver extends ResolverBase {
     this.out.endpoints(this.toEndpoints(body as HealthEntry[]));
   }
 
+  /**
+   * The answer's endpoints, sorted by host then port so identical answers compare equal. A skipped entry
+   * (invalid, or a duplicate of an earlier one in the answer) is named by its index in Consul's answer
+   * (`consul entry[i]`), not by its place after sorting.
+   */
   private toEndpoints(entries: HealthEntry[]): Endpoint[] {
-    const inputs: Array<EndpointInput & { host: string; port: number }> = [];
+    const items: Array<{ index: number; input: EndpointInput }> = [];
+    let serving = 0; // entries not out of rotation, valid or not
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       const svc = e?.Service;
       if (svc === undefined || svc === null || typeof svc !== 'object') {
+        serving++;
         this.out.error(typeError(`consul entry[${i}].Service`, 'an object', svc));
         continue;
       }
@@ -203,19 +211,25 @@ export class ConsulResolver extends ResolverBase {
       const warning = Array.isArray(e?.Checks) && e.Checks.some((c) => c?.Status === 'warning');
       const w = warning ? svc.Weights?.Warning : svc.Weights?.Passing;
       if (w === 0) continue;
+      serving++;
       const locality = consulLocality(e!);
-      inputs.push({
-        host: host as string,
-        port: svc.Port as number,
-        weight: (w ?? 1) as number,
-        metadata: { node: e?.Node?.Node, serviceId: svc.ID, tags: svc.Tags ?? [], meta: svc.Meta ?? {} },
-        ...(locality !== undefined && { locality: locality as never }),
+      items.push({
+        index: i,
+        input: {
+          host: host as string,
+          port: svc.Port as number,
+          weight: (w ?? 1) as number,
+          metadata: { node: e?.Node?.Node, serviceId: svc.ID, tags: svc.Tags ?? [], meta: svc.Meta ?? {} },
+          ...(locality !== undefined && { locality: locality as never }),
+        },
       });
     }
-    inputs.sort((a, b) =>
-      String(a.host) < String(b.host) ? -1 : String(a.host) > String(b.host) ? 1 : a.port - b.port,
-    );
-    return parseEndpoints('consul entry', inputs, (e) => this.out.error(e), { address: 'required' });
+    const endpoints = parseAnswer('consul entry', items, byHostPort, (err) => this.out.error(err));
+    // entries to serve but none valid (each reported): no usable answer, a failure that keeps the last list (as
+    // DNS does); an empty answer, or one whose entries are all out of rotation (weight 0), is a list of none
+    if (endpoints.length === 0 && serving > 0)
+      throw new Error(`consul: no valid entry in ${this.uri} (every entry was skipped)`);
+    return endpoints;
   }
 }
 

@@ -3,21 +3,29 @@
 // minimum re-resolution interval of grpc-js's resolver-dns.ts). A record without a usable TTL (missing, not
 // a number, NaN, negative) counts as TTL 0, so the floor applies: never a hot re-resolution loop. When only
 // one of the two bounds is given, the other default moves to meet it; both given with max < min: RangeError.
+// The first resolution starts from a microtask (its queries keep a Node process alive until the first
+// answer, as etcd's and Consul's first requests do); the re-resolutions run on background timers.
 // SRV (RFC 2782): each record's priority
 // becomes the endpoint's `priority` (lower is preferred; the Balancer serves the lowest class first) and
 // its weight the endpoint's `weight` (weight 0, "very small chance", becomes 1, the smallest integer
 // weight); each SRV target is resolved to its addresses. SRV carries no locality: endpoints have none.
-// Failures (NXDOMAIN, timeouts, a dead server) keep the last good list, report a `ResolverError` and retry
+// A sole target "." (RFC 2782: "the service is decidedly not available at this domain") is an answer: the
+// list is empty, no error; beside other records a "." record is skipped.
+// Failures (NXDOMAIN, timeouts, a dead server, an empty SRV answer, no SRV target resolving, an answer whose
+// every record is skipped) keep the last good list, report a `ResolverError` and retry
 // with exponential back-off (1 s, doubled up to `maxTtlMs` by default); an SRV target that does not resolve
 // is a skipped entry (its error is reported, the others are delivered); skipped SRV entries are named by the
 // record's index in the SRV answer (`dns+srv[i]`), A/AAAA ones by their index in the A answers then AAAA.
 //
 // Service config (gRFC A2, service-config.ts): each resolution also looks up the TXT record
 // `_grpc_config.<name>` (not for IP literals; off with `disableServiceConfig`); a `grpc_config=` record's
-// chosen config goes to `onServiceConfig` when it changed, before the list (which waits for the TXT answer
-// of its resolution, at most the query timeout, so first picks run on the configured policy). As in
-// grpc-js, a failed TXT lookup (none published, a timeout) changes nothing and fails nothing; a malformed
-// one is reported once (a TypeError naming `grpc_config`) and the config in force stays.
+// chosen config goes to `onServiceConfig` when it changed. The TXT query runs beside the address lookup, and
+// the list waits for its answer at most `queryTimeoutMs` from the resolution's start (so first picks run on
+// the configured policy when the server answers): an answer in time goes before the list; a later one after
+// it, when it comes (unless a newer resolution's answer came first). A server that never answers TXT costs
+// the first list at most the query timeout, never node:dns's retries. As in grpc-js, a failed TXT lookup
+// (none published, a timeout) changes nothing and fails nothing; a malformed one is reported once (a
+// TypeError naming `grpc_config`) and the config in force stays.
 //
 // Lookups go through the `DnsLookup` seam: in Node, `node:dns`'s `Resolver` (servers configurable,
 // imported lazily so browser bundles never load it); in browsers, `dohLookup` (doh.ts). A custom `lookup`
@@ -25,7 +33,7 @@
 // of records fails that query with a TypeError naming it (`lookup.a()`).
 //
 //   new DnsResolver({ target: 'api.internal:8080', servers: ['127.0.0.1:5353'] }, listener);
-import { parseEndpoint, parseHostPort, type Endpoint, type EndpointInput } from '../util/endpoint.js';
+import { byHostPort, parseAnswer, parseHostPort, type Endpoint, type EndpointInput } from '../util/endpoint.js';
 import type { TimerHandle } from '../util/clock.js';
 import { bool, intInRange, positive, rangeError, typeError } from '../util/validate.js';
 import { Backoff } from '../util/backoff.js';
@@ -44,6 +52,7 @@ export interface AddressRecord {
 }
 
 export interface SrvRecord {
+  /** The target host; "." (or "", as node:dns reports it) is RFC 2782's "service not available". */
   name: string;
   port: number;
   priority: number;
@@ -77,7 +86,10 @@ export interface DnsResolverOptions extends CommonResolverOptions, ServiceConfig
    * the back-off unless `maxBackoffMs` is set.
    */
   maxTtlMs?: number;
-  /** Per-query timeout of the node:dns lookup (default 2 s; a DoH request: 5 s) and its tries (default 2). */
+  /**
+   * Per-query timeout of the node:dns lookup (default 2 s; a DoH request: 5 s) and its tries (default 2).
+   * Also the longest a list waits for its TXT (service config) answer (default 2 s, DoH included).
+   */
   queryTimeoutMs?: number;
   queryTries?: number;
   /** Replaces the node:dns lookup (DoH, tests). */
@@ -123,6 +135,18 @@ function records<T>(query: string, v: unknown): T[] {
   return v as T[];
 }
 
+/** RFC 2782's "." target (node:dns reports it as ""). */
+function isRootTarget(s: SrvRecord): boolean {
+  return s.name === '.' || s.name === '';
+}
+
+/** A resolution's TXT lookup: its promise, and its answer once settled (undefined: failed). */
+interface TxtLookup {
+  settled: boolean;
+  answer: string[][] | undefined;
+  promise: Promise<string[][] | undefined>;
+}
+
 function codeOf(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null ? ((e as { code?: string }).code ?? undefined) : undefined;
 }
@@ -164,6 +188,13 @@ export class DnsResolver extends ResolverBase {
   private timer: TimerHandle | undefined;
   private inFlight = false;
   private again = false;
+  /** How long a resolution's list waits for its TXT (service config) answer: the query timeout. */
+  private readonly txtWaitMs: number;
+  /** The timer ending that wait, and the wait's end (close() ends it), while a list waits. */
+  private txtTimer: TimerHandle | undefined;
+  private txtRelease: (() => void) | undefined;
+  /** The resolution whose TXT answer was applied last: an older resolution's late answer is dropped. */
+  private configFrom = 0;
   /** Resolutions started (for tests and stats). */
   resolutions = 0;
 
@@ -198,9 +229,12 @@ export class DnsResolver extends ResolverBase {
     const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DNS_QUERY_TIMEOUT_MS);
     const tries = opts.queryTries === undefined ? 2 : intInRange('queryTries', opts.queryTries, 1, 10);
     this.lookup = checkLookup(opts.lookup) ?? nodeDnsLookup(opts.servers, timeoutMs, tries);
+    this.txtWaitMs = timeoutMs;
     this.serviceConfig = new ServiceConfigTracker(opts);
     this.limiter.ran();
-    this.schedule(0);
+    // The first resolution starts from a microtask, as etcd's and Consul's do: its queries keep a Node
+    // process alive until the first list (a background timer would let a script exit before any query).
+    queueMicrotask(() => this.resolveNow());
   }
 
   protected onRefresh(): void {
@@ -210,6 +244,9 @@ export class DnsResolver extends ResolverBase {
   protected onClose(): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.txtTimer !== undefined) this.clock.clearTimeout(this.txtTimer);
+    this.txtTimer = undefined;
+    this.txtRelease?.();
     this.lookup.cancel?.();
   }
 
@@ -236,24 +273,69 @@ export class DnsResolver extends ResolverBase {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.inFlight = true;
-    this.resolutions++;
+    const n = ++this.resolutions;
+    const startedMs = this.clock.now();
     const txt = this.txtLookup();
     void this.resolveOnce().then(
-      async ({ endpoints, ttlS }) => this.done(undefined, endpoints, ttlS, await txt),
-      (e: unknown) => this.done(e instanceof Error ? e : new Error(String(e))),
+      async ({ endpoints, ttlS }) => {
+        if (txt !== undefined && !txt.settled) await this.txtWait(txt, startedMs + this.txtWaitMs);
+        this.done(n, undefined, endpoints, ttlS, txt);
+      },
+      (e: unknown) => this.done(n, e instanceof Error ? e : new Error(String(e))),
     );
   }
 
-  /** The TXT answer for the service config, undefined when disabled, unsupported or failed. */
-  private txtLookup(): Promise<string[][] | undefined> {
+  /**
+   * The TXT lookup for the service config, started with the address lookup; undefined when disabled,
+   * unsupported, or for an IP literal. Its answer is undefined when the lookup failed.
+   */
+  private txtLookup(): TxtLookup | undefined {
     const txt = this.lookup.txt;
-    if (!this.serviceConfig.enabled || txt === undefined || isIpLiteral(this.host)) return Promise.resolve(undefined);
-    return Promise.resolve()
+    if (!this.serviceConfig.enabled || txt === undefined || isIpLiteral(this.host)) return undefined;
+    const state: TxtLookup = { settled: false, answer: undefined, promise: Promise.resolve(undefined) };
+    state.promise = Promise.resolve()
       .then(() => txt.call(this.lookup, GRPC_CONFIG_TXT_PREFIX + this.host))
       .then(
         (r) => (Array.isArray(r) ? r : undefined),
         () => undefined,
-      );
+      )
+      .then((answer) => {
+        state.settled = true;
+        state.answer = answer;
+        return answer;
+      });
+    return state;
+  }
+
+  /**
+   * Waits for the TXT answer until `deadlineMs` (the resolution's start plus the query timeout): the service
+   * config is optional, so it never holds the list longer (node:dns retries a lost query with back-off, 3×
+   * the timeout in all). Until the first list this timer keeps a Node process alive; after, it is background.
+   */
+  private txtWait(txt: TxtLookup, deadlineMs: number): Promise<void> {
+    const waitMs = deadlineMs - this.clock.now();
+    if (waitMs <= 0 || this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const release = () => {
+        this.clock.clearTimeout(timer);
+        if (this.txtTimer === timer) {
+          this.txtTimer = undefined;
+          this.txtRelease = undefined;
+        }
+        resolve();
+      };
+      const timer = this.clock.setTimeout(release, waitMs, { background: this.out.current !== undefined });
+      this.txtTimer = timer;
+      this.txtRelease = release;
+      void txt.promise.then(release);
+    });
+  }
+
+  /** Resolution `n`'s TXT answer: its config goes out unless a later resolution's answer already did. */
+  private applyTxt(n: number, records: string[][] | undefined): void {
+    if (this.closed || records === undefined || n < this.configFrom) return;
+    this.configFrom = n;
+    this.deliverServiceConfig(records);
   }
 
   private deliverServiceConfig(records: string[][]): void {
@@ -266,7 +348,7 @@ export class DnsResolver extends ResolverBase {
     }
   }
 
-  private done(err: Error | undefined, endpoints?: Endpoint[], ttlS?: number, txt?: string[][]): void {
+  private done(n: number, err: Error | undefined, endpoints?: Endpoint[], ttlS?: number, txt?: TxtLookup): void {
     this.inFlight = false;
     if (this.closed) return;
     if (err !== undefined) {
@@ -274,7 +356,9 @@ export class DnsResolver extends ResolverBase {
       this.schedule(this.backoff.capMs(++this.failures));
     } else {
       this.failures = 0;
-      if (txt !== undefined) this.deliverServiceConfig(txt);
+      // In time, the config goes before its list; a late TXT answer applies its config when it comes.
+      if (txt?.settled === true) this.applyTxt(n, txt.answer);
+      else void txt?.promise.then((answer) => this.applyTxt(n, answer));
       this.out.endpoints(endpoints!);
       const ttlMs = Math.min(this.maxTtlMs, Math.max(this.minTtlMs, ttlOf(ttlS) * 1000));
       this.schedule(ttlMs);
@@ -314,7 +398,10 @@ export class DnsResolver extends ResolverBase {
         index,
         input: { host: r.address, port: this.port, metadata: { name: this.host } },
       }));
-      return { endpoints: this.parseSorted('dns', items, byHost), ttlS };
+      const endpoints = parseAnswer('dns', items, byHostPort, (e) => this.out.error(e));
+      if (endpoints.length === 0)
+        throw new Error(`dns: no valid address for ${JSON.stringify(this.host)} (every record was skipped)`);
+      return { endpoints, ttlS };
     }
     const lookup = this.lookup;
     const srvs = records<SrvRecord>('lookup.srv()', await lookup.srv(this.host));
@@ -325,11 +412,19 @@ export class DnsResolver extends ResolverBase {
     }
     // node:dns gives SRV records no TTL: the addresses' TTLs decide then.
     let ttlS = Math.min(...srvs.map((s) => (s.ttlS === undefined ? Infinity : ttlOf(s.ttlS))));
+    // RFC 2782: a target of "." means the service is decidedly not available at this name. Alone, that is
+    // an answer: the list is empty (re-resolved at the record's TTL, else the floor). Beside other records
+    // it contradicts them, and is skipped.
+    if (srvs.every(isRootTarget)) return { endpoints: [], ttlS: Number.isFinite(ttlS) ? ttlS : 0 };
     const resolved = await Promise.allSettled(
       srvs.map((s, i) =>
-        typeof s.name === 'string' && s.name.length > 0
-          ? this.addresses(s.name)
-          : Promise.reject(typeError(`dns+srv[${i}].name`, 'a DNS name', s.name)),
+        isRootTarget(s)
+          ? Promise.reject(
+              typeError(`dns+srv[${i}].name`, 'a host name ("." = not available, only as the sole record)', s.name),
+            )
+          : typeof s.name === 'string' && s.name.length > 0
+            ? this.addresses(s.name)
+            : Promise.reject(typeError(`dns+srv[${i}].name`, 'a DNS name', s.name)),
       ),
     );
     const items: Array<{ index: number; input: EndpointInput }> = [];
@@ -359,40 +454,12 @@ export class DnsResolver extends ResolverBase {
     }
     if (failures === srvs.length) throw new Error(`dns: no SRV target of ${JSON.stringify(this.host)} resolved`);
     // Stable order: priority class, then address, so identical answers compare equal.
-    return { endpoints: this.parseSorted('dns+srv', items, byPriorityHost), ttlS };
-  }
-
-  /**
-   * Validates each entry (a bad one is skipped and reported, named by its record's `index` in the answer, not
-   * by its place after sorting), sorts the valid ones with `cmp` and skips duplicates (reported too).
-   */
-  private parseSorted(
-    field: string,
-    items: ReadonlyArray<{ index: number; input: EndpointInput }>,
-    cmp: (x: Endpoint, y: Endpoint) => number,
-  ): Endpoint[] {
-    const parsed: Array<{ index: number; ep: Endpoint }> = [];
-    for (const { index, input } of items) {
-      try {
-        parsed.push({ index, ep: parseEndpoint(input, `${field}[${index}]`, { address: 'required' }) });
-      } catch (e) {
-        this.out.error(e as Error);
-      }
-    }
-    parsed.sort((x, y) => cmp(x.ep, y.ep));
-    const seen = new Set<string>();
-    const out: Endpoint[] = [];
-    for (const { index, ep } of parsed) {
-      if (seen.has(ep.id)) {
-        this.out.error(typeError(`${field}[${index}].id`, 'unique (duplicate endpoint skipped)', ep.id));
-        continue;
-      }
-      seen.add(ep.id);
-      out.push(ep);
-    }
-    return out;
+    const endpoints = parseAnswer('dns+srv', items, byPriorityHost, (e) => this.out.error(e));
+    // Every record skipped (each reported): no usable answer, a failure that keeps the last list.
+    if (endpoints.length === 0)
+      throw new Error(`dns: no valid SRV record for ${JSON.stringify(this.host)} (every record was skipped)`);
+    return { endpoints, ttlS };
   }
 }
 
-const byHost = (x: Endpoint, y: Endpoint): number => (x.host < y.host ? -1 : x.host > y.host ? 1 : x.port - y.port);
-const byPriorityHost = (x: Endpoint, y: Endpoint): number => x.priority - y.priority || byHost(x, y);
+const byPriorityHost = (x: Endpoint, y: Endpoint): number => x.priority - y.priority || byHostPort(x, y);

@@ -4,8 +4,11 @@
 // (`"a" "b"`; Google's resolver leaves a single string unquoted)). A `DnsLookup` for the DNS resolver
 // (dns.ts) where node:dns does not exist: browsers, workers, edge runtimes. `fetch` only. A query that has not
 // answered (headers and body) within `queryTimeoutMs` is aborted and fails with code ETIMEOUT, as a node:dns
-// query does, so a resolver never waits on a stalled DoH server. `fetch` and `headers` (names and values as
-// `fetch` accepts them) are checked when the lookup is made: a TypeError naming the field, not a failed query.
+// query does, so a resolver never waits on a stalled DoH server. A server that cannot be reached fails the
+// query with the underlying code (`doh: fetch failed (ECONNREFUSED 127.0.0.1:8053) for A api.example`), a
+// body that is not JSON with EBADRESP. An SRV record of target "." (RFC 2782: service not available) keeps
+// the name ".". `fetch` and `headers` (names and values as `fetch` accepts them) are checked when the lookup
+// is made: a TypeError naming the field, not a failed query.
 //
 //   createResolver({ target: 'doh:///api.example.com:443', dohUrl: 'https://cloudflare-dns.com/dns-query' }, l);
 import type { AddressRecord, DnsLookup, SrvRecord } from './dns.js';
@@ -14,6 +17,7 @@ import { fetchOption, msOption } from './base.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import { abortAfter } from '../util/abort-after.js';
 import { typeError } from '../util/validate.js';
+import { describeFailure } from './errors.js';
 
 export interface DohOptions {
   /** The JSON endpoint, e.g. https://cloudflare-dns.com/dns-query. */
@@ -56,10 +60,22 @@ interface DohAnswer {
   data?: unknown;
 }
 
-function dnsError(code: string, msg: string): Error {
-  const e = new Error(msg);
+function dnsError(code: string, msg: string, cause?: unknown): Error {
+  const e = new Error(msg, cause === undefined ? undefined : { cause });
   (e as Error & { code: string }).code = code;
   return e;
+}
+
+/**
+ * A DoH server that could not be reached (fetch rejected): a DnsLookup error with the underlying code
+ * (fetch's TypeError keeps it at `cause.code`: ECONNREFUSED, ENOTFOUND for the DoH host...), else
+ * ECONNREFUSED, node:dns's "could not contact DNS servers"; the message names the query and the failure.
+ */
+function unreachable(e: unknown, type: string, name: string): Error {
+  const inner = e instanceof Error ? (e.cause as { code?: unknown } | undefined) : undefined;
+  const own = (e as { code?: unknown } | null)?.code ?? inner?.code;
+  const code = typeof own === 'string' ? own : 'ECONNREFUSED';
+  return dnsError(code, `doh: ${describeFailure(e)} for ${type} ${name}`, e);
 }
 
 /**
@@ -120,9 +136,23 @@ export function dohLookup(opts: DohOptions): DnsLookup {
       clock,
       timeoutMs,
       async (signal) => {
-        const res = await doFetch(u.href, { headers, signal });
+        let res: Response;
+        try {
+          res = await doFetch(u.href, { headers, signal });
+        } catch (e) {
+          throw signal.aborted ? e : unreachable(e, type, name);
+        }
         if (!res.ok) throw dnsError('ESERVFAIL', `doh: HTTP ${res.status} for ${type} ${name}`);
-        const body = (await res.json()) as { Status?: unknown; Answer?: unknown };
+        let body: { Status?: unknown; Answer?: unknown };
+        try {
+          body = (await res.json()) as typeof body;
+        } catch (e) {
+          if (signal.aborted) throw e;
+          // Not JSON, or the connection broke while the body came.
+          throw e instanceof SyntaxError
+            ? dnsError('EBADRESP', `doh: the answer for ${type} ${name} is not JSON`, e)
+            : unreachable(e, type, name);
+        }
         if (typeof body !== 'object' || body === null || typeof body.Status !== 'number')
           throw dnsError('EBADRESP', `doh: malformed answer for ${type} ${name}`);
         if (body.Status !== 0) {

@@ -3,13 +3,16 @@
 // A resolver's listener hears two kinds of errors (resolver.ts):
 //  - a FAILURE: the resolution itself failed (NXDOMAIN, a timeout, etcd or Consul unreachable, an HTTP
 //    error, a broken watch). Nothing new was learnt; the last good list stays in force. Always a
-//    `ResolverError` naming the target URI, with the underlying error as `cause` (and its `code`, e.g.
-//    'ENOTFOUND'). The Balancer hears it through `setResolverError` (connect.ts): while no list has arrived,
-//    queued picks fail with it, like grpc-js's UNAVAILABLE carrying the resolution error.
+//    `ResolverError` naming the target URI, with the underlying error as `cause` and its `code` (e.g.
+//    'ENOTFOUND'). A cause without a code of its own lends the one of its own cause, up to two levels down:
+//    fetch's "fetch failed" TypeError carries ECONNREFUSED at `cause.cause.code`, etcd wraps that TypeError
+//    once more (naming the member); the message then says what and where: "fetch failed (ECONNREFUSED
+//    127.0.0.1:2379)". The Balancer hears it through `setResolverError` (connect.ts): while no list has
+//    arrived, queued picks fail with it, like grpc-js's UNAVAILABLE carrying the resolution error.
 //  - anything else: a skipped entry (a TypeError/RangeError naming the field and value), a bad service
 //    config, or a notice (an etcd watch compacted, listing afresh). The resolution succeeded otherwise.
 //
-//   if (e instanceof ResolverError) console.warn(e.target, e.cause);
+//   if (e instanceof ResolverError) console.warn(e.target, e.code, e.cause);
 import { describe } from '../util/validate.js';
 
 /**
@@ -18,20 +21,62 @@ import { describe } from '../util/validate.js';
  */
 export const RESOLVER_FAILURE: unique symbol = Symbol('ResolverError');
 
+type Coded = Error & { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown };
+
+/** `e.code` when it is a string or a number. */
+function ownCode(e: unknown): string | number | undefined {
+  const c = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof c === 'string' || typeof c === 'number' ? c : undefined;
+}
+
+/** The first error of `e`, `e.cause`, `e.cause.cause` that has a code (`depth` levels at most). */
+function codedError(e: unknown, depth = 3): Coded | undefined {
+  for (let i = 0; i < depth && typeof e === 'object' && e !== null; i++, e = (e as { cause?: unknown }).cause)
+    if (ownCode(e) !== undefined) return e as Coded;
+  return undefined;
+}
+
+/** What a low-level error says in brief: its code and peer ("ECONNREFUSED 127.0.0.1:2379"), else its message. */
+function brief(e: Coded): string {
+  const code = ownCode(e);
+  if (code === undefined) return e.message || e.name;
+  const addr = e.address;
+  if (typeof addr === 'string') {
+    const host = addr.includes(':') ? `[${addr}]` : addr;
+    return typeof e.port === 'number' ? `${code} ${host}:${e.port}` : `${code} ${addr}`;
+  }
+  return typeof e.hostname === 'string' ? `${code} ${e.hostname}` : String(code);
+}
+
+/**
+ * An error's message, naming the underlying failure when the error itself has no code but its cause (or
+ * the cause's cause) has: `fetch failed (ECONNREFUSED 127.0.0.1:2379)`, `fetch failed (bad port)`.
+ */
+export function describeFailure(e: unknown): string {
+  if (!(e instanceof Error)) return describe(e);
+  const msg = e.message || e.name;
+  if (ownCode(e) !== undefined) return msg;
+  const inner = codedError(e.cause, 2) ?? (e.cause instanceof Error ? (e.cause as Coded) : undefined);
+  if (inner === undefined) return msg;
+  const what = brief(inner);
+  return msg.includes(what) ? msg : `${msg} (${what})`;
+}
+
 export class ResolverError extends Error {
   override readonly name = 'ResolverError';
   /** The target URI (`dns:///api.internal:8080`, `etcd://127.0.0.1:2379/services/api`, ...). */
   declare readonly target: string;
-  /** The underlying error's code, when it has one ('ENOTFOUND', 'ECONNREFUSED', an etcd gRPC status...). */
+  /**
+   * The underlying error's code ('ENOTFOUND', 'ECONNREFUSED', an etcd gRPC status...): the cause's, else its
+   * cause's (fetch's "fetch failed" keeps ECONNREFUSED there), else one level further down.
+   */
   declare readonly code: string | number | undefined;
 
   constructor(target: string, cause: unknown) {
-    const msg = cause instanceof Error ? cause.message : describe(cause);
-    super(`resolver ${target}: ${msg}`, { cause });
+    super(`resolver ${target}: ${describeFailure(cause)}`, { cause });
     Object.defineProperty(this, RESOLVER_FAILURE, { value: true });
     this.target = target;
-    const c = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
-    this.code = typeof c === 'string' || typeof c === 'number' ? c : undefined;
+    this.code = ownCode(codedError(cause));
   }
 
   /** `e` when it already is a ResolverError, else `e` wrapped as one. */

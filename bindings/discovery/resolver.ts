@@ -11,7 +11,8 @@
 //    the one endpoint parser (bindings/util/endpoint.ts) with `address: 'required'`: resolvers report
 //    dialable addresses, so a port in [1, 65535] is required;
 //  - a service config for the target (gRFC A2: DNS TXT `grpc_config=`, or an etcd key; service-config.ts)
-//    goes to `onServiceConfig` when it changes, before the list it came with;
+//    goes to `onServiceConfig` when it changes, before the list it came with (DNS: unless its TXT answer came
+//    later than the query timeout, when it follows that list);
 //  - `refresh()` asks for a re-resolution (after connection failures, say); it is rate-limited;
 //  - `close()` stops everything: open streams, pending requests, timers. No listener call follows it.
 // The contract is implemented once, in base.ts (Delivery, RefreshLimiter, ResolverBase).

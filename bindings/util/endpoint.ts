@@ -199,6 +199,43 @@ export function parseEndpoints(
   return out;
 }
 
+/** Endpoints by host, then port: the order in which a resolver's identical answers compare equal. */
+export const byHostPort = (x: Endpoint, y: Endpoint): number =>
+  x.host < y.host ? -1 : x.host > y.host ? 1 : x.port - y.port;
+
+/**
+ * A resolver's answer as a list (DNS records, Consul entries): each input validated with the address required
+ * (a bad one skipped and reported to `onError`, named `field[index]` by its place in the answer, not in the
+ * sorted list), the valid ones sorted by `cmp` (stably), and duplicate ids skipped (the first in the answer is
+ * kept, reported too). Never throws.
+ */
+export function parseAnswer(
+  field: string,
+  items: ReadonlyArray<{ index: number; input: EndpointInput }>,
+  cmp: (x: Endpoint, y: Endpoint) => number,
+  onError: (e: Error) => void,
+): Endpoint[] {
+  const parsed: Array<{ index: number; ep: Endpoint }> = [];
+  for (const { index, input } of items) {
+    try {
+      parsed.push({ index, ep: parseEndpoint(input, `${field}[${index}]`, { address: 'required' }) });
+    } catch (e) {
+      onError(e as Error);
+    }
+  }
+  parsed.sort((x, y) => cmp(x.ep, y.ep));
+  const seen = new Set<string>();
+  const out: Endpoint[] = [];
+  for (const { index, ep } of parsed) {
+    if (seen.has(ep.id)) onError(typeError(`${field}[${index}].id`, 'unique (duplicate endpoint skipped)', ep.id));
+    else {
+      seen.add(ep.id);
+      out.push(ep);
+    }
+  }
+  return out;
+}
+
 /** Whether two endpoints are the same member in the same state: every field, metadata by value. */
 export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
   if (a === b) return true;

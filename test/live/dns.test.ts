@@ -31,6 +31,11 @@ test.before(async () => {
       '_http._tcp.svc.test,a.svc.test,8080,10,60',
       '_http._tcp.svc.test,b.svc.test,8081,10,20',
       '_http._tcp.svc.test,c.svc.test,8082,20,0',
+      // RFC 2782's "." target (dnsmasq's default target): the service is not available.
+      '_gone._tcp.svc.test',
+      // Every record invalid: port 0.
+      '_zero._tcp.svc.test,a.svc.test,0',
+      '_zero._tcp.svc.test,b.svc.test,0',
     ],
   });
 });
@@ -90,6 +95,37 @@ test.serial('SRV: priorities and weights become endpoint priorities and weights;
   t.deepEqual(errors, []);
   res.close();
 });
+
+test.serial(
+  'SRV: a sole "." target is an empty list and no error; an answer of invalid records is a failure',
+  async (t) => {
+    const gone = recorder();
+    const r1 = createResolver({ target: `dns+srv://${dns.address}/_gone._tcp.svc.test`, ...fast }, gone.listener);
+    await until('a list', () => gone.lists.length >= 1);
+    t.deepEqual(gone.ids(), []);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a few re-resolutions (TTL floor 100 ms)
+    t.deepEqual(
+      gone.errors.map((e) => e.message),
+      [],
+    );
+    t.is(gone.lists.length, 1, 'the same answer is not re-reported');
+    r1.close();
+    const zero = recorder();
+    const r2 = createResolver({ target: `dns+srv://${dns.address}/_zero._tcp.svc.test`, ...fast }, zero.listener);
+    await until('a failure', () => zero.errors.some((e) => e instanceof ResolverError));
+    t.is(zero.lists.length, 0, 'no (empty) list');
+    const failure = zero.errors.find((e) => e instanceof ResolverError)!;
+    t.regex(failure.message, /no valid SRV record for "_zero\._tcp\.svc\.test"/);
+    t.deepEqual(
+      zero.errors
+        .slice(0, 2)
+        .map((e) => e.message.split(' must')[0])
+        .sort(),
+      ['dns+srv[0].port', 'dns+srv[1].port'],
+    );
+    r2.close();
+  },
+);
 
 test.serial('NXDOMAIN is an error and an unknown name never yields a list', async (t) => {
   const r = recorder();

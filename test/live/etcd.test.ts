@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import type { Endpoint } from '../../bindings/util/endpoint.js';
 import { EtcdResolver } from '../../bindings/discovery/etcd/resolver.js';
-import { registerEtcd } from '../../bindings/discovery/etcd/registration.js';
+import { registerEtcd, type EtcdRegistration } from '../../bindings/discovery/etcd/registration.js';
+import { ResolverError } from '../../bindings/discovery/errors.js';
+import { freePort } from '../helpers/process.js';
 import { connectResolver } from '../../bindings/discovery/connect.js';
 import type { FetchLike } from '../../bindings/discovery/resolver.js';
 import {
@@ -206,6 +208,60 @@ test.serial(
     res.close();
   },
 );
+
+test.serial(
+  'registration: a close() between the lease grant and the put writes no key and revokes the lease',
+  async (t) => {
+    const urls = cluster.clientUrls;
+    // Set once registerEtcd returned (the fetch below runs after that).
+    const box: { reg?: EtcdRegistration } = {};
+    let closing: Promise<void> | undefined;
+    let granted: string | undefined;
+    // close() lands right after etcd granted the lease, before the registration saw the answer.
+    const closeAfterGrant: FetchLike = async (url, init) => {
+      const res = await fetch(url, init);
+      if (url.endsWith('/v3/lease/grant') && closing === undefined) {
+        const text = await res.text();
+        granted = (JSON.parse(text) as { ID?: string }).ID;
+        closing = box.reg!.close();
+        return new Response(text, { status: res.status, headers: res.headers });
+      }
+      return res;
+    };
+    const reg = (box.reg = registerEtcd({
+      endpoints: urls,
+      prefix: 'gap/api',
+      addr: '10.2.1.1:8080',
+      ttlS: 30,
+      fetch: closeAfterGrant,
+    }));
+    await until('closing', () => closing !== undefined);
+    await closing;
+    t.truthy(granted);
+    t.is((await etcdRange(urls, 'gap/api/')).kvs.size, 0, 'no key written');
+    const ttl = (await etcdCall(urls, '/v3/lease/timetolive', { ID: granted })) as { TTL?: string };
+    t.is(String(ttl.TTL), '-1', 'the granted lease is revoked');
+    await t.throwsAsync(reg.ready, { message: /closed before the key was written/ });
+  },
+);
+
+test.serial('a member that refuses connections is named, with ECONNREFUSED; the others serve', async (t) => {
+  const port = await freePort();
+  const dead = `http://127.0.0.1:${port}`;
+  await etcdPut(cluster.clientUrls, 'refuse/api/a', '10.2.2.1:80');
+  const r = recorder();
+  const res = new EtcdResolver({ endpoints: [dead, ...cluster.clientUrls], prefix: 'refuse/api' }, r.listener);
+  await until('list from another member', () => r.lists.length === 1);
+  t.deepEqual(r.ids(), ['10.2.2.1:80']);
+  const e = r.errors[0] as ResolverError;
+  t.true(e instanceof ResolverError);
+  t.is(e.code, 'ECONNREFUSED');
+  t.is(
+    e.message,
+    `resolver etcd:///refuse/api: etcd ${dead}: /v3/kv/range: fetch failed (ECONNREFUSED 127.0.0.1:${port})`,
+  );
+  res.close();
+});
 
 test.serial('a compacted start revision triggers a fresh list; nothing is missed', async (t) => {
   const urls = cluster.clientUrls;

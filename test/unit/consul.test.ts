@@ -191,11 +191,12 @@ test.serial('bad entries and bad options', async (t) => {
   const res = new ConsulResolver({ address: consul.url, service: 'web', ...fast }, r.listener);
   await until('list', () => r.lists.length === 1);
   t.deepEqual(r.ids(), ['10.0.0.1:8001']);
+  // Invalid entries as they come, then duplicates; each named by its index in Consul's answer.
   t.deepEqual(
-    r.errors.map((e) => e.constructor.name),
-    ['TypeError', 'RangeError'],
+    r.errors.map((e) => `${e.constructor.name} ${e.message.split(' must')[0]}`),
+    ['RangeError consul entry[1].port', 'TypeError consul entry[2].id'],
   );
-  t.regex(r.errors[0]!.message, /duplicate/);
+  t.regex(r.errors[1]!.message, /duplicate/);
   res.close();
   const l = recorder().listener;
   t.throws(() => new ConsulResolver({ service: 'a/b' }, l), { instanceOf: TypeError, message: /^service/ });
@@ -248,3 +249,49 @@ test.serial('close() aborts a pending blocking query', async (t) => {
   t.is(r.lists.length, 1);
   t.is(consul.requests.length, 2);
 });
+
+test.serial("skipped entries are named by their index in Consul's answer, not their place after sorting", async (t) => {
+  const body = [
+    { Node: { Node: 'n1', Address: '10.0.0.9' }, Service: { ID: 'a', Port: 8080 } },
+    { Node: { Node: 'n2', Address: '10.0.0.2' }, Service: { ID: 'b', Address: '10.0.0.2', Port: '8080' } },
+    { Node: { Node: 'n3', Address: '10.0.0.3' }, Service: { ID: 'c', Port: 8080, Meta: { zone: 7 } } },
+    { Node: { Node: 'n0', Address: '10.0.0.1' }, Service: { ID: 'd', Port: 8080 } },
+    { Node: { Node: 'n1', Address: '10.0.0.9' }, Service: { ID: 'a2', Port: 8080 } },
+    null,
+  ];
+  const fetch = async () => new Response(JSON.stringify(body), { headers: { 'x-consul-index': '7' } });
+  const r = recorder();
+  const res = new ConsulResolver({ service: 'api', fetch, waitS: 1 }, r.listener);
+  await until('list', () => r.lists.length === 1);
+  res.close();
+  t.deepEqual(r.ids(), ['10.0.0.1:8080', '10.0.0.9:8080'], 'sorted by address');
+  t.deepEqual(
+    r.errors.map((e) => e.message.split(' must')[0]),
+    // an entry without a Service first (it never reaches the endpoint parser), then the parser's, then duplicates
+    ['consul entry[5].Service', 'consul entry[1].port', 'consul entry[2].locality.zone', 'consul entry[4].id'],
+  );
+  t.regex(r.errors[3]!.message, /duplicate endpoint skipped/);
+  t.is(r.lists[0]!.find((e) => e.id === '10.0.0.9:8080')!.metadata.serviceId, 'a', 'the first of the duplicates');
+});
+
+test.serial(
+  'an answer whose entries are all invalid keeps the last list (a ResolverError), as DNS; all out of rotation is a list of none',
+  async (t) => {
+    const good = [{ Node: { Node: 'n1', Address: '10.0.0.9' }, Service: { ID: 'a', Port: 8080 } }];
+    const bad = [{ Node: { Node: 'n1', Address: '10.0.0.9' }, Service: { ID: 'a', Port: 0 } }, null];
+    const drained = [
+      { Node: { Node: 'n1', Address: '10.0.0.9' }, Service: { ID: 'a', Port: 8080, Weights: { Passing: 0 } } },
+    ];
+    const answers = [good, bad, drained];
+    let n = 0;
+    const fetch = async () =>
+      new Response(JSON.stringify(answers[Math.min(n, 2)]), { headers: { 'x-consul-index': String(++n) } });
+    const r = recorder();
+    const res = new ConsulResolver({ service: 'api', fetch, ...fast }, r.listener);
+    await until('the drained answer', () => r.lists.length >= 1 && r.lists.at(-1)!.length === 0);
+    res.close();
+    t.deepEqual(r.ids(0), ['10.0.0.9:8080']);
+    t.is(r.lists.length, 2, 'the all-invalid answer delivered no list');
+    t.true(r.errors.some((e) => e.name === 'ResolverError' && /every entry was skipped/.test(e.message)));
+  },
+);

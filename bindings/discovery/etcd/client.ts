@@ -20,6 +20,7 @@ import { abortAfter } from '../../util/abort-after.js';
 import { str, typeError } from '../../util/validate.js';
 import type { FetchLike } from '../resolver.js';
 import { fetchOption, msOption } from '../base.js';
+import { describeFailure } from '../errors.js';
 
 export interface EtcdAuth {
   username: string;
@@ -69,16 +70,31 @@ export function prefixRangeEnd(prefix: string): string {
   return b64(new Uint8Array([0])); // all 0xff: to the end of the keyspace
 }
 
-/** An error from etcd (`{error, message, code}`), with its gRPC status code. */
+/**
+ * An error from etcd (`{error, message, code}`), with its gRPC status code, or a member that could not be
+ * reached (no code; the fetch error as `cause`, whose own cause holds the code, e.g. ECONNREFUSED).
+ */
 export class EtcdError extends Error {
   constructor(
     message: string,
     readonly code: number | undefined,
     readonly endpoint: string,
+    options?: { cause?: unknown },
   ) {
-    super(`etcd ${endpoint}: ${message}`);
+    super(`etcd ${endpoint}: ${message}`, options);
     this.name = 'EtcdError';
   }
+}
+
+/**
+ * A request to `endpoint` that failed below etcd (connection refused, reset, a malformed stream line), as an
+ * EtcdError naming the member and the request, the underlying code in its message: `etcd http://10.0.0.1:2379:
+ * /v3/kv/range: fetch failed (ECONNREFUSED 10.0.0.1:2379)`. EtcdErrors pass unchanged.
+ */
+function memberFailure(e: unknown, path: string, endpoint: string): unknown {
+  return e instanceof EtcdError
+    ? e
+    : new EtcdError(`${path}: ${describeFailure(e)}`, undefined, endpoint, { cause: e });
 }
 
 export interface Header {
@@ -113,6 +129,15 @@ function checkEndpoints(v: unknown): string[] {
   });
 }
 
+/** One line of a streaming answer; a line that is not JSON is an EtcdError naming the member. */
+function parseLine(line: string, path: string, endpoint: string): unknown {
+  try {
+    return JSON.parse(line) as unknown;
+  } catch {
+    throw new EtcdError(`${path}: a stream line is not JSON: ${line.slice(0, 80)}`, undefined, endpoint);
+  }
+}
+
 /** A minimal etcd v3 JSON-gateway client: one current member, explicit failover, token auth. */
 export class EtcdClient {
   readonly endpoints: string[];
@@ -123,6 +148,8 @@ export class EtcdClient {
   private readonly tokens = new Map<string, string>();
   private readonly controllers = new Set<AbortController>();
   private index = 0;
+  /** abortAll() calls so far. */
+  private aborts = 0;
 
   constructor(o: EtcdClientOptions) {
     this.endpoints = checkEndpoints(o.endpoints);
@@ -147,8 +174,9 @@ export class EtcdClient {
     this.index = (this.index + 1) % this.endpoints.length;
   }
 
-  /** Aborts every request and stream in flight. */
+  /** Aborts every request and stream in flight (a `callAny` in progress tries no further member). */
   abortAll(): void {
+    this.aborts++;
     for (const c of this.controllers) c.abort();
     this.controllers.clear();
   }
@@ -185,8 +213,15 @@ export class EtcdClient {
       this.clock,
       ms,
       async (signal) => {
-        const res = await this.open(endpoint, path, body, signal);
-        const text = await res.text();
+        let res: Response;
+        let text: string;
+        try {
+          res = await this.open(endpoint, path, body, signal);
+          text = await res.text();
+        } catch (e) {
+          // An abort is told apart by abortAfter (a timeout: code 4; close(): code 1).
+          throw signal.aborted ? e : memberFailure(e, path, endpoint);
+        }
         let json: { error?: unknown; message?: unknown; code?: unknown };
         try {
           json = JSON.parse(text) as typeof json;
@@ -218,13 +253,18 @@ export class EtcdClient {
     return this.raw(this.current, path, body);
   }
 
-  /** One request, trying each member once from the current one; the member that answered becomes current. */
+  /**
+   * One request, trying each member once from the current one; the member that answered becomes current.
+   * A request cut off by `abortAll()` ends it: no other member is tried.
+   */
   async callAny(path: string, body: unknown): Promise<unknown> {
+    const aborts = this.aborts;
     let last: unknown;
     for (let i = 0; i < this.endpoints.length; i++) {
       try {
         return await this.call(path, body);
       } catch (e) {
+        if (this.aborts !== aborts) throw e;
         last = e;
         this.failover();
       }
@@ -244,7 +284,12 @@ export class EtcdClient {
     this.controllers.add(ac);
     onOpen?.(() => ac.abort());
     try {
-      const res = await this.open(endpoint, path, body, ac.signal, extraHeaders);
+      let res: Response;
+      try {
+        res = await this.open(endpoint, path, body, ac.signal, extraHeaders);
+      } catch (e) {
+        throw ac.signal.aborted ? e : memberFailure(e, path, endpoint);
+      }
       if (!res.ok || res.body === null) {
         const text = await res.text().catch(() => '');
         if (/auth token/i.test(text)) this.tokens.delete(endpoint);
@@ -255,18 +300,25 @@ export class EtcdClient {
       let buf = '';
       try {
         for (;;) {
-          const { done, value } = await reader.read();
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (e) {
+            // The connection broke mid-stream (undici's "terminated"): name the member.
+            throw ac.signal.aborted ? e : memberFailure(e, path, endpoint);
+          }
+          const { done, value } = chunk;
           if (done) break;
           buf += td.decode(value, { stream: true });
           let nl: number;
           while ((nl = buf.indexOf('\n')) >= 0) {
             const line = buf.slice(0, nl).trim();
             buf = buf.slice(nl + 1);
-            if (line.length > 0) yield JSON.parse(line) as unknown;
+            if (line.length > 0) yield parseLine(line, path, endpoint);
           }
         }
         const rest = (buf + td.decode()).trim();
-        if (rest.length > 0) yield JSON.parse(rest) as unknown;
+        if (rest.length > 0) yield parseLine(rest, path, endpoint);
       } finally {
         reader.cancel().catch(() => {});
       }

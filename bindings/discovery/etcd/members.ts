@@ -29,11 +29,12 @@ export function parseEtcdValue(key: string, value: string): Endpoint | null {
     if (o.Op !== undefined && o.Op !== 0) throw typeError(`${field}.Op`, '0 (Add) or 1 (Delete)', o.Op);
     if (typeof o.Addr !== 'string') throw typeError(`${field}.Addr`, 'a "host:port" string', o.Addr);
     const { host, port } = parseHostPort(`${field}.Addr`, o.Addr);
-    if (
-      o.Metadata !== undefined &&
-      o.Metadata !== null &&
-      (typeof o.Metadata !== 'object' || Array.isArray(o.Metadata))
-    )
+    if (Array.isArray(o.Metadata)) {
+      const text = JSON.stringify(o.Metadata);
+      const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+      throw new TypeError(`${field}.Metadata must be an object, got an array ${shown}`);
+    }
+    if (o.Metadata !== undefined && o.Metadata !== null && typeof o.Metadata !== 'object')
       throw typeError(`${field}.Metadata`, 'an object', o.Metadata);
     const md = (o.Metadata ?? {}) as Record<string, unknown>;
     const locality = metadataLocality(md);

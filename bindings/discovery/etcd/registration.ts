@@ -5,6 +5,12 @@
 // value, lease}, then /v3/lease/keepalive {ID} every ttl/3 (a background timer); a keep-alive answer without
 // TTL means the lease expired: grant and put again. `close()` revokes the lease (/v3/lease/revoke).
 //
+// `ready` resolves once the key is first written. While etcd is unreachable the registration keeps retrying
+// (every min(1 s, ttl/3), each failure to `onError`) and `ready` keeps waiting: race it with a timeout if a
+// start must not hang. `close()` before the key was written rejects `ready` with an EtcdError of code 1
+// (CANCELLED) naming the key. `close()` aborts the requests in flight and waits for them to settle, so a
+// lease granted just before it is revoked too, and no key is written after it.
+//
 //   const reg = registerEtcd({ endpoints, prefix: 'services/api', addr: '10.0.0.7:8080', ttlS: 10 });
 //   await reg.ready; ...; await reg.close();
 import { parseHostPort } from '../../util/endpoint.js';
@@ -30,7 +36,10 @@ export interface EtcdRegistrationOptions extends EtcdClientOptions {
  */
 export class EtcdRegistration {
   readonly key: string;
-  /** Resolves once the key is first written. */
+  /**
+   * Resolves once the key is first written; waits (retrying) while etcd is unreachable; rejects with an
+   * EtcdError of code 1 (CANCELLED) when `close()` comes first.
+   */
   readonly ready: Promise<void>;
   private readonly client: EtcdClient;
   private readonly clock: Clock;
@@ -40,7 +49,10 @@ export class EtcdRegistration {
   private leaseId: string | undefined;
   private timer: unknown;
   private closed = false;
+  /** The keep-alive step running now, if any (close() waits for it). */
+  private running: Promise<void> | undefined;
   private markReady!: () => void;
+  private failReady!: (e: Error) => void;
 
   constructor(o: EtcdRegistrationOptions) {
     if (o === null || typeof o !== 'object') throw typeError('options', 'an object', o);
@@ -53,8 +65,13 @@ export class EtcdRegistration {
     this.key = `${o.prefix.replace(/\/+$/, '')}/${o.addr}`;
     this.value = JSON.stringify({ Op: 0, Addr: o.addr, Metadata: o.metadata ?? {} });
     this.onError = o.onError ?? (() => {});
-    this.ready = new Promise((r) => (this.markReady = r));
-    void this.tick();
+    this.ready = new Promise((resolve, reject) => {
+      this.markReady = resolve;
+      this.failReady = reject;
+    });
+    // Nobody has to await `ready`: a rejection on close() must not be an unhandled one.
+    this.ready.catch(() => {});
+    this.run();
   }
 
   get lease(): string | undefined {
@@ -63,7 +80,22 @@ export class EtcdRegistration {
 
   private schedule(ms: number): void {
     if (this.closed) return;
-    this.timer = this.clock.setTimeout(() => void this.tick(), ms, { background: true });
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.run();
+      },
+      ms,
+      { background: true },
+    );
+  }
+
+  private run(): void {
+    if (this.closed) return;
+    const p = this.tick().finally(() => {
+      if (this.running === p) this.running = undefined;
+    });
+    this.running = p;
   }
 
   private async tick(): Promise<void> {
@@ -73,12 +105,16 @@ export class EtcdRegistration {
         const r = (await this.client.callAny('/v3/lease/keepalive', { ID: this.leaseId })) as {
           result?: { TTL?: unknown };
         };
+        if (this.closed) return;
         if (int64(r.result?.TTL) <= 0) this.leaseId = undefined; // expired: register again
       }
       if (this.leaseId === undefined && !this.closed) {
         const g = (await this.client.callAny('/v3/lease/grant', { TTL: String(this.ttlS) })) as { ID?: unknown };
         if (typeof g.ID !== 'string') throw new EtcdError('lease grant without ID', undefined, this.client.current);
+        // Kept before the put, and checked after the grant: a close() that came meanwhile revokes this lease
+        // (it waits for this step) and no key is written.
         this.leaseId = g.ID;
+        if (this.closed) return;
         await this.client.callAny('/v3/kv/put', {
           key: encodeKey(this.key),
           value: encodeKey(this.value),
@@ -94,12 +130,25 @@ export class EtcdRegistration {
     }
   }
 
-  /** Stops the keep-alive; revokes the lease (deleting the key) unless `revoke: false`. */
+  /**
+   * Stops the keep-alive; revokes the lease (deleting the key) unless `revoke: false`. Before the key was first
+   * written, `ready` rejects (code 1, CANCELLED).
+   */
   async close(opts: { revoke?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.failReady(
+      new EtcdError(
+        `registration of ${JSON.stringify(this.key)} closed before the key was written`,
+        1,
+        this.client.current,
+      ),
+    );
     this.client.abortAll();
+    // A step in flight ends at once (its requests are aborted); a lease it was granted is then known.
+    await this.running;
     if (opts.revoke !== false && this.leaseId !== undefined) {
       await this.client.callAny('/v3/lease/revoke', { ID: this.leaseId }).catch((e: Error) => this.onError(e));
     }

@@ -210,28 +210,35 @@ export class EtcdResolver extends ResolverBase {
       create_request: { key: this.keyB64, range_end: this.endB64, start_revision: String(this.revision + 1) },
     };
     const headers = this.requireLeader ? { 'grpc-metadata-hasleader': 'true' } : undefined;
+    // The probe loop belongs to this watch: once the watch is over (`watching` false: the stream ended or
+    // failed, close()), a probe still in flight neither schedules the next one nor aborts anything, and no
+    // timer of this loop sends a request.
+    let watching = true;
     let probeTimer: unknown;
     let probeError: Error | undefined;
     const stopProbe = () => {
+      watching = false;
       if (probeTimer !== undefined) this.clock.clearTimeout(probeTimer);
       probeTimer = undefined;
     };
+    const live = () => watching && !this.closed && probeError === undefined;
     const startProbe = (abort: () => void) => {
       if (this.probeIntervalMs <= 0) return;
       const tick = () => {
         probeTimer = undefined;
+        if (!live()) return;
         this.client.call('/v3/kv/range', { key: this.keyB64, limit: '1', keys_only: true }).then(
           () => {
-            if (!this.closed && probeError === undefined)
-              probeTimer = this.clock.setTimeout(tick, this.probeIntervalMs, { background: true });
+            if (live()) probeTimer = this.clock.setTimeout(tick, this.probeIntervalMs, { background: true });
           },
           (e: unknown) => {
+            if (!live()) return;
             probeError = e instanceof Error ? e : new Error(String(e));
             abort();
           },
         );
       };
-      probeTimer = this.clock.setTimeout(tick, this.probeIntervalMs, { background: true });
+      if (live()) probeTimer = this.clock.setTimeout(tick, this.probeIntervalMs, { background: true });
     };
     try {
       for await (const msg of this.client.stream('/v3/watch', body, headers, startProbe)) {
