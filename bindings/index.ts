@@ -94,6 +94,7 @@ export {
   type ServiceConfigJson,
 } from './balancing/service-config.js';
 export type { KeyHasher, HasherFactory } from './balancing/policies/hash.js';
+export type { ServiceConfigs } from './balancing/registry.js';
 export { mulberry32, validateRandom, type Random } from './util/random.js';
 export {
   systemClock,
