@@ -332,3 +332,29 @@ test('setProbe replaces the prober; the registry builds prequal from a service c
   t.is(sc.policy.name, 'prequal');
   t.is((sc.policy as PrequalPolicy).config.probeRate, 2);
 });
+
+test('a stale answer dropped below the best one so far leaves that best answer picked and charged (swap-remove)', (t) => {
+  for (const backend of ['js', 'wasm'] as const) {
+    const clock = new VirtualClock(0);
+    const lb = new Balancer({
+      backend,
+      policy: { name: 'prequal', probeRate: 0, maxAgeMs: 1000, removeRate: 0, reuseBudget: 2 },
+      clock,
+      random: mulberry32(3),
+      endpoints: ['a:1', 'b:1', 'c:1', 'd:1'],
+    });
+    const policy = lb.policy as PrequalPolicy;
+    policy.addAnswer('a:1', { rif: 0, latencyMs: 1 }, 0); // stale at 1600, below the fresh one
+    policy.addAnswer('d:1', { rif: 0, latencyMs: 1 }, 1500);
+    clock.set(1600);
+    t.is(lb.pickOrThrow().member.id, 'd:1', backend);
+    t.is(policy.probeStats().fallbackPicks, 0);
+    t.false(Number.isNaN(policy.rifThreshold()));
+    // the answer's one use left goes to d:1, then the pool is empty (budget 2)
+    t.is(lb.pickOrThrow().member.id, 'd:1');
+    t.is(policy.probeStats().pool, 0);
+    // a new answer starts with no uses: two picks
+    policy.addAnswer('b:1', { rif: 0, latencyMs: 1 }, 1600);
+    t.deepEqual([lb.pickOrThrow().member.id, lb.pickOrThrow().member.id], ['b:1', 'b:1']);
+  }
+});

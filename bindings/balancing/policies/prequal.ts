@@ -534,7 +534,8 @@ export class PrequalPolicy implements Policy {
     for (let i = p.size - 1; i >= 0; i--) {
       const id = p.id[i]!;
       if (now - p.at[i]! > cfg.maxAgeMs || p.uses[i]! >= cfg.reuseBudget) {
-        p.removeAt(i);
+        p.removeAt(i); // moves the last answer (seen already, maybe the best so far) into slot i
+        if (best === p.size) best = i;
         continue;
       }
       const row = rowOf.get(id); // undefined: unavailable now (answers of removed members go in onMembership)
