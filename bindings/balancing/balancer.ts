@@ -557,6 +557,7 @@ export class BalancerCore implements PolicyEnv {
    */
   close(): void {
     this.#closed = true;
+    this.pol.releaseSlots?.(NO_SLOTS); // the policy's pickers' WASM rows, hash tables
     this.m.free();
     this.picker = NO_PICKER;
     this.warming = false;
@@ -676,7 +677,7 @@ export class BalancerCore implements PolicyEnv {
     for (let r = 0; r < n; r++) f[COL_WEIGHT * t.cap + r] = f[COL_BASE_WEIGHT * t.cap + r]!;
     this.pol = p;
     this.weighting = p.weighting;
-    this.timed = this.#measureRtt ?? (p.usesRtt === true || p.weighting !== undefined);
+    this.timed = p.weighting !== undefined || (this.#measureRtt ?? p.usesRtt === true);
     this.nextWeightAt = -Infinity;
     if (this.weighting !== undefined) this.#computeWeights(now);
     const all: number[] = [];
@@ -689,7 +690,7 @@ export class BalancerCore implements PolicyEnv {
   #computeWeights(now: number): boolean {
     const wt = this.weighting!;
     this.nextWeightAt = now + wt.updatePeriodMs;
-    return this.#weights!.apply(wt, this.m.table, this.m.list.length, now);
+    return this.#weights!.apply(wt, this.m.table, this.m.list.length, now, this.m);
   }
 
   private complete(p: Pick, outcome: Outcome): void {
@@ -858,6 +859,8 @@ const COMPLETE_PARTS: BalancerParts = {
 
 /** The one slot of a single-level publication (picker.ts `Policy.build`). */
 const WHOLE_SET: ReadonlySet<string> = new Set(['']);
+/** No slot: close() frees every picker's state. */
+const NO_SLOTS: ReadonlySet<string> = new Set();
 
 /** The Balancer: every built-in policy by name (service-config.ts), and the registered ones. */
 export class Balancer extends BalancerCore {

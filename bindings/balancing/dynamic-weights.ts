@@ -208,16 +208,24 @@ function usableLoadWeight(c: LoadReportConfig, t: StateTable, r: number, now: nu
 
 /**
  * Sets COL_WEIGHT of rows [0, n) from the configured weight (or the load-report weight; A58: rows without
- * one get the mean of those with one), × the dynamic factor, × the slow-start factor. True if any changed.
+ * one get the mean of those with one among the members in rotation, `members`), × the dynamic factor, × the
+ * slow-start factor. True if any changed.
  */
-export function applyWeights(wt: Weighting, t: StateTable, n: number, now: number): boolean {
+export function applyWeights(
+  wt: Weighting,
+  t: StateTable,
+  n: number,
+  now: number,
+  members?: { isAvailableRow(row: number): boolean },
+): boolean {
   let loadSum = 0;
   let loadCount = 0;
   const lr = wt.loadReports;
   if (lr !== undefined) {
     for (let r = 0; r < n; r++) {
       const w = usableLoadWeight(lr, t, r, now);
-      if (w > 0) {
+      // the mean is over the members in rotation (A58: the endpoints of the picker, which are READY)
+      if (w > 0 && members?.isAvailableRow(r) !== false) {
         loadSum += w;
         loadCount++;
       }

@@ -43,7 +43,9 @@ export interface BalancerOptions {
   backend?: 'wasm' | 'js';
   /**
    * Time every pick so that done() without rttMs still reports one. Default: only when the policy uses RTTs
-   * or an 'outcome' listener is registered (a clock read costs more than a round-robin pick).
+   * or an 'outcome' listener is registered (a clock read costs more than a round-robin pick). A policy with
+   * run-time weights (slow start, dynamic weights, load reports) times picks even with `false`: its weights are
+   * updated from the pick's clock reading every `weightUpdatePeriodMs`.
    */
   measureRtt?: boolean;
   /**
@@ -140,7 +142,7 @@ export function resolveOptions(
     throw typeError('backend', `'js' without the balancing module (${WASM_HINT})`, o.backend);
   else if (o.backend !== undefined && o.backend !== 'js') throw rangeError('backend', "'wasm' or 'js'", o.backend);
   if (o.measureRtt !== undefined) bool('measureRtt', o.measureRtt);
-  const timed = o.measureRtt ?? (policy.usesRtt === true || policy.weighting !== undefined);
+  const timed = policy.weighting !== undefined || (o.measureRtt ?? policy.usesRtt === true);
   if (o.endpoints !== undefined && !Array.isArray(o.endpoints)) throw typeError('endpoints', 'an array', o.endpoints);
   if (o.target !== undefined) str('target', o.target);
   const rt = nonNegativeMs(

@@ -30,7 +30,9 @@ export function parseSlowStart(json: unknown, field: string): SlowStartConfig {
 /** The weight multiplier at `sinceMs` after the member was added (1 once the window has passed). */
 export function slowStartFactor(c: SlowStartConfig, sinceMs: number): number {
   if (!(sinceMs < c.windowMs)) return 1;
-  const t = sinceMs <= 0 ? 0 : sinceMs / c.windowMs;
+  // Envoy's time factor, max(1 ms, t) / window: never 0, so a new member's weight is small, not 0 (which the
+  // stride scheduler reads as "unknown" and gives the mean)
+  const t = Math.min(1, Math.max(1, sinceMs) / c.windowMs);
   const f = c.aggression === 1 ? t : Math.pow(t, 1 / c.aggression);
   return Math.max(c.minWeightPercent / 100, f);
 }

@@ -3,6 +3,8 @@
 // sum overflows, a clock that returns no number. Each leaves the Balancer consistent and says what was wrong.
 import test from 'ava';
 import { Balancer, VirtualClock, type Clock } from '../../bindings/index.js';
+import { wasmHandle } from '../../bindings/core/backend.js';
+import { BALANCING_WASM } from '../../bindings/core/families.js';
 
 const memberStats = (lb: Balancer, id: string) => lb.stats().members.find((m) => m.id === id)!;
 
@@ -179,4 +181,21 @@ test('completeIndex after close() does nothing, as done() does; setAvailable che
   const lb2 = new Balancer({ endpoints: ['a:1'] });
   t.throws(() => lb2.setAvailable('a:1', false, 503 as never), { instanceOf: TypeError, message: /^reason/ });
   t.true(lb2.isAvailable('a:1'));
+});
+
+test("close() frees the policy's WASM rows too (weighted_round_robin, latency_aware keep kernel rows from 32 members)", (t) => {
+  const mem = wasmHandle(BALANCING_WASM)!.mem;
+  const endpoints = Array.from({ length: 64 }, (_, i) => `h${i}:1`);
+  for (const policy of ['weighted_round_robin', 'latency_aware', 'ring_hash']) {
+    const before = mem.allocatedBytes;
+    const kept: Balancer[] = [];
+    for (let i = 0; i < 5; i++) {
+      const lb = new Balancer({ policy, endpoints, backend: 'wasm' });
+      for (let k = 0; k < 20; k++) lb.pickOrThrow({ key: `k${k}` }).handle.done({ ok: true, rttMs: 1 + (k % 7) });
+      lb.close();
+      kept.push(lb); // still referenced: nothing is left to the garbage collector
+    }
+    t.is(mem.allocatedBytes - before, 0, policy);
+    t.is(kept[0]!.pick().type, 'none');
+  }
 });

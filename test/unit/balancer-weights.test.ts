@@ -132,3 +132,74 @@ test('load reports (gRPC A58): qps / (utilization + eps/qps × penalty), blackou
   p.handle.done({ ok: true, load: { qps: 50, utilization: 0.25 } });
   t.is(lb.stats().members.find((m) => m.id === p.member.id)!.weight, 1);
 });
+
+test('load reports: a member without a weight gets the mean of the members in rotation only (A58: the picker endpoints)', (t) => {
+  for (const backend of ['js', 'wasm'] as const) {
+    const clock = new VirtualClock(0);
+    const lb = new Balancer({
+      backend,
+      policy: { name: 'weighted_round_robin', loadReports: { blackoutPeriodMs: 0 }, weightUpdatePeriodMs: 100 },
+      clock,
+      random: mulberry32(1),
+      endpoints: ['a', 'b', 'c'],
+    });
+    lb.reportLoad('a', { qps: 100, utilization: 1 });
+    lb.reportLoad('b', { qps: 10000, utilization: 1 });
+    lb.setAvailable('b', false);
+    clock.set(100);
+    lb.refresh();
+    const w = Object.fromEntries(lb.stats().members.map((m) => [m.id, m.weight]));
+    t.deepEqual(w, { a: 100, b: 10000, c: 100 }, backend);
+  }
+});
+
+test("slow start: a member just added weighs max(1 ms, t) / window of its weight (Envoy), never 0, which stride reads as 'unknown'", (t) => {
+  const c = parseSlowStart({ windowMs: 1000, minWeightPercent: 0 }, 'slowStart');
+  t.is(slowStartFactor(c, 0), 0.001);
+  t.is(slowStartFactor(c, -5), 0.001);
+  t.is(slowStartFactor(parseSlowStart({ windowMs: 0.5, minWeightPercent: 0 }, 'slowStart'), 0), 1);
+  for (const backend of ['js', 'wasm'] as const) {
+    const clock = new VirtualClock(0);
+    const lb = new Balancer({
+      backend,
+      policy: {
+        name: 'weighted_round_robin',
+        slowStart: { windowMs: 10_000, minWeightPercent: 0 },
+        dynamicWeights: true,
+      },
+      clock,
+      random: mulberry32(1),
+      endpoints: [
+        { id: 'a', weight: 10 },
+        { id: 'b', weight: 10 },
+      ],
+    });
+    clock.set(20_000);
+    lb.add({ id: 'c', weight: 10 });
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 90; i++) {
+      const p = lb.pickOrThrow();
+      counts[p.member.id] = (counts[p.member.id] ?? 0) + 1;
+      p.handle.done({ ok: true, rttMs: 1 });
+    }
+    t.true((counts.c ?? 0) <= 1, `${backend}: the new member is ramping, not at the mean: ${JSON.stringify(counts)}`);
+  }
+});
+
+test('measureRtt: false does not stop run-time weights from updating at picks', (t) => {
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({
+    policy: { name: 'weighted_round_robin', slowStart: { windowMs: 1000 } },
+    measureRtt: false,
+    clock,
+    endpoints: [
+      { id: 'a', weight: 10 },
+      { id: 'b', weight: 10 },
+    ],
+  });
+  clock.set(5000);
+  lb.add({ id: 'c', weight: 10 });
+  clock.set(65_000);
+  for (let i = 0; i < 3; i++) lb.pickOrThrow().handle.done({ ok: true });
+  t.is(lb.stats().members.find((m) => m.id === 'c')!.weight, 10);
+});
