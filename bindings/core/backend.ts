@@ -11,6 +11,7 @@ import { jsCore } from './core-js.js';
 import { createWasmCore, createWasmHandle, type WasmHandle } from './core-wasm.js';
 import { RING_WASM, type WasmFamily } from './families.js';
 import { decodeHex } from './hex.js';
+import { rangeError, typeError } from '../util/validate.js';
 import {
   adoptFamily,
   adoptShared,
@@ -68,6 +69,20 @@ export function initSync(source?: WebAssembly.Module | BufferSource): Backend {
 
 /** Async, memoized: accepts a compiled module, bytes, a URL or a Response (e.g. `fetch(wasmUrl)`). */
 export function init(source?: WasmSource): Promise<Backend> {
+  // a wrong argument is the caller's error (a TypeError), not a reason to fall back to 'js'
+  const s = source as { arrayBuffer?: unknown; then?: unknown } | null | undefined;
+  if (
+    s !== undefined &&
+    (s === null ||
+      typeof s !== 'object' ||
+      (typeof s.arrayBuffer !== 'function' &&
+        typeof s.then !== 'function' &&
+        !(s instanceof URL) &&
+        !ArrayBuffer.isView(s) &&
+        !(s instanceof ArrayBuffer) &&
+        !(typeof WebAssembly === 'object' && s instanceof WebAssembly.Module)))
+  )
+    throw typeError('source', 'a WebAssembly.Module, bytes, a URL or a Response', source);
   if (wasmLoaded()) {
     setMode('wasm');
     return Promise.resolve('wasm');
@@ -82,9 +97,12 @@ export function init(source?: WasmSource): Promise<Backend> {
       }
       let mod: WebAssembly.Module;
       if (source instanceof WebAssembly.Module) mod = source;
-      else if (source instanceof URL) mod = await WebAssembly.compile(await (await fetch(source)).arrayBuffer());
       else if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) mod = await WebAssembly.compile(source);
-      else mod = await WebAssembly.compile(await (await source).arrayBuffer());
+      else {
+        const res = source instanceof URL ? await fetch(source) : await source;
+        if (res.ok === false) throw new Error(`WebAssembly source: HTTP ${res.status} from ${res.url || 'a Response'}`);
+        mod = await WebAssembly.compile(await res.arrayBuffer());
+      }
       adoptShared(createWasmHandle(await WebAssembly.instantiate(mod, {})));
       return 'wasm';
     } catch (err) {
@@ -111,6 +129,7 @@ export function backendError(): unknown {
  * WebAssembly cannot be used here.
  */
 export function setBackend(kind: Backend): void {
+  if (kind !== 'wasm' && kind !== 'js') throw rangeError('backend', "'wasm' or 'js'", kind);
   if (kind === 'wasm') requireFamily(RING_WASM);
   setMode(kind === 'js' ? 'js' : 'wasm');
 }

@@ -138,3 +138,24 @@ test("a corrupt module falls back to 'js' with the reason; setBackend('wasm') re
   t.is(r.after, 'wasm');
   t.is(r.r2, expected);
 });
+
+test("init and setBackend refuse what they cannot take: a wrong source is a TypeError, a failed HTTP answer is named in backendError, a backend other than 'wasm' or 'js' a RangeError", (t) => {
+  const r = run(`
+    const out = {};
+    try { await sy.init('/switchyard.wasm'); } catch (e) { out.str = e.name + ': ' + e.message.split(',')[0]; }
+    for (const b of ['JS', undefined]) try { sy.setBackend(b); } catch (e) { (out.set ??= []).push(e.name + ': ' + e.message); }
+    out.a = await sy.init(new Response('not found', { status: 404 }));
+    out.err = String(sy.backendError()?.message);
+    out.r = route();
+    console.log(JSON.stringify(out));`);
+  t.deepEqual(r, {
+    str: 'TypeError: source must be a WebAssembly.Module',
+    set: [
+      `RangeError: backend must be 'wasm' or 'js', got "JS"`,
+      `RangeError: backend must be 'wasm' or 'js', got undefined`,
+    ],
+    a: 'js',
+    err: 'WebAssembly source: HTTP 404 from a Response',
+    r: expected,
+  });
+});
