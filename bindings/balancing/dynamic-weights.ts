@@ -194,7 +194,10 @@ export function recordLoadReport(c: LoadReportConfig, t: StateTable, row: number
   t.set(COL_LOAD_AT, row, now);
 }
 
-/** A row's load-report weight if usable now: past the blackout, not expired (an expired one is cleared). */
+/**
+ * A row's load-report weight if usable now: past the blackout (from its first report, or from its return to
+ * rotation), not expired (an expired one is cleared).
+ */
 function usableLoadWeight(c: LoadReportConfig, t: StateTable, r: number, now: number): number {
   const w = t.get(COL_LOAD_WEIGHT, r);
   if (w === 0) return 0;
@@ -202,7 +205,10 @@ function usableLoadWeight(c: LoadReportConfig, t: StateTable, r: number, now: nu
     t.set(COL_LOAD_WEIGHT, r, 0); // expired: the blackout starts again with the next report
     return 0;
   }
-  if (c.blackoutPeriodMs > 0 && now - t.get(COL_LOAD_SINCE, r) < c.blackoutPeriodMs) return 0;
+  // the blackout also restarts when the member comes back into rotation (COL_ADDED_AT: added or recovered), as
+  // gRPC restarts it when an endpoint becomes READY again (grpc-go resets nonEmptySince)
+  const since = Math.max(t.get(COL_LOAD_SINCE, r), t.get(COL_ADDED_AT, r));
+  if (c.blackoutPeriodMs > 0 && now - since < c.blackoutPeriodMs) return 0;
   return w;
 }
 

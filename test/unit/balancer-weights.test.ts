@@ -203,3 +203,35 @@ test('measureRtt: false does not stop run-time weights from updating at picks', 
   for (let i = 0; i < 3; i++) lb.pickOrThrow().handle.done({ ok: true });
   t.is(lb.stats().members.find((m) => m.id === 'c')!.weight, 10);
 });
+
+test('load reports: the blackout restarts when a member comes back into rotation (gRPC: when it is READY again)', (t) => {
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({
+    policy: { name: 'weighted_round_robin', loadReports: { blackoutPeriodMs: 1000 }, weightUpdatePeriodMs: 100 },
+    clock,
+    endpoints: [
+      { id: 'a', weight: 1 },
+      { id: 'b', weight: 1 },
+    ],
+  });
+  const weightOf = (id: string) => lb.stats().members.find((m) => m.id === id)!.weight;
+  const report = () => {
+    lb.reportLoad('a', { qps: 300, utilization: 1 });
+    lb.reportLoad('b', { qps: 100, utilization: 1 });
+  };
+  report();
+  clock.set(1500);
+  report();
+  lb.refresh();
+  t.is(weightOf('a'), 300, 'past the blackout');
+  lb.setAvailable('a', false);
+  clock.set(2000);
+  lb.setAvailable('a', true);
+  report();
+  lb.refresh();
+  t.is(weightOf('a'), 100, 'back in rotation: blacked out again, the mean of the others');
+  clock.set(3100);
+  report();
+  lb.refresh();
+  t.is(weightOf('a'), 300, 'a blackout after its return');
+});
