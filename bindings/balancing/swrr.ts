@@ -130,6 +130,12 @@ export class SwrrPicker implements Picker {
     this.k.release();
   }
 
+  /** Done for good, its numbers left in the state table for the rows' next picker (goLive), its rows freed. */
+  retire(): void {
+    this.goLive();
+    this.release();
+  }
+
   pick(ctx: PickContext | undefined, now: number): number {
     const rows = this.rows;
     if (rows.length === 0) return -1;

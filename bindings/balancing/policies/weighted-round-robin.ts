@@ -147,11 +147,7 @@ export class WeightedRoundRobinPolicy implements Policy {
     if (live) {
       // keep nginx's numbers across availability and weight changes: the slot's previous picker writes them to
       // the state table (and is done), and the new one continues from there, live
-      const prev = this.slots.get(slot);
-      if (prev !== undefined) {
-        prev.goLive();
-        prev.release();
-      }
+      this.slots.get(slot)?.retire();
       const t = env.table;
       for (let r = 0; r < t.n; r++) if (t.get(COL_EW, r) > t.get(COL_WEIGHT, r)) t.set(COL_EW, r, t.get(COL_WEIGHT, r));
     }
@@ -164,8 +160,7 @@ export class WeightedRoundRobinPolicy implements Policy {
   releaseSlots(keep: ReadonlySet<string>): void {
     for (const [slot, p] of this.slots)
       if (!keep.has(slot)) {
-        p.goLive(); // its numbers stay in the state table for the rows' next picker
-        p.release();
+        p.retire();
         this.slots.delete(slot);
       }
   }
