@@ -610,7 +610,6 @@ function buildHealth(
     const probe: Record<string, unknown> = { scheme: options.scheme, fetch: options.fetch };
     const timing: Record<string, unknown> = { ...shared };
     for (const [k, v] of Object.entries(hc)) ((PROBE_KEYS as string[]).includes(k) ? probe : timing)[k] = v;
-    for (const k in probe) if (probe[k] === undefined) delete probe[k];
     checker = new HealthChecker({ ...timing, probe: httpProbe(probe) } as HealthCheckerOptions);
   }
   let detector: OutlierDetector | undefined;
