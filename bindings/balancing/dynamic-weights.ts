@@ -222,7 +222,7 @@ export function applyWeights(
   t: StateTable,
   n: number,
   now: number,
-  members?: { isAvailableRow(row: number): boolean },
+  members: { isAvailableRow(row: number): boolean },
 ): boolean {
   let loadSum = 0;
   let loadCount = 0;
@@ -231,7 +231,7 @@ export function applyWeights(
     for (let r = 0; r < n; r++) {
       const w = usableLoadWeight(lr, t, r, now);
       // the mean is over the members in rotation (A58: the endpoints of the picker, which are READY)
-      if (w > 0 && members?.isAvailableRow(r) !== false) {
+      if (w > 0 && members.isAvailableRow(r)) {
         loadSum += w;
         loadCount++;
       }
