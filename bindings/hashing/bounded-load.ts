@@ -74,7 +74,6 @@ export class BoundedLoad implements KeyLookup {
         target,
       );
     }
-    if (options === undefined) throw typeError('options', 'an object', options);
     checkOptions(options, ['factor', 'load', 'weighted']);
     const c = positive('factor', options.factor);
     if (c < 1) throw rangeError('factor', 'a number >= 1', c);

@@ -103,7 +103,6 @@ export function createHasher<A extends Algorithm>(
   options: HasherOptions<A>,
 ): HasherTypes[A];
 export function createHasher(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter {
-  if (options === undefined) throw typeError('options', 'an object', options);
   checkOptions(options, KNOWN);
   try {
     return build(nodes, options);

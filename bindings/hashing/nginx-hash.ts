@@ -372,9 +372,7 @@ function parseServer(s: unknown, field: string): [string, number] {
   if (s === null || typeof s !== 'object') throw typeError(field, 'a server name or { id, weight }', s);
   checkKeys(field, s, MEMBER_KEYS);
   const { id: given, weight } = s as { id: unknown; weight?: unknown };
-  const id = str(`${field}.id`, given);
-  if (id.length === 0) throw rangeError(`${field}.id`, 'a non-empty server name', id);
-  wellFormedId(`${field}.id`, id);
+  const [id] = parseServer(str(`${field}.id`, given), `${field}.id`);
   return [id, weight === undefined ? 1 : intInRange(`${field}.weight`, weight, 1, NGINX_MAX_WEIGHT)];
 }
 

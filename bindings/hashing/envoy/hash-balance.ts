@@ -102,7 +102,6 @@ export class EnvoyBoundedLoad implements KeyLookup {
     // the first request whose hash it cannot take
     this.pick(Number.MAX_SAFE_INTEGER);
     this.pick(0xffffffffffffffffn);
-    if (options === undefined) throw typeError('options', 'an object', options);
     checkOptions(options, ['hashBalanceFactor', 'load', 'totalLoad']);
     const f = options.hashBalanceFactor;
     if (typeof f !== 'number') throw typeError('hashBalanceFactor', 'an integer >= 100', f);
