@@ -44,6 +44,7 @@ import type { Clock } from '../util/clock.js';
 import { checkKeys, intInRange, rangeError, typeError } from '../util/validate.js';
 import {
   parseFetchOptions,
+  report,
   type CreateFetchOptions,
   type FetchMember,
   type PickSource,
@@ -534,9 +535,7 @@ export class BalancedDispatcher extends Dispatcher {
               : (this.endError ?? new undiciErrors.ClientDestroyedError()),
           );
       } catch (thrown) {
-        queueMicrotask(() => {
-          throw thrown; // a caller's handler that throws: as it would from a timer
-        });
+        report(thrown); // a caller's handler that throws: as it would from a timer
       }
     };
     sleepMs(this.clock, ms, signal, this.sleepers).then(
