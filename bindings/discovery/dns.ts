@@ -191,7 +191,6 @@ export class DnsResolver extends ResolverBase {
   /** How long a resolution's list waits for its TXT (service config) answer: the query timeout. */
   private readonly txtWaitMs: number;
   /** The timer ending that wait, and the wait's end (close() ends it), while a list waits. */
-  private txtTimer: TimerHandle | undefined;
   private txtRelease: (() => void) | undefined;
   /** The resolution whose TXT answer was applied last: an older resolution's late answer is dropped. */
   private configFrom = 0;
@@ -244,8 +243,6 @@ export class DnsResolver extends ResolverBase {
   protected onClose(): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.txtTimer !== undefined) this.clock.clearTimeout(this.txtTimer);
-    this.txtTimer = undefined;
     this.txtRelease?.();
     this.lookup.cancel?.();
   }
@@ -318,14 +315,10 @@ export class DnsResolver extends ResolverBase {
     return new Promise<void>((resolve) => {
       const release = () => {
         this.clock.clearTimeout(timer);
-        if (this.txtTimer === timer) {
-          this.txtTimer = undefined;
-          this.txtRelease = undefined;
-        }
+        if (this.txtRelease === release) this.txtRelease = undefined;
         resolve();
       };
       const timer = this.clock.setTimeout(release, waitMs, { background: this.out.current !== undefined });
-      this.txtTimer = timer;
       this.txtRelease = release;
       void txt.promise.then(release);
     });
