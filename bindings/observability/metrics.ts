@@ -216,9 +216,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
       f.readers.add(r);
       ownReaders.push([f, r]);
     },
-    forget(member) {
-      forget(member);
-    },
+    forget,
   };
   function forget(member: string | symbol): void {
     const m = series.get(member);
