@@ -102,6 +102,8 @@ export function updateDynamicFactor(c: DynamicWeightsConfig, factor: number, ok:
 /** Bounds of a load-report weight (see the header). */
 export const LOAD_WEIGHT_MIN = 1e-12;
 export const LOAD_WEIGHT_MAX = 1e12;
+/** The least weight a ramping member gets: the smallest normal float32 (stride weights are float32). */
+const F32_MIN_NORMAL = 2 ** -126;
 
 /** A58 weight of one report, in [LOAD_WEIGHT_MIN, LOAD_WEIGHT_MAX] (0 when it carries no usable signal). */
 export function loadReportWeight(c: LoadReportConfig, r: LoadReport): number {
@@ -245,7 +247,10 @@ export function applyWeights(
       w = lw > 0 ? lw : loadSum / loadCount;
     }
     if (wt.dynamic !== undefined) w *= t.get(COL_DYN, r);
-    if (wt.slowStart !== undefined) w *= slowStartFactor(wt.slowStart, now - t.get(COL_ADDED_AT, r));
+    // a ramping member's weight stays > 0 as a float32 (gRPC's stride weights) when pow underflows (aggression
+    // near 0): 0 reads as 'unknown'
+    if (wt.slowStart !== undefined && w > 0)
+      w = Math.max(w * slowStartFactor(wt.slowStart, now - t.get(COL_ADDED_AT, r)), F32_MIN_NORMAL);
     if (t.get(COL_WEIGHT, r) !== w) {
       t.set(COL_WEIGHT, r, w);
       changed = true;
