@@ -1,28 +1,55 @@
 // Starting real servers for tests: free loopback ports, spawn with a temp dir, wait until a port accepts
 // connections, stop by PID. Every server a test starts is stopped in `test.after.always`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Ports freePort() handed out in this process. */
 const handedOut = new Set<number>();
+/** Ports handed out by any test process: one file per port, created exclusively (ava runs files in processes). */
+const claims = join(tmpdir(), 'switchyard-test-ports');
+/** A claim older than this is stale (a process that died without removing its files). */
+const CLAIM_TTL_MS = 30 * 60_000;
 
 /**
- * A loopback port nothing listens on, never one this process was given before: a port handed out and not yet
- * bound is free again, so two servers started together (twemproxy's pools, etcd's members) could get the same
- * one (nutcracker then refuses its file as "syntax is invalid").
+ * A loopback port nothing listens on, never one this process or another test process running now was given:
+ * a port handed out and not yet bound is free again, so two servers started together (twemproxy's pools, etcd's
+ * members, or two test files at once) could get the same one (nutcracker then refuses its file as "syntax is
+ * invalid").
  */
 export async function freePort(): Promise<number> {
   for (;;) {
     const port = await anyFreePort();
-    if (!handedOut.has(port)) {
+    if (!handedOut.has(port) && claim(port)) {
       handedOut.add(port);
       return port;
     }
   }
 }
+
+function claim(port: number): boolean {
+  const file = join(claims, String(port));
+  mkdirSync(claims, { recursive: true });
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  try {
+    if (Date.now() - statSync(file).mtimeMs < CLAIM_TTL_MS) return false;
+    writeFileSync(file, String(process.pid)); // stale: take it over
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+process.once('exit', () => {
+  for (const port of handedOut) rmSync(join(claims, String(port)), { force: true });
+});
 
 function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
