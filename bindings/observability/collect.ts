@@ -1,6 +1,7 @@
 // What switchyard measures and where each figure comes from, independent of the metrics library: a catalogue
 // of instruments (name, kind, unit, labels) and `wireSources`, which subscribes to the events of a Balancer,
-// a HealthChecker, an OutlierDetector, a connected resolver and a BalancedFetch and feeds a `Sink`.
+// a HealthChecker, an OutlierDetector, a connected resolver and a BalancedFetch and feeds a `Sink`;
+// `claimSources` refuses a source another collector of the same registry or meter subscribes to already.
 // metrics.ts (prom-client) and otel-metrics.ts (OpenTelemetry) are the two sinks. Nothing here polls:
 // counters and histograms follow events, gauges read the sources' `stats()` snapshots when scraped.
 //
@@ -9,8 +10,9 @@
 // `_seconds` for durations).
 //
 //   const src = resolveSources(options);            // fetch → its balancer, checker, detector, resolver
+//   const unclaim = claimSources(registry, 'registry', src, options);
 //   const off = wireSources(src, sink);              // subscribe
-//   off();                                           // unsubscribe
+//   off(); unclaim();                                // unsubscribe
 import type {
   AvailabilityEvent,
   BalancerStats,
@@ -326,6 +328,9 @@ export interface FetchSource {
   readonly resolver?: unknown;
 }
 
+/** The options naming a source, in the order option errors list them. */
+export const SOURCE_KEYS = ['balancer', 'checker', 'detector', 'resolver', 'fetch'] as const;
+
 export interface SourceOptions {
   balancer?: BalancerSource;
   checker?: CheckerSource;
@@ -395,29 +400,35 @@ export function instrumentsFor(s: Sources): InstrumentKey[] {
   return keys;
 }
 
-/**
- * The sources `wireSources` subscribes to, each with the field that names it in errors (`fetch.balancer` when
- * taken from the fetch): a source two collectors of one registry or meter subscribe to would count twice.
- */
-export function subscribedSources(s: Sources, o: SourceOptions): [field: string, source: object][] {
-  const out: [string, object][] = [];
-  if (s.fetch !== undefined && typeof s.fetch.on === 'function') out.push(['fetch', s.fetch]);
-  const add = (field: 'balancer' | 'checker' | 'detector' | 'resolver', v: object | undefined) => {
-    if (v !== undefined) out.push([o[field] !== undefined ? field : `fetch.${field}`, v]);
-  };
-  add('balancer', s.balancer);
-  add('checker', s.checker);
-  add('detector', s.detector);
-  add('resolver', s.resolver);
-  return out;
-}
+/** The sources the open collectors of each registry or meter subscribe to. */
+const claimed = new WeakMap<object, Set<object>>();
 
-/** The error for a source another open collector of the same registry or meter subscribes to already. */
-export const collectedTwice = (field: string, where: string): RangeError =>
-  new RangeError(
-    `${field} must not be collected twice on one ${where}: another collector on this ${where} counts its ` +
-      `events already (close it first, or use another ${where})`,
-  );
+/**
+ * Claims for a collector of `owner` (a prom-client Registry or an OpenTelemetry Meter, called `where` in the
+ * message) the sources `wireSources` subscribes to: a source another open collector of `owner` subscribes to
+ * would count every event twice, so it is a RangeError naming its field (`fetch.balancer` when taken from the
+ * fetch; the fetch is checked first). Claims nothing when it throws; returns the function that releases them.
+ */
+export function claimSources(owner: object, where: 'registry' | 'meter', s: Sources, o: SourceOptions): () => void {
+  const taken = claimed.get(owner) ?? new Set<object>();
+  claimed.set(owner, taken);
+  const subscribed: [field: string, source: object][] = [];
+  if (s.fetch !== undefined && typeof s.fetch.on === 'function') subscribed.push(['fetch', s.fetch]);
+  for (const field of SOURCE_KEYS) {
+    const v = field === 'fetch' ? undefined : s[field];
+    if (v !== undefined) subscribed.push([o[field] !== undefined ? field : `fetch.${field}`, v]);
+  }
+  for (const [field, source] of subscribed)
+    if (taken.has(source))
+      throw new RangeError(
+        `${field} must not be collected twice on one ${where}: another collector on this ${where} counts its ` +
+          `events already (close it first, or use another ${where})`,
+      );
+  for (const [, source] of subscribed) taken.add(source);
+  return () => {
+    for (const [, source] of subscribed.splice(0)) taken.delete(source);
+  };
+}
 
 const OUTCOME_SUCCESS = 'success';
 const tryOutcome = (ok: boolean, status: number | undefined): string =>

@@ -19,12 +19,12 @@ import { Counter, Gauge, Histogram, register as globalRegistry, Registry } from 
 import { checkKeys, rangeError, str, typeError } from '../util/validate.js';
 import {
   INSTRUMENTS,
-  collectedTwice,
+  SOURCE_KEYS,
+  claimSources,
   instrumentsFor,
   parseBuckets,
   resolveSources,
   sameBuckets,
-  subscribedSources,
   wireSources,
   type InstrumentKey,
   type InstrumentSpec,
@@ -84,8 +84,6 @@ interface Family {
 }
 
 const families = new WeakMap<Registry, Map<string, Family>>();
-/** The sources the open collectors of each registry subscribe to. */
-const collected = new WeakMap<Registry, Set<object>>();
 /** The `series` key of series without a member label (no member id can equal it). */
 const NO_MEMBER = Symbol('no member');
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -93,7 +91,7 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const OWN_LABELS = new Set(Object.values(INSTRUMENTS).flatMap((s: InstrumentSpec) => s.labels));
 /** Label names Prometheus reserves: `le` (histogram buckets), `quantile` (summaries). */
 const RESERVED_LABELS = ['le', 'quantile'];
-const OPTIONS = ['balancer', 'checker', 'detector', 'resolver', 'fetch', 'registry', 'prefix', 'labels', 'buckets'];
+const OPTIONS = [...SOURCE_KEYS, 'registry', 'prefix', 'labels', 'buckets'];
 
 function parseLabels(labels: unknown): Labels {
   if (labels === undefined) return {};
@@ -125,10 +123,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
   const constNames = Object.keys(constant).sort();
   const constKey = `{${constNames.map((n) => `${n}=${JSON.stringify(constant[n])}`).join(',')}}`;
   const buckets = parseBuckets(options.buckets);
-  let taken = collected.get(registry);
-  if (taken === undefined) collected.set(registry, (taken = new Set()));
-  const subscribed = subscribedSources(sources, options);
-  for (const [field, source] of subscribed) if (taken.has(source)) throw collectedTwice(field, 'registry');
+  const unclaim = claimSources(registry, 'registry', sources, options);
   let fams = families.get(registry);
   if (fams === undefined) families.set(registry, (fams = new Map()));
 
@@ -230,7 +225,6 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
 
   // every family up front (a scrape before the first event lists the counters at 0; a name clash throws
   // before anything is subscribed)
-  for (const [, source] of subscribed) taken.add(source);
   try {
     for (const key of instrumentsFor(sources)) {
       family(key);
@@ -253,7 +247,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
       }
     }
     used.clear();
-    for (const [, source] of subscribed) taken!.delete(source);
+    unclaim();
   }
 
   let closed = false;

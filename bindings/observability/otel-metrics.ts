@@ -27,12 +27,12 @@ import { checkKeys, numberError, rangeError, typeError } from '../util/validate.
 import {
   INSTRUMENTS,
   SEEDED,
-  collectedTwice,
+  SOURCE_KEYS,
+  claimSources,
   instrumentsFor,
   parseBuckets,
   resolveSources,
   sameBuckets,
-  subscribedSources,
   wireSources,
   type InstrumentKey,
   type Labels,
@@ -59,8 +59,6 @@ export interface OtelMetricsCollector {
 interface MeterState {
   /** The constant attributes of the open collectors (two alike would write the same points). */
   attributes: Set<string>;
-  /** The sources the open collectors subscribe to. */
-  sources: Set<object>;
   /** The bucket boundaries each histogram of the meter was created with (instruments stay: so do these). */
   buckets: Map<string, readonly number[]>;
   /**
@@ -79,7 +77,7 @@ const attributesKey = (a: Attributes): string =>
       .map((k) => [k, a[k]]),
   );
 
-const OPTIONS = ['balancer', 'checker', 'detector', 'resolver', 'fetch', 'meter', 'attributes', 'buckets'];
+const OPTIONS = [...SOURCE_KEYS, 'meter', 'attributes', 'buckets'];
 const OWN_ATTRIBUTES = new Set(Object.values(INSTRUMENTS).flatMap((s) => s.labels.map((l) => `switchyard.${l}`)));
 
 type Primitive = 'string' | 'number' | 'boolean';
@@ -121,50 +119,46 @@ export function collectOtelMetrics(options: CollectOtelMetricsOptions): OtelMetr
   const buckets = parseBuckets(options.buckets);
   const state = meters.get(meter) ?? {
     attributes: new Set(),
-    sources: new Set(),
     buckets: new Map(),
     counted: new WeakMap(),
   };
   meters.set(meter, state);
-  const subscribed = subscribedSources(sources, options);
-  for (const [field, source] of subscribed) if (state.sources.has(source)) throw collectedTwice(field, 'meter');
+  const unclaim = claimSources(meter, 'meter', sources, options);
   const constKey = attributesKey(constant);
-  if (state.attributes.has(constKey))
-    throw new RangeError(
-      `attributes must tell this collector apart from the others on this meter (another one records with ` +
-        `${constKey} already), got ${constKey}`,
-    );
   const keys = instrumentsFor(sources);
-  for (const key of keys) {
-    const s = INSTRUMENTS[key];
-    const had = s.kind === 'histogram' ? state.buckets.get(s.otel) : undefined;
-    if (had !== undefined && !sameBuckets(had, buckets))
-      throw new RangeError(
-        `buckets must be those ${s.otel} was created with on this meter ([${had.join(', ')}]), ` +
-          `got [${buckets.join(', ')}]`,
-      );
-  }
-
-  const attrs = (labels: Labels): Attributes => {
-    const a: Attributes = { ...constant };
-    for (const k in labels) a[`switchyard.${k}`] = labels[k];
-    return a;
-  };
   // counters and histograms up front (an instrument without points is not exported): the buckets recorded
   // for the meter are those its histograms were created with
   const counters = new Map<InstrumentKey, Counter>();
   const histograms = new Map<InstrumentKey, Histogram>();
-  for (const key of keys) {
-    const s = INSTRUMENTS[key];
-    if (s.kind === 'counter') counters.set(key, meter.createCounter(s.otel, { description: s.help, unit: s.unit }));
-    else if (s.kind === 'histogram') {
-      const advice = { explicitBucketBoundaries: buckets };
-      histograms.set(key, meter.createHistogram(s.otel, { description: s.help, unit: s.unit, advice }));
-      if (!state.buckets.has(s.otel)) state.buckets.set(s.otel, buckets);
+  try {
+    if (state.attributes.has(constKey))
+      throw new RangeError(
+        `attributes must tell this collector apart from the others on this meter (another one records with ` +
+          `${constKey} already), got ${constKey}`,
+      );
+    for (const key of keys) {
+      const s = INSTRUMENTS[key];
+      const had = s.kind === 'histogram' ? state.buckets.get(s.otel) : undefined;
+      if (had !== undefined && !sameBuckets(had, buckets))
+        throw new RangeError(
+          `buckets must be those ${s.otel} was created with on this meter ([${had.join(', ')}]), ` +
+            `got [${buckets.join(', ')}]`,
+        );
     }
+    for (const key of keys) {
+      const s = INSTRUMENTS[key];
+      if (s.kind === 'counter') counters.set(key, meter.createCounter(s.otel, { description: s.help, unit: s.unit }));
+      else if (s.kind === 'histogram') {
+        const advice = { explicitBucketBoundaries: buckets };
+        histograms.set(key, meter.createHistogram(s.otel, { description: s.help, unit: s.unit, advice }));
+        if (!state.buckets.has(s.otel)) state.buckets.set(s.otel, buckets);
+      }
+    }
+  } catch (e) {
+    unclaim();
+    throw e;
   }
   state.attributes.add(constKey);
-  for (const [, source] of subscribed) state.sources.add(source);
   // the running totals of the seeded counters: [totals of their source on this meter, key in it]
   const seeded = new Map<InstrumentKey, [Map<string, number>, string]>();
   for (const [key, from] of Object.entries(SEEDED) as [SeededKey, 'fetch' | 'resolver'][]) {
@@ -175,6 +169,11 @@ export function collectOtelMetrics(options: CollectOtelMetricsOptions): OtelMetr
     seeded.set(key, [totals, `${constKey}\u0000${key}`]);
   }
 
+  const attrs = (labels: Labels): Attributes => {
+    const a: Attributes = { ...constant };
+    for (const k in labels) a[`switchyard.${k}`] = labels[k];
+    return a;
+  };
   const cached = new Map<string, Attributes>(); // attribute objects by instrument and label values
   const byMember = new Map<string, string[]>(); // the `cached` ids of each member, dropped when it leaves
   const attrsOf = (key: InstrumentKey, labels: Labels): Attributes => {
@@ -234,7 +233,7 @@ export function collectOtelMetrics(options: CollectOtelMetricsOptions): OtelMetr
       cached.clear();
       byMember.clear();
       state.attributes.delete(constKey);
-      for (const [, source] of subscribed) state.sources.delete(source);
+      unclaim();
     },
   };
 }

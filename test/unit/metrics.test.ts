@@ -518,6 +518,34 @@ test('the same fetch collected twice on one registry is refused (every counter w
   t.is(registry.getMetricsAsArray().length, 0);
 });
 
+test('a source taken from the fetch is named fetch.<field> when it is collected already, on a registry or a meter', (t) => {
+  const registry = new Registry();
+  const meter = new MeterProvider().getMeter('t');
+  const f = createFetch({ endpoints: endpoints(), policy: 'round_robin' });
+  const balancer = f.balancer as never;
+  const c = collectMetrics({ balancer, registry });
+  const o = collectOtelMetrics({ balancer, meter });
+  try {
+    t.throws(() => collectMetrics({ fetch: f, registry, labels: { copy: '2' } }), {
+      instanceOf: RangeError,
+      message:
+        /^fetch\.balancer must not be collected twice on one registry: another collector on this registry counts its events already \(close it first, or use another registry\)$/,
+    });
+    t.throws(() => collectOtelMetrics({ fetch: f, meter, attributes: { copy: '2' } }), {
+      instanceOf: RangeError,
+      message: /^fetch\.balancer must not be collected twice on one meter: .*use another meter\)$/,
+    });
+  } finally {
+    c.close();
+    o.close();
+  }
+  // released on close: the whole stack may be collected now
+  collectMetrics({ fetch: f, registry }).close();
+  collectOtelMetrics({ fetch: f, meter }).close();
+  f.close();
+  t.is(registry.getMetricsAsArray().length, 0);
+});
+
 test('buckets other than those of the histogram already on the registry are a RangeError naming buckets', (t) => {
   const registry = new Registry();
   const a = new Balancer({ endpoints: ['x:1'] });
