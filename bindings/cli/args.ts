@@ -74,11 +74,14 @@ export function parseArgs(
 /** A weight as written: a decimal number (no sign, exponent, hex or spaces), as integers elsewhere are digits only. */
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 
-/** `a,b=2,c` → members; weights must be decimal numbers > 0. */
+/**
+ * `a,b=2,c` → members; weights must be decimal numbers > 0, and ids unique: an id given twice (`a=1,a=2`) is a
+ * UsageError naming it, for every command (the Balancer would keep the last one, the hashers refuse it).
+ */
 export function parseNodes(spec: string | undefined, option: string): MemberInput[] {
   if (spec === undefined || spec.trim() === '')
     throw new UsageError(`--${option} is required (e.g. --${option} a,b=2,c)`);
-  return spec.split(',').map((part) => {
+  const nodes = spec.split(',').map((part): MemberInput => {
     const p = part.trim();
     const eq = p.lastIndexOf('=');
     if (eq < 0) {
@@ -96,6 +99,16 @@ export function parseNodes(spec: string | undefined, option: string): MemberInpu
     }
     return { id, weight: w };
   });
+  const seen = new Set<string>();
+  for (const n of nodes) {
+    const id = typeof n === 'string' ? n : n.id;
+    if (seen.has(id))
+      throw new UsageError(
+        `--${option}: node ids must be unique, got ${JSON.stringify(id)} more than once in ${JSON.stringify(spec)}`,
+      );
+    seen.add(id);
+  }
+  return nodes;
 }
 
 export function intOption(options: Map<string, string>, name: string, min: number, max: number): number | undefined {

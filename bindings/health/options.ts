@@ -200,7 +200,7 @@ export interface OutlierDetectorOptions {
   successfulActiveHealthCheckUnejectHost?: boolean;
   /** Time and timers (default `systemClock`); the sweep is a background timer. */
   clock?: Clock;
-  /** Uniform in [0, 1), for the enforcing percentages (default Math.random); a value outside is a RangeError naming `random` (the first draw is made at construction). */
+  /** Uniform in [0, 1), for the enforcing percentages (default Math.random); a value outside is a RangeError naming `random` at the roll that draws it (nothing is drawn at construction: a seeded source shared with the Balancer keeps its sequence). */
   random?: Random;
 }
 
@@ -275,7 +275,7 @@ export function parseOutlierOptions(o: OutlierDetectorOptions): OutlierConfig {
       or(o.successfulActiveHealthCheckUnejectHost, true),
     ),
     clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom)), true),
+    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom)), false),
   };
 }
 

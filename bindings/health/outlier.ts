@@ -23,6 +23,12 @@
 //   first sweep after their time is up (Envoy checks on the interval timer too), or at once on a successful
 //   active health check when `successfulActiveHealthCheckUnejectHost` (default true).
 // - Every ejection and un-ejection is an `ejection` event; `stats()` has counters per member.
+// - `random` (uniform in [0, 1), for the enforcing rolls): its type is checked at construction (TypeError),
+//   which draws nothing from it, so a seeded source shared with a Balancer (the gRPC bridge, createFetch) keeps
+//   its sequence. Each value is checked at its roll: outside [0, 1) is a RangeError naming `random` and the
+//   value, thrown by `record()` (the outcome is counted; the next failure rolls again) and by a direct `sweep()`
+//   (the sweep still ends its interval). A timer sweep has no caller to throw to: its error ends that sweep's
+//   rolls, is counted in `stats().sweepErrors` (as listener errors are in `listenerErrors`) and the sweeps go on.
 // Options, defaults and their validation: options.ts.
 //
 //   const od = new OutlierDetector({ consecutive5xx: 5 });
@@ -90,6 +96,11 @@ export interface OutlierStats {
   /** The last success-rate threshold (%), or null when the last sweep had too few hosts. */
   successRateThreshold: number | null;
   listenerErrors: number;
+  /**
+   * Timer sweeps that ended in an error (such as a `random` value outside [0, 1)): that sweep's remaining rolls were
+   * skipped, its interval ended, the sweeps went on. `sweep()` called directly throws the error instead.
+   */
+  sweepErrors: number;
 }
 
 const BACKGROUND = { background: true } as const;
@@ -147,7 +158,16 @@ export class OutlierDetector {
   private readonly fns = new Set<(e: EjectionEvent) => void>();
   private timer: unknown = null;
   private ejectedCount = 0;
-  private counters = { total: 0, c5xx: 0, sr: 0, overflow: 0, notEnforced: 0, sweeps: 0, listenerErrors: 0 };
+  private counters = {
+    total: 0,
+    c5xx: 0,
+    sr: 0,
+    overflow: 0,
+    notEnforced: 0,
+    sweeps: 0,
+    listenerErrors: 0,
+    sweepErrors: 0,
+  };
   private threshold: number | null = null;
 
   constructor(options: OutlierDetectorOptions = {}) {
@@ -177,7 +197,11 @@ export class OutlierDetector {
     if (this.timer !== null) return;
     const tick = () => {
       this.timer = this.clock.setTimeout(tick, this.intervalMs, BACKGROUND);
-      this.sweep();
+      try {
+        this.sweep();
+      } catch {
+        this.counters.sweepErrors++;
+      }
     };
     this.timer = this.clock.setTimeout(tick, this.intervalMs, BACKGROUND);
   }
@@ -277,7 +301,10 @@ export class OutlierDetector {
     return true;
   }
 
-  /** The interval analysis (run by the timer after `start()`; callable directly). */
+  /**
+   * The interval analysis (run by the timer after `start()`; callable directly). A `random` value outside
+   * [0, 1) at a roll is a RangeError, thrown once the interval has ended.
+   */
   sweep(): void {
     const now = this.clock.now();
     this.counters.sweeps++;
@@ -288,10 +315,13 @@ export class OutlierDetector {
         m.multiplier--;
       }
     }
-    this.successRateSweep();
-    for (const m of this.monitors.values()) {
-      m.ok = 0;
-      m.total = 0;
+    try {
+      this.successRateSweep();
+    } finally {
+      for (const m of this.monitors.values()) {
+        m.ok = 0;
+        m.total = 0;
+      }
     }
   }
 
@@ -333,6 +363,7 @@ export class OutlierDetector {
       sweeps: c.sweeps,
       successRateThreshold: this.threshold,
       listenerErrors: c.listenerErrors,
+      sweepErrors: c.sweepErrors,
     };
   }
 

@@ -38,3 +38,19 @@ test('pick: unknown policy and bad counts are usage errors (exit 2)', async (t) 
   t.is((await run(['pick', '--nodes', 'a', '--count', '0'])).code, 2);
   t.is((await run(['pick', '--nodes', 'a=-1'])).code, 2);
 });
+
+test('pick: a node id given twice in --nodes is a usage error naming it (exit 2), not a member picked twice', async (t) => {
+  for (const nodes of ['a=1,a=2', 'a,a', 'a,b,a=3', '10.0.0.1:80,10.0.0.1:80']) {
+    const r = await run(['pick', '--nodes', nodes]);
+    const id = nodes.startsWith('10.') ? '10.0.0.1:80' : 'a';
+    t.deepEqual(
+      r,
+      {
+        code: 2,
+        out: [],
+        err: [`switchyard: --nodes: node ids must be unique, got "${id}" more than once in "${nodes}"`],
+      },
+      nodes,
+    );
+  }
+});

@@ -51,7 +51,10 @@ test('bad arguments: one line on stderr, exit code 2', async (t) => {
     [['route', '--nodes', 'a,,b'], /empty node id/],
     [['route', '--nodes', 'a,b=0'], /weight of "b".*"0"/],
     [['route', '--nodes', 'a,b=x'], /weight of "b"/],
-    [['route', '--nodes', 'a,a'], /unique.*"a"/],
+    [['route', '--nodes', 'a,a'], /^switchyard: --nodes: node ids must be unique, got "a" more than once in "a,a"$/],
+    [['route', '--nodes', 'a=1,b,a=2', '--algo', 'jump'], /^switchyard: --nodes: node ids must be unique, got "a"/],
+    [['plan', '--from', 'a,b,b', '--to', 'a'], /^switchyard: --from: node ids must be unique, got "b" more than once/],
+    [['plan', '--from', 'a', '--to', 'c,c'], /^switchyard: --to: node ids must be unique, got "c" more than once/],
     [['route', '--nodes', 'a', '--vnodes', '0'], /--vnodes.*"0"/],
     [['route', '--nodes', 'a', '--vnodes', 'abc'], /--vnodes/],
     [

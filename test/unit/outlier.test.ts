@@ -3,6 +3,7 @@
 // un-ejection by an active check, bad input.
 import test from 'ava';
 import { VirtualClock } from '../../bindings/util/clock.js';
+import { mulberry32 } from '../../bindings/util/random.js';
 import {
   OutlierDetector,
   isFailure,
@@ -229,14 +230,9 @@ test('bad input: typed errors naming the field and value', (t) => {
   t.throws(() => new OutlierDetector({ successfulActiveHealthCheckUnejectHost: 'yes' as unknown as boolean }), {
     instanceOf: TypeError,
   });
-  // a random source outside [0, 1) would eject always (-1) or never (5): refused at construction
-  for (const bad of [5, -1, NaN, 1]) {
-    t.throws(() => new OutlierDetector({ random: () => bad }), {
-      instanceOf: RangeError,
-      message: /^random must be a function returning a number in \[0, 1\)/,
-    });
-  }
+  // random: its type at construction (its values at each draw: the tests below)
   t.throws(() => new OutlierDetector({ random: 0.5 as never }), { instanceOf: TypeError, message: /^random/ });
+  t.throws(() => new OutlierDetector({ random: null as never }), { instanceOf: TypeError, message: /^random/ });
   const od = new OutlierDetector();
   t.throws(() => od.add(''), { instanceOf: TypeError, message: /id/ });
   od.add('a');
@@ -275,4 +271,84 @@ test('record(): error null or undefined is "no error"; status 0 (none, e.g. an o
   t.false(h.od.isEjected('a'));
   h.od.record('a', { ok: true, status: 503, error: null });
   t.deepEqual(h.log(), ['0 a ejected 30000: 1 consecutive failures, last: status 503']);
+});
+
+/** Six members, 'f' the success-rate outlier of the interval (50 %, threshold about 88 %). */
+function loadInterval(od: OutlierDetector) {
+  for (const id of ['a', 'b', 'c', 'd', 'e', 'f'])
+    for (let i = 0; i < 100; i++) od.record(id, { ok: id !== 'f' || i < 50 });
+}
+
+test('construction draws nothing from random: a seeded source shared with others keeps its sequence', (t) => {
+  let draws = 0;
+  new OutlierDetector({
+    random: () => {
+      draws++;
+      return 0.5;
+    },
+  });
+  t.is(draws, 0);
+  // as the gRPC bridge and createFetch share one source between the Balancer and the detector
+  const shared = mulberry32(42);
+  const alone = mulberry32(42);
+  const h = harness({ random: shared, enforcingConsecutive5xx: 50, maxEjectionPercent: 100 });
+  t.deepEqual([shared(), shared()], [alone(), alone()]);
+  // the detector's roll takes the source's next value (0.852…, the third), at use: not enforced (>= 50 %)
+  fail(h.od, 'a', 5);
+  t.true(alone() >= 0.5);
+  t.like(h.od.stats(), { ejected: 0, ejectionsNotEnforced: 1 });
+  t.is(shared(), alone(), 'one draw per roll');
+});
+
+test('a random value outside [0, 1) at a roll: record() and sweep() throw a RangeError naming random and the value', (t) => {
+  for (const bad of [5, -1, NaN, 1, '0.5']) {
+    const h = harness({ enforcingConsecutive5xx: 50, maxEjectionPercent: 100, random: () => bad as number });
+    fail(h.od, 'a', 4);
+    t.throws(() => h.od.record('a', { ok: false, status: 503 }), {
+      instanceOf: RangeError,
+      message: /^random must be a function returning a number in \[0, 1\), got /,
+    });
+    // the outcome was counted, nothing was ejected, and the next failure rolls again
+    t.like(h.od.stats(), { ejected: 0, ejectionsNotEnforced: 0 });
+    t.like(h.od.stats().members[0]!, { consecutiveFailures: 5, intervalTotal: 5 });
+    t.throws(() => h.od.record('a', { ok: false, status: 503 }), { instanceOf: RangeError, message: /^random/ });
+  }
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const h = harness({ enforcingSuccessRate: 50, consecutive5xx: 1_000_000, random: () => NaN }, ids);
+  loadInterval(h.od);
+  t.throws(() => h.od.sweep(), { instanceOf: RangeError, message: /^random .*got NaN$/ });
+  // the sweep still ended its interval: counts start again from zero
+  t.deepEqual(
+    h.od.stats().members.map((m) => m.intervalTotal),
+    [0, 0, 0, 0, 0, 0],
+  );
+  t.like(h.od.stats(), { sweeps: 1, sweepErrors: 0, ejected: 0 });
+});
+
+test('a random value outside [0, 1) in a timer sweep: counted in sweepErrors, never thrown out of the timer; sweeps go on', (t) => {
+  let r = 0.9;
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const h = harness({ enforcingSuccessRate: 50, consecutive5xx: 1_000_000, intervalMs: 1000, random: () => r }, ids);
+  h.od.start();
+  loadInterval(h.od);
+  h.clock.tick(1000); // 'f' is an outlier, the roll (0.9) says no
+  t.like(h.od.stats(), { sweeps: 1, ejectionsNotEnforced: 1, sweepErrors: 0 });
+  r = NaN;
+  loadInterval(h.od);
+  t.notThrows(() => h.clock.tick(1000));
+  t.like(h.od.stats(), { sweeps: 2, ejectionsNotEnforced: 1, sweepErrors: 1, ejected: 0, running: true });
+  t.deepEqual(
+    h.od.stats().members.map((m) => m.intervalTotal),
+    [0, 0, 0, 0, 0, 0],
+    'the interval ended',
+  );
+  r = 0.1;
+  loadInterval(h.od);
+  h.clock.tick(1000); // the timer is still there; this roll (0.1) ejects
+  t.like(h.od.stats(), { sweeps: 3, sweepErrors: 1, ejected: 1, ejectionsSuccessRate: 1 });
+  t.deepEqual(
+    h.events.map((e) => `${e.id} ${e.ejected}`),
+    ['f true'],
+  );
+  h.od.stop();
 });
