@@ -11,7 +11,8 @@ import { type Key, keyError } from './key-router.js';
  * `err` renamed for a caller that knows the member list by another name: a TypeError or RangeError whose field
  * is a router's own list (`members`, `servers`: `members[2].weight must be …`, `servers.length …`) becomes the
  * same class of error with that field as `name(i)` (`name()` for the list itself), `err` as its cause. Any
- * other error is returned as it is.
+ * other error is returned as it is. Renamed here, not named at the source: the hash policy's names change with
+ * every build (`endpoints[rows[k]]`), and passing them down the routers' parsing costs the lite bundle bytes.
  */
 export function renameMembers(err: unknown, name: (i?: number) => string): unknown {
   if (!(err instanceof TypeError || err instanceof RangeError)) return err;

@@ -341,6 +341,28 @@ test('integerWeights / ringWeights: valid weights pass unchanged; others scaled 
   t.is(Math.round(r[1]!.weight * 160), 1);
 });
 
+test('scaled weights stay within the table limits; weights only floored stay as given', (t) => {
+  // w × (1e9 / max) can round above 1e9 (here to 1000000000.0000001), which the hashring preset refuses
+  const b = new Balancer({
+    policy: { ketama: { compat: 'hashring' } },
+    endpoints: [{ id: 'a:1', weight: 725736111707433.4 }, 'b:1'],
+  });
+  t.is(b.pick({ key: 'user:42' }).type, 'pick');
+  // (1 / 49) × 49 is 0.9999999999999999: an unscaled weight is not round-tripped through the largest
+  const r = ringWeights(
+    [
+      { id: 'a', weight: 1 },
+      { id: 'b', weight: 49 },
+      { id: 'c', weight: 0.001 },
+    ],
+    160,
+  );
+  t.deepEqual(
+    r.map((m) => m.weight),
+    [1, 49, 1 / 160],
+  );
+});
+
 test("a table refusing an endpoint names it endpoints[i] (its row), not the table's members[k] / servers[k]", (t) => {
   t.throws(
     () => new Balancer({ policy: { ketama: { compat: 'twemproxy' } }, endpoints: ['10.0.0.1:11211', 'cache-a'] }),

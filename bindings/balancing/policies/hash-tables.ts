@@ -14,11 +14,11 @@
 // (load_balancing_weight) summing to at most 2^32 - 1 (Envoy refuses more); ketama's integers in [1, 2^31 - 1]
 // (as upstream parses them) but for the hashring preset. For all of them a fractional weight is rounded to
 // the nearest integer (at least 1) (`integerWeights`); weights past those limits are first scaled down
-// together, the largest to about 2^31, which keeps their ratios (all these tables normalize weights to
-// w / Σw) to within one unit. ketama's hashring preset takes fractional weights in [1e-9, 1e9]: scaled down
-// together when the largest is above, raised to 1e-9 when below. A table that still refuses an endpoint
-// (twemproxy labels servers by host:port, so it needs 'host:port' ids; an id that is not well-formed UTF-16)
-// names it `endpoints[i]` (policies/hash.ts). `maglev.table_size` must be prime (checked with the options).
+// together so that they fit, which keeps their ratios (all these tables normalize weights to w / Σw) to within
+// one unit. ketama's hashring preset takes fractional weights in [1e-9, 1e9]: scaled down together when the
+// largest is above, raised to 1e-9 when below. A table that still refuses an endpoint (twemproxy labels
+// servers by host:port, so it needs 'host:port' ids; an id that is not well-formed UTF-16) names it
+// `endpoints[i]` (policies/hash.ts). `maglev.table_size` must be prime (checked with the options).
 // Each table is immutable and built over the eligible members; it is rebuilt only when they or their
 // weights change, and the previous one is freed then.
 //
@@ -31,10 +31,8 @@ import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from '../../hashing/ket
 import { isPrime, Maglev, MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE } from '../../hashing/envoy/maglev.js';
 import { MEMBER_WEIGHT_MAX, MEMBER_WEIGHT_MIN } from '../../hashing/membership.js';
 import { asObject, checkKeys, int, type Json } from '../policy-config.js';
-import { HashPolicy, type SlotHasher } from './hash.js';
+import { HashPolicy, type Members, scaleWeights, type SlotHasher } from './hash.js';
 import { rangeError } from '../../util/validate.js';
-
-type Members = readonly { id: string; weight: number }[];
 
 /** Rebuilds the table only when the members or weights change; frees the one it replaces. */
 function memoized<T extends OrderedKeyRouter>(
@@ -69,21 +67,16 @@ const KETAMA_MAX_WEIGHT = 0x7fffffff;
  * `maxSum`, all are first scaled down together (the largest to at most `maxEach`) so that they fit.
  */
 export function integerWeights(members: Members, maxEach: number, maxSum = Infinity): Members {
-  const rounded = members.map((m) => Math.max(1, Math.round(m.weight)));
+  const rounded = members.map((m) => ({ id: m.id, weight: Math.max(1, Math.round(m.weight)) }));
   let sum = 0;
   let max = 0;
-  for (const w of rounded) {
-    sum += w;
-    max = Math.max(max, w);
+  for (const m of rounded) {
+    sum += m.weight;
+    max = Math.max(max, m.weight);
   }
-  if (max > maxEach || sum > maxSum) {
-    let rel = 0;
-    for (const w of rounded) rel += w / max; // in [1, n]: finite for any finite weights
-    // Σ max(1, floor(w / max × top)) <= top × rel + n <= maxSum
-    const top = Math.min(maxEach, (maxSum - members.length) / rel);
-    for (let i = 0; i < rounded.length; i++) rounded[i] = Math.max(1, Math.floor((rounded[i]! / max) * top));
-  }
-  return members.map((m, i) => ({ id: m.id, weight: rounded[i]! }));
+  if (max <= maxEach && sum <= maxSum) return rounded;
+  // Σ max(1, floor(w / max × top)) <= top × rel + n <= maxSum
+  return scaleWeights(rounded, (rel) => Math.min(maxEach, (maxSum - members.length) / rel), 1, Math.floor);
 }
 
 /**
@@ -91,15 +84,7 @@ export function integerWeights(members: Members, maxEach: number, maxSum = Infin
  * the largest is above, then each at least the minimum.
  */
 function fractionalWeights(members: Members): Members {
-  let max = 0;
-  let min = Infinity;
-  for (const m of members) {
-    max = Math.max(max, m.weight);
-    min = Math.min(min, m.weight);
-  }
-  if (max <= MEMBER_WEIGHT_MAX && min >= MEMBER_WEIGHT_MIN) return members;
-  const scale = max > MEMBER_WEIGHT_MAX ? MEMBER_WEIGHT_MAX / max : 1;
-  return members.map((m) => ({ id: m.id, weight: Math.max(m.weight * scale, MEMBER_WEIGHT_MIN) }));
+  return scaleWeights(members, () => MEMBER_WEIGHT_MAX, MEMBER_WEIGHT_MIN);
 }
 
 /** Envoy's integer load_balancing_weight: nearest integer, at least 1, summing to at most 2^32 - 1. */

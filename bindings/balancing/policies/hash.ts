@@ -72,7 +72,26 @@ export interface SlotHasher {
   dispose(): void;
 }
 
-type Members = readonly { id: string; weight: number }[];
+export type Members = readonly { id: string; weight: number }[];
+
+/**
+ * `members` with their weights made to fit a table, ratios kept: scaled down together, the largest (`max`) to
+ * `top(rel)` (rel = Σ w / max, in [1, n]) and each rounded by `round`, unless that is >= max (then as given);
+ * then each at least `floor`.
+ */
+export function scaleWeights(
+  members: Members,
+  top: (rel: number) => number,
+  floor: number,
+  round = (w: number) => w,
+): Members {
+  let max = 0;
+  for (const m of members) max = Math.max(max, m.weight);
+  let rel = 0;
+  for (const m of members) rel += m.weight / max; // finite for any finite weights
+  const t = top(rel);
+  return members.map((m) => ({ id: m.id, weight: Math.max(t >= max ? m.weight : round((m.weight / max) * t), floor) }));
+}
 
 /** Points of a ring whose weights had to be scaled down (see the header). */
 const SCALED_POINTS = 1 << 20;
@@ -85,22 +104,16 @@ const SCALED_POINTS = 1 << 20;
 export function ringWeights(members: Members, vnodes: number): Members {
   const n = members.length;
   let points = 0;
-  let max = 0;
   let fits = true;
   for (const m of members) {
     const p = Math.round(m.weight * vnodes);
     if (p < 1) fits = false;
     points += p;
-    max = Math.max(max, m.weight);
   }
   if (fits && points <= MAX_POINTS) return members;
-  let rel = 0;
-  for (const m of members) rel += m.weight / max; // in [1, n]: finite for any finite weights
-  // weight of the largest member: Σ round(max(w × scale × vnodes, 1)) <= Σ w × scale × vnodes + 1.5 n
+  // the largest weight: Σ round(max(w × scale × vnodes, 1)) <= Σ w × scale × vnodes + 1.5 n
   const budget = points + 2 * n <= MAX_POINTS ? Infinity : SCALED_POINTS;
-  const top = Math.min(max, (budget - 2 * n) / vnodes / rel);
-  const floor = 1 / vnodes;
-  return members.map((m) => ({ id: m.id, weight: Math.max((m.weight / max) * top, floor) }));
+  return scaleWeights(members, (rel) => (budget - 2 * n) / vnodes / rel, 1 / vnodes);
 }
 
 /** One HashRing per slot, diffed: a change that keeps the members and weights rebuilds nothing. */
