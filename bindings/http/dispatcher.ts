@@ -28,9 +28,16 @@
 // member's Pool refuses (undici's InvalidArgumentError: a bad method, header or timeout in the dispatch options)
 // is the caller's error: passed on, not retried, and its pick cancelled (the member is not blamed).
 //
-// close() and destroy() end a request sleeping in retry back-off at once (ClientClosedError, or destroy's
-// error / ClientDestroyedError), so that neither resolves with a request still to come; so does the caller's
-// abort (for the legacy API, through the abort LegacyCall hands to the caller's onConnect).
+// close() and destroy() follow undici's DispatcherBase (lib/dispatcher/dispatcher-base.js): `closed` once close()
+// was called, `destroyed` once destroy() was or close() has completed; close() on a destroyed dispatcher rejects
+// with ClientDestroyedError, a second destroy() joins the first, callbacks get (err, null), a bad callback is
+// refused before anything ends. close() lets requests sent to a member finish; destroy() aborts them with its
+// error (undici's ClientDestroyedError without one) and settles a pending close() once done, even when a
+// member Pool's own close() would not (undici's PoolBase never settles it if destroyed with requests queued).
+// Both end at once a request sleeping in retry back-off or waiting for a first member (ClientClosedError, or
+// destroy's error / ClientDestroyedError; close() then destroy(err) in one tick: destroy's, as undici's Client
+// ends the requests it still has queued), so that neither resolves with a request still to come; so does the
+// caller's abort (for the legacy API, through the abort LegacyCall hands to the caller's onConnect).
 //
 // Options are checked at creation (a TypeError/RangeError naming the field): a misspelt key, a createFetch
 // option the dispatcher has no use for (fetch, hedge, perTryTimeoutMs, deadlineMs, passThrough, onEvent,
@@ -244,12 +251,21 @@ export class BalancedDispatcher extends Dispatcher {
   private readonly closeStack: () => void;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly counters = { requests: 0, tries: 0, retries: 0 };
-  /** The early ends of retry back-offs (retry.ts sleepMs, as createFetch's): close()/destroy() wake them. */
+  /**
+   * The early ends of retry back-offs (retry.ts sleepMs, as createFetch's) and of waits for a first member
+   * (route): close()/destroy() wake them.
+   */
   private readonly sleepers = new Set<() => void>();
   /** destroy()'s error, which requests woken from back-off end with. */
   private endError: Error | null = null;
+  /** 'closed' from close() until it completes, 'destroyed' from destroy() or close()'s completion on. */
   private state: 'open' | 'closed' | 'destroyed' = 'open';
-  private ending: Promise<void> | undefined;
+  /** close() was called (undici's `closed`). */
+  private closeCalled = false;
+  /** Settles every close(): when it has drained, or when a destroy() is done. */
+  private closing: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Settles every destroy() (and a close() it interrupted). */
+  private destroying: Promise<void> | undefined;
 
   constructor(options: CreateDispatcherOptions) {
     if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
@@ -337,10 +353,12 @@ export class BalancedDispatcher extends Dispatcher {
     return { ...this.counters, pools: this.pools.size };
   }
 
+  /** `true` once close() has been called (as undici's dispatchers). */
   get closed(): boolean {
-    return this.state !== 'open';
+    return this.closeCalled;
   }
 
+  /** `true` once destroy() has been called or close() has completed (as undici's dispatchers). */
   get destroyed(): boolean {
     return this.state === 'destroyed';
   }
@@ -349,6 +367,7 @@ export class BalancedDispatcher extends Dispatcher {
     if (handler === null || typeof handler !== 'object') throw typeError('handler', 'an object', handler);
     try {
       if (opts === null || typeof opts !== 'object') throw typeError('opts', 'an object', opts);
+      // a new request: undici's errors, never destroy()'s (which only ends the requests it finds)
       if (this.state !== 'open')
         throw this.state === 'closed' ? new undiciErrors.ClientClosedError() : new undiciErrors.ClientDestroyedError();
       if (this.serviceOrigin !== undefined && !this.isService(opts.origin)) {
@@ -367,8 +386,8 @@ export class BalancedDispatcher extends Dispatcher {
       else {
         const tries = new Tries(key);
         const dispatch = (o: DispatchOptions, h: DispatchHandler) => {
-          // a retry after close(): RetryHandler passes the error to the caller
-          if (this.state !== 'open') throw new undiciErrors.ClientClosedError();
+          // a retry after close()/destroy(): RetryHandler passes the error to the caller
+          if (this.state !== 'open') throw this.endingError();
           this.route(new ModernCall(this, tries, o, h));
           return true;
         };
@@ -397,17 +416,49 @@ export class BalancedDispatcher extends Dispatcher {
     if (p.type === 'none' && exclude !== undefined) p = lb.pick(key === undefined ? undefined : { key });
     if (p.type === 'pick') return this.send(p, r);
     if (typeof lb.pickAsync !== 'function') return r.fail(new NoMemberError(`no member available (${p.reason})`));
+    this.wait(lb.pickAsync.bind(lb), key, r);
+  }
+
+  /**
+   * Waits for a first member (`pickAsync`), bounded by readyTimeoutMs and the caller's signal; close()/destroy()
+   * end the wait at once (their error, read when the request ends: see sleep), and the Balancer drops it.
+   */
+  private wait(pickAsync: NonNullable<DispatcherPickSource['pickAsync']>, key: string | undefined, r: Routed): void {
+    // one signal for the Balancer: the caller's abort (its reason) or close()/destroy() (not AbortSignal.any,
+    // which keeps a dependent signal per request on a long-lived caller signal)
+    const stop = new AbortController();
     const signal = (r.opts as { signal?: unknown }).signal;
-    const wait: { timeoutMs?: number; signal?: AbortSignal } = {};
-    if (this.readyTimeoutMs !== undefined) wait.timeoutMs = this.readyTimeoutMs;
-    if (signal instanceof AbortSignal) wait.signal = signal;
-    lb.pickAsync(key === undefined ? {} : { key }, wait).then(
-      (picked) => {
-        if (this.state === 'open') return this.send(picked, r);
-        cancelPick(picked.handle); // never sent: not the member's failure
-        r.fail(new undiciErrors.ClientClosedError());
-      },
-      (err: unknown) => r.fail(err instanceof Error ? err : new Error(String(err))),
+    const caller = signal instanceof AbortSignal ? signal : undefined;
+    const onAbort = () => stop.abort(caller!.reason);
+    let waiting = true;
+    let woken = false;
+    // `err` undefined: ended by close()/destroy(), with the error of the ending seen now (see sleep)
+    const settle = (picked: MemberPick | undefined, err: Error | undefined) => {
+      if (!waiting) {
+        if (picked !== undefined) cancelPick(picked.handle); // never sent: not the member's failure
+        return;
+      }
+      waiting = false;
+      this.sleepers.delete(wake);
+      caller?.removeEventListener('abort', onAbort);
+      if (picked !== undefined && this.state === 'open') return this.send(picked, r);
+      if (picked !== undefined) cancelPick(picked.handle);
+      r.fail(err ?? this.endingError());
+    };
+    // a pick source that ignores the signal does not hold the request: it ends in a microtask all the same
+    const wake = () => {
+      woken = true;
+      stop.abort();
+      queueMicrotask(() => settle(undefined, undefined));
+    };
+    this.sleepers.add(wake);
+    if (caller?.aborted) onAbort();
+    else caller?.addEventListener('abort', onAbort, { once: true });
+    const opts: PickWaitOptions = { signal: stop.signal };
+    if (this.readyTimeoutMs !== undefined) opts.timeoutMs = this.readyTimeoutMs;
+    pickAsync(key === undefined ? {} : { key }, opts).then(
+      (picked) => settle(picked, undefined),
+      (err: unknown) => settle(undefined, woken ? undefined : err instanceof Error ? err : new Error(String(err))),
     );
   }
 
@@ -528,12 +579,7 @@ export class BalancedDispatcher extends Dispatcher {
       try {
         if (aborted) stop(signal!.reason as Error);
         else if (this.state === 'open') next();
-        else
-          stop(
-            this.state === 'closed'
-              ? new undiciErrors.ClientClosedError()
-              : (this.endError ?? new undiciErrors.ClientDestroyedError()),
-          );
+        else stop(this.endingError());
       } catch (thrown) {
         report(thrown); // a caller's handler that throws: as it would from a timer
       }
@@ -544,17 +590,31 @@ export class BalancedDispatcher extends Dispatcher {
     );
   }
 
-  /** Stops taking requests, lets every member Pool finish its requests, then stops the built stack. */
+  /** What a request ended by close()/destroy() fails with: ClientClosedError, or destroy()'s error. */
+  private endingError(): Error {
+    return this.state === 'closed'
+      ? new undiciErrors.ClientClosedError()
+      : (this.endError ?? new undiciErrors.ClientDestroyedError());
+  }
+
+  /**
+   * Stops taking requests, lets every member Pool finish its requests, then stops the built stack; the
+   * dispatcher is then destroyed. Rejects with ClientDestroyedError once destroy() was called (as undici's).
+   */
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    const done = this.shutdown('closed');
+    if (callback !== undefined && typeof callback !== 'function') throw typeError('callback', 'a function', callback);
+    const done =
+      this.state === 'destroyed' ? Promise.reject(new undiciErrors.ClientDestroyedError()) : this.startClose();
     if (callback === undefined) return done;
-    if (typeof callback !== 'function') throw typeError('callback', 'a function', callback);
-    void done.then(() => callback());
+    settleWith(done, callback);
   }
 
-  /** Aborts every request in flight (with `err`), closes every member Pool and stops the built stack. */
+  /**
+   * Aborts every request in flight (with `err`, else ClientDestroyedError), closes every member Pool and stops the
+   * built stack. A second destroy() waits for the first (its error is not used).
+   */
   override destroy(): Promise<void>;
   override destroy(err: Error | null): Promise<void>;
   override destroy(callback: () => void): void;
@@ -562,32 +622,60 @@ export class BalancedDispatcher extends Dispatcher {
   override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
     const err = typeof a === 'function' ? null : (a ?? null);
     const callback = typeof a === 'function' ? a : b;
-    const done = this.shutdown('destroyed', err);
+    if (callback !== undefined && typeof callback !== 'function') throw typeError('callback', 'a function', callback);
+    const done = this.startDestroy(err);
     if (callback === undefined) return done;
-    if (typeof callback !== 'function') throw typeError('callback', 'a function', callback);
-    void done.then(() => callback());
+    settleWith(done, callback);
   }
 
-  private shutdown(how: 'closed' | 'destroyed', err: Error | null = null): Promise<void> {
-    if (this.state === 'destroyed' || (this.state === 'closed' && how === 'closed')) return this.ending!;
+  /** What close() and destroy() both do first: stop taking requests, wake the sleepers, retire the member Pools. */
+  private stopTaking(how: 'closed' | 'destroyed', err: Error | null): void {
     this.state = how;
     this.unsubscribe?.();
-    // requests in retry back-off end now (woken, each ends in the next microtask, before close() resolves: see
-    // sleep), so nothing is left to come (a new-API request holding a retried response passes it on to the
-    // caller, and the member Pool's close() waits for it)
+    // requests in retry back-off or waiting for a member end now (woken, each ends in a later microtask, with
+    // the error of the ending it sees then: see sleep), before close() resolves, so nothing is left to come (a
+    // new-API request holding a retried response passes it on to the caller, and its Pool's close() waits for it)
     this.endError = err;
-    for (const wake of this.sleepers) wake();
+    for (const wake of [...this.sleepers]) wake();
     for (const id of [...this.pools.keys()]) this.retire(id);
-    // destroy: also the pools still draining (of removed members, or of an earlier close())
-    const ends =
-      how === 'closed'
-        ? [...this.draining.values()]
-        : [...this.draining.keys()].map((p) => p.destroy(err).catch(() => {}));
-    this.ending = Promise.all(ends).then(() => {
-      this.closeStack();
-    });
-    return this.ending;
   }
+
+  private startClose(): Promise<void> {
+    if (this.closing !== undefined) return this.closing.promise;
+    this.closeCalled = true;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.closing = { promise, resolve };
+    this.stopTaking('closed', null);
+    void Promise.all(this.draining.values()).then(() => {
+      if (this.state !== 'closed') return; // destroy() came first: it settles close()
+      this.state = 'destroyed'; // as undici: a completed close() destroys
+      this.closeStack();
+      resolve();
+    });
+    return promise;
+  }
+
+  private startDestroy(err: Error | null): Promise<void> {
+    if (this.state === 'destroyed') return this.destroying ?? this.closing!.promise;
+    this.stopTaking('destroyed', err);
+    // also the pools still draining (of removed members, or of an earlier close())
+    const ends = [...this.draining.keys()].map((p) => p.destroy(err).catch(() => {}));
+    this.destroying = Promise.all(ends).then(() => {
+      this.closeStack();
+      this.closing?.resolve();
+    });
+    return this.destroying;
+  }
+}
+
+/** Calls a close()/destroy() callback as undici's do: `(null, null)`, or `(err, null)`. */
+function settleWith(done: Promise<void>, callback: () => void): void {
+  const cb = callback as (err: Error | null, data: null) => void;
+  void done.then(
+    () => cb(null, null),
+    (err: Error) => cb(err, null),
+  );
 }
 
 /** `new BalancedDispatcher(options)`: an undici Dispatcher over a Balancer's members. */

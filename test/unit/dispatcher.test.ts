@@ -418,7 +418,9 @@ test.serial('close() lets in-flight requests finish, then refuses new ones; dest
     await closing;
     t.is(d.stats().pools, 0);
     t.is(a!.requests.length, 1);
-    await d.close(); // idempotent
+    t.true(d.destroyed); // as undici: a completed close() destroys, and a later close() is refused
+    await t.throwsAsync(d.close(), { name: 'ClientDestroyedError' });
+    await d.destroy(); // idempotent
 
     a!.mode = { kind: 'hang' };
     const d2 = createDispatcher({ endpoints: members([a!]) });
