@@ -177,7 +177,7 @@ export interface TryScope {
 export interface CreateFetchOptions {
   /** Your own Balancer (or anything with pick()); otherwise one is built from the options below. */
   balancer?: PickSource;
-  /** Resolver target feeding the built Balancer: 'etcd:///services/api', 'dns:///svc:80', 'static:///a:80,b:80', ... */
+  /** Resolver target feeding the built Balancer: 'dns:///svc:80', 'etcd://10.0.0.1:2379/services/api', 'static:///a:80,b:80', ... */
   target?: string | ResolverOptions;
   /** Static members for the built Balancer. */
   endpoints?: readonly EndpointInput[];
