@@ -15,6 +15,11 @@
 // - Every probe gets an `AbortSignal` aborted after `timeoutMs`; a probe still pending then is a failure
 //   ("timeout after N ms") even if it ignores the signal. A probe that throws (synchronously or not), rejects,
 //   or resolves to anything but `true` is a failure whose reason says why.
+// - `random` (uniform in [0, 1), for the jitters) is not drawn at construction, so a seeded source shared with a
+//   Balancer (createFetch, the gRPC bridge) keeps its sequence. Each value is checked when drawn: outside [0, 1)
+//   is a RangeError naming `random` for an initial jitter, thrown by `start()`, `add()` or an `update()` that moves
+//   a member, which then change nothing. An interval's jitter is drawn after a probe, with no caller to throw to:
+//   that interval goes without jitter, the error is counted in `stats().jitterErrors` and the probes go on.
 // - Timers come from the injected `Clock` (util/clock.ts) and are background timers: a checker never keeps
 //   a Node process alive. Options and their validation: options.ts.
 // - Every state change is a `transition` event `{ member, from, to, reason, at }`; every probe result a
@@ -81,6 +86,7 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
   private totalFailures = 0;
   private totalTransitions = 0;
   private listenerErrors = 0;
+  private jitterErrors = 0;
 
   constructor(options: HealthCheckerOptions<M>) {
     this.cfg = parseHealthOptions(options);
@@ -95,11 +101,16 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
     return this.running;
   }
 
-  /** Starts probing every member (each after its initial jitter). Idempotent. */
+  /**
+   * Starts probing every member (each after its initial jitter). Idempotent. A `random` value outside [0, 1) is a
+   * RangeError, and nothing is started.
+   */
   start(): void {
     if (this.running) return;
+    const due = [...this.watches.values()].filter((w) => w.state !== 'draining');
+    const delays = due.map(() => this.initialDelay());
     this.running = true;
-    for (const w of this.watches.values()) if (w.state !== 'draining') this.schedule(w, this.initialDelay());
+    due.forEach((w, i) => this.schedule(w, delays[i]!));
   }
 
   /** Cancels every timer and aborts in-flight probes (their results are dropped). States are kept. */
@@ -110,19 +121,21 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
     this.queue.clear();
   }
 
-  /** Watches a member; false if its id is already watched. */
+  /**
+   * Watches a member; false if its id is already watched. When running, a `random` value outside [0, 1) for its
+   * initial jitter is a RangeError, and it is not watched.
+   */
   add(member: M): boolean {
     validateMember('member', member);
     if (this.watches.has(member.id)) return false;
-    const w = newMemberHealth(member, this.cfg.startHealthy ? 'healthy' : 'pending', this.cfg.clock.now());
-    this.watches.set(member.id, w);
-    if (this.running) this.schedule(w, this.initialDelay());
+    this.watch(member, this.running ? this.initialDelay() : 0);
     return true;
   }
 
   /**
    * Replaces a watched member's object (e.g. new weight or metadata); false if not watched. If its host or port
-   * changed it is a different target: its probe is aborted and it starts over as a new member (no event).
+   * changed it is a different target: its probe is aborted and it starts over as a new member (no event); when
+   * running, a `random` value outside [0, 1) for its initial jitter is then a RangeError, and nothing changes.
    */
   update(member: M): boolean {
     validateMember('member', member);
@@ -133,8 +146,9 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
       w.member = member;
       return true;
     }
+    const delay = this.running ? this.initialDelay() : 0;
     this.remove(member.id);
-    this.add(member);
+    this.watch(member, delay);
     return true;
   }
 
@@ -218,17 +232,32 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
       inFlight,
       queued: this.queue.size,
       listenerErrors: this.listenerErrors,
+      jitterErrors: this.jitterErrors,
     };
   }
 
+  /** The delay of a member's first probe: callers draw it before changing anything, so a bad draw changes nothing. */
   private initialDelay(): number {
     return this.cfg.initialJitterMs > 0 ? this.cfg.random() * this.cfg.initialJitterMs : 0;
+  }
+
+  private watch(member: M, delay: number): void {
+    const w = newMemberHealth(member, this.cfg.startHealthy ? 'healthy' : 'pending', this.cfg.clock.now());
+    this.watches.set(member.id, w);
+    if (this.running) this.schedule(w, delay);
   }
 
   private intervalDelay(state: HealthState): number {
     const base = state === 'failed' ? this.cfg.unhealthyIntervalMs : this.cfg.intervalMs;
     const span = this.cfg.intervalJitterMs + (base * this.cfg.intervalJitterPercent) / 100;
-    return span > 0 ? base + this.cfg.random() * span : base;
+    if (span > 0)
+      try {
+        return base + this.cfg.random() * span;
+      } catch {
+        // Drawn after a probe (record), with no caller to throw to: this interval goes without jitter.
+        this.jitterErrors++;
+      }
+    return base;
   }
 
   private schedule(w: Watch<M>, ms: number): void {

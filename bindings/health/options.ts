@@ -4,9 +4,8 @@
 // OutlierDetector (outlier.ts; Envoy's `config.cluster.v3.OutlierDetection`, names in camelCase with
 // units). Every bad value, and an unknown OutlierDetector option key, is a TypeError/RangeError naming the
 // field and the value (util/validate.ts); for the HealthChecker only `undefined` means "the default" (null is a
-// TypeError). The checker's `random` is checked at each draw: a value outside [0, 1) is a RangeError naming
-// `random`; when jitter is configured the first draw is taken at construction (and kept for the first use), so
-// a bad source fails there.
+// TypeError). Neither `random` is drawn at construction (a seeded source shared with a Balancer keeps its
+// sequence); each value is checked when drawn (checker.ts and outlier.ts say where a bad one is thrown or counted).
 // Timer delays are capped at setTimeout's limit, 2^31 - 1 ms (~24.8 days).
 //
 //   parseHealthOptions({ probe, intervalMs: 1000, timeoutMs: 1000 }); // RangeError: timeoutMs must be less than intervalMs (1000), got 1000
@@ -65,8 +64,9 @@ export interface HealthCheckerOptions<M extends HealthMember = HealthMember> {
    */
   clock?: Clock;
   /**
-   * Uniform in [0, 1) (default Math.random), for the jitters. A value outside [0, 1) is a RangeError naming
-   * `random`: with jitter configured the first draw is made at construction, so a bad source throws there.
+   * Uniform in [0, 1) (default Math.random), for the jitters; nothing is drawn at construction. A value outside
+   * [0, 1) is a RangeError naming `random` from `start()`, `add()` or `update()` (initial jitter); drawn for an
+   * interval's jitter after a probe, it is counted in `stats().jitterErrors` and that interval goes without jitter.
    */
   random?: Random;
 }
@@ -149,7 +149,6 @@ export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptio
   const initialJitterMs = nonNegative('initialJitterMs', or(o.initialJitterMs, 0));
   const intervalJitterMs = nonNegative('intervalJitterMs', or(o.intervalJitterMs, 0));
   const intervalJitterPercent = percent('intervalJitterPercent', or(o.intervalJitterPercent, 0));
-  const jitter = initialJitterMs > 0 || intervalJitterMs > 0 || intervalJitterPercent > 0;
   return {
     probe: o.probe,
     intervalMs,
@@ -169,7 +168,7 @@ export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptio
       1_000_000,
     ),
     clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom)), jitter),
+    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom))),
   };
 }
 
@@ -275,7 +274,7 @@ export function parseOutlierOptions(o: OutlierDetectorOptions): OutlierConfig {
       or(o.successfulActiveHealthCheckUnejectHost, true),
     ),
     clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom)), false),
+    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom))),
   };
 }
 

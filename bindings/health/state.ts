@@ -67,6 +67,11 @@ export interface HealthStats {
   queued: number;
   /** Exceptions thrown by event listeners (caught so they cannot break the checker). */
   listenerErrors: number;
+  /**
+   * Interval jitter draws that failed after a probe (a `random` value outside [0, 1)): that interval went without
+   * jitter and the probes went on. `start()` and `add()` throw such an error for the initial jitter instead.
+   */
+  jitterErrors: number;
 }
 
 /** One watched member: its state, counters, and the scheduler's handles. */

@@ -476,9 +476,30 @@ function memberTest(b: BalancerSource): [(id: string) => boolean, ((e: Membershi
  * ends after its member left (the Balancer still reports its outcome), or a probe, transition or ejection
  * of an id the Balancer does not have, is not counted, so no series outlives its member's `forget`. There is
  * no per-try total without a member label; the request such a try belonged to is counted by `requests`.
+ *
+ * A source whose `on` or `stats` throws makes it throw that error once the subscriptions it made are undone;
+ * the gauge readers it registered and the counts it seeded stay with the sink, for the caller to release.
  */
 export function wireSources(s: Sources, sink: Sink): () => void {
   const offs: Off[] = [];
+  try {
+    subscribe(s, sink, offs);
+  } catch (e) {
+    for (const off of offs.splice(0))
+      try {
+        off();
+      } catch {
+        // the error to report is the first one
+      }
+    throw e;
+  }
+  return () => {
+    for (const off of offs.splice(0)) off();
+  };
+}
+
+/** wireSources' work: each subscription's `Off` goes into `offs` as soon as it is made. */
+function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
   const seed = (key: SeededKey, n: number): void =>
     sink.seed !== undefined ? sink.seed(key, n) : sink.add(key, NO_LABELS, n);
   const b = s.balancer;
@@ -492,7 +513,9 @@ export function wireSources(s: Sources, sink: Sink): () => void {
         sink.add('tries', { member: e.id, outcome: tryOutcome(e.ok, e.status) }, 1);
         if (e.rttMs === e.rttMs) sink.observe('tryDuration', { member: e.id }, e.rttMs / 1000);
       }),
-      b.on('picker', () => sink.add('rebuilds', NO_LABELS, 1)),
+    );
+    offs.push(b.on('picker', () => sink.add('rebuilds', NO_LABELS, 1)));
+    offs.push(
       b.on('membership', (e) => {
         follow?.(e);
         if (e.added.length > 0) sink.add('membership', { change: 'added' }, e.added.length);
@@ -500,6 +523,8 @@ export function wireSources(s: Sources, sink: Sink): () => void {
         if (e.updated.length > 0) sink.add('membership', { change: 'updated' }, e.updated.length);
         if (sink.forget !== undefined) for (const id of e.removed) if (!isMember(id)) sink.forget(id);
       }),
+    );
+    offs.push(
       b.on('availability', (e) => {
         if (isMember(e.id))
           sink.add('availability', { member: e.id, to: e.available ? 'available' : 'unavailable' }, 1);
@@ -533,6 +558,8 @@ export function wireSources(s: Sources, sink: Sink): () => void {
       c.on('transition', (e) => {
         if (isMember(e.member.id)) sink.add('healthTransitions', { member: e.member.id, from: e.from, to: e.to }, 1);
       }),
+    );
+    offs.push(
       c.on('probe', (e) => {
         if (!isMember(e.member.id)) return;
         sink.add('probes', { member: e.member.id, outcome: e.ok ? OUTCOME_SUCCESS : 'failure' }, 1);
@@ -567,8 +594,8 @@ export function wireSources(s: Sources, sink: Sink): () => void {
         endpoints = e.endpoints.length;
         sink.add('resolverUpdates', NO_LABELS, 1);
       }),
-      r.on('error', () => sink.add('resolverErrors', NO_LABELS, 1)),
     );
+    offs.push(r.on('error', () => sink.add('resolverErrors', NO_LABELS, 1)));
     sink.gauge('resolverLastUpdate', (set) => set(NO_LABELS, lastUpdateS));
     sink.gauge('resolverEndpoints', (set) => set(NO_LABELS, endpoints));
   }
@@ -596,7 +623,4 @@ export function wireSources(s: Sources, sink: Sink): () => void {
       }),
     );
   }
-  return () => {
-    for (const off of offs.splice(0)) off();
-  };
 }

@@ -224,17 +224,18 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
   }
 
   // every family up front (a scrape before the first event lists the counters at 0; a name clash throws
-  // before anything is subscribed)
+  // before anything is subscribed); a source that throws when subscribed to releases them as well
+  let off: () => void;
   try {
     for (const key of instrumentsFor(sources)) {
       family(key);
       if (INSTRUMENTS[key].kind === 'counter' && INSTRUMENTS[key].labels.length === 0) sink.add(key, {}, 0);
     }
+    off = wireSources(sources, sink);
   } catch (e) {
     release();
     throw e;
   }
-  const off = wireSources(sources, sink);
 
   function release(): void {
     for (const [f, r] of ownReaders.splice(0)) f.readers.delete(r);

@@ -217,7 +217,16 @@ export function collectOtelMetrics(options: CollectOtelMetricsOptions): OtelMetr
     },
   };
 
-  const off = wireSources(sources, sink);
+  let off: () => void;
+  try {
+    off = wireSources(sources, sink);
+  } catch (e) {
+    // a source threw when subscribed to (wireSources undid its subscriptions); nothing observes the gauges yet.
+    // The points it seeded stay: OpenTelemetry cannot remove them, and `counted` says they were counted.
+    state.attributes.delete(constKey);
+    unclaim();
+    throw e;
+  }
   const batch = (r: { observe(g: ObservableGauge, v: number, a?: Attributes): void }) => {
     for (const [g, read] of gauges) read((labels, v) => r.observe(g, v, attrs(labels)));
   };

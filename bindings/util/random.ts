@@ -32,22 +32,12 @@ export function validateRandom(field: string, r: unknown): Random {
   return r as Random;
 }
 
-/**
- * `r` checked at every draw (RangeError naming `random` outside [0, 1)). With `eager`, the first draw is
- * made now and handed out at the first call, so the sequence a seeded source yields is unchanged.
- */
-export function checkedRandom(r: Random, eager: boolean): Random {
-  const draw = (): number => {
+/** `r` checked at every draw (RangeError naming `random` outside [0, 1)); nothing is drawn before the first call. */
+export function checkedRandom(r: Random): Random {
+  return () => {
     const x = r();
     if (typeof x !== 'number' || !(x >= 0 && x < 1))
       throw rangeError('random', 'a function returning a number in [0, 1)', x);
-    return x;
-  };
-  let next: number | undefined = eager ? draw() : undefined;
-  return () => {
-    if (next === undefined) return draw();
-    const x = next;
-    next = undefined;
     return x;
   };
 }

@@ -493,27 +493,99 @@ test('only undefined means the default: null options are TypeErrors naming the f
   t.throws(() => new HealthChecker({ probe, random: null as never }), { instanceOf: TypeError, message: /^random/ });
 });
 
-test('random: a value outside [0, 1) is a RangeError naming random, at construction when jitter needs it', (t) => {
+test('construction draws nothing from random: a seeded source shared with a Balancer keeps its sequence', (t) => {
   const probe: HealthProbe = async () => true;
   const clock = new VirtualClock(0);
-  for (const bad of [2, 1, -0.5, NaN, '0.5'])
-    t.throws(() => new HealthChecker({ probe, clock, initialJitterMs: 100, random: () => bad as number }), {
+  let draws = 0;
+  const counting = () => (draws++, 0.5);
+  new HealthChecker({ probe, clock, initialJitterMs: 100, intervalJitterMs: 100, random: counting }).add(A);
+  t.is(draws, 0);
+  // a bad source is no error until a draw needs it (its type still is: the null test above)
+  t.notThrows(() => new HealthChecker({ probe, clock, initialJitterMs: 100, random: () => 2 }));
+  // as createFetch and the gRPC bridge share one source between the Balancer, the checker and the detector
+  const shared = mulberry32(42);
+  const alone = mulberry32(42);
+  const h = harness({ random: shared, initialJitterMs: 1000 });
+  h.hc.add(A);
+  t.deepEqual([shared(), shared()], [alone(), alone()]);
+  h.hc.start(); // the initial jitter takes the source's next value, at use
+  t.is(h.hc.stats().members[0]!.nextProbeAt, alone() * 1000);
+  t.is(shared(), alone(), 'one draw per jitter');
+  h.hc.stop();
+});
+
+test('random: a bad initial jitter draw is a RangeError naming random from start(), add() and update(); nothing changes', (t) => {
+  let r: unknown = 0.5;
+  const h = harness({ initialJitterMs: 100, random: () => r as number });
+  h.hc.add(A);
+  h.hc.add(B);
+  for (const bad of [7, 1, -0.5, NaN, '0.5']) {
+    r = bad;
+    t.throws(() => h.hc.start(), {
       instanceOf: RangeError,
-      message: /^random must be a function returning a number in \[0, 1\), got/,
+      message: /^random must be a function returning a number in \[0, 1\), got /,
     });
-  t.throws(() => new HealthChecker({ probe, clock, intervalJitterMs: 100, random: () => 2 }), {
-    instanceOf: RangeError,
-    message: /^random .*got 2/,
-  });
-  // No jitter: random is never drawn, so it is not called at all.
-  new HealthChecker({ probe, clock, random: () => 2 }).stop();
-  // Each draw is checked: the first (taken at construction) is good, the second is not, at its first use.
+    t.false(h.hc.isRunning, 'nothing started');
+    t.is(h.clock.pending, 0);
+  }
+  // each draw is checked: a good first one and a bad second one still start nothing
   const seq = [0.5, 7];
-  let i = 0;
-  const hc = new HealthChecker({ probe, clock, initialJitterMs: 100, random: () => seq[i++]! });
-  t.is(i, 1, 'the first draw is taken at construction');
-  hc.add({ id: 'a', host: 'h', port: 1 });
-  hc.add({ id: 'b', host: 'h', port: 1 });
-  t.throws(() => hc.start(), { instanceOf: RangeError, message: /^random .*got 7/ });
-  hc.stop();
+  r = undefined;
+  const h2 = harness({ initialJitterMs: 100, random: () => seq.shift()! });
+  h2.hc.add(A);
+  h2.hc.add(B);
+  t.throws(() => h2.hc.start(), { instanceOf: RangeError, message: /^random .*got 7$/ });
+  t.false(h2.hc.isRunning);
+  t.is(h2.clock.pending, 0);
+
+  r = 0.5;
+  h.hc.start();
+  t.deepEqual(
+    h.hc.stats().members.map((m) => m.nextProbeAt),
+    [50, 50],
+  );
+  r = 2;
+  const C: HealthMember = { id: 'c', host: '127.0.0.1', port: 3 };
+  t.throws(() => h.hc.add(C), { instanceOf: RangeError, message: /^random .*got 2$/ });
+  t.false(h.hc.has('c'), 'not watched');
+  t.true(h.hc.add({ ...B }) === false, 'unchanged: b is still watched');
+  const moved = { ...A, port: 9 };
+  t.throws(() => h.hc.update(moved), { instanceOf: RangeError, message: /^random .*got 2$/ });
+  t.is(h.hc.stats().members.find((m) => m.id === 'a')!.nextProbeAt, 50, 'a keeps its schedule');
+  r = 0.25;
+  t.true(h.hc.update(moved));
+  t.is(h.hc.stats().members.find((m) => m.id === 'a')!.nextProbeAt, 25);
+  t.true(h.hc.add(C));
+  t.is(h.hc.stats().jitterErrors, 0, 'errors with a caller are thrown, not counted');
+  h.hc.stop();
+});
+
+test('random: a bad interval jitter draw after a probe is counted in jitterErrors, never thrown out of a timer or promise; that interval has no jitter and probing goes on', async (t) => {
+  // resolved, timed out (a timer) and synchronously thrown probes each end in the draw of the next interval's jitter
+  for (const mode of ['ok', 'hang', 'throw'] as const) {
+    const d = mode === 'hang' ? 100 : 0; // a probe's duration: the interval counts from its end
+    let r = 0.5;
+    const h = harness({ intervalJitterMs: 100, random: () => r });
+    h.mode.set('a', mode);
+    h.hc.add(A);
+    h.hc.start();
+    await h.clock.advance(d + 1);
+    const second = d + 1050;
+    t.is(h.hc.stats().members[0]!.nextProbeAt, second, mode);
+    r = NaN;
+    await t.notThrowsAsync(() => h.clock.advance(second + d - h.clock.now()), mode);
+    t.like(h.hc.stats(), { running: true, jitterErrors: 1 }, mode);
+    const third = second + d + 1000;
+    t.is(h.hc.stats().members[0]!.nextProbeAt, third, `${mode}: that interval without jitter`);
+    r = 0.5;
+    await h.clock.advance(third + d - h.clock.now());
+    t.deepEqual(
+      h.calls.map((c) => c.at),
+      [0, second, third],
+      mode,
+    );
+    t.is(h.hc.stats().members[0]!.nextProbeAt, third + d + 1050, `${mode}: probing goes on, with jitter again`);
+    t.is(h.hc.stats().jitterErrors, 1, mode);
+    h.hc.stop();
+  }
 });

@@ -670,3 +670,105 @@ test('collecting a source again on the same meter and attributes continues its t
   balancer.close();
   await otel.provider.shutdown();
 });
+
+/**
+ * `src` with its subscriptions counted (`live`, by event), whose `on` throws at subscription number `failAt`
+ * (counting from 1; 0: never) and whose `stats` throws when `statsThrows`.
+ */
+function flaky(src: { on: unknown; stats?: unknown; members?: unknown }, failAt: number, statsThrows = false) {
+  const on = src.on as (event: string, fn: unknown) => () => void;
+  const live: string[] = [];
+  let n = 0;
+  const source = {
+    get members() {
+      return src.members;
+    },
+    stats() {
+      if (statsThrows) throw new Error('stats failed');
+      return (src.stats as () => unknown).call(src);
+    },
+    on(event: string, fn: unknown) {
+      if (++n === failAt) throw new Error(`on('${event}') failed`);
+      const off = on.call(src, event, fn);
+      live.push(event);
+      return () => {
+        live.splice(live.indexOf(event), 1);
+        off();
+      };
+    },
+  };
+  return { source: source as never, live };
+}
+const quietChecker = () => ({ on: () => () => {}, stats: () => ({ members: [] }) }) as never;
+
+test('prom-client: a source that throws when subscribed to leaves nothing subscribed, claimed or registered', async (t) => {
+  const registry = new Registry();
+  const b = new Balancer({ endpoints: ['x:1'] });
+  const other = new Balancer({ endpoints: ['y:2'] });
+  const kept = collectMetrics({ balancer: other, registry, labels: { service: 'other' } });
+  const families = registry.getMetricsAsArray().length;
+  const balancer = flaky(b, 0);
+  const labels = { service: 'api' };
+  // the checker's second subscription throws, after the Balancer's four and the checker's first
+  const checker = flaky(quietChecker(), 2);
+  t.throws(() => collectMetrics({ balancer: balancer.source, checker: checker.source, registry, labels }), {
+    message: "on('probe') failed",
+  });
+  t.deepEqual([balancer.live, checker.live], [[], []], 'every subscription made was undone');
+  t.is(registry.getMetricsAsArray().length, families, 'its own families are gone, the shared ones kept');
+  // a fetch whose stats() throws, read after every other source is subscribed to
+  const fetch = flaky({ on: () => () => {}, stats: () => ({ retries: 0, hedges: 0 }) }, 0, true);
+  t.throws(() => collectMetrics({ balancer: balancer.source, fetch: fetch.source, registry, labels }), {
+    message: 'stats failed',
+  });
+  t.deepEqual([balancer.live, fetch.live], [[], []]);
+  t.is(registry.getMetricsAsArray().length, families);
+  // the sources and the labels are free: a collector of the same ones works and counts once
+  const c = collectMetrics({ balancer: balancer.source, checker: quietChecker(), registry, labels });
+  t.is(balancer.live.length, 4);
+  const p = b.pick();
+  if (p.type === 'pick') p.handle.done({ ok: true, rttMs: 1 });
+  t.regex(await registry.metrics(), /switchyard_tries_total\{service="api",member="x:1",outcome="success"\} 1\n/);
+  c.close();
+  kept.close();
+  t.is(registry.getMetricsAsArray().length, 0);
+  b.close();
+  other.close();
+});
+
+test('OpenTelemetry: a source that throws when subscribed to leaves nothing subscribed and its sources and attributes free', async (t) => {
+  const otel = otelHarness();
+  const b = new Balancer({ endpoints: ['x:1'] });
+  const attributes = { service: 'api' };
+  try {
+    const balancer = flaky(b, 2); // the Balancer's second subscription throws
+    t.throws(() => collectOtelMetrics({ balancer: balancer.source, meter: otel.meter, attributes }), {
+      message: "on('picker') failed",
+    });
+    t.deepEqual(balancer.live, [], 'the first subscription was undone');
+    const resolver = flaky({ on: () => () => {} }, 2);
+    const fine = flaky(b, 0);
+    t.throws(() => collectOtelMetrics({ balancer: fine.source, resolver: resolver.source, meter: otel.meter }), {
+      message: "on('error') failed",
+    });
+    t.deepEqual([fine.live, resolver.live], [[], []]);
+    // the same source and attributes again: accepted, and counted once
+    const c = collectOtelMetrics({ balancer: fine.source, meter: otel.meter, attributes });
+    t.is(fine.live.length, 4);
+    const p = b.pick();
+    if (p.type === 'pick') p.handle.done({ ok: true, rttMs: 1 });
+    t.deepEqual(
+      (await otel.points('switchyard.tries')).map((x) => x.value),
+      [1],
+    );
+    t.deepEqual(
+      (await otel.points('switchyard.members')).map((x) => x.value),
+      [1],
+      'one collector observes the gauges',
+    );
+    c.close();
+  } finally {
+    b.close();
+    await otel.provider.shutdown();
+  }
+});
