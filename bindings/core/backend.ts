@@ -5,12 +5,14 @@
 // pages that want to fetch the .wasm file (`switchyard/wasm`, every family in one module) or compile off the
 // main thread. HashRing reaches the pure-TS core (core-js.ts) only through `ringCore`, once registered by
 // `registerJsFallback()`: switchyard's HashRing registers it, a switchyard/lite page does when it needs it, so
-// a lite bundle that does not carries no pure-TS core (docs/browsers.md).
+// a lite bundle that does not carries no pure-TS core (docs/browsers.md). A caller's module is adopted only if
+// it carries this version's build id (wasm-id.ts).
 import type { Backend, Core } from './core.js';
 import { jsCore } from './core-js.js';
 import { createWasmCore, createWasmHandle, type WasmHandle } from './core-wasm.js';
 import { RING_WASM, type WasmFamily } from './families.js';
 import { decodeHex } from './hex.js';
+import { ownBuild } from './wasm-id.js';
 import { rangeError, typeError } from '../util/validate.js';
 import {
   adoptFamily,
@@ -50,7 +52,9 @@ function ringLoad(): Backend {
 
 /**
  * Compiles and instantiates the core synchronously (Node, workers); falls back to 'js' if it cannot. A
- * `source` (build/switchyard.wasm, every family) then serves every family; without one, the inlined bytes.
+ * `source` (build/switchyard.wasm, every family) then serves every family; without one, the inlined bytes. A
+ * module that is not this version's switchyard/wasm (by the build id in it) is refused like one that fails to
+ * compile: 'js', and `backendError()` names the build found and the one expected.
  */
 export function initSync(source?: WebAssembly.Module | BufferSource): Backend {
   if (wasmLoaded()) {
@@ -59,7 +63,10 @@ export function initSync(source?: WebAssembly.Module | BufferSource): Backend {
   }
   if (source === undefined) return ringLoad();
   try {
-    adoptShared(instantiateSync(source));
+    if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
+    adoptShared(
+      instantiateSync(ownBuild(source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source))),
+    );
     return 'wasm';
   } catch (err) {
     failOver(err);
@@ -67,7 +74,10 @@ export function initSync(source?: WebAssembly.Module | BufferSource): Backend {
   }
 }
 
-/** Async, memoized: accepts a compiled module, bytes, a URL or a Response (e.g. `fetch(wasmUrl)`). */
+/**
+ * Async, memoized: accepts a compiled module, bytes, a URL or a Response (e.g. `fetch(wasmUrl)`) of this
+ * version's switchyard/wasm; anything else (another module, a stale copy) falls back to 'js' as `initSync` does.
+ */
 export function init(source?: WasmSource): Promise<Backend> {
   // a wrong argument is the caller's error (a TypeError), not a reason to fall back to 'js'
   const s = source as { arrayBuffer?: unknown; then?: unknown } | null | undefined;
@@ -87,30 +97,30 @@ export function init(source?: WasmSource): Promise<Backend> {
     setMode('wasm');
     return Promise.resolve('wasm');
   }
-  pending ??= (async () => {
-    try {
-      if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
-      if (source === undefined) {
-        const mod = await WebAssembly.compile(decodeHex(RING_WASM.hex));
-        adoptFamily(RING_WASM, createWasmHandle(await WebAssembly.instantiate(mod, {})));
-        return 'wasm';
-      }
-      let mod: WebAssembly.Module;
-      if (source instanceof WebAssembly.Module) mod = source;
-      else if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) mod = await WebAssembly.compile(source);
-      else {
-        const res = source instanceof URL ? await fetch(source) : await source;
-        if (res.ok === false) throw new Error(`WebAssembly source: HTTP ${res.status} from ${res.url || 'a Response'}`);
-        mod = await WebAssembly.compile(await res.arrayBuffer());
-      }
-      adoptShared(createWasmHandle(await WebAssembly.instantiate(mod, {})));
+  // failures are not memoized: the catch (always a later microtask, even for a synchronous throw such as a
+  // refused build id) clears `pending` after it was assigned
+  pending ??= (async (): Promise<Backend> => {
+    if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
+    if (source === undefined) {
+      const mod = await WebAssembly.compile(decodeHex(RING_WASM.hex));
+      adoptFamily(RING_WASM, createWasmHandle(await WebAssembly.instantiate(mod, {})));
       return 'wasm';
-    } catch (err) {
-      pending = null;
-      failOver(err);
-      return 'js';
     }
-  })();
+    let mod: WebAssembly.Module;
+    if (source instanceof WebAssembly.Module) mod = source;
+    else if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) mod = await WebAssembly.compile(source);
+    else {
+      const res = source instanceof URL ? await fetch(source) : await source;
+      if (res.ok === false) throw new Error(`WebAssembly source: HTTP ${res.status} from ${res.url || 'a Response'}`);
+      mod = await WebAssembly.compile(await res.arrayBuffer());
+    }
+    adoptShared(createWasmHandle(await WebAssembly.instantiate(ownBuild(mod), {})));
+    return 'wasm';
+  })().catch((err: unknown) => {
+    pending = null;
+    failOver(err);
+    return 'js';
+  });
   return pending;
 }
 

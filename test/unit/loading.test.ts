@@ -1,13 +1,16 @@
 // Loading: nothing compiles at import time; init(source) accepts a Module, bytes, a URL and a Response and is
-// memoized; initSync works; the ring-batch module; without WebAssembly the pure-TS backend is used and routes identically. Each case
-// runs in a fresh Node process (plain node on the built dist/, as users load it) so module state starts clean.
+// memoized; initSync works; the ring-batch module; without WebAssembly the pure-TS backend is used and routes
+// identically; a module that is not this version's switchyard/wasm (by its build id) is refused. Each case runs
+// in a fresh Node process (plain node on the built dist/, as users load it) so module state starts clean.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { HashRing } from '../../bindings/index.js';
+import { HashRing, Maglev } from '../../bindings/index.js';
+import { WASM_BUILD_ID, WASM_ID_SECTION } from '../../bindings/core/wasm-id.generated.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const wasmPath = resolve(root, 'build/switchyard.wasm');
@@ -58,6 +61,58 @@ test('init() with no source, with bytes, and with a compiled Module; memoized', 
     `const fs = await import('node:fs'); const a = sy.initSync(fs.readFileSync(${JSON.stringify(wasmPath)})); console.log(JSON.stringify({ a, r: route() }));`,
   );
   t.deepEqual(sync, { a: 'wasm', r: expected });
+  const response = run(
+    `const fs = await import('node:fs'); const a = await sy.init(new Response(fs.readFileSync(${JSON.stringify(wasmPath)}))); console.log(JSON.stringify({ a, r: route() }));`,
+  );
+  t.deepEqual(response, { a: 'wasm', r: expected });
+});
+
+test('build/switchyard.wasm validates and carries its build id in one custom section', (t) => {
+  const bytes = readFileSync(wasmPath);
+  t.true(WebAssembly.validate(bytes));
+  t.regex(WASM_BUILD_ID, /^[0-9a-f]{16}$/);
+  const sections = WebAssembly.Module.customSections(new WebAssembly.Module(bytes), WASM_ID_SECTION);
+  t.deepEqual(
+    sections.map((b) => Buffer.from(b).toString()),
+    [WASM_BUILD_ID],
+  );
+  // the id is that of the module without its section (asc's output), which is appended last
+  const asc = bytes.subarray(0, bytes.length - 2 - WASM_ID_SECTION.length - 1 - WASM_BUILD_ID.length);
+  t.true(WebAssembly.validate(asc));
+  t.is(createHash('sha256').update(asc).digest('hex').slice(0, 16), WASM_BUILD_ID);
+});
+
+test("a module that is not this version's switchyard/wasm (a per-family module, a copy with another build id) is refused: 'js', backendError names both builds, and the right module still loads after", (t) => {
+  const read = (f: string) => `fs.readFileSync(${JSON.stringify(resolve(root, 'build', f))})`;
+  // a copy of switchyard.wasm whose section holds another id (as a stale build would)
+  const stale = `(() => { const b = ${read('switchyard.wasm')}; b.set(Buffer.from('0123456789abcdef'), b.lastIndexOf(Buffer.from('${WASM_BUILD_ID}'))); return b; })()`;
+  const cases: [string, string, string][] = [
+    ['initSync, ring.wasm bytes', `sy.initSync(${read('ring.wasm')})`, 'none'],
+    ['initSync, a stale Module', `sy.initSync(new M(${stale}))`, '0123456789abcdef'],
+    ['init, hash.wasm Module', `await sy.init(new M(${read('hash.wasm')}))`, 'none'],
+    ['init, balancing.wasm Response', `await sy.init(new Response(${read('balancing.wasm')}))`, 'none'],
+    ['init, stale bytes', `await sy.init(${stale})`, '0123456789abcdef'],
+  ];
+  for (const [name, load, found] of cases) {
+    const r = run(
+      `const fs = await import('node:fs'); const a = ${load}; const out = { a, b: sy.backend(), err: sy.backendError()?.message, r: route() };
+       out.maglev = new sy.Maglev(['a', 'b', 'c']).get('k1'); out.again = await sy.init(${read('switchyard.wasm')}); out.after = sy.backend();
+       console.log(JSON.stringify(out));`,
+    );
+    t.deepEqual(
+      r,
+      {
+        a: 'js',
+        b: 'js',
+        err: `the module is not this version's switchyard/wasm (build ${found}, expected ${WASM_BUILD_ID}): serve the installed switchyard/wasm file (a cache may hold an older one)`,
+        r: expected,
+        maglev: new Maglev(['a', 'b', 'c']).get('k1'),
+        again: 'wasm',
+        after: 'wasm',
+      },
+      name,
+    );
+  }
 });
 
 // 2^14 hashes by batch (enough for the ring's direct table) and a checksum of their owners
@@ -77,11 +132,12 @@ test("batches by hash compile the ring-batch module once, over the ring module's
   t.deepEqual(own, { s1: batchSum, s2: batchSum, compiled: [] });
 });
 
-test('init() with a URL and with a Response fetched over loopback', async (t) => {
+test('init() with a URL and with a Response fetched over loopback; a URL of another module is refused', async (t) => {
   const bytes = readFileSync(wasmPath);
-  const server = createServer((_req, res) => {
+  const ring = readFileSync(resolve(root, 'build/ring.wasm'));
+  const server = createServer((req, res) => {
     res.setHeader('content-type', 'application/wasm');
-    res.end(bytes);
+    res.end(req.url === '/ring.wasm' ? ring : bytes);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/switchyard.wasm`;
@@ -104,6 +160,13 @@ test('init() with a URL and with a Response fetched over loopback', async (t) =>
     t.deepEqual(
       await runAsync(`console.log(JSON.stringify({ a: await sy.init(await fetch(${JSON.stringify(url)})) }));`),
       { a: 'wasm' },
+    );
+    // a URL of another module: refused by its build id (none)
+    t.deepEqual(
+      await runAsync(
+        `const a = await sy.init(new URL(${JSON.stringify(url.replace('switchyard.wasm', 'ring.wasm'))})); console.log(JSON.stringify({ a, err: /build none/.test(sy.backendError().message) }));`,
+      ),
+      { a: 'js', err: true },
     );
   } finally {
     server.close();

@@ -56,14 +56,23 @@ test('CJS require routes keys the same way', (t) => {
   const app = join(dir, 'app');
   writeFileSync(
     join(app, 'cjs.cjs'),
-    `const { HashRing, backend, xxh32, createHasher } = require('switchyard');
+    `const { HashRing, backend, xxh32, createHasher, initSync } = require('switchyard');
 const { createProxy } = require('switchyard/node');
+// the installed .wasm carries the build id the installed JS expects
+const sync = initSync(require('node:fs').readFileSync(require.resolve('switchyard/wasm')));
 const ring = new HashRing(['a', { id: 'b', weight: 2 }, 'c']);
 const k = createHasher(['127.0.0.1:11211'], { algorithm: 'ketama', compat: 'twemproxy' }).get('x');
-console.log(JSON.stringify({ out: ['k1', 'k2', 'user:42'].map((k) => ring.get(k)).join(','), backend: backend(), h: xxh32('abc'), k, proxy: typeof createProxy }));`,
+console.log(JSON.stringify({ sync, out: ['k1', 'k2', 'user:42'].map((k) => ring.get(k)).join(','), backend: backend(), h: xxh32('abc'), k, proxy: typeof createProxy }));`,
   );
   const r = JSON.parse(execFileSync(process.execPath, ['cjs.cjs'], { cwd: app, encoding: 'utf8' }));
-  t.deepEqual(r, { out: expected(), backend: 'wasm', h: 0x32d153ff, k: '127.0.0.1:11211', proxy: 'function' });
+  t.deepEqual(r, {
+    sync: 'wasm',
+    out: expected(),
+    backend: 'wasm',
+    h: 0x32d153ff,
+    k: '127.0.0.1:11211',
+    proxy: 'function',
+  });
 });
 
 test('type declarations resolve for ESM and CJS consumers (node16)', (t) => {
