@@ -77,3 +77,13 @@ function handle(b: Backend, req: IncomingMessage, res: ServerResponse, flapOk: (
     else send();
   });
 }
+
+/** Runs `fn` with a backend per name, started together and stopped afterwards whatever happens. */
+export async function withBackends<T>(names: string[], fn: (bs: Backend[]) => Promise<T>): Promise<T> {
+  const bs = await Promise.all(names.map((n) => startBackend(n)));
+  try {
+    return await fn(bs);
+  } finally {
+    await Promise.all(bs.map((b) => b.stop().catch(() => {})));
+  }
+}

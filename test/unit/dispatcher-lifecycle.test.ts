@@ -13,19 +13,10 @@ import type { Dispatcher } from 'undici';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import { createDispatcher, type BalancedDispatcher } from '../../bindings/http/dispatcher.js';
-import { startBackend, type Backend } from '../helpers/backends.js';
+import { withBackends, type Backend } from '../helpers/backends.js';
 
 const members = (bs: Backend[]) => bs.map((b) => ({ id: b.name, host: '127.0.0.1', port: b.port }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function withBackends<T>(names: string[], fn: (bs: Backend[]) => Promise<T>): Promise<T> {
-  const bs = await Promise.all(names.map((n) => startBackend(n)));
-  try {
-    return await fn(bs);
-  } finally {
-    await Promise.all(bs.map((b) => b.stop().catch(() => {})));
-  }
-}
 
 /** How a promise settled, `pending` if not within `ms`: [outcome, error class, error message]. */
 function settled(p: Promise<unknown>, ms = 1000): Promise<unknown[]> {

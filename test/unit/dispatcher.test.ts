@@ -14,18 +14,9 @@ import { Readable } from 'node:stream';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import { createDispatcher, MAX_RETRY_AFTER_MS, type BalancedDispatcher } from '../../bindings/http/dispatcher.js';
-import { startBackend, type Backend } from '../helpers/backends.js';
+import { withBackends, type Backend } from '../helpers/backends.js';
 
 const members = (bs: Backend[]) => bs.map((b) => ({ id: b.name, host: '127.0.0.1', port: b.port }));
-
-async function withBackends<T>(names: string[], fn: (bs: Backend[]) => Promise<T>): Promise<T> {
-  const bs = await Promise.all(names.map((n) => startBackend(n)));
-  try {
-    return await fn(bs);
-  } finally {
-    await Promise.all(bs.map((b) => b.stop().catch(() => {})));
-  }
-}
 
 async function get(d: Dispatcher, url: string, method = 'GET') {
   const r = await request(url, { dispatcher: d, method: method as 'GET' });
