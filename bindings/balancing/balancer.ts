@@ -491,7 +491,7 @@ export class BalancerCore implements PolicyEnv {
     if (typeof rttMs !== 'number' || (rttMs === rttMs && !(rttMs >= 0 && rttMs < Infinity)))
       throw numberError('rttMs', 'a finite number >= 0, or NaN (not measured)', rttMs);
     const listening = this.listeners.outcome.length > 0;
-    const now = listening && this.clocked() ? this.clock.now() : NaN;
+    const now = this.listeners.timedOutcomes > 0 ? this.clock.now() : NaN;
     this.finish(index, this.m.list[index]!, ok, rttMs, now, undefined, undefined, listening, this.pol);
   }
 
@@ -720,8 +720,8 @@ export class BalancerCore implements PolicyEnv {
     } else if (typeof rtt !== 'number' || !Number.isFinite(rtt) || rtt < 0)
       throw rangeError('outcome.rttMs', 'a finite number >= 0', rtt);
     p.ended = true;
-    // the event's time; a policy that needs the time reads it (env.now())
-    if (now !== now && listening && this.clocked()) now = this.clock.now();
+    // the event's time, for listeners that read it; a policy that needs the time reads it (env.now())
+    if (now !== now && this.listeners.timedOutcomes > 0) now = this.clock.now();
     this.finish(row, p.member, outcome.ok, rtt, now, outcome.status, outcome.load, listening, p.policy);
   }
 

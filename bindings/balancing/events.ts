@@ -46,7 +46,10 @@ export interface OutcomeEvent {
   /** NaN when not measured (no policy, option or listener needs it: see `on('outcome', fn, { rtt: false })`). */
   rttMs: number;
   status: number | undefined;
-  /** When the request completed (the clock reading, ms); NaN when nothing timed the pick, as `rttMs`. */
+  /**
+   * When the request completed (the clock reading, ms); NaN when no listener reads it (all were added with
+   * `rtt: false`) and nothing else read the clock at the completion.
+   */
   at: number;
 }
 export interface MembershipEvent {

@@ -166,8 +166,9 @@ export interface Policy {
   onStart?(env: PolicyEnv, row: number, now: number): void;
   /**
    * A pick this policy issued completed (after COL_ACTIVE was decremented); after a policy change the old
-   * policy still receives the completions of its picks. `rttMs` is NaN when not measured, `now` whenever the
-   * Balancer did not need the time itself (the caller gave `rttMs`): a policy that needs it calls `env.now()`; `status`
+   * policy still receives the completions of its picks. `rttMs` is NaN when not measured; `now` is the clock
+   * reading at the completion, NaN when the Balancer did not read it (the caller gave `rttMs` and no listener
+   * reads times): a policy that needs the time then calls `env.now()`; `status`
    * is the response status, undefined when there was none (a connection-level failure when `ok` is false).
    */
   onDone?(env: PolicyEnv, row: number, ok: boolean, rttMs: number, now: number, status?: number): void;

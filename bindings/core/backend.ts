@@ -17,6 +17,7 @@ import { rangeError, typeError } from '../util/validate.js';
 import {
   adoptFamily,
   adoptShared,
+  compileSync,
   failOver,
   familyHandle,
   getMode,
@@ -63,10 +64,7 @@ export function initSync(source?: WebAssembly.Module | BufferSource): Backend {
   }
   if (source === undefined) return ringLoad();
   try {
-    if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
-    adoptShared(
-      instantiateSync(ownBuild(source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source))),
-    );
+    adoptShared(instantiateSync(ownBuild(compileSync(source))));
     return 'wasm';
   } catch (err) {
     failOver(err);

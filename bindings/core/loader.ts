@@ -16,11 +16,15 @@ let shared: WasmHandle | null = null;
 const handles = new Map<WasmFamily, WasmHandle>();
 let lastError: unknown = null;
 
+/** `source` as a compiled module; throws where WebAssembly cannot be used. */
+export function compileSync(source: WebAssembly.Module | BufferSource): WebAssembly.Module {
+  if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
+  return source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source);
+}
+
 /** Instantiates a module synchronously; throws where WebAssembly cannot be used. */
 export function instantiateSync(source: WebAssembly.Module | BufferSource): WasmHandle {
-  if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
-  const mod = source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source);
-  return createWasmHandle(new WebAssembly.Instance(mod, {}));
+  return createWasmHandle(new WebAssembly.Instance(compileSync(source), {}));
 }
 
 /** The handle of `family` (compiled from its inlined bytes on first use), or null where that fails. */

@@ -191,10 +191,21 @@ export function connectHealth<M extends HealthMember>(
     );
   }
   offs.push(balancer.on('membership', () => sync()));
-  sync();
-  if (start) {
-    checker?.start();
-    detector?.start();
+  try {
+    sync();
+    if (start) {
+      checker?.start(); // throws, starting nothing, on a bad `random` draw (an initial jitter)
+      detector?.start();
+    }
+  } catch (err) {
+    // nothing stays wired: the Balancer's members are available again, as it had them
+    for (const off of offs) off();
+    for (const id of told.keys()) {
+      checker?.remove(id);
+      detector?.remove(id);
+      balancer.setAvailable(id, true, 'health checking did not start');
+    }
+    throw err;
   }
 
   return {

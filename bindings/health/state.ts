@@ -69,7 +69,8 @@ export interface HealthStats {
   listenerErrors: number;
   /**
    * Interval jitter draws that failed after a probe (a `random` value outside [0, 1)): that interval went without
-   * jitter and the probes went on. `start()` and `add()` throw such an error for the initial jitter instead.
+   * jitter and the probes went on. `start()`, `add()` and an `update()` that moves a member throw such an error
+   * for the initial jitter instead.
    */
   jitterErrors: number;
 }

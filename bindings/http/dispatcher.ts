@@ -456,7 +456,13 @@ export class BalancedDispatcher extends Dispatcher {
     else caller?.addEventListener('abort', onAbort, { once: true });
     const opts: PickWaitOptions = { signal: stop.signal };
     if (this.readyTimeoutMs !== undefined) opts.timeoutMs = this.readyTimeoutMs;
-    pickAsync(key === undefined ? {} : { key }, opts).then(
+    let picking: Promise<MemberPick>;
+    try {
+      picking = pickAsync(key === undefined ? {} : { key }, opts);
+    } catch (err) {
+      picking = Promise.reject(err); // through settle: the sleeper and the abort listener go with it
+    }
+    picking.then(
       (picked) => settle(picked, undefined),
       (err: unknown) => settle(undefined, woken ? undefined : err instanceof Error ? err : new Error(String(err))),
     );
@@ -584,6 +590,8 @@ export class BalancedDispatcher extends Dispatcher {
         report(thrown); // a caller's handler that throws: as it would from a timer
       }
     };
+    // a back-off that starts after close()/destroy() woke the sleepers (a retried response ending late) ends now
+    if (this.state !== 'open') return void queueMicrotask(() => then(false));
     sleepMs(this.clock, ms, signal, this.sleepers).then(
       () => then(false),
       () => then(true),

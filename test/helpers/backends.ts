@@ -80,8 +80,10 @@ function handle(b: Backend, req: IncomingMessage, res: ServerResponse, flapOk: (
 
 /** Runs `fn` with a backend per name, started together and stopped afterwards whatever happens. */
 export async function withBackends<T>(names: string[], fn: (bs: Backend[]) => Promise<T>): Promise<T> {
-  const bs = await Promise.all(names.map((n) => startBackend(n)));
+  const started = await Promise.allSettled(names.map((n) => startBackend(n)));
+  const bs = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   try {
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
     return await fn(bs);
   } finally {
     await Promise.all(bs.map((b) => b.stop().catch(() => {})));

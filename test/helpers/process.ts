@@ -9,7 +9,7 @@ import { join } from 'node:path';
 /** Ports freePort() handed out in this process. */
 const handedOut = new Set<number>();
 /** Ports handed out by any test process: one file per port, created exclusively (ava runs files in processes). */
-const claims = join(tmpdir(), 'switchyard-test-ports');
+const claims = join(tmpdir(), `switchyard-test-ports-${process.getuid?.() ?? 0}`);
 /** A claim older than this is stale (a process that died without removing its files). */
 const CLAIM_TTL_MS = 30 * 60_000;
 
@@ -29,14 +29,15 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/** Claims `port` for this process; true when no other test process holds it (or claims cannot be written). */
 function claim(port: number): boolean {
   const file = join(claims, String(port));
-  mkdirSync(claims, { recursive: true });
   try {
+    mkdirSync(claims, { recursive: true });
     writeFileSync(file, String(process.pid), { flag: 'wx' });
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return true; // no shared claims here: this process's own
   }
   try {
     if (Date.now() - statSync(file).mtimeMs < CLAIM_TTL_MS) return false;

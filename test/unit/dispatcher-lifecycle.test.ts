@@ -6,8 +6,11 @@
 // even when a member Pool's own close() never would, a request waiting for a first member ends at once
 // (ClientClosedError, or destroy's error) while the caller's abort still ends it, and close() then destroy(err)
 // in one tick end a request in retry back-off with destroy's error, as undici ends a request it still has
-// queued (this one held before any change: it pins the behaviour).
+// queued (this one held before any change: it pins the behaviour); a back-off that would start after close()
+// ends at once, and a pick source whose pickAsync throws fails its request once.
 import test from 'ava';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Pool, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { Balancer } from '../../bindings/balancing/balancer.js';
@@ -283,4 +286,63 @@ test.serial('the caller’s abort still ends a wait for a first member, with its
     'gave up before',
   ]);
   t.deepEqual(await settled(d.close()), ['ok']);
+});
+
+test.serial(
+  'a pick source whose pickAsync throws fails the request once; close() finds nothing left to end',
+  async (t) => {
+    const balancer = {
+      pick: () => ({ type: 'none' as const, reason: 'empty' }),
+      pickAsync: () => {
+        throw new TypeError('ctx.key must be a string');
+      },
+    };
+    const d = createDispatcher({ balancer });
+    const errors: string[] = [];
+    d.dispatch(
+      { origin: 'http://api', path: '/x', method: 'GET' },
+      {
+        onConnect() {},
+        onHeaders: () => true,
+        onData: () => true,
+        onComplete() {},
+        onError: (e: Error) => errors.push(`${e.name}: ${e.message}`),
+      },
+    );
+    await sleep(20);
+    t.deepEqual(await settled(d.close()), ['ok']);
+    await sleep(20);
+    t.deepEqual(errors, ['TypeError: ctx.key must be a string']);
+  },
+);
+
+test.serial('a legacy request whose retried response ends after close() ends before close() resolves', async (t) => {
+  // a 503 whose body ends after close() was called: the retry's back-off starts after close() woke the sleepers
+  const srv = createServer((_req, res) => {
+    res.writeHead(503, { 'content-type': 'text/plain' });
+    res.write('busy');
+    setTimeout(() => res.end(), 100);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  try {
+    const d = createDispatcher({
+      endpoints: [{ id: 'a', host: '127.0.0.1', port: (srv.address() as AddressInfo).port }],
+      clock: new VirtualClock(0), // nobody advances it: a back-off that starts would never end
+      retry: { initialBackoffMs: 5000, maxBackoffMs: 5000 },
+      retryThrottling: false,
+    });
+    let outcome = 'pending';
+    const r = request('http://api/x', { dispatcher: d }).then(
+      () => (outcome = 'resolved'),
+      (e: Error) => (outcome = e.name),
+    );
+    await sleep(50);
+    await d.close();
+    await sleep(0);
+    t.is(outcome, 'ClientClosedError');
+    await r;
+  } finally {
+    srv.closeAllConnections();
+    srv.close();
+  }
 });

@@ -232,3 +232,28 @@ test('with the real Balancer on a virtual clock: picks follow health and ejectio
   w.close();
   lb.close();
 });
+
+test('a checker that cannot start (a bad random draw) leaves nothing wired and the members available', (t) => {
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({ policy: 'round_robin', endpoints: ['a:1', 'b:1'], clock });
+  const checker = new HealthChecker({
+    probe: async () => true,
+    intervalMs: 1000,
+    timeoutMs: 500,
+    initialJitterMs: 100,
+    clock,
+    random: () => 1,
+  });
+  const detector = new OutlierDetector({ clock });
+  t.throws(() => connectHealth(lb, { checker, detector }), { instanceOf: RangeError, message: /random/ });
+  const state = () => lb.stats().members.map((m) => [m.id, m.available, m.pending]);
+  t.deepEqual(state(), [
+    ['a:1', true, false],
+    ['b:1', true, false],
+  ]);
+  t.false(checker.isRunning || detector.isRunning);
+  lb.add('c:1'); // no membership listener left to mark it pending or watch it
+  t.deepEqual(state()[2], ['c:1', true, false]);
+  t.false(checker.has('c:1'));
+  t.truthy(lb.pickOrThrow());
+});
