@@ -18,7 +18,8 @@
 //   without one); an invalid one is sent as an error status (gRFC A21: the channel keeps its previous config).
 // - A resolver failure (`ResolverError`: etcd unreachable, NXDOMAIN...) is reported as UNAVAILABLE carrying
 //   our message: the channel fails calls with it while no list has arrived, and keeps the last list otherwise.
-//   Skipped entries and other notices go to `onResolverError` only.
+//   Skipped entries and other notices go to `onResolverError` only. An exception thrown by `onResolverError`
+//   is logged (grpc-js log, ERROR) and changes nothing: the channel still hears the failure.
 import type * as grpcJs from '@grpc/grpc-js';
 import { validateServiceConfig } from '@grpc/grpc-js/build/src/service-config.js';
 import { createResolver, parseTarget, type Resolver, type ResolverOptions } from '../discovery/resolver.js';
@@ -47,7 +48,7 @@ export function endpointInfo(e: GrpcEndpoint): Endpoint | undefined {
 export interface ResolverBridgeOptions {
   /** Options for every target (etcd `endpoints`, Consul `address`, `clock`, back-off...); the target wins. */
   resolver?: Partial<ResolverOptions>;
-  /** Every error a resolver reports (failures and skipped entries), with the target. */
+  /** Every error a resolver reports (failures and skipped entries), with the target. What it throws is logged. */
   onResolverError?: (target: string, error: Error) => void;
 }
 
@@ -85,8 +86,16 @@ function toGrpcEndpoint(e: Endpoint): GrpcEndpoint {
 /** A grpc-js resolver class for our schemes, bound to `grpc` and the registration's options. */
 export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): ResolverConstructor {
   const { status, Metadata } = grpc;
-  const { uriToString } = grpc.experimental;
+  const { uriToString, log } = grpc.experimental;
   const base = options.resolver ?? {};
+  /** Hands an error to `onResolverError`: what it throws is logged, not thrown at grpc-js (the failure goes on). */
+  const report = (target: string, error: Error): void => {
+    try {
+      options.onResolverError?.(target, error);
+    } catch (e) {
+      log(grpc.logVerbosity.ERROR, `switchyard: onResolverError threw for ${target}: ${(e as Error)?.message ?? e}`);
+    }
+  };
   return class SwitchyardResolver {
     private inner: Resolver | null = null;
     /** Bumped by destroy(): a failure scheduled before it is dropped. */
@@ -119,7 +128,7 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
       } catch (e) {
         const error = ResolverError.wrap(this.target, e);
         const gen = this.gen;
-        options.onResolverError?.(this.target, error);
+        report(this.target, error);
         setImmediate(() => {
           if (gen === this.gen) this.failed(error);
         });
@@ -147,7 +156,7 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
         },
         onError: (error) => {
           if (!live) return;
-          options.onResolverError?.(this.target, error);
+          report(this.target, error);
           if (error instanceof ResolverError) this.failed(error);
         },
         onServiceConfig: (config) => {
@@ -157,7 +166,7 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
           } catch (e) {
             const details = `switchyard: invalid service config from ${this.target}: ${(e as Error).message}`;
             this.serviceConfig = { ok: false, error: { code: status.UNAVAILABLE, details, metadata: new Metadata() } };
-            options.onResolverError?.(this.target, new TypeError(details));
+            report(this.target, new TypeError(details));
           }
         },
       });

@@ -2,9 +2,10 @@
 // `collectMetrics` registers the instruments of collect.ts on a prom-client Registry (default: prom-client's
 // global `register`) and keeps them current from the sources' events; gauges read `stats()` at scrape time.
 // Several collectors may share a registry (one per upstream service, told apart by constant `labels`):
-// they share each metric family, and closing one removes its series only. Nothing is merged silently: a
-// second collector with the same constant labels (`labels`), over a source another one already collects
-// (`balancer`, `fetch`, ...), or with other histogram `buckets` than the family's is a RangeError naming it.
+// they share each metric family, and closing one removes its series only (a collector started after a
+// `registry.clear()` registers the families again). Nothing is merged silently: a second collector with the
+// same constant labels (`labels`), over a source another one already collects (`balancer`, `fetch`, ...), or
+// with other histogram `buckets` than the family's is a RangeError naming it.
 // Series of a member that leaves the membership are removed, and per-member series are written for current
 // members only (collect.ts), so member labels stay bounded under churn. Names follow the Prometheus naming
 // guide (https://prometheus.io/docs/practices/naming/); queries to start from: docs/observability.md. A misspelt
@@ -141,6 +142,8 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
     const name = prefix + s.prom;
     const labelNames = [...constNames, ...s.labels];
     f = fams.get(name);
+    // the registry was cleared (`registry.clear()`) under an open collector: its family goes back in
+    if (f !== undefined && registry.getSingleMetric(name) === undefined) registry.registerMetric(f.metric);
     if (f === undefined) {
       if (registry.getSingleMetric(name) !== undefined)
         throw rangeError('prefix', `a prefix whose names are free in the registry (${name} is taken)`, prefix);

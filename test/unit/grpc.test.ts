@@ -14,6 +14,7 @@ import {
   type SwitchyardRegistration,
 } from '../../bindings/grpc/index.js';
 import { PickTracker, SwitchyardPicker } from '../../bindings/grpc/picker.js';
+import { resolverClass } from '../../bindings/grpc/resolver.js';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { EnvoyRingHash } from '../../bindings/hashing/envoy/ring-hash.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
@@ -350,4 +351,42 @@ test('onCallEnded maps the gRPC status: ok only for OK, the HTTP equivalent as s
     { ok: true, rttMs: 3, status: 200 },
   ]);
   lb.close();
+});
+
+test('an onResolverError that throws is logged: the channel still hears the failure, nothing is thrown at grpc-js', async (t) => {
+  const logs: string[] = [];
+  const g = { ...grpc, experimental: { ...grpc.experimental, log: (_: unknown, m: string) => logs.push(m) } };
+  const heard: string[] = [];
+  const onResolverError = (_target: string, e: Error) => {
+    heard.push(e.message);
+    throw new Error('callback bug');
+  };
+  const failures: string[] = [];
+  const listener = ((list: { ok: boolean; error?: { details: string } }) => {
+    if (!list.ok) failures.push(list.error!.details);
+    return true;
+  }) as never;
+  const target = (s: string) => ({ scheme: 'consul', authority: '', path: s.slice('consul:///'.length) }) as never;
+  t.is(grpc.experimental.uriToString(target('consul:///greeter')), 'consul:///greeter');
+  // a failure of the running resolver (fetch refuses port 1 at once)
+  const Failing = resolverClass(g, { resolver: { address: 'http://127.0.0.1:1' }, onResolverError });
+  const r1 = new Failing(target('consul:///greeter'), listener, {});
+  r1.updateResolution();
+  await until('the failure', () => failures.length > 0);
+  r1.destroy();
+  t.regex(failures[0]!, /^switchyard: resolver consul:\/\/\/greeter: .*fetch failed/);
+  // a resolver that cannot start (bad options): updateResolution returns, the failure follows
+  const Broken = resolverClass(g, { resolver: { minRefreshIntervalMs: -5 }, onResolverError });
+  const r2 = new Broken(target('consul:///greeter'), listener, {});
+  failures.length = 0;
+  t.notThrows(() => r2.updateResolution());
+  await until('the failure', () => failures.length > 0);
+  r2.destroy();
+  t.regex(failures[0]!, /minRefreshIntervalMs/);
+  t.true(heard.length >= 2);
+  t.true(logs.length >= 2);
+  t.true(
+    logs.every((m) => m === 'switchyard: onResolverError threw for consul:///greeter: callback bug'),
+    logs.join('\n'),
+  );
 });

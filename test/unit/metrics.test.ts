@@ -772,3 +772,22 @@ test('OpenTelemetry: a source that throws when subscribed to leaves nothing subs
     await otel.provider.shutdown();
   }
 });
+
+test('registry.clear() under an open collector: a collector started after it is scraped, and both close cleanly', async (t) => {
+  const registry = new Registry();
+  const a = new Balancer({ endpoints: ['x:1'] });
+  const b = new Balancer({ endpoints: ['z:3'] });
+  const ca = collectMetrics({ balancer: a, registry, labels: { service: 'a' } });
+  registry.clear();
+  const cb = collectMetrics({ balancer: b, registry, labels: { service: 'b' } });
+  const p = b.pickOrThrow();
+  p.handle.done({ ok: true, rttMs: 1 });
+  const json = (await registry.getMetricsAsJSON()) as Json;
+  t.is(sum(json, 'switchyard_tries_total', { service: 'b', member: 'z:3' }), 1);
+  t.is(sum(json, 'switchyard_members', { service: 'b' }), 1);
+  ca.close();
+  cb.close();
+  t.is(registry.getMetricsAsArray().length, 0);
+  a.close();
+  b.close();
+});
