@@ -25,16 +25,19 @@
 //   passes its first probe or every member has a first result; the checker's probe timeout bounds it.
 // - `setPolicy(spec)` / `applyServiceConfig(json)` switch the policy at run time (grpc-js's graceful switch):
 //   the new policy starts from the current members (fresh policy columns, `onMembership` for every row) and
-//   its picker takes over for new picks; each pick handle completes on the policy that issued it.
+//   its picker takes over for new picks; each pick handle completes on the policy that issued it. The replaced
+//   policy's pickers (WASM rows, hash tables) are freed at the switch (`releaseSlots` of no slot).
 // - `handle.done({ ok, rttMs?, status? })` ends the request: in-flight count, RTT and failures feed the
-//   policy; a second call is a no-op; a handle whose member was removed meanwhile is ignored. Without `rttMs`
-//   the RTT is measured on the injected clock from the pick, if the pick was timed: when the policy uses RTTs,
-//   an 'outcome' listener is registered, or `measureRtt: true` (a clock read costs more than a round-robin
-//   pick); otherwise it is NaN. `handle.cancel()` ends a pick whose request was never sent: the in-flight count
-//   only (no RTT, failure or event).
+//   policy; a second call is a no-op, as is any call after `close()`; a handle whose member was removed
+//   meanwhile is ignored (only the 'outcome' event is emitted). Without `rttMs` the RTT is measured on the
+//   injected clock from the pick, if the pick was timed: when the policy uses RTTs, an 'outcome' listener is
+//   registered, or `measureRtt: true` (a clock read costs more than a round-robin pick); otherwise it is NaN.
+//   `handle.cancel()` ends a pick whose request was never sent: the in-flight count only (no RTT, failure or
+//   event).
 // - A policy whose picker cannot be built leaves no picker over stale rows (nothing is picked until the next
-//   publication); `setPolicy` then restores the previous policy. After `close()` nothing is picked and
-//   membership changes are ignored.
+//   publication); `setPolicy` then restores the previous policy. After `close()` nothing is picked, and
+//   membership and policy changes and `refresh()` are ignored: no picker is built and no event emitted again,
+//   also when a listener closes the balancer in the middle of a change.
 // - Endpoints are parsed by util/endpoint.ts with the address optional ('10.0.0.1:80', '[::1]:80', a plain
 //   name like 'cache-a', or { id | host, port, weight, priority, metadata }); a bad one throws a
 //   TypeError/RangeError naming `endpoints[i]` and the value.
@@ -442,8 +445,8 @@ export class BalancerCore implements PolicyEnv {
   /**
    * Switches the policy (a name, `{ name, ...options }`, `{ <name>: options }` or a Policy object): the new
    * policy builds its picker from the current members and takes over for new picks; picks in flight complete
-   * on the policy that issued them. A bad spec throws a TypeError/RangeError naming `policy` and keeps the
-   * current policy.
+   * on the policy that issued them, whose pickers are freed now. A bad spec throws a TypeError/RangeError naming
+   * `policy` and keeps the current policy. Ignored after `close()`.
    */
   setPolicy(spec: string | object | Policy): void {
     this.#install(policyFromSpec(this.#policies, spec, 'policy'));
@@ -552,8 +555,9 @@ export class BalancerCore implements PolicyEnv {
   }
 
   /**
-   * Frees the state table now (it is also freed when the balancer is garbage collected). A closed Balancer stays
-   * closed: it picks nothing, waits fail, and membership changes are ignored (they return false).
+   * Frees the state table and the policy's pickers now (they are also freed when the balancer is garbage
+   * collected). A closed Balancer stays closed: it picks nothing, waits fail, membership changes are ignored (they
+   * return false), and so are policy changes, `refresh()` and pick handles completed later (no event).
    */
   close(): void {
     this.#closed = true;
@@ -655,20 +659,23 @@ export class BalancerCore implements PolicyEnv {
 
   /** Installs `p` as the policy (see setPolicy). */
   #install(p: Policy): void {
-    if (p === this.pol) return;
+    if (p === this.pol || this.#closed) return;
     this.#checkPolicy(p);
     const prev = this.pol;
     try {
       this.#switch(p);
     } catch (e) {
       // the new policy could not build its picker: the previous one comes back (with fresh state)
-      if (prev !== undefined && this.pol === p) this.#switch(prev);
+      if (this.pol === p) this.#switch(prev);
       throw e;
     }
   }
 
   #switch(p: Policy): void {
     const now = this.clock.now();
+    // the outgoing policy's pickers (WASM rows, hash tables) go now, not when it is collected; its picks in flight
+    // still complete on it
+    this.pol.releaseSlots?.(NO_SLOTS);
     const t = this.m.table;
     const n = this.m.list.length;
     // the new policy starts from zeroed columns of its own, as members just added do
@@ -694,6 +701,7 @@ export class BalancerCore implements PolicyEnv {
   }
 
   private complete(p: Pick, outcome: Outcome): void {
+    if (this.#closed) return; // as completeIndex: the rows are gone
     let row = p.index;
     if (p.gen !== this.m.gen) {
       row = this.m.index.get(p.member.id) ?? -1;
@@ -781,6 +789,7 @@ export class BalancerCore implements PolicyEnv {
   }
 
   #publish(): void {
+    if (this.#closed) return; // a listener closed the balancer mid-change, or refresh() after close
     // a policy whose build throws leaves no picker over stale rows: nothing is picked until the next publish
     this.picker = NO_PICKER;
     const m = this.m;

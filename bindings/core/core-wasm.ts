@@ -209,13 +209,15 @@ export interface BuildInputs {
 
 /**
  * Stages the inputs of a WASM table build (HashRing's and ketama's) in one region of `mem`: ids or label
- * prefixes written straight into linear memory, strings by `utf8Into` (no encoded copy per item).
+ * prefixes written straight into linear memory, strings by `utf8Into` (no encoded copy per item). `held` is the
+ * build's table region, allocated first: freed if memory cannot grow for the inputs (memory.ts `alloc`).
  */
 export function stageBuildInputs(
   mem: WasmMemory,
   items: readonly (string | Uint8Array)[],
   perItem: readonly number[],
   scratchBytes: number,
+  held: number,
 ): BuildInputs {
   const n = items.length;
   let bound = 0;
@@ -228,7 +230,7 @@ export function stageBuildInputs(
   const szItems = align16(bound);
   const szOffs = align16((n + 1) * 4);
   const szPer = align16(n * 4);
-  const ptr = mem.alloc(szItems + szOffs + szPer + align16(longest + 11) + scratchBytes);
+  const ptr = mem.alloc(szItems + szOffs + szPer + align16(longest + 11) + scratchBytes, held);
   const { u8, u32 } = mem; // views are current after the alloc
   const offs = (ptr + szItems) >>> 2;
   const per = (ptr + szItems + szOffs) >>> 2;
@@ -265,9 +267,13 @@ export function createWasmHandle(instance: WebAssembly.Instance): WasmHandle {
     mem,
     io(bytes: number): number {
       if (bytes > ioBytes) {
-        if (ioPtr !== 0) mem.release(ioPtr);
-        ioBytes = Math.max(bytes, 4096, ioBytes * 2);
-        ioPtr = mem.alloc(ioBytes);
+        const n = Math.max(bytes, 4096, ioBytes * 2);
+        mem.release(ioPtr); // none yet: ioPtr 0, where no region starts
+        // none held while allocating: after a failed grow the next call allocates again, never writing to the
+        // region just freed (which another table may hold by then)
+        ioPtr = ioBytes = 0;
+        ioPtr = mem.alloc(n);
+        ioBytes = n;
       }
       return ioPtr;
     },
@@ -287,7 +293,7 @@ export function createWasmCore(handle: WasmHandle): Core {
     let total = 0;
     for (const c of spec.counts) total += c;
     const t = RingTable.allocate(mem, total);
-    const s = stageBuildInputs(mem, spec.ids, spec.counts, x.ringScratchBytes(total));
+    const s = stageBuildInputs(mem, spec.ids, spec.counts, x.ringScratchBytes(total), t.ptr);
     x.ringBuild(
       s.items,
       s.offsets,

@@ -52,7 +52,11 @@ export class WasmMemory {
     return this.end;
   }
 
-  alloc(bytes: number): number {
+  /**
+   * A region of at least `bytes`. When memory cannot grow for it, `held` (a region the caller allocated for the
+   * same build, 0 for none) is released before the error propagates, so a build that fails part-way holds nothing.
+   */
+  alloc(bytes: number, held = 0): number {
     const size = align16(Math.max(bytes, 1));
     for (let i = 0; i < this.free.length; i++) {
       const b = this.free[i]!;
@@ -60,9 +64,14 @@ export class WasmMemory {
     }
     // grow: extend the last free block if it touches the end
     const last = this.free[this.free.length - 1];
-    const tail = last !== undefined && last.ptr + last.size === this.end ? last.size : 0;
+    const tail = last && last.ptr + last.size === this.end ? last.size : 0;
     const pages = Math.ceil((size - tail) / PAGE_BYTES);
-    this.memory.grow(pages);
+    try {
+      this.memory.grow(pages);
+    } catch (e) {
+      this.release(held);
+      throw e;
+    }
     const added = pages * PAGE_BYTES;
     if (tail > 0) last!.size += added;
     else this.free.push({ ptr: this.end, size: added });
@@ -83,11 +92,11 @@ export class WasmMemory {
     const prev = free[i - 1];
     const next = free[i];
     let b: Block = { ptr, size };
-    if (prev !== undefined && prev.ptr + prev.size === ptr) {
+    if (prev && prev.ptr + prev.size === ptr) {
       prev.size += size;
       b = prev;
     } else free.splice(i++, 0, b);
-    if (next !== undefined && ptr + size === next.ptr) {
+    if (next && ptr + size === next.ptr) {
       b.size += next.size;
       free.splice(i, 1);
     }
@@ -121,9 +130,8 @@ interface Region {
   ptr: number;
 }
 
-const regions = new FinalizationRegistry<Region>((r) => {
-  if (r.mem !== null && r.ptr !== 0) r.mem.release(r.ptr);
-});
+// releasing 0 (no region) is a no-op: no region starts there (heapBase > 0)
+const regions = new FinalizationRegistry<Region>((r) => r.mem?.release(r.ptr));
 
 /**
  * The WASM region an owner's current table lives in (none for a table in JS memory). `replace` takes the new
@@ -142,7 +150,7 @@ export class TableRegion {
     const oldPtr = this.r.ptr;
     this.r.mem = mem;
     this.r.ptr = ptr;
-    if (old !== null && oldPtr !== 0 && (old !== mem || oldPtr !== ptr)) old.release(oldPtr);
+    if (old !== mem || oldPtr !== ptr) old?.release(oldPtr);
   }
 
   /** Frees the region now. */

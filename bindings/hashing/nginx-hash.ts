@@ -338,7 +338,7 @@ export class NginxConsistentHash extends MutableRouter<Weights, NginxServerInput
     const wAt = offAt + align16((n + 1) * 4);
     const scratchAt = wAt + align16(n * 4);
     const tmp = w.mem.alloc(scratchAt + x.nginxChashScratchBytes(total));
-    const out = w.mem.alloc(total * 8);
+    const out = w.mem.alloc(total * 8, tmp); // frees tmp if memory cannot grow
     const { u8, u32 } = w.mem;
     let o = 0;
     for (let m = 0; m < n; m++) {

@@ -342,7 +342,7 @@ export class Maglev extends FixedRouter<Table> implements OrderedKeyRouter {
     const offCounts = offWeights + align16(n * 4);
     const offScratch = offCounts + align16(n * 4);
     const tmp = w.mem.alloc(offScratch + x.maglevScratchBytes(n));
-    const out = w.mem.alloc(this.tableSize * 4);
+    const out = w.mem.alloc(this.tableSize * 4, tmp); // frees tmp if memory cannot grow
     const { u8, u32 } = w.mem;
     let o = 0;
     for (let m = 0; m < n; m++) {

@@ -417,8 +417,17 @@ export class EnvoyRingHash extends FixedRouter<Table> implements OrderedKeyRoute
     }
     const scratchBytes = x.envoyRingScratchBytes(size);
     const bits = bucketBits(size);
-    const out = w.mem.alloc(size * 12 + ((1 << bits) + 1) * 4);
-    const scratch = w.mem.alloc(scratchBytes);
+    let out = 0;
+    let scratch: number;
+    try {
+      out = w.mem.alloc(size * 12 + ((1 << bits) + 1) * 4);
+      scratch = w.mem.alloc(scratchBytes);
+    } catch (e) {
+      // memory could not grow: a failed build holds nothing
+      w.mem.release(out);
+      w.mem.release(tmp);
+      throw e;
+    }
     const u8 = w.mem.u8;
     u32 = w.mem.u32;
     let o = 0;

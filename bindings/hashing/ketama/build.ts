@@ -72,7 +72,7 @@ export function buildKetamaWasm(handle: WasmHandle, spec: KetamaSpec): RingTable
   const x = handle.exports as { ketamaBuild: BuildFn; ketamaScratchBytes(total: number): number };
   const total = ketamaTotal(spec);
   const t = RingTable.allocate(mem, total);
-  const s = stageBuildInputs(mem, spec.prefixes, spec.digests, x.ketamaScratchBytes(total));
+  const s = stageBuildInputs(mem, spec.prefixes, spec.digests, x.ketamaScratchBytes(total), t.ptr);
   x.ketamaBuild(
     s.items,
     s.offsets,
