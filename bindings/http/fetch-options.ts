@@ -235,8 +235,11 @@ export interface FetchStats {
 /** The validated options, every default applied, with the Balancer requests are routed by. */
 export interface FetchConfig {
   balancer: PickSource;
-  /** Stops what was built (resolver, health checks, outlier detection, Balancer); idempotent. */
-  close(): void;
+  /**
+   * Stops what was built (resolver, health checks, outlier detection, Balancer); idempotent. Whether a Balancer
+   * was built (false with a caller's, which goes on).
+   */
+  close(): boolean;
   scheme: 'http' | 'https';
   serviceOrigin: string | undefined;
   perTryTimeoutMs: number | undefined;
@@ -509,7 +512,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
       throw typeError('balancer', 'an object with pick()', balancer);
     if (balancer.pickAsync !== undefined && typeof balancer.pickAsync !== 'function')
       throw typeError('balancer.pickAsync', 'a function', balancer.pickAsync);
-    return { ...cfg, balancer, close: () => {} };
+    return { ...cfg, balancer, close: () => false };
   }
   // Built last, once every option is known to be valid: nothing is started and then leaked by a throw.
   return { ...cfg, ...buildStack(parts, options, clock, options.random, readyTimeoutMs, targetName) };
@@ -654,13 +657,15 @@ function buildStack(
   let closed = false;
   // what was built, stopped feeders first (resolver, health checks), then the Balancer and its probes
   const close = () => {
-    if (closed) return;
-    closed = true;
-    wired?.close();
-    resolver?.close();
-    built?.close();
-    unwireProbers?.();
-    (built?.policy as { abortProbes?: () => void } | undefined)?.abortProbes?.();
+    if (!closed) {
+      closed = true;
+      wired?.close();
+      resolver?.close();
+      built?.close();
+      unwireProbers?.();
+      (built?.policy as { abortProbes?: () => void } | undefined)?.abortProbes?.();
+    }
+    return true;
   };
   try {
     built = parts.balancer({

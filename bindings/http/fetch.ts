@@ -92,7 +92,11 @@ export type BalancedFetch = ((input: string | URL | Request, init?: SwitchyardRe
   readonly detector?: OutlierDetector;
   /** Adds an event listener (the same events as `onEvent`); returns the function that removes it. */
   on(event: 'event', fn: (e: FetchEvent) => void): () => void;
-  /** Stops what createFetch started (resolver, health checks, outlier detection). */
+  /**
+   * Stops what createFetch started (resolver, health checks, outlier detection, the Balancer it built). Requests
+   * waiting out a retry back-off go on at once, and, when it built the Balancer, so do the retries of tries still
+   * in flight: the closed Balancer fails them (UnavailableError).
+   */
   close(): void;
 };
 
@@ -132,6 +136,11 @@ export class Shared {
   readonly #listeners: ((e: FetchEvent) => void)[];
   /** Retries waiting out their back-off: close() ends the waits (the next pick fails on the closed Balancer). */
   readonly sleepers = new Set<() => void>();
+  /**
+   * close() stopped the Balancer createFetch built: a back-off that starts later (a try in flight at close()
+   * failing) is not waited out. Not with a caller's Balancer, which close() leaves running: retries back off.
+   */
+  declare closed?: boolean;
   /** Whether anyone hears events (onEvent or a listener): events are not even built otherwise. */
   declare observed: boolean;
   readonly #byMember = new WeakMap<FetchMember, string>();
@@ -517,7 +526,6 @@ export class Call {
       }
       let wait: number;
       if ('res' in last) {
-        const { res } = last;
         if (!retryOn.has(last.status)) {
           throttle?.onSuccess();
           return this.ok(last);
@@ -526,7 +534,7 @@ export class Call {
         if (!this.#idempotent || !this.#replayable) return this.ok(last);
         // Retry-After may be an HTTP date: compared with the wall clock, not the monotonic one.
         const counted = attempt - this.#transparent; // transparent retries are not among the maxAttempts
-        const after = retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? 0;
+        const after = retryAfterMs(last.res.headers.get('retry-after'), Date.now()) ?? 0;
         wait = Math.max(backoff.delayMs(counted), after);
         // a Retry-After beyond MAX_RETRY_AFTER_MS: the member asks not to come back soon, the response is the answer
         if (
@@ -536,7 +544,7 @@ export class Call {
           clock.now() + wait >= deadlineAt
         )
           return this.ok(last);
-        await res.body?.cancel().catch(() => {});
+        await last.res.body?.cancel().catch(() => {});
       } else {
         const unsent = last.unsent === true;
         // gRFC A6 transparent retry: a refused connection never reached the server, so it is neither a failure
@@ -585,7 +593,7 @@ export class Call {
         });
       }
       try {
-        await sleepMs(clock, wait, signal, sh.sleepers);
+        await sleepMs(clock, sh.closed ? 0 : wait, signal, sh.sleepers);
       } catch {
         return this.fail(signal!.reason);
       }
@@ -670,7 +678,7 @@ export function createFetchWith(parts: StackParts, options: CreateFetchOptions):
     detector: cfg.detector,
     on: (event: 'event', fn: (e: FetchEvent) => void) => sh.on(event, fn),
     close: () => {
-      cfg.close();
+      sh.closed = cfg.close();
       for (const wake of sh.sleepers) wake();
     },
   });

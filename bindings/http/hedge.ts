@@ -1,6 +1,7 @@
 // Hedged requests for the fetch wrapper (gRFC A6 hedging policy): the first try starts at once and, while none
 // has answered acceptably, another starts every `delayMs`, up to `maxAttempts` tries in flight, each on a member
-// not tried yet. The first acceptable response wins (a status outside `retryOn`) and the others are aborted; a
+// not tried yet. The first acceptable response wins (a status outside `retryOn`) and the others are aborted (the
+// body of every answer not returned is cancelled: it would hold its connection until garbage-collected); a
 // retryable status or an error only lets the next hedge start at once when nothing else is running. Hedges
 // draw on the same retry budget as retries and stop at the deadline. Idempotent requests with a body that can be
 // sent again only (fetch.ts decides; others run as plain requests).
@@ -42,6 +43,9 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
   const onCaller = () => losers.abort(signal!.reason);
   signal?.addEventListener('abort', onCaller, { once: true });
   const running = new Set<Promise<TryResult>>();
+  /** Every try started; the one whose response is returned is `kept`. */
+  const tries: Promise<TryResult>[] = [];
+  let kept: TryResult | undefined;
   let started = 0;
   let lastResult: TryResult | undefined;
   const launch = () => {
@@ -51,8 +55,11 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
       if (sh.observed) sh.emit({ type: 'hedge', request: call.request, attempt: started });
     }
     const p = call.send(started, started > 1, losers.signal);
+    const off = () => running.delete(p);
     running.add(p);
-    void p.then(() => running.delete(p)); // send never rejects
+    tries.push(p);
+    // send rejects only when a PickSource's handle throws: the race below fails the request with it
+    p.then(off, off);
     return p;
   };
   try {
@@ -75,17 +82,24 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
       const acceptable = 'res' in winner && !retryOn.has(winner.status);
       if (acceptable) {
         throttle?.onSuccess();
-        return call.ok(winner);
+        return call.ok((kept = winner));
       }
       if (!('err' in winner && winner.unsent === true)) throttle?.onFailure();
       if (signal?.aborted) return call.fail(signal.reason);
       if ('res' in winner && running.size > 0) await winner.res.body?.cancel().catch(() => {});
       if (running.size === 0 && started < n && call.budgetAllows() && clock.now() < call.deadlineAt) launch();
     }
-    if (lastResult !== undefined && 'res' in lastResult) return call.ok(lastResult);
+    if (lastResult !== undefined && 'res' in lastResult) return call.ok((kept = lastResult));
     return call.fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);
   } finally {
     signal?.removeEventListener('abort', onCaller);
     losers.abort();
+    // the responses not returned (a retryable status a later hedge replaced, a loser answering in the winner's
+    // tick, which the abort comes too late for): their bodies would hold their connections until collected
+    for (const p of tries)
+      p.then(
+        (r) => void (r !== kept && 'res' in r && r.res.body?.cancel().catch(() => {})),
+        () => {},
+      );
   }
 }

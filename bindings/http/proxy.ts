@@ -5,14 +5,15 @@
 // Expect is not forwarded either: Node's server has already answered `100-continue` to the client (or 417 to
 // any other expectation), and fetch refuses to send it. A client that goes away (mid-upload or before the
 // answer) aborts the request: its try is cancelled, no member is blamed.
-// Request bodies are streamed, so requests with a body are not retried. fetch decodes compressed responses,
-// so Content-Encoding and Content-Length are dropped from such responses. Requests arriving before discovery
-// has answered wait for a member like createFetch's (within the deadline and `readyTimeoutMs`). Errors answer
-// 400 (unsafe target, or a request fetch cannot send: InvalidRequestError, such as a GET or HEAD with a
-// body, answered before any member is picked rather than sent without it), 405 (a method fetch forbids:
-// CONNECT, TRACE, TRACK, answered before any member is picked), 503 (no member: none within the wait, or the
-// resolver failed, as Envoy's "no healthy upstream"), 504 (deadline or per-try timeout) or 502 (the member
-// failed). A client's bad request never counts against a member. Node only.
+// Request bodies are streamed, so requests with a body are not retried; one its failed try left unread is
+// drained (as Node's server drains a request nobody reads), keeping the connection usable. fetch decodes
+// compressed responses, so Content-Encoding and Content-Length are dropped from such responses. Requests
+// arriving before discovery has answered wait for a member like createFetch's (within the deadline and
+// `readyTimeoutMs`). Errors answer 400 (unsafe target, or a request fetch cannot send: InvalidRequestError,
+// such as a GET or HEAD with a body, answered before any member is picked rather than sent without it), 405
+// (a method fetch forbids: CONNECT, TRACE, TRACK, answered before any member is picked), 503 (no member: none
+// within the wait, or the resolver failed, as Envoy's "no healthy upstream"), 504 (deadline or per-try
+// timeout) or 502 (the member failed). A client's bad request never counts against a member. Node only.
 //
 //   http.createServer(createProxy({ balancer, perTryTimeoutMs: 2000 })).listen(8080);
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -60,6 +61,7 @@ export function createProxy(options: CreateFetchOptions): ProxyHandler {
   const f = createFetch(options);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     void forward(f, req, res).catch((err: unknown) => {
+      drain(req); // the failed try reads no more of it (refused, no member in time, timed out)
       if (!res.headersSent) {
         res.statusCode = statusFor(err, req.method);
         res.setHeader('content-type', 'text/plain');
@@ -68,6 +70,16 @@ export function createProxy(options: CreateFetchOptions): ProxyHandler {
     });
   };
   return Object.assign(handler, { fetch: f });
+}
+
+/**
+ * Reads and drops the rest of a request body nobody will read, as Node's server does with a request its handler
+ * leaves unread: else the client's next request on the connection waits behind it for good.
+ */
+function drain(req: IncomingMessage): void {
+  if (req.complete) return;
+  req.removeAllListeners('data'); // the body stream fetch was given: nobody reads it any more
+  req.resume();
 }
 
 function statusFor(err: unknown, method: string | undefined): number {
