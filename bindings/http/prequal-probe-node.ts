@@ -1,8 +1,8 @@
 // Prequal's HTTP prober over node:http with a keep-alive agent (Node only; exported from bindings/node.ts).
 // Same wire format and limits as prequal-probe.ts `createHttpProber`, about 3-4x less CPU per probe than
 // Node's fetch (undici) on loopback (measured in bench/tail-latency.bench.ts' setup: 0.14 vs 0.59 ms per
-// probe, client and server together, Node 20). Probing costs CPU on every pick, so this is the default prober
-// createFetch gives the prequal policy under Node.
+// probe, client and server together, Node 20). Probing costs CPU on every pick, so under Node pass it as the
+// policy's `probe` (createFetch installs the fetch-based one, which runs everywhere, when none is given).
 //
 //   const lb = new Balancer({ policy: { name: 'prequal', probe: createNodeHttpProber() }, endpoints });
 import { Agent, request } from 'node:http';
