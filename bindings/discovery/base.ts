@@ -101,8 +101,14 @@ export class Delivery {
     if (this.#closed) return;
     this.#errorSinceLast = true;
     const listener = this.#listener;
-    this.#push(function onError() {
-      listener.onError(e);
+    // An exception from onError is dropped here: a minifier renames functions, so the drain loop cannot tell
+    // this call from the others by its name.
+    this.#push(() => {
+      try {
+        listener.onError(e);
+      } catch {
+        // dropped
+      }
     });
   }
 
@@ -118,13 +124,14 @@ export class Delivery {
     queueMicrotask(() => {
       this.#scheduled = false;
       // A throwing listener must not stop the resolver or drop later calls: an exception from
-      // onEndpoints or onServiceConfig is handed to onError; one from onError is dropped.
+      // onEndpoints or onServiceConfig is handed to onError (unless the listener closed the resolver
+      // before throwing); one from onError is dropped (error()).
       while (this.#queue.length > 0 && !this.#closed) {
         const f = this.#queue.shift()!;
         try {
           f();
         } catch (err) {
-          if (f.name === 'onError') continue;
+          if (this.#closed) continue;
           try {
             this.#listener.onError(err instanceof Error ? err : new Error(String(err)));
           } catch {

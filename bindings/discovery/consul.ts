@@ -143,6 +143,8 @@ export class ConsulResolver extends ResolverBase {
       try {
         await this.query();
         failures = 0;
+        // A listener may close() us on the list just delivered: no timer after that.
+        if (this.closed) return;
         // Rate limit: at most one query per minQueryIntervalMs, however fast the server answers.
         await this.pause.sleep(startedMs + this.minQueryIntervalMs - this.clock.now());
       } catch (e) {

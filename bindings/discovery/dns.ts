@@ -291,7 +291,8 @@ export class DnsResolver extends ResolverBase {
     if (!this.serviceConfig.enabled || txt === undefined || isIpLiteral(this.host)) return undefined;
     const state: TxtLookup = { settled: false, answer: undefined, promise: Promise.resolve(undefined) };
     state.promise = Promise.resolve()
-      .then(() => txt.call(this.lookup, GRPC_CONFIG_TXT_PREFIX + this.host))
+      // started a microtask later: not at all when close() came in between
+      .then(() => (this.closed ? undefined : txt.call(this.lookup, GRPC_CONFIG_TXT_PREFIX + this.host)))
       .then(
         (r) => (Array.isArray(r) ? r : undefined),
         () => undefined,
@@ -398,6 +399,8 @@ export class DnsResolver extends ResolverBase {
     }
     const lookup = this.lookup;
     const srvs = records<SrvRecord>('lookup.srv()', await lookup.srv(this.host));
+    // close() came while SRV was asked (cancel() is past): no target lookups, they would outlive it.
+    if (this.closed) return { endpoints: [], ttlS: 0 };
     if (srvs.length === 0) {
       const e = new Error(`dns: no SRV records for ${JSON.stringify(this.host)}`);
       (e as Error & { code: string }).code = 'ENODATA';

@@ -14,7 +14,9 @@
 //    goes to `onServiceConfig` when it changes, before the list it came with (DNS: unless its TXT answer came
 //    later than the query timeout, when it follows that list);
 //  - `refresh()` asks for a re-resolution (after connection failures, say); it is rate-limited;
-//  - `close()` stops everything: open streams, pending requests, timers. No listener call follows it.
+//  - `close()` stops everything: open streams, pending requests, timers; no request or timer starts after it,
+//    even when a listener closes the resolver from the list just delivered. No listener call follows it (nor
+//    an onError for a listener that closed the resolver and then threw); `refresh()` after it is a no-op.
 // The contract is implemented once, in base.ts (Delivery, RefreshLimiter, ResolverBase).
 //
 // Targets are URIs, `scheme://authority/path?query`:
@@ -59,9 +61,9 @@ export interface ResolverListener {
 }
 
 export interface Resolver {
-  /** Re-resolve soon (rate-limited: at most once per `minRefreshIntervalMs`). */
+  /** Re-resolve soon (rate-limited: at most once per `minRefreshIntervalMs`). A no-op after `close()`. */
   refresh(): void;
-  /** Stop streams, requests and timers; no listener call follows. Idempotent. */
+  /** Stop streams, requests and timers; none starts after it, and no listener call follows. Idempotent. */
   close(): void;
 }
 

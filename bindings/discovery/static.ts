@@ -20,7 +20,7 @@ export class StaticResolver implements Resolver {
     this.set(list);
   }
 
-  /** Replaces the list; the listener hears about it asynchronously. */
+  /** Replaces the list; the listener hears about it asynchronously (after `close()`, it hears nothing). */
   set(list: readonly EndpointInput[]): void {
     if (!Array.isArray(list)) throw typeError('endpoints', 'an array', list);
     this.list = list.slice();

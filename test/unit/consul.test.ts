@@ -4,6 +4,7 @@ import test from 'ava';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { createResolver } from '../../bindings/discovery/resolver.js';
 import { ConsulResolver } from '../../bindings/discovery/consul.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
 import { connectResolver } from '../../bindings/discovery/connect.js';
 import { startConsulFake, type ConsulFake, type FakeInstance } from '../helpers/consul-fake.js';
 import { recorder } from '../helpers/resolver.js';
@@ -295,3 +296,22 @@ test.serial(
     t.true(r.errors.some((e) => e.name === 'ResolverError' && /every entry was skipped/.test(e.message)));
   },
 );
+
+test.serial('a listener that closes the resolver on its first list leaves no timer and sends no query', async (t) => {
+  const clock = new VirtualClock(0);
+  let queries = 0;
+  const fetch = async () => {
+    queries++;
+    const entries = [{ Node: { Address: '10.0.0.1' }, Service: { Port: 80 } }];
+    return new Response(JSON.stringify(entries), { headers: { 'x-consul-index': '5' } });
+  };
+  let lists = 0;
+  const res: ConsulResolver = new ConsulResolver(
+    { service: 'web', fetch, clock, minQueryIntervalMs: 60_000 },
+    { onEndpoints: () => (lists++, res.close()), onError: () => {} },
+  );
+  await until('first list', () => lists === 1);
+  t.is(clock.pending, 0, 'no rate-limit wait after close()');
+  await clock.advance(120_000);
+  t.is(queries, 1);
+});

@@ -1,7 +1,8 @@
 // The DNS resolver's edges: the optional TXT (service config) lookup never holds a list beyond the query
 // timeout, and a late TXT answer applies later (an older resolution's never over a newer one's); SRV answers
 // whose every record is skipped are failures that keep the last list; RFC 2782's "." target is an empty
-// list; the first resolution starts from a microtask, so a script whose only work is a resolver resolves.
+// list; the first resolution starts from a microtask, so a script whose only work is a resolver resolves;
+// no query starts after close().
 // Scripted lookups on a VirtualClock, plus node:dns against a loopback UDP server (test/helpers/minidns.ts).
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -364,4 +365,42 @@ test('a script whose only work is a dns:/// resolver resolves before it exits', 
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   t.is(code, 0, err);
   t.is(out.trim(), 'list 10.0.0.1:80', 'resolved before exiting');
+});
+
+test('close() starts no query: neither the TXT lookup of a resolution just begun nor the targets of an SRV answer', async (t) => {
+  const asked: string[] = [];
+  let closed = false;
+  let answerSrv: (() => void) | undefined;
+  const lookup: DnsLookup = {
+    a: async (n) => (asked.push(`a ${n}${closed ? ' after close' : ''}`), [{ address: '10.0.0.1', ttlS: 60 }]),
+    aaaa: async (n) => (asked.push(`aaaa ${n}${closed ? ' after close' : ''}`), []),
+    srv: async (n) => {
+      asked.push(`srv ${n}`);
+      await new Promise<void>((r) => (answerSrv = r));
+      return [{ name: 't1.test', port: 80, priority: 0, weight: 1 }];
+    },
+    txt: async (n) => (asked.push(`txt ${n}${closed ? ' after close' : ''}`), []),
+    cancel: () => asked.push('cancel'),
+  };
+  // close() a microtask after the first resolution began, before its TXT query went out (node:dns would send
+  // it after cancel() and keep the process alive for the query's timeouts).
+  const r = recorder();
+  const d = new DnsResolver({ target: 'svc.test:80', lookup }, r.listener);
+  await Promise.resolve();
+  d.close();
+  closed = true;
+  await flush();
+  t.deepEqual(asked, ['a svc.test', 'aaaa svc.test', 'cancel']);
+  // close() while the SRV query is out: its answer resolves no target.
+  asked.length = 0;
+  closed = false;
+  const s = new DnsResolver({ target: '_s._tcp.svc.test', srv: true, lookup, disableServiceConfig: true }, r.listener);
+  await flush();
+  s.close();
+  closed = true;
+  answerSrv!();
+  await flush();
+  t.deepEqual(asked, ['srv _s._tcp.svc.test', 'cancel']);
+  t.deepEqual(r.lists, []);
+  t.deepEqual(r.errors, []);
 });

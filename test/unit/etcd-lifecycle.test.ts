@@ -1,7 +1,9 @@
 // etcd's loops and their ends, against a scripted gateway (an injected fetch) on a VirtualClock: the liveness
 // probe belongs to its watch (a probe answering after its watch ended starts no second loop, and nothing is
 // sent after close()); registerEtcd's `ready` rejects on close(), a close() between the lease grant and the
-// put writes no key and revokes the lease, and a close() during a keep-alive tries no other member.
+// put writes no key and revokes the lease, and a close() during a keep-alive tries no other member; a listener
+// closing the resolver on its first list opens no watch; a throwing onError never stops the registration, and a
+// second close() settles with the first.
 import test from 'ava';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import type { FetchLike } from '../../bindings/discovery/resolver.js';
@@ -135,6 +137,21 @@ test('no probe request follows close(), from a probe in flight or an ended watch
   t.is(o.clock.pending, 0);
 });
 
+test('a listener that closes the resolver on its first list opens no watch after close()', async (t) => {
+  const g = gateway();
+  const paths: string[] = [];
+  const fetchFn: FetchLike = (url, init) => (paths.push(new URL(url).pathname), g.fetchFn(url, init));
+  const lists: number[] = [];
+  const res: EtcdResolver = new EtcdResolver(
+    { endpoints: ['http://m0:2379'], prefix: 's', fetch: fetchFn, clock: new VirtualClock(0) },
+    { onEndpoints: (l) => (lists.push(l.length), res.close()), onError: () => {} },
+  );
+  await flush();
+  t.deepEqual(lists, [1]);
+  // A watch sent after close() would hang on a member that never answers it, keeping the process alive.
+  t.deepEqual(paths, ['/v3/kv/range'], 'no watch request after close()');
+});
+
 /** A scripted gateway for the registration: lease grant, put, keep-alive, revoke; every request recorded. */
 function leaseGateway(handlers: {
   grant?: () => void;
@@ -244,6 +261,71 @@ test('registerEtcd: a close() during a keep-alive tries no other member, then re
     'm0:2379/v3/lease/keepalive 42',
     'm0:2379/v3/lease/revoke 42',
   ]);
+});
+
+test('registerEtcd: an onError that throws is contained; the registration keeps retrying', async (t) => {
+  const clock = new VirtualClock(0);
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
+  let down = true;
+  const g = leaseGateway({});
+  const fetchFn: FetchLike = async (url, init) => {
+    if (down) throw new TypeError('fetch failed');
+    return g.fetchFn(url, init);
+  };
+  let thrown = 0;
+  const reg = registerEtcd({
+    endpoints: ['http://m0:2379'],
+    prefix: 'svc',
+    addr: '10.0.0.1:80',
+    fetch: fetchFn,
+    clock,
+    onError: () => {
+      thrown++;
+      throw new Error('a broken error handler');
+    },
+  });
+  await advance(clock, 1000);
+  t.true(thrown >= 1);
+  down = false;
+  await advance(clock, 1000);
+  t.deepEqual(g.calls.slice(0, 2), ['m0:2379/v3/lease/grant', 'm0:2379/v3/kv/put'], 'registered once etcd is back');
+  await reg.ready;
+  await reg.close();
+  await flush();
+  t.deepEqual(unhandled, []);
+});
+
+test('registerEtcd: an onError that is not a function is a TypeError naming it', (t) => {
+  t.throws(
+    () => registerEtcd({ endpoints: ['http://m0:2379'], prefix: 'svc', addr: '10.0.0.1:80', onError: 'log' as never }),
+    { instanceOf: TypeError, message: /^onError must be a function, got "log"/ },
+  );
+});
+
+test('registerEtcd: a second close() settles with the first, once the lease is revoked', async (t) => {
+  const order: string[] = [];
+  let releaseRevoke: (() => void) | undefined;
+  const fetchFn: FetchLike = async (url) => {
+    const path = new URL(url).pathname;
+    if (path === '/v3/lease/grant') return json({ ID: '42', TTL: '3' });
+    if (path === '/v3/lease/revoke') {
+      await new Promise<void>((r) => (releaseRevoke = r));
+      order.push('revoked');
+    }
+    return json({ header: { revision: '1' } });
+  };
+  const reg = registerEtcd({ endpoints: ['http://m0:2379'], prefix: 'svc', addr: '10.0.0.1:80', fetch: fetchFn });
+  await reg.ready;
+  const first = reg.close().then(() => order.push('first'));
+  const second = reg.close().then(() => order.push('second'));
+  await flush();
+  t.deepEqual(order, [], 'neither close() settled before the revoke answered');
+  releaseRevoke!();
+  await Promise.all([first, second]);
+  t.deepEqual(order, ['revoked', 'first', 'second']);
 });
 
 test('etcd values: Metadata given as an array is named as one', (t) => {

@@ -3,6 +3,7 @@
 // a loopback server, and the Balancer wiring. Endpoint parsing and equality: endpoint.test.ts.
 import test from 'ava';
 import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import type { EndpointInput } from '../../bindings/util/endpoint.js';
 import { createResolver, parseTarget } from '../../bindings/discovery/resolver.js';
@@ -72,6 +73,51 @@ test('createResolver static:/// target; a throwing listener does not break later
   t.deepEqual(seen, [['a:80', '[::1]:81'], ['x:1']]);
   t.deepEqual(errors, ['listener bug'], 'an exception from onEndpoints goes to onError');
   r.close();
+});
+
+test('a listener that closes the resolver, then throws, hears nothing more (no onError after close())', async (t) => {
+  const calls: string[] = [];
+  const s: StaticResolver = new StaticResolver(['a:80'], {
+    onEndpoints() {
+      calls.push('endpoints');
+      s.close();
+      throw new Error('after close');
+    },
+    onError: (e) => calls.push(`error ${e.message}`),
+  });
+  await flush();
+  t.deepEqual(calls, ['endpoints']);
+});
+
+test('a throwing onError is not handed its own exception, minified too (function names are not kept)', async (t) => {
+  const { build } = await import('esbuild');
+  const out = await build({
+    stdin: {
+      contents: "export { StaticResolver } from './bindings/discovery/static.ts'",
+      resolveDir: fileURLToPath(new URL('../..', import.meta.url)),
+      loader: 'ts',
+    },
+    bundle: true,
+    minify: true,
+    write: false,
+    format: 'esm',
+    logLevel: 'silent',
+  });
+  const url = `data:text/javascript;base64,${Buffer.from(out.outputFiles[0]!.contents).toString('base64')}`;
+  const bundled = (await import(url)) as { StaticResolver: typeof StaticResolver };
+  for (const Static of [StaticResolver, bundled.StaticResolver]) {
+    const seen: string[] = [];
+    const s = new Static(['a:80', 'b:0'], {
+      onEndpoints: () => {},
+      onError(e) {
+        seen.push(e.message);
+        throw new Error('handler bug');
+      },
+    });
+    await flush();
+    t.deepEqual(seen, ['endpoints[1] port must be an integer in [1, 65535], got 0']);
+    s.close();
+  }
 });
 
 test('static://a:80,b:80/ (two slashes: the members would be the authority and the list empty) is a RangeError naming the target', (t) => {

@@ -9,7 +9,8 @@
 // (every min(1 s, ttl/3), each failure to `onError`) and `ready` keeps waiting: race it with a timeout if a
 // start must not hang. `close()` before the key was written rejects `ready` with an EtcdError of code 1
 // (CANCELLED) naming the key. `close()` aborts the requests in flight and waits for them to settle, so a
-// lease granted just before it is revoked too, and no key is written after it.
+// lease granted just before it is revoked too, and no key is written after it; a second `close()` returns the
+// first one's promise. A throwing `onError` is dropped: it never stops the keep-alive.
 //
 //   const reg = registerEtcd({ endpoints, prefix: 'services/api', addr: '10.0.0.7:8080', ttlS: 10 });
 //   await reg.ready; ...; await reg.close();
@@ -51,6 +52,8 @@ export class EtcdRegistration {
   private closed = false;
   /** The keep-alive step running now, if any (close() waits for it). */
   private running: Promise<void> | undefined;
+  /** The first close()'s promise: every close() settles with it. */
+  private closing: Promise<void> | undefined;
   private markReady!: () => void;
   private failReady!: (e: Error) => void;
 
@@ -64,7 +67,16 @@ export class EtcdRegistration {
     this.ttlS = o.ttlS === undefined ? 10 : intInRange('ttlS', o.ttlS, 1, 86_400);
     this.key = `${o.prefix.replace(/\/+$/, '')}/${o.addr}`;
     this.value = JSON.stringify({ Op: 0, Addr: o.addr, Metadata: o.metadata ?? {} });
-    this.onError = o.onError ?? (() => {});
+    const onError = o.onError;
+    if (onError !== undefined && typeof onError !== 'function') throw typeError('onError', 'a function', onError);
+    // A throwing onError must not end the keep-alive (nor escape as an unhandled rejection): it is dropped.
+    this.onError = (e) => {
+      try {
+        onError?.(e);
+      } catch {
+        // dropped: an error handler's failure has nowhere to go
+      }
+    };
     this.ready = new Promise((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
@@ -132,10 +144,14 @@ export class EtcdRegistration {
 
   /**
    * Stops the keep-alive; revokes the lease (deleting the key) unless `revoke: false`. Before the key was first
-   * written, `ready` rejects (code 1, CANCELLED).
+   * written, `ready` rejects (code 1, CANCELLED). Idempotent: a later call returns the first call's promise
+   * (its `revoke` option is the one that counts), so every caller waits for the revoke.
    */
-  async close(opts: { revoke?: boolean } = {}): Promise<void> {
-    if (this.closed) return;
+  close(opts: { revoke?: boolean } = {}): Promise<void> {
+    return (this.closing ??= this.end(opts));
+  }
+
+  private async end(opts: { revoke?: boolean }): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;

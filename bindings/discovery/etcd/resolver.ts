@@ -147,6 +147,8 @@ export class EtcdResolver extends ResolverBase {
         if (needList) {
           await this.list();
           needList = false;
+          // A listener may close() us on the list just delivered: no watch after that.
+          if (this.closed) return;
         }
         await this.watch(() => {
           failures = 0;
