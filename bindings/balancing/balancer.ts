@@ -789,7 +789,9 @@ export class BalancerCore implements PolicyEnv {
   }
 
   #publish(): void {
-    if (this.#closed) return; // a listener closed the balancer mid-change, or refresh() after close
+    // a listener closed the balancer mid-change (its error, if it threw one, still reaches the caller), or
+    // refresh() after close
+    if (this.#closed) return this.listeners.rethrow();
     // a policy whose build throws leaves no picker over stale rows: nothing is picked until the next publish
     this.picker = NO_PICKER;
     const m = this.m;

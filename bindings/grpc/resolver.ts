@@ -93,7 +93,7 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
     try {
       options.onResolverError?.(target, error);
     } catch (e) {
-      log(grpc.logVerbosity.ERROR, `switchyard: onResolverError threw for ${target}: ${(e as Error)?.message ?? e}`);
+      log?.(grpc.logVerbosity?.ERROR, `switchyard: onResolverError threw for ${target}: ${(e as Error)?.message ?? e}`);
     }
   };
   return class SwitchyardResolver {

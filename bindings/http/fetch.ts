@@ -304,7 +304,8 @@ export class Call {
 
   /**
    * One try: picks (a member not tried yet if there is one), waits for one with the Balancer's pickAsync when none
-   * can be picked now (NoMemberError without it), sends, ends its pick handle. Never throws.
+   * can be picked now (NoMemberError without it), sends, ends its pick handle. Rejects only when the pick
+   * source's handle throws.
    */
   async send(attempt: number, hedge: boolean, losers: AbortSignal | undefined): Promise<TryResult> {
     const sh = this.sh;

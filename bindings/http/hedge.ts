@@ -43,6 +43,8 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
   const onCaller = () => losers.abort(signal!.reason);
   signal?.addEventListener('abort', onCaller, { once: true });
   const running = new Set<Promise<TryResult>>();
+  /** Tries that settled and were not looked at yet (two may settle in one tick: each is judged). */
+  const settled: TryResult[] = [];
   /** Every try started; the one whose response is returned is `kept`. */
   const tries: Promise<TryResult>[] = [];
   let kept: TryResult | undefined;
@@ -55,29 +57,37 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
       if (sh.observed) sh.emit({ type: 'hedge', request: call.request, attempt: started });
     }
     const p = call.send(started, started > 1, losers.signal);
-    const off = () => running.delete(p);
     running.add(p);
     tries.push(p);
+    // registered before the race's own reaction, so a try that wins the race is in `settled` when it returns;
     // send rejects only when a PickSource's handle throws: the race below fails the request with it
-    p.then(off, off);
-    return p;
+    p.then(
+      (r) => {
+        running.delete(p);
+        settled.push(r);
+      },
+      () => running.delete(p),
+    );
   };
   try {
     launch();
-    while (running.size > 0) {
-      const canHedge = started < n && call.budgetAllows() && clock.now() < call.deadlineAt;
-      const delay = canHedge
-        ? sleepMs(clock, h.delayMs, losers.signal).then(
-            () => 'hedge' as const,
-            () => 'aborted' as const,
-          )
-        : new Promise<never>(() => {});
-      const winner = await Promise.race([...running, delay]);
-      if (winner === 'aborted') return call.fail(signal!.reason);
-      if (winner === 'hedge') {
-        launch();
-        continue;
+    while (running.size > 0 || settled.length > 0) {
+      if (settled.length === 0) {
+        const canHedge = started < n && call.budgetAllows() && clock.now() < call.deadlineAt;
+        const delay = canHedge
+          ? sleepMs(clock, h.delayMs, losers.signal).then(
+              () => 'hedge' as const,
+              () => 'aborted' as const,
+            )
+          : new Promise<never>(() => {});
+        const next = await Promise.race([...running, delay]);
+        if (next === 'aborted') return call.fail(signal!.reason);
+        if (next === 'hedge') {
+          launch();
+          continue;
+        }
       }
+      const winner = settled.shift()!;
       lastResult = winner;
       const acceptable = 'res' in winner && !retryOn.has(winner.status);
       if (acceptable) {
@@ -86,8 +96,9 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
       }
       if (!('err' in winner && winner.unsent === true)) throttle?.onFailure();
       if (signal?.aborted) return call.fail(signal.reason);
-      if ('res' in winner && running.size > 0) await winner.res.body?.cancel().catch(() => {});
-      if (running.size === 0 && started < n && call.budgetAllows() && clock.now() < call.deadlineAt) launch();
+      const more = () => running.size > 0 || settled.length > 0;
+      if ('res' in winner && more()) await winner.res.body?.cancel().catch(() => {});
+      if (!more() && started < n && call.budgetAllows() && clock.now() < call.deadlineAt) launch();
     }
     if (lastResult !== undefined && 'res' in lastResult) return call.ok((kept = lastResult));
     return call.fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);

@@ -142,8 +142,6 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
     const name = prefix + s.prom;
     const labelNames = [...constNames, ...s.labels];
     f = fams.get(name);
-    // the registry was cleared (`registry.clear()`) under an open collector: its family goes back in
-    if (f !== undefined && registry.getSingleMetric(name) === undefined) registry.registerMetric(f.metric);
     if (f === undefined) {
       if (registry.getSingleMetric(name) !== undefined)
         throw rangeError('prefix', `a prefix whose names are free in the registry (${name} is taken)`, prefix);
@@ -183,6 +181,10 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
         `buckets must be those of ${name} already on this registry ([${f.buckets.join(', ')}]), ` +
           `got [${buckets.join(', ')}]`,
       );
+    } else if (registry.getSingleMetric(name) === undefined) {
+      // the registry was cleared (`registry.clear()`) under an open collector: its family goes back in, once this
+      // collector is known to fit it
+      registry.registerMetric(f.metric);
     }
     f.users.add(constKey);
     used.set(key, f);

@@ -85,6 +85,21 @@ test('a listener that closes the balancer mid-change leaves it closed: no picker
   }
 });
 
+test('a listener that closes the balancer and then throws: its error still reaches the caller', (t) => {
+  for (const event of ['membership', 'availability'] as const) {
+    const lb = new Balancer({ endpoints, clock: new VirtualClock() });
+    const fail = () => {
+      lb.close();
+      throw new Error(`${event} listener failed`);
+    };
+    if (event === 'membership') lb.on(event, fail);
+    else lb.on(event, fail);
+    const change = () => (event === 'membership' ? lb.add('10.0.1.1:80') : lb.setAvailable(endpoints[0]!, false));
+    t.throws(change, { message: `${event} listener failed` });
+    t.deepEqual(lb.pick(), { type: 'none', reason: 'closed' });
+  }
+});
+
 test('setPolicy churn frees each replaced policy at once: live WebAssembly allocations stay flat', (t) => {
   const held = () =>
     [BALANCING_WASM, RING_WASM, HASH_WASM].map((f) => wasmHandle(f)!.mem.allocatedBytes).reduce((a, b) => a + b);

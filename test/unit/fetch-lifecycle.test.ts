@@ -153,3 +153,35 @@ test('hedging: a try that throws (a PickSource whose done() throws) fails the re
     process.off('unhandledRejection', onUnhandled);
   }
 });
+
+test('hedging: a retryable answer and an acceptable one in the same tick: the acceptable one is returned', async (t) => {
+  const clock = new VirtualClock(0);
+  const waiting: (() => void)[] = [];
+  const sent: ReturnType<typeof streaming>[] = [];
+  const f = createFetch({
+    endpoints,
+    clock,
+    outlierDetection: false,
+    hedge: { delayMs: 10 },
+    fetch: () =>
+      new Promise<Response>((resolve) => {
+        const s = streaming(sent.length === 0 ? 503 : 200);
+        sent.push(s);
+        waiting.push(() => resolve(s.res));
+      }),
+  });
+  const p = f('/c');
+  await clock.advance(10);
+  t.is(waiting.length, 2);
+  waiting[0]!(); // 503
+  waiting[1]!(); // 200, in the same tick
+  const res = await p;
+  await turns();
+  t.is(res.status, 200);
+  t.deepEqual(
+    sent.map((s) => s.cancelled()),
+    [true, false],
+  );
+  await res.body!.cancel();
+  f.close();
+});

@@ -791,3 +791,19 @@ test('registry.clear() under an open collector: a collector started after it is 
   a.close();
   b.close();
 });
+
+test('registry.clear() under an open collector: a collector refused for its labels registers nothing', (t) => {
+  const registry = new Registry();
+  const a = new Balancer({ endpoints: ['x:1'] });
+  const b = new Balancer({ endpoints: ['z:3'] });
+  const ca = collectMetrics({ balancer: a, registry, labels: { service: 'a' } });
+  registry.clear();
+  t.throws(() => collectMetrics({ balancer: b, registry, labels: { service: 'a' } }), {
+    instanceOf: RangeError,
+    message: /^labels must tell this collector apart/,
+  });
+  t.deepEqual(registry.getMetricsAsArray(), []);
+  ca.close();
+  a.close();
+  b.close();
+});
