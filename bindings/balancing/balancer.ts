@@ -58,7 +58,8 @@
 //   `endpoints[i].priority` / `.locality`.
 // - Events (events.ts): 'picker' (a new picker was published: membership, availability, weights or policy
 //   changed), 'membership', 'availability', 'outcome'.
-// - `pickIndex()` / `completeIndex()` are the allocation-free pair for hot loops (no handle object).
+// - `pickIndex()` / `completeIndex()` are the allocation-free pair for hot loops (no handle object, so a
+//   completion goes to the current policy, even after a `setPolicy` since the pick).
 // - Weighted policies may carry run-time weights (slow start, dynamic weights, load reports): the Balancer
 //   applies them to the state table every `weightUpdatePeriodMs` and republishes the picker when they change.
 // - What only some Balancers use is reached through `BalancerParts` (policy names, priority routing, the WASM
@@ -484,7 +485,10 @@ export class BalancerCore implements PolicyEnv {
     return row;
   }
 
-  /** Ends a `pickIndex()` pick. `rttMs` is required by RTT-driven policies (NaN: not measured). */
+  /**
+   * Ends a `pickIndex()` pick, on the current policy. `rttMs` is required by RTT-driven policies (NaN: not
+   * measured).
+   */
   completeIndex(index: number, ok: boolean, rttMs = NaN): void {
     if (this.#closed) return; // as a handle's done()
     const n = this.m.list.length;
