@@ -136,13 +136,14 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
    * Replaces a watched member's object (e.g. new weight or metadata); false if not watched. If its host or port
    * changed it is a different target: its probe is aborted and it starts over as a new member (no event); when
    * running, a `random` value outside [0, 1) for its initial jitter is then a RangeError, and nothing changes.
+   * A draining member stays draining (not probed), moved or not.
    */
   update(member: M): boolean {
     validateMember('member', member);
     const w = this.watches.get(member.id);
     if (w === undefined) return false;
     const moved = w.member.host !== member.host || w.member.port !== member.port;
-    if (!moved) {
+    if (!moved || w.state === 'draining') {
       w.member = member;
       return true;
     }
@@ -333,6 +334,8 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
       this.cfg.timeoutMs,
       BACKGROUND,
     );
+    // cancelled (stop, remove, drain): no timeout timer outlives the probe's abort, even if the probe ignores it
+    ac.signal.addEventListener('abort', () => clock.clearTimeout(timer));
     let p: unknown;
     try {
       p = this.cfg.probe(w.member, ac.signal);

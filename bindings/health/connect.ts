@@ -53,7 +53,8 @@ export interface HealthWiring {
   reason(id: string): string | undefined;
   /**
    * Takes a member out of picking (checker state `draining`) and, after `graceMs` if given, removes it from
-   * the Balancer. False if the member is unknown.
+   * the Balancer (from a background timer: an error `remove()` throws there, such as a Balancer listener's, is
+   * dropped, never an uncaught exception). False if the member is unknown or the wiring is closed.
    */
   drain(id: string, graceMs?: number): boolean;
   /** Unsubscribes everything and cancels drain timers; stops checker and detector if it started them. */
@@ -153,7 +154,9 @@ export function connectHealth<M extends HealthMember>(
         detector?.remove(id);
       }
     for (const [id, m] of now)
-      if (told.has(id)) {
+      if (closed)
+        return; // a Balancer listener (apply's setAvailable) closed the wiring: the rest is nobody's
+      else if (told.has(id)) {
         if (checker !== undefined && members.get(id) !== m) {
           const prev = members.get(id);
           checker.update(m);
@@ -223,7 +226,11 @@ export function connectHealth<M extends HealthMember>(
           clock.setTimeout(
             () => {
               drainTimers.delete(id);
-              if (!closed) balancer.remove?.(id);
+              try {
+                if (!closed) balancer.remove?.(id);
+              } catch {
+                // a Balancer listener's error, rethrown once the member is removed: a timer has no caller for it
+              }
             },
             graceMs,
             { background: true },

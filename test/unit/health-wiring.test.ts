@@ -257,3 +257,41 @@ test('a checker that cannot start (a bad random draw) leaves nothing wired and t
   t.false(checker.has('c:1'));
   t.truthy(lb.pickOrThrow());
 });
+
+test('drain: an error remove() throws in the grace timer (a Balancer listener) is not an uncaught exception', async (t) => {
+  const clock = new VirtualClock(0);
+  const detector = new OutlierDetector({ clock });
+  const lb = new Balancer({
+    clock,
+    endpoints: [
+      { id: 'a', host: '10.0.0.1', port: 80 },
+      { id: 'b', host: '10.0.0.1', port: 81 },
+    ],
+  });
+  const w = connectHealth(lb, { detector, clock });
+  lb.on('membership', () => {
+    throw new Error('listener bug');
+  });
+  t.true(w.drain('b', 100));
+  // VirtualClock runs the timer inside advance(): an escaping error would reject it
+  await t.notThrowsAsync(() => clock.advance(100));
+  t.deepEqual(
+    lb.members.map((m) => m.id),
+    ['a'],
+  );
+  t.false(detector.has('b'), 'the wiring followed the removal');
+  t.false(w.isAvailable('b'));
+  w.close();
+  lb.close();
+});
+
+test('close() from a Balancer listener during a membership sync: the members after it are not watched', (t) => {
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({ policy: 'round_robin', endpoints: ['a:1'], clock });
+  const checker = new HealthChecker({ probe: async () => true, intervalMs: 1000, timeoutMs: 100, clock });
+  const wiring = connectHealth(lb, { checker, start: false });
+  lb.on('availability', () => wiring.close());
+  lb.add(['c:3', 'd:4']); // c is told pending (an availability event): the listener closes the wiring
+  t.true(checker.has('c:3'));
+  t.false(checker.has('d:4'));
+});

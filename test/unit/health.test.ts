@@ -589,3 +589,46 @@ test('random: a bad interval jitter draw after a probe is counted in jitterError
     h.hc.stop();
   }
 });
+
+test('stop(), remove() and drain() leave no timer behind, even for a probe that ignores its signal; a late result is dropped', async (t) => {
+  for (const end of ['stop', 'remove', 'drain'] as const) {
+    const h = harness({ startHealthy: true });
+    h.mode.set('a', 'hang');
+    h.hc.add(A);
+    h.hc.start();
+    await h.clock.advance(50);
+    t.is(h.hc.stats().inFlight, 1, end);
+    if (end === 'stop') h.hc.stop();
+    else if (end === 'remove') h.hc.remove('a');
+    else h.hc.drain('a');
+    t.true(h.signals[0]!.aborted, end);
+    t.is(h.clock.pending, 0, `${end}: the probe's timeout timer is cancelled too`);
+    await h.clock.advance(5000);
+    t.is(h.calls.length, 1, end);
+    t.is(h.hc.stats().probes, 0, `${end}: the cancelled probe has no result`);
+  }
+});
+
+test('update() of a draining member keeps it draining, also when its address moved: not probed, not available', async (t) => {
+  const h = harness();
+  h.hc.add(A);
+  h.hc.start();
+  await h.clock.advance(0);
+  t.is(h.hc.state('a'), 'healthy');
+  t.true(h.hc.drain('a'));
+  const moved = { ...A, host: '10.0.0.2' };
+  t.true(h.hc.update(moved));
+  t.true(h.hc.update({ ...moved }));
+  await h.clock.advance(5000);
+  t.is(h.hc.state('a'), 'draining');
+  t.false(h.hc.isAvailable('a'));
+  t.is(h.calls.length, 1, 'no probe after drain()');
+  t.is(h.hc.stats().members[0]!.nextProbeAt, null);
+  t.deepEqual(h.events, ['0 a pending->healthy: first probe succeeded', '0 a healthy->draining: draining']);
+  // stop() and start() do not bring it back either
+  h.hc.stop();
+  h.hc.start();
+  await h.clock.advance(5000);
+  t.is(h.calls.length, 1);
+  t.is(h.hc.state('a'), 'draining');
+});
