@@ -2,7 +2,7 @@
 // connections, stop by PID. Every server a test starts is stopped in `test.after.always`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -120,4 +120,18 @@ export function startServer(cmd: string, args: string[], opts: { cwd?: string; e
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts `server` on a free loopback port; returns the port. */
+export async function listen(server: NetServer): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A loopback port nothing listens on (bound, then closed): connections to it are refused. */
+export async function closedPort(): Promise<number> {
+  const s = createServer();
+  const port = await listen(s);
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

@@ -100,7 +100,8 @@ test('hedging: a retryable answer that a later try replaces has its body cancell
   f.close();
 });
 
-test('hedging: a losing try answering in the same tick as the winner has its body cancelled', async (t) => {
+/** A hedged createFetch over a stub whose k-th try answers `statuses[k]` when `waiting[k]()` is called. */
+function hedgedStub(statuses: number[]) {
   const clock = new VirtualClock(0);
   const waiting: (() => void)[] = [];
   const sent: ReturnType<typeof streaming>[] = [];
@@ -111,11 +112,16 @@ test('hedging: a losing try answering in the same tick as the winner has its bod
     hedge: { delayMs: 10 },
     fetch: () =>
       new Promise<Response>((resolve) => {
-        const s = streaming(200);
+        const s = streaming(statuses[sent.length]!);
         sent.push(s);
         waiting.push(() => resolve(s.res));
       }),
   });
+  return { clock, waiting, sent, f };
+}
+
+test('hedging: a losing try answering in the same tick as the winner has its body cancelled', async (t) => {
+  const { clock, waiting, sent, f } = hedgedStub([200, 200]);
   const p = f('/b');
   await clock.advance(10);
   t.is(waiting.length, 2, 'the first try and a hedge in flight');
@@ -155,21 +161,7 @@ test('hedging: a try that throws (a PickSource whose done() throws) fails the re
 });
 
 test('hedging: a retryable answer and an acceptable one in the same tick: the acceptable one is returned', async (t) => {
-  const clock = new VirtualClock(0);
-  const waiting: (() => void)[] = [];
-  const sent: ReturnType<typeof streaming>[] = [];
-  const f = createFetch({
-    endpoints,
-    clock,
-    outlierDetection: false,
-    hedge: { delayMs: 10 },
-    fetch: () =>
-      new Promise<Response>((resolve) => {
-        const s = streaming(sent.length === 0 ? 503 : 200);
-        sent.push(s);
-        waiting.push(() => resolve(s.res));
-      }),
-  });
+  const { clock, waiting, sent, f } = hedgedStub([503, 200]);
   const p = f('/c');
   await clock.advance(10);
   t.is(waiting.length, 2);

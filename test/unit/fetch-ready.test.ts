@@ -4,8 +4,7 @@
 // node:http servers for the README quick start, 64 callers in the same tick, the proxy, an unreachable etcd,
 // and a member killed mid-stream; a VirtualClock for the exact bounds of the wait.
 import test from 'ava';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request } from 'node:http';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { UnavailableError } from '../../bindings/balancing/errors.js';
 import { ResolverError } from '../../bindings/discovery/errors.js';
@@ -13,19 +12,7 @@ import { createFetch, NoMemberError, type FetchEvent, type PickSource } from '..
 import { createProxy } from '../../bindings/http/proxy.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import { startBackend } from '../helpers/backends.js';
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return (server.address() as AddressInfo).port;
-}
-
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  const port = await listen(s);
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { closedPort, listen } from '../helpers/process.js';
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -4,23 +4,11 @@
 // so is one whose member cuts it mid-body.
 // A raw socket as the client (one connection, two requests); loopback only.
 import test from 'ava';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { createProxy, type ProxyHandler } from '../../bindings/http/proxy.js';
 import type { CreateFetchOptions } from '../../bindings/http/fetch.js';
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return (server.address() as AddressInfo).port;
-}
-
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  const port = await listen(s);
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { closedPort, listen } from '../helpers/process.js';
 
 /** 100 000 bytes of body: more than the body stream handed to fetch buffers on its own. */
 const chunk = `${(100_000).toString(16)}\r\n${'x'.repeat(100_000)}\r\n`;
