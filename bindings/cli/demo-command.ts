@@ -2,7 +2,7 @@
 import { intOption, parseArgs, UsageError } from './args.js';
 import type { CliIO } from './cli.js';
 
-/** Exit code 1 when any demo request failed. */
+/** Exit code 1 when any demo request failed; 130 when Ctrl-C ended it early (after its summary). */
 export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   const { options, positionals } = parseArgs(
     argv,
@@ -15,12 +15,22 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   const concurrency = intOption(options, 'concurrency', 1, 256) ?? 8;
   const metricsPort = options.has('no-metrics') ? false : (intOption(options, 'metrics-port', 0, 65535) ?? 0);
   const { runDemo } = await import('./demo.js');
-  const summary = await runDemo({
-    durationS,
-    concurrency,
-    metricsPort,
-    out: io.out,
-    tty: options.has('plain') ? false : undefined,
-  });
-  return summary.failures > 0 ? 1 : 0;
+  // the first Ctrl-C ends the run and prints its summary; a second one (the default handler again) kills it
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const summary = await runDemo({
+      durationS,
+      concurrency,
+      metricsPort,
+      out: io.out,
+      tty: options.has('plain') ? false : undefined,
+      signal: interrupt.signal,
+    });
+    if (interrupt.signal.aborted) return 130;
+    return summary.failures > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }

@@ -35,6 +35,8 @@ export interface DemoOptions {
   tty?: boolean;
   /** Loopback port for /metrics (default 0: any free port; false: no metrics endpoint). */
   metricsPort?: number | false;
+  /** Ends the run early (the CLI's Ctrl-C): the requests stop, the chaos too, and the summary covers the run so far. */
+  signal?: AbortSignal;
 }
 
 /** A span of the run with one set of priority loads (Envoy's formula over the healthy members). */
@@ -218,7 +220,19 @@ async function run(options: DemoOptions, durationS: number, opened: (() => unkno
   const tty = options.tty ?? process.stdout.isTTY === true;
   // One clock for the Balancer, health checks, outlier detection, fetch and the demo's own timeline.
   const clock = systemClock;
-  const sleep = (ms: number) => new Promise<void>((r) => clock.setTimeout(r, ms));
+  const signal = options.signal;
+  // ends early when the run is interrupted
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      if (signal?.aborted) return r();
+      const done = () => {
+        signal?.removeEventListener('abort', done);
+        clock.clearTimeout(timer);
+        r();
+      };
+      const timer = clock.setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   const started = clock.now();
   const elapsed = () => (clock.now() - started) / 1000;
   const events: string[] = [];
@@ -411,7 +425,7 @@ async function run(options: DemoOptions, durationS: number, opened: (() => unkno
   };
 
   const worker = async () => {
-    while (!stopping && clock.now() < endAt) {
+    while (!stopping && !signal?.aborted && clock.now() < endAt) {
       try {
         const res = await f('/work');
         const who = await res.text();
@@ -439,14 +453,17 @@ async function run(options: DemoOptions, durationS: number, opened: (() => unkno
     event(`chaos: ${bs.map((b) => b.id).join(' and ')} ${bs.length > 1 ? 'are' : 'is'} back on the same port`);
   };
   const scenario = async () => {
-    await at(0.25);
-    await kill([api4], '');
-    await at(0.4);
-    await kill([api1, api2], ': region us is down to 1 of 4');
-    await at(0.55);
-    await revive([api4]);
-    await at(0.7);
-    await revive([api1, api2]);
+    const steps: [number, () => Promise<void>][] = [
+      [0.25, () => kill([api4], '')],
+      [0.4, () => kill([api1, api2], ': region us is down to 1 of 4')],
+      [0.55, () => revive([api4])],
+      [0.7, () => revive([api1, api2])],
+    ];
+    for (const [fraction, step] of steps) {
+      await at(fraction);
+      if (signal?.aborted) return;
+      await step();
+    }
   };
   const ticker = setInterval(render, periodMs);
   opened.push(() => clearInterval(ticker));
@@ -488,6 +505,8 @@ async function run(options: DemoOptions, durationS: number, opened: (() => unkno
       returnedAtS: back < 0 ? null : phases[back]!.atS,
     },
   };
+  if (signal?.aborted)
+    out(`interrupted at ${elapsed().toFixed(1)}s of ${durationS}s: the summary covers the run so far`);
   out(
     `summary: ${summary.requests} requests, ${summary.retries} retries, ${summary.failures} failures; ` +
       `taken out of rotation: ${summary.removed.join(', ') || 'none'}; readmitted: ${summary.readmitted.join(', ') || 'none'}; ` +

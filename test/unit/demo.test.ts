@@ -5,7 +5,7 @@
 // `npm start` runs the built dist/ (scripts/ensure-built.mjs builds it when it is older than the sources).
 // DEMO_FROM_SOURCE=1 runs the CLI from source with tsx instead (no build), for working on the demo.
 import test, { type ExecutionContext } from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:net';
@@ -191,4 +191,25 @@ test.serial('runDemo: a port in use is a CommandError, and the demo leaves nothi
   } finally {
     server.close();
   }
+});
+
+test.serial('Ctrl-C ends the demo early with its summary so far, exit code 130', async (t) => {
+  const child = spawn(
+    'node',
+    ['--import', 'tsx', 'bindings/cli/bin.ts', 'demo', '--duration', '60', '--plain', '--no-metrics'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const deadline = Date.now() + 60_000;
+  while (!stdout.includes('switchyard demo:') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.true(stdout.includes('switchyard demo:'), stdout.slice(-2000));
+  const sentAt = Date.now();
+  child.kill('SIGINT');
+  const code = await exited;
+  t.is(code, 130, stdout.slice(-2000));
+  t.true(Date.now() - sentAt < 20_000, 'it stopped well before the 60 s run would have');
+  t.regex(stdout, /interrupted at \d+\.\ds of 60s/);
+  t.regex(stdout, /^summary: \d+ requests, \d+ retries, 0 failures/m);
 });
