@@ -57,7 +57,11 @@ export interface HealthWiring {
    * dropped, never an uncaught exception). False if the member is unknown or the wiring is closed.
    */
   drain(id: string, graceMs?: number): boolean;
-  /** Unsubscribes everything and cancels drain timers; stops checker and detector if it started them. */
+  /**
+   * Unsubscribes everything and cancels drain timers; stops checker and detector if it started them. The members
+   * it had taken out of rotation (failed, ejected, awaiting a first result) are made available again, as nothing
+   * judges them any more; draining members stay out.
+   */
   close(): void;
 }
 
@@ -249,6 +253,15 @@ export function connectHealth<M extends HealthMember>(
         checker?.stop();
         detector?.stop();
       }
+      // nothing judges the members any more: those it took out (failed, ejected, pending) are back in rotation,
+      // but for the draining; a listener's error has nowhere to go from a close()
+      for (const [id, v] of told)
+        if (!v.available && v.reason !== 'draining')
+          try {
+            balancer.setAvailable(id, true, 'health checking closed');
+          } catch {
+            // dropped
+          }
     },
   };
 }

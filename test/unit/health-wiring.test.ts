@@ -295,3 +295,27 @@ test('close() from a Balancer listener during a membership sync: the members aft
   t.true(checker.has('c:3'));
   t.false(checker.has('d:4'));
 });
+
+test('close() puts back the members the wiring took out (failed, ejected), not the draining ones', async (t) => {
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({ policy: 'round_robin', endpoints: ['a:1', 'b:1', 'c:1', 'd:1'], clock });
+  const checker = new HealthChecker({
+    probe: async (m) => m.id !== 'a:1',
+    intervalMs: 1000,
+    timeoutMs: 500,
+    unhealthyThreshold: 1,
+    clock,
+  });
+  const detector = new OutlierDetector({ clock, consecutive5xx: 1 });
+  const wiring = connectHealth(lb, { checker, detector });
+  await clock.advance(0);
+  detector.record('b:1', { ok: false, status: 503 }); // ejected
+  wiring.drain('c:1');
+  const available = () => Object.fromEntries(lb.stats().members.map((m) => [m.id, m.available]));
+  t.deepEqual(available(), { 'a:1': false, 'b:1': false, 'c:1': false, 'd:1': true });
+  wiring.close();
+  t.deepEqual(available(), { 'a:1': true, 'b:1': true, 'c:1': false, 'd:1': true });
+  // a second wiring with a detector only starts from what it is told: every member but the drained one is picked
+  connectHealth(lb, { detector: new OutlierDetector({ clock }) }).close();
+  t.deepEqual(available(), { 'a:1': true, 'b:1': true, 'c:1': false, 'd:1': true });
+});
