@@ -151,21 +151,36 @@ function codeOf(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null ? ((e as { code?: string }).code ?? undefined) : undefined;
 }
 
-/** node:dns, loaded on first use. The specifier is kept out of static analysis so bundlers leave it alone. */
+/** `localhost` and the names under it (RFC 6761 6.3): the loopback, which no DNS server answers for. */
+const LOCALHOST = /(^|\.)localhost\.?$/i;
+
+/**
+ * node:dns, loaded on first use. The specifier is kept out of static analysis so bundlers leave it alone.
+ * `localhost` names are answered by the system's resolver (its hosts file), as grpc-js resolves every name:
+ * DNS servers have no record of them.
+ */
 export function nodeDnsLookup(servers: string[] | undefined, timeoutMs: number, tries: number): DnsLookup {
   const specifier = 'node:dns';
+  let mod: Promise<typeof import('node:dns')> | undefined;
+  const dns = () => (mod ??= import(/* @vite-ignore */ specifier) as Promise<typeof import('node:dns')>);
   let resolver: Promise<import('node:dns').promises.Resolver> | undefined;
   const get = () =>
-    (resolver ??= (import(/* @vite-ignore */ specifier) as Promise<typeof import('node:dns')>).then((dns) => {
-      const r = new dns.promises.Resolver({ timeout: timeoutMs, tries });
+    (resolver ??= dns().then((d) => {
+      const r = new d.promises.Resolver({ timeout: timeoutMs, tries });
       if (servers !== undefined && servers.length > 0) r.setServers(servers);
       return r;
     }));
+  const hosts = async (name: string, family: 4 | 6) =>
+    (await (await dns()).promises.lookup(name, { all: true, family })).map((r) => ({ address: r.address, ttlS: 0 })); // no TTL: re-read at the refresh floor
   return {
     a: async (name) =>
-      (await (await get()).resolve4(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
+      LOCALHOST.test(name)
+        ? hosts(name, 4)
+        : (await (await get()).resolve4(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
     aaaa: async (name) =>
-      (await (await get()).resolve6(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
+      LOCALHOST.test(name)
+        ? hosts(name, 6)
+        : (await (await get()).resolve6(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
     srv: async (name) => (await get()).resolveSrv(name),
     txt: async (name) => (await get()).resolveTxt(name),
     cancel: () => {

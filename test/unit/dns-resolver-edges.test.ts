@@ -404,3 +404,30 @@ test('close() starts no query: neither the TXT lookup of a resolution just begun
   t.deepEqual(r.lists, []);
   t.deepEqual(r.errors, []);
 });
+
+test('dns:///localhost:port resolves to the loopback from the hosts file (no DNS server knows it)', async (t) => {
+  const lists: Endpoint[][] = [];
+  const errors: Error[] = [];
+  await new Promise<void>((done) => {
+    const r = createResolver('dns:///localhost:8080', {
+      onEndpoints: (l) => {
+        lists.push(l);
+        r.close();
+        done();
+      },
+      onError: (e) => {
+        errors.push(e);
+        r.close();
+        done();
+      },
+    });
+  });
+  t.deepEqual(errors, []);
+  const hosts = lists[0]!.map((e) => e.host);
+  t.true(hosts.length > 0);
+  t.true(
+    hosts.every((h) => h.startsWith('127.') || h === '::1'),
+    JSON.stringify(hosts),
+  );
+  t.true(lists[0]!.every((e) => e.port === 8080));
+});
