@@ -16,7 +16,7 @@ export function tableBits(total: number): number {
 /**
  * Bits of the table lookups use: tableBits up to 2^16 buckets (256 KiB); past it 2^15 (128 KiB, which stays
  * in a core's L2 cache), and no fewer than 1/64 of the points (a scan of 64 points at most on average).
- * Measured at 1000 members × 160 points (scratch/bits.ts): 2^14-2^15 buckets looked up 1.05-1.08 × faster
+ * Measured at 1000 members × 160 points (a one-off script, not kept): 2^14-2^15 buckets looked up 1.05-1.08 × faster
  * than 2^17, whose 512 KiB table misses cache; at 100 members 2^14-2^16 were alike. Both cores build the table
  * at tableBits (the WASM build sorts with its buckets) and then compact it (RingTable.compact).
  */

@@ -1,4 +1,4 @@
-// Bad input to the routers in hashing/, second sweep (scratch/probe-hashing/findings.ts): unknown keys in member
+// Bad input to the routers in hashing/, second sweep (each case reproduced first): unknown keys in member
 // objects and option objects, null option values, arrays as options, planChange's routers, EnvoyBoundedLoad's
 // target, the frozen `members` arrays, and wrong-type arguments that were RangeErrors. Each error is typed
 // (TypeError: wrong type, RangeError: right type, bad value) and names the field and the value.
