@@ -100,16 +100,16 @@ export class Delivery {
   error(e: Error): void {
     if (this.#closed) return;
     this.#errorSinceLast = true;
-    const listener = this.#listener;
-    // An exception from onError is dropped here: a minifier renames functions, so the drain loop cannot tell
-    // this call from the others by its name.
-    this.#push(() => {
-      try {
-        listener.onError(e);
-      } catch {
-        // dropped
-      }
-    });
+    this.#push(() => this.#tell(e));
+  }
+
+  /** The listener's onError; what it throws is dropped (an error handler's failure has nowhere to go). */
+  #tell(e: Error): void {
+    try {
+      this.#listener.onError(e);
+    } catch {
+      // dropped
+    }
   }
 
   close(): void {
@@ -125,18 +125,13 @@ export class Delivery {
       this.#scheduled = false;
       // A throwing listener must not stop the resolver or drop later calls: an exception from
       // onEndpoints or onServiceConfig is handed to onError (unless the listener closed the resolver
-      // before throwing); one from onError is dropped (error()).
+      // before throwing); one from onError is dropped (#tell).
       while (this.#queue.length > 0 && !this.#closed) {
         const f = this.#queue.shift()!;
         try {
           f();
         } catch (err) {
-          if (this.#closed) continue;
-          try {
-            this.#listener.onError(err instanceof Error ? err : new Error(String(err)));
-          } catch {
-            // dropped
-          }
+          if (!this.#closed) this.#tell(err instanceof Error ? err : new Error(String(err)));
         }
       }
     });
