@@ -198,6 +198,20 @@ export function connectHealth<M extends HealthMember>(
     );
   }
   offs.push(balancer.on('membership', () => sync()));
+  /**
+   * Unsubscribes, and puts back into rotation the members the wiring took out (failed, ejected, pending; not the
+   * draining): nothing judges them any more. A Balancer listener's error has nowhere to go from here.
+   */
+  const unwire = (reason: string) => {
+    for (const off of offs) off();
+    for (const [id, v] of told)
+      if (!v.available && v.reason !== 'draining')
+        try {
+          balancer.setAvailable(id, true, reason);
+        } catch {
+          // dropped
+        }
+  };
   try {
     sync();
     if (start) {
@@ -206,11 +220,10 @@ export function connectHealth<M extends HealthMember>(
     }
   } catch (err) {
     // nothing stays wired: the Balancer's members are available again, as it had them
-    for (const off of offs) off();
+    unwire('health checking did not start');
     for (const id of told.keys()) {
       checker?.remove(id);
       detector?.remove(id);
-      balancer.setAvailable(id, true, 'health checking did not start');
     }
     throw err;
   }
@@ -246,22 +259,13 @@ export function connectHealth<M extends HealthMember>(
     close() {
       if (closed) return;
       closed = true;
-      for (const off of offs) off();
       for (const t of drainTimers.values()) clock.clearTimeout(t);
       drainTimers.clear();
       if (start) {
         checker?.stop();
         detector?.stop();
       }
-      // nothing judges the members any more: those it took out (failed, ejected, pending) are back in rotation,
-      // but for the draining; a listener's error has nowhere to go from a close()
-      for (const [id, v] of told)
-        if (!v.available && v.reason !== 'draining')
-          try {
-            balancer.setAvailable(id, true, 'health checking closed');
-          } catch {
-            // dropped
-          }
+      unwire('health checking closed');
     },
   };
 }
