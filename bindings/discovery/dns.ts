@@ -170,17 +170,20 @@ export function nodeDnsLookup(servers: string[] | undefined, timeoutMs: number, 
       if (servers !== undefined && servers.length > 0) r.setServers(servers);
       return r;
     }));
-  const hosts = async (name: string, family: 4 | 6) =>
-    (await (await dns()).promises.lookup(name, { all: true, family })).map((r) => ({ address: r.address, ttlS: 0 })); // no TTL: re-read at the refresh floor
+  /** A or AAAA records; a `localhost` name from the hosts file, with no TTL (re-read at the refresh floor). */
+  const addresses = async (name: string, family: 4 | 6): Promise<AddressRecord[]> => {
+    if (LOCALHOST.test(name))
+      return (await (await dns()).promises.lookup(name, { all: true, family })).map((r) => ({
+        address: r.address,
+        ttlS: 0,
+      }));
+    const r = await get();
+    const recs = await (family === 4 ? r.resolve4(name, { ttl: true }) : r.resolve6(name, { ttl: true }));
+    return recs.map((x) => ({ address: x.address, ttlS: x.ttl }));
+  };
   return {
-    a: async (name) =>
-      LOCALHOST.test(name)
-        ? hosts(name, 4)
-        : (await (await get()).resolve4(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
-    aaaa: async (name) =>
-      LOCALHOST.test(name)
-        ? hosts(name, 6)
-        : (await (await get()).resolve6(name, { ttl: true })).map((r) => ({ address: r.address, ttlS: r.ttl })),
+    a: (name) => addresses(name, 4),
+    aaaa: (name) => addresses(name, 6),
     srv: async (name) => (await get()).resolveSrv(name),
     txt: async (name) => (await get()).resolveTxt(name),
     cancel: () => {
