@@ -3,16 +3,12 @@
 // node:http servers, the fetch-style handler, and a Balancer with prequal over two real servers, one slow.
 import test from 'ava';
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Balancer, VirtualClock, mulberry32, parseEndpoint } from '../../bindings/index.js';
 import { PrequalTracker, prequalFetchHandler, prequalHandler, rifBucket } from '../../bindings/http/prequal-handler.js';
 import { createHttpProber } from '../../bindings/http/prequal-probe.js';
 import type { PrequalPolicy } from '../../bindings/balancing/policies/prequal.js';
+import { listen } from '../helpers/process.js';
 
-async function listen(s: Server): Promise<number> {
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return (s.address() as AddressInfo).port;
-}
 const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 const member = (port: number) => parseEndpoint(`127.0.0.1:${port}`);
 const get = (port: number, path = '/') =>
