@@ -3,10 +3,10 @@
 import { cell, COL_ACTIVE, COL_EST, COL_STAMP } from './picker';
 
 /**
- * Peak-EWMA cost of `row` at `now`: decays the estimate toward 0 (tower's load() updates with rtt 0), then
+ * Peak-EWMA cost of `row` at `now` (`ratePerMs` = 1 / decayMs, so that no division is on the pick's path): decays the estimate toward 0 (tower's load() updates with rtt 0), then
  * estimate × (active + 1), or penalty + active for a member with active requests and a zero estimate.
  */
-export function peakEwmaCost(base: usize, cap: u32, row: u32, now: f64, decayMs: f64, penalty: f64): f64 {
+export function peakEwmaCost(base: usize, cap: u32, row: u32, now: f64, ratePerMs: f64, penalty: f64): f64 {
   const c = <usize>cap;
   const r = <usize>row;
   const pEst = cell(base, c, COL_EST, r);
@@ -14,7 +14,7 @@ export function peakEwmaCost(base: usize, cap: u32, row: u32, now: f64, decayMs:
   let est = load<f64>(pEst);
   const elapsed = now - load<f64>(pStamp);
   if (elapsed > 0) {
-    est = est * expNeg(elapsed / decayMs);
+    est = est * expNeg(elapsed * ratePerMs);
     store<f64>(pEst, est);
     store<f64>(pStamp, now);
   }
@@ -34,7 +34,7 @@ export function peakEwmaObserve(
   row: u32,
   now: f64,
   rttMs: f64,
-  decayMs: f64,
+  ratePerMs: f64,
   minWeight: f64,
 ): f64 {
   const c = <usize>cap;
@@ -46,7 +46,7 @@ export function peakEwmaObserve(
   else {
     let elapsed = now - load<f64>(pStamp);
     if (elapsed < 0) elapsed = 0;
-    const decay = expNeg(elapsed / decayMs);
+    const decay = expNeg(elapsed * ratePerMs);
     if (1 - decay < minWeight) est = est * (1 - minWeight) + rttMs * minWeight;
     else est = est * decay + rttMs * (1 - decay);
   }
@@ -58,7 +58,8 @@ export function peakEwmaObserve(
 /**
  * exp(-t) for t >= 0, computed the same way as the TS twin (`expNeg` in bindings/balancing/policies/peak-ewma.ts) so the
  * two agree bit for bit (Math.exp differs between V8 and AssemblyScript in the last bit for ~7% of inputs).
- * The fdlibm/musl reduction exp(x) = 2^k × exp(r), |r| <= ln2/2, with its degree-5 rational approximation.
+ * t in (2^-28, 2^-7] (the range a pick almost always sees): the Taylor polynomial of degree 6 in Horner form;
+ * above: the fdlibm/musl reduction exp(x) = 2^k × exp(r), |r| <= ln2/2, with its degree-5 rational approximation.
  */
 export function expNeg(t: f64): f64 {
   if (!(t > 0)) return 1;
@@ -72,8 +73,17 @@ export function expNeg(t: f64): f64 {
     hi = x - <f64>k * 0.6931471803691238;
     lo = <f64>k * 1.9082149292705877e-10;
     x = hi - lo;
-  } else if (t > 3.725290298461914e-9) {
+  } else if (t > 0.0078125) {
     hi = x;
+  } else if (t > 3.725290298461914e-9) {
+    return (
+      1 +
+      x *
+        (1 +
+          x *
+            (0.5 +
+              x * (0.16666666666666666 + x * (0.041666666666666664 + x * (0.008333333333333333 + x * 0.001388888888888889)))))
+    );
   } else return 1.0 + x;
   const xs = x * x;
   const xq = xs * xs;

@@ -153,14 +153,14 @@ for (const n of SIZES) {
       {
         name: 'peakEwmaCost: ts',
         fn: () => {
-          for (let i = 0; i < LOOP; i++) consume(peakEwmaCostTs(tf, n, i % n, (t += 0.01), 10_000));
+          for (let i = 0; i < LOOP; i++) consume(peakEwmaCostTs(tf, n, i % n, (t += 0.01), 1e-4));
         },
         ops: LOOP,
       },
       {
         name: 'peakEwmaCost: wasm',
         fn: () => {
-          for (let i = 0; i < LOOP; i++) consume(x.peakEwmaCost!(ptr, n, i % n, (t += 0.01), 10_000, PENALTY_MS));
+          for (let i = 0; i < LOOP; i++) consume(x.peakEwmaCost!(ptr, n, i % n, (t += 0.01), 1e-4, PENALTY_MS));
         },
         ops: LOOP,
       },

@@ -17,11 +17,12 @@
 // 51 ns vs TS 48 ns at 64 and 1024 members (the call boundary eats the arithmetic's gain), and a pick needs
 // two; so picks and completions run in TS over the state table (which lives in WASM memory under 'wasm'),
 // with d = 2 (the default) in one function (PeakEwmaPairPicker). What remains of a pick+done is mostly two
-// draws, three `expNeg` (two divisions each on the dependency chain) and two clock reads. `expNeg` keeps the
-// range a pick sees (no argument reduction) in a small function so that V8 inlines both of a pick's costs (one
-// was a call); with the Balancer no longer reading the picked member's object at completion, pick + done
-// 1.0-1.1x at 1024 members (median of 5: 1.07; a row-major state table did not pay: 0.92-0.98x at 1024 in an
-// inlined pick + done, 0.88-0.99x at 64).
+// draws, three `expNeg` and two clock reads. `expNeg` keeps the range a pick sees in a small function so that
+// V8 inlines both of a pick's costs (one was a call); with the Balancer no longer reading the picked member's
+// object at completion, pick + done 1.0-1.1x at 1024 members (median of 5: 1.07; a row-major state table did
+// not pay: 0.92-0.98x at 1024 in an inlined pick + done, 0.88-0.99x at 64). No division is left on the usual
+// path: the decay multiplies by `ratePerMs` (1 / decayMs, computed once) and expNeg's usual range is a
+// polynomial (fdlibm's rational form has a division): pick + done 0-3 % faster (interleaved A/B, 8-1024 members).
 // The WASM kernels (assembly/peak-ewma.ts peakEwmaCost/peakEwmaObserve) are kept identical and
 // differential-tested; `expNeg` below replaces Math.exp so both agree bit for bit.
 //
@@ -96,34 +97,42 @@ export function parsePeakEwma(json: unknown, field = 'peak_ewma'): PeakEwmaConfi
 
 /**
  * exp(−t) for t >= 0, operation for operation the same as assembly/peak-ewma.ts `expNeg`. The range a pick
- * almost always sees (elapsed well under decayMs: no argument reduction) is written out here, small enough
- * for V8 to inline both of a pick's costs into it (measured: one of them was a call); `hi = x, lo = 0, k = 0`
- * there, and `q - 0 + x` is `q + x` for every q. Other arguments go to `expNegWide`.
+ * almost always sees, t in (2^-28, 2^-7] (elapsed under 78 ms at the default decayMs), is the Taylor polynomial
+ * of degree 6 in Horner form (no division; the remainder t^7/7! < 4e-19 is far under half an ulp), small enough
+ * for V8 to inline both of a pick's costs; other arguments go to `expNegWide` (fdlibm).
  */
 export function expNeg(t: number): number {
-  if (!(t > 3.725290298461914e-9 && t <= 0.34657359027997264)) return expNegWide(t);
+  if (!(t > 3.725290298461914e-9 && t <= 0.0078125)) return expNegWide(t);
   const x = -t;
-  const xs = x * x;
-  const xq = xs * xs;
-  const c =
-    x -
-    (xs * 0.16666666666666602 +
-      xq *
-        (-0.0027777777777015593 +
-          xs * 0.00006613756321437934 +
-          xq * (-0.0000016533902205465252 + xs * 4.1381367970572385e-8)));
-  return 1.0 + ((x * c) / (2 - c) + x);
+  return (
+    1 +
+    x *
+      (1 +
+        x *
+          (0.5 +
+            x *
+              (0.16666666666666666 +
+                x * (0.041666666666666664 + x * (0.008333333333333333 + x * 0.001388888888888889)))))
+  );
 }
 
-/** expNeg outside (2^-28, ln2/2]. */
+/**
+ * expNeg outside (2^-28, 2^-7]: the fdlibm/musl reduction exp(x) = 2^k × exp(r), |r| <= ln2/2, with its
+ * degree-5 rational approximation (k = 0, hi = x, lo = 0 up to ln2/2).
+ */
 function expNegWide(t: number): number {
   if (!(t > 0)) return 1;
   if (t >= 708) return 0;
-  if (!(t > 0.34657359027997264)) return 1.0 - t;
-  // exp(x) = 2^k × exp(r): k <= -1 here
-  const k = t >= 1.0397207708399179 ? Math.trunc(1.4426950408889634 * -t - 0.5) : -1;
-  const hi = -t - k * 0.6931471803691238;
-  const lo = k * 1.9082149292705877e-10;
+  if (!(t > 3.725290298461914e-9)) return 1.0 - t;
+  let k = 0;
+  let hi = -t;
+  let lo = 0;
+  if (t > 0.34657359027997264) {
+    // exp(x) = 2^k × exp(r): k <= -1 here
+    k = t >= 1.0397207708399179 ? Math.trunc(1.4426950408889634 * -t - 0.5) : -1;
+    hi = -t - k * 0.6931471803691238;
+    lo = k * 1.9082149292705877e-10;
+  }
   const x = hi - lo;
   const xs = x * x;
   const xq = xs * xs;
@@ -134,7 +143,8 @@ function expNegWide(t: number): number {
         (-0.0027777777777015593 +
           xs * 0.00006613756321437934 +
           xq * (-0.0000016533902205465252 + xs * 4.1381367970572385e-8)));
-  return (1.0 + ((x * c) / (2 - c) - lo + hi)) * POW2_NEG[-k]!;
+  const y = 1.0 + ((x * c) / (2 - c) - lo + hi);
+  return k === 0 ? y : y * POW2_NEG[-k]!;
 }
 
 /** 2^-k for k in [0, 1022], exact (built from the bit pattern). */
@@ -149,14 +159,14 @@ const POW2_NEG = (() => {
   return t;
 })();
 
-/** TS twin of assembly/peak-ewma.ts peakEwmaCost. */
-export function peakEwmaCostTs(f: Float64Array, cap: number, r: number, now: number, decayMs: number): number {
+/** TS twin of assembly/peak-ewma.ts peakEwmaCost (`ratePerMs` = 1 / decayMs). */
+export function peakEwmaCostTs(f: Float64Array, cap: number, r: number, now: number, ratePerMs: number): number {
   const iEst = COL_EST * cap + r;
   const iStamp = COL_STAMP * cap + r;
   let est = f[iEst]!;
   const elapsed = now - f[iStamp]!;
   if (elapsed > 0) {
-    est = est * expNeg(elapsed / decayMs);
+    est = est * expNeg(elapsed * ratePerMs);
     f[iEst] = est;
     f[iStamp] = now;
   }
@@ -165,14 +175,17 @@ export function peakEwmaCostTs(f: Float64Array, cap: number, r: number, now: num
   return est * (active + 1);
 }
 
-/** TS twin of assembly/peak-ewma.ts peakEwmaObserve (`minWeight`: the warm-up floor, 0 = tower's rule). */
+/**
+ * TS twin of assembly/peak-ewma.ts peakEwmaObserve (`ratePerMs` = 1 / decayMs; `minWeight`: the warm-up floor,
+ * 0 = tower's rule).
+ */
 export function peakEwmaObserveTs(
   f: Float64Array,
   cap: number,
   r: number,
   now: number,
   rttMs: number,
-  decayMs: number,
+  ratePerMs: number,
   minWeight = 0,
 ): number {
   const iEst = COL_EST * cap + r;
@@ -182,7 +195,7 @@ export function peakEwmaObserveTs(
   else {
     let elapsed = now - f[iStamp]!;
     if (elapsed < 0) elapsed = 0;
-    const decay = expNeg(elapsed / decayMs);
+    const decay = expNeg(elapsed * ratePerMs);
     if (1 - decay < minWeight) est = est * (1 - minWeight) + rttMs * minWeight;
     else est = est * decay + rttMs * (1 - decay);
   }
@@ -198,7 +211,7 @@ class PeakEwmaLoad implements LoadMetric {
   private now = 0;
   constructor(
     private readonly env: PolicyEnv,
-    private readonly decayMs: number,
+    private readonly ratePerMs: number,
   ) {}
 
   prepare(now: number): void {
@@ -209,7 +222,7 @@ class PeakEwmaLoad implements LoadMetric {
   }
 
   load(r: number): number {
-    return peakEwmaCostTs(this.f, this.cap, r, this.now, this.decayMs);
+    return peakEwmaCostTs(this.f, this.cap, r, this.now, this.ratePerMs);
   }
 }
 
@@ -226,10 +239,10 @@ class PeakEwmaPairPicker implements Picker {
   constructor(
     readonly rows: Int32Array,
     private readonly env: PolicyEnv,
-    private readonly decayMs: number,
+    private readonly ratePerMs: number,
   ) {
     this.random = env.random;
-    this.generic = new P2CPicker(rows, env, 2, new PeakEwmaLoad(env, decayMs));
+    this.generic = new P2CPicker(rows, env, 2, new PeakEwmaLoad(env, ratePerMs));
   }
 
   pick(ctx: PickContext | undefined, now: number): number {
@@ -247,8 +260,8 @@ class PeakEwmaPairPicker implements Picker {
     if (b >= a) b++;
     const ra = rows[a]!;
     const rb = rows[b]!;
-    const decayMs = this.decayMs;
-    return peakEwmaCostTs(f, cap, rb, now, decayMs) < peakEwmaCostTs(f, cap, ra, now, decayMs) ? rb : ra;
+    const ratePerMs = this.ratePerMs;
+    return peakEwmaCostTs(f, cap, rb, now, ratePerMs) < peakEwmaCostTs(f, cap, ra, now, ratePerMs) ? rb : ra;
   }
 }
 
@@ -257,17 +270,17 @@ export class PeakEwmaPolicy implements Policy {
   readonly usesRtt = true;
   private readonly warmup: number;
   private readonly prior: number;
-  private readonly decayMs: number;
+  private readonly ratePerMs: number;
   constructor(readonly config: PeakEwmaConfig = parsePeakEwma({})) {
-    this.decayMs = config.decayMs;
+    this.ratePerMs = 1 / config.decayMs;
     this.warmup = config.warmupSamples ?? DEFAULT_WARMUP_SAMPLES;
     this.prior = config.defaultRttMs > 0 ? 1 : 0;
   }
 
   build(rows: Int32Array, env: PolicyEnv): Picker {
-    const decayMs = this.decayMs;
-    if (this.config.choiceCount === 2) return new PeakEwmaPairPicker(rows, env, decayMs);
-    return new P2CPicker(rows, env, this.config.choiceCount, new PeakEwmaLoad(env, decayMs));
+    const ratePerMs = this.ratePerMs;
+    if (this.config.choiceCount === 2) return new PeakEwmaPairPicker(rows, env, ratePerMs);
+    return new P2CPicker(rows, env, this.config.choiceCount, new PeakEwmaLoad(env, ratePerMs));
   }
 
   onMembership(env: PolicyEnv, added: readonly number[], now: number): void {
@@ -285,7 +298,7 @@ export class PeakEwmaPolicy implements Policy {
     const iN = COL_SAMPLES * t.cap + row;
     const n = f[iN]!;
     const floor = warmupWeight(n + this.prior, this.warmup);
-    peakEwmaObserveTs(f, t.cap, row, now, rttMs, this.decayMs, floor);
+    peakEwmaObserveTs(f, t.cap, row, now, rttMs, this.ratePerMs, floor);
     f[iN] = n + 1;
   }
 
@@ -293,7 +306,7 @@ export class PeakEwmaPolicy implements Policy {
   stats(env: PolicyEnv, row: number, now: number): Record<string, number> {
     const t = env.table;
     const elapsed = now - t.get(COL_STAMP, row);
-    const est = elapsed > 0 ? t.get(COL_EST, row) * expNeg(elapsed / this.config.decayMs) : t.get(COL_EST, row);
+    const est = elapsed > 0 ? t.get(COL_EST, row) * expNeg(elapsed * this.ratePerMs) : t.get(COL_EST, row);
     const active = t.get(COL_ACTIVE, row);
     return { rttEstimateMs: est, costMs: est === 0 && active > 0 ? PENALTY_MS + active : est * (active + 1) };
   }
