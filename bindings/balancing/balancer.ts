@@ -25,8 +25,9 @@
 //   passes its first probe or every member has a first result; the checker's probe timeout bounds it.
 // - `setPolicy(spec)` / `applyServiceConfig(json)` switch the policy at run time (grpc-js's graceful switch):
 //   the new policy starts from the current members (fresh policy columns, `onMembership` for every row) and
-//   its picker takes over for new picks; each pick handle completes on the policy that issued it. The replaced
-//   policy's pickers (WASM rows, hash tables) are freed at the switch (`releaseSlots` of no slot).
+//   its picker takes over for new picks; a pick issued before ends its in-flight count but feeds no policy
+//   (the new policy's columns are not its own). The replaced policy's pickers (WASM rows, hash tables) are
+//   freed at the switch (`releaseSlots` of no slot).
 // - `handle.done({ ok, rttMs?, status? })` ends the request: in-flight count, RTT and failures feed the
 //   policy; a second call is a no-op, as is any call after `close()`; a handle whose member was removed
 //   meanwhile is ignored (only the 'outcome' event is emitted). Without `rttMs` the RTT is measured on the
@@ -173,7 +174,7 @@ class Pick {
   declare readonly index: number;
   declare readonly gen: number;
   declare readonly startedAt: number;
-  /** The policy that issued the pick: its completion goes there. */
+  /** The policy that issued the pick: its completion feeds it while it is the Balancer's policy. */
   declare readonly policy: Policy;
   constructor(lb: Balancer, member: Endpoint, index: number, gen: number, startedAt: number, policy: Policy) {
     this.lb = lb;
@@ -445,9 +446,11 @@ export class BalancerCore implements PolicyEnv {
 
   /**
    * Switches the policy (a name, `{ name, ...options }`, `{ <name>: options }` or a Policy object): the new
-   * policy builds its picker from the current members and takes over for new picks; picks in flight complete
-   * on the policy that issued them, whose pickers are freed now. A bad spec throws a TypeError/RangeError naming
-   * `policy` and keeps the current policy. Ignored after `close()`.
+   * policy builds its picker from the current members and takes over for new picks; the replaced policy's
+   * pickers are freed now. Picks in flight end the in-flight count, failures and 'outcome' events as before, but
+   * feed no policy: the new one starts from its own state, which an old pick's RTT or failure (measured under the
+   * old policy) would overwrite. A bad spec throws a TypeError/RangeError naming `policy` and keeps the current
+   * policy. Ignored after `close()`.
    */
   setPolicy(spec: string | object | Policy): void {
     this.#install(policyFromSpec(this.#policies, spec, 'policy'));
@@ -499,7 +502,7 @@ export class BalancerCore implements PolicyEnv {
       throw numberError('rttMs', 'a finite number >= 0, or NaN (not measured)', rttMs);
     const listening = this.listeners.outcome.length > 0;
     const now = this.listeners.timedOutcomes > 0 ? this.clock.now() : NaN;
-    this.finish(index, this.m.list[index]!, ok, rttMs, now, undefined, undefined, listening, this.pol);
+    this.finish(index, this.m.list[index]!, ok, rttMs, this.pol, now, listening);
   }
 
   /** The picker's row for `ctx` (-1: none), with `ctx.exclude` and the row checked. */
@@ -678,7 +681,7 @@ export class BalancerCore implements PolicyEnv {
   #switch(p: Policy): void {
     const now = this.clock.now();
     // the outgoing policy's pickers (WASM rows, hash tables) go now, not when it is collected; its picks in flight
-    // still complete on it
+    // feed neither it nor the new policy (finish)
     this.pol.releaseSlots?.(NO_SLOTS);
     const t = this.m.table;
     const n = this.m.list.length;
@@ -714,7 +717,7 @@ export class BalancerCore implements PolicyEnv {
     }
     if (outcome === CANCEL) {
       p.ended = true;
-      return this.finish(row, p.member, true, NaN, NaN, undefined, undefined, false, null);
+      return this.finish(row, p.member, true, NaN, null);
     }
     if (outcome === null || typeof outcome !== 'object')
       throw typeError('outcome', 'an object { ok, rttMs? }', outcome);
@@ -734,7 +737,7 @@ export class BalancerCore implements PolicyEnv {
     p.ended = true;
     // the event's time, for listeners that read it; a policy that needs the time reads it (env.now())
     if (now !== now && this.listeners.timedOutcomes > 0) now = this.clock.now();
-    this.finish(row, p.member, outcome.ok, rtt, now, outcome.status, outcome.load, listening, p.policy);
+    this.finish(row, p.member, outcome.ok, rtt, p.policy, now, listening, outcome.status, outcome.load);
   }
 
   /**
@@ -746,11 +749,11 @@ export class BalancerCore implements PolicyEnv {
     member: Endpoint,
     ok: boolean,
     rtt: number,
-    now: number,
-    status: number | undefined,
-    load: LoadReport | undefined,
-    listening: boolean,
     policy: Policy | null,
+    now = NaN,
+    listening = false,
+    status?: number,
+    load?: LoadReport,
   ): void {
     if (row >= 0) {
       const t = this.m.table;
@@ -766,7 +769,8 @@ export class BalancerCore implements PolicyEnv {
         f[iDyn] = this.#weights!.dynamic(dyn, f[iDyn]!, ok, rtt);
       }
       if (load !== undefined) this.reportLoad(member.id, load);
-      policy.onDone?.(this, row, ok, rtt, now, status);
+      // a pick of a replaced policy: its columns now hold the new policy's state (setPolicy)
+      if (policy === this.pol) policy.onDone?.(this, row, ok, rtt, now, status);
     }
     if (listening) {
       this.listeners.emit('outcome', { id: member.id, ok, rttMs: rtt, status, at: now } satisfies OutcomeEvent);

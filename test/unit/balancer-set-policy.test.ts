@@ -1,6 +1,6 @@
 // Policy changes at run time (Balancer.setPolicy / applyServiceConfig, grpc-js's graceful switch): the new
-// policy starts from the current members and takes over new picks; picks in flight complete on the policy that
-// issued them, exactly once; bad specs and configs keep the current policy with a typed error.
+// policy starts from the current members and takes over new picks; picks in flight end once and feed no policy
+// (the new policy's state is its own); bad specs and configs keep the current policy with a typed error.
 import test from 'ava';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import type { PickerEvent, Picked } from '../../bindings/balancing/events.js';
@@ -127,7 +127,7 @@ test('applyServiceConfig: applied, repeated (no-op), without a policy (no-op), b
   t.is(lb.policy.name, 'round_robin');
 });
 
-test('in-flight picks complete on the policy that issued them; the new policy starts with its state initialised', (t) => {
+test('in-flight picks end once and feed no policy; the new policy starts with its state initialised', (t) => {
   const clock = new VirtualClock(0);
   const lb = new Balancer({ clock, endpoints: ['a', 'b'] });
   const first = new Counted(policyFrom('round_robin'));
@@ -142,7 +142,7 @@ test('in-flight picks complete on the policy that issued them; the new policy st
   );
   for (const p of held) p.handle.done({ ok: true, rttMs: 3 });
   t.is(first.started, 2);
-  t.is(first.done, 2);
+  t.is(first.done, 0, 'a replaced policy is fed nothing');
   t.is(second.done, 0, 'the new policy never sees the old picks');
   t.deepEqual(
     lb.stats().members.map((m) => m.rttEstimateMs),
@@ -159,6 +159,19 @@ test('in-flight picks complete on the policy that issued them; the new policy st
   p.handle.done({ ok: true });
   t.is(second.done, 1);
   t.is(lb.stats().members.find((m) => m.id === p.member.id)!.rttEstimateMs, 40);
+});
+
+test("a replaced policy's late completions do not write the new policy's columns (peak_ewma to peak_ewma)", (t) => {
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({ clock, endpoints: ['a'], policy: { name: 'peak_ewma', decayMs: 1000 } });
+  const held = [lb.pickOrThrow(), lb.pickOrThrow()];
+  lb.setPolicy({ name: 'peak_ewma', defaultRttMs: 7 });
+  held[0]!.handle.done({ ok: true, rttMs: 300 }); // a peak: the old policy would replace the estimate with it
+  held[1]!.handle.done({ ok: false, rttMs: 1 });
+  const m = lb.stats().members[0]!;
+  t.is(m.rttEstimateMs, 7, 'the new policy keeps its default estimate');
+  t.is(m.active, 0);
+  t.is(m.failures, 1, "failures are the Balancer's, counted for every pick");
 });
 
 test('100 policy switches during a stream of picks with async completions: each pick completes once, 0 failures', async (t) => {
@@ -213,7 +226,10 @@ test('100 policy switches during a stream of picks with async completions: each 
     policies.reduce((s, c) => s + c.started, 0),
     2000,
   );
-  for (const c of policies) t.is(c.done, c.started, `${c.name}: every pick it issued completed on it, once`);
+  // every switch came before the first completion (they run on timers): only the last policy is fed, once per pick
+  const last = policies[policies.length - 1]!;
+  for (const c of policies.slice(0, -1)) t.is(c.done, 0, `${c.name}: a replaced policy is fed nothing`);
+  t.is(last.done, last.started, `${last.name}: every pick it issued fed it, once`);
   const stats = lb.stats();
   t.deepEqual(
     stats.members.map((m) => m.active),
