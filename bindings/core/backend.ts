@@ -74,7 +74,9 @@ export function initSync(source?: WebAssembly.Module | BufferSource): Backend {
 
 /**
  * Async, memoized: accepts a compiled module, bytes, a URL or a Response (e.g. `fetch(wasmUrl)`) of this
- * version's switchyard/wasm; anything else (another module, a stale copy) falls back to 'js' as `initSync` does.
+ * version's switchyard/wasm; anything else (another module, a stale copy) falls back to 'js' as `initSync` does,
+ * unless WebAssembly was loaded meanwhile. Called once WebAssembly is loaded, it resolves to 'wasm' without using
+ * `source`.
  */
 export function init(source?: WasmSource): Promise<Backend> {
   // a wrong argument is the caller's error (a TypeError), not a reason to fall back to 'js'
@@ -91,12 +93,16 @@ export function init(source?: WasmSource): Promise<Backend> {
         !(typeof WebAssembly === 'object' && s instanceof WebAssembly.Module)))
   )
     throw typeError('source', 'a WebAssembly.Module, bytes, a URL or a Response', source);
+  // a source not used (WASM loaded, or an init pending): its rejection (a failed fetch) is not left unhandled
+  if (wasmLoaded() || pending !== null) Promise.resolve(source).catch(() => {});
   if (wasmLoaded()) {
     setMode('wasm');
     return Promise.resolve('wasm');
   }
   // failures are not memoized: the catch (always a later microtask, even for a synchronous throw such as a
-  // refused build id) clears `pending` after it was assigned
+  // refused build id) clears `pending` after it was assigned. A failure falls back to 'js' only if no WASM
+  // was loaded meanwhile (the inlined bytes, by initSync or a first object); every caller gets the backend
+  // then in effect
   pending ??= (async (): Promise<Backend> => {
     if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
     if (source === undefined) {
@@ -116,8 +122,8 @@ export function init(source?: WasmSource): Promise<Backend> {
     return 'wasm';
   })().catch((err: unknown) => {
     pending = null;
-    failOver(err);
-    return 'js';
+    if (!wasmLoaded()) failOver(err);
+    return backend();
   });
   return pending;
 }

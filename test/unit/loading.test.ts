@@ -202,6 +202,42 @@ test("a corrupt module falls back to 'js' with the reason; setBackend('wasm') re
   t.is(r.r2, expected);
 });
 
+test("a failing init(source) still pending when another path loads WebAssembly does not turn the default to 'js'; every init call resolves to the backend in effect", (t) => {
+  // on the sources (tsx), in a fresh process. Each source fails 30 ms later (a rejected fetch, or bytes that do
+  // not compile); p2 and `later` do not use theirs, whose rejection must not go unhandled
+  const bads = {
+    rejected: `new Promise((_, no) => setTimeout(() => no(new Error('fetch failed')), 30))`,
+    corrupt: `new Promise((ok) => setTimeout(() => ok(new Response(new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9]))), 30))`,
+  };
+  const loads = {
+    ring: `new sy.HashRing(['a']).backend`,
+    initSync: `sy.initSync()`,
+    maglev: `new sy.Maglev(['a']).backend`,
+    setBackend: `(sy.setBackend('wasm'), sy.backend())`,
+    // the caller's choice of 'js' after the load stays, and is what init resolves to
+    'ring, then js': `(new sy.HashRing(['a']), sy.setBackend('js'), sy.backend())`,
+  };
+  for (const [bad, source] of Object.entries(bads))
+    for (const [load, code] of Object.entries(loads)) {
+      const script = `const sy = await import(${JSON.stringify(resolve(root, 'bindings/index.ts'))});
+        const p1 = sy.init(${source}), p2 = sy.init(${source}), loaded = ${code};
+        const out = { loaded, p1: await p1, p2: await p2, b: sy.backend(), ring: new sy.HashRing(['a']).backend, err: sy.backendError() && String(sy.backendError()) };
+        console.log(JSON.stringify({ ...out, later: await sy.init(${source}) }));`;
+      const r = JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          cwd: root,
+          encoding: 'utf8',
+        }).trim(),
+      );
+      const b = load === 'ring, then js' ? 'js' : 'wasm';
+      t.deepEqual(
+        r,
+        { loaded: b, p1: b, p2: b, b, ring: b, err: null, later: 'wasm' },
+        `${bad} source, loaded by ${load}`,
+      );
+    }
+});
+
 test("init and setBackend refuse what they cannot take: a wrong source is a TypeError, a failed HTTP answer is named in backendError, a backend other than 'wasm' or 'js' a RangeError", (t) => {
   const r = run(`
     const out = {};
