@@ -140,6 +140,12 @@ export interface PolicyEnv {
 }
 
 /**
+ * What a publication that built no picker passes to `releaseSlots` (priority routing with no member to pick, e.g.
+ * panicMode 'fail' and none healthy): empty like the set of close() and setPolicy, but the policy stays installed.
+ */
+export const NONE_BUILT: ReadonlySet<string> = new Set();
+
+/**
  * A balancing policy: builds pickers and learns from completions. The Balancer keeps COL_ACTIVE, COL_PICKS,
  * COL_FAILURES, COL_WEIGHT and COL_BASE_WEIGHT; a policy owns the other columns it uses.
  */
@@ -155,7 +161,11 @@ export interface Policy {
    * rebuilds), and a picker built for a slot replaces only the previous picker of that slot.
    */
   build(rows: Int32Array, env: PolicyEnv, slot?: string): Picker;
-  /** After a publication: the slots built in it; state kept for any other slot may be freed. */
+  /**
+   * After a publication: the slots built in it (`NONE_BUILT` when it built none); state kept for any other slot
+   * may be freed. Any other empty set: the Balancer is done with the policy (close(), or setPolicy replaced it)
+   * until it installs the policy again.
+   */
   releaseSlots?(keep: ReadonlySet<string>): void;
   /**
    * The membership changed: `env.table` is new, surviving rows were copied by id, `added` rows are zeroed.

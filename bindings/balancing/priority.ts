@@ -38,7 +38,7 @@ import {
 } from './locality.js';
 import { type LevelRouting, setLevelRouting } from './levels.js';
 import type { Members } from './members.js';
-import type { PickContext, Picker, Policy, PolicyEnv } from './picker.js';
+import { NONE_BUILT, type PickContext, type Picker, type Policy, type PolicyEnv } from './picker.js';
 import { parsePriorityOptions, type PriorityOptions } from './priority-config.js';
 
 export type { ZoneAwareOptions, ZoneRouting } from './locality.js';
@@ -426,7 +426,7 @@ function publishLevels(
     },
     random,
   });
-  policy.releaseSlots?.(slots);
+  policy.releaseSlots?.(slots.size > 0 ? slots : NONE_BUILT); // not close()'s empty set: the policy stays
   return { ...out, warming };
 }
 

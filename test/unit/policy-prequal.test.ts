@@ -358,3 +358,68 @@ test('a stale answer dropped below the best one so far leaves that best answer p
     t.deepEqual([lb.pickOrThrow().member.id, lb.pickOrThrow().member.id], ['b:1', 'b:1']);
   }
 });
+
+test('retirement: close() and a switch away abort the probes in flight and clear their timers; late answers are ignored; installed again it probes again', async (t) => {
+  const answers: Array<(x: unknown) => void> = [];
+  const signals: AbortSignal[] = [];
+  const probe = (_m: Endpoint, signal: AbortSignal) => {
+    signals.push(signal);
+    return new Promise<unknown>((r) => answers.push(r));
+  };
+  const answerAll = async () => {
+    for (const a of answers.splice(0)) a({ rif: 0, latencyMs: 1 });
+    await flush();
+  };
+  const retire = async (how: (lb: Balancer) => void) => {
+    answers.length = signals.length = 0;
+    const { lb, policy, clock } = setup({ probe, probeTimeoutMs: 60_000 });
+    t.is(signals.length, 4); // start-up probes
+    t.is(clock.pending, 4); // their timeouts
+    how(lb);
+    t.true(signals.every((s) => s.aborted));
+    t.is(clock.pending, 0);
+    await answerAll();
+    t.like(policy.probeStats(), { sent: 4, inFlight: 0, answered: 0, failed: 0, timedOut: 0, pool: 0 });
+    return { lb, policy, clock };
+  };
+  await retire((lb) => lb.close());
+  const { lb, policy, clock } = await retire((lb) => lb.setPolicy('round_robin'));
+  lb.pickOrThrow().handle.done({ ok: true });
+  t.is(policy.probeStats().sent, 4); // round robin's picks fire no probe
+  lb.setPolicy(policy); // the same object back: start-up probes again, then probes per pick
+  t.is(policy.probeStats().sent, 8);
+  await answerAll();
+  lb.pickOrThrow().handle.done({ ok: true });
+  t.like(policy.probeStats(), { sent: 9, answered: 4, inFlight: 1 });
+  await answerAll();
+  t.like(policy.probeStats(), { answered: 5, inFlight: 0 });
+  t.is(clock.pending, 0);
+  lb.close();
+});
+
+test('a publication that builds no picker (priority levels, panicMode fail, none healthy) keeps the probes in flight', (t) => {
+  const signals: AbortSignal[] = [];
+  const probe = (_m: Endpoint, signal: AbortSignal) => {
+    signals.push(signal);
+    return new Promise<unknown>(() => {});
+  };
+  const ids = ['a:1', 'b:1', 'c:1', 'd:1'];
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({
+    policy: { name: 'prequal', probe, probeTimeoutMs: 60_000 },
+    panicMode: 'fail',
+    clock,
+    endpoints: ids.map((id, i) => ({ id, priority: i >> 1 })),
+  });
+  const policy = lb.policy as PrequalPolicy;
+  t.is(signals.length, 4); // start-up probes, two per level
+  // the last one's publication builds nothing: releaseSlots gets an empty set, but not close()'s
+  for (const id of ids) lb.setAvailable(id, false, 'unhealthy');
+  t.like(lb.pick(), { type: 'none', reason: 'no-healthy' });
+  t.false(signals.some((s) => s.aborted));
+  t.like(policy.probeStats(), { inFlight: 4, timedOut: 0 });
+  t.is(clock.pending, 4);
+  lb.close();
+  t.true(signals.every((s) => s.aborted));
+  t.is(clock.pending, 0);
+});

@@ -2,8 +2,8 @@
 // RIF counting and the per-RIF median latency on a virtual clock, the probe wire format over real loopback
 // node:http servers, the fetch-style handler, and a Balancer with prequal over two real servers, one slow.
 import test from 'ava';
-import { createServer, request, type Server } from 'node:http';
-import { Balancer, VirtualClock, mulberry32, parseEndpoint } from '../../bindings/index.js';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { Balancer, VirtualClock, mulberry32, parseEndpoint, type Endpoint } from '../../bindings/index.js';
 import { PrequalTracker, prequalFetchHandler, prequalHandler, rifBucket } from '../../bindings/http/prequal-handler.js';
 import { createHttpProber } from '../../bindings/http/prequal-probe.js';
 import type { PrequalPolicy } from '../../bindings/balancing/policies/prequal.js';
@@ -158,9 +158,65 @@ test('a Balancer with prequal over two real servers, one 10x slower, sends the s
     t.true(st.answered > 100);
     t.true(slowCount < 24, `slow member got ${slowCount} of 240 (round robin: 120)`);
   } finally {
-    (lb.policy as PrequalPolicy).abortProbes();
-    lb.close();
+    lb.close(); // aborts the probes in flight
     await close(fast);
     await close(slow);
+  }
+});
+
+test('close() and setPolicy away from prequal end its probes at once: the server sees them close long before probeTimeoutMs', async (t) => {
+  // servers that never answer a probe: only an abort ends one before probeTimeoutMs (60 s)
+  const open = new Set<IncomingMessage>();
+  let changed = () => {};
+  const hold = (req: IncomingMessage) => {
+    open.add(req);
+    req.socket.once('close', () => {
+      open.delete(req);
+      changed();
+    });
+    changed();
+  };
+  const until = (ok: () => boolean, ms = 3000) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(ok()), ms);
+      changed = () => {
+        if (ok()) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      changed();
+    });
+  const servers = [createServer(hold), createServer(hold)];
+  const endpoints = [];
+  for (const s of servers) endpoints.push(`127.0.0.1:${await listen(s)}`);
+  const signals: AbortSignal[] = [];
+  const http = createHttpProber();
+  const probe = (m: Endpoint, signal: AbortSignal) => {
+    signals.push(signal);
+    return http(m, signal);
+  };
+  try {
+    for (const retire of [(lb: Balancer) => lb.close(), (lb: Balancer) => lb.setPolicy('round_robin')]) {
+      signals.length = 0;
+      const lb = new Balancer({ policy: { name: 'prequal', probe, probeTimeoutMs: 60_000 }, endpoints });
+      const policy = lb.policy as PrequalPolicy;
+      t.true(await until(() => open.size === 2), 'each member holds its start-up probe');
+      retire(lb);
+      t.true(signals.length === 2 && signals.every((s) => s.aborted));
+      t.like(policy.probeStats(), { inFlight: 0, timedOut: 0 });
+      t.true(await until(() => open.size === 0), `${open.size} probe connections still open`);
+      if (lb.policy !== policy) {
+        lb.setPolicy(policy); // back again: it probes again
+        t.true(await until(() => open.size === 2));
+        t.is(policy.probeStats().sent, 4);
+        lb.close();
+        t.true(await until(() => open.size === 0));
+      }
+      lb.close();
+    }
+  } finally {
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map(close));
   }
 });

@@ -28,6 +28,9 @@
 //   latency still ~4%, because our count overstates the queue of a server that runs requests in parallel).
 // - Answers are validated: not an object, RIF not an integer in [0, maxRif], latency not null or a number in
 //   [0, maxLatencyMs], bodies over 4 KiB: ignored and counted (`probeStats()`); a pick never throws or waits.
+// - Retirement: when the Balancer closes or switches to another policy (`releaseSlots` with an empty set other
+//   than NONE_BUILT), probes in flight are aborted, their timers cleared and their answers ignored; none start
+//   until the policy builds a picker again (installed anew).
 //
 // docs/prequal.md gives the defaults and their origin, the probe wire format and the measured behaviour.
 //
@@ -36,7 +39,7 @@ import type { Clock, TimerHandle } from '../../util/clock.js';
 import { type Endpoint, parseEndpoint } from '../../util/endpoint.js';
 import { bool, typeError } from '../../util/validate.js';
 import { type LoadMetric, P2CPicker, sampleDistinct } from '../p2c.js';
-import { COL_ACTIVE, type Picker, type PickContext, type Policy, type PolicyEnv } from '../picker.js';
+import { COL_ACTIVE, NONE_BUILT, type Picker, type PickContext, type Policy, type PolicyEnv } from '../picker.js';
 import { asObject, checkKeys, durationMs, int, num } from '../policy-config.js';
 
 /** Sends one probe; resolves with the member's answer `{ rif, latencyMs }` (validated by the policy). */
@@ -299,6 +302,8 @@ export class PrequalPolicy implements Policy {
   private readonly warmedAt = new Map<string, number>();
   /** Members with a start-up probe in flight. */
   private readonly warming = new Set<string>();
+  /** The Balancer is done with us (releaseSlots): no probe starts until the next build. */
+  private retired = false;
 
   constructor(readonly config: PrequalConfig = parsePrequal({})) {
     this.probeFn = config.probe;
@@ -327,9 +332,18 @@ export class PrequalPolicy implements Policy {
   }
 
   build(rows: Int32Array, env: PolicyEnv): Picker {
+    this.retired = false;
     if (this.targets.length < rows.length) this.targets = new Int32Array(rows.length);
     if (this.config.warmupProbes) this.warmUp(rows, env);
     return new PrequalPicker(rows, env, this, new P2CPicker(rows, env, 2, new OwnActive(env, this.lastLatency)));
+  }
+
+  /** An empty set other than NONE_BUILT: closed or replaced; probes in flight end now (nothing keeps the process). */
+  releaseSlots(keep: ReadonlySet<string>): void {
+    if (keep.size > 0 || keep === NONE_BUILT) return;
+    this.retired = true;
+    this.abortProbes();
+    this.warmedAt.clear(); // installed again: start-up probes again
   }
 
   onMembership(env: PolicyEnv): void {
@@ -391,7 +405,7 @@ export class PrequalPolicy implements Policy {
   fire(rows: Int32Array, env: PolicyEnv, now: number): void {
     const fn = this.probeFn;
     const r = this.config.probeRate;
-    if (fn === undefined || r <= 0) return;
+    if (fn === undefined || r <= 0 || this.retired) return;
     const random = env.random;
     let k = Math.floor(r);
     if (r - k > 0 && random() < r - k) k++;
