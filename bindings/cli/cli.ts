@@ -7,7 +7,7 @@ import { CommandError, UsageError } from './args.js';
 import { planCommand, routeCommand } from './route.js';
 import { demoCommand } from './demo-command.js';
 import { benchCommand } from './bench.js';
-import { pickCommand } from './pick.js';
+import { DEFAULT_POLICY, pickCommand } from './pick.js';
 
 /** A subcommand: returns its exit code (undefined: 0) or throws (UsageError: 2, anything else: 1). */
 type Command = (argv: string[], io: CliIO) => Promise<number | void> | number | void;
@@ -32,14 +32,23 @@ const COMMANDS: Record<string, Command> = {
   pick: pickCommand,
 };
 
+/** `--version`, `-V` (as `--help`, `-h`: what follows is ignored). */
+async function versionCommand(_argv: string[], io: CliIO): Promise<void> {
+  const { packageVersion } = await import('./version.js');
+  io.out(packageVersion());
+}
+
 const USAGE = `usage: switchyard <command> [options]
   route --nodes id[=weight],... [--algo xxhash-ring|ketama|ring-hash|maglev|jump|nginx|rendezvous]
         [--compat libketama|libmemcached|spymemcached|twemproxy|hashring] [--hash H] [--vnodes N] [--seed N]
-        [--table-size PRIME] [key ...]   (keys from stdin if none: one a line, taken as bytes; prints key<TAB>member)
+        [--table-size PRIME] [key ...]   (keys from stdin if none: one a line, taken as bytes, blank lines skipped;
+        prints key<TAB>member)
   plan  --from a,b,c --to a,b,c,d [--keys N] [same options as route]   (keys moved, shares before/after)
   demo  [--duration SECONDS] [--concurrency N] [--plain] [--metrics-port N] [--no-metrics]   (live demo on loopback backends)
   bench [suite ...]                                       (from a checkout: run benchmarks, write docs/benchmarks.md)
-  pick  --policy NAME --nodes a=5,b=1,c [--count N] [--seed N] [key ...]   (one member per line)`;
+  pick  [--policy NAME] --nodes a=5,b=1,c [--count N] [--seed N] [key ...]   (one member per line)
+        --policy default ${DEFAULT_POLICY}; ring_hash|xxhash_ring|maglev|ketama pick by key: give at least one key
+  --version, -V                                           (print switchyard's version)`;
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
@@ -47,7 +56,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.out(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  const cmd =
+    name === '--version' || name === '-V' ? versionCommand : Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   try {
     if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)} (try --help)`);
     return (await cmd(rest, io)) ?? 0;

@@ -1,6 +1,7 @@
-// `switchyard pick`: runs a policy over a node list and prints one member per line. Each pick completes at
-// once (ok, RTT 0). Deterministic policies need nothing more; random ones take --seed. With a hash policy
-// (ring_hash = Envoy's ring, xxhash_ring, maglev, ketama), keys come from the arguments (one pick per key).
+// `switchyard pick`: runs a policy (default round_robin) over a node list and prints one member per line. Each
+// pick completes at once (ok, RTT 0). Deterministic policies need nothing more; random ones take --seed. A hash
+// policy (a HashPolicy: ring_hash = Envoy's ring, xxhash_ring, maglev, ketama) needs keys, from the arguments
+// (one pick per key): without any it would pick at random, so that is a usage error.
 // Nodes are Balancer endpoints: 'host:port' or a plain name, optionally '=weight'.
 //
 //   switchyard pick --policy weighted_round_robin --nodes a=5,b=1,c=1 --count 14
@@ -10,10 +11,13 @@ import { fromArgs, intOption, parseArgs, parseNodes, UsageError } from './args.j
 import type { CliIO } from './cli.js';
 import { mulberry32 } from '../util/random.js';
 import { policyNames } from '../balancing/service-config.js';
+import { HashPolicy } from '../balancing/policies/hash.js';
+
+export const DEFAULT_POLICY = 'round_robin';
 
 export function pickCommand(argv: string[], io: CliIO): void {
   const { options, positionals } = parseArgs(argv, ['policy', 'nodes', 'count', 'seed']);
-  const policy = options.get('policy') ?? 'round_robin';
+  const policy = options.get('policy') ?? DEFAULT_POLICY;
   if (!policyNames().includes(policy)) {
     throw new UsageError(`--policy must be one of ${policyNames().join('|')}, got ${JSON.stringify(policy)}`);
   }
@@ -22,6 +26,11 @@ export function pickCommand(argv: string[], io: CliIO): void {
   const random = seed === undefined ? Math.random : mulberry32(seed);
   const lb = fromArgs(() => new Balancer({ policy, endpoints: nodes, random }));
   const keys = positionals.length > 0 ? positionals : undefined;
+  if (keys === undefined && lb.policy instanceof HashPolicy) {
+    throw new UsageError(
+      `--policy ${policy} picks by key: give at least one key argument (pick --policy ${policy} --nodes ... KEY ...)`,
+    );
+  }
   const count = intOption(options, 'count', 1, 10_000_000) ?? keys?.length ?? nodes.length;
   for (let i = 0; i < count; i++) {
     const key = keys?.[i % keys.length];

@@ -1,6 +1,8 @@
 // `switchyard route` and `switchyard plan`, for every algorithm createHasher knows. `route` reads keys from
 // stdin as bytes (one a line): a key that is not valid UTF-8 is routed on its bytes, as a memcached or Redis
-// client hashes it, and printed unchanged; each batch of lines is one `getMany` and one write.
+// client hashes it, and printed unchanged; each batch of lines is one `getMany` and one write. A blank line (empty
+// once a \r before its \n is dropped) is skipped, as line-oriented tools do, so a blank line at the end is no
+// key; the empty key is routed when given as an argument (`route --nodes a,b ''`).
 import { choiceOption, fromArgs, intOption, parseArgs, parseNodes, UsageError } from './args.js';
 import type { CliIO } from './cli.js';
 import { ALGORITHMS, createHasher, type HasherOptions } from '../hashing/create-hasher.js';
@@ -41,8 +43,8 @@ export async function routeCommand(argv: string[], io: CliIO): Promise<void> {
   const tails = new Map(router.members.map((id) => [id, encoder.encode(`\t${id}\n`)]));
   const noMember = encoder.encode('\t\n');
   for await (const lines of io.readLineBatches()) {
-    if (lines.length === 0) continue;
-    const keys = lines.map((k) => (typeof k === 'string' ? encoder.encode(k) : k));
+    const keys = lines.filter((k) => k.length > 0).map((k) => (typeof k === 'string' ? encoder.encode(k) : k));
+    if (keys.length === 0) continue;
     const owners = router.getMany(keys);
     let size = 0;
     const parts = keys.map((k, i) => {

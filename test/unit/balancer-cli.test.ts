@@ -1,6 +1,9 @@
 // `switchyard pick`: deterministic sequences, seeded random policies, keys, bad arguments.
 import test from 'ava';
 import { main } from '../../bindings/cli/cli.js';
+import { Balancer } from '../../bindings/balancing/balancer.js';
+import { HashPolicy } from '../../bindings/balancing/policies/hash.js';
+import { policyNames } from '../../bindings/balancing/service-config.js';
 
 async function run(argv: string[]) {
   const out: string[] = [];
@@ -53,4 +56,49 @@ test('pick: a node id given twice in --nodes is a usage error naming it (exit 2)
       nodes,
     );
   }
+});
+
+test('pick --policy <a hash policy> without keys is a usage error naming the missing key (exit 2)', async (t) => {
+  // the policies that pick by key, as the code knows them; the usage text names them all
+  const hashing = policyNames().filter((p) => {
+    const lb = new Balancer({ policy: p });
+    lb.close();
+    return lb.policy instanceof HashPolicy;
+  });
+  t.deepEqual(hashing.sort(), ['ketama', 'maglev', 'ring_hash', 'xxhash_ring']);
+  const named = /([\w|]+) pick by key: give at least one key/.exec((await run(['--help'])).out[0]!)?.[1];
+  t.deepEqual(named?.split('|').sort(), hashing);
+  for (const policy of hashing) {
+    for (const extra of [[], ['--count', '5'], ['--seed', '7']]) {
+      t.deepEqual(
+        await run(['pick', '--policy', policy, '--nodes', 'a,b,c', ...extra]),
+        {
+          code: 2,
+          out: [],
+          err: [
+            `switchyard: --policy ${policy} picks by key: give at least one key argument (pick --policy ${policy} --nodes ... KEY ...)`,
+          ],
+        },
+        `${policy} ${extra.join(' ')}`,
+      );
+    }
+    const k = await run(['pick', '--policy', policy, '--nodes', 'a,b,c', '--count', '3', 'user:1']);
+    t.is(k.code, 0, policy);
+    t.is(new Set(k.out).size, 1, policy);
+    t.regex(k.out[0]!, /^user:1\t[abc]$/);
+  }
+  // other policies need no key
+  t.is((await run(['pick', '--nodes', 'a,b,c'])).code, 0);
+});
+
+test('pick usage: --policy is optional and its default is named; the default is what pick runs', async (t) => {
+  const usage = (await run(['--help'])).out[0]!;
+  const pick = usage.slice(usage.indexOf('\n  pick '));
+  t.regex(pick, /^\n {2}pick {2}\[--policy NAME\] --nodes /);
+  t.regex(pick, /--policy default round_robin;/);
+  // round_robin (from a random start): each of n members once in every n picks
+  const r = await run(['pick', '--nodes', 'a,b,c', '--count', '9']);
+  t.is(r.code, 0);
+  for (let i = 0; i < 9; i += 3) t.deepEqual(r.out.slice(i, i + 3).sort(), ['a', 'b', 'c']);
+  t.deepEqual(r.out.slice(3), r.out.slice(0, 6));
 });

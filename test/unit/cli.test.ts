@@ -5,7 +5,12 @@ import { HashRing } from '../../bindings/index.js';
 import { ALGORITHMS, createHasher, type Algorithm } from '../../bindings/hashing/create-hasher.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import ts from 'typescript';
+import { packageVersion } from '../../bindings/cli/version.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -268,11 +273,19 @@ test('route takes stdin keys as bytes: invalid UTF-8 is routed on its bytes and 
       },
     });
     t.deepEqual([code, err], [0, []], `${algo} ${extra.join(' ')}`);
-    t.deepEqual(Buffer.concat(chunks), expectedRoutes(h, keys), `${algo} ${extra.join(' ')}`);
+    // the empty line (raw[3]) is skipped
+    t.deepEqual(
+      Buffer.concat(chunks),
+      expectedRoutes(
+        h,
+        keys.filter((k) => k.length > 0),
+      ),
+      `${algo} ${extra.join(' ')}`,
+    );
   }
 });
 
-test('the executable splits stdin on \\n, drops a \\r before it, keeps every other byte, and streams long lines', async (t) => {
+test('the executable splits stdin on \\n, drops a \\r before it, skips blank lines, keeps every other byte, and streams long lines', async (t) => {
   const nodes = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
   const h = createHasher(nodes, { algorithm: 'ketama', compat: 'libmemcached' });
   const long = Buffer.alloc(200_000, 0x78); // spans several reads
@@ -287,7 +300,6 @@ test('the executable splits stdin on \\n, drops a \\r before it, keeps every oth
   const keys = [
     Uint8Array.of(0x61, 0xff, 0x62),
     Uint8Array.of(0x61, 0xfe, 0x62),
-    new Uint8Array(0),
     Buffer.from('z\r\rw'),
     long,
     Buffer.from('last'),
@@ -318,4 +330,88 @@ test('route | head: the executable exits quietly with code 0 when the reader clo
   t.regex(first, /^key:0\t[abc]\n/);
   t.is(stderr, '');
   t.deepEqual([code, signal], [0, null]);
+});
+
+test('route skips blank stdin lines (a \\r\\n one too): a blank line at the end is no key; the empty key is an argument', async (t) => {
+  const args = ['route', '--nodes', 'a,b,c'];
+  const ring = createHasher(['a', 'b', 'c'], { algorithm: 'xxhash-ring' });
+  t.deepEqual(await run(args, ['', 'k1', '', '', 'k2', '']), {
+    code: 0,
+    out: [`k1\t${ring.get('k1')}`, `k2\t${ring.get('k2')}`],
+    err: [],
+  });
+  t.deepEqual(await run(args, ['', '']), { code: 0, out: [], err: [] });
+  t.deepEqual(await run([...args, '']), { code: 0, out: [`\t${ring.get('')}`], err: [] });
+  const cases: [string, string[]][] = [
+    ['k1\n\nk2\r\n\r\n\n', ['k1', 'k2']],
+    ['\n\n', []],
+    ['k1\n', ['k1']],
+    [' \n\rk2\r', [' ', '\rk2']], // not blank
+  ];
+  for (const [input, keys] of cases) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bindings/cli/bin.ts', ...args], {
+      cwd: root,
+      input,
+      encoding: 'utf8',
+    });
+    t.is(r.stderr, '', JSON.stringify(input));
+    t.is(r.status, 0);
+    t.is(r.stdout, keys.map((k) => `${k}\t${ring.get(k)}\n`).join(''), JSON.stringify(input));
+  }
+});
+
+const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+
+test('--version and -V print the version in package.json, exit 0 (also the executable, from source)', async (t) => {
+  t.regex(version, /^\d+\.\d+\.\d+/);
+  for (const flag of ['--version', '-V']) t.deepEqual(await run([flag]), { code: 0, out: [version], err: [] }, flag);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bindings/cli/bin.ts', '--version'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  t.deepEqual([r.status, r.stdout, r.stderr], [0, `${version}\n`, '']);
+  t.regex((await run(['--help'])).out[0]!, /\n {2}--version, -V /);
+});
+
+test('--version from the built package: the switchyard package.json above dist/esm/cli or dist/cjs/cli', async (t) => {
+  // the layout scripts/build.mjs makes, each file compiled as tsc does (isolatedModules), run from elsewhere
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-version-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'switchyard', version: '9.8.7-test', type: 'module' }),
+  );
+  for (const [format, module] of [
+    ['esm', ts.ModuleKind.ES2022],
+    ['cjs', ts.ModuleKind.CommonJS],
+  ] as const) {
+    mkdirSync(join(dir, 'dist', format, 'cli'), { recursive: true });
+    for (const f of ['version', 'args']) {
+      const src = readFileSync(join(root, 'bindings/cli', `${f}.ts`), 'utf8');
+      const compilerOptions = { module, target: ts.ScriptTarget.ES2022, esModuleInterop: true };
+      writeFileSync(
+        join(dir, 'dist', format, 'cli', `${f}.js`),
+        ts.transpileModule(src, { compilerOptions }).outputText,
+      );
+    }
+  }
+  writeFileSync(join(dir, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
+  const esm = pathToFileURL(join(dir, 'dist/esm/cli/version.js')).href;
+  const cjs = join(dir, 'dist/cjs/cli/version.js');
+  for (const argv of [
+    ['--input-type=module', '-e', `console.log((await import(${JSON.stringify(esm)})).packageVersion())`],
+    ['-e', `console.log(require(${JSON.stringify(cjs)}).packageVersion())`],
+  ]) {
+    const r = spawnSync(process.execPath, argv, { cwd: tmpdir(), encoding: 'utf8' });
+    t.deepEqual([r.status, r.stdout, r.stderr], [0, '9.8.7-test\n', ''], argv[0]);
+  }
+  // not under a switchyard package.json (another package's is passed by): a CommandError naming the file
+  const app = mkdtempSync(join(tmpdir(), 'switchyard-app-'));
+  t.teardown(() => rmSync(app, { recursive: true, force: true }));
+  mkdirSync(join(app, 'lib'));
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0' }));
+  const bundle = join(app, 'lib/bundle.js');
+  const e = t.throws(() => packageVersion(bundle));
+  t.is(e?.name, 'CommandError');
+  t.is(e?.message, `no package.json of switchyard above ${bundle}`);
 });
