@@ -48,7 +48,7 @@ const USAGE = `usage: switchyard <command> [options]
   bench [suite ...]                                       (from a checkout: run benchmarks, write docs/benchmarks.md)
   pick  [--policy NAME] --nodes a=5,b=1,c [--count N] [--seed N] [key ...]   (one member per line)
         --policy default ${DEFAULT_POLICY}; ring_hash|xxhash_ring|maglev|ketama pick by key: give at least one key
-  --version, -V                                           (print switchyard's version)`;
+  --version, -V                                           (print switchyard's version; <command> --help: this text)`;
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
@@ -58,6 +58,12 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const cmd =
     name === '--version' || name === '-V' ? versionCommand : Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  // `<command> --help` (before a `--`, after which every word is a key)
+  const end = rest.indexOf('--');
+  if (cmd !== undefined && (end < 0 ? rest : rest.slice(0, end)).includes('--help')) {
+    io.out(USAGE);
+    return 0;
+  }
   try {
     if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)} (try --help)`);
     return (await cmd(rest, io)) ?? 0;

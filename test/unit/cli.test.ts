@@ -101,6 +101,22 @@ test('bad arguments: one line on stderr, exit code 2', async (t) => {
   t.is((await run(['--help'])).code, 0);
 });
 
+test('<command> --help prints the usage (exit 0); after -- it is a key', async (t) => {
+  for (const argv of [
+    ['pick', '--help'],
+    ['route', '--nodes', 'a,b', '--help'],
+    ['plan', '--help'],
+    ['bench', '--help'],
+  ]) {
+    const r = await run(argv);
+    t.is(r.code, 0, argv.join(' '));
+    t.regex(r.out.join('\n'), /^usage: switchyard <command>/, argv.join(' '));
+  }
+  const r = await run(['route', '--nodes', 'a,b', '--', '--help']);
+  t.is(r.code, 0);
+  t.regex(r.out.join(''), /^--help\t[ab]\n?$/);
+});
+
 test('route and plan work for every algorithm, as the library routes', async (t) => {
   const nodes = ['127.0.0.1:21311', '127.0.0.1:21312', '127.0.0.1:21313'];
   const keys = ['alpha', 'beta', 'user:42', 'ключ'];
