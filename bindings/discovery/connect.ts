@@ -10,7 +10,8 @@
 // The Balancer methods other than `reset` are used when present. The result is the resolver plus events
 // and counters for metrics: `on('update')`, `on('error')`, `updates`, `errors`, `lastUpdateAtMs`. A bad
 // target, balancer, options object or callback (`onError`, `onUpdate`, `onServiceConfig`) is a TypeError
-// naming it, thrown by connectResolver.
+// naming it, thrown by connectResolver. After close() no listener hears anything, not even the rest of the
+// update or error whose listener called it.
 //
 //   const r = connectResolver('etcd:///services/api', balancer, { endpoints: ['http://10.0.0.1:2379'] });
 //   r.on('error', (e) => log(e)); ... r.close();
@@ -78,6 +79,8 @@ class Connected implements ConnectedResolver {
   lastError: Error | undefined;
   readonly #updateFns = new Set<(u: ResolverUpdate) => void>();
   readonly #errorFns = new Set<(e: Error) => void>();
+  /** close() was called: no listener hears anything more (not even the rest of the emit that closed it). */
+  #closed?: true;
 
   declare readonly target: string;
 
@@ -91,13 +94,13 @@ class Connected implements ConnectedResolver {
     if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
     const set = event === 'update' ? this.#updateFns : event === 'error' ? this.#errorFns : undefined;
     if (set === undefined) throw typeError('event', '"update" or "error"', event);
-    const f = fn as never;
-    (set as Set<unknown>).add(f);
-    return () => void (set as Set<unknown>).delete(f);
+    (set as Set<unknown>).add(fn);
+    return () => void (set as Set<unknown>).delete(fn);
   }
 
   emitUpdate(u: ResolverUpdate): void {
     for (const fn of [...this.#updateFns]) {
+      if (this.#closed) return;
       try {
         fn(u);
       } catch (e) {
@@ -110,6 +113,7 @@ class Connected implements ConnectedResolver {
     this.errors++;
     this.lastError = e;
     for (const fn of [...this.#errorFns]) {
+      if (this.#closed) return;
       try {
         fn(e);
       } catch {
@@ -123,6 +127,7 @@ class Connected implements ConnectedResolver {
   }
 
   close(): void {
+    this.#closed = true;
     this.resolver.close();
     this.#updateFns.clear();
     this.#errorFns.clear();

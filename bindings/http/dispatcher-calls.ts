@@ -334,7 +334,7 @@ export class LegacyCall implements Routed, TryLog, Tried {
 /** `Retry-After` in a raw header list, in ms (0 when absent or invalid). */
 function retryAfter(raw: Buffer[]): number {
   for (let i = 0; i + 1 < raw.length; i += 2)
-    if (String(raw[i]).toLowerCase() === 'retry-after') return retryAfterMs(String(raw[i + 1]), Date.now()) ?? 0;
+    if (String(raw[i]).toLowerCase() === 'retry-after') return retryAfterMs(String(raw[i + 1]));
   return 0;
 }
 

@@ -59,7 +59,7 @@ import {
 } from './fetch-options.js';
 import { cancelPick, NoMemberError } from './fetch.js';
 import { BalancerCore } from '../balancing/balancer.js';
-import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs, sleepMs } from './retry.js';
+import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs, Sleepers, sleepMs } from './retry.js';
 import {
   fail,
   LegacyCall,
@@ -253,9 +253,9 @@ export class BalancedDispatcher extends Dispatcher {
   private readonly counters = { requests: 0, tries: 0, retries: 0 };
   /**
    * The early ends of retry back-offs (retry.ts sleepMs, as createFetch's) and of waits for a first member
-   * (route): close()/destroy() wake them.
+   * (route): close()/destroy() wake them and close them (a back-off that starts later ends at once).
    */
-  private readonly sleepers = new Set<() => void>();
+  private readonly sleepers = new Sleepers();
   /** destroy()'s error, which requests woken from back-off end with. */
   private endError: Error | null = null;
   /** 'closed' from close() until it completes, 'destroyed' from destroy() or close()'s completion on. */
@@ -568,7 +568,7 @@ export class BalancedDispatcher extends Dispatcher {
     if (!retryable || state.counter >= r.maxAttempts || this.state !== 'open' || !(this.throttle?.allowRetry() ?? true))
       return cb(err);
     const ra = err.headers?.['retry-after'];
-    const after = retryAfterMs(typeof ra === 'string' ? ra : null, Date.now()) ?? 0;
+    const after = retryAfterMs(typeof ra === 'string' ? ra : null);
     if (after > MAX_RETRY_AFTER_MS) return cb(err); // RetryHandler passes the response on as is
     this.counters.retries++;
     // close()/destroy() during the wait: cb(err) at once, RetryHandler ends the request (or, for a retried
@@ -590,8 +590,7 @@ export class BalancedDispatcher extends Dispatcher {
         report(thrown); // a caller's handler that throws: as it would from a timer
       }
     };
-    // a back-off that starts after close()/destroy() woke the sleepers (a retried response ending late) ends now
-    if (this.state !== 'open') return void queueMicrotask(() => then(false));
+    // a back-off that starts after close()/destroy() (a retried response ending late) ends at once (see stopTaking)
     sleepMs(this.clock, ms, signal, this.sleepers).then(
       () => then(false),
       () => then(true),
@@ -642,9 +641,10 @@ export class BalancedDispatcher extends Dispatcher {
     this.unsubscribe?.();
     // requests in retry back-off or waiting for a member end now (woken, each ends in a later microtask, with
     // the error of the ending it sees then: see sleep), before close() resolves, so nothing is left to come (a
-    // new-API request holding a retried response passes it on to the caller, and its Pool's close() waits for it)
+    // new-API request holding a retried response passes it on to the caller, and its Pool's close() waits for it);
+    // closed, the sleepers end at once a back-off that starts later
     this.endError = err;
-    for (const wake of [...this.sleepers]) wake();
+    this.sleepers.wake(true);
     for (const id of [...this.pools.keys()]) this.retire(id);
   }
 

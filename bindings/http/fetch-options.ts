@@ -107,6 +107,10 @@ export interface FetchEvent {
   /** Sequence number of the request (from 1), to correlate the events of one request. */
   request: number;
   member?: string;
+  /**
+   * The try concerned, from 1: the one starting ('try', 'retry', 'hedge'), the one refused ('throttled'), the
+   * last one made ('give-up', 'request-end'; 0 when none was).
+   */
   attempt: number;
   status?: number;
   error?: unknown;
@@ -459,11 +463,11 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   const retryOn = new Set<number>(retryOnList);
   for (const s of retryOn) intInRange('retry.retryOn[]', s, 100, 599);
   /** `options[k]` checked by `check` (errors name `k`), or `dflt` when left out. */
-  const opt = <K extends keyof CreateFetchOptions, T, D>(
+  const opt = <K extends keyof CreateFetchOptions, T, D = undefined>(
     k: K,
     check: (field: string, v: NonNullable<CreateFetchOptions[K]>) => T,
-    dflt: D,
-  ): T | D => (options[k] === undefined ? dflt : check(k, options[k]!));
+    dflt?: D,
+  ): T | D => (options[k] === undefined ? (dflt as D) : check(k, options[k]!));
   const random = opt('random', validateRandom, Math.random);
   const clock = opt('clock', validateClock, systemClock);
   const hedge = options.hedge;
@@ -486,7 +490,7 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
   const cfg: Omit<FetchConfig, 'balancer' | 'close' | 'resolver' | 'checker' | 'detector'> = {
     scheme,
     serviceOrigin,
-    perTryTimeoutMs: opt('perTryTimeoutMs', positive, undefined),
+    perTryTimeoutMs: opt('perTryTimeoutMs', positive),
     deadlineMs,
     maxAttempts: retry.maxAttempts === undefined ? 3 : intInRange('retry.maxAttempts', retry.maxAttempts, 1, 10),
     retryOn,
@@ -496,11 +500,11 @@ export function parseFetchOptionsWith(parts: StackParts, options: CreateFetchOpt
         ? null
         : new RetryThrottle(asObject<ThrottleOptions>('retryThrottling', options.retryThrottling)),
     hedge: hedgeCfg,
-    passThrough: opt('passThrough', isFunction, undefined),
-    key: opt('key', isFunction, undefined),
-    baseFetch: opt('fetch', isFunction, undefined) ?? globalThis.fetch.bind(globalThis),
+    passThrough: opt('passThrough', isFunction),
+    key: opt('key', isFunction),
+    baseFetch: opt('fetch', isFunction) ?? globalThis.fetch.bind(globalThis),
     clock,
-    onEvent: opt('onEvent', isFunction, undefined),
+    onEvent: opt('onEvent', isFunction),
     readyTimeoutMs,
     instrumentation: instrument?.(options.instrumentation),
     unsent: parts.unsent,

@@ -50,7 +50,7 @@ import {
   type Traced,
   type TryScope,
 } from './fetch-options.js';
-import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs, sleepMs } from './retry.js';
+import { IDEMPOTENT_METHODS, MAX_RETRY_AFTER_MS, retryAfterMs, Sleepers, sleepMs } from './retry.js';
 import { originOf, targetPath, UnsafeTargetError } from './url-guard.js';
 
 export type {
@@ -134,13 +134,12 @@ export class Shared {
   readonly stats: FetchStats = { requests: 0, tries: 0, retries: 0, hedges: 0, failures: 0 };
   /** `onEvent` first, then the listeners in the order added. */
   readonly #listeners: ((e: FetchEvent) => void)[];
-  /** Retries waiting out their back-off: close() ends the waits (the next pick fails on the closed Balancer). */
-  readonly sleepers = new Set<() => void>();
   /**
-   * close() stopped the Balancer createFetch built: a back-off that starts later (a try in flight at close()
-   * failing) is not waited out. Not with a caller's Balancer, which close() leaves running: retries back off.
+   * Retries waiting out their back-off: close() wakes them (the next pick fails on a closed Balancer), and, when
+   * it stopped the Balancer createFetch built, closes them: a back-off that starts later (a try in flight at
+   * close() failing) is not waited out. Not with a caller's Balancer, which goes on: later retries back off.
    */
-  declare closed?: boolean;
+  readonly sleepers = new Sleepers();
   /** Whether anyone hears events (onEvent or a listener): events are not even built otherwise. */
   declare observed: boolean;
   readonly #byMember = new WeakMap<FetchMember, string>();
@@ -476,13 +475,13 @@ export class Call {
     return res;
   }
 
-  /** The request fails with `err`. */
+  /** The request fails with `err`; 'give-up' tells the last try made, as 'request-end' (0 when none was). */
   fail(err: unknown): never {
     const sh = this.sh;
     sh.stats.failures++;
     this.#traced?.end({ error: err, tries: this.#tries, retries: this.#retries });
     if (sh.observed) {
-      sh.emit({ type: 'give-up', request: this.request, attempt: 0, error: err });
+      sh.emit({ type: 'give-up', request: this.request, attempt: this.#tries, error: err });
       sh.emit({
         type: 'request-end',
         request: this.request,
@@ -533,9 +532,9 @@ export class Call {
         }
         throttle?.onFailure();
         if (!this.#idempotent || !this.#replayable) return this.ok(last);
-        // Retry-After may be an HTTP date: compared with the wall clock, not the monotonic one.
         const counted = attempt - this.#transparent; // transparent retries are not among the maxAttempts
-        const after = retryAfterMs(last.res.headers.get('retry-after'), Date.now()) ?? 0;
+        // Retry-After may be an HTTP date: compared with the wall clock, not the monotonic one
+        const after = retryAfterMs(last.res.headers.get('retry-after'));
         wait = Math.max(backoff.delayMs(counted), after);
         // a Retry-After beyond MAX_RETRY_AFTER_MS: the member asks not to come back soon, the response is the answer
         if (
@@ -594,7 +593,7 @@ export class Call {
         });
       }
       try {
-        await sleepMs(clock, sh.closed ? 0 : wait, signal, sh.sleepers);
+        await sleepMs(clock, wait, signal, sh.sleepers);
       } catch {
         return this.fail(signal!.reason);
       }
@@ -678,9 +677,6 @@ export function createFetchWith(parts: StackParts, options: CreateFetchOptions):
     checker: cfg.checker,
     detector: cfg.detector,
     on: (event: 'event', fn: (e: FetchEvent) => void) => sh.on(event, fn),
-    close: () => {
-      sh.closed = cfg.close();
-      for (const wake of sh.sleepers) wake();
-    },
+    close: () => sh.sleepers.wake(cfg.close()),
   });
 }

@@ -5,7 +5,8 @@
 //   multiply load during an outage;
 // - `Retry-After` (seconds or an HTTP date) raises the wait; a wait past the deadline, or a Retry-After over
 //   MAX_RETRY_AFTER_MS, ends the retries (the response is the answer);
-// - the wait itself runs on the injected clock (`sleepMs`).
+// - the wait itself runs on the injected clock (`sleepMs`); close() ends it early through `Sleepers`: it wakes
+//   every wait and, once closed, a wait that starts later (a try in flight at close() failing) ends at once.
 import type { Clock } from '../util/clock.js';
 import { intInRange, positive } from '../util/validate.js';
 
@@ -45,13 +46,13 @@ export class RetryThrottle {
   }
 }
 
-/** Milliseconds to wait from a `Retry-After` header value at time `nowMs`, or undefined if absent/invalid. */
-export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
-  if (value === null) return undefined;
+/** Milliseconds to wait from a `Retry-After` value (seconds, or an HTTP date: to the wall clock); 0 without one. */
+export function retryAfterMs(value: string | null): number {
+  if (value === null) return 0;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+  return at === at ? Math.max(0, at - Date.now()) : 0;
 }
 
 /**
@@ -61,23 +62,39 @@ export function retryAfterMs(value: string | null, nowMs: number): number | unde
 export const MAX_RETRY_AFTER_MS = 30_000;
 
 /**
- * Waits `ms` on `clock` (an ordinary timer: the caller awaits it); rejects with the signal's reason on abort.
- * While it waits its early end is in `wakers` (createFetch's close() ends the back-off of its retries).
+ * The waits (back-offs, and the dispatcher's waits for a member) that close() ends: each waiting one is here as
+ * its early end. Shared by createFetch and createDispatcher.
  */
-export function sleepMs(clock: Clock, ms: number, signal?: AbortSignal, wakers?: Set<() => void>): Promise<void> {
+export class Sleepers extends Set<() => void> {
+  /** A sleepMs that starts now ends at once. */
+  declare closed?: boolean;
+
+  /** Wakes every sleeper (each leaves the set); with `close`, a sleepMs that starts later ends at once too. */
+  wake(close: boolean): void {
+    this.closed ||= close;
+    for (const wake of this) wake();
+  }
+}
+
+/**
+ * Waits `ms` on `clock` (an ordinary timer: the caller awaits it); rejects with the signal's reason on abort.
+ * While it waits its early end is in `sleepers`; once they are closed it resolves at once.
+ */
+export function sleepMs(clock: Clock, ms: number, signal?: AbortSignal, sleepers?: Sleepers): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
+    if (sleepers?.closed) return resolve();
     const end = (fail: boolean) => {
       clock.clearTimeout(t);
       signal?.removeEventListener('abort', onAbort);
-      wakers?.delete(wake);
+      sleepers?.delete(wake);
       if (fail) reject(signal!.reason);
       else resolve();
     };
     const wake = () => end(false);
     const onAbort = () => end(true);
     const t = clock.setTimeout(wake, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    wakers?.add(wake);
+    signal?.addEventListener('abort', onAbort); // removed by end
+    sleepers?.add(wake);
   });
 }

@@ -278,6 +278,42 @@ test.serial("'throttled': the retry budget refusing a retry is an event, once pe
   t.deepEqual(events.at(-1), { type: 'request-end', request: 1, attempt: 1, ok: false, status: 503, tries: 1 });
 });
 
+test("'give-up' names the last try made, as 'request-end' does (0 when none was)", async (t) => {
+  const events: FetchEvent[] = [];
+  const f = createFetch({
+    endpoints: ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80'],
+    outlierDetection: false,
+    retry: { maxAttempts: 5, ...fast },
+    // tokens 4 → 3 after the first failure (a retry), → 2 after the second (not > 2: refused)
+    retryThrottling: { maxTokens: 4, tokenRatio: 0.1 },
+    onEvent: (e) => events.push(e),
+    fetch: () => Promise.reject(new TypeError('fetch failed')),
+  });
+  await t.throwsAsync(f('/x'), { message: 'fetch failed' });
+  t.deepEqual(
+    events.map((e) => [e.type, e.attempt]),
+    [
+      ['try', 1],
+      ['retry', 2],
+      ['try', 2],
+      ['throttled', 3],
+      ['give-up', 2],
+      ['request-end', 2],
+    ],
+  );
+  // no try: aborted before the first
+  events.length = 0;
+  await t.throwsAsync(f('/x', { signal: AbortSignal.abort(new Error('gone')) }), { message: 'gone' });
+  t.deepEqual(
+    events.map((e) => [e.type, e.attempt]),
+    [
+      ['give-up', 0],
+      ['request-end', 0],
+    ],
+  );
+  f.close();
+});
+
 test('the built stack exposes its resolver, checker and detector; a given balancer exposes none', (t) => {
   const f = createFetch({
     target: 'static:///127.0.0.1:9',

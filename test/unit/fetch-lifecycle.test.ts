@@ -1,5 +1,5 @@
 // The fetch wrapper's lifecycle (a lifecycle sweep's findings): a retry whose back-off starts after close() (its
-// try was in flight at close) fails at once instead of waiting the back-off out, while a caller's Balancer, which
+// try was in flight at close) fails at once instead of waiting the back-off out (not even on the clock), while a caller's Balancer, which
 // close() leaves running, keeps its back-offs; a hedged request leaves no
 // response body open (a retryable answer a later hedge replaced, a loser answering in the winner's tick); a
 // hedged try that throws fails its request instead of escaping as an unhandled rejection. A stub fetch on a
@@ -51,6 +51,33 @@ test('close() while a try is in flight: its retry does not wait out the back-off
   const err = await t.throwsAsync(p);
   t.regex(err!.message, /closed/);
   t.is(clock.now(), 0, 'without waiting out the back-off');
+  t.is(clock.pending, 0, 'no timer left');
+});
+
+test('close() while a try is in flight, on a clock nobody advances: its retry does not wait at all', async (t) => {
+  const clock = new VirtualClock(0);
+  let answer!: () => void;
+  const f = createFetch({
+    endpoints,
+    clock,
+    outlierDetection: false,
+    retry: { maxAttempts: 3, initialBackoffMs: 1000, maxBackoffMs: 1000 },
+    fetch: () =>
+      new Promise<Response>((resolve) => {
+        answer = () => resolve(new Response('no', { status: 503 }));
+      }),
+  });
+  const p = f('/x');
+  let outcome = 'pending';
+  p.then(
+    () => (outcome = 'resolved'),
+    (e: Error) => (outcome = e.message),
+  );
+  await clock.advance(0);
+  f.close();
+  answer(); // its back-off starts after close(): not even a 0 ms timer to wait for
+  await turns();
+  t.regex(outcome, /closed/);
   t.is(clock.pending, 0, 'no timer left');
 });
 

@@ -395,3 +395,28 @@ test('connectResolver: works with a Balancer that has only reset(); a throwing u
   t.is(r.updates, 1);
   r.close();
 });
+
+test('connectResolver: once a listener closes the connection, no listener hears anything more', async (t) => {
+  // an 'update' listener closing (and then throwing): the other listeners do not hear that update, nor the error
+  const r = connectResolver('static:///a:80,b:80', { reset: () => true });
+  const heard: string[] = [];
+  r.on('update', () => {
+    heard.push('update 1');
+    r.close();
+    throw new Error('after close');
+  });
+  r.on('update', () => heard.push('update 2'));
+  r.on('error', (e) => heard.push(`error ${e.message}`));
+  await flush();
+  t.deepEqual(heard, ['update 1']);
+  // an 'error' listener closing: the other error listeners do not hear that error
+  const s = connectResolver('static:///a:80,bad', { reset: () => true });
+  const errors: string[] = [];
+  s.on('error', () => {
+    errors.push('error 1');
+    s.close();
+  });
+  s.on('error', () => errors.push('error 2'));
+  await flush();
+  t.deepEqual(errors, ['error 1']);
+});
