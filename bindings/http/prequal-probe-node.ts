@@ -33,8 +33,11 @@ export function createNodeHttpProber(o: NodeHttpProberOptions = {}): PrequalProb
       const host = member.host.startsWith('[') ? member.host.slice(1, -1) : member.host;
       const req = request({ host, port: member.port, path, agent, headers, signal }, (res) => {
         if (res.statusCode !== 200) {
-          res.resume();
           reject(new Error(`prequal probe ${member.id}: status ${res.statusCode}`));
+          // read a short error body to keep the connection; one past the answer limit drops it
+          let m = 0;
+          res.on('data', (c: Buffer) => void ((m += c.length) >= limit && res.destroy()));
+          res.on('error', () => {});
           return;
         }
         const chunks: Buffer[] = [];

@@ -6,6 +6,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import { Balancer, VirtualClock, mulberry32, parseEndpoint, type Endpoint } from '../../bindings/index.js';
 import { PrequalTracker, prequalFetchHandler, prequalHandler, rifBucket } from '../../bindings/http/prequal-handler.js';
 import { createHttpProber } from '../../bindings/http/prequal-probe.js';
+import { createNodeHttpProber } from '../../bindings/http/prequal-probe-node.js';
 import type { PrequalPolicy } from '../../bindings/balancing/policies/prequal.js';
 import { listen } from '../helpers/process.js';
 
@@ -116,6 +117,49 @@ test('prober: a status other than 200 rejects; an oversized body is cut and then
     await close(s2);
   }
   t.throws(() => createHttpProber({ scheme: 'ftp' as never }), { instanceOf: TypeError, message: /scheme/ });
+});
+
+test('node prober: an answer, a status other than 200 (its endless body dropped), a cut body, an abort', async (t) => {
+  let endlessClosed: Promise<void> | undefined;
+  const s = createServer((req, res) => {
+    if (req.url === '/prequal') return void res.end('{"rif":3,"latencyMs":1.5}');
+    if (req.url === '/big') return void res.end(`{"rif":1,"pad":"${'x'.repeat(100_000)}"}`);
+    if (req.url === '/hang') return; // never answers
+    // a 503 whose body never ends: the prober must not read it for ever
+    res.writeHead(503);
+    const chunk = 'y'.repeat(16_384);
+    const timer = setInterval(() => res.write(chunk), 2);
+    endlessClosed = new Promise((resolve) =>
+      res.on('close', () => {
+        clearInterval(timer);
+        resolve();
+      }),
+    );
+  });
+  const port = await listen(s);
+  const probe = createNodeHttpProber();
+  try {
+    t.is(await probe(member(port), new AbortController().signal), '{"rif":3,"latencyMs":1.5}');
+    const cut = (await createNodeHttpProber({ path: '/big' })(member(port), new AbortController().signal)) as string;
+    t.is(cut.length, 4097);
+    await t.throwsAsync(createNodeHttpProber({ path: '/endless' })(member(port), new AbortController().signal), {
+      message: /status 503/,
+    });
+    const dropped = await Promise.race([
+      endlessClosed!.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+    ]);
+    t.true(dropped, 'the connection of an endless error body was dropped');
+    const ac = new AbortController();
+    const hanging = createNodeHttpProber({ path: '/hang' })(member(port), ac.signal);
+    ac.abort(new Error('stop'));
+    await t.throwsAsync(hanging);
+    t.throws(() => createNodeHttpProber({ path: 'x' }), { instanceOf: TypeError, message: /path/ });
+  } finally {
+    probe.agent.destroy();
+    s.closeAllConnections();
+    await close(s);
+  }
 });
 
 test('fetch-style handler: probes, counting until the body is read, 404 without an app', async (t) => {
