@@ -1,12 +1,13 @@
 // The default core and loading (loader.ts keeps the instances, one per family: families.ts). Nothing is
 // compiled at import time. The first API call that needs the core compiles the ring family's inlined bytes
 // synchronously (`initSync`); where WebAssembly is missing or blocked (a CSP without 'wasm-unsafe-eval') the
-// pure-TS core is used instead and `backend()` reports 'js'. `init(source)` is the async, memoized way for
-// pages that want to fetch the .wasm file (`switchyard/wasm`, every family in one module) or compile off the
-// main thread. HashRing reaches the pure-TS core (core-js.ts) only through `ringCore`, once registered by
-// `registerJsFallback()`: switchyard's HashRing registers it, a switchyard/lite page does when it needs it, so
-// a lite bundle that does not carries no pure-TS core (docs/browsers.md). A caller's module is adopted only if
-// it carries this version's build id (wasm-id.ts).
+// pure-TS core is used instead, `backend()` reports 'js' and `backendError()` why (null while WebAssembly is
+// the default). `init(source)` is the async, memoized way for pages that want to fetch the .wasm file
+// (`switchyard/wasm`, every family in one module) or compile off the main thread. HashRing reaches the
+// pure-TS core (core-js.ts) only through `ringCore`, once registered by `registerJsFallback()`: switchyard's
+// HashRing registers it, a switchyard/lite page does when it needs it, so a lite bundle that does not carries
+// no pure-TS core (docs/browsers.md). A caller's module is adopted only if it carries this version's build id
+// (wasm-id.ts).
 import type { Backend, Core } from './core.js';
 import { jsCore } from './core-js.js';
 import { createWasmCore, createWasmHandle, type WasmHandle } from './core-wasm.js';
@@ -33,6 +34,8 @@ import {
 export type WasmSource = WebAssembly.Module | BufferSource | URL | Response | PromiseLike<Response>;
 
 let pending: Promise<Backend> | null = null;
+/** The sources `pending` tries in turn: the first call's, then those of the calls made meanwhile. */
+let queued: (WasmSource | undefined)[] = [];
 const cores = new WeakMap<WasmHandle, Core>();
 
 /** The WASM core over the ring family's instance (or the shared one). */
@@ -72,11 +75,31 @@ export function initSync(source?: WebAssembly.Module | BufferSource): Backend {
   }
 }
 
+/** Loads `source` (the inlined ring family without one); throws where it cannot. */
+async function load(source: WasmSource | undefined): Promise<void> {
+  if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
+  if (source === undefined) {
+    const mod = await WebAssembly.compile(decodeHex(RING_WASM.hex));
+    adoptFamily(RING_WASM, createWasmHandle(await WebAssembly.instantiate(mod, {})));
+    return;
+  }
+  let mod: WebAssembly.Module;
+  if (source instanceof WebAssembly.Module) mod = source;
+  else if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) mod = await WebAssembly.compile(source);
+  else {
+    const res = source instanceof URL ? await fetch(source) : await source;
+    if (res.ok === false) throw new Error(`WebAssembly source: HTTP ${res.status} from ${res.url || 'a Response'}`);
+    mod = await WebAssembly.compile(await res.arrayBuffer());
+  }
+  adoptShared(createWasmHandle(await WebAssembly.instantiate(ownBuild(mod), {})));
+}
+
 /**
  * Async, memoized: accepts a compiled module, bytes, a URL or a Response (e.g. `fetch(wasmUrl)`) of this
  * version's switchyard/wasm; anything else (another module, a stale copy) falls back to 'js' as `initSync` does,
- * unless WebAssembly was loaded meanwhile. Called once WebAssembly is loaded, it resolves to 'wasm' without using
- * `source`.
+ * unless WebAssembly was loaded meanwhile. Calls made while a load is pending share it; if it fails, their own
+ * sources are tried in turn before falling back, and every call resolves to the backend then in effect. Called
+ * once WebAssembly is loaded, it resolves to 'wasm' without using `source`.
  */
 export function init(source?: WasmSource): Promise<Backend> {
   // a wrong argument is the caller's error (a TypeError), not a reason to fall back to 'js'
@@ -93,38 +116,35 @@ export function init(source?: WasmSource): Promise<Backend> {
         !(typeof WebAssembly === 'object' && s instanceof WebAssembly.Module)))
   )
     throw typeError('source', 'a WebAssembly.Module, bytes, a URL or a Response', source);
-  // a source not used (WASM loaded, or an init pending): its rejection (a failed fetch) is not left unhandled
+  // a source not used now (WASM loaded, or a load pending): its rejection (a failed fetch) is not left unhandled
   if (wasmLoaded() || pending !== null) Promise.resolve(source).catch(() => {});
   if (wasmLoaded()) {
     setMode('wasm');
     return Promise.resolve('wasm');
   }
-  // failures are not memoized: the catch (always a later microtask, even for a synchronous throw such as a
-  // refused build id) clears `pending` after it was assigned. A failure falls back to 'js' only if no WASM
-  // was loaded meanwhile (the inlined bytes, by initSync or a first object); every caller gets the backend
-  // then in effect
-  pending ??= (async (): Promise<Backend> => {
-    if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
-    if (source === undefined) {
-      const mod = await WebAssembly.compile(decodeHex(RING_WASM.hex));
-      adoptFamily(RING_WASM, createWasmHandle(await WebAssembly.instantiate(mod, {})));
-      return 'wasm';
-    }
-    let mod: WebAssembly.Module;
-    if (source instanceof WebAssembly.Module) mod = source;
-    else if (ArrayBuffer.isView(source) || source instanceof ArrayBuffer) mod = await WebAssembly.compile(source);
-    else {
-      const res = source instanceof URL ? await fetch(source) : await source;
-      if (res.ok === false) throw new Error(`WebAssembly source: HTTP ${res.status} from ${res.url || 'a Response'}`);
-      mod = await WebAssembly.compile(await res.arrayBuffer());
-    }
-    adoptShared(createWasmHandle(await WebAssembly.instantiate(ownBuild(mod), {})));
-    return 'wasm';
-  })().catch((err: unknown) => {
+  // a source already queued is not tried twice (a Response's body reads once)
+  if (pending !== null) {
+    if (!queued.includes(source)) queued.push(source);
+    return pending;
+  }
+  queued = [source];
+  // failures are not memoized: `pending` is cleared once every queued source failed (after an await, so after
+  // it was assigned, even for a synchronous throw such as a refused build id). A failure falls back to 'js'
+  // only if no WASM was loaded meanwhile (the inlined bytes, by initSync or a first object); the last error is
+  // the one reported
+  pending = (async (): Promise<Backend> => {
+    let err: unknown;
+    for (let i = 0; i < queued.length && !wasmLoaded(); i++)
+      try {
+        await load(queued[i]);
+        break;
+      } catch (e) {
+        err = e;
+      }
     pending = null;
     if (!wasmLoaded()) failOver(err);
     return backend();
-  });
+  })();
   return pending;
 }
 
@@ -133,9 +153,12 @@ export function backend(): Backend {
   return defaultWasmCore() === null ? 'js' : 'wasm';
 }
 
-/** Why WebAssembly is not in use, if it was tried and failed. */
+/**
+ * Why the default backend is not WebAssembly: the error of the failed load that made it 'js'. null before any
+ * load, while WebAssembly is the default, and once a later load succeeded.
+ */
 export function backendError(): unknown {
-  return lastWasmError();
+  return getMode() === 'wasm' ? null : lastWasmError();
 }
 
 /**

@@ -45,7 +45,7 @@ export function loadFamily(family: WasmFamily): WasmHandle | null {
 /** Makes `handle` the instance of `family` (compiled asynchronously by `init()`). */
 export function adoptFamily(family: WasmFamily, handle: WasmHandle): void {
   handles.set(family, handle);
-  mode = 'wasm';
+  setMode('wasm');
 }
 
 /** Whether some WASM instance is in use (a family's or a caller's module). */
@@ -56,7 +56,7 @@ export function wasmLoaded(): boolean {
 /** Makes `handle` (of a caller's module holding every family) the instance of every family. */
 export function adoptShared(handle: WasmHandle): void {
   shared = handle;
-  mode = 'wasm';
+  setMode('wasm');
 }
 
 /** Records why WebAssembly is not in use and makes 'js' the default. */
@@ -69,8 +69,10 @@ export function getMode(): Backend | null {
   return mode;
 }
 
+/** Sets the default backend; 'wasm' clears the error of an earlier failed load (backendError). */
 export function setMode(kind: Backend): void {
   mode = kind;
+  if (kind === 'wasm') lastError = null;
 }
 
 export function lastWasmError(): unknown {

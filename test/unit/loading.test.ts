@@ -202,6 +202,16 @@ test("a corrupt module falls back to 'js' with the reason; setBackend('wasm') re
   t.is(r.r2, expected);
 });
 
+/** Runs `script` on the sources (tsx: dist/ may be older) in a fresh process, `sy` being bindings/index.ts. */
+function runSrc(script: string): Record<string, unknown> {
+  const code = `const sy = await import(${JSON.stringify(resolve(root, 'bindings/index.ts'))}); ${script}`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
 test("a failing init(source) still pending when another path loads WebAssembly does not turn the default to 'js'; every init call resolves to the backend in effect", (t) => {
   // on the sources (tsx), in a fresh process. Each source fails 30 ms later (a rejected fetch, or bytes that do
   // not compile); p2 and `later` do not use theirs, whose rejection must not go unhandled
@@ -219,16 +229,9 @@ test("a failing init(source) still pending when another path loads WebAssembly d
   };
   for (const [bad, source] of Object.entries(bads))
     for (const [load, code] of Object.entries(loads)) {
-      const script = `const sy = await import(${JSON.stringify(resolve(root, 'bindings/index.ts'))});
-        const p1 = sy.init(${source}), p2 = sy.init(${source}), loaded = ${code};
+      const r = runSrc(`const p1 = sy.init(${source}), p2 = sy.init(${source}), loaded = ${code};
         const out = { loaded, p1: await p1, p2: await p2, b: sy.backend(), ring: new sy.HashRing(['a']).backend, err: sy.backendError() && String(sy.backendError()) };
-        console.log(JSON.stringify({ ...out, later: await sy.init(${source}) }));`;
-      const r = JSON.parse(
-        execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-          cwd: root,
-          encoding: 'utf8',
-        }).trim(),
-      );
+        console.log(JSON.stringify({ ...out, later: await sy.init(${source}) }));`);
       const b = load === 'ring, then js' ? 'js' : 'wasm';
       t.deepEqual(
         r,
@@ -257,4 +260,68 @@ test("init and setBackend refuse what they cannot take: a wrong source is a Type
     err: 'WebAssembly source: HTTP 404 from a Response',
     r: expected,
   });
+});
+
+const corrupt = `new Uint8Array([0, 97, 115, 109, 9, 9, 9, 9])`;
+// read before the calls: an await between two init calls would let the first settle before the second
+const readGood = `const good = (await import('node:fs')).readFileSync(${JSON.stringify(wasmPath)});`;
+
+test("backendError() is why the backend in effect is not WebAssembly: a later successful load clears a failed one's error", (t) => {
+  const recover = {
+    "setBackend('wasm')": `(sy.setBackend('wasm'), sy.backend())`,
+    initSync: `sy.initSync()`,
+    'initSync(bytes)': `sy.initSync(good)`,
+    'init(bytes)': `await sy.init(good)`,
+    init: `await sy.init()`,
+  };
+  const fail = { initSync: `sy.initSync(${corrupt})`, init: `await sy.init(${corrupt})` };
+  for (const [f, failing] of Object.entries(fail))
+    for (const [name, load] of Object.entries(recover)) {
+      if (f === 'init' && name !== 'init') continue;
+      // 'js' chosen while WebAssembly never loaded keeps the error; chosen after it loaded, there is none
+      const r = runSrc(`${readGood} const a = ${failing}; sy.setBackend('js'); const err = String(sy.backendError());
+        const loaded = ${load}; const out = { a, err: /CompileError/.test(err), loaded, b: sy.backend(), after: sy.backendError() };
+        sy.setBackend('js'); console.log(JSON.stringify({ ...out, js: sy.backendError() }));`);
+      t.deepEqual(
+        r,
+        { a: 'js', err: true, loaded: 'wasm', b: 'wasm', after: null, js: null },
+        `${f} fails, then ${name}`,
+      );
+    }
+});
+
+test("init while another init is pending: if that load fails, the later caller's own source is tried before falling back to 'js'; every caller resolves to the backend then in effect", (t) => {
+  const bad404 = `new Response('not found', { status: 404 })`;
+  const cases: [string, string, Record<string, unknown>][] = [
+    ['a bad source, then good bytes', `[sy.init(${corrupt}), sy.init(good)]`, { ps: ['wasm', 'wasm'], err: null }],
+    ['a bad source, then no source', `[sy.init(${corrupt}), sy.init()]`, { ps: ['wasm', 'wasm'], err: null }],
+    [
+      'two bad sources, then good bytes',
+      `[sy.init(${corrupt}), sy.init(${bad404}), sy.init(good)]`,
+      { ps: ['wasm', 'wasm', 'wasm'], err: null },
+    ],
+    // every source fails: 'js', the last one's error
+    [
+      'two bad sources',
+      `[sy.init(${corrupt}), sy.init(${bad404})]`,
+      { ps: ['js', 'js'], err: 'Error: WebAssembly source: HTTP 404 from a Response' },
+    ],
+    // the same source is tried once (a Response's body can be read once)
+    [
+      'one bad Response twice',
+      `((r) => [sy.init(r), sy.init(r)])(new Response(${corrupt}))`,
+      { ps: ['js', 'js'], err: true },
+    ],
+    // a good source first: the later one is never used, and its rejection is not left unhandled
+    [
+      'good bytes, then a rejected fetch',
+      `[sy.init(good), sy.init(Promise.reject(new Error('fetch failed')))]`,
+      { ps: ['wasm', 'wasm'], err: null },
+    ],
+  ];
+  for (const [name, calls, want] of cases) {
+    const r = runSrc(`${readGood} const ps = await Promise.all(${calls}); const e = sy.backendError();
+      console.log(JSON.stringify({ ps, b: sy.backend(), err: e === null ? null : /CompileError/.test(String(e)) || String(e) }));`);
+    t.deepEqual(r, { ...want, b: (want.ps as string[])[0] }, name);
+  }
 });
