@@ -9,13 +9,17 @@
 // in-flight counts, Peak-EWMA, latency-aware scores and the outlier detector (gRFC A50 counts every non-OK
 // status as a failure).
 //
-// grpc-js may drop a COMPLETE pick without starting the call (the subchannel left READY meanwhile, so it
-// picks again; or the call was cancelled first): neither hook is called then. Such picks are ended after
-// UNSTARTED_PICK_TIMEOUT_MS without an RTT sample (the in-flight count is released, no latency is learnt).
+// A pick counts as in flight from the pick (so the picks of one burst see each other: least-request, Peak-EWMA's
+// pending load, bounded loads). grpc-js may drop a COMPLETE pick without starting the call (the call was
+// cancelled or timed out while call credentials were generated; the subchannel left READY meanwhile, so it
+// picks again), and then calls neither hook. A pick not started within UNSTARTED_PICK_TIMEOUT_MS is released
+// by a background timer on the injected clock, whether or not more picks follow: `handle.cancel()`, so only
+// the in-flight count moves (no RTT, outcome or failure). A call starting after its pick was released is not
+// counted in flight and feeds no RTT; its status still reaches the outlier detector.
 import type * as grpcJs from '@grpc/grpc-js';
 import type { Balancer } from '../balancing/balancer.js';
 import type { PickHandle } from '../balancing/events.js';
-import type { Clock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { hashKeyFromMetadata } from './metadata-key.js';
 
 type GrpcPicker = grpcJs.experimental.Picker;
@@ -47,6 +51,8 @@ export interface PickSource {
 /** One call's pick: started / ended hooks and the pick handle. */
 class CallPick {
   startedAt = NaN;
+  /** Released unstarted by the tracker (its handle cancelled). */
+  released = false;
   ended = false;
   constructor(
     readonly id: string,
@@ -64,45 +70,66 @@ class CallPick {
     if (this.ended || this.owner.closed) return;
     this.ended = true;
     this.owner.unstarted.delete(this);
-    const now = this.owner.source.clock.now();
-    const rttMs = this.startedAt === this.startedAt ? Math.max(0, now - this.startedAt) : undefined;
-    const ok = code === 0;
-    this.handle.done(
-      rttMs === undefined ? { ok, status: httpStatusOf(code) } : { ok, rttMs, status: httpStatusOf(code) },
-    );
+    if (!this.released) {
+      const now = this.owner.source.clock.now();
+      const rttMs = this.startedAt === this.startedAt ? Math.max(0, now - this.startedAt) : undefined;
+      const ok = code === 0;
+      this.handle.done(
+        rttMs === undefined ? { ok, status: httpStatusOf(code) } : { ok, rttMs, status: httpStatusOf(code) },
+      );
+    }
     this.owner.source.callEnded(this.id, code);
   };
 }
 
-/** Picks not yet started, in pick order, released after UNSTARTED_PICK_TIMEOUT_MS. */
+/** Picks not yet started, in pick order; a timer releases them UNSTARTED_PICK_TIMEOUT_MS after their pick. */
 export class PickTracker {
   readonly unstarted = new Set<CallPick>();
   /** Set by clear(): the Balancer is closed, later completions are dropped. */
   closed = false;
+  private timer: TimerHandle | undefined;
   constructor(readonly source: PickSource) {}
 
   track(id: string, handle: PickHandle, now: number): CallPick {
     const p = new CallPick(id, handle, now, this);
     this.unstarted.add(p);
+    if (this.timer === undefined) this.arm(UNSTARTED_PICK_TIMEOUT_MS);
     return p;
   }
 
-  /** Releases the picks older than the timeout (without an RTT sample: the Balancer does not time our picks). */
+  private arm(ms: number): void {
+    this.timer = this.source.clock.setTimeout(this.onTimer, ms, { background: true });
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    if (this.closed) return;
+    const now = this.source.clock.now();
+    this.sweep(now);
+    for (const p of this.unstarted) {
+      this.arm(p.pickedAt + UNSTARTED_PICK_TIMEOUT_MS - now);
+      break;
+    }
+  };
+
+  /** Releases the picks older than the timeout (the in-flight count only). */
   sweep(now: number): void {
     for (const p of this.unstarted) {
       if (now - p.pickedAt < UNSTARTED_PICK_TIMEOUT_MS) break;
       this.unstarted.delete(p);
-      p.ended = true;
-      p.handle.done({ ok: true });
+      p.released = true;
+      p.handle.cancel();
     }
   }
 
-  /** Releases every unstarted pick (the load balancer is destroyed). */
+  /** Releases every unstarted pick and stops the timer (the load balancer is destroyed). */
   clear(): void {
     this.closed = true;
+    if (this.timer !== undefined) this.source.clock.clearTimeout(this.timer);
+    this.timer = undefined;
     for (const p of this.unstarted) {
-      p.ended = true;
-      p.handle.done({ ok: true });
+      p.released = true;
+      p.handle.cancel();
     }
     this.unstarted.clear();
   }
@@ -130,14 +157,13 @@ export class SwitchyardPicker implements GrpcPicker {
   pick(args: PickArgs): PickResult {
     const src = this.tracker.source;
     const now = src.clock.now();
-    if (this.tracker.unstarted.size > 0) this.tracker.sweep(now);
     const key = this.hashHeader === undefined ? undefined : hashKeyFromMetadata(args.metadata, this.hashHeader);
     const r = src.balancer.pick(key === undefined ? undefined : { key });
     if (r.type === 'none') return QUEUE; // a state change is on its way: grpc-js picks again with the next picker
     const subchannel = src.subchannelOf(r.member.id);
     if (subchannel === undefined || subchannel.getConnectivityState() !== READY) {
       // a hash policy's member still connecting (load-balancer.ts): wait for its state change
-      r.handle.done({ ok: true });
+      r.handle.cancel();
       return QUEUE;
     }
     const p = this.tracker.track(r.member.id, r.handle, now);

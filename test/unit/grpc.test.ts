@@ -287,9 +287,11 @@ test('hashKeyFromMetadata / parseHashHeader: values joined with commas, binary k
   t.true(bad instanceof RangeError && /ring_hash\.outlier_detection\.interval/.test(bad.message), String(bad));
 });
 
-test('picks grpc-js never starts are released after UNSTARTED_PICK_TIMEOUT_MS without an RTT sample', (t) => {
+test('picks grpc-js never starts are released by a timer UNSTARTED_PICK_TIMEOUT_MS after the pick, no further pick needed: in-flight count only', (t) => {
   const clock = new VirtualClock(0);
   const lb = new Balancer({ policy: 'least_request', clock, measureRtt: false, endpoints: ['a:1', 'b:1'] });
+  const outcomes: number[] = [];
+  lb.on('outcome', (e) => outcomes.push(e.rttMs));
   const fakeSub = { getConnectivityState: () => grpc.connectivityState.READY } as never;
   const ended: [string, number][] = [];
   const tracker = new PickTracker({
@@ -300,6 +302,7 @@ test('picks grpc-js never starts are released after UNSTARTED_PICK_TIMEOUT_MS wi
   });
   const picker = new SwitchyardPicker(tracker, undefined);
   const args = { metadata: new grpc.Metadata(), extraPickInfo: {} };
+  const md = new grpc.Metadata();
   const dropped = picker.pick(args); // never started (grpc-js picked again)
   const used = picker.pick(args);
   t.is(dropped.pickResultType, 0);
@@ -307,20 +310,70 @@ test('picks grpc-js never starts are released after UNSTARTED_PICK_TIMEOUT_MS wi
   t.is(active(), 2);
   used.onCallStarted!();
   clock.tick(7);
-  used.onCallEnded!(grpc.status.OK, '', new grpc.Metadata());
+  used.onCallEnded!(grpc.status.OK, '', md);
   t.is(active(), 1);
+  t.deepEqual(outcomes, [7]);
+  clock.tick(UNSTARTED_PICK_TIMEOUT_MS - 8);
+  t.is(active(), 1);
+  clock.tick(1); // no pick: the timer releases it
+  t.is(active(), 0);
+  t.is(tracker.unstarted.size, 0);
+  t.deepEqual(outcomes, [7], 'a release records no outcome or RTT');
+  // a call starting after the release: its status reaches the outlier detector only
+  dropped.onCallStarted!();
+  dropped.onCallEnded!(grpc.status.UNAVAILABLE, 'down', md);
+  t.is(active(), 0);
+  t.deepEqual(outcomes, [7]);
   t.deepEqual(
     ended.map(([, code]) => code),
-    [0],
+    [0, 14],
   );
-  clock.tick(UNSTARTED_PICK_TIMEOUT_MS - 8);
-  picker.pick(args).onCallStarted!(); // a pick before the timeout sweeps nothing
+  // the timer re-arms for the oldest pick left
+  picker.pick(args); // at 2000
+  clock.tick(1000);
+  picker.pick(args); // at 3000
   t.is(active(), 2);
+  clock.tick(1000);
+  t.is(active(), 1);
+  clock.tick(999);
+  t.is(active(), 1);
   clock.tick(1);
-  picker.pick(args).onCallStarted!(); // now the dropped pick is released
-  t.is(active(), 2);
-  t.is(tracker.unstarted.size, 0);
+  t.is(active(), 0);
+  // destroy: clear() releases at once and stops the timer
+  picker.pick(args);
+  tracker.clear();
+  t.is(active(), 0);
+  t.is(clock.pending, 0, 'no timer left');
   lb.close();
+});
+
+test('a pick grpc-js never starts (call cancelled while its credentials are generated) leaves the in-flight count of an idle channel after UNSTARTED_PICK_TIMEOUT_MS, with no further pick', async (t) => {
+  const ss = await start(1);
+  const c = client(staticTarget(ss), lbConfig('least_request'));
+  await echo(c);
+  const lb = lbOf(ss)!;
+  const member = () => lb.stats().balancer!.members[0]!;
+  t.is(member().active, 0);
+  let release: (() => void) | undefined;
+  const held = grpc.credentials.createFromMetadataGenerator((_o, cb) => {
+    release = () => cb(null, new grpc.Metadata());
+  });
+  let call!: grpc.ClientUnaryCall;
+  const failed = new Promise<grpc.ServiceError | null>((res) => {
+    call = c.Echo({}, new grpc.Metadata(), { credentials: held }, (e) => res(e));
+  });
+  await until('the pick', () => member().active === 1);
+  const pickedAt = Date.now();
+  call.cancel();
+  t.is((await failed)?.code, grpc.status.CANCELLED);
+  release!(); // the credentials arrive after the cancellation: grpc-js drops the pick
+  await new Promise((r) => setTimeout(r, 50));
+  t.is(member().active, 1, 'counted in flight until the timeout');
+  const picks = member().picks;
+  await until('the release', () => member().active === 0, UNSTARTED_PICK_TIMEOUT_MS + 5_000);
+  t.true(Date.now() - pickedAt >= UNSTARTED_PICK_TIMEOUT_MS - 100);
+  t.is(member().picks, picks, 'no pick in between');
+  t.is(ss[0]!.calls, 1);
 });
 
 test('onCallEnded maps the gRPC status: ok only for OK, the HTTP equivalent as status, the RTT from onCallStarted', (t) => {
