@@ -75,6 +75,7 @@ export type {
   NoneReason,
 } from './balancing/events.js';
 export type { Policy, Picker, PolicyEnv, PickContext, StateTable } from './balancing/picker.js';
+export { NONE_BUILT } from './balancing/picker.js';
 export {
   registerPolicy,
   policyNames,

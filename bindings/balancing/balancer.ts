@@ -174,15 +174,12 @@ class Pick {
   declare readonly index: number;
   declare readonly gen: number;
   declare readonly startedAt: number;
-  /** The policy that issued the pick: its completion feeds it while it is the Balancer's policy. */
-  declare readonly policy: Policy;
-  constructor(lb: Balancer, member: Endpoint, index: number, gen: number, startedAt: number, policy: Policy) {
+  constructor(lb: Balancer, member: Endpoint, index: number, gen: number, startedAt: number) {
     this.lb = lb;
     this.member = member;
     this.index = index;
     this.gen = gen;
     this.startedAt = startedAt;
-    this.policy = policy;
   }
 
   done(outcome: Outcome): void {
@@ -252,6 +249,11 @@ export class BalancerCore implements PolicyEnv {
   /** The policy part of the last service config applied (JSON), to ignore repeats. */
   #lastServiceConfig: string | undefined;
   #closed = false;
+  /**
+   * The table generation (`m.gen`) of the last policy install: a pick of an earlier one feeds no policy, not even
+   * the same policy object installed again (its columns hold the new install's state).
+   */
+  #installGen = 0;
   /** Which policy names resolve (setPolicy, applyServiceConfig). */
   readonly #policies: PolicyLookup;
   readonly #configs: ServiceConfigs | undefined;
@@ -405,7 +407,7 @@ export class BalancerCore implements PolicyEnv {
     const row = this.#row(ctx, now);
     if (row < 0) return NONE_UNHEALTHY;
     this.started(row, now);
-    return new Pick(this, list[row]!, row, this.m.gen, now, this.pol);
+    return new Pick(this, list[row]!, row, this.m.gen, now);
   }
 
   /**
@@ -447,10 +449,11 @@ export class BalancerCore implements PolicyEnv {
   /**
    * Switches the policy (a name, `{ name, ...options }`, `{ <name>: options }` or a Policy object): the new
    * policy builds its picker from the current members and takes over for new picks; the replaced policy's
-   * pickers are freed now. Picks in flight end the in-flight count, failures and 'outcome' events as before, but
-   * feed no policy: the new one starts from its own state, which an old pick's RTT or failure (measured under the
-   * old policy) would overwrite. A bad spec throws a TypeError/RangeError naming `policy` and keeps the current
-   * policy. Ignored after `close()`.
+   * pickers are freed now. Picks in flight end the in-flight count, failure count and 'outcome' events as
+   * before, but feed no policy (nor its dynamic weights): the new install starts from its own state, which an
+   * old pick's RTT or failure would overwrite, also when it is the same Policy object again. (`completeIndex`
+   * has no pick to tell: it feeds the current policy.) A bad spec throws a TypeError/RangeError naming `policy`
+   * and keeps the current policy. Ignored after `close()`.
    */
   setPolicy(spec: string | object | Policy): void {
     this.#install(policyFromSpec(this.#policies, spec, 'policy'));
@@ -690,6 +693,8 @@ export class BalancerCore implements PolicyEnv {
     for (let c = 0; c < COLS; c++) if (((KEPT_COLUMNS >> c) & 1) === 0) f.fill(0, c * t.cap, c * t.cap + n);
     for (let r = 0; r < n; r++) f[COL_WEIGHT * t.cap + r] = f[COL_BASE_WEIGHT * t.cap + r]!;
     this.pol = p;
+    // a new generation: the picks of the replaced install resolve their rows by id and feed no policy
+    this.#installGen = ++this.m.gen;
     this.weighting = p.weighting;
     this.timed = p.weighting !== undefined || (this.#measureRtt ?? p.usesRtt === true);
     this.nextWeightAt = -Infinity;
@@ -737,7 +742,8 @@ export class BalancerCore implements PolicyEnv {
     p.ended = true;
     // the event's time, for listeners that read it; a policy that needs the time reads it (env.now())
     if (now !== now && this.listeners.timedOutcomes > 0) now = this.clock.now();
-    this.finish(row, p.member, outcome.ok, rtt, p.policy, now, listening, outcome.status, outcome.load);
+    const policy = p.gen < this.#installGen ? undefined : this.pol;
+    this.finish(row, p.member, outcome.ok, rtt, policy, now, listening, outcome.status, outcome.load);
   }
 
   /**
@@ -749,9 +755,9 @@ export class BalancerCore implements PolicyEnv {
     member: Endpoint,
     ok: boolean,
     rtt: number,
-    policy: Policy | null,
-    now = NaN,
-    listening = false,
+    policy: Policy | null | undefined,
+    now?: number, // left out only by cancel(), which ends before it is read
+    listening?: boolean,
     status?: number,
     load?: LoadReport,
   ): void {
@@ -763,17 +769,17 @@ export class BalancerCore implements PolicyEnv {
       f[ia] = a > 0 ? a - 1 : 0;
       if (policy === null) return; // cancel(): the in-flight count only
       if (!ok) f[COL_FAILURES * t.cap + row]! += 1;
-      const dyn = policy.weighting?.dynamic;
+      // undefined: a pick of a replaced policy install, which feeds no policy
+      const dyn = policy?.weighting?.dynamic;
       if (dyn !== undefined) {
         const iDyn = COL_DYN * t.cap + row;
         f[iDyn] = this.#weights!.dynamic(dyn, f[iDyn]!, ok, rtt);
       }
       if (load !== undefined) this.reportLoad(member.id, load);
-      // a pick of a replaced policy: its columns now hold the new policy's state (setPolicy)
-      if (policy === this.pol) policy.onDone?.(this, row, ok, rtt, now, status);
+      policy?.onDone?.(this, row, ok, rtt, now!, status);
     }
     if (listening) {
-      this.listeners.emit('outcome', { id: member.id, ok, rttMs: rtt, status, at: now } satisfies OutcomeEvent);
+      this.listeners.emit('outcome', { id: member.id, ok, rttMs: rtt, status, at: now! } satisfies OutcomeEvent);
       this.listeners.rethrow();
     }
   }

@@ -13,7 +13,7 @@ export class NoHealthyMembersError extends Error {
     message = reason === 'empty'
       ? 'switchyard: the balancer has no members'
       : reason === 'pending'
-        ? 'switchyard: no member has passed its first health check yet'
+        ? 'switchyard: no member has passed its first health check'
         : reason === 'closed'
           ? 'switchyard: the balancer was closed'
           : 'switchyard: no healthy member available',

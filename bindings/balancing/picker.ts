@@ -175,8 +175,8 @@ export interface Policy {
   /** A pick was handed out (after COL_ACTIVE was incremented). */
   onStart?(env: PolicyEnv, row: number, now: number): void;
   /**
-   * A pick this policy issued completed (after COL_ACTIVE was decremented); after a policy change the old
-   * policy still receives the completions of its picks. `rttMs` is NaN when not measured; `now` is the clock
+   * A pick of this install of the policy completed (after COL_ACTIVE was decremented); a pick issued before
+   * the last `setPolicy` feeds no policy, not even this object installed again. `rttMs` is NaN when not measured; `now` is the clock
    * reading at the completion, NaN when the Balancer did not read it (the caller gave `rttMs` and no listener
    * reads times): a policy that needs the time then calls `env.now()`; `status`
    * is the response status, undefined when there was none (a connection-level failure when `ok` is false).

@@ -16,7 +16,7 @@
 // - The channel hears READY (with our picker) when any subchannel is READY, else CONNECTING, else
 //   TRANSIENT_FAILURE carrying `switchyard <policy>: ...` and the last connection error, else IDLE.
 // - A new config switches the policy in place when its options change (Balancer.setPolicy: picks in flight
-//   complete on the policy that issued them); an invalid config (config.ts) fails calls with UNAVAILABLE and
+//   end their in-flight count and feed no policy); an invalid config (config.ts) fails calls with UNAVAILABLE and
 //   its message when there is no previous config, and is ignored (logged) when there is.
 import type * as grpcJs from '@grpc/grpc-js';
 import { Balancer } from '../balancing/balancer.js';

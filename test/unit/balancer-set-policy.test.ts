@@ -174,6 +174,37 @@ test("a replaced policy's late completions do not write the new policy's columns
   t.is(m.failures, 1, "failures are the Balancer's, counted for every pick");
 });
 
+test('a pick of an earlier install feeds no policy, also when the same policy object is back (A, B, A; a failed switch)', (t) => {
+  const clock = new VirtualClock(0);
+  const a = new Counted(policyFrom({ name: 'peak_ewma', defaultRttMs: 7 }));
+  const lb = new Balancer({ clock, endpoints: ['m'], policy: a });
+  const old = lb.pickOrThrow();
+  lb.setPolicy('round_robin');
+  lb.setPolicy(a); // fresh columns: the default estimate again
+  old.handle.done({ ok: true, rttMs: 300 });
+  t.is(a.done, 0);
+  t.is(lb.stats().members[0]!.rttEstimateMs, 7, "the first install's sample did not reach the second");
+  // a switch whose build throws re-installs the previous policy: its earlier picks are an earlier install too
+  const before = lb.pickOrThrow();
+  const broken = {
+    ...policyFrom('round_robin'),
+    name: 'broken',
+    build: () => {
+      throw new Error('no');
+    },
+  };
+  t.throws(() => lb.setPolicy(broken as Policy), { message: 'no' });
+  t.is(lb.policy, a);
+  before.handle.done({ ok: true, rttMs: 300 });
+  t.is(a.done, 0);
+  t.is(lb.stats().members[0]!.rttEstimateMs, 7);
+  const now = lb.pickOrThrow();
+  now.handle.done({ ok: true, rttMs: 300 });
+  t.is(a.done, 1, 'a pick of the current install feeds it');
+  t.is(lb.stats().members[0]!.rttEstimateMs, 300);
+  t.is(lb.stats().members[0]!.active, 0);
+});
+
 test('100 policy switches during a stream of picks with async completions: each pick completes once, 0 failures', async (t) => {
   const lb = new Balancer({ endpoints: ['a', 'b', 'c', 'd', 'e'], random: mulberry32(7) });
   const names = [
