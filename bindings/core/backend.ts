@@ -80,7 +80,8 @@ async function load(source: WasmSource | undefined): Promise<void> {
   if (typeof WebAssembly !== 'object') throw new Error('WebAssembly is not available');
   if (source === undefined) {
     const mod = await WebAssembly.compile(decodeHex(RING_WASM.hex));
-    adoptFamily(RING_WASM, createWasmHandle(await WebAssembly.instantiate(mod, {})));
+    const handle = createWasmHandle(await WebAssembly.instantiate(mod, {}));
+    if (!wasmLoaded()) adoptFamily(RING_WASM, handle);
     return;
   }
   let mod: WebAssembly.Module;
@@ -91,7 +92,9 @@ async function load(source: WasmSource | undefined): Promise<void> {
     if (res.ok === false) throw new Error(`WebAssembly source: HTTP ${res.status} from ${res.url || 'a Response'}`);
     mod = await WebAssembly.compile(await res.arrayBuffer());
   }
-  adoptShared(createWasmHandle(await WebAssembly.instantiate(ownBuild(mod), {})));
+  const handle = createWasmHandle(await WebAssembly.instantiate(ownBuild(mod), {}));
+  // loaded another way meanwhile: that one stays, with any setBackend('js') chosen since
+  if (!wasmLoaded()) adoptShared(handle);
 }
 
 /**
@@ -116,8 +119,9 @@ export function init(source?: WasmSource): Promise<Backend> {
         !(typeof WebAssembly === 'object' && s instanceof WebAssembly.Module)))
   )
     throw typeError('source', 'a WebAssembly.Module, bytes, a URL or a Response', source);
-  // a source not used now (WASM loaded, or a load pending): its rejection (a failed fetch) is not left unhandled
-  if (wasmLoaded() || pending !== null) Promise.resolve(source).catch(() => {});
+  // a source's rejection (a failed fetch) is never left unhandled: not used now (WASM loaded, a load pending),
+  // or not awaited (no WebAssembly); where it is awaited the load still sees it
+  Promise.resolve(source).catch(() => {});
   if (wasmLoaded()) {
     setMode('wasm');
     return Promise.resolve('wasm');

@@ -33,11 +33,18 @@ export function createNodeHttpProber(o: NodeHttpProberOptions = {}): PrequalProb
       const host = member.host.startsWith('[') ? member.host.slice(1, -1) : member.host;
       const req = request({ host, port: member.port, path, agent, headers, signal }, (res) => {
         if (res.statusCode !== 200) {
-          reject(new Error(`prequal probe ${member.id}: status ${res.statusCode}`));
-          // read a short error body to keep the connection; one past the answer limit drops it
+          // rejected once the body is read (the policy aborts a settled probe, which would drop the connection
+          // of a short error body); one past the answer limit drops it at once
+          const fail = () => reject(new Error(`prequal probe ${member.id}: status ${res.statusCode}`));
           let m = 0;
-          res.on('data', (c: Buffer) => void ((m += c.length) >= limit && res.destroy()));
-          res.on('error', () => {});
+          res.on('data', (c: Buffer) => {
+            if ((m += c.length) >= limit) {
+              res.destroy();
+              fail();
+            }
+          });
+          res.on('end', fail);
+          res.on('error', fail);
           return;
         }
         const chunks: Buffer[] = [];

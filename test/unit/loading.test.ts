@@ -325,3 +325,18 @@ test("init while another init is pending: if that load fails, the later caller's
     t.deepEqual(r, { ...want, b: (want.ps as string[])[0] }, name);
   }
 });
+
+test("a successful init(source) that settles after WebAssembly loaded another way keeps that load and a later setBackend('js'); without WebAssembly a rejected source is not left unhandled", (t) => {
+  // good bytes 30 ms later; meanwhile a HashRing loads the inlined module and the caller chooses 'js'
+  const r = runSrc(`${readGood} const p = sy.init(new Promise((ok) => setTimeout(() => ok(good), 30)));
+    new sy.HashRing(['a']); sy.setBackend('js');
+    const out = { p: await p, b: sy.backend(), ring: new sy.HashRing(['a']).backend };
+    console.log(JSON.stringify(out));`);
+  t.deepEqual(r, { p: 'js', b: 'js', ring: 'js' });
+  const n = runSrc(`let unhandled = 0; process.on('unhandledRejection', () => unhandled++);
+    delete globalThis.WebAssembly;
+    const b = await sy.init(Promise.reject(new Error('fetch failed')));
+    await new Promise((ok) => setTimeout(ok, 20));
+    console.log(JSON.stringify({ b, unhandled, err: String(sy.backendError()) }));`);
+  t.deepEqual(n, { b: 'js', unhandled: 0, err: 'Error: WebAssembly is not available' });
+});

@@ -125,6 +125,11 @@ test('node prober: an answer, a status other than 200 (its endless body dropped)
     if (req.url === '/prequal') return void res.end('{"rif":3,"latencyMs":1.5}');
     if (req.url === '/big') return void res.end(`{"rif":1,"pad":"${'x'.repeat(100_000)}"}`);
     if (req.url === '/hang') return; // never answers
+    if (req.url === '/short503') {
+      res.writeHead(503);
+      res.write('b');
+      return void setTimeout(() => res.end('y'), 5);
+    }
     // a 503 whose body never ends: the prober must not read it for ever
     res.writeHead(503);
     const chunk = 'y'.repeat(16_384);
@@ -136,6 +141,8 @@ test('node prober: an answer, a status other than 200 (its endless body dropped)
       }),
     );
   });
+  let connections = 0;
+  s.on('connection', () => connections++);
   const port = await listen(s);
   const probe = createNodeHttpProber();
   try {
@@ -150,6 +157,17 @@ test('node prober: an answer, a status other than 200 (its endless body dropped)
       new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
     ]);
     t.true(dropped, 'the connection of an endless error body was dropped');
+    // a short error body is read before the probe settles, so the policy's abort of a settled probe (as
+    // PrequalPolicy does) leaves the keep-alive connection to the next probe
+    const before = connections;
+    const p503 = createNodeHttpProber({ path: '/short503' });
+    for (let i = 0; i < 3; i++) {
+      const ac = new AbortController();
+      await t.throwsAsync(p503(member(port), ac.signal), { message: /status 503/ });
+      ac.abort();
+    }
+    t.is(connections - before, 1, 'three probes of a short 503 body over one connection');
+    p503.agent.destroy();
     const ac = new AbortController();
     const hanging = createNodeHttpProber({ path: '/hang' })(member(port), ac.signal);
     ac.abort(new Error('stop'));
