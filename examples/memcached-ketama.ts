@@ -66,7 +66,8 @@ export async function run(keyCount = 3000, log: (line: string) => void = console
       );
     }
     client.end();
-    const hashring = new KetamaRing(ids, { compat: 'hashring' });
+    // the client gives hashring `default port: 11211` (a server on 11211 is hashed by its host alone)
+    const hashring = new KetamaRing(ids, { compat: 'hashring', defaultPort: 11211 });
     const npm = await check(
       keys.map((k) => `npm:${k}`),
       (k) => `npm-${k.slice(4)}`,

@@ -40,9 +40,9 @@ async function versionCommand(_argv: string[], io: CliIO): Promise<void> {
 
 const USAGE = `usage: switchyard <command> [options]
   route --nodes id[=weight],... [--algo xxhash-ring|ketama|ring-hash|maglev|jump|nginx|rendezvous]
-        [--compat libketama|libmemcached|spymemcached|twemproxy|hashring] [--hash H] [--vnodes N] [--seed N]
-        [--table-size PRIME] [key ...]   (keys from stdin if none: one a line, taken as bytes, blank lines skipped;
-        prints key<TAB>member)
+        [--compat libketama|libmemcached|spymemcached|twemproxy|hashring] [--default-port N] [--hash H]
+        [--vnodes N] [--seed N] [--table-size PRIME] [key ...]   (keys from stdin if none: one a line, taken as
+        bytes, blank lines skipped; prints key<TAB>member; --default-port 11211 with hashring: the memcached client)
   plan  --from a,b,c --to a,b,c,d [--keys N] [same options as route]   (keys moved, shares before/after)
   demo  [--duration SECONDS] [--concurrency N] [--plain] [--metrics-port N] [--no-metrics]   (live demo on loopback backends)
   bench [suite ...]                                       (from a checkout: run benchmarks, write docs/benchmarks.md)

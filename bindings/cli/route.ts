@@ -10,7 +10,7 @@ import { KETAMA_COMPATS } from '../hashing/ketama/ketama.js';
 import { planChange } from '../hashing/plan.js';
 import { MAX_VNODES } from '../hashing/ring.js';
 
-const ROUTER_OPTIONS = ['algo', 'compat', 'hash', 'vnodes', 'seed', 'table-size'];
+const ROUTER_OPTIONS = ['algo', 'compat', 'default-port', 'hash', 'vnodes', 'seed', 'table-size'];
 
 function hasherOptions(options: Map<string, string>): HasherOptions {
   const o: HasherOptions = {
@@ -24,6 +24,8 @@ function hasherOptions(options: Map<string, string>): HasherOptions {
   if (vnodes !== undefined) o.vnodes = vnodes;
   const seed = intOption(options, 'seed', 0, 0xffffffff);
   if (seed !== undefined) o.seed = seed;
+  const defaultPort = intOption(options, 'default-port', 0, 65535);
+  if (defaultPort !== undefined) o.defaultPort = defaultPort;
   const tableSize = intOption(options, 'table-size', 2, 5_000_011);
   if (tableSize !== undefined) o.tableSize = tableSize;
   return o;

@@ -45,6 +45,11 @@ export interface HasherOptions<A extends Algorithm = Algorithm> {
   /** ketama: whose continuum (libketama, libmemcached, spymemcached, twemproxy, hashring). */
   compat?: KetamaCompat;
   /**
+   * ketama with compat 'hashring': hashring's `default port` (a server on it is hashed by host alone); the
+   * `memcached` npm client passes 11211.
+   */
+  defaultPort?: number;
+  /**
    * xxhash-ring: 'xxh32' | 'xxh64'; ketama/twemproxy: the key hash (md5, fnv1a_64, ...);
    * ring-hash: 'XX_HASH' | 'MURMUR_HASH_2'.
    */
@@ -63,6 +68,7 @@ export interface HasherOptions<A extends Algorithm = Algorithm> {
 
 const ONLY: Partial<Record<keyof HasherOptions, Algorithm[]>> = {
   compat: ['ketama'],
+  defaultPort: ['ketama'],
   vnodes: ['xxhash-ring'],
   seed: ['xxhash-ring'],
   tableSize: ['maglev'],
@@ -75,6 +81,7 @@ const ONLY: Partial<Record<keyof HasherOptions, Algorithm[]>> = {
 const KNOWN: readonly string[] = [
   'algorithm',
   'compat',
+  'defaultPort',
   'hash',
   'vnodes',
   'seed',
@@ -144,6 +151,7 @@ function build(nodes: readonly MemberInput[], options: HasherOptions): KeyRouter
         ...backend,
         compat: compat as KetamaCompat,
         ...(options.hash !== undefined && { hash: options.hash as KetamaKeyHash }),
+        ...(options.defaultPort !== undefined && { defaultPort: options.defaultPort }),
       });
     }
     case 'ring-hash': {

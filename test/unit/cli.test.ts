@@ -431,3 +431,32 @@ test('--version from the built package: the switchyard package.json above dist/e
   t.is(e?.name, 'CommandError');
   t.is(e?.message, `no package.json of switchyard above ${bundle}`);
 });
+
+test('route --compat hashring --default-port 11211 places keys as the memcached npm client (hashring with its default port)', async (t) => {
+  const { default: NpmHashRing } = (await import('hashring')) as unknown as {
+    default: new (s: string[], algo: string, o: object) => { get(k: string): string };
+  };
+  const nodes = ['127.0.0.1:11211', '127.0.0.2:11211', '127.0.0.3:11212'];
+  // as node_modules/memcached/lib/memcached.js builds its ring (compatibility 'ketama', the default)
+  const npm = new NpmHashRing(nodes, 'md5', { compatibility: 'ketama', 'default port': 11211 });
+  const keys = Array.from({ length: 300 }, (_, i) => `session:${i}`);
+  const routed = async (extra: string[]) => {
+    const r = await run(['route', '--compat', 'hashring', ...extra, '--nodes', nodes.join(','), ...keys]);
+    t.is(r.code, 0);
+    return new Map(r.out.map((l) => l.split('\t') as [string, string]));
+  };
+  const withPort = await routed(['--default-port', '11211']);
+  t.deepEqual(
+    keys.filter((k) => withPort.get(k) !== npm.get(k)),
+    [],
+  );
+  const lib = createHasher(nodes, { algorithm: 'ketama', compat: 'hashring', defaultPort: 11211 });
+  t.true(keys.every((k) => lib.get(k) === npm.get(k)));
+  // without it, servers on 11211 are hashed by host:port, not host alone: many keys elsewhere
+  const without = await routed([]);
+  t.true(keys.filter((k) => without.get(k) !== npm.get(k)).length > 50);
+  t.throws(() => createHasher(nodes, { algorithm: 'maglev', defaultPort: 11211 }), {
+    instanceOf: RangeError,
+    message: /^defaultPort must be unset for algorithm 'maglev'/,
+  });
+});
