@@ -4,7 +4,8 @@
 // RetryHandler. Both reach the dispatcher's routing, clock and retry budget through `BalancedDispatcher`.
 // A request the member's Pool refuses before sending it (undici's invalid-argument error: a bad method, header
 // or option) is the caller's error: its pick is cancelled (no failure, nothing for outlier detection) and it
-// is not retried. A `Retry-After` past MAX_RETRY_AFTER_MS ends the retries.
+// is not retried. A `Retry-After` past MAX_RETRY_AFTER_MS ends the retries. A connection refused by a member not
+// tried yet is retried at once on another, free (gRFC A6 transparent retry, createFetch's rule: see transparent).
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import type { BalancedDispatcher, MemberPick } from './dispatcher.js';
 import { MAX_RETRY_AFTER_MS, retryAfterMs } from './retry.js';
@@ -46,6 +47,50 @@ export interface RetryConfig {
 /** Whether `status` is one of the retried statuses. */
 export const retriedStatus = (r: RetryConfig, status: number) => status < 600 && r.retryOnStatus[status] === 1;
 
+/** A request body that can be sent again (streams and iterables are sent once). */
+export const replayable = (body: unknown) => body == null || typeof body === 'string' || body instanceof Uint8Array;
+
+/** Transparent retries (refused connections) per request, on top of maxAttempts: createFetch's. */
+export const MAX_TRANSPARENT_RETRIES = 10;
+
+/**
+ * undici's error for a refused connect: the socket's error (ECONNREFUSED; an AggregateError carries the code of
+ * its first when several addresses were tried), or one wrapping it as `cause`. undici writes a request only on a
+ * connected socket, and fails at a connect error only the requests not yet written: nothing was sent.
+ */
+export function connectRefused(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: unknown } | null;
+  return e?.code === 'ECONNREFUSED' || (e?.cause as { code?: unknown } | null | undefined)?.code === 'ECONNREFUSED';
+}
+
+/**
+ * Whether a try that failed with `err` before the caller's handler saw anything of it is retried at once and
+ * for free (gRFC A6 transparent retry, as createFetch), when a member not tried yet can be picked now (else
+ * the usual rules apply): its connection was refused, every try so far was on a
+ * member of its own (a member refusing again is counted: no hammering a dead one), fewer than
+ * MAX_TRANSPARENT_RETRIES were free, the dispatcher is open, and the body can be sent again or was never read
+ * (every earlier try was refused too). `n`: tries so far, `members`: members tried, `free`: transparent retries.
+ */
+function transparent(
+  d: BalancedDispatcher,
+  n: number,
+  members: number,
+  free: number,
+  err: unknown,
+  body: unknown,
+): boolean {
+  return (
+    free < MAX_TRANSPARENT_RETRIES &&
+    members === n &&
+    d['state'] === 'open' &&
+    connectRefused(err) &&
+    (free === n - 1 || replayable(body))
+  );
+}
+
+/** How many members `t` holds. */
+const triedCount = (t: Tried) => t.set?.size ?? (t.first === undefined ? 0 : 1);
+
 /** The members one request has tried (what `route` needs of it). */
 interface TryLog {
   readonly key: string | undefined;
@@ -69,12 +114,15 @@ function excludedBy(t: Tried): ReadonlySet<string> | undefined {
   return t.set ?? (t.first === undefined ? undefined : new Set([t.first]));
 }
 
-/** The members one request has tried (`exclude` for its retries). */
+/** The members one request has tried (`exclude` for its retries), with its tries and transparent retries. */
 export class Tries implements TryLog, Tried {
   first: string | undefined = undefined;
   set: Set<string> | undefined = undefined;
+  n = 0;
+  free = 0;
   constructor(readonly key: string | undefined) {}
   add(id: string): void {
+    this.n++;
     addTried(this, id);
   }
   exclude(): ReadonlySet<string> | undefined {
@@ -92,7 +140,10 @@ export interface Routed {
   fail(err: Error): void;
 }
 
-/** Ends a try's pick: ok when it answered below 500, RTT to the response headers, and feeds the retry budget. */
+/**
+ * Ends a try's pick: ok when it answered below 500, RTT to the response headers, and feeds the retry budget
+ * (unless `charge` is false: a transparent retry's refusal is the member's failure, not the budget's).
+ */
 function finish(
   d: BalancedDispatcher,
   pick: MemberPick,
@@ -100,6 +151,7 @@ function finish(
   status: number,
   rttMs: number,
   error: unknown,
+  charge = true,
 ): boolean {
   // t0 NaN: the Balancer read no clock at the pick, so nothing uses an RTT and none is measured
   const rtt = t0 !== t0 ? undefined : Math.max(0, rttMs >= 0 ? rttMs : d.clock.now() - t0);
@@ -117,7 +169,7 @@ function finish(
     }
   }
   const th = d['throttle'];
-  if (th !== null) {
+  if (th !== null && charge) {
     if (ok) th.onSuccess();
     else th.onFailure();
   }
@@ -139,6 +191,10 @@ export class LegacyCall implements Routed, TryLog, Tried {
   declare first: string | undefined;
   declare set: Set<string> | undefined;
   declare private attempt: number;
+  /** Transparent retries so far (tries not counted against maxAttempts). */
+  declare private free: number;
+  /** The caller's handler saw this try's onConnect. */
+  declare private connected: boolean;
   declare private pick: MemberPick | undefined;
   declare private t0: number;
   declare private status: number;
@@ -172,6 +228,8 @@ export class LegacyCall implements Routed, TryLog, Tried {
     this.first = undefined;
     this.set = undefined;
     this.attempt = 0;
+    this.free = 0;
+    this.connected = false;
     this.pick = undefined;
     this.t0 = 0;
     this.status = 0;
@@ -206,6 +264,7 @@ export class LegacyCall implements Routed, TryLog, Tried {
     this.rttMs = -1;
     this.ended = false;
     this.swallow = false;
+    this.connected = false;
     pool.dispatch(this.opts, this as DispatchHandler);
   }
 
@@ -226,7 +285,7 @@ export class LegacyCall implements Routed, TryLog, Tried {
     return (
       this.retryable &&
       !this.forwarded &&
-      this.attempt < d['retry']!.maxAttempts &&
+      this.attempt - this.free < d['retry']!.maxAttempts &&
       d['state'] === 'open' &&
       (d['throttle']?.allowRetry() ?? true)
     );
@@ -236,7 +295,7 @@ export class LegacyCall implements Routed, TryLog, Tried {
     // the caller aborted the try being retried (e.g. while its response was dropped): no retry
     if (this.aborted !== undefined) return this.fail(this.aborted);
     const d = this.d;
-    const wait = Math.max(d['retry']!.backoff.delayMs(this.attempt), this.retryAfterMs);
+    const wait = Math.max(d['retry']!.backoff.delayMs(this.attempt - this.free), this.retryAfterMs);
     d['counters'].retries++;
     // close()/destroy() or the caller's abort during the wait end the request at once (BalancedDispatcher.sleep)
     const backoff = (this.backoff = new AbortController());
@@ -259,6 +318,7 @@ export class LegacyCall implements Routed, TryLog, Tried {
    * in back-off: a retryable call hands it one of its own, which aborts the try in flight or ends the back-off.
    */
   onConnect(abort: (err?: Error) => void, context?: unknown) {
+    this.connected = true;
     let a = abort;
     if (this.retryable) {
       this.abortTry = abort;
@@ -307,6 +367,23 @@ export class LegacyCall implements Routed, TryLog, Tried {
       cancelPick(this.pick!.handle);
       return this.fail(err);
     }
+    // refused before the caller saw this try: at once to a member not tried yet, not one of the maxAttempts
+    if (
+      !this.ended &&
+      this.rttMs < 0 &&
+      !this.connected &&
+      this.aborted === undefined &&
+      transparent(this.d, this.attempt, triedCount(this), this.free, err, this.opts.body)
+    ) {
+      const next = this.d['pickUntried'](this);
+      if (next !== undefined) {
+        this.ended = true;
+        finish(this.d, this.pick!, this.t0, 0, -1, err, false);
+        this.free++;
+        this.d['counters'].retries++;
+        return this.d['send'](next, this);
+      }
+    }
     this.end(err);
     // a response being dropped for a retry that breaks off: the retry was decided already
     if (this.swallow) return this.again();
@@ -348,6 +425,8 @@ export class ModernCall implements Routed {
   private status = 0;
   private rttMs = -1;
   private ended = true;
+  /** The handler saw this try's onRequestStart. */
+  private connected = false;
   constructor(
     private readonly d: BalancedDispatcher,
     readonly tries: Tries,
@@ -357,7 +436,10 @@ export class ModernCall implements Routed {
   start(p: MemberPick, pool: Dispatcher): void {
     this.pick = p;
     this.t0 = this.d['startOf'](p);
+    this.status = 0;
+    this.rttMs = -1;
     this.ended = false;
+    this.connected = false;
     pool.dispatch(this.opts, this as DispatchHandler);
   }
   fail(err: Error): void {
@@ -375,6 +457,7 @@ export class ModernCall implements Routed {
     }
   }
   onRequestStart(c: DispatchController, context: unknown) {
+    this.connected = true;
     this.h.onRequestStart?.(c, context);
   }
   onRequestUpgrade(
@@ -408,7 +491,25 @@ export class ModernCall implements Routed {
     if (!this.ended && this.rttMs < 0 && refusedByPool(err)) {
       this.ended = true;
       cancelPick(this.pick!.handle);
-    } else this.end(err);
+    } else {
+      // refused before the handler (RetryHandler or the caller's) saw this try: at once to another member, free
+      const t = this.tries;
+      const next =
+        !this.ended &&
+        this.rttMs < 0 &&
+        !this.connected &&
+        transparent(this.d, t.n, triedCount(t), t.free, err, this.opts.body)
+          ? this.d['pickUntried'](this)
+          : undefined;
+      if (next !== undefined) {
+        this.ended = true;
+        finish(this.d, this.pick!, this.t0, 0, -1, err, false);
+        t.free++;
+        this.d['counters'].retries++;
+        return this.d['send'](next, this);
+      }
+      this.end(err);
+    }
     this.h.onResponseError?.(c, err);
   }
 }

@@ -17,6 +17,12 @@
 // passed) the request waits in `balancer.pickAsync` (bounded by `readyTimeoutMs`) instead of failing, where the
 // Balancer has it.
 //
+// Transparent retries (gRPC A6, as createFetch): a try whose connection was refused (it reached no server) before
+// the caller's handler saw it, on a member not tried yet in that request, goes at once to another member not
+// tried yet when one can be picked, whatever the method and with maxAttempts 1 or `retry: false` too; the
+// refusal is that member's failure but costs no retry budget and is not one of the maxAttempts; at most 10 per
+// request; a stream body only while no earlier try of it got further than a refusal (nothing of it was read).
+//
 // Retries (gRPC A6, as createFetch): idempotent methods only, on network errors and `retry.retryOn` statuses,
 // up to `retry.maxAttempts` tries, each on a member not tried yet, full-jitter back-off on the injected clock,
 // `Retry-After`, and a token-bucket retry budget; stream bodies are sent once, and nothing is retried once the
@@ -69,6 +75,7 @@ import {
   Tries,
   type RetryConfig,
   refusedByPool,
+  replayable,
   type Routed,
 } from './dispatcher-calls.js';
 import { originOf, UnsafeTargetError } from './url-guard.js';
@@ -220,9 +227,6 @@ function checkPoolOptions(o: Pool.Options): void {
     throw error(`pool.${k}`, `a value undici takes (${why})`, v);
   }
 }
-
-/** A request body that can be sent again (streams and iterables are sent once). */
-const replayable = (body: unknown) => body == null || typeof body === 'string' || body instanceof Uint8Array;
 
 export class BalancedDispatcher extends Dispatcher {
   /** The Balancer requests are routed by. */
@@ -417,6 +421,18 @@ export class BalancedDispatcher extends Dispatcher {
     if (p.type === 'pick') return this.send(p, r);
     if (typeof lb.pickAsync !== 'function') return r.fail(new NoMemberError(`no member available (${p.reason})`));
     this.wait(lb.pickAsync.bind(lb), key, r);
+  }
+
+  /** A member `r` has not tried yet that can be picked now (a transparent retry's), or undefined. */
+  private pickUntried(r: Routed): MemberPick | undefined {
+    const { key } = r.tries;
+    const exclude = r.tries.exclude();
+    try {
+      const p = this.balancer.pick(key === undefined ? { exclude } : { key, exclude });
+      return p.type === 'pick' ? p : undefined;
+    } catch {
+      return undefined; // the pick source refused: the usual rules (route) say what becomes of the request
+    }
   }
 
   /**
