@@ -14,8 +14,17 @@
 // - Each list becomes one grpc-js endpoint per member (`{ addresses: [{ host, port }] }`); the member's
 //   weight, priority, locality and metadata travel beside it (`endpointInfo`) for our load balancers.
 // - A service config from the resolver (DNS TXT, etcd `_grpc_config`) is validated by grpc-js's own rules and
-//   sent with every later list (grpc-js falls back to the channel's default config when a list comes
-//   without one); an invalid one is sent as an error status (gRFC A21: the channel keeps its previous config).
+//   then the `loadBalancingConfig` entry grpc-js would select (`selectLbConfigFromList`: the first entry whose
+//   policy is registered and parses) is checked: when it is one of ours, our parser (config.ts) must accept
+//   it. The config is sent with every later list (grpc-js falls back to the channel's default config when a
+//   list comes without one); one that arrives after a list was delivered is sent at once, with that list
+//   again (the core resolver does not report an unchanged list twice). An invalid one is reported to
+//   `onResolverError`; the last good config from this resolver stays in force (gRFC A21), later lists going
+//   with it. Without one it is sent as an error status, with the last list and every later one until a good
+//   config arrives: grpc-js 1.14 (resolving-load-balancer.js) never records a "previous" config, so it rejects
+//   every result carrying an error: a channel whose load balancer is running keeps its config and list (lists
+//   sent with the error are ignored meanwhile); one that has none yet (IDLE) goes to TRANSIENT_FAILURE and
+//   fails calls with UNAVAILABLE and our message.
 // - A resolver failure (`ResolverError`: etcd unreachable, NXDOMAIN...) is reported as UNAVAILABLE carrying
 //   our message: the channel fails calls with it while no list has arrived, and keeps the last list otherwise.
 //   Skipped entries and other notices go to `onResolverError` only. An exception thrown by `onResolverError`
@@ -26,6 +35,7 @@ import { createResolver, parseTarget, type Resolver, type ResolverOptions } from
 import { ResolverError } from '../discovery/errors.js';
 import { type Endpoint, parseEndpoint, parseHostPort } from '../util/endpoint.js';
 import { typeError } from '../util/validate.js';
+import { SwitchyardLbConfig } from './config.js';
 
 type Grpc = typeof grpcJs;
 type GrpcUri = grpcJs.experimental.GrpcUri;
@@ -86,7 +96,7 @@ function toGrpcEndpoint(e: Endpoint): GrpcEndpoint {
 /** A grpc-js resolver class for our schemes, bound to `grpc` and the registration's options. */
 export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): ResolverConstructor {
   const { status, Metadata } = grpc;
-  const { uriToString, log } = grpc.experimental;
+  const { uriToString, log, selectLbConfigFromList } = grpc.experimental;
   const base = options.resolver ?? {};
   /** Hands an error to `onResolverError`: what it throws is logged, not thrown at grpc-js (the failure goes on). */
   const report = (target: string, error: Error): void => {
@@ -102,6 +112,8 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
     private gen = 0;
     /** The last service config delivered, validated for grpc-js (or the error it failed with). */
     private serviceConfig: ServiceConfigResult = null;
+    /** The last list delivered (reported again with a config that arrives after it), or null before the first. */
+    private endpoints: GrpcEndpoint[] | null = null;
     private readonly target: string;
 
     constructor(
@@ -140,6 +152,7 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
       this.inner?.close();
       this.inner = null;
       this.serviceConfig = null;
+      this.endpoints = null;
     }
 
     private start(): Resolver {
@@ -147,12 +160,8 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
       const r = createResolver({ ...base, target: this.target } as ResolverOptions, {
         onEndpoints: (list) => {
           if (!live) return;
-          this.listener(
-            { ok: true, value: list.map(toGrpcEndpoint) },
-            {},
-            this.serviceConfig,
-            `resolved by switchyard (${this.target})`,
-          );
+          this.endpoints = list.map(toGrpcEndpoint);
+          this.deliver();
         },
         onError: (error) => {
           if (!live) return;
@@ -162,12 +171,18 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
         onServiceConfig: (config) => {
           if (!live) return;
           try {
-            this.serviceConfig = { ok: true, value: validateServiceConfig(config) };
+            const value = validateServiceConfig(config);
+            const selected = selectLbConfigFromList(value.loadBalancingConfig, false);
+            if (selected instanceof SwitchyardLbConfig && selected.error !== undefined) throw selected.error;
+            this.serviceConfig = { ok: true, value };
           } catch (e) {
             const details = `switchyard: invalid service config from ${this.target}: ${(e as Error).message}`;
+            report(this.target, new TypeError(details, { cause: e }));
+            // a good config from this resolver stays in force (later lists go with it); without one, the error
+            if (this.serviceConfig?.ok === true) return;
             this.serviceConfig = { ok: false, error: { code: status.UNAVAILABLE, details, metadata: new Metadata() } };
-            report(this.target, new TypeError(details));
           }
+          if (this.endpoints !== null) this.deliver();
         },
       });
       const close = r.close.bind(r);
@@ -178,6 +193,16 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
           close();
         },
       };
+    }
+
+    /** Reports the last list with the current service config. */
+    private deliver(): void {
+      this.listener(
+        { ok: true, value: this.endpoints! },
+        {},
+        this.serviceConfig,
+        `resolved by switchyard (${this.target})`,
+      );
     }
 
     private failed(error: ResolverError): void {

@@ -25,10 +25,12 @@ let reg: SwitchyardRegistration;
 const servers: EchoServer[] = [];
 const procs: EchoProcess[] = [];
 const clients: EchoClient[] = [];
+/** What onResolverError heard: `target: message`. */
+const resolverErrors: string[] = [];
 
 test.before(async () => {
   etcd = await startEtcdCluster(1);
-  reg = registerSwitchyard(grpc);
+  reg = registerSwitchyard(grpc, { onResolverError: (target, e) => resolverErrors.push(`${target}: ${e.message}`) });
 });
 
 test.after.always(async () => {
@@ -63,6 +65,14 @@ function client(target: string, serviceConfig?: object): EchoClient {
 
 function lbWith(addr: string) {
   return reg.loadBalancers().find((lb) => addr in lb.stats().states);
+}
+
+/** The names of the live load balancers holding `addr`. */
+function lbNamesWith(addr: string): string[] {
+  return reg
+    .loadBalancers()
+    .filter((lb) => addr in lb.stats().states)
+    .map((lb) => lb.name);
 }
 
 async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
@@ -202,6 +212,87 @@ test.serial(
     t.is(owners.size, 4);
     t.is(lbWith(ss[0]!.addr)!.name, 'ring_hash');
     envoy.dispose();
+  },
+);
+
+test.serial('a service config changed in etcd applies at once, with no change to the list', async (t) => {
+  const ss = await Promise.all([0, 1].map(() => startEchoServer()));
+  servers.push(...ss);
+  const prefix = 'services/echo-config-change';
+  const config = (lb: object) => JSON.stringify({ loadBalancingConfig: [lb] });
+  await etcdPut(etcd.clientUrls, `${prefix}/_grpc_config`, config({ switchyard_round_robin: {} }));
+  for (const s of ss) await etcdPut(etcd.clientUrls, `${prefix}/${s.addr}`, s.addr);
+  const c = client(`etcd://${authority()}/${prefix}`);
+  for (let i = 0; i < 4; i++) await echo(c, {});
+  t.deepEqual(lbNamesWith(ss[0]!.addr), ['switchyard_round_robin']);
+  await etcdPut(etcd.clientUrls, `${prefix}/_grpc_config`, config({ peak_ewma: {} }));
+  await until('peak_ewma to replace switchyard_round_robin', () => lbNamesWith(ss[0]!.addr).join() === 'peak_ewma');
+  for (let i = 0; i < 4; i++) await echo(c, {});
+  t.deepEqual(lbNamesWith(ss[1]!.addr), ['peak_ewma']);
+});
+
+test.serial(
+  'a bad _grpc_config (an unknown option of our policy) is reported and the previous config stays; a good one then applies at once',
+  async (t) => {
+    const ss = await Promise.all([0, 1].map(() => startEchoServer()));
+    servers.push(...ss);
+    const prefix = 'services/echo-bad-config';
+    const target = `etcd://${authority()}/${prefix}`;
+    await etcdPut(
+      etcd.clientUrls,
+      `${prefix}/_grpc_config`,
+      JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    );
+    for (const s of ss) await etcdPut(etcd.clientUrls, `${prefix}/${s.addr}`, s.addr);
+    const c = client(target);
+    const answered = new Set<string>();
+    for (let i = 0; i < 4; i++) answered.add((await echo(c, {})).server);
+    t.is(answered.size, 2); // grpc-js's round_robin: not one of ours
+    t.deepEqual(lbNamesWith(ss[0]!.addr), []);
+    resolverErrors.length = 0;
+    // grpc-js's validateServiceConfig accepts it; our parser does not
+    await etcdPut(
+      etcd.clientUrls,
+      `${prefix}/_grpc_config`,
+      JSON.stringify({ loadBalancingConfig: [{ peak_ewma: { bogus: 1 } }] }),
+    );
+    // until the bad config arrives (reported, or failing calls), then on: every call still succeeds
+    const failures: string[] = [];
+    const deadline = Date.now() + 10_000;
+    let after = 0;
+    while (after < 20 && Date.now() < deadline) {
+      await echo(c, {}, { deadlineMs: 5_000 }).catch((e: Error) => failures.push(e.message));
+      if (resolverErrors.some((m) => m.includes('invalid service config')) || failures.length > 0) after++;
+    }
+    t.deepEqual(failures, []); // still grpc-js's round_robin
+    t.deepEqual(lbNamesWith(ss[0]!.addr), []);
+    // the last good config (round_robin) stays in force, so the list still updates: a third server is used
+    const s3 = await startEchoServer();
+    servers.push(s3);
+    await etcdPut(etcd.clientUrls, `${prefix}/${s3.addr}`, s3.addr);
+    let reached = false;
+    for (const end = Date.now() + 15_000; !reached && Date.now() < end;)
+      reached = (await echo(c, {})).server === s3.addr;
+    t.true(reached, 'a server added while the bad config is in etcd answers');
+    t.regex(
+      resolverErrors.join('\n'),
+      new RegExp(`^${target}: switchyard: invalid service config from ${target}: .*bogus`, 'm'),
+    );
+    // a channel with no previous config fails calls with the config error, not our load balancer's
+    const fresh = client(target);
+    const e = await t.throwsAsync(echo(fresh, {}, { deadlineMs: 10_000 }));
+    t.is((e as grpc.ServiceError).code, grpc.status.UNAVAILABLE, e!.message);
+    t.regex(e!.message, /switchyard: invalid service config from .*bogus/);
+    // a good config applies at once to both channels, the list unchanged
+    await etcdPut(
+      etcd.clientUrls,
+      `${prefix}/_grpc_config`,
+      JSON.stringify({ loadBalancingConfig: [{ peak_ewma: {} }] }),
+    );
+    await until('peak_ewma to take over', () => lbNamesWith(ss[0]!.addr).length === 2);
+    t.deepEqual(lbNamesWith(ss[0]!.addr), ['peak_ewma', 'peak_ewma']);
+    for (let i = 0; i < 4; i++) await echo(c, {});
+    for (let i = 0; i < 4; i++) await echo(fresh, {});
   },
 );
 
