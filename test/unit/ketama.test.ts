@@ -242,6 +242,8 @@ test('hashring preset = npm hashring for random servers, weights, vnodes and opt
       fc.integer({ min: 1, max: 4 }),
       fc.constantFrom(null, 11211, 11212),
       (list, vnodeCount, replicas, defaultPort) => {
+        // 'h' and 'h:<defaultPort>' share a label: refused (the duplicate-labels test)
+        fc.pre(new Set(list.map((s) => (s.port === defaultPort ? s.host : spellHost(s)))).size === list.length);
         const [extra, ...rest] = list;
         const npmServers: Record<string, { weight: number; vnodes?: number }> = {};
         for (const s of rest)
@@ -369,6 +371,51 @@ test('labels: port rules, twemproxy names and config lines', (t) => {
     hr.stats().members.map((m) => m.points),
     [40, 160],
   );
+});
+
+test('duplicate labels: a RangeError naming the field and the label, at construction, add and reset', (t) => {
+  const dup = (field: string, label: string, hint: RegExp) => ({
+    instanceOf: RangeError,
+    message: new RegExp(`^${field.replace(/[[\]]/g, '\\$&')} label "${label}" must be unique: [^]*${hint.source}`),
+  });
+  const list = /give each server once/;
+  // twemproxy: node names, and host labels (port 11211) shared with a name or another spelling
+  const tw = { compat: 'twemproxy' } as const;
+  t.throws(() => new KetamaRing(['10.0.0.1:11211:1 s1', '10.0.0.2:11211:1 s1'], tw), dup('servers[1]', 's1', /name/));
+  t.throws(() => new KetamaRing(['10.0.0.1:11211:1', '10.0.0.1:11211'], tw), dup('servers[1]', '10.0.0.1', list));
+  t.throws(() => new KetamaRing([{ id: 'a:1', name: 'b' }, 'b:11211'], tw), dup('servers[1]', 'b', list));
+  const ring = new KetamaRing(['10.0.0.1:11211:1 s1', '10.0.0.2:11211:1 s2'], tw);
+  const change = /remove it first or reset with the new list/;
+  t.throws(() => ring.add('10.0.0.1:11211:2 s1'), dup('server', 's1', change));
+  t.throws(() => ring.add(['10.0.0.3:11211:1 s3', '10.0.0.4:11211:1 s3']), dup('servers[1]', 's3', list));
+  t.throws(() => ring.add(['10.0.0.3:11211:1 s3', '10.0.0.9:11211:1 s2']), dup('servers[1]', 's2', change));
+  t.throws(() => ring.reset(['10.0.0.1:11211:2 s1', '10.0.0.9:11211:1 s1']), dup('servers[1]', 's1', list));
+  t.deepEqual(ring.members, ['10.0.0.1:11211:1 s1', '10.0.0.2:11211:1 s2']);
+  // updates that keep a label on its id still work
+  t.false(ring.add('10.0.0.1:11211:1 s1'));
+  t.true(ring.reset(['10.0.0.1:11211:2 s1', '10.0.0.2:11211:1 s2']));
+  t.is(ring.weight('10.0.0.1:11211:2 s1'), 2);
+  t.true(ring.remove('10.0.0.1:11211:2 s1'));
+  t.true(ring.add('10.0.0.1:11211:3 s1'));
+  const named = new KetamaRing([{ id: 'a:1', name: 'x' }], tw);
+  t.true(named.setWeight('a:1', 5));
+  t.false(named.add({ id: 'a:1', weight: 5, name: 'x' }));
+  // libmemcached and spymemcached: a host alone is the host on port 11211
+  for (const compat of ['libmemcached', 'spymemcached'] as const) {
+    const label = compat === 'libmemcached' ? '10.0.0.1' : '/10.0.0.1:11211';
+    t.throws(() => new KetamaRing(['10.0.0.1', '10.0.0.1:11211'], { compat }), dup('servers[1]', label, list));
+    const r = new KetamaRing(['10.0.0.1', '10.0.0.2:11212'], { compat });
+    t.throws(() => r.add('10.0.0.1:11211'), dup('server', label, change));
+    t.throws(() => r.add({ id: '[10.0.0.1]:11211', weight: 1 }), dup('server', label, change));
+    t.true(r.setWeight('10.0.0.1', 3));
+    t.true(r.add('10.0.0.1:11212'));
+  }
+  // hashring: a server on defaultPort is labelled by its host
+  t.throws(
+    () => new KetamaRing(['a', { id: 'a:11211', weight: 2 }], { compat: 'hashring', defaultPort: 11211 }),
+    dup('servers[1]', 'a', list),
+  );
+  t.is(new KetamaRing(['a', 'a:11211'], { compat: 'hashring' }).size, 2);
 });
 
 test('bad input: typed errors naming the field', (t) => {

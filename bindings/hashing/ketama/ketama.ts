@@ -23,12 +23,13 @@
 // the next tag[1] when it is non-empty; an empty key hashes to 0 (server_pool_hash); the other key hashes
 // are computed as an x86 build does (signed `char`, see ketama-hash.ts), checked live against nutcracker.
 //
-// Servers are spelled as upstream spells them; `get` returns the id exactly as given:
+// Servers are spelled as upstream spells them (also in docs/compatibility.md); `get` returns the id as given:
 //   libketama     '10.0.1.1:11211' or { id: '10.0.1.1:11211', weight: 600 }      (weight = memory)
 //   libmemcached  '10.0.1.1' | '10.0.1.1:11212' | '[::1]:11211', { id, weight } (integer weights)
 //   twemproxy     '127.0.0.1:11211:1 server1' (a nutcracker.yml `servers:` line), '127.0.0.1:11211',
 //                 or { id: '127.0.0.1:11211', weight: 2, name: 'server1' }
 //   hashring      '10.0.0.1:11211' | { id, weight, vnodes } (weights may be fractional, in [1e-9, 1e9])
+// Two servers of one label would hash the same points (the later owning no key): a RangeError, as in nutcracker.
 //
 //   const ring = new KetamaRing(['10.0.1.1:11211', '10.0.1.2:11211'], { compat: 'libmemcached' });
 //   ring.get('user:42'); // '10.0.1.1:11211' or '10.0.1.2:11211'
@@ -115,7 +116,8 @@ export const KETAMA_MAX_POINTS = 1 << 24;
 
 /**
  * The ketama continuum of a preset; `members` are the server ids in the order given (`add` appends). `add`
- * takes a server already present, spelled as before, as a no-op; `setWeight` keeps a server's place.
+ * takes a server already present, spelled as before, as a no-op; `setWeight` keeps a server's place. Servers
+ * are spelled per `compat` (docs/compatibility.md, "Server spellings per compat"); no two share a label.
  */
 export class KetamaRing extends MutableRouter<KetamaServerSpec[], KetamaServer> implements OrderedKeyRouter {
   readonly compat: KetamaCompat;

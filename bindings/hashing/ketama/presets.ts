@@ -1,6 +1,7 @@
 // The ketama presets' server rules (the table in ketama.ts): how each upstream spells a server, which label
 // its digests are taken of, and how many digests it gets, with the float rounding of each upstream reproduced
-// step by step; and the membership rules of a KetamaRing (servers in the order given, `add` appends). Sources: RJ/ketama libketama/ketama.c; awesomized/libmemcached src/libmemcached/hosts.cc
+// step by step; and the membership rules of a KetamaRing (servers in the order given, `add` appends; ids and
+// labels unique). Sources: RJ/ketama libketama/ketama.c; awesomized/libmemcached src/libmemcached/hosts.cc
 // (update_continuum); twitter/twemproxy src/hashkit/nc_ketama.c and src/nc_conf.c (conf_add_server);
 // 3rd-Eden/node-hashring index.js with connection-parse.
 import { checkKeys, intInRange, rangeError, str, typeError } from '../../util/validate.js';
@@ -42,8 +43,8 @@ export function idCarriesWeight(compat: KetamaCompat, id: string): boolean {
 }
 
 /**
- * One server as `compat` spells it (see the table in ketama.ts): its id, weight, label prefix and, for
- * hashring, its own vnodes. `defaultPort` is hashring's `default port` option.
+ * One server as `compat` spells it (docs/compatibility.md, "Server spellings per compat"): its id, weight,
+ * label prefix and, for hashring, its own vnodes. `defaultPort` is hashring's `default port` option.
  */
 export function parseServer(
   s: unknown,
@@ -150,8 +151,26 @@ function hostPort(id: string, field: string, dflt: number | null): [string, numb
 const sameServer = (a: KetamaServerSpec, b: KetamaServerSpec): boolean =>
   a.id === b.id && a.weight === b.weight && a.label === b.label && a.vnodes === b.vnodes;
 
-/** A KetamaRing's membership rules: a list of servers in the order given, each spelled as `compat` spells it. */
+/**
+ * A server whose label another server has: both would hash the same points, and the later would own no key
+ * (nutcracker refuses two servers of one name). `holder` names the other server, `hint` what to do.
+ */
+function labelTaken(field: string, p: KetamaServerSpec, holder: string, hint: string): RangeError {
+  return rangeError(`${field} label ${JSON.stringify(p.label)}`, `unique: ${holder} has it too (${hint})`, p.id);
+}
+const CHANGE = 'to change that server, remove it first or reset with the new list';
+
+/**
+ * A KetamaRing's membership rules: a list of servers in the order given, each spelled as `compat` spells it;
+ * ids and labels unique.
+ */
 export function serverRules(compat: KetamaCompat, defaultPort: number | null): MembershipRules<KetamaServerSpec[]> {
+  const listHint =
+    compat === 'twemproxy'
+      ? 'give each server once, under a name of its own'
+      : compat === 'hashring'
+        ? `give each server once: 'host:${defaultPort}' is labelled 'host'`
+        : "give each server once: 'host' is 'host:11211'";
   return {
     parse(input) {
       if (
@@ -163,12 +182,16 @@ export function serverRules(compat: KetamaCompat, defaultPort: number | null): M
       }
       const list: KetamaServerSpec[] = [];
       const seen = new Set<string>();
+      const labels = new Map<string, number>();
       let i = 0;
       for (const s of input as Iterable<unknown>) {
         const field = `servers[${i++}]`;
         const p = parseServer(s, field, compat, defaultPort);
         if (seen.has(p.id)) throw rangeError(typeof s === 'string' ? field : `${field}.id`, 'unique', p.id);
+        const j = labels.get(p.label);
+        if (j !== undefined) throw labelTaken(field, p, `servers[${j}] ${JSON.stringify(list[j]!.id)}`, listHint);
         seen.add(p.id);
+        labels.set(p.label, list.length);
         list.push(p);
       }
       return list;
@@ -178,9 +201,12 @@ export function serverRules(compat: KetamaCompat, defaultPort: number | null): M
       const many = isMemberList(input);
       const list: unknown[] = many ? [...input] : [input];
       const next = [...current];
+      // label -> [holder, hint]: a server of the ring, or servers[j] of this list
+      const labels = new Map(current.map((o): [string, [string, string]] => [o.label, [JSON.stringify(o.id), CHANGE]]));
       let changed = false;
       list.forEach((s, i) => {
-        const p = parseServer(s, many ? `servers[${i}]` : 'server', compat, defaultPort);
+        const field = many ? `servers[${i}]` : 'server';
+        const p = parseServer(s, field, compat, defaultPort);
         const old = next.find((o) => o.id === p.id);
         if (old !== undefined) {
           if (sameServer(old, p)) return;
@@ -190,6 +216,9 @@ export function serverRules(compat: KetamaCompat, defaultPort: number | null): M
             s,
           );
         }
+        const holder = labels.get(p.label);
+        if (holder !== undefined) throw labelTaken(field, p, ...holder);
+        labels.set(p.label, [`servers[${i}] ${JSON.stringify(p.id)}`, listHint]);
         next.push(p);
         changed = true;
       });
