@@ -16,7 +16,7 @@
 // - A service config from the resolver (DNS TXT, etcd `_grpc_config`) is validated by grpc-js's own rules and
 //   then the `loadBalancingConfig` entry grpc-js would select (`selectLbConfigFromList`: the first entry whose
 //   policy is registered and parses) is checked: when it is one of ours, our parser (config.ts) must accept
-//   it. The config is sent with every later list (grpc-js falls back to the channel's default config when a
+//   it; a list naming no registered policy is invalid too (gRPC's rule; grpc-js would fall back to pick_first). The config is sent with every later list (grpc-js falls back to the channel's default config when a
 //   list comes without one); one that arrives after a list was delivered is sent at once, with that list
 //   again (the core resolver does not report an unchanged list twice). An invalid one is reported to
 //   `onResolverError`; the last good config from this resolver stays in force (gRFC A21), later lists going
@@ -172,8 +172,14 @@ export function resolverClass(grpc: Grpc, options: ResolverBridgeOptions): Resol
           if (!live) return;
           try {
             const value = validateServiceConfig(config);
-            const selected = selectLbConfigFromList(value.loadBalancingConfig, false);
+            const lbs = value.loadBalancingConfig;
+            const selected = selectLbConfigFromList(lbs, false);
             if (selected instanceof SwitchyardLbConfig && selected.error !== undefined) throw selected.error;
+            // gRPC: a list none of whose policies is supported makes the config invalid (grpc-js would pick_first)
+            if (selected === null && lbs.length > 0)
+              throw new RangeError(
+                `loadBalancingConfig names no registered policy: ${lbs.map((c) => Object.keys(c)[0]).join(', ')}`,
+              );
             this.serviceConfig = { ok: true, value };
           } catch (e) {
             const details = `switchyard: invalid service config from ${this.target}: ${(e as Error).message}`;

@@ -232,6 +232,29 @@ test.serial('a service config changed in etcd applies at once, with no change to
 });
 
 test.serial(
+  'a _grpc_config naming no registered policy is invalid: reported, the last valid config stays',
+  async (t) => {
+    const ss = await Promise.all([0, 1].map(() => startEchoServer()));
+    servers.push(...ss);
+    const prefix = 'services/echo-unknown-policy';
+    const config = (lb: object) => JSON.stringify({ loadBalancingConfig: [lb] });
+    await etcdPut(etcd.clientUrls, `${prefix}/_grpc_config`, config({ switchyard_round_robin: {} }));
+    for (const s of ss) await etcdPut(etcd.clientUrls, `${prefix}/${s.addr}`, s.addr);
+    const c = client(`etcd://${authority()}/${prefix}`);
+    for (let i = 0; i < 4; i++) await echo(c, {});
+    resolverErrors.length = 0;
+    await etcdPut(etcd.clientUrls, `${prefix}/_grpc_config`, config({ peak_ewmaa: {} }));
+    await until('the error to be reported', () => resolverErrors.some((m) => m.includes('no registered policy')));
+    t.regex(resolverErrors.join('\n'), /names no registered policy: peak_ewmaa/);
+    // grpc-js alone would have switched to pick_first: the channel stays on the last valid config
+    const answered = new Set<string>();
+    for (let i = 0; i < 6; i++) answered.add((await echo(c, {})).server);
+    t.is(answered.size, 2);
+    t.deepEqual(lbNamesWith(ss[0]!.addr), ['switchyard_round_robin']);
+  },
+);
+
+test.serial(
   'a bad _grpc_config (an unknown option of our policy) is reported and the previous config stays; a good one then applies at once',
   async (t) => {
     const ss = await Promise.all([0, 1].map(() => startEchoServer()));
