@@ -88,6 +88,23 @@ function transparent(
   );
 }
 
+/**
+ * Sends a transparent retry of `call` to `next`: the refused try ends as its member's failure without charging
+ * the retry budget, and counts in `retries` (not against maxAttempts: the caller counts it in its `free`).
+ */
+function retryElsewhere(
+  d: BalancedDispatcher,
+  pick: MemberPick,
+  t0: number,
+  err: unknown,
+  next: MemberPick,
+  call: Routed,
+) {
+  finish(d, pick, t0, 0, -1, err, false);
+  d['counters'].retries++;
+  d['send'](next, call);
+}
+
 /** How many members `t` holds. */
 const triedCount = (t: Tried) => t.set?.size ?? (t.first === undefined ? 0 : 1);
 
@@ -378,10 +395,8 @@ export class LegacyCall implements Routed, TryLog, Tried {
       const next = this.d['pickUntried'](this);
       if (next !== undefined) {
         this.ended = true;
-        finish(this.d, this.pick!, this.t0, 0, -1, err, false);
         this.free++;
-        this.d['counters'].retries++;
-        return this.d['send'](next, this);
+        return retryElsewhere(this.d, this.pick!, this.t0, err, next, this);
       }
     }
     this.end(err);
@@ -503,10 +518,8 @@ export class ModernCall implements Routed {
           : undefined;
       if (next !== undefined) {
         this.ended = true;
-        finish(this.d, this.pick!, this.t0, 0, -1, err, false);
         t.free++;
-        this.d['counters'].retries++;
-        return this.d['send'](next, this);
+        return retryElsewhere(this.d, this.pick!, this.t0, err, next, this);
       }
       this.end(err);
     }
