@@ -200,6 +200,30 @@ test('a pool with the slow member ranks it last: over many picks it gets (almost
   t.true(policy.probeStats().answered > 1000);
 });
 
+test('members answering RIF 0 within microseconds of each other share the picks (a latency tie: our RIF decides); the slow one stays out', async (t) => {
+  // a synchronous Node handler finishes each request within one turn: its probes never see one in flight, and
+  // its latency is the handler's few microseconds, different in the last digits from member to member
+  const lat: Record<string, number> = { 'a:1': 0.021, 'b:1': 0.034, 'c:1': 150 };
+  const probe = (m: Endpoint) => Promise.resolve({ rif: m.id === 'c:1' ? 3 : 0, latencyMs: lat[m.id] });
+  const { lb } = setup({ probe }, ['a:1', 'b:1', 'c:1']);
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 3000; i++) {
+    const p = lb.pickOrThrow();
+    counts.set(p.member.id, (counts.get(p.member.id) ?? 0) + 1);
+    await flush();
+    p.handle.done({ ok: true });
+  }
+  const share = (id: string) => (counts.get(id) ?? 0) / 3000;
+  const shares = JSON.stringify([...counts]);
+  t.true(share('a:1') > 0.35 && share('b:1') > 0.35, `fast members ${shares}`); // was ~1.0 / ~0.0
+  t.true(share('c:1') < 0.02, `slow member ${shares}`);
+  // latencies apart by more than the tie still rank by latency
+  const { lb: lb2, policy } = setup({ probeRate: 0, reuseBudget: 1, removeRate: 1 }, ['a:1', 'b:1']);
+  policy.addAnswer('a:1', { rif: 0, latencyMs: 10 }, 0);
+  policy.addAnswer('b:1', { rif: 0, latencyMs: 13 }, 0); // 3 ms > max(1 ms, 25 % of 10 ms)
+  t.is(lb2.pickOrThrow().member.id, 'a:1');
+});
+
 test('start-up probes: each member is probed once when the picker is built, so a first burst is not blind', async (t) => {
   const lat: Record<string, number> = { 'a:1': 5, 'b:1': 5, 'c:1': 5, 'd:1': 50 };
   const probed: string[] = [];

@@ -613,10 +613,23 @@ export class PrequalPolicy implements Policy {
   }
 }
 
-/** HCL order: cold before hot; among cold the lower latency, then the lower RIF; among hot the lower RIF. */
+/**
+ * Cold latencies this close are a tie (LATENCY_TIE_MS, or LATENCY_TIE_RATIO of the lower): the lower RIF, our own
+ * uses of the probe included, decides. Without it, members answering in microseconds with RIF 0 (a synchronous
+ * Node handler finishes each request within one turn, so its probes never see one in flight) were ranked by
+ * noise, and one took 87-99 % of the picks (docs/prequal.md).
+ */
+export const LATENCY_TIE_MS = 1;
+export const LATENCY_TIE_RATIO = 0.25;
+
+/**
+ * HCL order: cold before hot; among cold the lower latency (within the tie above: the lower RIF, then the lower
+ * latency); among hot the lower RIF.
+ */
 function better(hot: boolean, lat: number, rif: number, bHot: boolean, bLat: number, bRif: number): boolean {
   if (hot !== bHot) return !hot;
-  if (!hot) return lat < bLat || (lat === bLat && rif < bRif);
+  if (!hot && Math.abs(lat - bLat) > Math.max(LATENCY_TIE_MS, LATENCY_TIE_RATIO * Math.min(lat, bLat)))
+    return lat < bLat;
   return rif < bRif || (rif === bRif && lat < bLat);
 }
 
