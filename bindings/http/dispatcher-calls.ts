@@ -9,7 +9,7 @@
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import type { BalancedDispatcher, MemberPick } from './dispatcher.js';
 import { MAX_RETRY_AFTER_MS, retryAfterMs } from './retry.js';
-import { cancelPick } from './fetch.js';
+import { cancelPick, MAX_TRANSPARENT_RETRIES } from './fetch.js';
 
 type DispatchOptions = Dispatcher.DispatchOptions;
 type DispatchHandler = Dispatcher.DispatchHandler;
@@ -49,9 +49,6 @@ export const retriedStatus = (r: RetryConfig, status: number) => status < 600 &&
 
 /** A request body that can be sent again (streams and iterables are sent once). */
 export const replayable = (body: unknown) => body == null || typeof body === 'string' || body instanceof Uint8Array;
-
-/** Transparent retries (refused connections) per request, on top of maxAttempts: createFetch's. */
-export const MAX_TRANSPARENT_RETRIES = 10;
 
 /**
  * undici's error for a refused connect: the socket's error (ECONNREFUSED; an AggregateError carries the code of

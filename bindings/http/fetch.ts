@@ -117,8 +117,8 @@ export class InvalidRequestError extends TypeError {
   override name = 'InvalidRequestError';
 }
 
-/** Transparent retries (refused connections) per request, on top of maxAttempts. */
-const MAX_TRANSPARENT_RETRIES = 10;
+/** Transparent retries (refused connections, gRFC A6) per request, on top of maxAttempts (createDispatcher too). */
+export const MAX_TRANSPARENT_RETRIES = 10;
 
 /** The connection was refused: nothing was sent. */
 function refused(err: unknown): boolean {
