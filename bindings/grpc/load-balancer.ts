@@ -123,7 +123,9 @@ export function loadBalancerClass(ctx: BridgeContext, lbName: string): new (help
         grpc.experimental.log(grpc.logVerbosity.ERROR, `${details} (keeping the previous config)`);
       } else this.applyConfig(lbConfig);
       if (!list.ok) {
-        if (this.members.size === 0) this.fail(`switchyard ${lbName}: ${list.error.details}`, list.error.code);
+        // our resolver's details start with 'switchyard: ': one prefix, naming the policy
+        const details = list.error.details.replace(/^switchyard: /, '');
+        if (this.members.size === 0) this.fail(`switchyard ${lbName}: ${details}`, list.error.code);
         return true;
       }
       this.applyList(list.value, options);

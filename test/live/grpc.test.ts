@@ -327,7 +327,8 @@ test.serial(
     const started = Date.now();
     const e = await t.throwsAsync(echo(c, {}, { deadlineMs: 20_000 }));
     t.is((e as grpc.ServiceError).code, grpc.status.UNAVAILABLE, e!.message);
-    t.regex(e!.message, new RegExp(`switchyard.*resolver etcd://127\\.0\\.0\\.1:${port}/services/nowhere`));
+    t.regex(e!.message, new RegExp(`switchyard peak_ewma: resolver etcd://127\\.0\\.0\\.1:${port}/services/nowhere`));
+    t.notRegex(e!.message, /switchyard: switchyard|switchyard[^:]*: switchyard/); // one prefix, not two
     t.true(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
   },
 );
