@@ -65,7 +65,7 @@ export function createProxy(options: CreateFetchOptions): ProxyHandler {
       if (!res.headersSent) {
         res.statusCode = statusFor(err, req.method);
         res.setHeader('content-type', 'text/plain');
-        res.end(`switchyard proxy: ${(err as Error)?.message ?? String(err)}\n`);
+        res.end(`switchyard proxy: ${describe(err)}\n`);
       } else res.destroy(err as Error);
     });
   };
@@ -80,6 +80,16 @@ function drain(req: IncomingMessage): void {
   if (req.complete) return;
   req.removeAllListeners('data'); // the body stream fetch was given: nobody reads it any more
   req.resume();
+}
+
+/**
+ * An error's message with its cause's, if that says more: fetch's network errors are a bare `fetch failed`, the
+ * cause naming what happened (`connect ECONNREFUSED 10.0.0.7:80`).
+ */
+function describe(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const cause = (err as { cause?: { message?: unknown } } | null)?.cause?.message;
+  return typeof cause === 'string' && cause !== '' && !message.includes(cause) ? `${message} (${cause})` : message;
 }
 
 function statusFor(err: unknown, method: string | undefined): number {
