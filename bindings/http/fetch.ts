@@ -95,7 +95,7 @@ export type BalancedFetch = ((input: string | URL | Request, init?: SwitchyardRe
   /**
    * Stops what createFetch started (resolver, health checks, outlier detection, the Balancer it built). Requests
    * waiting out a retry back-off go on at once, and, when it built the Balancer, so do the retries of tries still
-   * in flight: the closed Balancer fails them (UnavailableError).
+   * in flight: the closed Balancer fails them (UnavailableError); hedged requests then start no more hedges.
    */
   close(): void;
 };

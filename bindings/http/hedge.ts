@@ -73,7 +73,8 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
     launch();
     while (running.size > 0 || settled.length > 0) {
       if (settled.length === 0) {
-        const canHedge = started < n && call.budgetAllows() && clock.now() < call.deadlineAt;
+        // not after close() stopped the Balancer createFetch built (its pick would fail)
+        const canHedge = started < n && !sh.sleepers.closed && call.budgetAllows() && clock.now() < call.deadlineAt;
         const delay = canHedge
           ? sleepMs(clock, h.delayMs, losers.signal).then(
               () => 'hedge' as const,
@@ -83,7 +84,7 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
         const next = await Promise.race([...running, delay]);
         if (next === 'aborted') return call.fail(signal!.reason);
         if (next === 'hedge') {
-          launch();
+          if (!sh.sleepers.closed) launch();
           continue;
         }
       }

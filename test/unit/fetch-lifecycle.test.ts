@@ -162,6 +162,24 @@ test('hedging: a losing try answering in the same tick as the winner has its bod
   f.close();
 });
 
+test('hedging: close() while a hedged request waits: no hedge starts after it, the try in flight answers', async (t) => {
+  const { clock, waiting, f } = hedgedStub([200, 200]);
+  const seen: string[] = [];
+  f.on('event', (e) => seen.push(e.type));
+  const p = f('/d');
+  await turns();
+  t.is(waiting.length, 1);
+  f.close();
+  await clock.advance(50); // five hedge delays
+  t.is(waiting.length, 1, 'no try was started after close()');
+  t.is(f.stats().hedges, 0);
+  t.false(seen.includes('hedge'));
+  waiting[0]!();
+  const res = await p;
+  t.is(res.status, 200);
+  await res.body!.cancel();
+});
+
 test('hedging: a try that throws (a PickSource whose done() throws) fails the request, no unhandled rejection', async (t) => {
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => unhandled.push(e);
