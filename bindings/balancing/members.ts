@@ -119,14 +119,12 @@ export class Members {
   }
 
   /**
-   * The rows to pick from, in member order, whether the balancer is in panic and whether it is warming.
-   * Panic (Envoy): available members below `thresholdPercent` of the members that are not pending; mode 'all' then picks over every member, 'fail' over none. Warming: no member is
-   * available and some are pending; nothing is picked (no panic) until a first health result arrives.
-   */
-  /**
-   * The rows a single-level picker may use. Panic as Envoy decides it for one priority level: never while the
-   * level's health, min(100, ⌊overprovisioningFactor × 100 × available / counted⌋), is 100; otherwise when
-   * available / counted < thresholdPercent (pending members are not counted, as Envoy's excluded hosts).
+   * The rows a single-level picker may use, in member order, whether the balancer is in panic and whether it is
+   * warming. Panic as Envoy decides it for one priority level: never while the level's health,
+   * min(100, ⌊overprovisioningFactor × 100 × available / counted⌋), is 100; otherwise when available / counted
+   * < thresholdPercent (pending members are not counted, as Envoy's excluded hosts). In panic, mode 'all' picks
+   * over every member, 'fail' over none. Warming: no member is available and some are pending; nothing is
+   * picked (no panic) until a first health result arrives.
    */
   eligible(
     thresholdPercent: number,
@@ -145,9 +143,10 @@ export class Members {
       Math.floor((overprovisioningFactor * 100 * available) / counted) < 100 &&
       available * 100 < thresholdPercent * counted;
     const all = panic && mode === 'all';
-    const rows = new Int32Array(all ? n : available);
+    // panic 'fail': no row (stats().eligible and the picker event say 0, as picks find none)
+    const rows = new Int32Array(all ? n : panic ? 0 : available);
     if (all) for (let r = 0; r < n; r++) rows[r] = r;
-    else if (available > 0) {
+    else if (!panic) {
       let k = 0;
       for (let r = 0; r < n; r++) if (!this.unavailable.has(list[r]!.id)) rows[k++] = r;
     }

@@ -132,9 +132,14 @@ test("panic mode 'all' (Envoy default): below the threshold, picks go to all mem
 test("panic mode 'fail': none / NoHealthyMembersError below the threshold", (t) => {
   const lb = new Balancer({ endpoints: ['a:1', 'b:1', 'c:1'], panicMode: 'fail', panicThresholdPercent: 70 });
   t.is(lb.pick().type, 'pick');
+  const eligible: number[] = [];
+  lb.on('picker', (e) => eligible.push(e.eligible));
   lb.setAvailable('a:1', false); // 66% < 70%
   t.deepEqual(lb.pick(), { type: 'none', reason: 'no-healthy' });
   t.throws(() => lb.pickOrThrow(), { instanceOf: NoHealthyMembersError });
+  // nothing can be picked, and stats and the picker event say so (they counted the two available members)
+  t.like(lb.stats(), { eligible: 0, panic: true });
+  t.deepEqual(eligible, [0]);
   lb.setAvailable('a:1', true);
   t.is(lb.pick().type, 'pick');
 });
