@@ -1,8 +1,8 @@
 // switchyard core: the exports the TypeScript bindings call. Pointers are offsets into this module's
 // memory, handed out by the bindings' allocator (bindings/core/memory.ts) from heapBase() upwards.
 export { xxh32, xxh64, xxh64Hi } from './xxhash';
-export { ringScratchBytes, ringBuild, ringLookupManyBytes } from './ring';
-export { ringLookupMany, ringDirectBuild, ringLookupDirect } from './ring-batch';
+export { ringScratchBytes, ringBuild, ringTable, xxh32Keys } from './ring';
+export { ringPoints64, xxh64HiKeys, ringLookupMany, ringDirectBuild, ringLookupDirect } from './ring-batch';
 export { md5, md5Word0, md5Word0Pair, md5PairSecond } from './md5';
 export { ketamaScratchBytes, ketamaBuild, ketamaHash, ketamaLookupManyBytes } from './ketama';
 export { crc32, crc32Update } from './crc32';

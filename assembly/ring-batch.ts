@@ -1,6 +1,8 @@
-// Batch lookups by hash over a HashRing table (ring.ts builds it; the batch by key bytes is there, beside the
-// hash it needs). A module of its own (asconfig.json target "ringbatch", memory imported from the ring module's
-// instance), so that a page that only calls `get` does not carry it.
+// What HashRing needs beyond the build of xxh32 rings and `get` (ring.ts): batch lookups by hash (a batch by key
+// bytes hashes its keys first: ring.ts `xxh32Keys`, `xxh64HiKeys` here), and xxh64 (the points of xxh64 rings,
+// `ringPoints64`, the key hash of their batches; entries/ring-batch.ts exports xxh64 itself beside them). A
+// module of its own (asconfig.json target "ringbatch", memory imported from the ring module's instance), so that
+// a page whose rings hash with xxh32 and that only calls `get` does not carry it.
 //
 // Direct table (by hash): entry b of 2^dbits holds the owner of every hash in [b << (32 - dbits), (b + 1) <<
 // (32 - dbits)) when one member owns them all (no point in the range, or every point in it and the first one
@@ -8,7 +10,25 @@
 // entries per point, 78-97 % of entries are direct. A batch first reads every hash's entry without a branch,
 // listing the marked ones, then resolves that list by the bucket scan: no mispredicted branch per hash. No
 // allocation.
-import { lookupIndex, ownerAt } from './ring';
+import { HASH_XXH64, hashKeys, lookupIndex, ownerAt, ringPoints } from './ring';
+
+/** The first half of an xxh64 ring's build (ring.ts `ringPoints`, the upper 32 bits of xxh64); ring.ts `ringTable` is the second. */
+export function ringPoints64(
+  ids: usize,
+  idOffsets: usize,
+  counts: usize,
+  n: u32,
+  seed: u64,
+  label: usize,
+  scratch: usize,
+): u32 {
+  return ringPoints(ids, idOffsets, counts, n, HASH_XXH64, seed, label, scratch);
+}
+
+/** ring.ts `hashKeys` with xxh64 (its upper 32 bits): the first pass of a batch by key bytes of an xxh64 ring. */
+export function xxh64HiKeys(seed: u64, bytes: usize, offsets: usize, count: u32, out: usize): void {
+  hashKeys(HASH_XXH64, seed, bytes, offsets, count, out);
+}
 
 /** out[i] = member index for hashes[i] (u32 each); n must be > 0. */
 export function ringLookupMany(

@@ -13,8 +13,9 @@
 // `registerRunTimeWeights()`; gRPC service configs need `registerServiceConfigs()`; createFetch's `hedge` and
 // `instrumentation` options need `registerHedging()` and `registerInstrumentation()`. HashRing runs on WebAssembly only until `registerJsFallback()` adds the pure-TS
 // core for pages without it (a CSP lacking 'wasm-unsafe-eval'); without that, such a page gets a TypeError naming
-// it. Its `preference` and `stats` come with `registerRingExtras()` (a TypeError naming it before), which also
-// makes group, getMany, getManyByHash and getManyBytes batch in WebAssembly (before, they loop single lookups).
+// it. Its `preference` and `stats`, and `hash: 'xxh64'` on WebAssembly, come with `registerRingExtras()` (a
+// TypeError naming it before), which also makes group, getMany, getManyByHash and getManyBytes batch in
+// WebAssembly (before, they loop single lookups).
 //
 // The classes and functions shared with `switchyard` are the same objects; a registration serves both entries.
 import { BalancerCore } from './balancing/balancer.js';
@@ -42,8 +43,9 @@ import { hedged } from './http/hedge.js';
 export * from './index.js';
 export { registerJsFallback } from './core/backend.js';
 /**
- * HashRing on WebAssembly, with the pure-TS core only once `registerJsFallback()` was called, `preference`,
- * `stats` and WASM batches once `registerRingExtras()` was.
+ * HashRing on WebAssembly, with the pure-TS core only once `registerJsFallback()` was called; `preference`,
+ * `stats`, WASM batches and `hash: 'xxh64'` on WebAssembly (the constructor's TypeError before) once
+ * `registerRingExtras()` was.
  */
 export { HashRingCore as HashRing, registerRingExtras } from './hashing/ring.js';
 export { registerPriorityRouting } from './balancing/priority.js';

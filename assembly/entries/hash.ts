@@ -1,7 +1,7 @@
 // The hashing family: every other hasher (jump, nginx, rendezvous, ketama, Envoy ring hash and Maglev), with
 // the ring family's exports beside them.
 export { xxh32, xxh64, xxh64Hi } from '../xxhash';
-export { ringScratchBytes, ringBuild, ringLookupManyBytes } from '../ring';
+export { ringScratchBytes, ringBuild, ringTable, xxh32Keys } from '../ring';
 export { md5, md5Word0, md5Word0Pair, md5PairSecond } from '../md5';
 export { ketamaScratchBytes, ketamaBuild, ketamaHash, ketamaLookupManyBytes } from '../ketama';
 export { crc32, crc32Update } from '../crc32';

@@ -1,23 +1,21 @@
-// The WebAssembly core: `createWasmCore(instance)` turns an instance of build/switchyard.wasm into a
-// `Core`. It knows nothing of how the instance was obtained (inlined bytes, a URL, a caller's module).
+// The WebAssembly core: `createWasmCore(handle)` turns an instance of the ring module (or of build/switchyard.wasm,
+// every family) into a `Core`. It knows nothing of how the instance was obtained (inlined bytes, a URL, a
+// caller's module). Its xxh64 is in the ring-batch module, reached through `setXxh64` (core/ring-batch.ts).
 import { built, type Core, type RingSpec, RingTable } from './core.js';
 import { WasmMemory, align16 } from './memory.js';
 import { encoder, utf8Into } from './utf8.js';
 
-/** The ring family's exports. */
+/** The ring module's exports (assembly/entries/ring.ts): xxh32 and the build of xxh32 rings. */
 export interface RingExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   xxh32(ptr: number, len: number, seed: number): number;
-  xxh64(ptr: number, len: number, seed: bigint): bigint;
-  xxh64Hi(ptr: number, len: number, seedLo: number, seedHi: number): number;
   ringScratchBytes(total: number): number;
   ringBuild(
     ids: number,
     idOffsets: number,
     counts: number,
     n: number,
-    kind: number,
     seed: bigint,
     label: number,
     scratch: number,
@@ -26,19 +24,45 @@ export interface RingExports {
     table: number,
     bits: number,
   ): number;
-  ringLookupManyBytes(
-    points: number,
-    members: number,
-    table: number,
+  /** Sorts the points `ringPoints64` made in `scratch` into a ring table. */
+  ringTable(scratch: number, total: number, points: number, members: number, table: number, bits: number): void;
+  /** out[i] = xxh32 of key i (keys back to back, u32 offsets[count + 1]): a batch by key bytes' first pass. */
+  xxh32Keys(seed: bigint, bytes: number, offsets: number, count: number, out: number): void;
+}
+
+/**
+ * The ring family's xxh64, in the ring-batch module (assembly/entries/ring-batch.ts) so that a page whose rings
+ * hash with xxh32 does not carry it: xxh64 itself, the points of an xxh64 ring (sorted by `ringTable`) and the
+ * first pass of a batch by key bytes.
+ */
+export interface Xxh64Exports {
+  xxh64(ptr: number, len: number, seed: bigint): bigint;
+  xxh64Hi(ptr: number, len: number, seedLo: number, seedHi: number): number;
+  ringPoints64(
+    ids: number,
+    idOffsets: number,
+    counts: number,
     n: number,
-    bits: number,
-    kind: number,
     seed: bigint,
-    bytes: number,
-    offsets: number,
-    count: number,
-    out: number,
-  ): void;
+    label: number,
+    scratch: number,
+  ): number;
+  xxh64HiKeys(seed: bigint, bytes: number, offsets: number, count: number, out: number): void;
+}
+
+let xxh64Of: ((h: WasmHandle) => Xxh64Exports) | null = null;
+
+/**
+ * Gives WASM cores their xxh64 (`Xxh64Exports` over a ring instance's memory: core/ring-batch.ts
+ * `ringBatchExports`). registerRingExtras() and xxh64() set it; until then a WASM core's xxh64, xxh64Hi and
+ * xxh64 ring builds throw.
+ */
+export function setXxh64(of: (h: WasmHandle) => Xxh64Exports): void {
+  xxh64Of = of;
+}
+
+function noXxh64(): never {
+  throw new TypeError('xxh64 needs registerRingExtras() from switchyard/lite');
 }
 
 /** Keys per WASM call in batch paths: bounds the I/O region. */
@@ -288,26 +312,35 @@ export function createWasmCore(handle: WasmHandle): Core {
     mem.u8.set(b, p);
     return p;
   };
+  let x64: Xxh64Exports | undefined;
+  const wide = (): Xxh64Exports => (x64 ??= (xxh64Of ?? noXxh64)(handle));
 
   function buildRing(spec: RingSpec): RingTable {
+    const w = spec.hash === 'xxh64' ? wide() : null; // before allocating: it may throw
     let total = 0;
     for (const c of spec.counts) total += c;
     const t = RingTable.allocate(mem, total);
     const s = stageBuildInputs(mem, spec.ids, spec.counts, x.ringScratchBytes(total), t.ptr);
-    x.ringBuild(
-      s.items,
-      s.offsets,
-      s.perItem,
-      spec.ids.length,
-      spec.hash === 'xxh64' ? 1 : 0,
-      seedI64(spec.seedHi, spec.seedLo),
-      s.label,
-      s.scratch,
-      t.pointsPtr,
-      t.membersPtr,
-      t.tablePtr,
-      t.bits,
-    );
+    const { items, offsets, perItem, label, scratch } = s;
+    const seed = seedI64(spec.seedHi, spec.seedLo);
+    if (w === null)
+      x.ringBuild(
+        items,
+        offsets,
+        perItem,
+        spec.ids.length,
+        seed,
+        label,
+        scratch,
+        t.pointsPtr,
+        t.membersPtr,
+        t.tablePtr,
+        t.bits,
+      );
+    else {
+      w.ringPoints64(items, offsets, perItem, spec.ids.length, seed, label, scratch);
+      x.ringTable(scratch, total, t.pointsPtr, t.membersPtr, t.tablePtr, t.bits);
+    }
     mem.release(s.ptr);
     t.sync();
     return built(t);
@@ -316,9 +349,10 @@ export function createWasmCore(handle: WasmHandle): Core {
   return {
     kind: 'wasm',
     xxh32: (b, seed) => x.xxh32(put(b), b.length, seed) >>> 0,
-    xxh64: (b, seed) => BigInt.asUintN(64, x.xxh64(put(b), b.length, BigInt.asIntN(64, seed))),
+    // the callee is read before its arguments: wide() runs before put()
+    xxh64: (b, seed) => BigInt.asUintN(64, wide().xxh64(put(b), b.length, BigInt.asIntN(64, seed))),
     // upper half only, seed as two u32: no BigInt on the ring's per-key path
-    xxh64Hi: (b, hi, lo) => x.xxh64Hi(put(b), b.length, lo, hi) >>> 0,
+    xxh64Hi: (b, hi, lo) => wide().xxh64Hi(put(b), b.length, lo, hi) >>> 0,
     buildRing,
   };
 }

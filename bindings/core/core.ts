@@ -124,6 +124,10 @@ export function ringIndex(points: Uint32Array, table: Uint32Array, shift: number
   return i === total ? 0 : i;
 }
 
+/**
+ * The ring family's algorithms. The WASM core's xxh64 (`xxh64`, `xxh64Hi`, rings with hash 'xxh64') is in the
+ * ring-batch module: a TypeError until core-wasm.ts `setXxh64` gives it (registerRingExtras(), xxh64()).
+ */
 export interface Core {
   readonly kind: Backend;
   xxh32(bytes: Uint8Array, seed: number): number;

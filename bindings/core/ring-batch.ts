@@ -1,17 +1,27 @@
 // The binding of assembly/ring-batch.ts: HashRing's batch lookups in WebAssembly (core.ts `RingBatch`), registered
-// by hashing/ring.ts `registerRingExtras`. ring-batch.wasm is instantiated over the ring instance's memory (its
-// own memory is imported), or a caller's module that holds every family (`init(source)`) serves them itself.
-// Batches by hash go through a direct table once a ring has looked up a quarter of the table's entries by
-// batch (building it then costs less than it saves), freed with the ring's table (`release`) or when that is
-// collected; batches by key hash and look up in the ring module (ringLookupManyBytes).
+// by hashing/ring.ts `registerRingExtras`, and the ring family's xxh64 (core-wasm.ts `Xxh64Exports`: xxh64, the
+// points of xxh64 rings), which registerRingExtras() and xxh64() give the WASM core (`useRingBatchXxh64`).
+// ring-batch.wasm is instantiated once per ring instance, over its memory (its own memory is imported), or a
+// caller's module that holds every family (`init(source)`) serves them itself. Batches by hash go through a direct
+// table once a ring has looked up a quarter of the table's entries by batch (building it then costs less than it
+// saves), freed with the ring's table (`release`) or when that is collected; batches by key hash the keys first
+// (xxh32 in the ring module, xxh64 here), then look those hashes up.
 import type { RingBatch, RingTable } from './core.js';
-import { batchBytes, batchKeys, batchU32, type RingExports, type WasmHandle } from './core-wasm.js';
+import {
+  batchBytes,
+  batchKeys,
+  batchU32,
+  type RingExports,
+  setXxh64,
+  type WasmHandle,
+  type Xxh64Exports,
+} from './core-wasm.js';
 import { decodeHex } from './hex.js';
 import type { WasmMemory } from './memory.js';
 import { RING_BATCH_WASM_HEX } from './wasm-ring-batch.generated.js';
 
-/** The exports of ring-batch.wasm (assembly/ring-batch.ts). */
-interface BatchExports {
+/** The exports of ring-batch.wasm (assembly/entries/ring-batch.ts). */
+interface BatchExports extends Xxh64Exports {
   ringLookupMany(
     points: number,
     members: number,
@@ -63,20 +73,40 @@ export function directBits(total: number, members: number): number {
 }
 
 const directs = new FinalizationRegistry<{ mem: WasmMemory; ptr: number }>((r) => r.mem.release(r.ptr));
+const instances = new WeakMap<WasmHandle, BatchExports>();
+
+/** The ring-batch module's exports over the ring instance `handle` (module header), instantiated once. */
+export function ringBatchExports(handle: WasmHandle): BatchExports {
+  let x = instances.get(handle);
+  if (x === undefined) {
+    x = (typeof handle.exports.ringLookupDirect === 'function'
+      ? handle.exports
+      : new WebAssembly.Instance(new WebAssembly.Module(decodeHex(RING_BATCH_WASM_HEX)), {
+          env: { memory: handle.mem.memory },
+        }).exports) as unknown as BatchExports;
+    instances.set(handle, x);
+  }
+  return x;
+}
+
+/** Gives the WASM core its xxh64 (core-wasm.ts `setXxh64`), from the ring-batch module. */
+export function useRingBatchXxh64(): void {
+  setXxh64(ringBatchExports);
+}
 
 /** HashRing's batch lookups over the ring instance `handle` (module header). */
 export function createWasmBatch(handle: WasmHandle): RingBatch {
   const { mem } = handle;
-  const x = (typeof handle.exports.ringLookupDirect === 'function'
-    ? handle.exports
-    : new WebAssembly.Instance(new WebAssembly.Module(decodeHex(RING_BATCH_WASM_HEX)), { env: { memory: mem.memory } })
-        .exports) as unknown as BatchExports;
+  const x = ringBatchExports(handle);
   const ring = handle.exports as unknown as RingExports;
   const tables = new WeakMap<RingTable, Direct | null>();
+  // keys hashed into `out`, then looked up there
   const bytesCall =
     (t: RingTable, kind: number, seed: bigint) =>
-    (b: number, o: number, c: number, r: number): void =>
-      ring.ringLookupManyBytes(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, kind, seed, b, o, c, r);
+    (b: number, o: number, c: number, r: number): void => {
+      (kind === 1 ? x.xxh64HiKeys : ring.xxh32Keys)(seed, b, o, c, r);
+      x.ringLookupMany(t.pointsPtr, t.membersPtr, t.tablePtr, t.total, t.bits, r, c, r);
+    };
 
   function directOf(t: RingTable, members: number, count: number): Direct | null {
     let d = tables.get(t);

@@ -3,9 +3,11 @@
 // bench/ring.bench.ts; docs/performance.md):
 // - strings: TS over charCodeAt; encoding a short string into WASM memory costs more than hashing it;
 // - bytes: TS below WASM_MIN_BYTES, WASM from there (the copy is a memcpy, the WASM loop is ~3x faster);
-// - xxh64: WASM (native i64 beats 32-bit-half emulation) for bytes of any length and for strings.
+// - xxh64: WASM (native i64 beats 32-bit-half emulation) for bytes of any length and for strings, in the ring
+//   family's ring-batch module (core/ring-batch.ts), which a bundle carries once it names xxh64.
 // Where the default backend is 'js' each runs its TS twin (core/xxhash.ts), so neither needs the pure-TS core.
 import { defaultWasmCore } from '../core/backend.js';
+import { useRingBatchXxh64 } from '../core/ring-batch.js';
 import type { Key } from './key-router.js';
 import { intInRange, rangeError, typeError } from '../util/validate.js';
 import { utf8Scratch } from '../core/utf8.js';
@@ -41,5 +43,7 @@ export function xxh64(input: HashInput, seed: bigint | number = 0n): bigint {
   else if (input instanceof Uint8Array) bytes = input;
   else throw typeError('input', 'a string or a Uint8Array', input);
   const core = defaultWasmCore();
-  return core === null ? xxh64Bytes(bytes, s) : core.xxh64(bytes, s);
+  if (core === null) return xxh64Bytes(bytes, s);
+  useRingBatchXxh64(); // the ring family's xxh64 is in its ring-batch module
+  return core.xxh64(bytes, s);
 }

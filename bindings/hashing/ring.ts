@@ -20,7 +20,7 @@ import {
   setTableCompaction,
 } from '../core/core.js';
 import { seedI64, type WasmHandle } from '../core/core-wasm.js';
-import { createWasmBatch } from '../core/ring-batch.js';
+import { createWasmBatch, useRingBatchXxh64 } from '../core/ring-batch.js';
 import { seed64, WASM_MIN_BYTES } from './hash.js';
 import { utf8Scratch } from '../core/utf8.js';
 import type { Key, MemberInput, OrderedKeyRouter, RouterMemberStats, RouterStats } from './key-router.js';
@@ -71,9 +71,9 @@ const OPTIONS = ['vnodes', 'hash', 'seed', 'backend'];
 
 /**
  * What `registerRingExtras()` adds to HashRings: `preference`, `stats`, the WebAssembly batch paths (core.ts
- * `RingBatch`) and compact lookup tables for rings past 2^16 points (core.ts compactTable, 1.05-1.2 × faster
- * single lookups at 1000 members). switchyard's HashRing registers it itself; a switchyard/lite page that needs
- * them calls it.
+ * `RingBatch`), compact lookup tables for rings past 2^16 points (core.ts compactTable, 1.05-1.2 × faster
+ * single lookups at 1000 members) and `hash: 'xxh64'` on WebAssembly (xxh64 is in the ring-batch module:
+ * core/ring-batch.ts). switchyard's HashRing registers it itself; a switchyard/lite page that needs them calls it.
  */
 interface RingExtras {
   batch: (h: WasmHandle) => RingBatch;
@@ -85,18 +85,25 @@ let extras: RingExtras | null = null;
 const batches = new WeakMap<WasmHandle, RingBatch>();
 
 /**
- * Lets HashRings answer `preference` and `stats`, and batches in WebAssembly: `group` and `getMany` in one pass
- * over the keys, `getManyByHash` and `getManyBytes` in one call (without it these four loop single lookups, with
- * the same answers). switchyard's HashRing always has them; in switchyard/lite a page calls this first.
+ * Lets HashRings hash with xxh64 on WebAssembly (`hash: 'xxh64'`), answer `preference` and `stats`, and batch in
+ * WebAssembly: `group` and `getMany` in one pass over the keys, `getManyByHash` and `getManyBytes` in one call
+ * (without it these four loop single lookups, with the same answers). switchyard's HashRing always has them; in
+ * switchyard/lite a page calls this first.
  */
 export function registerRingExtras(): void {
   extras = { batch: createWasmBatch, preference: ringPreference, stats: ringStats };
   setTableCompaction();
+  useRingBatchXxh64();
+}
+
+/** A TypeError: `what` needs the registration. */
+function unregistered(what: string): TypeError {
+  return new TypeError(`${what} needs registerRingExtras() from switchyard/lite`);
 }
 
 /** The registered `method`, or a TypeError naming it and the registration. */
 function need<M extends 'preference' | 'stats'>(method: M): RingExtras[M] {
-  if (extras === null) throw new TypeError(`${method}() needs registerRingExtras() from switchyard/lite`);
+  if (extras === null) throw unregistered(`${method}()`);
   return extras[method];
 }
 
@@ -141,7 +148,7 @@ function ringStats(
 /**
  * A consistent-hash ring; `members` is in ring index order (ascending `<`), which getManyByHash indexes.
  * switchyard/lite's HashRing: on the 'js' backend it needs `registerJsFallback()` (core/backend.ts `ringCore`),
- * for `preference` and `stats` `registerRingExtras()`.
+ * for `preference`, `stats` and `hash: 'xxh64'` on WebAssembly `registerRingExtras()` (a TypeError before).
  */
 export class HashRingCore extends MutableRouter<Weights, MemberInput> implements OrderedKeyRouter {
   declare readonly vnodes: number;
@@ -163,6 +170,8 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     const is64 = hash === 'xxh64';
     const s = is64 ? seed64(seed) : BigInt(intInRange('seed', seed, 0, 0xffffffff));
     super(options, RING_WASM, MEMBER_RULES, members);
+    // the ring module has no xxh64 (the ring-batch module has): refused here, not at the first lookup
+    if (is64 && this.kind === 'wasm' && extras === null) throw unregistered("hash 'xxh64'");
     this.vnodes = vnodes;
     this.hash = hash;
     this.is64 = is64;

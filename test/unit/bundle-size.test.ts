@@ -42,14 +42,18 @@ function report(name: string, m: Measured, budgetKiB?: number): string {
 const has = (m: Measured, re: RegExp) => m.inputs.some((f) => re.test(f));
 
 // Budgets: the issue's goals are 8 KiB (HashRing from switchyard/lite) and 15 KiB (createFetch from
-// switchyard/lite, round_robin, static target), the documented targets. A bundle that reached its goal has the goal as its ceiling; where the measured size is
-// still above it (docs/browsers.md says what is left), the ceiling holds what was reached plus under 3%, so that
-// no change grows a bundle unnoticed.
+// switchyard/lite, round_robin, static target), the documented targets. A bundle that reached its goal has the
+// goal as its ceiling (lite HashRing, well under it, a lower one); where the measured size is still above it
+// (docs/browsers.md says what is left), the ceiling holds what was reached plus under 3%, so that no change grows
+// a bundle unnoticed.
 const HASH_RING_GOAL_KIB = 8;
 const LITE_FETCH_GOAL_KIB = 15;
-const HASH_RING_BUDGET_KIB = HASH_RING_GOAL_KIB; // measured 7.99 (lite)
-// measured 11.21 (switchyard, with the pure-TS fallback and the ring-batch module): informational
-const MAIN_HASH_RING_BUDGET_KIB = 11.3;
+// measured 7.63 (lite; 7.99 before xxh64 moved from the ring module to ring-batch, which registerRingExtras()
+// brings): under its goal, with a ceiling of its own so that the margin is not spent unnoticed
+const HASH_RING_BUDGET_KIB = 7.75;
+// measured 11.61 (switchyard, with the pure-TS fallback and the ring-batch module, which since it holds xxh64
+// repeats the ring module's label loop; 11.21 before): informational
+const MAIN_HASH_RING_BUDGET_KIB = 11.7;
 const LITE_FETCH_BUDGET_KIB = LITE_FETCH_GOAL_KIB; // measured 14.96 (hedging, instrumentation, service configs registered apart)
 
 const ringOnly = [
@@ -73,7 +77,7 @@ test('HashRing from switchyard/lite: the ring family on WebAssembly, no pure-TS 
     "import { HashRing, registerRingExtras } from './bindings/lite.ts'; registerRingExtras(); export { HashRing };",
   );
   t.log(report('HashRing + registerRingExtras() (switchyard/lite)', extras));
-  t.true(extras.gzKiB > m.gzKiB + 0.3, 'preference, stats and the WASM batch paths are left out until registered');
+  t.true(extras.gzKiB > m.gzKiB + 0.3, 'preference, stats, the WASM batches and xxh64 are left out until registered');
   t.false(has(extras, /core\/core-js\.ts$/), 'registerRingExtras() brings no pure-TS core');
 });
 

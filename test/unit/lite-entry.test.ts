@@ -267,19 +267,55 @@ test('lite: preference and stats need registerRingExtras(); batches answer the s
      const bytes = new TextEncoder().encode(keys.join('')), offsets = new Uint32Array(keys.length + 1);
      keys.forEach((k, i) => (offsets[i + 1] = offsets[i] + k.length));
      const batches = (r) => [r.getMany(keys), Object.fromEntries(r.group(keys)), [...r.getManyByHash(hashes)], [...r.getManyBytes(bytes, offsets)]];
-     const r = new sy.HashRing(members), r64 = new sy.HashRing(members, { hash: 'xxh64', seed: 7 });
-     const before = { preference: fails(() => r.preference('k', 3)), stats: fails(() => r.stats()), x32: batches(r), x64: batches(r64) };
+     // xxh64 rings on WebAssembly come with the registration: their batches are checked against single lookups
+     const loops = (r) => [keys.map((k) => r.get(k)), [...hashes].map((h) => r.members.indexOf(r.getByHash(h))), keys.map((k) => r.getIndex(new TextEncoder().encode(k)))];
+     const r = new sy.HashRing(members);
+     const before = { preference: fails(() => r.preference('k', 3)), stats: fails(() => r.stats()), x32: batches(r) };
      sy.registerRingExtras();
-     console.log(JSON.stringify({ before, x32: batches(r), x64: batches(r64), preference: r.preference('k', 3), points: r.stats().points }));`,
+     const r64 = new sy.HashRing(members, { hash: 'xxh64', seed: 7 });
+     console.log(JSON.stringify({ before, x32: batches(r), x64: batches(r64), x64loops: loops(r64), preference: r.preference('k', 3), points: r.stats().points }));`,
     false,
   );
   const before = out.before as Record<string, unknown>;
   t.is(before.preference, 'TypeError: preference() needs registerRingExtras() from switchyard/lite');
   t.is(before.stats, 'TypeError: stats() needs registerRingExtras() from switchyard/lite');
   t.deepEqual(before.x32, out.x32, 'xxh32: loops of single lookups answer as the WASM batches');
-  t.deepEqual(before.x64, out.x64, 'xxh64: the same');
+  const x64 = out.x64 as unknown[];
+  t.deepEqual(out.x64loops, [x64[0], x64[2], x64[3]], 'xxh64: the WASM batches answer as single lookups');
   const full32 = new full.HashRing(ringMembers);
   t.deepEqual((out.x32 as unknown[])[0], full32.getMany(ringKeys));
   t.deepEqual(out.preference, full32.preference('k', 3));
   t.is(out.points, full32.stats().points);
+});
+
+test("lite: hash 'xxh64' on WebAssembly needs registerRingExtras(), a TypeError from the constructor; then it routes as switchyard's", (t) => {
+  const out = child(
+    'lite',
+    `const x64 = String(sy.xxh64('key', 7)); // the function needs no registration, and gives none to HashRing
+     const before = { empty: fails(() => new sy.HashRing([], { hash: 'xxh64' })),
+       ring: fails(() => new sy.HashRing(members, { hash: 'xxh64', seed: 7 })), x32: owners32() };
+     sy.registerJsFallback();
+     const js = new sy.HashRing(members, { hash: 'xxh64', seed: 7, backend: 'js' }).getMany(keys);
+     sy.registerRingExtras();
+     const r = new sy.HashRing(members, { hash: 'xxh64', seed: 7 }), empty = new sy.HashRing([], { hash: 'xxh64' });
+     console.log(JSON.stringify({ x64, before, js, after: [r.backend, r.getMany(keys), keys.map((k) => r.get(k)), r.preference('k', 3), empty.get('k') ?? null] }));
+     function owners32() { const r = new sy.HashRing(members); return [r.backend, keys.map((k) => r.get(k))]; }`,
+    false,
+  );
+  const refused = "TypeError: hash 'xxh64' needs registerRingExtras() from switchyard/lite";
+  const before = out.before as Record<string, unknown>;
+  t.is(before.empty, refused, 'refused by the constructor, members or not');
+  t.is(before.ring, refused);
+  const ref32 = new full.HashRing(ringMembers);
+  t.deepEqual(before.x32, ['wasm', ringKeys.map((k) => ref32.get(k))], 'xxh32 rings need no registration');
+  t.is(out.x64, String(full.xxh64('key', 7)));
+  const ref = new full.HashRing(ringMembers, { hash: 'xxh64', seed: 7 });
+  t.deepEqual(out.js, ref.getMany(ringKeys), "the 'js' backend needs only registerJsFallback()");
+  t.deepEqual(out.after, [
+    'wasm',
+    ref.getMany(ringKeys),
+    ringKeys.map((k) => ref.get(k)),
+    ref.preference('k', 3),
+    null,
+  ]);
 });

@@ -4,12 +4,14 @@ import test from 'ava';
 import fc from 'fast-check';
 import xxhashWasm from 'xxhash-wasm';
 import { xxh32, xxh64 } from '../../bindings/index.js';
+import { registerRingExtras } from '../../bindings/hashing/ring.js';
 import { ringCore } from '../../bindings/core/backend.js';
 import { jsCore } from '../../bindings/core/core-js.js';
 import { xxh32Bytes, xxh32String, xxh64Bytes } from '../../bindings/core/xxhash.js';
 
 const ref = await xxhashWasm();
 const enc = new TextEncoder();
+registerRingExtras(); // the WASM core's xxh64 is in the ring-batch module
 const wasm = ringCore('wasm');
 const js = jsCore;
 
