@@ -15,7 +15,8 @@
 // core for pages without it (a CSP lacking 'wasm-unsafe-eval'); without that, such a page gets a TypeError naming
 // it. Its `preference` and `stats`, and `hash: 'xxh64'` on WebAssembly, come with `registerRingExtras()` (a
 // TypeError naming it before), which also makes group, getMany, getManyByHash and getManyBytes batch in
-// WebAssembly (before, they loop single lookups).
+// WebAssembly (before, they loop single lookups). A Balancer's `stats()`, `pickIndex()` and `completeIndex()`
+// come with `registerBalancerExtras()` (a TypeError naming it before; the metrics collectors register it).
 //
 // The classes and functions shared with `switchyard` are the same objects; a registration serves both entries.
 import { BalancerCore } from './balancing/balancer.js';
@@ -49,6 +50,7 @@ export { registerJsFallback } from './core/backend.js';
  */
 export { HashRingCore as HashRing, registerRingExtras } from './hashing/ring.js';
 export { registerPriorityRouting } from './balancing/priority.js';
+export { registerBalancerExtras } from './balancing/balancer-extras.js';
 
 /**
  * Makes Balancers created afterwards keep their state table in the balancing WebAssembly module (as

@@ -75,7 +75,6 @@ import {
   bool,
   checkKeys,
   intInRange,
-  numberError,
   rangeError,
   str,
   typeError,
@@ -135,6 +134,7 @@ import {
   serviceConfigRefused,
 } from './registry.js';
 import { allPolicies } from './service-config.js';
+import { registerBalancerExtras } from './balancer-extras.js';
 
 export { NoHealthyMembersError, UnavailableError } from './errors.js';
 export type { WaitOptions } from './ready.js';
@@ -163,6 +163,35 @@ const KEPT_COLUMNS =
   (1 << COL_LOAD_WEIGHT) |
   (1 << COL_LOAD_AT) |
   (1 << COL_LOAD_SINCE);
+
+/**
+ * `stats()`, `pickIndex()` and `completeIndex()` (balancer-extras.ts), which switchyard's Balancer registers
+ * and a switchyard/lite page registers with `registerBalancerExtras()`: a lite createFetch does not carry them.
+ */
+export interface BalancerExtras {
+  stats(
+    lb: BalancerCore,
+    version: number,
+    panic: boolean,
+    waiting: number,
+    levels: PriorityLevelStats[] | undefined,
+  ): BalancerStats;
+  pickIndex(lb: BalancerCore, ctx: PickContext | undefined): number;
+  completeIndex(lb: BalancerCore, index: number, ok: boolean, rttMs: number): void;
+}
+
+let extras: BalancerExtras | undefined;
+
+/** Registers the Balancer's extras (balancer-extras.ts `registerBalancerExtras`). */
+export function setBalancerExtras(e: BalancerExtras): void {
+  extras = e;
+}
+
+/** The registered extras, or a TypeError naming `what` and the registration. */
+function extrasFor(what: string): BalancerExtras {
+  if (extras === undefined) throw new TypeError(`${what} needs registerBalancerExtras() from switchyard/lite`);
+  return extras;
+}
 
 class Pick {
   readonly type = 'pick' as const;
@@ -403,8 +432,7 @@ export class BalancerCore implements PolicyEnv {
     if (this.warming) return NONE_PENDING;
     // the clock is read only when an RTT will be used: by the policy, a listener, or options.measureRtt
     const now = this.clocked() ? this.clock.now() : NaN;
-    if (now >= this.nextWeightAt && this.weighting !== undefined && this.#computeWeights(now)) this.#publish();
-    const row = this.#row(ctx, now);
+    const row = this.step(ctx, now);
     if (row < 0) return NONE_UNHEALTHY;
     this.started(row, now);
     return new Pick(this, list[row]!, row, this.m.gen, now);
@@ -480,32 +508,26 @@ export class BalancerCore implements PolicyEnv {
   /**
    * Allocation-free pick for hot loops: the picked member's index in `members`, or -1 where `pick()` would
    * return none. Pair it with exactly one `completeIndex()` before the membership changes: there is no
-   * handle to guard against a second completion or renumbered members (use `pick()` for that).
+   * handle to guard against a second completion or renumbered members (use `pick()` for that). In
+   * `switchyard/lite`, after `registerBalancerExtras()` (a TypeError naming it before).
    */
   pickIndex(ctx?: PickContext): number {
-    if (this.m.list.length === 0 || this.failClosed) return -1;
-    const now = this.timed ? this.clock.now() : NaN;
-    if (now >= this.nextWeightAt && this.weighting !== undefined && this.#computeWeights(now)) this.#publish();
-    const row = this.#row(ctx, now);
-    if (row >= 0) this.started(row, now);
-    return row;
+    return extrasFor('pickIndex()').pickIndex(this, ctx);
   }
 
   /**
    * Ends a `pickIndex()` pick, on the current policy. `rttMs` is required by RTT-driven policies (NaN: not
-   * measured).
+   * measured). In `switchyard/lite`, after `registerBalancerExtras()`.
    */
   completeIndex(index: number, ok: boolean, rttMs = NaN): void {
-    if (this.#closed) return; // as a handle's done()
-    const n = this.m.list.length;
-    if (!(Number.isInteger(index) && index >= 0 && index < n))
-      throw numberError('index', `a member index < ${n}`, index);
-    bool('ok', ok);
-    if (typeof rttMs !== 'number' || (rttMs === rttMs && !(rttMs >= 0 && rttMs < Infinity)))
-      throw numberError('rttMs', 'a finite number >= 0, or NaN (not measured)', rttMs);
-    const listening = this.listeners.outcome.length > 0;
-    const now = this.listeners.timedOutcomes > 0 ? this.clock.now() : NaN;
-    this.finish(index, this.m.list[index]!, ok, rttMs, this.pol, now, listening);
+    // closed: as a handle's done()
+    if (!this.#closed) extrasFor('completeIndex()').completeIndex(this, index, ok, rttMs);
+  }
+
+  /** The row `ctx` picks now (-1: none), run-time weights refreshed first when due: pick() and pickIndex(). */
+  private step(ctx: PickContext | undefined, now: number): number {
+    if (now >= this.nextWeightAt && this.weighting !== undefined && this.#computeWeights(now)) this.#publish();
+    return this.#row(ctx, now);
   }
 
   /** The picker's row for `ctx` (-1: none), with `ctx.exclude` and the row checked. */
@@ -536,32 +558,9 @@ export class BalancerCore implements PolicyEnv {
     return this.listeners.on(event, fn, bool('opts.rtt', opts?.rtt ?? true));
   }
 
+  /** The membership and each member's state (observability.md, "What stats() returns"). In `switchyard/lite`, after `registerBalancerExtras()`. */
   stats(): BalancerStats {
-    const now = this.clock.now();
-    const t = this.m.table;
-    const unavailable = this.m.unavailable;
-    const stats: BalancerStats = {
-      policy: this.pol.name,
-      backend: this.backend,
-      version: this.#version,
-      eligible: this.picker.rows.length,
-      panic: this.#panic,
-      warming: this.warming,
-      waiting: this.#queue.size,
-      ...(this.#levels === undefined ? {} : { levels: this.#levels }),
-      members: this.m.list.map((m, r) => ({
-        id: m.id,
-        weight: t.get(COL_WEIGHT, r),
-        available: !unavailable.has(m.id),
-        pending: this.m.pending.has(m.id),
-        priority: m.priority,
-        active: t.get(COL_ACTIVE, r),
-        picks: t.get(COL_PICKS, r),
-        failures: t.get(COL_FAILURES, r),
-        ...this.pol.stats?.(this, r, now),
-      })),
-    };
-    return stats;
+    return extrasFor('stats()').stats(this, this.#version, this.#panic, this.#queue.size, this.#levels);
   }
 
   /**
@@ -892,6 +891,7 @@ const NO_SLOTS: ReadonlySet<string> = new Set();
 export class Balancer extends BalancerCore {
   constructor(options: BalancerOptions | ServiceConfigOptions = {}) {
     if (options !== null && typeof options === 'object') checkKeys('options', options, OPTION_KEYS);
+    registerBalancerExtras();
     super(options, COMPLETE_PARTS);
   }
 }

@@ -23,6 +23,7 @@ import type {
 import type { HealthStats, HealthState, HealthTransition, ProbeResult } from '../health/checker.js';
 import type { EjectionEvent, OutlierStats } from '../health/outlier.js';
 import { rangeError, typeError } from '../util/validate.js';
+import { registerBalancerExtras } from '../balancing/balancer-extras.js';
 
 export type Labels = Record<string, string>;
 
@@ -481,6 +482,7 @@ function memberTest(b: BalancerSource): [(id: string) => boolean, ((e: Membershi
  * the gauge readers it registered and the counts it seeded stay with the sink, for the caller to release.
  */
 export function wireSources(s: Sources, sink: Sink): () => void {
+  registerBalancerExtras(); // a switchyard/lite Balancer's stats(), which the gauges read
   const offs: Off[] = [];
   try {
     subscribe(s, sink, offs);

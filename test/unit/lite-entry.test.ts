@@ -319,3 +319,43 @@ test("lite: hash 'xxh64' on WebAssembly needs registerRingExtras(), a TypeError 
     null,
   ]);
 });
+
+test('lite: a Balancer’s stats(), pickIndex() and completeIndex() need registerBalancerExtras(), a TypeError naming it; then they work as in switchyard', (t) => {
+  const out = child(
+    'lite',
+    `const lb = new sy.Balancer({ endpoints: ['a:80', 'b:80', 'c:80'], random: () => 0.4 });
+     const p = lb.pickOrThrow(); p.handle.done({ ok: false });
+     const before = { stats: fails(() => lb.stats()), pickIndex: fails(() => lb.pickIndex()), completeIndex: fails(() => lb.completeIndex(0, true)) };
+     sy.registerBalancerExtras();
+     const rows = [lb.pickIndex(), lb.pickIndex()];
+     const inFlight = lb.stats().members.map((m) => m.active);
+     lb.completeIndex(rows[0], true); lb.completeIndex(rows[1], false);
+     const s = lb.stats();
+     const bad = fails(() => lb.completeIndex(3, true));
+     lb.close();
+     console.log(JSON.stringify({ before, first: p.member.id, rows, inFlight, s, bad, closed: fails(() => lb.completeIndex(0, true)) }));`,
+    false,
+  );
+  const before = out.before as Record<string, unknown>;
+  for (const m of ['stats', 'pickIndex', 'completeIndex'])
+    t.is(before[m], `TypeError: ${m}() needs registerBalancerExtras() from switchyard/lite`);
+  // the same picks and counts from switchyard's Balancer
+  const ref = new full.Balancer({ endpoints: ['a:80', 'b:80', 'c:80'], random: () => 0.4 }); // the same start
+  const p = ref.pickOrThrow();
+  p.handle.done({ ok: false });
+  t.is(out.first, p.member.id);
+  const rows = [ref.pickIndex(), ref.pickIndex()];
+  t.deepEqual(out.rows, rows);
+  t.deepEqual(
+    out.inFlight,
+    ref.stats().members.map((m) => m.active),
+  );
+  ref.completeIndex(rows[0]!, true);
+  ref.completeIndex(rows[1]!, false);
+  const s = ref.stats();
+  t.deepEqual({ ...(out.s as object), backend: s.backend }, s, 'the same stats, but for the state table’s home');
+  t.is((out.s as typeof s).backend, 'js');
+  t.regex(String(out.bad), /^RangeError: index must be a member index < 3, got 3/);
+  t.is(out.closed, null, 'a closed Balancer ignores completeIndex, as a handle’s done()');
+  ref.close();
+});
