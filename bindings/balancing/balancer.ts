@@ -71,15 +71,7 @@ import type { Clock } from '../util/clock.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Endpoint, type EndpointInput, parseEndpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
-import {
-  bool,
-  checkKeys,
-  intInRange,
-  rangeError,
-  str,
-  typeError,
-  unregistered,
-} from '../util/validate.js';
+import { bool, checkKeys, intInRange, rangeError, str, typeError, unregistered } from '../util/validate.js';
 import { NoHealthyMembersError, UnavailableError } from './errors.js';
 import {
   COL_ACTIVE,
