@@ -270,6 +270,8 @@ export class BalancerCore implements PolicyEnv {
   /** The policy part of the last service config applied (JSON), to ignore repeats. */
   #lastServiceConfig: string | undefined;
   #closed = false;
+  /** Membership listeners are running: #commit publishes after them. */
+  #holding = false;
   /**
    * The table generation (`m.gen`) of the last policy install: a pick of an earlier one feeds no policy, not even
    * the same policy object installed again (its columns hold the new install's state).
@@ -788,7 +790,15 @@ export class BalancerCore implements PolicyEnv {
     this.#leveled = next.some((m) => m.priority !== 0 || m.locality !== undefined);
     if (this.weighting !== undefined) this.#computeWeights(now);
     this.pol.onMembership?.(this, addedRows, now);
-    this.listeners.emit('membership', change satisfies MembershipEvent);
+    // what membership listeners change (health wiring marks new members pending) is published once, after them:
+    // a picker published in between served waiting picks from members about to be marked pending
+    const held = this.#holding;
+    this.#holding = true;
+    try {
+      this.listeners.emit('membership', change satisfies MembershipEvent);
+    } finally {
+      this.#holding = held;
+    }
     this.#publish();
     return true;
   }
@@ -797,6 +807,7 @@ export class BalancerCore implements PolicyEnv {
     // a listener closed the balancer mid-change (its error, if it threw one, still reaches the caller), or
     // refresh() after close
     if (this.#closed) return this.listeners.rethrow();
+    if (this.#holding) return; // #commit publishes once its membership listeners are done
     // a policy whose build throws leaves no picker over stale rows: nothing is picked until the next publish
     this.picker = NO_PICKER;
     const m = this.m;

@@ -659,13 +659,15 @@ function buildStack(
   let wired: ReturnType<typeof buildHealth> | undefined;
   let resolver: ConnectedResolver | undefined;
   let closed = false;
-  // what was built, stopped feeders first (resolver, health checks), then the Balancer and its probes
+  // the Balancer first: requests waiting for a member fail at once (UnavailableError), where stopping the health
+  // wiring first put members awaiting their first check back into rotation and sent those requests to them;
+  // then what fed it (health checks, resolver) and its probes
   const close = () => {
     if (!closed) {
       closed = true;
+      built?.close();
       wired?.close();
       resolver?.close();
-      built?.close();
       unwireProbers?.();
       (built?.policy as { abortProbes?: () => void } | undefined)?.abortProbes?.();
     }

@@ -271,6 +271,43 @@ test('health warming: while every member is pending, pick() says "pending" (no p
   wiring.close();
 });
 
+test('members arriving while picks wait, health wired first: no wait is served before their first results; one picker', async (t) => {
+  // the resolver's first list reaches a Balancer whose health wiring marks each new member pending: picks
+  // waiting since before the list were served by the members not marked yet (64 of 64 first tries went to
+  // unprobed members in a walkthrough), and ready() resolved while the Balancer was warming
+  const clock = new VirtualClock(0);
+  const up = new Map([['a', false]]);
+  const delay = new Map([
+    ['a', 5],
+    ['b', 20],
+    ['c', 20],
+  ]);
+  const probe: HealthProbe = (m) =>
+    new Promise((res) => clock.setTimeout(() => res(up.get(m.id) ?? true), delay.get(m.id) ?? 10));
+  const checker = new HealthChecker<Endpoint>({ probe, clock, intervalMs: 1000, timeoutMs: 500, random: () => 0 });
+  const lb = new Balancer({ clock });
+  const wiring = connectHealth(lb, { checker, clock });
+  const waits = Array.from({ length: 16 }, () => track(lb.pickAsync()));
+  const ready = track(lb.ready());
+  let pickers = 0;
+  lb.on('picker', () => pickers++);
+  lb.reset(['a', 'b', 'c'].map((id, i) => ({ id, host: '10.0.0.1', port: 80 + i })));
+  await flush();
+  t.is(pickers, 1, 'the list and the three pending marks: one picker');
+  t.like(lb.stats(), { warming: true, eligible: 0 });
+  t.true(
+    waits.every((w) => w.state === 'waiting'),
+    'no pick before a first result',
+  );
+  t.is(ready.state, 'waiting');
+  await clock.advance(5); // a fails its first probe: b and c still pending
+  t.true(waits.every((w) => w.state === 'waiting'));
+  await clock.advance(15); // b and c pass
+  t.is(ready.state, 'ok');
+  t.true(waits.every((w) => w.state === 'ok' && (w.value as Picked).member.id !== 'a'));
+  wiring.close();
+});
+
 test('health warming ends with panic when every first result fails (Envoy: then picks go to all)', async (t) => {
   const clock = new VirtualClock(0);
   const up = new Map([

@@ -181,6 +181,35 @@ test('readyTimeoutMs bounds the wait (UnavailableError); members arriving within
   t.is(clock.pending, 0);
 });
 
+test('close() while requests wait for members awaiting their first health check: they fail at once, none is sent', async (t) => {
+  // close() stopped the health wiring first, which put the pending members back into rotation: the waiting
+  // requests were sent to members nobody had checked, and ran to their deadline (a walkthrough)
+  const clock = new VirtualClock(0);
+  const sent: string[] = [];
+  const f = createFetch({
+    target: 'static:///10.0.0.1:80,10.0.0.2:80',
+    clock,
+    deadlineMs: 8000,
+    healthCheck: { path: '/healthz', intervalMs: 1000, timeoutMs: 500 },
+    fetch: ((input: string) => {
+      if (String(input).endsWith('/healthz')) return new Promise<Response>(() => {}); // first results never come
+      sent.push(String(input));
+      return Promise.resolve(new Response('ok'));
+    }) as typeof globalThis.fetch,
+  });
+  const results = [f('/a'), f('/b'), f('/c')].map((p) =>
+    p.then(
+      () => 'answered',
+      (e: Error) => e.name,
+    ),
+  );
+  await clock.advance(10);
+  t.like((f.balancer as Balancer).stats(), { warming: true });
+  f.close();
+  t.deepEqual(await Promise.all(results), ['UnavailableError', 'UnavailableError', 'UnavailableError']);
+  t.deepEqual(sent, []);
+});
+
 test('the caller’s abort ends the wait with its reason', async (t) => {
   const clock = new VirtualClock(0);
   const balancer = new Balancer({ clock });
