@@ -6,8 +6,11 @@
 // counters and histograms follow events, gauges read the sources' `stats()` snapshots when scraped.
 //
 // Labels are bounded: member ids (series of a removed member are dropped), outcomes, states; never keys,
-// paths or URLs. Metric names follow the Prometheus naming guide (base units, `_total` for counters,
-// `_seconds` for durations).
+// paths or URLs. Every counter series whose label values are known in advance starts at 0 (Prometheus's
+// instrumentation guidance: a series that appears at its first increment hides that increment from increase()
+// and rate()): those without a member label when collection starts, those of a member for each current member
+// then and for each member added later (`zeroSets`). Metric names follow the Prometheus naming guide (base
+// units, `_total` for counters, `_seconds` for durations).
 //
 //   const src = resolveSources(options);            // fetch → its balancer, checker, detector, resolver
 //   const unclaim = claimSources(registry, 'registry', src, options);
@@ -21,11 +24,12 @@ import type {
   PickerEvent,
 } from '../balancing/events.js';
 import type { HealthStats, HealthState, HealthTransition, ProbeResult } from '../health/checker.js';
-import type { EjectionEvent, OutlierStats } from '../health/outlier.js';
+import type { EjectionEvent, EjectionKind, OutlierStats } from '../health/outlier.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { registerBalancerExtras } from '../balancing/balancer-extras.js';
 
 export type Labels = Record<string, string>;
+const NO_LABELS: Labels = Object.freeze({}) as Labels;
 
 export interface InstrumentSpec {
   /** Prometheus name without the prefix, e.g. 'tries_total'. */
@@ -37,6 +41,11 @@ export interface InstrumentSpec {
   /** UCUM unit for OpenTelemetry ('s', '1', '{try}'); Prometheus names carry the unit instead. */
   unit: string;
   labels: readonly string[];
+  /**
+   * A counter's label sets known in advance, `member` aside (each member gets every one of them): its series
+   * start at 0 (`zeroSets`). Absent: `[{}]` for a counter with no label but `member`, none otherwise.
+   */
+  zeros?: readonly Labels[];
 }
 
 const spec = (
@@ -46,7 +55,34 @@ const spec = (
   unit: string,
   labels: readonly string[],
   help: string,
-): InstrumentSpec => ({ prom, otel, kind, unit, labels, help });
+  zeros?: readonly Labels[],
+): InstrumentSpec =>
+  zeros === undefined ? { prom, otel, kind, unit, labels, help } : { prom, otel, kind, unit, labels, help, zeros };
+
+/** One label set per value of `label`. */
+const each = (label: string, values: readonly string[]): Labels[] => values.map((v) => ({ [label]: v }));
+/** Outcomes of a try or a request: success, failure (a failed response), error (no response). */
+const OUTCOMES = ['success', 'failure', 'error'] as const;
+/** Every ejection kind (a Record: a kind health/outlier.ts adds does not compile until it is listed here). */
+const EJECTION_KINDS: Record<EjectionKind, true> = { 'consecutive-5xx': true, 'success-rate': true };
+
+/**
+ * The health transitions the HealthChecker can make (health/state.ts `step`, and `drain()` from any state but
+ * draining): `[from, to]`.
+ */
+export const HEALTH_TRANSITIONS: readonly (readonly [HealthState, HealthState])[] = [
+  ['pending', 'healthy'],
+  ['pending', 'failed'],
+  ['healthy', 'suspect'],
+  ['healthy', 'failed'],
+  ['suspect', 'healthy'],
+  ['suspect', 'failed'],
+  ['failed', 'healthy'],
+  ['pending', 'draining'],
+  ['healthy', 'draining'],
+  ['suspect', 'draining'],
+  ['failed', 'draining'],
+];
 
 /** Every instrument, by key. Outcomes: success, failure (a response counted as failed, e.g. 5xx), error (no response). */
 export const INSTRUMENTS = {
@@ -57,6 +93,7 @@ export const INSTRUMENTS = {
     '{request}',
     ['outcome'],
     'Requests through the balanced fetch, by final outcome (success, failure: a failed response was returned, error: thrown).',
+    each('outcome', OUTCOMES),
   ),
   retries: spec('retries_total', 'switchyard.retries', 'counter', '{retry}', [], 'Retries sent by the balanced fetch.'),
   hedges: spec(
@@ -82,6 +119,7 @@ export const INSTRUMENTS = {
     '{try}',
     ['member', 'outcome'],
     'Tries (picks ended with done()) by member and outcome (success, failure: a failed response, error: no response).',
+    each('outcome', OUTCOMES),
   ),
   tryDuration: spec(
     'try_duration_seconds',
@@ -140,6 +178,7 @@ export const INSTRUMENTS = {
     '{member}',
     ['change'],
     'Members added, removed or updated.',
+    each('change', ['added', 'removed', 'updated']),
   ),
   availability: spec(
     'availability_changes_total',
@@ -148,6 +187,7 @@ export const INSTRUMENTS = {
     '{change}',
     ['member', 'to'],
     'Members taken out of rotation (to="unavailable") or put back (to="available").',
+    each('to', ['available', 'unavailable']),
   ),
   healthState: spec(
     'health_state',
@@ -164,6 +204,7 @@ export const INSTRUMENTS = {
     '{transition}',
     ['member', 'from', 'to'],
     'Health state transitions.',
+    HEALTH_TRANSITIONS.map(([from, to]) => ({ from, to })),
   ),
   probes: spec(
     'health_probes_total',
@@ -172,6 +213,7 @@ export const INSTRUMENTS = {
     '{probe}',
     ['member', 'outcome'],
     'Active health probes by member and outcome (success, failure).',
+    each('outcome', ['success', 'failure']),
   ),
   probeDuration: spec(
     'health_probe_duration_seconds',
@@ -188,6 +230,7 @@ export const INSTRUMENTS = {
     '{ejection}',
     ['member', 'kind'],
     'Outlier ejections by member and kind (consecutive-5xx, success-rate).',
+    each('kind', Object.keys(EJECTION_KINDS)),
   ),
   ejected: spec(
     'outlier_ejected',
@@ -233,6 +276,25 @@ export const INSTRUMENTS = {
 
 export type InstrumentKey = keyof typeof INSTRUMENTS;
 
+/**
+ * The label sets, `member` aside, whose series of `key` start at 0: a counter's `zeros`, or `[{}]` for a counter
+ * whose only label, if any, is `member`; none for histograms and gauges (no meaningful zero) nor for a counter
+ * with a label whose values are not known in advance.
+ */
+export function zeroSets(key: InstrumentKey): readonly Labels[] {
+  const s: InstrumentSpec = INSTRUMENTS[key];
+  if (s.kind !== 'counter') return [];
+  if (s.zeros !== undefined) return s.zeros;
+  return s.labels.every((l) => l === 'member') ? [NO_LABELS] : [];
+}
+
+/** `known` with `member` (when the instrument has that label), in the order of the instrument's labels. */
+function labelsOf(key: InstrumentKey, member: string | undefined, known: Labels): Labels {
+  const out: Labels = {};
+  for (const l of INSTRUMENTS[key].labels) out[l] = l === 'member' ? member! : known[l]!;
+  return out;
+}
+
 /** Default latency buckets in seconds: loopback and LAN round trips up to slow WAN calls. */
 export const DEFAULT_BUCKETS_S: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
@@ -262,6 +324,7 @@ export const sameBuckets = (a: readonly number[], b: readonly number[]): boolean
 
 /** Where a sink sends values. Gauge readers are called on every collection (scrape or export). */
 export interface Sink {
+  /** Adds `n` to a counter series; `n` 0 creates the series at 0 when it does not exist (`zeroSets`). */
   add(key: InstrumentKey, labels: Labels, n: number): void;
   observe(key: InstrumentKey, labels: Labels, value: number): void;
   gauge(key: InstrumentKey, read: (set: (labels: Labels, value: number) => void) => void): void;
@@ -435,14 +498,16 @@ const OUTCOME_SUCCESS = 'success';
 const tryOutcome = (ok: boolean, status: number | undefined): string =>
   ok ? OUTCOME_SUCCESS : status === undefined ? 'error' : 'failure';
 const STATES: readonly HealthState[] = ['pending', 'healthy', 'suspect', 'failed', 'draining'];
-const NO_LABELS: Labels = Object.freeze({}) as Labels;
 
 /**
  * Whether an id is a current member of `b`: read from `b.members` (one Set per membership change, built on the
  * first question after it), so it is right even for events other 'membership' listeners cause before this
  * one's turn; without `members`, the ids of `stats()` now, followed by the 'membership' listener it returns.
+ * Third: the ids of the current members.
  */
-function memberTest(b: BalancerSource): [(id: string) => boolean, ((e: MembershipEvent) => void) | undefined] {
+function memberTest(
+  b: BalancerSource,
+): [(id: string) => boolean, ((e: MembershipEvent) => void) | undefined, () => string[]] {
   const live = (): readonly { readonly id: string }[] | undefined => {
     const l = b.members;
     return Array.isArray(l) ? l : undefined;
@@ -458,14 +523,14 @@ function memberTest(b: BalancerSource): [(id: string) => boolean, ((e: Membershi
       }
       return ids.has(id);
     };
-    return [isMember, undefined];
+    return [isMember, undefined, () => (live() ?? []).map((m) => m.id)];
   }
   const ids = new Set(b.stats().members.map((m) => m.id));
   const follow = (e: MembershipEvent): void => {
     for (const id of e.removed) ids.delete(id);
     for (const id of e.added) ids.add(id);
   };
-  return [(id) => ids.has(id), follow];
+  return [(id) => ids.has(id), follow, () => [...ids]];
 }
 
 /**
@@ -477,6 +542,12 @@ function memberTest(b: BalancerSource): [(id: string) => boolean, ((e: Membershi
  * ends after its member left (the Balancer still reports its outcome), or a probe, transition or ejection
  * of an id the Balancer does not have, is not counted, so no series outlives its member's `forget`. There is
  * no per-try total without a member label; the request such a try belonged to is counted by `requests`.
+ *
+ * Counter series whose labels are known in advance (`zeroSets`) are created at 0 (`sink.add(key, labels, 0)`)
+ * once every subscription is made: the per-member ones for each current member of the Balancer, then for each
+ * member a 'membership' event adds (after the series of the removed ones are forgotten, so a member removed and
+ * added again starts at 0 again); the others once. Without a Balancer there are no per-member zeros (nothing
+ * says which members there are, nor when they leave).
  *
  * A source whose `on` or `stats` throws makes it throw that error once the subscriptions it made are undone;
  * the gauge readers it registered and the counts it seeded stay with the sink, for the caller to release.
@@ -504,11 +575,23 @@ export function wireSources(s: Sources, sink: Sink): () => void {
 function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
   const seed = (key: SeededKey, n: number): void =>
     sink.seed !== undefined ? sink.seed(key, n) : sink.add(key, NO_LABELS, n);
+  // the counters whose series start at 0: per member, and the others
+  const perMember: [InstrumentKey, readonly Labels[]][] = [];
+  const fixed: [InstrumentKey, readonly Labels[]][] = [];
+  for (const key of instrumentsFor(s)) {
+    const sets = zeroSets(key);
+    if (sets.length > 0) (INSTRUMENTS[key].labels.includes('member') ? perMember : fixed).push([key, sets]);
+  }
+  const zeroMember = (id: string): void => {
+    for (const [key, sets] of perMember) for (const l of sets) sink.add(key, labelsOf(key, id, l), 0);
+  };
   const b = s.balancer;
   let isMember: (id: string) => boolean = () => true;
+  let members: () => string[] = () => [];
   if (b !== undefined) {
-    const [test, follow] = memberTest(b);
+    const [test, follow, current] = memberTest(b);
     isMember = test;
+    members = current;
     offs.push(
       b.on('outcome', (e) => {
         if (!isMember(e.id)) return;
@@ -524,6 +607,7 @@ function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
         if (e.removed.length > 0) sink.add('membership', { change: 'removed' }, e.removed.length);
         if (e.updated.length > 0) sink.add('membership', { change: 'updated' }, e.updated.length);
         if (sink.forget !== undefined) for (const id of e.removed) if (!isMember(id)) sink.forget(id);
+        for (const id of e.added) if (isMember(id)) zeroMember(id);
       }),
     );
     offs.push(
@@ -625,4 +709,6 @@ function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
       }),
     );
   }
+  for (const [key, sets] of fixed) for (const l of sets) sink.add(key, l, 0);
+  for (const id of members()) zeroMember(id);
 }

@@ -7,7 +7,9 @@
 // same constant labels (`labels`), over a source another one already collects (`balancer`, `fetch`, ...), or
 // with other histogram `buckets` than the family's is a RangeError naming it.
 // Series of a member that leaves the membership are removed, and per-member series are written for current
-// members only (collect.ts), so member labels stay bounded under churn. Names follow the Prometheus naming
+// members only (collect.ts), so member labels stay bounded under churn. Counter series whose labels are known in
+// advance (each member's outcomes, ejection kinds, health transitions, ...) are registered at 0 when known
+// (collect.ts `zeroSets`), so Prometheus's increase() and rate() see their first increment. Names follow the Prometheus naming
 // guide (https://prometheus.io/docs/practices/naming/); queries to start from: docs/observability.md. A misspelt
 // option, or a constant label prom-client would refuse (`le`, `quantile`, a bad name), is a RangeError naming it,
 // thrown before anything is registered.
@@ -77,6 +79,8 @@ interface Family {
   name: string;
   metric: AnyMetric;
   labelNames: string;
+  /** The constant label names among them (those of the collectors using it, sorted). */
+  constNames: readonly string[];
   readers: Set<Reader>;
   /** The constant label values of the collectors using it (one each: two alike would write the same series). */
   users: Set<string>;
@@ -161,14 +165,25 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
                 },
               });
       registry.registerMetric(metric);
-      f = { name, metric, labelNames: labelNames.join(','), readers, users: new Set(), buckets: undefined };
+      f = {
+        name,
+        metric,
+        labelNames: labelNames.join(','),
+        constNames,
+        readers,
+        users: new Set(),
+        buckets: undefined,
+      };
       if (s.kind === 'histogram') f.buckets = buckets;
       fams.set(name, f);
     } else if (f.labelNames !== labelNames.join(',')) {
-      throw rangeError(
-        'labels',
-        `the label names of the collector already on this registry (${f.labelNames})`,
-        constNames.join(','),
+      // the constant label names differ (switchyard's own labels are those of the instrument, always the same)
+      const show = (names: readonly string[]) => (names.length === 0 ? 'none' : names.join(', '));
+      throw new RangeError(
+        `labels must have the names of the constant labels of the collectors already on this registry ` +
+          `(theirs: ${show(f.constNames)}; this one's: ${show(constNames)}): a metric family's label names are ` +
+          `fixed (${name} has ${f.labelNames.split(',').join(', ')}); give the same names with other values, ` +
+          `or use another registry`,
       );
     } else if (f.users.has(constKey)) {
       // the same series: gauges would overwrite each other, counters add up, close() delete the other's
@@ -228,14 +243,11 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
     series.delete(member);
   }
 
-  // every family up front (a scrape before the first event lists the counters at 0; a name clash throws
-  // before anything is subscribed); a source that throws when subscribed to releases them as well
+  // every family up front (a name clash throws before anything is subscribed; wireSources then creates the
+  // counter series known in advance at 0); a source that throws when subscribed to releases them as well
   let off: () => void;
   try {
-    for (const key of instrumentsFor(sources)) {
-      family(key);
-      if (INSTRUMENTS[key].kind === 'counter' && INSTRUMENTS[key].labels.length === 0) sink.add(key, {}, 0);
-    }
+    for (const key of instrumentsFor(sources)) family(key);
     off = wireSources(sources, sink);
   } catch (e) {
     release();

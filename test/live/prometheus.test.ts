@@ -1,7 +1,9 @@
 // A real Prometheus (Debian `prometheus`) scrapes a test app's /metrics every second while the app sends
 // traffic through createFetch (health checks, outlier detection, retries) to three loopback backends, one of
 // which is killed. Prometheus's HTTP API (/api/v1/query) then shows the ejection, the failed tries and the
-// retries, equal to the wrapper's own counts.
+// retries, equal to the wrapper's own counts, and the queries of docs/observability.md ("Useful queries") give
+// the true counts of events that happened after Prometheus's first scrape: every counter series whose labels
+// are known in advance is scraped at 0 before its first event, so increase() and rate() see that event too.
 import { createServer, type Server as HttpServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,14 +32,23 @@ test.after.always(async () => {
   if (dir) removeDir(dir);
 });
 
-/** One instant query; the values of the result vector. */
-async function query(q: string): Promise<number[]> {
-  const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
-  const body = (await res.json()) as { status: string; data: { result: { value: [number, string] }[] } };
+/** One instant query (at `time`, Unix seconds, default now); the labels and value of each result. */
+async function series(q: string, time?: number): Promise<{ metric: Record<string, string>; value: number }[]> {
+  const at = time === undefined ? '' : `&time=${time}`;
+  const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}${at}`);
+  const body = (await res.json()) as {
+    status: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
   if (body.status !== 'success') throw new Error(`query ${q}: ${JSON.stringify(body)}`);
-  return body.data.result.map((r) => Number(r.value[1]));
+  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
-const scalar = async (q: string) => (await query(q))[0] ?? NaN;
+/** The values of the result vector. */
+const query = async (q: string, time?: number): Promise<number[]> => (await series(q, time)).map((r) => r.value);
+const scalar = async (q: string, time?: number) => (await query(q, time))[0] ?? NaN;
+/** The value of the result whose labels include `labels` (NaN: none, as Prometheus's "no data"). */
+const valueOf = async (q: string, labels: Record<string, string>, time?: number) =>
+  (await series(q, time)).find((r) => Object.entries(labels).every(([k, v]) => r.metric[k] === v))?.value ?? NaN;
 
 test('Prometheus scrapes the ejection, the failed tries and the retries, equal to the wrapper’s counts', async (t) => {
   backends = await Promise.all(['a', 'b', 'c'].map((n) => startBackend(n)));
@@ -155,6 +166,43 @@ test('Prometheus scrapes the ejection, the failed tries and the retries, equal t
     // the series over the run: several scrapes, the retries growing while c was dying
     t.true((await scalar('count_over_time(switchyard_retries_total[1m])')) >= 3, 'scraped during the run');
     t.true((await scalar('sum(increase(switchyard_retries_total[1m]))')) > 0);
+
+    // The documented queries, as docs/observability.md writes them, evaluated at the last scrape (at a later
+    // time increase() extrapolates to the end of its window, a fraction of a scrape interval). Traffic started
+    // after the first scrape, and each series was scraped at 0 before its first event, so increase() sees every
+    // event: starting from 0, it does not extrapolate backwards either, and the results are the true counts.
+    const last = await scalar('max(timestamp(switchyard_requests_total))');
+    const ejections = await valueOf(
+      'sum by (member, kind) (increase(switchyard_outlier_ejections_total[1h]))',
+      { member: 'c', kind: 'consecutive-5xx' },
+      last,
+    );
+    const timesEjected = od.members.find((m) => m.id === 'c')!.timesEjected;
+    const failedRate = await valueOf(
+      'sum by (member) (rate(switchyard_tries_total{outcome!="success"}[5m]))',
+      { member: 'c' },
+      last,
+    );
+    const transitions = await valueOf(
+      'sum by (member) (increase(switchyard_health_transitions_total[15m]))',
+      { member: 'c' },
+      last,
+    );
+    const cTransitions = checker.stats().members.find((m) => m.id === 'c')!.transitions;
+    const errorRatio = await query(
+      'sum(rate(switchyard_requests_total{outcome!="success"}[5m])) / sum(rate(switchyard_requests_total[5m]))',
+      last,
+    );
+    t.log(
+      `ejections of c: ${ejections} (true ${timesEjected}); failed tries on c over 5m: ${failedRate * 300} ` +
+        `(true ${c.failures}); health transitions of c: ${transitions} (true ${cTransitions}); ` +
+        `request error ratio: ${JSON.stringify(errorRatio)} (true 0)`,
+    );
+    t.is(ejections, timesEjected, 'documented "ejections" query');
+    t.true(Math.abs(failedRate * 300 - c.failures) < 1e-6, `documented "failed tries by member" query: ${failedRate}`);
+    t.true(cTransitions >= 1, 'c went unhealthy');
+    t.is(transitions, cTransitions, 'the inner expression of the documented "health flapping" alert');
+    t.deepEqual(errorRatio, [0], 'documented "request error ratio" query: 0, not "no data"');
   } catch (e) {
     t.log(prom?.output().slice(-3000));
     throw e;

@@ -1,0 +1,318 @@
+// Counter series start at 0 (observability/collect.ts `zeroSets`): every counter series whose label values are
+// known in advance exists at 0 as soon as they are known (at collection start, and for each member added
+// later), so Prometheus's increase() and rate() see its first increment. The series of a removed member go
+// (Prometheus) or stay at their value (OpenTelemetry), and a member added again gets its zeros again.
+import test from 'ava';
+import { Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import { Balancer } from '../../bindings/balancing/balancer.js';
+import { createFetch } from '../../bindings/http/fetch.js';
+import type { HealthChecker } from '../../bindings/health/checker.js';
+import { step, type HealthState } from '../../bindings/health/state.js';
+import { HEALTH_TRANSITIONS, INSTRUMENTS, zeroSets } from '../../bindings/observability/collect.js';
+import { collectMetrics } from '../../bindings/observability/metrics.js';
+import { collectOtelMetrics } from '../../bindings/observability/otel-metrics.js';
+
+type Json = MetricObjectWithValues<MetricValue<string>>[];
+type Labels = Record<string, string>;
+
+/** The series of `name` as sorted `labels=value` strings (labels in name order). */
+function seriesOf(json: Json, name: string): string[] {
+  const m = json.find((x) => x.name === name);
+  if (m === undefined) throw new Error(`no metric ${name}`);
+  return m.values.map((v) => `${show(v.labels as Labels)}=${v.value}`).sort();
+}
+const show = (labels: Labels): string =>
+  Object.keys(labels)
+    .sort()
+    .map((k) => `${k}:${labels[k]}`)
+    .join(',');
+/** `sets` at `value`, with `extra` labels, as `seriesOf` lists them. */
+const expected = (sets: Labels[], value = 0, extra: Labels = {}): string[] =>
+  sets.map((l) => `${show({ ...extra, ...l })}=${value}`).sort();
+const each = (label: string, values: string[]): Labels[] => values.map((v) => ({ [label]: v }));
+const perMember = (ids: string[], sets: Labels[]): Labels[] =>
+  ids.flatMap((member) => sets.map((l) => ({ member, ...l })));
+
+const OUTCOMES = each('outcome', ['success', 'failure', 'error']);
+// health/state.ts: pending→healthy|failed, healthy→suspect|failed, suspect→healthy|failed, failed→healthy, and
+// drain() from any state but draining
+const TRANSITIONS: Labels[] = [
+  ['pending', 'healthy'],
+  ['pending', 'failed'],
+  ['healthy', 'suspect'],
+  ['healthy', 'failed'],
+  ['suspect', 'healthy'],
+  ['suspect', 'failed'],
+  ['failed', 'healthy'],
+  ['pending', 'draining'],
+  ['healthy', 'draining'],
+  ['suspect', 'draining'],
+  ['failed', 'draining'],
+].map(([from, to]) => ({ from: from!, to: to! }));
+/** The per-member counters (Prometheus name without prefix, OpenTelemetry name) and their label sets. */
+const MEMBER_COUNTERS: [string, string, Labels[]][] = [
+  ['tries_total', 'switchyard.tries', OUTCOMES],
+  ['availability_changes_total', 'switchyard.availability.changes', each('to', ['available', 'unavailable'])],
+  ['health_transitions_total', 'switchyard.health.transitions', TRANSITIONS],
+  ['health_probes_total', 'switchyard.health.probes', each('outcome', ['success', 'failure'])],
+  ['outlier_ejections_total', 'switchyard.outlier.ejections', each('kind', ['consecutive-5xx', 'success-rate'])],
+];
+/** The other counters of a fetch (no resolver) and their label sets. */
+const OTHER_COUNTERS: [string, string, Labels[]][] = [
+  ['requests_total', 'switchyard.requests', OUTCOMES],
+  ['retries_total', 'switchyard.retries', [{}]],
+  ['hedges_total', 'switchyard.hedges', [{}]],
+  ['retries_throttled_total', 'switchyard.retries.throttled', [{}]],
+  ['picker_rebuilds_total', 'switchyard.picker.rebuilds', [{}]],
+  ['membership_changes_total', 'switchyard.membership.changes', each('change', ['added', 'removed', 'updated'])],
+];
+
+/**
+ * A fetch over members a, b, c with health checks and outlier detection; its checker is stopped (nothing
+ * answers on those ports: no probe result may come between a change and the collection that follows it).
+ */
+function stack() {
+  const f = createFetch({
+    endpoints: ['a', 'b', 'c'].map((id, i) => ({ id, host: '127.0.0.1', port: i + 1 })),
+    policy: 'round_robin',
+    healthCheck: { path: '/healthz', intervalMs: 60_000, timeoutMs: 1000, startHealthy: true },
+    outlierDetection: { consecutive5xx: 2 },
+  });
+  (f as unknown as { checker: HealthChecker }).checker.stop();
+  return f;
+}
+
+test('prom-client: right after wiring a fetch, every counter series known in advance is at 0', async (t) => {
+  const registry = new Registry();
+  const f = stack();
+  const c = collectMetrics({ fetch: f, registry, labels: { service: 'api' } });
+  try {
+    const json = (await registry.getMetricsAsJSON()) as Json;
+    const extra = { service: 'api' };
+    for (const [name, , sets] of MEMBER_COUNTERS)
+      t.deepEqual(seriesOf(json, `switchyard_${name}`), expected(perMember(['a', 'b', 'c'], sets), 0, extra), name);
+    for (const [name, , sets] of OTHER_COUNTERS)
+      t.deepEqual(seriesOf(json, `switchyard_${name}`), expected(sets, 0, extra), name);
+    // histograms have no meaningful zero: no series before the first observation
+    t.deepEqual(seriesOf(json, 'switchyard_try_duration_seconds'), []);
+    t.deepEqual(seriesOf(json, 'switchyard_health_probe_duration_seconds'), []);
+    // the first increment shows as 0 → 1 (the others stay at 0)
+    const b = f.balancer as unknown as Balancer;
+    b.pickOrThrow().handle.done({ ok: false, status: 503, rttMs: 1 });
+    const after = seriesOf((await registry.getMetricsAsJSON()) as Json, 'switchyard_tries_total');
+    t.is(after.filter((s) => s.endsWith('=1')).length, 1);
+    t.is(after.length, 9);
+  } finally {
+    c.close();
+    f.close();
+  }
+  t.deepEqual(registry.getMetricsAsArray(), [], 'close() removes the zero series too');
+});
+
+test('prom-client: an added member gets its zeros, a removed one loses its series, and one added again starts at 0', async (t) => {
+  const registry = new Registry();
+  const f = stack();
+  const b = f.balancer as unknown as Balancer;
+  const c = collectMetrics({ fetch: f, registry });
+  const scrape = async () => (await registry.getMetricsAsJSON()) as Json;
+  const members = (json: Json, name: string) =>
+    [...new Set(seriesOf(json, name).map((s) => /member:([^,=]*)/.exec(s)?.[1]))].sort();
+  try {
+    // a try on each member first: removing one must drop its counted series as well
+    for (let i = 0; i < 3; i++) b.pickOrThrow().handle.done({ ok: true, rttMs: 1 });
+    t.regex(await registry.metrics(), /switchyard_tries_total\{member="a",outcome="success"\} 1\n/);
+    b.add({ id: 'd', host: '127.0.0.1', port: 4 });
+    let json = await scrape();
+    for (const [name, , sets] of MEMBER_COUNTERS) {
+      const all = seriesOf(json, `switchyard_${name}`);
+      t.deepEqual(
+        all.filter((s) => s.includes('member:d')),
+        expected(perMember(['d'], sets)),
+        `${name}: d's zeros`,
+      );
+      t.deepEqual(members(json, `switchyard_${name}`), ['a', 'b', 'c', 'd']);
+    }
+    b.remove('a');
+    json = await scrape();
+    for (const [name] of MEMBER_COUNTERS)
+      t.deepEqual(members(json, `switchyard_${name}`), ['b', 'c', 'd'], `${name}: a's series are gone`);
+    t.notRegex(await registry.metrics(), /member="a"/, 'no series of a in any family (gauges included)');
+    // a reset that replaces b by e in one membership event
+    b.reset([
+      { id: 'c', host: '127.0.0.1', port: 3 },
+      { id: 'd', host: '127.0.0.1', port: 4 },
+      { id: 'e', host: '127.0.0.1', port: 5 },
+    ]);
+    json = await scrape();
+    for (const [name, , sets] of MEMBER_COUNTERS) {
+      t.deepEqual(members(json, `switchyard_${name}`), ['c', 'd', 'e'], name);
+      t.deepEqual(
+        seriesOf(json, `switchyard_${name}`).filter((s) => s.includes('member:e')),
+        expected(perMember(['e'], sets)),
+      );
+    }
+    // a back again: at 0, not at its count before it left
+    b.add({ id: 'a', host: '127.0.0.1', port: 1 });
+    json = await scrape();
+    for (const [name, , sets] of MEMBER_COUNTERS)
+      t.deepEqual(
+        seriesOf(json, `switchyard_${name}`).filter((s) => s.includes('member:a')),
+        expected(perMember(['a'], sets)),
+        `${name}: a's zeros again`,
+      );
+    t.deepEqual(seriesOf(json, 'switchyard_membership_changes_total'), [
+      'change:added=3',
+      'change:removed=2',
+      'change:updated=0',
+    ]);
+  } finally {
+    c.close();
+    f.close();
+  }
+});
+
+test('prom-client: a Balancer-like source without `members`: zeros for the members of stats() and those added', async (t) => {
+  const registry = new Registry();
+  const listeners = new Map<string, ((e: unknown) => void)[]>();
+  let ids = ['x:1', 'y:2'];
+  const fake = {
+    on(event: string, fn: (e: unknown) => void) {
+      listeners.set(event, [...(listeners.get(event) ?? []), fn]);
+      return () => {};
+    },
+    stats: () => ({ members: ids.map((id) => ({ id, active: 0, weight: 1, available: true })), eligible: 1 }),
+  };
+  const emit = (event: string, e: unknown) => {
+    for (const fn of listeners.get(event) ?? []) fn(e);
+  };
+  const c = collectMetrics({ balancer: fake as never, registry });
+  const tries = async () => seriesOf((await registry.getMetricsAsJSON()) as Json, 'switchyard_tries_total');
+  t.deepEqual(await tries(), expected(perMember(['x:1', 'y:2'], OUTCOMES)));
+  ids = ['y:2', 'z:3'];
+  emit('membership', { added: ['z:3'], removed: ['x:1'], updated: [] });
+  t.deepEqual(await tries(), expected(perMember(['y:2', 'z:3'], OUTCOMES)));
+  c.close();
+});
+
+/** A fresh MeterProvider whose cumulative points of an instrument are read on demand. */
+function otelHarness() {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({ readers: [reader] });
+  /** The points of each instrument as sorted `attributes=value` strings (switchyard.* attributes unprefixed). */
+  const points = async (): Promise<Map<string, string[]>> => {
+    await reader.forceFlush();
+    const out = new Map<string, string[]>();
+    for (const m of (exporter.getMetrics().at(-1)?.scopeMetrics ?? []).flatMap((s) => s.metrics)) {
+      const list = (m.dataPoints as { value: unknown; attributes: Record<string, unknown> }[]).map((p) => {
+        const labels: Labels = {};
+        for (const [k, v] of Object.entries(p.attributes)) labels[k.replace(/^switchyard\./, '')] = String(v);
+        return `${show(labels)}=${typeof p.value === 'number' ? p.value : 'histogram'}`;
+      });
+      out.set(m.descriptor.name, list.sort());
+    }
+    return out;
+  };
+  return { provider, meter: provider.getMeter('t'), points };
+}
+
+test('OpenTelemetry: the same zero points right after wiring, and for a member added later', async (t) => {
+  const otel = otelHarness();
+  const f = stack();
+  const b = f.balancer as unknown as Balancer;
+  const c = collectOtelMetrics({ fetch: f, meter: otel.meter, attributes: { service: 'api' } });
+  const extra = { service: 'api' };
+  try {
+    let points = await otel.points();
+    for (const [, name, sets] of MEMBER_COUNTERS)
+      t.deepEqual(points.get(name), expected(perMember(['a', 'b', 'c'], sets), 0, extra), name);
+    for (const [, name, sets] of OTHER_COUNTERS) t.deepEqual(points.get(name), expected(sets, 0, extra), name);
+    t.is(points.get('switchyard.try.duration'), undefined, 'no histogram points before an observation');
+    b.add({ id: 'd', host: '127.0.0.1', port: 4 });
+    b.remove('a');
+    points = await otel.points();
+    // a's series stay (a cumulative counter cannot drop them), at 0: nothing is recorded for a member that left
+    for (const [, name, sets] of MEMBER_COUNTERS)
+      t.deepEqual(points.get(name), expected(perMember(['a', 'b', 'c', 'd'], sets), 0, extra), name);
+    b.add({ id: 'a', host: '127.0.0.1', port: 1 });
+    points = await otel.points();
+    t.deepEqual(
+      points.get('switchyard.tries'),
+      expected(perMember(['a', 'b', 'c', 'd'], OUTCOMES), 0, extra),
+      'a added again: the same points, still at 0',
+    );
+  } finally {
+    c.close();
+    f.close();
+    await otel.provider.shutdown();
+  }
+});
+
+test('the catalogue: every counter starts at 0 for its known label sets, histograms and gauges do not', (t) => {
+  for (const [key, s] of Object.entries(INSTRUMENTS) as [
+    keyof typeof INSTRUMENTS,
+    (typeof INSTRUMENTS)[keyof typeof INSTRUMENTS],
+  ][]) {
+    const sets = zeroSets(key);
+    if (s.kind !== 'counter') {
+      t.deepEqual(sets, [], `${key}: no zeros for a ${s.kind}`);
+      continue;
+    }
+    t.true(sets.length > 0, `${key}: a counter whose label values are all known starts at 0`);
+    const own = s.labels.filter((l) => l !== 'member').sort();
+    for (const l of sets) t.deepEqual(Object.keys(l).sort(), own, `${key}: each zero set names its labels but member`);
+  }
+});
+
+test('HEALTH_TRANSITIONS are exactly the transitions health/state.ts step() and drain() make', (t) => {
+  const STATES: HealthState[] = ['pending', 'healthy', 'suspect', 'failed', 'draining'];
+  const made = new Set<string>();
+  for (const from of STATES) {
+    if (from !== 'draining') made.add(`${from}>draining`); // drain()
+    if (from === 'draining') continue; // never probed again
+    for (const ok of [true, false])
+      for (let run = 1; run <= 4; run++)
+        for (let healthyThreshold = 1; healthyThreshold <= 3; healthyThreshold++)
+          for (let unhealthyThreshold = 1; unhealthyThreshold <= 3; unhealthyThreshold++) {
+            const s = step(from, ok, 'r', ok ? run : 0, ok ? 0 : run, { healthyThreshold, unhealthyThreshold });
+            if (s.to !== from) made.add(`${from}>${s.to}`);
+          }
+  }
+  t.deepEqual(HEALTH_TRANSITIONS.map(([from, to]) => `${from}>${to}`).sort(), [...made].sort());
+  t.deepEqual(TRANSITIONS.map((l) => `${l.from}>${l.to}`).sort(), [...made].sort(), 'the test’s own list as well');
+});
+
+test('the refusal of other constant label names says whose label names conflict', (t) => {
+  const registry = new Registry();
+  const a = new Balancer({ endpoints: ['x:1'] });
+  const b = new Balancer({ endpoints: ['y:1'] });
+  let c = collectMetrics({ balancer: a, registry });
+  t.throws(() => collectMetrics({ balancer: b, registry, labels: { service: 'b' } }), {
+    instanceOf: RangeError,
+    message:
+      'labels must have the names of the constant labels of the collectors already on this registry (theirs: none; ' +
+      "this one's: service): a metric family's label names are fixed (switchyard_tries_total has member, " +
+      'outcome); give the same names with other values, or use another registry',
+  });
+  c.close();
+  c = collectMetrics({ balancer: a, registry, labels: { service: 'a', region: 'eu' } });
+  t.throws(() => collectMetrics({ balancer: b, registry }), {
+    instanceOf: RangeError,
+    message:
+      /^labels must have the names of .* \(theirs: region, service; this one's: none\): .*switchyard_tries_total has region, service, member, outcome\)/,
+  });
+  t.throws(() => collectMetrics({ balancer: b, registry, labels: { service: 'b' } }), {
+    instanceOf: RangeError,
+    message: /\(theirs: region, service; this one's: service\)/,
+  });
+  c.close();
+  t.deepEqual(registry.getMetricsAsArray(), [], 'nothing left registered');
+  a.close();
+  b.close();
+});
