@@ -1,6 +1,7 @@
 // round_robin: each eligible member in turn (grpc-js `load-balancer-round-robin.ts`). The first picker
 // starts at a random position; later pickers (after membership or health changes) continue from the member
-// that would have been picked next, if it is still eligible, else from a random position.
+// that would have been picked next, if it is still eligible, else from a random position. A pick that excludes
+// members (a retry) takes the first it may use from the turn on, leaving the turn where it is.
 //
 //   new Balancer({ policy: 'round_robin', endpoints: ['a:80', 'b:80'] }).pick().member.id
 import { asObject, checkKeys } from '../policy-config.js';
@@ -32,12 +33,17 @@ class RoundRobinPicker implements Picker {
     return r;
   }
 
+  /**
+   * A retry's pick: the first member from the turn on that it may use, without taking the turn. When it took
+   * the turn, a dead member (with no outlier detection to eject it) was the first try of every request: the
+   * retry moved the turn past the live member, so the next request's turn was the dead one again.
+   */
   private pickExcluding(exclude: ReadonlySet<string>): number {
     const n = this.rows.length;
-    for (let k = 0; k < n; k++) {
-      const r = this.rows[this.pos]!;
-      if (++this.pos === n) this.pos = 0;
+    for (let k = 0, i = this.pos; k < n; k++) {
+      const r = this.rows[i]!;
       if (!exclude.has(this.ids[r]!)) return r;
+      if (++i === n) i = 0;
     }
     return -1;
   }
