@@ -88,8 +88,12 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
   private listenerErrors = 0;
   private jitterErrors = 0;
 
-  constructor(options: HealthCheckerOptions<M>) {
-    this.cfg = parseHealthOptions(options);
+  /**
+   * `field`: how errors name the options object (`healthCheck`: `healthCheck.timeoutMs must be less than
+   * healthCheck.intervalMs (1000), got 1000`); default: the options by their bare names.
+   */
+  constructor(options: HealthCheckerOptions<M>, field?: string) {
+    this.cfg = parseHealthOptions(options, field);
     this.intervalMs = this.cfg.intervalMs;
     this.timeoutMs = this.cfg.timeoutMs;
     this.unhealthyIntervalMs = this.cfg.unhealthyIntervalMs;
@@ -310,7 +314,9 @@ export class HealthChecker<M extends HealthMember = HealthMember> {
     this.active++;
     const clock = this.cfg.clock;
     const startedAt = clock.now();
-    const scheduledAt = w.dueAt ?? startedAt;
+    // Not after startedAt: dueAt is clock.now() + delay when scheduled, but the global timers count whole
+    // milliseconds on their own clock, so one may fire up to ~1 ms before that reading (a negative lag).
+    const scheduledAt = w.dueAt === null ? startedAt : Math.min(w.dueAt, startedAt);
     const ac = new AbortController();
     w.inFlight = ac;
     let done = false;

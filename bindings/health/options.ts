@@ -2,10 +2,13 @@
 // resolved configs, for the HealthChecker (checker.ts; Envoy's active health checking,
 // `config.core.v3.HealthCheck`, plus the 3 s timeout of docs/design.md, "Health states") and the
 // OutlierDetector (outlier.ts; Envoy's `config.cluster.v3.OutlierDetection`, names in camelCase with
-// units). Every bad value, and an unknown OutlierDetector option key, is a TypeError/RangeError naming the
-// field and the value (util/validate.ts); for the HealthChecker only `undefined` means "the default" (null is a
-// TypeError). Neither `random` is drawn at construction (a seeded source shared with a Balancer keeps its
-// sequence); each value is checked when drawn (checker.ts and outlier.ts say where a bad one is thrown or counted).
+// units). Every bad value, and an unknown option key, is a TypeError/RangeError naming the field and the
+// value (util/validate.ts); for the HealthChecker only `undefined` means "the default" (null is a TypeError).
+// Given the name of the options object (`field`, e.g. 'healthCheck' when createFetch builds the checker), every
+// field is named under it (`healthCheck.timeoutMs must be less than healthCheck.intervalMs (1000), got 1000`);
+// without it, by its bare name (`timeoutMs must be ...`), an unknown key as `options.<key>`. Neither `random` is
+// drawn at construction (a seeded source shared with a Balancer keeps its sequence); each value is checked when
+// drawn (checker.ts and outlier.ts say where a bad one is thrown or counted).
 // Timer delays are capped at setTimeout's limit, 2^31 - 1 ms (~24.8 days).
 //
 //   parseHealthOptions({ probe, intervalMs: 1000, timeoutMs: 1000 }); // RangeError: timeoutMs must be less than intervalMs (1000), got 1000
@@ -71,9 +74,11 @@ export interface HealthCheckerOptions<M extends HealthMember = HealthMember> {
   random?: Random;
 }
 
-/** The keys of HealthCheckerOptions: a misspelt one is refused. */
-export const HEALTH_KEYS = [
-  'probe',
+/**
+ * The keys of HealthCheckerOptions but `probe`: what a caller that makes the probe itself (createFetch's
+ * `healthCheck`, typed `Omit<HealthCheckerOptions, 'probe'>`) accepts.
+ */
+export const HEALTH_TIMING_KEYS = [
   'intervalMs',
   'timeoutMs',
   'unhealthyIntervalMs',
@@ -87,7 +92,10 @@ export const HEALTH_KEYS = [
   'maxConcurrentProbes',
   'clock',
   'random',
-] satisfies (keyof HealthCheckerOptions)[];
+] satisfies (keyof Omit<HealthCheckerOptions, 'probe'>)[];
+
+/** The keys of HealthCheckerOptions: a misspelt one is refused. */
+export const HEALTH_KEYS = ['probe', ...HEALTH_TIMING_KEYS] satisfies (keyof HealthCheckerOptions)[];
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 export const DEFAULT_TIMEOUT_MS = 3_000;
@@ -127,48 +135,63 @@ function delay(field: string, v: unknown): number {
 }
 
 const percent = (field: string, v: unknown) => nonNegative(field, v, 100);
-function requireObject(o: unknown): void {
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw typeError('options', 'an object', o);
+function requireObject(field: string, o: unknown): void {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw typeError(field, 'an object', o);
 }
+
+/** How errors name the options object's fields: under `field` when given, else bare. */
+export const fieldNamer =
+  (field: string | undefined) =>
+  (name: string): string =>
+    field === undefined ? name : `${field}.${name}`;
 
 /** `v`, or `dflt` when undefined (only undefined: null is a value, and a wrong one). */
 const or = <T>(v: T | undefined, dflt: T): T => (v === undefined ? dflt : v);
 
-export function parseHealthOptions<M extends HealthMember>(o: HealthCheckerOptions<M>): HealthConfig<M> {
-  requireObject(o);
-  checkKeys('options', o, HEALTH_KEYS);
+/**
+ * The validated HealthChecker options; `field`, when given, names the options object in errors (`healthCheck`:
+ * `healthCheck.timeoutMs must be ...`).
+ */
+export function parseHealthOptions<M extends HealthMember>(
+  o: HealthCheckerOptions<M>,
+  field?: string,
+): HealthConfig<M> {
+  const f = fieldNamer(field);
+  requireObject(field ?? 'options', o);
+  checkKeys(field ?? 'options', o, HEALTH_KEYS);
   if (typeof o.probe !== 'function')
-    throw typeError('probe', 'a function (member, signal) => Promise<boolean>', o.probe);
-  const intervalMs = delay('intervalMs', or(o.intervalMs, DEFAULT_INTERVAL_MS));
-  const unhealthyIntervalMs = delay('unhealthyIntervalMs', or(o.unhealthyIntervalMs, intervalMs));
-  const timeoutMs = delay('timeoutMs', or(o.timeoutMs, Math.min(DEFAULT_TIMEOUT_MS, intervalMs / 2)));
-  if (timeoutMs >= intervalMs) throw rangeError('timeoutMs', `less than intervalMs (${intervalMs})`, timeoutMs);
+    throw typeError(f('probe'), 'a function (member, signal) => Promise<boolean>', o.probe);
+  const intervalMs = delay(f('intervalMs'), or(o.intervalMs, DEFAULT_INTERVAL_MS));
+  const unhealthyIntervalMs = delay(f('unhealthyIntervalMs'), or(o.unhealthyIntervalMs, intervalMs));
+  const timeoutMs = delay(f('timeoutMs'), or(o.timeoutMs, Math.min(DEFAULT_TIMEOUT_MS, intervalMs / 2)));
+  if (timeoutMs >= intervalMs)
+    throw rangeError(f('timeoutMs'), `less than ${f('intervalMs')} (${intervalMs})`, timeoutMs);
   if (timeoutMs >= unhealthyIntervalMs)
-    throw rangeError('timeoutMs', `less than unhealthyIntervalMs (${unhealthyIntervalMs})`, timeoutMs);
-  const threshold = (field: string, v: unknown) => intInRange(field, v, 1, MAX_THRESHOLD);
-  const initialJitterMs = nonNegative('initialJitterMs', or(o.initialJitterMs, 0));
-  const intervalJitterMs = nonNegative('intervalJitterMs', or(o.intervalJitterMs, 0));
-  const intervalJitterPercent = percent('intervalJitterPercent', or(o.intervalJitterPercent, 0));
+    throw rangeError(f('timeoutMs'), `less than ${f('unhealthyIntervalMs')} (${unhealthyIntervalMs})`, timeoutMs);
+  const threshold = (name: string, v: unknown) => intInRange(f(name), v, 1, MAX_THRESHOLD);
+  const initialJitterMs = nonNegative(f('initialJitterMs'), or(o.initialJitterMs, 0));
+  const intervalJitterMs = nonNegative(f('intervalJitterMs'), or(o.intervalJitterMs, 0));
+  const intervalJitterPercent = percent(f('intervalJitterPercent'), or(o.intervalJitterPercent, 0));
   return {
     probe: o.probe,
     intervalMs,
     timeoutMs,
     unhealthyIntervalMs,
-    recheckDelayMs: nonNegative('recheckDelayMs', or(o.recheckDelayMs, 0)),
+    recheckDelayMs: nonNegative(f('recheckDelayMs'), or(o.recheckDelayMs, 0)),
     initialJitterMs,
     intervalJitterMs,
     intervalJitterPercent,
     unhealthyThreshold: threshold('unhealthyThreshold', or(o.unhealthyThreshold, DEFAULT_UNHEALTHY_THRESHOLD)),
     healthyThreshold: threshold('healthyThreshold', or(o.healthyThreshold, DEFAULT_HEALTHY_THRESHOLD)),
-    startHealthy: bool('startHealthy', or(o.startHealthy, false)),
+    startHealthy: bool(f('startHealthy'), or(o.startHealthy, false)),
     maxConcurrentProbes: intInRange(
-      'maxConcurrentProbes',
+      f('maxConcurrentProbes'),
       or(o.maxConcurrentProbes, DEFAULT_MAX_CONCURRENT_PROBES),
       1,
       1_000_000,
     ),
-    clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom))),
+    clock: o.clock === undefined ? systemClock : validateClock(f('clock'), o.clock),
+    random: checkedRandom(validateRandom(f('random'), or<unknown>(o.random, defaultRandom))),
   };
 }
 
@@ -233,26 +256,32 @@ export const OUTLIER_KEYS = [
   'random',
 ] satisfies (keyof OutlierDetectorOptions)[];
 
-export function parseOutlierOptions(o: OutlierDetectorOptions): OutlierConfig {
-  requireObject(o);
-  checkKeys('options', o, OUTLIER_KEYS);
-  const baseEjectionTimeMs = positive('baseEjectionTimeMs', or(o.baseEjectionTimeMs, DEFAULT_BASE_EJECTION_TIME_MS));
+/** The validated OutlierDetector options; `field`, when given, names the options object in errors. */
+export function parseOutlierOptions(o: OutlierDetectorOptions, field?: string): OutlierConfig {
+  const f = fieldNamer(field);
+  requireObject(field ?? 'options', o);
+  checkKeys(field ?? 'options', o, OUTLIER_KEYS);
+  const baseEjectionTimeMs = positive(f('baseEjectionTimeMs'), or(o.baseEjectionTimeMs, DEFAULT_BASE_EJECTION_TIME_MS));
   const maxEjectionTimeMs = positive(
-    'maxEjectionTimeMs',
+    f('maxEjectionTimeMs'),
     or(o.maxEjectionTimeMs, Math.max(DEFAULT_MAX_EJECTION_TIME_MS, baseEjectionTimeMs)),
   );
   if (maxEjectionTimeMs < baseEjectionTimeMs)
-    throw rangeError('maxEjectionTimeMs', `>= baseEjectionTimeMs (${baseEjectionTimeMs})`, maxEjectionTimeMs);
-  const count = (field: string, v: unknown, min: number, max = 1_000_000) => intInRange(field, v, min, max);
+    throw rangeError(
+      f('maxEjectionTimeMs'),
+      `>= ${f('baseEjectionTimeMs')} (${baseEjectionTimeMs})`,
+      maxEjectionTimeMs,
+    );
+  const count = (name: string, v: unknown, min: number, max = 1_000_000) => intInRange(f(name), v, min, max);
   return {
     consecutive5xx: count('consecutive5xx', or(o.consecutive5xx, DEFAULT_CONSECUTIVE_5XX), 1),
-    enforcingConsecutive5xx: percent('enforcingConsecutive5xx', or(o.enforcingConsecutive5xx, 100)),
-    intervalMs: delay('intervalMs', or(o.intervalMs, DEFAULT_OUTLIER_INTERVAL_MS)),
+    enforcingConsecutive5xx: percent(f('enforcingConsecutive5xx'), or(o.enforcingConsecutive5xx, 100)),
+    intervalMs: delay(f('intervalMs'), or(o.intervalMs, DEFAULT_OUTLIER_INTERVAL_MS)),
     baseEjectionTimeMs,
     maxEjectionTimeMs,
-    maxEjectionPercent: percent('maxEjectionPercent', or(o.maxEjectionPercent, DEFAULT_MAX_EJECTION_PERCENT)),
-    alwaysEjectOneHost: bool('alwaysEjectOneHost', or(o.alwaysEjectOneHost, true)),
-    enforcingSuccessRate: percent('enforcingSuccessRate', or(o.enforcingSuccessRate, 100)),
+    maxEjectionPercent: percent(f('maxEjectionPercent'), or(o.maxEjectionPercent, DEFAULT_MAX_EJECTION_PERCENT)),
+    alwaysEjectOneHost: bool(f('alwaysEjectOneHost'), or(o.alwaysEjectOneHost, true)),
+    enforcingSuccessRate: percent(f('enforcingSuccessRate'), or(o.enforcingSuccessRate, 100)),
     successRateMinimumHosts: count(
       'successRateMinimumHosts',
       or(o.successRateMinimumHosts, DEFAULT_SUCCESS_RATE_MINIMUM_HOSTS),
@@ -270,11 +299,11 @@ export function parseOutlierOptions(o: OutlierDetectorOptions): OutlierConfig {
       0,
     ),
     successfulActiveHealthCheckUnejectHost: bool(
-      'successfulActiveHealthCheckUnejectHost',
+      f('successfulActiveHealthCheckUnejectHost'),
       or(o.successfulActiveHealthCheckUnejectHost, true),
     ),
-    clock: o.clock === undefined ? systemClock : validateClock('clock', o.clock),
-    random: checkedRandom(validateRandom('random', or<unknown>(o.random, defaultRandom))),
+    clock: o.clock === undefined ? systemClock : validateClock(f('clock'), o.clock),
+    random: checkedRandom(validateRandom(f('random'), or<unknown>(o.random, defaultRandom))),
   };
 }
 

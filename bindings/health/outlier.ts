@@ -37,7 +37,8 @@
 import type { Clock } from '../util/clock.js';
 import type { Random } from '../util/random.js';
 import { bool, intInRange, rangeError, str, typeError } from '../util/validate.js';
-import { errorMessage, parseOutlierOptions, type OutlierDetectorOptions } from './options.js';
+import { describeFailure } from '../discovery/errors.js';
+import { parseOutlierOptions, type OutlierDetectorOptions } from './options.js';
 
 export type { OutlierDetectorOptions } from './options.js';
 
@@ -129,6 +130,24 @@ export function isFailure(o: OutlierOutcome): boolean {
   );
 }
 
+/**
+ * What a failed outcome says, for a consecutive-failure ejection's "last: ...": its status (0 is none) and its
+ * error (an Error's name unless plain `Error`, its message and its cause's code and peer, as resolver errors
+ * give them: `TimeoutError: try timed out after 2000 ms`, `TypeError: fetch failed (ECONNREFUSED 10.0.0.7:80)`),
+ * else `failed` (an `ok: false` with neither).
+ */
+export function describeOutcome(o: OutlierOutcome): string {
+  const parts: string[] = [];
+  if (o.status !== undefined && o.status !== 0) parts.push(`status ${o.status}`);
+  const e = o.error;
+  if (e !== undefined && e !== null) {
+    const text = describeFailure(e);
+    const named = e instanceof Error && e.name !== 'Error' && e.message !== '' && !text.startsWith(e.name);
+    parts.push(named ? `${e.name}: ${text}` : text);
+  }
+  return parts.length > 0 ? parts.join(', ') : 'failed';
+}
+
 /** Checks an outcome's shape; a TypeError/RangeError naming `outcome`, `outcome.ok` or `outcome.status`. */
 function checkOutcome(outcome: unknown): OutlierOutcome {
   if (typeof outcome !== 'object' || outcome === null)
@@ -170,8 +189,12 @@ export class OutlierDetector {
   };
   private threshold: number | null = null;
 
-  constructor(options: OutlierDetectorOptions = {}) {
-    const c = parseOutlierOptions(options);
+  /**
+   * `field`: how errors name the options object (`outlierDetection`: `outlierDetection.intervalMs must be ...`);
+   * default: the options by their bare names.
+   */
+  constructor(options: OutlierDetectorOptions = {}, field?: string) {
+    const c = parseOutlierOptions(options, field);
     this.consecutive5xx = c.consecutive5xx;
     this.enforcingConsecutive5xx = c.enforcingConsecutive5xx;
     this.intervalMs = c.intervalMs;
@@ -267,20 +290,13 @@ export class OutlierDetector {
       return true;
     }
     m.failRun++;
-    if (!m.ejected && m.failRun >= this.consecutive5xx) {
-      const why =
-        outcome.status !== undefined
-          ? `status ${outcome.status}`
-          : outcome.error !== undefined && outcome.error !== null
-            ? errorMessage(outcome.error)
-            : 'failed';
+    if (!m.ejected && m.failRun >= this.consecutive5xx)
       this.tryEject(
         m,
         'consecutive-5xx',
-        `${m.failRun} consecutive failures, last: ${why}`,
+        `${m.failRun} consecutive failures, last: ${describeOutcome(outcome)}`,
         this.enforcingConsecutive5xx,
       );
-    }
     return true;
   }
 

@@ -267,3 +267,81 @@ test('httpProbe: headers are checked when the probe is made, not by failing ever
   t.true(await probe({ id: 'a', host: '127.0.0.1', port: 1 }, new AbortController().signal));
   t.deepEqual(seen, [{ 'x-token': 'abc' }], 'sent as given when the probe was made');
 });
+
+test.serial(
+  'httpProbe: a refused connection fails with what fetch\'s cause says (code and address), not a bare "fetch failed"',
+  async (t) => {
+    const port = await freePort();
+    const probe = httpProbe({ path: '/healthz' });
+    const e = await t.throwsAsync(probe({ id: 'dead', host: '127.0.0.1', port }, new AbortController().signal), {
+      message: `fetch failed (ECONNREFUSED 127.0.0.1:${port})`,
+    });
+    t.is((e!.cause as Error).message, 'fetch failed', 'the original error is the cause');
+    // and so the checker's reason
+    const hc = new HealthChecker({ probe, intervalMs: 200, timeoutMs: 150, unhealthyThreshold: 1 });
+    const transitions: HealthTransition[] = [];
+    hc.on('transition', (ev) => transitions.push(ev));
+    hc.add({ id: 'dead', host: '127.0.0.1', port });
+    hc.start();
+    cleanups.push(() => hc.stop());
+    await until('failed', () => hc.state('dead') === 'failed', LIMIT_MS);
+    hc.stop();
+    t.is(transitions[0]!.reason, `first probe failed: fetch failed (ECONNREFUSED 127.0.0.1:${port})`);
+  },
+);
+
+test('httpProbe: failure reasons: the cause is named once; errors without a cause and aborts are kept as they are', async (t) => {
+  const m = { id: 'a', host: '10.0.0.7', port: 80 };
+  const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:80'), {
+    code: 'ECONNREFUSED',
+    address: '10.0.0.7',
+    port: 80,
+  });
+  const failing = (e: unknown) => (async () => Promise.reject(e)) as unknown as typeof globalThis.fetch;
+  await t.throwsAsync(
+    httpProbe({ fetch: failing(new TypeError('fetch failed', { cause: refused })) })(m, new AbortController().signal),
+    { message: 'fetch failed (ECONNREFUSED 10.0.0.7:80)' },
+  );
+  // a cause without a code: its message
+  await t.throwsAsync(
+    httpProbe({ fetch: failing(new TypeError('fetch failed', { cause: new Error('bad port') })) })(
+      m,
+      new AbortController().signal,
+    ),
+    { message: 'fetch failed (bad port)' },
+  );
+  const plain = new TypeError('Failed to fetch'); // a browser's: no cause
+  t.is(await t.throwsAsync(httpProbe({ fetch: failing(plain) })(m, new AbortController().signal)), plain);
+  // aborted (the checker's timeout): the abort reason as it is
+  const ac = new AbortController();
+  const reason = new Error('timeout after 100 ms');
+  ac.abort(reason);
+  const aborting = (async (_u: string, init: RequestInit) => Promise.reject(init.signal!.reason)) as typeof fetch;
+  t.is(await t.throwsAsync(httpProbe({ fetch: aborting })(m, ac.signal)), reason);
+});
+
+test('httpProbe: errors name the options under the field the probe is given (createFetch: healthCheck)', (t) => {
+  t.throws(() => httpProbe({ path: 'x' }, 'healthCheck'), {
+    instanceOf: TypeError,
+    message: /^healthCheck\.path must be a string starting with '\/'/,
+  });
+  t.throws(() => httpProbe({ scheme: 'ftp' as never }, 'healthCheck'), {
+    instanceOf: RangeError,
+    message: /^healthCheck\.scheme/,
+  });
+  t.throws(() => httpProbe({ expectedStatuses: [[300, 200]] }, 'healthCheck'), {
+    instanceOf: RangeError,
+    message: /^healthCheck\.expectedStatuses\[0\]\[1\] must be >= 300/,
+  });
+  t.throws(() => httpProbe({ headers: { 'x-a': 5 as never } }, 'healthCheck'), {
+    instanceOf: TypeError,
+    message: /^healthCheck\.headers\["x-a"\]/,
+  });
+  t.throws(() => httpProbe({ pth: '/' } as never, 'healthCheck'), {
+    instanceOf: RangeError,
+    message: /^healthCheck\.pth must be one of path, /,
+  });
+  // without a field, the bare names, as before
+  t.throws(() => httpProbe({ path: 'x' }), { instanceOf: TypeError, message: /^path must be/ });
+  t.throws(() => httpProbe({ pth: '/' } as never), { instanceOf: RangeError, message: /^options\.pth/ });
+});

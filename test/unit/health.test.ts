@@ -2,13 +2,14 @@
 // jitter bounds, timeouts, no overlapping probes, draining, stats and bad input.
 import test from 'ava';
 import fc from 'fast-check';
-import { VirtualClock } from '../../bindings/util/clock.js';
+import { VirtualClock, type Clock } from '../../bindings/util/clock.js';
 import {
   HealthChecker,
   type HealthCheckerOptions,
   type HealthMember,
   type HealthProbe,
 } from '../../bindings/health/checker.js';
+import { HEALTH_KEYS, HEALTH_TIMING_KEYS } from '../../bindings/health/options.js';
 import { mulberry32 } from '../../bindings/util/random.js';
 
 type Mode = 'ok' | 'fail' | 'hang' | 'hang-abortable' | 'reject' | 'throw' | 'nonbool' | 'undefined' | 'slow';
@@ -421,6 +422,60 @@ test('probe events carry scheduled/started/finished times', async (t) => {
   t.deepEqual(seen, ['a ok=true sched=30 start=30 at=70 healthy']);
   await h.clock.advance(100);
   t.is(seen[1], 'a ok=true sched=1070 start=1070 at=1110 healthy');
+});
+
+test('a timer firing before clock.now() reaches its due time: scheduledAt is never after startedAt', async (t) => {
+  // Node's timers count whole milliseconds on their own clock: one set at performance.now() 100.9 for 5 ms may run
+  // at 105.1, before the 105.9 the checker computed as its due time. This clock's timers run 1 ms early.
+  const v = new VirtualClock(0);
+  const early: Clock = {
+    now: () => v.now(),
+    setTimeout: (fn, ms) => v.setTimeout(fn, Math.max(0, ms - 1)),
+    clearTimeout: (h) => v.clearTimeout(h),
+  };
+  const hc = new HealthChecker({ probe: async () => true, clock: early, intervalMs: 1000, timeoutMs: 100 });
+  const seen: Array<[number, number]> = [];
+  hc.on('probe', (e) => seen.push([e.scheduledAt, e.startedAt]));
+  hc.add(A);
+  hc.start();
+  await v.advance(3000);
+  hc.stop();
+  t.true(seen.length >= 3);
+  for (const [scheduledAt, startedAt] of seen) t.true(scheduledAt <= startedAt, `${scheduledAt} > ${startedAt}`);
+  t.deepEqual(seen.slice(1, 3), [
+    [999, 999],
+    [1998, 1998],
+  ]);
+});
+
+test('errors name the options under the field the checker is given (createFetch: healthCheck)', (t) => {
+  const probe: HealthProbe = async () => true;
+  const hc = (o: object) => new HealthChecker({ probe, ...o }, 'healthCheck');
+  t.throws(() => hc({ intervalMs: 1000, timeoutMs: 1000 }), {
+    instanceOf: RangeError,
+    message: 'healthCheck.timeoutMs must be less than healthCheck.intervalMs (1000), got 1000',
+  });
+  t.throws(() => hc({ intervalMs: 1000, unhealthyIntervalMs: 200, timeoutMs: 300 }), {
+    instanceOf: RangeError,
+    message: 'healthCheck.timeoutMs must be less than healthCheck.unhealthyIntervalMs (200), got 300',
+  });
+  t.throws(() => hc({ intervalMs: -1 }), { instanceOf: RangeError, message: /^healthCheck\.intervalMs .*-1/ });
+  t.throws(() => hc({ intervalMs: null }), { instanceOf: TypeError, message: /^healthCheck\.intervalMs .*got null/ });
+  t.throws(() => hc({ healthyThreshold: 0 }), { instanceOf: RangeError, message: /^healthCheck\.healthyThreshold/ });
+  t.throws(() => hc({ startHealthy: 1 }), { instanceOf: TypeError, message: /^healthCheck\.startHealthy/ });
+  t.throws(() => hc({ intervalJitterPercent: 101 }), {
+    instanceOf: RangeError,
+    message: /^healthCheck\.intervalJitterPercent/,
+  });
+  t.throws(() => hc({ clock: 5 }), { instanceOf: TypeError, message: /^healthCheck\.clock/ });
+  t.throws(() => hc({ pth: 1 }), { instanceOf: RangeError, message: /^healthCheck\.pth must be one of probe, / });
+  t.throws(() => new HealthChecker({ probe: 1 as never }, 'healthCheck'), {
+    instanceOf: TypeError,
+    message: /^healthCheck\.probe must be a function/,
+  });
+  // the option keys a caller that makes the probe itself accepts (createFetch: Omit<HealthCheckerOptions, 'probe'>)
+  t.false((HEALTH_TIMING_KEYS as string[]).includes('probe'));
+  t.deepEqual(HEALTH_KEYS, ['probe', ...HEALTH_TIMING_KEYS]);
 });
 
 test('bad input: typed errors naming the field and value', (t) => {

@@ -6,6 +6,7 @@ import { VirtualClock } from '../../bindings/util/clock.js';
 import { mulberry32 } from '../../bindings/util/random.js';
 import {
   OutlierDetector,
+  describeOutcome,
   isFailure,
   type EjectionEvent,
   type OutlierDetectorOptions,
@@ -351,4 +352,45 @@ test('a random value outside [0, 1) in a timer sweep: counted in sweepErrors, ne
     ['f true'],
   );
   h.od.stop();
+});
+
+test('a consecutive-failure ejection says what the last failure was: status, error name and message, cause', (t) => {
+  const timeout = new DOMException('try timed out after 2000 ms', 'TimeoutError');
+  const refused = new TypeError('fetch failed', {
+    cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:80'), {
+      code: 'ECONNREFUSED',
+      address: '10.0.0.7',
+      port: 80,
+    }),
+  });
+  const h = harness({ maxEjectionPercent: 100 }, ['a', 'b', 'c', 'd']);
+  fail(h.od, 'a', 5, { ok: false, error: timeout } as never);
+  fail(h.od, 'b', 5, { ok: false, error: refused } as never);
+  fail(h.od, 'c', 5, { ok: false, status: 200, error: new DOMException('', 'AbortError') } as never);
+  fail(h.od, 'd', 5, { ok: false } as never);
+  t.deepEqual(h.log(), [
+    '0 a ejected 30000: 5 consecutive failures, last: TimeoutError: try timed out after 2000 ms',
+    '0 b ejected 30000: 5 consecutive failures, last: TypeError: fetch failed (ECONNREFUSED 10.0.0.7:80)',
+    '0 c ejected 30000: 5 consecutive failures, last: status 200, AbortError',
+    '0 d ejected 30000: 5 consecutive failures, last: failed',
+  ]);
+  t.is(describeOutcome({ ok: false, status: 503 }), 'status 503');
+  t.is(describeOutcome({ ok: false, status: 0 }), 'failed', 'status 0 is none');
+  t.is(describeOutcome({ ok: true, error: new Error('ECONNRESET') }), 'ECONNRESET', 'a plain Error: its message');
+  t.is(describeOutcome({ ok: false, error: 'boom' }), '"boom"');
+});
+
+test('errors name the options under the field the detector is given (createFetch: outlierDetection)', (t) => {
+  const od = (o: object) => new OutlierDetector(o, 'outlierDetection');
+  t.throws(() => od({ intervalMs: 0 }), { instanceOf: RangeError, message: /^outlierDetection\.intervalMs / });
+  t.throws(() => od({ consecutive5xx: 0 }), { instanceOf: RangeError, message: /^outlierDetection\.consecutive5xx / });
+  t.throws(() => od({ baseEjectionTimeMs: 1000, maxEjectionTimeMs: 500 }), {
+    instanceOf: RangeError,
+    message: 'outlierDetection.maxEjectionTimeMs must be >= outlierDetection.baseEjectionTimeMs (1000), got 500',
+  });
+  t.throws(() => od({ consecutive_5xx: 5 }), {
+    instanceOf: RangeError,
+    message: /^outlierDetection\.consecutive_5xx /,
+  });
+  t.throws(() => new OutlierDetector({ intervalMs: 0 }), { instanceOf: RangeError, message: /^intervalMs / });
 });
