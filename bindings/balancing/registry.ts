@@ -163,13 +163,16 @@ export function isServiceConfig(o: unknown): boolean {
   );
 }
 
+/** How a name becomes registered, for the refusals (switchyard/lite registers round_robin alone). */
+const REGISTER = '; registerPolicy() adds others';
+
 function isPolicy(o: unknown): o is Policy {
   return o !== null && typeof o === 'object' && typeof (o as Policy).build === 'function';
 }
 
 function create(policies: PolicyLookup, name: string, options: unknown, field: string): Policy {
   const f = policies.get(name);
-  if (f === undefined) throw rangeError(field, `a registered policy (${policies.names().join(', ')})`, name);
+  if (f === undefined) throw rangeError(field, `a registered policy (${policies.names().join(', ')}${REGISTER})`, name);
   return f.create(f.parse(options, field));
 }
 
@@ -201,7 +204,7 @@ export function policyFromConfig(policies: PolicyLookup, sc: ServiceConfigJson):
     }
     throw rangeError(
       'loadBalancingConfig',
-      `a list naming a registered policy (${policies.names().join(', ')})`,
+      `a list naming a registered policy (${policies.names().join(', ')}${REGISTER})`,
       list.map((e) => Object.keys(e)[0]).join(','),
     );
   }

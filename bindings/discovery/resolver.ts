@@ -258,7 +258,8 @@ export function createResolverWith(
 export function resolveWith(schemes: SchemeLookup, opts: ResolverOptions, listener: ResolverListener): Resolver {
   const t = parseTarget(opts.target);
   const create = schemes.get(t.scheme);
-  if (create === undefined) throw typeError('target scheme', `one of ${schemes.names().join(', ')}`, t.scheme);
+  if (create === undefined)
+    throw typeError('target scheme', `one of ${schemes.names().join(', ')} (registerResolver() adds others)`, t.scheme);
   return create(t, opts, opts.uri ?? opts.target, listener);
 }
 

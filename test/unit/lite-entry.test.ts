@@ -109,7 +109,7 @@ test('lite: registerPriorityRouting() routes priorities as the complete Balancer
 test('lite: a policy or scheme that was not registered is a RangeError/TypeError naming the field', (t) => {
   t.throws(() => new lite.Balancer({ policy: 'least_request' }), {
     instanceOf: RangeError,
-    message: /^policy must be a registered policy \(round_robin\), got "least_request"/,
+    message: /^policy must be a registered policy \(round_robin; registerPolicy\(\) adds others\), got "least_request"/,
   });
   t.throws(() => lite.createBalancer({ loadBalancingConfig: [{ round_robin: {} }] }), {
     instanceOf: TypeError,
@@ -127,7 +127,7 @@ test('lite: a policy or scheme that was not registered is a RangeError/TypeError
   });
   t.throws(() => lite.createResolver('consul:///api', { onEndpoints: () => {}, onError: () => {} }), {
     instanceOf: TypeError,
-    message: /^target scheme must be one of static/,
+    message: /^target scheme must be one of static \(registerResolver\(\) adds others\), got "consul"/,
   });
   t.throws(() => lite.createFetch({ endpoints: ['a:80'], healthCheck: { path: '/h' } }), {
     instanceOf: TypeError,
