@@ -24,6 +24,7 @@ test('a locality given as a string to a lite Balancer without priority routing: 
   const lb = new lite.Balancer({ endpoints: ['a:80'] });
   t.throws(() => lb.add({ id: 'c:80', locality: 'us/a' }), {
     instanceOf: TypeError,
-    message: /^endpoint\.locality must be absent without priority routing .*, got {"region":"us","zone":"a","subZone":""}$/,
+    message:
+      /^endpoint\.locality must be absent without priority routing .*, got {"region":"us","zone":"a","subZone":""}$/,
   });
 });
