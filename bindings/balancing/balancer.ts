@@ -736,7 +736,7 @@ export class BalancerCore implements PolicyEnv {
     // the event's time, for listeners that read it; a policy that needs the time reads it (env.now())
     if (now !== now && this.listeners.timedOutcomes > 0) now = this.clock.now();
     const policy = p.gen < this.#installGen ? undefined : this.pol;
-    this.finish(row, p.member, outcome.ok, rtt, policy, now, listening, outcome.status, outcome.load);
+    this.finish(row, p.member, outcome.ok, rtt, policy, now, listening, outcome.status, outcome.load, outcome.error);
   }
 
   /**
@@ -753,6 +753,7 @@ export class BalancerCore implements PolicyEnv {
     listening?: boolean,
     status?: number,
     load?: LoadReport,
+    error?: unknown,
   ): void {
     if (row >= 0) {
       const t = this.m.table;
@@ -772,7 +773,7 @@ export class BalancerCore implements PolicyEnv {
       policy?.onDone?.(this, row, ok, rtt, now!, status);
     }
     if (listening) {
-      this.listeners.emit('outcome', { id: member.id, ok, rttMs: rtt, status, at: now! } satisfies OutcomeEvent);
+      this.listeners.emit('outcome', { id: member.id, ok, rttMs: rtt, status, at: now!, error } satisfies OutcomeEvent);
       this.listeners.rethrow();
     }
   }

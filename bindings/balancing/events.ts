@@ -51,6 +51,8 @@ export interface OutcomeEvent {
    * `rtt: false`) and nothing else read the clock at the completion.
    */
   at: number;
+  /** The `error` given to `done()` (outlier detection names it in an ejection's reason), if any. */
+  error?: unknown;
 }
 export interface MembershipEvent {
   added: string[];

@@ -13,7 +13,7 @@ import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import { HealthChecker, type HealthCheckerOptions } from '../health/checker.js';
 import { validateRandom } from '../util/random.js';
 import { httpProbe, type HttpProbeOptions, PROBE_KEYS } from '../health/http-probe.js';
-import { HEALTH_KEYS, OUTLIER_KEYS } from '../health/options.js';
+import { HEALTH_TIMING_KEYS, OUTLIER_KEYS } from '../health/options.js';
 import { connectHealth } from '../health/connect.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../health/outlier.js';
 import type { ResolverOptions } from '../discovery/resolver.js';
@@ -612,18 +612,21 @@ function buildHealth(
     );
   let checker: HealthChecker | undefined;
   if (hc !== undefined) {
-    checkKeys('healthCheck', hc, [...HEALTH_KEYS, ...PROBE_KEYS]);
+    checkKeys('healthCheck', hc, [...HEALTH_TIMING_KEYS, ...PROBE_KEYS]);
     // probes go as the requests do (scheme, fetch) unless healthCheck says otherwise
     const probe: Record<string, unknown> = { scheme: options.scheme, fetch: options.fetch };
     const timing: Record<string, unknown> = { ...shared };
     for (const [k, v] of Object.entries(hc)) ((PROBE_KEYS as string[]).includes(k) ? probe : timing)[k] = v;
-    checker = new HealthChecker({ ...timing, probe: httpProbe(probe) } as HealthCheckerOptions);
+    checker = new HealthChecker(
+      { ...timing, probe: httpProbe(probe, 'healthCheck') } as HealthCheckerOptions,
+      'healthCheck',
+    );
   }
   let detector: OutlierDetector | undefined;
   if (options.outlierDetection !== false) {
     const od = asObject<OutlierDetectorOptions>('outlierDetection', options.outlierDetection);
     checkKeys('outlierDetection', od, OUTLIER_KEYS);
-    detector = new OutlierDetector({ ...shared, ...od });
+    detector = new OutlierDetector({ ...shared, ...od }, 'outlierDetection');
   }
   if (checker === undefined && detector === undefined) return { checker, detector, close: () => {} };
   const wiring = connectHealth(built as unknown as Parameters<typeof connectHealth>[0], {

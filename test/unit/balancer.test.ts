@@ -203,7 +203,7 @@ test('handles: done() feeds in-flight counts and outcome events; a second call i
   p.handle.done({ ok: false, status: 503 });
   p.handle.done({ ok: true });
   t.like(lb.stats().members[0], { active: 0, picks: 1, failures: 1 });
-  t.deepEqual(outcomes, [{ id: 'a:1', ok: false, rttMs: 12, status: 503, at: 17 }]);
+  t.deepEqual(outcomes, [{ id: 'a:1', ok: false, rttMs: 12, status: 503, at: 17, error: undefined }]);
   const q = lb.pickOrThrow();
   t.throws(() => q.handle.done({ ok: 'yes' } as never), { instanceOf: TypeError, message: /outcome\.ok/ });
   t.throws(() => q.handle.done({ ok: true, rttMs: -1 }), { instanceOf: RangeError, message: /rttMs.*-1/ });

@@ -162,3 +162,25 @@ test('otelInstrumentation: a misspelt option is a RangeError naming it; version 
   });
   t.is(typeof otelInstrumentation({ name: 'svc', version: '1.0' }).request, 'function');
 });
+
+test('createFetch names its healthCheck and outlierDetection options in their errors; healthCheck lists no probe', (t) => {
+  const make = (o: object) => () => createFetch({ endpoints: ['127.0.0.1:1'], ...o }).close();
+  t.throws(make({ healthCheck: { timeoutMs: 1000, intervalMs: 1000 } }), {
+    instanceOf: RangeError,
+    message: 'healthCheck.timeoutMs must be less than healthCheck.intervalMs (1000), got 1000',
+  });
+  t.throws(make({ healthCheck: { intervalMs: 0 } }), {
+    instanceOf: RangeError,
+    message: /^healthCheck\.intervalMs must be a finite number > 0, got 0$/,
+  });
+  t.throws(make({ healthCheck: { path: 5 } }), { instanceOf: TypeError, message: /^healthCheck\.path must be/ });
+  t.throws(make({ outlierDetection: { intervalMs: -1 } }), {
+    instanceOf: RangeError,
+    message: /^outlierDetection\.intervalMs must be/,
+  });
+  const e = t.throws(make({ healthCheck: { pth: '/h' } }), {
+    instanceOf: RangeError,
+    message: /^healthCheck\.pth must be one of /,
+  });
+  t.false(/\bprobe\b/.test(e!.message), e!.message); // createFetch probes over HTTP: a probe of one's own is refused
+});

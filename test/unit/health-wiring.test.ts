@@ -319,3 +319,22 @@ test('close() puts back the members the wiring took out (failed, ejected), not t
   connectHealth(lb, { detector: new OutlierDetector({ clock }) }).close();
   t.deepEqual(available(), { 'a:1': true, 'b:1': true, 'c:1': false, 'd:1': true });
 });
+
+test('an ejection through the real Balancer names the last failure’s error (done({ ok: false, error }))', (t) => {
+  // the Balancer's outcome event carried no error: ejections by per-try timeouts read "last: failed"
+  const clock = new VirtualClock(0);
+  const lb = new Balancer({ clock, endpoints: ['a:1'] });
+  const detector = new OutlierDetector({ clock });
+  const reasons: string[] = [];
+  detector.on('ejection', (e) => reasons.push(e.reason));
+  const wiring = connectHealth(lb, { detector, clock });
+  const timeout = new DOMException('try timed out after 2000 ms', 'TimeoutError');
+  for (let i = 0; i < 5; i++) lb.pickOrThrow().handle.done({ ok: false, error: timeout });
+  t.deepEqual(reasons, ['5 consecutive failures, last: TimeoutError: try timed out after 2000 ms']);
+  const seen: unknown[] = [];
+  lb.on('outcome', (e) => seen.push(e.error));
+  lb.setAvailable('a:1', true);
+  lb.pickOrThrow().handle.done({ ok: true });
+  t.deepEqual(seen, [undefined]);
+  wiring.close();
+});
