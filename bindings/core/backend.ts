@@ -118,7 +118,8 @@ export function init(source?: WasmSource): Promise<Backend> {
         !(s instanceof ArrayBuffer) &&
         !(typeof WebAssembly === 'object' && s instanceof WebAssembly.Module)))
   )
-    throw typeError('source', 'a WebAssembly.Module, bytes, a URL or a Response', source);
+    // rejected, not thrown: `init(x).catch(...)` sees it
+    return Promise.reject(typeError('source', 'a WebAssembly.Module, bytes, a URL or a Response', source));
   // a source's rejection (a failed fetch) is never left unhandled: not used now (WASM loaded, a load pending),
   // or not awaited (no WebAssembly); where it is awaited the load still sees it
   Promise.resolve(source).catch(() => {});
@@ -161,8 +162,9 @@ export function backend(): Backend {
  * Why the default backend is not WebAssembly: the error of the failed load that made it 'js'. null before any
  * load, while WebAssembly is the default, and once a later load succeeded.
  */
-export function backendError(): unknown {
-  return getMode() === 'wasm' ? null : lastWasmError();
+export function backendError(): Error | null {
+  const e = getMode() === 'wasm' ? null : lastWasmError();
+  return e === undefined || e === null || e instanceof Error ? (e ?? null) : new Error(String(e));
 }
 
 /**

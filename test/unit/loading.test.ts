@@ -244,20 +244,26 @@ test("a failing init(source) still pending when another path loads WebAssembly d
 test("init and setBackend refuse what they cannot take: a wrong source is a TypeError, a failed HTTP answer is named in backendError, a backend other than 'wasm' or 'js' a RangeError", (t) => {
   const r = run(`
     const out = {};
-    try { await sy.init('/switchyard.wasm'); } catch (e) { out.str = e.name + ': ' + e.message.split(',')[0]; }
+    await sy.init('/switchyard.wasm').then(() => {}, (e) => { out.str = e.name + ': ' + e.message.split(',')[0]; }); // rejected, not thrown
+    const notThrown = (() => { try { sy.init(5).catch(() => {}); return true; } catch { return false; } })();
+    out.rejected = notThrown;
     for (const b of ['JS', undefined]) try { sy.setBackend(b); } catch (e) { (out.set ??= []).push(e.name + ': ' + e.message); }
     out.a = await sy.init(new Response('not found', { status: 404 }));
     out.err = String(sy.backendError()?.message);
+    await sy.init(Promise.reject('nope')); // a source rejecting with a non-Error: backendError() is still an Error
+    out.nonError = [sy.backendError() instanceof Error, sy.backendError()?.message];
     out.r = route();
     console.log(JSON.stringify(out));`);
   t.deepEqual(r, {
     str: 'TypeError: source must be a WebAssembly.Module',
+    rejected: true,
     set: [
       `RangeError: backend must be 'wasm' or 'js', got "JS"`,
       `RangeError: backend must be 'wasm' or 'js', got undefined`,
     ],
     a: 'js',
     err: 'WebAssembly source: HTTP 404 from a Response',
+    nonError: [true, 'nope'],
     r: expected,
   });
 });
