@@ -17,6 +17,7 @@ import { step, type HealthState } from '../../bindings/health/state.js';
 import { HEALTH_TRANSITIONS, INSTRUMENTS, zeroSets } from '../../bindings/observability/collect.js';
 import { collectMetrics } from '../../bindings/observability/metrics.js';
 import { collectOtelMetrics } from '../../bindings/observability/otel-metrics.js';
+import { fakeBalancer } from '../helpers/fake-balancer.js';
 
 type Json = MetricObjectWithValues<MetricValue<string>>[];
 type Labels = Record<string, string>;
@@ -40,21 +41,8 @@ const perMember = (ids: string[], sets: Labels[]): Labels[] =>
   ids.flatMap((member) => sets.map((l) => ({ member, ...l })));
 
 const OUTCOMES = each('outcome', ['success', 'failure', 'error']);
-// health/state.ts: pending→healthy|failed, healthy→suspect|failed, suspect→healthy|failed, failed→healthy, and
-// drain() from any state but draining
-const TRANSITIONS: Labels[] = [
-  ['pending', 'healthy'],
-  ['pending', 'failed'],
-  ['healthy', 'suspect'],
-  ['healthy', 'failed'],
-  ['suspect', 'healthy'],
-  ['suspect', 'failed'],
-  ['failed', 'healthy'],
-  ['pending', 'draining'],
-  ['healthy', 'draining'],
-  ['suspect', 'draining'],
-  ['failed', 'draining'],
-].map(([from, to]) => ({ from: from!, to: to! }));
+// every transition the checker can make (collect.ts's list, checked against health/state.ts below)
+const TRANSITIONS: Labels[] = HEALTH_TRANSITIONS.map(([from, to]) => ({ from, to }));
 /** The per-member counters (Prometheus name without prefix, OpenTelemetry name) and their label sets. */
 const MEMBER_COUNTERS: [string, string, Labels[]][] = [
   ['tries_total', 'switchyard.tries', OUTCOMES],
@@ -179,22 +167,11 @@ test('prom-client: an added member gets its zeros, a removed one loses its serie
 
 test('prom-client: a Balancer-like source without `members`: zeros for the members of stats() and those added', async (t) => {
   const registry = new Registry();
-  const listeners = new Map<string, ((e: unknown) => void)[]>();
-  let ids = ['x:1', 'y:2'];
-  const fake = {
-    on(event: string, fn: (e: unknown) => void) {
-      listeners.set(event, [...(listeners.get(event) ?? []), fn]);
-      return () => {};
-    },
-    stats: () => ({ members: ids.map((id) => ({ id, active: 0, weight: 1, available: true })), eligible: 1 }),
-  };
-  const emit = (event: string, e: unknown) => {
-    for (const fn of listeners.get(event) ?? []) fn(e);
-  };
+  const { fake, emit, state } = fakeBalancer(['x:1', 'y:2']);
   const c = collectMetrics({ balancer: fake as never, registry });
   const tries = async () => seriesOf((await registry.getMetricsAsJSON()) as Json, 'switchyard_tries_total');
   t.deepEqual(await tries(), expected(perMember(['x:1', 'y:2'], OUTCOMES)));
-  ids = ['y:2', 'z:3'];
+  state.ids = ['y:2', 'z:3'];
   emit('membership', { added: ['z:3'], removed: ['x:1'], updated: [] });
   t.deepEqual(await tries(), expected(perMember(['y:2', 'z:3'], OUTCOMES)));
   c.close();

@@ -20,6 +20,7 @@ import { collectMetrics, metricsHandler } from '../../bindings/observability/met
 import { collectOtelMetrics } from '../../bindings/observability/otel-metrics.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 import { until } from '../helpers/wait.js';
+import { fakeBalancer } from '../helpers/fake-balancer.js';
 
 type Json = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -430,21 +431,10 @@ test('per-member series follow the Balancer’s members, even for events caused 
 
 test('a Balancer-like source without `members`: the members of stats() and its membership events', async (t) => {
   const registry = new Registry();
-  const listeners = new Map<string, ((e: unknown) => void)[]>();
-  let ids = ['x:1', 'y:2'];
-  const fake = {
-    on(event: string, fn: (e: unknown) => void) {
-      listeners.set(event, [...(listeners.get(event) ?? []), fn]);
-      return () => {};
-    },
-    stats: () => ({ members: ids.map((id) => ({ id, active: 0, weight: 1, available: true })), eligible: 1 }),
-  };
-  const emit = (event: string, e: unknown) => {
-    for (const fn of listeners.get(event) ?? []) fn(e);
-  };
+  const { fake, emit, state } = fakeBalancer(['x:1', 'y:2']);
   const c = collectMetrics({ balancer: fake as never, registry });
   emit('outcome', { id: 'x:1', ok: true, rttMs: 1, status: 200, at: 0 });
-  ids = ['y:2'];
+  state.ids = ['y:2'];
   emit('membership', { added: [], removed: ['x:1'], updated: [] });
   emit('outcome', { id: 'x:1', ok: true, rttMs: 1, status: 200, at: 0 });
   emit('outcome', { id: 'y:2', ok: true, rttMs: 1, status: 200, at: 0 });
