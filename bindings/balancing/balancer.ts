@@ -639,7 +639,7 @@ export class BalancerCore implements PolicyEnv {
           ? 'no member has passed its first health check'
           : 'no member could be picked';
     return new UnavailableError(
-      `switchyard: no member available${this.#forTarget()} within ${ms} ms (${why})`,
+      `switchyard: no member available${this.#forTarget()} within ${Math.round(ms)} ms (${why})`,
       this.#errorInfo(),
     );
   }

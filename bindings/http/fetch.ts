@@ -365,6 +365,9 @@ export class Call {
     let offCaller: (() => void) | undefined;
     let onOther: (() => void) | undefined;
     let timer: unknown;
+    // the deadline left this try under half of it (the wait for a member, back-offs and earlier tries took the
+    // rest): its timeout is the request's, not the member's (no blame, as an abort's)
+    let cut = false;
     if (losers !== undefined || budget !== Infinity) {
       const c = (ctl = new AbortController());
       init = { ...init, signal: c.signal };
@@ -380,7 +383,10 @@ export class Call {
       if (budget !== Infinity) {
         timer = clock.setTimeout(
           // a TimeoutError as AbortSignal.timeout's
-          () => c.abort(new DOMException(`try timed out after ${Math.round(budget)} ms`, 'TimeoutError')),
+          () => {
+            cut = budget < (perTry ?? Infinity) && budget < cfg.deadlineMs / 2;
+            c.abort(new DOMException(`try timed out after ${Math.round(budget)} ms`, 'TimeoutError'));
+          },
           Math.max(0, budget),
         );
       }
@@ -424,8 +430,9 @@ export class Call {
         err instanceof TypeError &&
         (sh.cfg.unsent?.(err) === true || this.#refused(url, init));
       if (refused) reason = new InvalidRequestError(err.message, { cause: err });
-      // nothing sent, or the caller's abort (a hedge that lost, aborted by us, is the member's failure): no blame
-      if (refused || signal?.aborted) cancelPick(handle);
+      // nothing sent, the caller's abort, or the deadline's (`cut`): no blame (a hedge that lost, aborted by us, is
+      // the member's failure)
+      if (refused || signal?.aborted || cut) cancelPick(handle);
       else handle.done({ ok: false, rttMs, error: reason });
       tryScope?.end({ error: reason, rttMs: rttMs! });
       return { err: reason, member: member.id, unsent: refused };

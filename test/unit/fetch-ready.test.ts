@@ -210,6 +210,36 @@ test('close() while requests wait for members awaiting their first health check:
   t.deepEqual(sent, []);
 });
 
+test('a try the deadline cut short after a wait for members is not blamed on its member; a per-try timeout is', async (t) => {
+  // 40 requests waited 990 of their 1000 ms for a first member: the 10 ms left timed their tries out and each
+  // counted against that healthy member, which outlier detection then ejected (a walkthrough)
+  const clock = new VirtualClock(0);
+  const balancer = new Balancer({ clock });
+  // a member that never answers: the try ends with its signal, as fetch's
+  const hang = ((_url: string, init?: RequestInit) =>
+    new Promise<Response>((_, reject) =>
+      init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)),
+    )) as typeof globalThis.fetch;
+  const f = createFetch({ balancer, clock, fetch: hang, deadlineMs: 1000, retry: false });
+  const late = f('/x').catch((e: Error) => e.name);
+  await clock.advance(990);
+  balancer.add({ id: 'm', host: '127.0.0.1', port: 1000 });
+  await clock.advance(10);
+  t.is(await late, 'DeadlineExceededError');
+  t.like(balancer.stats().members[0], { failures: 0, active: 0 });
+  // a try that had its per-try time (or most of the deadline) and timed out is the member's failure
+  const g = createFetch({ balancer, clock, fetch: hang, deadlineMs: 1000, perTryTimeoutMs: 100, retry: false });
+  const slow = g('/y').catch((e: Error) => e.name);
+  await clock.advance(100);
+  t.is(await slow, 'TimeoutError');
+  t.like(balancer.stats().members[0], { failures: 1, active: 0 });
+  const h = createFetch({ balancer, clock, fetch: hang, deadlineMs: 1000, retry: false });
+  const whole = h('/z').catch((e: Error) => e.name);
+  await clock.advance(1000);
+  t.is(await whole, 'DeadlineExceededError');
+  t.like(balancer.stats().members[0], { failures: 2, active: 0 });
+});
+
 test('the caller’s abort ends the wait with its reason', async (t) => {
   const clock = new VirtualClock(0);
   const balancer = new Balancer({ clock });
