@@ -19,7 +19,7 @@ import { systemClock, validateClock, type Clock, type TimerHandle } from '../uti
 import { sameEndpoints, type Endpoint } from '../util/endpoint.js';
 import { rangeError, typeError } from '../util/validate.js';
 import type { CommonResolverOptions, FetchLike, Resolver, ResolverListener } from './resolver.js';
-import { ResolverError } from './errors.js';
+import { RESOLVER_FAILURE, ResolverError } from './errors.js';
 
 export const DEFAULT_MIN_REFRESH_INTERVAL_MS = 30_000;
 
@@ -99,7 +99,9 @@ export class Delivery {
 
   error(e: Error): void {
     if (this.#closed) return;
-    this.#errorSinceLast = true;
+    // a failed resolution (a ResolverError, by its brand) re-reports the next list, identical or not, which
+    // clears the listener's error state; a skipped entry's TypeError/RangeError came with a list and does not
+    if ((e as { [RESOLVER_FAILURE]?: true } | null)?.[RESOLVER_FAILURE] === true) this.#errorSinceLast = true;
     this.#push(() => this.#tell(e));
   }
 

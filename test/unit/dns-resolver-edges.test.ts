@@ -212,6 +212,27 @@ test('dns+srv: an answer whose every record is skipped is a failure that keeps t
   d.close();
 });
 
+test('dns+srv: a skipped record (an unresolvable target) does not make an identical list be reported again', async (t) => {
+  // each re-resolution reported the same list again after its skipped-entry error (a walkthrough: 3 updates in
+  // 8 s, `changed: false`); only a failure of the resolution (a ResolverError) does, to clear the error state
+  const clock = new VirtualClock(0);
+  const { state, lookup } = srvLookup();
+  state.srv = [srv('a.svc', 8080), srv('gone.svc', 8081)];
+  const r = recorder();
+  const d = new DnsResolver(
+    { target: '_h._tcp.svc', srv: true, lookup, clock, minTtlMs: 1000, maxTtlMs: 1000 },
+    r.listener,
+  );
+  await clock.advance(0);
+  await clock.advance(1000);
+  await clock.advance(1000);
+  t.is(r.lists.length, 1, 'the same list, once');
+  t.deepEqual(r.ids(), ['10.0.0.1:8080']);
+  t.is(r.errors.length, 3, 'the skipped record is reported at each resolution');
+  t.false(r.errors.some((e) => e instanceof ResolverError));
+  d.close();
+});
+
 test('dns+srv: a sole "." target (RFC 2782: not available) is an empty list, no error; beside others it is skipped', async (t) => {
   const clock = new VirtualClock(0);
   const { state, lookup } = srvLookup();
