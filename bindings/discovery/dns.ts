@@ -441,20 +441,34 @@ export class DnsResolver extends ResolverBase {
             : Promise.reject(typeError(`dns+srv[${i}].name`, 'a DNS name', s.name)),
       ),
     );
-    const items: Array<{ index: number; input: EndpointInput }> = [];
+    // a record is named by its target and port, not its place in an answer servers rotate
+    const items: Array<{ index: string; input: EndpointInput }> = [];
     let failures = 0;
     for (let i = 0; i < srvs.length; i++) {
       const s = srvs[i]!;
       const r = resolved[i]!;
       if (r.status === 'rejected') {
         failures++;
-        this.out.error(r.reason instanceof Error ? r.reason : new Error(String(r.reason)));
+        const e: unknown = r.reason;
+        // a target that does not resolve: named, with the lookup's error as cause and its code (a bad name is
+        // already a TypeError naming the record)
+        this.out.error(
+          e instanceof TypeError
+            ? e
+            : Object.assign(
+                new Error(
+                  `dns+srv[${s.name}:${s.port}] skipped: its target did not resolve (${(e as Error)?.message ?? String(e)})`,
+                  { cause: e },
+                ),
+                { code: (e as { code?: unknown } | null)?.code },
+              ),
+        );
         continue;
       }
       for (const a of r.value) {
         ttlS = Math.min(ttlS, a.ttlS);
         items.push({
-          index: i,
+          index: `${s.name}:${s.port}`,
           input: {
             host: a.address,
             port: s.port,

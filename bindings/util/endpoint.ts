@@ -206,16 +206,16 @@ export const byHostPort = (x: Endpoint, y: Endpoint): number =>
 /**
  * A resolver's answer as a list (DNS records, Consul entries): each input validated with the address required
  * (a bad one skipped and reported to `onError`, named `field[index]` by its place in the answer, not in the
- * sorted list), the valid ones sorted by `cmp` (stably), and duplicate ids skipped (the first in the answer is
+ * sorted list, or by a label the resolver gives: `dns+srv[a.svc:0]`, as DNS servers rotate answers), the valid ones sorted by `cmp` (stably), and duplicate ids skipped (the first in the answer is
  * kept, reported too). Never throws.
  */
 export function parseAnswer(
   field: string,
-  items: ReadonlyArray<{ index: number; input: EndpointInput }>,
+  items: ReadonlyArray<{ index: number | string; input: EndpointInput }>,
   cmp: (x: Endpoint, y: Endpoint) => number,
   onError: (e: Error) => void,
 ): Endpoint[] {
-  const parsed: Array<{ index: number; ep: Endpoint }> = [];
+  const parsed: Array<{ index: number | string; ep: Endpoint }> = [];
   for (const { index, input } of items) {
     try {
       parsed.push({ index, ep: parseEndpoint(input, `${field}[${index}]`, { address: 'required' }) });

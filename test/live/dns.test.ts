@@ -121,7 +121,7 @@ test.serial(
         .slice(0, 2)
         .map((e) => e.message.split(' must')[0])
         .sort(),
-      ['dns+srv[0].port', 'dns+srv[1].port'],
+      ['dns+srv[a.svc.test:0].port', 'dns+srv[b.svc.test:0].port'],
     );
     r2.close();
   },

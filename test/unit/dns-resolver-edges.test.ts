@@ -193,8 +193,8 @@ test('dns+srv: an answer whose every record is skipped is a failure that keeps t
   t.deepEqual(
     r.errors.map((e) => `${e.name} ${e.message.split(' must')[0]}`),
     [
-      'RangeError dns+srv[0].port',
-      'RangeError dns+srv[1].port',
+      'RangeError dns+srv[a.svc:0].port',
+      'RangeError dns+srv[b.svc:0].port',
       'ResolverError resolver dns+srv:///_h._tcp.svc: dns: no valid SRV record for "_h._tcp.svc" (every record was skipped)',
     ],
   );
@@ -230,6 +230,9 @@ test('dns+srv: a skipped record (an unresolvable target) does not make an identi
   t.deepEqual(r.ids(), ['10.0.0.1:8080']);
   t.is(r.errors.length, 3, 'the skipped record is reported at each resolution');
   t.false(r.errors.some((e) => e instanceof ResolverError));
+  // named by its target and port, the lookup's error as cause and code
+  t.is(r.errors[0]!.message, 'dns+srv[gone.svc:8081] skipped: its target did not resolve (queryA ENOTFOUND gone.svc)');
+  t.is((r.errors[0] as Error & { code?: string }).code, 'ENOTFOUND');
   d.close();
 });
 

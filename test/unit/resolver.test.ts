@@ -599,7 +599,7 @@ test('dns: a malformed lookup answer is a failure naming the query, not an inter
   }
 });
 
-test('dns+srv: a skipped SRV entry is named by its index in the answer, not its place after sorting', async (t) => {
+test('dns+srv: a skipped SRV entry is named by its target and port (servers rotate answers), a bad name by its index', async (t) => {
   const clock = new VirtualClock(0);
   const r = recorder();
   const srv = [
@@ -622,10 +622,10 @@ test('dns+srv: a skipped SRV entry is named by its index in the answer, not its 
     r.errors.map((e) => `${e.constructor.name} ${e.message.split(' must')[0]}`),
     [
       'TypeError dns+srv[4].name',
-      'RangeError dns+srv[1].priority',
-      'RangeError dns+srv[2].port',
-      'RangeError dns+srv[3].weight',
-      'TypeError dns+srv[0].id',
+      'RangeError dns+srv[10.0.0.2:80].priority',
+      'RangeError dns+srv[10.0.0.3:0].port',
+      'RangeError dns+srv[10.0.0.4:80].weight',
+      'TypeError dns+srv[10.0.0.1:80].id',
     ],
   );
   d.close();
