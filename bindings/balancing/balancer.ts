@@ -270,7 +270,7 @@ export class BalancerCore implements PolicyEnv {
   /** The policy part of the last service config applied (JSON), to ignore repeats. */
   #lastServiceConfig: string | undefined;
   #closed = false;
-  /** Membership listeners are running: #commit publishes after them. */
+  /** Membership listeners are running: waiting picks are woken after them (#commit). */
   #holding = false;
   /**
    * The table generation (`m.gen`) of the last policy install: a pick of an earlier one feeds no policy, not even
@@ -736,7 +736,9 @@ export class BalancerCore implements PolicyEnv {
     // the event's time, for listeners that read it; a policy that needs the time reads it (env.now())
     if (now !== now && this.listeners.timedOutcomes > 0) now = this.clock.now();
     const policy = p.gen < this.#installGen ? undefined : this.pol;
-    this.finish(row, p.member, outcome.ok, rtt, policy, now, listening, outcome.status, outcome.load, outcome.error);
+    // a failure's error only: a success that carries one is a success for every listener
+    const error = outcome.ok ? undefined : outcome.error;
+    this.finish(row, p.member, outcome.ok, rtt, policy, now, listening, outcome.status, outcome.load, error);
   }
 
   /**
@@ -791,8 +793,8 @@ export class BalancerCore implements PolicyEnv {
     this.#leveled = next.some((m) => m.priority !== 0 || m.locality !== undefined);
     if (this.weighting !== undefined) this.#computeWeights(now);
     this.pol.onMembership?.(this, addedRows, now);
-    // what membership listeners change (health wiring marks new members pending) is published once, after them:
-    // a picker published in between served waiting picks from members about to be marked pending
+    // what membership listeners change (health wiring marks new members pending) serves waiting picks only
+    // after them: a picker published in between served them from members about to be marked pending
     const held = this.#holding;
     this.#holding = true;
     try {
@@ -808,7 +810,6 @@ export class BalancerCore implements PolicyEnv {
     // a listener closed the balancer mid-change (its error, if it threw one, still reaches the caller), or
     // refresh() after close
     if (this.#closed) return this.listeners.rethrow();
-    if (this.#holding) return; // #commit publishes once its membership listeners are done
     // a policy whose build throws leaves no picker over stale rows: nothing is picked until the next publish
     this.picker = NO_PICKER;
     const m = this.m;
@@ -848,7 +849,9 @@ export class BalancerCore implements PolicyEnv {
       };
       this.listeners.emit('picker', ev);
     }
-    this.#queue.wake();
+    // waiting picks are served once #commit's membership listeners are done (the picker is built now, so a
+    // policy switched from a listener builds, or fails and is restored, as anywhere else)
+    if (!this.#holding) this.#queue.wake();
     this.listeners.rethrow(); // a listener's error, once the balancer is consistent again
   }
 }

@@ -384,7 +384,8 @@ export class Call {
         timer = clock.setTimeout(
           // a TimeoutError as AbortSignal.timeout's
           () => {
-            cut = budget < (perTry ?? Infinity) && budget < cfg.deadlineMs / 2;
+            // (not when a lost hedge's abort came first: that is the member's)
+            cut = !c.signal.aborted && budget < (perTry ?? Infinity) && budget < cfg.deadlineMs / 2;
             c.abort(new DOMException(`try timed out after ${Math.round(budget)} ms`, 'TimeoutError'));
           },
           Math.max(0, budget),

@@ -99,7 +99,8 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
       if (signal?.aborted) return call.fail(signal.reason);
       const more = () => running.size > 0 || settled.length > 0;
       if ('res' in winner && more()) await winner.res.body?.cancel().catch(() => {});
-      if (!more() && started < n && call.budgetAllows() && clock.now() < call.deadlineAt) launch();
+      if (!more() && started < n && !sh.sleepers.closed && call.budgetAllows() && clock.now() < call.deadlineAt)
+        launch();
     }
     if (lastResult !== undefined && 'res' in lastResult) return call.ok((kept = lastResult));
     return call.fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);

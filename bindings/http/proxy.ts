@@ -83,13 +83,14 @@ function drain(req: IncomingMessage): void {
 }
 
 /**
- * An error's message with its cause's, if that says more: fetch's network errors are a bare `fetch failed`, the
- * cause naming what happened (`connect ECONNREFUSED 10.0.0.7:80`).
+ * An error's message with its cause's code, if it has one: fetch's network errors are a bare `fetch failed`, the
+ * cause saying what happened (`ECONNREFUSED`). Not the cause's message, which names the member's address: the
+ * client is told what failed, not where.
  */
 function describe(err: unknown): string {
   const message = (err as Error)?.message ?? String(err);
-  const cause = (err as { cause?: { message?: unknown } } | null)?.cause?.message;
-  return typeof cause === 'string' && cause !== '' && !message.includes(cause) ? `${message} (${cause})` : message;
+  const code = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' && code !== '' ? `${message} (${code})` : message;
 }
 
 function statusFor(err: unknown, method: string | undefined): number {

@@ -6,6 +6,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import type { Picked } from '../../bindings/balancing/events.js';
+import type { Policy } from '../../bindings/balancing/picker.js';
 import { UnavailableError } from '../../bindings/balancing/errors.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import { HealthChecker, type HealthProbe } from '../../bindings/health/checker.js';
@@ -271,7 +272,7 @@ test('health warming: while every member is pending, pick() says "pending" (no p
   wiring.close();
 });
 
-test('members arriving while picks wait, health wired first: no wait is served before their first results; one picker', async (t) => {
+test('members arriving while picks wait, health wired first: no wait is served before their first results', async (t) => {
   // the resolver's first list reaches a Balancer whose health wiring marks each new member pending: picks
   // waiting since before the list were served by the members not marked yet (64 of 64 first tries went to
   // unprobed members in a walkthrough), and ready() resolved while the Balancer was warming
@@ -289,11 +290,8 @@ test('members arriving while picks wait, health wired first: no wait is served b
   const wiring = connectHealth(lb, { checker, clock });
   const waits = Array.from({ length: 16 }, () => track(lb.pickAsync()));
   const ready = track(lb.ready());
-  let pickers = 0;
-  lb.on('picker', () => pickers++);
   lb.reset(['a', 'b', 'c'].map((id, i) => ({ id, host: '10.0.0.1', port: 80 + i })));
   await flush();
-  t.is(pickers, 1, 'the list and the three pending marks: one picker');
   t.like(lb.stats(), { warming: true, eligible: 0 });
   t.true(
     waits.every((w) => w.state === 'waiting'),
@@ -402,4 +400,31 @@ test('property: every wait settles exactly once, by its deadline at the latest, 
     { numRuns: 150 },
   );
   t.pass();
+});
+
+test('a policy switched from a membership listener builds at once: a failing one is refused and the old one restored', (t) => {
+  const lb = new Balancer({ endpoints: ['a:1'] });
+  const bad = {
+    name: 'bad',
+    build: () => {
+      throw new Error('build failed');
+    },
+  } as unknown as Policy;
+  const seen: string[] = [];
+  lb.on('membership', () => {
+    try {
+      lb.setPolicy(bad);
+    } catch (e) {
+      seen.push((e as Error).message);
+    }
+  });
+  lb.reset(['a:1', 'b:2']);
+  t.deepEqual(seen, ['build failed']);
+  t.is(lb.policy.name, 'round_robin');
+  t.is(lb.pick().type, 'pick');
+  // a good switch from the listener serves at once
+  lb.on('membership', () => lb.setPolicy('least_request'));
+  lb.reset(['a:1', 'b:2', 'c:3']);
+  t.is(lb.policy.name, 'least_request');
+  t.is(lb.pick().type, 'pick');
 });

@@ -180,6 +180,19 @@ test('hedging: close() while a hedged request waits: no hedge starts after it, t
   await res.body!.cancel();
 });
 
+test('hedging: close() while the only try is in flight and it fails: no hedge follows, its answer is returned', async (t) => {
+  const { waiting, f } = hedgedStub([503, 200]);
+  const p = f('/e');
+  await turns();
+  f.close();
+  waiting[0]!(); // 503: retryable, but nothing else runs and the Balancer is closed
+  const res = await p;
+  t.is(res.status, 503, 'the member’s answer, not the closed Balancer’s error');
+  t.is(f.stats().hedges, 0);
+  t.is(waiting.length, 1);
+  await res.body!.cancel();
+});
+
 test('hedging: a try that throws (a PickSource whose done() throws) fails the request, no unhandled rejection', async (t) => {
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => unhandled.push(e);

@@ -130,8 +130,8 @@ test.serial('hostile targets get 400, dead members 502', async (t) => {
   await new Promise<void>((r) => px.listen(0, '127.0.0.1', () => r()));
   const r = await call((px.address() as AddressInfo).port, '/x');
   t.is(r.status, 502);
-  // fetch's bare 'fetch failed' with its cause: what failed, where
-  t.regex(r.body, /^switchyard proxy: fetch failed \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)\n$/);
+  // fetch's bare 'fetch failed' with its cause's code: what failed, not where (no member address for clients)
+  t.is(r.body, 'switchyard proxy: fetch failed (ECONNREFUSED)\n');
   px.close();
 });
 
