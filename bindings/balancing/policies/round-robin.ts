@@ -1,7 +1,8 @@
 // round_robin: each eligible member in turn (grpc-js `load-balancer-round-robin.ts`). The first picker
 // starts at a random position; later pickers (after membership or health changes) continue from the member
-// that would have been picked next, if it is still eligible, else from a random position. A pick that excludes
-// members (a retry) takes the first it may use from the turn on, leaving the turn where it is.
+// that would have been picked next, if it is still eligible, else from a random position. Picks that exclude
+// members (retries) go round on a turn of their own, so they neither move the requests' turn nor all land on
+// the member after a failing one.
 //
 //   new Balancer({ policy: 'round_robin', endpoints: ['a:80', 'b:80'] }).pick().member.id
 import { asObject, checkKeys } from '../policy-config.js';
@@ -18,10 +19,12 @@ class RoundRobinPicker implements Picker {
   declare readonly rows: Int32Array;
   declare readonly ids: readonly string[];
   declare pos: number;
+  /** The retries' own turn (picks with `exclude`). */
+  declare retryPos: number;
   constructor(rows: Int32Array, ids: readonly string[], start: number) {
     this.rows = rows;
     this.ids = ids;
-    this.pos = start;
+    this.pos = this.retryPos = start;
   }
 
   pick(ctx: PickContext | undefined): number {
@@ -34,16 +37,17 @@ class RoundRobinPicker implements Picker {
   }
 
   /**
-   * A retry's pick: the first member from the turn on that it may use, without taking the turn. When it took
-   * the turn, a dead member (with no outlier detection to eject it) was the first try of every request: the
-   * retry moved the turn past the live member, so the next request's turn was the dead one again.
+   * A retry's pick: the next member it may use on the retries' own turn. When retries took the requests' turn,
+   * a dead member (with no outlier detection to eject it) was the first try of every request with two members
+   * (the retry moved the turn past the live one); from the requests' turn without taking it, the member after
+   * the dead one took every retry besides its own turn. Each turn now goes round on its own.
    */
   private pickExcluding(exclude: ReadonlySet<string>): number {
     const n = this.rows.length;
-    for (let k = 0, i = this.pos; k < n; k++) {
-      const r = this.rows[i]!;
+    for (let k = 0; k < n; k++) {
+      const r = this.rows[this.retryPos]!;
+      if (++this.retryPos === n) this.retryPos = 0;
       if (!exclude.has(this.ids[r]!)) return r;
-      if (++i === n) i = 0;
     }
     return -1;
   }
