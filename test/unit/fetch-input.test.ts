@@ -226,7 +226,7 @@ test('an instrumentation scope of the wrong shape is a TypeError naming the hook
   t.deepEqual(
     uncaught.map((e) => `${(e as Error).name}: ${(e as Error).message}`),
     [
-      'TypeError: instrumentation.request() result must be undefined or a scope { try(), end() }, got {}',
+      'TypeError: instrumentation.request() result must be undefined or a scope { try(), end() }, got [object Object]',
       'TypeError: instrumentation.request().try() result must be undefined or a scope { end() }, got 5',
     ],
   );

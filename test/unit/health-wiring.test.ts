@@ -157,7 +157,7 @@ test('connectHealth: a checker or detector without the methods it needs is a Typ
   const { clock, checker, detector, lb } = setup();
   const before = lb.listeners();
   for (const [opts, re] of [
-    [{ checker: {} }, /^checker must be a HealthChecker, got {}/],
+    [{ checker: {} }, /^checker must be a HealthChecker, got \[object Object\]/],
     [{ checker: 5 }, /^checker must be a HealthChecker, got 5/],
     [{ checker: { ...checker, on: undefined } }, /^checker must be a HealthChecker/],
     [{ checker, detector: {} }, /^detector must be an OutlierDetector/],
