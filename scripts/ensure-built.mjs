@@ -28,9 +28,18 @@ const built = missing.length === 0 ? Math.min(...out.map((f) => statSync(f).mtim
 const source = [newest('assembly'), newest('bindings'), { p: 'package.json', t: statSync('package.json').mtimeMs }]
   .filter((f) => f !== null)
   .reduce((a, b) => (b.t > a.t ? b : a));
-if (built < source.t) {
+// the WebAssembly too: `npm run build:js` alone copies a stale build/switchyard.wasm into a fresh dist/
+const asm = newest('assembly');
+const wasmAt = existsSync('build/switchyard.wasm') ? statSync('build/switchyard.wasm').mtimeMs : 0;
+const staleWasm = asm !== null && wasmAt < asm.t;
+if (built < source.t || staleWasm) {
   if (check) {
-    const why = missing.length > 0 ? `the build is missing (no ${missing[0]})` : `the build is older than ${source.p}`;
+    const why =
+      missing.length > 0
+        ? `the build is missing (no ${missing[0]})`
+        : staleWasm
+          ? `the WebAssembly build is older than ${asm.p}`
+          : `the build is older than ${source.p}`;
     process.stderr.write(`switchyard: ${why}: run \`npm run build\` first.\n`);
     process.exit(1);
   }

@@ -75,7 +75,7 @@ test('prepack refuses to pack a missing or stale build, naming `npm run build`; 
   // built after the sources: packs
   const past = new Date(Date.now() - 60_000);
   for (const f of ['bindings/a.ts', 'assembly/b.ts', 'package.json']) utimesSync(join(d, f), past, past);
-  for (const f of OUT) {
+  for (const f of [...OUT, 'build/switchyard.wasm']) {
     mkdirSync(join(d, f, '..'), { recursive: true });
     writeFileSync(join(d, f), '');
   }
@@ -89,6 +89,13 @@ test('prepack refuses to pack a missing or stale build, naming `npm run build`; 
   t.is(r.status, 1);
   t.is(r.stderr, 'switchyard: the build is older than bindings/a.ts: run `npm run build` first.\n');
   t.true(readdirSync(join(d, 'dist')).length === 3 && readFileSync(join(d, OUT[0]!), 'utf8') === '', 'not rebuilt');
+  // dist/ fresh (`npm run build:js` alone) but the WebAssembly older than an assembly/ source: stale too
+  utimesSync(join(d, 'bindings/a.ts'), past, past);
+  utimesSync(join(d, 'assembly/b.ts'), new Date(Date.now() - 30_000), new Date(Date.now() - 30_000));
+  utimesSync(join(d, 'build/switchyard.wasm'), past, past);
+  r = check();
+  t.is(r.status, 1);
+  t.is(r.stderr, 'switchyard: the WebAssembly build is older than assembly/b.ts: run `npm run build` first.\n');
 });
 
 test('build:js without the generated WASM bindings fails in one line naming `npm run build`, before touching dist/', (t) => {
