@@ -331,6 +331,12 @@ export interface Sink {
   /** A member left the membership: drop its series where the library allows it. */
   forget?(member: string): void;
   /**
+   * Per-member counter series start at 0 (`zeroSets`): for a sink whose `forget` drops them (Prometheus). Not
+   * for one that cannot (OpenTelemetry): under churn each member that ever came would keep ~20 series at 0,
+   * toward the SDK's cardinality limit, past which real series go to the overflow set.
+   */
+  zeroMembers?: boolean;
+  /**
    * The source's own count of an unlabelled total (`SEEDED` keys) when collection starts, > 0; default: `add`.
    * A sink whose series outlive a collector (OpenTelemetry) adds only what it has not counted yet.
    */
@@ -544,7 +550,8 @@ function memberTest(
  * no per-try total without a member label; the request such a try belonged to is counted by `requests`.
  *
  * Counter series whose labels are known in advance (`zeroSets`) are created at 0 (`sink.add(key, labels, 0)`)
- * once every subscription is made: the per-member ones for each current member of the Balancer, then for each
+ * once every subscription is made: the per-member ones (for a sink with `zeroMembers`) for each current member
+ * of the Balancer, then for each
  * member a 'membership' event adds (after the series of the removed ones are forgotten, so a member removed and
  * added again starts at 0 again); the others once. Without a Balancer there are no per-member zeros (nothing
  * says which members there are, nor when they leave).
@@ -583,7 +590,8 @@ function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
     if (sets.length > 0) (INSTRUMENTS[key].labels.includes('member') ? perMember : fixed).push([key, sets]);
   }
   const zeroMember = (id: string): void => {
-    for (const [key, sets] of perMember) for (const l of sets) sink.add(key, labelsOf(key, id, l), 0);
+    if (sink.zeroMembers === true)
+      for (const [key, sets] of perMember) for (const l of sets) sink.add(key, labelsOf(key, id, l), 0);
   };
   const b = s.balancer;
   let isMember: (id: string) => boolean = () => true;

@@ -232,6 +232,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
       ownReaders.push([f, r]);
     },
     forget,
+    zeroMembers: true, // forget drops a member's series, zeros included
   };
   function forget(member: string | symbol): void {
     const m = series.get(member);

@@ -3,10 +3,11 @@
 // observable gauges read from their `stats()` in one batch callback per collection. Instrument names and
 // units follow the OpenTelemetry conventions (dotted names, UCUM units, durations in seconds); attributes are
 // the Prometheus labels prefixed with `switchyard.` (switchyard.member, switchyard.outcome, ...).
-// Counters start at 0 for the attribute sets known in advance (collect.ts `zeroSets`: `add(0, attributes)`
-// when collection starts and for each member added later). OpenTelemetry cannot delete the series of a removed
-// member from a cumulative counter: it stays with its last value, 0 if never counted (the exporter's
-// cardinality limit bounds them); no new point is written for a member that has left (collect.ts). Options are checked as the Prometheus collector's are: `attributes` a plain object of
+// Counters without a member attribute start at 0 for the attribute sets known in advance (collect.ts
+// `zeroSets`: `add(0, attributes)` when collection starts); per-member ones start at their first count:
+// OpenTelemetry cannot delete the series of a removed member from a cumulative counter (it stays with its last
+// value), so zeros for every member that ever came (about 20 each) would fill the SDK's cardinality limit under
+// churn. No new point is written for a member that has left (collect.ts). Options are checked as the Prometheus collector's are: `attributes` a plain object of
 // OpenTelemetry attribute values (a string, a finite number, a boolean, or an array of one of those types)
 // whose keys are not switchyard's own; `buckets` increasing finite seconds > 0. A bad one is a
 // TypeError/RangeError naming the field. Collectors sharing a meter share its instruments, so nothing is

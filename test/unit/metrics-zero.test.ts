@@ -199,7 +199,9 @@ function otelHarness() {
   return { provider, meter: provider.getMeter('t'), points };
 }
 
-test('OpenTelemetry: the same zero points right after wiring, and for a member added later', async (t) => {
+test('OpenTelemetry: zero points for the counters without a member; per-member ones start at their first count', async (t) => {
+  // an OpenTelemetry SDK cannot drop a removed member's series: zeros for every member that ever came would
+  // fill its cardinality limit under churn, so only the Prometheus collector (which drops them) makes them
   const otel = otelHarness();
   const f = stack();
   const b = f.balancer as unknown as Balancer;
@@ -207,23 +209,13 @@ test('OpenTelemetry: the same zero points right after wiring, and for a member a
   const extra = { service: 'api' };
   try {
     let points = await otel.points();
-    for (const [, name, sets] of MEMBER_COUNTERS)
-      t.deepEqual(points.get(name), expected(perMember(['a', 'b', 'c'], sets), 0, extra), name);
+    for (const [, name] of MEMBER_COUNTERS) t.is(points.get(name), undefined, name);
     for (const [, name, sets] of OTHER_COUNTERS) t.deepEqual(points.get(name), expected(sets, 0, extra), name);
     t.is(points.get('switchyard.try.duration'), undefined, 'no histogram points before an observation');
     b.add({ id: 'd', host: '127.0.0.1', port: 4 });
     b.remove('a');
     points = await otel.points();
-    // a's series stay (a cumulative counter cannot drop them), at 0: nothing is recorded for a member that left
-    for (const [, name, sets] of MEMBER_COUNTERS)
-      t.deepEqual(points.get(name), expected(perMember(['a', 'b', 'c', 'd'], sets), 0, extra), name);
-    b.add({ id: 'a', host: '127.0.0.1', port: 1 });
-    points = await otel.points();
-    t.deepEqual(
-      points.get('switchyard.tries'),
-      expected(perMember(['a', 'b', 'c', 'd'], OUTCOMES), 0, extra),
-      'a added again: the same points, still at 0',
-    );
+    for (const [, name] of MEMBER_COUNTERS) t.is(points.get(name), undefined, `${name} after a membership change`);
   } finally {
     c.close();
     f.close();
