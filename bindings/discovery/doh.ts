@@ -17,7 +17,7 @@ import { fetchOption, msOption } from './base.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import { abortAfter } from '../util/abort-after.js';
 import { typeError } from '../util/validate.js';
-import { describeFailure } from './errors.js';
+import { describeFailure } from '../util/failure.js';
 
 export interface DohOptions {
   /** The JSON endpoint, e.g. https://cloudflare-dns.com/dns-query. */

@@ -11,7 +11,7 @@
 //   new HealthChecker({ probe: httpProbe({ path: '/healthz', expectedStatuses: [200, [300, 399]] }) });
 import type { HealthMember, HealthProbe } from './checker.js';
 import { fieldNamer } from './options.js';
-import { describeFailure } from '../discovery/errors.js';
+import { describeFailure } from '../util/failure.js';
 import { checkKeys, intInRange, rangeError, typeError } from '../util/validate.js';
 
 export type StatusRange = number | readonly [number, number];

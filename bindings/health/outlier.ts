@@ -37,7 +37,7 @@
 import type { Clock } from '../util/clock.js';
 import type { Random } from '../util/random.js';
 import { bool, intInRange, rangeError, str, typeError } from '../util/validate.js';
-import { describeFailure } from '../discovery/errors.js';
+import { describeFailure } from '../util/failure.js';
 import { parseOutlierOptions, type OutlierDetectorOptions } from './options.js';
 
 export type { OutlierDetectorOptions } from './options.js';

@@ -20,7 +20,7 @@ import { abortAfter } from '../../util/abort-after.js';
 import { str, typeError } from '../../util/validate.js';
 import type { FetchLike } from '../resolver.js';
 import { fetchOption, msOption } from '../base.js';
-import { describeFailure } from '../errors.js';
+import { describeFailure } from '../../util/failure.js';
 
 export interface EtcdAuth {
   username: string;
