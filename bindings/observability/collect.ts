@@ -551,8 +551,7 @@ function memberTest(
  *
  * Counter series whose labels are known in advance (`zeroSets`) are created at 0 (`sink.add(key, labels, 0)`)
  * once every subscription is made: the per-member ones (for a sink with `zeroMembers`) for each current member
- * of the Balancer, then for each
- * member a 'membership' event adds (after the series of the removed ones are forgotten, so a member removed and
+ * of the Balancer, then for each member a 'membership' event adds (after the series of the removed ones are forgotten, so a member removed and
  * added again starts at 0 again); the others once. Without a Balancer there are no per-member zeros (nothing
  * says which members there are, nor when they leave).
  *
@@ -582,16 +581,17 @@ export function wireSources(s: Sources, sink: Sink): () => void {
 function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
   const seed = (key: SeededKey, n: number): void =>
     sink.seed !== undefined ? sink.seed(key, n) : sink.add(key, NO_LABELS, n);
-  // the counters whose series start at 0: per member, and the others
+  // the counters whose series start at 0: per member (for a sink with `zeroMembers`), and the others
   const perMember: [InstrumentKey, readonly Labels[]][] = [];
   const fixed: [InstrumentKey, readonly Labels[]][] = [];
   for (const key of instrumentsFor(s)) {
     const sets = zeroSets(key);
-    if (sets.length > 0) (INSTRUMENTS[key].labels.includes('member') ? perMember : fixed).push([key, sets]);
+    if (sets.length === 0) continue;
+    if (!INSTRUMENTS[key].labels.includes('member')) fixed.push([key, sets]);
+    else if (sink.zeroMembers === true) perMember.push([key, sets]);
   }
   const zeroMember = (id: string): void => {
-    if (sink.zeroMembers === true)
-      for (const [key, sets] of perMember) for (const l of sets) sink.add(key, labelsOf(key, id, l), 0);
+    for (const [key, sets] of perMember) for (const l of sets) sink.add(key, labelsOf(key, id, l), 0);
   };
   const b = s.balancer;
   let isMember: (id: string) => boolean = () => true;
