@@ -71,7 +71,7 @@ import type { Clock } from '../util/clock.js';
 import type { WasmHandle } from '../core/core-wasm.js';
 import { type Endpoint, type EndpointInput, parseEndpoint } from '../util/endpoint.js';
 import type { Random } from '../util/random.js';
-import { bool, checkKeys, intInRange, rangeError, str, typeError, unregistered } from '../util/validate.js';
+import { bool, checkKeys, intInRange, needs, rangeError, str, typeError, unregistered } from '../util/validate.js';
 import { NoHealthyMembersError, UnavailableError } from './errors.js';
 import {
   COL_ACTIVE,
@@ -181,7 +181,7 @@ export function setBalancerExtras(e: BalancerExtras): void {
 
 /** The registered extras, or a TypeError naming `what` and the registration. */
 function extrasFor(what: string): BalancerExtras {
-  if (extras === undefined) throw new TypeError(`${what} needs registerBalancerExtras() from switchyard/lite`);
+  if (extras === undefined) throw needs(what, 'registerBalancerExtras()');
   return extras;
 }
 

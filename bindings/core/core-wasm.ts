@@ -4,6 +4,7 @@
 import { built, type Core, type RingSpec, RingTable } from './core.js';
 import { WasmMemory, align16 } from './memory.js';
 import { encoder, utf8Into } from './utf8.js';
+import { needs } from '../util/validate.js';
 
 /** The ring module's exports (assembly/entries/ring.ts): xxh32 and the build of xxh32 rings. */
 export interface RingExports {
@@ -62,7 +63,7 @@ export function setXxh64(of: (h: WasmHandle) => Xxh64Exports): void {
 }
 
 function noXxh64(): never {
-  throw new TypeError('xxh64 needs registerRingExtras() from switchyard/lite');
+  throw needs('xxh64', 'registerRingExtras()');
 }
 
 /** Keys per WASM call in batch paths: bounds the I/O region. */

@@ -28,7 +28,7 @@ import { keyError, NO_MEMBER } from './key-router.js';
 import { checkOptions, MutableRouter } from './base.js';
 import { MEMBER_RULES, type Weights } from './membership.js';
 import { addArcs, checkKeys, checkOffsets, distinctFrom, checkOut, ringOwner, ringPoint } from './shared.js';
-import { intInRange, rangeError, str, typeError } from '../util/validate.js';
+import { intInRange, needs, rangeError, str, typeError } from '../util/validate.js';
 import { xxh32Bytes, xxh32StringI32 } from '../core/xxhash.js';
 
 /** Re-exported for existing imports; the type is key-router.ts's. */
@@ -96,14 +96,9 @@ export function registerRingExtras(): void {
   useRingBatchXxh64();
 }
 
-/** A TypeError: `what` needs the registration. */
-function unregistered(what: string): TypeError {
-  return new TypeError(`${what} needs registerRingExtras() from switchyard/lite`);
-}
-
 /** The registered `method`, or a TypeError naming it and the registration. */
 function need<M extends 'preference' | 'stats'>(method: M): RingExtras[M] {
-  if (extras === null) throw unregistered(`${method}()`);
+  if (extras === null) throw needs(`${method}()`, 'registerRingExtras()');
   return extras[method];
 }
 
@@ -171,7 +166,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
     const s = is64 ? seed64(seed) : BigInt(intInRange('seed', seed, 0, 0xffffffff));
     super(options, RING_WASM, MEMBER_RULES, members);
     // the ring module has no xxh64 (the ring-batch module has): refused here, not at the first lookup
-    if (is64 && this.kind === 'wasm' && extras === null) throw unregistered("hash 'xxh64'");
+    if (is64 && this.kind === 'wasm' && extras === null) throw needs("hash 'xxh64'", 'registerRingExtras()');
     this.vnodes = vnodes;
     this.hash = hash;
     this.is64 = is64;

@@ -66,6 +66,11 @@ export function checkKeys(field: string, o: object, known: readonly string[], sk
 }
 
 /** The TypeError for what a switchyard/lite stack refuses until `registration` is called. */
+/** A TypeError: `what` (a method, an option value) needs `registration` first (`stats() needs registerBalancerExtras() from switchyard/lite`). */
+export function needs(what: string, registration: string): TypeError {
+  return new TypeError(`${what} needs ${registration} from switchyard/lite`);
+}
+
 export function unregistered(field: string, registration: string, v: unknown): TypeError {
   return typeError(field, `absent without ${registration} (switchyard/lite)`, v);
 }
