@@ -518,11 +518,6 @@ export class BalancerCore implements PolicyEnv {
     if (!this.#closed) extrasFor('completeIndex()').completeIndex(this, index, ok, rttMs);
   }
 
-  /** Whether close() was called (balancer-extras.ts). */
-  private isClosed(): boolean {
-    return this.#closed;
-  }
-
   /** The row `ctx` picks now (-1: none), run-time weights refreshed first when due: pick() and pickIndex(). */
   private step(ctx: PickContext | undefined, now: number): number {
     if (now >= this.nextWeightAt && this.weighting !== undefined && this.#computeWeights(now)) this.#publish();
