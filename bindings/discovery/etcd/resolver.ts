@@ -263,9 +263,14 @@ export class EtcdResolver extends ResolverBase {
 
   private onWatchMessage(msg: unknown, onCreated: () => void): void {
     if (this.closed) return;
-    const m = msg as { result?: Record<string, unknown>; error?: { message?: string; code?: number } };
+    const m = msg as {
+      result?: Record<string, unknown>;
+      error?: { message?: string; code?: number; grpc_code?: number };
+    };
     if (m.error !== undefined) {
-      throw new EtcdError(String(m.error.message ?? JSON.stringify(m.error)), m.error.code, this.client.current);
+      // etcd 3.4's gateway names a stream error's status `grpc_code` ("transport is closing": 14), later ones `code`
+      const code = m.error.code ?? m.error.grpc_code;
+      throw new EtcdError(String(m.error.message ?? JSON.stringify(m.error)), code, this.client.current);
     }
     const res = m.result;
     if (res === undefined) return;
