@@ -10,7 +10,8 @@
 //    127.0.0.1:2379)". The Balancer hears it through `setResolverError` (connect.ts): while no list has
 //    arrived, queued picks fail with it, like grpc-js's UNAVAILABLE carrying the resolution error.
 //  - anything else: a skipped entry (a TypeError/RangeError naming the field and value), a bad service
-//    config, or a notice (an etcd watch compacted, listing afresh). The resolution succeeded otherwise.
+//    config, or a notice (an etcd watch compacted, listing afresh; one etcd member of several unreachable,
+//    the next one tried at once). The resolution succeeded otherwise.
 //
 //   if (e instanceof ResolverError) console.warn(e.target, e.code, e.cause);
 import { codedError, describeFailure, ownCode } from '../util/failure.js';

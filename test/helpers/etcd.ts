@@ -18,10 +18,17 @@ export interface EtcdCluster {
   output(): string;
 }
 
-export async function startEtcdCluster(size: number, extraArgs: string[] = []): Promise<EtcdCluster> {
+/** `ports`: members' client (and peer) ports, default free ones: to start a member again at its address. */
+export async function startEtcdCluster(
+  size: number,
+  extraArgs: string[] = [],
+  ports: { client?: number; peer?: number }[] = [],
+): Promise<EtcdCluster> {
   const specs = [];
   for (let i = 0; i < size; i++) {
-    specs.push({ name: `m${i}`, client: await freePort(), peer: await freePort(), dir: tempDir(`etcd-m${i}`) });
+    const client = ports[i]?.client ?? (await freePort());
+    const peer = ports[i]?.peer ?? (await freePort());
+    specs.push({ name: `m${i}`, client, peer, dir: tempDir(`etcd-m${i}`) });
   }
   const token = `switchyard-${specs[0]!.client}`;
   const initial = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',');

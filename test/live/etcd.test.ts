@@ -245,22 +245,60 @@ test.serial(
   },
 );
 
-test.serial('a member that refuses connections is named, with ECONNREFUSED; the others serve', async (t) => {
-  const port = await freePort();
-  const dead = `http://127.0.0.1:${port}`;
-  await etcdPut(cluster.clientUrls, 'refuse/api/a', '10.2.2.1:80');
-  const r = recorder();
-  const res = new EtcdResolver({ endpoints: [dead, ...cluster.clientUrls], prefix: 'refuse/api' }, r.listener);
-  await until('list from another member', () => r.lists.length === 1);
-  t.deepEqual(r.ids(), ['10.2.2.1:80']);
-  const e = r.errors[0] as ResolverError;
-  t.true(e instanceof ResolverError);
-  t.is(e.code, 'ECONNREFUSED');
-  t.is(
-    e.message,
-    `resolver etcd:///refuse/api: etcd ${dead}: /v3/kv/range: fetch failed (ECONNREFUSED 127.0.0.1:${port})`,
-  );
-  res.close();
+test.serial(
+  'a member that refuses connections is named in a notice, not a failure: a waiting pick is served',
+  async (t) => {
+    const port = await freePort();
+    const dead = `http://127.0.0.1:${port}`;
+    await etcdPut(cluster.clientUrls, 'refuse/api/a', '10.2.2.1:80');
+    const r = recorder();
+    const res = new EtcdResolver({ endpoints: [dead, ...cluster.clientUrls], prefix: 'refuse/api' }, r.listener);
+    await until('list from another member', () => r.lists.length === 1);
+    t.deepEqual(r.ids(), ['10.2.2.1:80']);
+    const e = r.errors[0]!;
+    t.false(e instanceof ResolverError, 'the others answered: the resolution did not fail');
+    t.is(e.message, `etcd ${dead}: /v3/kv/range: fetch failed (ECONNREFUSED 127.0.0.1:${port})`);
+    t.is(r.errors.length, 1);
+    res.close();
+    // through a Balancer: a pick waiting for the first list is served, not failed with the dead member's error
+    const hosts = [dead, ...cluster.clientUrls].map((u) => u.replace('http://', '')).join(',');
+    const balancer = new Balancer();
+    const notices: Error[] = [];
+    const connected = connectResolver(`etcd://${hosts}/refuse/api`, balancer, { onError: (err) => notices.push(err) });
+    const picked = await balancer.pickAsync(undefined, { timeoutMs: 5000 });
+    t.is(picked.member.id, '10.2.2.1:80');
+    picked.handle.done({ ok: true });
+    t.regex(notices[0]!.message, /ECONNREFUSED/);
+    connected.close();
+    balancer.close();
+  },
+);
+
+test.serial('etcd restarted with an empty data dir on the same address: the resolver lists afresh', async (t) => {
+  const first = await startEtcdCluster(1);
+  const client = Number(new URL(first.clientUrls[0]!).port);
+  let second: EtcdCluster | undefined;
+  try {
+    const urls = first.clientUrls;
+    await etcdPut(urls, 'fresh/api/a', '10.4.0.1:80');
+    for (let i = 0; i < 20; i++) await etcdPut(urls, 'other/x', String(i)); // revisions the new store lacks
+    const r = recorder();
+    const res = new EtcdResolver({ endpoints: urls, prefix: 'fresh/api' }, r.listener);
+    await until('listed', () => r.lists.length === 1);
+    const before = res.stats().revision;
+    t.true(before > 20);
+    await first.kill(0);
+    second = await startEtcdCluster(1, [], [{ client }]); // the same address, a new data dir
+    await etcdPut(urls, 'fresh/api/b', '10.4.0.2:80');
+    await until('the new store listed', () => r.ids().includes('10.4.0.2:80'), 15_000);
+    t.deepEqual(r.ids(), ['10.4.0.2:80'], "the old store's member is gone with it");
+    t.true(res.stats().revision < before);
+    t.true(r.errors.some((e) => /behind the \d+ applied/.test(e.message)));
+    res.close();
+  } finally {
+    await first.stop();
+    await second?.stop();
+  }
 });
 
 test.serial('a compacted start revision triggers a fresh list; nothing is missed', async (t) => {

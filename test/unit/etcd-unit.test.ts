@@ -170,6 +170,47 @@ test('every member down: exponential backoff between rounds; an in-stream error 
   res.close();
 });
 
+test('a member down while another answers is a notice, not a ResolverError: waiting picks are not failed', async (t) => {
+  const g = gateway();
+  g.down.add('m0:2379');
+  const r = recorder();
+  const res = new EtcdResolver(
+    { endpoints: ['http://m0:2379', 'http://m1:2379'], prefix: 's', fetch: g.fetchFn },
+    r.listener,
+  );
+  await flush();
+  t.deepEqual(r.ids(), ['10.0.0.1:80'], 'listed from the second member');
+  t.is(r.errors.length, 1);
+  t.false(r.errors[0] instanceof ResolverError, 'one member of two failed: the resolution did not');
+  t.regex(r.errors[0]!.message, /^etcd http:\/\/m0:2379: \/v3\/kv\/range: /);
+  res.close();
+});
+
+test('a watch on a store behind the applied revision (etcd restarted with less history) lists afresh', async (t) => {
+  const g = gateway();
+  const r = recorder();
+  const clock = new VirtualClock(0);
+  const res = new EtcdResolver({ endpoints: ['http://m0:2379'], prefix: 's', fetch: g.fetchFn, clock }, r.listener);
+  await flush();
+  t.deepEqual(r.ids(), ['10.0.0.1:80']);
+  g.watches[0]!.send({ result: { header: { revision: '10' }, created: true } });
+  await flush();
+  t.is(g.watches.length, 1, 'a store at the listed revision: the watch stands');
+  // the member comes back with an empty data dir and a new registration at revision 2
+  g.setRange({ header: { revision: '2' }, kvs: [kv('s/b', '10.0.0.2:80', 2)] });
+  g.watches[0]!.fail();
+  await advance(clock, 5000); // the back-off after the only member failed
+  t.is(g.watches[1]!.start, '11');
+  g.watches[1]!.send({ result: { header: { revision: '2' }, created: true } });
+  await flush();
+  t.deepEqual(r.ids(), ['10.0.0.2:80'], 'listed afresh');
+  t.regex(r.errors.at(-1)!.message, /store is at revision 2, behind the 10 applied/);
+  t.false(r.errors.at(-1) instanceof ResolverError);
+  t.is(g.watches.at(-1)!.start, '3', 'watching from the new store');
+  t.is(res.stats().revision, 2);
+  res.close();
+});
+
 test('malformed watch lines are errors that fail over, never crashes', async (t) => {
   const g = gateway();
   const r = recorder();

@@ -21,8 +21,12 @@
 // Failover: with several endpoints, a watch that breaks (member killed, connection reset) resumes on the
 // next member from the last applied revision + 1, and events at or below it are ignored, so no update is
 // missed and none is applied twice. Rounds over all members that all fail back off exponentially (100 ms,
-// doubled up to 5 s by default); every failure is reported as a `ResolverError` naming the target. A hung member (SIGSTOP, a partition) never closes its TCP connection: the
-// member carrying the watch is probed every `probeIntervalMs` and a failed probe fails over.
+// doubled up to 5 s by default) and are reported as a `ResolverError` naming the target (the round's last
+// failure); a member's failure while others remain to be tried is a notice (its EtcdError), so requests waiting
+// for the first list are not failed while the next member answers. A watch whose store is behind the revision
+// applied (restored, or restarted with an empty data dir) lists afresh, as after a compaction. A hung member
+// (SIGSTOP, a partition) never closes its TCP connection: the member carrying the watch is probed every
+// `probeIntervalMs` and a failed probe fails over.
 //
 //   const r = new EtcdResolver({ endpoints: ['http://10.0.0.1:2379'], prefix: 'services/api' }, listener);
 import type { Endpoint } from '../../util/endpoint.js';
@@ -73,11 +77,11 @@ export const DEFAULT_ETCD_BACKOFF: Readonly<Required<BackoffOptions>> = Object.f
 });
 export const DEFAULT_ETCD_PROBE_INTERVAL_MS = 10_000;
 
-class Compacted extends Error {
-  constructor(readonly compactRevision: number) {
-    super(`etcd: watch revision compacted (compact_revision ${compactRevision}); listing afresh`);
-  }
-}
+/**
+ * A notice that the watch cannot resume from the applied revision (compacted away, or a store behind it: a member
+ * restored or replaced with less history), so the resolver lists afresh.
+ */
+class Relist extends Error {}
 
 export interface EtcdResolverStats {
   /** The last revision applied (from the list or from an event). */
@@ -158,17 +162,18 @@ export class EtcdResolver extends ResolverBase {
         if (!this.closed) throw new EtcdError('watch stream ended', undefined, this.client.current);
       } catch (e) {
         if (this.closed) return;
-        if (e instanceof Compacted) {
+        if (e instanceof Relist) {
           this.out.error(e); // a notice, not a failure
           needList = true;
           continue;
         }
-        this.fail(e);
         this.client.failover();
         if (++failures >= this.client.endpoints.length) {
+          // every member failed in this round: the resolution failed (a ResolverError, which fails waiting picks)
           failures = 0;
+          this.fail(e);
           await this.pause.sleep(this.backoff.capMs(++failedRounds));
-        }
+        } else this.out.error(e instanceof Error ? e : new Error(String(e))); // a notice: the next member is tried at once
       }
     }
   }
@@ -277,11 +282,18 @@ export class EtcdResolver extends ResolverBase {
     if (res.created === true) {
       this.counters.watchesOpened++;
       onCreated();
+      // a store behind what was applied lost its history (restored from an old snapshot, or a fresh data dir):
+      // the watch would wait for revisions it may never reach, missing every change until then
+      const head = int64((res.header as Header | undefined)?.revision);
+      if (head >= 0 && head < this.revision)
+        throw new Relist(
+          `etcd ${this.client.current}: the store is at revision ${head}, behind the ${this.revision} applied (restored or replaced); listing afresh`,
+        );
     }
     if (res.canceled === true) {
       const compact = int64(res.compact_revision);
       // etcd 3.4 keeps the HTTP stream open after a cancel: leaving the loop aborts it.
-      if (compact > 0) throw new Compacted(compact);
+      if (compact > 0) throw new Relist(`etcd: watch revision compacted (compact_revision ${compact}); listing afresh`);
       throw new EtcdError(`watch cancelled: ${String(res.cancel_reason ?? '')}`, undefined, this.client.current);
     }
     const events = res.events as Array<{ type?: string; kv?: Kv }> | undefined;
