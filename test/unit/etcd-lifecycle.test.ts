@@ -338,3 +338,22 @@ test('etcd values: Metadata given as an array is named as one', (t) => {
     message: /^etcd value of "s\/k"\.Metadata must be an object, got an array \["x{38}…$/,
   });
 });
+
+test('registerEtcd refuses metadata the resolver would skip, naming the key and field', (t) => {
+  const base = { endpoints: ['http://m0:2379'], prefix: 'svc/m', addr: '127.0.0.1:1001' };
+  const fetch: FetchLike = async () => {
+    throw new TypeError('never called');
+  };
+  t.throws(() => registerEtcd({ ...base, fetch, metadata: 'x' as never }), {
+    instanceOf: TypeError,
+    message: 'etcd value of "svc/m/127.0.0.1:1001".Metadata must be an object, got "x"',
+  });
+  t.throws(() => registerEtcd({ ...base, fetch, metadata: { weight: -1 } }), {
+    instanceOf: RangeError,
+    message: /^etcd value of "svc\/m\/127\.0\.0\.1:1001"\.weight must be .*, got -1$/,
+  });
+  t.throws(() => registerEtcd({ ...base, fetch, metadata: { priority: 'high' } }), {
+    instanceOf: TypeError,
+    message: /^etcd value of "svc\/m\/127\.0\.0\.1:1001"\.priority must be .*, got "high"$/,
+  });
+});

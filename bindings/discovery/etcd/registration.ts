@@ -18,6 +18,7 @@ import { parseHostPort } from '../../util/endpoint.js';
 import { systemClock, validateClock, type Clock } from '../../util/clock.js';
 import { intInRange, typeError } from '../../util/validate.js';
 import { EtcdClient, EtcdError, encodeKey, int64, type EtcdClientOptions } from './client.js';
+import { parseEtcdValue } from './members.js';
 
 export interface EtcdRegistrationOptions extends EtcdClientOptions {
   /** The prefix the resolver watches; the key is `<prefix>/<addr>`. */
@@ -67,6 +68,8 @@ export class EtcdRegistration {
     this.ttlS = o.ttlS === undefined ? 10 : intInRange('ttlS', o.ttlS, 1, 86_400);
     this.key = `${o.prefix.replace(/\/+$/, '')}/${o.addr}`;
     this.value = JSON.stringify({ Op: 0, Addr: o.addr, Metadata: o.metadata ?? {} });
+    // what the resolver would skip is refused here, naming the key and field (a member that never got traffic)
+    parseEtcdValue(this.key, this.value);
     const onError = o.onError;
     if (onError !== undefined && typeof onError !== 'function') throw typeError('onError', 'a function', onError);
     // A throwing onError must not end the keep-alive (nor escape as an unhandled rejection): it is dropped.
