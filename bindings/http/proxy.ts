@@ -130,7 +130,10 @@ async function forward(f: BalancedFetch, req: IncomingMessage, res: ServerRespon
     throw new InvalidRequestError(`invalid request header: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
   headers.set('x-forwarded-proto', 'encrypted' in req.socket ? 'https' : 'http');
-  const hasBody = method !== 'GET' && method !== 'HEAD' && (length !== '0' || chunked);
+  // fetch would ask for gzip/deflate and decode the answer: a client that asked for no coding gets none
+  if (!headers.has('accept-encoding')) headers.set('accept-encoding', 'identity');
+  // RFC 9112 6.3: a request without Content-Length or Transfer-Encoding has no body (curl -X DELETE sends neither)
+  const hasBody = method !== 'GET' && method !== 'HEAD' && (chunked || (length !== undefined && length !== '0'));
   const ctl = new AbortController();
   // the client's leaving is the caller's abort: createFetch cancels the try (no member is blamed)
   res.on('close', () => {

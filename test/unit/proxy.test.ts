@@ -82,6 +82,26 @@ test.serial('forwards to members, retrying an idempotent request on another memb
   backends[0]!.mode = { kind: 'ok' };
 });
 
+test.serial('a DELETE or OPTIONS without Content-Length has no body (RFC 9112 6.3): retried like a GET', async (t) => {
+  backends[0]!.mode = { kind: 'status', status: 502 };
+  for (const method of ['DELETE', 'OPTIONS']) {
+    backends[1]!.requests.length = 0;
+    // raw, so that no client adds a Content-Length: 0 (curl -X DELETE sends none)
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () =>
+        sock.write(`${method} /r HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+      );
+      let text = '';
+      sock.on('data', (c: Buffer) => (text += c.toString()));
+      sock.on('end', () => resolve(text));
+      sock.on('error', reject);
+    });
+    t.regex(raw, /^HTTP\/1\.1 200 /, method);
+    t.is(backends[1]!.requests.at(-1)?.method, method);
+  }
+  backends[0]!.mode = { kind: 'ok' };
+});
+
 test.serial('streams bodies, drops hop-by-hop headers both ways, sets X-Forwarded-*', async (t) => {
   seenHeaders = [];
   const px = createServer(
@@ -117,6 +137,7 @@ test.serial('streams bodies, drops hop-by-hop headers both ways, sets X-Forwarde
   t.is(h['proxy-authorization'], undefined);
   t.is(h['x-forwarded-for'], '127.0.0.1');
   t.is(h['x-forwarded-host'], `127.0.0.1:${p}`);
+  t.is(h['accept-encoding'], 'identity', 'the client asked for no coding: fetch must not ask for gzip');
   t.is(r.headers['x-hop'], undefined);
   t.is(r.headers['x-end'], 'kept');
   px.close();
