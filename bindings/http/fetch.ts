@@ -566,7 +566,8 @@ export class Call {
           this.#transparent < MAX_TRANSPARENT_RETRIES &&
           refused(last.err);
         if (!unsent && !transparent) throttle?.onFailure();
-        if (deadlineAt !== Infinity && clock.now() >= deadlineAt) {
+        // a wait for a member that the deadline ended: Node's timers may fire up to 1 ms before the clock reads it
+        if (deadlineAt !== Infinity && clock.now() >= deadlineAt - (unsent ? 1 : 0)) {
           return this.fail(
             new DeadlineExceededError(
               `deadline of ${deadlineMs} ms exceeded after ${this.#tries} tries`,

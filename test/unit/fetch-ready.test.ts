@@ -10,7 +10,7 @@ import { UnavailableError } from '../../bindings/balancing/errors.js';
 import { ResolverError } from '../../bindings/discovery/errors.js';
 import { createFetch, NoMemberError, type FetchEvent, type PickSource } from '../../bindings/http/fetch.js';
 import { createProxy } from '../../bindings/http/proxy.js';
-import { VirtualClock } from '../../bindings/util/clock.js';
+import { VirtualClock, type Clock } from '../../bindings/util/clock.js';
 import { startBackend } from '../helpers/backends.js';
 import { closedPort, listen } from '../helpers/process.js';
 
@@ -156,6 +156,29 @@ test('the wait for a member ends with DeadlineExceededError exactly at the deadl
   t.true(error?.cause instanceof UnavailableError, String(error?.cause));
   t.deepEqual(calls, []);
   t.is(clock.pending, 0);
+});
+
+test('a wait the deadline bounds ends with DeadlineExceededError though its timer fires before the clock reads the deadline', async (t) => {
+  // Node's timers run on a millisecond clock and may fire up to 1 ms before performance.now() reads their time
+  const clock = new VirtualClock(0);
+  const early: Clock = {
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, Math.max(0, ms - 0.6)),
+    clearTimeout: (h) => clock.clearTimeout(h),
+  };
+  const balancer = new Balancer({ clock: early });
+  const f = createFetch({ balancer, clock: early, fetch: scripted(clock, []), deadlineMs: 100, readyTimeoutMs: 200 });
+  let error: Error | undefined;
+  const done = f('/x').catch((e: Error) => void (error = e));
+  await clock.advance(100);
+  await done;
+  t.is(error?.name, 'DeadlineExceededError', String(error));
+  t.true(error?.cause instanceof UnavailableError, String(error?.cause));
+  // and on the real clock, every time
+  const real = createFetch({ endpoints: [], deadlineMs: 30, readyTimeoutMs: 60 });
+  const names = await Promise.all(Array.from({ length: 20 }, () => real('/x').catch((e: Error) => e.name)));
+  t.deepEqual(new Set(names), new Set(['DeadlineExceededError']));
+  real.close();
 });
 
 test('readyTimeoutMs bounds the wait (UnavailableError); members arriving within it serve the request', async (t) => {
