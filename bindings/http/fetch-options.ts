@@ -8,7 +8,7 @@
 //   cfg.close(); // stops the resolver, the health checks and the Balancer
 import { Balancer, BalancerCore } from '../balancing/balancer.js';
 import type { BalancerOptions } from '../balancing/options.js';
-import type { EndpointInput } from '../util/endpoint.js';
+import { parseEndpoint, type EndpointInput } from '../util/endpoint.js';
 import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import { HealthChecker, type HealthCheckerOptions } from '../health/checker.js';
 import { validateRandom } from '../util/random.js';
@@ -303,16 +303,24 @@ const OPTIONS = [
   'readyTimeoutMs',
   'instrumentation',
 ];
+/** What builds a Balancer: a source of members (the first two) and the built Balancer's policy and health. */
+const BUILD_OPTIONS = ['endpoints', 'target', 'policy', 'healthCheck', 'outlierDetection'] as const;
 const RETRY_OPTIONS = ['maxAttempts', 'retryOn', 'initialBackoffMs', 'maxBackoffMs', 'backoffMultiplier'];
 const THROTTLE_OPTIONS = ['maxTokens', 'tokenRatio'];
 
 /**
  * Refuses a misspelt key of the options, of `retry` and of `retryThrottling` (a RangeError naming it and listing
- * the keys): COMPLETE_STACK's, so that switchyard/lite does not carry the lists. `healthCheck` and
+ * the keys), and options that conflict (`endpoints` with `target`; either, `policy` or health with `balancer`):
+ * COMPLETE_STACK's, so that switchyard/lite does not carry the lists. `healthCheck` and
  * `outlierDetection` are the health module's to check.
  */
 function checkOptions(o: CreateFetchOptions): void {
   checkKeys('options', o, OPTIONS);
+  // one source of members (a TypeError naming the second); a given Balancer has its own policy and health
+  const source = o.balancer !== undefined ? 'balancer' : o.endpoints !== undefined ? 'endpoints' : 'target';
+  const built = source === 'balancer' ? BUILD_OPTIONS : BUILD_OPTIONS.slice(0, 2);
+  for (const k of built)
+    if (k !== source && o[k] !== undefined && o[k] !== false) throw typeError(k, `absent with ${source}`, o[k]);
   if (o.retry !== false) checkKeys('retry', asObject('retry', o.retry), RETRY_OPTIONS);
   if (o.retryThrottling !== false)
     checkKeys('retryThrottling', asObject('retryThrottling', o.retryThrottling), THROTTLE_OPTIONS);
@@ -684,6 +692,8 @@ function buildStack(
       ...(options.policy !== undefined && { policy: options.policy }),
       ...(options.endpoints !== undefined && { endpoints: options.endpoints }),
     });
+    // a Balancer takes a bare name as a member; an HTTP member needs a port, as a static:/// target's does
+    options.endpoints?.forEach((x, i) => parseEndpoint(x, `endpoints[${i}]`, { address: 'required' }));
     unwireProbers = parts.probers?.(built, options);
     wired = health?.(options, built, shared);
     if (options.target !== undefined) resolver = parts.connect(options.target, built, { clock });

@@ -6,6 +6,7 @@
 import test from 'ava';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { createFetch, InvalidRequestError } from '../../bindings/http/fetch.js';
+import { createDispatcher } from '../../bindings/http/dispatcher.js';
 import { UnsafeTargetError } from '../../bindings/http/url-guard.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
@@ -65,6 +66,40 @@ test('an endpoint host with a path, userinfo or a port is refused, not sent else
       message: /^endpoints\[0\]\.host must be a host name or an IP address/,
     });
   t.notThrows(() => createFetch({ endpoints: [{ host: '::1', port: 8080 }] }).close());
+});
+
+test('an endpoint without a port is refused by createFetch and createDispatcher, as a static:/// target refuses it', (t) => {
+  const cases: [unknown, string][] = [
+    ['127.0.0.1', 'endpoints[0] must be an address with a port ("host:port"), got "127.0.0.1"'],
+    ['localhost', 'endpoints[0] must be an address with a port ("host:port"), got "localhost"'],
+    [{ id: 'a', host: '127.0.0.1' }, 'endpoints[0].id must be an address with a port ("host:port"), got "a"'],
+  ];
+  for (const [ep, message] of cases) {
+    t.throws(() => createFetch({ endpoints: [ep as string] }), { instanceOf: TypeError, message });
+    t.throws(() => createDispatcher({ endpoints: [ep as string] }), { instanceOf: TypeError, message });
+  }
+  t.throws(() => createFetch({ endpoints: ['a:80', 'b'] }), { message: /^endpoints\[1\] must be an address/ });
+  t.notThrows(() => createFetch({ endpoints: ['a:80', { host: 'b', port: 81 }] }).close());
+});
+
+test('conflicting sources of members, or a policy or health beside a given balancer, are TypeErrors naming the second', (t) => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ endpoints: ['a:1'], target: 'static:///b:1' }, 'target must be absent with endpoints, got "static:///b:1"'],
+    [{ balancer: new Balancer(), target: 'static:///a:1' }, 'target must be absent with balancer, got "static:///a:1"'],
+    [{ balancer: new Balancer(), endpoints: ['a:1'] }, 'endpoints must be absent with balancer, got [object Array]'],
+    [{ balancer: new Balancer(), policy: 'peak_ewma' }, 'policy must be absent with balancer, got "peak_ewma"'],
+    [
+      { balancer: new Balancer(), healthCheck: { path: '/h' } },
+      'healthCheck must be absent with balancer, got [object Object]',
+    ],
+  ];
+  for (const [options, message] of cases) {
+    t.throws(() => createFetch(options as never), { instanceOf: TypeError, message });
+    t.throws(() => createDispatcher(options as never), { instanceOf: TypeError, message });
+  }
+  // outlierDetection: false (nothing to build) and the built stack's own options stay accepted
+  t.notThrows(() => createFetch({ balancer: new Balancer(), outlierDetection: false }).close());
+  t.notThrows(() => createFetch({ endpoints: ['a:1'], policy: 'peak_ewma', outlierDetection: {} }).close());
 });
 
 test("the caller's bad request is an InvalidRequestError: not retried, no member blamed or ejected", async (t) => {
