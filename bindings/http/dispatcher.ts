@@ -299,6 +299,9 @@ export class BalancedDispatcher extends Dispatcher {
     // as the top-level options below (undici would refuse them only at the first request, blaming the member)
     if (poolOptions.connections != null) intInRange('pool.connections', poolOptions.connections, 1, 1_000_000);
     if (poolOptions.pipelining !== undefined) intInRange('pool.pipelining', poolOptions.pipelining, 0, 1000);
+    for (const k of ['connections', 'pipelining'] as const)
+      if (o[k] !== undefined && poolOptions[k] !== undefined)
+        throw typeError(`pool.${k}`, `absent with ${k} (${String(o[k])})`, poolOptions[k]);
     if (o.connections !== undefined)
       poolOptions.connections = o.connections === null ? null : intInRange('connections', o.connections, 1, 1_000_000);
     if (o.pipelining !== undefined) poolOptions.pipelining = intInRange('pipelining', o.pipelining, 0, 1000);

@@ -615,7 +615,7 @@ function buildHealth(
   if (hc !== undefined && 'probe' in hc)
     throw typeError(
       'healthCheck.probe',
-      'absent: createFetch probes over HTTP (or give a balancer wired by connectHealth)',
+      'absent: members are probed over HTTP (or give a balancer wired by connectHealth)',
       (hc as { probe: unknown }).probe,
     );
   let checker: HealthChecker | undefined;

@@ -3,7 +3,8 @@
 export function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === 'bigint') return `${v}n`;
-  if (v === null || typeof v !== 'object') return String(v);
+  // objects and functions by their tag ([object Function]: a function's source could fill a screen)
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return String(v);
   return Object.prototype.toString.call(v);
 }
 
