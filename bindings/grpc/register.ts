@@ -14,7 +14,7 @@
 import * as grpcJs from '@grpc/grpc-js';
 import { systemClock, validateClock, type Clock } from '../util/clock.js';
 import { defaultRandom, validateRandom, type Random } from '../util/random.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { checkKeys, rangeError, typeError } from '../util/validate.js';
 import {
   bridgedPolicies,
   GRPC_BUILTIN_POLICIES,
@@ -39,6 +39,8 @@ export interface SwitchyardGrpcOptions extends ResolverBridgeOptions {
   /** Where the policies' state table lives (default: WASM when available). */
   backend?: 'wasm' | 'js';
 }
+
+const OPTIONS = ['schemes', 'policies', 'clock', 'random', 'backend', 'resolver', 'onResolverError'];
 
 /** A live bridged load balancer (one per channel using one of our policies), for diagnostics. */
 export interface BridgedLoadBalancer {
@@ -80,6 +82,7 @@ export function registerSwitchyard(grpc: Grpc = grpcJs, options: SwitchyardGrpcO
   if (grpc === null || typeof grpc !== 'object' || typeof grpc.experimental?.registerLoadBalancerType !== 'function')
     throw typeError('grpc', 'the @grpc/grpc-js module', grpc);
   if (options === null || typeof options !== 'object') throw typeError('options', 'an object', options);
+  checkKeys('options', options, OPTIONS);
   const schemes =
     options.schemes === undefined
       ? [...SWITCHYARD_SCHEMES]

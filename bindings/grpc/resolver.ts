@@ -33,6 +33,7 @@ import type * as grpcJs from '@grpc/grpc-js';
 import { validateServiceConfig } from '@grpc/grpc-js/build/src/service-config.js';
 import { createResolver, parseTarget, type Resolver, type ResolverOptions } from '../discovery/resolver.js';
 import { ResolverError } from '../discovery/errors.js';
+import { checkEndpoints } from '../discovery/etcd/client.js';
 import { type Endpoint, parseEndpoint, parseHostPort } from '../util/endpoint.js';
 import { typeError } from '../util/validate.js';
 import { SwitchyardLbConfig } from './config.js';
@@ -76,6 +77,7 @@ export function validateTarget(target: string, options: Partial<ResolverOptions>
     if (t.authority.length > 0) t.authority.split(',').forEach((a, i) => parseHostPort(`target authority[${i}]`, a));
     else if (options.endpoints === undefined)
       throw typeError('endpoints', 'etcd client URLs (in the target authority or the resolver options)', undefined);
+    else checkEndpoints(options.endpoints); // refused here, not by every call
   }
 }
 

@@ -14,7 +14,7 @@ import {
   type SwitchyardRegistration,
 } from '../../bindings/grpc/index.js';
 import { PickTracker, SwitchyardPicker } from '../../bindings/grpc/picker.js';
-import { resolverClass } from '../../bindings/grpc/resolver.js';
+import { resolverClass, validateTarget } from '../../bindings/grpc/resolver.js';
 import { Balancer } from '../../bindings/balancing/balancer.js';
 import { EnvoyRingHash } from '../../bindings/hashing/envoy/ring-hash.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
@@ -107,6 +107,20 @@ test('registerSwitchyard: bad arguments are TypeError/RangeError naming the opti
     message: /policies\[0\].*"prequal"/,
   });
   t.throws(() => registerSwitchyard(grpc, { backend: 'gpu' as never }), { instanceOf: RangeError, message: /backend/ });
+  t.throws(() => registerSwitchyard(grpc, { polices: ['peak_ewma'] } as never), {
+    instanceOf: RangeError,
+    message: /^options\.polices must be one of schemes, policies, /,
+  });
+  // the resolver options every etcd:/// target uses: refused when a channel is made, not by each call
+  t.throws(() => validateTarget('etcd:///svc/m', { endpoints: 'nope' as never }), {
+    instanceOf: TypeError,
+    message: 'endpoints must be a non-empty array of etcd URLs, got "nope"',
+  });
+  t.throws(() => validateTarget('etcd:///svc/m', { endpoints: ['127.0.0.1:2379'] }), {
+    instanceOf: TypeError,
+    message: 'endpoints[0] must be an http(s) URL, got "127.0.0.1:2379"',
+  });
+  t.notThrows(() => validateTarget('etcd:///svc/m', { endpoints: ['http://127.0.0.1:2379'] }));
 });
 
 test('switchyard_round_robin over the static: resolver: every server in turn, exactly', async (t) => {

@@ -115,7 +115,8 @@ export function int64(v: unknown): number {
   return -1;
 }
 
-function checkEndpoints(v: unknown): string[] {
+/** `endpoints` as the client takes them: a non-empty array of http(s) URLs (TypeErrors naming `endpoints[i]`). */
+export function checkEndpoints(v: unknown): string[] {
   if (!Array.isArray(v) || v.length === 0) throw typeError('endpoints', 'a non-empty array of etcd URLs', v);
   return v.map((u, i) => {
     let ok = typeof u === 'string' && /^https?:\/\/[^/\s]+/.test(u);
