@@ -181,10 +181,12 @@ export function policyFromSpec(policies: PolicyLookup, spec: unknown, field = 'p
   if (spec === undefined) return create(policies, 'round_robin', {}, field);
   if (typeof spec === 'string') return create(policies, spec, {}, field);
   if (isPolicy(spec)) return spec;
+  const want = 'a policy name, { name, ...options } or { <name>: options }';
+  if (spec === null || typeof spec !== 'object') throw typeError(field, want, spec);
   const o = asObject(field, spec);
   if (o.name !== undefined) return create(policies, str(`${field}.name`, o.name), o, field);
   const keys = Object.keys(o);
-  if (keys.length !== 1) throw typeError(field, 'a policy name, { name, ...options } or { <name>: options }', spec);
+  if (keys.length !== 1) throw typeError(field, want, spec);
   return create(policies, keys[0]!, o[keys[0]!], `${field}.${keys[0]}`);
 }
 

@@ -151,3 +151,11 @@ test('a closed Balancer stays closed: later membership changes are ignored, pick
   // an empty Balancer that is not closed still says 'empty'
   t.deepEqual(new Balancer().pick(), { type: 'none', reason: 'empty' });
 });
+
+test('a policy that is neither a name nor an object says what a policy may be', (t) => {
+  for (const policy of [42, null, true])
+    t.throws(() => new Balancer({ policy: policy as never }), {
+      instanceOf: TypeError,
+      message: `policy must be a policy name, { name, ...options } or { <name>: options }, got ${String(policy)}`,
+    });
+});

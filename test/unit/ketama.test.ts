@@ -486,3 +486,14 @@ test('bad input: typed errors naming the field', (t) => {
   t.throws(() => ring.getByHash(-1), { instanceOf: RangeError, message: /hash/ });
   t.throws(() => ring.getByHash(2 ** 32), { instanceOf: RangeError, message: /hash/ });
 });
+
+test('add() of a member already in the ring with another weight points to setWeight()', (t) => {
+  const ring = new KetamaRing(['a:11211', 'b:11211']);
+  t.throws(() => ring.add({ id: 'a:11211', weight: 3 }), {
+    instanceOf: RangeError,
+    message:
+      /^server "a:11211" must be absent, or given as before \(setWeight\(\) changes its weight; remove it first to change the rest\)/,
+  });
+  ring.setWeight('a:11211', 3);
+  t.is(ring.members.length, 2);
+});

@@ -212,7 +212,7 @@ export function serverRules(compat: KetamaCompat, defaultPort: number | null): M
           if (sameServer(old, p)) return;
           throw rangeError(
             `server ${JSON.stringify(p.id)}`,
-            'absent, or given as before (remove it first to change it)',
+            'absent, or given as before (setWeight() changes its weight; remove it first to change the rest)',
             s,
           );
         }
