@@ -658,8 +658,7 @@ function buildStack(
     throw typeError('options', 'a balancer, a target or endpoints', undefined);
   const health = parts.health;
   if (health === undefined) {
-    const lite =
-      "absent from switchyard/lite (import createFetch from 'switchyard', or pass a balancer wired by connectHealth)";
+    const lite = "absent from switchyard/lite (use switchyard's createFetch, or a balancer wired by connectHealth)";
     if (options.healthCheck !== undefined) throw typeError('healthCheck', lite, options.healthCheck);
     if (options.outlierDetection !== undefined && options.outlierDetection !== false)
       throw typeError('outlierDetection', lite, options.outlierDetection);

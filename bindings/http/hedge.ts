@@ -9,7 +9,7 @@
 // `switchyard` registers it; `switchyard/lite` refuses the `hedge` option until `registerHedging()`, so pages
 // that never hedge do not carry it (nor the option's checks: `hedged.options`).
 import type { Call, TryResult } from './fetch.js';
-import { NoMemberError } from './fetch.js';
+import { DeadlineExceededError, NoMemberError } from './fetch.js';
 import type { HedgeConfig } from './fetch-options.js';
 import { sleepMs } from './retry.js';
 import { checkKeys, intInRange, positive, typeError } from '../util/validate.js';
@@ -103,7 +103,15 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
         launch();
     }
     if (lastResult !== undefined && 'res' in lastResult) return call.ok((kept = lastResult));
-    return call.fail(lastResult === undefined ? new NoMemberError('no try was made') : lastResult.err);
+    if (lastResult === undefined) return call.fail(new NoMemberError('no try was made'));
+    // a wait for a member that the deadline bounded ended with it (its timer may fire up to 1 ms early)
+    if (lastResult.late === true && clock.now() >= call.deadlineAt - 1)
+      return call.fail(
+        new DeadlineExceededError(`deadline of ${sh.cfg.deadlineMs} ms exceeded while waiting for a member`, {
+          cause: lastResult.err,
+        }),
+      );
+    return call.fail(lastResult.err);
   } finally {
     signal?.removeEventListener('abort', onCaller);
     losers.abort();

@@ -174,6 +174,27 @@ test('a wait the deadline bounds ends with DeadlineExceededError though its time
   await done;
   t.is(error?.name, 'DeadlineExceededError', String(error));
   t.true(error?.cause instanceof UnavailableError, String(error?.cause));
+  // hedged: the same
+  const hedged = createFetch({
+    balancer,
+    clock: early,
+    fetch: scripted(clock, []),
+    deadlineMs: 100,
+    readyTimeoutMs: 200,
+    hedge: { delayMs: 5, maxAttempts: 2 },
+  });
+  let hedgedError: Error | undefined;
+  const hedgedDone = hedged('/x').catch((e: Error) => void (hedgedError = e));
+  await clock.advance(100);
+  await hedgedDone;
+  t.is(hedgedError?.name, 'DeadlineExceededError', String(hedgedError));
+  // a wait that readyTimeoutMs ended a moment before the deadline is the wait's UnavailableError, not the deadline's
+  const g = createFetch({ balancer, clock: early, fetch: scripted(clock, []), deadlineMs: 100, readyTimeoutMs: 99 });
+  let readyError: Error | undefined;
+  const readyDone = g('/x').catch((e: Error) => void (readyError = e));
+  await clock.advance(100);
+  await readyDone;
+  t.true(readyError instanceof UnavailableError, String(readyError));
   // and on the real clock, every time
   const real = createFetch({ endpoints: [], deadlineMs: 30, readyTimeoutMs: 60 });
   const names = await Promise.all(Array.from({ length: 20 }, () => real('/x').catch((e: Error) => e.name)));
