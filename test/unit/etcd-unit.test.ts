@@ -211,6 +211,46 @@ test('a watch on a store behind the applied revision (etcd restarted with less h
   res.close();
 });
 
+test('watches etcd creates and cancels at once count toward a failed round: a ResolverError and a back-off, no tight loop', async (t) => {
+  const g = gateway();
+  const clock = new VirtualClock(0);
+  const r = recorder();
+  const res = new EtcdResolver(
+    {
+      endpoints: ['http://m0:2379', 'http://m1:2379', 'http://m2:2379'],
+      prefix: 's',
+      fetch: g.fetchFn,
+      clock,
+      initialBackoffMs: 100,
+      maxBackoffMs: 400,
+    },
+    r.listener,
+  );
+  await flush();
+  let answered = 0;
+  const cancelNew = async () => {
+    for (let k = 0; k < 5; k++) {
+      while (answered < g.watches.length)
+        g.watches[answered++]!.send({ result: { created: true, canceled: true, cancel_reason: 'permission denied' } });
+      await flush();
+    }
+  };
+  await cancelNew();
+  t.is(g.watches.length, 3, 'each member once, then the back-off');
+  const failures = () => r.errors.filter((e) => e instanceof ResolverError).length;
+  t.is(failures(), 1, 'the round failed');
+  t.is(r.errors.length, 3, 'two notices and the failure');
+  await advance(clock, 99);
+  t.is(g.watches.length, 3);
+  await advance(clock, 1);
+  await cancelNew();
+  t.is(g.watches.length, 6, 'the second round after 100 ms');
+  t.is(failures(), 2);
+  await advance(clock, 199);
+  t.is(g.watches.length, 6, 'the back-off doubled');
+  res.close();
+});
+
 test('malformed watch lines are errors that fail over, never crashes', async (t) => {
   const g = gateway();
   const r = recorder();

@@ -23,7 +23,8 @@
 // missed and none is applied twice. Rounds over all members that all fail back off exponentially (100 ms,
 // doubled up to 5 s by default) and are reported as a `ResolverError` naming the target (the round's last
 // failure); a member's failure while others remain to be tried is a notice (its EtcdError), so requests waiting
-// for the first list are not failed while the next member answers. A watch whose store is behind the revision
+// for the first list are not failed while the next member answers. A watch that stood STABLE_WATCH_MS before it
+// failed starts a new round; one etcd created and then cancelled or ended at once counts toward the round. A watch whose store is behind the revision
 // applied (restored, or restarted with an empty data dir) lists afresh, as after a compaction. A hung member
 // (SIGSTOP, a partition) never closes its TCP connection: the member carrying the watch is probed every
 // `probeIntervalMs` and a failed probe fails over.
@@ -76,6 +77,8 @@ export const DEFAULT_ETCD_BACKOFF: Readonly<Required<BackoffOptions>> = Object.f
   backoffMultiplier: 2,
 });
 export const DEFAULT_ETCD_PROBE_INTERVAL_MS = 10_000;
+/** A watch that stood this long before it failed resets the failover round and the back-off. */
+const STABLE_WATCH_MS = 1_000;
 
 /**
  * A notice that the watch cannot resume from the applied revision (compacted away, or a store behind it: a member
@@ -146,6 +149,8 @@ export class EtcdResolver extends ResolverBase {
     // Members that failed in this round; rounds in which every member failed (they set the back-off).
     let failures = 0;
     let failedRounds = 0;
+    /** When the current watch was created (NaN: not yet). */
+    let createdAt = NaN;
     while (!this.closed) {
       try {
         if (needList) {
@@ -154,14 +159,15 @@ export class EtcdResolver extends ResolverBase {
           // A listener may close() us on the list just delivered: no watch after that.
           if (this.closed) return;
         }
-        await this.watch(() => {
-          failures = 0;
-          failedRounds = 0;
-        });
+        createdAt = NaN;
+        await this.watch(() => (createdAt = this.clock.now()));
         // The server ended the stream: treat it as a failure of this member and resume elsewhere.
         if (!this.closed) throw new EtcdError('watch stream ended', undefined, this.client.current);
       } catch (e) {
         if (this.closed) return;
+        // a watch that stood a while: this failure starts afresh (the next member at once, the back-off reset);
+        // one that etcd created and then cancelled or ended at once counts toward a failed round
+        if (this.clock.now() - createdAt >= STABLE_WATCH_MS) failures = failedRounds = 0;
         if (e instanceof Relist) {
           this.out.error(e); // a notice, not a failure
           needList = true;
@@ -281,14 +287,15 @@ export class EtcdResolver extends ResolverBase {
     if (res === undefined) return;
     if (res.created === true) {
       this.counters.watchesOpened++;
-      onCreated();
       // a store behind what was applied lost its history (restored from an old snapshot, or a fresh data dir):
-      // the watch would wait for revisions it may never reach, missing every change until then
+      // the watch would wait for revisions it may never reach, missing every change until then. A member merely
+      // lagging is listed afresh too (a linearizable read, at or past the revision applied): no harm done
       const head = int64((res.header as Header | undefined)?.revision);
       if (head >= 0 && head < this.revision)
         throw new Relist(
-          `etcd ${this.client.current}: the store is at revision ${head}, behind the ${this.revision} applied (restored or replaced); listing afresh`,
+          `etcd ${this.client.current}: the store is at revision ${head}, behind the ${this.revision} applied (a member lagging, restored or replaced); listing afresh`,
         );
+      if (res.canceled !== true) onCreated();
     }
     if (res.canceled === true) {
       const compact = int64(res.compact_revision);
