@@ -55,7 +55,7 @@ const HASH_RING_BUDGET_KIB = 7.75;
 // measured 11.61 (switchyard, with the pure-TS fallback and the ring-batch module, which since it holds xxh64
 // repeats the ring module's label loop; 11.21 before): informational
 const MAIN_HASH_RING_BUDGET_KIB = 11.7;
-// measured 14.92, the published build 14.93 (hedging, instrumentation, service configs, the Balancer's stats and
+// measured 14.98, the published build 14.99 (hedging, instrumentation, service configs, the Balancer's stats and
 // index picks registered apart)
 const LITE_FETCH_BUDGET_KIB = LITE_FETCH_GOAL_KIB;
 
