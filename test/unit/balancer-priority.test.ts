@@ -237,3 +237,20 @@ test('a key given as bytes routes as its string (the spill and locality choice h
     lb.close();
   }
 });
+
+test('a random outside [0, 1) is a RangeError at a pick across levels or localities, not a pick of none', (t) => {
+  for (const random of [() => 1, () => NaN, () => -1]) {
+    const levels = new Balancer({
+      random,
+      endpoints: [
+        { id: 'a', priority: 0 },
+        { id: 'b', priority: 1 },
+      ],
+    });
+    t.throws(() => levels.pick(), {
+      instanceOf: RangeError,
+      message: /^random\(\) must be a number in \[0, 1\), got /,
+    });
+    levels.close();
+  }
+});
