@@ -1,4 +1,4 @@
-// least_request (P2C over in-flight requests, Envoy's weighted form) and latency_aware (docs/design.md,
+// least_request (P2C over in-flight requests; Envoy's EDF with differing weights) and latency_aware (docs/design.md,
 // "Latency-aware score").
 import test from 'ava';
 import fc from 'fast-check';
@@ -54,26 +54,84 @@ test('least_request keeps in-flight counts balanced under a constant load', (t) 
   for (const p of open) p.handle.done({ ok: true });
 });
 
-test("least_request with differing weights: Envoy's weight / (active + 1)^bias", (t) => {
-  const lb = new Balancer({
-    policy: { name: 'least_request', choiceCount: 4 },
-    endpoints: [
-      { id: 'big', weight: 3 },
-      { id: 'small', weight: 1 },
-    ],
-    random: mulberry32(2),
-  });
-  Array.from({ length: 400 }, () => lb.pickOrThrow());
-  const [big, small] = lb.stats().members.map((m) => m.active);
-  // equal weight/(active+1): big ≈ 3 × small
-  t.true(Math.abs(big! - 3 * small!) <= 4, `${big} ${small}`);
-  // bias 0: weights only → always the heavier member
-  const lb0 = new Balancer({
-    policy: { least_request: { active_request_bias: 0 } },
-    endpoints: [{ id: 'big', weight: 3 }, 'small'],
-    random: mulberry32(2),
-  });
-  t.true(Array.from({ length: 50 }, () => lb0.pickOrThrow().member.id).every((id) => id === 'big'));
+test("least_request with differing weights: Envoy's EDF over weight / (active + 1)^bias", (t) => {
+  const shares = (policy: unknown, picks: number, hold: boolean) => {
+    const lb = new Balancer({
+      policy: policy as never,
+      endpoints: [{ id: 'big', weight: 3 }, 'small'],
+      random: mulberry32(2),
+    });
+    const count = { big: 0, small: 0 };
+    for (let i = 0; i < picks; i++) {
+      const p = lb.pickOrThrow();
+      count[p.member.id as 'big' | 'small']++;
+      if (!hold) p.handle.done({ ok: true });
+    }
+    return count;
+  };
+  // idle members: picks in proportion to the weights (the P2C form gave the lighter member none)
+  t.deepEqual(shares('least_request', 400, false), { big: 300, small: 100 });
+  t.deepEqual(shares({ name: 'least_request', choiceCount: 4 }, 400, false), { big: 300, small: 100 });
+  // bias 0: weights only, Envoy's plain weighted round robin, requests in flight or not
+  t.deepEqual(shares({ least_request: { active_request_bias: 0 } }, 400, true), { big: 300, small: 100 });
+  // requests held: a member's rate goes as weight / (active + 1), so its in-flight count as √weight
+  const held = shares('least_request', 400, true);
+  t.true(held.big / held.small > 1.6 && held.big / held.small < 1.9, JSON.stringify(held));
+});
+
+test("weighted least_request picks what a literal model of Envoy's EDF picks, with exclusions and completions", (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 2, maxLength: 6 }),
+      fc.array(fc.tuple(fc.nat(9), fc.nat(7)), { minLength: 1, maxLength: 120 }),
+      fc.constantFrom(0, 0.5, 1, 2),
+      (weights, ops, bias) => {
+        if (weights.every((w) => w === weights[0])) weights[0]! += 1; // differing weights: the EDF path
+        const ids = weights.map((_, i) => `m${i}`);
+        const lb = new Balancer({
+          policy: { least_request: { activeRequestBias: bias } },
+          endpoints: ids.map((id, i) => ({ id, weight: weights[i]! })),
+        });
+        // the model: deadlines 1/weight in member order, pick the earliest (ties: earliest queued), queue it again
+        // at its deadline + 1 / (weight / (active + 1)^bias) with its active count at the pick
+        const deadline = weights.map((w) => 1 / w);
+        const order = ids.map((_, i) => i);
+        let queued = ids.length;
+        const active = ids.map(() => 0);
+        const open: { i: number; done: () => void }[] = [];
+        for (const [op, arg] of ops) {
+          if (op < 6) {
+            const exclude = op < 2 ? new Set([ids[arg % ids.length]!]) : undefined;
+            let best = -1;
+            for (let i = 0; i < ids.length; i++) {
+              if (exclude?.has(ids[i]!)) continue;
+              if (
+                best < 0 ||
+                deadline[i]! < deadline[best]! ||
+                (deadline[i] === deadline[best] && order[i]! < order[best]!)
+              )
+                best = i;
+            }
+            const load = bias === 1 ? active[best]! + 1 : bias === 0 ? 1 : Math.pow(active[best]! + 1, bias);
+            deadline[best] = deadline[best]! + 1 / (weights[best]! / load);
+            order[best] = queued++;
+            const p = lb.pickOrThrow(exclude === undefined ? undefined : { exclude });
+            if (p.member.id !== ids[best]) return false;
+            active[best]!++;
+            open.push({ i: best, done: () => p.handle.done({ ok: true }) });
+          } else if (open.length > 0) {
+            const [o] = open.splice(arg % open.length, 1);
+            o!.done();
+            active[o!.i]!--;
+          }
+        }
+        lb.close();
+        return true;
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass();
 });
 
 test('least_request config: choiceCount >= 2, bias >= 0', (t) => {

@@ -1,8 +1,12 @@
-// least_request: power of d choices (bindings/balancing/p2c.ts) over requests in flight (Envoy
-// `load_balancing_policies/least_request`). `choiceCount` distinct members are sampled and the one with the
-// fewest active requests wins, the first sampled on ties. When the eligible members' weights differ, members
-// compare by Envoy's weighted form: the higher `weight / (active + 1)^activeRequestBias` wins (Envoy feeds
-// that weight to an EDF scheduler; here it is the P2C load, so a pick stays O(1)).
+// least_request: Envoy's `load_balancing_policies/least_request`. With equal weights, power of d choices
+// (bindings/balancing/p2c.ts) over requests in flight: `choiceCount` distinct members are sampled and the one with
+// the fewest active requests wins, the first sampled on ties. When the eligible members' weights differ, Envoy's
+// EDF (`EdfLoadBalancerBase::chooseHostOnce`, `pickAndAdd`): each member has a deadline; a pick takes the earliest
+// (ties: the earliest queued) and queues it again at that deadline + 1 / (weight / (active + 1)^activeRequestBias),
+// its weight as of the pick. Idle members get picks in proportion to their weights; busy ones fall behind. (Until
+// this stop the weighted form was the P2C load, under which the lighter member of an idle pair never won: weights
+// 3 and 1 gave 4000 picks to 0.) O(log n) per pick (a binary heap on (deadline, queued order)); a retry's excluded
+// members are taken off and queued back unchanged.
 //
 // A pick reads two cells of the state table; a JS→WASM call alone costs about as much as a whole TS pick
 // (bench/policies.bench.ts, the peakEwmaCost kernel rows), so picks run in TS over the table (which lives
@@ -11,7 +15,7 @@
 //   new Balancer({ policy: { name: 'least_request', choiceCount: 2 } })
 import { asObject, checkKeys, int, num } from '../policy-config.js';
 import { parseWeighting, WEIGHTING_KEYS, type Weighting } from '../dynamic-weights.js';
-import { COL_ACTIVE, COL_WEIGHT, type Picker, type Policy, type PolicyEnv } from '../picker.js';
+import { COL_ACTIVE, COL_WEIGHT, type PickContext, type Picker, type Policy, type PolicyEnv } from '../picker.js';
 import { type LoadMetric, P2CPicker } from '../p2c.js';
 
 export interface LeastRequestConfig {
@@ -35,15 +39,11 @@ export function parseLeastRequest(json: unknown, field = 'least_request'): Least
   return c;
 }
 
-/** Requests in flight; with differing weights Envoy's (active + 1)^bias / weight (lower is better). */
+/** Requests in flight (members of equal weight). */
 class ActiveRequests implements LoadMetric {
   private f: Float64Array = new Float64Array(0);
   private cap = 0;
-  constructor(
-    private readonly env: PolicyEnv,
-    private readonly weighted: boolean,
-    private readonly bias: number,
-  ) {}
+  constructor(private readonly env: PolicyEnv) {}
 
   prepare(): void {
     const t = this.env.table;
@@ -52,11 +52,7 @@ class ActiveRequests implements LoadMetric {
   }
 
   load(r: number): number {
-    const active = this.f[COL_ACTIVE * this.cap + r]!;
-    if (!this.weighted) return active;
-    const bias = this.bias;
-    const load = bias === 1 ? active + 1 : bias === 0 ? 1 : Math.pow(active + 1, bias);
-    return load / this.f[COL_WEIGHT * this.cap + r]!;
+    return this.f[COL_ACTIVE * this.cap + r]!;
   }
 }
 
@@ -74,7 +70,122 @@ export class LeastRequestPolicy implements Policy {
     for (let k = 1; k < rows.length; k++) {
       if (env.table.get(COL_WEIGHT, rows[k]!) !== env.table.get(COL_WEIGHT, rows[0]!)) weighted = true;
     }
-    const metric = new ActiveRequests(env, weighted, this.config.activeRequestBias);
-    return new P2CPicker(rows, env, this.config.choiceCount, metric);
+    if (weighted) return new WeightedLeastRequest(rows, env, this.config.activeRequestBias);
+    return new P2CPicker(rows, env, this.config.choiceCount, new ActiveRequests(env));
+  }
+}
+
+/**
+ * Envoy's weighted least request: EDF over `weight / (active + 1)^bias`, each member's weight taken when it is
+ * picked (see the header). Heap entries are indices k into `rows`.
+ */
+class WeightedLeastRequest implements Picker {
+  private readonly heap: Int32Array;
+  private readonly deadline: Float64Array;
+  private readonly order: Float64Array;
+  private size: number;
+  private queued = 0;
+  /** Entries taken off for a retry's exclusions, queued back after the pick. */
+  private readonly parked: Int32Array;
+
+  constructor(
+    readonly rows: Int32Array,
+    private readonly env: PolicyEnv,
+    private readonly bias: number,
+  ) {
+    const n = rows.length;
+    this.heap = new Int32Array(n);
+    this.deadline = new Float64Array(n);
+    this.order = new Float64Array(n);
+    this.parked = new Int32Array(n);
+    this.size = 0;
+    for (let k = 0; k < n; k++) this.push(k, 1 / this.weight(k));
+  }
+
+  /** `weight / (active + 1)^bias` of rows[k] now. */
+  private weight(k: number): number {
+    const t = this.env.table;
+    const r = this.rows[k]!;
+    const bias = this.bias;
+    const active = t.f[COL_ACTIVE * t.cap + r]!;
+    const load = bias === 1 ? active + 1 : bias === 0 ? 1 : Math.pow(active + 1, bias);
+    return t.f[COL_WEIGHT * t.cap + r]! / load;
+  }
+
+  pick(ctx: PickContext | undefined): number {
+    const ex = ctx?.exclude;
+    const ids = this.env.ids;
+    let parked = 0;
+    let k = -1;
+    while (this.size > 0) {
+      const top = this.pop();
+      if (ex === undefined || ex.size === 0 || !ex.has(ids[this.rows[top]!]!)) {
+        k = top;
+        break;
+      }
+      this.parked[parked++] = top;
+    }
+    // excluded entries go back as they were (their deadlines and order unchanged)
+    for (let j = 0; j < parked; j++) this.siftUp(this.size++, this.parked[j]!);
+    if (k < 0) return -1;
+    this.push(k, this.deadline[k]! + 1 / this.weight(k));
+    return this.rows[k]!;
+  }
+
+  private push(k: number, deadline: number): void {
+    this.deadline[k] = deadline;
+    this.order[k] = this.queued++;
+    this.siftUp(this.size++, k);
+  }
+
+  /** Places entry k at heap position i, moving it up past later (deadline, queued order) entries. */
+  private siftUp(i: number, k: number): void {
+    const heap = this.heap;
+    const deadline = this.deadline;
+    const order = this.order;
+    const dk = deadline[k]!;
+    const ok = order[k]!;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const q = heap[p]!;
+      const dq = deadline[q]!;
+      if (dk > dq || (dk === dq && ok > order[q]!)) break;
+      heap[i] = q;
+      i = p;
+    }
+    heap[i] = k;
+  }
+
+  /** Takes the earliest entry off the heap. */
+  private pop(): number {
+    const heap = this.heap;
+    const deadline = this.deadline;
+    const order = this.order;
+    const top = heap[0]!;
+    const n = --this.size;
+    const last = heap[n]!;
+    const dl = deadline[last]!;
+    const ol = order[last]!;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      let e = heap[c]!;
+      let de = deadline[e]!;
+      if (c + 1 < n) {
+        const f = heap[c + 1]!;
+        const df = deadline[f]!;
+        if (df < de || (df === de && order[f]! < order[e]!)) {
+          c++;
+          e = f;
+          de = df;
+        }
+      }
+      if (de > dl || (de === dl && order[e]! > ol)) break;
+      heap[i] = e;
+      i = c;
+    }
+    if (n > 0) heap[i] = last;
+    return top;
   }
 }
