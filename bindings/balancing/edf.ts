@@ -223,8 +223,11 @@ class GroupedEdf implements Edf {
   }
 }
 
-/** A tournament tree of members (see header). */
-class TreeEdf implements Edf {
+/**
+ * A tournament tree of members (see header). Also weighted least_request's scheduler (policies/least-request.ts),
+ * which gives each entry's next step as it is picked (`stepOf`): Envoy's `pickAndAdd` with a weight of the moment.
+ */
+export class TreeEdf implements Edf {
   /** The item of each entry (a copy of the constructor's). */
   private readonly items: Int32Array;
   /** 1 / weight, deadline and insertion number (ties go to the earliest inserted) of each entry. */
@@ -238,6 +241,8 @@ class TreeEdf implements Edf {
   /** Entries passed over during one pick, put back after it. */
   private readonly pk: Int32Array;
   private nextSeq = 0;
+  /** The step of a picked entry when the caller gives it (pick's `stepOf`). */
+  private stepOf: ((entry: number) => number) | undefined;
 
   /** `items[k]` with weight `weights[k]` (> 0); initial deadlines 1/weight, in order. */
   constructor(items: Int32Array, weights: Float64Array) {
@@ -265,10 +270,14 @@ class TreeEdf implements Edf {
     return this.items.length;
   }
 
-  /** The next item, re-inserted with its next deadline; `skip(item)` true items are passed over (kept). */
-  pick(skip?: (item: number) => boolean): number {
+  /**
+   * The next item, re-inserted with its next deadline (deadline + 1/weight, or + `stepOf(entry)`); `skip(item)`
+   * true items are passed over (kept).
+   */
+  pick(skip?: (item: number) => boolean, stepOf?: (entry: number) => number): number {
     const n = this.items.length;
     if (n === 0) return -1;
+    if (stepOf !== undefined) this.stepOf = stepOf;
     if (skip === undefined) return this.take(this.top(), false);
     let parked = 0;
     let out = -1;
@@ -326,7 +335,7 @@ class TreeEdf implements Edf {
     const dl = this.dl;
     const sq = this.sq;
     const win = this.win;
-    dl[k] = dl[k]! + this.step[k]!;
+    dl[k] = dl[k]! + (this.stepOf === undefined ? this.step[k]! : this.stepOf(k));
     sq[k] = this.nextSeq++;
     if (parked) {
       this.replay(k);

@@ -3,10 +3,11 @@
 // the fewest active requests wins, the first sampled on ties. When the eligible members' weights differ, Envoy's
 // EDF (`EdfLoadBalancerBase::chooseHostOnce`, `pickAndAdd`): each member has a deadline; a pick takes the earliest
 // (ties: the earliest queued) and queues it again at that deadline + 1 / (weight / (active + 1)^activeRequestBias),
-// its weight as of the pick. Idle members get picks in proportion to their weights; busy ones fall behind. (Until
-// this stop the weighted form was the P2C load, under which the lighter member of an idle pair never won: weights
-// 3 and 1 gave 4000 picks to 0.) O(log n) per pick (a binary heap on (deadline, queued order)); a retry's excluded
-// members are taken off and queued back unchanged.
+// its weight as of the pick. Idle members get picks in proportion to their weights; busy ones fall behind. (The
+// weighted form used to be the P2C load, under which the lighter member of an idle pair never won: weights 3 and
+// 1 gave 4000 picks to 0.) O(log n) per pick on edf.ts's tournament tree (ties to the earliest queued); a retry's
+// excluded members keep their deadlines. Pick + done 0.40 / 0.32 x round robin's at 64 / 1024 members, each in
+// its own process beside one (bench/policies-one.ts; a binary heap was 0.25 / 0.19).
 //
 // A pick reads two cells of the state table; a JS→WASM call alone costs about as much as a whole TS pick
 // (bench/policies.bench.ts, the peakEwmaCost kernel rows), so picks run in TS over the table (which lives
@@ -17,6 +18,7 @@ import { asObject, checkKeys, int, num } from '../policy-config.js';
 import { parseWeighting, WEIGHTING_KEYS, type Weighting } from '../dynamic-weights.js';
 import { COL_ACTIVE, COL_WEIGHT, type PickContext, type Picker, type Policy, type PolicyEnv } from '../picker.js';
 import { type LoadMetric, P2CPicker } from '../p2c.js';
+import { TreeEdf } from '../edf.js';
 
 export interface LeastRequestConfig {
   /** Members sampled per pick, >= 2 (default 2). */
@@ -77,16 +79,11 @@ export class LeastRequestPolicy implements Policy {
 
 /**
  * Envoy's weighted least request: EDF over `weight / (active + 1)^bias`, each member's weight taken when it is
- * picked (see the header). Heap entries are indices k into `rows`.
+ * picked (see the header), on edf.ts's tournament tree. Its entries are indices k into `rows`.
  */
 class WeightedLeastRequest implements Picker {
-  private readonly heap: Int32Array;
-  private readonly deadline: Float64Array;
-  private readonly order: Float64Array;
-  private size: number;
-  private queued = 0;
-  /** Entries taken off for a retry's exclusions, queued back after the pick. */
-  private readonly parked: Int32Array;
+  private readonly edf: TreeEdf;
+  private readonly step = (k: number): number => 1 / this.weight(k);
 
   constructor(
     readonly rows: Int32Array,
@@ -94,12 +91,12 @@ class WeightedLeastRequest implements Picker {
     private readonly bias: number,
   ) {
     const n = rows.length;
-    this.heap = new Int32Array(n);
-    this.deadline = new Float64Array(n);
-    this.order = new Float64Array(n);
-    this.parked = new Int32Array(n);
-    this.size = 0;
-    for (let k = 0; k < n; k++) this.push(k, 1 / this.weight(k));
+    const weights = new Float64Array(n);
+    for (let k = 0; k < n; k++) weights[k] = this.weight(k);
+    this.edf = new TreeEdf(
+      Int32Array.from({ length: n }, (_, k) => k),
+      weights,
+    );
   }
 
   /** `weight / (active + 1)^bias` of rows[k] now. */
@@ -114,78 +111,13 @@ class WeightedLeastRequest implements Picker {
 
   pick(ctx: PickContext | undefined): number {
     const ex = ctx?.exclude;
-    const ids = this.env.ids;
-    let parked = 0;
-    let k = -1;
-    while (this.size > 0) {
-      const top = this.pop();
-      if (ex === undefined || ex.size === 0 || !ex.has(ids[this.rows[top]!]!)) {
-        k = top;
-        break;
-      }
-      this.parked[parked++] = top;
+    let k: number;
+    if (ex === undefined || ex.size === 0) k = this.edf.pick(undefined, this.step);
+    else {
+      const ids = this.env.ids;
+      const rows = this.rows;
+      k = this.edf.pick((j) => ex.has(ids[rows[j]!]!), this.step);
     }
-    // excluded entries go back as they were (their deadlines and order unchanged)
-    for (let j = 0; j < parked; j++) this.siftUp(this.size++, this.parked[j]!);
-    if (k < 0) return -1;
-    this.push(k, this.deadline[k]! + 1 / this.weight(k));
-    return this.rows[k]!;
-  }
-
-  private push(k: number, deadline: number): void {
-    this.deadline[k] = deadline;
-    this.order[k] = this.queued++;
-    this.siftUp(this.size++, k);
-  }
-
-  /** Places entry k at heap position i, moving it up past later (deadline, queued order) entries. */
-  private siftUp(i: number, k: number): void {
-    const heap = this.heap;
-    const deadline = this.deadline;
-    const order = this.order;
-    const dk = deadline[k]!;
-    const ok = order[k]!;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const q = heap[p]!;
-      const dq = deadline[q]!;
-      if (dk > dq || (dk === dq && ok > order[q]!)) break;
-      heap[i] = q;
-      i = p;
-    }
-    heap[i] = k;
-  }
-
-  /** Takes the earliest entry off the heap. */
-  private pop(): number {
-    const heap = this.heap;
-    const deadline = this.deadline;
-    const order = this.order;
-    const top = heap[0]!;
-    const n = --this.size;
-    const last = heap[n]!;
-    const dl = deadline[last]!;
-    const ol = order[last]!;
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      let e = heap[c]!;
-      let de = deadline[e]!;
-      if (c + 1 < n) {
-        const f = heap[c + 1]!;
-        const df = deadline[f]!;
-        if (df < de || (df === de && order[f]! < order[e]!)) {
-          c++;
-          e = f;
-          de = df;
-        }
-      }
-      if (de > dl || (de === dl && order[e]! > ol)) break;
-      heap[i] = e;
-      i = c;
-    }
-    if (n > 0) heap[i] = last;
-    return top;
+    return k < 0 ? -1 : this.rows[k]!;
   }
 }
