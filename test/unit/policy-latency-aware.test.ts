@@ -41,14 +41,17 @@ test('latency_aware: a sample written behind the hooks is read within SWEEP_EVER
   lb.remove('m0:1');
   lb.add('m0:1'); // row n - 1
   for (let r = 0; r < n; r++) lb.completeIndex(r, true, r === n - 1 ? 400 : 300);
-  lb.pickOrThrow().handle.done({ ok: true, rttMs: 300 }); // the picker reads those scores
+  const first = lb.pickOrThrow(); // the picker reads those scores
+  first.handle.done({ ok: true, rttMs: 300 });
+  let start = (first.index + 1) % n; // a scan starts after the member picked last
   old.handle.done({ ok: true, rttMs: 1 });
   t.is(lb.table.get(COL_AVG_RTT, n - 1), 400, "the old m0's completion is not the new m0's");
   lb.table.set(COL_AVG_RTT, n - 1, 200.5); // m0: 400 -> 200.5 ms, behind the hooks
   const late: boolean[] = [];
   for (let i = 1; i <= (SWEEP_EVERY + 1) * n; i++) {
-    const want = scan(lb, n, i % n);
+    const want = scan(lb, n, start);
     const p = lb.pickOrThrow();
+    start = (p.index + 1) % n;
     if (i > SWEEP_EVERY * n) late.push(p.index === want);
     p.handle.done({ ok: true, rttMs: 300 });
   }
@@ -81,7 +84,7 @@ test('latency_aware: the score tree = scan once the picks in flight at a rebuild
         const foreign = Array.from({ length: 2 * n }, () => lb.pickOrThrow());
         lb.setPolicy('latency_aware');
         const open: { handle: { done(o: { ok: boolean; rttMs?: number }): void } }[] = [];
-        let sinceBuild = 0;
+        let start = 0; // a scan starts after the member picked last (at 0 in a new picker)
         let extra = false;
         const step = (s: (typeof steps)[number], check: boolean, retry = true): boolean => {
           if (s.churn === 0) {
@@ -89,14 +92,15 @@ test('latency_aware: the score tree = scan once the picks in flight at a rebuild
             if (extra) lb.remove(ids[n]!);
             else lb.add(ids[n]!);
             extra = !extra;
-            sinceBuild = 0;
+            start = 0;
           }
           const m = n + (extra ? 1 : 0);
           // every fifth pick a retry: one member excluded (the scan path, which marks its pick too)
           const ex = retry && s.rtt % 5 === 0 ? s.churn % m : -1;
           const mask = ex < 0 ? null : Uint8Array.from({ length: m }, (_, r) => +(r === ex));
-          const want = scan(lb, m, sinceBuild++ % m, mask);
+          const want = scan(lb, m, start, mask);
           const p = lb.pickOrThrow(ex < 0 ? undefined : { exclude: new Set([ids[ex]!]) });
+          start = (p.index + 1) % m;
           open.push(p);
           // complete 0..3 picks: latency_aware's from a varying place, round robin's (if not checking) in turn
           for (let k = 0; k < s.done; k++) {
@@ -119,4 +123,29 @@ test('latency_aware: the score tree = scan once the picks in flight at a rebuild
     { numRuns: Number(process.env.LA_FC_RUNS ?? 100) },
   );
   t.pass();
+});
+
+test('latency_aware: members of equal score take turns, also past a slower or unavailable member (4 and 40 members)', (t) => {
+  for (const n of [4, 40]) {
+    const ids = Array.from({ length: n }, (_, i) => `m${i}`);
+    const lb = new Balancer({ policy: 'latency_aware', endpoints: ids, clock: new VirtualClock() });
+    const count = new Map<string, number>();
+    for (let i = 0; i < 100 * n; i++) {
+      const p = lb.pickOrThrow();
+      count.set(p.member.id, (count.get(p.member.id) ?? 0) + 1);
+      p.handle.done({ ok: true, rttMs: p.member.id === 'm1' ? 50 : 5 });
+    }
+    const fast = ids.filter((id) => id !== 'm1').map((id) => count.get(id) ?? 0);
+    t.true(Math.max(...fast) - Math.min(...fast) <= 2, `${n}: ${JSON.stringify([...count])}`);
+    lb.setAvailable('m2', false);
+    const after = new Map<string, number>();
+    for (let i = 0; i < 100 * (n - 2); i++) {
+      const p = lb.pickOrThrow();
+      after.set(p.member.id, (after.get(p.member.id) ?? 0) + 1);
+      p.handle.done({ ok: true, rttMs: p.member.id === 'm1' ? 50 : 5 });
+    }
+    const rest = ids.filter((id) => id !== 'm1' && id !== 'm2').map((id) => after.get(id) ?? 0);
+    t.true(Math.max(...rest) - Math.min(...rest) <= 2, `${n} with m2 out: ${JSON.stringify([...after])}`);
+    lb.close();
+  }
 });

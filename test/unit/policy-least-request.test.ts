@@ -248,7 +248,7 @@ test('weighted_round_robin: a 300-member WASM balancer (live WASM step) agrees w
 });
 
 test('latency_aware: the score tree picks what the scan over the state table picks, pick for pick', (t) => {
-  // sets of >= TREE_MIN_MEMBERS keep scores in a tree; the scan from position (picks mod n) is the reference
+  // sets of >= TREE_MIN_MEMBERS keep scores in a tree; the scan from after the last pick is the reference
   fc.assert(
     fc.property(
       fc.integer({ min: TREE_MIN_MEMBERS, max: 90 }),
@@ -263,10 +263,12 @@ test('latency_aware: the score tree picks what the scan over the state table pic
         const open: { handle: { done(o: { ok: boolean; rttMs?: number }): void } }[] = [];
         // distinct average RTTs first (a completion without a pick), so that low-RTT members take several picks
         for (let r = 0; r < n; r++) lb.completeIndex(r, true, warm[r]!);
+        let start = 0; // a scan starts after the member picked last
         for (let i = 0; i < steps.length; i++) {
-          const want = latencyAwareScanTs(lb.table.f, lb.table.cap, rows, n, null, i % n, c);
+          const want = latencyAwareScanTs(lb.table.f, lb.table.cap, rows, n, null, start, c);
           const p = lb.pickOrThrow();
           if (p.index !== want) return false;
+          start = (p.index + 1) % n;
           open.push(p);
           // complete 0..3 of the open picks, oldest first; rtt 0 included (equal scores tie often)
           for (let k = 0; k < steps[i]!.done && open.length > 0; k++)
@@ -290,11 +292,14 @@ test('latency_aware: in-flight counts of a previous policy completing after setP
   for (const p of old.slice(0, 2 * n)) p.handle.done({ ok: true, rttMs: 5 }); // unseen by latency_aware's hooks
   const c = parseLatencyAware({});
   const rows = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < n; i++) lb.pickOrThrow(); // one pass: each position re-read once
+  let start = 0;
+  for (let i = 0; i < n; i++) start = (lb.pickOrThrow().index + 1) % n; // one pass: each position re-read once
   let same = 0;
   for (let i = n; i < 3 * n; i++) {
-    const want = latencyAwareScanTs(lb.table.f, lb.table.cap, rows, n, null, i % n, c);
-    if (lb.pickOrThrow().index === want) same++;
+    const want = latencyAwareScanTs(lb.table.f, lb.table.cap, rows, n, null, start, c);
+    const got = lb.pickOrThrow().index;
+    if (got === want) same++;
+    start = (got + 1) % n;
   }
   t.is(same, 2 * n);
 });

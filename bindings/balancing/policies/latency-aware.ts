@@ -1,8 +1,9 @@
 // latency_aware: the weighted score of docs/design.md ("Latency-aware score"):
 // score = connWeight × active / maxConn + rttWeight × avgRtt / maxRttMs (defaults 0.6, 1000, 0.4, 500 ms);
 // the lowest score wins. avgRtt is an EWMA of completed requests' RTTs (`rttSmoothing`, the weight of a new
-// sample; the first sample sets it; 0 before any). Ties go to the first member scanned; the scan starts one
-// member further on each pick, so equal scores rotate. Warm-up (the rule peak_ewma uses, docs/design.md): while
+// sample; the first sample sets it; 0 before any). Ties go to the first member scanned; the scan starts after
+// the member picked last, so equal scores take turns (it used to start one member further on each pick, which
+// gave the member after a worse or unavailable one twice the share of the others). Warm-up (the rule peak_ewma uses, docs/design.md): while
 // a member has fewer than `warmupSamples` (default 16) samples, a new sample's weight is at least 1/(n+1), so
 // the first samples count as their mean and one early peak does not outweigh the next few samples.
 //
@@ -272,7 +273,8 @@ class LatencyAwarePicker implements Picker {
     this.rttWeight = config.rttWeight;
     this.maxRttMs = config.maxRttMs;
     const n = rows.length;
-    this.pos = new Int32Array(n >= TREE_MIN_MEMBERS ? env.table.cap : 0).fill(-1);
+    this.pos = new Int32Array(env.table.cap).fill(-1);
+    for (let p = 0; p < n; p++) this.pos[rows[p]!] = p;
     this.dirty = new Uint8Array(n >= TREE_MIN_MEMBERS ? n : 0);
     this.watch = new Int32Array(n >= TREE_MIN_MEMBERS ? n : 0);
     if (n >= TREE_MIN_MEMBERS) {
@@ -359,8 +361,17 @@ class LatencyAwarePicker implements Picker {
     const n = rows.length;
     if (n === 0) return -1;
     const ex = ctx?.exclude;
+    const r = this.scan(ex, rows, n);
+    // the next scan starts after the member picked: members of equal score take turns
+    if (r >= 0) {
+      const p = this.pos[r]! + 1;
+      this.start = p >= n ? 0 : p;
+    }
+    return r;
+  }
+
+  private scan(ex: ReadonlySet<string> | undefined, rows: Int32Array, n: number): number {
     const start = this.start;
-    if (++this.start >= n) this.start = 0;
     const tree = this.tree;
     if (tree !== null && (ex === undefined || ex.size === 0)) {
       if (this.dirtyCount > 0) this.flush();
