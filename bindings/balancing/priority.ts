@@ -27,8 +27,8 @@
 import { xxh32Bytes, xxh32String } from '../core/xxhash.js';
 import { keyError } from '../hashing/key-router.js';
 import type { Endpoint } from '../util/endpoint.js';
-import type { Random } from '../util/random.js';
-import { rangeError, typeError } from '../util/validate.js';
+import { draw, type Random } from '../util/random.js';
+import { typeError } from '../util/validate.js';
 import {
   effectiveLocalityWeight,
   groupByLocality,
@@ -217,18 +217,11 @@ class PriorityPicker implements Picker {
     private readonly random: Random,
   ) {}
 
-  /** A draw of `random`, checked: one outside [0, 1) would pick a level or locality by a wrong share. */
-  private uniform(): number {
-    const u = this.random();
-    if (!(u >= 0 && u < 1)) throw rangeError('random()', 'a number in [0, 1)', u);
-    return u;
-  }
-
   pick(ctx: PickContext | undefined, now: number): number {
     const key = ctx?.key;
     const keyed = key !== undefined;
     const h = keyed ? keyHash(key) : 0;
-    const x = keyed ? (h % 100) + 1 : Math.floor(this.uniform() * 100) + 1;
+    const x = keyed ? (h % 100) + 1 : Math.floor(draw(this.random) * 100) + 1; // checked: a draw outside [0, 1) would choose by a wrong share
     const levels = this.levels;
     const n = levels.length;
     let i = 0;
@@ -246,7 +239,7 @@ class PriorityPicker implements Picker {
   }
 
   private draw(keyed: boolean, h: number, i: number): number {
-    return keyed ? keyDraw(h, i) : this.uniform();
+    return keyed ? keyDraw(h, i) : draw(this.random);
   }
 
   /** The row from the locality step, or -1 to use the whole level. */

@@ -32,12 +32,15 @@ export function validateRandom(field: string, r: unknown): Random {
   return r as Random;
 }
 
-/** `r` checked at every draw (RangeError naming `random` outside [0, 1)); nothing is drawn before the first call. */
+/** One draw of `r`, checked: a RangeError naming `random` when it is not a number in [0, 1). */
+export function draw(r: Random): number {
+  const x = r();
+  if (typeof x !== 'number' || !(x >= 0 && x < 1))
+    throw rangeError('random', 'a function returning a number in [0, 1)', x);
+  return x;
+}
+
+/** `r` checked at every draw (`draw`); nothing is drawn before the first call. */
 export function checkedRandom(r: Random): Random {
-  return () => {
-    const x = r();
-    if (typeof x !== 'number' || !(x >= 0 && x < 1))
-      throw rangeError('random', 'a function returning a number in [0, 1)', x);
-    return x;
-  };
+  return () => draw(r);
 }

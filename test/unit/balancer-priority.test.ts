@@ -249,7 +249,7 @@ test('a random outside [0, 1) is a RangeError at a pick across levels or localit
     });
     t.throws(() => levels.pick(), {
       instanceOf: RangeError,
-      message: /^random\(\) must be a number in \[0, 1\), got /,
+      message: /^random must be a function returning a number in \[0, 1\), got /,
     });
     levels.close();
   }

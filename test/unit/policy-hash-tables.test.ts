@@ -381,3 +381,16 @@ test("a table refusing an endpoint names it endpoints[i] (its row), not the tabl
     );
   }
 });
+
+test('a keyless pick of a hash policy checks its random draw: outside [0, 1) is a RangeError, not the first member', (t) => {
+  for (const policy of ['ring_hash', 'xxhash_ring', 'maglev', 'ketama'])
+    for (const random of [() => 1, () => -0.5, () => '0.5' as unknown as number]) {
+      const lb = new Balancer({ policy, endpoints: ['a:1', 'b:1', 'c:1'], random });
+      t.throws(() => lb.pick(), {
+        instanceOf: RangeError,
+        message: /^random must be a function returning a number in \[0, 1\), got /,
+      });
+      t.is(lb.pick({ key: 'k' }).type, 'pick', 'a keyed pick draws nothing');
+      lb.close();
+    }
+});

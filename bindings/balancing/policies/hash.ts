@@ -23,6 +23,7 @@ import type { OrderedKeyRouter } from '../../hashing/key-router.js';
 import { DEFAULT_VNODES, HashRing, MAX_POINTS, MAX_VNODES } from '../../hashing/ring.js';
 import { renameMembers } from '../../hashing/shared.js';
 import { typeError } from '../../util/validate.js';
+import { draw } from '../../util/random.js';
 
 /**
  * What a hash policy uses of a table (hashing/key-router.ts `OrderedKeyRouter`, which every built-in table
@@ -163,7 +164,7 @@ class HashPicker implements Picker {
     const key = ctx?.key;
     if (key === undefined) {
       // no key: random, skipping excluded members (bounded)
-      const s = Math.floor(this.env.random() * n);
+      const s = Math.floor(draw(this.env.random) * n); // checked: 1 would still name a member
       for (let i = 0; i < n; i++) {
         const r = this.rows[(s + i) % n]!;
         if (ex === undefined || !ex.has(this.env.ids[r]!)) return r;
