@@ -221,7 +221,8 @@ class PriorityPicker implements Picker {
     const key = ctx?.key;
     const keyed = key !== undefined;
     const h = keyed ? keyHash(key) : 0;
-    const x = keyed ? (h % 100) + 1 : Math.floor(draw(this.random) * 100) + 1; // checked: a draw outside [0, 1) would choose by a wrong share
+    // a checked draw: one outside [0, 1) would choose a level by a wrong share
+    const x = keyed ? (h % 100) + 1 : Math.floor(draw(this.random) * 100) + 1;
     const levels = this.levels;
     const n = levels.length;
     let i = 0;

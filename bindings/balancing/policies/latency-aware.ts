@@ -3,9 +3,10 @@
 // the lowest score wins. avgRtt is an EWMA of completed requests' RTTs (`rttSmoothing`, the weight of a new
 // sample; the first sample sets it; 0 before any). Ties go to the first member scanned; the scan starts after
 // the member picked last, so equal scores take turns (it used to start one member further on each pick, which
-// gave the member after a worse or unavailable one twice the share of the others). Warm-up (the rule peak_ewma uses, docs/design.md): while
-// a member has fewer than `warmupSamples` (default 16) samples, a new sample's weight is at least 1/(n+1), so
-// the first samples count as their mean and one early peak does not outweigh the next few samples.
+// gave the member after a worse or unavailable one twice the share of the others). Warm-up (the rule peak_ewma
+// uses, docs/design.md): while a member has fewer than `warmupSamples` (default 16) samples, a new sample's
+// weight is at least 1/(n+1), so the first samples count as their mean and one early peak does not outweigh the
+// next few samples.
 //
 // The pick is the scan's answer (every eligible member, not a power-of-d-choices sample), kept incrementally:
 // sets of >= TREE_MIN_MEMBERS (16) keep the scores in a min segment tree (a tournament tree; Cormen et al.,

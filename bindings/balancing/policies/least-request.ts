@@ -6,8 +6,9 @@
 // its weight as of the pick. Idle members get picks in proportion to their weights; busy ones fall behind. (The
 // weighted form used to be the P2C load, under which the lighter member of an idle pair never won: weights 3 and
 // 1 gave 4000 picks to 0.) O(log n) per pick on edf.ts's tournament tree (ties to the earliest queued); a retry's
-// excluded members keep their deadlines. Pick + done 0.40 / 0.32 x round robin's at 64 / 1024 members, each in
-// its own process beside one (bench/policies-one.ts; a binary heap was 0.25 / 0.19).
+// excluded members keep their deadlines. Pick + done 0.50 / 0.41 / 0.31 x round robin's at 8 / 64 / 1024
+// members, each in its own process beside one (bench/results/policies.json; a binary heap was 0.25 / 0.19 at 64 /
+// 1024).
 //
 // A pick reads two cells of the state table; a JS→WASM call alone costs about as much as a whole TS pick
 // (bench/policies.bench.ts, the peakEwmaCost kernel rows), so picks run in TS over the table (which lives
