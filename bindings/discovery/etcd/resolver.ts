@@ -24,10 +24,10 @@
 // doubled up to 5 s by default) and are reported as a `ResolverError` naming the target (the round's last
 // failure); a member's failure while others remain to be tried is a notice (its EtcdError), so requests waiting
 // for the first list are not failed while the next member answers. A watch that stood STABLE_WATCH_MS before it
-// failed starts a new round; one etcd created and then cancelled or ended at once counts toward the round. A watch whose store is behind the revision
-// applied (restored, or restarted with an empty data dir) lists afresh, as after a compaction. A hung member
-// (SIGSTOP, a partition) never closes its TCP connection: the member carrying the watch is probed every
-// `probeIntervalMs` and a failed probe fails over.
+// failed starts a new round; one etcd created and then cancelled or ended at once counts toward the round. A
+// watch whose store is behind the revision applied (restored, or restarted with an empty data dir) lists afresh,
+// as after a compaction. A hung member (SIGSTOP, a partition) never closes its TCP connection: the member
+// carrying the watch is probed every `probeIntervalMs` and a failed probe fails over.
 //
 //   const r = new EtcdResolver({ endpoints: ['http://10.0.0.1:2379'], prefix: 'services/api' }, listener);
 import type { Endpoint } from '../../util/endpoint.js';
@@ -179,7 +179,7 @@ export class EtcdResolver extends ResolverBase {
           failures = 0;
           this.fail(e);
           await this.pause.sleep(this.backoff.capMs(++failedRounds));
-        } else this.out.error(e instanceof Error ? e : new Error(String(e))); // a notice: the next member is tried at once
+        } else this.out.error(e instanceof Error ? e : new Error(String(e))); // a notice: the next one at once
       }
     }
   }
