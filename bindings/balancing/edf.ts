@@ -241,11 +241,15 @@ export class TreeEdf implements Edf {
   /** Entries passed over during one pick, put back after it. */
   private readonly pk: Int32Array;
   private nextSeq = 0;
-  /** The step of a picked entry when the caller gives it (pick's `stepOf`). */
-  private stepOf: ((entry: number) => number) | undefined;
-
-  /** `items[k]` with weight `weights[k]` (> 0); initial deadlines 1/weight, in order. */
-  constructor(items: Int32Array, weights: Float64Array) {
+  /**
+   * `items[k]` with weight `weights[k]` (> 0); initial deadlines 1/weight, in order. `stepOf(k)`, if given, is a
+   * picked entry's next step (instead of 1/weight), asked at each pick.
+   */
+  constructor(
+    items: Int32Array,
+    weights: Float64Array,
+    private readonly stepOf?: (entry: number) => number,
+  ) {
     const n = items.length;
     this.items = items.slice();
     this.step = new Float64Array(n);
@@ -270,14 +274,10 @@ export class TreeEdf implements Edf {
     return this.items.length;
   }
 
-  /**
-   * The next item, re-inserted with its next deadline (deadline + 1/weight, or + `stepOf(entry)`); `skip(item)`
-   * true items are passed over (kept).
-   */
-  pick(skip?: (item: number) => boolean, stepOf?: (entry: number) => number): number {
+  /** The next item, re-inserted with its next deadline; `skip(item)` true items are passed over (kept). */
+  pick(skip?: (item: number) => boolean): number {
     const n = this.items.length;
     if (n === 0) return -1;
-    if (stepOf !== undefined) this.stepOf = stepOf;
     if (skip === undefined) return this.take(this.top(), false);
     let parked = 0;
     let out = -1;

@@ -84,7 +84,6 @@ export class LeastRequestPolicy implements Policy {
  */
 class WeightedLeastRequest implements Picker {
   private readonly edf: TreeEdf;
-  private readonly step = (k: number): number => 1 / this.weight(k);
 
   constructor(
     readonly rows: Int32Array,
@@ -94,10 +93,8 @@ class WeightedLeastRequest implements Picker {
     const n = rows.length;
     const weights = new Float64Array(n);
     for (let k = 0; k < n; k++) weights[k] = this.weight(k);
-    this.edf = new TreeEdf(
-      Int32Array.from({ length: n }, (_, k) => k),
-      weights,
-    );
+    const entries = Int32Array.from({ length: n }, (_, k) => k);
+    this.edf = new TreeEdf(entries, weights, (k) => 1 / this.weight(k));
   }
 
   /** `weight / (active + 1)^bias` of rows[k] now. */
@@ -113,11 +110,11 @@ class WeightedLeastRequest implements Picker {
   pick(ctx: PickContext | undefined): number {
     const ex = ctx?.exclude;
     let k: number;
-    if (ex === undefined || ex.size === 0) k = this.edf.pick(undefined, this.step);
+    if (ex === undefined || ex.size === 0) k = this.edf.pick();
     else {
       const ids = this.env.ids;
       const rows = this.rows;
-      k = this.edf.pick((j) => ex.has(ids[rows[j]!]!), this.step);
+      k = this.edf.pick((j) => ex.has(ids[rows[j]!]!));
     }
     return k < 0 ? -1 : this.rows[k]!;
   }
