@@ -66,6 +66,18 @@ function gateway() {
   return { fetchFn, calls, watches, down, setRange: (v: unknown) => (rangeAnswer = v) };
 }
 
+/** A resolver of prefix `s` over `members` (port 2379) of the scripted gateway, backing off 100 ms doubled to 400. */
+function backingOff(
+  g: ReturnType<typeof gateway>,
+  clock: VirtualClock,
+  r: ReturnType<typeof recorder>,
+  members: string[],
+): EtcdResolver {
+  const endpoints = members.map((m) => `http://${m}:2379`);
+  const opts = { endpoints, prefix: 's', fetch: g.fetchFn, clock, initialBackoffMs: 100, maxBackoffMs: 400 };
+  return new EtcdResolver(opts, r.listener);
+}
+
 /** Moves the virtual clock, then lets the scripted gateway's responses settle. */
 async function advance(clock: VirtualClock, ms: number): Promise<void> {
   await clock.advance(ms);
@@ -129,17 +141,7 @@ test('every member down: exponential backoff between rounds; an in-stream error 
   const r = recorder();
   g.down.add('m0:2379');
   g.down.add('m1:2379');
-  const res = new EtcdResolver(
-    {
-      endpoints: ['http://m0:2379', 'http://m1:2379'],
-      prefix: 's',
-      fetch: g.fetchFn,
-      clock,
-      initialBackoffMs: 100,
-      maxBackoffMs: 400,
-    },
-    r.listener,
-  );
+  const res = backingOff(g, clock, r, ['m0', 'm1']);
   await flush();
   t.is(g.calls.length, 2, 'one round: both members tried');
   t.is(r.lists.length, 0);
@@ -215,17 +217,7 @@ test('watches etcd creates and cancels at once count toward a failed round: a Re
   const g = gateway();
   const clock = new VirtualClock(0);
   const r = recorder();
-  const res = new EtcdResolver(
-    {
-      endpoints: ['http://m0:2379', 'http://m1:2379', 'http://m2:2379'],
-      prefix: 's',
-      fetch: g.fetchFn,
-      clock,
-      initialBackoffMs: 100,
-      maxBackoffMs: 400,
-    },
-    r.listener,
-  );
+  const res = backingOff(g, clock, r, ['m0', 'm1', 'm2']);
   await flush();
   let answered = 0;
   const cancelNew = async () => {
