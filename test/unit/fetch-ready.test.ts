@@ -10,7 +10,8 @@ import { UnavailableError } from '../../bindings/balancing/errors.js';
 import { ResolverError } from '../../bindings/discovery/errors.js';
 import { createFetch, NoMemberError, type FetchEvent, type PickSource } from '../../bindings/http/fetch.js';
 import { createProxy } from '../../bindings/http/proxy.js';
-import { VirtualClock, type Clock } from '../../bindings/util/clock.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
+import { earlyTimers } from '../helpers/clock.js';
 import { startBackend } from '../helpers/backends.js';
 import { closedPort, listen } from '../helpers/process.js';
 
@@ -161,11 +162,7 @@ test('the wait for a member ends with DeadlineExceededError exactly at the deadl
 test('a wait the deadline bounds ends with DeadlineExceededError though its timer fires before the clock reads the deadline', async (t) => {
   // Node's timers run on a millisecond clock and may fire up to 1 ms before performance.now() reads their time
   const clock = new VirtualClock(0);
-  const early: Clock = {
-    now: () => clock.now(),
-    setTimeout: (fn, ms) => clock.setTimeout(fn, Math.max(0, ms - 0.6)),
-    clearTimeout: (h) => clock.clearTimeout(h),
-  };
+  const early = earlyTimers(clock, 0.6);
   const balancer = new Balancer({ clock: early });
   const f = createFetch({ balancer, clock: early, fetch: scripted(clock, []), deadlineMs: 100, readyTimeoutMs: 200 });
   let error: Error | undefined;

@@ -2,7 +2,8 @@
 // jitter bounds, timeouts, no overlapping probes, draining, stats and bad input.
 import test from 'ava';
 import fc from 'fast-check';
-import { VirtualClock, type Clock } from '../../bindings/util/clock.js';
+import { VirtualClock } from '../../bindings/util/clock.js';
+import { earlyTimers } from '../helpers/clock.js';
 import {
   HealthChecker,
   type HealthCheckerOptions,
@@ -428,11 +429,7 @@ test('a timer firing before clock.now() reaches its due time: scheduledAt is nev
   // Node's timers count whole milliseconds on their own clock: one set at performance.now() 100.9 for 5 ms may run
   // at 105.1, before the 105.9 the checker computed as its due time. This clock's timers run 1 ms early.
   const v = new VirtualClock(0);
-  const early: Clock = {
-    now: () => v.now(),
-    setTimeout: (fn, ms) => v.setTimeout(fn, Math.max(0, ms - 1)),
-    clearTimeout: (h) => v.clearTimeout(h),
-  };
+  const early = earlyTimers(v, 1);
   const hc = new HealthChecker({ probe: async () => true, clock: early, intervalMs: 1000, timeoutMs: 100 });
   const seen: Array<[number, number]> = [];
   hc.on('probe', (e) => seen.push([e.scheduledAt, e.startedAt]));
