@@ -159,11 +159,11 @@ export function parseWeighting(o: Record<string, unknown>, field: string): Weigh
     updatePeriodMs: durationMs(field, o, 'weightUpdatePeriodMs', 'weight_update_period', 1000, 100),
   };
   // undefined only is absent: null (false for slowStart) is a TypeError naming the key
-  const ss = pickKey(o, 'slowStart', 'slow_start_config');
+  const ss = pickKey(o, 'slowStart', 'slow_start_config', field);
   if (ss !== undefined) w.slowStart = parseSlowStart(ss[1], `${field}.${ss[0]}`);
-  const dw = pickKey(o, 'dynamicWeights', 'dynamic_weights');
+  const dw = pickKey(o, 'dynamicWeights', 'dynamic_weights', field);
   if (dw !== undefined && dw[1] !== false) w.dynamic = parseDynamicWeights(dw[1], `${field}.${dw[0]}`);
-  const lr = pickKey(o, 'loadReports', 'load_reports');
+  const lr = pickKey(o, 'loadReports', 'load_reports', field);
   if (lr !== undefined && lr[1] !== false) w.loadReports = parseLoadReports(lr[1], `${field}.${lr[0]}`);
   else if (A58_KEYS.some((k) => o[k] !== undefined)) {
     const sub: Record<string, unknown> = {};

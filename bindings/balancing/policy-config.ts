@@ -13,8 +13,18 @@ export function checkKeys(field: string, o: Json, known: readonly string[]): voi
   checkObjectKeys(field, o, known, 'name');
 }
 
-/** `[key, value]` of `o[camel]` or else `o[snake]` (null included: a wrong value, not an absent one). */
-export function pickKey(o: Json, camel: string, snake: string): [string, unknown] | undefined {
+/** Throws a TypeError naming `field.<snake>` when `o` gives both spellings of one option. */
+export function oneSpelling(field: string, o: Json, camel: string, snake: string): void {
+  if (camel !== snake && o[camel] !== undefined && o[snake] !== undefined)
+    throw typeError(`${field}.${snake}`, `left out beside ${camel} (the same option)`, o[snake]);
+}
+
+/**
+ * `[key, value]` of `o[camel]` or else `o[snake]` (null included: a wrong value, not an absent one); both given is
+ * a TypeError (oneSpelling).
+ */
+export function pickKey(o: Json, camel: string, snake: string, field: string): [string, unknown] | undefined {
+  oneSpelling(field, o, camel, snake);
   if (o[camel] !== undefined) return [camel, o[camel]];
   if (o[snake] !== undefined) return [snake, o[snake]];
   return undefined;
@@ -36,7 +46,7 @@ export type BoundedOption = (
 
 function bounded(check: (name: string, v: unknown, min: number, max: number) => number): BoundedOption {
   return (field, o, camel, snake, dflt, min, max) => {
-    const kv = pickKey(o, camel, snake);
+    const kv = pickKey(o, camel, snake, field);
     return kv === undefined ? dflt : check(`${field}.${kv[0]}`, kv[1], min, max);
   };
 }
@@ -92,7 +102,7 @@ function durationObject(f: string, d: Json): number {
  * (Number.MIN_VALUE: any positive duration).
  */
 export function durationMs(field: string, o: Json, camelMs: string, snake: string, dfltMs: number, minMs = 0): number {
-  const kv = pickKey(o, camelMs, snake);
+  const kv = pickKey(o, camelMs, snake, field);
   if (kv === undefined) return dfltMs;
   const [k, v] = kv;
   const f = `${field}.${k}`;

@@ -11,7 +11,7 @@ import { parseLocality, localityKey } from '../util/endpoint.js';
 import { bool, rangeError, typeError } from '../util/validate.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR } from './levels.js';
 import type { ZoneAwareOptions } from './locality.js';
-import { asObject, checkKeys, int, type Json, num, unwrap } from './policy-config.js';
+import { asObject, checkKeys, int, type Json, num, oneSpelling, unwrap } from './policy-config.js';
 
 export interface PriorityOptions {
   /** Multiplier applied to a level's or locality's healthy share (Envoy default 1.4), in [1, 10]. */
@@ -97,6 +97,9 @@ export function parsePriorityOptions(
     ...['overprovisioningFactor', 'localityWeighted', 'zoneAware', 'panicThresholdPercent', 'panicMode'],
     ...['overprovisioning_factor', 'locality_weighted_lb_config', 'zone_aware_lb_config', 'healthy_panic_threshold'],
   ]);
+  oneSpelling(field, o, 'overprovisioningFactor', 'overprovisioning_factor');
+  oneSpelling(field, o, 'localityWeighted', 'locality_weighted_lb_config');
+  oneSpelling(field, o, 'zoneAware', 'zone_aware_lb_config');
   let overprovisioningFactor = d.overprovisioningFactor;
   if (o.overprovisioningFactor !== undefined)
     overprovisioningFactor = num(field, o, 'overprovisioningFactor', 'overprovisioningFactor', 0, 1, 10);

@@ -20,7 +20,7 @@
 import { policyFrom, policyNames } from '../balancing/service-config.js';
 import type { Policy } from '../balancing/picker.js';
 import { HashPolicy } from '../balancing/policies/hash.js';
-import { durationMs, type Json } from '../balancing/policy-config.js';
+import { durationMs, type Json, oneSpelling } from '../balancing/policy-config.js';
 import { parseOutlierOptions, type OutlierDetectorOptions } from '../health/options.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { parseHashHeader } from './metadata-key.js';
@@ -68,6 +68,7 @@ export function parseOutlierField(field: string, v: unknown): OutlierDetectorOpt
     if (OUTLIER_CAMEL.has(k)) out[k] = val;
     else if (OUTLIER_FIELDS[k] !== undefined) {
       const [camel, duration] = OUTLIER_FIELDS[k]!;
+      oneSpelling(field, o, camel, k);
       out[camel] = duration ? durationMs(field, o, `${k}Ms`, k, 0) : val;
     } else
       throw rangeError(`${field}.${k}`, `one of ${[...OUTLIER_CAMEL, ...Object.keys(OUTLIER_FIELDS)].join(', ')}`, k);
@@ -128,6 +129,8 @@ export function parseLbConfig(lbName: string, policyName: string, json: unknown)
     if (typeof raw !== 'object' || Array.isArray(raw)) throw typeError(lbName, 'an object of policy options', json);
     const { request_hash_header, requestHashHeader, outlier_detection, outlierDetection, ...rest } = raw as Json;
     options = rest;
+    oneSpelling(lbName, raw as Json, 'requestHashHeader', 'request_hash_header');
+    oneSpelling(lbName, raw as Json, 'outlierDetection', 'outlier_detection');
     const hh = requestHashHeader ?? request_hash_header;
     const hhField = `${lbName}.${requestHashHeader !== undefined ? 'requestHashHeader' : 'request_hash_header'}`;
     if (hh !== undefined) hashHeader = parseHashHeader(hhField, hh);

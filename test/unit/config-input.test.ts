@@ -185,6 +185,31 @@ test('policy options: null is a TypeError naming the key (slowStart, dynamicWeig
   });
 });
 
+test('an option given in both spellings (camelCase and snake_case) is a TypeError naming the second, not a silent choice', (t) => {
+  const both = /must be left out beside (\w+) \(the same option\)/;
+  for (const [policy, key] of [
+    [{ name: 'least_request', choiceCount: 3, choice_count: 4 }, 'choice_count'],
+    [{ name: 'peak_ewma', decayMs: 100, decay: '1s' }, 'decay'],
+    [{ name: 'ring_hash', minRingSize: 64, minimum_ring_size: 128 }, 'minimum_ring_size'],
+    [{ name: 'pick_first', shuffleAddressList: true, shuffle_address_list: false }, 'shuffle_address_list'],
+    [{ name: 'weighted_round_robin', dynamicWeights: {}, dynamic_weights: {} }, 'dynamic_weights'],
+    [{ name: 'prequal', warmupProbes: true, warmup_probes: false }, 'warmup_probes'],
+  ] as const)
+    t.throws(() => new Balancer({ policy, endpoints: ['a:1'] }), { instanceOf: TypeError, message: both }, key);
+  for (const [o, key] of [
+    [{ overprovisioningFactor: 2, overprovisioning_factor: 300 }, 'overprovisioning_factor'],
+    [{ localityWeighted: true, locality_weighted_lb_config: {} }, 'locality_weighted_lb_config'],
+    [{ zoneAware: null, zone_aware_lb_config: {} }, 'zone_aware_lb_config'],
+    [{ panicThresholdPercent: 10, healthy_panic_threshold: 20 }, 'healthy_panic_threshold'],
+  ] as const)
+    t.throws(() => parsePriorityOptions(o), { instanceOf: TypeError, message: new RegExp(`^priority\\.${key} `) });
+  t.is(
+    parsePriorityOptions({ overprovisioning_factor: 300 }).overprovisioningFactor,
+    3,
+    'one spelling alone still reads',
+  );
+});
+
 test('protobuf wrappers: { value } (RuntimeDouble: { default_value, runtime_key }) required and alone', (t) => {
   const ss = (o: object) => parseSlowStart({ slow_start_window: '1s', ...o }, 's');
   t.deepEqual(

@@ -299,6 +299,15 @@ test('hashKeyFromMetadata / parseHashHeader: values joined with commas, binary k
   t.is(parseLbConfig('ring_hash', 'ring_hash', { requestHashHeader: 'X-K', minRingSize: 64 }).hashHeader, 'x-k');
   const bad = parseLbConfig('ring_hash', 'ring_hash', { outlier_detection: { interval: 'soon' } }).error;
   t.true(bad instanceof RangeError && /ring_hash\.outlier_detection\.interval/.test(bad.message), String(bad));
+  // one option in both spellings is refused, not settled silently
+  for (const [cfg, key] of [
+    [{ requestHashHeader: 'a', request_hash_header: 'b' }, 'ring_hash.request_hash_header'],
+    [{ outlierDetection: {}, outlier_detection: {} }, 'ring_hash.outlier_detection'],
+    [{ outlier_detection: { consecutive5xx: 3, consecutive_5xx: 4 } }, 'ring_hash.outlier_detection.consecutive_5xx'],
+  ] as const) {
+    const e = parseLbConfig('ring_hash', 'ring_hash', cfg).error;
+    t.true(e instanceof TypeError && e.message.startsWith(`${key} must be left out beside`), String(e));
+  }
 });
 
 test('picks grpc-js never starts are released by a timer UNSTARTED_PICK_TIMEOUT_MS after the pick, no further pick needed: in-flight count only', (t) => {

@@ -30,7 +30,7 @@ import { ENVOY_MAX_RING_SIZE, ENVOY_MIN_RING_SIZE, EnvoyRingHash } from '../../h
 import { KETAMA_COMPATS, KetamaRing, type KetamaCompat } from '../../hashing/ketama/ketama.js';
 import { isPrime, Maglev, MAGLEV_DEFAULT_TABLE_SIZE, MAGLEV_MAX_TABLE_SIZE } from '../../hashing/envoy/maglev.js';
 import { MEMBER_WEIGHT_MAX, MEMBER_WEIGHT_MIN } from '../../hashing/membership.js';
-import { asObject, checkKeys, int, type Json } from '../policy-config.js';
+import { asObject, checkKeys, int, type Json, oneSpelling } from '../policy-config.js';
 import { HashPolicy, type Members, scaleWeights, type SlotHasher } from './hash.js';
 import { rangeError } from '../../util/validate.js';
 
@@ -98,10 +98,11 @@ export interface RingHashPolicyConfig {
   hashFunction: 'XX_HASH' | 'MURMUR_HASH_2';
 }
 
-/** The first of `names` present in `o`, as [key, value]. */
-function firstKey(o: Json, names: readonly string[]): [string, unknown] | undefined {
-  for (const k of names) if (o[k] !== undefined) return [k, o[k]];
-  return undefined;
+/** The one of `names` (spellings of one option) present in `o`, as [key, value]; two present is a TypeError. */
+function firstKey(field: string, o: Json, names: readonly string[]): [string, unknown] | undefined {
+  const given = names.filter((k) => o[k] !== undefined);
+  if (given.length > 1) oneSpelling(field, o, given[0]!, given[1]!);
+  return given.length === 0 ? undefined : [given[0]!, o[given[0]!]];
 }
 
 const MIN_NAMES = ['minimumRingSize', 'minimum_ring_size', 'minRingSize', 'min_ring_size'] as const;
@@ -111,16 +112,16 @@ export function parseRingHashPolicy(json: unknown, field = 'ring_hash'): RingHas
   const o = asObject(field, json);
   checkKeys(field, o, [...MIN_NAMES, ...MAX_NAMES, 'hashFunction', 'hash_function']);
   const size = (names: readonly string[], dflt: number): number => {
-    const kv = firstKey(o, names);
+    const kv = firstKey(field, o, names);
     return kv === undefined ? dflt : int(field, o, kv[0], kv[0], dflt, 1, ENVOY_MAX_RING_SIZE);
   };
   const minimumRingSize = size(MIN_NAMES, ENVOY_MIN_RING_SIZE);
   const maximumRingSize = size(MAX_NAMES, ENVOY_MAX_RING_SIZE);
   if (minimumRingSize > maximumRingSize) {
-    const k = firstKey(o, MIN_NAMES)![0];
+    const k = firstKey(field, o, MIN_NAMES)![0];
     throw rangeError(`${field}.${k}`, `<= the maximum ring size (${maximumRingSize})`, minimumRingSize);
   }
-  const hf = firstKey(o, ['hashFunction', 'hash_function']);
+  const hf = firstKey(field, o, ['hashFunction', 'hash_function']);
   let hashFunction: RingHashPolicyConfig['hashFunction'] = 'XX_HASH';
   if (hf !== undefined) {
     // Envoy: DEFAULT_HASH is XX_HASH

@@ -23,7 +23,7 @@ export interface PickFirstConfig {
 export function parsePickFirst(json: unknown, field = 'pick_first'): PickFirstConfig {
   const o = asObject(field, json);
   checkKeys(field, o, ['shuffleAddressList', 'shuffle_address_list']);
-  const kv = pickKey(o, 'shuffleAddressList', 'shuffle_address_list');
+  const kv = pickKey(o, 'shuffleAddressList', 'shuffle_address_list', field);
   return { shuffleAddressList: kv !== undefined && bool(`${field}.${kv[0]}`, kv[1]) };
 }
 

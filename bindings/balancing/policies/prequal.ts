@@ -40,7 +40,7 @@ import { type Endpoint, parseEndpoint } from '../../util/endpoint.js';
 import { bool, typeError } from '../../util/validate.js';
 import { type LoadMetric, P2CPicker, sampleDistinct } from '../p2c.js';
 import { COL_ACTIVE, NONE_BUILT, type Picker, type PickContext, type Policy, type PolicyEnv } from '../picker.js';
-import { asObject, checkKeys, durationMs, int, num } from '../policy-config.js';
+import { asObject, checkKeys, durationMs, int, num, pickKey } from '../policy-config.js';
 
 /** Sends one probe; resolves with the member's answer `{ rif, latencyMs }` (validated by the policy). */
 export type PrequalProbe = (member: Endpoint, signal: AbortSignal) => Promise<unknown>;
@@ -143,8 +143,8 @@ export function parsePrequal(json: unknown, field = 'prequal'): PrequalConfig {
 
 /** The boolean at `key` or `alt` (snake_case), `dflt` when neither is set. */
 function flag(field: string, o: Record<string, unknown>, key: string, alt: string, dflt: boolean): boolean {
-  const v = o[key] !== undefined ? o[key] : o[alt];
-  return v === undefined ? dflt : bool(`${field}.${o[key] !== undefined ? key : alt}`, v);
+  const kv = pickKey(o, key, alt, field);
+  return kv === undefined ? dflt : bool(`${field}.${kv[0]}`, kv[1]);
 }
 
 /**
