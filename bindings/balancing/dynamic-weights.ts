@@ -181,8 +181,8 @@ export function validateLoadReport(field: string, report: unknown): LoadReport {
   for (const k of ['qps', 'utilization', 'eps'] as const) {
     const v = r[k];
     if (v === undefined && k === 'eps') continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      throw rangeError(`${field}.${k}`, 'a finite number >= 0', v);
+    if (typeof v !== 'number') throw typeError(`${field}.${k}`, 'a finite number >= 0', v);
+    if (!Number.isFinite(v) || v < 0) throw rangeError(`${field}.${k}`, 'a finite number >= 0', v);
   }
   return report as LoadReport;
 }

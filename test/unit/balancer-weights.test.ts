@@ -110,6 +110,11 @@ test('load reports (gRPC A58): qps / (utilization + eps/qps × penalty), blackou
   t.true(lb.reportLoad('b:1', { qps: 100, eps: 10, utilization: 0.3 }));
   t.false(lb.reportLoad('zz', { qps: 1, utilization: 1 }));
   t.throws(() => lb.reportLoad('a:1', { qps: -1, utilization: 1 }), { instanceOf: RangeError, message: /load\.qps/ });
+  // not a number at all is a TypeError (a string was a RangeError)
+  t.throws(() => lb.reportLoad('a:1', { qps: '5' as never, utilization: 1 }), {
+    instanceOf: TypeError,
+    message: /^load\.qps must be a finite number >= 0, got "5"/,
+  });
   clock.set(500);
   lb.refresh();
   t.deepEqual(weights(lb), { 'a:1': 1, 'b:1': 1, 'c:1': 1 }); // blackout: configured weights
