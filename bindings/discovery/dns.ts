@@ -45,6 +45,7 @@ import {
   ServiceConfigTracker,
   type ServiceConfigResolverOptions,
 } from './service-config.js';
+import { asError } from '../util/failure.js';
 
 export interface AddressRecord {
   address: string;
@@ -296,7 +297,7 @@ export class DnsResolver extends ResolverBase {
         if (txt !== undefined && !txt.settled) await this.txtWait(txt, startedMs + this.txtWaitMs);
         this.done(n, undefined, endpoints, ttlS, txt);
       },
-      (e: unknown) => this.done(n, e instanceof Error ? e : new Error(String(e))),
+      (e: unknown) => this.done(n, asError(e)),
     );
   }
 
@@ -396,7 +397,7 @@ export class DnsResolver extends ResolverBase {
     const reasons = [v4, v6].filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
     // Prefer the informative failure: NXDOMAIN or a timeout over "no record of this type".
     const e = reasons.find((r) => codeOf(r) !== 'ENODATA') ?? reasons[0];
-    if (e !== undefined) throw e instanceof Error ? e : new Error(String(e));
+    if (e !== undefined) throw asError(e);
     const none = new Error(`dns: no A/AAAA records for ${JSON.stringify(name)}`);
     (none as Error & { code: string }).code = 'ENODATA';
     throw none;

@@ -24,6 +24,7 @@ import { durationMs, type Json, oneSpelling } from '../balancing/policy-config.j
 import { parseOutlierOptions, type OutlierDetectorOptions } from '../health/options.js';
 import { rangeError, typeError } from '../util/validate.js';
 import { parseHashHeader } from './metadata-key.js';
+import { asError } from '../util/failure.js';
 
 /** The load-balancing policies grpc-js 1.14 registers itself. */
 export const GRPC_BUILTIN_POLICIES: readonly string[] = Object.freeze([
@@ -145,7 +146,7 @@ export function parseLbConfig(lbName: string, policyName: string, json: unknown)
       throw rangeError(hhField, 'absent: request_hash_header applies to hash policies only', hh);
     return new SwitchyardLbConfig(lbName, policyName, raw, options, hashHeader, outlier, undefined);
   } catch (e) {
-    const error = e instanceof Error ? e : new TypeError(String(e));
+    const error = asError(e, TypeError);
     return new SwitchyardLbConfig(lbName, policyName, raw, options, hashHeader, outlier, error);
   }
 }

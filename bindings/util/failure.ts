@@ -6,6 +6,11 @@ import { describe } from './validate.js';
 
 type Coded = Error & { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown };
 
+/** `e` itself when it is an Error, else an Error (`As`, default Error) whose message is `String(e)`. */
+export function asError(e: unknown, As: new (message: string) => Error = Error): Error {
+  return e instanceof Error ? e : new As(String(e));
+}
+
 /** `e.code` when it is a string or a number. */
 export function ownCode(e: unknown): string | number | undefined {
   const c = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;

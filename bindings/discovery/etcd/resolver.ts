@@ -53,6 +53,7 @@ import {
   ServiceConfigTracker,
   type ServiceConfigResolverOptions,
 } from '../service-config.js';
+import { asError } from '../../util/failure.js';
 
 export interface EtcdResolverOptions extends CommonResolverOptions, EtcdClientOptions, ServiceConfigResolverOptions {
   /** Key prefix; a trailing '/' is added when missing (`services/api` watches `services/api/`). */
@@ -179,7 +180,7 @@ export class EtcdResolver extends ResolverBase {
           failures = 0;
           this.fail(e);
           await this.pause.sleep(this.backoff.capMs(++failedRounds));
-        } else this.out.error(e instanceof Error ? e : new Error(String(e))); // a notice: the next one at once
+        } else this.out.error(asError(e)); // a notice: the next one at once
       }
     }
   }
@@ -246,7 +247,7 @@ export class EtcdResolver extends ResolverBase {
           },
           (e: unknown) => {
             if (!live()) return;
-            probeError = e instanceof Error ? e : new Error(String(e));
+            probeError = asError(e);
             abort();
           },
         );
