@@ -331,6 +331,11 @@ export interface Sink {
   /** A member left the membership: drop its series where the library allows it. */
   forget?(member: string): void;
   /**
+   * With a Balancer: whether an id is one of its current members, for a sink with `forget` to drop the series
+   * of members that left without a 'membership' event (every one, when the Balancer is closed).
+   */
+  members?(isMember: (id: string) => boolean): void;
+  /**
    * Per-member counter series start at 0 (`zeroSets`): for a sink whose `forget` drops them (Prometheus). Not
    * for one that cannot (OpenTelemetry): under churn each member that ever came would keep ~20 series at 0,
    * toward the SDK's cardinality limit, past which real series go to the overflow set.
@@ -600,6 +605,7 @@ function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
     const [test, follow, current] = memberTest(b);
     isMember = test;
     members = current;
+    sink.members?.(isMember);
     offs.push(
       b.on('outcome', (e) => {
         if (!isMember(e.id)) return;
@@ -662,7 +668,7 @@ function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
     );
     sink.gauge('healthState', (set) => {
       for (const m of c.stats().members)
-        for (const st of STATES) set({ member: m.id, state: st }, m.state === st ? 1 : 0);
+        if (isMember(m.id)) for (const st of STATES) set({ member: m.id, state: st }, m.state === st ? 1 : 0);
     });
   }
   const d = s.detector;
@@ -673,7 +679,7 @@ function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
       }),
     );
     sink.gauge('ejected', (set) => {
-      for (const m of d.stats().members) set({ member: m.id }, m.ejected ? 1 : 0);
+      for (const m of d.stats().members) if (isMember(m.id)) set({ member: m.id }, m.ejected ? 1 : 0);
     });
   }
   const r = s.resolver;

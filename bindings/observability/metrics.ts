@@ -82,6 +82,8 @@ interface Family {
   /** The constant label names among them (those of the collectors using it, sorted). */
   constNames: readonly string[];
   readers: Set<Reader>;
+  /** The collectors' sweeps, run before the family is read (each drops the series of members that left). */
+  sweeps: Set<() => void>;
   /** The constant label values of the collectors using it (one each: two alike would write the same series). */
   users: Set<string>;
   /** A histogram's buckets. */
@@ -134,6 +136,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
 
   const used = new Map<InstrumentKey, Family>();
   const ownReaders: [Family, Reader][] = [];
+  const ownSweeps: [Family, () => void][] = [];
   // label children per instrument and label values (inc/observe without hashing the labels each time)
   const children = new Map<string, { inc(n: number): void } & { observe(v: number): void }>();
   // series this collector wrote, by member (NO_MEMBER for none), so they can be removed
@@ -150,16 +153,21 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
       if (registry.getSingleMetric(name) !== undefined)
         throw rangeError('prefix', `a prefix whose names are free in the registry (${name} is taken)`, prefix);
       const readers = new Set<Reader>();
+      const sweeps = new Set<() => void>();
+      const sweep = (): void => {
+        for (const w of sweeps) w();
+      };
       // registered once built: a metric prom-client refuses half-way is never left in the registry
       const common = { name, help: s.help, labelNames, registers: [] };
       const metric: AnyMetric =
         s.kind === 'counter'
-          ? new Counter(common)
+          ? new Counter({ ...common, collect: sweep })
           : s.kind === 'histogram'
-            ? new Histogram({ ...common, buckets })
+            ? new Histogram({ ...common, buckets, collect: sweep })
             : new Gauge({
                 ...common,
                 collect(this: Gauge<string>) {
+                  sweep();
                   this.reset();
                   for (const r of readers) r(this);
                 },
@@ -171,6 +179,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
         labelNames: labelNames.join(','),
         constNames,
         readers,
+        sweeps,
         users: new Set(),
         buckets: undefined,
       };
@@ -233,6 +242,21 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
     },
     forget,
     zeroMembers: true, // forget drops a member's series, zeros included
+    members(isMember) {
+      // a Balancer closed (or changed without an event this collector heard): its former members' series go
+      // before any family is read, once per collection
+      let swept = false;
+      const sweep = (): void => {
+        if (swept) return;
+        swept = true;
+        queueMicrotask(() => (swept = false));
+        for (const m of [...series.keys()]) if (typeof m === 'string' && !isMember(m)) forget(m);
+      };
+      for (const f of used.values()) {
+        f.sweeps.add(sweep);
+        ownSweeps.push([f, sweep]);
+      }
+    },
   };
   function forget(member: string | symbol): void {
     const m = series.get(member);
@@ -257,6 +281,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
 
   function release(): void {
     for (const [f, r] of ownReaders.splice(0)) f.readers.delete(r);
+    for (const [f, w] of ownSweeps.splice(0)) f.sweeps.delete(w);
     for (const member of [...series.keys()]) forget(member);
     for (const [, f] of used) {
       f.users.delete(constKey);
@@ -282,8 +307,8 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
 }
 
 /**
- * A `node:http` request handler serving the registry in the Prometheus text format (GET only), e.g. on
- * `/metrics` of a loopback port.
+ * A `node:http` request handler serving the registry in the Prometheus text format (GET and HEAD, on any path;
+ * other methods get 405), e.g. on `/metrics` of a loopback port.
  */
 export function metricsHandler(
   registry: Registry = globalRegistry,

@@ -165,6 +165,27 @@ test('prom-client: an added member gets its zeros, a removed one loses its serie
   }
 });
 
+test('prom-client: closing the fetch (its Balancer) removes every per-member series at the next collection', async (t) => {
+  const registry = new Registry();
+  const f = stack();
+  const b = f.balancer as unknown as Balancer;
+  const c = collectMetrics({ fetch: f, registry });
+  try {
+    for (let i = 0; i < 3; i++) b.pickOrThrow().handle.done({ ok: i > 0, rttMs: 1 });
+    const before = await registry.metrics();
+    t.regex(before, /switchyard_tries_total\{member="a",outcome="error"\} 1\n/);
+    t.regex(before, /switchyard_health_state\{member="a",state="healthy"\} 1\n/);
+    t.regex(before, /switchyard_outlier_ejected\{member="a"\} 0\n/);
+    f.close(); // no 'membership' event: the members are gone with the Balancer
+    const after = await registry.metrics();
+    t.notRegex(after, /member="/, 'no series of a former member in any family (counters, histograms, gauges)');
+    t.regex(after, /switchyard_members 0\n/);
+    t.regex(after, /switchyard_requests_total\{outcome="success"\} 0\n/, 'series without a member stay');
+  } finally {
+    c.close();
+  }
+});
+
 test('prom-client: a Balancer-like source without `members`: zeros for the members of stats() and those added', async (t) => {
   const registry = new Registry();
   const { fake, emit, state } = fakeBalancer(['x:1', 'y:2']);
