@@ -188,7 +188,8 @@ export function nodeDnsLookup(servers: string[] | undefined, timeoutMs: number, 
     srv: async (name) => (await get()).resolveSrv(name),
     txt: async (name) => (await get()).resolveTxt(name),
     cancel: () => {
-      void resolver?.then((r) => r.cancel());
+      // a resolver node:dns refused to build (its error went to the lookups) has nothing to cancel
+      resolver?.then((r) => r.cancel()).catch(() => {});
     },
   };
 }
@@ -207,10 +208,10 @@ export class DnsResolver extends ResolverBase {
   private timer: TimerHandle | undefined;
   private inFlight = false;
   private again = false;
-  /** How long a resolution's list waits for its TXT (service config) answer: the query timeout. */
-  private readonly txtWaitMs: number;
-  /** The timer ending that wait, and the wait's end (close() ends it), while a list waits. */
-  private txtRelease: (() => void) | undefined;
+  /** How long a list waits for an answer it can do without (TXT, the second address family): the query timeout. */
+  private readonly lateWaitMs: number;
+  /** The ends of the waits for a TXT answer or an address family (waitFor), which close() ends. */
+  private readonly waits = new Set<() => void>();
   /** The resolution whose TXT answer was applied last: an older resolution's late answer is dropped. */
   private configFrom = 0;
   /** Resolutions started (for tests and stats). */
@@ -242,12 +243,17 @@ export class DnsResolver extends ResolverBase {
     });
     if (opts.servers !== undefined) {
       if (!Array.isArray(opts.servers)) throw typeError('servers', 'an array of "ip[:port]"', opts.servers);
-      opts.servers.forEach((s, i) => parseHostPort(`servers[${i}]`, s, 53));
+      opts.servers.forEach((s, i) => {
+        // node:dns takes addresses only; a name would fail every query (and is not looked up: no DNS for DNS)
+        const { host } = parseHostPort(`servers[${i}]`, s, 53);
+        if (!host.includes(':') && !/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(host))
+          throw typeError(`servers[${i}]`, 'an IP address, "ip:port" or "[v6]:port" (not a host name)', s);
+      });
     }
     const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DNS_QUERY_TIMEOUT_MS);
     const tries = opts.queryTries === undefined ? 2 : intInRange('queryTries', opts.queryTries, 1, 10);
     this.lookup = checkLookup(opts.lookup) ?? nodeDnsLookup(opts.servers, timeoutMs, tries);
-    this.txtWaitMs = timeoutMs;
+    this.lateWaitMs = timeoutMs;
     this.serviceConfig = new ServiceConfigTracker(opts);
     this.limiter.ran();
     // The first resolution starts from a microtask, as etcd's and Consul's do: its queries keep a Node
@@ -262,7 +268,7 @@ export class DnsResolver extends ResolverBase {
   protected onClose(): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.txtRelease?.();
+    for (const release of [...this.waits]) release();
     this.lookup.cancel?.();
   }
 
@@ -294,7 +300,7 @@ export class DnsResolver extends ResolverBase {
     const txt = this.txtLookup();
     void this.resolveOnce().then(
       async ({ endpoints, ttlS }) => {
-        if (txt !== undefined && !txt.settled) await this.txtWait(txt, startedMs + this.txtWaitMs);
+        if (txt !== undefined && !txt.settled) await this.waitFor(txt.promise, startedMs + this.lateWaitMs);
         this.done(n, undefined, endpoints, ttlS, txt);
       },
       (e: unknown) => this.done(n, asError(e)),
@@ -325,22 +331,22 @@ export class DnsResolver extends ResolverBase {
   }
 
   /**
-   * Waits for the TXT answer until `deadlineMs` (the resolution's start plus the query timeout): the service
-   * config is optional, so it never holds the list longer (node:dns retries a lost query with back-off, 3×
-   * the timeout in all). Until the first list this timer keeps a Node process alive; after, it is background.
+   * Waits for `p` (the TXT answer, the second address family) until `deadlineMs`: neither is needed for a list,
+   * so it never holds the list longer (node:dns retries a lost query with back-off, 3× the timeout in all).
+   * Until the first list this timer keeps a Node process alive; after, it is background. close() ends it.
    */
-  private txtWait(txt: TxtLookup, deadlineMs: number): Promise<void> {
+  private waitFor(p: Promise<unknown>, deadlineMs: number): Promise<void> {
     const waitMs = deadlineMs - this.clock.now();
     if (waitMs <= 0 || this.closed) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const release = () => {
         this.clock.clearTimeout(timer);
-        if (this.txtRelease === release) this.txtRelease = undefined;
+        this.waits.delete(release);
         resolve();
       };
       const timer = this.clock.setTimeout(release, waitMs, { background: this.out.current !== undefined });
-      this.txtRelease = release;
-      void txt.promise.then(release);
+      this.waits.add(release);
+      void p.then(release, release);
     });
   }
 
@@ -382,19 +388,34 @@ export class DnsResolver extends ResolverBase {
     }
   }
 
-  /** Addresses of one name, A and AAAA in parallel; fails only when both fail or both are empty. */
+  /**
+   * Addresses of one name, A and AAAA in parallel; fails only when both fail or both are empty. Once one family
+   * has records the other is waited for until the query timeout at most (from the queries' start), as the TXT
+   * lookup is: a server that drops AAAA queries would hold the list for node:dns's retries (about 3× the
+   * timeout). The late family is in the next resolution's list.
+   */
   private async addresses(name: string): Promise<AddressRecord[]> {
     if (isIpLiteral(name)) return [{ address: name, ttlS: Infinity }];
     const lookup = this.lookup;
-    const [v4, v6] = await Promise.allSettled([
+    const deadlineMs = this.clock.now() + this.lateWaitMs;
+    const settled: (PromiseSettledResult<AddressRecord[]> | undefined)[] = [undefined, undefined];
+    const each = [
       (async () => records<AddressRecord>('lookup.a()', await lookup.a(name)))(),
       (async () => records<AddressRecord>('lookup.aaaa()', await lookup.aaaa(name)))(),
-    ]);
+    ].map((p, i) =>
+      p.then(
+        (value) => ((settled[i] = { status: 'fulfilled', value }), value.length > 0),
+        (reason: unknown) => ((settled[i] = { status: 'rejected', reason }), false),
+      ),
+    );
+    const all = Promise.all(each);
+    const some = new Promise<void>((resolve) => each.forEach((p) => void p.then((has) => has && resolve())));
+    await Promise.race([all, some.then(() => this.waitFor(all, deadlineMs))]);
     const out: AddressRecord[] = [];
-    for (const r of [v4, v6])
-      if (r.status === 'fulfilled') for (const a of r.value) out.push({ address: a.address, ttlS: ttlOf(a.ttlS) });
+    for (const r of settled)
+      if (r?.status === 'fulfilled') for (const a of r.value) out.push({ address: a.address, ttlS: ttlOf(a.ttlS) });
     if (out.length > 0) return out;
-    const reasons = [v4, v6].filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    const reasons = settled.filter((r) => r?.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
     // Prefer the informative failure: NXDOMAIN or a timeout over "no record of this type".
     const e = reasons.find((r) => codeOf(r) !== 'ENODATA') ?? reasons[0];
     if (e !== undefined) throw asError(e);

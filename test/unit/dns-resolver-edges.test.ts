@@ -10,12 +10,13 @@ import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { VirtualClock } from '../../bindings/util/clock.js';
 import type { Endpoint } from '../../bindings/util/endpoint.js';
-import { DnsResolver, type DnsLookup, type SrvRecord } from '../../bindings/discovery/dns.js';
+import { DnsResolver, nodeDnsLookup, type DnsLookup, type SrvRecord } from '../../bindings/discovery/dns.js';
 import { ResolverError } from '../../bindings/discovery/errors.js';
 import { createResolver, type ResolverListener } from '../../bindings/discovery/resolver.js';
 import { createFetch } from '../../bindings/http/fetch.js';
 import { startMiniDns } from '../helpers/minidns.js';
 import { recorder } from '../helpers/resolver.js';
+import { until } from '../helpers/wait.js';
 
 const RR = { loadBalancingConfig: [{ round_robin: {} }] };
 const LR = { loadBalancingConfig: [{ least_request: {} }] };
@@ -128,6 +129,68 @@ test('node:dns: a server that drops TXT queries delays the first list by about q
   t.true(dns.queries.some(([n, type]) => n === '_grpc_config.api.test' && type === 'TXT'));
   // node:dns retries the lost query after 300, then 600 ms: 900 ms before the fix.
   t.true(ms >= 250 && ms < 700, `first list after ${Math.round(ms)} ms`);
+});
+
+test('node:dns: a server that drops AAAA queries delays the first list by about queryTimeoutMs; AAAA joins later', async (t) => {
+  let v6 = false;
+  const dns = await startMiniDns((_name, type) =>
+    type === 'A'
+      ? { records: [{ type: 'A', addr: '10.0.0.1', ttl: 0 }] }
+      : type === 'AAAA' && v6
+        ? { records: [{ type: 'AAAA', addr: 'fd00::1', ttl: 0 }] }
+        : type === 'AAAA'
+          ? { drop: true }
+          : { records: [] },
+  );
+  t.teardown(() => dns.close());
+  const t0 = performance.now();
+  const lists: string[][] = [];
+  let firstMs = 0;
+  const r = new DnsResolver(
+    { target: 'api.test:80', servers: [dns.address], queryTimeoutMs: 300, queryTries: 2, minTtlMs: 50 },
+    {
+      onEndpoints: (l) => {
+        if (lists.length === 0) firstMs = performance.now() - t0;
+        lists.push(l.map((e) => e.id));
+      },
+      onError: () => {},
+    },
+  );
+  t.teardown(() => r.close());
+  await until('first list', () => lists.length >= 1);
+  t.deepEqual(lists[0], ['10.0.0.1:80'], 'A alone');
+  // node:dns retries the lost query after 300, then 600 ms: about 900 ms before the fix
+  t.true(firstMs >= 250 && firstMs < 700, `first list after ${Math.round(firstMs)} ms`);
+  v6 = true;
+  await until('AAAA in a later list', () => lists.at(-1)!.includes('[fd00::1]:80'));
+});
+
+test('servers must be IP addresses: a host name is a TypeError naming servers[i] (node:dns would refuse it at every query)', (t) => {
+  for (const [opts, field] of [
+    [{ target: 'api.test:80', servers: ['localhost:5353'] }, 'servers[0]'],
+    [{ target: 'api.test:80', servers: ['127.0.0.1', 'dns.example:53'] }, 'servers[1]'],
+  ] as const)
+    t.throws(() => new DnsResolver(opts as never, { onEndpoints() {}, onError() {} }), {
+      instanceOf: TypeError,
+      message: new RegExp(`^${field.replace(/[[\]]/g, '\\$&')} must be an IP address`),
+    });
+  t.throws(() => createResolver('dns://localhost:5353/api.test:80', { onEndpoints() {}, onError() {} }), {
+    instanceOf: TypeError,
+    message: /^servers\[0\] must be an IP address/,
+  });
+  for (const ok of ['127.0.0.1', '127.0.0.1:5353', '[::1]:5353', '::1'])
+    t.notThrows(
+      () => new DnsResolver({ target: 'api.test:80', servers: [ok] }, { onEndpoints() {}, onError() {} }).close(),
+      ok,
+    );
+});
+
+test('nodeDnsLookup: cancel() after node:dns refused the servers leaves no unhandled rejection', async (t) => {
+  const lookup = nodeDnsLookup(['not an address'], 100, 1);
+  await t.throwsAsync(lookup.a('api.test'));
+  lookup.cancel!(); // an unhandled rejection here fails the run
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.pass();
 });
 
 test('createFetch over dns:///: a server that drops TXT fails no request within the deadline', async (t) => {
