@@ -523,6 +523,8 @@ test('bad input: typed errors naming the field and value', (t) => {
   const hc = new HealthChecker({ probe });
   t.is(hc.timeoutMs, 3000, 'default timeout 3 s');
   t.is(new HealthChecker({ probe, intervalMs: 1000 }).timeoutMs, 500, 'default timeout capped at interval / 2');
+  // and at half the unhealthy interval: a default the user never set is not refused
+  t.is(new HealthChecker({ probe, unhealthyIntervalMs: 2000 }).timeoutMs, 1000, 'capped at unhealthyIntervalMs / 2');
   t.throws(() => hc.add({ id: '', host: 'h', port: 1 }), { instanceOf: TypeError, message: /member\.id/ });
   t.throws(() => hc.add({ id: 'x', host: 'h', port: 70000 }), {
     instanceOf: RangeError,
