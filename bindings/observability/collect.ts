@@ -278,12 +278,13 @@ export type InstrumentKey = keyof typeof INSTRUMENTS;
 
 /**
  * The label sets, `member` aside, whose series of `key` start at 0: a counter's `zeros`, or `[{}]` for a counter
- * whose only label, if any, is `member`; none for histograms and gauges (no meaningful zero) nor for a counter
+ * or histogram whose only label, if any, is `member` (a histogram's buckets, sum and count at 0: rate() over them
+ * sees the first observations too); none for gauges (they have a value at each collection) nor for a counter
  * with a label whose values are not known in advance.
  */
 export function zeroSets(key: InstrumentKey): readonly Labels[] {
   const s: InstrumentSpec = INSTRUMENTS[key];
-  if (s.kind !== 'counter') return [];
+  if (s.kind === 'gauge') return [];
   if (s.zeros !== undefined) return s.zeros;
   return s.labels.every((l) => l === 'member') ? [NO_LABELS] : [];
 }
@@ -324,7 +325,10 @@ export const sameBuckets = (a: readonly number[], b: readonly number[]): boolean
 
 /** Where a sink sends values. Gauge readers are called on every collection (scrape or export). */
 export interface Sink {
-  /** Adds `n` to a counter series; `n` 0 creates the series at 0 when it does not exist (`zeroSets`). */
+  /**
+   * Adds `n` to a counter series; `n` 0 creates the series at 0 when it does not exist (`zeroSets`), and for a
+   * histogram (only ever given 0) its buckets, sum and count at 0.
+   */
   add(key: InstrumentKey, labels: Labels, n: number): void;
   observe(key: InstrumentKey, labels: Labels, value: number): void;
   gauge(key: InstrumentKey, read: (set: (labels: Labels, value: number) => void) => void): void;
@@ -592,8 +596,9 @@ function subscribe(s: Sources, sink: Sink, offs: Off[]): void {
   for (const key of instrumentsFor(s)) {
     const sets = zeroSets(key);
     if (sets.length === 0) continue;
-    if (!INSTRUMENTS[key].labels.includes('member')) fixed.push([key, sets]);
-    else if (sink.zeroMembers === true) perMember.push([key, sets]);
+    if (!INSTRUMENTS[key].labels.includes('member')) {
+      if (INSTRUMENTS[key].kind === 'counter') fixed.push([key, sets]); // histograms: per member only
+    } else if (sink.zeroMembers === true) perMember.push([key, sets]);
   }
   const zeroMember = (id: string): void => {
     for (const [key, sets] of perMember) for (const l of sets) sink.add(key, labelsOf(key, id, l), 0);

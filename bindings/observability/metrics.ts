@@ -232,7 +232,11 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsCollector
   };
 
   const sink: Sink = {
-    add: (key, labels, n) => child(key, labels).inc(n),
+    add(key, labels, n) {
+      const c = child(key, labels);
+      if (INSTRUMENTS[key].kind !== 'histogram') c.inc(n);
+      else (used.get(key)!.metric as Histogram<string>).zero({ ...constant, ...labels }); // zeroSets: n is 0
+    },
     observe: (key, labels, v) => child(key, labels).observe(v),
     gauge(key, read) {
       const f = family(key);

@@ -14,7 +14,7 @@ import { Balancer } from '../../bindings/balancing/balancer.js';
 import { createFetch } from '../../bindings/http/fetch.js';
 import type { HealthChecker } from '../../bindings/health/checker.js';
 import { step, type HealthState } from '../../bindings/health/state.js';
-import { HEALTH_TRANSITIONS, INSTRUMENTS, zeroSets } from '../../bindings/observability/collect.js';
+import { DEFAULT_BUCKETS_S, HEALTH_TRANSITIONS, INSTRUMENTS, zeroSets } from '../../bindings/observability/collect.js';
 import { collectMetrics } from '../../bindings/observability/metrics.js';
 import { collectOtelMetrics } from '../../bindings/observability/otel-metrics.js';
 import { fakeBalancer } from '../helpers/fake-balancer.js';
@@ -87,15 +87,26 @@ test('prom-client: right after wiring a fetch, every counter series known in adv
       t.deepEqual(seriesOf(json, `switchyard_${name}`), expected(perMember(['a', 'b', 'c'], sets), 0, extra), name);
     for (const [name, , sets] of OTHER_COUNTERS)
       t.deepEqual(seriesOf(json, `switchyard_${name}`), expected(sets, 0, extra), name);
-    // histograms have no meaningful zero: no series before the first observation
-    t.deepEqual(seriesOf(json, 'switchyard_try_duration_seconds'), []);
-    t.deepEqual(seriesOf(json, 'switchyard_health_probe_duration_seconds'), []);
+    // per-member histograms too: every bucket, the sum and the count at 0, so rate() sees the first observations
+    for (const h of ['switchyard_try_duration_seconds', 'switchyard_health_probe_duration_seconds']) {
+      const all = seriesOf(json, h);
+      t.is(all.length, 3 * (DEFAULT_BUCKETS_S.length + 3), `${h}: buckets, +Inf, sum and count per member`);
+      t.true(
+        all.every((x) => x.endsWith('=0')),
+        h,
+      );
+    }
+    t.regex(await registry.metrics(), /try_duration_seconds_bucket\{le="0\.001",service="api",member="a"\} 0\n/);
     // the first increment shows as 0 → 1 (the others stay at 0)
     const b = f.balancer as unknown as Balancer;
     b.pickOrThrow().handle.done({ ok: false, status: 503, rttMs: 1 });
     const after = seriesOf((await registry.getMetricsAsJSON()) as Json, 'switchyard_tries_total');
     t.is(after.filter((s) => s.endsWith('=1')).length, 1);
     t.is(after.length, 9);
+    // the observation lands in the zeroed series, not beside them
+    const durations = seriesOf((await registry.getMetricsAsJSON()) as Json, 'switchyard_try_duration_seconds');
+    t.is(durations.length, 3 * (DEFAULT_BUCKETS_S.length + 3));
+    t.is(durations.filter((x) => /le:\+Inf/.test(x) && x.endsWith('=1')).length, 1);
   } finally {
     c.close();
     f.close();
@@ -244,17 +255,17 @@ test('OpenTelemetry: zero points for the counters without a member; per-member o
   }
 });
 
-test('the catalogue: every counter starts at 0 for its known label sets, histograms and gauges do not', (t) => {
+test('the catalogue: every counter and histogram starts at 0 for its known label sets, gauges do not', (t) => {
   for (const [key, s] of Object.entries(INSTRUMENTS) as [
     keyof typeof INSTRUMENTS,
     (typeof INSTRUMENTS)[keyof typeof INSTRUMENTS],
   ][]) {
     const sets = zeroSets(key);
-    if (s.kind !== 'counter') {
-      t.deepEqual(sets, [], `${key}: no zeros for a ${s.kind}`);
+    if (s.kind === 'gauge') {
+      t.deepEqual(sets, [], `${key}: no zeros for a gauge`);
       continue;
     }
-    t.true(sets.length > 0, `${key}: a counter whose label values are all known starts at 0`);
+    t.true(sets.length > 0, `${key}: a ${s.kind} whose label values are all known starts at 0`);
     const own = s.labels.filter((l) => l !== 'member').sort();
     for (const l of sets) t.deepEqual(Object.keys(l).sort(), own, `${key}: each zero set names its labels but member`);
   }
