@@ -163,7 +163,12 @@ const LOCALHOST = /(^|\.)localhost\.?$/i;
 export function nodeDnsLookup(servers: string[] | undefined, timeoutMs: number, tries: number): DnsLookup {
   const specifier = 'node:dns';
   let mod: Promise<typeof import('node:dns')> | undefined;
-  const dns = () => (mod ??= import(/* @vite-ignore */ specifier) as Promise<typeof import('node:dns')>);
+  const dns = () =>
+    (mod ??= (import(/* @vite-ignore */ specifier) as Promise<typeof import('node:dns')>).catch((e: unknown) => {
+      mod = undefined;
+      // a browser's "Failed to fetch dynamically imported module" says what failed, not why
+      throw new Error('dns:/// needs node:dns (Node); in a browser use doh:///', { cause: e });
+    }));
   let resolver: Promise<import('node:dns').promises.Resolver> | undefined;
   const get = () =>
     (resolver ??= dns().then((d) => {

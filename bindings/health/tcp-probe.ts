@@ -5,7 +5,7 @@
 //
 //   new HealthChecker({ probe: tcpProbe(), intervalMs: 2000, timeoutMs: 500 });
 import type { HealthMember, HealthProbe } from './checker.js';
-import { typeError } from '../util/validate.js';
+import { checkKeys, typeError } from '../util/validate.js';
 
 type Net = typeof import('node:net');
 let net: Promise<Net> | null = null;
@@ -13,7 +13,11 @@ let net: Promise<Net> | null = null;
 function loadNet(): Promise<Net> {
   // A computed specifier keeps bundlers (esbuild platform=browser) from resolving node:net.
   const spec = ['node', 'net'].join(':');
-  net ??= import(/* @vite-ignore */ spec) as Promise<Net>;
+  net ??= (import(/* @vite-ignore */ spec) as Promise<Net>).catch((e: unknown) => {
+    net = null;
+    // a browser's "Failed to fetch dynamically imported module" says what failed, not why
+    throw new Error('tcpProbe needs node:net (Node); in a browser use httpProbe', { cause: e });
+  });
   return net;
 }
 
@@ -24,6 +28,8 @@ export interface TcpProbeOptions<M extends HealthMember = HealthMember> {
 
 export function tcpProbe<M extends HealthMember = HealthMember>(options: TcpProbeOptions<M> = {}): HealthProbe<M> {
   if (typeof options !== 'object' || options === null) throw typeError('options', 'an object', options);
+  // the probe's time limit is the checker's timeoutMs: a misspelt or misplaced option is refused, not ignored
+  checkKeys('options', options, ['address']);
   if (options.address !== undefined && typeof options.address !== 'function')
     throw typeError('address', 'a function', options.address);
   const addressOf = options.address ?? ((m: M) => ({ host: m.host, port: m.port }));

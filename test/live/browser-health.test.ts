@@ -1,7 +1,8 @@
 // The HealthChecker with the fetch probe in headless Chromium: a page (bindings/health/checker.ts and
 // bindings/health/http-probe.ts bundled by esbuild for the browser, plus tcp-probe.ts to prove it does not pull
 // node:net) probes loopback backends on other origins (they send CORS headers); the transitions observed in the
-// page follow the backends: healthy, failing (HTTP 500), hanging (timeout), recovering after 3 successes.
+// page follow the backends: healthy, failing (HTTP 500), hanging (timeout), recovering after 3 successes. The TCP
+// probe and a dns:/// resolver fail there saying what to use instead.
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { startBackend, type Backend } from '../helpers/backends.js';
@@ -14,6 +15,7 @@ const PAGE = `
 import { HealthChecker } from '../../bindings/health/checker.ts';
 import { httpProbe } from '../../bindings/health/http-probe.ts';
 import { tcpProbe } from '../../bindings/health/tcp-probe.ts';
+import { createResolver } from '../../bindings/discovery/resolver.ts';
 
 const ports = new URLSearchParams(location.search).get('ports').split(',').map(Number);
 const w = window as any;
@@ -30,6 +32,13 @@ tcpProbe()({ id: 'x', host: '127.0.0.1', port: 1 }, new AbortController().signal
   () => (w.__tcp = 'resolved'),
   (e: Error) => (w.__tcp = 'rejected: ' + e.message),
 );
+const dns = createResolver('dns:///api.test:80', {
+  onEndpoints: () => (w.__dns = 'a list'),
+  onError: (e: Error) => {
+    w.__dns ??= e.message;
+    dns.close();
+  },
+});
 `;
 
 let browser: Browser;
@@ -54,6 +63,7 @@ interface PageGlobals {
   __state(id: string): string | undefined;
   __events: Ev[];
   __tcp: string | undefined;
+  __dns: string | undefined;
 }
 
 async function until(page: Page, id: string, state: string): Promise<void> {
@@ -108,7 +118,13 @@ test('in Chromium: healthy, failing, hanging and recovering backends produce the
       'suspect->failed: 3 consecutive failed probes, last: timeout after 900 ms',
     ]);
     const tcp = await page.evaluate(() => (window as unknown as PageGlobals).__tcp);
-    t.regex(String(tcp), /^rejected: /, 'the TCP probe rejects in a browser instead of breaking the bundle');
+    t.is(tcp, 'rejected: tcpProbe needs node:net (Node); in a browser use httpProbe', 'rejects, saying why');
+    // dns:/// likewise: a ResolverError that says what to use instead
+    const dns = await page.evaluate(() => (window as unknown as PageGlobals).__dns);
+    t.regex(
+      String(dns),
+      /^resolver dns:\/\/\/api\.test:80: dns:\/\/\/ needs node:dns \(Node\); in a browser use doh:\/\/\/ \(/,
+    );
     t.deepEqual(consoleErrors, []);
   } finally {
     await page.close();

@@ -244,6 +244,15 @@ test.serial('tcpProbe: connects to a live backend, fails with the errno on a clo
   t.pass();
 });
 
+test('tcpProbe: an option it does not have (timeoutMs belongs to the checker) is a RangeError naming it', (t) => {
+  t.throws(() => tcpProbe({ timeoutMs: 500 } as never), {
+    instanceOf: RangeError,
+    message: /^options\.timeoutMs must be one of address, got "timeoutMs"/,
+  });
+  t.throws(() => tcpProbe({ adress: () => ({ host: 'a', port: 1 }) } as never), { instanceOf: RangeError });
+  t.notThrows(() => tcpProbe({ address: () => ({ host: '127.0.0.1', port: 1 }) }));
+});
+
 test('httpProbe: headers are checked when the probe is made, not by failing every probe', async (t) => {
   const cases: Array<[unknown, RegExp]> = [
     [5, /^headers must be an object of header names to string values, got 5/],
