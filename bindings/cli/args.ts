@@ -17,14 +17,17 @@ export class CommandError extends Error {
 
 /**
  * Runs `fn`, which builds something from argument values only: its TypeError/RangeError (a bad value, named
- * by the library) becomes a UsageError with the same message (the original as `cause`).
+ * by the library) becomes a UsageError with the same message (the original as `cause`), led by the flag the
+ * field it names came from (`flags`: field → option name): `--table-size: tableSize must be ...`.
  */
-export function fromArgs<T>(fn: () => T): T {
+export function fromArgs<T>(fn: () => T, flags: Readonly<Record<string, string>> = {}): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(e.message, { cause: e });
-    throw e;
+    if (!(e instanceof TypeError || e instanceof RangeError)) throw e;
+    const field = /^[A-Za-z]+/.exec(e.message)?.[0];
+    const flag = field === undefined ? undefined : flags[field];
+    throw new UsageError(flag === undefined ? e.message : `--${flag}: ${e.message}`, { cause: e });
   }
 }
 

@@ -2,14 +2,15 @@
 // bench/results.json, bench/charts/*.svg and docs/benchmarks.md. Suites need the dev dependencies
 // (the npm peers they compare against), so this works from a clone, not from an installed package. The exit
 // code is run.ts's (2 for an argument it refuses).
-import { UsageError } from './args.js';
+import { CommandError } from './args.js';
 import type { CliIO } from './cli.js';
 
 export async function benchCommand(argv: string[], io: CliIO): Promise<number> {
   const { existsSync } = await import('node:fs');
   const { spawnSync } = await import('node:child_process');
   if (!existsSync('bench/run.ts') || !existsSync('node_modules/tsx')) {
-    throw new UsageError(
+    // where it runs, not how it was called: exit 1, as for the other environment problems
+    throw new CommandError(
       'bench runs from a switchyard checkout with dev dependencies installed (npm ci), in its top folder',
     );
   }

@@ -24,7 +24,10 @@ export function pickCommand(argv: string[], io: CliIO): void {
   const nodes = parseNodes(options.get('nodes'), 'nodes').map((m) => (typeof m === 'string' ? { id: m } : m));
   const seed = intOption(options, 'seed', 0, 0xffffffff);
   const random = seed === undefined ? Math.random : mulberry32(seed);
-  const lb = fromArgs(() => new Balancer({ policy, endpoints: nodes, random }));
+  const lb = fromArgs(() => new Balancer({ policy, endpoints: nodes, random }), {
+    endpoints: 'nodes',
+    policy: 'policy',
+  });
   const keys = positionals.length > 0 ? positionals : undefined;
   if (keys === undefined && lb.policy instanceof HashPolicy) {
     throw new UsageError(

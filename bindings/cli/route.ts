@@ -11,6 +11,17 @@ import { planChange } from '../hashing/plan.js';
 import { MAX_VNODES } from '../hashing/ring.js';
 
 const ROUTER_OPTIONS = ['algo', 'compat', 'default-port', 'hash', 'vnodes', 'seed', 'table-size'];
+/** The flag behind each createHasher option a refusal may name (`tableSize must be ...` → `--table-size: ...`). */
+const ROUTER_FLAGS = {
+  algorithm: 'algo',
+  compat: 'compat',
+  defaultPort: 'default-port',
+  hash: 'hash',
+  vnodes: 'vnodes',
+  seed: 'seed',
+  tableSize: 'table-size',
+};
+const withNodes = (option: string) => ({ ...ROUTER_FLAGS, nodes: option, endpoints: option, members: option });
 
 function hasherOptions(options: Map<string, string>): HasherOptions {
   const o: HasherOptions = {
@@ -35,7 +46,7 @@ export async function routeCommand(argv: string[], io: CliIO): Promise<void> {
   const { options, positionals } = parseArgs(argv, ['nodes', ...ROUTER_OPTIONS]);
   const nodes = parseNodes(options.get('nodes'), 'nodes');
   const ho = hasherOptions(options);
-  const router = fromArgs(() => createHasher(nodes, ho));
+  const router = fromArgs(() => createHasher(nodes, ho), withNodes('nodes'));
   if (positionals.length > 0) {
     for (const key of positionals) io.out(`${key}\t${router.get(key) ?? ''}`);
     return;
@@ -73,11 +84,12 @@ export function planCommand(argv: string[], io: CliIO): void {
   const ho = hasherOptions(options);
   const fromNodes = parseNodes(options.get('from'), 'from');
   const toNodes = parseNodes(options.get('to'), 'to');
-  const from = fromArgs(() => createHasher(fromNodes, ho));
-  const to = fromArgs(() => createHasher(toNodes, ho));
+  const from = fromArgs(() => createHasher(fromNodes, ho), withNodes('from'));
+  const to = fromArgs(() => createHasher(toNodes, ho), withNodes('to'));
   const keys = intOption(options, 'keys', 1, 10_000_000) ?? 100_000;
   const plan = planChange(from, to, keys);
-  const ideal = Math.abs(to.size - from.size) / Math.max(to.size, from.size);
+  // ideal: the fewest keys any placement moves to reach the new shares (plan.ts leastMovedFraction)
+  const ideal = plan.leastMovedFraction;
   io.out(`algorithm\t${ho.algorithm}${ho.compat ? ` (${ho.compat})` : ''}`);
   io.out(`keys\t${plan.keys}`);
   io.out(`moved\t${plan.moved}\t${(plan.movedFraction * 100).toFixed(2)}%\t(ideal ${(ideal * 100).toFixed(2)}%)`);

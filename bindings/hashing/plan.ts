@@ -16,6 +16,12 @@ export interface Plan {
   keys: number;
   moved: number;
   movedFraction: number;
+  /**
+   * The fewest keys any placement could move to reach the new shares from the old ones, as a fraction: the sum
+   * of the members' share gains (Σ max(0, after − before)). 1/(n+1) for a member added to n equal ones, all of
+   * them when every member is replaced, the weight shift for a weight change.
+   */
+  leastMovedFraction: number;
   members: PlanMember[];
 }
 
@@ -48,10 +54,13 @@ export function planChange(from: Router, to: Router, keys = 100_000): Plan {
     if (b !== undefined) after.set(b, (after.get(b) ?? 0) + 1);
   }
   const ids = [...new Set([...before.keys(), ...after.keys()])].sort();
+  let gained = 0;
+  for (const id of ids) gained += Math.max(0, (after.get(id) ?? 0) - (before.get(id) ?? 0));
   return {
     keys,
     moved,
     movedFraction: moved / keys,
+    leastMovedFraction: gained / keys,
     members: ids.map((id) => ({ id, before: (before.get(id) ?? 0) / keys, after: (after.get(id) ?? 0) / keys })),
   };
 }

@@ -48,6 +48,14 @@ test('plan reports the fraction moved and shares before/after', async (t) => {
   const d = r.out.find((l) => l.startsWith('d '))!;
   t.regex(d, /^d\s+0\.00%\s+\d+\.\d+%/);
   t.is(r.out.filter((l) => /^[abcd] /.test(l)).length, 4);
+  // ideal: the fewest keys any placement could move, from the shares before and after
+  const ideal = (argv: string[]) =>
+    run(['plan', ...argv, '--keys', '20000']).then((x) => /\(ideal (\d+\.\d+)%\)/.exec(x.out.join('\n'))![1]);
+  t.is(await ideal(['--from', 'a', '--to', 'b']), '100.00', 'every key moves when every member is replaced');
+  const added = Number(/\(ideal (\d+\.\d+)%\)/.exec(r.out.join('\n'))![1]);
+  t.true(added > 20 && added < 30, `a fourth member: about 25 %, got ${added}`);
+  const reweighted = Number(await ideal(['--from', 'a,b=3', '--to', 'a,b']));
+  t.true(reweighted > 20 && reweighted < 30, `b from 3/4 to 1/2: about 25 %, got ${reweighted}`);
 });
 
 test('bad arguments: one line on stderr, exit code 2', async (t) => {
@@ -179,7 +187,20 @@ test('an internal error (not an argument) exits 1 with its message and stack, ne
   // A library TypeError/RangeError about an argument's value is still a usage error.
   const bad = await run(['pick', '--nodes', 'a:99999']);
   t.is(bad.code, 2);
-  t.deepEqual(bad.err, ['switchyard: endpoints[0].id port must be an integer in [1, 65535], got 99999']);
+  t.deepEqual(bad.err, ['switchyard: --nodes: endpoints[0].id port must be an integer in [1, 65535], got 99999']);
+  // a refusal of the library names the flag the value came from
+  for (const [argv, line] of [
+    [
+      ['route', '--algo', 'maglev', '--table-size', '4', '--nodes', 'a,b', 'k'],
+      /^switchyard: --table-size: tableSize must be a prime/,
+    ],
+    [['route', '--algo', 'jump', '--nodes', 'a=2,b', 'k'], /^switchyard: --nodes: nodes\[0\]\.weight /],
+    [['plan', '--algo', 'jump', '--from', 'a,b', '--to', 'a=2,b'], /^switchyard: --to: nodes\[0\]\.weight /],
+  ] as const) {
+    const r = await run([...argv]);
+    t.is(r.code, 2, argv.join(' '));
+    t.regex(r.err[0]!, line);
+  }
 });
 
 test('a command that fails sets the exit code: bench passes on its runner’s (2 for an unknown option)', async (t) => {
@@ -192,6 +213,15 @@ test('a command that fails sets the exit code: bench passes on its runner’s (2
   });
   t.is(r.status, 2, r.stderr);
   t.regex(r.stderr, /unknown option --bogus/);
+  // outside a checkout: where it runs is the problem, not how it was called (1, not a usage error's 2)
+  const { tmpdir } = await import('node:os');
+  const bin = new URL('../../bindings/cli/bin.ts', import.meta.url).pathname;
+  const out = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), bin, 'bench'], {
+    encoding: 'utf8',
+    cwd: tmpdir(),
+  });
+  t.is(out.status, 1, out.stderr);
+  t.regex(out.stderr, /^switchyard: bench runs from a switchyard checkout/);
 });
 
 test('weights are decimal numbers (no hex, exponent, sign or space); an option given twice is refused', async (t) => {
