@@ -109,6 +109,17 @@ function isIpLiteral(host: string): boolean {
   return IPV4_RE.test(host) || host.includes(':');
 }
 
+/**
+ * `name` when DNS can carry it (RFC 1035 2.3.4: labels of 1-63 octets, 253 in all, one trailing dot allowed), else
+ * a TypeError naming `field`: `a..b` failed every query with EBADNAME instead.
+ */
+function checkDnsName(field: string, name: string): string {
+  const labels = name.replace(/\.$/, '').split('.');
+  if (name.length > 254 || labels.some((l) => l.length === 0 || new TextEncoder().encode(l).length > 63))
+    throw typeError(field, 'a DNS name (labels of 1-63 octets, 253 in all)', name);
+  return name;
+}
+
 /** A record's TTL in seconds: a number >= 0 (Infinity: no expiry, an IP literal); anything else 0 (unknown). */
 function ttlOf(v: unknown): number {
   return typeof v === 'number' && v >= 0 ? v : 0;
@@ -228,12 +239,12 @@ export class DnsResolver extends ResolverBase {
     if (typeof opts.target !== 'string' || opts.target.length === 0)
       throw typeError('target', 'a DNS name', opts.target);
     if (this.srv) {
-      this.host = opts.target;
+      this.host = checkDnsName('target', opts.target);
       this.port = 0;
     } else {
       const dflt = opts.defaultPort === undefined ? undefined : intInRange('defaultPort', opts.defaultPort, 1, 65535);
       const hp = parseHostPort('target', opts.target, dflt);
-      this.host = hp.host;
+      this.host = isIpLiteral(hp.host) ? hp.host : checkDnsName('target', hp.host);
       this.port = hp.port;
     }
     // maxTtlMs > 0: with a floor of 0 a TTL-0 answer would re-resolve at once, forever.
@@ -249,9 +260,9 @@ export class DnsResolver extends ResolverBase {
     if (opts.servers !== undefined) {
       if (!Array.isArray(opts.servers)) throw typeError('servers', 'an array of "ip[:port]"', opts.servers);
       opts.servers.forEach((s, i) => {
-        // node:dns takes addresses only; a name would fail every query (and is not looked up: no DNS for DNS)
+        // node:dns takes addresses only (a name would fail every query); parseHostPort refuses octets past 255
         const { host } = parseHostPort(`servers[${i}]`, s, 53);
-        if (!host.includes(':') && !/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(host))
+        if (!isIpLiteral(host))
           throw typeError(`servers[${i}]`, 'an IP address, "ip:port" or "[v6]:port" (not a host name)', s);
       });
     }

@@ -185,6 +185,30 @@ test('servers must be IP addresses: a host name is a TypeError naming servers[i]
     );
 });
 
+test('a name DNS cannot carry is a TypeError naming the target (it failed every query with EBADNAME)', (t) => {
+  const none = { onEndpoints() {}, onError() {} };
+  // a loopback server in every target: a regression may not send a query elsewhere
+  const long = 'a'.repeat(64);
+  for (const target of [
+    'dns://127.0.0.1:1/a..b:80',
+    'dns://127.0.0.1:1/.a:80',
+    `dns://127.0.0.1:1/${long}.test:80`,
+    'dns+srv://127.0.0.1:1/_http._tcp..test',
+  ])
+    t.throws(
+      () => createResolver(target, none),
+      { instanceOf: TypeError, message: /^target must be a DNS name/ },
+      target,
+    );
+  for (const target of [
+    'dns://127.0.0.1:1/a.b.:80',
+    `dns://127.0.0.1:1/${'a'.repeat(63)}.test:80`,
+    'dns+srv://127.0.0.1:1/_http._tcp.svc.test',
+    'dns://127.0.0.1:1/[::1]:80',
+  ])
+    t.notThrows(() => createResolver(target, none).close(), target);
+});
+
 test('nodeDnsLookup: cancel() after node:dns refused the servers leaves no unhandled rejection', async (t) => {
   const lookup = nodeDnsLookup(['not an address'], 100, 1);
   await t.throwsAsync(lookup.a('api.test'));
