@@ -293,20 +293,13 @@ export class BalancerCore implements PolicyEnv {
     this.#configs = parts.configs;
     this.#routing = parts.levels;
     this.#weights = parts.weights;
-    this.#checkPolicy(o.policy);
-    this.pol = o.policy;
-    this.clock = o.clock;
-    const t0 = o.clock.now();
+    const f = o.fields;
+    this.#checkPolicy(f.pol);
+    const t0 = f.clock.now();
     if (!Number.isFinite(t0)) throw typeError('clock', 'a Clock whose now() returns a finite number', t0);
-    this.random = o.random;
-    this.panicThresholdPercent = o.panicThresholdPercent;
-    this.panicMode = o.panicMode;
-    this.backend = o.backend;
-    this.wasm = o.wasm;
-    this.timed = o.timed;
+    // pol, clock, random, panicThresholdPercent, panicMode, backend, wasm, timed, target, readyTimeoutMs
+    Object.assign(this, f);
     this.#measureRtt = o.measureRtt;
-    this.target = o.target;
-    this.readyTimeoutMs = o.readyTimeoutMs;
     this.#priorityOptions = o.priority;
     this.weighting = this.pol.weighting;
     this.#queue = new WaitQueue(this.clock);

@@ -91,20 +91,23 @@ export const DEFAULT_READY_TIMEOUT_MS = 10_000;
 export type ServiceConfigOptions = ServiceConfigJson & Omit<BalancerOptions, 'policy'>;
 
 export interface ResolvedOptions {
-  policy: Policy;
-  clock: Clock;
-  random: Random;
-  panicThresholdPercent: number;
-  panicMode: 'all' | 'fail';
-  backend: 'wasm' | 'js';
-  /** The WASM core when `backend` is 'wasm'. */
-  wasm: WasmHandle | null;
-  /** Whether every pick is timed (see measureRtt). */
-  timed: boolean;
+  /** The Balancer's fields of the same names, in the order it defines them (it assigns them as they are). */
+  fields: {
+    pol: Policy;
+    clock: Clock;
+    random: Random;
+    panicThresholdPercent: number;
+    panicMode: 'all' | 'fail';
+    backend: 'wasm' | 'js';
+    /** The WASM core when `backend` is 'wasm'. */
+    wasm: WasmHandle | null;
+    /** Whether every pick is timed (see measureRtt). */
+    timed: boolean;
+    target: string | undefined;
+    readyTimeoutMs: number;
+  };
   /** `measureRtt` as given (undefined: follow the policy). */
   measureRtt: boolean | undefined;
-  target: string | undefined;
-  readyTimeoutMs: number;
   priority: PriorityOptions;
   endpoints: readonly EndpointInput[] | undefined;
 }
@@ -161,17 +164,19 @@ export function resolveOptions(
     };
   else throw typeError('priority', `absent without priority routing (${LEVELS_HINT})`, o.priority);
   return {
-    policy,
-    clock,
-    random,
-    panicThresholdPercent: pt,
-    panicMode: pm,
-    backend,
-    wasm,
-    timed,
+    fields: {
+      pol: policy,
+      clock,
+      random,
+      panicThresholdPercent: pt,
+      panicMode: pm,
+      backend,
+      wasm,
+      timed,
+      target: o.target,
+      readyTimeoutMs: rt,
+    },
     measureRtt: o.measureRtt,
-    target: o.target,
-    readyTimeoutMs: rt,
     priority,
     endpoints: o.endpoints,
   };
