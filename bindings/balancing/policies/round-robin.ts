@@ -20,17 +20,17 @@ class RoundRobinPicker implements Picker {
   declare readonly ids: readonly string[];
   declare pos: number;
   /** The retries' own turn (picks with `exclude`). */
-  declare retryPos: number;
+  #retryPos: number;
   constructor(rows: Int32Array, ids: readonly string[], start: number) {
     this.rows = rows;
     this.ids = ids;
-    this.pos = this.retryPos = start;
+    this.pos = this.#retryPos = start;
   }
 
   pick(ctx: PickContext | undefined): number {
     const n = this.rows.length;
     if (n === 0) return -1;
-    if (ctx?.exclude !== undefined && ctx.exclude.size > 0) return this.pickExcluding(ctx.exclude);
+    if (ctx?.exclude !== undefined && ctx.exclude.size > 0) return this.#pickExcluding(ctx.exclude);
     const r = this.rows[this.pos]!;
     if (++this.pos === n) this.pos = 0;
     return r;
@@ -42,11 +42,11 @@ class RoundRobinPicker implements Picker {
    * (the retry moved the turn past the live one); from the requests' turn without taking it, the member after
    * the dead one took every retry besides its own turn. Each turn now goes round on its own.
    */
-  private pickExcluding(exclude: ReadonlySet<string>): number {
+  #pickExcluding(exclude: ReadonlySet<string>): number {
     const n = this.rows.length;
     for (let k = 0; k < n; k++) {
-      const r = this.rows[this.retryPos]!;
-      if (++this.retryPos === n) this.retryPos = 0;
+      const r = this.rows[this.#retryPos]!;
+      if (++this.#retryPos === n) this.#retryPos = 0;
       if (!exclude.has(this.ids[r]!)) return r;
     }
     return -1;
