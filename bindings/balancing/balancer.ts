@@ -98,6 +98,7 @@ import {
   type EventName,
   Listeners,
   type MembershipEvent,
+  type NoneReason,
   type Outcome,
   type OutcomeEvent,
   type PickerEvent,
@@ -139,10 +140,11 @@ export function normalizeEndpoint(input: EndpointInput, field = 'endpoint'): End
   return parseEndpoint(input, field);
 }
 
-const NONE_EMPTY: PickResult = Object.freeze({ type: 'none', reason: 'empty' });
-const NONE_UNHEALTHY: PickResult = Object.freeze({ type: 'none', reason: 'no-healthy' });
-const NONE_PENDING: PickResult = Object.freeze({ type: 'none', reason: 'pending' });
-const NONE_CLOSED: PickResult = Object.freeze({ type: 'none', reason: 'closed' });
+const none = (reason: NoneReason): PickResult => Object.freeze({ type: 'none', reason });
+const NONE_EMPTY = none('empty');
+const NONE_UNHEALTHY = none('no-healthy');
+const NONE_PENDING = none('pending');
+const NONE_CLOSED = none('closed');
 /** Columns the Balancer keeps across a policy change, one bit each (the others belong to the policy). */
 const KEPT_COLUMNS =
   (1 << COL_WEIGHT) |
@@ -255,7 +257,7 @@ export class BalancerCore implements PolicyEnv {
   #levels: PriorityLevelStats[] | undefined;
   declare private timed: boolean;
   declare private weighting: Weighting | undefined;
-  private nextWeightAt = -Infinity;
+  #nextWeightAt = -Infinity;
   declare private readonly m: Members;
   #version = 0;
   declare private picker: Picker;
@@ -417,8 +419,9 @@ export class BalancerCore implements PolicyEnv {
     if (list.length === 0) return this.#closed ? NONE_CLOSED : NONE_EMPTY;
     if (this.failClosed) return NONE_UNHEALTHY;
     if (this.warming) return NONE_PENDING;
-    // the clock is read only when an RTT will be used: by the policy, a listener, or options.measureRtt
-    const now = this.clocked() ? this.clock.now() : NaN;
+    // the clock is read only when an RTT will be used: picks are timed when the policy or `measureRtt` wants RTTs,
+    // or an 'outcome' listener reads them
+    const now = this.timed || this.listeners.timedOutcomes > 0 ? this.clock.now() : NaN;
     const row = this.step(ctx, now);
     if (row < 0) return NONE_UNHEALTHY;
     this.started(row, now);
@@ -513,7 +516,7 @@ export class BalancerCore implements PolicyEnv {
 
   /** The row `ctx` picks now (-1: none), run-time weights refreshed first when due: pick() and pickIndex(). */
   private step(ctx: PickContext | undefined, now: number): number {
-    if (now >= this.nextWeightAt && this.weighting !== undefined && this.#computeWeights(now)) this.#publish();
+    if (now >= this.#nextWeightAt && this.weighting !== undefined && this.#computeWeights(now)) this.#publish();
     return this.#row(ctx, now);
   }
 
@@ -648,11 +651,6 @@ export class BalancerCore implements PolicyEnv {
     owners.set(p, this);
   }
 
-  /** Picks are timed: the policy or `measureRtt` wants RTTs, or an 'outcome' listener reads them. */
-  private clocked(): boolean {
-    return this.timed || this.listeners.timedOutcomes > 0;
-  }
-
   /** Installs `p` as the policy (see setPolicy). */
   #install(p: Policy): void {
     if (p === this.pol || this.#closed) return;
@@ -683,7 +681,7 @@ export class BalancerCore implements PolicyEnv {
     this.#installGen = ++this.m.gen;
     this.weighting = p.weighting;
     this.timed = p.weighting !== undefined || (this.#measureRtt ?? p.usesRtt === true);
-    this.nextWeightAt = -Infinity;
+    this.#nextWeightAt = -Infinity;
     if (this.weighting !== undefined) this.#computeWeights(now);
     const all: number[] = [];
     for (let r = 0; r < n; r++) all.push(r);
@@ -694,7 +692,7 @@ export class BalancerCore implements PolicyEnv {
   /** Applies run-time weights (dynamic-weights.ts) to COL_WEIGHT; true if any changed. */
   #computeWeights(now: number): boolean {
     const wt = this.weighting!;
-    this.nextWeightAt = now + wt.updatePeriodMs;
+    this.#nextWeightAt = now + wt.updatePeriodMs;
     return this.#weights!.apply(wt, this.m.table, this.m.list.length, now, this.m);
   }
 
