@@ -108,7 +108,7 @@ import {
 } from './events.js';
 import { Members, upsert } from './members.js';
 import { type BalancerOptions, OPTION_KEYS, resolveOptions, type ServiceConfigOptions } from './options.js';
-import { LEVELS_HINT, type LevelRouting, registeredLevelRouting } from './levels.js';
+import { LEVELS_HINT, type LevelRouting } from './levels.js';
 import { type PriorityLevelStats, priorityRouting } from './priority.js';
 import type { PriorityOptions } from './priority-config.js';
 import { BALANCING_TABLE, type WasmTable } from './wasm-table.js';
@@ -120,10 +120,8 @@ import {
   type ServiceConfigs,
   policyFromSpec,
   type PolicyLookup,
+  registrations,
   registeredPolicies,
-  registeredServiceConfigs,
-  registeredTableFamily,
-  registeredWeightRunner,
   serviceConfigRefused,
 } from './registry.js';
 import { allPolicies } from './service-config.js';
@@ -860,15 +858,9 @@ export interface BalancerParts {
   configs?: ServiceConfigs | undefined;
 }
 
-/** `switchyard/lite`'s parts: round_robin and what was registered (registry.ts, levels.ts). */
+/** `switchyard/lite`'s parts: round_robin and what was registered (registry.ts `registrations`), as they are now. */
 function registeredParts(): BalancerParts {
-  return {
-    policies: registeredPolicies,
-    levels: registeredLevelRouting(),
-    table: registeredTableFamily(),
-    weights: registeredWeightRunner(),
-    configs: registeredServiceConfigs(),
-  };
+  return { policies: registeredPolicies, ...registrations };
 }
 
 /** The complete Balancer's parts: every built-in policy, priority routing, the WASM table, run-time weights. */

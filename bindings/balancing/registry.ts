@@ -11,6 +11,7 @@
 // `policy: { peak_ewma: { decay: '5s' } }` or a `Policy` object.
 import type { Policy } from './picker.js';
 import type { WasmTable } from './wasm-table.js';
+import type { LevelRouting } from './levels.js';
 import type { WeightRunner } from './weight-runner.js';
 import { asObject } from './policy-config.js';
 import { parseRoundRobin, RoundRobinPolicy } from './policies/round-robin.js';
@@ -42,30 +43,28 @@ export const roundRobinPolicy: PolicyFactory = {
 };
 
 const registry = new Map<string, PolicyFactory>([['round_robin', roundRobinPolicy]]);
-/** The module of the registered policies' tables and kernels (PolicyFactory.wasm), if any. */
-let tableFamily: WasmTable | undefined;
+/**
+ * What `switchyard/lite` Balancers created afterwards reach besides the policy names (their BalancerParts of the
+ * same names), as registered: `levels`, priority levels and localities (levels.ts `setLevelRouting`; undefined:
+ * members must have neither); `table`, the module of the registered policies' tables and kernels
+ * (PolicyFactory.wasm; undefined: a JS table); `weights`, their run-time weights code (PolicyFactory.weights;
+ * undefined: policies with a `weighting` are refused); `configs`, gRPC service configs (undefined: refused).
+ */
+export const registrations: {
+  levels?: LevelRouting;
+  table?: WasmTable;
+  weights?: WeightRunner;
+  configs?: ServiceConfigs;
+} = {};
 
 /** Makes `family` the module of `switchyard/lite` Balancers' state tables (see PolicyFactory.wasm). */
 export function setTableFamily(family: WasmTable): void {
-  tableFamily = family;
+  registrations.table = family;
 }
-
-/** The module registered for state tables and kernels, or undefined: a JS table. */
-export function registeredTableFamily(): WasmTable | undefined {
-  return tableFamily;
-}
-
-/** The run-time weights code of the registered policies (PolicyFactory.weights), if any. */
-let weightRunner: WeightRunner | undefined;
 
 /** Makes `runner` the run-time weights code of `switchyard/lite` Balancers (see PolicyFactory.weights). */
 export function setWeightRunner(runner: WeightRunner): void {
-  weightRunner = runner;
-}
-
-/** The registered run-time weights code, or undefined: policies with a `weighting` are refused. */
-export function registeredWeightRunner(): WeightRunner | undefined {
-  return weightRunner;
+  registrations.weights = runner;
 }
 
 /** gRPC service configs in a Balancer (BalancerParts): the policy a config selects, and applying one. */
@@ -77,17 +76,9 @@ export interface ServiceConfigs {
 /** What `switchyard`'s Balancers have, and `switchyard/lite`'s once registerServiceConfigs() was called. */
 export const SERVICE_CONFIGS: ServiceConfigs = { policy: policyFromConfig, apply: applyServiceConfig };
 
-/** Service configs for `switchyard/lite` Balancers, once registered. */
-let serviceConfigs: ServiceConfigs | undefined;
-
 /** Lets `switchyard/lite` Balancers take gRPC service configs (registerServiceConfigs()). */
 export function setServiceConfigs(): void {
-  serviceConfigs = SERVICE_CONFIGS;
-}
-
-/** The registered service configs, or undefined: service configs are refused. */
-export function registeredServiceConfigs(): ServiceConfigs | undefined {
-  return serviceConfigs;
+  registrations.configs = SERVICE_CONFIGS;
 }
 
 /**
@@ -131,8 +122,8 @@ export function registerPolicy(name: string, factory: PolicyFactory): void {
     throw typeError('factory', 'an object with parse() and create()', factory);
   if (typeof factory.create !== 'function') throw typeError('factory.create', 'a function', factory.create);
   registry.set(name, factory);
-  if (factory.wasm !== undefined) tableFamily = factory.wasm;
-  if (factory.weights !== undefined) weightRunner = factory.weights;
+  if (factory.wasm !== undefined) registrations.table = factory.wasm;
+  if (factory.weights !== undefined) registrations.weights = factory.weights;
 }
 
 /** round_robin and the registered policies. */
