@@ -117,7 +117,7 @@ export class Listeners {
 
   /** Adds a listener; returns the function that removes it. `timed: false`: an 'outcome' listener without RTTs. */
   on(event: EventName, fn: (ev: never) => void, timed = true): () => void {
-    const l = this.list(event);
+    const l = this.#list(event);
     if (typeof fn !== 'function') throw typeError('listener', 'a function', fn);
     const d = +(timed && event === 'outcome');
     l.push(fn);
@@ -132,26 +132,26 @@ export class Listeners {
   }
 
   /** The first error a listener threw since the last `rethrow()`. */
-  private thrown: { e: unknown } | undefined;
+  #thrown: { e: unknown } | undefined;
 
   /** Calls every listener, even after one throws (`rethrow()` then throws its error). */
   emit(event: EventName, ev: unknown): void {
-    for (const fn of this.list(event).slice())
+    for (const fn of this.#list(event).slice())
       try {
         fn(ev as never);
       } catch (e) {
-        this.thrown ??= { e };
+        this.#thrown ??= { e };
       }
   }
 
   /** Throws the first error a listener threw, if any: the caller calls it once its state is consistent. */
   rethrow(): void {
-    const t = this.thrown;
-    this.thrown = undefined;
+    const t = this.#thrown;
+    this.#thrown = undefined;
     if (t !== undefined) throw t.e;
   }
 
-  private list(event: EventName): ((ev: never) => void)[] {
+  #list(event: EventName): ((ev: never) => void)[] {
     if (event !== 'picker' && event !== 'membership' && event !== 'availability' && event !== 'outcome')
       throw rangeError('event', "'picker', 'membership', 'availability' or 'outcome'", event);
     return this[event] as ((ev: never) => void)[];
