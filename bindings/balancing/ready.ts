@@ -21,9 +21,11 @@ interface Waiter<T> {
   attempt: () => T | undefined;
   resolve: (v: T) => void;
   reject: (e: unknown) => void;
-  timer: TimerHandle;
+  /** Set when the wait has a deadline. */
+  timer?: TimerHandle;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Set when the wait has a signal. */
+  onAbort?: () => void;
   done: boolean;
 }
 
@@ -70,7 +72,7 @@ export class WaitQueue {
         reject(signal.reason);
         return;
       }
-      const w: Waiter<T> = { attempt, resolve, reject, timer: undefined, signal, onAbort: undefined, done: false };
+      const w: Waiter<T> = { attempt, resolve, reject, signal, done: false };
       // Infinity: no deadline (only the signal or a resolver error ends the wait)
       if (Number.isFinite(timeoutMs))
         w.timer = this.#clock.setTimeout(() => this.#end(w as Waiter<unknown>, false, onTimeout()), timeoutMs);
