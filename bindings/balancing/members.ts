@@ -48,11 +48,11 @@ export class Members {
   constructor(wasm: WasmHandle | null) {
     this.wasm = wasm;
     this.region = wasm?.mem.holder(this);
-    this.table = this.hold(new StateTable(0, wasm));
+    this.table = this.#hold(new StateTable(0, wasm));
   }
 
   /** Makes `t` the held table, freeing the previous one. */
-  private hold(t: StateTable): StateTable {
+  #hold(t: StateTable): StateTable {
     if (t.ptr >= 0) this.region!.replace(this.wasm!.mem, t.ptr);
     else this.region?.free();
     return t;
@@ -105,7 +105,7 @@ export class Members {
       t.set(COL_BASE_WEIGHT, r, m.weight);
       t.set(COL_WEIGHT, r, m.weight);
     });
-    this.table = this.hold(t);
+    this.table = this.#hold(t);
     this.gen++;
     this.born = born;
     this.list = next;
@@ -160,7 +160,7 @@ export class Members {
 
   /** Frees the table now (it is also freed when this is garbage collected) and empties the membership. */
   free(): void {
-    this.table = this.hold(new StateTable(0, null));
+    this.table = this.#hold(new StateTable(0, null));
     this.list = [];
     this.ids = [];
     this.index = new Map();

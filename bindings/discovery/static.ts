@@ -24,19 +24,19 @@ export class StaticResolver implements Resolver {
   set(list: readonly EndpointInput[]): void {
     if (!Array.isArray(list)) throw typeError('endpoints', 'an array', list);
     this.list = list.slice();
-    this.publish();
+    this.#publish();
   }
 
   /** Re-reports the current list (a no-op for the listener when it is unchanged). */
   refresh(): void {
-    this.publish();
+    this.#publish();
   }
 
   close(): void {
     this.out.close();
   }
 
-  private publish(): void {
+  #publish(): void {
     let e: Error | undefined;
     const list = parseEndpoints('endpoints', this.list, (x) => this.out.error(((e ??= x), x)), { address: 'required' });
     // the constructor's list (none reported yet) with no valid member: refused
