@@ -617,11 +617,9 @@ export class BalancerCore implements PolicyEnv {
     return this.target === undefined ? '' : ` for ${this.target}`;
   }
 
-  #errorInfo(): { target?: string; cause?: unknown } {
-    const info: { target?: string; cause?: unknown } = {};
-    if (this.target !== undefined) info.target = this.target;
-    if (this.#resolverError !== null) info.cause = this.#resolverError;
-    return info;
+  /** UnavailableError's options: the target, and the resolver's error as the cause (none: undefined). */
+  #errorInfo(): { target?: string | undefined; cause?: unknown } {
+    return { target: this.target, cause: this.#resolverError ?? undefined };
   }
 
   #timeoutError(ms: number): UnavailableError {
