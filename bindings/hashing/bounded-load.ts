@@ -23,7 +23,7 @@
 import type { Key, KeyLookup, OrderedKeyRouter } from './key-router.js';
 import { checkOptions } from './base.js';
 import { checkKeys, MemberPositions } from './shared.js';
-import { bool, numberError, positive, rangeError, str, typeError } from '../util/validate.js';
+import { bool, numberError, rangeError, str, typeError } from '../util/validate.js';
 
 /** What the decorator needs from a consistent-hash table: an OrderedKeyRouter's lookups and order, weights if any. */
 export interface BoundedLoadTarget extends Pick<OrderedKeyRouter, 'members' | 'get' | 'preference'> {
@@ -45,9 +45,28 @@ export interface BoundedPick {
   done(): void;
 }
 
-/** ceil(c × total × share): the bound for one member when `total` requests (including the new one) share. */
+/**
+ * ceil(c × total × share): the bound for one member when `total` requests (including the new one) share.
+ * TypeError/RangeError for a factor that is not a finite number >= 1, a total that is not a finite number >= 0,
+ * or a share outside [0, 1].
+ */
 export function boundedCapacity(factor: number, total: number, share: number): number {
+  checkFactor(factor);
+  if (!(typeof total === 'number' && total >= 0 && total < Infinity))
+    throw numberError('total', 'a finite number >= 0', total);
+  if (!(typeof share === 'number' && share >= 0 && share <= 1)) throw numberError('share', 'a number in [0, 1]', share);
+  return capacityOf(factor, total, share);
+}
+
+/** boundedCapacity without the checks, for the lookups (their inputs are checked where they come from). */
+function capacityOf(factor: number, total: number, share: number): number {
   return Math.ceil(factor * total * share);
+}
+
+function checkFactor(factor: unknown): number {
+  if (!(typeof factor === 'number' && factor >= 1 && factor < Infinity))
+    throw numberError('factor', 'a finite number >= 1', factor);
+  return factor;
 }
 
 export class BoundedLoad implements KeyLookup {
@@ -68,16 +87,10 @@ export class BoundedLoad implements KeyLookup {
       typeof target.preference !== 'function' ||
       typeof target.get !== 'function'
     ) {
-      throw typeError(
-        'target',
-        'a table with members, get() and preference() (EnvoyRingHash, Maglev, HashRing)',
-        target,
-      );
+      throw typeError('target', 'a table with members, get() and preference() (every key router but JumpHash)', target);
     }
     checkOptions(options, ['factor', 'load', 'weighted']);
-    const c = positive('factor', options.factor);
-    if (c < 1) throw rangeError('factor', 'a number >= 1', c);
-    this.factor = c;
+    this.factor = checkFactor(options.factor);
     if (options.load !== undefined && typeof options.load !== 'function')
       throw typeError('load', 'a function (id) => number', options.load);
     this.loadFn = options.load;
@@ -115,9 +128,13 @@ export class BoundedLoad implements KeyLookup {
     return s;
   }
 
-  /** The most a member may hold once one more request arrives (ceil(c × share × (total + 1))). */
+  /**
+   * The most a member may hold once one more request arrives (ceil(c × share × (total + 1))); a RangeError for an
+   * id that is not a member.
+   */
   capacity(id: string): number {
-    return boundedCapacity(this.factor, this.totalLoad() + 1, this.share(id));
+    this.member(id);
+    return capacityOf(this.factor, this.totalLoad() + 1, this.share(id));
   }
 
   /** The member for `key` under the bound, without recording load; undefined with no members. */
@@ -127,13 +144,13 @@ export class BoundedLoad implements KeyLookup {
     const total = this.totalLoad() + 1;
     const first = this.target.get(key);
     if (first === undefined) return undefined;
-    if (this.load(first) < boundedCapacity(this.factor, total, this.share(first))) return first;
+    if (this.load(first) < capacityOf(this.factor, total, this.share(first))) return first;
     // walk the preference order; if everyone is full (loads set from outside), the least loaded relative
     // to its capacity wins, earliest in the order on ties
     let best = first;
     let bestRatio = Infinity;
     for (const id of this.target.preference(key, members.length)) {
-      const cap = boundedCapacity(this.factor, total, this.share(id));
+      const cap = capacityOf(this.factor, total, this.share(id));
       const l = this.load(id);
       if (l < cap) return id;
       const ratio = l / cap;
@@ -176,9 +193,12 @@ export class BoundedLoad implements KeyLookup {
     };
   }
 
-  /** Sets the counted load of a member (ignored when a `load` callback is given). */
+  /**
+   * Sets the counted load of a member (ignored when a `load` callback is given); of a member removed with load
+   * still counted too. Any other id is a RangeError: its load would count in the total and raise every capacity.
+   */
   setLoad(id: string, load: number): void {
-    str('id', id);
+    if (!this.counts.has(id)) this.member(id);
     if (!Number.isInteger(load) || load < 0) throw numberError('load', 'an integer >= 0', load);
     this.counted += load - (this.counts.get(id) ?? 0);
     if (load === 0) this.counts.delete(id);
@@ -200,9 +220,15 @@ export class BoundedLoad implements KeyLookup {
       members: this.target.members.map((id) => ({
         id,
         load: this.load(id),
-        capacity: boundedCapacity(this.factor, total + 1, this.share(id)),
+        capacity: capacityOf(this.factor, total + 1, this.share(id)),
       })),
     };
+  }
+
+  /** A TypeError unless `id` is a string, a RangeError unless it is one of the target's members. */
+  private member(id: string): void {
+    str('id', id);
+    if (this.positions.of(this.target.members, id) < 0) throw rangeError('id', 'a member', id);
   }
 
   private share(id: string): number {

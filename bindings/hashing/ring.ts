@@ -278,7 +278,7 @@ export class HashRingCore extends MutableRouter<Weights, MemberInput> implements
       total += c;
       return c;
     });
-    intInRange('total points', total, 0, MAX_POINTS);
+    intInRange('total points (weight × vnodes, summed over the members)', total, 0, MAX_POINTS);
     const { hash, seedHi, seedLo } = this;
     const t = ids.length === 0 ? null : this.core.buildRing({ ids, counts, hash, seedHi, seedLo });
     if (this.t != null && this.wasm !== null) batches.get(this.wasm)?.release(this.t);

@@ -5,6 +5,7 @@
 import test from 'ava';
 import {
   BoundedLoad,
+  boundedCapacity,
   createHasher,
   EnvoyBoundedLoad,
   EnvoyRingHash,
@@ -169,6 +170,41 @@ test('BoundedLoad: weighted must be a boolean; setLoad with a non-number is a Ty
     instanceOf: TypeError,
     message: /load\("a"\)|load\("b"\)|load\("c"\)/,
   });
+});
+
+test('BoundedLoad: an id that is not a member is refused by setLoad and capacity; boundedCapacity checks its inputs', (t) => {
+  const lb = new BoundedLoad(new HashRing(['a', 'b']), { factor: 1.25 });
+  // a made-up id's load counted in the total raised every member's capacity (1 to 626)
+  t.throws(() => lb.setLoad('typo', 1000), { instanceOf: RangeError, message: /^id must be a member, got "typo"$/ });
+  t.throws(() => lb.capacity('nope'), { instanceOf: RangeError, message: /^id must be a member, got "nope"$/ });
+  t.throws(() => lb.setLoad(5 as never, 1), { instanceOf: TypeError, message: /^id must be a string, got 5$/ });
+  t.is(lb.totalLoad(), 0);
+  t.is(lb.capacity('a'), 1);
+  // a member removed with load still counted may still be set (to clear it)
+  const ring = new HashRing(['a', 'b']);
+  const kept = new BoundedLoad(ring, { factor: 1.25 });
+  kept.setLoad('b', 2);
+  ring.remove('b');
+  t.notThrows(() => kept.setLoad('b', 0));
+  t.is(kept.totalLoad(), 0);
+  // one rule and one message for the factor
+  for (const factor of [0.5, 0, -1, NaN, Infinity])
+    t.throws(() => new BoundedLoad(ring, { factor }), {
+      instanceOf: RangeError,
+      message: /^factor must be a finite number >= 1, got/,
+    });
+  t.throws(() => new BoundedLoad(ring, { factor: undefined as never }), { instanceOf: TypeError });
+  for (const [args, field] of [
+    [[0.5, 10, 0.25], 'factor'],
+    [[1.25, -1, 0.25], 'total'],
+    [[1.25, 10, 2], 'share'],
+    [[1.25, NaN, 0.5], 'total'],
+  ] as const)
+    t.throws(() => boundedCapacity(args[0], args[1], args[2]), {
+      instanceOf: RangeError,
+      message: new RegExp(`^${field} must be`),
+    });
+  t.is(boundedCapacity(1.25, 10, 0.25), 4);
 });
 
 test('EnvoyBoundedLoad: totalLoad() results are checked as load() results are; a 32-bit table is refused as target', (t) => {
