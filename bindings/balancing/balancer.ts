@@ -432,6 +432,9 @@ export class BalancerCore implements PolicyEnv {
    */
   pickAsync(ctx?: PickContext, opts?: WaitOptions): Promise<Picked> {
     checkCtx(ctx);
+    // wait options first (as ready() takes them) would wait the default time, silently
+    if (ctx && 'timeoutMs' in ctx)
+      throw typeError('ctx', 'an object { key?, exclude? } (wait options come second)', ctx);
     return this.#wait(() => this.#tryPick(ctx), opts);
   }
 

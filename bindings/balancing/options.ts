@@ -6,7 +6,7 @@ import type { WasmHandle } from '../core/core-wasm.js';
 import { type Clock, systemClock, validateClock } from '../util/clock.js';
 import type { EndpointInput } from '../util/endpoint.js';
 import { defaultRandom, type Random, validateRandom } from '../util/random.js';
-import { asObject, bool, nonNegativeMs, rangeError, str, typeError } from '../util/validate.js';
+import { asObject, bool, nonNegativeMs, numberError, rangeError, str, typeError } from '../util/validate.js';
 import type { Policy } from './picker.js';
 import type { WasmTable } from './wasm-table.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR, LEVELS_HINT, type LevelRouting } from './levels.js';
@@ -134,7 +134,7 @@ export function resolveOptions(
   const random = o.random === undefined ? defaultRandom : validateRandom('random', o.random);
   const pt = o.panicThresholdPercent === undefined ? 50 : o.panicThresholdPercent; // null is a wrong value
   if (typeof pt !== 'number' || !(pt >= 0 && pt <= 100))
-    throw rangeError('panicThresholdPercent', 'a number in [0, 100]', pt);
+    throw numberError('panicThresholdPercent', 'a number in [0, 100]', pt);
   const pm = o.panicMode === undefined ? 'all' : o.panicMode;
   if (pm !== 'all' && pm !== 'fail') throw rangeError('panicMode', "'all' or 'fail'", pm);
   // default: where the core runs in WASM, the table lives in its memory

@@ -84,6 +84,16 @@ test('ctx.exclude must be a Set for every policy; a bad one is a TypeError, not 
   }
 });
 
+test('pickAsync with wait options given as the context is a TypeError, not a silent wait of the default time', async (t) => {
+  const lb = new Balancer({ endpoints: [], readyTimeoutMs: 60_000 });
+  t.throws(() => lb.pickAsync({ timeoutMs: 30 } as never), {
+    instanceOf: TypeError,
+    message: /^ctx must be an object \{ key\?, exclude\? \} \(wait options come second\)/,
+  });
+  await t.throwsAsync(lb.pickAsync(undefined, { timeoutMs: 30 }), { message: /within 30 ms/ });
+  lb.close();
+});
+
 test('a random source outside [0, 1) is a RangeError at the pick, never a pick without a member', (t) => {
   let refused = 0;
   for (const policy of ['round_robin', 'least_request', 'peak_ewma', 'ring_hash', 'weighted_round_robin'])

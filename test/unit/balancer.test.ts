@@ -276,6 +276,11 @@ test('availability events; state survives; unknown events and bad options are ty
     instanceOf: RangeError,
     message: /panicThresholdPercent/,
   });
+  // not a number at all: a TypeError (it was a RangeError)
+  t.throws(() => new Balancer({ panicThresholdPercent: '50' as never }), {
+    instanceOf: TypeError,
+    message: /^panicThresholdPercent must be a number in \[0, 100\], got "50"/,
+  });
   t.throws(() => new Balancer({ panicMode: 'x' as never }), { instanceOf: RangeError, message: /panicMode/ });
   t.throws(() => new Balancer({ policy: { least_request: { choice_count: 1 } } }), {
     instanceOf: RangeError,
