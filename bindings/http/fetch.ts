@@ -128,7 +128,7 @@ function refused(err: unknown): boolean {
 /** A try's result; `unsent`: nothing reached a member (none was found, or the request was refused): not retried. */
 export type TryResult =
   | { res: Response; status: number; member: string }
-  // late: a wait for a member that the deadline bounded
+  // late: a wait for a member that the deadline ended
   | { err: unknown; member: string; unsent?: boolean; late?: boolean };
 
 /** What every request of one createFetch shares. */
@@ -339,7 +339,9 @@ export class Call {
           ...(until !== undefined && { signal: until }),
         });
       } catch (err) {
-        return { err, member: '', unsent: true, late: left < cfg.readyTimeoutMs };
+        // the deadline, not readyTimeoutMs, ended the wait: Node's timers may fire up to 1 ms before the clock
+        // reads their time
+        return { err, member: '', unsent: true, late: left < cfg.readyTimeoutMs && clock.now() >= this.deadlineAt - 1 };
       }
       if (until?.aborted === true) {
         // served in the same tick as the abort: nothing is sent, the member is not blamed
@@ -568,9 +570,7 @@ export class Call {
           this.#transparent < MAX_TRANSPARENT_RETRIES &&
           refused(last.err);
         if (!unsent && !transparent) throttle?.onFailure();
-        // a wait for a member that the deadline bounded (`late`) ended with it: Node's timers may fire up to 1 ms
-        // before the clock reads their time
-        if (deadlineAt !== Infinity && clock.now() >= deadlineAt - (last.late ? 1 : 0)) {
+        if (last.late === true || (deadlineAt !== Infinity && clock.now() >= deadlineAt)) {
           return this.fail(
             new DeadlineExceededError(
               `deadline of ${deadlineMs} ms exceeded after ${this.#tries} tries`,

@@ -104,8 +104,8 @@ async function hedge(call: Call, h: { delayMs: number; maxAttempts: number }): P
     }
     if (lastResult !== undefined && 'res' in lastResult) return call.ok((kept = lastResult));
     if (lastResult === undefined) return call.fail(new NoMemberError('no try was made'));
-    // a wait for a member that the deadline bounded ended with it (its timer may fire up to 1 ms early)
-    if (lastResult.late === true && clock.now() >= call.deadlineAt - 1)
+    // a wait for a member that the deadline ended (send() tells)
+    if (lastResult.late === true)
       return call.fail(
         new DeadlineExceededError(`deadline of ${sh.cfg.deadlineMs} ms exceeded while waiting for a member`, {
           cause: lastResult.err,
