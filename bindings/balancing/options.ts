@@ -168,8 +168,9 @@ export function resolveOptions(
       pol: policy,
       clock,
       random,
-      panicThresholdPercent: pt,
-      panicMode: pm,
+      // the `priority` option's panic settings win (the top-level ones are their defaults), on one level too
+      panicThresholdPercent: priority.panicThresholdPercent,
+      panicMode: priority.panicMode,
       backend,
       wasm,
       timed,

@@ -68,7 +68,9 @@ function parseZoneAware(name: string, v: unknown): ZoneAwareOptions {
   const lz = o.localZone !== undefined ? 'localZone' : 'local_zone';
   if (o[lz] === undefined) throw typeError(`${name}.localZone`, 'a locality { region, zone, subZone }', undefined);
   const localZone = parseLocality(o[lz], `${name}.${lz}`);
-  const minClusterSize = int(name, o, 'minClusterSize', 'min_cluster_size', DEFAULT_MIN_CLUSTER_SIZE, 0, 2 ** 31 - 1);
+  // UInt64Value: bare, or as its wrapper { value } (as overprovisioning_factor and routing_enabled are read)
+  const mc = unwrap(name, o, 'min_cluster_size');
+  const minClusterSize = int(name, mc, 'minClusterSize', 'min_cluster_size', DEFAULT_MIN_CLUSTER_SIZE, 0, 2 ** 31 - 1);
   const re = unwrap(name, o, 'routing_enabled');
   const routingEnabledPercent = num(name, re, 'routingEnabledPercent', 'routing_enabled', 100, 0, 100);
   const sk = o.localZoneShares !== undefined ? 'localZoneShares' : 'local_zone_shares';
@@ -126,6 +128,13 @@ export function parsePriorityOptions(
     zk = 'zone_aware_lb_config';
     const z = { ...asObject(`${field}.${zk}`, o.zone_aware_lb_config) };
     if (z.fail_traffic_on_panic !== undefined) {
+      // one setting in two spellings: refused, not settled by which is read last
+      if (o.panicMode !== undefined)
+        throw typeError(
+          `${field}.${zk}.fail_traffic_on_panic`,
+          'left out beside panicMode (the same option)',
+          z.fail_traffic_on_panic,
+        );
       panicMode = bool(`${field}.${zk}.fail_traffic_on_panic`, z.fail_traffic_on_panic) ? 'fail' : 'all';
       delete z.fail_traffic_on_panic;
     }

@@ -208,6 +208,24 @@ test('an option given in both spellings (camelCase and snake_case) is a TypeErro
     3,
     'one spelling alone still reads',
   );
+  // panicMode and Envoy's fail_traffic_on_panic are one setting too
+  t.throws(
+    () =>
+      parsePriorityOptions({
+        panicMode: 'fail',
+        zone_aware_lb_config: { local_zone: 'r/z', fail_traffic_on_panic: false },
+      }),
+    {
+      instanceOf: TypeError,
+      message: /^priority\.zone_aware_lb_config\.fail_traffic_on_panic must be left out beside panicMode/,
+    },
+  );
+  // min_cluster_size as its protobuf wrapper, as overprovisioning_factor and routing_enabled are read
+  t.is(
+    parsePriorityOptions({ zone_aware_lb_config: { local_zone: 'r/z', min_cluster_size: { value: 3 } } }).zoneAware
+      ?.minClusterSize,
+    3,
+  );
 });
 
 test('protobuf wrappers: { value } (RuntimeDouble: { default_value, runtime_key }) required and alone', (t) => {

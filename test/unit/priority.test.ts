@@ -17,6 +17,7 @@ import { HashPolicy } from '../../bindings/balancing/policies/hash.js';
 import { type Endpoint, parseEndpoint, parseLocality } from '../../bindings/util/endpoint.js';
 import { mulberry32, type Random } from '../../bindings/util/random.js';
 import { VirtualClock } from '../../bindings/util/clock.js';
+import { Balancer } from '../../bindings/balancing/balancer.js';
 
 // ---- the formulas, written out independently of the module ----------------------------------------------
 
@@ -788,6 +789,41 @@ test('property: 100k seeded picks land on each level within 1 point of its load'
 });
 
 // ---- options ----------------------------------------------------------------------------------------------
+
+test('the priority option panic settings apply on one level too (no member leveled), not only once one is', (t) => {
+  const counts = (lb: Balancer) => {
+    const c: Record<string, number> = {};
+    for (let i = 0; i < 200; i++) {
+      const p = lb.pick();
+      const k = p.type === 'pick' ? p.member.id : p.reason;
+      c[k] = (c[k] ?? 0) + 1;
+      if (p.type === 'pick') p.handle.done({ ok: true });
+    }
+    return c;
+  };
+  // threshold 0: no panic with 1 of 4 available, whether or not a member has a locality
+  for (const locality of [undefined, 'r/z']) {
+    const lb = new Balancer({
+      endpoints: ['a', 'b', 'c', 'd'].map((x) => ({ id: `${x}:80`, ...(locality && { locality }) })),
+      priority: { panicThresholdPercent: 0, panicMode: 'all' },
+    });
+    for (const x of ['b', 'c', 'd']) lb.setAvailable(`${x}:80`, false);
+    t.deepEqual(counts(lb), { 'a:80': 200 }, String(locality));
+    t.false(lb.stats().panic);
+  }
+  // the only member of priority 1 leaving does not switch to the top-level panicMode
+  const eps = [...['a', 'b', 'c', 'd'].map((x) => ({ id: `${x}:80`, priority: 0 })), { id: 'e:80', priority: 1 }];
+  const lb = new Balancer({
+    endpoints: eps,
+    panicMode: 'fail',
+    priority: { panicThresholdPercent: 0, panicMode: 'all' },
+  });
+  for (const x of ['b', 'c', 'd', 'e']) lb.setAvailable(`${x}:80`, false);
+  t.deepEqual(counts(lb), { 'a:80': 200 });
+  lb.reset(eps.slice(0, 4));
+  t.deepEqual(counts(lb), { 'a:80': 200 });
+  t.is(lb.panicThresholdPercent, 0, 'the effective threshold');
+});
 
 test('parsePriorityOptions: defaults, camelCase, Envoy snake_case, and the defaults argument', (t) => {
   t.deepEqual(parsePriorityOptions(undefined), {
