@@ -114,6 +114,37 @@ test('HCL: the cold answer with the lowest latency wins, a cold slow one beats a
   t.like(policy.probeStats(), { coldPicks: 2, hotPicks: 1, pool: 0 });
 });
 
+test('HCL: the latency tie is measured from the lowest cold latency, so ties do not chain and answer order never decides', (t) => {
+  const answers: [string, number, number][] = [
+    ['a:1', 5, 10],
+    ['b:1', 4, 12.4],
+    ['c:1', 3, 15.4],
+    ['d:1', 2, 19.2],
+    ['e:1', 1, 23.9],
+    ['f:1', 0, 29.8],
+  ];
+  const endpoints = answers.map(([id]) => id);
+  for (const order of [answers, [...answers].reverse()]) {
+    // every answer cold (quantile 1: the threshold is the highest RIF); each within 25 % of the next
+    const { lb, policy } = setup({ probeRate: 0, rifQuantile: 1, reuseBudget: 1, removeRate: 0 }, endpoints);
+    for (const [id, rif, latencyMs] of order) policy.addAnswer(id, { rif, latencyMs }, 0);
+    // the tie of the lowest (10 ms) holds a and b (12.4 ms): the lower RIF, b; never f at 29.8 ms
+    t.is(lb.pickOrThrow().member.id, 'b:1', order[0]![0]);
+    lb.close();
+  }
+});
+
+test('fallback: a member whose probes never answered is explored one request at a time, not preferred while busy', async (t) => {
+  const probe = (m: Endpoint) =>
+    m.id === 'fast:1' ? Promise.resolve({ rif: 0, latencyMs: 1 }) : Promise.reject(new Error('404'));
+  const { lb } = setup({ probe, probeRate: 0, reuseBudget: 1 }, ['fast:1', 'dead:1']);
+  await flush(); // the start-up probes settle: fast answered, dead failed
+  const picks: string[] = [];
+  for (let i = 0; i < 8; i++) picks.push(lb.pickOrThrow().member.id); // nothing completes
+  t.is(picks.filter((id) => id === 'dead:1').length, 1, picks.join(' '));
+  lb.close();
+});
+
 test('HCL: with every answer hot, the lowest RIF wins (ties: the lower latency)', (t) => {
   const { lb, policy } = setup({ probeRate: 0, rifQuantile: 0, removeRate: 0, reuseBudget: 1 });
   // quantile 0 → the threshold is the lowest RIF seen (0), and these answers are all above it

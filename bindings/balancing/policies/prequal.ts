@@ -19,13 +19,15 @@
 //   raised (ours: in a burst of picks with no answer in between, our own increments turned every fast answer
 //   hot, hot answers lose to cold ones and are removed first, and the pool was left with the idle slow
 //   member's answers, which took runs of picks at concurrency 64). With a cold answer, the cold one with the
-//   lowest latency wins (ties: lower RIF with our uses); with none, the lowest RIF with our uses wins. A member
-//   that answered without a latency (no recent requests) ranks as latency 0 while we have nothing in flight
-//   to it, else after every known one, so exploring it costs one request at a time.
+//   lowest latency wins (ties, measured from the lowest cold latency: lower RIF with our uses); with none, the
+//   lowest RIF with our uses wins. A member that answered without a latency (no recent requests) ranks as
+//   latency 0 while we have nothing in flight to it, else after every known one, so exploring it costs one
+//   request at a time.
 // - No usable answer (no prober, all stale, first picks, probes still in flight): power of two choices
-//   (bindings/balancing/p2c.ts) by the member's last answered latency, then our own requests in flight (ours:
-//   in-flight counts alone gave a 10x slower member ~6% of these picks at concurrency 64, and in-flight ×
-//   latency still ~4%, because our count overstates the queue of a server that runs requests in parallel).
+//   (bindings/balancing/p2c.ts) by the member's last answered latency (none yet: one request at a time, as
+//   above), then our own requests in flight (ours: in-flight counts alone gave a 10x slower member ~6% of these
+//   picks at concurrency 64, and in-flight × latency still ~4%, because our count overstates the queue of a
+//   server that runs requests in parallel).
 // - Answers are validated: not an object, RIF not an integer in [0, maxRif], latency not null or a number in
 //   [0, maxLatencyMs], bodies over 4 KiB: ignored and counted (`probeStats()`); a pick never throws or waits.
 // - Retirement: when the Balancer closes or switches to another policy (`releaseSlots` with an empty set other
@@ -195,8 +197,9 @@ export interface PrequalStats {
 }
 
 /**
- * The fallback's load: the member's last answered latency (0 when it never answered with one; the server's
- * estimate already reflects its RIF), then our requests in flight as the tie-break.
+ * The fallback's load: the member's last answered latency (the server's estimate already reflects its RIF), then
+ * our requests in flight as the tie-break; a member that never answered with one is tried while we have nothing
+ * in flight to it, else ranked after every member with a latency.
  */
 class OwnActive implements LoadMetric {
   private f: Float64Array = new Float64Array(0);
@@ -211,7 +214,11 @@ class OwnActive implements LoadMetric {
   }
   load(r: number): number {
     const l = this.lastLatency.get(this.env.ids[r]!);
-    return (l ?? 0) * 1024 + this.f[COL_ACTIVE * this.cap + r]! / 1024;
+    const active = this.f[COL_ACTIVE * this.cap + r]!;
+    // never answered with a latency (a new member, or one whose probes fail): explored one request at a time,
+    // then after every member with a latency (answered latencies × 1024 stay below 2^40)
+    if (l === undefined) return active === 0 ? 0 : 2 ** 40 + active;
+    return l * 1024 + active / 1024;
   }
 }
 
@@ -542,22 +549,35 @@ export class PrequalPolicy implements Policy {
     const f = env.table.f;
     const cap = env.table.cap;
     const thr = this.rifThreshold();
+    // stale and used-up answers go first (removeAt moves the last answer, already looked at, into slot i)
+    for (let i = p.size - 1; i >= 0; i--)
+      if (now - p.at[i]! > cfg.maxAgeMs || p.uses[i]! >= cfg.reuseBudget) p.removeAt(i);
+    // the latency of an answer usable now (NaN: not usable); unknown: explore one request at a time
+    const latOf = (i: number): number => {
+      const id = p.id[i]!;
+      const row = rowOf.get(id); // undefined: unavailable now (answers of removed members go in onMembership)
+      if (row === undefined || (exclude !== undefined && exclude.has(id))) return NaN;
+      const lat = p.lat[i]!;
+      return lat === lat ? lat : f[COL_ACTIVE * cap + row]! === 0 ? 0 : Infinity;
+    };
+    // the lowest cold latency: the tie window is measured from it, so that ties do not chain (10 ~ 12.4 ~ 15.4
+    // ~ ... would otherwise let the order of answers carry a pick to a member 3x slower than the best)
+    let minCold = NaN;
+    for (let i = 0; i < p.size; i++) {
+      const lat = latOf(i);
+      if (lat === lat && !(p.reported[i]! > thr) && !(lat >= minCold)) minCold = lat;
+    }
+    const within = minCold + Math.max(LATENCY_TIE_MS, LATENCY_TIE_RATIO * minCold);
     let best = -1;
     let bestLat = 0;
     let bestHot = true;
     for (let i = p.size - 1; i >= 0; i--) {
-      const id = p.id[i]!;
-      if (now - p.at[i]! > cfg.maxAgeMs || p.uses[i]! >= cfg.reuseBudget) {
-        p.removeAt(i); // moves the last answer (seen already, maybe the best so far) into slot i
-        if (best === p.size) best = i;
-        continue;
-      }
-      const row = rowOf.get(id); // undefined: unavailable now (answers of removed members go in onMembership)
-      if (row === undefined || (exclude !== undefined && exclude.has(id))) continue;
+      const lat = latOf(i);
+      if (lat !== lat) continue;
       const hot = p.reported[i]! > thr;
-      let lat = p.lat[i]!;
-      if (lat !== lat) lat = f[COL_ACTIVE * cap + row]! === 0 ? 0 : Infinity; // unknown: explore one at a time
-      if (best < 0 || better(hot, lat, p.rif[i]!, bestHot, bestLat, p.rif[best]!)) {
+      // with a cold answer: the cold ones within the tie of the lowest; else every (hot) answer
+      if (minCold === minCold && (hot || lat > within)) continue;
+      if (best < 0 || better(lat, p.rif[i]!, bestLat, p.rif[best]!)) {
         best = i;
         bestLat = lat;
         bestHot = hot;
@@ -623,13 +643,10 @@ export const LATENCY_TIE_MS = 1;
 export const LATENCY_TIE_RATIO = 0.25;
 
 /**
- * HCL order: cold before hot; among cold the lower latency (within the tie above: the lower RIF, then the lower
- * latency); among hot the lower RIF.
+ * Among the answers HCL leaves (the cold ones within the tie of the lowest cold latency, else the hot ones): the
+ * lower RIF, our own uses included, then the lower latency.
  */
-function better(hot: boolean, lat: number, rif: number, bHot: boolean, bLat: number, bRif: number): boolean {
-  if (hot !== bHot) return !hot;
-  if (!hot && Math.abs(lat - bLat) > Math.max(LATENCY_TIE_MS, LATENCY_TIE_RATIO * Math.min(lat, bLat)))
-    return lat < bLat;
+function better(lat: number, rif: number, bLat: number, bRif: number): boolean {
   return rif < bRif || (rif === bRif && lat < bLat);
 }
 
