@@ -23,7 +23,8 @@
 // the list waits for its answer at most `queryTimeoutMs` from the resolution's start (so first picks run on
 // the configured policy when the server answers): an answer in time goes before the list; a later one after
 // it, when it comes (unless a newer resolution's answer came first). A server that never answers TXT costs
-// the first list at most the query timeout, never node:dns's retries. As in grpc-js, a failed TXT lookup
+// the first list at most the query timeout, never node:dns's retries; so does a server that answers A but not
+// AAAA (or the reverse) before the first list (addresses()). As in grpc-js, a failed TXT lookup
 // (none published, a timeout) changes nothing and fails nothing; a malformed one is reported once (a
 // TypeError naming `grpc_config`) and the config in force stays.
 //
@@ -89,7 +90,8 @@ export interface DnsResolverOptions extends CommonResolverOptions, ServiceConfig
   maxTtlMs?: number;
   /**
    * Per-query timeout of the node:dns lookup (default 2 s; a DoH request: 5 s) and its tries (default 2).
-   * Also the longest a list waits for its TXT (service config) answer (default 2 s, DoH included).
+   * Also the longest a list waits for its TXT (service config) answer (default 2 s, DoH included), and the
+   * first list for the second address family once the other has answered.
    */
   queryTimeoutMs?: number;
   queryTries?: number;
@@ -114,8 +116,9 @@ function isIpLiteral(host: string): boolean {
  * a TypeError naming `field`: `a..b` failed every query with EBADNAME instead.
  */
 function checkDnsName(field: string, name: string): string {
-  const labels = name.replace(/\.$/, '').split('.');
-  if (name.length > 254 || labels.some((l) => l.length === 0 || new TextEncoder().encode(l).length > 63))
+  const bare = name.replace(/\.$/, '');
+  const labels = bare.split('.');
+  if (bare.length > 253 || labels.some((l) => l.length === 0 || new TextEncoder().encode(l).length > 63))
     throw typeError(field, 'a DNS name (labels of 1-63 octets, 253 in all)', name);
   return name;
 }
@@ -262,8 +265,7 @@ export class DnsResolver extends ResolverBase {
       opts.servers.forEach((s, i) => {
         // node:dns takes addresses only (a name would fail every query); parseHostPort refuses octets past 255
         const { host } = parseHostPort(`servers[${i}]`, s, 53);
-        if (!isIpLiteral(host))
-          throw typeError(`servers[${i}]`, 'an IP address, "ip:port" or "[v6]:port" (not a host name)', s);
+        if (!isIpLiteral(host)) throw typeError(`servers[${i}]`, 'an IP address, "ip:port" or "[v6]:port"', s);
       });
     }
     const timeoutMs = msOption('queryTimeoutMs', opts.queryTimeoutMs, DEFAULT_DNS_QUERY_TIMEOUT_MS);
@@ -405,10 +407,12 @@ export class DnsResolver extends ResolverBase {
   }
 
   /**
-   * Addresses of one name, A and AAAA in parallel; fails only when both fail or both are empty. Once one family
-   * has records the other is waited for until the query timeout at most (from the queries' start), as the TXT
-   * lookup is: a server that drops AAAA queries would hold the list for node:dns's retries (about 3× the
-   * timeout). The late family is in the next resolution's list.
+   * Addresses of one name, A and AAAA in parallel; fails only when both fail or both are empty. Before the first
+   * list, once one family has records the other is waited for until the query timeout at most (from the queries'
+   * start), as the TXT lookup is: a server that drops AAAA queries would hold the first list, and the requests
+   * waiting for it, for node:dns's retries (up to 3× the timeout). After it both are waited for, the last list
+   * staying in force meanwhile: a family answered on a retry keeps its members rather than dropping them from
+   * one list to the next.
    */
   private async addresses(name: string): Promise<AddressRecord[]> {
     if (isIpLiteral(name)) return [{ address: name, ttlS: Infinity }];
@@ -425,8 +429,10 @@ export class DnsResolver extends ResolverBase {
       ),
     );
     const all = Promise.all(each);
-    const some = new Promise<void>((resolve) => each.forEach((p) => void p.then((has) => has && resolve())));
-    await Promise.race([all, some.then(() => this.waitFor(all, deadlineMs))]);
+    if (this.out.current === undefined) {
+      const some = new Promise<void>((resolve) => each.forEach((p) => void p.then((has) => has && resolve())));
+      await Promise.race([all, some.then(() => this.waitFor(all, deadlineMs))]);
+    } else await all;
     const out: AddressRecord[] = [];
     for (const r of settled)
       if (r?.status === 'fulfilled') for (const a of r.value) out.push({ address: a.address, ttlS: ttlOf(a.ttlS) });

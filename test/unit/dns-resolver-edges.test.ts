@@ -166,6 +166,24 @@ test('node:dns: a server that drops AAAA queries delays the first list by about 
   await until('AAAA in a later list', () => lists.at(-1)!.includes('[fd00::1]:80'));
 });
 
+test('after the first list a slow AAAA is waited for: its member is listed and stays, not dropped and re-added', async (t) => {
+  // AAAA always answers after 400 ms, past the 200 ms query timeout (a retry answered, as node:dns would)
+  const lookup: DnsLookup = {
+    a: async () => [{ address: '10.0.0.1', ttlS: 0 }],
+    aaaa: () => new Promise((resolve) => setTimeout(() => resolve([{ address: 'fd00::1', ttlS: 0 }]), 400)),
+    srv: async () => [],
+  };
+  const lists: string[] = [];
+  const r = new DnsResolver(
+    { target: 'api.test:80', lookup, queryTimeoutMs: 200, minTtlMs: 20, maxTtlMs: 20 },
+    { onEndpoints: (l) => lists.push(l.map((e) => e.id).join(',')), onError: () => {} },
+  );
+  t.teardown(() => r.close());
+  await until('three resolutions', () => r.resolutions >= 4, 10_000);
+  // the first list does not wait past the timeout for AAAA (requests are waiting for it); the later ones do
+  t.deepEqual(lists, ['10.0.0.1:80', '10.0.0.1:80,[fd00::1]:80']);
+});
+
 test('servers must be IP addresses: a host name is a TypeError naming servers[i] (node:dns would refuse it at every query)', (t) => {
   for (const [opts, field] of [
     [{ target: 'api.test:80', servers: ['localhost:5353'] }, 'servers[0]'],
