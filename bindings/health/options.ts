@@ -35,8 +35,8 @@ export interface HealthCheckerOptions<M extends HealthMember = HealthMember> {
   /** Base period between the end of one probe and the start of the next (default 10 000). */
   intervalMs?: number;
   /**
-   * Abort and fail a probe after this long (default min(3000, intervalMs / 2, unhealthyIntervalMs / 2); 3 s is
-   * from docs/design.md).
+   * Abort and fail a probe after this long (default min(3000, intervalMs / 2), or unhealthyIntervalMs / 2 when
+   * that is not less than unhealthyIntervalMs; 3 s is from docs/design.md).
    * Must be less than every interval (RangeError otherwise).
    */
   timeoutMs?: number;
@@ -164,10 +164,9 @@ export function parseHealthOptions<M extends HealthMember>(
     throw typeError(f('probe'), 'a function (member, signal) => Promise<boolean>', o.probe);
   const intervalMs = delay(f('intervalMs'), or(o.intervalMs, DEFAULT_INTERVAL_MS));
   const unhealthyIntervalMs = delay(f('unhealthyIntervalMs'), or(o.unhealthyIntervalMs, intervalMs));
-  const timeoutMs = delay(
-    f('timeoutMs'),
-    or(o.timeoutMs, Math.min(DEFAULT_TIMEOUT_MS, intervalMs / 2, unhealthyIntervalMs / 2)),
-  );
+  // the default: 3 s, at most half the interval; and half the unhealthy interval only where it would not fit
+  const dflt = Math.min(DEFAULT_TIMEOUT_MS, intervalMs / 2);
+  const timeoutMs = delay(f('timeoutMs'), or(o.timeoutMs, dflt < unhealthyIntervalMs ? dflt : unhealthyIntervalMs / 2));
   if (timeoutMs >= intervalMs)
     throw rangeError(f('timeoutMs'), `less than ${f('intervalMs')} (${intervalMs})`, timeoutMs);
   if (timeoutMs >= unhealthyIntervalMs)

@@ -525,6 +525,10 @@ test('bad input: typed errors naming the field and value', (t) => {
   t.is(new HealthChecker({ probe, intervalMs: 1000 }).timeoutMs, 500, 'default timeout capped at interval / 2');
   // and at half the unhealthy interval: a default the user never set is not refused
   t.is(new HealthChecker({ probe, unhealthyIntervalMs: 2000 }).timeoutMs, 1000, 'capped at unhealthyIntervalMs / 2');
+  // only there: a longer unhealthy interval leaves the default as it was
+  t.is(new HealthChecker({ probe, unhealthyIntervalMs: 4000 }).timeoutMs, 3000);
+  t.is(new HealthChecker({ probe, unhealthyIntervalMs: 3001 }).timeoutMs, 3000);
+  t.is(new HealthChecker({ probe, unhealthyIntervalMs: 3000 }).timeoutMs, 1500);
   t.throws(() => hc.add({ id: '', host: 'h', port: 1 }), { instanceOf: TypeError, message: /member\.id/ });
   t.throws(() => hc.add({ id: 'x', host: 'h', port: 70000 }), {
     instanceOf: RangeError,
