@@ -88,7 +88,7 @@ export function planCommand(argv: string[], io: CliIO): void {
   const to = fromArgs(() => createHasher(toNodes, ho), withNodes('to'));
   const keys = intOption(options, 'keys', 1, 10_000_000) ?? 100_000;
   const plan = planChange(from, to, keys);
-  // ideal: the fewest keys any placement moves to reach the new shares (plan.ts leastMovedFraction)
+  // ideal: the fewest keys any placement moves to go to the new weights (plan.ts leastMovedFraction)
   const ideal = plan.leastMovedFraction;
   io.out(`algorithm\t${ho.algorithm}${ho.compat ? ` (${ho.compat})` : ''}`);
   io.out(`keys\t${plan.keys}`);

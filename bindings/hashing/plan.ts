@@ -17,9 +17,10 @@ export interface Plan {
   moved: number;
   movedFraction: number;
   /**
-   * The fewest keys any placement could move to reach the new shares from the old ones, as a fraction: the sum
-   * of the members' share gains (Σ max(0, after − before)). 1/(n+1) for a member added to n equal ones, all of
-   * them when every member is replaced, the weight shift for a weight change.
+   * The fewest keys any placement could move to go from the old target shares to the new ones, as a fraction:
+   * the sum of the members' share gains, Σ max(0, after − before), the shares being weight / Σ weights (each
+   * router's `members` and `weight(id)`, 1 without one). 1/(n+1) for a member added to n equal ones, all of them
+   * when every member is replaced, the weight shift for a weight change. NaN for a router without `members`.
    */
   leastMovedFraction: number;
   members: PlanMember[];
@@ -54,13 +55,28 @@ export function planChange(from: Router, to: Router, keys = 100_000): Plan {
     if (b !== undefined) after.set(b, (after.get(b) ?? 0) + 1);
   }
   const ids = [...new Set([...before.keys(), ...after.keys()])].sort();
-  let gained = 0;
-  for (const id of ids) gained += Math.max(0, (after.get(id) ?? 0) - (before.get(id) ?? 0));
+  const was = targetShares(from);
+  const will = targetShares(to);
+  let gained = was === undefined || will === undefined ? NaN : 0;
+  if (will !== undefined) for (const [id, share] of will) gained += Math.max(0, share - (was?.get(id) ?? 0));
   return {
     keys,
     moved,
     movedFraction: moved / keys,
-    leastMovedFraction: gained / keys,
+    leastMovedFraction: gained,
     members: ids.map((id) => ({ id, before: (before.get(id) ?? 0) / keys, after: (after.get(id) ?? 0) / keys })),
   };
+}
+
+/** Each member's share by weight (weight / Σ weights; 1 without `weight()`), or undefined without `members`. */
+function targetShares(r: Router): Map<string, number> | undefined {
+  const { members, weight } = r as { members?: unknown; weight?: unknown };
+  if (!Array.isArray(members)) return undefined;
+  const w = (id: string): number => {
+    const x: unknown = typeof weight === 'function' ? weight.call(r, id) : undefined;
+    return typeof x === 'number' && x > 0 && x < Infinity ? x : 1;
+  };
+  let sum = 0;
+  for (const id of members as string[]) sum += w(id);
+  return new Map((members as string[]).map((id) => [id, w(id) / sum]));
 }

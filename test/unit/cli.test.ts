@@ -52,10 +52,9 @@ test('plan reports the fraction moved and shares before/after', async (t) => {
   const ideal = (argv: string[]) =>
     run(['plan', ...argv, '--keys', '20000']).then((x) => /\(ideal (\d+\.\d+)%\)/.exec(x.out.join('\n'))![1]);
   t.is(await ideal(['--from', 'a', '--to', 'b']), '100.00', 'every key moves when every member is replaced');
-  const added = Number(/\(ideal (\d+\.\d+)%\)/.exec(r.out.join('\n'))![1]);
-  t.true(added > 20 && added < 30, `a fourth member: about 25 %, got ${added}`);
-  const reweighted = Number(await ideal(['--from', 'a,b=3', '--to', 'a,b']));
-  t.true(reweighted > 20 && reweighted < 30, `b from 3/4 to 1/2: about 25 %, got ${reweighted}`);
+  // from the target shares (weights), not the shares a run happened to produce (those equal what moved)
+  t.is(/\(ideal (\d+\.\d+)%\)/.exec(r.out.join('\n'))![1], '25.00', 'a fourth equal member: 1/4');
+  t.is(await ideal(['--from', 'a,b=3', '--to', 'a,b']), '25.00', 'b from 3/4 to 1/2');
 });
 
 test('bad arguments: one line on stderr, exit code 2', async (t) => {
