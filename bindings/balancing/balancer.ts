@@ -432,8 +432,9 @@ export class BalancerCore implements PolicyEnv {
    */
   pickAsync(ctx?: PickContext, opts?: WaitOptions): Promise<Picked> {
     checkCtx(ctx);
-    // wait options first (as ready() takes them) would wait the default time, silently
-    if (ctx && 'timeoutMs' in ctx)
+    // wait options first (as ready() takes them) would be ignored, silently
+    const w = ctx as WaitOptions | undefined;
+    if ((w?.timeoutMs ?? w?.signal) !== undefined)
       throw typeError('ctx', 'an object { key?, exclude? } (wait options come second)', ctx);
     return this.#wait(() => this.#tryPick(ctx), opts);
   }

@@ -65,6 +65,8 @@ function parseZoneAware(name: string, v: unknown): ZoneAwareOptions {
     ...['localZone', 'minClusterSize', 'routingEnabledPercent', 'localZoneShares'],
     ...['local_zone', 'min_cluster_size', 'routing_enabled', 'local_zone_shares'],
   ]);
+  oneSpelling(name, o, 'localZone', 'local_zone');
+  oneSpelling(name, o, 'localZoneShares', 'local_zone_shares');
   const lz = o.localZone !== undefined ? 'localZone' : 'local_zone';
   if (o[lz] === undefined) throw typeError(`${name}.localZone`, 'a locality { region, zone, subZone }', undefined);
   const localZone = parseLocality(o[lz], `${name}.${lz}`);

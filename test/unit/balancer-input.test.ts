@@ -90,6 +90,9 @@ test('pickAsync with wait options given as the context is a TypeError, not a sil
     instanceOf: TypeError,
     message: /^ctx must be an object \{ key\?, exclude\? \} \(wait options come second\)/,
   });
+  t.throws(() => lb.pickAsync({ signal: new AbortController().signal } as never), { instanceOf: TypeError });
+  // undefined is absent: a context carrying `timeoutMs: undefined` is still a context
+  await t.throwsAsync(lb.pickAsync({ timeoutMs: undefined } as never, { timeoutMs: 30 }), { message: /within 30 ms/ });
   await t.throwsAsync(lb.pickAsync(undefined, { timeoutMs: 30 }), { message: /within 30 ms/ });
   lb.close();
 });

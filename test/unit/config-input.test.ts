@@ -186,16 +186,23 @@ test('policy options: null is a TypeError naming the key (slowStart, dynamicWeig
 });
 
 test('an option given in both spellings (camelCase and snake_case) is a TypeError naming the second, not a silent choice', (t) => {
-  const both = /must be left out beside (\w+) \(the same option\)/;
+  // the key named is the snake_case one (or, for ring sizes, the later one in the names' order)
   for (const [policy, key] of [
     [{ name: 'least_request', choiceCount: 3, choice_count: 4 }, 'choice_count'],
     [{ name: 'peak_ewma', decayMs: 100, decay: '1s' }, 'decay'],
-    [{ name: 'ring_hash', minRingSize: 64, minimum_ring_size: 128 }, 'minimum_ring_size'],
+    [{ name: 'ring_hash', minRingSize: 64, minimum_ring_size: 128 }, 'minRingSize'],
     [{ name: 'pick_first', shuffleAddressList: true, shuffle_address_list: false }, 'shuffle_address_list'],
     [{ name: 'weighted_round_robin', dynamicWeights: {}, dynamic_weights: {} }, 'dynamic_weights'],
     [{ name: 'prequal', warmupProbes: true, warmup_probes: false }, 'warmup_probes'],
   ] as const)
-    t.throws(() => new Balancer({ policy, endpoints: ['a:1'] }), { instanceOf: TypeError, message: both }, key);
+    t.throws(
+      () => new Balancer({ policy, endpoints: ['a:1'] }),
+      {
+        instanceOf: TypeError,
+        message: new RegExp(`^policy\\.${key} must be left out beside \\w+ \\(the same option\\)`),
+      },
+      key,
+    );
   for (const [o, key] of [
     [{ overprovisioningFactor: 2, overprovisioning_factor: 300 }, 'overprovisioning_factor'],
     [{ localityWeighted: true, locality_weighted_lb_config: {} }, 'locality_weighted_lb_config'],
@@ -220,6 +227,14 @@ test('an option given in both spellings (camelCase and snake_case) is a TypeErro
       message: /^priority\.zone_aware_lb_config\.fail_traffic_on_panic must be left out beside panicMode/,
     },
   );
+  for (const z of [
+    { localZone: 'r/a', local_zone: 'r/b' },
+    { localZone: 'r/a', localZoneShares: {}, local_zone_shares: {} },
+  ])
+    t.throws(() => parsePriorityOptions({ zoneAware: z }), {
+      instanceOf: TypeError,
+      message: /^priority\.zoneAware\.local_zone(_shares)? must be left out beside/,
+    });
   // min_cluster_size as its protobuf wrapper, as overprovisioning_factor and routing_enabled are read
   t.is(
     parsePriorityOptions({ zone_aware_lb_config: { local_zone: 'r/z', min_cluster_size: { value: 3 } } }).zoneAware
