@@ -11,7 +11,7 @@ import { parseLocality, localityKey } from '../util/endpoint.js';
 import { bool, rangeError, typeError } from '../util/validate.js';
 import { DEFAULT_OVERPROVISIONING_FACTOR } from './levels.js';
 import type { ZoneAwareOptions } from './locality.js';
-import { asObject, checkKeys, int, type Json, num, oneSpelling, unwrap } from './policy-config.js';
+import { asObject, checkKeys, int, type Json, num, oneSpelling, pickKey, unwrap } from './policy-config.js';
 
 export interface PriorityOptions {
   /** Multiplier applied to a level's or locality's healthy share (Envoy default 1.4), in [1, 10]. */
@@ -65,18 +65,16 @@ function parseZoneAware(name: string, v: unknown): ZoneAwareOptions {
     ...['localZone', 'minClusterSize', 'routingEnabledPercent', 'localZoneShares'],
     ...['local_zone', 'min_cluster_size', 'routing_enabled', 'local_zone_shares'],
   ]);
-  oneSpelling(name, o, 'localZone', 'local_zone');
-  oneSpelling(name, o, 'localZoneShares', 'local_zone_shares');
-  const lz = o.localZone !== undefined ? 'localZone' : 'local_zone';
-  if (o[lz] === undefined) throw typeError(`${name}.localZone`, 'a locality { region, zone, subZone }', undefined);
-  const localZone = parseLocality(o[lz], `${name}.${lz}`);
+  const lz = pickKey(o, 'localZone', 'local_zone', name);
+  if (lz === undefined) throw typeError(`${name}.localZone`, 'a locality { region, zone, subZone }', undefined);
+  const localZone = parseLocality(lz[1], `${name}.${lz[0]}`);
   // UInt64Value: bare, or as its wrapper { value } (as overprovisioning_factor and routing_enabled are read)
   const mc = unwrap(name, o, 'min_cluster_size');
   const minClusterSize = int(name, mc, 'minClusterSize', 'min_cluster_size', DEFAULT_MIN_CLUSTER_SIZE, 0, 2 ** 31 - 1);
   const re = unwrap(name, o, 'routing_enabled');
   const routingEnabledPercent = num(name, re, 'routingEnabledPercent', 'routing_enabled', 100, 0, 100);
-  const sk = o.localZoneShares !== undefined ? 'localZoneShares' : 'local_zone_shares';
-  const localZoneShares = o[sk] === undefined ? null : parseShares(`${name}.${sk}`, o[sk]);
+  const sk = pickKey(o, 'localZoneShares', 'local_zone_shares', name);
+  const localZoneShares = sk === undefined ? null : parseShares(`${name}.${sk[0]}`, sk[1]);
   return { localZone, minClusterSize, routingEnabledPercent, localZoneShares };
 }
 

@@ -47,6 +47,7 @@ import {
   type ServiceConfigResolverOptions,
 } from './service-config.js';
 import { asError } from '../util/failure.js';
+import { utf8 } from '../core/utf8.js';
 
 export interface AddressRecord {
   address: string;
@@ -118,7 +119,7 @@ function isIpLiteral(host: string): boolean {
 function checkDnsName(field: string, name: string): string {
   const bare = name.replace(/\.$/, '');
   const labels = bare.split('.');
-  if (bare.length > 253 || labels.some((l) => l.length === 0 || new TextEncoder().encode(l).length > 63))
+  if (bare.length > 253 || labels.some((l) => l.length === 0 || utf8(l).length > 63))
     throw typeError(field, 'a DNS name (labels of 1-63 octets, 253 in all)', name);
   return name;
 }

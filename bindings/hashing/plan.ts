@@ -72,11 +72,10 @@ export function planChange(from: Router, to: Router, keys = 100_000): Plan {
 function targetShares(r: Router): Map<string, number> | undefined {
   const { members, weight } = r as { members?: unknown; weight?: unknown };
   if (!Array.isArray(members)) return undefined;
-  const w = (id: string): number => {
+  const ws = (members as string[]).map((id) => {
     const x: unknown = typeof weight === 'function' ? weight.call(r, id) : undefined;
     return typeof x === 'number' && x > 0 && x < Infinity ? x : 1;
-  };
-  let sum = 0;
-  for (const id of members as string[]) sum += w(id);
-  return new Map((members as string[]).map((id) => [id, w(id) / sum]));
+  });
+  const sum = ws.reduce((a, b) => a + b, 0);
+  return new Map((members as string[]).map((id, i) => [id, ws[i]! / sum]));
 }
